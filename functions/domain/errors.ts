@@ -1,0 +1,124 @@
+/**
+ * Every error the product raises on purpose. The `name` of each class is a contract:
+ * Step Functions Retry/Catch rules match on it (see `workflows/`), the API maps it to a
+ * status code, and the tenant's `error.code` is derived from it. Rename nothing here
+ * without changing those in the same commit.
+ */
+
+/** Names that the workflow definition matches on. Keep in sync with the classes below. */
+export const ErrorName = {
+  Throttled: "ThrottledError",
+  Transient: "TransientError",
+  NotFound: "NotFoundError",
+  ConsentRequired: "ConsentRequiredError",
+  AccessDenied: "AccessDeniedError",
+  InvalidRequest: "InvalidRequestError",
+  DehydratedOrganization: "DehydratedOrganizationError",
+  ValidationPending: "ConnectorValidationPendingError",
+  ValidationFailed: "ConnectorValidationFailedError",
+  InvalidNdrRecipient: "InvalidNdrRecipientError",
+  Conflict: "ConflictError",
+} as const;
+export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
+
+/** Errors worth retrying with backoff (in-task first, then the workflow's Retry policy). */
+export const RETRYABLE_ERRORS: readonly ErrorName[] = [ErrorName.Throttled, ErrorName.Transient];
+
+/** Base class: a stable `name`, an UPPER_SNAKE_CASE `code` for people and a `cause`. */
+export abstract class OnboardingError extends Error {
+  abstract readonly code: string;
+  /** Whether retrying the same call later can succeed. */
+  readonly retryable: boolean = false;
+}
+
+/** Microsoft 365 answered 429 (or 503 with Retry-After). */
+export class ThrottledError extends OnboardingError {
+  override readonly name = ErrorName.Throttled;
+  readonly code = "M365_THROTTLED";
+  override readonly retryable = true;
+  /** How long Microsoft asked us to wait, when it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A 5xx, a timeout or a dropped connection. */
+export class TransientError extends OnboardingError {
+  override readonly name = ErrorName.Transient;
+  readonly code = "M365_UNAVAILABLE";
+  override readonly retryable = true;
+}
+
+export class NotFoundError extends OnboardingError {
+  override readonly name = ErrorName.NotFound;
+  readonly code = "M365_NOT_FOUND";
+}
+
+/** The customer's admin has not granted the app consent in this tenant. */
+export class ConsentRequiredError extends OnboardingError {
+  override readonly name = ErrorName.ConsentRequired;
+  readonly code = "CONSENT_REQUIRED";
+}
+
+/** Authenticated, but not allowed (missing role or permission). */
+export class AccessDeniedError extends OnboardingError {
+  override readonly name = ErrorName.AccessDenied;
+  readonly code = "M365_ACCESS_DENIED";
+}
+
+/** Microsoft 365 refused the request as invalid; retrying it unchanged cannot succeed. */
+export class InvalidRequestError extends OnboardingError {
+  override readonly name = ErrorName.InvalidRequest;
+  readonly code = "M365_INVALID_REQUEST";
+}
+
+/** The Exchange organisation needs `Enable-OrganizationCustomization` first. */
+export class DehydratedOrganizationError extends OnboardingError {
+  override readonly name = ErrorName.DehydratedOrganization;
+  readonly code = "ORGANIZATION_DEHYDRATED";
+}
+
+/** The connector validation has not passed yet; it can lag creation, so it is retried. */
+export class ConnectorValidationPendingError extends OnboardingError {
+  override readonly name = ErrorName.ValidationPending;
+  readonly code = "CONNECTOR_VALIDATION_PENDING";
+  override readonly retryable = true;
+}
+
+/** The connector validation failed for good (after its retries). */
+export class ConnectorValidationFailedError extends OnboardingError {
+  override readonly name = ErrorName.ValidationFailed;
+  readonly code = "CONNECTOR_VALIDATION_FAILED";
+}
+
+/** `ndrAddress` is a group, a team or no recipient at all. */
+export class InvalidNdrRecipientError extends OnboardingError {
+  override readonly name = ErrorName.InvalidNdrRecipient;
+  readonly code = "INVALID_NDR_ADDRESS";
+}
+
+/** A state change lost a race or is not allowed from the current state. */
+export class ConflictError extends OnboardingError {
+  override readonly name = ErrorName.Conflict;
+  readonly code = "CONFLICT";
+}
+
+/** The `{code, message}` shape stored on a tenant or a step. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+/** Turns anything thrown into the `{code, message}` a person sees; unknown errors stay vague. */
+export function toErrorInfo(err: unknown): ErrorInfo {
+  if (err instanceof OnboardingError) return { code: err.code, message: err.message };
+  return { code: "INTERNAL_ERROR", message: "An unexpected error occurred; ops can retry the tenant." };
+}
+
+/** A pagination cursor that this service did not issue (or that was tampered with). */
+export class InvalidCursorError extends OnboardingError {
+  override readonly name = "InvalidCursorError";
+  readonly code = "INVALID_CURSOR";
+}

@@ -1,0 +1,120 @@
+/**
+ * The port to tenant state. The DynamoDB adapter (`functions/adapters/dynamodb/`) implements
+ * it; its key schema and access patterns are documented there.
+ *
+ * Consistency rules the adapter guarantees:
+ * - every state change (`transition`) is ONE single-item atomic write that carries the
+ *   status/step change and, when given, the event it causes, with the event's per-tenant
+ *   `sequence`: a change and its event cannot be separated by a crash, and two concurrent
+ *   writers never get the same sequence nor leave a gap;
+ * - registration is a conditional write: exactly one concurrent registration wins.
+ */
+import type { ErrorInfo } from "./errors.ts";
+import type {
+  EventType,
+  OnboardingRequest,
+  StepName,
+  StepStatus,
+  Tenant,
+  TenantEvent,
+  TenantStatus,
+} from "./tenant.ts";
+
+export type Role = "partner" | "ops";
+
+export interface Partner {
+  partnerId: string;
+  name: string;
+  createdAt: string;
+}
+
+/** Who is calling, resolved from an API key. */
+export interface Principal {
+  role: Role;
+  /** Set for partners. */
+  partnerId?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface StepPatch {
+  status?: StepStatus;
+  /** Adds one to `attempts`. */
+  countAttempt?: boolean;
+  startedAt?: string;
+  finishedAt?: string;
+  /** `null` clears it. */
+  error?: ErrorInfo | null;
+}
+
+/** Objects this service created in the tenant (offboarding removes only these). */
+export type OwnedKind = "connectors" | "groups" | "journalRules";
+
+/** Internal, never shown by the API: what offboarding needs. */
+export interface TenantInternals {
+  /** Increases on every (re)start of a workflow; execution names derive from it. */
+  run: number;
+  owned: Record<OwnedKind, string[]>;
+  /** JournalingReportNdrTo before we set it; `null` if it was empty; absent if never read. */
+  previousNdrTo?: string | null;
+}
+
+export interface TenantChange {
+  status?: TenantStatus;
+  /** The write only happens when the current status is one of these (else ConflictError). */
+  expectStatus?: readonly TenantStatus[];
+  steps?: Partial<Record<StepName, StepPatch>>;
+  /** Every step back to its initial status (pending/skipped), attempts kept. */
+  resetSteps?: boolean;
+  error?: ErrorInfo | null;
+  consentUrl?: string | null;
+  /** Increment `run` (a new workflow execution). */
+  newRun?: boolean;
+  /** Record objects as ours before creating them. */
+  own?: Partial<Record<OwnedKind, string[]>>;
+  /** Forget objects once offboarding removed them. */
+  disown?: Partial<Record<OwnedKind, string[]>>;
+  /** Stored only if no previous value was recorded yet. */
+  previousNdrTo?: string | null;
+  /** The event this change causes; it gets the next sequence in the same write. */
+  event?: { type: EventType; step?: StepName; error?: ErrorInfo };
+}
+
+export interface StoredTenant {
+  tenant: Tenant;
+  internals: TenantInternals;
+}
+
+export interface TenantStore {
+  /**
+   * Registers a tenant for a partner, status `queued`. Throws ConflictError when the tenantId
+   * is registered and not `offboarded` (an offboarded one is replaced).
+   */
+  registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant>;
+  getTenant(tenantId: string): Promise<StoredTenant | undefined>;
+  /** Newest first. Without `partnerId`: every partner's (ops). Throws InvalidCursorError on a bad cursor. */
+  listTenants(query: {
+    partnerId?: string;
+    status?: TenantStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<Tenant>>;
+  /** Applies a change atomically; returns the new state and the event it recorded. */
+  transition(
+    tenantId: string,
+    change: TenantChange,
+    now: string,
+  ): Promise<{ stored: StoredTenant; event?: TenantEvent }>;
+  /** Oldest first. */
+  listEvents(tenantId: string, query?: { afterSequence?: number; limit?: number }): Promise<TenantEvent[]>;
+
+  createPartner(name: string, now: string): Promise<Partner>;
+  listPartners(query: { limit: number; cursor?: string }): Promise<Page<Partner>>;
+  getPartner(partnerId: string): Promise<Partner | undefined>;
+  /** Stores only the hash of the key. */
+  putApiKey(keyHash: string, principal: Principal, now: string): Promise<void>;
+  findApiKey(keyHash: string): Promise<Principal | undefined>;
+}

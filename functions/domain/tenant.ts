@@ -1,0 +1,132 @@
+/**
+ * The tenant: what a partner asked for, where onboarding stands, and the events that got it
+ * there. Pure types and rules; no AWS, no HTTP.
+ *
+ * Lifecycle (status):
+ *
+ *   queued -> running -> succeeded -> offboarding -> offboarded
+ *                 |  \-> awaiting_consent --retry--> queued
+ *                 \-> failed --retry--> queued        offboarding -> offboarding_failed --DELETE--> offboarding
+ *
+ * `offboarded` tenants can be onboarded again (POST creates a new registration).
+ */
+import type { ErrorInfo } from "./errors.ts";
+import type { RegionMode } from "./provider.ts";
+
+export const TENANT_STATUSES = [
+  "queued",
+  "running",
+  "awaiting_consent",
+  "succeeded",
+  "failed",
+  "offboarding",
+  "offboarded",
+  "offboarding_failed",
+] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+/** Workflow order. */
+export const STEP_NAMES = [
+  "check-access",
+  "connector",
+  "validate-connector",
+  "journal-settings",
+  "groups",
+  "journal-rules",
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+export const STEP_STATUSES = ["pending", "running", "succeeded", "failed", "skipped"] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export interface Step {
+  name: StepName;
+  status: StepStatus;
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: ErrorInfo;
+}
+
+export interface GroupSpec {
+  name: string;
+  primarySmtpAddress: string;
+  members: string[];
+}
+
+/** What the partner asked for (the body of `POST /v1/tenants`). */
+export interface OnboardingRequest {
+  tenantId: string;
+  customerName: string;
+  region: RegionMode;
+  outboundGateway: boolean;
+  ndrAddress: string;
+  groups?: { eu: GroupSpec; us: GroupSpec };
+}
+
+/** The tenant resource of the API. */
+export interface Tenant extends OnboardingRequest {
+  partnerId: string;
+  status: TenantStatus;
+  steps: Step[];
+  consentUrl?: string;
+  error?: ErrorInfo;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const EVENT_TYPES = [
+  "tenant.onboarding.started",
+  "tenant.onboarding.step_succeeded",
+  "tenant.onboarding.step_failed",
+  "tenant.onboarding.awaiting_consent",
+  "tenant.onboarding.succeeded",
+  "tenant.onboarding.failed",
+  "tenant.offboarding.succeeded",
+  "tenant.offboarding.failed",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One entry of a tenant's history; the webhook body is built from it. */
+export interface TenantEvent {
+  /** Unique id; also the `webhook-id` of every delivery of this event. */
+  id: string;
+  type: EventType;
+  timestamp: string;
+  data: {
+    tenantId: string;
+    status: TenantStatus;
+    sequence: number;
+    step?: StepName;
+    error?: ErrorInfo;
+  };
+}
+
+/** Steps that a tenant's request makes necessary; the others are `skipped`. */
+export function applicableSteps(req: Pick<OnboardingRequest, "region" | "outboundGateway">): Set<StepName> {
+  const steps = new Set<StepName>(["check-access", "journal-settings", "journal-rules"]);
+  if (req.outboundGateway) {
+    steps.add("connector");
+    steps.add("validate-connector");
+  }
+  if (req.region === "split") steps.add("groups");
+  return steps;
+}
+
+/** The steps of a new (or re-queued) registration, in workflow order. */
+export function initialSteps(req: Pick<OnboardingRequest, "region" | "outboundGateway">): Step[] {
+  const used = applicableSteps(req);
+  return STEP_NAMES.map((name) => ({ name, status: used.has(name) ? "pending" : "skipped", attempts: 0 }));
+}
+
+/** Statuses from which `POST /retry` is allowed. */
+export const RETRYABLE_STATUSES: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+/** Statuses from which `DELETE` (offboarding) is allowed. */
+export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
+  "succeeded",
+  "failed",
+  "awaiting_consent",
+  "offboarding_failed",
+];
+/** Statuses in which a tenantId is taken (a new POST is a 409). */
+export const ACTIVE_STATUSES: readonly TenantStatus[] = TENANT_STATUSES.filter((s) => s !== "offboarded");
