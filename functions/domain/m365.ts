@@ -99,6 +99,9 @@ export interface ExchangeOperations {
   listDistributionGroupMembers(identity: string): Promise<string[]>;
   addDistributionGroupMember(identity: string, member: string): Promise<void>;
 
+  /** Get-OrganizationConfig: whether the organisation is dehydrated (needs customization enabled). */
+  getOrganizationConfig(): Promise<{ isDehydrated: boolean }>;
+  /** Enable-OrganizationCustomization; succeeds quietly when it is already enabled. */
   enableOrganizationCustomization(): Promise<void>;
 }
 
