@@ -1,0 +1,151 @@
+/**
+ * The local workflow engine: aws-local-stepfunctions runs the very definition that AWS runs,
+ * with each Task state's Lambda replaced by the in-process task handler of the same function.
+ */
+import { type RunOptions, StateMachine } from "aws-local-stepfunctions";
+import type { TaskHandler } from "../../../functions/tasks/task-handlers.ts";
+import {
+  offboardingDefinition,
+  onboardingDefinition,
+  type TaskName,
+  taskStates,
+  WORKFLOW_TASKS,
+} from "../../../workflows/definition.ts";
+import {
+  executionName,
+  type WorkflowEngine,
+  type WorkflowInput,
+  type WorkflowKind,
+} from "../../domain/engine.ts";
+
+export interface LocalEngineOptions {
+  handlers: Record<TaskName, TaskHandler>;
+  /**
+   * Multiplies every Retry interval (1 = as in AWS). Tests and demos use a small factor so that
+   * the same retry schedule runs in milliseconds. Note: with a factor the local engine does not
+   * apply jitter.
+   */
+  retryScale?: number;
+  /** Told when an execution ends (tests, logs). */
+  onExecutionEnd?: (
+    name: string,
+    result: { status: "SUCCEEDED" | "FAILED" | "ABORTED"; error?: string },
+  ) => void;
+}
+
+export interface ExecutionRecord {
+  name: string;
+  kind: WorkflowKind;
+  input: WorkflowInput;
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+  error?: string;
+  startedAt: string;
+  stoppedAt?: string;
+}
+
+type LocalHandlers = NonNullable<NonNullable<RunOptions["overrides"]>["taskResourceLocalHandlers"]>;
+
+const fakeArn = (task: TaskName) => `arn:aws:lambda:us-east-1:000000000000:function:${task}`;
+
+export class LocalWorkflowEngine implements WorkflowEngine {
+  readonly #machines: Record<WorkflowKind, StateMachine>;
+  readonly #overrides: Record<WorkflowKind, NonNullable<RunOptions["overrides"]>>;
+  readonly #executions = new Map<string, ExecutionRecord>();
+  readonly #running = new Map<string, { promise: Promise<void>; abort: () => void }>();
+  readonly #options: LocalEngineOptions;
+
+  constructor(options: LocalEngineOptions) {
+    this.#options = options;
+    const definitions = {
+      onboarding: onboardingDefinition(fakeArn),
+      offboarding: offboardingDefinition(fakeArn),
+    };
+    const scale = options.retryScale ?? 1;
+    const byArn = new Map(WORKFLOW_TASKS.map((t) => [fakeArn(t.name), options.handlers[t.name]]));
+    const overridesFor = (definition: Record<string, unknown>) => {
+      const taskResourceLocalHandlers: LocalHandlers = {};
+      const retryIntervalOverrides: Record<string, number[]> = {};
+      for (const { state, resource, retry } of taskStates(definition)) {
+        const handler = byArn.get(resource);
+        if (!handler) throw new Error(`No local handler for ${resource}`);
+        taskResourceLocalHandlers[state] = handler as LocalHandlers[string];
+        if (scale !== 1) {
+          retryIntervalOverrides[state] = retry.map((r) => Number(r.IntervalSeconds ?? 1) * 1000 * scale);
+        }
+      }
+      return { taskResourceLocalHandlers, retryIntervalOverrides };
+    };
+    this.#machines = {
+      onboarding: new StateMachine(definitions.onboarding as never),
+      offboarding: new StateMachine(definitions.offboarding as never),
+    };
+    this.#overrides = {
+      onboarding: overridesFor(definitions.onboarding),
+      offboarding: overridesFor(definitions.offboarding),
+    };
+  }
+
+  /** Starts an execution in the background; the same execution name twice is a no-op. */
+  async start(kind: WorkflowKind, input: WorkflowInput): Promise<void> {
+    const name = executionName(kind, input);
+    if (this.#executions.has(name)) return;
+    const record: ExecutionRecord = {
+      name,
+      kind,
+      input,
+      status: "RUNNING",
+      startedAt: new Date().toISOString(),
+    };
+    this.#executions.set(name, record);
+    const execution = this.#machines[kind].run(
+      { tenantId: input.tenantId, run: input.run },
+      { overrides: this.#overrides[kind], noThrowOnAbort: true },
+    );
+    const promise = execution.result
+      .then(
+        () => {
+          record.status = record.status === "ABORTED" ? "ABORTED" : "SUCCEEDED";
+        },
+        (err: unknown) => {
+          record.status = "FAILED";
+          record.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        },
+      )
+      .finally(() => {
+        record.stoppedAt = new Date().toISOString();
+        this.#running.delete(name);
+        this.#options.onExecutionEnd?.(name, {
+          status: record.status as "SUCCEEDED",
+          ...(record.error ? { error: record.error } : {}),
+        });
+      });
+    this.#running.set(name, {
+      promise,
+      abort: () => {
+        record.status = "ABORTED";
+        execution.abort();
+      },
+    });
+  }
+
+  describe(kind: WorkflowKind, input: WorkflowInput): ExecutionRecord | undefined {
+    return this.#executions.get(executionName(kind, input));
+  }
+
+  executions(): ExecutionRecord[] {
+    return [...this.#executions.values()];
+  }
+
+  /** Resolves when no execution is running (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) {
+      await Promise.all([...this.#running.values()].map((r) => r.promise));
+    }
+  }
+
+  /** Aborts every running execution (shutdown). */
+  async close(): Promise<void> {
+    for (const r of this.#running.values()) r.abort();
+    await Promise.allSettled([...this.#running.values()].map((r) => r.promise));
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The AWS workflow engine: Step Functions Standard executions. Execution names derive from the
+ * tenant and its run counter, so a duplicate start (a retried API call) is harmless.
+ *
+ * Retries start a new execution (run + 1) rather than RedriveExecution: every failure in our
+ * definition is caught and recorded, so the failed execution ended in a Fail state, which a
+ * redrive would only repeat; the new execution skips the steps that already succeeded.
+ */
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  executionName,
+  type WorkflowEngine,
+  type WorkflowInput,
+  type WorkflowKind,
+} from "../../domain/engine.ts";
+
+export interface SfnEngineOptions {
+  client?: SFNClient;
+  stateMachineArns: Record<WorkflowKind, string>;
+}
+
+export class StepFunctionsEngine implements WorkflowEngine {
+  readonly #client: SFNClient;
+  readonly #arns: Record<WorkflowKind, string>;
+
+  constructor(options: SfnEngineOptions) {
+    this.#client = options.client ?? new SFNClient({});
+    this.#arns = options.stateMachineArns;
+  }
+
+  async start(kind: WorkflowKind, input: WorkflowInput): Promise<void> {
+    try {
+      await this.#client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.#arns[kind],
+          name: executionName(kind, input),
+          input: JSON.stringify({ tenantId: input.tenantId, run: input.run }),
+        }),
+      );
+    } catch (err) {
+      // Same name and same input: Step Functions says it exists; the start already happened.
+      if (!(err instanceof ExecutionAlreadyExists)) throw err;
+    }
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * The workflow's task logic, independent of Lambda: each task function of
+ * `workflows/definition.ts` maps to one of these. The Lambda entries in this folder wrap them
+ * with middleware; the local engine calls them directly. They record every step's status,
+ * attempts, timings and events in the store, and delegate the Microsoft 365 work to the
+ * desired-state steps of `functions/domain/steps/`.
+ */
+
+import type { Outcome, TaskName } from "../../workflows/definition.ts";
+import {
+  ConflictError,
+  DehydratedOrganizationError,
+  type ErrorInfo,
+  ErrorName,
+  toErrorInfo,
+} from "../domain/errors.ts";
+import type { M365Gateway } from "../domain/m365.ts";
+import { DEFAULT_PROVIDER, type ProviderProfile } from "../domain/provider.ts";
+import { STEPS, type StepContext } from "../domain/steps/index.ts";
+import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
+import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
+import { applicableSteps, type StepName } from "../domain/tenant.ts";
+
+export interface TaskDeps {
+  store: TenantStore;
+  m365: M365Gateway;
+  profile?: ProviderProfile;
+  now?: () => string;
+  /** Told of every step result (logging, metrics). */
+  onStepResult?: (result: StepResult) => void;
+}
+
+export interface StepResult {
+  tenantId: string;
+  step: StepName;
+  outcome: "succeeded" | "failed" | "skipped";
+  durationMs: number;
+  changes: string[];
+  error?: ErrorInfo;
+}
+
+/** The error object a Catch puts in the state (`ResultPath: $.error`). */
+export interface CaughtError {
+  Error: string;
+  Cause?: string;
+}
+
+export interface TaskInput {
+  tenantId: string;
+  run: number;
+  outcome?: Outcome;
+  step?: StepName;
+  error?: CaughtError;
+  part?: OffboardPart;
+}
+
+/** What CheckAccess returns: which optional branches the workflow runs. */
+export interface Plan {
+  connector: boolean;
+  groups: boolean;
+}
+
+export type TaskHandler = (input: TaskInput) => Promise<unknown>;
+
+/** One handler per task function of the workflow definition. */
+export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
+  const profile = deps.profile ?? DEFAULT_PROVIDER;
+  const now = deps.now ?? (() => new Date().toISOString());
+  const { store } = deps;
+
+  const load = async (tenantId: string): Promise<StoredTenant> => {
+    const stored = await store.getTenant(tenantId);
+    if (!stored) throw new ConflictError(`Tenant ${tenantId} is not registered.`);
+    return stored;
+  };
+
+  const contextFor = (stored: StoredTenant): StepContext => {
+    const { tenant, internals } = stored;
+    return {
+      request: tenant,
+      profile,
+      m365: deps.m365.tenant(tenant.tenantId),
+      owned: internals.owned,
+      own: async (kind, name) => {
+        await store.transition(tenant.tenantId, { own: { [kind]: [name] } }, now());
+      },
+      rememberPreviousNdrTo: async (value) => {
+        await store.transition(tenant.tenantId, { previousNdrTo: value }, now());
+      },
+    };
+  };
+
+  const runStep =
+    (step: StepName): TaskHandler =>
+    async (input) => {
+      let stored = await load(input.tenantId);
+      const plan: Plan = {
+        connector: stored.tenant.outboundGateway,
+        groups: stored.tenant.region === "split",
+      };
+      if (step === "check-access") stored = await markRunning(stored);
+      const current = stored.tenant.steps.find((s) => s.name === step);
+      if (!applicableSteps(stored.tenant).has(step) || current?.status === "succeeded") {
+        deps.onStepResult?.({
+          tenantId: input.tenantId,
+          step,
+          outcome: "skipped",
+          durationMs: 0,
+          changes: [],
+        });
+        return plan;
+      }
+      const started = Date.now();
+      ({ stored } = await store.transition(
+        input.tenantId,
+        {
+          expectStatus: ["running"],
+          steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
+        },
+        now(),
+      ));
+      const ctx = contextFor(stored);
+      try {
+        const outcome = await hydratingOnce(ctx, () => STEPS[step](ctx));
+        await store.transition(
+          input.tenantId,
+          {
+            steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
+            event: { type: "tenant.onboarding.step_succeeded", step },
+          },
+          now(),
+        );
+        deps.onStepResult?.({
+          tenantId: input.tenantId,
+          step,
+          outcome: "succeeded",
+          durationMs: Date.now() - started,
+          changes: outcome.changes,
+        });
+        return plan;
+      } catch (err) {
+        const error = toErrorInfo(err);
+        // The last error stays visible while the workflow retries; the Catch marks the step failed.
+        await store
+          .transition(input.tenantId, { steps: { [step]: { error } } }, now())
+          .catch(() => undefined);
+        deps.onStepResult?.({
+          tenantId: input.tenantId,
+          step,
+          outcome: "failed",
+          durationMs: Date.now() - started,
+          changes: [],
+          error,
+        });
+        throw err;
+      }
+    };
+
+  /** queued -> running, with the `started` event; a duplicate start finds it running already. */
+  const markRunning = async (stored: StoredTenant): Promise<StoredTenant> => {
+    if (stored.tenant.status === "running") return stored;
+    const result = await store.transition(
+      stored.tenant.tenantId,
+      {
+        expectStatus: ["queued"],
+        status: "running",
+        error: null,
+        event: { type: "tenant.onboarding.started" },
+      },
+      now(),
+    );
+    return result.stored;
+  };
+
+  const recordOutcome: TaskHandler = async (input) => {
+    const change = await outcomeChange(input, load, deps.m365);
+    try {
+      await store.transition(input.tenantId, change, now());
+    } catch (err) {
+      // Someone moved the tenant on (e.g. an offboarding started): this outcome is stale.
+      if (!(err instanceof ConflictError)) throw err;
+    }
+    return null;
+  };
+
+  const offboardPart: TaskHandler = async (input) => {
+    if (!input.part) throw new ConflictError("Offboard needs a part.");
+    const stored = await load(input.tenantId);
+    const ctx = contextFor(stored);
+    await offboard(
+      {
+        ...ctx,
+        previousNdrTo: stored.internals.previousNdrTo,
+        disown: async (kind, name) => {
+          await store.transition(input.tenantId, { disown: { [kind]: [name] } }, now());
+        },
+      },
+      input.part,
+    );
+    return null;
+  };
+
+  return {
+    CheckAccess: runStep("check-access"),
+    Connector: runStep("connector"),
+    ValidateConnector: runStep("validate-connector"),
+    JournalSettings: runStep("journal-settings"),
+    Groups: runStep("groups"),
+    JournalRules: runStep("journal-rules"),
+    RecordOutcome: recordOutcome,
+    Offboard: offboardPart,
+  };
+}
+
+/**
+ * A dehydrated Exchange organisation refuses writes until customization is enabled: enable it
+ * once and go on (CheckAccess usually does it up front; this covers an organisation that
+ * dehydration caught later).
+ */
+async function hydratingOnce<T>(ctx: StepContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof DehydratedOrganizationError)) throw err;
+    await ctx.m365.exchange.enableOrganizationCustomization();
+    return fn();
+  }
+}
+
+/** Error codes for failures that did not come from our own named errors. */
+const ENGINE_ERRORS: Readonly<Record<string, ErrorInfo>> = {
+  "States.Timeout": {
+    code: "STEP_TIMEOUT",
+    message: "The step took too long and was stopped; retry the tenant.",
+  },
+  [ErrorName.ValidationPending]: {
+    code: "CONNECTOR_VALIDATION_FAILED",
+    message: "The outbound connector did not pass validation.",
+  },
+};
+
+/** Turns a caught workflow error back into the `{code, message}` a person can act on. */
+export function caughtToErrorInfo(caught: CaughtError | undefined): ErrorInfo {
+  if (!caught) return { code: "INTERNAL_ERROR", message: "The workflow failed." };
+  let message = caught.Cause ?? "";
+  let name = caught.Error;
+  // Lambda reports `{"errorType","errorMessage","trace"}` as the Cause; the local engine the message.
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: string; errorType?: string };
+    if (typeof parsed.errorMessage === "string") message = parsed.errorMessage;
+    if (typeof parsed.errorType === "string") name = parsed.errorType;
+  } catch {
+    // a plain message
+  }
+  const known = CODES_BY_NAME.get(name);
+  if (known) {
+    if (name === ErrorName.ValidationPending) {
+      return {
+        code: "CONNECTOR_VALIDATION_FAILED",
+        message: `${message} Giving up after repeated validation.`,
+      };
+    }
+    return { code: known, message };
+  }
+  return (
+    ENGINE_ERRORS[name] ?? {
+      code: "INTERNAL_ERROR",
+      message: "An unexpected error occurred; ops can retry the tenant.",
+    }
+  );
+}
+
+const CODES_BY_NAME = new Map<string, string>([
+  [ErrorName.Throttled, "M365_THROTTLED"],
+  [ErrorName.Transient, "M365_UNAVAILABLE"],
+  [ErrorName.NotFound, "M365_NOT_FOUND"],
+  [ErrorName.ConsentRequired, "CONSENT_REQUIRED"],
+  [ErrorName.AccessDenied, "M365_ACCESS_DENIED"],
+  [ErrorName.InvalidRequest, "M365_INVALID_REQUEST"],
+  [ErrorName.DehydratedOrganization, "ORGANIZATION_DEHYDRATED"],
+  [ErrorName.ValidationPending, "CONNECTOR_VALIDATION_FAILED"],
+  [ErrorName.ValidationFailed, "CONNECTOR_VALIDATION_FAILED"],
+  [ErrorName.InvalidNdrRecipient, "INVALID_NDR_ADDRESS"],
+  [ErrorName.Conflict, "CONFLICT"],
+]);
+
+async function outcomeChange(
+  input: TaskInput,
+  load: (tenantId: string) => Promise<StoredTenant>,
+  m365: M365Gateway,
+): Promise<TenantChange> {
+  const error = input.error ? caughtToErrorInfo(input.error) : undefined;
+  switch (input.outcome) {
+    case "step_failed": {
+      if (!input.step) throw new ConflictError("step_failed needs a step.");
+      return {
+        expectStatus: ["running"],
+        steps: {
+          [input.step]: { status: "failed", finishedAt: new Date().toISOString(), error: error ?? null },
+        },
+        event: { type: "tenant.onboarding.step_failed", step: input.step, ...(error ? { error } : {}) },
+      };
+    }
+    case "awaiting_consent": {
+      const consent = error ?? { code: "CONSENT_REQUIRED", message: "Admin consent is required." };
+      return {
+        expectStatus: ["running"],
+        status: "awaiting_consent",
+        consentUrl: m365.consentUrl(input.tenantId),
+        error: {
+          code: "CONSENT_REQUIRED",
+          message: `A global admin of the tenant must grant consent at the consentUrl, then retry. (${consent.message})`,
+        },
+        steps: { "check-access": { status: "failed", finishedAt: new Date().toISOString(), error: consent } },
+        event: { type: "tenant.onboarding.awaiting_consent", error: consent },
+      };
+    }
+    case "succeeded":
+      return {
+        expectStatus: ["running"],
+        status: "succeeded",
+        error: null,
+        consentUrl: null,
+        event: { type: "tenant.onboarding.succeeded" },
+      };
+    case "failed": {
+      const { tenant } = await load(input.tenantId);
+      const firstFailure = tenant.steps.find((s) => s.status === "failed")?.error;
+      const reason = firstFailure ??
+        error ?? { code: "INTERNAL_ERROR", message: "The workflow failed; ops can retry the tenant." };
+      return {
+        expectStatus: ["running"],
+        status: "failed",
+        error: reason,
+        event: { type: "tenant.onboarding.failed", error: reason },
+      };
+    }
+    case "offboarding_succeeded":
+      return {
+        expectStatus: ["offboarding"],
+        status: "offboarded",
+        error: null,
+        event: { type: "tenant.offboarding.succeeded" },
+      };
+    case "offboarding_failed": {
+      const reason = error ?? { code: "INTERNAL_ERROR", message: "Offboarding failed." };
+      return {
+        expectStatus: ["offboarding"],
+        status: "offboarding_failed",
+        error: reason,
+        event: { type: "tenant.offboarding.failed", error: reason },
+      };
+    }
+    default:
+      throw new ConflictError(`Unknown outcome ${String(input.outcome)}.`);
+  }
+}
+
