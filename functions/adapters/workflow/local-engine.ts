@@ -68,7 +68,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       for (const { state, resource, retry } of taskStates(definition)) {
         const handler = byArn.get(resource);
         if (!handler) throw new Error(`No local handler for ${resource}`);
-        taskResourceLocalHandlers[state] = handler as LocalHandlers[string];
+        taskResourceLocalHandlers[state] = handler as unknown as LocalHandlers[string];
         if (scale !== 1) {
           retryIntervalOverrides[state] = retry.map((r) => Number(r.IntervalSeconds ?? 1) * 1000 * scale);
         }
