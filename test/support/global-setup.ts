@@ -1,4 +1,19 @@
-// Global test setup: shared services for every test file (filled in by the store work).
-export default async function setup(): Promise<() => Promise<void>> {
-  return async () => {};
+// Global test setup: one in-memory dynalite for the whole run; each test file makes its own
+// table on it (test/support/dynamodb.ts).
+import type { TestProject } from "vitest/node";
+import { startDynalite } from "../../infra/local/dynamodb.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** `http://127.0.0.1:<port>` of the shared dynalite. */
+    dynamodbEndpoint: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dynamodb = await startDynalite();
+  project.provide("dynamodbEndpoint", dynamodb.endpoint);
+  return async () => {
+    await dynamodb.close();
+  };
 }

@@ -1,0 +1,560 @@
+import { createHash } from "node:crypto";
+import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
+import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
+import { ConflictError, InvalidCursorError } from "../functions/domain/errors.ts";
+import type { OnboardingRequest, TenantEvent } from "../functions/domain/tenant.ts";
+import { type FreshTable, freshTable } from "./support/dynamodb.ts";
+
+const T0 = "2025-01-01T00:00:00.000Z";
+const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
+let counter = 0;
+const newTenantId = () => `00000000-0000-4000-8000-${String(++counter).padStart(12, "0")}`;
+
+function request(tenantId: string, overrides: Partial<OnboardingRequest> = {}): OnboardingRequest {
+  return {
+    tenantId,
+    customerName: "contoso",
+    region: "us",
+    outboundGateway: false,
+    ndrAddress: "admin@contoso.example",
+    ...overrides,
+  };
+}
+
+let db: FreshTable;
+beforeAll(async () => {
+  db = await freshTable();
+});
+
+const rawTenant = async (tenantId: string) =>
+  (
+    await db.docClient.send(
+      new GetCommand({ TableName: db.tableName, Key: { pk: `TENANT#${tenantId}`, sk: "TENANT" } }),
+    )
+  ).Item;
+const eventItems = async (tenantId: string) =>
+  (
+    await db.docClient.send(
+      new QueryCommand({
+        TableName: db.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :e)",
+        ExpressionAttributeValues: { ":pk": `TENANT#${tenantId}`, ":e": "EVENT#" },
+      }),
+    )
+  ).Items ?? [];
+
+describe("registration", () => {
+  it("registers a tenant queued, with its initial steps and run 0", async () => {
+    const tenantId = newTenantId();
+    const stored = await db.store.registerTenant("p_a", request(tenantId, { outboundGateway: true }), T0);
+    expect(stored.tenant).toMatchObject({
+      tenantId,
+      partnerId: "p_a",
+      status: "queued",
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    expect(stored.tenant.steps.map((s) => `${s.name}:${s.status}:${s.attempts}`)).toEqual([
+      "check-access:pending:0",
+      "connector:pending:0",
+      "validate-connector:pending:0",
+      "journal-settings:pending:0",
+      "groups:skipped:0",
+      "journal-rules:pending:0",
+    ]);
+    expect(stored.internals).toEqual({ run: 0, owned: { connectors: [], groups: [], journalRules: [] } });
+    expect(await db.store.getTenant(tenantId)).toEqual(stored);
+    expect(await db.store.getTenant(newTenantId())).toBeUndefined();
+  });
+
+  it("lets exactly one of 50 concurrent registrations of a tenant win", async () => {
+    const tenantId = newTenantId();
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => db.store.registerTenant(`p_${i}`, request(tenantId), T0)),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(49);
+    for (const r of lost) expect(r.reason).toBeInstanceOf(ConflictError);
+    const winner = (won[0] as PromiseFulfilledResult<{ tenant: { partnerId: string } }>).value.tenant
+      .partnerId;
+    expect((await db.store.getTenant(tenantId))?.tenant.partnerId).toBe(winner);
+  });
+
+  it("replaces an offboarded registration: fresh steps, run and sequence go on, old events hidden", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_old", request(tenantId), T0);
+    await db.store.transition(
+      tenantId,
+      { newRun: true, status: "running", event: { type: "tenant.onboarding.started" } },
+      at(1),
+    );
+    await db.store.transition(
+      tenantId,
+      {
+        status: "failed",
+        steps: { "check-access": { status: "failed", countAttempt: true } },
+        error: { code: "X", message: "x" },
+        own: { groups: ["g"] },
+        previousNdrTo: "old@x.example",
+      },
+      at(2),
+    );
+    await expect(db.store.registerTenant("p_new", request(tenantId), at(3))).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+    await db.store.transition(
+      tenantId,
+      { status: "offboarded", disown: { groups: ["g"] }, event: { type: "tenant.offboarding.succeeded" } },
+      at(4),
+    );
+
+    const again = await db.store.registerTenant("p_new", request(tenantId, { region: "eu" }), at(5));
+    expect(again.tenant).toMatchObject({
+      partnerId: "p_new",
+      region: "eu",
+      status: "queued",
+      createdAt: at(5),
+    });
+    expect(again.tenant.error).toBeUndefined();
+    expect(again.tenant.steps.find((s) => s.name === "check-access")).toEqual({
+      name: "check-access",
+      status: "pending",
+      attempts: 0,
+    });
+    expect(again.internals).toEqual({ run: 1, owned: { connectors: [], groups: [], journalRules: [] } });
+    expect(await db.store.listEvents(tenantId)).toEqual([]);
+
+    const { event, stored } = await db.store.transition(
+      tenantId,
+      { newRun: true, status: "running", event: { type: "tenant.onboarding.started" } },
+      at(6),
+    );
+    expect(stored.internals.run).toBe(2);
+    expect(event?.data.sequence).toBe(3);
+    expect((await db.store.listEvents(tenantId)).map((e) => e.data.sequence)).toEqual([3]);
+  });
+
+  it("stores large distribution groups (2 x 10,000 members) outside the tenant item", async () => {
+    const tenantId = newTenantId();
+    const members = (tag: string) =>
+      Array.from({ length: 10_000 }, (_, i) => `member-${tag}-${i}@customer-domain.example`);
+    const groups = {
+      eu: { name: "Journal EU", primarySmtpAddress: "journal-eu@contoso.example", members: members("eu") },
+      us: { name: "Journal US", primarySmtpAddress: "journal-us@contoso.example", members: members("us") },
+    };
+    const stored = await db.store.registerTenant("p_big", request(tenantId, { region: "split", groups }), T0);
+    expect(stored.tenant.groups).toEqual(groups);
+    expect((await db.store.getTenant(tenantId))?.tenant.groups).toEqual(groups);
+    expect((await db.store.listTenants({ partnerId: "p_big", limit: 10 })).items[0]?.groups).toEqual(groups);
+    const { stored: after } = await db.store.transition(tenantId, { status: "running" }, at(1));
+    expect(after.tenant.groups).toEqual(groups);
+    expect((await rawTenant(tenantId))?.["groups"]).toBeUndefined();
+  });
+});
+
+describe("transitions and events", () => {
+  it("gives 200 concurrent events on one tenant the sequences 1..200 exactly once", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_seq", request(tenantId), T0);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        db.store.transition(
+          tenantId,
+          {
+            event: { type: "tenant.onboarding.step_succeeded", step: "check-access" },
+            expectStatus: ["queued"],
+          },
+          at(i),
+        ),
+      ),
+    );
+    const sequences = results.map((r) => r.event!.data.sequence).sort((a, b) => a - b);
+    expect(sequences).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(new Set(results.map((r) => r.event!.id)).size).toBe(200);
+
+    const events = await db.store.listEvents(tenantId);
+    expect(events.map((e) => e.data.sequence)).toEqual(sequences);
+    const byId = new Map(results.map((r) => [r.event!.id, r.event!]));
+    for (const e of events) expect(e).toEqual(byId.get(e.id));
+    expect((await rawTenant(tenantId))?.["outbox"]).toEqual([]);
+    expect(await eventItems(tenantId)).toHaveLength(200);
+    expect(
+      (await db.store.listEvents(tenantId, { afterSequence: 150, limit: 20 })).map((e) => e.data.sequence),
+    ).toEqual(Array.from({ length: 20 }, (_, i) => 151 + i));
+  });
+
+  it("records the event with the status after the change and its step and error", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_ev", request(tenantId), T0);
+    const started = await db.store.transition(
+      tenantId,
+      { status: "running", newRun: true, event: { type: "tenant.onboarding.started" } },
+      at(1),
+    );
+    expect(started.event).toEqual({
+      id: expect.any(String),
+      type: "tenant.onboarding.started",
+      timestamp: at(1),
+      data: { tenantId, status: "running", sequence: 1 },
+    });
+    // No new status and several allowed ones: the store reads the status and pins it.
+    const error = { code: "M365_ACCESS_DENIED", message: "Grant the Exchange Administrator role." };
+    const failed = await db.store.transition(
+      tenantId,
+      {
+        expectStatus: ["running", "queued"],
+        steps: { "check-access": { status: "failed", error } },
+        event: { type: "tenant.onboarding.step_failed", step: "check-access", error },
+      },
+      at(2),
+    );
+    expect(failed.event?.data).toEqual({
+      tenantId,
+      status: "running",
+      sequence: 2,
+      step: "check-access",
+      error,
+    });
+    const items = await eventItems(tenantId);
+    expect(items.map((i) => [i["sk"], i["partnerId"], i["data"].status])).toEqual([
+      ["EVENT#0000000001", "p_ev", "running"],
+      ["EVENT#0000000002", "p_ev", "running"],
+    ]);
+  });
+
+  it("refuses a change from an unexpected status or on an unknown tenant", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_c", request(tenantId), T0);
+    await expect(
+      db.store.transition(
+        tenantId,
+        {
+          status: "queued",
+          expectStatus: ["failed", "awaiting_consent"],
+          event: { type: "tenant.onboarding.started" },
+        },
+        at(1),
+      ),
+    ).rejects.toThrow(/is queued; this needs one of: failed, awaiting_consent/);
+    expect((await db.store.getTenant(tenantId))?.tenant.updatedAt).toBe(T0);
+    expect(await db.store.listEvents(tenantId)).toEqual([]);
+    await expect(db.store.transition(newTenantId(), { status: "running" }, at(1))).rejects.toThrow(
+      expect.objectContaining({ name: "ConflictError", message: expect.stringMatching(/is not registered/) }),
+    );
+    expect(await rawTenant(newTenantId())).toBeUndefined();
+  });
+
+  it("patches, counts and resets steps; sets and clears error and consentUrl", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_s", request(tenantId), T0);
+    const error = { code: "CONSENT_REQUIRED", message: "An admin must consent." };
+    const { stored } = await db.store.transition(
+      tenantId,
+      {
+        status: "awaiting_consent",
+        steps: {
+          "check-access": {
+            status: "failed",
+            countAttempt: true,
+            startedAt: at(1),
+            finishedAt: at(2),
+            error,
+          },
+        },
+        error,
+        consentUrl: "https://login.example/consent",
+      },
+      at(2),
+    );
+    expect(stored.tenant).toMatchObject({
+      status: "awaiting_consent",
+      error,
+      consentUrl: "https://login.example/consent",
+      updatedAt: at(2),
+    });
+    expect(stored.tenant.steps[0]).toEqual({
+      name: "check-access",
+      status: "failed",
+      attempts: 1,
+      startedAt: at(1),
+      finishedAt: at(2),
+      error,
+    });
+
+    const reset = await db.store.transition(
+      tenantId,
+      {
+        status: "queued",
+        resetSteps: true,
+        error: null,
+        consentUrl: null,
+        steps: { "journal-settings": { countAttempt: true } },
+      },
+      at(3),
+    );
+    expect(reset.stored.tenant.error).toBeUndefined();
+    expect(reset.stored.tenant.consentUrl).toBeUndefined();
+    expect(reset.stored.tenant.steps.map((s) => ({ ...s }))).toEqual([
+      { name: "check-access", status: "pending", attempts: 1 },
+      { name: "connector", status: "skipped", attempts: 0 },
+      { name: "validate-connector", status: "skipped", attempts: 0 },
+      { name: "journal-settings", status: "pending", attempts: 1 },
+      { name: "groups", status: "skipped", attempts: 0 },
+      { name: "journal-rules", status: "pending", attempts: 0 },
+    ]);
+  });
+
+  it("remembers the previous NDR address once and tracks owned objects", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_o", request(tenantId), T0);
+    const own = await db.store.transition(
+      tenantId,
+      { previousNdrTo: null, own: { journalRules: ["r1", "r2"], connectors: ["c1"] } },
+      at(1),
+    );
+    expect(own.stored.internals).toEqual({
+      run: 0,
+      previousNdrTo: null,
+      owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"] },
+    });
+    const again = await db.store.transition(
+      tenantId,
+      { previousNdrTo: "someone@x.example", own: { journalRules: ["r2", "r3"] } },
+      at(2),
+    );
+    expect(again.stored.internals.previousNdrTo).toBeNull();
+    expect(again.stored.internals.owned.journalRules).toEqual(["r1", "r2", "r3"]);
+    const gone = await db.store.transition(
+      tenantId,
+      { disown: { journalRules: ["r1", "r3"], connectors: ["c1"] } },
+      at(3),
+    );
+    expect(gone.stored.internals.owned).toEqual({ connectors: [], groups: [], journalRules: ["r2"] });
+
+    const other = newTenantId();
+    await db.store.registerTenant("p_o", request(other), T0);
+    expect(
+      (await db.store.transition(other, { previousNdrTo: "first@x.example" }, at(1))).stored.internals
+        .previousNdrTo,
+    ).toBe("first@x.example");
+    expect(
+      (await db.store.transition(other, { previousNdrTo: "second@x.example" }, at(2))).stored.internals
+        .previousNdrTo,
+    ).toBe("first@x.example");
+  });
+
+  it("keeps an event that was stored but not flushed (crash) and lets anyone flush it", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_crash", request(tenantId), T0);
+    // A process that dies after its UpdateItem: every write of the flush fails.
+    const crashingClient = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
+    crashingClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "BatchWriteItemCommand") throw new Error("process died");
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const flushErrors: unknown[] = [];
+    const crashing = new DynamoTenantStore({
+      client: createDocumentClient({ client: crashingClient }),
+      tableName: db.tableName,
+      onFlushError: (err) => flushErrors.push(err),
+    });
+    const { event } = await crashing.transition(
+      tenantId,
+      { status: "running", event: { type: "tenant.onboarding.started" } },
+      at(1),
+    );
+    expect(flushErrors).toHaveLength(1);
+    expect(await eventItems(tenantId)).toHaveLength(0);
+    expect((await rawTenant(tenantId))?.["outbox"]).toHaveLength(1);
+
+    const notified: [TenantEvent[], string][] = [];
+    const fresh = new DynamoTenantStore({
+      client: db.docClient,
+      tableName: db.tableName,
+      onEvents: (e, p) => notified.push([e, p]),
+    });
+    expect(await fresh.listEvents(tenantId)).toEqual([event]);
+    await fresh.flushOutbox(tenantId);
+    expect(notified).toEqual([[[event], "p_crash"]]);
+    expect((await rawTenant(tenantId))?.["outbox"]).toEqual([]);
+    expect((await eventItems(tenantId)).map((i) => i["id"])).toEqual([event!.id]);
+    expect(await fresh.listEvents(tenantId)).toEqual([event]);
+    await fresh.flushOutbox(tenantId);
+    expect(notified).toHaveLength(1);
+  });
+
+  it("tells onEvents about new events in sequence order with the partner", async () => {
+    const notified: TenantEvent[] = [];
+    const partners = new Set<string>();
+    const { store } = await freshTable({
+      onEvents: (events, partnerId) => {
+        notified.push(...events);
+        partners.add(partnerId);
+      },
+    });
+    const tenantId = newTenantId();
+    await store.registerTenant("p_n", request(tenantId), T0);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.transition(
+          tenantId,
+          {
+            event: { type: "tenant.onboarding.step_succeeded", step: "journal-rules" },
+            expectStatus: ["queued"],
+          },
+          at(i),
+        ),
+      ),
+    );
+    expect(notified.map((e) => e.data.sequence)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect([...partners]).toEqual(["p_n"]);
+  });
+});
+
+describe("listing tenants", () => {
+  let table: FreshTable;
+  beforeAll(async () => {
+    table = await freshTable();
+    // p_x: 7 tenants, two of them created at the same instant; p_y: 3.
+    const created = [0, 1, 2, 3, 3, 4, 5];
+    for (const [i, second] of created.entries()) {
+      await table.store.registerTenant("p_x", request(`x-${i}`), at(second));
+    }
+    for (let i = 0; i < 3; i++) await table.store.registerTenant("p_y", request(`y-${i}`), at(10 + i));
+    for (const id of ["x-1", "x-3", "x-6"]) await table.store.transition(id, { status: "failed" }, at(20));
+  });
+
+  async function all(query: { partnerId?: string; status?: "failed"; limit: number }) {
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await table.store.listTenants({ ...query, ...(cursor ? { cursor } : {}) });
+      pages.push(page.items.map((t) => t.tenantId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return pages;
+  }
+
+  it("pages a partner's tenants newest first, ties by tenantId, without an empty last page", async () => {
+    expect(await all({ partnerId: "p_x", limit: 3 })).toEqual([
+      ["x-6", "x-5", "x-4"],
+      ["x-3", "x-2", "x-1"],
+      ["x-0"],
+    ]);
+    expect(await all({ partnerId: "p_x", limit: 7 })).toEqual([
+      ["x-6", "x-5", "x-4", "x-3", "x-2", "x-1", "x-0"],
+    ]);
+    expect(await all({ partnerId: "p_nobody", limit: 5 })).toEqual([[]]);
+  });
+
+  it("lists every partner's tenants for ops", async () => {
+    expect((await all({ limit: 4 })).flat()).toEqual([
+      "y-2",
+      "y-1",
+      "y-0",
+      "x-6",
+      "x-5",
+      "x-4",
+      "x-3",
+      "x-2",
+      "x-1",
+      "x-0",
+    ]);
+  });
+
+  it("fills pages when filtering by status", async () => {
+    expect(await all({ partnerId: "p_x", status: "failed", limit: 2 })).toEqual([["x-6", "x-3"], ["x-1"]]);
+    expect(await all({ status: "failed", limit: 3 })).toEqual([["x-6", "x-3", "x-1"]]);
+    expect(await all({ partnerId: "p_y", status: "failed", limit: 2 })).toEqual([[]]);
+  });
+
+  it("rejects cursors it did not issue for this list", async () => {
+    const { nextCursor } = await table.store.listTenants({ partnerId: "p_x", limit: 2 });
+    expect(nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    const decoded = JSON.parse(Buffer.from(nextCursor!, "base64url").toString());
+    const forged = Buffer.from(JSON.stringify({ ...decoded, p: decoded.p.replace("x-5", "x-1") })).toString(
+      "base64url",
+    );
+    const flipped = nextCursor!.slice(0, -2) + (nextCursor!.at(-2) === "A" ? "B" : "A") + nextCursor!.at(-1);
+    for (const cursor of [forged, flipped, "not a cursor", "", "e30", `${nextCursor}x`]) {
+      await expect(table.store.listTenants({ partnerId: "p_x", limit: 2, cursor })).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+    }
+    // Valid, but for another list.
+    await expect(
+      table.store.listTenants({ partnerId: "p_y", limit: 2, cursor: nextCursor! }),
+    ).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(table.store.listTenants({ limit: 2, cursor: nextCursor! })).rejects.toBeInstanceOf(
+      InvalidCursorError,
+    );
+    await expect(
+      table.store.listTenants({ partnerId: "p_x", status: "failed", limit: 2, cursor: nextCursor! }),
+    ).rejects.toBeInstanceOf(InvalidCursorError);
+    // A store with another secret did not issue it either.
+    const other = new DynamoTenantStore({
+      client: table.docClient,
+      tableName: table.tableName,
+      cursorSecret: "other",
+    });
+    await expect(
+      other.listTenants({ partnerId: "p_x", limit: 2, cursor: nextCursor! }),
+    ).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+
+  it("refuses a limit outside 1-100", async () => {
+    for (const limit of [0, 101, 1.5])
+      await expect(table.store.listTenants({ limit })).rejects.toBeInstanceOf(RangeError);
+  });
+});
+
+describe("partners and API keys", () => {
+  it("creates, reads and pages partners newest first", async () => {
+    const { store } = await freshTable();
+    const created = [];
+    for (let i = 0; i < 5; i++) created.push(await store.createPartner(`Partner ${i}`, at(i)));
+    expect(created[0]).toEqual({
+      partnerId: expect.stringMatching(/^p_[0-9a-f]{20}$/),
+      name: "Partner 0",
+      createdAt: at(0),
+    });
+    expect(new Set(created.map((p) => p.partnerId)).size).toBe(5);
+    expect(await store.getPartner(created[2]!.partnerId)).toEqual(created[2]);
+    expect(await store.getPartner("p_missing")).toBeUndefined();
+    const first = await store.listPartners({ limit: 3 });
+    expect(first.items).toEqual([created[4], created[3], created[2]]);
+    const second = await store.listPartners({ limit: 3, cursor: first.nextCursor! });
+    expect(second).toEqual({ items: [created[1], created[0]] });
+    // A tenant-list cursor is not a partner-list cursor.
+    await store.registerTenant(created[0]!.partnerId, request("t-1"), T0);
+    await store.registerTenant(created[0]!.partnerId, request("t-2"), T0);
+    const tenants = await store.listTenants({ limit: 1 });
+    await expect(store.listPartners({ limit: 1, cursor: tenants.nextCursor! })).rejects.toBeInstanceOf(
+      InvalidCursorError,
+    );
+  });
+
+  it("stores API keys by hash only", async () => {
+    const key = "jk_live_9s8d7f6g5h4j3k2l1";
+    const hash = createHash("sha256").update(key).digest("hex");
+    await db.store.putApiKey(hash, { role: "partner", partnerId: "p_k" }, T0);
+    await db.store.putApiKey(createHash("sha256").update("ops").digest("base64url"), { role: "ops" }, T0);
+    expect(await db.store.findApiKey(hash)).toEqual({ role: "partner", partnerId: "p_k" });
+    expect(await db.store.findApiKey(createHash("sha256").update("ops").digest("base64url"))).toEqual({
+      role: "ops",
+    });
+    expect(await db.store.findApiKey(createHash("sha256").update("other").digest("hex"))).toBeUndefined();
+    await expect(db.store.putApiKey(key, { role: "ops" }, T0)).rejects.toBeInstanceOf(TypeError);
+    const stored = await db.docClient.send(
+      new GetCommand({ TableName: db.tableName, Key: { pk: `APIKEY#${hash}`, sk: "APIKEY" } }),
+    );
+    expect(JSON.stringify(stored.Item)).not.toContain(key);
+  });
+});
