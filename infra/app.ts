@@ -1,0 +1,25 @@
+/**
+ * CDK app: `npx cdk synth` / `npx cdk deploy` (docs/deploy.md). Context (`-c key=value`):
+ * `alarmEmail`, `m365Cloud`, `webAclArn`, `stackName`. cdk-nag's AwsSolutions pack runs on
+ * every synth; an unacknowledged finding fails it.
+ */
+import { App, Validations } from "aws-cdk-lib";
+import nag from "cdk-nag";
+import type { M365Cloud } from "../functions/commons/config.ts";
+import { JournalOnboardingStack } from "./aws/stack.ts";
+
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return typeof value === "string" && value !== "" ? value : undefined;
+};
+const alarmEmail = context("alarmEmail");
+const m365Cloud = context("m365Cloud");
+const webAclArn = context("webAclArn");
+new JournalOnboardingStack(app, context("stackName") ?? "JournalOnboarding", {
+  ...(alarmEmail ? { alarmEmail } : {}),
+  ...(m365Cloud ? { m365Cloud: m365Cloud as M365Cloud } : {}),
+  ...(webAclArn ? { webAclArn } : {}),
+});
+Validations.of(app).addPlugins(new nag.AwsSolutionsChecks(app));
+app.synth();

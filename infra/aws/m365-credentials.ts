@@ -1,0 +1,47 @@
+import { RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import type { LambdaFunction } from "./lambda-function.ts";
+
+/** Placeholder the operator replaces; tasks treat it as "not configured". */
+export const M365_CLIENT_ID_PLACEHOLDER = "REPLACE_WITH_APPLICATION_CLIENT_ID";
+
+/**
+ * The multi-tenant Entra application the tasks sign in as, in one Secrets Manager secret:
+ * `{"clientId": "<application id>", "clientSecret": "<secret>"}`, or `"clientCertificate":
+ * "<PEM with private key>"` instead of `clientSecret`. The stack creates it with a placeholder
+ * client id and a random client secret; the operator puts the real values in after the first
+ * deploy (docs/deploy.md). The value never appears in the template or in environment variables:
+ * functions get `M365_SECRET_ARN` and read the secret at cold start.
+ */
+export class M365Credentials extends Construct {
+  readonly secret: Secret;
+  /** Environment variable that carries the secret's ARN. */
+  readonly envVarName = "M365_SECRET_ARN";
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.secret = new Secret(this, "Secret", {
+      description:
+        "Microsoft 365 multi-tenant app: {clientId, clientSecret | clientCertificate}. Fill in after deploy.",
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ clientId: M365_CLIENT_ID_PLACEHOLDER }),
+        generateStringKey: "clientSecret",
+        excludePunctuation: true,
+        passwordLength: 40,
+      },
+      // Redeploying must never wipe what the operator typed in.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.secret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The client secret is issued by Microsoft Entra (at most 2 years) and cannot be rotated by a Secrets Manager rotation function; the operator rotates it in Entra and puts the new value here (docs/deploy.md).",
+    });
+  }
+
+  /** Sets `M365_SECRET_ARN` on the function and lets it read the secret. */
+  bind(fn: LambdaFunction): void {
+    fn.bindSecret(this.secret, this.envVarName);
+  }
+}

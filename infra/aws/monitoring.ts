@@ -1,0 +1,229 @@
+import { Duration, Validations } from "aws-cdk-lib";
+import type { RestApi } from "aws-cdk-lib/aws-apigateway";
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TextWidget,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import type { IStateMachine } from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import { METRICS_NAMESPACE, SERVICE_NAME } from "./lambda-function.ts";
+
+/**
+ * Metric the task functions emit (Powertools Metrics, namespace `JournalOnboarding`, dimension
+ * `service`) once per 429/503 answer from Microsoft 365.
+ */
+export const M365_THROTTLED_METRIC = "M365Throttled";
+
+export interface MonitoringProps {
+  readonly api: RestApi;
+  readonly onboarding: IStateMachine;
+  readonly offboarding: IStateMachine;
+  /** Dead-letter queues: any message in one is an alarm. */
+  readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
+  /** Every function of the stack, by construct-style name. */
+  readonly functions: Readonly<Record<string, IFunction>>;
+  /** The stream forwarder, whose iterator age says whether webhook events are falling behind. */
+  readonly streamForwarder: IFunction;
+  /** Topic for alarm actions. @default - created when `alarmEmail` is set, else no actions */
+  readonly alarmTopic?: ITopic;
+  /** Subscribes this address to a new alarm topic. @default - none */
+  readonly alarmEmail?: string;
+  /** Alarm when more than this share of API requests fail with 5xx (0-1). @default 0.05 */
+  readonly api5xxRateThreshold?: number;
+  /** Alarm when Microsoft 365 throttles more often than this per 5 minutes, 3 periods running. @default 20 */
+  readonly m365ThrottleThreshold?: number;
+}
+
+/**
+ * Alarms (what each means and what to do: docs/deploy.md) and one dashboard. Every alarm
+ * notifies the alarm topic when there is one.
+ */
+export class Monitoring extends Construct {
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+  readonly alarmTopic: ITopic | undefined;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.alarmTopic = props.alarmTopic;
+    if (!this.alarmTopic && props.alarmEmail) {
+      const topic = new Topic(this, "AlarmTopic", {
+        displayName: "Journal onboarding alarms",
+        enforceSSL: true,
+      });
+      topic.addSubscription(new EmailSubscription(props.alarmEmail));
+      Validations.of(topic).acknowledge({
+        id: "AwsSolutions-SNS2",
+        reason:
+          "Alarm notifications carry alarm names and states only; CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key for this is not worth its key policy.",
+      });
+      this.alarmTopic = topic;
+    }
+    const fiveMinutes = Duration.minutes(5);
+
+    const failed = (name: string, machine: IStateMachine) =>
+      this.alarm(`${name}ExecutionsFailed`, {
+        description: `${name} executions failed, timed out or were aborted: a tenant is in a *_failed state.`,
+        metric: new MathExpression({
+          expression: "failed + timedOut + aborted",
+          usingMetrics: {
+            failed: machine.metricFailed({ period: fiveMinutes, statistic: "Sum" }),
+            timedOut: machine.metricTimedOut({ period: fiveMinutes, statistic: "Sum" }),
+            aborted: machine.metricAborted({ period: fiveMinutes, statistic: "Sum" }),
+          },
+          label: `${name} executions failed`,
+          period: fiveMinutes,
+        }),
+        threshold: 1,
+      });
+    const machines: [string, IStateMachine][] = [
+      ["Onboarding", props.onboarding],
+      ["Offboarding", props.offboarding],
+    ];
+    for (const [name, machine] of machines) failed(name, machine);
+
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      this.alarm(`${name}NotEmpty`, {
+        description: `${name} holds a message: something could not be delivered or forwarded after every retry.`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: "Maximum" }),
+        threshold: 1,
+      });
+    }
+
+    const requests = props.api.metricCount({ period: fiveMinutes, statistic: "Sum" });
+    const serverErrors = props.api.metricServerError({ period: fiveMinutes, statistic: "Sum" });
+    const api5xxRate = new MathExpression({
+      // Below 10 requests a single error would look like a high rate.
+      expression: "IF(requests >= 10, errors / requests, 0)",
+      usingMetrics: { requests, errors: serverErrors },
+      label: "API 5xx rate",
+      period: fiveMinutes,
+    });
+    this.alarm("Api5xxRate", {
+      description: "More than the threshold share of API requests answered 5xx, two periods running.",
+      metric: api5xxRate,
+      threshold: props.api5xxRateThreshold ?? 0.05,
+      evaluationPeriods: 2,
+    });
+
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.alarm(`${name}Throttles`, {
+        description: `Lambda throttled ${name}: the account's or function's concurrency is exhausted.`,
+        metric: fn.metricThrottles({ period: fiveMinutes, statistic: "Sum" }),
+        threshold: 1,
+      });
+    }
+
+    const m365Throttled = new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: M365_THROTTLED_METRIC,
+      dimensionsMap: { service: SERVICE_NAME },
+      period: fiveMinutes,
+      statistic: "Sum",
+    });
+    this.alarm("M365Throttling", {
+      description:
+        "Microsoft 365 keeps throttling the tasks (429/503): onboarding is slowed and steps may fail.",
+      metric: m365Throttled,
+      threshold: props.m365ThrottleThreshold ?? 20,
+      evaluationPeriods: 3,
+    });
+
+    const iteratorAge = props.streamForwarder.metric("IteratorAge", {
+      period: fiveMinutes,
+      statistic: "Maximum",
+    });
+    this.alarm("WebhookEventsBehind", {
+      description:
+        "The stream forwarder is more than 10 minutes behind the table's events: webhooks are late.",
+      metric: iteratorAge,
+      threshold: Duration.minutes(10).toMilliseconds(),
+      evaluationPeriods: 2,
+    });
+
+    this.dashboard = new Dashboard(this, "Dashboard", {
+      widgets: [
+        [
+          new TextWidget({
+            markdown: "# Journal onboarding\nAlarms and runbook: docs/deploy.md",
+            width: 24,
+            height: 2,
+          }),
+        ],
+        [
+          new GraphWidget({ title: "API requests", left: [requests, serverErrors], width: 8 }),
+          new GraphWidget({ title: "API 5xx rate", left: [api5xxRate], width: 8 }),
+          new GraphWidget({
+            title: "API latency p99",
+            left: [props.api.metricLatency({ statistic: "p99" })],
+            width: 8,
+          }),
+        ],
+        machines.map(
+          ([name, m]) =>
+            new GraphWidget({
+              title: `${name} executions`,
+              left: [m.metricStarted(), m.metricSucceeded(), m.metricFailed(), m.metricTimedOut()],
+              width: 12,
+            }),
+        ),
+        [
+          new GraphWidget({
+            title: "Dead-letter queues",
+            left: Object.values(props.deadLetterQueues).map((q) =>
+              q.metricApproximateNumberOfMessagesVisible(),
+            ),
+            width: 8,
+          }),
+          new GraphWidget({ title: "Webhook forwarder iterator age", left: [iteratorAge], width: 8 }),
+          new GraphWidget({ title: "Microsoft 365 throttling", left: [m365Throttled], width: 8 }),
+        ],
+        [
+          new GraphWidget({
+            title: "Lambda errors",
+            left: Object.values(props.functions).map((fn) => fn.metricErrors({ period: fiveMinutes })),
+            width: 12,
+          }),
+          new GraphWidget({
+            title: "Lambda throttles",
+            left: Object.values(props.functions).map((fn) => fn.metricThrottles({ period: fiveMinutes })),
+            width: 12,
+          }),
+        ],
+      ],
+    });
+  }
+
+  private alarm(
+    id: string,
+    props: {
+      description: string;
+      metric: Metric | MathExpression;
+      threshold: number;
+      evaluationPeriods?: number;
+    },
+  ): Alarm {
+    const alarm = new Alarm(this, id, {
+      alarmDescription: props.description,
+      metric: props.metric,
+      threshold: props.threshold,
+      evaluationPeriods: props.evaluationPeriods ?? 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    if (this.alarmTopic) alarm.addAlarmAction(new SnsAction(this.alarmTopic));
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}

@@ -1,0 +1,233 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseType,
+  RestApi,
+  TokenAuthorizer,
+} from "aws-cdk-lib/aws-apigateway";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
+import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
+import { Construct } from "constructs";
+import { LambdaFunction } from "./lambda-function.ts";
+import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import type { TenantTable } from "./tenant-table.ts";
+
+export interface OnboardingApiProps {
+  readonly table: TenantTable;
+  readonly onboarding: StateMachine;
+  readonly offboarding: StateMachine;
+  /** Webhook delivery queue: the API enqueues replays of deliveries. */
+  readonly webhookQueue: IQueue;
+  /** Stage-wide steady request rate (requests per second). @default 50 */
+  readonly throttlingRateLimit?: number;
+  /** Stage-wide burst. @default 100 */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * How long API Gateway caches the authorizer's answer per API key. A revoked partner key
+   * keeps working for at most this long.
+   * @default Duration.minutes(5)
+   */
+  readonly authorizerCacheTtl?: Duration;
+  /** A regional WAFv2 web ACL to attach to the stage. @default - none */
+  readonly webAclArn?: string;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/** Stage name. The SPEC's paths carry the version (`/v1/...`), so the stage does not. */
+export const API_STAGE = "prod";
+
+/** Problem+json bodies for the answers API Gateway gives itself (before or instead of the API function). */
+const GATEWAY_PROBLEMS: readonly { type: ResponseType; title: string; status?: number }[] = [
+  { type: ResponseType.UNAUTHORIZED, title: "Unauthorized", status: 401 },
+  { type: ResponseType.ACCESS_DENIED, title: "Forbidden", status: 403 },
+  { type: ResponseType.THROTTLED, title: "Too Many Requests", status: 429 },
+  { type: ResponseType.REQUEST_TOO_LARGE, title: "Content Too Large", status: 413 },
+  { type: ResponseType.DEFAULT_4XX, title: "Bad Request" },
+  { type: ResponseType.DEFAULT_5XX, title: "Internal Server Error" },
+];
+
+/**
+ * The REST API: `GET /health` without auth, and `ANY /v1/{proxy+}` behind a cached Lambda
+ * TOKEN authorizer (the `Authorization: Bearer <api key>` header), both served by one API
+ * function that routes the SPEC's paths. Stage `prod` with access logs, X-Ray and throttling.
+ */
+export class OnboardingApi extends Construct {
+  readonly api: RestApi;
+  readonly handler: LambdaFunction;
+  readonly authorizer: LambdaFunction;
+  /** The ops API key (generated); the authorizer reads it at cold start. */
+  readonly opsApiKey: Secret;
+  /** Base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod/`. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: OnboardingApiProps) {
+    super(scope, id);
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+
+    this.opsApiKey = new Secret(this, "OpsApiKey", {
+      description: "Ops API key (Authorization: Bearer <value>). Rotate by putting a new value.",
+      generateSecretString: { excludePunctuation: true, passwordLength: 48 },
+    });
+    Validations.of(this.opsApiKey).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The ops key is a bearer key handed to people, not a database credential: it is rotated by putting a new value (docs/deploy.md); the authorizer picks it up on its next cold start.",
+    });
+
+    this.authorizer = new LambdaFunction(this, "Authorizer", {
+      entry: "functions/api/authorizer.ts",
+      description: "API key authorizer: partner keys (hashed, in the table) and the ops key",
+      timeout: Duration.seconds(10),
+      logRetention,
+    });
+    this.authorizer.bindTable(props.table.table, "read");
+    this.authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+
+    this.handler = new LambdaFunction(this, "Handler", {
+      entry: "functions/api/handler.ts",
+      description: "REST API v1: partners, tenants, webhooks",
+      // API Gateway gives up after 29 s.
+      timeout: Duration.seconds(25),
+      logRetention,
+      environment: {
+        STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
+        OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
+        WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
+      },
+    });
+    this.handler.bindTable(props.table.table);
+    this.handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    props.webhookQueue.grantSendMessages(this.handler);
+    for (const machine of [props.onboarding, props.offboarding]) {
+      machine.grantStartExecution(this.handler);
+      // Execution names are per tenant and run (functions/domain/engine.ts), hence the wildcard.
+      const executions = `${Stack.of(this).formatArn({
+        service: "states",
+        resource: "execution",
+        resourceName: machine.stateMachineName,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })}:*`;
+      this.handler.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["states:DescribeExecution", "states:RedriveExecution"],
+          resources: [executions],
+        }),
+      );
+      acknowledgeWildcard(
+        this.handler.executionRole,
+        `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${attrRef(machine, "Name")}:*`,
+        "Describe and redrive act on executions, whose names are per tenant and run: the grant is limited to this state machine's executions.",
+      );
+    }
+
+    const accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.api = new RestApi(this, "Api", {
+      restApiName: `${Stack.of(this).stackName}-api`,
+      description: "Journal onboarding REST API",
+      endpointTypes: [EndpointType.REGIONAL],
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: API_STAGE,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        tracingEnabled: true,
+        metricsEnabled: true,
+        // ERROR only, and no data trace: request bodies and headers carry API keys and secrets.
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: props.throttlingRateLimit ?? 50,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+      },
+    });
+    this.url = this.api.url;
+    Validations.of(this.api).acknowledge(
+      {
+        id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+        reason:
+          "API Gateway's account-level CloudWatch role (needed for access and execution logs) uses the AWS-managed policy made for it.",
+      },
+      {
+        id: "AwsSolutions-APIG2",
+        reason:
+          "Bodies are validated by the API function (zod), which answers problem+json with per-field errors (SPEC section 5); the gateway validates the required Authorization header.",
+      },
+    );
+
+    for (const problem of GATEWAY_PROBLEMS) {
+      const status = problem.status === undefined ? "" : `,"status":${problem.status}`;
+      this.api.addGatewayResponse(`Problem${problem.type.responseType}`, {
+        type: problem.type,
+        ...(problem.status === undefined ? {} : { statusCode: String(problem.status) }),
+        responseHeaders: { "Content-Type": "'application/problem+json'" },
+        templates: {
+          "application/json": `{"type":"about:blank","title":"${problem.title}"${status},"detail":$context.error.messageString}`,
+        },
+      });
+    }
+
+    const integration = new LambdaIntegration(this.handler, { allowTestInvoke: false });
+    const health = this.api.root.addResource("health").addMethod("GET", integration, {
+      authorizationType: AuthorizationType.NONE,
+    });
+    Validations.of(health).acknowledge(
+      {
+        id: "AwsSolutions-APIG4",
+        reason:
+          "GET /health is public by contract (SPEC section 5): load balancers and uptime checks call it without a key.",
+      },
+      { id: "AwsSolutions-COG4", reason: "GET /health is public by contract (SPEC section 5)." },
+    );
+
+    const tokenAuthorizer = new TokenAuthorizer(this, "ApiKeyAuthorizer", {
+      handler: this.authorizer,
+      resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+      validationRegex: "^Bearer [^\\s]+$",
+    });
+    // The API function validates bodies itself (zod, problem+json with field errors); the
+    // gateway only insists on the header the authorizer needs.
+    const requireAuthHeader = this.api.addRequestValidator("RequireAuthorization", {
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    const v1 = this.api.root
+      .addResource("v1")
+      .addResource("{proxy+}")
+      .addMethod("ANY", integration, {
+        authorizer: tokenAuthorizer,
+        authorizationType: AuthorizationType.CUSTOM,
+        requestParameters: { "method.request.header.Authorization": true },
+        requestValidator: requireAuthHeader,
+      });
+    Validations.of(v1).acknowledge({
+      id: "AwsSolutions-COG4",
+      reason:
+        "Callers are partner portals and ops tools holding API keys (SPEC section 5), not Cognito users: a Lambda TOKEN authorizer checks the key.",
+    });
+
+    if (props.webAclArn) {
+      new CfnWebACLAssociation(this, "WebAcl", {
+        resourceArn: this.api.deploymentStage.stageArn,
+        webAclArn: props.webAclArn,
+      });
+    } else {
+      Validations.of(this.api.deploymentStage).acknowledge({
+        id: "AwsSolutions-APIG3",
+        reason:
+          "No web ACL given (prop webAclArn / context webAclArn): the API is protected by API keys, stage throttling and body limits; a WAF is an account-level choice documented in docs/deploy.md.",
+      });
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import {
+  offboardingDefinition,
+  onboardingDefinition,
+  TASK_TIMEOUT_SECONDS,
+  type TaskName,
+  WORKFLOW_TASKS,
+} from "../../workflows/definition.ts";
+import { LambdaFunction } from "./lambda-function.ts";
+import type { M365Credentials } from "./m365-credentials.ts";
+import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import type { TenantTable } from "./tenant-table.ts";
+
+export interface OnboardingWorkflowProps {
+  readonly table: TenantTable;
+  readonly credentials: M365Credentials;
+  /** Extra environment for every task function (e.g. `M365_CLOUD`). @default - none */
+  readonly taskEnvironment?: Record<string, string>;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/** `${Name}` placeholders, filled by CloudFormation with each task function's ARN. */
+const placeholder = (task: TaskName) => `\${${task}}`;
+
+/**
+ * The onboarding and offboarding Step Functions STANDARD state machines, rendered from the one
+ * definition in `workflows/definition.ts` (the local engine runs the same JSON), and one task
+ * function per `WORKFLOW_TASKS` entry with the table and the Microsoft 365 credentials.
+ * Logging level ALL (execution data included: tasks return no secrets) and X-Ray tracing.
+ */
+export class OnboardingWorkflow extends Construct {
+  readonly onboarding: StateMachine;
+  readonly offboarding: StateMachine;
+  /** Task functions by `WORKFLOW_TASKS` name. */
+  readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
+
+  constructor(scope: Construct, id: string, props: OnboardingWorkflowProps) {
+    super(scope, id);
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+
+    const tasks = new Map<TaskName, LambdaFunction>();
+    for (const { name, entry } of WORKFLOW_TASKS) {
+      const fn = new LambdaFunction(this, name, {
+        entry,
+        description: `Workflow task ${name}`,
+        // Above the Task state's TimeoutSeconds, so Step Functions times out first and retries.
+        timeout: Duration.seconds(TASK_TIMEOUT_SECONDS + 10),
+        logRetention,
+        ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
+      });
+      fn.bindTable(props.table.table);
+      props.credentials.bind(fn);
+      tasks.set(name, fn);
+    }
+    this.tasks = tasks;
+
+    const machine = (machineId: string, definition: object) => {
+      const json = JSON.stringify(definition);
+      // Only the tasks this definition calls: each machine may invoke just those.
+      const used = [...tasks].filter(([name]) => json.includes(placeholder(name)));
+      const logs = new LogGroup(this, `${machineId}Logs`, {
+        // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing per log group.
+        logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${machineId}`,
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const sm = new StateMachine(this, machineId, {
+        stateMachineType: StateMachineType.STANDARD,
+        definitionBody: DefinitionBody.fromString(json),
+        definitionSubstitutions: Object.fromEntries(used.map(([name, fn]) => [name, fn.functionArn])),
+        logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+        tracingEnabled: true,
+      });
+      for (const [, fn] of used) {
+        fn.grantInvoke(sm);
+        acknowledgeWildcard(
+          sm,
+          `${attrRef(fn)}:*`,
+          "grantInvoke also covers the function's versions and aliases (ARN:*).",
+        );
+      }
+      acknowledgeWildcard(
+        sm,
+        "*",
+        "Log delivery (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy) and X-Ray actions have no resource-level permissions.",
+      );
+      return sm;
+    };
+    this.onboarding = machine("Onboarding", onboardingDefinition(placeholder));
+    this.offboarding = machine("Offboarding", offboardingDefinition(placeholder));
+  }
+}

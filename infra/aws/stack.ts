@@ -1,0 +1,128 @@
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { IKey } from "aws-cdk-lib/aws-kms";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
+import type { Construct } from "constructs";
+import { M365_CLOUDS, type M365Cloud, type M365Endpoints } from "../../functions/commons/config.ts";
+import { M365Credentials } from "./m365-credentials.ts";
+import { Monitoring } from "./monitoring.ts";
+import { OnboardingApi } from "./onboarding-api.ts";
+import { OnboardingWorkflow } from "./onboarding-workflow.ts";
+import { TenantTable } from "./tenant-table.ts";
+import { WebhookDelivery } from "./webhook-delivery.ts";
+
+export interface JournalOnboardingStackProps extends StackProps {
+  /** Microsoft national cloud of the customers' tenants (`M365_CLOUD`). @default "global" */
+  readonly m365Cloud?: M365Cloud;
+  /** Explicit endpoints overriding `m365Cloud` (`M365_AUTHORITY_HOST`, ...). @default - those of `m365Cloud` */
+  readonly m365Endpoints?: Partial<M365Endpoints>;
+  /** Alarm notifications go to this address (a new SNS topic). @default - none */
+  readonly alarmEmail?: string;
+  /** Alarm notifications go to this existing topic. @default - none */
+  readonly alarmTopic?: ITopic;
+  /** Customer-managed key for the table. @default - AWS-managed key */
+  readonly tableEncryptionKey?: IKey;
+  /** Regional WAFv2 web ACL for the API stage. @default - none */
+  readonly webAclArn?: string;
+  /** API stage throttling. @default 50 requests/s, burst 100 */
+  readonly apiThrottling?: { rateLimit: number; burstLimit: number };
+  /** Retention of every log group. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The whole service on AWS: API Gateway -> API function -> Step Functions workflows -> task
+ * functions -> the tenant table, whose stream feeds webhook delivery. Environment-agnostic:
+ * it synthesises without credentials and deploys to whatever account and region the CLI uses.
+ */
+export class JournalOnboardingStack extends Stack {
+  readonly table: TenantTable;
+  readonly credentials: M365Credentials;
+  readonly workflow: OnboardingWorkflow;
+  readonly webhooks: WebhookDelivery;
+  readonly api: OnboardingApi;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: JournalOnboardingStackProps = {}) {
+    super(scope, id, {
+      description: "Journal onboarding: onboards Microsoft 365 tenants to journaling",
+      ...props,
+    });
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const m365Cloud = props.m365Cloud ?? "global";
+    if (!(m365Cloud in M365_CLOUDS)) {
+      throw new Error(`m365Cloud must be one of ${Object.keys(M365_CLOUDS).join(", ")}; got ${m365Cloud}`);
+    }
+    const endpoints = props.m365Endpoints ?? {};
+
+    this.table = new TenantTable(
+      this,
+      "Tenants",
+      props.tableEncryptionKey ? { encryptionKey: props.tableEncryptionKey } : {},
+    );
+    this.credentials = new M365Credentials(this, "M365Credentials");
+    this.workflow = new OnboardingWorkflow(this, "Workflow", {
+      table: this.table,
+      credentials: this.credentials,
+      logRetention,
+      taskEnvironment: {
+        M365_CLOUD: m365Cloud,
+        ...(endpoints.authorityHost ? { M365_AUTHORITY_HOST: endpoints.authorityHost } : {}),
+        ...(endpoints.graph ? { M365_GRAPH_ENDPOINT: endpoints.graph } : {}),
+        ...(endpoints.exchange ? { M365_EXCHANGE_ENDPOINT: endpoints.exchange } : {}),
+      },
+    });
+    this.webhooks = new WebhookDelivery(this, "Webhooks", { table: this.table, logRetention });
+    this.api = new OnboardingApi(this, "Api", {
+      table: this.table,
+      onboarding: this.workflow.onboarding,
+      offboarding: this.workflow.offboarding,
+      webhookQueue: this.webhooks.queue,
+      logRetention,
+      ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
+      ...(props.apiThrottling
+        ? {
+            throttlingRateLimit: props.apiThrottling.rateLimit,
+            throttlingBurstLimit: props.apiThrottling.burstLimit,
+          }
+        : {}),
+    });
+    this.monitoring = new Monitoring(this, "Monitoring", {
+      api: this.api.api,
+      onboarding: this.workflow.onboarding,
+      offboarding: this.workflow.offboarding,
+      deadLetterQueues: {
+        WebhookDeadLetterQueue: this.webhooks.deadLetterQueue,
+        WebhookStreamFailureQueue: this.webhooks.streamFailureQueue,
+      },
+      functions: {
+        Api: this.api.handler,
+        Authorizer: this.api.authorizer,
+        WebhookDispatcher: this.webhooks.dispatcher,
+        WebhookStreamForwarder: this.webhooks.streamForwarder,
+        ...Object.fromEntries([...this.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
+      },
+      streamForwarder: this.webhooks.streamForwarder,
+      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+    });
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output("ApiUrl", this.api.url, "Base URL of the REST API (append health or v1/...)");
+    output("TableName", this.table.table.tableName, "The tenant table");
+    output(
+      "M365SecretArn",
+      this.credentials.secret.secretArn,
+      "Fill in {clientId, clientSecret} after deploy",
+    );
+    output("OpsApiKeySecretArn", this.api.opsApiKey.secretArn, "The ops API key (generated)");
+    output("OnboardingStateMachineArn", this.workflow.onboarding.stateMachineArn, "Onboarding workflow");
+    output("OffboardingStateMachineArn", this.workflow.offboarding.stateMachineArn, "Offboarding workflow");
+    output("WebhookQueueUrl", this.webhooks.queue.queueUrl, "Webhook delivery queue (FIFO)");
+    output("DashboardName", this.monitoring.dashboard.dashboardName, "CloudWatch dashboard");
+    if (this.monitoring.alarmTopic) {
+      output("AlarmTopicArn", this.monitoring.alarmTopic.topicArn, "SNS topic of the alarms");
+    }
+  }
+}

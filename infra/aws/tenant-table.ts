@@ -1,0 +1,65 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from "aws-cdk-lib/aws-dynamodb";
+import type { IKey } from "aws-cdk-lib/aws-kms";
+import { Construct } from "constructs";
+import { TABLE_INDEXES, TABLE_KEYS } from "../../functions/adapters/dynamodb/schema.ts";
+
+export interface TenantTableProps {
+  /**
+   * A customer-managed KMS key, for operators who must control or revoke access to the data
+   * themselves. Without one the table uses the AWS-managed key `aws/dynamodb`: encrypted at
+   * rest, every use logged in CloudTrail, no key policy to get wrong and no key whose deletion
+   * would make a retained table unreadable. Partner API keys are stored hashed either way.
+   * @default - AWS-managed key
+   */
+  readonly encryptionKey?: IKey;
+}
+
+/**
+ * The single table of the service (tenants, steps, events, partners, webhooks, deliveries,
+ * idempotency records): the key schema of `functions/adapters/dynamodb/schema.ts`, on demand,
+ * point-in-time recovery, TTL on `expiresAt`, retained when the stack is deleted, and a stream
+ * of new images from which webhook deliveries are made.
+ */
+export class TenantTable extends Construct {
+  readonly table: Table;
+  readonly partitionKey: string = TABLE_KEYS.partitionKey;
+  readonly sortKey: string = TABLE_KEYS.sortKey;
+  readonly ttlAttribute: string = TABLE_KEYS.ttl;
+  /** GSI of a partner's tenants, newest first. */
+  readonly byPartnerIndex: string = TABLE_INDEXES.byPartner.name;
+  /** GSI of every tenant, newest first. */
+  readonly allTenantsIndex: string = TABLE_INDEXES.all.name;
+
+  constructor(scope: Construct, id: string, props: TenantTableProps = {}) {
+    super(scope, id);
+    this.table = new Table(this, "Table", {
+      partitionKey: { name: this.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: this.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: this.ttlAttribute,
+      stream: StreamViewType.NEW_IMAGE,
+      ...(props.encryptionKey
+        ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: TableEncryption.AWS_MANAGED }),
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const index of Object.values(TABLE_INDEXES)) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      });
+    }
+  }
+}

@@ -1,0 +1,500 @@
+/**
+ * The AWS stack, synthesised in process with asset bundling skipped (the `aws:cdk:bundling-stacks`
+ * context set to none: NodejsFunction then neither runs esbuild nor hashes the repository).
+ * Real bundling and the CDK CLI are covered by `infra-bundling.test.ts`.
+ */
+import { App, Stack, Token } from "aws-cdk-lib";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import { Queue } from "aws-cdk-lib/aws-sqs";
+import nag from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TABLE_INDEXES, TABLE_KEYS } from "../functions/adapters/dynamodb/schema.ts";
+import { JournalOnboardingStack, type JournalOnboardingStackProps } from "../infra/aws/stack.ts";
+import { WORKFLOW_TASKS } from "../workflows/definition.ts";
+
+type Resource = {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+};
+
+function synth(props: JournalOnboardingStackProps = {}) {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = new JournalOnboardingStack(app, "JournalOnboarding", props);
+  return { stack, template: Template.fromStack(stack) };
+}
+
+let stack: JournalOnboardingStack;
+let template: Template;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  ({ stack, template } = synth());
+  resources = template.toJSON().Resources;
+});
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(construct.node.defaultChild as never);
+const envOf = (fn: { node: { defaultChild?: unknown } }) => {
+  const props = resources[logicalId(fn)]!.Properties as {
+    Environment: { Variables: Record<string, unknown> };
+  };
+  return props.Environment.Variables;
+};
+/** Statements of the policies attached to a role. */
+const statementsOf = (roleLogicalId: string) =>
+  ofType("AWS::IAM::Policy")
+    .filter(([, p]) => JSON.stringify(p.Properties["Roles"]).includes(`"${roleLogicalId}"`))
+    .flatMap(
+      ([, p]) => (p.Properties["PolicyDocument"] as { Statement: Record<string, unknown>[] }).Statement,
+    );
+const allows = (roleLogicalId: string, action: string, resourceRef: string) =>
+  statementsOf(roleLogicalId).some(
+    (s) =>
+      s["Effect"] === "Allow" &&
+      [s["Action"]].flat().includes(action) &&
+      JSON.stringify(s["Resource"]).includes(`"${resourceRef}"`),
+  );
+
+describe("tenant table", () => {
+  it("has the shared key schema, both indexes with projection ALL, on demand", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [
+        { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
+        { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      GlobalSecondaryIndexes: Object.values(TABLE_INDEXES).map((index) => ({
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: "HASH" },
+          { AttributeName: index.sortKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      })),
+    });
+    const [, table] = ofType("AWS::DynamoDB::Table")[0]!;
+    const attributes = table.Properties["AttributeDefinitions"] as {
+      AttributeName: string;
+      AttributeType: string;
+    }[];
+    expect(attributes.every((a) => a.AttributeType === "S")).toBe(true);
+  });
+
+  it("keeps data: PITR, TTL on expiresAt, retained, deletion protection, encrypted with the AWS-managed key", () => {
+    template.hasResource("AWS::DynamoDB::Table", {
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+      Properties: Match.objectLike({
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+        DeletionProtectionEnabled: true,
+        // SSEEnabled without a key id: KMS with the AWS-managed key aws/dynamodb.
+        SSESpecification: Match.exact({ SSEEnabled: true }),
+        StreamSpecification: { StreamViewType: "NEW_IMAGE" },
+      }),
+    });
+    expect(stack.table.ttlAttribute).toBe(TABLE_KEYS.ttl);
+  });
+});
+
+describe("functions", () => {
+  it("all run Node.js 24 on arm64 with active tracing and their own retained log group", () => {
+    const functions = ofType("AWS::Lambda::Function");
+    // API, authorizer, dispatcher, stream forwarder and one per workflow task: no hidden helpers.
+    expect(functions).toHaveLength(4 + WORKFLOW_TASKS.length);
+    const logGroups = new Map(ofType("AWS::Logs::LogGroup"));
+    for (const [id, fn] of functions) {
+      expect(fn.Properties, id).toMatchObject({
+        Runtime: "nodejs24.x",
+        Architectures: ["arm64"],
+        TracingConfig: { Mode: "Active" },
+        Handler: "index.handler",
+      });
+      const logGroupRef = (fn.Properties["LoggingConfig"] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const logGroup = logGroups.get(logGroupRef);
+      expect(logGroup?.Properties["RetentionInDays"], id).toBe(30);
+      expect(logGroup?.DeletionPolicy, id).toBe("Retain");
+    }
+  });
+
+  it("use their own roles: no managed policies, logs only to their own log group", () => {
+    for (const [id, fn] of ofType("AWS::Lambda::Function")) {
+      const roleId = (fn.Properties["Role"] as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+      expect(resources[roleId]!.Properties["ManagedPolicyArns"], id).toBeUndefined();
+      const logGroupRef = (fn.Properties["LoggingConfig"] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(allows(roleId, "logs:PutLogEvents", logGroupRef), id).toBe(true);
+    }
+  });
+
+  it("get the environment their code reads", () => {
+    const ref = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalId(construct) });
+    const table = ref(stack.table.table);
+    const api = envOf(stack.api.handler);
+    expect(api).toMatchObject({
+      TABLE_NAME: table,
+      STATE_MACHINE_ARN: ref(stack.workflow.onboarding),
+      OFFBOARDING_STATE_MACHINE_ARN: ref(stack.workflow.offboarding),
+      WEBHOOK_QUEUE_URL: ref(stack.webhooks.queue),
+      OPS_API_KEY_SECRET_ARN: ref(stack.api.opsApiKey),
+      POWERTOOLS_SERVICE_NAME: "journal-onboarding",
+      POWERTOOLS_METRICS_NAMESPACE: "JournalOnboarding",
+    });
+    expect(api["M365_SECRET_ARN"]).toBeUndefined();
+    expect(envOf(stack.api.authorizer)).toMatchObject({
+      TABLE_NAME: table,
+      OPS_API_KEY_SECRET_ARN: ref(stack.api.opsApiKey),
+    });
+    for (const fn of [stack.webhooks.dispatcher, stack.webhooks.streamForwarder]) {
+      expect(envOf(fn)).toMatchObject({ TABLE_NAME: table, WEBHOOK_QUEUE_URL: ref(stack.webhooks.queue) });
+    }
+    for (const fn of stack.workflow.tasks.values()) {
+      expect(envOf(fn)).toMatchObject({
+        TABLE_NAME: table,
+        M365_SECRET_ARN: ref(stack.credentials.secret),
+        M365_CLOUD: "global",
+      });
+    }
+  });
+
+  it("get table access to match: the authorizer reads, the others read and write", () => {
+    const table = logicalId(stack.table.table);
+    const roleOf = (fn: { executionRole: { node: { defaultChild?: unknown } } }) =>
+      logicalId(fn.executionRole);
+    expect(allows(roleOf(stack.api.authorizer), "dynamodb:GetItem", table)).toBe(true);
+    expect(allows(roleOf(stack.api.authorizer), "dynamodb:PutItem", table)).toBe(false);
+    for (const fn of [stack.api.handler, stack.webhooks.dispatcher, ...stack.workflow.tasks.values()]) {
+      expect(allows(roleOf(fn), "dynamodb:PutItem", table)).toBe(true);
+    }
+  });
+
+  it("the API function may start, describe and redrive both workflows", () => {
+    const role = logicalId(stack.api.handler.executionRole);
+    for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
+      const id = logicalId(machine);
+      expect(allows(role, "states:StartExecution", id)).toBe(true);
+      expect(allows(role, "states:DescribeExecution", id)).toBe(true);
+      expect(allows(role, "states:RedriveExecution", id)).toBe(true);
+    }
+  });
+
+  it("passes environment overrides for a national cloud to the tasks only", () => {
+    const gov = synth({ m365Cloud: "usgovhigh", m365Endpoints: { graph: "https://graph.example.test" } });
+    for (const fn of gov.stack.workflow.tasks.values()) {
+      const props =
+        gov.template.toJSON().Resources[gov.stack.getLogicalId(fn.node.defaultChild as never)].Properties;
+      expect(props.Environment.Variables).toMatchObject({
+        M365_CLOUD: "usgovhigh",
+        M365_GRAPH_ENDPOINT: "https://graph.example.test",
+      });
+    }
+    expect(() => synth({ m365Cloud: "moon" as never })).toThrow(/m365Cloud must be one of/);
+  });
+});
+
+describe("workflows", () => {
+  it("are STANDARD state machines logging ALL with X-Ray tracing", () => {
+    const machines = ofType("AWS::StepFunctions::StateMachine");
+    expect(machines).toHaveLength(2);
+    for (const [id, machine] of machines) {
+      expect(machine.Properties, id).toMatchObject({
+        StateMachineType: "STANDARD",
+        LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
+        TracingConfiguration: { Enabled: true },
+      });
+    }
+  });
+
+  it("substitute every task placeholder with a task function ARN, and nothing else", () => {
+    const taskIds = new Map([...stack.workflow.tasks].map(([name, fn]) => [name, logicalId(fn)]));
+    for (const [id, machine] of ofType("AWS::StepFunctions::StateMachine")) {
+      const definition = machine.Properties["DefinitionString"];
+      expect(typeof definition, id).toBe("string");
+      const placeholders = new Set([...(definition as string).matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]!));
+      const substitutions = machine.Properties["DefinitionSubstitutions"] as Record<string, unknown>;
+      expect(new Set(Object.keys(substitutions)), id).toEqual(placeholders);
+      for (const [name, value] of Object.entries(substitutions)) {
+        expect(value, `${id} ${name}`).toEqual({ "Fn::GetAtt": [taskIds.get(name as never), "Arn"] });
+      }
+    }
+  });
+
+  it("each state machine may invoke only the tasks its definition calls", () => {
+    const roleOf = (machine: typeof stack.workflow.onboarding) =>
+      (resources[logicalId(machine)]!.Properties["RoleArn"] as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+    const tasks = stack.workflow.tasks;
+    const invoke = (machine: typeof stack.workflow.onboarding, task: string) =>
+      allows(roleOf(machine), "lambda:InvokeFunction", logicalId(tasks.get(task as never)!));
+    expect(invoke(stack.workflow.onboarding, "CheckAccess")).toBe(true);
+    expect(invoke(stack.workflow.onboarding, "RecordOutcome")).toBe(true);
+    expect(invoke(stack.workflow.offboarding, "Offboard")).toBe(true);
+    expect(invoke(stack.workflow.offboarding, "CheckAccess")).toBe(false);
+    expect(invoke(stack.workflow.onboarding, "Offboard")).toBe(false);
+  });
+});
+
+describe("REST API", () => {
+  it("has a cached TOKEN authorizer on the Authorization header", () => {
+    template.hasResourceProperties("AWS::ApiGateway::Authorizer", {
+      Type: "TOKEN",
+      IdentitySource: "method.request.header.Authorization",
+      AuthorizerResultTtlInSeconds: 300,
+    });
+  });
+
+  it("serves /health without auth and /v1/{proxy+} through the authorizer", () => {
+    const paths = new Map(
+      ofType("AWS::ApiGateway::Resource").map(([id, r]) => [id, r.Properties["PathPart"] as string]),
+    );
+    const methods = ofType("AWS::ApiGateway::Method").map(([, m]) => ({
+      path: paths.get((m.Properties["ResourceId"] as { Ref: string }).Ref),
+      method: m.Properties["HttpMethod"],
+      auth: m.Properties["AuthorizationType"],
+      authorizer: m.Properties["AuthorizerId"],
+    }));
+    expect(methods).toHaveLength(2);
+    expect(methods).toContainEqual({ path: "health", method: "GET", auth: "NONE", authorizer: undefined });
+    expect(methods).toContainEqual({
+      path: "{proxy+}",
+      method: "ANY",
+      auth: "CUSTOM",
+      authorizer: { Ref: expect.any(String) },
+    });
+  });
+
+  it("stage prod: access logs, X-Ray, throttling, no data trace", () => {
+    template.hasResourceProperties("AWS::ApiGateway::Stage", {
+      StageName: "prod",
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: "*",
+          ResourcePath: "/*",
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+          DataTraceEnabled: false,
+          LoggingLevel: "ERROR",
+        }),
+      ],
+    });
+  });
+
+  it("answers its own errors (401, 403, 429, ...) as problem+json", () => {
+    const responses = ofType("AWS::ApiGateway::GatewayResponse").map(([, r]) => r.Properties);
+    expect(responses.map((r) => r["ResponseType"]).sort()).toEqual(
+      [
+        "ACCESS_DENIED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "REQUEST_TOO_LARGE",
+        "THROTTLED",
+        "UNAUTHORIZED",
+      ].sort(),
+    );
+    for (const r of responses) {
+      expect(r["ResponseParameters"]).toEqual({
+        "gatewayresponse.header.Content-Type": "'application/problem+json'",
+      });
+    }
+    const unauthorized = responses.find((r) => r["ResponseType"] === "UNAUTHORIZED")!;
+    expect(unauthorized["StatusCode"]).toBe("401");
+    const body = (unauthorized["ResponseTemplates"] as Record<string, string>)["application/json"]!;
+    // The template is JSON once API Gateway fills in the (quoted) message.
+    expect(JSON.parse(body.replace("$context.error.messageString", '"Unauthorized"'))).toEqual({
+      type: "about:blank",
+      title: "Unauthorized",
+      status: 401,
+      detail: "Unauthorized",
+    });
+  });
+});
+
+describe("webhook delivery", () => {
+  it("is a FIFO queue without content-based dedup, redriving to a FIFO dead-letter queue", () => {
+    const dlq = logicalId(stack.webhooks.deadLetterQueue);
+    expect(resources[logicalId(stack.webhooks.queue)]!.Properties).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [dlq, "Arn"] }, maxReceiveCount: 12 },
+    });
+    expect(resources[dlq]!.Properties).toMatchObject({ FifoQueue: true });
+  });
+
+  it("refuses non-TLS access to every queue", () => {
+    const queues = ofType("AWS::SQS::Queue").map(([id]) => id);
+    expect(queues).toHaveLength(3);
+    const policies = ofType("AWS::SQS::QueuePolicy").map(([, p]) => p.Properties);
+    for (const queue of queues) {
+      const policy = policies.find((p) => JSON.stringify(p["Queues"]).includes(`"${queue}"`));
+      expect(policy?.["PolicyDocument"], queue).toMatchObject({
+        Statement: expect.arrayContaining([
+          expect.objectContaining({
+            Effect: "Deny",
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      });
+    }
+  });
+
+  it("feeds only inserted event items of the stream to the forwarder, with a failure destination", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: logicalId(stack.webhooks.streamForwarder) },
+      EventSourceArn: { "Fn::GetAtt": [logicalId(stack.table.table), "StreamArn"] },
+      StartingPosition: "TRIM_HORIZON",
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      DestinationConfig: {
+        OnFailure: { Destination: { "Fn::GetAtt": [logicalId(stack.webhooks.streamFailureQueue), "Arn"] } },
+      },
+    });
+    const mapping = ofType("AWS::Lambda::EventSourceMapping").find(
+      ([, m]) =>
+        (m.Properties["FunctionName"] as { Ref: string }).Ref === logicalId(stack.webhooks.streamForwarder),
+    )!;
+    const filters = (mapping[1].Properties["FilterCriteria"] as { Filters: { Pattern: string }[] }).Filters;
+    expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([
+      { eventName: ["INSERT"], dynamodb: { Keys: { sk: { S: [{ prefix: "EVENT#" }] } } } },
+    ]);
+  });
+
+  it("filters on the prefix the store writes event items with", async () => {
+    const { EVENT_SK_PREFIX, eventSortKey } = await import("../functions/adapters/dynamodb/keys.ts");
+    expect(eventSortKey(1).startsWith("EVENT#")).toBe(true);
+    expect(EVENT_SK_PREFIX).toBe("EVENT#");
+  });
+
+  it("the dispatcher consumes the FIFO queue and reports per-message failures", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: logicalId(stack.webhooks.dispatcher) },
+      EventSourceArn: { "Fn::GetAtt": [logicalId(stack.webhooks.queue), "Arn"] },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+});
+
+describe("monitoring", () => {
+  const alarms = () => ofType("AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
+  const metricsOf = (alarm: Record<string, unknown>) =>
+    JSON.stringify(alarm["Metrics"] ?? [alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"]]);
+
+  it("alarms on failed executions of each workflow", () => {
+    for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
+      expect(
+        alarms().some(
+          (a) => metricsOf(a).includes("ExecutionsFailed") && metricsOf(a).includes(logicalId(machine)),
+        ),
+      ).toBe(true);
+    }
+  });
+
+  it("alarms on the first message in either dead-letter queue", () => {
+    for (const queue of [stack.webhooks.deadLetterQueue, stack.webhooks.streamFailureQueue]) {
+      const alarm = alarms().find(
+        (a) =>
+          a["MetricName"] === "ApproximateNumberOfMessagesVisible" && metricsOf(a).includes(logicalId(queue)),
+      );
+      expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    }
+  });
+
+  it("alarms on the API's 5xx rate, Lambda throttles of every function and Microsoft 365 throttling", async () => {
+    expect(alarms().some((a) => metricsOf(a).includes("5XXError"))).toBe(true);
+    const throttled = alarms().filter(
+      (a) => a["MetricName"] === "Throttles" && a["Namespace"] === "AWS/Lambda",
+    );
+    expect(throttled).toHaveLength(ofType("AWS::Lambda::Function").length);
+    // The name the task code emits (functions/commons/observability.ts).
+    const { METRIC, METRICS_NAMESPACE, SERVICE_NAME } = await import("../functions/commons/observability.ts");
+    const m365 = alarms().find((a) => a["MetricName"] === METRIC.m365Throttled);
+    expect(m365).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      Dimensions: [{ Name: "service", Value: SERVICE_NAME }],
+    });
+  });
+
+  it("alarms have no actions without a topic, and all notify the topic given an email", () => {
+    expect(alarms().every((a) => a["AlarmActions"] === undefined)).toBe(true);
+    const withEmail = synth({ alarmEmail: "ops@example.test" });
+    withEmail.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "ops@example.test",
+    });
+    const topic = withEmail.stack.getLogicalId(
+      withEmail.stack.monitoring.alarmTopic!.node.defaultChild as never,
+    );
+    const withActions = Object.values(
+      withEmail.template.toJSON().Resources as Record<string, Resource>,
+    ).filter((r) => r.Type === "AWS::CloudWatch::Alarm");
+    expect(withActions.length).toBe(alarms().length);
+    for (const alarm of withActions) expect(alarm.Properties["AlarmActions"]).toEqual([{ Ref: topic }]);
+    withEmail.template.hasOutput("AlarmTopicArn", {});
+    // cdk-nag findings of the topic are acknowledged too.
+    expect(new nag.AwsSolutionsChecks().validateScope(withEmail.stack).violations).toEqual([]);
+  });
+
+  it("has a dashboard", () => {
+    template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+  });
+});
+
+describe("stack", () => {
+  it("is environment-agnostic and outputs what the operator needs", () => {
+    expect(Token.isUnresolved(stack.account) && Token.isUnresolved(stack.region)).toBe(true);
+    expect(stack.environment).toBe("aws://unknown-account/unknown-region");
+    for (const output of ["ApiUrl", "M365SecretArn", "OpsApiKeySecretArn", "TableName", "DashboardName"]) {
+      template.hasOutput(output, {});
+    }
+  });
+
+  it("creates the M365 secret with a placeholder client id and never a value in the template", () => {
+    template.hasResourceProperties("AWS::SecretsManager::Secret", {
+      GenerateSecretString: Match.objectLike({
+        SecretStringTemplate: JSON.stringify({ clientId: "REPLACE_WITH_APPLICATION_CLIENT_ID" }),
+        GenerateStringKey: "clientSecret",
+      }),
+    });
+    for (const [, secret] of ofType("AWS::SecretsManager::Secret")) {
+      expect(secret.Properties["SecretString"]).toBeUndefined();
+    }
+  });
+
+  it("has no CDK errors or warnings", () => {
+    expect(Annotations.fromStack(stack).findError("*", Match.anyValue())).toEqual([]);
+    expect(Annotations.fromStack(stack).findWarning("*", Match.anyValue())).toEqual([]);
+  });
+});
+
+describe("cdk-nag AwsSolutions", () => {
+  it("finds nothing unacknowledged", () => {
+    const report = new nag.AwsSolutionsChecks().validateScope(stack);
+    const findings = report.violations.map(
+      (v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(", ")}`,
+    );
+    expect(findings).toEqual([]);
+  });
+
+  it("gives a reason for every acknowledgement", () => {
+    const acknowledged = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === "aws:cdk:acknowledged-rules"))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledged) {
+      expect(id).toMatch(/AwsSolutions-/);
+      expect(reason.length, id).toBeGreaterThan(30);
+    }
+  });
+
+  it("does report what is not acknowledged (the check is live)", () => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const bare = new Stack(app, "Bare");
+    new Queue(bare, "Plain");
+    const rules = new nag.AwsSolutionsChecks().validateScope(bare).violations.map((v) => v.ruleName);
+    expect(rules).toEqual(expect.arrayContaining(["AwsSolutions-SQS3", "AwsSolutions-SQS4"]));
+  });
+});
