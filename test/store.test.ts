@@ -23,6 +23,43 @@ function request(tenantId: string, overrides: Partial<OnboardingRequest> = {}): 
   };
 }
 
+/** A store whose process "dies" at the flush: every BatchWriteItem fails (a fault no real part produces on demand). */
+function storeDyingAtFlush(tableName: string, onFlushError: (err: unknown) => void = () => {}) {
+  const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "BatchWriteItemCommand") throw new Error("process died");
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return new DynamoTenantStore({ client: createDocumentClient({ client }), tableName, onFlushError });
+}
+
+/** A store whose first UpdateItem reaches DynamoDB but loses its response, so the SDK retries it. */
+function storeLosingFirstUpdateResponse(tableName: string) {
+  const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
+  let lost = false;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === "UpdateItemCommand" && !lost) {
+        lost = true;
+        throw Object.assign(new Error("connection reset after the write"), {
+          name: "TimeoutError",
+          $metadata: {},
+        });
+      }
+      return result;
+    },
+    { step: "deserialize", priority: "low" },
+  );
+  return {
+    store: new DynamoTenantStore({ client: createDocumentClient({ client }), tableName }),
+    lostOne: () => lost,
+  };
+}
+
 let db: FreshTable;
 beforeAll(async () => {
   db = await freshTable();
@@ -46,7 +83,7 @@ const eventItems = async (tenantId: string) =>
   ).Items ?? [];
 
 describe("registration", () => {
-  it("registers a tenant queued, with its initial steps and run 0", async () => {
+  it("registers a tenant queued, with its initial steps and run 1", async () => {
     const tenantId = newTenantId();
     const stored = await db.store.registerTenant("p_a", request(tenantId, { outboundGateway: true }), T0);
     expect(stored.tenant).toMatchObject({
@@ -64,7 +101,7 @@ describe("registration", () => {
       "groups:skipped:0",
       "journal-rules:pending:0",
     ]);
-    expect(stored.internals).toEqual({ run: 0, owned: { connectors: [], groups: [], journalRules: [] } });
+    expect(stored.internals).toEqual({ run: 1, owned: { connectors: [], groups: [], journalRules: [] } });
     expect(await db.store.getTenant(tenantId)).toEqual(stored);
     expect(await db.store.getTenant(newTenantId())).toBeUndefined();
   });
@@ -125,7 +162,7 @@ describe("registration", () => {
       status: "pending",
       attempts: 0,
     });
-    expect(again.internals).toEqual({ run: 1, owned: { connectors: [], groups: [], journalRules: [] } });
+    expect(again.internals).toEqual({ run: 3, owned: { connectors: [], groups: [], journalRules: [] } });
     expect(await db.store.listEvents(tenantId)).toEqual([]);
 
     const { event, stored } = await db.store.transition(
@@ -133,7 +170,7 @@ describe("registration", () => {
       { newRun: true, status: "running", event: { type: "tenant.onboarding.started" } },
       at(6),
     );
-    expect(stored.internals.run).toBe(2);
+    expect(stored.internals.run).toBe(4);
     expect(event?.data.sequence).toBe(3);
     expect((await db.store.listEvents(tenantId)).map((e) => e.data.sequence)).toEqual([3]);
   });
@@ -224,6 +261,31 @@ describe("transitions and events", () => {
       ["EVENT#0000000001", "p_ev", "running"],
       ["EVENT#0000000002", "p_ev", "running"],
     ]);
+  });
+
+  it("applies a change and its event once when the SDK retries a write whose response was lost", async () => {
+    const tenantId = newTenantId();
+    const registering = storeLosingFirstUpdateResponse(db.tableName);
+    const stored = await registering.store.registerTenant("p_retry", request(tenantId), T0);
+    expect(registering.lostOne()).toBe(true);
+    expect(stored.internals.run).toBe(1);
+
+    const changing = storeLosingFirstUpdateResponse(db.tableName);
+    const { event, stored: after } = await changing.store.transition(
+      tenantId,
+      {
+        status: "running",
+        newRun: true,
+        steps: { "check-access": { countAttempt: true } },
+        event: { type: "tenant.onboarding.started" },
+      },
+      at(1),
+    );
+    expect(changing.lostOne()).toBe(true);
+    expect(event?.data.sequence).toBe(1);
+    expect(after.internals.run).toBe(2);
+    expect(after.tenant.steps[0]?.attempts).toBe(1);
+    expect((await db.store.listEvents(tenantId)).map((e) => e.id)).toEqual([event!.id]);
   });
 
   it("refuses a change from an unexpected status or on an unknown tenant", async () => {
@@ -317,7 +379,7 @@ describe("transitions and events", () => {
       at(1),
     );
     expect(own.stored.internals).toEqual({
-      run: 0,
+      run: 1,
       previousNdrTo: null,
       owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"] },
     });
@@ -351,20 +413,8 @@ describe("transitions and events", () => {
     const tenantId = newTenantId();
     await db.store.registerTenant("p_crash", request(tenantId), T0);
     // A process that dies after its UpdateItem: every write of the flush fails.
-    const crashingClient = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
-    crashingClient.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === "BatchWriteItemCommand") throw new Error("process died");
-        return next(args);
-      },
-      { step: "initialize" },
-    );
     const flushErrors: unknown[] = [];
-    const crashing = new DynamoTenantStore({
-      client: createDocumentClient({ client: crashingClient }),
-      tableName: db.tableName,
-      onFlushError: (err) => flushErrors.push(err),
-    });
+    const crashing = storeDyingAtFlush(db.tableName, (err) => flushErrors.push(err));
     const { event } = await crashing.transition(
       tenantId,
       { status: "running", event: { type: "tenant.onboarding.started" } },
@@ -388,6 +438,29 @@ describe("transitions and events", () => {
     expect(await fresh.listEvents(tenantId)).toEqual([event]);
     await fresh.flushOutbox(tenantId);
     expect(notified).toHaveLength(1);
+  });
+
+  it("finds and flushes every tenant with pending events (start-up after a crash)", async () => {
+    const { docClient, tableName, store } = await freshTable();
+    const crashing = storeDyingAtFlush(tableName);
+    const ids = [newTenantId(), newTenantId(), newTenantId()];
+    for (const id of ids) await store.registerTenant("p_sweep", request(id), T0);
+    for (const id of ids.slice(0, 2)) {
+      await crashing.transition(
+        id,
+        { status: "running", event: { type: "tenant.onboarding.started" } },
+        at(1),
+      );
+    }
+    const notified: string[] = [];
+    const restarted = new DynamoTenantStore({
+      client: docClient,
+      tableName,
+      onEvents: (events) => notified.push(...events.map((e) => e.data.tenantId)),
+    });
+    expect(await restarted.flushAllOutboxes()).toBe(2);
+    expect(notified.sort()).toEqual(ids.slice(0, 2).sort());
+    expect(await restarted.flushAllOutboxes()).toBe(0);
   });
 
   it("tells onEvents about new events in sequence order with the partner", async () => {

@@ -15,6 +15,7 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  ScanCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, type ErrorInfo } from "../../domain/errors.ts";
@@ -256,9 +257,11 @@ export class DynamoTenantStore implements TenantStore {
   // ---- tenants -------------------------------------------------------------------------
 
   /**
-   * New tenants start `queued` with `run` 0 (the API's `newRun` makes the first execution run 1).
-   * Replacing an `offboarded` registration keeps `run` and the event sequence counting; the
-   * new registration's events start at `firstSequence`.
+   * New tenants start `queued` with `run` 1: a registration is the start of a workflow run, so
+   * the caller starts its execution with `internals.run` as is (no `newRun`). Replacing an
+   * `offboarded` registration adds one to `run` and keeps the event sequence counting, so
+   * execution names and event items never repeat; the new registration's events start after
+   * the old ones and the old ones are not listed.
    */
   async registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant> {
     const { tenantId } = request;
@@ -306,7 +309,7 @@ export class DynamoTenantStore implements TenantStore {
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
     const run = u.path("run");
     const seq = u.path("seq");
-    u.set(run, `if_not_exists(${run}, ${u.value(0)})`);
+    u.set(run, `if_not_exists(${run}, ${u.value(0)}) + ${u.value(1)}`);
     u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(0)}) + ${u.value(1)}`);
     // Events of the previous registration are flushed first: their items belong to that partner.
     const outbox = u.path("outbox");
@@ -458,6 +461,33 @@ export class DynamoTenantStore implements TenantStore {
    */
   flushOutbox(tenantId: string): Promise<void> {
     return this.#flush(tenantId);
+  }
+
+  /**
+   * Flushes every tenant whose outbox is not empty (a Scan: for the local runtime's start-up
+   * after a crash; in AWS a Stream consumer on tenant items calls `flushOutbox` instead).
+   * Returns how many tenants had pending events.
+   */
+  async flushAllOutboxes(): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#table,
+          FilterExpression: "sk = :tenant AND size(outbox) > :zero",
+          ExpressionAttributeValues: { ":tenant": "TENANT", ":zero": 0 },
+          ProjectionExpression: "tenantId",
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        await this.flushOutbox(item["tenantId"] as string);
+        count++;
+      }
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return count;
   }
 
   // ---- partners and API keys -----------------------------------------------------------
