@@ -1,0 +1,123 @@
+/**
+ * The real thing, once: `npx cdk synth` through the CDK CLI, offline and without AWS
+ * credentials, with every Lambda bundled by the local esbuild; then each bundle is loaded in a
+ * fresh Node process, as Lambda's Node.js 24 runtime would, to catch ESM/CommonJS interop
+ * faults (a CommonJS dependency calling `require` inside the ESM bundle) before a deploy does.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+
+/** The environment without anything that could reach AWS: no credentials, no instance metadata. */
+function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("AWS_") && !key.startsWith("CDK_")) env[key] = value;
+  }
+  return {
+    ...env,
+    PATH: `${BIN}${delimiter}${process.env["PATH"] ?? ""}`,
+    AWS_EC2_METADATA_DISABLED: "true",
+    CDK_DISABLE_VERSION_CHECK: "true",
+    ...extra,
+  };
+}
+
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+let outdir: string;
+let synth: { stdout: string; stderr: string };
+let template: Template;
+
+beforeAll(async () => {
+  outdir = await mkdtemp(join(tmpdir(), "cdk-synth-"));
+  synth = await run("npx", ["cdk", "synth", "--quiet", "--output", outdir], {
+    cwd: ROOT,
+    env: offlineEnv(),
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  template = JSON.parse(await readFile(join(outdir, "JournalOnboarding.template.json"), "utf8"));
+}, 120_000);
+
+afterAll(async () => {
+  if (outdir) await rm(outdir, { recursive: true, force: true });
+});
+
+const functions = () =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === "AWS::Lambda::Function");
+
+/** Stand-ins for the values CloudFormation fills in at deploy time. */
+function fakeEnvironment(variables: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([key, value]) => {
+      if (typeof value === "string") return [key, value];
+      if (key.endsWith("_ARN")) return [key, "arn:aws:states:us-east-1:000000000000:stateMachine:fake"];
+      if (key.endsWith("_URL")) return [key, "http://127.0.0.1:9/000000000000/fake.fifo"];
+      return [key, "fake"];
+    }),
+  );
+}
+
+describe("npx cdk synth with real bundling", () => {
+  it("exits 0 offline and writes the template", () => {
+    // execFile rejects on a non-zero exit; reaching here means 0.
+    expect(synth.stderr).not.toMatch(/\berror\b/i);
+    expect(functions().length).toBeGreaterThan(0);
+  });
+
+  it("bundles every function as minified ESM with a source map and the require shim", async () => {
+    for (const [id, fn] of functions()) {
+      const key = (fn.Properties["Code"] as { S3Key: string }).S3Key;
+      const dir = join(outdir, `asset.${key.replace(/\.zip$/, "")}`);
+      const code = await readFile(join(dir, "index.mjs"), "utf8");
+      expect(code.startsWith("import { createRequire as __journalCreateRequire }"), id).toBe(true);
+      expect(code, id).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+      await expect(readFile(join(dir, "index.mjs.map"), "utf8")).resolves.toContain('"mappings"');
+    }
+  });
+
+  it("every bundle loads in Node 24 and exports a handler function", async () => {
+    const results = await Promise.all(
+      functions().map(async ([id, fn]) => {
+        const key = (fn.Properties["Code"] as { S3Key: string }).S3Key;
+        const entry = join(outdir, `asset.${key.replace(/\.zip$/, "")}`, "index.mjs");
+        const variables = (fn.Properties["Environment"] as { Variables: Record<string, unknown> }).Variables;
+        try {
+          const { stdout } = await run(
+            "node",
+            [
+              "--input-type=module",
+              "-e",
+              "const m = await import(process.argv[1]); console.log(typeof m.handler);",
+              entry,
+            ],
+            {
+              cwd: tmpdir(),
+              timeout: 20_000,
+              env: offlineEnv({
+                ...fakeEnvironment(variables),
+                AWS_REGION: "us-east-1",
+                AWS_LAMBDA_FUNCTION_NAME: id,
+                AWS_ACCESS_KEY_ID: "AKIDFAKE",
+                AWS_SECRET_ACCESS_KEY: "fake",
+                // Anything that talks to AWS while loading fails fast on loopback.
+                AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+              }),
+            },
+          );
+          return { id, result: stdout.trim() };
+        } catch (error) {
+          return { id, result: String((error as { stderr?: string }).stderr ?? error).slice(0, 2000) };
+        }
+      }),
+    );
+    expect(results).toEqual(results.map(({ id }) => ({ id, result: "function" })));
+  });
+});
