@@ -1,6 +1,21 @@
-// STUB by the infra work so that the stack synthesises; the API owner replaces this file.
-export const handler = async () => ({
-  statusCode: 501,
-  headers: { "content-type": "application/problem+json" },
-  body: JSON.stringify({ type: "about:blank", title: "Not Implemented", status: 501 }),
-});
+/**
+ * Lambda entry of the REST API (API Gateway REST proxy integration). Dependencies are built
+ * once per cold start; a failed build is retried on the next invocation rather than cached.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { type ApiHandler, createApi } from "./app.ts";
+import { apiDependencies } from "./dependencies.ts";
+
+let api: Promise<ApiHandler> | undefined;
+
+function loadApi(): Promise<ApiHandler> {
+  api ??= apiDependencies().then((deps) => createApi(deps));
+  api.catch(() => {
+    api = undefined;
+  });
+  return api;
+}
+
+export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
+  return (await loadApi())(event, context);
+}

@@ -122,3 +122,21 @@ export class InvalidCursorError extends OnboardingError {
   override readonly name = "InvalidCursorError";
   readonly code = "INVALID_CURSOR";
 }
+
+/** No such tenant, or one the caller may not see (the API answers both with the same 404). */
+export class TenantNotFoundError extends OnboardingError {
+  override readonly name = "TenantNotFoundError";
+  readonly code = "TENANT_NOT_FOUND";
+}
+
+/** No webhook endpoint or delivery with that id for the caller (same 404 for another partner's). */
+export class WebhookNotFoundError extends OnboardingError {
+  override readonly name = "WebhookNotFoundError";
+  readonly code = "WEBHOOK_NOT_FOUND";
+}
+
+/** The workflow engine refused to start an execution; the tenant is marked failed and can be retried. */
+export class WorkflowStartError extends OnboardingError {
+  override readonly name = "WorkflowStartError";
+  readonly code = "WORKFLOW_START_FAILED";
+}

@@ -1,0 +1,190 @@
+/**
+ * The composed partner API: one function from an API Gateway REST proxy event to its result.
+ * The Lambda handler (`handler.ts`) and the local runtime both call `createApi(...)`.
+ *
+ * Middleware order (middy): request logger -> response headers -> problem responses ->
+ * route matching -> authentication -> request validation -> handler (idempotency + the route).
+ */
+
+import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
+import { Logger } from "@aws-lambda-powertools/logger";
+import middy from "@middy/core";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { type MappedProblem, problemResponses } from "../commons/middleware/problem-responses.ts";
+import { requestLogger } from "../commons/middleware/request-logger.ts";
+import type { WorkflowEngine } from "../domain/engine.ts";
+import {
+  ConflictError,
+  InvalidCursorError,
+  TenantNotFoundError,
+  WebhookNotFoundError,
+} from "../domain/errors.ts";
+import { OnboardingService, PartnerService } from "../domain/onboarding.ts";
+import type { TenantStore } from "../domain/store.ts";
+import type { WebhookService } from "../domain/webhooks.ts";
+import { type Authorize, createAuthorizer } from "./auth.ts";
+import { HttpError, PROBLEM_TYPE_PREFIX } from "./errors.ts";
+import { IdempotentRequests, MemoryIdempotencyLayer, type StoredResponse } from "./idempotency.ts";
+import { type ApiContext, authentication, requestValidation, routeMatching } from "./middleware.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+import type { ApiServices, RouteResult } from "./router.ts";
+import { routes } from "./routes.ts";
+
+export interface ApiDependencies {
+  store: TenantStore;
+  engine: WorkflowEngine;
+  /** SHA-256 (hex) of the ops API key. */
+  opsKeyHash: string;
+  /** @default a Powertools logger with service `journal-onboarding-api` */
+  logger?: Logger;
+  /** Backs the `/v1/webhook*` routes; without it they answer 501. */
+  webhooks?: WebhookService;
+  /**
+   * Where Idempotency-Key records live: `new TableIdempotencyLayer({ client, tableName })` in
+   * AWS and locally. @default in process memory (one process only)
+   */
+  idempotency?: BasePersistenceLayer;
+  /** How long a duplicate waits for the first in-progress request. @default 10_000 */
+  idempotencyWaitMs?: number;
+  /** Resolves keys; @default createAuthorizer({ store, opsKeyHash }) */
+  authorize?: Authorize;
+  clock?: () => Date;
+}
+
+/** An API Gateway REST proxy handler. */
+export type ApiHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
+
+/**
+ * Composes the API from its dependencies.
+ *
+ * @example
+ * ```ts
+ * const api = createApi({ store, engine, opsKeyHash: hashApiKey(opsKey), idempotency: new TableIdempotencyLayer({ client, tableName }) });
+ * const result = await api(event, context); // { statusCode, headers, body }
+ * ```
+ */
+export function createApi(deps: ApiDependencies): ApiHandler {
+  const logger = deps.logger ?? new Logger({ serviceName: "journal-onboarding-api" });
+  const authorize = deps.authorize ?? createAuthorizer({ store: deps.store, opsKeyHash: deps.opsKeyHash });
+  const clock = deps.clock ?? (() => new Date());
+  let document: unknown;
+  const services: ApiServices = {
+    onboarding: new OnboardingService({ store: deps.store, engine: deps.engine, clock }),
+    partners: new PartnerService({ store: deps.store, clock }),
+    webhooks: deps.webhooks,
+    openapi: () => {
+      document ??= buildOpenApiDocument(routes);
+      return document;
+    },
+  };
+  const idempotency = new IdempotentRequests({
+    persistence: deps.idempotency ?? new MemoryIdempotencyLayer(),
+    ...(deps.idempotencyWaitMs !== undefined && { waitMs: deps.idempotencyWaitMs }),
+  });
+
+  const dispatch = async (
+    event: APIGatewayProxyEvent,
+    context: ApiContext,
+  ): Promise<APIGatewayProxyResult> => {
+    const { match, input, principal, log } = context;
+    if (match?.kind !== "found" || !input) throw new Error("dispatch without a validated route");
+    const { route } = match;
+    const run = async (): Promise<StoredResponse> =>
+      serialize(
+        await route.handle({
+          // Only public routes run without one, and they do not read it.
+          principal: principal!,
+          params: input.params,
+          query: input.query,
+          body: input.body,
+          headers: input.headers,
+          event,
+          log,
+          services,
+        }),
+      );
+    const key = input.headers["idempotency-key"];
+    if (!route.idempotent || key === undefined || !principal?.partnerId) return run();
+    const { response, replayed } = await idempotency.run(
+      { scope: route.operationId, partnerId: principal.partnerId, key, body: input.body },
+      context,
+      run,
+    );
+    return replayed
+      ? { ...response, headers: { ...response.headers, "idempotent-replayed": "true" } }
+      : response;
+  };
+
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>({
+    // API Gateway cuts at 29 s anyway; middy's early timeout would only race our own timeouts.
+    timeoutEarlyInMillis: 0,
+  })
+    .use(
+      requestLogger({
+        logger,
+        operation: (c) => {
+          const m = (c as ApiContext).match;
+          return m?.kind === "found" ? m.route.operationId : undefined;
+        },
+      }),
+    )
+    .use(responseHeaders())
+    .use(problemResponses({ map: toProblem, logger: (c) => (c as ApiContext).log ?? logger }))
+    .use(routeMatching(routes))
+    .use(authentication(authorize))
+    .use(requestValidation())
+    .handler(dispatch);
+
+  // Middy decorates the context; a fresh object per call keeps requests apart when the local
+  // runtime passes one context to many calls.
+  return (event, context) => handler(event, Object.create(context ?? null) as ApiContext);
+}
+
+function serialize(result: RouteResult): StoredResponse {
+  if (result.status === 204 || result.body === undefined) {
+    return { statusCode: result.status, headers: { ...result.headers }, body: "" };
+  }
+  return {
+    statusCode: result.status,
+    headers: { ...result.headers, "content-type": "application/json" },
+    body: JSON.stringify(result.body),
+  };
+}
+
+/** Headers on every answer, problems included: nothing here may be cached by intermediaries. */
+function responseHeaders() {
+  const add = (request: {
+    event: APIGatewayProxyEvent;
+    response: APIGatewayProxyResult | null | undefined;
+    context: Context;
+  }) => {
+    if (!request.response) return;
+    const requestId = request.event.requestContext?.requestId ?? request.context.awsRequestId;
+    request.response.headers = {
+      ...request.response.headers,
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      ...(requestId && { "x-request-id": requestId }),
+    };
+  };
+  return { name: "responseHeaders", after: add, onError: add };
+}
+
+/** Domain and HTTP errors -> problems; undefined (a plain 500) for everything else. */
+export function toProblem(error: unknown): MappedProblem | undefined {
+  if (error instanceof HttpError) {
+    return { status: error.status, problem: error.toProblem(), headers: error.headers };
+  }
+  const domain = (status: number, slug: string, title: string, detail: string) => ({
+    status,
+    problem: { type: PROBLEM_TYPE_PREFIX + slug, title, status, detail },
+  });
+  if (error instanceof TenantNotFoundError || error instanceof WebhookNotFoundError) {
+    return domain(404, "not-found", "Not found", error.message);
+  }
+  if (error instanceof ConflictError) return domain(409, "conflict", "Conflict", error.message);
+  if (error instanceof InvalidCursorError) {
+    return domain(400, "invalid-cursor", "Invalid cursor", "The cursor is not one this API issued.");
+  }
+  return undefined;
+}

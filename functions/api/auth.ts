@@ -1,0 +1,116 @@
+/**
+ * API keys -> principals. The same `authorize` runs in the AWS Lambda authorizer
+ * (`authorizer.ts`) and in process in front of the API locally (`app.ts`), so both resolve a
+ * key identically.
+ *
+ * Keys are `Authorization: Bearer <key>`. The ops key comes from configuration and is compared
+ * by hash in constant time; partner keys (`jok_...`) are looked up by their SHA-256.
+ */
+import { API_KEY_PATTERN, hashApiKey, sameKeyHash } from "../domain/onboarding.ts";
+import type { Principal, TenantStore } from "../domain/store.ts";
+
+/** Header bags as API Gateway gives them (any case, possibly null). */
+export type HeaderBag = Record<string, string | undefined> | null | undefined;
+
+/** Resolves the caller of a request from its headers; undefined when it has no valid key. */
+export type Authorize = (headers: HeaderBag) => Promise<Principal | undefined>;
+
+export interface AuthorizerOptions {
+  store: Pick<TenantStore, "findApiKey">;
+  /** SHA-256 (hex) of the ops key. */
+  opsKeyHash: string;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const BEARER = /^Bearer[ ]+([\x21-\x7e]{1,512})[ ]*$/i;
+
+export function headerValue(headers: HeaderBag, name: string): string | undefined {
+  if (!headers) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The key of an `Authorization: Bearer <key>` header, if well-formed. */
+export function bearerKey(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+}
+
+/**
+ * Builds the `authorize(headers)` function shared by the Lambda authorizer and the local runtime.
+ *
+ * @example
+ * ```ts
+ * const authorize = createAuthorizer({ store, opsKeyHash: hashApiKey(process.env.OPS_API_KEY!) });
+ * const principal = await authorize({ authorization: "Bearer jok_..." }); // { role: "partner", partnerId }
+ * ```
+ */
+export function createAuthorizer(options: AuthorizerOptions): Authorize {
+  if (!SHA256_HEX.test(options.opsKeyHash)) throw new Error("opsKeyHash must be a hex SHA-256");
+  return async (headers) => {
+    const key = bearerKey(headerValue(headers, "authorization"));
+    if (key === undefined) return undefined;
+    const hash = hashApiKey(key);
+    if (sameKeyHash(hash, options.opsKeyHash)) return { role: "ops" };
+    // Only our own key format reaches the table: garbage costs no read.
+    if (!API_KEY_PATTERN.test(key)) return undefined;
+    return validPrincipal(await options.store.findApiKey(hash));
+  };
+}
+
+function validPrincipal(p: Principal | undefined): Principal | undefined {
+  if (!p) return undefined;
+  if (p.role === "ops") return { role: "ops" };
+  if (p.role === "partner" && typeof p.partnerId === "string" && p.partnerId.length > 0) {
+    return { role: "partner", partnerId: p.partnerId };
+  }
+  return undefined;
+}
+
+/** What the Lambda authorizer puts in `requestContext.authorizer` (string values only). */
+export function toAuthorizerContext(principal: Principal): Record<string, string> {
+  return principal.partnerId === undefined
+    ? { role: principal.role }
+    : { role: principal.role, partnerId: principal.partnerId };
+}
+
+/** Reads the principal back from `requestContext.authorizer`; undefined when absent or malformed. */
+export function fromAuthorizerContext(
+  context: Record<string, unknown> | null | undefined,
+): Principal | undefined {
+  if (!context || typeof context.role !== "string") return undefined;
+  return validPrincipal({
+    role: context.role as Principal["role"],
+    ...(typeof context.partnerId === "string" && { partnerId: context.partnerId }),
+  });
+}
+
+/**
+ * The ops key hash from configuration: `OPS_API_KEY_HASH` (hex SHA-256), else the key itself from
+ * `OPS_API_KEY_SECRET_ARN` (via `readSecret`) or `OPS_API_KEY`. Fails closed when none is set.
+ */
+export async function resolveOpsKeyHash(
+  env: Record<string, string | undefined>,
+  readSecret?: (arn: string) => Promise<string>,
+): Promise<string> {
+  const hash = env.OPS_API_KEY_HASH?.trim().toLowerCase();
+  if (hash) {
+    if (!SHA256_HEX.test(hash)) throw new Error("OPS_API_KEY_HASH must be a hex SHA-256");
+    return hash;
+  }
+  const arn = env.OPS_API_KEY_SECRET_ARN;
+  if (arn) {
+    if (!readSecret) throw new Error("OPS_API_KEY_SECRET_ARN is set but no secret reader was given");
+    const secret = (await readSecret(arn)).trim();
+    // A secret can hold the key or `{"apiKey": "..."}` (the shape CDK-generated secrets take).
+    const key = secret.startsWith("{")
+      ? String((JSON.parse(secret) as { apiKey?: unknown }).apiKey ?? "")
+      : secret;
+    if (!key) throw new Error("the ops key secret is empty");
+    return hashApiKey(key);
+  }
+  if (env.OPS_API_KEY) return hashApiKey(env.OPS_API_KEY);
+  throw new Error("No ops key configured: set OPS_API_KEY_HASH, OPS_API_KEY_SECRET_ARN or OPS_API_KEY");
+}

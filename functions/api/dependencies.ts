@@ -1,0 +1,53 @@
+/**
+ * The API's real dependencies from the environment, built once per cold start and shared by
+ * the API handler and the authorizer (each builds only what it uses).
+ *
+ * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
+ * `OFFBOARDING_STATE_MACHINE_ARN`, and the ops key as `OPS_API_KEY_HASH`,
+ * `OPS_API_KEY_SECRET_ARN` or `OPS_API_KEY` (see `resolveOpsKeyHash`).
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
+import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
+import { resolveOpsKeyHash } from "./auth.ts";
+import { TableIdempotencyLayer } from "./idempotency.ts";
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+export async function readSecretString(arn: string): Promise<string> {
+  const result = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+  if (result.SecretString === undefined) throw new Error("the secret has no string value");
+  return result.SecretString;
+}
+
+/** The table-backed parts: the store, the idempotency layer and the ops key hash. */
+export async function tableDependencies(env: Env = process.env) {
+  const tableName = required(env, "TABLE_NAME");
+  const endpoint = env.DYNAMODB_ENDPOINT?.trim();
+  const client = createDynamoClient(endpoint ? { endpoint } : {});
+  return {
+    store: new DynamoTenantStore({ client: createDocumentClient({ client }), tableName }),
+    idempotency: new TableIdempotencyLayer({ client, tableName }),
+    opsKeyHash: await resolveOpsKeyHash(env, readSecretString),
+  };
+}
+
+/** Everything `createApi` needs in AWS. */
+export async function apiDependencies(env: Env = process.env) {
+  return {
+    ...(await tableDependencies(env)),
+    engine: new StepFunctionsEngine({
+      stateMachineArns: {
+        onboarding: required(env, "STATE_MACHINE_ARN"),
+        offboarding: required(env, "OFFBOARDING_STATE_MACHINE_ARN"),
+      },
+    }),
+  };
+}

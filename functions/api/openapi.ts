@@ -1,0 +1,184 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate
+ * the requests (`z.toJSONSchema`), so that the document cannot drift from the code. Served at
+ * `GET /v1/openapi.json`.
+ */
+import { z } from "zod";
+import { PROBLEM_TYPE_PREFIX } from "./errors.ts";
+import type { Route } from "./router.ts";
+import { IdempotencyHeaders, requestSchemas, responseSchemas } from "./schemas.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+const COMPONENT_REF = (id: string) => `#/components/schemas/${id}`;
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid request: `validation-failed` (see `errors`), `malformed-json` or `invalid-cursor`.",
+  401: "Missing or unknown API key (`unauthorized`).",
+  403: "The key's role may not use this operation (`forbidden`).",
+  404: "No such resource, or one that belongs to another partner (`not-found`): the two are indistinguishable.",
+  409: "Conflict with the resource's state (`conflict`), or a request with the same Idempotency-Key still in progress (`idempotency-in-progress`, with Retry-After).",
+  413: "The body is larger than 1 MB (`payload-too-large`).",
+  415: "The body is not `application/json` (`unsupported-media-type`).",
+  422: "The Idempotency-Key was used with a different body (`idempotency-key-reused`).",
+  500: "Unexpected error; no detail is given.",
+  501: "Not configured on this deployment.",
+};
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const registry = io === "input" ? requestSchemas : responseSchemas;
+  const id = registry.get(schema)?.id;
+  if (id) return { $ref: COMPONENT_REF(id) };
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    io,
+    target: "draft-2020-12",
+    unrepresentable: "any",
+  });
+  return rest;
+}
+
+function componentSchemas(): Record<string, JsonSchema> {
+  const out: Record<string, JsonSchema> = {};
+  for (const [registry, io] of [
+    [requestSchemas, "input"],
+    [responseSchemas, "output"],
+  ] as const) {
+    const { schemas } = z.toJSONSchema(registry, {
+      io,
+      target: "draft-2020-12",
+      uri: COMPONENT_REF,
+      unrepresentable: "any",
+    });
+    for (const [id, schema] of Object.entries(schemas)) {
+      const { $schema: _, $id: __, id: ___, ...rest } = schema as JsonSchema;
+      out[id] = rest;
+    }
+  }
+  return out;
+}
+
+function parameters(route: Route): JsonSchema[] {
+  const out: JsonSchema[] = [];
+  const add = (object: z.ZodObject | undefined, where: "path" | "query" | "header") => {
+    if (!object) return;
+    for (const [name, field] of Object.entries(object.shape)) {
+      const schema = field as z.ZodType;
+      const { description, ...fieldSchema } = jsonSchema(schema, "output");
+      out.push({
+        name: where === "header" ? headerName(name) : name,
+        in: where,
+        required: where === "path" || !schema.safeParse(undefined).success,
+        ...(description !== undefined && { description }),
+        schema: fieldSchema,
+      });
+    }
+  };
+  add(route.params, "path");
+  add(route.query, "query");
+  if (route.idempotent) add(IdempotencyHeaders, "header");
+  return out;
+}
+
+function headerName(lower: string): string {
+  return lower.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+function problemStatuses(route: Route): number[] {
+  const statuses = new Set<number>(route.problems ?? []);
+  if (route.params || route.query || route.body || route.idempotent) statuses.add(400);
+  if (route.access !== "public") statuses.add(401);
+  if (Array.isArray(route.access) && route.access.length < 2) statuses.add(403);
+  if (route.body) {
+    statuses.add(413);
+    statuses.add(415);
+  }
+  statuses.add(500);
+  return [...statuses].sort((a, b) => a - b);
+}
+
+function operation(route: Route): JsonSchema {
+  const responses: Record<string, JsonSchema> = {};
+  for (const [status, spec] of Object.entries(route.responses)) {
+    responses[status] = {
+      description: spec.description,
+      ...(spec.headers && {
+        headers: Object.fromEntries(
+          Object.entries(spec.headers).map(([name, description]) => [
+            name,
+            { description, schema: { type: "string" } },
+          ]),
+        ),
+      }),
+      ...(spec.schema && { content: { "application/json": { schema: jsonSchema(spec.schema, "output") } } }),
+    };
+  }
+  for (const status of problemStatuses(route)) {
+    responses[String(status)] = { $ref: `#/components/responses/Problem${status}` };
+  }
+  const params = parameters(route);
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description && { description: route.description }),
+    tags: [route.tag],
+    ...(route.access === "public" ? { security: [] } : {}),
+    ...(params.length > 0 && { parameters: params }),
+    ...(route.body && {
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: jsonSchema(route.body, "input") } },
+      },
+    }),
+    ...(route.access !== "public" && route.access !== "any" && { "x-roles": route.access }),
+    responses,
+  };
+}
+
+/** Builds the OpenAPI 3.1 document for the given routes. */
+export function buildOpenApiDocument(
+  routes: readonly Route[],
+  options: { serverUrl?: string } = {},
+): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of routes) {
+    paths[route.path] ??= {};
+    paths[route.path]![route.method.toLowerCase()] = operation(route);
+  }
+  const problemResponses: Record<string, JsonSchema> = {};
+  for (const [status, description] of Object.entries(PROBLEM_DESCRIPTIONS)) {
+    problemResponses[`Problem${status}`] = {
+      description,
+      content: { "application/problem+json": { schema: { $ref: COMPONENT_REF("Problem") } } },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
+    info: {
+      title: "Journal onboarding API",
+      version: "1.0.0",
+      description: `Onboards Microsoft 365 tenants to an email-security provider's journaling service. Errors are RFC 9457 problems; problem types are \`${PROBLEM_TYPE_PREFIX}<slug>\`.`,
+    },
+    ...(options.serverUrl && { servers: [{ url: options.serverUrl }] }),
+    security: [{ apiKey: [] }],
+    tags: [
+      { name: "tenants", description: "Onboarding and offboarding of customer tenants." },
+      { name: "partners", description: "Partner administration (ops)." },
+      { name: "webhooks", description: "The partner's webhook endpoint and its deliveries." },
+      { name: "health" },
+      { name: "meta" },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "`Authorization: Bearer <api key>`: a partner key (`jok_...`) or the ops key.",
+        },
+      },
+      schemas: componentSchemas(),
+      responses: problemResponses,
+    },
+  };
+}

@@ -1,0 +1,394 @@
+/**
+ * Every operation of the REST API v1 (SPEC section 5). Handlers are the business call and the
+ * shaping of the answer, nothing else: matching, auth, parsing, validation, idempotency,
+ * errors and logging are middleware (`app.ts`).
+ */
+import type { Principal } from "../domain/store.ts";
+import type { Tenant } from "../domain/tenant.ts";
+import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
+import { NotImplementedError } from "./errors.ts";
+import { defineRoute, type Route } from "./router.ts";
+import {
+  DeliveryIdParams,
+  DeliveryListQuery,
+  HealthSchema,
+  IdempotencyHeaders,
+  OnboardingRequestBody,
+  OpenApiDocumentSchema,
+  PageQuery,
+  PartnerCreateBody,
+  PartnerCreatedSchema,
+  PartnerPageSchema,
+  TenantEventPageSchema,
+  TenantIdParams,
+  TenantListQuery,
+  TenantPageSchema,
+  TenantSchema,
+  WebhookDeliveryPageSchema,
+  WebhookDeliverySchema,
+  WebhookEndpointSchema,
+  WebhookPutBody,
+} from "./schemas.ts";
+
+/** The tenant resource exactly as SPEC section 5 lists it (no `groups`, no internals). */
+export function toTenantResource(t: Tenant) {
+  return {
+    tenantId: t.tenantId,
+    partnerId: t.partnerId,
+    customerName: t.customerName,
+    region: t.region,
+    outboundGateway: t.outboundGateway,
+    ndrAddress: t.ndrAddress,
+    status: t.status,
+    steps: t.steps.map((s) => ({
+      name: s.name,
+      status: s.status,
+      attempts: s.attempts,
+      ...(s.startedAt !== undefined && { startedAt: s.startedAt }),
+      ...(s.finishedAt !== undefined && { finishedAt: s.finishedAt }),
+      ...(s.error !== undefined && { error: s.error }),
+    })),
+    ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
+    ...(t.error !== undefined && t.error !== null && { error: t.error }),
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+  };
+}
+
+function tenantLocation(tenantId: string): Record<string, string> {
+  return { location: `/v1/tenants/${tenantId}` };
+}
+
+function partnerOf(principal: Principal): string {
+  if (!principal.partnerId) throw new Error("partner route reached without a partnerId");
+  return principal.partnerId;
+}
+
+function webhooksOf(service: WebhookService | undefined): WebhookService {
+  // TODO(webhooks): the WebhookService implementation is built separately; until it is wired in
+  // createApi({ webhooks }), these routes answer 501.
+  if (!service) throw new NotImplementedError("Webhooks are not configured on this deployment.");
+  return service;
+}
+
+function endpointBody(endpoint: WebhookEndpoint, secret?: string) {
+  return {
+    url: endpoint.url,
+    events: endpoint.events,
+    ...(secret !== undefined && { secret }),
+    createdAt: endpoint.createdAt,
+    updatedAt: endpoint.updatedAt,
+  };
+}
+
+function deliveryResource(d: WebhookDelivery) {
+  return {
+    deliveryId: d.deliveryId,
+    eventId: d.eventId,
+    partnerId: d.partnerId,
+    tenantId: d.tenantId,
+    type: d.type,
+    status: d.status,
+    attempts: d.attempts,
+    createdAt: d.createdAt,
+    ...(d.lastAttemptAt !== undefined && { lastAttemptAt: d.lastAttemptAt }),
+    ...(d.nextAttemptAt !== undefined && { nextAttemptAt: d.nextAttemptAt }),
+    ...(d.lastResponseStatus !== undefined && { lastResponseStatus: d.lastResponseStatus }),
+    ...(d.error !== undefined && { error: d.error }),
+  };
+}
+
+const PARTNER_OR_OPS = ["partner", "ops"] as const;
+
+export const routes: readonly Route[] = [
+  defineRoute({
+    operationId: "getHealth",
+    method: "GET",
+    path: "/health",
+    tag: "health",
+    summary: "Liveness check",
+    access: "public",
+    responses: { 200: { description: "The API is up.", schema: HealthSchema } },
+    handle: async () => ({ status: 200, body: { status: "ok" } }),
+  }),
+  defineRoute({
+    operationId: "getOpenApiDocument",
+    method: "GET",
+    path: "/v1/openapi.json",
+    tag: "meta",
+    summary: "This document",
+    access: "any",
+    responses: {
+      200: { description: "The OpenAPI 3.1 document of this API.", schema: OpenApiDocumentSchema },
+    },
+    handle: async ({ services }) => ({ status: 200, body: services.openapi() }),
+  }),
+  defineRoute({
+    operationId: "createPartner",
+    method: "POST",
+    path: "/v1/partners",
+    tag: "partners",
+    summary: "Create a partner and its API key",
+    description: "The key is returned once; only its SHA-256 hash is stored.",
+    access: ["ops"],
+    body: PartnerCreateBody,
+    responses: { 201: { description: "The partner, with its API key.", schema: PartnerCreatedSchema } },
+    handle: async ({ body, services }) => {
+      const { partner, apiKey } = await services.partners.createPartner(body.name);
+      return {
+        status: 201,
+        body: { partnerId: partner.partnerId, name: partner.name, createdAt: partner.createdAt, apiKey },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "listPartners",
+    method: "GET",
+    path: "/v1/partners",
+    tag: "partners",
+    summary: "List partners",
+    access: ["ops"],
+    query: PageQuery,
+    responses: { 200: { description: "A page of partners.", schema: PartnerPageSchema } },
+    handle: async ({ query, services }) => {
+      const page = await services.partners.listPartners(query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map((p) => ({ partnerId: p.partnerId, name: p.name, createdAt: p.createdAt })),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "onboardTenant",
+    method: "POST",
+    path: "/v1/tenants",
+    tag: "tenants",
+    summary: "Register a tenant and start onboarding",
+    description:
+      "Answers 202 with the tenant (status `queued`); progress is reported by webhook and on the tenant resource.",
+    access: ["partner"],
+    body: OnboardingRequestBody,
+    idempotent: true,
+    problems: [409, 422],
+    responses: {
+      202: {
+        description: "Accepted: onboarding started.",
+        schema: TenantSchema,
+        headers: { Location: "The tenant's URL." },
+      },
+    },
+    handle: async ({ principal, body, services, log }) => {
+      const { groups, ...rest } = body;
+      const tenant = await services.onboarding.register(partnerOf(principal), {
+        ...rest,
+        ...(groups && { groups }),
+      });
+      log.appendPersistentKeys({ tenantId: tenant.tenantId });
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "listTenants",
+    method: "GET",
+    path: "/v1/tenants",
+    tag: "tenants",
+    summary: "List tenants, newest first",
+    access: PARTNER_OR_OPS,
+    query: TenantListQuery,
+    responses: { 200: { description: "A page of tenants.", schema: TenantPageSchema } },
+    handle: async ({ principal, query, services }) => {
+      const page = await services.onboarding.listTenants(principal, query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map(toTenantResource),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "getTenant",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}",
+    tag: "tenants",
+    summary: "Read a tenant",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404],
+    responses: { 200: { description: "The tenant.", schema: TenantSchema } },
+    handle: async ({ principal, params, services }) => ({
+      status: 200,
+      body: toTenantResource(await services.onboarding.getTenant(principal, params.tenantId)),
+    }),
+  }),
+  defineRoute({
+    operationId: "listTenantEvents",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/events",
+    tag: "tenants",
+    summary: "The tenant's event history, oldest first",
+    description: "The same events that webhooks deliver.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    query: PageQuery,
+    problems: [404],
+    responses: { 200: { description: "A page of events.", schema: TenantEventPageSchema } },
+    handle: async ({ principal, params, query, services }) => {
+      const page = await services.onboarding.listEvents(principal, params.tenantId, query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map((e) => ({
+            id: e.id,
+            type: e.type,
+            timestamp: e.timestamp,
+            data: {
+              tenantId: e.data.tenantId,
+              status: e.data.status,
+              sequence: e.data.sequence,
+              ...(e.data.step !== undefined && { step: e.data.step }),
+              ...(e.data.error !== undefined && { error: e.data.error }),
+            },
+          })),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "retryTenant",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/retry",
+    tag: "tenants",
+    summary: "Retry onboarding",
+    description: "Only from `failed` or `awaiting_consent`; anything else is a 409.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409],
+    responses: { 202: { description: "Accepted: onboarding restarted.", schema: TenantSchema } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.onboarding.retry(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "offboardTenant",
+    method: "DELETE",
+    path: "/v1/tenants/{tenantId}",
+    tag: "tenants",
+    summary: "Offboard a tenant",
+    description:
+      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent` and `offboarding_failed`; anything else is a 409.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409],
+    responses: { 202: { description: "Accepted: offboarding started.", schema: TenantSchema } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.onboarding.offboard(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "putWebhook",
+    method: "PUT",
+    path: "/v1/webhook",
+    tag: "webhooks",
+    summary: "Create or replace the partner's webhook endpoint",
+    access: ["partner"],
+    body: WebhookPutBody,
+    problems: [501],
+    responses: {
+      200: {
+        description: "The endpoint; `secret` when it was created or rotated.",
+        schema: WebhookEndpointSchema,
+      },
+    },
+    handle: async ({ principal, body, services }) => {
+      const { endpoint, secret } = await webhooksOf(services.webhooks).putEndpoint(
+        partnerOf(principal),
+        { url: body.url, ...(body.events && { events: body.events }) },
+        new Date().toISOString(),
+      );
+      return { status: 200, body: endpointBody(endpoint, secret) };
+    },
+  }),
+  defineRoute({
+    operationId: "getWebhook",
+    method: "GET",
+    path: "/v1/webhook",
+    tag: "webhooks",
+    summary: "Read the partner's webhook endpoint",
+    access: ["partner"],
+    problems: [404, 501],
+    responses: { 200: { description: "The endpoint (never the secret).", schema: WebhookEndpointSchema } },
+    handle: async ({ principal, services }) => ({
+      status: 200,
+      body: endpointBody(await webhooksOf(services.webhooks).getEndpoint(partnerOf(principal))),
+    }),
+  }),
+  defineRoute({
+    operationId: "deleteWebhook",
+    method: "DELETE",
+    path: "/v1/webhook",
+    tag: "webhooks",
+    summary: "Remove the partner's webhook endpoint",
+    access: ["partner"],
+    problems: [404, 501],
+    responses: { 204: { description: "Removed." } },
+    handle: async ({ principal, services }) => {
+      await webhooksOf(services.webhooks).deleteEndpoint(partnerOf(principal));
+      return { status: 204 };
+    },
+  }),
+  defineRoute({
+    operationId: "listWebhookDeliveries",
+    method: "GET",
+    path: "/v1/webhook/deliveries",
+    tag: "webhooks",
+    summary: "Delivery attempts, newest first",
+    access: PARTNER_OR_OPS,
+    query: DeliveryListQuery,
+    problems: [501],
+    responses: { 200: { description: "A page of deliveries.", schema: WebhookDeliveryPageSchema } },
+    handle: async ({ principal, query, services }) => {
+      const page = await webhooksOf(services.webhooks).listDeliveries(principal, query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map(deliveryResource),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "replayWebhookDelivery",
+    method: "POST",
+    path: "/v1/webhook/deliveries/{deliveryId}/replay",
+    tag: "webhooks",
+    summary: "Send a delivery's event again",
+    access: PARTNER_OR_OPS,
+    params: DeliveryIdParams,
+    problems: [404, 501],
+    responses: {
+      202: { description: "Accepted: the event is queued again.", schema: WebhookDeliverySchema },
+    },
+    handle: async ({ principal, params, services }) => ({
+      status: 202,
+      body: deliveryResource(
+        await webhooksOf(services.webhooks).replayDelivery(
+          principal,
+          params.deliveryId,
+          new Date().toISOString(),
+        ),
+      ),
+    }),
+  }),
+];
+
+/** Header parameters documented on idempotent operations. */
+export const idempotencyHeaders = IdempotencyHeaders;

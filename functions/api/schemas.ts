@@ -1,0 +1,279 @@
+/**
+ * The API's wire formats as zod 4 schemas: they validate requests at the edge AND are the
+ * source of the OpenAPI document (`openapi.ts`). Request schemas are registered in
+ * `requestSchemas` (rendered with their input side: defaults optional), response schemas in
+ * `responseSchemas` (rendered with their output side). Response objects are strict so that
+ * an internal field can never leak unnoticed: the tests validate every response against them.
+ */
+import { z } from "zod";
+import { EVENT_TYPES, STEP_NAMES, STEP_STATUSES, TENANT_STATUSES } from "../domain/tenant.ts";
+import { DELIVERY_STATUSES } from "../domain/webhooks.ts";
+
+export const requestSchemas = z.registry<{ id: string; description?: string }>();
+export const responseSchemas = z.registry<{ id: string; description?: string }>();
+
+/** RFC 5321 dot-atom addresses (no quoted local parts, no IP literals): what Exchange accepts. */
+const SMTP_ADDRESS =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+
+export const SmtpAddress = z
+  .email({ pattern: SMTP_ADDRESS, error: "Must be a valid SMTP address" })
+  .max(254)
+  .refine((s) => s.indexOf("@") <= 64, "The local part of an SMTP address is at most 64 characters");
+
+/** An Entra tenant id; normalised to lower case so that one tenant has one id. */
+export const Guid = z.guid({ error: "Must be a GUID" }).toLowerCase();
+
+const PrintableName = /^[^\p{Cc}]+$/u;
+
+export const GroupSpec = z.strictObject({
+  name: z.string().min(1).max(64).regex(PrintableName, "Must not contain control characters"),
+  primarySmtpAddress: SmtpAddress,
+  members: z.array(SmtpAddress).max(10_000),
+});
+
+/** Body of `POST /v1/tenants`. `groups` is required for `split` and refused otherwise. */
+export const OnboardingRequestBody = z
+  .strictObject({
+    tenantId: Guid,
+    customerName: z.string().regex(/^[a-z0-9-]{1,63}$/, "Must be 1-63 characters of a-z, 0-9 and -"),
+    region: z.enum(["us", "eu", "split"]),
+    outboundGateway: z.boolean().default(false),
+    ndrAddress: SmtpAddress,
+    groups: z.strictObject({ eu: GroupSpec, us: GroupSpec }).optional(),
+  })
+  .superRefine((req, ctx) => {
+    if (req.region === "split" && !req.groups) {
+      ctx.addIssue({ code: "custom", path: ["groups"], message: "Required when region is split" });
+    }
+    if (req.region !== "split" && req.groups) {
+      ctx.addIssue({ code: "custom", path: ["groups"], message: "Only allowed when region is split" });
+    }
+  })
+  // The same rule for JSON Schema readers (zod cannot derive it from the refinement).
+  .meta({
+    allOf: [
+      {
+        if: { properties: { region: { const: "split" } }, required: ["region"] },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keywords
+        then: { required: ["groups"] },
+        else: { not: { required: ["groups"] } },
+      },
+    ],
+  } as Record<string, unknown>);
+requestSchemas.add(OnboardingRequestBody, { id: "OnboardingRequest" });
+
+export const PartnerCreateBody = z.strictObject({
+  name: z.string().min(1).max(200).regex(PrintableName, "Must not contain control characters"),
+});
+requestSchemas.add(PartnerCreateBody, { id: "PartnerCreateRequest" });
+
+export const WebhookPutBody = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }).max(2048),
+  events: z
+    .array(z.enum(EVENT_TYPES))
+    .min(1)
+    .refine((a) => new Set(a).size === a.length, "Event types must be unique")
+    .optional(),
+});
+requestSchemas.add(WebhookPutBody, { id: "WebhookEndpointRequest" });
+
+// ---- parameters ----------------------------------------------------------------------------
+
+/** Query `limit`: digits only (no `1e1`, no blanks), 1-100, default 20. */
+export const Limit = z
+  .string()
+  .regex(/^[0-9]{1,3}$/, "Must be an integer from 1 to 100")
+  .transform(Number)
+  .pipe(z.number().int().min(1, "Must be at least 1").max(100, "Must be at most 100"))
+  .default(20)
+  .meta({ description: "Page size, 1-100." });
+
+export const Cursor = z
+  .string()
+  .min(1)
+  .max(2048)
+  .meta({ description: "The `nextCursor` of the previous page, as returned." });
+
+export const TenantIdParams = z.strictObject({
+  tenantId: Guid.meta({ description: "The Entra tenant id (a GUID); anything else is a 400." }),
+});
+export const DeliveryIdParams = z.strictObject({
+  deliveryId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a delivery id"),
+});
+
+export const TenantListQuery = z.strictObject({
+  status: z.enum(TENANT_STATUSES).optional(),
+  limit: Limit,
+  cursor: Cursor.optional(),
+  partnerId: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .meta({ description: "Ops: one partner's tenants only. A partner may only name itself." }),
+});
+export const PageQuery = z.strictObject({ limit: Limit, cursor: Cursor.optional() });
+export const DeliveryListQuery = z.strictObject({
+  limit: Limit,
+  cursor: Cursor.optional(),
+  tenantId: Guid.optional(),
+});
+
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, "Must be 1-255 visible ASCII characters")
+    .optional()
+    .meta({
+      description:
+        "Makes a retried POST return the first response (for 24 hours); the same key with a different body is a 422.",
+    }),
+});
+
+// ---- responses -----------------------------------------------------------------------------
+
+const Timestamp = z.iso.datetime({ offset: true });
+
+export const ErrorInfoSchema = z.strictObject({
+  code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+  message: z.string(),
+});
+responseSchemas.add(ErrorInfoSchema, { id: "Error" });
+
+export const StepSchema = z.strictObject({
+  name: z.enum(STEP_NAMES),
+  status: z.enum(STEP_STATUSES),
+  attempts: z.int().min(0),
+  startedAt: Timestamp.optional(),
+  finishedAt: Timestamp.optional(),
+  error: ErrorInfoSchema.optional(),
+});
+responseSchemas.add(StepSchema, { id: "Step" });
+
+export const TenantSchema = z.strictObject({
+  tenantId: z.guid(),
+  partnerId: z.string(),
+  customerName: z.string(),
+  region: z.enum(["us", "eu", "split"]),
+  outboundGateway: z.boolean(),
+  ndrAddress: z.string(),
+  status: z.enum(TENANT_STATUSES),
+  steps: z.array(StepSchema),
+  consentUrl: z.url().optional(),
+  error: ErrorInfoSchema.optional(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+responseSchemas.add(TenantSchema, { id: "Tenant" });
+
+export const TenantPageSchema = z.strictObject({
+  items: z.array(TenantSchema),
+  nextCursor: z.string().optional(),
+});
+responseSchemas.add(TenantPageSchema, { id: "TenantPage" });
+
+export const TenantEventSchema = z.strictObject({
+  id: z.string(),
+  type: z.enum(EVENT_TYPES),
+  timestamp: Timestamp,
+  data: z.strictObject({
+    tenantId: z.guid(),
+    status: z.enum(TENANT_STATUSES),
+    sequence: z.int().min(1),
+    step: z.enum(STEP_NAMES).optional(),
+    error: ErrorInfoSchema.optional(),
+  }),
+});
+responseSchemas.add(TenantEventSchema, { id: "TenantEvent" });
+
+export const TenantEventPageSchema = z.strictObject({
+  items: z.array(TenantEventSchema),
+  nextCursor: z.string().optional(),
+});
+responseSchemas.add(TenantEventPageSchema, { id: "TenantEventPage" });
+
+export const PartnerSchema = z.strictObject({
+  partnerId: z.string(),
+  name: z.string(),
+  createdAt: Timestamp,
+});
+responseSchemas.add(PartnerSchema, { id: "Partner" });
+
+export const PartnerCreatedSchema = z.strictObject({
+  partnerId: z.string(),
+  name: z.string(),
+  createdAt: Timestamp,
+  apiKey: z.string().meta({ description: "Shown once; only its SHA-256 is stored." }),
+});
+responseSchemas.add(PartnerCreatedSchema, { id: "PartnerCreated" });
+
+export const PartnerPageSchema = z.strictObject({
+  items: z.array(PartnerSchema),
+  nextCursor: z.string().optional(),
+});
+responseSchemas.add(PartnerPageSchema, { id: "PartnerPage" });
+
+export const WebhookEndpointSchema = z.strictObject({
+  url: z.string(),
+  events: z.array(z.enum(EVENT_TYPES)),
+  secret: z
+    .string()
+    .regex(/^whsec_/)
+    .optional()
+    .meta({ description: "Only when the secret was created or rotated by this request." }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+responseSchemas.add(WebhookEndpointSchema, { id: "WebhookEndpoint" });
+
+export const WebhookDeliverySchema = z.strictObject({
+  deliveryId: z.string(),
+  eventId: z.string(),
+  partnerId: z.string(),
+  tenantId: z.guid(),
+  type: z.enum(EVENT_TYPES),
+  status: z.enum(DELIVERY_STATUSES),
+  attempts: z.int().min(0),
+  createdAt: Timestamp,
+  lastAttemptAt: Timestamp.optional(),
+  nextAttemptAt: Timestamp.optional(),
+  lastResponseStatus: z.int().optional(),
+  error: ErrorInfoSchema.optional(),
+});
+responseSchemas.add(WebhookDeliverySchema, { id: "WebhookDelivery" });
+
+export const WebhookDeliveryPageSchema = z.strictObject({
+  items: z.array(WebhookDeliverySchema),
+  nextCursor: z.string().optional(),
+});
+responseSchemas.add(WebhookDeliveryPageSchema, { id: "WebhookDeliveryPage" });
+
+export const HealthSchema = z.strictObject({ status: z.literal("ok") });
+responseSchemas.add(HealthSchema, { id: "Health" });
+
+/** RFC 9457 problem details, with `errors` for field problems. */
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int().min(400).max(599),
+    detail: z.string().optional(),
+    errors: z
+      .array(
+        z.strictObject({
+          pointer: z
+            .string()
+            .meta({ description: "JSON Pointer: /body/..., /query/..., /path/..., /header/..." }),
+          detail: z.string(),
+        }),
+      )
+      .optional(),
+  })
+  .meta({ description: "RFC 9457 problem details (application/problem+json)." });
+responseSchemas.add(ProblemSchema, { id: "Problem" });
+
+export const OpenApiDocumentSchema = z
+  .object({ openapi: z.string(), info: z.object({}).loose(), paths: z.object({}).loose() })
+  .loose();
+responseSchemas.add(OpenApiDocumentSchema, { id: "OpenApiDocument" });

@@ -1,0 +1,269 @@
+/**
+ * The application service behind the partner API: register a tenant and start its workflow,
+ * retry, offboard, read and list, all scoped to the calling principal. Domain logic only: the
+ * store and the workflow engine are ports, HTTP lives in `functions/api/`.
+ *
+ * Visibility rule: a partner sees only its own tenants; another partner's tenant is a
+ * `TenantNotFoundError`, indistinguishable from a tenant that does not exist.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { WorkflowEngine, WorkflowKind } from "./engine.ts";
+import {
+  ConflictError,
+  type ErrorInfo,
+  InvalidCursorError,
+  TenantNotFoundError,
+  WorkflowStartError,
+} from "./errors.ts";
+import type { Page, Partner, Principal, StoredTenant, TenantStore } from "./store.ts";
+import {
+  type EventType,
+  OFFBOARDABLE_STATUSES,
+  type OnboardingRequest,
+  RETRYABLE_STATUSES,
+  type Tenant,
+  type TenantEvent,
+  type TenantStatus,
+} from "./tenant.ts";
+
+export interface OnboardingServiceOptions {
+  store: TenantStore;
+  engine: WorkflowEngine;
+  /** @default () => new Date() */
+  clock?: () => Date;
+}
+
+export interface TenantListQuery {
+  status?: TenantStatus;
+  limit: number;
+  cursor?: string;
+  /** Ops only: one partner's tenants. For a partner it can only narrow to itself. */
+  partnerId?: string;
+}
+
+/** What happens to a tenant when its workflow cannot be started. */
+const START_FAILURE: Record<WorkflowKind, { status: TenantStatus; from: TenantStatus; event: EventType }> = {
+  onboarding: { status: "failed", from: "queued", event: "tenant.onboarding.failed" },
+  offboarding: { status: "offboarding_failed", from: "offboarding", event: "tenant.offboarding.failed" },
+};
+
+/**
+ * Tenant onboarding use cases.
+ *
+ * @example
+ * ```ts
+ * const onboarding = new OnboardingService({ store, engine });
+ * const tenant = await onboarding.register("partner-1", request); // status "queued", workflow started
+ * ```
+ */
+export class OnboardingService {
+  readonly #store: TenantStore;
+  readonly #engine: WorkflowEngine;
+  readonly #clock: () => Date;
+
+  constructor(options: OnboardingServiceOptions) {
+    this.#store = options.store;
+    this.#engine = options.engine;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /**
+   * Registers the tenant for the partner (status `queued`) and starts onboarding.
+   * Throws ConflictError when the tenantId is taken (anything but `offboarded`), and
+   * WorkflowStartError when the engine refused (the tenant is then `failed` and retryable).
+   */
+  async register(partnerId: string, request: OnboardingRequest): Promise<Tenant> {
+    let stored: StoredTenant;
+    try {
+      stored = await this.#store.registerTenant(partnerId, request, this.#now());
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      // The id is global, so another partner learns that it is taken, but nothing more.
+      const current = await this.#store.getTenant(request.tenantId);
+      if (current?.tenant.partnerId === partnerId) throw err;
+      throw new ConflictError(`Tenant ${request.tenantId} is already registered.`, { cause: err });
+    }
+    return this.#startWorkflow("onboarding", stored);
+  }
+
+  /** The tenant, if the principal may see it; else TenantNotFoundError. */
+  async getTenant(principal: Principal, tenantId: string): Promise<Tenant> {
+    return (await this.#visible(principal, tenantId)).tenant;
+  }
+
+  /** Newest first; partners get their own tenants only. */
+  async listTenants(principal: Principal, query: TenantListQuery): Promise<Page<Tenant>> {
+    let partnerId = query.partnerId;
+    if (principal.role === "partner") {
+      if (partnerId !== undefined && partnerId !== principal.partnerId) return { items: [] };
+      partnerId = ownPartnerId(principal);
+    }
+    return this.#store.listTenants({
+      limit: query.limit,
+      ...(partnerId !== undefined && { partnerId }),
+      ...(query.status !== undefined && { status: query.status }),
+      ...(query.cursor !== undefined && { cursor: query.cursor }),
+    });
+  }
+
+  /**
+   * The tenant's event history, oldest first. The cursor is the last sequence of the previous
+   * page (a decimal string); anything else is an InvalidCursorError.
+   */
+  async listEvents(
+    principal: Principal,
+    tenantId: string,
+    query: { limit: number; cursor?: string },
+  ): Promise<Page<TenantEvent>> {
+    await this.#visible(principal, tenantId);
+    const afterSequence = query.cursor === undefined ? undefined : parseEventCursor(query.cursor);
+    const events = await this.#store.listEvents(tenantId, {
+      limit: query.limit + 1,
+      ...(afterSequence !== undefined && { afterSequence }),
+    });
+    if (events.length <= query.limit) return { items: events };
+    const items = events.slice(0, query.limit);
+    return { items, nextCursor: String(items.at(-1)!.data.sequence) };
+  }
+
+  /** Re-queues a `failed` or `awaiting_consent` tenant and starts a new onboarding run. */
+  async retry(principal: Principal, tenantId: string): Promise<Tenant> {
+    const current = await this.#visible(principal, tenantId);
+    requireStatus(current.tenant, RETRYABLE_STATUSES, "retried");
+    const { stored } = await this.#store.transition(
+      tenantId,
+      {
+        status: "queued",
+        expectStatus: RETRYABLE_STATUSES,
+        resetSteps: true,
+        error: null,
+        consentUrl: null,
+        newRun: true,
+      },
+      this.#now(),
+    );
+    return this.#startWorkflow("onboarding", stored);
+  }
+
+  /** Starts offboarding from one of OFFBOARDABLE_STATUSES; else ConflictError. */
+  async offboard(principal: Principal, tenantId: string): Promise<Tenant> {
+    const current = await this.#visible(principal, tenantId);
+    requireStatus(current.tenant, OFFBOARDABLE_STATUSES, "offboarded");
+    const { stored } = await this.#store.transition(
+      tenantId,
+      { status: "offboarding", expectStatus: OFFBOARDABLE_STATUSES, error: null, newRun: true },
+      this.#now(),
+    );
+    return this.#startWorkflow("offboarding", stored);
+  }
+
+  async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {
+    const stored = await this.#store.getTenant(tenantId);
+    if (!stored || (principal.role !== "ops" && stored.tenant.partnerId !== ownPartnerId(principal))) {
+      throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
+    }
+    return stored;
+  }
+
+  async #startWorkflow(kind: WorkflowKind, stored: StoredTenant): Promise<Tenant> {
+    const { tenantId } = stored.tenant;
+    try {
+      await this.#engine.start(kind, { tenantId, run: stored.internals.run });
+      return stored.tenant;
+    } catch (cause) {
+      const failure = START_FAILURE[kind];
+      const error: ErrorInfo = {
+        code: "WORKFLOW_START_FAILED",
+        message: `The ${kind} workflow could not be started; retry the tenant.`,
+      };
+      await this.#store
+        .transition(
+          tenantId,
+          {
+            status: failure.status,
+            expectStatus: [failure.from],
+            error,
+            event: { type: failure.event, error },
+          },
+          this.#now(),
+        )
+        // The workflow may have started after all and moved the tenant on: its state wins.
+        .catch((err: unknown) => {
+          if (!(err instanceof ConflictError)) throw err;
+        });
+      throw new WorkflowStartError(error.message, { cause });
+    }
+  }
+
+  #now(): string {
+    return this.#clock().toISOString();
+  }
+}
+
+function requireStatus(tenant: Tenant, allowed: readonly TenantStatus[], verb: string): void {
+  if (!allowed.includes(tenant.status)) {
+    throw new ConflictError(
+      `Tenant ${tenant.tenantId} is ${tenant.status}; it can be ${verb} only when ${allowed.join(", ")}.`,
+    );
+  }
+}
+
+function ownPartnerId(principal: Principal): string {
+  // A partner principal without a partnerId would see everything: refuse loudly instead.
+  if (!principal.partnerId) throw new Error("partner principal without partnerId");
+  return principal.partnerId;
+}
+
+function parseEventCursor(cursor: string): number {
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(cursor))
+    throw new InvalidCursorError("The cursor is not one this API issued.");
+  return Number(cursor);
+}
+
+/** Prefix of every partner API key: makes leaked keys easy to find by secret scanners. */
+export const API_KEY_PREFIX = "jok_";
+/** `jok_` + 32 random bytes in base64url. */
+export const API_KEY_PATTERN = /^jok_[A-Za-z0-9_-]{43}$/;
+
+/** A new high-entropy API key (256 bits). Show it once; store only {@link hashApiKey}. */
+export function generateApiKey(): string {
+  return API_KEY_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/** SHA-256 (hex) of a key: what the store keeps and looks up. */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+/** Constant-time comparison of two hex SHA-256 hashes. */
+export function sameKeyHash(a: string, b: string): boolean {
+  const left = Buffer.from(a, "hex");
+  const right = Buffer.from(b, "hex");
+  return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
+}
+
+/**
+ * Partner administration (ops): a partner and its API key are created together; the key is
+ * returned once and only its hash is stored.
+ */
+export class PartnerService {
+  readonly #store: TenantStore;
+  readonly #clock: () => Date;
+
+  constructor(options: { store: TenantStore; clock?: () => Date }) {
+    this.#store = options.store;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  async createPartner(name: string): Promise<{ partner: Partner; apiKey: string }> {
+    const now = this.#clock().toISOString();
+    const partner = await this.#store.createPartner(name, now);
+    const apiKey = generateApiKey();
+    await this.#store.putApiKey(hashApiKey(apiKey), { role: "partner", partnerId: partner.partnerId }, now);
+    return { partner, apiKey };
+  }
+
+  listPartners(query: { limit: number; cursor?: string }): Promise<Page<Partner>> {
+    return this.#store.listPartners(query);
+  }
+}
