@@ -33,3 +33,89 @@ export const M365_CLOUDS: Readonly<Record<M365Cloud, M365Endpoints>> = {
     exchange: "https://partner.outlook.cn",
   },
 };
+
+/** Authority hosts of the public clouds: anything else is a private or simulated authority. */
+export const PUBLIC_AUTHORITY_HOSTS: readonly string[] = [
+  ...new Set(Object.values(M365_CLOUDS).map((e) => e.authorityHost)),
+];
+
+export interface ResolvedM365Endpoints {
+  cloud: M365Cloud;
+  endpoints: M365Endpoints;
+  /** An explicit M365_AUTHORITY_HOST was given: MSAL instance discovery must be off. */
+  explicitAuthorityHost: boolean;
+}
+
+/**
+ * The three Microsoft 365 endpoints from `M365_CLOUD` (default `global`), each overridable by
+ * `M365_AUTHORITY_HOST`, `M365_GRAPH_ENDPOINT`, `M365_EXCHANGE_ENDPOINT` (https only).
+ *
+ * @throws Error naming the variable when a value is not allowed.
+ */
+export function resolveM365Endpoints(env: NodeJS.ProcessEnv = process.env): ResolvedM365Endpoints {
+  const cloud = (env.M365_CLOUD?.trim() || "global") as M365Cloud;
+  if (!Object.hasOwn(M365_CLOUDS, cloud)) {
+    throw new Error(
+      `M365_CLOUD must be one of ${Object.keys(M365_CLOUDS).join(", ")}; got "${env.M365_CLOUD}"`,
+    );
+  }
+  const base = M365_CLOUDS[cloud];
+  const pick = (name: string, fallback: string): string => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error(`${name} must be an https URL; got "${raw}"`);
+    }
+    if (url.protocol !== "https:" || url.search || url.hash || url.username) {
+      throw new Error(`${name} must be a plain https URL (no query, fragment or credentials); got "${raw}"`);
+    }
+    return url.toString().replace(/\/+$/, "");
+  };
+  return {
+    cloud,
+    endpoints: {
+      authorityHost: pick("M365_AUTHORITY_HOST", base.authorityHost),
+      graph: pick("M365_GRAPH_ENDPOINT", base.graph),
+      exchange: pick("M365_EXCHANGE_ENDPOINT", base.exchange),
+    },
+    explicitAuthorityHost: Boolean(env.M365_AUTHORITY_HOST?.trim()),
+  };
+}
+
+/** The multi-tenant app's credentials (SPEC section 4); undefined when none is configured. */
+export interface M365AppConfig {
+  clientId: string;
+  clientSecret?: string;
+  clientCertificatePath?: string;
+  /** Where admin consent sends the admin back (optional `redirect_uri` of the consent URL). */
+  consentRedirectUri?: string;
+}
+
+/**
+ * Reads `M365_CLIENT_ID` with `M365_CLIENT_SECRET` or `M365_CLIENT_CERTIFICATE_PATH`
+ * (and the optional `M365_CONSENT_REDIRECT_URI`). Returns undefined when none of them is set
+ * (the local runtime then starts the simulator).
+ *
+ * @throws Error when the set is incomplete.
+ */
+export function readM365AppConfig(env: NodeJS.ProcessEnv = process.env): M365AppConfig | undefined {
+  const clientId = env.M365_CLIENT_ID?.trim();
+  const clientSecret = env.M365_CLIENT_SECRET?.trim();
+  const clientCertificatePath = env.M365_CLIENT_CERTIFICATE_PATH?.trim();
+  if (!clientId && !clientSecret && !clientCertificatePath) return undefined;
+  if (!clientId)
+    throw new Error("M365_CLIENT_ID is required with M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH");
+  if (!clientSecret && !clientCertificatePath) {
+    throw new Error("M365_CLIENT_ID needs M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH");
+  }
+  const consentRedirectUri = env.M365_CONSENT_REDIRECT_URI?.trim();
+  return {
+    clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(clientCertificatePath ? { clientCertificatePath } : {}),
+    ...(consentRedirectUri ? { consentRedirectUri } : {}),
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * One error model for Graph, Exchange and Entra ID: every failure becomes a named error of
+ * `functions/domain/errors.ts` carrying the message Microsoft gave.
+ */
+import {
+  AccessDeniedError,
+  ConsentRequiredError,
+  DehydratedOrganizationError,
+  InvalidRequestError,
+  NotFoundError,
+  type OnboardingError,
+  ThrottledError,
+  TransientError,
+} from "../../domain/errors.ts";
+
+export type M365Service = "graph" | "exchange" | "identity";
+
+/** What Microsoft said beyond the named error: kept beside it, not on it. */
+export interface M365ErrorDetails {
+  service: M365Service;
+  operation: string;
+  status?: number;
+  /** Exchange's .NET exception type, e.g. `...ManagementObjectNotFoundException`. */
+  exceptionType?: string;
+  /** Attempts made in-task before this error was thrown. */
+  attempts?: number;
+}
+
+const details = new WeakMap<object, M365ErrorDetails>();
+
+/** Details of an error thrown by this adapter (undefined for any other error). */
+export function m365ErrorDetails(err: unknown): M365ErrorDetails | undefined {
+  return typeof err === "object" && err !== null ? details.get(err) : undefined;
+}
+
+function withDetails<E extends OnboardingError>(err: E, d: M365ErrorDetails): E {
+  details.set(err, d);
+  return err;
+}
+
+export function setAttempts(err: unknown, attempts: number): void {
+  const d = m365ErrorDetails(err);
+  if (d) d.attempts = attempts;
+}
+
+const CONSENT_CODES = /AADSTS(65001|700016|7000229|90094|90008|500011|650052)\b/;
+const BAD_CREDENTIAL_CODES = /AADSTS(7000215|7000222|700027|700024|7000216|50027|700021|5002730)\b/;
+const CONSENT_TEXT = /consent|not (been )?(installed|provisioned)|service principal/i;
+const NOT_FOUND_TEXT =
+  /couldn'?t be found|could not be found|ManagementObjectNotFoundException|does not exist/i;
+const DEHYDRATED = /InvalidOperationInDehydratedContextException|Enable-OrganizationCustomization/;
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+/** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from now. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+interface ParsedBody {
+  message?: string;
+  exceptionType?: string;
+  code?: string;
+}
+
+function lowerKeys(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/**
+ * The useful text of an OData error: `error.details[].message` (Exchange writes
+ * `ErrorId|ExceptionType|Text` there), then `error.innererror.internalException.message`,
+ * then `error.message`.
+ */
+export function parseODataError(body: string): ParsedBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    const text = body.trim().slice(0, 500);
+    return text ? { message: text } : {};
+  }
+  const error = lowerKeys(lowerKeys(json)?.error);
+  if (!error) return {};
+  const out: ParsedBody = {};
+  if (typeof error.code === "string") out.code = error.code;
+  const detailMessages = Array.isArray(error.details)
+    ? error.details
+        .map((d) => lowerKeys(d)?.message)
+        .filter((m): m is string => typeof m === "string" && m.length > 0)
+    : [];
+  const texts: string[] = [];
+  for (const m of detailMessages) {
+    const parts = m.split("|");
+    if (parts.length >= 3 && /^Ex[0-9A-F]+$/i.test(parts[0] ?? "")) {
+      out.exceptionType ??= parts[1];
+      texts.push(parts.slice(2).join("|"));
+    } else {
+      texts.push(m);
+    }
+  }
+  const inner = lowerKeys(error.innererror);
+  const internal = lowerKeys(inner?.internalexception);
+  if (typeof internal?.type === "string") out.exceptionType ??= internal.type;
+  if (texts.length > 0) out.message = texts.join(" ");
+  else if (typeof internal?.message === "string") out.message = internal.message;
+  else if (typeof error.message === "string") out.message = error.message;
+  return out;
+}
+
+/** Maps a non-2xx Graph or Exchange answer to a named error. */
+export function errorFromResponse(
+  service: M365Service,
+  operation: string,
+  status: number,
+  headers: Headers,
+  body: string,
+): OnboardingError {
+  const parsed = parseODataError(body);
+  const text = parsed.message ?? `HTTP ${status}`;
+  const message = `${operation}: ${text}`;
+  const d: M365ErrorDetails = {
+    service,
+    operation,
+    status,
+    ...(parsed.exceptionType ? { exceptionType: parsed.exceptionType } : {}),
+  };
+  const typeAndText = `${parsed.exceptionType ?? ""} ${text}`;
+  const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
+  // Exchange's exception type is unambiguous whatever status carries it.
+  if (DEHYDRATED.test(typeAndText)) return withDetails(new DehydratedOrganizationError(message), d);
+  if (/ManagementObjectNotFoundException/.test(parsed.exceptionType ?? "")) {
+    return withDetails(new NotFoundError(message), d);
+  }
+  if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
+    return withDetails(new ThrottledError(message, retryAfterMs), d);
+  }
+  if (status === 408 || status >= 500) return withDetails(new TransientError(message), d);
+  if (status === 404) return withDetails(new NotFoundError(message), d);
+  if (status === 401 && (CONSENT_CODES.test(text) || CONSENT_TEXT.test(text))) {
+    return withDetails(new ConsentRequiredError(message), d);
+  }
+  if (status === 401 || status === 403) return withDetails(new AccessDeniedError(message), d);
+  if (NOT_FOUND_TEXT.test(typeAndText)) return withDetails(new NotFoundError(message), d);
+  return withDetails(new InvalidRequestError(message), d);
+}
+
+/** Maps a failure of the token request (@azure/identity / MSAL) to a named error. */
+export function errorFromTokenFailure(tenantId: string, resource: string, err: unknown): OnboardingError {
+  const operation = "token";
+  const text = describe(err);
+  const d: M365ErrorDetails = { service: "identity", operation: `token ${resource}` };
+  const status = (err as { statusCode?: number }).statusCode;
+  if (status !== undefined) d.status = status;
+  if (CONSENT_CODES.test(text)) {
+    return withDetails(
+      new ConsentRequiredError(`The app has no admin consent in tenant ${tenantId}: ${firstSentence(text)}`, {
+        cause: err,
+      }),
+      d,
+    );
+  }
+  if (BAD_CREDENTIAL_CODES.test(text)) {
+    return withDetails(
+      new AccessDeniedError(
+        `Entra ID rejected the app's credentials for tenant ${tenantId}: ${firstSentence(text)}`,
+        { cause: err },
+      ),
+      d,
+    );
+  }
+  if (/AADSTS(90002|900023|90013)\b/.test(text)) {
+    return withDetails(new InvalidRequestError(`${operation}: ${firstSentence(text)}`, { cause: err }), d);
+  }
+  if (status === 429)
+    return withDetails(
+      new ThrottledError(`${operation}: ${firstSentence(text)}`, undefined, { cause: err }),
+      d,
+    );
+  if (
+    (status !== undefined && status >= 500) ||
+    isNetworkError(err) ||
+    /network|timed? ?out|ECONN|socket/i.test(text)
+  ) {
+    return withDetails(
+      new TransientError(`${operation} for tenant ${tenantId}: ${firstSentence(text)}`, { cause: err }),
+      d,
+    );
+  }
+  return withDetails(
+    new AccessDeniedError(`${operation} for tenant ${tenantId}: ${firstSentence(text)}`, { cause: err }),
+    d,
+  );
+}
+
+/** Maps a thrown fetch failure (no HTTP answer) to TransientError. */
+export function errorFromNetworkFailure(
+  service: M365Service,
+  operation: string,
+  err: unknown,
+): OnboardingError {
+  const timeout = err instanceof DOMException && err.name === "TimeoutError";
+  const reason = timeout ? "timed out" : `connection failed (${networkCode(err) ?? describe(err)})`;
+  return withDetails(new TransientError(`${operation}: ${reason}`, { cause: err }), { service, operation });
+}
+
+export function isNetworkError(err: unknown): boolean {
+  const code = networkCode(err);
+  return (
+    (code !== undefined && NETWORK_CODES.has(code)) ||
+    (err instanceof TypeError && /fetch failed/i.test(err.message))
+  );
+}
+
+function networkCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Entra error texts end in trace ids and timestamps; keep the part a person can act on. */
+function firstSentence(text: string): string {
+  const aadsts = /AADSTS\d+:[^\r\n]*?(?= Trace ID:|\r|\n|$)/.exec(text)?.[0];
+  return (aadsts ?? text).trim().slice(0, 600);
+}

@@ -1,0 +1,265 @@
+/**
+ * The port's Exchange operations for one tenant, as cmdlets through {@link ExchangeClient}.
+ *
+ * Reads map "couldn't be found" to undefined. Writes that a retry may have seen succeed
+ * already (the connection dropped after Exchange applied them) are reconciled: "already
+ * exists" on a retried New-* returns the existing object, "couldn't be found" on a retried
+ * Remove-* is success.
+ */
+import { NotFoundError } from "../../domain/errors.ts";
+import type {
+  ConnectorValidationTask,
+  DistributionGroup,
+  DistributionGroupSpec,
+  ExchangeOperations,
+  JournalRule,
+  JournalRuleSpec,
+  OutboundConnector,
+  OutboundConnectorSpec,
+  Recipient,
+  TransportConfig,
+} from "../../domain/m365.ts";
+import { m365ErrorDetails } from "./error-model.ts";
+import type { CmdletParameters, CmdletRow, ExchangeClient } from "./exchange-client.ts";
+import {
+  flag,
+  prop,
+  toDistributionGroup,
+  toJournalRule,
+  toOutboundConnector,
+  toRecipient,
+  toTransportConfig,
+  toValidationTask,
+} from "./normalize.ts";
+
+const ALREADY_EXISTS = /AlreadyExists|already exists|already being used/i;
+const ALREADY_MEMBER = /MemberAlreadyExistsException|already a member/i;
+const ALREADY_CUSTOMIZED = /AlreadyEnabled|not required|already enabled for customization/i;
+
+function exchangeText(err: unknown): string {
+  const d = m365ErrorDetails(err);
+  return `${d?.exceptionType ?? ""} ${err instanceof Error ? err.message : ""}`;
+}
+
+function retried(err: unknown): boolean {
+  return (m365ErrorDetails(err)?.attempts ?? 1) > 1;
+}
+
+function connectorParameters(spec: Partial<OutboundConnectorSpec>): CmdletParameters {
+  const p: CmdletParameters = {};
+  if (spec.name !== undefined) p.Name = spec.name;
+  if (spec.comment !== undefined) p.Comment = spec.comment;
+  if (spec.connectorType !== undefined) p.ConnectorType = spec.connectorType;
+  if (spec.recipientDomains !== undefined) p.RecipientDomains = [...spec.recipientDomains];
+  if (spec.smartHosts !== undefined) p.SmartHosts = [...spec.smartHosts];
+  if (spec.useMxRecord !== undefined) p.UseMXRecord = spec.useMxRecord;
+  if (spec.tlsSettings !== undefined) p.TlsSettings = spec.tlsSettings;
+  if (spec.enabled !== undefined) p.Enabled = spec.enabled;
+  return p;
+}
+
+export class ExchangeTenantOperations implements ExchangeOperations {
+  readonly #client: ExchangeClient;
+  readonly #tenantId: string;
+
+  constructor(client: ExchangeClient, tenantId: string) {
+    this.#client = client;
+    this.#tenantId = tenantId;
+  }
+
+  #run(cmdlet: string, parameters: CmdletParameters = {}): Promise<CmdletRow[]> {
+    return this.#client.invoke(this.#tenantId, cmdlet, parameters);
+  }
+
+  /** One object or undefined when Exchange says it couldn't be found. */
+  async #read(cmdlet: string, parameters: CmdletParameters): Promise<CmdletRow | undefined> {
+    try {
+      return (await this.#run(cmdlet, parameters))[0];
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async #create<T>(
+    cmdlet: string,
+    parameters: CmdletParameters,
+    convert: (row: CmdletRow) => T,
+    existing: () => Promise<T | undefined>,
+  ): Promise<T> {
+    try {
+      const [row] = await this.#run(cmdlet, parameters);
+      if (row) return convert(row);
+    } catch (err) {
+      if (!(retried(err) && ALREADY_EXISTS.test(exchangeText(err)))) throw err;
+    }
+    const found = await existing();
+    if (found === undefined) throw new NotFoundError(`${cmdlet}: the new object could not be read back`);
+    return found;
+  }
+
+  async #remove(cmdlet: string, parameters: CmdletParameters): Promise<void> {
+    try {
+      await this.#run(cmdlet, { ...parameters, Confirm: false });
+    } catch (err) {
+      if (err instanceof NotFoundError && retried(err)) return;
+      throw err;
+    }
+  }
+
+  // ---- outbound connectors ----------------------------------------------------------------
+
+  async getOutboundConnector(name: string): Promise<OutboundConnector | undefined> {
+    const row = await this.#read("Get-OutboundConnector", { Identity: name });
+    return row && toOutboundConnector(row);
+  }
+
+  async newOutboundConnector(spec: OutboundConnectorSpec): Promise<OutboundConnector> {
+    return this.#create("New-OutboundConnector", connectorParameters(spec), toOutboundConnector, () =>
+      this.getOutboundConnector(spec.name),
+    );
+  }
+
+  async setOutboundConnector(identity: string, changes: Partial<OutboundConnectorSpec>): Promise<void> {
+    const parameters = connectorParameters(changes);
+    if (Object.keys(parameters).length === 0) return;
+    await this.#run("Set-OutboundConnector", { Identity: identity, ...parameters });
+  }
+
+  removeOutboundConnector(identity: string): Promise<void> {
+    return this.#remove("Remove-OutboundConnector", { Identity: identity });
+  }
+
+  async validateOutboundConnector(
+    identity: string,
+    recipients: string[],
+  ): Promise<ConnectorValidationTask[]> {
+    const rows = await this.#run("Validate-OutboundConnector", {
+      Identity: identity,
+      Recipients: [...recipients],
+    });
+    return rows.map(toValidationTask);
+  }
+
+  // ---- transport config and recipients ---------------------------------------------------
+
+  async getTransportConfig(): Promise<TransportConfig> {
+    const [row] = await this.#run("Get-TransportConfig");
+    return toTransportConfig(row);
+  }
+
+  async setTransportConfig(changes: { journalingReportNdrTo: string | null }): Promise<void> {
+    await this.#run("Set-TransportConfig", { JournalingReportNdrTo: changes.journalingReportNdrTo });
+  }
+
+  async getRecipient(identity: string): Promise<Recipient | undefined> {
+    const row = await this.#read("Get-Recipient", { Identity: identity });
+    return row && toRecipient(row);
+  }
+
+  async getOrganizationConfig(): Promise<{ isDehydrated: boolean }> {
+    const [row] = await this.#run("Get-OrganizationConfig");
+    return { isDehydrated: row ? flag(prop(row, "IsDehydrated")) : false };
+  }
+
+  async enableOrganizationCustomization(): Promise<void> {
+    try {
+      await this.#run("Enable-OrganizationCustomization");
+    } catch (err) {
+      if (ALREADY_CUSTOMIZED.test(exchangeText(err))) return;
+      throw err;
+    }
+  }
+
+  // ---- journal rules -----------------------------------------------------------------------
+
+  async getJournalRule(name: string): Promise<JournalRule | undefined> {
+    const row = await this.#read("Get-JournalRule", { Identity: name });
+    return row && toJournalRule(row);
+  }
+
+  async newJournalRule(spec: JournalRuleSpec): Promise<JournalRule> {
+    const parameters: CmdletParameters = {
+      Name: spec.name,
+      JournalEmailAddress: spec.journalEmailAddress,
+      Scope: spec.scope,
+      // Explicit: the cmdlet's default is a disabled rule.
+      Enabled: spec.enabled,
+    };
+    if (spec.recipient) parameters.Recipient = spec.recipient;
+    return this.#create("New-JournalRule", parameters, toJournalRule, () => this.getJournalRule(spec.name));
+  }
+
+  async setJournalRule(
+    identity: string,
+    changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>,
+  ): Promise<void> {
+    const parameters: CmdletParameters = {};
+    if (changes.journalEmailAddress !== undefined)
+      parameters.JournalEmailAddress = changes.journalEmailAddress;
+    if (changes.scope !== undefined) parameters.Scope = changes.scope;
+    if (changes.recipient !== undefined) parameters.Recipient = changes.recipient;
+    if (Object.keys(parameters).length === 0) return;
+    await this.#run("Set-JournalRule", { Identity: identity, ...parameters });
+  }
+
+  async enableJournalRule(identity: string): Promise<void> {
+    await this.#run("Enable-JournalRule", { Identity: identity });
+  }
+
+  async disableJournalRule(identity: string): Promise<void> {
+    await this.#run("Disable-JournalRule", { Identity: identity, Confirm: false });
+  }
+
+  removeJournalRule(identity: string): Promise<void> {
+    return this.#remove("Remove-JournalRule", { Identity: identity });
+  }
+
+  // ---- distribution groups -----------------------------------------------------------------
+
+  async getDistributionGroup(identity: string): Promise<DistributionGroup | undefined> {
+    const row = await this.#read("Get-DistributionGroup", { Identity: identity });
+    return row && toDistributionGroup(row);
+  }
+
+  async newDistributionGroup(spec: DistributionGroupSpec): Promise<DistributionGroup> {
+    const parameters: CmdletParameters = {
+      Name: spec.name,
+      PrimarySmtpAddress: spec.primarySmtpAddress,
+      Type: "Distribution",
+    };
+    if (spec.members.length > 0) parameters.Members = [...spec.members];
+    return this.#create("New-DistributionGroup", parameters, toDistributionGroup, () =>
+      this.getDistributionGroup(spec.name),
+    );
+  }
+
+  removeDistributionGroup(identity: string): Promise<void> {
+    return this.#remove("Remove-DistributionGroup", {
+      Identity: identity,
+      BypassSecurityGroupManagerCheck: true,
+    });
+  }
+
+  async listDistributionGroupMembers(identity: string): Promise<string[]> {
+    const rows = await this.#run("Get-DistributionGroupMember", {
+      Identity: identity,
+      ResultSize: "Unlimited",
+    });
+    return rows.map((row) => toRecipient(row).primarySmtpAddress).filter((a) => a.length > 0);
+  }
+
+  async addDistributionGroupMember(identity: string, member: string): Promise<void> {
+    try {
+      await this.#run("Add-DistributionGroupMember", {
+        Identity: identity,
+        Member: member,
+        BypassSecurityGroupManagerCheck: true,
+      });
+    } catch (err) {
+      // Desired state: a member that is already there is what we wanted.
+      if (ALREADY_MEMBER.test(exchangeText(err))) return;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Exchange output to the port's camelCase types. Exchange returns PascalCase, addresses with
+ * or without `smtp:`, and multivalued properties as an array, a single value or null.
+ */
+import type {
+  ConnectorValidationTask,
+  DistributionGroup,
+  JournalRule,
+  OutboundConnector,
+  Recipient,
+  TlsSettings,
+  TransportConfig,
+} from "../../domain/m365.ts";
+import type { CmdletRow } from "./exchange-client.ts";
+
+/** A property by name, case-insensitively (PowerShell is). */
+export function prop(row: CmdletRow, name: string): unknown {
+  if (name in row) return row[name];
+  const lower = name.toLowerCase();
+  const key = Object.keys(row).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : row[key];
+}
+
+export function text(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") {
+    const v = value as Record<string, unknown>;
+    // Some serialisers wrap values as {Name, Address} or {Value}.
+    return text(v.Address ?? v.address ?? v.Value ?? v.value ?? v.Name ?? v.name ?? "");
+  }
+  return String(value);
+}
+
+export function flag(value: unknown): boolean {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "string") return /^(\$?true|1|yes)$/i.test(value.trim());
+  return value === 1;
+}
+
+/** A multivalued property as a list: null is empty, a single value is one item. */
+export function list(value: unknown): string[] {
+  if (value === null || value === undefined || value === "") return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items
+    .map(text)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** An SMTP address without its `smtp:`/`SMTP:` prefix. */
+export function address(value: unknown): string {
+  return text(value)
+    .trim()
+    .replace(/^smtp:/i, "");
+}
+
+/** An optional address; Exchange writes an unset SmtpAddress as `<>`. */
+export function optionalAddress(value: unknown): string | null {
+  const a = address(value);
+  return a === "" || a === "<>" ? null : a;
+}
+
+function identity(row: CmdletRow): string {
+  return text(prop(row, "Identity")) || text(prop(row, "Name")) || text(prop(row, "Guid"));
+}
+
+const TLS: readonly TlsSettings[] = ["EncryptionOnly", "CertificateValidation", "DomainValidation"];
+
+export function toOutboundConnector(row: CmdletRow): OutboundConnector {
+  const tls = text(prop(row, "TlsSettings"));
+  const type = text(prop(row, "ConnectorType"));
+  return {
+    identity: identity(row),
+    name: text(prop(row, "Name")),
+    comment: text(prop(row, "Comment")),
+    connectorType: /^onpremises$/i.test(type) ? "OnPremises" : "Partner",
+    recipientDomains: list(prop(row, "RecipientDomains")),
+    smartHosts: list(prop(row, "SmartHosts")),
+    useMxRecord: flag(prop(row, "UseMXRecord")),
+    tlsSettings: TLS.find((t) => t.toLowerCase() === tls.toLowerCase()) ?? null,
+    enabled: flag(prop(row, "Enabled")),
+  };
+}
+
+export function toValidationTask(row: CmdletRow): ConnectorValidationTask {
+  const details = text(prop(row, "Details") ?? prop(row, "Error") ?? prop(row, "Message"));
+  return {
+    task: text(prop(row, "Task") ?? prop(row, "TaskName") ?? prop(row, "Name")),
+    status: text(prop(row, "Status") ?? prop(row, "Result")),
+    ...(details ? { details } : {}),
+  };
+}
+
+export function toTransportConfig(row: CmdletRow | undefined): TransportConfig {
+  return { journalingReportNdrTo: row ? optionalAddress(prop(row, "JournalingReportNdrTo")) : null };
+}
+
+export function toRecipient(row: CmdletRow): Recipient {
+  return {
+    identity: identity(row),
+    primarySmtpAddress: address(prop(row, "PrimarySmtpAddress")),
+    recipientTypeDetails: text(prop(row, "RecipientTypeDetails")),
+  };
+}
+
+export function toJournalRule(row: CmdletRow): JournalRule {
+  const scope = text(prop(row, "Scope")).toLowerCase();
+  return {
+    identity: identity(row),
+    name: text(prop(row, "Name")),
+    journalEmailAddress: address(prop(row, "JournalEmailAddress")),
+    scope: scope === "internal" ? "Internal" : scope === "external" ? "External" : "Global",
+    recipient: optionalAddress(prop(row, "Recipient")),
+    enabled: flag(prop(row, "Enabled")),
+  };
+}
+
+export function toDistributionGroup(row: CmdletRow): DistributionGroup {
+  return {
+    identity: identity(row),
+    name: text(prop(row, "Name")),
+    primarySmtpAddress: address(prop(row, "PrimarySmtpAddress")),
+    recipientTypeDetails: text(prop(row, "RecipientTypeDetails")),
+  };
+}

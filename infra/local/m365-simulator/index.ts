@@ -1,0 +1,187 @@
+/**
+ * A stateful Microsoft 365 simulator over HTTPS on 127.0.0.1: Entra ID tokens, Graph
+ * `GET /organization` and the Exchange admin API cmdlets the onboarding workflow uses.
+ *
+ * @example
+ * ```ts
+ * const sim = await startSimulator();
+ * const gateway = createM365Gateway({ clientId: sim.clientId, clientSecret: sim.clientSecret, endpoints: sim.endpoints });
+ * sim.failNext(tenantId, "New-JournalRule", { kind: "throttle", retryAfterSeconds: 2 });
+ * sim.tenant(tenantId).journalRules; // what the workflow created
+ * await sim.close();
+ * ```
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createCertificateAuthority,
+  createClientCertificate,
+  thumbprints,
+  trustCertificate,
+} from "./certificates.ts";
+import type { TenantState } from "./organization.ts";
+import { type ServerSettings, SimulatorServer } from "./server.ts";
+import type { Simulator, SimulatorConfig } from "./types.ts";
+
+export { demoMailboxes } from "./organization.ts";
+export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
+export { EXCHANGE_ANCHOR_MAILBOX } from "./server.ts";
+export type * from "./types.ts";
+
+export interface SimulatorOptions extends SimulatorConfig {
+  /** Port on 127.0.0.1; 0 (the default) picks a free one. */
+  port?: number;
+  /** The app's client id (default: a random GUID, or the one kept in `dataDir`). */
+  clientId?: string;
+  /** The app's secret (default: random, or the one kept in `dataDir`). */
+  clientSecret?: string;
+  /** Also accept client assertions signed by a generated RSA certificate (`clientCertificatePem`). */
+  clientCertificate?: boolean;
+  /** PEM certificates whose key may sign client assertions (an app's own certificate). */
+  trustedClientCertificates?: string[];
+  /**
+   * Folder that keeps the CA, the app credentials and every tenant's state across restarts.
+   * Without it, everything lives in memory and the CA is written to a temporary folder.
+   */
+  dataDir?: string;
+  /** Trust the CA in this process (default true): fetch, https and @azure/identity accept the server. */
+  trust?: boolean;
+  /** Lifetime of issued access tokens (default 3600 s). */
+  tokenLifetimeSeconds?: number;
+  /** State of tenants when first seen (default: consented, not dehydrated). */
+  tenantDefaults?: { consented?: boolean; dehydrated?: boolean };
+}
+
+interface Persisted {
+  clientId: string;
+  clientSecret: string;
+  tokenKey: string;
+  ca: { certPem: string; keyPem: string };
+  tenants: TenantState[];
+}
+
+const STATE_FILE = "simulator.json";
+
+/** Starts the simulator; the returned object is also its control API. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const stored = options.dataDir ? await load(join(options.dataDir, STATE_FILE)) : undefined;
+  const ca = await createCertificateAuthority(stored?.ca);
+  const serverCert = await ca.issueServerCertificate({ dns: ["localhost"], ip: ["127.0.0.1"] });
+  const clientId = options.clientId ?? stored?.clientId ?? randomUUID();
+  const clientSecret =
+    options.clientSecret ?? stored?.clientSecret ?? `sim~${randomBytes(24).toString("base64url")}`;
+  const tokenKey = stored?.tokenKey ? Buffer.from(stored.tokenKey, "base64") : randomBytes(32);
+  const clientCert = options.clientCertificate
+    ? await createClientCertificate(`journal-onboarding ${clientId}`)
+    : undefined;
+  const accepted = [
+    ...(clientCert
+      ? [
+          {
+            sha1: clientCert.thumbprintSha1,
+            sha256: clientCert.thumbprintSha256,
+            certPem: clientCert.certPem,
+          },
+        ]
+      : []),
+    ...(options.trustedClientCertificates ?? []).map((certPem) => ({ ...thumbprints(certPem), certPem })),
+  ];
+
+  let saving: Promise<void> | undefined;
+  let dirty = false;
+  const persist = async (): Promise<void> => {
+    if (!options.dataDir) return;
+    const file = join(options.dataDir, STATE_FILE);
+    const data: Persisted = {
+      clientId,
+      clientSecret,
+      tokenKey: tokenKey.toString("base64"),
+      ca: ca.pem,
+      tenants: server.states(),
+    };
+    await writeFile(`${file}.tmp`, JSON.stringify(data), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  };
+  const scheduleSave = (): void => {
+    if (!options.dataDir) return;
+    dirty = true;
+    saving ??= (async () => {
+      while (dirty) {
+        dirty = false;
+        await persist();
+      }
+      saving = undefined;
+    })();
+  };
+
+  const settings: ServerSettings = {
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    tls: serverCert,
+    clientId,
+    clientSecret,
+    clientCertificates: accepted,
+    tokenKey,
+    tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3600,
+    tenantDefaults: {
+      consented: options.tenantDefaults?.consented ?? true,
+      dehydrated: options.tenantDefaults?.dehydrated ?? false,
+    },
+    config: {
+      latencyMs: 0,
+      seed: 1,
+      pageSize: 2,
+      faults: { throttleRate: 0, retryAfterSeconds: 1, serverErrorRate: 0, dropRate: 0 },
+      validation: { lag: 0, fail: false },
+    },
+    tenants: stored?.tenants ?? [],
+    onChange: scheduleSave,
+  };
+  const server = new SimulatorServer(settings);
+  server.configure(options);
+  await server.listen();
+
+  const caDir =
+    options.dataDir ?? join(tmpdir(), `m365-simulator-${process.pid}-${randomBytes(4).toString("hex")}`);
+  await mkdir(caDir, { recursive: true, mode: 0o700 });
+  const caPath = join(caDir, "ca.pem");
+  await writeFile(caPath, ca.pem.certPem);
+  if (options.trust !== false) trustCertificate(ca.pem.certPem);
+  if (options.dataDir) await persist();
+
+  const sim: Simulator = {
+    url: server.url,
+    caPem: ca.pem.certPem,
+    caPath,
+    clientId,
+    clientSecret,
+    clientCertificatePem: clientCert ? `${clientCert.keyPem}\n${clientCert.certPem}` : undefined,
+    endpoints: server.endpoints,
+    close: async () => {
+      await server.close();
+      await saving;
+      if (options.dataDir) await persist();
+    },
+    tenant: (id) => server.tenant(id),
+    calls: (id) => server.calls(id),
+    resetCalls: () => server.resetCalls(),
+    configure: (config) => server.configure(config),
+    setConsented: (id, value) => server.setConsented(id, value),
+    setDehydrated: (id, value) => server.setDehydrated(id, value),
+    failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
+    reset: () => server.reset(),
+    demo: (id) => server.demo(id),
+  };
+  return sim;
+}
+
+async function load(file: string): Promise<Persisted | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as Persisted;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,165 @@
+/** Public types of the Microsoft 365 simulator and its control API. */
+import type { DemoMailboxes } from "./organization.ts";
+
+export type { DemoMailboxes };
+
+/** The three endpoints a client needs, all served by the simulator. */
+export interface SimulatorEndpoints {
+  authorityHost: string;
+  graph: string;
+  exchange: string;
+}
+
+/** Random faults applied to Graph and Exchange calls (never to identity or /_sim). */
+export interface FaultRates {
+  /** Share of calls answered 429 with Retry-After. */
+  throttleRate?: number;
+  /** Retry-After of those 429s, seconds (default 1). */
+  retryAfterSeconds?: number;
+  /** Share of calls answered 503. */
+  serverErrorRate?: number;
+  /** Share of calls whose connection is dropped without an answer. */
+  dropRate?: number;
+}
+
+export interface SimulatorConfig {
+  /** Added before every Graph, Exchange and identity answer. */
+  latencyMs?: number;
+  faults?: FaultRates;
+  /** Seed of the PRNG that draws the faults; the same seed repeats the same draws. */
+  seed?: number;
+  /** Rows per page of Exchange list results (`@odata.nextLink` beyond). */
+  pageSize?: number;
+  /** Validate-OutboundConnector: the first `lag` validations after a connector's creation fail; `fail` fails all. */
+  validation?: { lag?: number; fail?: boolean };
+}
+
+/**
+ * A failure to inject into the next matching call:
+ * - `throttle`: 429 with Retry-After (seconds, or an HTTP date when a string);
+ * - `server-error`: 5xx (503 by default);
+ * - `drop`: the connection is closed without an answer;
+ * - `delay`: the answer comes after `ms` (client timeouts);
+ * - `error`: any answer: an OData error for Graph/Exchange (`exceptionType` goes into the
+ *   Exchange details text), an Entra error for `token` (`code` such as `invalid_client`,
+ *   `message` starting with an AADSTS code).
+ */
+export type SimFault =
+  | "throttle"
+  | "server-error"
+  | "drop"
+  | { kind: "throttle"; retryAfterSeconds?: number; retryAfterDate?: string }
+  | { kind: "server-error"; status?: number }
+  | { kind: "drop" }
+  | { kind: "delay"; ms: number }
+  | { kind: "error"; status: number; message: string; code?: string; exceptionType?: string };
+
+/** One request the simulator received. */
+export interface SimCall {
+  seq: number;
+  /** Epoch milliseconds with sub-millisecond precision, taken when the request arrived. */
+  at: number;
+  tenantId: string;
+  service: "identity" | "graph" | "exchange";
+  /** `token`, `openid-configuration`, `adminconsent`, `GET /organization` or the cmdlet name. */
+  operation: string;
+  /** Whether the call changes the tenant (New-/Set-/Remove-/Add-/Enable-/Disable- cmdlets). */
+  write: boolean;
+  /** For token calls: the resource the token was asked for. */
+  resource?: string;
+  /** For Exchange calls: the cmdlet parameters. */
+  parameters?: Record<string, unknown>;
+  /** Page number (1-based) of an Exchange list. */
+  page?: number;
+  /** HTTP status answered (0 for a dropped connection). */
+  status: number;
+  /** The injected or random fault, when there was one. */
+  fault?: "throttle" | "server-error" | "drop" | "delay" | "error";
+}
+
+export interface ConnectorSnapshot {
+  name: string;
+  comment: string;
+  connectorType: string;
+  recipientDomains: string[];
+  smartHosts: string[];
+  useMxRecord: boolean;
+  tlsSettings: string | null;
+  enabled: boolean;
+  isValidated: boolean;
+  validations: number;
+}
+
+export interface JournalRuleSnapshot {
+  name: string;
+  journalEmailAddress: string;
+  scope: string;
+  recipient: string | null;
+  enabled: boolean;
+}
+
+export interface GroupSnapshot {
+  name: string;
+  primarySmtpAddress: string;
+  recipientTypeDetails: string;
+  /** Primary SMTP addresses of the members. */
+  members: string[];
+  /** Whether the simulator seeded it (rather than a cmdlet creating it). */
+  seeded: boolean;
+}
+
+export interface RecipientSnapshot {
+  name: string;
+  primarySmtpAddress: string;
+  recipientTypeDetails: string;
+}
+
+/** A copy of one tenant's state. */
+export interface TenantSnapshot {
+  tenantId: string;
+  domain: string;
+  consented: boolean;
+  dehydrated: boolean;
+  journalingReportNdrTo: string | null;
+  connectors: ConnectorSnapshot[];
+  journalRules: JournalRuleSnapshot[];
+  groups: GroupSnapshot[];
+  recipients: RecipientSnapshot[];
+}
+
+/** Inspect and steer the simulator. In-process it is synchronous; see `connectSimulator` for HTTP. */
+export interface SimulatorControl {
+  /** The tenant's state (created with its demo mailboxes when first seen). */
+  tenant(tenantId: string): TenantSnapshot;
+  /** Every call received, oldest first; only one tenant's when given. */
+  calls(tenantId?: string): SimCall[];
+  resetCalls(): void;
+  /** Changes latency, faults, seed, page size or validation behaviour (merged into the current config). */
+  configure(config: SimulatorConfig): void;
+  setConsented(tenantId: string, consented: boolean): void;
+  setDehydrated(tenantId: string, dehydrated: boolean): void;
+  /**
+   * Fails the next `times` calls of `operation` (a cmdlet name, `GET /organization` or
+   * `token`) for `tenantId` (`*` for any tenant).
+   */
+  failNext(tenantId: string, operation: string, fault: SimFault, times?: number): void;
+  /** Forgets every tenant, call and pending failure. */
+  reset(): void;
+  /** The seeded addresses of a tenant. */
+  demo(tenantId: string): DemoMailboxes;
+}
+
+export interface Simulator extends SimulatorControl {
+  /** Base URL, e.g. `https://127.0.0.1:54321`. */
+  readonly url: string;
+  readonly caPem: string;
+  /** File holding `caPem` (for NODE_EXTRA_CA_CERTS in other processes). */
+  readonly caPath: string;
+  readonly clientId: string;
+  /** The simulator's own fake app secret (it guards nothing but the simulator). */
+  readonly clientSecret: string;
+  /** Key and certificate PEM of the app's client certificate, when `clientCertificate` was asked for. */
+  readonly clientCertificatePem: string | undefined;
+  readonly endpoints: SimulatorEndpoints;
+  close(): Promise<void>;
+}
