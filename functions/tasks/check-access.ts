@@ -1,4 +1,4 @@
-// STUB by the infra work so that the stack synthesises; its owner replaces this file.
-export const handler = async () => {
-  throw new Error("Not implemented");
-};
+// Task function CheckAccess of the workflow definition (workflows/definition.ts).
+import { taskLambda } from "./lambda.ts";
+
+export const handler = taskLambda("CheckAccess");

@@ -355,4 +355,3 @@ async function outcomeChange(
       throw new ConflictError(`Unknown outcome ${String(input.outcome)}.`);
   }
 }
-

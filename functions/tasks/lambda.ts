@@ -1,0 +1,52 @@
+/**
+ * Wraps a workflow task for Lambda: Powertools logger (tenant id as correlation key), tracer
+ * and metrics as middy middleware around the task logic of `task-handlers.ts`.
+ */
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import middy from "@middy/core";
+import type { TaskName } from "../../workflows/definition.ts";
+import { m365Gateway, tenantStore } from "../commons/aws-deps.ts";
+import { logger, METRIC, MetricUnit, metrics, tracer } from "../commons/observability.ts";
+import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
+
+let handlers: Promise<Record<TaskName, TaskHandler>> | undefined;
+
+function taskHandlers(): Promise<Record<TaskName, TaskHandler>> {
+  handlers ??= m365Gateway().then((m365) =>
+    createTaskHandlers({ store: tenantStore(), m365, onStepResult: recordStepResult }),
+  );
+  handlers.catch(() => {
+    handlers = undefined;
+  });
+  return handlers;
+}
+
+/** Logs and measures every step: duration and outcome by step. */
+export function recordStepResult(result: StepResult): void {
+  if (result.outcome === "skipped") return;
+  const step = metrics.singleMetric();
+  step.addDimension("step", result.step);
+  step.addMetric(METRIC.stepDuration, MetricUnit.Milliseconds, result.durationMs);
+  step.addMetric(
+    result.outcome === "succeeded" ? METRIC.stepSucceeded : METRIC.stepFailed,
+    MetricUnit.Count,
+    1,
+  );
+  const fields = { step: result.step, durationMs: result.durationMs, changes: result.changes };
+  if (result.outcome === "succeeded") logger.info("step succeeded", fields);
+  else logger.warn("step failed", { ...fields, error: result.error });
+}
+
+/** The Lambda handler of one task function. */
+export function taskLambda(name: TaskName) {
+  return middy(async (input: TaskInput) => {
+    logger.appendKeys({ tenantId: input.tenantId, run: input.run });
+    const all = await taskHandlers();
+    return all[name](input);
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer))
+    .use(logMetrics(metrics));
+}

@@ -1,0 +1,118 @@
+/**
+ * The onboarding workflow wired for tests: the real store on dynalite, the real Microsoft 365
+ * gateway against the HTTPS simulator, the task handlers, and the local engine running the very
+ * definition AWS runs (retry intervals scaled down so retries take milliseconds).
+ */
+import { randomUUID } from "node:crypto";
+import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
+import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
+import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
+import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
+import { type Simulator, startSimulator } from "../../infra/local/m365-simulator/index.ts";
+import { freshTable } from "./dynamodb.ts";
+
+export async function workflowHarness(options: { retryScale?: number } = {}) {
+  const table = await freshTable();
+  const sim: Simulator = await startSimulator();
+  const m365 = createM365Gateway({
+    clientId: sim.clientId,
+    clientSecret: sim.clientSecret,
+    endpoints: sim.endpoints,
+    // Fast in-task backoff: the simulator's Retry-After (1 s) is still honoured.
+    retry: { baseDelayMs: 5, maxDelayMs: 2_000 },
+  });
+  const handlers = createTaskHandlers({ store: table.store, m365 });
+  const engine = new LocalWorkflowEngine({ handlers, retryScale: options.retryScale ?? 0.001 });
+  const { store } = table;
+
+  /** A request for a fresh simulated tenant, valid against its demo mailboxes. */
+  const request = (overrides: Partial<OnboardingRequest> = {}): OnboardingRequest => {
+    const tenantId = overrides.tenantId ?? randomUUID();
+    const demo = sim.demo(tenantId);
+    const base: OnboardingRequest = {
+      tenantId,
+      customerName: `cust-${tenantId.slice(0, 8)}`,
+      region: "us",
+      outboundGateway: false,
+      ndrAddress: demo.admin,
+    };
+    const merged = { ...base, ...overrides };
+    if (merged.region === "split" && !merged.groups) {
+      merged.groups = {
+        eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
+        us: {
+          name: "Journal US",
+          primarySmtpAddress: `journal-us@${demo.domain}`,
+          members: [demo.bob, demo.admin],
+        },
+      };
+    }
+    return merged;
+  };
+
+  /** Registers and runs onboarding to its end; returns the tenant. */
+  const onboard = async (req: OnboardingRequest, partnerId = "p_test"): Promise<Tenant> => {
+    const { internals } = await store.registerTenant(partnerId, req, new Date().toISOString());
+    await engine.start("onboarding", { tenantId: req.tenantId, run: internals.run });
+    await engine.idle();
+    return (await store.getTenant(req.tenantId))!.tenant;
+  };
+
+  /** What the API's retry does: a new run from failed/awaiting_consent, failed steps back to pending. */
+  const retry = async (tenantId: string): Promise<Tenant> => {
+    const current = (await store.getTenant(tenantId))!;
+    const steps = Object.fromEntries(
+      current.tenant.steps
+        .filter((s) => s.status === "failed" || s.status === "running")
+        .map((s) => [s.name, { status: "pending" as const, error: null }]),
+    );
+    const { stored } = await store.transition(
+      tenantId,
+      {
+        expectStatus: ["failed", "awaiting_consent"],
+        status: "queued",
+        newRun: true,
+        error: null,
+        consentUrl: null,
+        steps,
+      },
+      new Date().toISOString(),
+    );
+    await engine.start("onboarding", { tenantId, run: stored.internals.run });
+    await engine.idle();
+    return (await store.getTenant(tenantId))!.tenant;
+  };
+
+  const offboard = async (tenantId: string): Promise<Tenant> => {
+    const { stored } = await store.transition(
+      tenantId,
+      {
+        expectStatus: ["succeeded", "failed", "awaiting_consent", "offboarding_failed"],
+        status: "offboarding",
+        newRun: true,
+      },
+      new Date().toISOString(),
+    );
+    await engine.start("offboarding", { tenantId, run: stored.internals.run });
+    await engine.idle();
+    return (await store.getTenant(tenantId))!.tenant;
+  };
+
+  const writes = (tenantId: string) => sim.calls(tenantId).filter((c) => c.write && c.status < 400);
+
+  return {
+    store,
+    sim,
+    engine,
+    request,
+    onboard,
+    retry,
+    offboard,
+    writes,
+    close: async () => {
+      await engine.close();
+      await sim.close();
+    },
+  };
+}
+export type WorkflowHarness = Awaited<ReturnType<typeof workflowHarness>>;
