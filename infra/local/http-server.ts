@@ -72,7 +72,7 @@ async function handle(handler: ProxyHandler, req: IncomingMessage, res: ServerRe
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
     headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   // Over the cap the body is dropped; the API sees the true size and answers 413.
   if (truncated) headers["content-length"] = String(size);
@@ -80,7 +80,7 @@ async function handle(handler: ProxyHandler, req: IncomingMessage, res: ServerRe
   const multiQuery: Record<string, string[]> = {};
   for (const [k, v] of url.searchParams) {
     query[k] = v;
-    (multiQuery[k] ??= []).push(v);
+    multiQuery[k] = [...(multiQuery[k] ?? []), v];
   }
   const requestId = randomUUID();
   const body = Buffer.concat(chunks).toString("utf8");
