@@ -43,9 +43,11 @@ class RetryMiddleware implements Middleware {
     const sink = context.middlewareControl?.getMiddlewareOptions(GraphErrorSink) as
       | GraphErrorSink
       | undefined;
+    // The AuthenticationHandler appends to the headers it is given: each attempt starts from the originals.
+    const headers = context.options?.headers;
     try {
       await this.#retry.run({ service: "graph", tenantId: this.#tenantId, operation }, async (signal) => {
-        context.options = { ...context.options, signal };
+        context.options = { ...context.options, signal, headers: copyHeaders(headers) };
         context.response = undefined;
         await this.#next!.execute(context);
         const res = context.response as Response | undefined;
@@ -58,6 +60,13 @@ class RetryMiddleware implements Middleware {
       throw err;
     }
   }
+}
+
+function copyHeaders(headers: HeadersInit | undefined): HeadersInit | undefined {
+  if (headers === undefined) return undefined;
+  if (headers instanceof Headers) return new Headers(headers);
+  if (Array.isArray(headers)) return headers.map(([k, v]) => [k, v] as [string, string]);
+  return { ...headers };
 }
 
 export interface GraphClientOptions {

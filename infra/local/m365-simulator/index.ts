@@ -48,8 +48,6 @@ export interface SimulatorOptions extends SimulatorConfig {
   dataDir?: string;
   /** Trust the CA in this process (default true): fetch, https and @azure/identity accept the server. */
   trust?: boolean;
-  /** Lifetime of issued access tokens (default 3600 s). */
-  tokenLifetimeSeconds?: number;
   /** State of tenants when first seen (default: consented, not dehydrated). */
   tenantDefaults?: { consented?: boolean; dehydrated?: boolean };
 }

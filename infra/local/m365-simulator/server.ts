@@ -42,7 +42,7 @@ export interface ServerSettings {
   tokenKey: Buffer;
   tokenLifetimeSeconds: number;
   tenantDefaults: { consented: boolean; dehydrated: boolean };
-  config: Required<Omit<SimulatorConfig, "faults" | "validation">> & {
+  config: Required<Omit<SimulatorConfig, "faults" | "validation" | "tokenLifetimeSeconds">> & {
     faults: Required<NonNullable<SimulatorConfig["faults"]>>;
     validation: { lag: number; fail: boolean };
   };
@@ -146,6 +146,12 @@ export class SimulatorServer implements SimulatorControl {
   configure(config: SimulatorConfig): void {
     const current = this.#settings.config;
     if (config.latencyMs !== undefined) current.latencyMs = nonNegative(config.latencyMs, "latencyMs");
+    if (config.tokenLifetimeSeconds !== undefined) {
+      this.#settings.tokenLifetimeSeconds = Math.max(
+        1,
+        nonNegative(config.tokenLifetimeSeconds, "tokenLifetimeSeconds"),
+      );
+    }
     if (config.pageSize !== undefined) current.pageSize = Math.max(1, Math.floor(config.pageSize));
     if (config.faults) {
       for (const [key, value] of Object.entries(config.faults)) {
@@ -714,8 +720,9 @@ export class SimulatorServer implements SimulatorControl {
       );
     }
     await this.#latency();
-    if (await this.#applyFault(call, res, this.#takeFault(tenantId, cmdlet) ?? this.#randomFault(), "odata"))
-      return;
+    const fault = this.#takeFault(tenantId, cmdlet) ?? this.#randomFault();
+    const dropAfter = typeof fault === "object" && fault.kind === "drop" && fault.afterApplying === true;
+    if (!dropAfter && (await this.#applyFault(call, res, fault, "odata"))) return;
     const state = this.#state(tenantId);
     let rows: Record<string, unknown>[];
     try {
@@ -725,6 +732,10 @@ export class SimulatorServer implements SimulatorControl {
       return reply(err.status, exchangeError(err.status, err.exceptionType, err.message, err.errorId));
     }
     if (call.write) this.#settings.onChange?.();
+    if (dropAfter) {
+      await this.#applyFault(call, res, fault, "odata");
+      return;
+    }
     const base = `${this.endpoints.exchange}/adminapi/${version}/${pathTenant}`;
     const page = rows.slice(skip, skip + pageSize);
     const body: Record<string, unknown> = {
@@ -941,7 +952,7 @@ function aadstsCode(message: string): number {
 function signToken(claims: TokenClaims, key: Buffer): string {
   const header = Buffer.from(JSON.stringify({ typ: "JWT", alg: "HS256" })).toString("base64url");
   const payload = Buffer.from(
-    JSON.stringify({ ...claims, iat: Math.floor(Date.now() / 1000), ver: "1.0" }),
+    JSON.stringify({ ...claims, iat: Math.floor(Date.now() / 1000), uti: randomUUID(), ver: "1.0" }),
   ).toString("base64url");
   const sig = createHmac("sha256", key).update(`${header}.${payload}`).digest("base64url");
   return `${header}.${payload}.${sig}`;

@@ -30,6 +30,8 @@ export interface SimulatorConfig {
   seed?: number;
   /** Rows per page of Exchange list results (`@odata.nextLink` beyond). */
   pageSize?: number;
+  /** Lifetime of access tokens issued from now on (default 3600 s). */
+  tokenLifetimeSeconds?: number;
   /** Validate-OutboundConnector: the first `lag` validations after a connector's creation fail; `fail` fails all. */
   validation?: { lag?: number; fail?: boolean };
 }
@@ -38,7 +40,8 @@ export interface SimulatorConfig {
  * A failure to inject into the next matching call:
  * - `throttle`: 429 with Retry-After (seconds, or an HTTP date when a string);
  * - `server-error`: 5xx (503 by default);
- * - `drop`: the connection is closed without an answer;
+ * - `drop`: the connection is closed without an answer (with `afterApplying`, once the
+ *   cmdlet has run: the write happened but the caller never heard);
  * - `delay`: the answer comes after `ms` (client timeouts);
  * - `error`: any answer: an OData error for Graph/Exchange (`exceptionType` goes into the
  *   Exchange details text), an Entra error for `token` (`code` such as `invalid_client`,
@@ -50,7 +53,7 @@ export type SimFault =
   | "drop"
   | { kind: "throttle"; retryAfterSeconds?: number; retryAfterDate?: string }
   | { kind: "server-error"; status?: number }
-  | { kind: "drop" }
+  | { kind: "drop"; afterApplying?: boolean }
   | { kind: "delay"; ms: number }
   | { kind: "error"; status: number; message: string; code?: string; exceptionType?: string };
 
