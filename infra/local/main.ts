@@ -1,0 +1,31 @@
+/**
+ * `npm start`: the whole service on this machine (SPEC section 7). Prints the API URL and the
+ * ops key; Ctrl-C stops it cleanly, and the next start resumes from DATA_DIR.
+ */
+import { startLocalRuntime } from "./runtime.ts";
+
+const runtime = await startLocalRuntime();
+const lines = [
+  "",
+  `  Journal onboarding API   ${runtime.url}`,
+  `  Health                   ${runtime.url}/health`,
+  `  OpenAPI                  ${runtime.url}/v1/openapi.json`,
+  `  Ops API key              ${runtime.opsApiKey}${runtime.opsApiKeyGenerated ? "   (generated, kept in DATA_DIR)" : ""}`,
+  `  Microsoft 365            ${runtime.simulator ? `built-in simulator at ${runtime.simulator.url}` : "the configured app (M365_CLIENT_ID)"}`,
+  `  State                    ${runtime.dataDir}`,
+  "",
+  "  Ctrl-C to stop.",
+  "",
+];
+process.stdout.write(`${lines.join("\n")}\n`);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping (waiting up to 5 s for running workflows)...\n`);
+  await runtime.close({ graceMs: 5_000 });
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
