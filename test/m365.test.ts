@@ -442,6 +442,20 @@ describe("errors", () => {
     expect(callsOf(tenantId, "Get-OrganizationConfig")).toHaveLength(4);
   });
 
+  it("retries token requests that fail transiently under the same policy (one retry layer)", async () => {
+    const tenantId = randomUUID();
+    sim.failNext(tenantId, "token", "server-error");
+    sim.failNext(tenantId, "token", "drop");
+    expect((await gateway.tenant(tenantId).graph.getOrganization()).id).toBe(tenantId);
+    expect(callsOf(tenantId, "token").map((c) => c.status)).toEqual([503, 0, 200]);
+
+    const throttled = randomUUID();
+    sim.failNext(throttled, "token", "throttle", 4);
+    const err = await caught(gateway.tenant(throttled).exchange.getTransportConfig());
+    expect(err).toBeInstanceOf(ThrottledError);
+    expect(callsOf(throttled, "token")).toHaveLength(4);
+  });
+
   it("turns a slow answer into TransientError after the attempt timeout", async () => {
     const tenantId = randomUUID();
     const impatient = gatewayWith({ retry: { ...RETRY, timeoutMs: 300, maxAttempts: 1 } });

@@ -166,14 +166,17 @@ export function errorFromResponse(
 
 /** Maps a failure of the token request (@azure/identity / MSAL) to a named error. */
 export function errorFromTokenFailure(tenantId: string, resource: string, err: unknown): OnboardingError {
-  const operation = "token";
-  const text = describe(err);
-  const d: M365ErrorDetails = { service: "identity", operation: `token ${resource}` };
-  const status = (err as { statusCode?: number }).statusCode;
-  if (status !== undefined) d.status = status;
+  const text = chainText(err);
+  const status = chainStatus(err);
+  const d: M365ErrorDetails = {
+    service: "identity",
+    operation: `token ${resource}`,
+    ...(status ? { status } : {}),
+  };
+  const reason = firstSentence(text);
   if (CONSENT_CODES.test(text)) {
     return withDetails(
-      new ConsentRequiredError(`The app has no admin consent in tenant ${tenantId}: ${firstSentence(text)}`, {
+      new ConsentRequiredError(`The app has no admin consent in tenant ${tenantId}: ${reason}`, {
         cause: err,
       }),
       d,
@@ -181,35 +184,56 @@ export function errorFromTokenFailure(tenantId: string, resource: string, err: u
   }
   if (BAD_CREDENTIAL_CODES.test(text)) {
     return withDetails(
-      new AccessDeniedError(
-        `Entra ID rejected the app's credentials for tenant ${tenantId}: ${firstSentence(text)}`,
-        { cause: err },
-      ),
+      new AccessDeniedError(`Entra ID rejected the app's credentials for tenant ${tenantId}: ${reason}`, {
+        cause: err,
+      }),
       d,
     );
   }
   if (/AADSTS(90002|900023|90013)\b/.test(text)) {
-    return withDetails(new InvalidRequestError(`${operation}: ${firstSentence(text)}`, { cause: err }), d);
+    return withDetails(new InvalidRequestError(`token for tenant ${tenantId}: ${reason}`, { cause: err }), d);
   }
-  if (status === 429)
+  if (status === 429 || /AADSTS50196\b/.test(text)) {
     return withDetails(
-      new ThrottledError(`${operation}: ${firstSentence(text)}`, undefined, { cause: err }),
+      new ThrottledError(`token for tenant ${tenantId}: ${reason}`, undefined, { cause: err }),
       d,
     );
+  }
   if (
     (status !== undefined && status >= 500) ||
     isNetworkError(err) ||
-    /network|timed? ?out|ECONN|socket/i.test(text)
+    /network_error|temporarily_unavailable|AADSTS90033\b/.test(text)
   ) {
-    return withDetails(
-      new TransientError(`${operation} for tenant ${tenantId}: ${firstSentence(text)}`, { cause: err }),
-      d,
-    );
+    return withDetails(new TransientError(`token for tenant ${tenantId}: ${reason}`, { cause: err }), d);
   }
-  return withDetails(
-    new AccessDeniedError(`${operation} for tenant ${tenantId}: ${firstSentence(text)}`, { cause: err }),
-    d,
-  );
+  return withDetails(new AccessDeniedError(`token for tenant ${tenantId}: ${reason}`, { cause: err }), d);
+}
+
+/** Messages of an error and its causes (identity wraps MSAL's error, which holds the text). */
+function chainText(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    const e = current as { message?: unknown; errorCode?: unknown; errorMessage?: unknown };
+    for (const v of [e.errorCode, e.errorMessage, e.message]) if (typeof v === "string" && v) parts.push(v);
+    if (typeof current !== "object") {
+      parts.push(String(current));
+      break;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join(" ");
+}
+
+/** The HTTP status somewhere in the chain (identity: statusCode; MSAL: status). */
+function chainStatus(err: unknown): number | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const e = current as { statusCode?: unknown; status?: unknown };
+    for (const v of [e.statusCode, e.status]) if (typeof v === "number" && v >= 100) return v;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** Maps a thrown fetch failure (no HTTP answer) to TransientError. */

@@ -83,6 +83,9 @@ export class TokenProvider {
       if (!token) throw new Error("the credential returned no token");
     } catch (err) {
       const error = errorFromTokenFailure(tenantId, resource, err);
+      // MSAL remembers a 429/5xx and refuses the same request for up to a minute; a fresh
+      // credential leaves the timing of the next attempt to our retry policy alone.
+      if (error.retryable) this.#credentials.delete(tenantId.toLowerCase());
       // A renewal that fails transiently while the old token is still valid keeps the old one.
       if (stale && error.retryable && Date.now() < stale.expiresAt - 30_000) return stale.token;
       this.#emit(tenantId, started, "failure", error.name);
@@ -117,7 +120,8 @@ export class TokenProvider {
 
   #create(tenantId: string): TokenCredential {
     const { clientId, credential, authorityHost, disableInstanceDiscovery } = this.#options;
-    const common = { authorityHost, disableInstanceDiscovery };
+    // One retry layer (ours): identity's own pipeline retries would multiply the attempts.
+    const common = { authorityHost, disableInstanceDiscovery, retryOptions: { maxRetries: 0 } };
     if ("clientSecret" in credential) {
       return new ClientSecretCredential(tenantId, clientId, credential.clientSecret, common);
     }

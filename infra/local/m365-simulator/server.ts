@@ -309,6 +309,18 @@ export class SimulatorServer implements SimulatorControl {
       case "server-error": {
         const status = f.status ?? 503;
         call.status = status;
+        if (format === "entra") {
+          send(
+            res,
+            status,
+            entraError(
+              "temporarily_unavailable",
+              "AADSTS90033: A transient error has occurred. Please try again.",
+              90033,
+            ),
+          );
+          return true;
+        }
         send(res, status, {
           error: {
             code: "ServiceUnavailable",
