@@ -4,6 +4,7 @@
  *
  * Middleware order (middy): request logger -> response headers -> problem responses ->
  * route matching -> authentication -> request validation -> handler (idempotency + the route).
+ * `/console` and `/console/{file}` (the ops console's static files) are answered before the chain.
  */
 
 import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
@@ -12,6 +13,7 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { type MappedProblem, problemResponses } from "../commons/middleware/problem-responses.ts";
 import { requestLogger } from "../commons/middleware/request-logger.ts";
+import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import type { WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
@@ -136,8 +138,12 @@ export function createApi(deps: ApiDependencies): ApiHandler {
     .handler(dispatch);
 
   // Middy decorates the context; a fresh object per call keeps requests apart when the local
-  // runtime passes one context to many calls.
-  return (event, context) => handler(event, Object.create(context ?? null) as ApiContext);
+  // runtime passes one context to many calls. The console's static files need no key and no
+  // route table entry (they are not part of the API contract).
+  return (event, context) =>
+    isConsolePath(event.path)
+      ? consoleResponse(event)
+      : handler(event, Object.create(context ?? null) as ApiContext);
 }
 
 function serialize(result: RouteResult): StoredResponse {

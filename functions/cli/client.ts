@@ -1,0 +1,239 @@
+/**
+ * A small client of the REST API v1 (SPEC section 5) for the ops CLI: one request core
+ * (auth header, timeout, bounded retries of throttling and gateway errors, problem+json
+ * errors) and one method per operation the CLI uses. The response types are the API's own
+ * zod schemas, so a change of the wire format breaks the CLI's typecheck, not its users.
+ */
+import type { z } from "zod";
+import type {
+  PartnerCreatedSchema,
+  PartnerPageSchema,
+  TenantEventPageSchema,
+  TenantPageSchema,
+  TenantSchema,
+  WebhookDeliveryPageSchema,
+  WebhookDeliverySchema,
+} from "../api/schemas.ts";
+import type { TenantStatus } from "../domain/tenant.ts";
+import { ApiProblemError, ApiUnreachableError, type Problem } from "./errors.ts";
+
+export type TenantResource = z.output<typeof TenantSchema>;
+export type TenantPage = z.output<typeof TenantPageSchema>;
+export type TenantEventPage = z.output<typeof TenantEventPageSchema>;
+export type TenantEvent = TenantEventPage["items"][number];
+export type Delivery = z.output<typeof WebhookDeliverySchema>;
+export type DeliveryPage = z.output<typeof WebhookDeliveryPageSchema>;
+export type PartnerCreated = z.output<typeof PartnerCreatedSchema>;
+export type PartnerPage = z.output<typeof PartnerPageSchema>;
+export type Partner = PartnerPage["items"][number];
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string | undefined;
+}
+
+export interface PageQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface OnboardingClientOptions {
+  /** Base URL of the API, stage included in AWS (e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod`). */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>`; never logged. */
+  apiKey: string;
+  /** Per request. @default 30_000 */
+  timeoutMs?: number;
+  /** Attempts for throttled (429) requests, and for GETs answered 502/503/504 or not at all. @default 3 */
+  maxAttempts?: number;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+/**
+ * @example
+ * ```ts
+ * const api = new OnboardingClient({ baseUrl: "http://127.0.0.1:3000", apiKey });
+ * for await (const tenant of api.allTenants({ status: "failed" })) await api.retryTenant(tenant.tenantId);
+ * ```
+ */
+export class OnboardingClient {
+  readonly baseUrl: string;
+  readonly #apiKey: string;
+  readonly #timeoutMs: number;
+  readonly #maxAttempts: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: OnboardingClientOptions) {
+    this.baseUrl = options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`;
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  listTenants(query: PageQuery & { status?: TenantStatus; partnerId?: string } = {}): Promise<TenantPage> {
+    return this.#request("GET", "v1/tenants", { query: { ...query } });
+  }
+
+  /** Every tenant matching the filter, following `nextCursor`; `limit` is the page size. */
+  allTenants(query: { status?: TenantStatus; partnerId?: string; limit?: number } = {}) {
+    return this.#all((cursor) => this.listTenants({ ...query, limit: query.limit ?? 100, ...cursor }));
+  }
+
+  getTenant(tenantId: string): Promise<TenantResource> {
+    return this.#request("GET", `v1/tenants/${segment(tenantId)}`);
+  }
+
+  listEvents(tenantId: string, query: PageQuery = {}): Promise<TenantEventPage> {
+    return this.#request("GET", `v1/tenants/${segment(tenantId)}/events`, { query: { ...query } });
+  }
+
+  allEvents(tenantId: string, query: { limit?: number } = {}) {
+    return this.#all((cursor) => this.listEvents(tenantId, { limit: query.limit ?? 100, ...cursor }));
+  }
+
+  /** 202 from `failed` or `awaiting_consent`; anything else is an ApiProblemError with status 409. */
+  retryTenant(tenantId: string): Promise<TenantResource> {
+    return this.#request("POST", `v1/tenants/${segment(tenantId)}/retry`);
+  }
+
+  offboardTenant(tenantId: string): Promise<TenantResource> {
+    return this.#request("DELETE", `v1/tenants/${segment(tenantId)}`);
+  }
+
+  listDeliveries(query: PageQuery & { tenantId?: string } = {}): Promise<DeliveryPage> {
+    return this.#request("GET", "v1/webhook/deliveries", { query: { ...query } });
+  }
+
+  allDeliveries(query: { tenantId?: string; limit?: number } = {}) {
+    return this.#all((cursor) => this.listDeliveries({ ...query, limit: query.limit ?? 100, ...cursor }));
+  }
+
+  replayDelivery(deliveryId: string): Promise<Delivery> {
+    return this.#request("POST", `v1/webhook/deliveries/${segment(deliveryId)}/replay`);
+  }
+
+  /** The answer carries the partner's API key, which the API never shows again. */
+  createPartner(name: string): Promise<PartnerCreated> {
+    return this.#request("POST", "v1/partners", { body: { name } });
+  }
+
+  listPartners(query: PageQuery = {}): Promise<PartnerPage> {
+    return this.#request("GET", "v1/partners", { query: { ...query } });
+  }
+
+  allPartners(query: { limit?: number } = {}) {
+    return this.#all((cursor) => this.listPartners({ limit: query.limit ?? 100, ...cursor }));
+  }
+
+  async *#all<T>(page: (cursor: { cursor?: string }) => Promise<Page<T>>): AsyncGenerator<T> {
+    let cursor: string | undefined;
+    do {
+      const result = await page(cursor === undefined ? {} : { cursor });
+      yield* result.items;
+      cursor = result.nextCursor;
+    } while (cursor);
+  }
+
+  async #request<T>(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    options: { query?: Query; body?: unknown } = {},
+  ): Promise<T> {
+    const url = new URL(path, this.baseUrl);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = {
+      accept: "application/json, application/problem+json",
+      authorization: `Bearer ${this.#apiKey}`,
+    };
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= this.#maxAttempts;
+      let response: Response;
+      try {
+        response = await this.#fetch(url, {
+          method,
+          headers,
+          ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+          signal: AbortSignal.timeout(this.#timeoutMs),
+          redirect: "error",
+        });
+      } catch (err) {
+        // A GET is safe to send again; a POST or DELETE that got no answer may have been applied.
+        if (method === "GET" && !last) {
+          await sleep(backoff(attempt));
+          continue;
+        }
+        throw new ApiUnreachableError(this.#unreachable(err), { cause: err });
+      }
+      if (response.ok) {
+        const text = await response.text();
+        return (text ? JSON.parse(text) : undefined) as T;
+      }
+      const retryable =
+        response.status === 429 || (method === "GET" && [502, 503, 504].includes(response.status));
+      if (retryable && !last) {
+        await response.body?.cancel();
+        await sleep(retryAfter(response.headers.get("retry-after")) ?? backoff(attempt));
+        continue;
+      }
+      throw new ApiProblemError(response.status, await problemOf(response));
+    }
+  }
+
+  #unreachable(err: unknown): string {
+    const where = this.baseUrl.replace(/\/$/, "");
+    if (err instanceof DOMException && err.name === "TimeoutError") {
+      return `No answer from the API at ${where} within ${this.#timeoutMs / 1000} s.`;
+    }
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+    return `Cannot reach the API at ${where} (${reason}). Is ONBOARDING_API_URL right and the service up?`;
+  }
+}
+
+function segment(value: string): string {
+  return encodeURIComponent(value);
+}
+
+async function problemOf(response: Response): Promise<Problem> {
+  const text = await response.text().catch(() => "");
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      const problem = parsed as Problem;
+      // API Gateway's own answers carry a `message` rather than a problem.
+      const message = (parsed as { message?: unknown }).message;
+      return {
+        ...problem,
+        status: problem.status ?? response.status,
+        title: problem.title ?? (typeof message === "string" ? message : response.statusText),
+      };
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return { status: response.status, title: response.statusText || `HTTP ${response.status}` };
+}
+
+/** Seconds or an HTTP date, in ms, capped so that a CLI never hangs for long. */
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 10_000) : undefined;
+}
+
+function backoff(attempt: number): number {
+  return Math.round(250 * 2 ** (attempt - 1) * (0.5 + Math.random()));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
