@@ -5,7 +5,7 @@
  * faults (a CommonJS dependency calling `require` inside the ESM bundle) before a deploy does.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
@@ -119,5 +119,39 @@ describe("npx cdk synth with real bundling", () => {
       }),
     );
     expect(results).toEqual(results.map(({ id }) => ({ id, result: "function" })));
+  });
+
+  it("the API bundle carries the console's static files and serves them without AWS", async () => {
+    const served = await Promise.all(
+      functions().map(async ([, fn]) => {
+        const key = (fn.Properties["Code"] as { S3Key: string }).S3Key;
+        const dir = join(outdir, `asset.${key.replace(/\.zip$/, "")}`);
+        const files = await readdir(join(dir, "static")).catch(() => []);
+        return { dir, files };
+      }),
+    );
+    const withConsole = served.filter((s) => s.files.length > 0);
+    expect(withConsole).toHaveLength(1);
+    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "styles.css"]);
+    const { stdout } = await run(
+      "node",
+      [
+        "--input-type=module",
+        "-e",
+        `const { handler } = await import(process.argv[1]);
+         const r = await handler({ httpMethod: "GET", path: "/console/app.js" }, {});
+         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length }));`,
+        join(withConsole[0]!.dir, "index.mjs"),
+      ],
+      {
+        cwd: tmpdir(),
+        timeout: 20_000,
+        env: offlineEnv({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:9" }),
+      },
+    );
+    const answer = JSON.parse(stdout.trim()) as { status: number; csp: string; size: number };
+    expect(answer.status).toBe(200);
+    expect(answer.csp).toContain("script-src 'self'");
+    expect(answer.size).toBeGreaterThan(1000);
   });
 });

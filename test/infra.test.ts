@@ -244,7 +244,7 @@ describe("REST API", () => {
     });
   });
 
-  it("serves /health without auth and /v1/{proxy+} through the authorizer", () => {
+  it("serves /health and the console without auth, and /v1/{proxy+} through the authorizer", () => {
     const paths = new Map(
       ofType("AWS::ApiGateway::Resource").map(([id, r]) => [id, r.Properties["PathPart"] as string]),
     );
@@ -254,8 +254,11 @@ describe("REST API", () => {
       auth: m.Properties["AuthorizationType"],
       authorizer: m.Properties["AuthorizerId"],
     }));
-    expect(methods).toHaveLength(2);
+    expect(methods).toHaveLength(4);
     expect(methods).toContainEqual({ path: "health", method: "GET", auth: "NONE", authorizer: undefined });
+    // The console's static files (functions/console): GET only, no key.
+    expect(methods).toContainEqual({ path: "console", method: "GET", auth: "NONE", authorizer: undefined });
+    expect(methods).toContainEqual({ path: "{proxy+}", method: "GET", auth: "NONE", authorizer: undefined });
     expect(methods).toContainEqual({
       path: "{proxy+}",
       method: "ANY",

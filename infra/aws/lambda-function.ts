@@ -51,6 +51,12 @@ export interface LambdaFunctionProps {
   readonly logRemovalPolicy?: RemovalPolicy;
   /** Powertools `POWERTOOLS_SERVICE_NAME`. @default SERVICE_NAME ("journal-onboarding") */
   readonly serviceName?: string;
+  /**
+   * Folders copied into the bundle beside `index.mjs`: `from` is relative to the repository
+   * root, `to` to the bundle (e.g. the console's static files, read at run time).
+   * @default - none
+   */
+  readonly bundleFolders?: readonly { from: string; to: string }[];
 }
 
 /** Access a function gets to the table. */
@@ -109,6 +115,16 @@ export class LambdaFunction extends NodejsFunction {
         banner: ESM_REQUIRE_SHIM,
         bundleAwsSDK: true,
         forceDockerBundling: false,
+        ...(props.bundleFolders?.length && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (inputDir: string, outputDir: string) =>
+              (props.bundleFolders ?? []).map(
+                ({ from, to }) => `cp -R "${join(inputDir, from)}" "${join(outputDir, to)}"`,
+              ),
+          },
+        }),
       },
     });
     logGroup.grantWrite(role);

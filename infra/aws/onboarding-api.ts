@@ -57,7 +57,8 @@ const GATEWAY_PROBLEMS: readonly { type: ResponseType; title: string; status?: n
 ];
 
 /**
- * The REST API: `GET /health` without auth, and `ANY /v1/{proxy+}` behind a cached Lambda
+ * The REST API: `GET /health` and the ops console (`GET /console`, `GET /console/{proxy+}`,
+ * static files) without auth, and `ANY /v1/{proxy+}` behind a cached Lambda
  * TOKEN authorizer (the `Authorization: Bearer <api key>` header), both served by one API
  * function that routes the SPEC's paths. Stage `prod` with access logs, X-Ray and throttling.
  */
@@ -99,6 +100,8 @@ export class OnboardingApi extends Construct {
       // API Gateway gives up after 29 s.
       timeout: Duration.seconds(25),
       logRetention,
+      // The ops console's page, script and styles, served at /console (functions/console/assets.ts).
+      bundleFolders: [{ from: "functions/console/static", to: "static" }],
       environment: {
         STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
         OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
@@ -190,6 +193,23 @@ export class OnboardingApi extends Construct {
       },
       { id: "AwsSolutions-COG4", reason: "GET /health is public by contract (SPEC section 5)." },
     );
+
+    // The ops console: static files without data (the page asks for the key and calls /v1).
+    const consoleResource = this.api.root.addResource("console");
+    for (const resource of [consoleResource, consoleResource.addResource("{proxy+}")]) {
+      const method = resource.addMethod("GET", integration, { authorizationType: AuthorizationType.NONE });
+      Validations.of(method).acknowledge(
+        {
+          id: "AwsSolutions-APIG4",
+          reason:
+            "The console's page, script and styles carry no data: a browser must load them before the key is typed in; every data call goes to /v1 behind the authorizer.",
+        },
+        {
+          id: "AwsSolutions-COG4",
+          reason: "The console's static files are public; its data calls use API keys.",
+        },
+      );
+    }
 
     const tokenAuthorizer = new TokenAuthorizer(this, "ApiKeyAuthorizer", {
       handler: this.authorizer,
