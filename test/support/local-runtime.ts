@@ -1,0 +1,117 @@
+/**
+ * A whole local runtime (API over HTTP, dynalite, local workflow engine, M365 simulator) for
+ * end-to-end tests of API clients (the CLI, the console), with helpers to onboard tenants as a
+ * partner and wait for their workflow.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { TenantStatus } from "../../functions/domain/tenant.ts";
+import { type LocalRuntime, startLocalRuntime } from "../../infra/local/runtime.ts";
+
+/** Parsed JSON of many shapes; tests assert on it. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type Json = any;
+
+export interface TestRuntime {
+  runtime: LocalRuntime;
+  url: string;
+  opsKey: string;
+  /** Calls the API with a key (the ops key by default); returns status and parsed body. */
+  call(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown },
+  ): Promise<{ status: number; body: Json }>;
+  createPartner(name: string): Promise<{ partnerId: string; apiKey: string }>;
+  /** Onboards a fresh tenant (region us) as the partner; `failJournalRule` makes its rule step fail once. */
+  onboard(
+    partnerKey: string,
+    options?: { failJournalRule?: boolean; customerName?: string },
+  ): Promise<string>;
+  /** Polls the tenant until its status is one of `statuses`. */
+  waitFor(tenantId: string, statuses: readonly TenantStatus[], timeoutMs?: number): Promise<Json>;
+  close(): Promise<void>;
+}
+
+export async function startTestRuntime(): Promise<TestRuntime> {
+  // Request lines of the API's own logger would drown the test output.
+  process.env["POWERTOOLS_LOG_LEVEL"] ??= "ERROR";
+  const dataDir = await mkdtemp(join(tmpdir(), "runtime-"));
+  const runtime = await startLocalRuntime({
+    port: 0,
+    dataDir,
+    retryScale: 0.001,
+    // No M365_* (the simulator is used) and no OPS_API_KEY (one is generated).
+    env: {},
+    logger: new Logger({ serviceName: "test-runtime", logLevel: "ERROR" }),
+  });
+  const simulator = runtime.simulator;
+  if (!simulator) throw new Error("the test runtime needs the simulator");
+
+  const call: TestRuntime["call"] = async (method, path, options = {}) => {
+    const response = await fetch(`${runtime.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${options.key ?? runtime.opsApiKey}`,
+        ...(options.body !== undefined && { "content-type": "application/json" }),
+      },
+      ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  const waitFor: TestRuntime["waitFor"] = async (tenantId, statuses, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await call("GET", `/v1/tenants/${tenantId}`);
+      if (statuses.includes(body?.status)) return body;
+      if (Date.now() > deadline) {
+        throw new Error(`tenant ${tenantId} is ${body?.status}, not ${statuses.join("/")}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  return {
+    runtime,
+    url: runtime.url,
+    opsKey: runtime.opsApiKey,
+    call,
+    waitFor,
+    createPartner: async (name) => {
+      const { status, body } = await call("POST", "/v1/partners", { body: { name } });
+      if (status !== 201) throw new Error(`partner not created: ${status}`);
+      return body;
+    },
+    onboard: async (partnerKey, options = {}) => {
+      const tenantId = randomUUID();
+      if (options.failJournalRule) {
+        simulator.failNext(
+          tenantId,
+          "New-JournalRule",
+          { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
+          1,
+        );
+      }
+      const { status } = await call("POST", "/v1/tenants", {
+        key: partnerKey,
+        body: {
+          tenantId,
+          customerName: options.customerName ?? "contoso",
+          region: "us",
+          ndrAddress: simulator.demo(tenantId).admin,
+        },
+      });
+      if (status !== 202) throw new Error(`onboarding not accepted: ${status}`);
+      return tenantId;
+    },
+    close: async () => {
+      await runtime.close({ graceMs: 2_000 });
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
