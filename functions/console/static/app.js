@@ -129,6 +129,7 @@ function notice(message, kind = "info") {
 
 function signIn(key) {
   sessionStorage.setItem(KEY_STORAGE, key);
+  $("api-key").value = "";
   show($("key-section"), false);
   show($("app"), true);
   show($("forget-key"), true);
@@ -205,9 +206,9 @@ function renderTenants(items) {
       el("td", { text: tenant.customerName }),
       el("td", { text: tenant.region }),
       el("td", {}, [statusBadge(tenant.status, STATUSES)]),
-      el("td", { className: "mono", text: tenant.partnerId }),
+      el("td", { className: "mono col-secondary", text: tenant.partnerId }),
       el("td", { text: utc(tenant.updatedAt), title: tenant.updatedAt }),
-      el("td", { text: tenant.error?.code ?? "", title: tenant.error?.message }),
+      el("td", { className: "col-secondary", text: tenant.error?.code ?? "", title: tenant.error?.message }),
     ]);
     if (tenant.tenantId === state.selected) row.className = "selected";
     return row;

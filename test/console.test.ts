@@ -1,0 +1,292 @@
+/**
+ * The ops console end to end: Debian's headless Chromium (driven by playwright-core) loads
+ * /console from a whole local runtime, an ops key is typed in, tenants onboarded through the
+ * API are watched until they succeed, a failed one is retried from the page, and data that
+ * looks like HTML stays text. Skipped, with the reason in its name, where Chromium is missing.
+ */
+import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSOLE_CSP } from "../functions/console/assets.ts";
+import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+const SCREENSHOT = join(tmpdir(), "console.png");
+const WAIT = { timeout: 15_000 };
+
+let rt: TestRuntime;
+let partner: { partnerId: string; apiKey: string };
+let browser: Browser;
+let page: Page;
+const pageProblems: string[] = [];
+
+/** Waits until the element's text contains `text` (auto-refresh brings changes within seconds). */
+async function waitForText(selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, expected]) => document.querySelector(sel as string)?.textContent?.includes(expected as string),
+    [selector, text],
+    WAIT,
+  );
+}
+
+const row = (tenantId: string) => `#tenants-table tr[data-tenant-id="${tenantId}"]`;
+
+describe.skipIf(!HAS_CHROMIUM)(
+  HAS_CHROMIUM
+    ? "console in headless Chromium"
+    : `console: SKIPPED, ${CHROMIUM} is not installed (apt-get install chromium)`,
+  () => {
+    beforeAll(async () => {
+      rt = await startTestRuntime();
+      partner = await rt.createPartner("Console Partner");
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      page.on("pageerror", (e) => pageProblems.push(`pageerror: ${e.message}`));
+      page.on("console", (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) pageProblems.push(m.text());
+      });
+      page.on("dialog", (d) => void d.accept());
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await rt?.close();
+    });
+
+    it("serves the page, its script and styles with a strict CSP and no inline code", async () => {
+      const html = await fetch(`${rt.url}/console`);
+      expect(html.status).toBe(200);
+      expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(html.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
+      expect(CONSOLE_CSP).toContain("script-src 'self'");
+      expect(CONSOLE_CSP).not.toContain("unsafe");
+      expect(html.headers.get("x-frame-options")).toBe("DENY");
+      const text = await html.text();
+      expect(text).not.toMatch(/<script(?![^>]*\bsrc=)/);
+      expect(text).not.toMatch(/\son[a-z]+=/i);
+      expect(text).not.toMatch(/style=/);
+      for (const [file, type] of [
+        ["app.js", "text/javascript; charset=utf-8"],
+        ["styles.css", "text/css; charset=utf-8"],
+      ]) {
+        const r = await fetch(`${rt.url}/console/${file}`);
+        expect(r.status, file).toBe(200);
+        expect(r.headers.get("content-type")).toBe(type);
+        expect(r.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
+      }
+      expect((await fetch(`${rt.url}/console/../v1/partners`)).status).toBe(401);
+      expect((await fetch(`${rt.url}/console/secret.txt`)).status).toBe(404);
+      expect((await fetch(`${rt.url}/console`, { method: "POST" })).status).toBe(405);
+      const slash = await fetch(`${rt.url}/console/`, { redirect: "manual" });
+      expect(slash.status).toBe(308);
+      expect(new URL(slash.headers.get("location")!, `${rt.url}/console/`).pathname).toBe("/console");
+      // The app's script reads nothing from the page as HTML.
+      expect(await (await fetch(`${rt.url}/console/app.js`)).text()).not.toMatch(
+        /innerHTML|outerHTML|insertAdjacentHTML|document\.write/,
+      );
+    });
+
+    it("refuses a wrong key, keeps the right one in sessionStorage only", async () => {
+      await page.goto(`${rt.url}/console`);
+      await page.fill("#api-key", "jok_wrong");
+      await page.click("#key-form button[type=submit]");
+      await waitForText("#key-error", "That key was refused.");
+      expect(await page.isVisible("#app")).toBe(false);
+
+      await page.fill("#api-key", rt.opsKey);
+      await page.click("#key-form button[type=submit]");
+      await page.waitForSelector("#app", { state: "visible", ...WAIT });
+      const storage = await page.evaluate(() => ({
+        session: Object.values(sessionStorage),
+        local: localStorage.length,
+        cookie: document.cookie,
+      }));
+      expect(storage).toEqual({ session: [rt.opsKey], local: 0, cookie: "" });
+      expect(await page.inputValue("#api-key")).toBe("");
+    });
+
+    it("shows a tenant onboarded through the API until it succeeds, with its steps", async () => {
+      const tenantId = await rt.onboard(partner.apiKey, { customerName: "contoso" });
+      await page.waitForSelector(row(tenantId), WAIT);
+      await waitForText(`${row(tenantId)} .badge`, "succeeded");
+      expect(await page.textContent(`${row(tenantId)} td:nth-child(2)`)).toBe("contoso");
+
+      await page.click(`${row(tenantId)} button`);
+      await waitForText("#tenant-fields", tenantId);
+      const steps = await page.$$eval("#timeline li", (items) =>
+        items.map((li) => [(li as HTMLElement).dataset["step"], (li as HTMLElement).dataset["status"]]),
+      );
+      expect(steps).toEqual([
+        ["check-access", "succeeded"],
+        ["connector", "skipped"],
+        ["validate-connector", "skipped"],
+        ["journal-settings", "succeeded"],
+        ["groups", "skipped"],
+        ["journal-rules", "succeeded"],
+      ]);
+      expect(await page.isDisabled("#retry-tenant")).toBe(true);
+      expect(await page.isEnabled("#offboard-tenant")).toBe(true);
+    });
+
+    it("shows a failed tenant's error as text, retries it from the page and watches it succeed", async () => {
+      // The tenant fails with an error message that looks like markup.
+      const markup = `<img src=x id=injected onerror="document.title='pwned'"><b>quota</b>`;
+      const failed = await onboardFailing(markup);
+      await page.waitForSelector(row(failed), WAIT);
+      await waitForText(`${row(failed)} .badge`, "failed");
+      await page.click(`${row(failed)} button`);
+      await waitForText("#tenant-fields", failed);
+      await waitForText("#timeline li[data-step='journal-rules'] .step-error", "M365_INVALID_REQUEST");
+      const shown = await page.textContent("#timeline li[data-step='journal-rules'] .step-error");
+      expect(shown).toContain(markup);
+      expect(await page.textContent("#tenant-error")).toContain(markup);
+      expect(await page.$$("#injected, #timeline img, #tenant-error b")).toHaveLength(0);
+      expect(await page.title()).not.toBe("pwned");
+
+      await page.screenshot({ path: join(tmpdir(), "console-failed.png"), fullPage: true });
+      expect(await page.isEnabled("#retry-tenant")).toBe(true);
+      await page.click("#retry-tenant");
+      await waitForText("#notice", `Retry started for ${failed}`);
+      await waitForText("#tenant-fields .badge", "succeeded");
+      await waitForText(`${row(failed)} .badge`, "succeeded");
+      expect(await page.getAttribute("#timeline li[data-step='journal-rules']", "data-status")).toBe(
+        "succeeded",
+      );
+      expect(await page.isDisabled("#retry-tenant")).toBe(true);
+      expect((await rt.call("GET", `/v1/tenants/${failed}`)).body.status).toBe("succeeded");
+    });
+
+    it("filters by status and pages through tenants", async () => {
+      await Promise.all(
+        Array.from({ length: 11 }, (_, i) => rt.onboard(partner.apiKey, { customerName: `bulk-${i}` })),
+      );
+      await page.selectOption("#page-size", "10");
+      await page.waitForFunction(
+        () => document.querySelectorAll("#tenants-table tbody tr").length === 10,
+        null,
+        WAIT,
+      );
+      const first = await page.$$eval("#tenants-table tbody tr", (rows) =>
+        rows.map((r) => (r as HTMLElement).dataset["tenantId"]),
+      );
+      await page.waitForSelector("#tenants-next:enabled", WAIT);
+      await page.click("#tenants-next");
+      await waitForText("#tenants-page", "Page 2");
+      await page.waitForFunction(
+        (before) => {
+          const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
+            (r) => (r as HTMLElement).dataset["tenantId"],
+          );
+          return ids.length > 0 && ids.every((id) => !before.includes(id));
+        },
+        first,
+        WAIT,
+      );
+      expect(await page.isEnabled("#tenants-prev")).toBe(true);
+      await page.click("#tenants-prev");
+      await waitForText("#tenants-page", "Page 1");
+
+      await page.selectOption("#status-filter", "succeeded");
+      await page.selectOption("#page-size", "100");
+      await page.waitForFunction(
+        () => document.querySelectorAll("#tenants-table tbody tr").length >= 13,
+        null,
+        WAIT,
+      );
+      const statuses = await page.$$eval("#tenants-table tbody tr .badge", (b) => [
+        ...new Set(b.map((x) => x.textContent)),
+      ]);
+      expect(statuses).toEqual(["succeeded"]);
+      await page.selectOption("#status-filter", "offboarded");
+      await page.waitForSelector("#tenants-empty", { state: "visible", ...WAIT });
+      await page.selectOption("#status-filter", "");
+    });
+
+    it("offboards the selected tenant after confirmation", async () => {
+      const tenantId = await rt.onboard(partner.apiKey, { customerName: "northwind" });
+      await rt.waitFor(tenantId, ["succeeded"]);
+      await page.click("#refresh-tenants");
+      await page.waitForSelector(`${row(tenantId)} button`, WAIT);
+      await page.click(`${row(tenantId)} button`);
+      await waitForText("#tenant-fields", tenantId);
+      await page.waitForSelector("#offboard-tenant:enabled", WAIT);
+      await page.click("#offboard-tenant");
+      await waitForText("#notice", `Offboarding started for ${tenantId}`);
+      await waitForText("#tenant-fields .badge", "offboarded");
+      expect((await rt.call("GET", `/v1/tenants/${tenantId}`)).body.status).toBe("offboarded");
+    });
+
+    it("lists webhook deliveries with replay (or says webhooks are not configured)", async () => {
+      const probe = await rt.call("GET", "/v1/webhook/deliveries");
+      if (probe.status === 501) {
+        await waitForText("#deliveries-error", "Webhooks are not configured on this deployment.");
+        return;
+      }
+      const receiver = createServer((req, res) => {
+        req.resume();
+        req.on("end", () => res.writeHead(204).end());
+      });
+      await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+      try {
+        const own = await rt.createPartner("Console Webhooks");
+        const { port } = receiver.address() as AddressInfo;
+        const put = await rt.call("PUT", "/v1/webhook", {
+          key: own.apiKey,
+          body: { url: `http://127.0.0.1:${port}/h` },
+        });
+        expect(put.status).toBe(200);
+        const tenantId = await rt.onboard(own.apiKey);
+        await rt.waitFor(tenantId, ["succeeded"]);
+        const replay = `#deliveries-table tbody tr:has(td:text-is("${tenantId}")) button`;
+        await page.click("#refresh-deliveries");
+        await page.waitForSelector(replay, WAIT);
+        await page.click(replay);
+        await waitForText("#notice", "Replay queued:");
+      } finally {
+        await new Promise((r) => receiver.close(r));
+      }
+    });
+
+    it("looks right (screenshot) and raised no script error or CSP violation", async () => {
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      expect(pageProblems).toEqual([]);
+    });
+
+    it("forgets the key", async () => {
+      await page.click("#forget-key");
+      await page.waitForSelector("#key-section", { state: "visible", ...WAIT });
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(await page.isVisible("#app")).toBe(false);
+    });
+  },
+);
+
+/** Onboards a tenant whose journal rule fails once with `message`. */
+async function onboardFailing(message: string): Promise<string> {
+  const tenantId = crypto.randomUUID();
+  const simulator = rt.runtime.simulator!;
+  simulator.failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message }, 1);
+  const { status } = await rt.call("POST", "/v1/tenants", {
+    key: partner.apiKey,
+    body: { tenantId, customerName: "fabrikam", region: "us", ndrAddress: simulator.demo(tenantId).admin },
+  });
+  expect(status).toBe(202);
+  return tenantId;
+}
