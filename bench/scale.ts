@@ -1,0 +1,245 @@
+/**
+ * Benchmark 3: N onboardings at once through the real HTTP API (`POST /v1/tenants` from a
+ * partner) and the local engine, 50 ms per Microsoft 365 call: wall time from the first POST
+ * until every execution ended, throughput, memory, and the cost relative to one onboarding.
+ *
+ * Each N gets a fresh local runtime (dynalite on disk, simulator, API; empty state) and one
+ * warm-up onboarding before the clock starts. Peak RSS is sampled every 20 ms during the
+ * level. Everything the local runtime does runs on ONE thread of this process: the API, the
+ * engine, dynalite (DynamoDB), the HTTPS simulator (both ends of every TLS connection), so
+ * the event loop utilisation and a CPU profile of the largest N show where the time goes.
+ */
+
+import { randomUUID } from "node:crypto";
+import { Session } from "node:inspector/promises";
+import { performance } from "node:perf_hooks";
+import {
+  log,
+  type Mode,
+  modeName,
+  onboardingRequest,
+  percentile,
+  postTenant,
+  type Result,
+  round,
+  startApiRuntime,
+} from "./harness.ts";
+
+const LATENCY_MS = 50;
+/** `BENCH_SCALE_LEVELS=1,100` runs fewer levels (development). */
+const LEVELS = (process.env["BENCH_SCALE_LEVELS"] ?? "1,10,100,500").split(",").map(Number);
+const MODE: Mode = { region: "us", outboundGateway: true };
+const TARGET_FACTOR = 3;
+
+interface Level {
+  n: number;
+  wallMs: number;
+  failed: number;
+  postP50Ms: number;
+  postP99Ms: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  eventLoopUtilization: number;
+  profile?: { packages: Record<string, number>; components: Record<string, number> };
+}
+
+async function runLevel(n: number, profile: boolean): Promise<Level> {
+  const api = await startApiRuntime({ simulator: { latencyMs: 0 } });
+  try {
+    const warm = await postTenant(api.runtime.url, api.partnerKey, onboardingRequest(api.sim, MODE));
+    if (warm.status !== 202) throw new Error(`warm-up POST answered ${warm.status}: ${warm.body}`);
+    await api.runtime.engine.idle();
+    api.sim.configure({ latencyMs: LATENCY_MS });
+    const requests = Array.from({ length: n }, () => onboardingRequest(api.sim, MODE, randomUUID()));
+
+    const session = profile ? new Session() : undefined;
+    if (session) {
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+    }
+    let peakRss = process.memoryUsage.rss();
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    }, 20);
+    const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+
+    const postMs: number[] = [];
+    const answers = await Promise.all(
+      requests.map(async (request) => {
+        const t = performance.now();
+        const answer = await postTenant(api.runtime.url, api.partnerKey, request);
+        postMs.push(performance.now() - t);
+        return answer;
+      }),
+    );
+    await api.runtime.engine.idle();
+    const wallMs = performance.now() - started;
+
+    const cpuUsed = process.cpuUsage(cpu);
+    const utilization = performance.eventLoopUtilization(elu).utilization;
+    clearInterval(sampler);
+    let byComponent: Level["profile"];
+    if (session) {
+      const { profile: cpuProfile } = await session.post("Profiler.stop");
+      session.disconnect();
+      byComponent = summarizeProfile(cpuProfile);
+    }
+
+    let failed = answers.filter((a) => a.status !== 202).length;
+    for (const request of requests) {
+      const stored = await api.runtime.store.getTenant(request.tenantId);
+      if (stored?.tenant.status !== "succeeded") failed++;
+    }
+    return {
+      n,
+      wallMs,
+      failed,
+      postP50Ms: percentile(postMs, 50),
+      postP99Ms: percentile(postMs, 99),
+      peakRssMiB: peakRss / 2 ** 20,
+      cpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,
+      eventLoopUtilization: utilization,
+      ...(byComponent ? { profile: byComponent } : {}),
+    };
+  } finally {
+    await api.close();
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { url: string; functionName: string };
+  children?: number[];
+}
+
+/**
+ * Share of CPU samples per component (self time; a native frame such as JSON.parse or a
+ * crypto binding is charged to the nearest JavaScript caller that has a source file).
+ */
+export function summarizeProfile(profile: { nodes: ProfileNode[]; samples?: number[] }): {
+  packages: Record<string, number>;
+  components: Record<string, number>;
+} {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const owner = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      if (frame.url) return packageOf(frame.url);
+      if (at === id && /^\((garbage collector|idle|program)\)$/.test(frame.functionName))
+        return frame.functionName;
+    }
+    return "(native, no caller)";
+  };
+  const packages = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  for (const id of samples) {
+    const key = owner(id);
+    packages.set(key, (packages.get(key) ?? 0) + 1);
+  }
+  const share = (entries: Iterable<[string, number]>) =>
+    Object.fromEntries(
+      [...entries]
+        .map(([key, c]) => [key, round((100 * c) / Math.max(1, samples.length), 1)] as const)
+        .sort((a, b) => b[1] - a[1]),
+    );
+  const components = new Map<string, number>();
+  for (const [pkg, c] of packages) {
+    const key = componentOf(pkg);
+    components.set(key, (components.get(key) ?? 0) + c);
+  }
+  return { packages: share(packages), components: share(components) };
+}
+
+function packageOf(url: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  const ours = /\/((?:functions|infra|workflows|bench)(?:\/[a-z0-9-]+)*)\/[^/]+$/.exec(url);
+  if (ours) {
+    const parts = ours[1]!.split("/");
+    return parts.slice(0, parts[1] === "adapters" || parts[1] === "local" ? 3 : 2).join("/");
+  }
+  if (url.startsWith("wasm://")) return "node:undici (wasm)";
+  const internal = /^node:(?:internal\/)?([a-z_]+)/.exec(url);
+  if (internal) return `node:${internal[1]}`;
+  return url;
+}
+
+/** Coarse components of the local runtime, by package or folder. */
+function componentOf(pkg: string): string {
+  if (/^(dynalite|(abstract|classic|memory)-level|level|lazy|big\.js|buffer-crc32|lock|async)/.test(pkg))
+    return "DynamoDB engine (dynalite, LevelDB)";
+  if (/^@(aws-sdk|smithy)\//.test(pkg) || pkg === "functions/adapters/dynamodb")
+    return "DynamoDB client (AWS SDK, store)";
+  if (pkg === "infra/local/m365-simulator") return "Microsoft 365 simulator";
+  if (/^@(azure|microsoft|typespec)\//.test(pkg) || pkg === "functions/adapters/m365")
+    return "Microsoft 365 clients (MSAL, Graph, Exchange)";
+  if (
+    /^(aws-local-stepfunctions|jsonpath)/.test(pkg) ||
+    pkg === "workflows" ||
+    pkg === "functions/adapters/workflow"
+  )
+    return "workflow engine (aws-local-stepfunctions)";
+  if (
+    /^(@middy|@aws-lambda-powertools|zod)/.test(pkg) ||
+    /^functions\/(api|commons)|^infra\/local\/http/.test(pkg)
+  )
+    return "API (middy, Powertools, zod, HTTP front door)";
+  if (/^node:(_?tls|crypto|net|_?http|https|stream|url|deps|undici|webstreams|dns)/.test(pkg))
+    return "Node networking (TLS, HTTP, fetch, streams)";
+  if (pkg.startsWith("node:")) return "Node runtime (events, timers, buffers, fs)";
+  if (pkg.startsWith("(")) return pkg;
+  if (pkg.startsWith("functions/")) return "product code (tasks, domain)";
+  return "other";
+}
+
+export async function run(): Promise<Result> {
+  const levels: Level[] = [];
+  for (const n of LEVELS) {
+    const level = await runLevel(n, n === LEVELS.at(-1));
+    levels.push(level);
+    log(
+      `scale ${n}: ${round(level.wallMs)} ms, ${round(n / (level.wallMs / 1000), 1)} onboardings/s, ${level.failed} failed, peak RSS ${round(level.peakRssMiB)} MiB, CPU ${round(level.cpuSeconds, 1)} s, event loop ${round(100 * level.eventLoopUtilization)}% busy`,
+    );
+  }
+  const one = levels[0]!.wallMs;
+  const rows = levels.map((l) => ({
+    concurrent: l.n,
+    "wall ms": round(l.wallMs),
+    "x one": round(l.wallMs / one, 2),
+    "onboardings/s": round(l.n / (l.wallMs / 1000), 1),
+    failed: l.failed,
+    "POST p50 ms": round(l.postP50Ms),
+    "POST p99 ms": round(l.postP99Ms),
+    "peak RSS MiB": round(l.peakRssMiB),
+    "CPU s": round(l.cpuSeconds, 1),
+    "CPU ms per onboarding": round((1000 * l.cpuSeconds) / l.n),
+    "event loop busy %": round(100 * l.eventLoopUtilization),
+  }));
+  const largest = levels.at(-1)!;
+  const factor = largest.wallMs / one;
+  const components = Object.entries(largest.profile?.components ?? {});
+  return {
+    name: "scale",
+    title: `Scale: concurrent onboardings through the HTTP API (${modeName(MODE)}, ${LATENCY_MS} ms per Microsoft 365 call)`,
+    columns: Object.keys(rows[0] ?? {}),
+    rows,
+    targets: [
+      {
+        name: `${largest.n} at once`,
+        target: `< ${TARGET_FACTOR}x the time of one, none fails`,
+        measured: `${round(factor, 1)}x (${round(largest.wallMs)} ms vs ${round(one)} ms), ${largest.failed} failed`,
+        met: factor < TARGET_FACTOR && largest.failed === 0,
+      },
+    ],
+    notes: [
+      `Wall = first POST until every execution ended (fresh runtime per level, one warm-up onboarding first). CPU s = user+system CPU of the process during the level; event loop busy = its utilisation (100% = one core saturated: the whole local runtime is one thread).`,
+      `Where the CPU went at ${largest.n} (CPU profile, self time, % of samples): ${components.map(([k, v]) => `${k} ${v}%`).join(", ")}.`,
+    ],
+    details: { levels: levels.map((l) => ({ ...l, wallMs: round(l.wallMs, 1) })) },
+  };
+}
