@@ -140,3 +140,9 @@ export class WorkflowStartError extends OnboardingError {
   override readonly name = "WorkflowStartError";
   readonly code = "WORKFLOW_START_FAILED";
 }
+
+/** A webhook URL that deliveries may not be sent to (scheme, address or syntax); the message says why. */
+export class InvalidWebhookUrlError extends OnboardingError {
+  override readonly name = "InvalidWebhookUrlError";
+  readonly code = "INVALID_WEBHOOK_URL";
+}

@@ -1,0 +1,284 @@
+/**
+ * The delivery logic both runtimes share (the AWS dispatcher and the local one): turn an event
+ * into a delivery, and make one attempt of a pending delivery when it is due. Ordering and
+ * timing (per-tenant FIFO, timers or SQS visibility) are the runtimes' part.
+ */
+
+import type { AttemptRecord } from "../adapters/dynamodb/webhook-store.ts";
+import {
+  type DeliveryRecord,
+  type DynamoWebhookStore,
+  deliveryIdOf,
+} from "../adapters/dynamodb/webhook-store.ts";
+import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
+import type { TenantEvent } from "../domain/tenant.ts";
+import { nextRetryDelay, parseRetryAfter, retryScheduleFromEnv } from "./schedule.ts";
+import { DEFAULT_TIMEOUT_MS, type SendResult, sendWebhook, signatureHeaders } from "./sender.ts";
+import { HostLookupError, type HostResolver, resolveDeliveryAddress } from "./url-policy.ts";
+
+export interface WebhookLogger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Plain console logging; fields never include secrets, URLs or bodies. */
+export const consoleLogger: WebhookLogger = {
+  warn: (message, fields) => console.warn(message, fields ?? ""),
+  error: (message, fields) => console.error(message, fields ?? ""),
+};
+
+export interface DeliveryOptions {
+  webhookStore: DynamoWebhookStore;
+  /**
+   * Delays (ms) of the retries after the first, immediate attempt.
+   * @default WEBHOOK_RETRY_SCHEDULE when set, else the Standard Webhooks example schedule
+   */
+  retrySchedule?: readonly number[];
+  /** Per attempt, for the whole exchange. @default 15000 (or WEBHOOK_TIMEOUT_MS) */
+  timeoutMs?: number;
+  /** Local runtime only: http and loopback receivers. @default false */
+  allowInsecureLoopback?: boolean;
+  /** DNS resolver (tests give one that answers public addresses). @default the system's */
+  resolve?: HostResolver;
+  /** @default () => new Date() */
+  clock?: () => Date;
+  /** Jitter source, [0, 1). @default Math.random */
+  random?: () => number;
+  /** Told after every recorded attempt (metrics, tests). */
+  onAttempt?: (delivery: DeliveryRecord, attempt: AttemptRecord) => void;
+  /** @default consoleLogger */
+  logger?: WebhookLogger;
+}
+
+/** What to do with a delivery after {@link WebhookDeliverer.attempt}. */
+export type AttemptOutcome =
+  /** Nothing more to send: succeeded, failed for good, gone, or not (any longer) pending. */
+  | { state: "settled"; delivery?: DeliveryRecord }
+  /** Still pending: try again at `until` (epoch ms). */
+  | { state: "waiting"; until: number; delivery: DeliveryRecord };
+
+/** The webhook body of an event: `{type, timestamp, data}` (SPEC section 6). */
+export function webhookBody(event: TenantEvent): string {
+  const { tenantId, status, sequence, step, error } = event.data;
+  return JSON.stringify({
+    type: event.type,
+    timestamp: event.timestamp,
+    data: {
+      tenantId,
+      status,
+      sequence,
+      ...(step !== undefined && { step }),
+      ...(error !== undefined && { error }),
+    },
+  });
+}
+
+function timeoutFromEnv(): number {
+  const value = Number(process.env["WEBHOOK_TIMEOUT_MS"]);
+  return Number.isInteger(value) && value > 0 ? value : DEFAULT_TIMEOUT_MS;
+}
+
+/**
+ * Creates deliveries and makes attempts. Stateless apart from its options: any number of
+ * instances (Lambda invocations, a local dispatcher) can work on the same table.
+ */
+export class WebhookDeliverer {
+  readonly #store: DynamoWebhookStore;
+  readonly #schedule: readonly number[];
+  readonly #timeoutMs: number;
+  readonly #policy: { allowInsecureLoopback: boolean; resolve?: HostResolver };
+  readonly #clock: () => Date;
+  readonly #random: () => number;
+  readonly #onAttempt: DeliveryOptions["onAttempt"];
+  readonly #logger: WebhookLogger;
+
+  constructor(options: DeliveryOptions) {
+    this.#store = options.webhookStore;
+    this.#schedule = options.retrySchedule ?? retryScheduleFromEnv();
+    this.#timeoutMs = options.timeoutMs ?? timeoutFromEnv();
+    this.#policy = {
+      allowInsecureLoopback: options.allowInsecureLoopback ?? false,
+      ...(options.resolve && { resolve: options.resolve }),
+    };
+    this.#clock = options.clock ?? (() => new Date());
+    this.#random = options.random ?? Math.random;
+    this.#onAttempt = options.onAttempt;
+    this.#logger = options.logger ?? consoleLogger;
+  }
+
+  get store(): DynamoWebhookStore {
+    return this.#store;
+  }
+
+  /**
+   * The delivery of an event to its partner's endpoint, created if needed (idempotent: the
+   * same event always maps to the same delivery). Undefined when the event is not delivered:
+   * the partner has no endpoint, its filter excludes the type, or the event happened before
+   * the endpoint existed. An endpoint disabled by a 410 gets a delivery that is failed at
+   * once (replayable once the partner PUTs the endpoint again).
+   */
+  async admit(event: TenantEvent, partnerId: string): Promise<DeliveryRecord | undefined> {
+    const { tenantId, sequence } = event.data;
+    const existing = await this.#store.getDelivery(tenantId, sequence);
+    if (existing) return existing;
+    const endpoint = await this.#store.getEndpoint(partnerId);
+    if (!endpoint?.events.includes(event.type) || event.timestamp < endpoint.createdAt) return undefined;
+    const disabled: ErrorInfo | undefined = endpoint.disabledAt
+      ? {
+          code: "WEBHOOK_ENDPOINT_DISABLED",
+          message: "The endpoint is disabled (it answered 410 Gone); PUT it again.",
+        }
+      : undefined;
+    return this.#store.createDelivery({
+      deliveryId: deliveryIdOf(tenantId, sequence),
+      eventId: event.id,
+      partnerId,
+      tenantId,
+      sequence,
+      type: event.type,
+      event,
+      status: disabled ? "failed" : "pending",
+      attempts: 0,
+      cycleAttempts: 0,
+      replays: 0,
+      createdAt: this.#clock().toISOString(),
+      attemptLog: [],
+      ...(disabled && { error: disabled }),
+    });
+  }
+
+  /**
+   * One attempt of the delivery if it is pending and due. `expectReplays` (from a queued
+   * message) makes a message of an earlier round a no-op.
+   */
+  async attempt(tenantId: string, sequence: number, expectReplays?: number): Promise<AttemptOutcome> {
+    const delivery = await this.#store.getDelivery(tenantId, sequence);
+    if (delivery?.status !== "pending") return { state: "settled", ...(delivery && { delivery }) };
+    if (expectReplays !== undefined && delivery.replays !== expectReplays)
+      return { state: "settled", delivery };
+    const now = this.#clock();
+    if (delivery.nextAttemptAt && Date.parse(delivery.nextAttemptAt) > now.getTime()) {
+      return { state: "waiting", until: Date.parse(delivery.nextAttemptAt), delivery };
+    }
+
+    const endpoint = await this.#store.getEndpoint(delivery.partnerId);
+    if (!endpoint || endpoint.disabledAt) {
+      const error: ErrorInfo = endpoint
+        ? {
+            code: "WEBHOOK_ENDPOINT_DISABLED",
+            message: "The endpoint is disabled (it answered 410 Gone); PUT it again.",
+          }
+        : { code: "WEBHOOK_ENDPOINT_MISSING", message: "The partner has no webhook endpoint any more." };
+      return this.#settle(delivery, await this.#store.recordAttempt(delivery, { status: "failed", error }));
+    }
+
+    const body = webhookBody(delivery.event);
+    const secrets = [endpoint.secret];
+    if (
+      endpoint.previousSecret &&
+      endpoint.previousSecretExpiresAt &&
+      Date.parse(endpoint.previousSecretExpiresAt) > now.getTime()
+    ) {
+      secrets.push(endpoint.previousSecret);
+    }
+    const url = new URL(endpoint.url);
+    const result = await this.#send(
+      url,
+      {
+        ...signatureHeaders(secrets, delivery.eventId, now, body),
+      },
+      body,
+    );
+    const attempt: AttemptRecord = {
+      at: now.toISOString(),
+      latencyMs: result.latencyMs,
+      ...(result.responseStatus !== undefined && { responseStatus: result.responseStatus }),
+      ...(result.error && { error: result.error }),
+    };
+
+    let updated: DeliveryRecord | undefined;
+    if (!result.error) {
+      updated = await this.#store.recordAttempt(delivery, { attempt, status: "succeeded" });
+    } else if (result.responseStatus === 410) {
+      await this.#store.disableEndpoint(
+        delivery.partnerId,
+        endpoint.url,
+        "The endpoint answered 410 Gone.",
+        this.#clock().toISOString(),
+      );
+      updated = await this.#store.recordAttempt(delivery, {
+        attempt,
+        status: "failed",
+        error: {
+          code: "WEBHOOK_ENDPOINT_GONE",
+          message: "The endpoint answered 410 Gone; it is disabled until PUT again.",
+        },
+      });
+    } else {
+      const throttled = result.responseStatus === 429 || result.responseStatus === 503;
+      const retryAfterMs = throttled
+        ? parseRetryAfter(result.retryAfter, this.#clock().getTime())
+        : undefined;
+      const delay = nextRetryDelay(this.#schedule, delivery.cycleAttempts + 1, {
+        random: this.#random,
+        ...(retryAfterMs !== undefined && { retryAfterMs }),
+      });
+      updated = await this.#store.recordAttempt(
+        delivery,
+        delay === undefined
+          ? { attempt, status: "failed", error: result.error }
+          : {
+              attempt,
+              status: "pending",
+              nextAttemptAt: new Date(this.#clock().getTime() + delay).toISOString(),
+              error: result.error,
+            },
+      );
+    }
+    if (updated) this.#notify(updated, attempt);
+    return this.#settle(delivery, updated);
+  }
+
+  async #send(url: URL, headers: Record<string, string>, body: string): Promise<SendResult> {
+    const started = performance.now();
+    let target: { address: string; family: 4 | 6 };
+    try {
+      target = await resolveDeliveryAddress(url, this.#policy);
+    } catch (err) {
+      const latencyMs = Math.round(performance.now() - started);
+      if (err instanceof InvalidWebhookUrlError) {
+        return { latencyMs, error: { code: "WEBHOOK_ADDRESS_REFUSED", message: err.message } };
+      }
+      if (err instanceof HostLookupError) {
+        return { latencyMs, error: { code: "WEBHOOK_DNS_FAILED", message: err.message } };
+      }
+      throw err;
+    }
+    return sendWebhook({
+      url,
+      address: target.address,
+      family: target.family,
+      headers,
+      body,
+      timeoutMs: this.#timeoutMs,
+    });
+  }
+
+  /** The outcome after a write; a lost race (undefined) is resolved by reading the winner's state. */
+  async #settle(before: DeliveryRecord, after: DeliveryRecord | undefined): Promise<AttemptOutcome> {
+    const current = after ?? (await this.#store.getDelivery(before.tenantId, before.sequence));
+    if (!after)
+      this.#logger.warn("webhook delivery changed during an attempt", { deliveryId: before.deliveryId });
+    if (current?.status !== "pending") return { state: "settled", ...(current && { delivery: current }) };
+    const until = current.nextAttemptAt ? Date.parse(current.nextAttemptAt) : this.#clock().getTime();
+    return { state: "waiting", until, delivery: current };
+  }
+
+  #notify(delivery: DeliveryRecord, attempt: AttemptRecord): void {
+    try {
+      this.#onAttempt?.(delivery, attempt);
+    } catch (err) {
+      this.#logger.error("onAttempt hook failed", { error: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The in-process webhook dispatcher of the local runtime: the same delivery logic as the AWS
+ * dispatcher, with a queue per tenant instead of an SQS message group and timers instead of
+ * message visibility.
+ *
+ * Nothing is lost on a crash: events are durable in the store before `enqueue` sees them,
+ * each delivery is durable before its first attempt, and each tenant's dispatch cursor (the
+ * highest sequence whose delivery was decided) moves only after that. `recover()` at start-up
+ * picks up every tenant's events after its cursor and every pending delivery.
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoWebhookStore } from "../adapters/dynamodb/webhook-store.ts";
+import type { TenantStore } from "../domain/store.ts";
+import type { TenantEvent } from "../domain/tenant.ts";
+import { consoleLogger, type DeliveryOptions, WebhookDeliverer, type WebhookLogger } from "./delivery.ts";
+import { parseRetrySchedule } from "./schedule.ts";
+import type { ReplayQueue } from "./service.ts";
+
+export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookStore" | "retrySchedule"> {
+  /** The webhook store; or give `docClient` and `tableName` to build one. */
+  webhookStore?: DynamoWebhookStore;
+  docClient?: DynamoDBDocumentClient;
+  tableName?: string;
+  /** Tenant store: `recover()` lists tenants and their events through it. */
+  store?: Pick<TenantStore, "listTenants" | "listEvents">;
+  /** Retry delays in ms, or text such as `"5s,5m,30m"`. @default WEBHOOK_RETRY_SCHEDULE, else Standard Webhooks' */
+  retrySchedule?: readonly number[] | string;
+  /** First wait after a failure of the dispatcher itself (DynamoDB unreachable); doubles up to 60 s. @default 1000 */
+  errorRetryMs?: number;
+}
+
+/** What `recover()` found. */
+export interface RecoveryReport {
+  tenants: number;
+  /** Events after a tenant's dispatch cursor (not yet turned into deliveries, or skipped). */
+  events: number;
+  /** Deliveries still pending (mid-retry when the process stopped). */
+  pendingDeliveries: number;
+}
+
+export interface LocalDispatcher extends ReplayQueue {
+  /** Plugs into the store's `onEvents`: never throws, returns at once. */
+  enqueue(events: readonly TenantEvent[], partnerId: string): void;
+  /** Resumes everything a previous process left undone. Needs `store`. */
+  recover(): Promise<RecoveryReport>;
+  /** Resolves once every queue is empty (all delivered or failed); tests use it. */
+  idle(): Promise<void>;
+  /** Stops timers, waits for attempts in flight; later enqueues are ignored. */
+  close(): Promise<void>;
+}
+
+interface Job {
+  /** Known until the delivery exists. */
+  event?: TenantEvent;
+  partnerId?: string;
+  /** The delivery exists (or the event was skipped and the job is gone). */
+  admitted: boolean;
+  /** Bumped when the same sequence is queued again while it is worked on. */
+  version: number;
+}
+
+interface TenantQueue {
+  jobs: Map<number, Job>;
+  running: boolean;
+  timer?: NodeJS.Timeout;
+  errorDelayMs: number;
+  /** Jobs were added while the queue was being worked on. */
+  dirty: boolean;
+}
+
+const MAX_ERROR_DELAY_MS = 60_000;
+const RECOVERY_CONCURRENCY = 4;
+
+/**
+ * Builds the local dispatcher.
+ *
+ * @example
+ * const dispatcher = createLocalDispatcher({ docClient, tableName, allowInsecureLoopback: true });
+ * const store = new DynamoTenantStore({ client: docClient, tableName, onEvents: dispatcher.enqueue });
+ * dispatcher.attachStore(store) // or pass `store` up front when it exists already
+ * await dispatcher.recover();
+ */
+export function createLocalDispatcher(
+  options: LocalDispatcherOptions,
+): LocalDispatcher & { attachStore(store: NonNullable<LocalDispatcherOptions["store"]>): void } {
+  const webhookStore =
+    options.webhookStore ??
+    (options.docClient && options.tableName
+      ? new DynamoWebhookStore({ client: options.docClient, tableName: options.tableName })
+      : undefined);
+  if (!webhookStore)
+    throw new TypeError("createLocalDispatcher needs webhookStore, or docClient and tableName");
+  const schedule =
+    typeof options.retrySchedule === "string"
+      ? parseRetrySchedule(options.retrySchedule)
+      : options.retrySchedule;
+  const logger: WebhookLogger = options.logger ?? consoleLogger;
+  const { retrySchedule: _text, ...deliveryOptions } = options;
+  const deliverer = new WebhookDeliverer({
+    ...deliveryOptions,
+    webhookStore,
+    ...(schedule && { retrySchedule: schedule }),
+  });
+  const errorRetryMs = options.errorRetryMs ?? 1000;
+  let store = options.store;
+
+  const queues = new Map<string, TenantQueue>();
+  const inFlight = new Set<Promise<void>>();
+  let idleWaiters: (() => void)[] = [];
+  let closed = false;
+
+  const notifyIdle = () => {
+    if (queues.size > 0 || inFlight.size > 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+
+  const queueOf = (tenantId: string): TenantQueue => {
+    let queue = queues.get(tenantId);
+    if (!queue) {
+      queue = { jobs: new Map(), running: false, errorDelayMs: errorRetryMs, dirty: false };
+      queues.set(tenantId, queue);
+    }
+    return queue;
+  };
+
+  const add = (tenantId: string, sequence: number, job: Omit<Job, "version">) => {
+    const queue = queueOf(tenantId);
+    queue.dirty = true;
+    const existing = queue.jobs.get(sequence);
+    if (existing) {
+      existing.version++;
+      // A known event can create the delivery if it does not exist (yet, or any more).
+      if (job.event) Object.assign(existing, { event: job.event, partnerId: job.partnerId, admitted: false });
+    } else {
+      queue.jobs.set(sequence, { ...job, version: 0 });
+    }
+  };
+
+  const schedulePump = (tenantId: string, queue: TenantQueue, at: number) => {
+    if (queue.timer) clearTimeout(queue.timer);
+    if (closed) return;
+    queue.timer = setTimeout(
+      () => {
+        queue.timer = undefined;
+        pump(tenantId);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    queue.timer.unref();
+  };
+
+  const pump = (tenantId: string): void => {
+    const queue = queues.get(tenantId);
+    if (!queue || queue.running || closed) return;
+    if (queue.timer) {
+      clearTimeout(queue.timer);
+      queue.timer = undefined;
+    }
+    queue.running = true;
+    const run = work(tenantId, queue)
+      .then((waitUntil) => {
+        queue.errorDelayMs = errorRetryMs;
+        if (waitUntil !== undefined) schedulePump(tenantId, queue, waitUntil);
+      })
+      .catch((err: unknown) => {
+        logger.error("webhook dispatch failed; retrying", { tenantId, error: (err as Error).message });
+        schedulePump(tenantId, queue, Date.now() + queue.errorDelayMs);
+        queue.errorDelayMs = Math.min(MAX_ERROR_DELAY_MS, queue.errorDelayMs * 2);
+      })
+      .finally(() => {
+        queue.running = false;
+        inFlight.delete(run);
+        if (queue.jobs.size === 0 && !queue.timer) queues.delete(tenantId);
+        else if ((queue.dirty || !queue.timer) && !closed) pump(tenantId);
+        notifyIdle();
+      });
+    inFlight.add(run);
+  };
+
+  /** Works the tenant's queue in sequence order; returns when to come back, if waiting. */
+  const work = async (tenantId: string, queue: TenantQueue): Promise<number | undefined> => {
+    while (!closed && queue.jobs.size > 0) {
+      queue.dirty = false;
+      const ordered = [...queue.jobs.entries()].sort(([a], [b]) => a - b);
+      // Deliveries of every queued event exist before the first is sent: partners see them
+      // pending while an earlier one is retried, and a crash after this loses nothing.
+      for (const [sequence, job] of ordered) {
+        if (job.admitted) continue;
+        const version = job.version;
+        const delivery =
+          job.event && job.partnerId ? await deliverer.admit(job.event, job.partnerId) : undefined;
+        if (job.event) await webhookStore.advanceDispatchCursor(tenantId, sequence);
+        if (job.version !== version) continue;
+        if (delivery || !job.event) job.admitted = true;
+        else queue.jobs.delete(sequence);
+      }
+      const head = [...queue.jobs.entries()].sort(([a], [b]) => a - b)[0];
+      if (!head) return undefined;
+      const [sequence, job] = head;
+      if (!job.admitted) continue;
+      const version = job.version;
+      const outcome = await deliverer.attempt(tenantId, sequence);
+      if (outcome.state === "waiting") return outcome.until;
+      if (job.version === version) queue.jobs.delete(sequence);
+    }
+    return undefined;
+  };
+
+  const dispatcher = {
+    enqueue(events: readonly TenantEvent[], partnerId: string): void {
+      if (closed) return;
+      const touched = new Set<string>();
+      for (const event of events) {
+        add(event.data.tenantId, event.data.sequence, { event, partnerId, admitted: false });
+        touched.add(event.data.tenantId);
+      }
+      for (const tenantId of touched) pump(tenantId);
+    },
+
+    async queueReplay(delivery: { tenantId: string; sequence: number }): Promise<void> {
+      if (closed) throw new Error("the webhook dispatcher is closed");
+      add(delivery.tenantId, delivery.sequence, { admitted: true });
+      pump(delivery.tenantId);
+    },
+
+    async recover(): Promise<RecoveryReport> {
+      if (!store) throw new TypeError("recover() needs the tenant store (option `store` or attachStore)");
+      const report: RecoveryReport = { tenants: 0, events: 0, pendingDeliveries: 0 };
+      const tenantStore = store;
+      let cursor: string | undefined;
+      do {
+        const page = await tenantStore.listTenants({ limit: 100, ...(cursor !== undefined && { cursor }) });
+        for (let i = 0; i < page.items.length; i += RECOVERY_CONCURRENCY) {
+          await Promise.all(
+            page.items.slice(i, i + RECOVERY_CONCURRENCY).map(async (tenant) => {
+              const { tenantId, partnerId } = tenant;
+              const [pending, dispatched] = await Promise.all([
+                webhookStore.pendingDeliveries(tenantId),
+                webhookStore.getDispatchCursor(tenantId),
+              ]);
+              const events = await tenantStore.listEvents(tenantId, { afterSequence: dispatched });
+              report.tenants++;
+              report.events += events.length;
+              report.pendingDeliveries += pending.length;
+              if (closed) return;
+              for (const delivery of pending) add(tenantId, delivery.sequence, { admitted: true });
+              for (const event of events)
+                add(tenantId, event.data.sequence, { event, partnerId, admitted: false });
+              if (pending.length || events.length) pump(tenantId);
+            }),
+          );
+        }
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      return report;
+    },
+
+    idle(): Promise<void> {
+      if (queues.size === 0 && inFlight.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const queue of queues.values()) if (queue.timer) clearTimeout(queue.timer);
+      await Promise.allSettled([...inFlight]);
+      queues.clear();
+      notifyIdle();
+    },
+
+    attachStore(tenantStore: NonNullable<LocalDispatcherOptions["store"]>): void {
+      store = tenantStore;
+    },
+  };
+  return dispatcher;
+}

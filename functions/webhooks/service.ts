@@ -1,0 +1,233 @@
+/**
+ * The WebhookService port (`functions/domain/webhooks.ts`) on DynamoDB: a partner's endpoint,
+ * its secret, and the delivery log with replay. Sending is the dispatchers' job; a replay is
+ * handed to a {@link ReplayQueue} (SQS in AWS, the local dispatcher locally).
+ */
+import { randomBytes } from "node:crypto";
+import {
+  type AttemptRecord,
+  type DeliveryRecord,
+  type DynamoWebhookStore,
+  type EndpointRecord,
+  parseDeliveryId,
+} from "../adapters/dynamodb/webhook-store.ts";
+import { WebhookNotFoundError } from "../domain/errors.ts";
+import type { Page, Principal } from "../domain/store.ts";
+import { EVENT_TYPES, type EventType } from "../domain/tenant.ts";
+import type {
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointInput,
+  WebhookService,
+} from "../domain/webhooks.ts";
+import { type HostResolver, validateWebhookUrl } from "./url-policy.ts";
+
+/** Where a replayed delivery goes to be sent again, behind the tenant's earlier deliveries. */
+export interface ReplayQueue {
+  queueReplay(delivery: DeliveryRecord): Promise<void>;
+}
+
+/** `PUT /v1/webhook` body, with the rotation flag. */
+export interface WebhookEndpointChange extends WebhookEndpointInput {
+  /** Generate a new secret (returned once); the old one keeps signing for `secretOverlapMs`. */
+  rotateSecret?: boolean;
+}
+
+/** The endpoint as the API shows it: never the secret. */
+export interface WebhookEndpointView extends WebhookEndpoint {
+  /** Set when the endpoint answered 410 Gone; deliveries fail until it is PUT again. */
+  disabledAt?: string;
+  disabledReason?: string;
+}
+
+/** A delivery as the API shows it, with its attempt log. */
+export interface WebhookDeliveryView extends WebhookDelivery {
+  /** The event's per-tenant sequence. */
+  sequence: number;
+  /** How often it was replayed. */
+  replays: number;
+  /** Oldest first, the newest 50: time, HTTP status or error, latency in ms. */
+  attemptLog: AttemptRecord[];
+}
+
+export interface PartnerWebhookServiceOptions {
+  webhookStore: DynamoWebhookStore;
+  replays: ReplayQueue;
+  /** Local runtime only: accept http and loopback URLs. @default false */
+  allowInsecureLoopback?: boolean;
+  /** DNS resolver used to check URLs. @default the system's */
+  resolve?: HostResolver;
+  /** How long a rotated-out secret still signs (second signature). @default 24 hours */
+  secretOverlapMs?: number;
+}
+
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
+
+/** `whsec_` + base64 of 32 random bytes (Standard Webhooks: 24 to 64 bytes). */
+export function generateWebhookSecret(): string {
+  return WEBHOOK_SECRET_PREFIX + randomBytes(32).toString("base64");
+}
+
+const PUT_ATTEMPTS = 3;
+
+/**
+ * Partner webhooks: endpoint management and the delivery log.
+ *
+ * @example
+ * const webhooks = new PartnerWebhookService({ webhookStore, replays: dispatcher });
+ * const { endpoint, secret } = await webhooks.putEndpoint("p_1", { url: "https://portal.example/hooks" }, now);
+ */
+export class PartnerWebhookService implements WebhookService {
+  readonly #store: DynamoWebhookStore;
+  readonly #replays: ReplayQueue;
+  readonly #policy: { allowInsecureLoopback: boolean; resolve?: HostResolver };
+  readonly #overlapMs: number;
+
+  constructor(options: PartnerWebhookServiceOptions) {
+    this.#store = options.webhookStore;
+    this.#replays = options.replays;
+    this.#policy = {
+      allowInsecureLoopback: options.allowInsecureLoopback ?? false,
+      ...(options.resolve && { resolve: options.resolve }),
+    };
+    this.#overlapMs = options.secretOverlapMs ?? 24 * 3_600_000;
+  }
+
+  /**
+   * Creates or replaces the endpoint (a PUT also enables a disabled one). The secret is
+   * returned when the endpoint is created or `rotateSecret` is true, never otherwise.
+   * Throws InvalidWebhookUrlError for a URL deliveries may not go to.
+   */
+  async putEndpoint(
+    partnerId: string,
+    input: WebhookEndpointChange,
+    now: string,
+  ): Promise<{ endpoint: WebhookEndpointView; secret?: string }> {
+    const url = await validateWebhookUrl(input.url, this.#policy);
+    const events = normaliseEvents(input.events);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#store.getEndpoint(partnerId);
+      if (!current) {
+        const secret = generateWebhookSecret();
+        const record: EndpointRecord = { partnerId, url, events, secret, createdAt: now, updatedAt: now };
+        if (await this.#store.createEndpoint(record)) return { endpoint: toEndpointView(record), secret };
+      } else {
+        const secret = input.rotateSecret ? generateWebhookSecret() : undefined;
+        const updated = await this.#store.replaceEndpoint(partnerId, {
+          url,
+          events,
+          updatedAt: now,
+          ...(secret && {
+            rotate: { secret, previousExpiresAt: new Date(Date.parse(now) + this.#overlapMs).toISOString() },
+          }),
+        });
+        if (updated) return { endpoint: toEndpointView(updated), ...(secret && { secret }) };
+      }
+      // Created or deleted by a concurrent request: decide again on the new state.
+      if (attempt >= PUT_ATTEMPTS) throw new Error("the webhook endpoint kept changing concurrently");
+    }
+  }
+
+  async getEndpoint(partnerId: string): Promise<WebhookEndpointView> {
+    const record = await this.#store.getEndpoint(partnerId);
+    if (!record) throw new WebhookNotFoundError("No webhook endpoint is configured.");
+    return toEndpointView(record);
+  }
+
+  async deleteEndpoint(partnerId: string): Promise<void> {
+    if (!(await this.#store.deleteEndpoint(partnerId))) {
+      throw new WebhookNotFoundError("No webhook endpoint is configured.");
+    }
+  }
+
+  /** Newest first; a partner sees its own deliveries only, ops everyone's. */
+  async listDeliveries(
+    principal: Principal,
+    query: { limit: number; cursor?: string; tenantId?: string },
+  ): Promise<Page<WebhookDeliveryView>> {
+    const partnerId = principal.role === "ops" ? undefined : ownPartnerId(principal);
+    const page = await this.#store.listDeliveries({
+      limit: query.limit,
+      ...(partnerId !== undefined && { partnerId }),
+      ...(query.tenantId !== undefined && { tenantId: query.tenantId }),
+      ...(query.cursor !== undefined && { cursor: query.cursor }),
+    });
+    return {
+      items: page.items.map(toDeliveryView),
+      ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }),
+    };
+  }
+
+  /**
+   * Sends the delivery's event again, same `webhook-id`, with a fresh retry schedule, after
+   * the tenant's earlier pending deliveries. A delivery still pending is already on its way:
+   * it is returned as is.
+   */
+  async replayDelivery(principal: Principal, deliveryId: string, now: string): Promise<WebhookDeliveryView> {
+    const notFound = () => new WebhookNotFoundError(`Delivery ${deliveryId} was not found.`);
+    const key = parseDeliveryId(deliveryId);
+    if (!key) throw notFound();
+    const current = await this.#store.getDelivery(key.tenantId, key.sequence);
+    if (!current || (principal.role !== "ops" && current.partnerId !== ownPartnerId(principal)))
+      throw notFound();
+    const reopened = await this.#store.reopenDelivery(current, now);
+    if (!reopened) {
+      const latest = await this.#store.getDelivery(key.tenantId, key.sequence);
+      return toDeliveryView(latest ?? current);
+    }
+    try {
+      await this.#replays.queueReplay(reopened);
+    } catch (err) {
+      await this.#store.restoreDelivery(current, reopened);
+      throw err;
+    }
+    return toDeliveryView(reopened);
+  }
+}
+
+function normaliseEvents(events: readonly EventType[] | undefined): EventType[] {
+  if (events === undefined) return [...EVENT_TYPES];
+  const unknown = events.filter((e) => !(EVENT_TYPES as readonly string[]).includes(e));
+  if (unknown.length > 0) throw new TypeError(`unknown event types: ${unknown.join(", ")}`);
+  if (events.length === 0) throw new TypeError("events must not be empty; omit it for every type");
+  // Stored in the canonical order, without repeats.
+  return EVENT_TYPES.filter((e) => events.includes(e));
+}
+
+function ownPartnerId(principal: Principal): string {
+  // A partner principal without a partnerId would see everything: refuse loudly instead.
+  if (!principal.partnerId) throw new Error("partner principal without partnerId");
+  return principal.partnerId;
+}
+
+export function toEndpointView(record: EndpointRecord): WebhookEndpointView {
+  return {
+    url: record.url,
+    events: record.events,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    ...(record.disabledAt !== undefined && { disabledAt: record.disabledAt }),
+    ...(record.disabledReason !== undefined && { disabledReason: record.disabledReason }),
+  };
+}
+
+export function toDeliveryView(record: DeliveryRecord): WebhookDeliveryView {
+  return {
+    deliveryId: record.deliveryId,
+    eventId: record.eventId,
+    partnerId: record.partnerId,
+    tenantId: record.tenantId,
+    type: record.type,
+    status: record.status,
+    attempts: record.attempts,
+    createdAt: record.createdAt,
+    ...(record.lastAttemptAt !== undefined && { lastAttemptAt: record.lastAttemptAt }),
+    ...(record.nextAttemptAt !== undefined &&
+      record.status === "pending" && { nextAttemptAt: record.nextAttemptAt }),
+    ...(record.lastResponseStatus !== undefined && { lastResponseStatus: record.lastResponseStatus }),
+    ...(record.error !== undefined && { error: record.error }),
+    sequence: record.sequence,
+    replays: record.replays,
+    attemptLog: record.attemptLog,
+  };
+}

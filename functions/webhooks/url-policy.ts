@@ -1,0 +1,199 @@
+/**
+ * Where deliveries may go. A partner-supplied URL is a request this service makes on the
+ * partner's behalf from inside our network (SSRF): in AWS only https, and only to public
+ * addresses. The check runs when the URL is saved and again before every attempt, on the
+ * address the request will then use (DNS can change between the two), and the request is
+ * pinned to that address.
+ */
+import { lookup as dnsLookup } from "node:dns/promises";
+import { BlockList, isIP } from "node:net";
+import { InvalidWebhookUrlError } from "../domain/errors.ts";
+
+/** Resolves a host name to its addresses (node's `dns.lookup` with `all: true` by default). */
+export type HostResolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
+export interface UrlPolicy {
+  /**
+   * Local runtime only: allow `http:` and loopback addresses (a receiver on 127.0.0.1).
+   * Private and link-local addresses stay refused.
+   * @default false
+   */
+  allowInsecureLoopback?: boolean;
+  /** @default node's dns.lookup (the system resolver) */
+  resolve?: HostResolver;
+}
+
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+
+const defaultResolve: HostResolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/** Addresses no delivery may reach: not globally routable, or the cloud's own services. */
+const NON_PUBLIC = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8], // "this network"
+  ["10.0.0.0", 8], // private
+  ["100.64.0.0", 10], // carrier-grade NAT
+  ["127.0.0.0", 8], // loopback
+  ["169.254.0.0", 16], // link-local, instance metadata
+  ["172.16.0.0", 12], // private
+  ["192.0.0.0", 24], // IETF protocol assignments
+  ["192.168.0.0", 16], // private
+  ["198.18.0.0", 15], // benchmarking
+  ["224.0.0.0", 4], // multicast
+  ["240.0.0.0", 4], // reserved, broadcast
+] as const) {
+  NON_PUBLIC.addSubnet(network, prefix, "ipv4");
+}
+for (const [network, prefix] of [
+  ["::", 128], // unspecified
+  ["::1", 128], // loopback
+  ["64:ff9b:1::", 48], // local-use NAT64
+  ["100::", 64], // discard
+  ["fc00::", 7], // unique local
+  ["fe80::", 10], // link-local
+  ["fec0::", 10], // site-local (deprecated)
+  ["ff00::", 8], // multicast
+] as const) {
+  NON_PUBLIC.addSubnet(network, prefix, "ipv6");
+}
+
+/** IPv4 carried in IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:AABB:CCDD::`), as dotted IPv4. */
+function embeddedIpv4(address: string): string | undefined {
+  const groups = expandIpv6(address);
+  if (!groups) return undefined;
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  const zeros = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
+  if (zeros(0, 5) && groups[5] === 0xffff) return v4(groups[6]!, groups[7]!);
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return v4(groups[6]!, groups[7]!);
+  if (groups[0] === 0x2002) return v4(groups[1]!, groups[2]!);
+  return undefined;
+}
+
+function expandIpv6(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const parts = dotted[1]!.split(".").map(Number);
+    text = `${text.slice(0, -dotted[1]!.length)}${((parts[0]! << 8) | parts[1]!).toString(16)}:${((parts[2]! << 8) | parts[3]!).toString(16)}`;
+  }
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const fill = tail === undefined ? 0 : 8 - left.length - right.length;
+  const groups = [...left, ...Array(fill).fill("0"), ...right].map((g) => Number.parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+/** Whether a delivery may be sent to this IP address under the policy. */
+export function isAllowedAddress(
+  address: string,
+  policy: Pick<UrlPolicy, "allowInsecureLoopback"> = {},
+): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  const type = family === 4 ? "ipv4" : "ipv6";
+  const v4 = family === 6 ? embeddedIpv4(address) : undefined;
+  if (v4 !== undefined) return isAllowedAddress(v4, policy);
+  if (policy.allowInsecureLoopback && LOOPBACK.check(address, type)) return true;
+  return !NON_PUBLIC.check(address, type);
+}
+
+/**
+ * Syntax and scheme checks of a webhook URL, before any DNS. Returns the normalised URL.
+ * Throws InvalidWebhookUrlError.
+ */
+export function checkWebhookUrlSyntax(
+  url: string,
+  policy: Pick<UrlPolicy, "allowInsecureLoopback"> = {},
+): URL {
+  if (url.length > MAX_WEBHOOK_URL_LENGTH) {
+    throw new InvalidWebhookUrlError(`The URL is longer than ${MAX_WEBHOOK_URL_LENGTH} characters.`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidWebhookUrlError("The URL is not a valid absolute URL.");
+  }
+  if (parsed.protocol !== "https:" && !(policy.allowInsecureLoopback && parsed.protocol === "http:")) {
+    throw new InvalidWebhookUrlError(
+      policy.allowInsecureLoopback ? "The URL must use http or https." : "The URL must use https.",
+    );
+  }
+  if (parsed.username || parsed.password) {
+    throw new InvalidWebhookUrlError(
+      "The URL must not contain credentials; verify the webhook signature instead.",
+    );
+  }
+  if (parsed.hash) throw new InvalidWebhookUrlError("The URL must not contain a fragment (#...).");
+  return parsed;
+}
+
+/** The host of a URL without IPv6 brackets. */
+export function hostOf(url: URL): string {
+  return url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+/** DNS did not answer (timeout, server failure): says nothing about the URL itself. */
+export class HostLookupError extends Error {
+  override readonly name = "HostLookupError";
+}
+
+/**
+ * Resolves the URL's host and returns the address to connect to; throws
+ * InvalidWebhookUrlError when any address it resolves to is not allowed (an attacker-controlled
+ * DNS name may mix a public and a private answer) or when it does not resolve, and
+ * HostLookupError when DNS did not answer.
+ */
+export async function resolveDeliveryAddress(
+  url: URL,
+  policy: UrlPolicy = {},
+): Promise<{ address: string; family: 4 | 6 }> {
+  const host = hostOf(url);
+  let addresses: { address: string; family: number }[];
+  if (isIP(host)) {
+    addresses = [{ address: host, family: isIP(host) }];
+  } else {
+    try {
+      addresses = await (policy.resolve ?? defaultResolve)(host);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "ENOTFOUND" || code === "ENODATA") {
+        throw new InvalidWebhookUrlError(`The host ${host} does not resolve.`);
+      }
+      throw new HostLookupError(`The host ${host} could not be resolved (${code ?? "DNS error"}).`, {
+        cause: err,
+      });
+    }
+  }
+  if (addresses.length === 0) throw new InvalidWebhookUrlError(`The host ${host} does not resolve.`);
+  const refused = addresses.find((a) => !isAllowedAddress(a.address, policy));
+  if (refused) {
+    throw new InvalidWebhookUrlError(
+      policy.allowInsecureLoopback
+        ? `The host ${host} resolves to ${refused.address}, a private or link-local address.`
+        : `The host ${host} resolves to ${refused.address}, which is not a public address.`,
+    );
+  }
+  const first = addresses[0]!;
+  return { address: first.address, family: first.family === 6 ? 6 : 4 };
+}
+
+/**
+ * Full check of a URL being saved: syntax, scheme, and where it resolves now. A name that
+ * does not resolve at all is refused; other DNS errors (timeouts) let it through, since the
+ * check is repeated before every attempt.
+ */
+export async function validateWebhookUrl(url: string, policy: UrlPolicy = {}): Promise<string> {
+  const parsed = checkWebhookUrlSyntax(url, policy);
+  try {
+    await resolveDeliveryAddress(parsed, policy);
+  } catch (err) {
+    if (!(err instanceof HostLookupError)) throw err;
+  }
+  return parsed.href;
+}
