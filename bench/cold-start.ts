@@ -136,7 +136,7 @@ export async function run(): Promise<Result> {
   const banner = await stackBanner();
   await rm(OUT, { recursive: true, force: true });
   await mkdir(OUT, { recursive: true });
-  const emptyEntry = join(OUT, "empty.ts");
+  const emptyEntry = join(OUT, "empty.mjs");
   await writeFile(emptyEntry, "export const handler = async () => ({});\n");
 
   const targets = [{ name: "(empty bundle)", entry: emptyEntry }, ...(await entries())];
@@ -157,7 +157,10 @@ export async function run(): Promise<Result> {
       "import ms (median)": round(ms, 1),
       "x empty": round(ms / Math.max(emptyMs, 0.01), 1),
       handler,
-      "largest parts (KiB)": largest.map(([pkg, b]) => `${pkg} ${round(b / 1024)}`).join(", "),
+      "largest parts (KiB)": largest
+        .filter(([, b]) => b >= 1024)
+        .map(([pkg, b]) => `${pkg} ${round(b / 1024)}`)
+        .join(", "),
     });
     log(
       `cold-start ${name}: ${round(code.length / 1024)} KiB, import ${round(ms, 1)} ms, handler ${handler}`,

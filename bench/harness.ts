@@ -292,6 +292,8 @@ export interface MachineInfo {
   platform: string;
   /** 1, 5, 15 minute load averages when the run started: other work on the machine. */
   loadAverage: number[];
+  /** The same when the run ended. */
+  loadAverageAtEnd?: number[];
 }
 
 export function machineInfo(): MachineInfo {

@@ -24,6 +24,7 @@ function machineTable(file: ResultsFile): string {
       { machine: "Node", value: m.node },
       { machine: "platform", value: m.platform },
       { machine: "load average at start (1/5/15 min)", value: m.loadAverage.join(" / ") },
+      { machine: "load average at end", value: m.loadAverageAtEnd?.join(" / ") ?? "" },
       { machine: "commit", value: file.commit },
       { machine: "run", value: `${file.startedAt}, ${file.totalSeconds} s` },
     ],

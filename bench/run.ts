@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     (b) => results.find((r) => r.name === b) ?? previous.find((r) => r.name === b),
   ).filter((r): r is Result => r !== undefined);
   const file: ResultsFile = {
-    machine,
+    machine: { ...machine, loadAverageAtEnd: machineInfo().loadAverage },
     commit: gitCommit(),
     startedAt,
     totalSeconds: Math.round((performance.now() - started) / 1000),

@@ -12,7 +12,7 @@
 
 import { randomUUID } from "node:crypto";
 import { Session } from "node:inspector/promises";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import {
   log,
   type Mode,
@@ -40,6 +40,7 @@ interface Level {
   peakRssMiB: number;
   cpuSeconds: number;
   eventLoopUtilization: number;
+  eventLoopDelayP99Ms: number;
   profile?: { packages: Record<string, number>; components: Record<string, number> };
 }
 
@@ -63,6 +64,8 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
       peakRss = Math.max(peakRss, process.memoryUsage.rss());
     }, 20);
     const elu = performance.eventLoopUtilization();
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
     const cpu = process.cpuUsage();
     const started = performance.now();
 
@@ -80,6 +83,7 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
 
     const cpuUsed = process.cpuUsage(cpu);
     const utilization = performance.eventLoopUtilization(elu).utilization;
+    delay.disable();
     clearInterval(sampler);
     let byComponent: Level["profile"];
     if (session) {
@@ -102,6 +106,7 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
       peakRssMiB: peakRss / 2 ** 20,
       cpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,
       eventLoopUtilization: utilization,
+      eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
       ...(byComponent ? { profile: byComponent } : {}),
     };
   } finally {
@@ -219,10 +224,13 @@ export async function run(): Promise<Result> {
     "CPU s": round(l.cpuSeconds, 1),
     "CPU ms per onboarding": round((1000 * l.cpuSeconds) / l.n),
     "event loop busy %": round(100 * l.eventLoopUtilization),
+    "event loop delay p99 ms": round(l.eventLoopDelayP99Ms),
   }));
   const largest = levels.at(-1)!;
   const factor = largest.wallMs / one;
   const components = Object.entries(largest.profile?.components ?? {});
+  const cpuPerOnboardingMs = (1000 * largest.cpuSeconds) / largest.n;
+  const budgetMs = (TARGET_FACTOR * one) / largest.n;
   return {
     name: "scale",
     title: `Scale: concurrent onboardings through the HTTP API (${modeName(MODE)}, ${LATENCY_MS} ms per Microsoft 365 call)`,
@@ -238,6 +246,7 @@ export async function run(): Promise<Result> {
     ],
     notes: [
       `Wall = first POST until every execution ended (fresh runtime per level, one warm-up onboarding first). CPU s = user+system CPU of the process during the level; event loop busy = its utilisation (100% = one core saturated: the whole local runtime is one thread).`,
+      `The local runtime is one thread: at ${round(cpuPerOnboardingMs)} ms of CPU per onboarding, ${largest.n} onboardings need ${round((largest.n * cpuPerOnboardingMs) / 1000, 1)} s of CPU whatever the concurrency; the target (${TARGET_FACTOR}x one = ${round(TARGET_FACTOR * one)} ms) would need at most ${round(budgetMs, 1)} ms per onboarding on this thread.`,
       `Where the CPU went at ${largest.n} (CPU profile, self time, % of samples): ${components.map(([k, v]) => `${k} ${v}%`).join(", ")}.`,
     ],
     details: { levels: levels.map((l) => ({ ...l, wallMs: round(l.wallMs, 1) })) },
