@@ -15,6 +15,11 @@ export interface WebhookEndpointInput {
   url: string;
   /** Event types to deliver; absent means every type. */
   events?: EventType[];
+  /**
+   * Generate a new secret (returned once). The previous one keeps signing, as a second
+   * `v1,` signature, for 24 hours so that the partner can switch without losing deliveries.
+   */
+  rotateSecret?: boolean;
 }
 
 export interface WebhookEndpoint {
@@ -23,6 +28,21 @@ export interface WebhookEndpoint {
   events: EventType[];
   createdAt: string;
   updatedAt: string;
+  /** Set when the endpoint answered 410 Gone: deliveries fail at once until it is PUT again. */
+  disabledAt?: string;
+  disabledReason?: string;
+}
+
+/** One attempt of a delivery: the delivery log. */
+export interface WebhookAttempt {
+  /** When the request started. */
+  at: string;
+  /** From the start of the request to the end of the response (or the error), in ms. */
+  latencyMs: number;
+  /** The endpoint's HTTP status, when it answered. */
+  responseStatus?: number;
+  /** Why it did not succeed: WEBHOOK_HTTP_ERROR, WEBHOOK_TIMEOUT, WEBHOOK_CONNECTION_FAILED, WEBHOOK_ADDRESS_REFUSED, WEBHOOK_DNS_FAILED. */
+  error?: ErrorInfo;
 }
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
@@ -44,6 +64,12 @@ export interface WebhookDelivery {
   /** HTTP status of the last attempt, when the endpoint answered. */
   lastResponseStatus?: number;
   error?: ErrorInfo;
+  /** The event's per-tenant sequence. */
+  sequence?: number;
+  /** How often the delivery was replayed. */
+  replays?: number;
+  /** The newest attempts (at most 50), oldest first. */
+  attemptLog?: WebhookAttempt[];
 }
 
 export interface WebhookService {

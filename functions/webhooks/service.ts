@@ -27,26 +27,10 @@ export interface ReplayQueue {
   queueReplay(delivery: DeliveryRecord): Promise<void>;
 }
 
-/** `PUT /v1/webhook` body, with the rotation flag. */
-export interface WebhookEndpointChange extends WebhookEndpointInput {
-  /** Generate a new secret (returned once); the old one keeps signing for `secretOverlapMs`. */
-  rotateSecret?: boolean;
-}
-
-/** The endpoint as the API shows it: never the secret. */
-export interface WebhookEndpointView extends WebhookEndpoint {
-  /** Set when the endpoint answered 410 Gone; deliveries fail until it is PUT again. */
-  disabledAt?: string;
-  disabledReason?: string;
-}
-
-/** A delivery as the API shows it, with its attempt log. */
+/** A delivery as this service returns it: the port's optional details always present. */
 export interface WebhookDeliveryView extends WebhookDelivery {
-  /** The event's per-tenant sequence. */
   sequence: number;
-  /** How often it was replayed. */
   replays: number;
-  /** Oldest first, the newest 50: time, HTTP status or error, latency in ms. */
   attemptLog: AttemptRecord[];
 }
 
@@ -100,9 +84,9 @@ export class PartnerWebhookService implements WebhookService {
    */
   async putEndpoint(
     partnerId: string,
-    input: WebhookEndpointChange,
+    input: WebhookEndpointInput,
     now: string,
-  ): Promise<{ endpoint: WebhookEndpointView; secret?: string }> {
+  ): Promise<{ endpoint: WebhookEndpoint; secret?: string }> {
     const url = await validateWebhookUrl(input.url, this.#policy);
     const events = normaliseEvents(input.events);
     for (let attempt = 1; ; attempt++) {
@@ -128,7 +112,7 @@ export class PartnerWebhookService implements WebhookService {
     }
   }
 
-  async getEndpoint(partnerId: string): Promise<WebhookEndpointView> {
+  async getEndpoint(partnerId: string): Promise<WebhookEndpoint> {
     const record = await this.#store.getEndpoint(partnerId);
     if (!record) throw new WebhookNotFoundError("No webhook endpoint is configured.");
     return toEndpointView(record);
@@ -200,7 +184,7 @@ function ownPartnerId(principal: Principal): string {
   return principal.partnerId;
 }
 
-export function toEndpointView(record: EndpointRecord): WebhookEndpointView {
+export function toEndpointView(record: EndpointRecord): WebhookEndpoint {
   return {
     url: record.url,
     events: record.events,

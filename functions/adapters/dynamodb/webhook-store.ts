@@ -35,7 +35,7 @@ import {
 import type { ErrorInfo } from "../../domain/errors.ts";
 import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
-import type { DeliveryStatus } from "../../domain/webhooks.ts";
+import type { DeliveryStatus, WebhookAttempt } from "../../domain/webhooks.ts";
 import { CursorCodec } from "./cursor.ts";
 import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 
@@ -71,16 +71,7 @@ export function parseDeliveryId(deliveryId: string): { tenantId: string; sequenc
 export const ATTEMPT_LOG_MAX = 50;
 
 /** One attempt to POST a delivery. */
-export interface AttemptRecord {
-  /** When the request started (ISO). */
-  at: string;
-  /** Milliseconds from the start of the request to the end of the response (or the error). */
-  latencyMs: number;
-  /** The endpoint's HTTP status, when it answered. */
-  responseStatus?: number;
-  /** Why the attempt did not succeed (timeout, connection, refused address, HTTP status). */
-  error?: ErrorInfo;
-}
+export type AttemptRecord = WebhookAttempt;
 
 export interface EndpointRecord {
   partnerId: string;
