@@ -2,18 +2,20 @@
  * Webhook endpoints, deliveries and the local dispatch cursor, on the service's one table
  * (summary in README.md, "Webhooks").
  *
- * | item            | pk                               | sk                               | gsi1pk / gsi1sk                                       | gsi2pk / gsi2sk                            |
- * |-----------------|----------------------------------|----------------------------------|-------------------------------------------------------|--------------------------------------------|
- * | endpoint        | `WEBHOOK#<partnerId>`            | `ENDPOINT`                       |                                                       |                                            |
- * | delivery        | `WEBHOOK_DELIVERIES#<tenantId>`  | `DELIVERY#<sequence, 10 digits>` | `WEBHOOK_DELIVERIES#<partnerId>` / `<createdAt>#<tenantId>#<sequence, 10 digits>` | `WEBHOOK_DELIVERIES` / (same) |
- * | dispatch cursor | `WEBHOOK_DELIVERIES#<tenantId>`  | `CURSOR`                         |                                                       |                                            |
+ * Items (keys; the indexes are the table's gsi1/gsi2, see schema.ts):
+ * - endpoint: pk `WEBHOOK#<partnerId>`, sk `ENDPOINT`.
+ * - delivery: pk `WEBHOOK_DELIVERIES#<tenantId>`, sk `DELIVERY#<sequence, 10 digits>`;
+ *   gsi1 `WEBHOOK_DELIVERIES#<partnerId>` / `<createdAt>#<tenantId>#<sequence, 10 digits>` (a
+ *   partner's, newest first); gsi2 `WEBHOOK_DELIVERIES` / same sort key (everyone's, ops).
+ * - dispatch cursor: pk `WEBHOOK_DELIVERIES#<tenantId>`, sk `CURSOR`.
  *
  * - One delivery per event: its id `dlv_<tenantId>_<sequence>` names the event as exactly as
  *   the event id does (a tenant's sequence is never reused, not even by a new registration),
  *   and it puts a tenant's deliveries in one partition in `sequence` order. Creation is a
  *   conditional Put, so an event seen twice (stream or outbox redelivery) makes one delivery.
- * - Every change of a delivery is conditional on the `attempts`/`replays` it was read with
- *   (optimistic concurrency), so two dispatchers never both record the same attempt.
+ * - Every change of a delivery is conditional on the `status`/`attempts`/`replays` it was read
+ *   with (optimistic concurrency): two dispatchers racing on one delivery (an SQS duplicate)
+ *   may both send it (at least once, same webhook-id) but record one outcome.
  * - The endpoint's `secret` is the HMAC key itself: a signature can only be made with it, so it
  *   cannot be stored hashed. It is protected by the table's encryption at rest (AWS-managed or
  *   customer KMS key), only read by the dispatcher to sign, never logged, and returned by the
