@@ -41,7 +41,12 @@ export interface RecoveryReport {
 export interface LocalDispatcher extends ReplayQueue {
   /** Plugs into the store's `onEvents`: never throws, returns at once. */
   enqueue(events: readonly TenantEvent[], partnerId: string): void;
-  /** Resumes everything a previous process left undone. Needs `store`. */
+  /**
+   * Resumes everything a previous process left undone: for each tenant, its pending
+   * deliveries and its events after the dispatch cursor. Needs `store`. Await it before the
+   * process writes new events (before the API and any other start-up recovery): a tenant's
+   * new event admitted before its old ones were listed would move the cursor past them.
+   */
   recover(): Promise<RecoveryReport>;
   /** Resolves once every queue is empty (all delivered or failed); tests use it. */
   idle(): Promise<void>;
