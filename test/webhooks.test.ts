@@ -6,11 +6,13 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
 import type { DeliveryRecord } from "../functions/adapters/dynamodb/webhook-store.ts";
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
 import { InvalidCursorError, WebhookNotFoundError } from "../functions/domain/errors.ts";
 import type { TenantChange } from "../functions/domain/store.ts";
 import type { OnboardingRequest, TenantEvent } from "../functions/domain/tenant.ts";
+import { createLocalWebhooks } from "../functions/webhooks/index.ts";
 import { createLocalDispatcher, type LocalDispatcher } from "../functions/webhooks/local-dispatcher.ts";
 import { PartnerWebhookService } from "../functions/webhooks/service.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
@@ -596,5 +598,38 @@ describe("endpoint", () => {
     await db.store.transition(tenantId, ONBOARDING[1]!, now());
     await d.idle();
     expect(r.deliveredSequences(tenantId)).toEqual([2]);
+  });
+});
+
+describe("local wiring", () => {
+  it("createLocalWebhooks: the store's onEvents feeds the dispatcher, the service replays through it", async () => {
+    const webhooks = createLocalWebhooks({
+      docClient: db.docClient,
+      tableName: db.tableName,
+      retrySchedule: [],
+      logger: { warn: () => {}, error: () => {} },
+    });
+    cleanups.push(() => webhooks.dispatcher.close());
+    const store = new DynamoTenantStore({
+      client: db.docClient,
+      tableName: db.tableName,
+      onEvents: webhooks.dispatcher.enqueue,
+    });
+    webhooks.dispatcher.attachStore(store);
+    await webhooks.dispatcher.recover();
+
+    const r = await receiver();
+    r.respond = (_body, nth) => ({ status: nth === 1 ? 500 : 200 });
+    const partnerId = newPartner();
+    r.secret = (await webhooks.service.putEndpoint(partnerId, { url: r.url }, now())).secret!;
+    const tenantId = randomUUID();
+    await store.registerTenant(partnerId, request(tenantId), now());
+    await store.transition(tenantId, ONBOARDING[0]!, now());
+    await webhooks.dispatcher.idle();
+    const [failed] = (await webhooks.service.listDeliveries({ role: "ops" }, { limit: 1, tenantId })).items;
+    expect(failed).toMatchObject({ status: "failed", lastResponseStatus: 500 });
+    await webhooks.service.replayDelivery({ role: "partner", partnerId }, failed!.deliveryId, now());
+    await webhooks.dispatcher.idle();
+    expect(r.deliveredSequences(tenantId)).toEqual([1]);
   });
 });

@@ -1,0 +1,89 @@
+/**
+ * Wiring of partner webhooks for the two runtimes. The API gets a `WebhookService`; the
+ * local runtime also gets the in-process dispatcher to plug into the tenant store.
+ */
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoWebhookStore } from "../adapters/dynamodb/webhook-store.ts";
+import {
+  createLocalDispatcher,
+  type LocalDispatcher,
+  type LocalDispatcherOptions,
+} from "./local-dispatcher.ts";
+import { PartnerWebhookService } from "./service.ts";
+import { SqsDeliveryQueue } from "./sqs-queue.ts";
+
+export type { LocalDispatcher, RecoveryReport } from "./local-dispatcher.ts";
+export { createLocalDispatcher } from "./local-dispatcher.ts";
+export { PartnerWebhookService } from "./service.ts";
+
+/**
+ * AWS (the API function): the service on the table, replays sent to the delivery queue.
+ * Env: TABLE_NAME, WEBHOOK_QUEUE_URL (the function needs sqs:SendMessage on the queue).
+ *
+ * @example
+ * const webhooks = webhookServiceFromEnv({ docClient }); // module scope
+ * export const handler = createApi({ store, engine, webhooks, ... });
+ */
+export function webhookServiceFromEnv(options: {
+  docClient: DynamoDBDocumentClient;
+  sqsClient?: SQSClient;
+  cursorSecret?: string;
+  env?: NodeJS.ProcessEnv;
+}): PartnerWebhookService {
+  const env = options.env ?? process.env;
+  const tableName = env["TABLE_NAME"];
+  const queueUrl = env["WEBHOOK_QUEUE_URL"];
+  if (!tableName || !queueUrl) throw new Error("TABLE_NAME and WEBHOOK_QUEUE_URL must be set");
+  const webhookStore = new DynamoWebhookStore({
+    client: options.docClient,
+    tableName,
+    ...(options.cursorSecret !== undefined && { cursorSecret: options.cursorSecret }),
+  });
+  return new PartnerWebhookService({
+    webhookStore,
+    replays: new SqsDeliveryQueue({ client: options.sqsClient ?? new SQSClient({}), queueUrl }),
+  });
+}
+
+export interface LocalWebhooks {
+  service: PartnerWebhookService;
+  dispatcher: LocalDispatcher & { attachStore(store: NonNullable<LocalDispatcherOptions["store"]>): void };
+  webhookStore: DynamoWebhookStore;
+}
+
+/**
+ * The local runtime: service and in-process dispatcher on one table; http and loopback
+ * receivers allowed.
+ *
+ * @example
+ * const webhooks = createLocalWebhooks({ docClient, tableName, cursorSecret });
+ * const store = new DynamoTenantStore({ client: docClient, tableName, cursorSecret, onEvents: webhooks.dispatcher.enqueue });
+ * webhooks.dispatcher.attachStore(store);
+ * await webhooks.dispatcher.recover(); // before the API serves and before other start-up recovery
+ * const api = createApi({ store, engine, webhooks: webhooks.service, ... });
+ * // on shutdown: await webhooks.dispatcher.close();
+ */
+export function createLocalWebhooks(
+  options: Omit<LocalDispatcherOptions, "webhookStore" | "docClient" | "tableName"> & {
+    docClient: DynamoDBDocumentClient;
+    tableName: string;
+    cursorSecret?: string;
+  },
+): LocalWebhooks {
+  const { docClient, tableName, cursorSecret, ...dispatcherOptions } = options;
+  const webhookStore = new DynamoWebhookStore({
+    client: docClient,
+    tableName,
+    ...(cursorSecret !== undefined && { cursorSecret }),
+  });
+  const allowInsecureLoopback = options.allowInsecureLoopback ?? true;
+  const dispatcher = createLocalDispatcher({ ...dispatcherOptions, webhookStore, allowInsecureLoopback });
+  const service = new PartnerWebhookService({
+    webhookStore,
+    replays: dispatcher,
+    allowInsecureLoopback,
+    ...(options.resolve && { resolve: options.resolve }),
+  });
+  return { service, dispatcher, webhookStore };
+}
