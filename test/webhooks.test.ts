@@ -303,6 +303,56 @@ describe("delivery", () => {
     expect(pending).toMatchObject({ status: "pending" });
   });
 
+  it("sends for several tenants at once, never more than maxConcurrentAttempts", async () => {
+    const d = dispatcher({ maxConcurrentAttempts: 2 });
+    const webhooks = service(d);
+    const partnerId = newPartner();
+    let inFlight = 0;
+    let most = 0;
+    const release: (() => void)[] = [];
+    // Holds each request until a third one is in flight (never, within the limit) or a moment has passed.
+    const server = createServer((req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      const answer = () => {
+        inFlight--;
+        res.writeHead(204).end();
+      };
+      req.resume();
+      if (inFlight >= 3) {
+        for (const r of release.splice(0)) r();
+        answer();
+      } else {
+        const timer = setTimeout(() => release.splice(release.indexOf(go), 1) && answer(), 200);
+        const go = () => {
+          clearTimeout(timer);
+          answer();
+        };
+        release.push(go);
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    await webhooks.putEndpoint(
+      partnerId,
+      { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` },
+      now(),
+    );
+    const tenants = await Promise.all(
+      Array.from({ length: 5 }, () => tenantWithEvents(partnerId, ONBOARDING.slice(0, 1))),
+    );
+    await d.idle();
+    expect(most).toBe(2);
+    for (const t of tenants) {
+      expect(await deliveriesOf(webhooks, partnerId, t.tenantId)).toEqual([
+        expect.objectContaining({ status: "succeeded" }),
+      ]);
+    }
+  });
+
   it("gives up after the schedule: the delivery is failed, and the next event goes out", async () => {
     const d = dispatcher({ retrySchedule: [10, 10] });
     const webhooks = service(d);

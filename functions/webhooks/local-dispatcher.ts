@@ -27,6 +27,8 @@ export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookSt
   retrySchedule?: readonly number[] | string;
   /** First wait after a failure of the dispatcher itself (DynamoDB unreachable); doubles up to 60 s. @default 1000 */
   errorRetryMs?: number;
+  /** Requests in flight at once, across tenants. @default 16 */
+  maxConcurrentAttempts?: number;
 }
 
 /** What `recover()` found. */
@@ -107,6 +109,7 @@ export function createLocalDispatcher(
     ...(schedule && { retrySchedule: schedule }),
   });
   const errorRetryMs = options.errorRetryMs ?? 1000;
+  const slots = new Slots(options.maxConcurrentAttempts ?? 16);
   let store = options.store;
 
   const queues = new Map<string, TenantQueue>();
@@ -206,7 +209,7 @@ export function createLocalDispatcher(
       const [sequence, job] = head;
       if (!job.admitted) continue;
       const version = job.version;
-      const outcome = await deliverer.attempt(tenantId, sequence);
+      const outcome = await slots.run(() => deliverer.attempt(tenantId, sequence));
       if (outcome.state === "waiting") return outcome.until;
       if (job.version === version) queue.jobs.delete(sequence);
     }
@@ -280,4 +283,28 @@ export function createLocalDispatcher(
     },
   };
   return dispatcher;
+}
+
+/** At most `size` tasks at a time; the others wait in arrival order. */
+class Slots {
+  readonly #size: number;
+  #busy = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError("maxConcurrentAttempts must be >= 1");
+    this.#size = size;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#busy >= this.#size) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#busy++;
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#busy--;
+    }
+  }
 }
