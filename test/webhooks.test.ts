@@ -479,6 +479,25 @@ describe("replay", () => {
   });
 });
 
+describe("replay ordering", () => {
+  it("queues a replay behind the tenant's delivery that is still being retried", async () => {
+    const d = dispatcher({ retrySchedule: Array(200).fill(25) });
+    const webhooks = service(d);
+    const r = await receiver();
+    let secondFails = true;
+    r.respond = (body) => ({ status: body.data.sequence === 2 && secondFails ? 500 : 200 });
+    const partnerId = newPartner();
+    await endpointFor(webhooks, partnerId, r);
+    const { tenantId } = await tenantWithEvents(partnerId, ONBOARDING.slice(0, 2));
+    await until(() => r.received.some((x) => x.payload?.data.sequence === 2));
+    const first = (await deliveriesOf(webhooks, partnerId, tenantId)).find((x) => x.sequence === 1)!;
+    await webhooks.replayDelivery({ role: "partner", partnerId }, first.deliveryId, now());
+    secondFails = false;
+    await d.idle();
+    expect(r.deliveredSequences(tenantId)).toEqual([1, 2, 1]);
+  });
+});
+
 describe("isolation", () => {
   it("a partner sees and replays only its own deliveries; ops sees all", async () => {
     const d = dispatcher();

@@ -64,6 +64,11 @@ interface Job {
   admitted: boolean;
   /** Bumped when the same sequence is queued again while it is worked on. */
   version: number;
+  /**
+   * Position in the tenant's queue: the sequence for events and recovered deliveries, after
+   * all of them for replays (as in the SQS group, a replay goes behind what is pending).
+   */
+  order: number;
 }
 
 interface TenantQueue {
@@ -76,6 +81,8 @@ interface TenantQueue {
 }
 
 const MAX_ERROR_DELAY_MS = 60_000;
+/** Replays are ordered after every sequence (sequences are 10 digits at most). */
+const REPLAY_ORDER = 1e10;
 const RECOVERY_CONCURRENCY = 4;
 
 /**
@@ -133,7 +140,8 @@ export function createLocalDispatcher(
     return queue;
   };
 
-  const add = (tenantId: string, sequence: number, job: Omit<Job, "version">) => {
+  let replays = 0;
+  const add = (tenantId: string, sequence: number, job: Omit<Job, "version" | "order">, replay = false) => {
     const queue = queueOf(tenantId);
     queue.dirty = true;
     const existing = queue.jobs.get(sequence);
@@ -142,7 +150,7 @@ export function createLocalDispatcher(
       // A known event can create the delivery if it does not exist (yet, or any more).
       if (job.event) Object.assign(existing, { event: job.event, partnerId: job.partnerId, admitted: false });
     } else {
-      queue.jobs.set(sequence, { ...job, version: 0 });
+      queue.jobs.set(sequence, { ...job, version: 0, order: replay ? REPLAY_ORDER + ++replays : sequence });
     }
   };
 
@@ -187,11 +195,11 @@ export function createLocalDispatcher(
     inFlight.add(run);
   };
 
-  /** Works the tenant's queue in sequence order; returns when to come back, if waiting. */
+  /** Works the tenant's queue in order (sequence, then replays); returns when to come back, if waiting. */
   const work = async (tenantId: string, queue: TenantQueue): Promise<number | undefined> => {
     while (!closed && queue.jobs.size > 0) {
       queue.dirty = false;
-      const ordered = [...queue.jobs.entries()].sort(([a], [b]) => a - b);
+      const ordered = [...queue.jobs.entries()].sort(([, a], [, b]) => a.order - b.order);
       // Deliveries of every queued event exist before the first is sent: partners see them
       // pending while an earlier one is retried, and a crash after this loses nothing.
       for (const [sequence, job] of ordered) {
@@ -204,9 +212,11 @@ export function createLocalDispatcher(
         if (delivery || !job.event) job.admitted = true;
         else queue.jobs.delete(sequence);
       }
-      const head = [...queue.jobs.entries()].sort(([a], [b]) => a - b)[0];
-      if (!head) return undefined;
-      const [sequence, job] = head;
+      // Jobs queued meanwhile may come first: order again.
+      if (queue.dirty) continue;
+      const sequence = ordered.map(([s]) => s).find((s) => queue.jobs.has(s));
+      if (sequence === undefined) return undefined;
+      const job = queue.jobs.get(sequence)!;
       if (!job.admitted) continue;
       const version = job.version;
       const outcome = await slots.run(() => deliverer.attempt(tenantId, sequence));
@@ -229,7 +239,7 @@ export function createLocalDispatcher(
 
     async queueReplay(delivery: { tenantId: string; sequence: number }): Promise<void> {
       if (closed) throw new Error("the webhook dispatcher is closed");
-      add(delivery.tenantId, delivery.sequence, { admitted: true });
+      add(delivery.tenantId, delivery.sequence, { admitted: true }, true);
       pump(delivery.tenantId);
     },
 
