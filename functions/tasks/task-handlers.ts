@@ -98,9 +98,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         connector: stored.tenant.outboundGateway,
         groups: stored.tenant.region === "split",
       };
-      if (step === "check-access") stored = await markRunning(stored);
       const current = stored.tenant.steps.find((s) => s.name === step);
       if (!applicableSteps(stored.tenant).has(step) || current?.status === "succeeded") {
+        if (step === "check-access") await markRunning(stored, {});
         deps.onStepResult?.({
           tenantId: input.tenantId,
           step,
@@ -111,20 +111,21 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         return plan;
       }
       const started = Date.now();
-      ({ stored } = await store.transition(
-        input.tenantId,
-        {
-          expectStatus: ["running"],
-          steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
-        },
-        now(),
-      ));
+      const running: TenantChange = {
+        steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
+      };
+      // The workflow's first task also moves the tenant to running, in the same write.
+      stored =
+        step === "check-access"
+          ? await markRunning(stored, running)
+          : (await store.transition(input.tenantId, { ...running, expectStatus: ["running"] }, now())).stored;
       const ctx = contextFor(stored);
       try {
         const outcome = await hydratingOnce(ctx, () => STEPS[step](ctx));
         await store.transition(
           input.tenantId,
           {
+            expectStatus: ["running"],
             steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
             event: { type: "tenant.onboarding.step_succeeded", step },
           },
@@ -156,20 +157,24 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
     };
 
-  /** queued -> running, with the `started` event; a duplicate start finds it running already. */
-  const markRunning = async (stored: StoredTenant): Promise<StoredTenant> => {
-    if (stored.tenant.status === "running") return stored;
-    const result = await store.transition(
-      stored.tenant.tenantId,
-      {
-        expectStatus: ["queued"],
-        status: "running",
-        error: null,
-        event: { type: "tenant.onboarding.started" },
-      },
-      now(),
-    );
-    return result.stored;
+  /**
+   * queued -> running with the `started` event, plus `extra`, in one write; a duplicate start
+   * finds the tenant running already and applies only `extra`.
+   */
+  const markRunning = async (stored: StoredTenant, extra: TenantChange): Promise<StoredTenant> => {
+    const { tenantId, status } = stored.tenant;
+    if (status === "running") {
+      if (!extra.steps) return stored;
+      return (await store.transition(tenantId, { ...extra, expectStatus: ["running"] }, now())).stored;
+    }
+    const change: TenantChange = {
+      ...extra,
+      expectStatus: ["queued"],
+      status: "running",
+      error: null,
+      event: { type: "tenant.onboarding.started" },
+    };
+    return (await store.transition(tenantId, change, now())).stored;
   };
 
   const recordOutcome: TaskHandler = async (input) => {

@@ -11,8 +11,10 @@ const USER_RECIPIENT_TYPES = new Set(["usermailbox", "mailuser", "linkedmailbox"
  */
 export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
   const changes: string[] = [];
-  await ctx.m365.graph.getOrganization();
-  const [org, recipient] = await Promise.all([
+  // Side by side: the Graph and Exchange tokens are fetched in parallel too. Without consent
+  // every one of them fails at the token request, before any call reaches the tenant.
+  const [, org, recipient] = await Promise.all([
+    ctx.m365.graph.getOrganization(),
     ctx.m365.exchange.getOrganizationConfig(),
     ctx.m365.exchange.getRecipient(ctx.request.ndrAddress),
   ]);
