@@ -25,6 +25,8 @@ export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookSt
   store?: Pick<TenantStore, "listTenants" | "listEvents">;
   /** Retry delays in ms, or text such as `"5s,5m,30m"`. @default WEBHOOK_RETRY_SCHEDULE, else Standard Webhooks' */
   retrySchedule?: readonly number[] | string;
+  /** Alias of `retrySchedule`. */
+  schedule?: readonly number[] | string;
   /** First wait after a failure of the dispatcher itself (DynamoDB unreachable); doubles up to 60 s. @default 1000 */
   errorRetryMs?: number;
   /** Requests in flight at once, across tenants. @default 16 */
@@ -104,12 +106,10 @@ export function createLocalDispatcher(
       : undefined);
   if (!webhookStore)
     throw new TypeError("createLocalDispatcher needs webhookStore, or docClient and tableName");
-  const schedule =
-    typeof options.retrySchedule === "string"
-      ? parseRetrySchedule(options.retrySchedule)
-      : options.retrySchedule;
+  const given = options.retrySchedule ?? options.schedule;
+  const schedule = typeof given === "string" ? parseRetrySchedule(given) : given;
   const logger: WebhookLogger = options.logger ?? consoleLogger;
-  const { retrySchedule: _text, ...deliveryOptions } = options;
+  const { retrySchedule: _retrySchedule, schedule: _schedule, ...deliveryOptions } = options;
   const deliverer = new WebhookDeliverer({
     ...deliveryOptions,
     webhookStore,
