@@ -159,7 +159,13 @@ describe("sending", () => {
   /** A partner with an endpoint at `path` and one stored event; returns the deliverer's view of it. */
   async function oneDelivery(
     path: string,
-    options: { saveWith: HostResolver; sendWith: HostResolver; host?: string; strict?: boolean },
+    options: {
+      saveWith: HostResolver;
+      sendWith: HostResolver;
+      host?: string;
+      strict?: boolean;
+      sendStrict?: boolean;
+    },
   ) {
     const partnerId = `p_${randomUUID().slice(0, 8)}`;
     const host = options.host ?? "127.0.0.1";
@@ -194,7 +200,7 @@ describe("sending", () => {
     );
     const deliverer = new WebhookDeliverer({
       webhookStore,
-      allowInsecureLoopback: !options.strict,
+      allowInsecureLoopback: !(options.sendStrict ?? options.strict),
       resolve: options.sendWith,
       retrySchedule: [],
       timeoutMs: 300,
@@ -230,6 +236,18 @@ describe("sending", () => {
       error: { code: "WEBHOOK_ADDRESS_REFUSED" },
     });
     expect(delivery.attemptLog[0]!.error!.message).toMatch(/127\.0\.0\.1/);
+    expect(hits).toHaveLength(before);
+  });
+
+  it("checks the scheme again at send time (an http URL saved locally is not sent in AWS)", async () => {
+    const before = hits.length;
+    const delivery = await oneDelivery("/plain", {
+      saveWith: answering("127.0.0.1"),
+      sendWith: answering("127.0.0.1"),
+      sendStrict: true,
+    });
+    expect(delivery).toMatchObject({ status: "failed", error: { code: "WEBHOOK_ADDRESS_REFUSED" } });
+    expect(delivery.error!.message).toMatch(/https/);
     expect(hits).toHaveLength(before);
   });
 

@@ -14,7 +14,12 @@ import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { nextRetryDelay, parseRetryAfter, retryScheduleFromEnv } from "./schedule.ts";
 import { DEFAULT_TIMEOUT_MS, type SendResult, sendWebhook, signatureHeaders } from "./sender.ts";
-import { HostLookupError, type HostResolver, resolveDeliveryAddress } from "./url-policy.ts";
+import {
+  checkWebhookUrlSyntax,
+  HostLookupError,
+  type HostResolver,
+  resolveDeliveryAddress,
+} from "./url-policy.ts";
 
 export interface WebhookLogger {
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -181,9 +186,8 @@ export class WebhookDeliverer {
     ) {
       secrets.push(endpoint.previousSecret);
     }
-    const url = new URL(endpoint.url);
     const result = await this.#send(
-      url,
+      endpoint.url,
       {
         ...signatureHeaders(secrets, delivery.eventId, now, body),
       },
@@ -239,10 +243,13 @@ export class WebhookDeliverer {
     return this.#settle(delivery, updated);
   }
 
-  async #send(url: URL, headers: Record<string, string>, body: string): Promise<SendResult> {
+  async #send(endpointUrl: string, headers: Record<string, string>, body: string): Promise<SendResult> {
     const started = performance.now();
+    let url: URL;
     let target: { address: string; family: 4 | 6 };
     try {
+      // The policy may be stricter than when the URL was saved (e.g. data moved to AWS).
+      url = checkWebhookUrlSyntax(endpointUrl, this.#policy);
       target = await resolveDeliveryAddress(url, this.#policy);
     } catch (err) {
       const latencyMs = Math.round(performance.now() - started);
