@@ -259,6 +259,60 @@ describe("POST /v1/tenants", () => {
     ]);
   });
 
+  it("enforces the SPEC's field rules, each with a pointer to the field", async () => {
+    const groups = splitGroups();
+    const cases: [Record<string, unknown>, string][] = [
+      [{ tenantId: "1234" }, "/body/tenantId"],
+      [{ tenantId: "00000000-0000-4000-8000-00000000000g" }, "/body/tenantId"],
+      [{ customerName: "Contoso" }, "/body/customerName"],
+      [{ customerName: "" }, "/body/customerName"],
+      [{ customerName: "a".repeat(64) }, "/body/customerName"],
+      [{ customerName: "con_toso" }, "/body/customerName"],
+      [{ region: "US" }, "/body/region"],
+      [{ region: "apac" }, "/body/region"],
+      [{ outboundGateway: "false" }, "/body/outboundGateway"],
+      [{ ndrAddress: "not-an-address" }, "/body/ndrAddress"],
+      [{ ndrAddress: "a@b" }, "/body/ndrAddress"],
+      [{ ndrAddress: `${"a".repeat(65)}@contoso.example` }, "/body/ndrAddress"],
+      [{ ndrAddress: "Admin <admin@contoso.example>" }, "/body/ndrAddress"],
+      [{ ndrAddress: undefined }, "/body/ndrAddress"],
+      [{ extra: true }, "/body/extra"],
+      [
+        { region: "split", groups: { ...groups, eu: { ...groups.eu, name: "n".repeat(65) } } },
+        "/body/groups/eu/name",
+      ],
+      [
+        { region: "split", groups: { ...groups, us: { ...groups.us, members: ["bob"] } } },
+        "/body/groups/us/members/0",
+      ],
+      [{ region: "split", groups: { ...groups, us: { ...groups.us, owner: "x" } } }, "/body/groups/us/owner"],
+      [{ region: "split", groups: { eu: groups.eu } }, "/body/groups/us"],
+      [
+        { region: "split", groups: { ...groups, eu: { ...groups.eu, primarySmtpAddress: "x@" } } },
+        "/body/groups/eu/primarySmtpAddress",
+      ],
+    ];
+    for (const [overrides, pointer] of cases) {
+      const tenantId = newTenantId();
+      const res = await t.call("POST", "/v1/tenants", {
+        key: a.key,
+        body: onboardingBody(tenantId, overrides),
+      });
+      expect(res.status, JSON.stringify(overrides).slice(0, 80)).toBe(400);
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual([pointer]);
+      expect(await t.store.getTenant(tenantId)).toBeUndefined();
+    }
+    const valid = await t.call("POST", "/v1/tenants", {
+      key: a.key,
+      body: onboardingBody(newTenantId(), {
+        customerName: "a".repeat(63),
+        ndrAddress: "first.o'brien+nd@mail.contoso-eu.example",
+        outboundGateway: true,
+      }),
+    });
+    expect(valid.status, valid.raw.body).toBe(202);
+  });
+
   it("takes groups up to Exchange's limit of 10,000 members, not one more", async () => {
     const members = Array.from({ length: 10_000 }, (_, i) => `user${i}@contoso.example`);
     const tenantId = newTenantId();
