@@ -59,7 +59,7 @@ describe("Idempotency-Key", () => {
     );
     // Same content, other formatting and key order: the same request.
     const reordered = JSON.stringify(
-      { ndrAddress: "admin@contoso.example", ...onboardingBody(tenantId) },
+      Object.fromEntries(Object.entries(onboardingBody(tenantId)).reverse()),
       null,
       2,
     );
