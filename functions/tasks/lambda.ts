@@ -9,13 +9,14 @@ import middy from "@middy/core";
 import type { TaskName } from "../../workflows/definition.ts";
 import { m365Gateway, tenantStore } from "../commons/aws-deps.ts";
 import { logger, METRIC, MetricUnit, metrics, tracer } from "../commons/observability.ts";
+import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
 
 let handlers: Promise<Record<TaskName, TaskHandler>> | undefined;
 
 function taskHandlers(): Promise<Record<TaskName, TaskHandler>> {
   handlers ??= m365Gateway().then((m365) =>
-    createTaskHandlers({ store: tenantStore(), m365, onStepResult: recordStepResult }),
+    createTaskHandlers({ store: tenantStore(), m365, onStepResult: recordStepResult, onEvent: countEvent }),
   );
   handlers.catch(() => {
     handlers = undefined;
@@ -37,6 +38,24 @@ export function recordStepResult(result: StepResult): void {
   const fields = { step: result.step, durationMs: result.durationMs, changes: result.changes };
   if (result.outcome === "succeeded") logger.info("step succeeded", fields);
   else logger.warn("step failed", { ...fields, error: result.error });
+}
+
+const EVENT_METRICS: Partial<Record<TenantEvent["type"], string>> = {
+  "tenant.onboarding.started": METRIC.onboardingStarted,
+  "tenant.onboarding.succeeded": METRIC.onboardingSucceeded,
+  "tenant.onboarding.failed": METRIC.onboardingFailed,
+};
+
+/** Onboardings started, succeeded and failed. */
+export function countEvent(event: TenantEvent): void {
+  const metric = EVENT_METRICS[event.type];
+  if (metric) metrics.addMetric(metric, MetricUnit.Count, 1);
+  if (event.type !== "tenant.onboarding.step_succeeded")
+    logger.info("tenant event", {
+      event: event.type,
+      sequence: event.data.sequence,
+      ...(event.data.error ? { error: event.data.error } : {}),
+    });
 }
 
 /** The Lambda handler of one task function. */

@@ -19,6 +19,7 @@ import { DEFAULT_PROVIDER, type ProviderProfile } from "../domain/provider.ts";
 import { STEPS, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
+import type { TenantEvent } from "../domain/tenant.ts";
 import { applicableSteps, type StepName } from "../domain/tenant.ts";
 
 export interface TaskDeps {
@@ -28,6 +29,8 @@ export interface TaskDeps {
   now?: () => string;
   /** Told of every step result (logging, metrics). */
   onStepResult?: (result: StepResult) => void;
+  /** Told of every event the tasks record (metrics: onboardings started, succeeded, failed). */
+  onEvent?: (event: TenantEvent) => void;
 }
 
 export interface StepResult {
@@ -66,7 +69,14 @@ export type TaskHandler = (input: TaskInput) => Promise<unknown>;
 export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
   const profile = deps.profile ?? DEFAULT_PROVIDER;
   const now = deps.now ?? (() => new Date().toISOString());
-  const { store } = deps;
+  const store: Pick<TenantStore, "getTenant" | "transition"> = {
+    getTenant: (tenantId) => deps.store.getTenant(tenantId),
+    transition: async (tenantId, change, at) => {
+      const result = await deps.store.transition(tenantId, change, at);
+      if (result.event) deps.onEvent?.(result.event);
+      return result;
+    },
+  };
 
   const load = async (tenantId: string): Promise<StoredTenant> => {
     const stored = await store.getTenant(tenantId);

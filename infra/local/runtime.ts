@@ -26,6 +26,7 @@ import { generateApiKey, hashApiKey } from "../../functions/domain/onboarding.ts
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
+import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { startDynalite } from "./dynamodb.ts";
 import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
 import { type Simulator, type SimulatorOptions, startSimulator } from "./m365-simulator/index.ts";
@@ -55,6 +56,7 @@ export interface LocalRuntime {
   dataDir: string;
   store: DynamoTenantStore;
   engine: LocalWorkflowEngine;
+  webhooks: LocalWebhooks;
   simulator: Simulator | undefined;
   m365: M365Gateway;
   /** Tenants the start-up found interrupted and marked failed. */
@@ -90,7 +92,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await ensureTable(client, tableName);
     const docClient = createDocumentClient({ client });
     const cursorSecret = await keptSecret(join(dataDir, "cursor-secret"), () => generateApiKey());
-    const store = new DynamoTenantStore({ client: docClient, tableName, cursorSecret });
+    // Webhooks: every event the store writes goes to the in-process dispatcher.
+    const webhooks = createLocalWebhooks({
+      docClient,
+      tableName,
+      cursorSecret,
+      ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
+      ...(env["WEBHOOK_TIMEOUT_MS"] && { timeoutMs: Number(env["WEBHOOK_TIMEOUT_MS"]) }),
+    });
+    const store = new DynamoTenantStore({
+      client: docClient,
+      tableName,
+      cursorSecret,
+      onEvents: webhooks.dispatcher.enqueue,
+    });
+    webhooks.dispatcher.attachStore(store);
+    closers.push(() => webhooks.dispatcher.close());
 
     // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too).
     let simulator: Simulator | undefined;
@@ -108,7 +125,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const handlers = createTaskHandlers({
       store,
       m365,
-      ...(options.onStepResult ? { onStepResult: options.onStepResult } : {}),
+      onStepResult: (result) => {
+        const { tenantId, step, outcome, durationMs, changes, error } = result;
+        if (outcome === "failed") logger.warn("step failed", { tenantId, step, durationMs, error });
+        else if (outcome === "succeeded")
+          logger.info("step succeeded", { tenantId, step, durationMs, changes });
+        options.onStepResult?.(result);
+      },
+      onEvent: (event) =>
+        logger.info("tenant event", {
+          tenantId: event.data.tenantId,
+          event: event.type,
+          sequence: event.data.sequence,
+          status: event.data.status,
+          ...(event.data.error && { error: event.data.error }),
+        }),
     });
     const engine = new LocalWorkflowEngine({
       handlers,
@@ -117,6 +148,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => engine.close());
 
+    // Undispatched events first: a new event must not move a tenant's dispatch cursor past them.
+    await webhooks.dispatcher.recover();
     const recovered = await recoverInterrupted(store);
     if (recovered.length > 0) logger.warn("marked interrupted tenants failed", { tenants: recovered });
 
@@ -130,6 +163,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       engine,
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
+      webhooks: webhooks.service,
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
@@ -142,6 +176,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dataDir,
       store,
       engine,
+      webhooks,
       simulator,
       m365,
       recovered,
