@@ -36,7 +36,9 @@ export interface TestRuntime {
   close(): Promise<void>;
 }
 
-export async function startTestRuntime(): Promise<TestRuntime> {
+export async function startTestRuntime(
+  options: { logLevel?: "INFO" | "ERROR"; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestRuntime> {
   // Request lines of the API's own logger would drown the test output.
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "ERROR";
   const dataDir = await mkdtemp(join(tmpdir(), "runtime-"));
@@ -45,8 +47,8 @@ export async function startTestRuntime(): Promise<TestRuntime> {
     dataDir,
     retryScale: 0.001,
     // No M365_* (the simulator is used) and no OPS_API_KEY (one is generated).
-    env: {},
-    logger: new Logger({ serviceName: "test-runtime", logLevel: "ERROR" }),
+    env: options.env ?? {},
+    logger: new Logger({ serviceName: "test-runtime", logLevel: options.logLevel ?? "ERROR" }),
   });
   const simulator = runtime.simulator;
   if (!simulator) throw new Error("the test runtime needs the simulator");
