@@ -18,6 +18,7 @@ import type { WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
   InvalidCursorError,
+  InvalidWebhookUrlError,
   TenantNotFoundError,
   WebhookNotFoundError,
 } from "../domain/errors.ts";
@@ -191,6 +192,16 @@ export function toProblem(error: unknown): MappedProblem | undefined {
   if (error instanceof ConflictError) return domain(409, "conflict", "Conflict", error.message);
   if (error instanceof InvalidCursorError) {
     return domain(400, "invalid-cursor", "Invalid cursor", "The cursor is not one this API issued.");
+  }
+  if (error instanceof InvalidWebhookUrlError) {
+    return {
+      status: 400,
+      problem: {
+        ...domain(400, "validation-failed", "Invalid request", "The request is not valid; see errors.")
+          .problem,
+        errors: [{ pointer: "/body/url", detail: error.message }],
+      },
+    };
   }
   return undefined;
 }

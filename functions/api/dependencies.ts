@@ -3,13 +3,14 @@
  * the API handler and the authorizer (each builds only what it uses).
  *
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
- * `OFFBOARDING_STATE_MACHINE_ARN`, and the ops key as `OPS_API_KEY_HASH`,
+ * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` or `OPS_API_KEY` (see `resolveOpsKeyHash`).
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
+import { webhookServiceFromEnv } from "../webhooks/index.ts";
 import { resolveOpsKeyHash } from "./auth.ts";
 import { TableIdempotencyLayer } from "./idempotency.ts";
 
@@ -32,8 +33,10 @@ export async function tableDependencies(env: Env = process.env) {
   const tableName = required(env, "TABLE_NAME");
   const endpoint = env.DYNAMODB_ENDPOINT?.trim();
   const client = createDynamoClient(endpoint ? { endpoint } : {});
+  const docClient = createDocumentClient({ client });
   return {
-    store: new DynamoTenantStore({ client: createDocumentClient({ client }), tableName }),
+    docClient,
+    store: new DynamoTenantStore({ client: docClient, tableName }),
     idempotency: new TableIdempotencyLayer({ client, tableName }),
     opsKeyHash: await resolveOpsKeyHash(env, readSecretString),
   };
@@ -41,8 +44,11 @@ export async function tableDependencies(env: Env = process.env) {
 
 /** Everything `createApi` needs in AWS. */
 export async function apiDependencies(env: Env = process.env) {
+  const { docClient, ...table } = await tableDependencies(env);
   return {
-    ...(await tableDependencies(env)),
+    ...table,
+    // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
+    ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, env }) }),
     engine: new StepFunctionsEngine({
       stateMachineArns: {
         onboarding: required(env, "STATE_MACHINE_ARN"),

@@ -78,6 +78,8 @@ function endpointBody(endpoint: WebhookEndpoint, secret?: string) {
     ...(secret !== undefined && { secret }),
     createdAt: endpoint.createdAt,
     updatedAt: endpoint.updatedAt,
+    ...(endpoint.disabledAt !== undefined && { disabledAt: endpoint.disabledAt }),
+    ...(endpoint.disabledReason !== undefined && { disabledReason: endpoint.disabledReason }),
   };
 }
 
@@ -95,6 +97,16 @@ function deliveryResource(d: WebhookDelivery) {
     ...(d.nextAttemptAt !== undefined && { nextAttemptAt: d.nextAttemptAt }),
     ...(d.lastResponseStatus !== undefined && { lastResponseStatus: d.lastResponseStatus }),
     ...(d.error !== undefined && { error: d.error }),
+    ...(d.sequence !== undefined && { sequence: d.sequence }),
+    ...(d.replays !== undefined && { replays: d.replays }),
+    ...(d.attemptLog !== undefined && {
+      attemptLog: d.attemptLog.map((a) => ({
+        at: a.at,
+        latencyMs: a.latencyMs,
+        ...(a.responseStatus !== undefined && { responseStatus: a.responseStatus }),
+        ...(a.error !== undefined && { error: a.error }),
+      })),
+    }),
   };
 }
 
@@ -298,6 +310,8 @@ export const routes: readonly Route[] = [
     path: "/v1/webhook",
     tag: "webhooks",
     summary: "Create or replace the partner's webhook endpoint",
+    description:
+      "The `whsec_` secret is returned when the endpoint is created or `rotateSecret` is true, never otherwise. Deliveries follow Standard Webhooks.",
     access: ["partner"],
     body: WebhookPutBody,
     problems: [501],
@@ -310,7 +324,11 @@ export const routes: readonly Route[] = [
     handle: async ({ principal, body, services }) => {
       const { endpoint, secret } = await webhooksOf(services.webhooks).putEndpoint(
         partnerOf(principal),
-        { url: body.url, ...(body.events && { events: body.events }) },
+        {
+          url: body.url,
+          ...(body.events && { events: body.events }),
+          ...(body.rotateSecret !== undefined && { rotateSecret: body.rotateSecret }),
+        },
         new Date().toISOString(),
       );
       return { status: 200, body: endpointBody(endpoint, secret) };

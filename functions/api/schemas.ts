@@ -75,6 +75,10 @@ export const WebhookPutBody = z.strictObject({
     .min(1)
     .refine((a) => new Set(a).size === a.length, "Event types must be unique")
     .optional(),
+  rotateSecret: z
+    .boolean()
+    .optional()
+    .meta({ description: "Issue a new secret (returned once); the old one keeps signing for 24 hours." }),
 });
 requestSchemas.add(WebhookPutBody, { id: "WebhookEndpointRequest" });
 
@@ -224,6 +228,10 @@ export const WebhookEndpointSchema = z.strictObject({
     .meta({ description: "Only when the secret was created or rotated by this request." }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  disabledAt: Timestamp.optional().meta({
+    description: "Set when the endpoint answered 410 Gone; a PUT enables it.",
+  }),
+  disabledReason: z.string().optional(),
 });
 responseSchemas.add(WebhookEndpointSchema, { id: "WebhookEndpoint" });
 
@@ -240,6 +248,19 @@ export const WebhookDeliverySchema = z.strictObject({
   nextAttemptAt: Timestamp.optional(),
   lastResponseStatus: z.int().optional(),
   error: ErrorInfoSchema.optional(),
+  sequence: z.int().min(1).optional(),
+  replays: z.int().min(0).optional(),
+  attemptLog: z
+    .array(
+      z.strictObject({
+        at: Timestamp,
+        latencyMs: z.number().min(0),
+        responseStatus: z.int().optional(),
+        error: ErrorInfoSchema.optional(),
+      }),
+    )
+    .optional()
+    .meta({ description: "The newest attempts (at most 50), oldest first." }),
 });
 responseSchemas.add(WebhookDeliverySchema, { id: "WebhookDelivery" });
 

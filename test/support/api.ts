@@ -225,8 +225,14 @@ function toResponse(raw: APIGatewayProxyResult): ApiResponse {
   return { status: raw.statusCode, headers, body, raw };
 }
 
-export async function startTestApi(): Promise<TestApi> {
-  const table = await freshTable();
+export interface TestApiOptions {
+  storeOptions?: Parameters<typeof freshTable>[0];
+  /** More dependencies, built on the fresh table (e.g. a webhook service). */
+  extra?: (table: FreshTable) => Partial<ApiDependencies>;
+}
+
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
+  const table = await freshTable(options.storeOptions);
   const engine = new RecordingEngine();
   const logger = new CapturingLogger();
   const opsKey = `ops-${randomUUID()}`;
@@ -236,6 +242,7 @@ export async function startTestApi(): Promise<TestApi> {
     opsKeyHash: hashApiKey(opsKey),
     logger,
     idempotency: new TableIdempotencyLayer({ client: table.client, tableName: table.tableName }),
+    ...options.extra?.(table),
   };
   const api = createApi(base);
   const invoke = async (event: APIGatewayProxyEvent) => toResponse(await api(event));
