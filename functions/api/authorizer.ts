@@ -11,15 +11,27 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   APIGatewayTokenAuthorizerEvent,
 } from "aws-lambda";
-import { type Authorize, createAuthorizer, toAuthorizerContext } from "./auth.ts";
-import { tableDependencies } from "./dependencies.ts";
+import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
+import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { type Authorize, createAuthorizer, resolveOpsKeyHash, toAuthorizerContext } from "./auth.ts";
+import { readSecretString } from "./secrets.ts";
 
 export { type Authorize, createAuthorizer } from "./auth.ts";
 
 let authorize: Promise<Authorize> | undefined;
 
+/** Env: TABLE_NAME, DYNAMODB_ENDPOINT (optional), and the ops key (see `resolveOpsKeyHash`). */
+async function buildAuthorize(env: Record<string, string | undefined> = process.env): Promise<Authorize> {
+  const tableName = env.TABLE_NAME?.trim();
+  if (!tableName) throw new Error("TABLE_NAME is not set");
+  const endpoint = env.DYNAMODB_ENDPOINT?.trim();
+  const client = createDocumentClient({ client: createDynamoClient(endpoint ? { endpoint } : {}) });
+  const store = new DynamoTenantStore({ client, tableName });
+  return createAuthorizer({ store, opsKeyHash: await resolveOpsKeyHash(env, readSecretString) });
+}
+
 function loadAuthorize(): Promise<Authorize> {
-  authorize ??= tableDependencies().then(({ store, opsKeyHash }) => createAuthorizer({ store, opsKeyHash }));
+  authorize ??= buildAuthorize();
   authorize.catch(() => {
     authorize = undefined;
   });

@@ -1,18 +1,18 @@
 /**
- * The API's real dependencies from the environment, built once per cold start and shared by
- * the API handler and the authorizer (each builds only what it uses).
+ * The API function's real dependencies from the environment, built once per cold start.
+ * (The authorizer builds its smaller set itself, to keep its bundle and cold start small.)
  *
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
  * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` or `OPS_API_KEY` (see `resolveOpsKeyHash`).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { webhookServiceFromEnv } from "../webhooks/index.ts";
 import { resolveOpsKeyHash } from "./auth.ts";
 import { TableIdempotencyLayer } from "./idempotency.ts";
+import { readSecretString } from "./secrets.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -22,14 +22,7 @@ function required(env: Env, name: string): string {
   return value;
 }
 
-export async function readSecretString(arn: string): Promise<string> {
-  const result = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
-  if (result.SecretString === undefined) throw new Error("the secret has no string value");
-  return result.SecretString;
-}
-
-/** The table-backed parts: the store, the idempotency layer and the ops key hash. */
-export async function tableDependencies(env: Env = process.env) {
+async function tableDependencies(env: Env) {
   const tableName = required(env, "TABLE_NAME");
   const endpoint = env.DYNAMODB_ENDPOINT?.trim();
   const client = createDynamoClient(endpoint ? { endpoint } : {});
