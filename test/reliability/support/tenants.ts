@@ -1,0 +1,95 @@
+/**
+ * Deterministic onboarding requests for the simulator's tenants, and the check that a tenant
+ * holds exactly what its onboarding should have created: no duplicate, nothing missing.
+ */
+import { createHash } from "node:crypto";
+import { demoMailboxes, type TenantSnapshot } from "../../../infra/local/m365-simulator/index.ts";
+
+export interface OnboardingBody {
+  tenantId: string;
+  customerName: string;
+  region: "us" | "eu" | "split";
+  outboundGateway: boolean;
+  ndrAddress: string;
+  groups?: {
+    eu: { name: string; primarySmtpAddress: string; members: string[] };
+    us: { name: string; primarySmtpAddress: string; members: string[] };
+  };
+}
+
+/** A GUID derived from a label, the same on every run. */
+export function seededTenantId(label: string): string {
+  const h = createHash("sha256").update(label).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Request `i` of a suite: every region, with and without the outbound connector, in turn. */
+export function onboardingBody(label: string, i: number): OnboardingBody {
+  const tenantId = seededTenantId(`${label}-${i}`);
+  const demo = demoMailboxes(tenantId);
+  const region = (["us", "eu", "split"] as const)[i % 3]!;
+  const body: OnboardingBody = {
+    tenantId,
+    customerName: `${label}-${i}`,
+    region,
+    outboundGateway: Math.floor(i / 3) % 2 === 1,
+    ndrAddress: demo.admin,
+  };
+  if (region === "split") {
+    body.groups = {
+      eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
+      us: {
+        name: "Journal US",
+        primarySmtpAddress: `journal-us@${demo.domain}`,
+        members: [demo.bob, demo.admin],
+      },
+    };
+  }
+  return body;
+}
+
+function duplicates(names: string[]): string[] {
+  const seen = new Set<string>();
+  return names.filter((n) => {
+    const key = n.toLowerCase();
+    if (seen.has(key)) return true;
+    seen.add(key);
+    return false;
+  });
+}
+
+/**
+ * What is wrong with the tenant after onboarding `body` once: duplicate or missing
+ * connectors, groups or journal rules, a wrong NDR address. Empty when all is right.
+ */
+export function tenantProblems(body: OnboardingBody, snapshot: TenantSnapshot): string[] {
+  const split = body.region === "split";
+  const problems: string[] = [];
+  const expect = (what: string, names: string[], count: number) => {
+    const dup = duplicates(names);
+    if (dup.length > 0) problems.push(`duplicate ${what}: ${dup.join(", ")}`);
+    if (names.length !== count) problems.push(`${names.length} ${what}, expected ${count}`);
+  };
+  expect(
+    "connectors",
+    snapshot.connectors.map((c) => c.name),
+    body.outboundGateway ? (split ? 2 : 1) : 0,
+  );
+  expect(
+    "journal rules",
+    snapshot.journalRules.map((r) => r.name),
+    split ? 2 : 1,
+  );
+  expect(
+    "created groups",
+    snapshot.groups.filter((g) => !g.seeded).map((g) => g.name),
+    split ? 2 : 0,
+  );
+  const allGroups = duplicates(snapshot.groups.map((g) => g.name));
+  if (allGroups.length > 0) problems.push(`duplicate group names: ${allGroups.join(", ")}`);
+  if (snapshot.journalRules.some((r) => !r.enabled)) problems.push("a journal rule is disabled");
+  if (snapshot.journalingReportNdrTo?.toLowerCase() !== body.ndrAddress.toLowerCase()) {
+    problems.push(`JournalingReportNdrTo is ${snapshot.journalingReportNdrTo}`);
+  }
+  return problems.map((p) => `${body.tenantId}: ${p}`);
+}
