@@ -6,6 +6,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { MemoryIdempotencyLayer } from "../functions/api/idempotency.ts";
 import { newTenantId, onboardingBody, startTestApi, type TestApi } from "./support/api.ts";
 
 let t: TestApi;
@@ -184,5 +185,23 @@ describe("concurrent duplicates", () => {
     expect(later.status).toBe(202);
     expect(later.raw.body).toBe(firstResponse.raw.body);
     expect(t.engine.startsFor(tenantId)).toHaveLength(1);
+  });
+});
+
+describe("in-memory idempotency records (one process, no table)", () => {
+  it("replays, refuses reuse and serialises concurrent duplicates the same way", async () => {
+    const call = t.withOptions({ idempotency: new MemoryIdempotencyLayer() });
+    const send = (body: unknown, key: string) =>
+      call("POST", "/v1/tenants", { key: a.key, body, headers: { "Idempotency-Key": key } });
+    const tenantId = newTenantId();
+    const key = randomUUID();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => send(onboardingBody(tenantId), key)),
+    );
+    expect(new Set(responses.map((r) => r.status))).toEqual(new Set([202]));
+    expect(new Set(responses.map((r) => r.raw.body)).size).toBe(1);
+    expect(t.engine.startsFor(tenantId)).toHaveLength(1);
+    expect((await send(onboardingBody(newTenantId()), key)).status).toBe(422);
+    expect(await readRecord(a.partnerId, key)).toBeUndefined();
   });
 });

@@ -381,6 +381,14 @@ describe("POST /v1/tenants", () => {
     }
   });
 
+  it("answers 413 from the declared length when a front end dropped the oversized body", async () => {
+    const res = await t.call("POST", "/v1/tenants", {
+      key: a.key,
+      headers: { "Content-Type": "application/json", "Content-Length": String(5 * 1024 * 1024) },
+    });
+    expect(res.status).toBe(413);
+  });
+
   it("accepts JSON with a UTF-8 charset and base64-encoded bodies", async () => {
     const withCharset = await t.call("POST", "/v1/tenants", {
       key: a.key,
