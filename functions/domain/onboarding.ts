@@ -130,12 +130,18 @@ export class OnboardingService {
   async retry(principal: Principal, tenantId: string): Promise<Tenant> {
     const current = await this.#visible(principal, tenantId);
     requireStatus(current.tenant, RETRYABLE_STATUSES, "retried");
+    // Only what did not finish goes back to pending: a retry never re-applies a step that succeeded.
+    const steps = Object.fromEntries(
+      current.tenant.steps
+        .filter((s) => s.status === "failed" || s.status === "running")
+        .map((s) => [s.name, { status: "pending" as const, error: null }]),
+    );
     const { stored } = await this.#store.transition(
       tenantId,
       {
         status: "queued",
         expectStatus: RETRYABLE_STATUSES,
-        resetSteps: true,
+        steps,
         error: null,
         consentUrl: null,
         newRun: true,

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
+import { OnboardingService } from "../../functions/domain/onboarding.ts";
 import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
 import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
 import { type Simulator, startSimulator } from "../../infra/local/m365-simulator/index.ts";
@@ -50,52 +51,30 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
     return merged;
   };
 
+  // The API's own use cases drive the engine, as in production.
+  const service = new OnboardingService({ store, engine });
+  const ops = { role: "ops" } as const;
+  const settle = async (tenantId: string): Promise<Tenant> => {
+    await engine.idle();
+    return (await store.getTenant(tenantId))!.tenant;
+  };
+
   /** Registers and runs onboarding to its end; returns the tenant. */
   const onboard = async (req: OnboardingRequest, partnerId = "p_test"): Promise<Tenant> => {
-    const { internals } = await store.registerTenant(partnerId, req, new Date().toISOString());
-    await engine.start("onboarding", { tenantId: req.tenantId, run: internals.run });
-    await engine.idle();
-    return (await store.getTenant(req.tenantId))!.tenant;
+    await service.register(partnerId, req);
+    return settle(req.tenantId);
   };
 
-  /** What the API's retry does: a new run from failed/awaiting_consent, failed steps back to pending. */
+  /** POST /retry: a new run from failed/awaiting_consent. */
   const retry = async (tenantId: string): Promise<Tenant> => {
-    const current = (await store.getTenant(tenantId))!;
-    const steps = Object.fromEntries(
-      current.tenant.steps
-        .filter((s) => s.status === "failed" || s.status === "running")
-        .map((s) => [s.name, { status: "pending" as const, error: null }]),
-    );
-    const { stored } = await store.transition(
-      tenantId,
-      {
-        expectStatus: ["failed", "awaiting_consent"],
-        status: "queued",
-        newRun: true,
-        error: null,
-        consentUrl: null,
-        steps,
-      },
-      new Date().toISOString(),
-    );
-    await engine.start("onboarding", { tenantId, run: stored.internals.run });
-    await engine.idle();
-    return (await store.getTenant(tenantId))!.tenant;
+    await service.retry(ops, tenantId);
+    return settle(tenantId);
   };
 
+  /** DELETE: offboarding. */
   const offboard = async (tenantId: string): Promise<Tenant> => {
-    const { stored } = await store.transition(
-      tenantId,
-      {
-        expectStatus: ["succeeded", "failed", "awaiting_consent", "offboarding_failed"],
-        status: "offboarding",
-        newRun: true,
-      },
-      new Date().toISOString(),
-    );
-    await engine.start("offboarding", { tenantId, run: stored.internals.run });
-    await engine.idle();
-    return (await store.getTenant(tenantId))!.tenant;
+    await service.offboard(ops, tenantId);
+    return settle(tenantId);
   };
 
   const writes = (tenantId: string) => sim.calls(tenantId).filter((c) => c.write && c.status < 400);
