@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
+import type { ListedEvent } from "./tenants.ts";
 
 /** What the receiver does with the `attempt`-th arrival (1-based) of an event. */
 export type ReceiverBehaviour = "accept" | "reject" | "take-and-drop";
@@ -116,13 +117,6 @@ export async function startReceiver(
   };
 }
 
-/** An event as GET /v1/tenants/{id}/events lists it. */
-export interface ListedEvent {
-  id: string;
-  type: string;
-  data: { tenantId: string; sequence: number; status: string };
-}
-
 export interface DeliveryReport {
   /** Events (by tenant and sequence) never received with a valid signature. */
   lost: string[];
@@ -180,16 +174,4 @@ export function compareDeliveries(
     for (const e of list) if (!seen.has(e.id)) report.lost.push(`${tenantId}#${e.data.sequence} ${e.type}`);
   }
   return report;
-}
-
-/** Problems of a tenant's listed events: sequences must be exactly 1..n. */
-export function sequenceProblems(tenantId: string, list: readonly ListedEvent[]): string[] {
-  const sequences = list.map((e) => e.data.sequence).sort((a, b) => a - b);
-  const problems: string[] = [];
-  sequences.forEach((s, i) => {
-    if (s !== i + 1) problems.push(`${tenantId}: sequence ${s} at position ${i + 1}`);
-  });
-  const ids = new Set(list.map((e) => e.id));
-  if (ids.size !== list.length) problems.push(`${tenantId}: ${list.length - ids.size} duplicate event ids`);
-  return problems.slice(0, 3);
 }

@@ -93,3 +93,73 @@ export function tenantProblems(body: OnboardingBody, snapshot: TenantSnapshot): 
   }
   return problems.map((p) => `${body.tenantId}: ${p}`);
 }
+
+/** An event as GET /v1/tenants/{id}/events lists it. */
+export interface ListedEvent {
+  id: string;
+  type: string;
+  data: { tenantId: string; sequence: number; status: string; step?: string; error?: { code: string } };
+}
+
+/** The steps an onboarding of `body` goes through, in workflow order. */
+export function applicableSteps(body: OnboardingBody): string[] {
+  return [
+    "check-access",
+    ...(body.outboundGateway ? ["connector", "validate-connector"] : []),
+    "journal-settings",
+    ...(body.region === "split" ? ["groups"] : []),
+    "journal-rules",
+  ];
+}
+
+/**
+ * What is wrong with the event history of a tenant that succeeded after `interruptions` runs
+ * cut off by a crash (each followed by a retry): every step succeeds exactly once over all
+ * runs, each run starts once, each interruption fails once with INTERRUPTED, and the history
+ * ends with one `succeeded`.
+ */
+export function historyProblems(
+  body: OnboardingBody,
+  list: readonly ListedEvent[],
+  interruptions = 0,
+): string[] {
+  const problems: string[] = [];
+  const ordered = [...list].sort((a, b) => a.data.sequence - b.data.sequence);
+  const typeCount = (type: string) => ordered.filter((e) => e.type === type).length;
+  const stepEvents = ordered
+    .filter((e) => e.type === "tenant.onboarding.step_succeeded")
+    .map((e) => e.data.step);
+  const steps = applicableSteps(body);
+  if ([...stepEvents].sort().join() !== [...steps].sort().join()) {
+    problems.push(`steps succeeded [${stepEvents.join(", ")}], expected each of [${steps.join(", ")}] once`);
+  }
+  if (typeCount("tenant.onboarding.started") !== 1 + interruptions) {
+    problems.push(`${typeCount("tenant.onboarding.started")} started events, expected ${1 + interruptions}`);
+  }
+  const failures = ordered.filter((e) => e.type === "tenant.onboarding.failed");
+  if (failures.length !== interruptions || failures.some((e) => e.data.error?.code !== "INTERRUPTED")) {
+    problems.push(
+      `failures [${failures.map((e) => e.data.error?.code).join(", ")}], expected ${interruptions} INTERRUPTED`,
+    );
+  }
+  if (typeCount("tenant.onboarding.step_failed") !== 0) problems.push("a step failed for good");
+  if (
+    typeCount("tenant.onboarding.succeeded") !== 1 ||
+    ordered.at(-1)?.type !== "tenant.onboarding.succeeded"
+  ) {
+    problems.push(`history ends with ${ordered.at(-1)?.type}, expected one tenant.onboarding.succeeded`);
+  }
+  return problems.map((p) => `${body.tenantId}: ${p}`);
+}
+
+/** Problems of a tenant's listed events: sequences must be exactly 1..n. */
+export function sequenceProblems(tenantId: string, list: readonly ListedEvent[]): string[] {
+  const sequences = list.map((e) => e.data.sequence).sort((a, b) => a - b);
+  const problems: string[] = [];
+  sequences.forEach((s, i) => {
+    if (s !== i + 1) problems.push(`${tenantId}: sequence ${s} at position ${i + 1}`);
+  });
+  const ids = new Set(list.map((e) => e.id));
+  if (ids.size !== list.length) problems.push(`${tenantId}: ${list.length - ids.size} duplicate event ids`);
+  return problems.slice(0, 3);
+}
