@@ -322,7 +322,7 @@ describe("webhook delivery", () => {
       FifoQueue: true,
       ContentBasedDeduplication: false,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [dlq, "Arn"] }, maxReceiveCount: 12 },
+      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [dlq, "Arn"] }, maxReceiveCount: 100 },
     });
     expect(resources[dlq]!.Properties).toMatchObject({ FifoQueue: true });
   });

@@ -6,6 +6,7 @@
  * API Gateway caches the answer per key, so the policy allows the whole stage: a cached Allow
  * must not turn into a Deny on the caller's next route. Roles are enforced by the API itself.
  */
+
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayRequestAuthorizerEvent,
@@ -13,6 +14,7 @@ import type {
 } from "aws-lambda";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { instrument } from "../commons/instrument.ts";
 import { type Authorize, createAuthorizer, resolveOpsKeyHash, toAuthorizerContext } from "./auth.ts";
 import { readSecretString } from "./secrets.ts";
 
@@ -45,7 +47,7 @@ export function stageWildcard(methodArn: string): string {
   return `${prefix}:${apiId}/${stage}/*`;
 }
 
-export async function handler(
+export const handler = instrument(async function authorize(
   event: APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent,
 ): Promise<APIGatewayAuthorizerResult> {
   const headers =
@@ -63,4 +65,4 @@ export async function handler(
     },
     context: toAuthorizerContext(principal),
   };
-}
+});

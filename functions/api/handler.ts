@@ -3,6 +3,7 @@
  * once per cold start; a failed build is retried on the next invocation rather than cached.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { instrument } from "../commons/instrument.ts";
 import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import { type ApiHandler, createApi } from "./app.ts";
 import { apiDependencies } from "./dependencies.ts";
@@ -17,8 +18,10 @@ function loadApi(): Promise<ApiHandler> {
   return api;
 }
 
-export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
-  // The console's static files need neither the table nor the ops key secret.
-  if (isConsolePath(event.path)) return consoleResponse(event);
-  return (await loadApi())(event, context);
-}
+export const handler = instrument(
+  async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+    // The console's static files need neither the table nor the ops key secret.
+    if (isConsolePath(event.path)) return consoleResponse(event);
+    return (await loadApi())(event, context);
+  },
+);

@@ -2,13 +2,10 @@
  * Wraps a workflow task for Lambda: Powertools logger (tenant id as correlation key), tracer
  * and metrics as middy middleware around the task logic of `task-handlers.ts`.
  */
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
-import middy from "@middy/core";
 import type { TaskName } from "../../workflows/definition.ts";
 import { m365Gateway, tenantStore } from "../commons/aws-deps.ts";
-import { logger, METRIC, MetricUnit, metrics, tracer } from "../commons/observability.ts";
+import { instrument } from "../commons/instrument.ts";
+import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
 
@@ -60,12 +57,12 @@ export function countEvent(event: TenantEvent): void {
 
 /** The Lambda handler of one task function. */
 export function taskLambda(name: TaskName) {
-  return middy(async (input: TaskInput) => {
-    logger.appendKeys({ tenantId: input.tenantId, run: input.run });
-    const all = await taskHandlers();
-    return all[name](input);
-  })
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer))
-    .use(logMetrics(metrics));
+  return instrument(
+    async (input: TaskInput) => {
+      logger.appendKeys({ tenantId: input.tenantId, run: input.run });
+      const all = await taskHandlers();
+      return all[name](input);
+    },
+    { metrics: true },
+  );
 }

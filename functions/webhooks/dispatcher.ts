@@ -15,6 +15,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createDocumentClient } from "../adapters/dynamodb/client.ts";
 import { DynamoWebhookStore } from "../adapters/dynamodb/webhook-store.ts";
+import { instrument } from "../commons/instrument.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { type AttemptOutcome, WebhookDeliverer, type WebhookLogger } from "./delivery.ts";
 import { DEFAULT_TIMEOUT_MS } from "./sender.ts";
@@ -109,26 +110,26 @@ export function createDispatcher(deps: DispatcherDeps) {
 let dispatch: ReturnType<typeof createDispatcher> | undefined;
 
 /** Lambda entry point (clients built once per cold start). */
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  dispatch ??= createDispatcher({
-    deliverer: new WebhookDeliverer({
-      webhookStore: new DynamoWebhookStore({
-        client: createDocumentClient(),
-        tableName: requiredEnv("TABLE_NAME"),
+export const handler = instrument(
+  async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    dispatch ??= createDispatcher({
+      deliverer: new WebhookDeliverer({
+        webhookStore: new DynamoWebhookStore({
+          client: createDocumentClient(),
+          tableName: requiredEnv("TABLE_NAME"),
+        }),
+        onAttempt: (delivery) => {
+          if (delivery.status === "succeeded")
+            metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);
+          if (delivery.status === "failed") metrics.addMetric(METRIC.webhookFailed, MetricUnit.Count, 1);
+        },
       }),
-      onAttempt: (delivery) => {
-        if (delivery.status === "succeeded") metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);
-        if (delivery.status === "failed") metrics.addMetric(METRIC.webhookFailed, MetricUnit.Count, 1);
-      },
-    }),
-    queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requiredEnv("WEBHOOK_QUEUE_URL") }),
-  });
-  try {
-    return await dispatch(event, context);
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+      queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requiredEnv("WEBHOOK_QUEUE_URL") }),
+    });
+    return dispatch(event, context);
+  },
+  { metrics: true },
+);
 
 function requiredEnv(name: string): string {
   const value = process.env[name];

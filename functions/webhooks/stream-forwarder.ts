@@ -7,8 +7,10 @@
  *
  * Env: WEBHOOK_QUEUE_URL.
  */
+
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { instrument } from "../commons/instrument.ts";
 import { logger } from "../commons/observability.ts";
 import type { ErrorInfo } from "../domain/errors.ts";
 import {
@@ -20,6 +22,7 @@ import {
   type TenantEvent,
   type TenantStatus,
 } from "../domain/tenant.ts";
+
 import type { WebhookLogger } from "./delivery.ts";
 import { type DeliveryMessage, eventMessage, SqsDeliveryQueue } from "./sqs-queue.ts";
 
@@ -98,12 +101,12 @@ export function createStreamForwarder(deps: StreamForwarderDeps) {
 let forward: ReturnType<typeof createStreamForwarder> | undefined;
 
 /** Lambda entry point (clients built once per cold start). */
-export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+export const handler = instrument(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   forward ??= createStreamForwarder({
     queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requiredEnv("WEBHOOK_QUEUE_URL") }),
   });
   return forward(event);
-};
+});
 
 function requiredEnv(name: string): string {
   const value = process.env[name];

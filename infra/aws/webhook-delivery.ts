@@ -15,8 +15,10 @@ export interface WebhookDeliveryProps {
   /**
    * Receives of one delivery message before it moves to the dead-letter queue. The dispatcher
    * paces retries (Standard Webhooks schedule) by changing the message's visibility, so this
-   * must exceed the schedule's attempts.
-   * @default 12
+   * must exceed the schedule's attempts. A receive is also counted for every message queued
+   * behind a waiting one in the same tenant's group, so this is far above the 8 attempts; the
+   * attempt limit itself is enforced on the delivery record.
+   * @default 100
    */
   readonly maxReceiveCount?: number;
   /** @default RetentionDays.ONE_MONTH */
@@ -58,7 +60,7 @@ export class WebhookDelivery extends Construct {
       retentionPeriod: Duration.days(14),
       // AWS's advice for Lambda consumers: six times the function timeout.
       visibilityTimeout: Duration.seconds(dispatcherTimeout.toSeconds() * 6),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 12 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },
     });
     this.streamFailureQueue = new Queue(this, "StreamFailureQueue", {
       encryption: QueueEncryption.SQS_MANAGED,
