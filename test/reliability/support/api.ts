@@ -1,4 +1,5 @@
 /** A small client of the REST API over real HTTP, for a service in this process or a child one. */
+import { request as httpRequest } from "node:http";
 
 /** Parsed JSON of many shapes; the suites assert on it. */
 // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -91,4 +92,41 @@ export async function waitUntil<T>(
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
+}
+
+/**
+ * One request with exactly the given headers and bytes (node:http: no content type is added,
+ * nothing is re-encoded), for bodies fetch would not send as they are.
+ */
+export async function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string | Buffer,
+): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let parsed: Json;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: res.headers["content-type"] ?? null,
+          body: parsed,
+          text,
+        });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }
