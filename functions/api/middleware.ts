@@ -141,18 +141,20 @@ function escapePointer(segment: string): string {
 }
 
 function lowerCaseHeaders(headers: APIGatewayProxyEvent["headers"] | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (value !== undefined) out[key.toLowerCase()] = value;
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(headers ?? {})
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([key, value]) => [key.toLowerCase(), value]),
+  );
 }
 
 function queryOf(event: APIGatewayProxyEvent, problems: FieldProblem[]): Record<string, string> {
-  const query: Record<string, string> = {};
-  for (const [key, value] of Object.entries(event.queryStringParameters ?? {})) {
-    if (value !== undefined) query[key] = value;
-  }
+  // fromEntries defines own properties, so a key such as `__proto__` is seen (and refused).
+  const query: Record<string, string> = Object.fromEntries(
+    Object.entries(event.queryStringParameters ?? {}).filter(
+      (e): e is [string, string] => e[1] !== undefined,
+    ),
+  );
   for (const [key, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
     if (values && values.length > 1) {
       problems.push({ pointer: `/query/${escapePointer(key)}`, detail: "Must not be repeated" });

@@ -66,22 +66,19 @@ async function handle(handler: ProxyHandler, req: IncomingMessage, res: ServerRe
     chunks.push(chunk);
   }
   const url = new URL(req.url ?? "/", "http://local");
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Object.fromEntries keeps keys such as `__proto__` as own properties (as API Gateway's
+  // JSON event does), so validation sees and refuses them instead of losing them.
+  const rawHeaders: [string, string][] = [];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i] as string;
-    const value = req.rawHeaders[i + 1] as string;
-    headers[name] = value;
-    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+    rawHeaders.push([req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string]);
   }
+  const headers: Record<string, string> = Object.fromEntries(rawHeaders);
+  const multiValueHeaders = groupEntries(rawHeaders);
   // Over the cap the body is dropped; the API sees the true size and answers 413.
   if (truncated) headers["content-length"] = String(size);
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams) {
-    query[k] = v;
-    multiQuery[k] = [...(multiQuery[k] ?? []), v];
-  }
+  const queryEntries = [...url.searchParams];
+  const query: Record<string, string> = Object.fromEntries(queryEntries);
+  const multiQuery = groupEntries(queryEntries);
   const requestId = randomUUID();
   const body = Buffer.concat(chunks).toString("utf8");
   const event: APIGatewayProxyEvent = {
@@ -135,4 +132,10 @@ async function handle(handler: ProxyHandler, req: IncomingMessage, res: ServerRe
     : Buffer.from(result.body ?? "");
   res.writeHead(result.statusCode, outHeaders);
   res.end(payload);
+}
+
+function groupEntries(entries: [string, string][]): Record<string, string[]> {
+  return Object.fromEntries(
+    [...Map.groupBy(entries, ([k]) => k)].map(([k, group]) => [k, group.map(([, v]) => v)]),
+  );
 }

@@ -75,13 +75,10 @@ export function apiEvent(method: string, path: string, options: CallOptions = {}
     if (options.contentType !== null) headers["Content-Type"] = options.contentType ?? "application/json";
   }
   if (body !== null && options.base64) body = Buffer.from(body, "utf8").toString("base64");
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(options.query ?? {})) {
-    const values = Array.isArray(value) ? value : [value];
-    single[name] = values.at(-1)!;
-    multi[name] = values;
-  }
+  // Own properties even for keys like `__proto__`, as API Gateway's JSON event has them.
+  const entries = Object.entries(options.query ?? {}).map(([name, value]) => [name, [value].flat()] as const);
+  const single: Record<string, string> = Object.fromEntries(entries.map(([n, v]) => [n, v.at(-1)!]));
+  const multi: Record<string, string[]> = Object.fromEntries(entries);
   const requestId = randomUUID();
   return {
     httpMethod: method,
