@@ -85,6 +85,7 @@ async function serve(): Promise<void> {
     start: async () => {
       starts++;
     },
+    describe: async () => undefined,
   };
   const opsKey = generateApiKey();
   const api = createApi({

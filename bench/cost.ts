@@ -108,6 +108,10 @@ class MeteredEngine implements WorkflowEngine {
   readonly #running = new Set<Promise<void>>();
   readonly #meter: () => Meter;
 
+  async describe(): Promise<undefined> {
+    return undefined;
+  }
+
   constructor(handlers: Record<TaskName, TaskHandler>, meter: () => Meter) {
     this.#meter = meter;
     const build = (definition: Record<string, unknown>) => ({

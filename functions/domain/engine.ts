@@ -12,8 +12,26 @@ export interface WorkflowInput {
   run: number;
 }
 
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+
+/** What the engine knows of one execution (the tenant's own state is in the store). */
+export interface ExecutionDescription {
+  name: string;
+  status: ExecutionStatus;
+  startedAt: string;
+  stoppedAt?: string;
+  /** The engine's error name and cause, for a failed execution. */
+  error?: string;
+}
+
+/**
+ * Starting is the only operation the product needs: a retry is a new run (see the Step
+ * Functions adapter for why not RedriveExecution). `describe` serves ops and tests.
+ */
 export interface WorkflowEngine {
   start(kind: WorkflowKind, input: WorkflowInput): Promise<void>;
+  /** The execution of that run, if the engine has it. */
+  describe(kind: WorkflowKind, input: WorkflowInput): Promise<ExecutionDescription | undefined>;
 }
 
 export function executionName(kind: WorkflowKind, input: WorkflowInput): string {

@@ -33,6 +33,10 @@ export class RecordingEngine implements WorkflowEngine {
     this.starts.push({ kind, input });
   }
 
+  async describe(): Promise<undefined> {
+    return undefined;
+  }
+
   startsFor(tenantId: string) {
     return this.starts.filter((s) => s.input.tenantId === tenantId);
   }

@@ -12,6 +12,7 @@ import {
   WORKFLOW_TASKS,
 } from "../../../workflows/definition.ts";
 import {
+  type ExecutionDescription,
   executionName,
   type WorkflowEngine,
   type WorkflowInput,
@@ -128,8 +129,11 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     });
   }
 
-  describe(kind: WorkflowKind, input: WorkflowInput): ExecutionRecord | undefined {
-    return this.#executions.get(executionName(kind, input));
+  async describe(kind: WorkflowKind, input: WorkflowInput): Promise<ExecutionDescription | undefined> {
+    const record = this.#executions.get(executionName(kind, input));
+    if (!record) return undefined;
+    const { name, status, startedAt, stoppedAt, error } = record;
+    return { name, status, startedAt, ...(stoppedAt && { stoppedAt }), ...(error && { error }) };
   }
 
   executions(): ExecutionRecord[] {

@@ -6,8 +6,16 @@
  * definition is caught and recorded, so the failed execution ended in a Fail state, which a
  * redrive would only repeat; the new execution skips the steps that already succeeded.
  */
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import {
+  type ExecutionDescription,
+  type ExecutionStatus,
   executionName,
   type WorkflowEngine,
   type WorkflowInput,
@@ -40,6 +48,25 @@ export class StepFunctionsEngine implements WorkflowEngine {
     } catch (err) {
       // Same name and same input: Step Functions says it exists; the start already happened.
       if (!(err instanceof ExecutionAlreadyExists)) throw err;
+    }
+  }
+
+  async describe(kind: WorkflowKind, input: WorkflowInput): Promise<ExecutionDescription | undefined> {
+    const name = executionName(kind, input);
+    // An execution ARN is the state machine ARN with `stateMachine` -> `execution` plus the name.
+    const executionArn = `${this.#arns[kind].replace(":stateMachine:", ":execution:")}:${name}`;
+    try {
+      const out = await this.#client.send(new DescribeExecutionCommand({ executionArn }));
+      return {
+        name,
+        status: (out.status ?? "RUNNING") as ExecutionStatus,
+        startedAt: (out.startDate ?? new Date()).toISOString(),
+        ...(out.stopDate && { stoppedAt: out.stopDate.toISOString() }),
+        ...(out.error && { error: `${out.error}: ${out.cause ?? ""}` }),
+      };
+    } catch (err) {
+      if (err instanceof ExecutionDoesNotExist) return undefined;
+      throw err;
     }
   }
 }
