@@ -14,6 +14,7 @@ import { generateApiKey } from "../../functions/domain/onboarding.ts";
 import { connectSimulator, type RemoteSimulatorControl } from "../../infra/local/m365-simulator/index.ts";
 import { type ApiClient, apiClient, type Json, waitUntil } from "./support/api.ts";
 import {
+  crashDuringStart,
   type ServiceChild,
   type SimulatorChild,
   startServiceProcess,
@@ -62,14 +63,26 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-async function startService(): Promise<ApiClient> {
-  service = await startServiceProcess({
-    ...simulator.env,
-    DATA_DIR: join(root, "service"),
-    OPS_API_KEY: opsKey,
-    WEBHOOK_RETRY_SCHEDULE: "100ms,200ms,400ms,800ms,1600ms",
-    WORKFLOW_RETRY_SCALE: "0.001",
-  });
+const serviceEnv = () => ({
+  ...simulator.env,
+  DATA_DIR: join(root, "service"),
+  OPS_API_KEY: opsKey,
+  WEBHOOK_RETRY_SCHEDULE: "100ms,200ms,400ms,800ms,1600ms",
+  WORKFLOW_RETRY_SCALE: "0.001",
+});
+
+let startupCrashes = 0;
+
+/**
+ * Starts the service on the same DATA_DIR; after a crash, first starts it once more and kills
+ * that start near its end (where it recovers what the crash left), so that recovery itself is
+ * cut off.
+ */
+async function startService(afterCrash = false): Promise<ApiClient> {
+  if (afterCrash && service) {
+    if (await crashDuringStart(serviceEnv(), service.readyMs * 0.9)) startupCrashes++;
+  }
+  service = await startServiceProcess(serviceEnv());
   return apiClient(service.url, opsKey);
 }
 
@@ -151,7 +164,7 @@ describe("crash", () => {
       expect(res.status, res.text).toBe(202);
     });
     const inFlight = [inFlightAtCrash];
-    api = await startService();
+    api = await startService(true);
     let failed = await failedAfterRestart();
 
     // Further crashes: while the retries of the interrupted tenants run.
@@ -162,7 +175,7 @@ describe("crash", () => {
       });
       inFlightAtCrash = await crashMidway(api, partnerKey, failed, retry);
       inFlight.push(inFlightAtCrash);
-      api = await startService();
+      api = await startService(true);
       failed = await failedAfterRestart();
     }
 
@@ -221,7 +234,8 @@ describe("crash", () => {
     const writes = (await control.calls()).filter((c) => c.write && c.status === 200).length;
     console.log(
       `crash: ${count(ONBOARDINGS)} onboardings, ` +
-        `${CRASHES} SIGKILL(s) with ${inFlight.join("/")} in flight, ${interrupted} interrupted, ` +
+        `${CRASHES} SIGKILL(s) with ${inFlight.join("/")} in flight (+${startupCrashes} during the restart), ` +
+        `${interrupted} interrupted, ` +
         `${retries} retries, all succeeded; ${count(writes)} Microsoft 365 writes, 0 duplicated objects; ` +
         `${count(total)} events, sequences 1..n, 0 lost, 0 out of order, ` +
         `${count(report.duplicates)} duplicate deliveries, ${count(receiver.rejected)} refused by the receiver`,

@@ -24,7 +24,10 @@ async function startChild(
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
-): Promise<{ child: Child; match: RegExpMatchArray }> {
+  /** SIGKILL it this long after the spawn if it is not ready by then. */
+  killAfterMs?: number,
+): Promise<{ child: Child; match: RegExpMatchArray; readyMs: number }> {
+  const started = performance.now();
   const proc = spawn(process.execPath, [join(ROOT, script), ...args], {
     cwd: ROOT,
     env,
@@ -52,11 +55,13 @@ async function startChild(
       proc.kill("SIGKILL");
       reject(new Error(`${script} did not start:\n${output.slice(-2000)}`));
     }, 30_000);
+    const crash = killAfterMs === undefined ? undefined : setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString("utf8");
       const m = output.match(ready);
       if (m) {
         clearTimeout(timer);
+        clearTimeout(crash);
         resolveMatch(m);
       }
     };
@@ -64,10 +69,11 @@ async function startChild(
     proc.stderr.on("data", onData);
     proc.once("exit", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(crash);
       reject(new Error(`${script} exited (${code ?? signal}) before it was ready:\n${output.slice(-2000)}`));
     });
   });
-  return { child, match };
+  return { child, match, readyMs: performance.now() - started };
 }
 
 /** The parts of the parent's environment a child needs (no inherited M365_*, PORT or keys). */
@@ -102,15 +108,37 @@ export async function startSimulatorProcess(dataDir: string, args: string[] = []
 
 export interface ServiceChild extends Child {
   url: string;
+  /** From spawn to the printed URL. */
+  readyMs: number;
 }
+
+const SERVICE = "infra/local/main.ts";
+const SERVICE_READY = /Journal onboarding API\s+(http:\/\/127\.0\.0\.1:\d+)/;
+const serviceEnv = (env: Record<string, string>) => ({
+  ...baseEnv(),
+  PORT: "0",
+  POWERTOOLS_LOG_LEVEL: "ERROR",
+  ...env,
+});
 
 /** `node infra/local/main.ts` with PORT=0 (it prints the URL it got). */
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceChild> {
-  const { child, match } = await startChild(
-    "infra/local/main.ts",
-    [],
-    { ...baseEnv(), PORT: "0", POWERTOOLS_LOG_LEVEL: "ERROR", ...env },
-    /Journal onboarding API\s+(http:\/\/127\.0\.0\.1:\d+)/,
-  );
-  return { ...child, url: match[1]! };
+  const { child, match, readyMs } = await startChild(SERVICE, [], serviceEnv(env), SERVICE_READY);
+  return { ...child, url: match[1]!, readyMs };
+}
+
+/**
+ * Starts the service and SIGKILLs it `afterMs` after the spawn, in the middle of its start-up
+ * (opening its state, recovering what the last crash left). Returns false if it was ready
+ * before that (then it is killed right away).
+ */
+export async function crashDuringStart(env: Record<string, string>, afterMs: number): Promise<boolean> {
+  try {
+    const { child } = await startChild(SERVICE, [], serviceEnv(env), SERVICE_READY, afterMs);
+    await child.kill();
+    return false;
+  } catch (err) {
+    if ((err as Error).message.includes("SIGKILL")) return true;
+    throw err;
+  }
 }
