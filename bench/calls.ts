@@ -29,7 +29,7 @@ export async function run(): Promise<Result> {
   const details: Record<string, unknown> = {};
   try {
     for (const mode of ALL_MODES) {
-      const request = onboardingRequest(stack.sim, mode);
+      const request = onboardingRequest(mode);
       const first = await stack.onboard(request);
       if (first.tenant.status !== "succeeded") throw new Error(`${modeName(mode)} did not succeed`);
       const fresh = count(stack.sim.calls(request.tenantId));

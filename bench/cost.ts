@@ -212,7 +212,7 @@ export async function run(): Promise<Result> {
 
     for (const mode of ALL_MODES) {
       meter = emptyMeter();
-      const request = onboardingRequest(stack.sim, mode);
+      const request = onboardingRequest(mode);
       const started = performance.now();
       const answer = await postTenant(http.url, apiKey, request);
       // The POST runs the API function (and, uncached, the authorizer) once each.

@@ -176,13 +176,13 @@ export async function run(): Promise<Result> {
   const details: Record<string, unknown> = {};
   try {
     // Warm-up: JIT, TLS sessions and keep-alive connections, as in a service that is running.
-    await stack.onboard(onboardingRequest(stack.sim, { region: "split", outboundGateway: true }));
+    await stack.onboard(onboardingRequest({ region: "split", outboundGateway: true }));
     stack.sim.configure({ latencyMs: LATENCY_MS });
 
     for (const mode of MODES) {
       // Probe: tasks one at a time, each call attributed to the task whose window holds it.
       serialize = true;
-      const probe = await stack.onboard(onboardingRequest(stack.sim, mode));
+      const probe = await stack.onboard(onboardingRequest(mode));
       serialize = false;
       if (probe.tenant.status !== "succeeded") throw new Error(`probe of ${modeName(mode)} did not succeed`);
       const probeCalls = stack.sim.calls(probe.tenant.tenantId);
@@ -213,7 +213,7 @@ export async function run(): Promise<Result> {
       const breakdowns: { dynamoOnPathMs: number; dynamoOnPath: number; tasksOnPathMs: number }[] = [];
       let lastRun: Record<string, { ms: number; dynamoMs: number; dynamo: string[] }> = {};
       for (let i = 0; i < RUNS; i++) {
-        const { tenant, wallMs } = await stack.onboard(onboardingRequest(stack.sim, mode, randomUUID()));
+        const { tenant, wallMs } = await stack.onboard(onboardingRequest(mode, randomUUID()));
         if (tenant.status !== "succeeded") throw new Error(`${modeName(mode)} did not succeed`);
         walls.push(wallMs);
         const mine = windows.filter((w) => w.tenantId === tenant.tenantId);

@@ -22,7 +22,7 @@ import type { OnboardingRequest, Tenant } from "../functions/domain/tenant.ts";
 import { createTaskHandlers, type TaskHandler } from "../functions/tasks/task-handlers.ts";
 import { startDynalite } from "../infra/local/dynamodb.ts";
 import type { Simulator, SimulatorConfig } from "../infra/local/m365-simulator/index.ts";
-import { startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { demoOnboardingRequest, startSimulator } from "../infra/local/m365-simulator/index.ts";
 import { type LocalRuntime, startLocalRuntime } from "../infra/local/runtime.ts";
 import type { TaskName } from "../workflows/definition.ts";
 
@@ -87,26 +87,12 @@ export function silentLogger(): Logger {
 }
 
 /** The body of `POST /v1/tenants` for a simulated tenant, valid against its demo mailboxes. */
-export function onboardingRequest(sim: Simulator, mode: Mode, tenantId = randomUUID()): OnboardingRequest {
-  const demo = sim.demo(tenantId);
-  const request: OnboardingRequest = {
-    tenantId,
+export function onboardingRequest(mode: Mode, tenantId = randomUUID()): OnboardingRequest {
+  return demoOnboardingRequest(tenantId, {
     customerName: `bench-${tenantId.slice(0, 8)}`,
     region: mode.region,
     outboundGateway: mode.outboundGateway,
-    ndrAddress: demo.admin,
-  };
-  if (mode.region === "split") {
-    request.groups = {
-      eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
-      us: {
-        name: "Journal US",
-        primarySmtpAddress: `journal-us@${demo.domain}`,
-        members: [demo.bob, demo.admin],
-      },
-    };
-  }
-  return request;
+  });
 }
 
 /** Wraps a task handler (instrumentation); `name` is the task function. */

@@ -47,11 +47,11 @@ interface Level {
 async function runLevel(n: number, profile: boolean): Promise<Level> {
   const api = await startApiRuntime({ simulator: { latencyMs: 0 } });
   try {
-    const warm = await postTenant(api.runtime.url, api.partnerKey, onboardingRequest(api.sim, MODE));
+    const warm = await postTenant(api.runtime.url, api.partnerKey, onboardingRequest(MODE));
     if (warm.status !== 202) throw new Error(`warm-up POST answered ${warm.status}: ${warm.body}`);
     await api.runtime.engine.idle();
     api.sim.configure({ latencyMs: LATENCY_MS });
-    const requests = Array.from({ length: n }, () => onboardingRequest(api.sim, MODE, randomUUID()));
+    const requests = Array.from({ length: n }, () => onboardingRequest(MODE, randomUUID()));
 
     const session = profile ? new Session() : undefined;
     if (session) {

@@ -9,7 +9,11 @@ import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-eng
 import { OnboardingService } from "../../functions/domain/onboarding.ts";
 import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
 import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
-import { type Simulator, startSimulator } from "../../infra/local/m365-simulator/index.ts";
+import {
+  demoOnboardingRequest,
+  type Simulator,
+  startSimulator,
+} from "../../infra/local/m365-simulator/index.ts";
 import { freshTable } from "./dynamodb.ts";
 
 export async function workflowHarness(options: { retryScale?: number } = {}) {
@@ -29,26 +33,14 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
   /** A request for a fresh simulated tenant, valid against its demo mailboxes. */
   const request = (overrides: Partial<OnboardingRequest> = {}): OnboardingRequest => {
     const tenantId = overrides.tenantId ?? randomUUID();
-    const demo = sim.demo(tenantId);
-    const base: OnboardingRequest = {
-      tenantId,
-      customerName: `cust-${tenantId.slice(0, 8)}`,
-      region: "us",
-      outboundGateway: false,
-      ndrAddress: demo.admin,
+    const { region, outboundGateway } = overrides;
+    return {
+      ...demoOnboardingRequest(tenantId, {
+        ...(region && { region }),
+        ...(outboundGateway !== undefined && { outboundGateway }),
+      }),
+      ...overrides,
     };
-    const merged = { ...base, ...overrides };
-    if (merged.region === "split" && !merged.groups) {
-      merged.groups = {
-        eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
-        us: {
-          name: "Journal US",
-          primarySmtpAddress: `journal-us@${demo.domain}`,
-          members: [demo.bob, demo.admin],
-        },
-      };
-    }
-    return merged;
   };
 
   // The API's own use cases drive the engine, as in production.

@@ -25,7 +25,7 @@ import type { TenantState } from "./organization.ts";
 import { type ServerSettings, SimulatorServer } from "./server.ts";
 import type { Simulator, SimulatorConfig } from "./types.ts";
 
-export { demoMailboxes } from "./organization.ts";
+export { demoMailboxes, demoOnboardingRequest } from "./organization.ts";
 export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
 export { EXCHANGE_ANCHOR_MAILBOX } from "./server.ts";
 export type * from "./types.ts";

@@ -4,6 +4,8 @@
  * (`server.ts`) turns a thrown {@link CmdletError} into Exchange's OData error body.
  */
 import { randomUUID } from "node:crypto";
+import type { RegionMode } from "../../../functions/domain/provider.ts";
+import type { OnboardingRequest } from "../../../functions/domain/tenant.ts";
 
 /** A cmdlet failure as Exchange reports it: HTTP status, .NET exception type, text. */
 export class CmdletError extends Error {
@@ -845,3 +847,33 @@ const CMDLETS: Record<string, Handler> = {
   "add-distributiongroupmember": addDistributionGroupMember,
   "remove-distributiongroupmember": removeDistributionGroupMember,
 };
+
+/**
+ * A valid onboarding request (the body of `POST /v1/tenants`) for a simulated tenant, built on
+ * its demo mailboxes: the admin receives undeliverable journal reports, and in split mode
+ * alice is in the EU list, bob and the admin in the US list.
+ */
+export function demoOnboardingRequest(
+  tenantId: string,
+  options: { customerName?: string; region?: RegionMode; outboundGateway?: boolean } = {},
+): OnboardingRequest {
+  const demo = demoMailboxes(tenantId);
+  const region = options.region ?? "us";
+  return {
+    tenantId,
+    customerName: options.customerName ?? `cust-${tenantId.slice(0, 8).toLowerCase()}`,
+    region,
+    outboundGateway: options.outboundGateway ?? false,
+    ndrAddress: demo.admin,
+    ...(region === "split" && {
+      groups: {
+        eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
+        us: {
+          name: "Journal US",
+          primarySmtpAddress: `journal-us@${demo.domain}`,
+          members: [demo.bob, demo.admin],
+        },
+      },
+    }),
+  };
+}
