@@ -150,7 +150,8 @@ describe("chaos", () => {
         `${count(injected)} faults injected (${count(faults[429])} 429, ${count(faults[503])} 503, ` +
         `${count(faults.dropped)} dropped, ${lostAnswers} of them after the write), ` +
         `${count(total)} events, ${count(receiver.rejected)} deliveries refused by the receiver; ` +
-        `0 failed, 0 lost, 0 duplicated objects, 0 out of order, ${count(report.duplicates)} duplicate deliveries`,
+        `0 failed, 0 duplicated objects, 0 events lost or out of order, ` +
+        `${count(report.duplicates)} duplicate deliveries`,
     );
   });
 });

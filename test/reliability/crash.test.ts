@@ -23,6 +23,7 @@ import {
 import { compareDeliveries, flakyReceiver, type Receiver, startReceiver } from "./support/receiver.ts";
 import { count, sized } from "./support/scale.ts";
 import {
+  expectedWrites,
   historyProblems,
   type ListedEvent,
   type OnboardingBody,
@@ -42,6 +43,11 @@ let control: RemoteSimulatorControl;
 let service: ServiceChild | undefined;
 let receiver: Receiver;
 const opsKey = generateApiKey();
+let api: ApiClient;
+let partnerKey: string;
+const bodies = new Map<string, OnboardingBody>();
+/** Each tenant's JournalingReportNdrTo before onboarding (offboarding restores it). */
+const initialNdr = new Map<string, string | null>();
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "crash-"));
@@ -86,37 +92,45 @@ async function startService(afterCrash = false): Promise<ApiClient> {
   return apiClient(service.url, opsKey);
 }
 
-async function statuses(api: ApiClient, partnerKey: string): Promise<Map<string, Json>> {
+async function statuses(): Promise<Map<string, Json>> {
   const items = await api.listAll("/v1/tenants", partnerKey);
   return new Map(items.map((t) => [t.tenantId, t]));
 }
 
+/** Waits until none of the tenants is in one of the `active` statuses. */
+async function settled(ids: string[], active: string[]): Promise<Map<string, Json>> {
+  return waitUntil("no tenant in flight", async () => {
+    const now = await statuses();
+    return ids.some((id) => active.includes(now.get(id)?.status)) ? undefined : now;
+  });
+}
+
 /**
  * Starts `start(tenantId)` for each tenant in turn, each once the previous one runs, so that
- * they are spread over the workflow; then SIGKILLs the service as soon as one of them has
- * succeeded while others are still in flight. Returns how many were in flight then.
+ * they are spread over the workflow; then SIGKILLs the service as soon as one of them is
+ * `done` while others are still `active`. Returns how many were in flight then.
  */
 async function crashMidway(
-  api: ApiClient,
-  partnerKey: string,
   tenantIds: string[],
   start: (tenantId: string) => Promise<void>,
+  done: string,
+  active: string[],
 ): Promise<number> {
   for (const tenantId of tenantIds) {
     await start(tenantId);
     await waitUntil(
       `${tenantId} to run`,
-      async () => ((await statuses(api, partnerKey)).get(tenantId)?.status !== "queued" ? true : undefined),
+      async () => ((await statuses()).get(tenantId)?.status !== "queued" ? true : undefined),
       { intervalMs: 10 },
     );
   }
   const inFlight = await waitUntil(
-    "one onboarding done while another runs",
+    `one tenant ${done} while another is in flight`,
     async () => {
-      const now = await statuses(api, partnerKey);
+      const now = await statuses();
       const mine = tenantIds.map((id) => now.get(id)?.status);
-      const running = mine.filter((s) => ACTIVE.includes(s)).length;
-      return mine.includes("succeeded") && running > 0 ? running : undefined;
+      const running = mine.filter((s) => active.includes(s)).length;
+      return mine.includes(done) && running > 0 ? running : undefined;
     },
     { intervalMs: 10 },
   );
@@ -124,22 +138,46 @@ async function crashMidway(
   return inFlight;
 }
 
+/** Events 1..n, all delivered at least once, signed, in order; returns the receiver's report. */
+async function checkEvents(ids: string[], check: (id: string, list: ListedEvent[]) => string[]) {
+  const events = new Map<string, ListedEvent[]>();
+  for (const id of ids) {
+    const list = (await api.listAll(`/v1/tenants/${id}/events`, partnerKey)) as ListedEvent[];
+    expect(sequenceProblems(id, list)).toEqual([]);
+    expect(check(id, list)).toEqual([]);
+    events.set(id, list);
+  }
+  await waitUntil(
+    "every event at the receiver",
+    async () => (compareDeliveries(events, receiver.received).lost.length === 0 ? true : undefined),
+    {
+      timeoutMs: 60_000,
+      describe: async () => compareDeliveries(events, receiver.received).lost.slice(0, 10).join("; "),
+    },
+  );
+  const report = compareDeliveries(events, receiver.received);
+  expect(report.invalid).toBe(0);
+  expect(report.outOfOrder).toEqual([]);
+  expect(report.mismatched).toEqual([]);
+  expect(report.unknown).toEqual([]);
+  return { report, total: [...events.values()].reduce((n, l) => n + l.length, 0) };
+}
+
 describe("crash", () => {
   it(`${ONBOARDINGS} onboardings survive ${CRASHES} SIGKILL(s) of the service`, async () => {
-    const bodies = new Map<string, OnboardingBody>();
     for (let i = 0; i < ONBOARDINGS; i++) {
       const body = onboardingBody("crash", i);
       bodies.set(body.tenantId, body);
+      initialNdr.set(body.tenantId, (await control.tenant(body.tenantId)).journalingReportNdrTo);
     }
     const ids = [...bodies.keys()];
 
-    let api = await startService();
-    const partnerKey = (await api.createPartner("crash")).apiKey;
+    api = await startService();
+    partnerKey = (await api.createPartner("crash")).apiKey;
     const hook = await api.call("PUT", "/v1/webhook", { key: partnerKey, body: { url: receiver.url } });
     expect(hook.status, hook.text).toBe(200);
     receiver.setSecret(hook.body.secret);
 
-    let interrupted = 0;
     const interruptions = new Map<string, number>();
     let retries = 0;
     const retry = async (tenantId: string) => {
@@ -149,51 +187,45 @@ describe("crash", () => {
     };
     /** After a restart: every tenant the crash cut off is failed with INTERRUPTED, nothing is left running. */
     const failedAfterRestart = async (): Promise<string[]> => {
-      const now = await statuses(api, partnerKey);
+      const now = await statuses();
       const failed = ids.filter((id) => now.get(id)?.status === "failed");
       for (const id of ids) expect(ACTIVE, id).not.toContain(now.get(id)?.status);
-      for (const id of failed) expect(now.get(id)?.error?.code, id).toBe("INTERRUPTED");
-      interrupted += failed.length;
-      for (const id of failed) interruptions.set(id, (interruptions.get(id) ?? 0) + 1);
+      for (const id of failed) {
+        expect(now.get(id)?.error?.code, id).toBe("INTERRUPTED");
+        interruptions.set(id, (interruptions.get(id) ?? 0) + 1);
+      }
       return failed;
     };
 
-    // Crash 1: while the onboardings run.
-    let inFlightAtCrash = await crashMidway(api, partnerKey, ids, async (tenantId) => {
-      const res = await api.call("POST", "/v1/tenants", { key: partnerKey, body: bodies.get(tenantId) });
-      expect(res.status, res.text).toBe(202);
-    });
-    const inFlight = [inFlightAtCrash];
+    // Crash 1: while the onboardings run; the others: while the retries of the interrupted ones run.
+    const inFlight = [
+      await crashMidway(
+        ids,
+        async (tenantId) => {
+          const res = await api.call("POST", "/v1/tenants", { key: partnerKey, body: bodies.get(tenantId) });
+          expect(res.status, res.text).toBe(202);
+        },
+        "succeeded",
+        ACTIVE,
+      ),
+    ];
     api = await startService(true);
     let failed = await failedAfterRestart();
-
-    // Further crashes: while the retries of the interrupted tenants run.
     for (let crash = 2; crash <= CRASHES && failed.length > 0; crash++) {
-      await waitUntil("no tenant in flight", async () => {
-        const now = await statuses(api, partnerKey);
-        return ids.some((id) => ACTIVE.includes(now.get(id)?.status)) ? undefined : true;
-      });
-      inFlightAtCrash = await crashMidway(api, partnerKey, failed, retry);
-      inFlight.push(inFlightAtCrash);
+      await settled(ids, ACTIVE);
+      inFlight.push(await crashMidway(failed, retry, "succeeded", ACTIVE));
       api = await startService(true);
       failed = await failedAfterRestart();
     }
 
     // Retry whatever failed until every onboarding has succeeded.
     for (let round = 0; ; round++) {
-      const now = await waitUntil(
-        "no tenant in flight",
-        async () => {
-          const s = await statuses(api, partnerKey);
-          return ids.some((id) => ACTIVE.includes(s.get(id)?.status)) ? undefined : s;
-        },
-        { intervalMs: 100 },
-      );
+      const now = await settled(ids, ACTIVE);
       const notDone = ids.filter((id) => now.get(id)?.status !== "succeeded");
       if (notDone.length === 0) break;
       expect(
         round,
-        `still not succeeded: ${notDone.map((id) => `${id} ${JSON.stringify(now.get(id)?.error)}`)}`,
+        `not succeeded: ${notDone.map((id) => `${id} ${JSON.stringify(now.get(id)?.error)}`)}`,
       ).toBeLessThan(3);
       for (const id of notDone) {
         expect(now.get(id)?.status, id).toBe("failed");
@@ -201,44 +233,91 @@ describe("crash", () => {
       }
     }
 
-    // Nothing created twice in any tenant.
+    // Nothing created twice in any tenant, and no write made twice, even when a crash cut off its answer.
     const problems: string[] = [];
     for (const [id, body] of bodies) problems.push(...tenantProblems(body, await control.tenant(id)));
     expect(problems).toEqual([]);
+    const writes = (await control.calls()).filter((c) => c.write && c.status === 200).length;
+    expect(writes).toBe([...bodies.values()].reduce((n, b) => n + expectedWrites(b), 0));
 
-    // Events 1..n per tenant, each delivered at least once, signed, in order.
-    const events = new Map<string, ListedEvent[]>();
-    for (const id of ids) {
-      const list = (await api.listAll(`/v1/tenants/${id}/events`, partnerKey)) as ListedEvent[];
-      expect(sequenceProblems(id, list)).toEqual([]);
-      expect(historyProblems(bodies.get(id)!, list, interruptions.get(id) ?? 0)).toEqual([]);
-      events.set(id, list);
-    }
-    await waitUntil(
-      "every event at the receiver",
-      async () => (compareDeliveries(events, receiver.received).lost.length === 0 ? true : undefined),
-      {
-        timeoutMs: 60_000,
-        describe: async () => compareDeliveries(events, receiver.received).lost.slice(0, 10).join("; "),
-      },
+    const { report, total } = await checkEvents(ids, (id, list) =>
+      historyProblems(bodies.get(id)!, list, interruptions.get(id) ?? 0),
     );
-    const report = compareDeliveries(events, receiver.received);
-    expect(report.invalid).toBe(0);
-    expect(report.outOfOrder).toEqual([]);
-    expect(report.mismatched).toEqual([]);
-    expect(report.unknown).toEqual([]);
+    const interrupted = [...interruptions.values()].reduce((n, k) => n + k, 0);
     // The suite is only worth something if the crashes cut onboardings off.
     expect(interrupted).toBeGreaterThan(0);
-
-    const total = [...events.values()].reduce((n, l) => n + l.length, 0);
-    const writes = (await control.calls()).filter((c) => c.write && c.status === 200).length;
     console.log(
-      `crash: ${count(ONBOARDINGS)} onboardings, ` +
-        `${CRASHES} SIGKILL(s) with ${inFlight.join("/")} in flight (+${startupCrashes} during the restart), ` +
-        `${interrupted} interrupted, ` +
-        `${retries} retries, all succeeded; ${count(writes)} Microsoft 365 writes, 0 duplicated objects; ` +
-        `${count(total)} events, sequences 1..n, 0 lost, 0 out of order, ` +
-        `${count(report.duplicates)} duplicate deliveries, ${count(receiver.rejected)} refused by the receiver`,
+      `crash: ${count(ONBOARDINGS)} onboardings, ${CRASHES} SIGKILL(s) with ${inFlight.join("/")} in flight ` +
+        `(+${startupCrashes} during the restart), ${interrupted} interrupted, ${retries} retries, all succeeded; ` +
+        `${count(writes)} Microsoft 365 writes (none repeated), 0 duplicated objects; ${count(total)} events, ` +
+        `sequences 1..n, 0 lost, 0 out of order, ${count(report.duplicates)} duplicate deliveries, ` +
+        `${count(receiver.rejected)} refused by the receiver`,
+    );
+  });
+
+  it("offboarding them survives a SIGKILL: what was created is removed, the NDR address restored", async () => {
+    const ids = [...bodies.keys()];
+    expect(ids.length, "the onboarding test ran").toBe(ONBOARDINGS);
+    const offboard = async (tenantId: string) => {
+      const res = await api.call("DELETE", `/v1/tenants/${tenantId}`, { key: partnerKey });
+      expect(res.status, res.text).toBe(202);
+    };
+    const inFlight = await crashMidway(ids, offboard, "offboarded", ["offboarding"]);
+    const startupCrashesBefore = startupCrashes;
+    api = await startService(true);
+    const interruptions = new Map<string, number>();
+    for (let round = 0; ; round++) {
+      const now = await settled(ids, ["offboarding"]);
+      const notDone = ids.filter((id) => now.get(id)?.status !== "offboarded");
+      if (notDone.length === 0) break;
+      expect(
+        round,
+        `not offboarded: ${notDone.map((id) => `${id} ${JSON.stringify(now.get(id)?.error)}`)}`,
+      ).toBeLessThan(3);
+      for (const id of notDone) {
+        expect(now.get(id)?.status, id).toBe("offboarding_failed");
+        expect(now.get(id)?.error?.code, id).toBe("INTERRUPTED");
+        interruptions.set(id, (interruptions.get(id) ?? 0) + 1);
+        await offboard(id);
+      }
+    }
+
+    // Every tenant is as it was before onboarding.
+    const problems: string[] = [];
+    for (const id of ids) {
+      const t = await control.tenant(id);
+      const left = [
+        ...t.connectors.map((c) => `connector ${c.name}`),
+        ...t.journalRules.map((r) => `journal rule ${r.name}`),
+        ...t.groups.filter((g) => !g.seeded).map((g) => `group ${g.name}`),
+      ];
+      if (left.length > 0) problems.push(`${id}: left ${left.join(", ")}`);
+      if (t.journalingReportNdrTo !== initialNdr.get(id)) {
+        problems.push(`${id}: JournalingReportNdrTo ${t.journalingReportNdrTo}, was ${initialNdr.get(id)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+
+    const { report, total } = await checkEvents(ids, (id, list) => {
+      const off = list.filter((e) => e.type.startsWith("tenant.offboarding."));
+      const failures = off.filter((e) => e.type === "tenant.offboarding.failed");
+      const expected = interruptions.get(id) ?? 0;
+      return [
+        ...(list.at(-1)?.type === "tenant.offboarding.succeeded" && off.length === failures.length + 1
+          ? []
+          : [`${id}: offboarding events [${off.map((e) => e.type).join(", ")}]`]),
+        ...(failures.length === expected && failures.every((e) => e.data.error?.code === "INTERRUPTED")
+          ? []
+          : [`${id}: ${failures.length} offboarding failures, expected ${expected} INTERRUPTED`]),
+      ];
+    });
+    const interrupted = [...interruptions.values()].reduce((n, k) => n + k, 0);
+    expect(interrupted).toBeGreaterThan(0);
+    console.log(
+      `crash/offboarding: ${count(ids.length)} offboardings, 1 SIGKILL with ${inFlight} in flight ` +
+        `(+${startupCrashes - startupCrashesBefore} during the restart), ${interrupted} interrupted and offboarded again; nothing left in any tenant, ` +
+        `every NDR address restored; ${count(total)} events in all, 0 lost, 0 out of order, ` +
+        `${count(report.duplicates)} duplicate deliveries`,
     );
   });
 });

@@ -94,6 +94,16 @@ export function tenantProblems(body: OnboardingBody, snapshot: TenantSnapshot): 
   return problems.map((p) => `${body.tenantId}: ${p}`);
 }
 
+/**
+ * Microsoft 365 writes one onboarding of `body` makes on a fresh tenant: the NDR address, each
+ * connector, group and journal rule once (desired state: a retry after the write landed
+ * reads it back and writes nothing).
+ */
+export function expectedWrites(body: OnboardingBody): number {
+  const regions = body.region === "split" ? 2 : 1;
+  return 1 + (body.outboundGateway ? regions : 0) + (body.region === "split" ? 2 : 0) + regions;
+}
+
 /** An event as GET /v1/tenants/{id}/events lists it. */
 export interface ListedEvent {
   id: string;
