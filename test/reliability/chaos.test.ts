@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalRuntime, startLocalRuntime } from "../../infra/local/runtime.ts";
 import { type ApiClient, apiClient, type Json, waitUntil } from "./support/api.ts";
 import { compareDeliveries, flakyReceiver, type Receiver, startReceiver } from "./support/receiver.ts";
-import { count, sized } from "./support/scale.ts";
+import { count, sized, TEST_TIMEOUT_MS } from "./support/scale.ts";
 import {
   historyProblems,
   type ListedEvent,
@@ -69,7 +69,7 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-describe("chaos", () => {
+describe("chaos", { timeout: TEST_TIMEOUT_MS }, () => {
   it(`${ONBOARDINGS} onboardings under Microsoft 365 faults lose and duplicate nothing`, async () => {
     const sim = runtime.simulator!;
     let lostAnswers = 0;

@@ -23,7 +23,7 @@ import {
 } from "./support/api.ts";
 import { badRequest, goodBody } from "./support/bad-requests.ts";
 import { type Receiver, startReceiver } from "./support/receiver.ts";
-import { count, sized } from "./support/scale.ts";
+import { count, sized, TEST_TIMEOUT_MS } from "./support/scale.ts";
 import { onboardingBody } from "./support/tenants.ts";
 
 const RUNS = sized(200, 2_000);
@@ -124,7 +124,7 @@ function expectProblem(res: ApiResponse, status: number, what: string): void {
   expect(typeof res.body?.title, context).toBe("string");
 }
 
-describe("bad input corpus", () => {
+describe("bad input corpus", { timeout: TEST_TIMEOUT_MS }, () => {
   it("the generator's valid bodies are accepted (a control for the corpus)", async () => {
     const { apiKey } = await api.createPartner("control");
     for (const body of fc.sample(goodBody, { numRuns: 5, seed: SEED })) {
@@ -164,7 +164,7 @@ describe("bad input corpus", () => {
   });
 });
 
-describe("isolation corpus", () => {
+describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
   type Route =
     | "get"
     | "events"

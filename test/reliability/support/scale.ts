@@ -13,3 +13,6 @@ export function sized<T>(small: T, full: T): T {
 export function count(n: number): string {
   return n.toLocaleString("en-US");
 }
+
+/** Per test: a bound for a hang, far above the normal duration (no timing is asserted). */
+export const TEST_TIMEOUT_MS = sized(120_000, 600_000);
