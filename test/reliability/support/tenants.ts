@@ -3,19 +3,11 @@
  * holds exactly what its onboarding should have created: no duplicate, nothing missing.
  */
 import { createHash } from "node:crypto";
-import { demoMailboxes, type TenantSnapshot } from "../../../infra/local/m365-simulator/index.ts";
+import type { OnboardingRequest } from "../../../functions/domain/tenant.ts";
+import { demoOnboardingRequest, type TenantSnapshot } from "../../../infra/local/m365-simulator/index.ts";
 
-export interface OnboardingBody {
-  tenantId: string;
-  customerName: string;
-  region: "us" | "eu" | "split";
-  outboundGateway: boolean;
-  ndrAddress: string;
-  groups?: {
-    eu: { name: string; primarySmtpAddress: string; members: string[] };
-    us: { name: string; primarySmtpAddress: string; members: string[] };
-  };
-}
+/** A `POST /v1/tenants` body. */
+export type OnboardingBody = OnboardingRequest;
 
 /** A GUID derived from a label, the same on every run. */
 export function seededTenantId(label: string): string {
@@ -25,27 +17,11 @@ export function seededTenantId(label: string): string {
 
 /** Request `i` of a suite: every region, with and without the outbound connector, in turn. */
 export function onboardingBody(label: string, i: number): OnboardingBody {
-  const tenantId = seededTenantId(`${label}-${i}`);
-  const demo = demoMailboxes(tenantId);
-  const region = (["us", "eu", "split"] as const)[i % 3]!;
-  const body: OnboardingBody = {
-    tenantId,
+  return demoOnboardingRequest(seededTenantId(`${label}-${i}`), {
     customerName: `${label}-${i}`,
-    region,
+    region: (["us", "eu", "split"] as const)[i % 3]!,
     outboundGateway: Math.floor(i / 3) % 2 === 1,
-    ndrAddress: demo.admin,
-  };
-  if (region === "split") {
-    body.groups = {
-      eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
-      us: {
-        name: "Journal US",
-        primarySmtpAddress: `journal-us@${demo.domain}`,
-        members: [demo.bob, demo.admin],
-      },
-    };
-  }
-  return body;
+  });
 }
 
 function duplicates(names: string[]): string[] {
