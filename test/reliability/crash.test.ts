@@ -51,12 +51,14 @@ const initialNdr = new Map<string, string | null>();
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "crash-"));
-  // Latency keeps several onboardings in flight at once; no random faults: the crash is the fault.
+  // Latency and the chaos suite's faults (seeded) keep many onboardings in flight at once, some
+  // of them in the middle of in-task retries, when the crash comes.
   simulator = await startSimulatorProcess(join(root, "m365"), [
     "--latency",
     String(sized(60, 120)),
     "--seed",
     "11",
+    ...["--throttle-rate", "0.2", "--retry-after", "0", "--server-error-rate", "0.1", "--drop-rate", "0.02"],
   ]);
   control = connectSimulator(simulator.url, { caPem: simulator.caPem });
   receiver = await startReceiver(flakyReceiver(0.25, 0.1));
@@ -238,7 +240,9 @@ describe("crash", { timeout: TEST_TIMEOUT_MS }, () => {
     const problems: string[] = [];
     for (const [id, body] of bodies) problems.push(...tenantProblems(body, await control.tenant(id)));
     expect(problems).toEqual([]);
-    const writes = (await control.calls()).filter((c) => c.write && c.status === 200).length;
+    const calls = await control.calls();
+    const writes = calls.filter((c) => c.write && c.status === 200).length;
+    const faults = calls.filter((c) => c.fault !== undefined).length;
     expect(writes).toBe([...bodies.values()].reduce((n, b) => n + expectedWrites(b), 0));
 
     const { report, total } = await checkEvents(ids, (id, list) =>
@@ -249,7 +253,8 @@ describe("crash", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(interrupted).toBeGreaterThan(0);
     console.log(
       `crash: ${count(ONBOARDINGS)} onboardings, ${inFlight.length} SIGKILL(s) with ${inFlight.join("/")} in flight ` +
-        `(+${startupCrashes} during the restart), ${interrupted} interrupted, ${retries} retries, all succeeded; ` +
+        `(+${startupCrashes} during the restart), ${count(faults)} Microsoft 365 faults, ${interrupted} interrupted, ` +
+        `${retries} retries, all succeeded; ` +
         `${count(writes)} Microsoft 365 writes (none repeated), 0 duplicated objects; ${count(total)} events, ` +
         `sequences 1..n, 0 lost, 0 out of order, ${count(report.duplicates)} duplicate deliveries, ` +
         `${count(receiver.rejected)} refused by the receiver`,
