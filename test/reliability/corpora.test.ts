@@ -174,7 +174,9 @@ describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
     | "replay"
     | "list"
     | "list-as"
-    | "cursor";
+    | "tenants-cursor"
+    | "events-cursor"
+    | "deliveries-cursor";
 
   /** The 404 of an id that does not exist, with the id written as {id}. */
   const normalise = (res: ApiResponse, id: string) => ({
@@ -213,10 +215,20 @@ describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
       ),
     };
     for (const res of Object.values(notFound)) expect(res.status).toBe(404);
-    const firstPage = await Promise.all(
-      partners.map(
-        async (p) => (await api.call("GET", "/v1/tenants?limit=1", { key: p.key })).body.nextCursor,
-      ),
+    // Each partner's cursors (second pages of its tenants, its first tenant's events, its deliveries).
+    const cursors = await Promise.all(
+      partners.map(async (p) => {
+        const next = async (path: string) => {
+          const res = await api.call("GET", path, { key: p.key });
+          expect(res.body.nextCursor, path).toBeTypeOf("string");
+          return res.body.nextCursor as string;
+        };
+        return {
+          tenants: await next("/v1/tenants?limit=1"),
+          events: await next(`/v1/tenants/${p.tenants[0]}/events?limit=1`),
+          deliveries: await next("/v1/webhook/deliveries?limit=1"),
+        };
+      }),
     );
 
     const routes: Route[] = [
@@ -228,7 +240,9 @@ describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
       "replay",
       "list",
       "list-as",
-      "cursor",
+      "tenants-cursor",
+      "events-cursor",
+      "deliveries-cursor",
     ];
     let crossRequests = 0;
     await fc.assert(
@@ -289,18 +303,31 @@ describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
               expect(res.status).toBeLessThan(500);
               return;
             }
-            case "cursor": {
-              // The other partner's cursor: refused, or a page of my own tenants.
-              const cursor = firstPage[1 - caller];
-              const res = await api.call(
-                "GET",
-                `/v1/tenants?limit=100&cursor=${encodeURIComponent(cursor)}`,
-                {
-                  key,
-                },
+            case "tenants-cursor":
+            case "events-cursor":
+            case "deliveries-cursor": {
+              // The other partner's cursor on my own list: refused, or a page of mine only.
+              const cursor = encodeURIComponent(
+                cursors[1 - caller]![route.replace("-cursor", "") as "tenants"],
               );
-              if (res.status === 200) expect(leaks(res.body.items)).toEqual([]);
-              else expectProblem(res, 400, "another partner's cursor");
+              const path = {
+                "tenants-cursor": "/v1/tenants",
+                "events-cursor": `/v1/tenants/${me.tenants[pick % me.tenants.length]}/events`,
+                "deliveries-cursor": "/v1/webhook/deliveries",
+              }[route];
+              const res = await api.call("GET", `${path}?limit=100&cursor=${cursor}`, { key });
+              if (res.status === 200) {
+                const items: Json[] = res.body.items;
+                expect(
+                  leaks(
+                    items.map((i) => ({ tenantId: i.tenantId ?? i.data?.tenantId, partnerId: i.partnerId })),
+                  ),
+                  route,
+                ).toEqual([]);
+                if (route === "events-cursor") {
+                  for (const e of items) expect(e.data.tenantId, route).toBe(path.split("/")[3]);
+                }
+              } else expectProblem(res, 400, `${route} of another partner`);
               return;
             }
           }
