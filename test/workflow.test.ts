@@ -187,10 +187,10 @@ describe("failures and retries", () => {
       expect(failedStep.error?.code).toBe("M365_INVALID_REQUEST");
       expect(failedStep.error?.message).toContain("refused by the test");
       expect(failed.error?.code).toBe("M365_INVALID_REQUEST");
-    expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 1 })).toMatchObject({
-      status: "FAILED",
-      error: expect.stringContaining("A step failed"),
-    });
+      expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 1 })).toMatchObject({
+        status: "FAILED",
+        error: expect.stringContaining("A step failed"),
+      });
       const events = await h.store.listEvents(req.tenantId);
       expect(
         events.filter((e) => e.type === "tenant.onboarding.step_failed").map((e) => e.data.step),
@@ -203,9 +203,9 @@ describe("failures and retries", () => {
       const retried = await h.retry(req.tenantId);
       expect(retried.error).toBeUndefined();
       expect(retried.status).toBe("succeeded");
-    expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 2 })).toMatchObject({
-      status: "SUCCEEDED",
-    });
+      expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 2 })).toMatchObject({
+        status: "SUCCEEDED",
+      });
       expectConfigured(req);
       const writesAfter = h
         .writes(req.tenantId)
