@@ -9,14 +9,15 @@ import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
 
-let handlers: Promise<Record<TaskName, TaskHandler>> | undefined;
+let handlers: Record<TaskName, TaskHandler> | undefined;
 
-function taskHandlers(): Promise<Record<TaskName, TaskHandler>> {
-  handlers ??= m365Gateway().then((m365) =>
-    createTaskHandlers({ store: tenantStore(), m365, onStepResult: recordStepResult, onEvent: countEvent }),
-  );
-  handlers.catch(() => {
-    handlers = undefined;
+/** Built once per cold start; the Microsoft 365 gateway (a Secrets Manager read) only on first use. */
+function taskHandlers(): Record<TaskName, TaskHandler> {
+  handlers ??= createTaskHandlers({
+    store: tenantStore(),
+    m365: m365Gateway,
+    onStepResult: recordStepResult,
+    onEvent: countEvent,
   });
   return handlers;
 }
@@ -60,7 +61,7 @@ export function taskLambda(name: TaskName) {
   return instrument(
     async (input: TaskInput) => {
       logger.appendKeys({ tenantId: input.tenantId, run: input.run });
-      const all = await taskHandlers();
+      const all = taskHandlers();
       return all[name](input);
     },
     { metrics: true },

@@ -24,7 +24,11 @@ import { applicableSteps, type StepName } from "../domain/tenant.ts";
 
 export interface TaskDeps {
   store: TenantStore;
-  m365: M365Gateway;
+  /**
+   * The Microsoft 365 gateway, or how to get it: a function is called only by the tasks that
+   * talk to Microsoft 365, so RecordOutcome does not read the app's secret at cold start.
+   */
+  m365: M365Gateway | (() => Promise<M365Gateway>);
   profile?: ProviderProfile;
   now?: () => string;
   /** Told of every step result (logging, metrics). */
@@ -84,12 +88,15 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     return stored;
   };
 
-  const contextFor = (stored: StoredTenant): StepContext => {
+  const gateway = async (): Promise<M365Gateway> =>
+    typeof deps.m365 === "function" ? deps.m365() : deps.m365;
+
+  const contextFor = async (stored: StoredTenant): Promise<StepContext> => {
     const { tenant, internals } = stored;
     return {
       request: tenant,
       profile,
-      m365: deps.m365.tenant(tenant.tenantId),
+      m365: (await gateway()).tenant(tenant.tenantId),
       owned: internals.owned,
       own: async (kind, name) => {
         await store.transition(tenant.tenantId, { own: { [kind]: [name] } }, now());
@@ -129,7 +136,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         step === "check-access"
           ? await markRunning(stored, running)
           : (await store.transition(input.tenantId, { ...running, expectStatus: ["running"] }, now())).stored;
-      const ctx = contextFor(stored);
+      const ctx = await contextFor(stored);
       try {
         const outcome = await hydratingOnce(ctx, () => STEPS[step](ctx));
         await store.transition(
@@ -188,7 +195,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   };
 
   const recordOutcome: TaskHandler = async (input) => {
-    const change = await outcomeChange(input, load, deps.m365);
+    const change = await outcomeChange(input, load, gateway);
     try {
       await store.transition(input.tenantId, change, now());
     } catch (err) {
@@ -201,7 +208,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   const offboardPart: TaskHandler = async (input) => {
     if (!input.part) throw new ConflictError("Offboard needs a part.");
     const stored = await load(input.tenantId);
-    const ctx = contextFor(stored);
+    const ctx = await contextFor(stored);
     await offboard(
       {
         ...ctx,
@@ -302,7 +309,7 @@ const CODES_BY_NAME = new Map<string, string>([
 async function outcomeChange(
   input: TaskInput,
   load: (tenantId: string) => Promise<StoredTenant>,
-  m365: M365Gateway,
+  m365: () => Promise<M365Gateway>,
 ): Promise<TenantChange> {
   const error = input.error ? caughtToErrorInfo(input.error) : undefined;
   switch (input.outcome) {
@@ -321,7 +328,7 @@ async function outcomeChange(
       return {
         expectStatus: ["running"],
         status: "awaiting_consent",
-        consentUrl: m365.consentUrl(input.tenantId),
+        consentUrl: (await m365()).consentUrl(input.tenantId),
         error: {
           code: "CONSENT_REQUIRED",
           message: `A global admin of the tenant must grant consent at the consentUrl, then retry. (${consent.message})`,
