@@ -310,6 +310,19 @@ describe("transitions and events", () => {
     expect(await rawTenant(newTenantId())).toBeUndefined();
   });
 
+  it("refuses a change of a run that is not the tenant's current one", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_c", request(tenantId), T0);
+    for (const event of [undefined, { type: "tenant.onboarding.started" as const }]) {
+      await expect(
+        db.store.transition(tenantId, { expectRun: 2, status: "running", ...(event && { event }) }, at(1)),
+      ).rejects.toThrow(/run 2 is stale/);
+    }
+    expect((await db.store.getTenant(tenantId))?.tenant.status).toBe("queued");
+    const { stored } = await db.store.transition(tenantId, { expectRun: 1, status: "running" }, at(2));
+    expect(stored.tenant.status).toBe("running");
+  });
+
   it("patches, counts and resets steps; sets and clears error and consentUrl", async () => {
     const tenantId = newTenantId();
     await db.store.registerTenant("p_s", request(tenantId), T0);

@@ -299,6 +299,26 @@ describe("failures and retries", () => {
   });
 });
 
+describe("runs", () => {
+  it("a task of an older run changes nothing, in the store or in Microsoft 365", async () => {
+    const req = h.request({ region: "us" });
+    h.sim.failNext(req.tenantId, "New-JournalRule", { kind: "error", status: 400, message: "Refused once." });
+    expect((await h.onboard(req)).status).toBe("failed");
+    expect((await h.retry(req.tenantId)).status).toBe("succeeded"); // run 2
+    const before = await h.store.getTenant(req.tenantId);
+    const events = await h.store.listEvents(req.tenantId);
+    const writes = h.writes(req.tenantId).length;
+    // A late task of run 1 (its execution was thought dead, e.g. a lost StartExecution answer).
+    await expect(h.handlers.JournalRules({ tenantId: req.tenantId, run: 1 })).rejects.toThrow(
+      /run 1 is stale/,
+    );
+    await h.handlers.RecordOutcome({ tenantId: req.tenantId, run: 1, outcome: "failed" });
+    expect(await h.store.getTenant(req.tenantId)).toEqual(before);
+    expect(await h.store.listEvents(req.tenantId)).toEqual(events);
+    expect(h.writes(req.tenantId)).toHaveLength(writes);
+  });
+});
+
 describe("offboarding", () => {
   it("removes what onboarding created, restores the NDR address, and keeps what it did not create", async () => {
     const tenantId = crypto.randomUUID();

@@ -66,6 +66,11 @@ export interface TenantChange {
   status?: TenantStatus;
   /** The write only happens when the current status is one of these (else ConflictError). */
   expectStatus?: readonly TenantStatus[];
+  /**
+   * The write only happens while this is the tenant's current run (else ConflictError): a
+   * workflow execution of an older run can no longer change the tenant.
+   */
+  expectRun?: number;
   steps?: Partial<Record<StepName, StepPatch>>;
   /** Every step back to its initial status (pending/skipped), attempts kept. */
   resetSteps?: boolean;

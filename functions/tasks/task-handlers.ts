@@ -73,18 +73,23 @@ export type TaskHandler = (input: TaskInput) => Promise<unknown>;
 export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
   const profile = deps.profile ?? DEFAULT_PROVIDER;
   const now = deps.now ?? (() => new Date().toISOString());
-  const store: Pick<TenantStore, "getTenant" | "transition"> = {
-    getTenant: (tenantId) => deps.store.getTenant(tenantId),
-    transition: async (tenantId, change, at) => {
-      const result = await deps.store.transition(tenantId, change, at);
-      if (result.event) deps.onEvent?.(result.event);
-      return result;
-    },
+  const { store } = deps;
+  /** Every write of a task: conditional on the execution's run still being the tenant's. */
+  const write = async (tenantId: string, run: number, change: TenantChange) => {
+    const result = await store.transition(tenantId, { ...change, expectRun: run }, now());
+    if (result.event) deps.onEvent?.(result.event);
+    return result;
   };
 
-  const load = async (tenantId: string): Promise<StoredTenant> => {
+  /** The tenant, as long as `run` is its current run: an older execution must change nothing. */
+  const load = async (tenantId: string, run: number): Promise<StoredTenant> => {
     const stored = await store.getTenant(tenantId);
     if (!stored) throw new ConflictError(`Tenant ${tenantId} is not registered.`);
+    if (stored.internals.run !== run) {
+      throw new ConflictError(
+        `Tenant ${tenantId} has moved on to run ${stored.internals.run}; run ${run} is stale.`,
+      );
+    }
     return stored;
   };
 
@@ -93,16 +98,17 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 
   const contextFor = async (stored: StoredTenant): Promise<StepContext> => {
     const { tenant, internals } = stored;
+    const { tenantId } = tenant;
     return {
       request: tenant,
       profile,
       m365: (await gateway()).tenant(tenant.tenantId),
       owned: internals.owned,
       own: async (kind, name) => {
-        await store.transition(tenant.tenantId, { own: { [kind]: [name] } }, now());
+        await write(tenantId, internals.run, { own: { [kind]: [name] } });
       },
       rememberPreviousNdrTo: async (value) => {
-        await store.transition(tenant.tenantId, { previousNdrTo: value }, now());
+        await write(tenantId, internals.run, { previousNdrTo: value });
       },
     };
   };
@@ -110,7 +116,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   const runStep =
     (step: StepName): TaskHandler =>
     async (input) => {
-      let stored = await load(input.tenantId);
+      let stored = await load(input.tenantId, input.run);
       const plan: Plan = {
         connector: stored.tenant.outboundGateway,
         groups: stored.tenant.region === "split",
@@ -135,19 +141,15 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       stored =
         step === "check-access"
           ? await markRunning(stored, running)
-          : (await store.transition(input.tenantId, { ...running, expectStatus: ["running"] }, now())).stored;
+          : (await write(input.tenantId, input.run, { ...running, expectStatus: ["running"] })).stored;
       const ctx = await contextFor(stored);
       try {
         const outcome = await hydratingOnce(ctx, () => STEPS[step](ctx));
-        await store.transition(
-          input.tenantId,
-          {
-            expectStatus: ["running"],
-            steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
-            event: { type: "tenant.onboarding.step_succeeded", step },
-          },
-          now(),
-        );
+        await write(input.tenantId, input.run, {
+          expectStatus: ["running"],
+          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
+          event: { type: "tenant.onboarding.step_succeeded", step },
+        });
         deps.onStepResult?.({
           tenantId: input.tenantId,
           step,
@@ -159,9 +161,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       } catch (err) {
         const error = toErrorInfo(err);
         // The last error stays visible while the workflow retries; the Catch marks the step failed.
-        await store
-          .transition(input.tenantId, { steps: { [step]: { error } } }, now())
-          .catch(() => undefined);
+        await write(input.tenantId, input.run, { steps: { [step]: { error } } }).catch(() => undefined);
         deps.onStepResult?.({
           tenantId: input.tenantId,
           step,
@@ -180,9 +180,10 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
    */
   const markRunning = async (stored: StoredTenant, extra: TenantChange): Promise<StoredTenant> => {
     const { tenantId, status } = stored.tenant;
+    const { run } = stored.internals;
     if (status === "running") {
       if (!extra.steps) return stored;
-      return (await store.transition(tenantId, { ...extra, expectStatus: ["running"] }, now())).stored;
+      return (await write(tenantId, run, { ...extra, expectStatus: ["running"] })).stored;
     }
     const change: TenantChange = {
       ...extra,
@@ -191,15 +192,15 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       error: null,
       event: { type: "tenant.onboarding.started" },
     };
-    return (await store.transition(tenantId, change, now())).stored;
+    return (await write(tenantId, run, change)).stored;
   };
 
   const recordOutcome: TaskHandler = async (input) => {
-    const change = await outcomeChange(input, load, gateway);
     try {
-      await store.transition(input.tenantId, change, now());
+      const change = await outcomeChange(input, (id) => load(id, input.run), gateway, now);
+      await write(input.tenantId, input.run, change);
     } catch (err) {
-      // Someone moved the tenant on (e.g. an offboarding started): this outcome is stale.
+      // Someone moved the tenant on (a newer run, an offboarding): this outcome is stale.
       if (!(err instanceof ConflictError)) throw err;
     }
     return null;
@@ -207,14 +208,14 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 
   const offboardPart: TaskHandler = async (input) => {
     if (!input.part) throw new ConflictError("Offboard needs a part.");
-    const stored = await load(input.tenantId);
+    const stored = await load(input.tenantId, input.run);
     const ctx = await contextFor(stored);
     await offboard(
       {
         ...ctx,
         previousNdrTo: stored.internals.previousNdrTo,
         disown: async (kind, name) => {
-          await store.transition(input.tenantId, { disown: { [kind]: [name] } }, now());
+          await write(input.tenantId, input.run, { disown: { [kind]: [name] } });
         },
       },
       input.part,
@@ -310,6 +311,7 @@ async function outcomeChange(
   input: TaskInput,
   load: (tenantId: string) => Promise<StoredTenant>,
   m365: () => Promise<M365Gateway>,
+  now: () => string,
 ): Promise<TenantChange> {
   const error = input.error ? caughtToErrorInfo(input.error) : undefined;
   switch (input.outcome) {
@@ -318,7 +320,7 @@ async function outcomeChange(
       return {
         expectStatus: ["running"],
         steps: {
-          [input.step]: { status: "failed", finishedAt: new Date().toISOString(), error: error ?? null },
+          [input.step]: { status: "failed", finishedAt: now(), error: error ?? null },
         },
         event: { type: "tenant.onboarding.step_failed", step: input.step, ...(error ? { error } : {}) },
       };
@@ -333,7 +335,7 @@ async function outcomeChange(
           code: "CONSENT_REQUIRED",
           message: `A global admin of the tenant must grant consent at the consentUrl, then retry. (${consent.message})`,
         },
-        steps: { "check-access": { status: "failed", finishedAt: new Date().toISOString(), error: consent } },
+        steps: { "check-access": { status: "failed", finishedAt: now(), error: consent } },
         event: { type: "tenant.onboarding.awaiting_consent", error: consent },
       };
     }

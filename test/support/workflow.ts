@@ -75,6 +75,7 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
     store,
     sim,
     engine,
+    handlers,
     request,
     onboard,
     retry,

@@ -382,8 +382,12 @@ export class DynamoTenantStore implements TenantStore {
       let pinned: TenantStatus | undefined;
       if (change.event && known === undefined) {
         const current = await this.#getItem(tenantId);
-        if (!current || (change.expectStatus && !change.expectStatus.includes(current.status))) {
-          throw this.#conflict(tenantId, current, change.expectStatus);
+        if (
+          !current ||
+          (change.expectStatus && !change.expectStatus.includes(current.status)) ||
+          (change.expectRun !== undefined && current.run !== change.expectRun)
+        ) {
+          throw this.#conflict(tenantId, current, change.expectStatus, change.expectRun);
         }
         pinned = current.status;
       }
@@ -400,7 +404,7 @@ export class DynamoTenantStore implements TenantStore {
         } else if (pinned !== undefined && attempt < PINNED_STATUS_ATTEMPTS) {
           continue;
         } else {
-          throw this.#conflict(tenantId, current, change.expectStatus);
+          throw this.#conflict(tenantId, current, change.expectStatus, change.expectRun);
         }
       }
       const event = change.event ? await this.#findOwnEvent(item, changeId) : undefined;
@@ -567,6 +571,7 @@ export class DynamoTenantStore implements TenantStore {
       u.condition(`${u.path("status")} IN (${change.expectStatus.map((s) => u.value(s)).join(", ")})`);
     }
     if (pinned !== undefined) u.condition(`${u.path("status")} = ${u.value(pinned)}`);
+    if (change.expectRun !== undefined) u.condition(`${u.path("run")} = ${u.value(change.expectRun)}`);
     const lastChange = u.path("lastChangeId");
     const changeIdValue = u.value(changeId);
     u.condition(`attribute_not_exists(${lastChange}) OR ${lastChange} <> ${changeIdValue}`);
@@ -642,8 +647,12 @@ export class DynamoTenantStore implements TenantStore {
     tenantId: string,
     current: TenantItem | undefined,
     expected: readonly TenantStatus[] | undefined,
+    run?: number,
   ) {
     if (!current) return new ConflictError(`Tenant ${tenantId} is not registered.`);
+    if (run !== undefined && current.run !== run) {
+      return new ConflictError(`Tenant ${tenantId} has moved on to run ${current.run}; run ${run} is stale.`);
+    }
     const needs = expected ? `; this needs one of: ${expected.join(", ")}` : "";
     return new ConflictError(`Tenant ${tenantId} is ${current.status}${needs}.`);
   }
