@@ -319,6 +319,34 @@ describe("runs", () => {
   });
 });
 
+describe("stranded tenants", () => {
+  it("a tenant left queued with no execution (the API died before starting it) can be retried", async () => {
+    const req = h.request({ region: "us" });
+    await h.store.registerTenant("p_test", req, new Date().toISOString()); // no StartExecution
+    const done = await h.retry(req.tenantId);
+    expect(done.status).toBe("succeeded");
+    expectConfigured(req);
+  });
+
+  it("a tenant whose execution is alive cannot be retried or offboarded", async () => {
+    const req = h.request({ region: "us" });
+    h.sim.configure({ latencyMs: 100 });
+    try {
+      await h.service.register("p_test", req);
+      await expect(h.service.retry({ role: "ops" }, req.tenantId)).rejects.toThrow(
+        /can be retried only when/,
+      );
+      await expect(h.service.offboard({ role: "ops" }, req.tenantId)).rejects.toThrow(
+        /can be offboarded only when/,
+      );
+    } finally {
+      await h.engine.idle();
+      h.sim.configure({ latencyMs: 0 });
+    }
+    expect((await h.store.getTenant(req.tenantId))!.tenant.status).toBe("succeeded");
+  });
+});
+
 describe("offboarding", () => {
   it("removes what onboarding created, restores the NDR address, and keeps what it did not create", async () => {
     const tenantId = crypto.randomUUID();

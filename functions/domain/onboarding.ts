@@ -41,6 +41,13 @@ export interface TenantListQuery {
   partnerId?: string;
 }
 
+/** Statuses in which a workflow of that kind holds the tenant. */
+const IN_FLIGHT: Partial<Record<TenantStatus, WorkflowKind>> = {
+  queued: "onboarding",
+  running: "onboarding",
+  offboarding: "offboarding",
+};
+
 /** What happens to a tenant when its workflow cannot be started. */
 const START_FAILURE: Record<WorkflowKind, { status: TenantStatus; from: TenantStatus; event: EventType }> = {
   onboarding: { status: "failed", from: "queued", event: "tenant.onboarding.failed" },
@@ -126,10 +133,13 @@ export class OnboardingService {
     return { items, nextCursor: String(items.at(-1)!.data.sequence) };
   }
 
-  /** Re-queues a `failed` or `awaiting_consent` tenant and starts a new onboarding run. */
+  /**
+   * Re-queues a `failed` or `awaiting_consent` tenant and starts a new onboarding run; also a
+   * stranded one (see `#stranded`).
+   */
   async retry(principal: Principal, tenantId: string): Promise<Tenant> {
     const current = await this.#visible(principal, tenantId);
-    requireStatus(current.tenant, RETRYABLE_STATUSES, "retried");
+    const from = await this.#allowedFrom(current, RETRYABLE_STATUSES, "retried");
     // Only what did not finish goes back to pending: a retry never re-applies a step that succeeded.
     const steps = Object.fromEntries(
       current.tenant.steps
@@ -140,7 +150,8 @@ export class OnboardingService {
       tenantId,
       {
         status: "queued",
-        expectStatus: RETRYABLE_STATUSES,
+        expectStatus: from,
+        expectRun: current.internals.run,
         steps,
         error: null,
         consentUrl: null,
@@ -151,16 +162,54 @@ export class OnboardingService {
     return this.#startWorkflow("onboarding", stored);
   }
 
-  /** Starts offboarding from one of OFFBOARDABLE_STATUSES; else ConflictError. */
+  /** Starts offboarding from one of OFFBOARDABLE_STATUSES (or stranded); else ConflictError. */
   async offboard(principal: Principal, tenantId: string): Promise<Tenant> {
     const current = await this.#visible(principal, tenantId);
-    requireStatus(current.tenant, OFFBOARDABLE_STATUSES, "offboarded");
+    const from = await this.#allowedFrom(current, OFFBOARDABLE_STATUSES, "offboarded");
     const { stored } = await this.#store.transition(
       tenantId,
-      { status: "offboarding", expectStatus: OFFBOARDABLE_STATUSES, error: null, newRun: true },
+      {
+        status: "offboarding",
+        expectStatus: from,
+        expectRun: current.internals.run,
+        error: null,
+        newRun: true,
+      },
       this.#now(),
     );
     return this.#startWorkflow("offboarding", stored);
+  }
+
+  /**
+   * The statuses the change may start from: `allowed`, or the tenant's own status when it is
+   * stranded; else ConflictError.
+   */
+  async #allowedFrom(
+    stored: StoredTenant,
+    allowed: readonly TenantStatus[],
+    verb: string,
+  ): Promise<readonly TenantStatus[]> {
+    if (allowed.includes(stored.tenant.status)) return allowed;
+    if (await this.#stranded(stored)) return [stored.tenant.status];
+    requireStatus(stored.tenant, allowed, verb);
+    return allowed;
+  }
+
+  /**
+   * A tenant whose status says a workflow holds it (`queued`, `running`, `offboarding`) while
+   * the engine has no live execution of its run: the API died between registering and starting
+   * it, or the execution was aborted or timed out before it could record the outcome. Such a
+   * tenant may be retried (or offboarded) like a failed one; any late task of the old run is
+   * refused by the store (`expectRun`).
+   */
+  async #stranded(stored: StoredTenant): Promise<boolean> {
+    const kind = IN_FLIGHT[stored.tenant.status];
+    if (!kind) return false;
+    const execution = await this.#engine.describe(kind, {
+      tenantId: stored.tenant.tenantId,
+      run: stored.internals.run,
+    });
+    return execution?.status !== "RUNNING";
   }
 
   async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {

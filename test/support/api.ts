@@ -9,7 +9,13 @@ import addFormatsModule from "ajv-formats";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { type ApiDependencies, type ApiHandler, createApi } from "../../functions/api/app.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
-import type { WorkflowEngine, WorkflowInput, WorkflowKind } from "../../functions/domain/engine.ts";
+import {
+  type ExecutionDescription,
+  executionName,
+  type WorkflowEngine,
+  type WorkflowInput,
+  type WorkflowKind,
+} from "../../functions/domain/engine.ts";
 import { hashApiKey } from "../../functions/domain/onboarding.ts";
 import { type FreshTable, freshTable } from "./dynamodb.ts";
 
@@ -33,8 +39,12 @@ export class RecordingEngine implements WorkflowEngine {
     this.starts.push({ kind, input });
   }
 
-  async describe(): Promise<undefined> {
-    return undefined;
+  /** A started execution stays RUNNING here (this engine runs nothing). */
+  async describe(kind: WorkflowKind, input: WorkflowInput): Promise<ExecutionDescription | undefined> {
+    const started = this.starts.some(
+      (s) => s.kind === kind && s.input.tenantId === input.tenantId && s.input.run === input.run,
+    );
+    return started ? { name: executionName(kind, input), status: "RUNNING", startedAt: "" } : undefined;
   }
 
   startsFor(tenantId: string) {

@@ -76,6 +76,7 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
     sim,
     engine,
     handlers,
+    service,
     request,
     onboard,
     retry,
