@@ -170,13 +170,13 @@ describe("functions", () => {
     }
   });
 
-  it("the API function may start, describe and redrive both workflows", () => {
+  it("the API function may start and describe both workflows' executions, and nothing more", () => {
     const role = logicalId(stack.api.handler.executionRole);
     for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
       const id = logicalId(machine);
       expect(allows(role, "states:StartExecution", id)).toBe(true);
       expect(allows(role, "states:DescribeExecution", id)).toBe(true);
-      expect(allows(role, "states:RedriveExecution", id)).toBe(true);
+      expect(allows(role, "states:RedriveExecution", id)).toBe(false);
     }
   });
 
@@ -344,7 +344,7 @@ describe("webhook delivery", () => {
     }
   });
 
-  it("feeds only inserted event items of the stream to the forwarder, with a failure destination", () => {
+  it("feeds inserted event items and tenant items (outbox flush) to the forwarder, with a failure destination", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: logicalId(stack.webhooks.streamForwarder) },
       EventSourceArn: { "Fn::GetAtt": [logicalId(stack.table.table), "StreamArn"] },
@@ -362,6 +362,7 @@ describe("webhook delivery", () => {
     const filters = (mapping[1].Properties["FilterCriteria"] as { Filters: { Pattern: string }[] }).Filters;
     expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([
       { eventName: ["INSERT"], dynamodb: { Keys: { sk: { S: [{ prefix: "EVENT#" }] } } } },
+      { dynamodb: { Keys: { sk: { S: ["TENANT"] } } } },
     ]);
   });
 

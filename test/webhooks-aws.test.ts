@@ -9,7 +9,9 @@ import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBRecord, SQSRecord } from "aws-lambda";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
+import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
 import type { TenantChange } from "../functions/domain/store.ts";
 import { WebhookDeliverer } from "../functions/webhooks/delivery.ts";
@@ -197,7 +199,82 @@ function sqsRecords(messages: DeliveryMessage[]): SQSRecord[] {
   }));
 }
 
+/** A store whose process "dies" at the flush: every BatchWriteItem fails (a fault no real part produces on demand). */
+function storeDyingAtFlush(): DynamoTenantStore {
+  const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "BatchWriteItemCommand") throw new Error("process died");
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return new DynamoTenantStore({
+    client: createDocumentClient({ client }),
+    tableName: db.tableName,
+    onFlushError: () => {},
+  });
+}
+
 describe("stream forwarder", () => {
+  it("writes out an outbox that a dying task left in the tenant item, so its event is delivered", async () => {
+    const tenantId = randomUUID();
+    await db.store.registerTenant(
+      "p_outbox",
+      {
+        tenantId,
+        customerName: "contoso",
+        region: "us",
+        outboundGateway: false,
+        ndrAddress: "admin@contoso.example",
+      },
+      now(),
+    );
+    const { event } = await storeDyingAtFlush().transition(tenantId, CHANGES[0]!, now());
+    const eventItems = async () =>
+      (
+        await db.client.send(
+          new QueryCommand({
+            TableName: db.tableName,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :e)",
+            ExpressionAttributeValues: { ":pk": { S: `TENANT#${tenantId}` }, ":e": { S: "EVENT#" } },
+          }),
+        )
+      ).Items ?? [];
+    expect(await eventItems()).toEqual([]);
+    const { Items } = await db.client.send(
+      new QueryCommand({
+        TableName: db.tableName,
+        KeyConditionExpression: "pk = :pk AND sk = :sk",
+        ExpressionAttributeValues: { ":pk": { S: `TENANT#${tenantId}` }, ":sk": { S: "TENANT" } },
+      }),
+    );
+    const tenantRecord: DynamoDBRecord = {
+      eventName: "MODIFY",
+      dynamodb: {
+        Keys: { pk: Items![0]!["pk"]!, sk: Items![0]!["sk"]! } as never,
+        NewImage: Items![0] as never,
+        SequenceNumber: "1",
+      },
+    };
+    const forward = createStreamForwarder({ queue, flushOutbox: (id) => db.store.flushOutbox(id) });
+    expect(await forward({ Records: [tenantRecord] })).toEqual({ batchItemFailures: [] });
+    const written = await eventItems();
+    expect(written.map((i) => i["id"]?.S)).toEqual([event!.id]);
+
+    // A flush that fails is reported, so the stream retries the record.
+    const failing = createStreamForwarder({
+      queue,
+      flushOutbox: async () => {
+        throw new Error("throttled");
+      },
+      logger: { warn: () => {}, error: () => {} },
+    });
+    expect(await failing({ Records: [tenantRecord] })).toEqual({
+      batchItemFailures: [{ itemIdentifier: "1" }],
+    });
+  });
+
   it("turns event inserts into FIFO messages: group = tenant, deduplication id = event id, in order", async () => {
     const partnerId = `p_${randomUUID().slice(0, 8)}`;
     const a = await tenantRecords(partnerId);

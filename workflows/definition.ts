@@ -53,8 +53,11 @@ export type Outcome =
   | "offboarding_succeeded"
   | "offboarding_failed";
 
-/** Longest a task may run; the task functions' timeout is set a little above it. */
-export const TASK_TIMEOUT_SECONDS = 300;
+/**
+ * The Task states' TimeoutSeconds. The task functions' own timeout is 30 s shorter, so Lambda
+ * ends a slow invocation before Step Functions gives up on it: a retry never runs beside it.
+ */
+export const TASK_TIMEOUT_SECONDS = 330;
 
 type Json = Record<string, unknown>;
 type States = Record<string, Json>;
@@ -73,9 +76,9 @@ const LAMBDA_SERVICE_RETRY: Json = {
   JitterStrategy: "FULL",
 };
 
-/** Throttling and transient Microsoft 365 faults, after the in-task attempts are spent. */
+/** Transient Microsoft 365 faults (and a task that timed out), after the in-task attempts are spent. */
 const TRANSIENT_RETRY: Json = {
-  ErrorEquals: [ErrorName.Throttled, ErrorName.Transient, "States.Timeout"],
+  ErrorEquals: [ErrorName.Transient, "Sandbox.Timedout", "States.Timeout"],
   IntervalSeconds: 5,
   MaxAttempts: 6,
   BackoffRate: 2,
@@ -83,7 +86,21 @@ const TRANSIENT_RETRY: Json = {
   JitterStrategy: "FULL",
 };
 
-/** Connector validation lags creation by minutes: a slower, longer schedule (about 30 min). */
+/**
+ * Throttling: Exchange may ask for minutes (a Retry-After longer than the in-task cap is thrown
+ * to here), so a longer schedule than for transient faults: up to 8 retries, 30 s doubling to
+ * 15 min, full jitter; about 40 min at most, 20 on average.
+ */
+const THROTTLE_RETRY: Json = {
+  ErrorEquals: [ErrorName.Throttled],
+  IntervalSeconds: 30,
+  MaxAttempts: 8,
+  BackoffRate: 2,
+  MaxDelaySeconds: 900,
+  JitterStrategy: "FULL",
+};
+
+/** Connector validation lags creation by minutes: a slower, longer schedule (at most about 25 min). */
 const VALIDATION_RETRY: Json = {
   ErrorEquals: [ErrorName.ValidationPending],
   IntervalSeconds: 30,
@@ -171,9 +188,13 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
     States: {
       "Connector needed?": onlyIf("connector", "Connector", "Connector"),
       "Connector not needed": ok(true),
-      ...stepStates(taskArn, "connector", "Connector", "ValidateConnector", [TRANSIENT_RETRY]),
+      ...stepStates(taskArn, "connector", "Connector", "ValidateConnector", [
+        TRANSIENT_RETRY,
+        THROTTLE_RETRY,
+      ]),
       ...stepStates(taskArn, "validate-connector", "ValidateConnector", undefined, [
         TRANSIENT_RETRY,
+        THROTTLE_RETRY,
         VALIDATION_RETRY,
       ]),
     },
@@ -188,14 +209,17 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         Branches: [
           {
             StartAt: "JournalSettings",
-            States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, [TRANSIENT_RETRY]),
+            States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, [
+              TRANSIENT_RETRY,
+              THROTTLE_RETRY,
+            ]),
           },
           {
             StartAt: "Groups needed?",
             States: {
               "Groups needed?": onlyIf("groups", "Groups", "Groups"),
               "Groups not needed": ok(true),
-              ...stepStates(taskArn, "groups", "Groups", undefined, [TRANSIENT_RETRY]),
+              ...stepStates(taskArn, "groups", "Groups", undefined, [TRANSIENT_RETRY, THROTTLE_RETRY]),
             },
           },
         ],
@@ -206,7 +230,7 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         Default: "JournalRules blocked",
       },
       "JournalRules blocked": ok(false),
-      ...stepStates(taskArn, "journal-rules", "JournalRules", undefined, [TRANSIENT_RETRY]),
+      ...stepStates(taskArn, "journal-rules", "JournalRules", undefined, [TRANSIENT_RETRY, THROTTLE_RETRY]),
     },
   };
   return {
@@ -216,7 +240,7 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
       CheckAccess: task(taskArn("CheckAccess"), {
         Parameters: TASK_INPUT,
         ResultPath: "$.plan",
-        Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY],
+        Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
         Catch: [
           { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
           { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
@@ -255,7 +279,7 @@ export function offboardingDefinition(taskArn: (task: TaskName) => string): Json
     task(taskArn("Offboard"), {
       Parameters: { ...TASK_INPUT, part: p },
       ResultPath: null,
-      Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY],
+      Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
       ...next,
       Comment: name,
     });

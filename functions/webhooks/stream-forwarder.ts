@@ -5,11 +5,17 @@
  * reported as batch item failures: Lambda retries from the first of them (and SQS drops the
  * copies of those sent already), then hands the stream batch to the failure queue.
  *
- * Env: WEBHOOK_QUEUE_URL.
+ * Tenant items are on the stream too: one whose new image still holds outbox entries gets its
+ * outbox flushed here (idempotent), so an event whose item a task could not write (the task's
+ * own flush failed, or its Lambda died right after the state change) is written all the same,
+ * and its INSERT comes back through this function. Nothing committed to the outbox is lost.
+ *
+ * Env: WEBHOOK_QUEUE_URL, TABLE_NAME.
  */
 
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { requireEnv, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { logger } from "../commons/observability.ts";
 import type { ErrorInfo } from "../domain/errors.ts";
@@ -67,7 +73,16 @@ export function messageOfRecord(record: DynamoDBRecord): DeliveryMessage | undef
 
 export interface StreamForwarderDeps {
   queue: Pick<SqsDeliveryQueue, "send">;
+  /** Writes a tenant's pending outbox entries as event items (the store's `flushOutbox`). */
+  flushOutbox?: (tenantId: string) => Promise<void>;
   logger?: WebhookLogger;
+}
+
+/** The tenant id of a tenant item's record whose new image holds outbox entries. */
+export function tenantWithPendingOutbox(record: DynamoDBRecord): string | undefined {
+  const image = record.dynamodb?.NewImage as Record<string, AttributeValue> | undefined;
+  if (image?.["sk"]?.S !== "TENANT" || !image["outbox"]?.L?.length) return undefined;
+  return image["tenantId"]?.S;
 }
 
 /** The handler, with its queue injected. */
@@ -75,7 +90,20 @@ export function createStreamForwarder(deps: StreamForwarderDeps) {
   const log = deps.logger ?? logger;
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const pairs: { record: DynamoDBRecord; message: DeliveryMessage }[] = [];
+    const flushFailures: string[] = [];
+    const flushed = new Set<string>();
     for (const record of event.Records) {
+      const pending = tenantWithPendingOutbox(record);
+      if (pending !== undefined) {
+        if (deps.flushOutbox && !flushed.has(pending)) {
+          flushed.add(pending);
+          await deps.flushOutbox(pending).catch((err: unknown) => {
+            log.warn("outbox flush failed; the stream retries it", { tenantId: pending, error: String(err) });
+            flushFailures.push(record.dynamodb?.SequenceNumber ?? "");
+          });
+        }
+        continue;
+      }
       const message = messageOfRecord(record);
       if (message) pairs.push({ record, message });
       else if (
@@ -89,9 +117,12 @@ export function createStreamForwarder(deps: StreamForwarderDeps) {
       }
     }
     const unsent = new Set(await deps.queue.send(pairs.map((p) => p.message)));
-    const batchItemFailures = pairs
-      .filter((p) => unsent.has(p.message))
-      .map((p) => ({ itemIdentifier: p.record.dynamodb?.SequenceNumber ?? "" }));
+    const batchItemFailures = [
+      ...flushFailures.map((itemIdentifier) => ({ itemIdentifier })),
+      ...pairs
+        .filter((p) => unsent.has(p.message))
+        .map((p) => ({ itemIdentifier: p.record.dynamodb?.SequenceNumber ?? "" })),
+    ];
     if (batchItemFailures.length > 0)
       log.warn("some events could not be queued; retrying", { count: batchItemFailures.length });
     return { batchItemFailures };
@@ -102,14 +133,12 @@ let forward: ReturnType<typeof createStreamForwarder> | undefined;
 
 /** Lambda entry point (clients built once per cold start). */
 export const handler = instrument(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-  forward ??= createStreamForwarder({
-    queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requiredEnv("WEBHOOK_QUEUE_URL") }),
-  });
+  if (!forward) {
+    const store = tenantStore();
+    forward = createStreamForwarder({
+      queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requireEnv("WEBHOOK_QUEUE_URL") }),
+      flushOutbox: (tenantId) => store.flushOutbox(tenantId),
+    });
+  }
   return forward(event);
 });
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}

@@ -122,14 +122,14 @@ export class OnboardingApi extends Construct {
       })}:*`;
       this.handler.addToRolePolicy(
         new PolicyStatement({
-          actions: ["states:DescribeExecution", "states:RedriveExecution"],
+          actions: ["states:DescribeExecution"],
           resources: [executions],
         }),
       );
       acknowledgeWildcard(
         this.handler.executionRole,
         `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${attrRef(machine, "Name")}:*`,
-        "Describe and redrive act on executions, whose names are per tenant and run: the grant is limited to this state machine's executions.",
+        "DescribeExecution (is a tenant's run still alive?) acts on executions, whose names are per tenant and run: the grant is limited to this state machine's executions.",
       );
     }
 

@@ -47,8 +47,9 @@ export class OnboardingWorkflow extends Construct {
       const fn = new LambdaFunction(this, name, {
         entry,
         description: `Workflow task ${name}`,
-        // Above the Task state's TimeoutSeconds, so Step Functions times out first and retries.
-        timeout: Duration.seconds(TASK_TIMEOUT_SECONDS + 10),
+        // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
+        // retried by the workflow), so a timed-out task never runs beside its own retry.
+        timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
         logRetention,
         ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
       });

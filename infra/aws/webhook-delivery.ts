@@ -92,6 +92,7 @@ export class WebhookDelivery extends Construct {
       logRetention,
       environment: { WEBHOOK_QUEUE_URL: this.queue.queueUrl },
     });
+    // It writes out tenants' outboxes (events a task committed but could not write as items).
     this.streamForwarder.bindTable(props.table.table);
     this.queue.grantSendMessages(this.streamForwarder);
     this.streamForwarder.addEventSource(
@@ -108,6 +109,10 @@ export class WebhookDelivery extends Construct {
             dynamodb: {
               Keys: { [props.table.sortKey]: { S: FilterRule.beginsWith(EVENT_SORT_KEY_PREFIX) } },
             },
+          }),
+          // Tenant items: the function flushes an outbox still holding entries.
+          FilterCriteria.filter({
+            dynamodb: { Keys: { [props.table.sortKey]: { S: FilterRule.isEqual("TENANT") } } },
           }),
         ],
       }),
