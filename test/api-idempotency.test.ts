@@ -114,7 +114,7 @@ describe("Idempotency-Key", () => {
     const tenantId = newTenantId();
     const key = randomUUID();
     t.engine.refuse.add(tenantId);
-    expect((await post(a.key, onboardingBody(tenantId), key)).status).toBe(500);
+    expect((await post(a.key, onboardingBody(tenantId), key)).status).toBe(503);
     t.engine.refuse.delete(tenantId);
     // The registration happened (the tenant is failed and retryable), so the rerun is a 409.
     const again = await post(a.key, onboardingBody(tenantId), key);

@@ -408,8 +408,10 @@ describe("POST /v1/tenants", () => {
     const tenantId = newTenantId();
     t.engine.refuse.add(tenantId);
     const res = await t.call("POST", "/v1/tenants", { key: a.key, body: onboardingBody(tenantId) });
-    expect(res.status).toBe(500);
-    expect(res.body).toEqual({ type: "about:blank", title: "Internal Server Error", status: 500 });
+    expect(res.status).toBe(503);
+    expect(res.headers["retry-after"]).toBe("5");
+    expect(res.body).toMatchObject({ type: expect.stringMatching(/workflow-unavailable$/), status: 503 });
+    expect(JSON.stringify(res.body)).not.toMatch(/ThrottlingException|Rate exceeded/);
     const tenant = await t.call("GET", `/v1/tenants/${tenantId}`, { key: a.key });
     expect(tenant.body.status).toBe("failed");
     expect(tenant.body.error.code).toBe("WORKFLOW_START_FAILED");
@@ -579,7 +581,7 @@ describe("retry and offboarding", () => {
     const tenantId = await onboard(a.key);
     await moveTo(tenantId, "succeeded");
     t.engine.refuse.add(tenantId);
-    expect((await t.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.key })).status).toBe(500);
+    expect((await t.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.key })).status).toBe(503);
     t.engine.refuse.delete(tenantId);
     expect((await t.call("GET", `/v1/tenants/${tenantId}`, { key: a.key })).body.status).toBe(
       "offboarding_failed",
@@ -642,7 +644,7 @@ describe("isolation between partners", () => {
 });
 
 describe("webhook routes without a webhook service", () => {
-  it("answer 501 with no detail (the service is wired separately)", async () => {
+  it("answer 501, saying what is missing (the service is wired separately)", async () => {
     const calls: [string, string, Record<string, unknown>?][] = [
       ["PUT", "/v1/webhook", { url: "https://hooks.example/x" }],
       ["GET", "/v1/webhook"],
@@ -653,7 +655,11 @@ describe("webhook routes without a webhook service", () => {
     for (const [method, path, body] of calls) {
       const res = await t.call(method, path, { key: a.key, ...(body && { body }) });
       expect(res.status, `${method} ${path}`).toBe(501);
-      expect(res.body).toEqual({ type: "about:blank", title: "Not Implemented", status: 501 });
+      expect(res.body).toMatchObject({
+        title: "Not implemented",
+        status: 501,
+        detail: expect.stringMatching(/not configured/),
+      });
     }
     const badUrl = await t.call("PUT", "/v1/webhook", { key: a.key, body: { url: "ftp://x.example" } });
     expect(badUrl.status).toBe(400);

@@ -21,6 +21,7 @@ import {
   InvalidWebhookUrlError,
   TenantNotFoundError,
   WebhookNotFoundError,
+  WorkflowStartError,
 } from "../domain/errors.ts";
 import { OnboardingService, PartnerService } from "../domain/onboarding.ts";
 import type { TenantStore } from "../domain/store.ts";
@@ -192,6 +193,13 @@ export function toProblem(error: unknown): MappedProblem | undefined {
   if (error instanceof ConflictError) return domain(409, "conflict", "Conflict", error.message);
   if (error instanceof InvalidCursorError) {
     return domain(400, "invalid-cursor", "Invalid cursor", "The cursor is not one this API issued.");
+  }
+  if (error instanceof WorkflowStartError) {
+    // The tenant exists (failed, retryable); the engine refused or did not answer.
+    return {
+      ...domain(503, "workflow-unavailable", "Service Unavailable", `${error.message} (POST .../retry)`),
+      headers: { "retry-after": "5" },
+    };
   }
   if (error instanceof InvalidWebhookUrlError) {
     return {

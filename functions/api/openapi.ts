@@ -23,6 +23,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: "The Idempotency-Key was used with a different body (`idempotency-key-reused`).",
   500: "Unexpected error; no detail is given.",
   501: "Not configured on this deployment.",
+  503: "The workflow could not be started (`workflow-unavailable`, with Retry-After): the tenant is `failed` (or `offboarding_failed`); retry it.",
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {

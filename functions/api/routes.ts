@@ -12,7 +12,6 @@ import {
   DeliveryIdParams,
   DeliveryListQuery,
   HealthSchema,
-  IdempotencyHeaders,
   OnboardingRequestBody,
   OpenApiDocumentSchema,
   PageQuery,
@@ -65,8 +64,7 @@ function partnerOf(principal: Principal): string {
 }
 
 function webhooksOf(service: WebhookService | undefined): WebhookService {
-  // TODO(webhooks): the WebhookService implementation is built separately; until it is wired in
-  // createApi({ webhooks }), these routes answer 501.
+  // Both runtimes wire one in; a deployment without it answers 501 rather than failing.
   if (!service) throw new NotImplementedError("Webhooks are not configured on this deployment.");
   return service;
 }
@@ -184,7 +182,7 @@ export const routes: readonly Route[] = [
     access: ["partner"],
     body: OnboardingRequestBody,
     idempotent: true,
-    problems: [409, 422],
+    problems: [409, 422, 503],
     responses: {
       202: {
         description: "Accepted: onboarding started.",
@@ -277,10 +275,11 @@ export const routes: readonly Route[] = [
     path: "/v1/tenants/{tenantId}/retry",
     tag: "tenants",
     summary: "Retry onboarding",
-    description: "Only from `failed` or `awaiting_consent`; anything else is a 409.",
+    description:
+      "From `failed` or `awaiting_consent`, or from a stranded `queued`/`running` tenant whose workflow is no longer running; anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
-    problems: [404, 409],
+    problems: [404, 409, 503],
     responses: { 202: { description: "Accepted: onboarding restarted.", schema: TenantSchema } },
     handle: async ({ principal, params, services }) => {
       const tenant = await services.onboarding.retry(principal, params.tenantId);
@@ -294,10 +293,10 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Offboard a tenant",
     description:
-      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent` and `offboarding_failed`; anything else is a 409.",
+      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent` and `offboarding_failed` (or a stranded tenant whose workflow is no longer running); anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
-    problems: [404, 409],
+    problems: [404, 409, 503],
     responses: { 202: { description: "Accepted: offboarding started.", schema: TenantSchema } },
     handle: async ({ principal, params, services }) => {
       const tenant = await services.onboarding.offboard(principal, params.tenantId);
@@ -407,6 +406,3 @@ export const routes: readonly Route[] = [
     }),
   }),
 ];
-
-/** Header parameters documented on idempotent operations. */
-export const idempotencyHeaders = IdempotencyHeaders;

@@ -1,7 +1,7 @@
 /**
  * Powertools logger, metrics and tracer: one instance each per process, shared by every
- * handler. The correlation id is the tenant id (API, tasks and webhook dispatch append it as
- * `tenantId`), so one tenant's whole story is one CloudWatch Logs Insights query.
+ * handler. The correlation id is the tenant id (the API and the tasks append it as `tenantId`;
+ * webhook deliveries carry it in their records), so one tenant's story is one Logs Insights query.
  *
  * Never log a secret: keys, tokens, client secrets and webhook secrets are not passed to the
  * logger anywhere, and the `Authorization` header is dropped before a request is logged.

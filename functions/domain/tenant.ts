@@ -128,5 +128,3 @@ export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
   "awaiting_consent",
   "offboarding_failed",
 ];
-/** Statuses in which a tenantId is taken (a new POST is a 409). */
-export const ACTIVE_STATUSES: readonly TenantStatus[] = TENANT_STATUSES.filter((s) => s !== "offboarded");

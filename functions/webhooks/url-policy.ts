@@ -51,6 +51,8 @@ for (const [network, prefix] of [
 for (const [network, prefix] of [
   ["::", 128], // unspecified
   ["::1", 128], // loopback
+  ["::", 96], // IPv4-compatible (deprecated): ::a.b.c.d
+  ["::ffff:0:0", 96], // IPv4-mapped, whatever the embedded address
   ["64:ff9b:1::", 48], // local-use NAT64
   ["100::", 64], // discard
   ["fc00::", 7], // unique local

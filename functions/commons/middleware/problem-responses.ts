@@ -1,7 +1,7 @@
 /**
  * Middy error handler that answers with RFC 9457 problem details (`application/problem+json`).
- * Errors the mapper exposes (status < 500) are shown as mapped; anything else becomes a plain
- * problem with the status's standard title and no detail, and is logged in full internally.
+ * Errors the mapper knows are shown as mapped (their texts are written for callers); anything
+ * else becomes a plain 500 with no detail, and is logged in full internally.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
@@ -21,14 +21,6 @@ export interface ProblemResponsesOptions {
   logger: (context: Context) => Logger;
 }
 
-const STANDARD_TITLES: Record<number, string> = {
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
-
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 export function problemResponses<TEvent>(
@@ -39,7 +31,7 @@ export function problemResponses<TEvent>(
     onError: (request) => {
       if (request.response !== undefined) return;
       const mapped = options.map(request.error);
-      if (mapped && mapped.status < 500) {
+      if (mapped) {
         request.response = {
           statusCode: mapped.status,
           headers: { ...mapped.headers, "content-type": PROBLEM_CONTENT_TYPE },
@@ -47,16 +39,11 @@ export function problemResponses<TEvent>(
         };
         return;
       }
-      const status = mapped?.status ?? 500;
-      if (status === 500) options.logger(request.context).error("Unhandled error", request.error as Error);
+      options.logger(request.context).error("Unhandled error", request.error as Error);
       request.response = {
-        statusCode: status,
+        statusCode: 500,
         headers: { "content-type": PROBLEM_CONTENT_TYPE },
-        body: JSON.stringify({
-          type: "about:blank",
-          title: STANDARD_TITLES[status] ?? "Server Error",
-          status,
-        }),
+        body: JSON.stringify({ type: "about:blank", title: "Internal Server Error", status: 500 }),
       };
     },
   };
