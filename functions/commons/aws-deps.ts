@@ -1,19 +1,11 @@
 /**
- * Dependencies of the Lambda functions, built once per cold start from the environment the
- * stack sets: the store (TABLE_NAME) and the Microsoft 365 gateway (the app's credentials from
- * the Secrets Manager secret M365_SECRET_ARN, never from plain environment variables).
+ * AWS dependencies of the Lambda functions, built once per cold start from the environment the
+ * stack sets: the tenant store on TABLE_NAME. (The Microsoft 365 gateway is in m365-deps.ts, so
+ * functions that never talk to Microsoft 365 do not bundle its clients.)
  */
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
-import { createM365Gateway } from "../adapters/m365/gateway.ts";
-import type { OnCall } from "../adapters/m365/retry.ts";
-import type { M365Gateway } from "../domain/m365.ts";
-import { resolveM365Endpoints } from "./config.ts";
-import { logger, METRIC, MetricUnit, metrics, tracer } from "./observability.ts";
-
-/** The stack's placeholder: the operator has not filled the secret in yet. */
-const CLIENT_ID_PLACEHOLDER = "REPLACE_WITH_APPLICATION_CLIENT_ID";
+import { tracer } from "./observability.ts";
 
 export function requireEnv(name: string): string {
   const value = process.env[name];
@@ -32,47 +24,4 @@ export function tenantStore(
     ...options,
   });
   return store;
-}
-
-/** Counts throttles for the `M365Throttled` metric and alarm. */
-export const countThrottles: OnCall = (event) => {
-  if (event.status === 429 || event.errorName === "ThrottledError") {
-    metrics.addMetric(METRIC.m365Throttled, MetricUnit.Count, 1);
-  }
-};
-
-interface AppSecret {
-  clientId?: string;
-  clientSecret?: string;
-  clientCertificate?: string;
-}
-
-let gateway: Promise<M365Gateway> | undefined;
-/** The Microsoft 365 gateway with the app's credentials from Secrets Manager. */
-export function m365Gateway(): Promise<M365Gateway> {
-  gateway ??= (async () => {
-    const client = tracer.captureAWSv3Client(new SecretsManagerClient({}));
-    const out = await client.send(new GetSecretValueCommand({ SecretId: requireEnv("M365_SECRET_ARN") }));
-    const secret = JSON.parse(out.SecretString ?? "{}") as AppSecret;
-    if (!secret.clientId || secret.clientId === CLIENT_ID_PLACEHOLDER) {
-      logger.error("The Microsoft 365 app secret is not filled in (see docs/deploy.md).");
-      throw new Error("Microsoft 365 app credentials are not configured.");
-    }
-    const { endpoints } = resolveM365Endpoints(process.env);
-    return createM365Gateway({
-      clientId: secret.clientId,
-      ...(secret.clientCertificate
-        ? { clientCertificatePem: secret.clientCertificate }
-        : secret.clientSecret
-          ? { clientSecret: secret.clientSecret }
-          : {}),
-      endpoints,
-      onCall: countThrottles,
-    });
-  })();
-  // A failed cold start must not poison the container for good.
-  gateway.catch(() => {
-    gateway = undefined;
-  });
-  return gateway;
 }

@@ -2,6 +2,9 @@
  * Environment configuration (SPEC section 4), read once. The Lambda functions get their
  * values from the stack; the local runtime sets the same variables before importing them.
  */
+/** The client id the stack's secret starts with, until the operator fills in the real one. */
+export const M365_CLIENT_ID_PLACEHOLDER = "REPLACE_WITH_APPLICATION_CLIENT_ID";
+
 export type M365Cloud = "global" | "usgovhigh" | "usgovdod" | "china";
 
 export interface M365Endpoints {

@@ -3,8 +3,9 @@
  * and metrics as middy middleware around the task logic of `task-handlers.ts`.
  */
 import type { TaskName } from "../../workflows/definition.ts";
-import { m365Gateway, tenantStore } from "../commons/aws-deps.ts";
+import { tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
+import { m365Gateway } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";

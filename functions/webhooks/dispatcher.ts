@@ -15,6 +15,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createDocumentClient } from "../adapters/dynamodb/client.ts";
 import { DynamoWebhookStore } from "../adapters/dynamodb/webhook-store.ts";
+import { requireEnv } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { type AttemptOutcome, WebhookDeliverer, type WebhookLogger } from "./delivery.ts";
@@ -116,7 +117,7 @@ export const handler = instrument(
       deliverer: new WebhookDeliverer({
         webhookStore: new DynamoWebhookStore({
           client: createDocumentClient(),
-          tableName: requiredEnv("TABLE_NAME"),
+          tableName: requireEnv("TABLE_NAME"),
         }),
         onAttempt: (delivery) => {
           if (delivery.status === "succeeded")
@@ -124,15 +125,9 @@ export const handler = instrument(
           if (delivery.status === "failed") metrics.addMetric(METRIC.webhookFailed, MetricUnit.Count, 1);
         },
       }),
-      queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requiredEnv("WEBHOOK_QUEUE_URL") }),
+      queue: new SqsDeliveryQueue({ client: new SQSClient({}), queueUrl: requireEnv("WEBHOOK_QUEUE_URL") }),
     });
     return dispatch(event, context);
   },
   { metrics: true },
 );
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}

@@ -1,10 +1,11 @@
 import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+// Placeholder the operator replaces; the tasks treat it as "not configured".
+import { M365_CLIENT_ID_PLACEHOLDER } from "../../functions/commons/config.ts";
 import type { LambdaFunction } from "./lambda-function.ts";
 
-/** Placeholder the operator replaces; tasks treat it as "not configured". */
-export const M365_CLIENT_ID_PLACEHOLDER = "REPLACE_WITH_APPLICATION_CLIENT_ID";
+export { M365_CLIENT_ID_PLACEHOLDER };
 
 /**
  * The multi-tenant Entra application the tasks sign in as, in one Secrets Manager secret:

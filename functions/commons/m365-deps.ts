@@ -1,0 +1,55 @@
+/**
+ * The Microsoft 365 gateway of the task functions, built once per cold start: the app's
+ * credentials come from the Secrets Manager secret M365_SECRET_ARN, never from plain
+ * environment variables; the endpoints from M365_CLOUD or the explicit M365_* variables.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { createM365Gateway } from "../adapters/m365/gateway.ts";
+import type { OnCall } from "../adapters/m365/retry.ts";
+import type { M365Gateway } from "../domain/m365.ts";
+import { requireEnv } from "./aws-deps.ts";
+import { M365_CLIENT_ID_PLACEHOLDER, resolveM365Endpoints } from "./config.ts";
+import { logger, METRIC, MetricUnit, metrics, tracer } from "./observability.ts";
+
+/** Counts throttles for the `M365Throttled` metric and alarm. */
+export const countThrottles: OnCall = (event) => {
+  if (event.status === 429 || event.errorName === "ThrottledError") {
+    metrics.addMetric(METRIC.m365Throttled, MetricUnit.Count, 1);
+  }
+};
+
+interface AppSecret {
+  clientId?: string;
+  clientSecret?: string;
+  clientCertificate?: string;
+}
+
+let gateway: Promise<M365Gateway> | undefined;
+/** The Microsoft 365 gateway with the app's credentials from Secrets Manager. */
+export function m365Gateway(): Promise<M365Gateway> {
+  gateway ??= (async () => {
+    const client = tracer.captureAWSv3Client(new SecretsManagerClient({}));
+    const out = await client.send(new GetSecretValueCommand({ SecretId: requireEnv("M365_SECRET_ARN") }));
+    const secret = JSON.parse(out.SecretString ?? "{}") as AppSecret;
+    if (!secret.clientId || secret.clientId === M365_CLIENT_ID_PLACEHOLDER) {
+      logger.error("The Microsoft 365 app secret is not filled in (see docs/deploy.md).");
+      throw new Error("Microsoft 365 app credentials are not configured.");
+    }
+    const { endpoints } = resolveM365Endpoints(process.env);
+    return createM365Gateway({
+      clientId: secret.clientId,
+      ...(secret.clientCertificate
+        ? { clientCertificatePem: secret.clientCertificate }
+        : secret.clientSecret
+          ? { clientSecret: secret.clientSecret }
+          : {}),
+      endpoints,
+      onCall: countThrottles,
+    });
+  })();
+  // A failed cold start must not poison the container for good.
+  gateway.catch(() => {
+    gateway = undefined;
+  });
+  return gateway;
+}
