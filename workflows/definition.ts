@@ -5,17 +5,22 @@
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
- * Shape of the onboarding workflow (SPEC section 2; independent steps side by side):
+ * Shape of the onboarding workflow (SPEC section 2, in dependency order; independent steps
+ * side by side):
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
  *        |
  *   Configure (Parallel)
  *     ├─ connector? -> Connector -> ValidateConnector
- *     └─ Prepare (Parallel: JournalSettings | groups? -> Groups) -> JournalRules
+ *     ├─ JournalSettings
+ *     └─ groups? -> Groups
  *        |
- *   all branches ok? -> OnboardingSucceeded : OnboardingFailed -> Fail
+ *   all three ok? -> JournalRules -> OnboardingSucceeded
+ *        else     -> OnboardingFailed -> Fail
  *
- * A failing step is caught in its own branch and recorded (RecordStepFailure), so sibling
+ * Journal rules come last: they need the NDR address and the groups, and journaling must not
+ * start through an outbound connector that has not passed validation (the guide validates
+ * before the rule exists). A failing step is caught in its own branch and recorded, so sibling
  * branches finish their work instead of being cancelled, and a retry has less left to do.
  */
 import { ErrorName } from "../functions/domain/errors.ts";
@@ -199,38 +204,19 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
       ]),
     },
   };
-  const journalBranch = {
-    StartAt: "Prepare",
+  const settingsBranch = {
+    StartAt: "JournalSettings",
+    States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, [
+      TRANSIENT_RETRY,
+      THROTTLE_RETRY,
+    ]),
+  };
+  const groupsBranch = {
+    StartAt: "Groups needed?",
     States: {
-      Prepare: {
-        Type: "Parallel",
-        ResultPath: "$.prepared",
-        Next: "Prepared?",
-        Branches: [
-          {
-            StartAt: "JournalSettings",
-            States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, [
-              TRANSIENT_RETRY,
-              THROTTLE_RETRY,
-            ]),
-          },
-          {
-            StartAt: "Groups needed?",
-            States: {
-              "Groups needed?": onlyIf("groups", "Groups", "Groups"),
-              "Groups not needed": ok(true),
-              ...stepStates(taskArn, "groups", "Groups", undefined, [TRANSIENT_RETRY, THROTTLE_RETRY]),
-            },
-          },
-        ],
-      },
-      "Prepared?": {
-        Type: "Choice",
-        Choices: [{ And: allOk("$.prepared", 2), Next: "JournalRules" }],
-        Default: "JournalRules blocked",
-      },
-      "JournalRules blocked": ok(false),
-      ...stepStates(taskArn, "journal-rules", "JournalRules", undefined, [TRANSIENT_RETRY, THROTTLE_RETRY]),
+      "Groups needed?": onlyIf("groups", "Groups", "Groups"),
+      "Groups not needed": ok(true),
+      ...stepStates(taskArn, "groups", "Groups", undefined, [TRANSIENT_RETRY, THROTTLE_RETRY]),
     },
   };
   return {
@@ -257,15 +243,28 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
       Configure: {
         Type: "Parallel",
         ResultPath: "$.branches",
-        Branches: [connectorBranch, journalBranch],
+        Branches: [connectorBranch, settingsBranch, groupsBranch],
         Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "OnboardingFailed" }],
         Next: "Configured?",
       },
       "Configured?": {
         Type: "Choice",
-        Choices: [{ And: allOk("$.branches", 2), Next: "OnboardingSucceeded" }],
+        Choices: [{ And: allOk("$.branches", 3), Next: "JournalRules" }],
         Default: "OnboardingFailed",
       },
+      JournalRules: task(taskArn("JournalRules"), {
+        Parameters: TASK_INPUT,
+        ResultPath: null,
+        Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record JournalRules failure" }],
+        Next: "OnboardingSucceeded",
+      }),
+      "Record JournalRules failure": recordOutcome(
+        taskArn,
+        "step_failed",
+        { step: "journal-rules", "error.$": "$.error" },
+        { Next: "OnboardingFailed" },
+      ),
       OnboardingSucceeded: recordOutcome(taskArn, "succeeded", {}, { End: true }),
       OnboardingFailed: recordOutcome(taskArn, "failed", {}, { Next: "Failed" }),
       Failed: { Type: "Fail", Error: "OnboardingFailed", Cause: "A step failed; see the tenant's steps." },
