@@ -518,6 +518,20 @@ describe("reading and listing tenants", () => {
 });
 
 describe("retry and offboarding", () => {
+  it("refuses a body on operations that take none (unknown fields)", async () => {
+    const tenantId = await onboard(a.key);
+    await moveTo(tenantId, "failed");
+    for (const [method, path] of [
+      ["POST", `/v1/tenants/${tenantId}/retry`],
+      ["DELETE", `/v1/tenants/${tenantId}`],
+    ] as const) {
+      const res = await t.call(method, path, { key: a.key, body: { force: true } });
+      expect(res.status, `${method} ${path}`).toBe(400);
+      expect(res.body.errors).toEqual([{ pointer: "/body", detail: "This operation takes no body" }]);
+    }
+    expect((await t.call("GET", `/v1/tenants/${tenantId}`, { key: a.key })).body.status).toBe("failed");
+  });
+
   it("retries only from failed or awaiting_consent (else 409), with a new run", async () => {
     const tenantId = await onboard(a.key);
     const fromQueued = await t.call("POST", `/v1/tenants/${tenantId}/retry`, { key: a.key });

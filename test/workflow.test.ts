@@ -187,11 +187,11 @@ describe("failures and retries", () => {
       expect(failedStep.error?.code).toBe("M365_INVALID_REQUEST");
       expect(failedStep.error?.message).toContain("refused by the test");
       expect(failed.error?.code).toBe("M365_INVALID_REQUEST");
-    if (step !== "journal-rules") {
-      // Journaling never starts before its prerequisites (a validated connector among them).
-      expect(stepStatus(failed)["journal-rules"]).toBe("pending");
-      expect(h.sim.tenant(req.tenantId).journalRules).toEqual([]);
-    }
+      if (step !== "journal-rules") {
+        // Journaling never starts before its prerequisites (a validated connector among them).
+        expect(stepStatus(failed)["journal-rules"]).toBe("pending");
+        expect(h.sim.tenant(req.tenantId).journalRules).toEqual([]);
+      }
       expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 1 })).toMatchObject({
         status: "FAILED",
         error: expect.stringContaining("A step failed"),
