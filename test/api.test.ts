@@ -509,11 +509,16 @@ describe("reading and listing tenants", () => {
     });
     expect(second.body.items[0].type).toBe("tenant.onboarding.failed");
     expect(second.body.nextCursor).toBeUndefined();
-    const bad = await t.call("GET", `/v1/tenants/${tenantId}/events`, {
-      key: a.key,
-      query: { cursor: "x1" },
-    });
-    expect(bad.status).toBe(400);
+    // Cursors the service did not issue (for this tenant) are refused, plain sequences included.
+    const other = await onboard(a.key);
+    await moveTo(other, "failed");
+    const otherCursor = (
+      await t.call("GET", `/v1/tenants/${other}/events`, { key: a.key, query: { limit: "1" } })
+    ).body.nextCursor;
+    for (const cursor of ["x1", "1", "3", otherCursor]) {
+      const bad = await t.call("GET", `/v1/tenants/${tenantId}/events`, { key: a.key, query: { cursor } });
+      expect(bad.status, cursor).toBe(400);
+    }
   });
 });
 

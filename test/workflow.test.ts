@@ -331,6 +331,13 @@ describe("stranded tenants", () => {
     const done = await h.retry(req.tenantId);
     expect(done.status).toBe("succeeded");
     expectConfigured(req);
+    // The stranded run is on record as failed before the retry's run started.
+    const events = await h.store.listEvents(req.tenantId);
+    expect(events.map((e) => e.type).slice(0, 2)).toEqual([
+      "tenant.onboarding.failed",
+      "tenant.onboarding.started",
+    ]);
+    expect(events[0]?.data.error?.code).toBe("INTERRUPTED");
   });
 
   it("a tenant whose execution is alive cannot be retried or offboarded", async () => {

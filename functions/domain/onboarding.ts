@@ -8,14 +8,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { WorkflowEngine, WorkflowKind } from "./engine.ts";
-import {
-  ConflictError,
-  type ErrorInfo,
-  InvalidCursorError,
-  TenantNotFoundError,
-  WorkflowStartError,
-} from "./errors.ts";
-import type { Page, Partner, Principal, StoredTenant, TenantStore } from "./store.ts";
+import { ConflictError, type ErrorInfo, TenantNotFoundError, WorkflowStartError } from "./errors.ts";
+import type { Page, Partner, Principal, StoredTenant, TenantChange, TenantStore } from "./store.ts";
 import {
   type EventType,
   OFFBOARDABLE_STATUSES,
@@ -46,6 +40,26 @@ const IN_FLIGHT: Partial<Record<TenantStatus, WorkflowKind>> = {
   queued: "onboarding",
   running: "onboarding",
   offboarding: "offboarding",
+};
+
+const STRANDED_ERROR: ErrorInfo = {
+  code: "INTERRUPTED",
+  message:
+    "The workflow stopped without recording an outcome (aborted, timed out or never started); retry the tenant.",
+};
+
+/** How a stranded tenant is recorded before a retry or DELETE acts on it. */
+const STRANDED: Record<WorkflowKind, TenantChange> = {
+  onboarding: {
+    status: "failed",
+    error: STRANDED_ERROR,
+    event: { type: "tenant.onboarding.failed", error: STRANDED_ERROR },
+  },
+  offboarding: {
+    status: "offboarding_failed",
+    error: STRANDED_ERROR,
+    event: { type: "tenant.offboarding.failed", error: STRANDED_ERROR },
+  },
 };
 
 /** What happens to a tenant when its workflow cannot be started. */
@@ -114,8 +128,8 @@ export class OnboardingService {
   }
 
   /**
-   * The tenant's event history, oldest first. The cursor is the last sequence of the previous
-   * page (a decimal string); anything else is an InvalidCursorError.
+   * The tenant's event history, oldest first, with an opaque cursor (InvalidCursorError for
+   * one the service did not issue for this tenant).
    */
   async listEvents(
     principal: Principal,
@@ -123,14 +137,7 @@ export class OnboardingService {
     query: { limit: number; cursor?: string },
   ): Promise<Page<TenantEvent>> {
     await this.#visible(principal, tenantId);
-    const afterSequence = query.cursor === undefined ? undefined : parseEventCursor(query.cursor);
-    const events = await this.#store.listEvents(tenantId, {
-      limit: query.limit + 1,
-      ...(afterSequence !== undefined && { afterSequence }),
-    });
-    if (events.length <= query.limit) return { items: events };
-    const items = events.slice(0, query.limit);
-    return { items, nextCursor: String(items.at(-1)!.data.sequence) };
+    return this.#store.pageEvents(tenantId, query);
   }
 
   /**
@@ -138,8 +145,8 @@ export class OnboardingService {
    * stranded one (see `#stranded`).
    */
   async retry(principal: Principal, tenantId: string): Promise<Tenant> {
-    const current = await this.#visible(principal, tenantId);
-    const from = await this.#allowedFrom(current, RETRYABLE_STATUSES, "retried");
+    const current = await this.#settled(await this.#visible(principal, tenantId));
+    requireStatus(current.tenant, RETRYABLE_STATUSES, "retried");
     // Only what did not finish goes back to pending: a retry never re-applies a step that succeeded.
     const steps = Object.fromEntries(
       current.tenant.steps
@@ -150,7 +157,7 @@ export class OnboardingService {
       tenantId,
       {
         status: "queued",
-        expectStatus: from,
+        expectStatus: RETRYABLE_STATUSES,
         expectRun: current.internals.run,
         steps,
         error: null,
@@ -164,15 +171,16 @@ export class OnboardingService {
 
   /** Starts offboarding from one of OFFBOARDABLE_STATUSES (or stranded); else ConflictError. */
   async offboard(principal: Principal, tenantId: string): Promise<Tenant> {
-    const current = await this.#visible(principal, tenantId);
-    const from = await this.#allowedFrom(current, OFFBOARDABLE_STATUSES, "offboarded");
+    const current = await this.#settled(await this.#visible(principal, tenantId));
+    requireStatus(current.tenant, OFFBOARDABLE_STATUSES, "offboarded");
     const { stored } = await this.#store.transition(
       tenantId,
       {
         status: "offboarding",
-        expectStatus: from,
+        expectStatus: OFFBOARDABLE_STATUSES,
         expectRun: current.internals.run,
         error: null,
+        consentUrl: null,
         newRun: true,
       },
       this.#now(),
@@ -181,26 +189,32 @@ export class OnboardingService {
   }
 
   /**
-   * The statuses the change may start from: `allowed`, or the tenant's own status when it is
-   * stranded; else ConflictError.
+   * The tenant, with a stranded run (see `#stranded`) first recorded as failed (with its event,
+   * as the local runtime's start-up does), so that retry and DELETE treat it like any failure.
    */
-  async #allowedFrom(
-    stored: StoredTenant,
-    allowed: readonly TenantStatus[],
-    verb: string,
-  ): Promise<readonly TenantStatus[]> {
-    if (allowed.includes(stored.tenant.status)) return allowed;
-    if (await this.#stranded(stored)) return [stored.tenant.status];
-    requireStatus(stored.tenant, allowed, verb);
-    return allowed;
+  async #settled(stored: StoredTenant): Promise<StoredTenant> {
+    const kind = IN_FLIGHT[stored.tenant.status];
+    if (!kind || !(await this.#stranded(stored))) return stored;
+    const change = STRANDED[kind];
+    try {
+      const { stored: failed } = await this.#store.transition(
+        stored.tenant.tenantId,
+        { ...change, expectStatus: [stored.tenant.status], expectRun: stored.internals.run },
+        this.#now(),
+      );
+      return failed;
+    } catch (err) {
+      // It moved on meanwhile (its workflow did record an outcome): decide on what it is now.
+      if (!(err instanceof ConflictError)) throw err;
+      return (await this.#store.getTenant(stored.tenant.tenantId)) ?? stored;
+    }
   }
 
   /**
    * A tenant whose status says a workflow holds it (`queued`, `running`, `offboarding`) while
    * the engine has no live execution of its run: the API died between registering and starting
-   * it, or the execution was aborted or timed out before it could record the outcome. Such a
-   * tenant may be retried (or offboarded) like a failed one; any late task of the old run is
-   * refused by the store (`expectRun`).
+   * it, or the execution was aborted or timed out before it could record the outcome. Any late
+   * task of that run is refused by the store (`expectRun`).
    */
   async #stranded(stored: StoredTenant): Promise<boolean> {
     const kind = IN_FLIGHT[stored.tenant.status];
@@ -267,12 +281,6 @@ function ownPartnerId(principal: Principal): string {
   // A partner principal without a partnerId would see everything: refuse loudly instead.
   if (!principal.partnerId) throw new Error("partner principal without partnerId");
   return principal.partnerId;
-}
-
-function parseEventCursor(cursor: string): number {
-  if (!/^(0|[1-9][0-9]{0,14})$/.test(cursor))
-    throw new InvalidCursorError("The cursor is not one this API issued.");
-  return Number(cursor);
 }
 
 /** Prefix of every partner API key: makes leaked keys easy to find by secret scanners. */

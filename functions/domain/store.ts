@@ -115,6 +115,8 @@ export interface TenantStore {
   ): Promise<{ stored: StoredTenant; event?: TenantEvent }>;
   /** Oldest first. */
   listEvents(tenantId: string, query?: { afterSequence?: number; limit?: number }): Promise<TenantEvent[]>;
+  /** Oldest first, a page at a time with an opaque cursor (InvalidCursorError for one not issued). */
+  pageEvents(tenantId: string, query: { limit: number; cursor?: string }): Promise<Page<TenantEvent>>;
 
   createPartner(name: string, now: string): Promise<Partner>;
   listPartners(query: { limit: number; cursor?: string }): Promise<Page<Partner>>;

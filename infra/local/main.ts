@@ -10,7 +10,8 @@ const lines = [
   `  Journal onboarding API   ${runtime.url}`,
   `  Health                   ${runtime.url}/health`,
   `  OpenAPI                  ${runtime.url}/v1/openapi.json`,
-  `  Ops API key              ${runtime.opsApiKey}${runtime.opsApiKeyGenerated ? "   (generated, kept in DATA_DIR)" : ""}`,
+  // The local key is shown (SPEC: printed); one the operator gave in OPS_API_KEY is not echoed.
+  `  Ops API key              ${process.env["OPS_API_KEY"] ? "from OPS_API_KEY" : `${runtime.opsApiKey}${runtime.opsApiKeyGenerated ? "   (generated, kept in DATA_DIR/ops-api-key)" : ""}`}`,
   `  Microsoft 365            ${runtime.simulator ? `built-in simulator at ${runtime.simulator.url}` : "the configured app (M365_CLIENT_ID)"}`,
   `  State                    ${runtime.dataDir}`,
   "",

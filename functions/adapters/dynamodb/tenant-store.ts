@@ -414,6 +414,22 @@ export class DynamoTenantStore implements TenantStore {
     }
   }
 
+  /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
+  async pageEvents(tenantId: string, query: { limit: number; cursor?: string }): Promise<Page<TenantEvent>> {
+    const scope = `events:${tenantId}`;
+    const afterSequence =
+      query.cursor === undefined
+        ? undefined
+        : Number(this.#cursors.decode(scope, query.cursor, (p) => /^(0|[1-9][0-9]{0,14})$/.test(p)));
+    const events = await this.listEvents(tenantId, {
+      limit: query.limit + 1,
+      ...(afterSequence !== undefined && { afterSequence }),
+    });
+    if (events.length <= query.limit) return { items: events };
+    const items = events.slice(0, query.limit);
+    return { items, nextCursor: this.#cursors.encode(scope, String(items.at(-1)!.data.sequence)) };
+  }
+
   /** Oldest first: the event items of the current registration merged with the outbox. */
   async listEvents(
     tenantId: string,
