@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAjv } from "./support/api.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
 interface Received {
@@ -97,6 +98,18 @@ describe("a partner's onboarding, end to end", () => {
       type: "tenant.onboarding.succeeded",
       data: { tenantId, status: "succeeded" },
     });
+
+    // Every body matches the webhook payload the OpenAPI document describes (its `webhooks`).
+    const { body: doc } = await rt.call("GET", "/v1/openapi.json", { key: partner.apiKey });
+    expect(doc.webhooks.tenantEvent.post.requestBody.content["application/json"].schema.$ref).toBe(
+      "#/components/schemas/WebhookPayload",
+    );
+    const ajv = createAjv();
+    ajv.addSchema({ ...doc, $id: "https://api.test/openapi.json" });
+    const validPayload = ajv.compile({
+      $ref: "https://api.test/openapi.json#/components/schemas/WebhookPayload",
+    });
+    for (const r of received) expect(validPayload(r.payload), JSON.stringify(validPayload.errors)).toBe(true);
 
     const { body: deliveries } = await rt.call("GET", "/v1/webhook/deliveries", { key: partner.apiKey });
     expect(deliveries.items.length).toBe(events.length);

@@ -170,6 +170,46 @@ export function buildOpenApiDocument(
       { name: "meta" },
     ],
     paths,
+    webhooks: {
+      tenantEvent: {
+        post: {
+          operationId: "tenantEvent",
+          tags: ["webhooks"],
+          summary: "A tenant event, POSTed to the partner's endpoint (Standard Webhooks)",
+          description:
+            "Sent for every event type the endpoint subscribes to, per tenant in `sequence` order, at least once. Verify `webhook-signature` (`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the endpoint's `whsec_` secret) with any Standard Webhooks library. Any 2xx acknowledges; anything else, or no answer within 15 s, is retried with backoff (429/503 `Retry-After` honoured); 410 disables the endpoint.",
+          security: [],
+          parameters: [
+            {
+              name: "webhook-id",
+              in: "header",
+              required: true,
+              description: "The event id: the same on every retry and replay.",
+              schema: { type: "string" },
+            },
+            {
+              name: "webhook-timestamp",
+              in: "header",
+              required: true,
+              description: "Seconds since the epoch.",
+              schema: { type: "string" },
+            },
+            {
+              name: "webhook-signature",
+              in: "header",
+              required: true,
+              description: "Space-separated `v1,<base64>` signatures (two during a secret rotation).",
+              schema: { type: "string" },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { $ref: COMPONENT_REF("WebhookPayload") } } },
+          },
+          responses: { "2XX": { description: "Received." } },
+        },
+      },
+    },
     components: {
       securitySchemes: {
         apiKey: {

@@ -191,6 +191,10 @@ export const TenantEventSchema = z.strictObject({
 });
 responseSchemas.add(TenantEventSchema, { id: "TenantEvent" });
 
+/** The body of a webhook delivery: the event without its id (that is the `webhook-id` header). */
+export const WebhookPayloadSchema = TenantEventSchema.omit({ id: true });
+responseSchemas.add(WebhookPayloadSchema, { id: "WebhookPayload" });
+
 export const TenantEventPageSchema = z.strictObject({
   items: z.array(TenantEventSchema),
   nextCursor: z.string().optional(),

@@ -22,6 +22,11 @@ import { type FreshTable, freshTable } from "./dynamodb.ts";
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
+/** A JSON Schema 2020-12 validator with formats, as the OpenAPI 3.1 document needs. */
+export function createAjv(): Ajv2020 {
+  return addFormats(new Ajv2020({ strict: false, allErrors: true }));
+}
+
 /**
  * The workflow engine port, recording its starts (the one fake: the real engines run whole
  * workflows against Microsoft 365, which is not what these tests are about).
@@ -125,7 +130,7 @@ type JsonObject = Record<string, unknown>;
 
 /** Validates responses against the OpenAPI document's response schemas. */
 export class ResponseValidator {
-  readonly #ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+  readonly #ajv = createAjv();
   readonly #doc: JsonObject;
   readonly #ops: { method: string; matcher: RegExp; op: JsonObject; template: string }[] = [];
 
