@@ -391,6 +391,11 @@ describe("offboarding", () => {
     expect(state.journalRules).toEqual(before.journalRules);
     expect(state.journalingReportNdrTo).toBe(before.journalingReportNdrTo);
     expect(state.groups.map((g) => g.name).sort()).toEqual(before.groups.map((g) => g.name).sort());
+    // The adopted group keeps its own members, without the one onboarding added.
+    const members = (s: typeof state) =>
+      lower(s.groups.find((g) => g.name === demo.group.name)?.members ?? []);
+    expect(members(state)).toEqual(members(before));
+    expect(members(state)).not.toContain(demo.admin.toLowerCase());
     const events = await h.store.listEvents(tenantId);
     expect(events.at(-1)?.type).toBe("tenant.offboarding.succeeded");
   });

@@ -98,6 +98,8 @@ export interface ExchangeOperations {
   /** Primary SMTP addresses of the members, all pages. */
   listDistributionGroupMembers(identity: string): Promise<string[]>;
   addDistributionGroupMember(identity: string, member: string): Promise<void>;
+  /** Succeeds quietly when the recipient is not a member. */
+  removeDistributionGroupMember(identity: string, member: string): Promise<void>;
 
   /** Get-OrganizationConfig: whether the organisation is dehydrated (needs customization enabled). */
   getOrganizationConfig(): Promise<{ isDehydrated: boolean }>;

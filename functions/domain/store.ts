@@ -51,7 +51,7 @@ export interface StepPatch {
 }
 
 /** Objects this service created in the tenant (offboarding removes only these). */
-export type OwnedKind = "connectors" | "groups" | "journalRules";
+export type OwnedKind = "connectors" | "groups" | "journalRules" | "members";
 
 /** Internal, never shown by the API: what offboarding needs. */
 export interface TenantInternals {

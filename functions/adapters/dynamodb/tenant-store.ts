@@ -75,6 +75,7 @@ const OWNED_ATTRIBUTES: Record<OwnedKind, string> = {
   connectors: "ownedConnectors",
   groups: "ownedGroups",
   journalRules: "ownedJournalRules",
+  members: "ownedMembers",
 };
 
 export interface DynamoTenantStoreOptions {
@@ -143,6 +144,8 @@ interface TenantItem {
   ownedConnectors?: Set<string>;
   ownedGroups?: Set<string>;
   ownedJournalRules?: Set<string>;
+  /** Memberships we added to groups we did not create: `[group, member]` as JSON. */
+  ownedMembers?: Set<string>;
   previousNdrTo?: string | null;
 }
 
@@ -923,6 +926,7 @@ export class DynamoTenantStore implements TenantStore {
         connectors: sorted(item.ownedConnectors),
         groups: sorted(item.ownedGroups),
         journalRules: sorted(item.ownedJournalRules),
+        members: sorted(item.ownedMembers),
       },
       ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
     };

@@ -34,6 +34,8 @@ import {
 
 const ALREADY_EXISTS = /AlreadyExists|already exists|already being used/i;
 const ALREADY_MEMBER = /MemberAlreadyExistsException|already a member/i;
+/** Exchange's MemberNotFoundException: "... isn't a member of the group ...". */
+const NOT_A_MEMBER = /MemberNotFoundException|isn't a member of the group|is not a member of the group/i;
 const ALREADY_CUSTOMIZED = /AlreadyEnabled|not required|already enabled for customization/i;
 
 function exchangeText(err: unknown): string {
@@ -259,6 +261,21 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     } catch (err) {
       // Desired state: a member that is already there is what we wanted.
       if (ALREADY_MEMBER.test(exchangeText(err))) return;
+      throw err;
+    }
+  }
+
+  async removeDistributionGroupMember(identity: string, member: string): Promise<void> {
+    try {
+      await this.#run("Remove-DistributionGroupMember", {
+        Identity: identity,
+        Member: member,
+        BypassSecurityGroupManagerCheck: true,
+        Confirm: false,
+      });
+    } catch (err) {
+      // Already gone (someone removed it, or a retried call whose answer was lost).
+      if (NOT_A_MEMBER.test(exchangeText(err)) || err instanceof NotFoundError) return;
       throw err;
     }
   }

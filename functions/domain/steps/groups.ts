@@ -21,9 +21,23 @@ async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]):
     return;
   }
   const members = await exchange.listDistributionGroupMembers(current.identity);
+  // A group we created goes away whole on offboarding; in one we adopted, the memberships we add
+  // are ours, and are recorded before they are made.
+  const adopted = !ctx.owned.groups.includes(spec.name);
   // Members are added one at a time (Exchange has no bulk add); in order, to keep calls polite.
   for (const member of missingFrom(members, spec.members)) {
+    if (adopted) await ctx.own("members", membership(spec.name, member));
     await exchange.addDistributionGroupMember(current.identity, member);
     changes.push(`added ${member} to ${spec.name}`);
   }
+}
+
+/** How an owned membership is recorded (group names may hold any character). */
+export function membership(group: string, member: string): string {
+  return JSON.stringify([group, member]);
+}
+
+export function parseMembership(value: string): { group: string; member: string } {
+  const [group, member] = JSON.parse(value) as [string, string];
+  return { group, member };
 }

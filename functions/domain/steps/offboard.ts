@@ -1,6 +1,7 @@
 import { sameAddress } from "../normalize.ts";
 import type { OwnedKind } from "../store.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
+import { parseMembership } from "./groups.ts";
 
 export const OFFBOARD_PARTS = ["journal-rules", "groups", "connectors", "journal-settings"] as const;
 export type OffboardPart = (typeof OFFBOARD_PARTS)[number];
@@ -42,6 +43,16 @@ export async function offboard(ctx: OffboardContext, part: OffboardPart): Promis
       );
       break;
     case "groups":
+      // Memberships we added to groups we adopted first, then the groups we created.
+      for (const value of ctx.owned.members) {
+        const { group, member } = parseMembership(value);
+        const current = await exchange.getDistributionGroup(group);
+        if (current) {
+          await exchange.removeDistributionGroupMember(current.identity, member);
+          changes.push(`removed ${member} from ${group}`);
+        }
+        await ctx.disown("members", value);
+      }
       await removeOwned(
         "groups",
         (n) => exchange.getDistributionGroup(n),
