@@ -101,7 +101,10 @@ describe("registration", () => {
       "groups:skipped:0",
       "journal-rules:pending:0",
     ]);
-    expect(stored.internals).toEqual({ run: 1, owned: { connectors: [], groups: [], journalRules: [], members: [] } });
+    expect(stored.internals).toEqual({
+      run: 1,
+      owned: { connectors: [], groups: [], journalRules: [], members: [] },
+    });
     expect(await db.store.getTenant(tenantId)).toEqual(stored);
     expect(await db.store.getTenant(newTenantId())).toBeUndefined();
   });
@@ -162,7 +165,10 @@ describe("registration", () => {
       status: "pending",
       attempts: 0,
     });
-    expect(again.internals).toEqual({ run: 3, owned: { connectors: [], groups: [], journalRules: [], members: [] } });
+    expect(again.internals).toEqual({
+      run: 3,
+      owned: { connectors: [], groups: [], journalRules: [], members: [] },
+    });
     expect(await db.store.listEvents(tenantId)).toEqual([]);
 
     const { event, stored } = await db.store.transition(
@@ -408,7 +414,12 @@ describe("transitions and events", () => {
       { disown: { journalRules: ["r1", "r3"], connectors: ["c1"] } },
       at(3),
     );
-    expect(gone.stored.internals.owned).toEqual({ connectors: [], groups: [], journalRules: ["r2"], members: [] });
+    expect(gone.stored.internals.owned).toEqual({
+      connectors: [],
+      groups: [],
+      journalRules: ["r2"],
+      members: [],
+    });
 
     const other = newTenantId();
     await db.store.registerTenant("p_o", request(other), T0);
