@@ -35,6 +35,8 @@ describe("addresses", () => {
     ["::1", false, true],
     ["::ffff:127.0.0.1", false, true],
     ["::ffff:7f00:1", false, true],
+    ["::127.0.0.1", false, true],
+    ["::10.0.0.1", false, false],
     ["10.1.2.3", false, false],
     ["172.16.0.1", false, false],
     ["192.168.1.1", false, false],

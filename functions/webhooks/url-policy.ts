@@ -51,8 +51,6 @@ for (const [network, prefix] of [
 for (const [network, prefix] of [
   ["::", 128], // unspecified
   ["::1", 128], // loopback
-  ["::", 96], // IPv4-compatible (deprecated): ::a.b.c.d
-  ["::ffff:0:0", 96], // IPv4-mapped, whatever the embedded address
   ["64:ff9b:1::", 48], // local-use NAT64
   ["100::", 64], // discard
   ["fc00::", 7], // unique local
@@ -70,6 +68,8 @@ function embeddedIpv4(address: string): string | undefined {
   const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   const zeros = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
   if (zeros(0, 5) && groups[5] === 0xffff) return v4(groups[6]!, groups[7]!);
+  // IPv4-compatible (deprecated) `::a.b.c.d`; `::` and `::1` themselves are listed above.
+  if (zeros(0, 6) && (groups[6] !== 0 || groups[7]! > 1)) return v4(groups[6]!, groups[7]!);
   if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return v4(groups[6]!, groups[7]!);
   if (groups[0] === 0x2002) return v4(groups[1]!, groups[2]!);
   return undefined;
