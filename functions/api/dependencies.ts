@@ -6,6 +6,7 @@
  * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` or `OPS_API_KEY` (see `resolveOpsKeyHash`).
  */
+import { createHmac } from "node:crypto";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
@@ -27,21 +28,32 @@ async function tableDependencies(env: Env) {
   const endpoint = env.DYNAMODB_ENDPOINT?.trim();
   const client = createDynamoClient(endpoint ? { endpoint } : {});
   const docClient = createDocumentClient({ client });
+  const opsKeyHash = await resolveOpsKeyHash(env, readSecretString);
+  const cursorSecret = cursorSecretFrom(opsKeyHash);
   return {
     docClient,
-    store: new DynamoTenantStore({ client: docClient, tableName }),
+    cursorSecret,
+    store: new DynamoTenantStore({ client: docClient, tableName, cursorSecret }),
     idempotency: new TableIdempotencyLayer({ client, tableName }),
-    opsKeyHash: await resolveOpsKeyHash(env, readSecretString),
+    opsKeyHash,
   };
+}
+
+/**
+ * The key that signs pagination cursors: derived from the ops key (a secret the API already
+ * reads), so a cursor cannot be forged without it and no other secret is needed.
+ */
+export function cursorSecretFrom(opsKeyHash: string): string {
+  return createHmac("sha256", opsKeyHash).update("journal-onboarding pagination cursors").digest("base64url");
 }
 
 /** Everything `createApi` needs in AWS. */
 export async function apiDependencies(env: Env = process.env) {
-  const { docClient, ...table } = await tableDependencies(env);
+  const { docClient, cursorSecret, ...table } = await tableDependencies(env);
   return {
     ...table,
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
-    ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, env }) }),
+    ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
     engine: new StepFunctionsEngine({
       stateMachineArns: {
         onboarding: required(env, "STATE_MACHINE_ARN"),
