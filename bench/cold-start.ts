@@ -6,7 +6,7 @@
  * minified, platform node, target node24, mainFields module,main, source maps without sources,
  * the AWS SDK bundled, and the stack's createRequire banner, read from that file so the two
  * cannot drift) into bench/tmp/cold-start/. Entries: the task functions of WORKFLOW_TASKS, the
- * API handler and authorizer, and every module of functions/webhooks/ that exports `handler`.
+ * API handler and authorizer, and the webhook dispatcher and stream forwarder.
  *
  * Import time: `await import(bundle)` timed inside `node -e`, median of 5 fresh processes, with
  * the stack's NODE_OPTIONS (`--enable-source-maps`) and stand-in environment values for what
@@ -14,7 +14,7 @@
  * credentials and AWS_ENDPOINT_URL on a closed loopback port, so nothing reaches AWS.
  */
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
@@ -36,14 +36,11 @@ async function stackBanner(): Promise<string> {
 }
 
 async function entries(): Promise<{ name: string; entry: string }[]> {
-  const webhooks: { name: string; entry: string }[] = [];
-  for (const file of (await readdir(join(ROOT, "functions", "webhooks"))).sort()) {
-    if (!file.endsWith(".ts")) continue;
-    const source = await readFile(join(ROOT, "functions", "webhooks", file), "utf8");
-    if (/export (const|async function|function) handler\b/.test(source)) {
-      webhooks.push({ name: `webhooks/${file.slice(0, -3)}`, entry: `functions/webhooks/${file}` });
-    }
-  }
+  // The stack's webhook functions (infra/aws/webhook-delivery.ts).
+  const webhooks = ["dispatcher", "stream-forwarder"].map((f) => ({
+    name: `webhooks/${f}`,
+    entry: `functions/webhooks/${f}.ts`,
+  }));
   return [
     ...WORKFLOW_TASKS.map((t) => ({ name: `task ${t.name}`, entry: t.entry })),
     { name: "api/handler", entry: "functions/api/handler.ts" },
