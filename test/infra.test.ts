@@ -103,8 +103,8 @@ describe("tenant table", () => {
 describe("functions", () => {
   it("all run Node.js 24 on arm64 with active tracing and their own retained log group", () => {
     const functions = ofType("AWS::Lambda::Function");
-    // API, authorizer, dispatcher, stream forwarder and one per workflow task: no hidden helpers.
-    expect(functions).toHaveLength(4 + WORKFLOW_TASKS.length);
+    // API, authorizer, dispatcher, stream forwarder, execution watchdog and one per workflow task.
+    expect(functions).toHaveLength(5 + WORKFLOW_TASKS.length);
     const logGroups = new Map(ofType("AWS::Logs::LogGroup"));
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
@@ -195,6 +195,23 @@ describe("functions", () => {
 });
 
 describe("workflows", () => {
+  it("send executions that failed, timed out or were aborted to the watchdog", () => {
+    template.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        detail: {
+          status: ["FAILED", "TIMED_OUT", "ABORTED"],
+          stateMachineArn: [
+            { Ref: logicalId(stack.workflow.onboarding) },
+            { Ref: logicalId(stack.workflow.offboarding) },
+          ],
+        },
+      },
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [logicalId(stack.workflow.watchdog), "Arn"] } })],
+    });
+  });
+
   it("are STANDARD state machines logging ALL with X-Ray tracing", () => {
     const machines = ofType("AWS::StepFunctions::StateMachine");
     expect(machines).toHaveLength(2);

@@ -1,7 +1,9 @@
 import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executionName } from "../functions/domain/engine.ts";
 import { AREA1 } from "../functions/domain/provider.ts";
 import type { OnboardingRequest, StepName, Tenant } from "../functions/domain/tenant.ts";
+import { endedExecutionOf, recordEndedExecution } from "../functions/tasks/execution-ended.ts";
 import { offboardingDefinition, onboardingDefinition } from "../workflows/definition.ts";
 import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
 
@@ -321,6 +323,41 @@ describe("runs", () => {
     expect(await h.store.getTenant(req.tenantId)).toEqual(before);
     expect(await h.store.listEvents(req.tenantId)).toEqual(events);
     expect(h.writes(req.tenantId)).toHaveLength(writes);
+  });
+});
+
+describe("executions that end without an outcome", () => {
+  it("are recorded as failed (INTERRUPTED) for their run only, once", async () => {
+    const req = h.request({ region: "us" });
+    await h.store.registerTenant("p_test", req, new Date().toISOString());
+    await h.store.transition(req.tenantId, { status: "running" }, new Date().toISOString());
+    // What EventBridge says of an execution that timed out (input as Step Functions gives it).
+    const ended = endedExecutionOf({
+      name: executionName("onboarding", { tenantId: req.tenantId, run: 1 }),
+      status: "TIMED_OUT",
+      input: JSON.stringify({ tenantId: req.tenantId, run: 1 }),
+    });
+    expect(ended).toEqual({ kind: "onboarding", tenantId: req.tenantId, run: 1, status: "TIMED_OUT" });
+    const stale = { ...ended!, run: 2 };
+    expect(await recordEndedExecution(h.store, stale, new Date().toISOString())).toBe(false);
+    expect(await recordEndedExecution(h.store, ended!, new Date().toISOString())).toBe(true);
+    expect(await recordEndedExecution(h.store, ended!, new Date().toISOString())).toBe(false);
+    const { tenant } = (await h.store.getTenant(req.tenantId))!;
+    expect(tenant.status).toBe("failed");
+    expect(tenant.error?.code).toBe("INTERRUPTED");
+    const events = await h.store.listEvents(req.tenantId);
+    expect(events.map((e) => e.type)).toEqual(["tenant.onboarding.failed"]);
+    expect(endedExecutionOf({ name: "something-else", status: "FAILED", input: "{}" })).toBeUndefined();
+  });
+
+  it("leave a tenant alone when its outcome was recorded (our own Fail state ends the execution FAILED)", async () => {
+    const req = h.request({ region: "us" });
+    h.sim.failNext(req.tenantId, "New-JournalRule", { kind: "error", status: 400, message: "No." });
+    const failed = await h.onboard(req);
+    expect(failed.status).toBe("failed");
+    const ended = { kind: "onboarding" as const, tenantId: req.tenantId, run: 1, status: "FAILED" };
+    expect(await recordEndedExecution(h.store, ended, new Date().toISOString())).toBe(false);
+    expect((await h.store.getTenant(req.tenantId))!.tenant.error?.code).toBe("M365_INVALID_REQUEST");
   });
 });
 

@@ -36,7 +36,7 @@ export interface TenantListQuery {
 }
 
 /** Statuses in which a workflow of that kind holds the tenant. */
-const IN_FLIGHT: Partial<Record<TenantStatus, WorkflowKind>> = {
+export const IN_FLIGHT: Readonly<Partial<Record<TenantStatus, WorkflowKind>>> = {
   queued: "onboarding",
   running: "onboarding",
   offboarding: "offboarding",
@@ -48,8 +48,11 @@ const STRANDED_ERROR: ErrorInfo = {
     "The workflow stopped without recording an outcome (aborted, timed out or never started); retry the tenant.",
 };
 
-/** How a stranded tenant is recorded before a retry or DELETE acts on it. */
-const STRANDED: Record<WorkflowKind, TenantChange> = {
+/**
+ * How a stranded tenant is recorded: before a retry or DELETE acts on it, and when the engine
+ * reports an execution that ended without recording its outcome.
+ */
+export const STRANDED: Readonly<Record<WorkflowKind, TenantChange>> = {
   onboarding: {
     status: "failed",
     error: STRANDED_ERROR,

@@ -1,4 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Rule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
@@ -37,6 +39,8 @@ export class OnboardingWorkflow extends Construct {
   readonly offboarding: StateMachine;
   /** Task functions by `WORKFLOW_TASKS` name. */
   readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
+  /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
+  readonly watchdog: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: OnboardingWorkflowProps) {
     super(scope, id);
@@ -93,5 +97,25 @@ export class OnboardingWorkflow extends Construct {
     };
     this.onboarding = machine("Onboarding", onboardingDefinition(placeholder));
     this.offboarding = machine("Offboarding", offboardingDefinition(placeholder));
+
+    // A timed-out or aborted execution records nothing itself: the watchdog marks its run failed.
+    this.watchdog = new LambdaFunction(this, "ExecutionWatchdog", {
+      entry: "functions/tasks/execution-watchdog.ts",
+      description: "Marks a tenant failed when its workflow execution ended without recording an outcome",
+      logRetention,
+    });
+    this.watchdog.bindTable(props.table.table);
+    new Rule(this, "ExecutionEnded", {
+      description: "Onboarding/offboarding executions that failed, timed out or were aborted",
+      eventPattern: {
+        source: ["aws.states"],
+        detailType: ["Step Functions Execution Status Change"],
+        detail: {
+          status: ["FAILED", "TIMED_OUT", "ABORTED"],
+          stateMachineArn: [this.onboarding.stateMachineArn, this.offboarding.stateMachineArn],
+        },
+      },
+      targets: [new LambdaFunctionTarget(this.watchdog, { retryAttempts: 8 })],
+    });
   }
 }

@@ -100,6 +100,7 @@ export class JournalOnboardingStack extends Stack {
         Authorizer: this.api.authorizer,
         WebhookDispatcher: this.webhooks.dispatcher,
         WebhookStreamForwarder: this.webhooks.streamForwarder,
+        ExecutionWatchdog: this.workflow.watchdog,
         ...Object.fromEntries([...this.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
       },
       streamForwarder: this.webhooks.streamForwarder,

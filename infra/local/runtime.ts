@@ -25,6 +25,7 @@ import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
+import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
 import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { startDynalite } from "./dynamodb.ts";
@@ -144,7 +145,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const engine = new LocalWorkflowEngine({
       handlers,
       retryScale: options.retryScale ?? Number(env["WORKFLOW_RETRY_SCALE"] ?? 1),
-      onExecutionEnd: (name, result) => logger.info("execution ended", { execution: name, ...result }),
+      onExecutionEnd: (name, { kind, input, ...result }) => {
+        logger.info("execution ended", { execution: name, tenantId: input.tenantId, ...result });
+        // As the EventBridge watchdog does in AWS: a run that ended without its outcome is failed.
+        if (result.status === "FAILED") {
+          void recordEndedExecution(
+            store,
+            { kind, ...input, status: result.status },
+            new Date().toISOString(),
+          ).catch((err: unknown) =>
+            logger.error("could not record an ended execution", { execution: name, error: String(err) }),
+          );
+        }
+      },
     });
     closers.push(() => engine.close());
 

@@ -27,10 +27,15 @@ export interface LocalEngineOptions {
    * apply jitter.
    */
   retryScale?: number;
-  /** Told when an execution ends (tests, logs). */
+  /** Told when an execution ends (logs, and recording runs that ended without an outcome). */
   onExecutionEnd?: (
     name: string,
-    result: { status: "SUCCEEDED" | "FAILED" | "ABORTED"; error?: string },
+    result: {
+      status: "SUCCEEDED" | "FAILED" | "ABORTED";
+      error?: string;
+      kind: WorkflowKind;
+      input: WorkflowInput;
+    },
   ) => void;
 }
 
@@ -118,6 +123,8 @@ export class LocalWorkflowEngine implements WorkflowEngine {
         this.#options.onExecutionEnd?.(name, {
           status: record.status as "SUCCEEDED",
           ...(record.error ? { error: record.error } : {}),
+          kind,
+          input,
         });
       });
     this.#running.set(name, {
