@@ -4,11 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  errorFromResponse,
-  parseODataError,
-  parseRetryAfter,
-} from "../functions/adapters/m365/error-model.ts";
+import { errorFromResponse, parseODataError } from "../functions/adapters/m365/error-model.ts";
 import {
   list,
   optionalAddress,
@@ -18,6 +14,7 @@ import {
 } from "../functions/adapters/m365/normalize.ts";
 import { RetryPolicy } from "../functions/adapters/m365/retry.ts";
 import { M365_CLOUDS, readM365AppConfig, resolveM365Endpoints } from "../functions/commons/config.ts";
+import { parseRetryAfter } from "../functions/commons/http.ts";
 import {
   AccessDeniedError,
   ConsentRequiredError,

@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
+import { parseRetryAfter } from "../functions/commons/http.ts";
 import { InvalidWebhookUrlError } from "../functions/domain/errors.ts";
 import type { TenantEvent } from "../functions/domain/tenant.ts";
 import { WebhookDeliverer } from "../functions/webhooks/delivery.ts";
@@ -12,7 +13,6 @@ import {
   DEFAULT_RETRY_SCHEDULE_MS,
   MAX_RETRY_DELAY_MS,
   nextRetryDelay,
-  parseRetryAfter,
   parseRetrySchedule,
   retryScheduleFromEnv,
 } from "../functions/webhooks/schedule.ts";

@@ -14,6 +14,7 @@ import type {
   WebhookDeliveryPageSchema,
   WebhookDeliverySchema,
 } from "../api/schemas.ts";
+import { parseRetryAfter } from "../commons/http.ts";
 import type { TenantStatus } from "../domain/tenant.ts";
 import { ApiProblemError, ApiUnreachableError, type Problem } from "./errors.ts";
 
@@ -224,10 +225,8 @@ async function problemOf(response: Response): Promise<Problem> {
 
 /** Seconds or an HTTP date, in ms, capped so that a CLI never hangs for long. */
 function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 10_000) : undefined;
+  const ms = parseRetryAfter(header);
+  return ms === undefined ? undefined : Math.min(ms, 10_000);
 }
 
 function backoff(attempt: number): number {

@@ -10,9 +10,10 @@ import {
   type DynamoWebhookStore,
   deliveryIdOf,
 } from "../adapters/dynamodb/webhook-store.ts";
+import { parseRetryAfter } from "../commons/http.ts";
 import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
-import { nextRetryDelay, parseRetryAfter, retryScheduleFromEnv } from "./schedule.ts";
+import { nextRetryDelay, retryScheduleFromEnv } from "./schedule.ts";
 import { DEFAULT_TIMEOUT_MS, type SendResult, sendWebhook, signatureHeaders } from "./sender.ts";
 import {
   checkWebhookUrlSyntax,

@@ -66,16 +66,3 @@ export function nextRetryDelay(
   const jittered = base * (1 + JITTER * (2 * random() - 1));
   return Math.round(Math.min(MAX_RETRY_DELAY_MS, Math.max(jittered, options.retryAfterMs ?? 0)));
 }
-
-/**
- * `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110). Undefined when
- * absent or unreadable.
- */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}

@@ -2,6 +2,7 @@
  * One error model for Graph, Exchange and Entra ID: every failure becomes a named error of
  * `functions/domain/errors.ts` carrying the message Microsoft gave.
  */
+import { parseRetryAfter } from "../../commons/http.ts";
 import {
   AccessDeniedError,
   ConsentRequiredError,
@@ -64,16 +65,6 @@ const NETWORK_CODES = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
 ]);
-
-/** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from now. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
 
 interface ParsedBody {
   message?: string;

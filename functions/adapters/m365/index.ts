@@ -1,5 +1,6 @@
 /** Microsoft 365 adapter: the `M365Gateway` port over Entra ID, Graph and Exchange Online. */
-export { type M365ErrorDetails, m365ErrorDetails, parseODataError, parseRetryAfter } from "./error-model.ts";
+export { parseRetryAfter } from "../../commons/http.ts";
+export { type M365ErrorDetails, m365ErrorDetails, parseODataError } from "./error-model.ts";
 export { EXCHANGE_SYSTEM_MAILBOX, ExchangeClient } from "./exchange-client.ts";
 export {
   consentUrl,
