@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Repeatable runs in CI; FC_SEED=<n> explores other inputs.
 fc.configureGlobal({ seed: Number(process.env["FC_SEED"] ?? 20261127) });
 
+import { TENANT_STATUSES } from "../functions/domain/tenant.ts";
 import { newTenantId, startTestApi, type TestApi } from "./support/api.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -404,19 +405,7 @@ describe("generated bad requests", () => {
           fc.string({ minLength: 1, maxLength: 60 }).map((cursor) => ({ cursor })),
           fc
             .string({ maxLength: 12 })
-            .filter(
-              (s) =>
-                ![
-                  "queued",
-                  "running",
-                  "awaiting_consent",
-                  "succeeded",
-                  "failed",
-                  "offboarding",
-                  "offboarded",
-                  "offboarding_failed",
-                ].includes(s),
-            )
+            .filter((s) => !(TENANT_STATUSES as readonly string[]).includes(s))
             .map((status) => ({ status })),
           fc
             .string({ minLength: 1, maxLength: 10 })
