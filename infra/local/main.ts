@@ -4,7 +4,10 @@
  */
 import { startLocalRuntime } from "./runtime.ts";
 
-const runtime = await startLocalRuntime();
+const runtime = await startLocalRuntime().catch((err: unknown) => {
+  process.stderr.write(`Could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
 const lines = [
   "",
   `  Journal onboarding API   ${runtime.url}`,

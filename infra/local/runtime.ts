@@ -9,7 +9,7 @@
  * error, so a retry finishes them.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
@@ -75,7 +75,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const logger = options.logger ?? new Logger({ serviceName: "journal-onboarding-local" });
   const dataDir = resolve(options.dataDir ?? env["DATA_DIR"] ?? ".data");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const closers: (() => Promise<void>)[] = [];
+  const releaseDataDir = await lockDataDir(dataDir);
+  const closers: (() => Promise<void>)[] = [releaseDataDir];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
@@ -203,6 +204,39 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/**
+ * One service per DATA_DIR: its embedded DynamoDB files can have one owner only. A lock file
+ * holds the owner's pid; one left by a process that is gone (a crash) is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, "service.pid");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new Error(
+          `DATA_DIR ${dataDir} is in use by another running instance (pid ${owner}); stop it or set another DATA_DIR.`,
+        );
+      }
+      await rm(file, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new Error(`Could not lock DATA_DIR ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
