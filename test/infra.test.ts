@@ -159,12 +159,24 @@ describe("functions", () => {
     }
   });
 
-  it("get table access to match: the authorizer reads, the others read and write", () => {
+  it("get table access to match: the authorizer reads API keys, the others read and write", async () => {
     const table = logicalId(stack.table.table);
     const roleOf = (fn: { executionRole: { node: { defaultChild?: unknown } } }) =>
       logicalId(fn.executionRole);
     expect(allows(roleOf(stack.api.authorizer), "dynamodb:GetItem", table)).toBe(true);
     expect(allows(roleOf(stack.api.authorizer), "dynamodb:PutItem", table)).toBe(false);
+    // ... and only API key items: no queries, no tenants, no webhook secrets.
+    for (const action of ["dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"]) {
+      expect(allows(roleOf(stack.api.authorizer), action, table), action).toBe(false);
+    }
+    const getItem = statementsOf(roleOf(stack.api.authorizer)).find((st) =>
+      [st["Action"]].flat().includes("dynamodb:GetItem"),
+    );
+    expect(getItem?.["Condition"]).toEqual({
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["APIKEY#*"] },
+    });
+    const { apiKeyKey } = await import("../functions/adapters/dynamodb/keys.ts");
+    expect(apiKeyKey("ab12").pk).toBe("APIKEY#ab12"); // the key the store reads
     for (const fn of [stack.api.handler, stack.webhooks.dispatcher, ...stack.workflow.tasks.values()]) {
       expect(allows(roleOf(fn), "dynamodb:PutItem", table)).toBe(true);
     }

@@ -91,7 +91,16 @@ export class OnboardingApi extends Construct {
       timeout: Duration.seconds(10),
       logRetention,
     });
-    this.authorizer.bindTable(props.table.table, "read");
+    // It reads API key items only (GetItem on `APIKEY#<hash>`): not tenants, not webhook secrets.
+    this.authorizer.addEnvironment("TABLE_NAME", props.table.table.tableName);
+    this.authorizer.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:GetItem"],
+        resources: [props.table.table.tableArn],
+        conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["APIKEY#*"] } },
+      }),
+    );
+    props.table.table.encryptionKey?.grantDecrypt(this.authorizer);
     this.authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
 
     this.handler = new LambdaFunction(this, "Handler", {
