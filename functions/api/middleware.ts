@@ -5,7 +5,7 @@
  */
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import type { LoggingContext } from "../commons/middleware/request-logger.ts";
 import type { Principal } from "../domain/store.ts";
 import { type Authorize, fromAuthorizerContext } from "./auth.ts";

@@ -3,7 +3,7 @@
  * the requests (`z.toJSONSchema`), so that the document cannot drift from the code. Served at
  * `GET /v1/openapi.json`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { PROBLEM_TYPE_PREFIX } from "./errors.ts";
 import type { Route } from "./router.ts";
 import { IdempotencyHeaders, requestSchemas, responseSchemas } from "./schemas.ts";

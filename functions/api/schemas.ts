@@ -5,7 +5,7 @@
  * `responseSchemas` (rendered with their output side). Response objects are strict so that
  * an internal field can never leak unnoticed: the tests validate every response against them.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { EVENT_TYPES, STEP_NAMES, STEP_STATUSES, TENANT_STATUSES } from "../domain/tenant.ts";
 import { DELIVERY_STATUSES } from "../domain/webhooks.ts";
 
