@@ -192,7 +192,10 @@ describe("registration", () => {
     const stored = await db.store.registerTenant("p_big", request(tenantId, { region: "split", groups }), T0);
     expect(stored.tenant.groups).toEqual(groups);
     expect((await db.store.getTenant(tenantId))?.tenant.groups).toEqual(groups);
-    expect((await db.store.listTenants({ partnerId: "p_big", limit: 10 })).items[0]?.groups).toEqual(groups);
+    // Lists leave groups out (a page of such tenants would read megabytes for nothing).
+    const listed = (await db.store.listTenants({ partnerId: "p_big", limit: 10 })).items[0];
+    expect(listed?.tenantId).toBe(tenantId);
+    expect(listed?.groups).toBeUndefined();
     const { stored: after } = await db.store.transition(tenantId, { status: "running" }, at(1));
     expect(after.tenant.groups).toEqual(groups);
     expect((await rawTenant(tenantId))?.["groups"]).toBeUndefined();

@@ -100,7 +100,10 @@ export interface TenantStore {
    */
   registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant>;
   getTenant(tenantId: string): Promise<StoredTenant | undefined>;
-  /** Newest first. Without `partnerId`: every partner's (ops). Throws InvalidCursorError on a bad cursor. */
+  /**
+   * Newest first. Without `partnerId`: every partner's (ops). Throws InvalidCursorError on a bad
+   * cursor. Listed tenants leave out `groups` (up to 2 x 10,000 members); `getTenant` has them.
+   */
   listTenants(query: {
     partnerId?: string;
     status?: TenantStatus;
