@@ -58,6 +58,7 @@ import {
   partnerTenantsPk,
   tenantKey,
 } from "./keys.ts";
+import { isConditionFailure, queryAll } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
 
 export { createDocumentClient, createDynamoClient } from "./client.ts";
@@ -225,10 +226,6 @@ class UpdateExpression {
     });
   }
 }
-
-// By name: an instanceof check breaks when two copies of the SDK are installed.
-const isConditionFailure = (err: unknown) =>
-  (err as Error | undefined)?.name === "ConditionalCheckFailedException";
 
 /**
  * {@link TenantStore} on one DynamoDB table.
@@ -848,24 +845,16 @@ export class DynamoTenantStore implements TenantStore {
   async #groupsOf(item: TenantItem): Promise<TenantItem["groups"]> {
     if (!item.groupsParts) return item.groups;
     const { pk } = tenantKey(item.tenantId);
-    const parts: Uint8Array[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          ExpressionAttributeValues: {
-            ":pk": pk,
-            ":prefix": groupsPartSortKey(item.registrationId, 0).slice(0, -3),
-          },
-          ConsistentRead: true,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const part of result.Items ?? []) parts.push(part["data"] as Uint8Array);
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.#client, {
+      TableName: this.#table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: {
+        ":pk": pk,
+        ":prefix": groupsPartSortKey(item.registrationId, 0).slice(0, -3),
+      },
+      ConsistentRead: true,
+    });
+    const parts = items.map((part) => part["data"] as Uint8Array);
     if (parts.length !== item.groupsParts)
       throw new Error(`groups of tenant ${item.tenantId} are incomplete`);
     return JSON.parse(Buffer.concat(parts).toString("utf8"));

@@ -39,6 +39,7 @@ import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
 import type { DeliveryStatus, WebhookAttempt } from "../../domain/webhooks.ts";
 import { CursorCodec } from "./cursor.ts";
+import { isConditionFailure, queryAll } from "./query.ts";
 import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 
 export const endpointKey = (partnerId: string) => ({ pk: `WEBHOOK#${partnerId}`, sk: "ENDPOINT" });
@@ -172,9 +173,6 @@ class Assignments {
       .join(" ");
   }
 }
-
-const isConditionFailure = (err: unknown) =>
-  (err as Error | undefined)?.name === "ConditionalCheckFailedException";
 
 const ENDPOINT_FIELDS = [
   "url",
@@ -462,28 +460,19 @@ export class DynamoWebhookStore {
 
   /** The tenant's pending deliveries, in sequence order (start-up recovery). */
   async pendingDeliveries(tenantId: string): Promise<DeliveryRecord[]> {
-    const pending: DeliveryRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          FilterExpression: "#status = :pending",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":pk": deliveriesPk(tenantId),
-            ":prefix": DELIVERY_SK_PREFIX,
-            ":pending": "pending",
-          },
-          ConsistentRead: true,
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
-      for (const item of result.Items ?? []) pending.push(toDelivery(item));
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
-    return pending;
+    const items = await queryAll(this.#client, {
+      TableName: this.#table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      FilterExpression: "#status = :pending",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":pk": deliveriesPk(tenantId),
+        ":prefix": DELIVERY_SK_PREFIX,
+        ":pending": "pending",
+      },
+      ConsistentRead: true,
+    });
+    return items.map(toDelivery);
   }
 
   /**
