@@ -234,7 +234,7 @@ describe("cloud endpoints", () => {
     expect(resolveM365Endpoints({ M365_CLOUD: "usgovdod" }).endpoints).toEqual({
       authorityHost: "https://login.microsoftonline.us",
       graph: "https://dod-graph.microsoft.us",
-      exchange: "https://webmail.apps.mil",
+      exchange: "https://outlook-dod.office365.us",
     });
     expect(resolveM365Endpoints({ M365_CLOUD: "china" }).endpoints).toEqual({
       authorityHost: "https://login.chinacloudapi.cn",

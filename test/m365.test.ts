@@ -175,7 +175,7 @@ describe("Exchange operations", () => {
 
     const tasks = await ex.validateOutboundConnector(spec.name, ["acme@journaling.mxrecord.io"]);
     expect(tasks.length).toBeGreaterThan(0);
-    expect(tasks.every((t) => t.status === "Succeeded")).toBe(true);
+    expect(tasks.every((t) => t.outcome === "passed")).toBe(true);
     expect(sim.tenant(tenantId).connectors[0]?.isValidated).toBe(true);
 
     await ex.removeOutboundConnector(created.identity);
@@ -191,8 +191,8 @@ describe("Exchange operations", () => {
     const runs = [];
     for (let i = 0; i < 3; i++)
       runs.push(await ex.validateOutboundConnector(connectorSpec().name, ["a@journaling.mxrecord.io"]));
-    expect(runs.map((tasks) => tasks.every((t) => t.status === "Succeeded"))).toEqual([false, false, true]);
-    expect(runs[0]?.find((t) => t.status === "Failed")?.details).toMatch(/validate again/);
+    expect(runs.map((tasks) => tasks.every((t) => t.outcome === "passed"))).toEqual([false, false, true]);
+    expect(runs[0]?.find((t) => t.outcome === "failed")?.details).toMatch(/validate again/);
   });
 
   it("reads and sets the journaling NDR address, and clears it", async () => {
@@ -294,14 +294,12 @@ describe("Exchange operations", () => {
     const tenantId = randomUUID();
     const ex = gateway.tenant(tenantId).exchange;
     sim.setDehydrated(tenantId, true);
-    expect(await ex.getOrganizationConfig()).toEqual({ isDehydrated: true });
     const err = await caught(ex.setTransportConfig({ journalingReportNdrTo: sim.demo(tenantId).admin }));
     expect(err).toBeInstanceOf(DehydratedOrganizationError);
     expect(err.message).toMatch(/Enable-OrganizationCustomization/);
     expect(callsOf(tenantId, "Set-TransportConfig")).toHaveLength(1);
 
     await ex.enableOrganizationCustomization();
-    expect(await ex.getOrganizationConfig()).toEqual({ isDehydrated: false });
     await ex.setTransportConfig({ journalingReportNdrTo: sim.demo(tenantId).admin });
     // Already customised: succeeds quietly.
     await ex.enableOrganizationCustomization();
@@ -435,11 +433,11 @@ describe("errors", () => {
       "success",
     ]);
 
-    sim.failNext(tenantId, "Get-OrganizationConfig", "server-error", 4);
-    const err = await caught(ex.getOrganizationConfig());
+    sim.failNext(tenantId, "Get-JournalRule", "server-error", 4);
+    const err = await caught(ex.getJournalRule("any"));
     expect(err).toBeInstanceOf(TransientError);
     expect(m365ErrorDetails(err)?.attempts).toBe(4);
-    expect(callsOf(tenantId, "Get-OrganizationConfig")).toHaveLength(4);
+    expect(callsOf(tenantId, "Get-JournalRule")).toHaveLength(4);
   });
 
   it("retries token requests that fail transiently under the same policy (one retry layer)", async () => {

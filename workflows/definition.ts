@@ -5,8 +5,7 @@
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
- * Shape of the onboarding workflow (SPEC section 2, in dependency order; independent steps
- * side by side):
+ * Shape of the onboarding workflow (in dependency order; independent steps side by side):
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
  *        |
@@ -24,7 +23,7 @@
  * branches finish their work instead of being cancelled, and a retry has less left to do.
  */
 import { ErrorName } from "../functions/domain/errors.ts";
-import type { StepName } from "../functions/domain/tenant.ts";
+import type { OffboardingStepName, StepName } from "../functions/domain/tenant.ts";
 
 /** Task functions: `name` is the definition substitution key and the construct id. */
 export const WORKFLOW_TASKS = [
@@ -59,10 +58,12 @@ export type Outcome =
   | "offboarding_failed";
 
 /**
- * The Task states' TimeoutSeconds. The task functions' own timeout is 30 s shorter, so Lambda
- * ends a slow invocation before Step Functions gives up on it: a retry never runs beside it.
+ * The Task states' TimeoutSeconds. The task functions' own timeout is 30 s shorter (900 s,
+ * Lambda's maximum), so Lambda ends a slow invocation before Step Functions gives up on it: a
+ * retry never runs beside it. Exchange gives a cmdlet up to 15 minutes; Validate-OutboundConnector,
+ * Enable-OrganizationCustomization and large group creation need minutes.
  */
-export const TASK_TIMEOUT_SECONDS = 330;
+export const TASK_TIMEOUT_SECONDS = 930;
 
 type Json = Record<string, unknown>;
 type States = Record<string, Json>;
@@ -105,15 +106,44 @@ const THROTTLE_RETRY: Json = {
   JitterStrategy: "FULL",
 };
 
-/** Connector validation lags creation by minutes: a slower, longer schedule (at most about 25 min). */
-const VALIDATION_RETRY: Json = {
+/**
+ * Exchange cannot find a new connector for validation until directory replication catches up:
+ * retried with backoff for up to about 15 minutes (30 s growing to 5 min; 922 s in all).
+ */
+const VALIDATION_PENDING_RETRY: Json = {
   ErrorEquals: [ErrorName.ValidationPending],
   IntervalSeconds: 30,
-  MaxAttempts: 8,
+  MaxAttempts: 7,
+  BackoffRate: 1.5,
+  MaxDelaySeconds: 300,
+};
+
+/**
+ * A validation verdict with failed tasks (a smart host refused, the test message bounced): a few
+ * more tries within about 5 minutes (60 + 90 + 135 s), each sending one test message, then the
+ * step fails with CONNECTOR_VALIDATION_FAILED.
+ */
+const VALIDATION_FAILED_RETRY: Json = {
+  ErrorEquals: [ErrorName.ValidationFailed],
+  IntervalSeconds: 60,
+  MaxAttempts: 3,
+  BackoffRate: 1.5,
+};
+
+/**
+ * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to an hour
+ * to apply it. 60 s growing to 10 min, 10 tries: about 61 minutes in all.
+ */
+const HYDRATION_RETRY: Json = {
+  ErrorEquals: [ErrorName.Hydrating],
+  IntervalSeconds: 60,
+  MaxAttempts: 10,
   BackoffRate: 1.5,
   MaxDelaySeconds: 600,
-  JitterStrategy: "FULL",
 };
+
+/** Every task that talks to Microsoft 365 retries these. */
+const M365_RETRIES: Json[] = [TRANSIENT_RETRY, THROTTLE_RETRY, HYDRATION_RETRY];
 
 /** Bookkeeping tasks only touch DynamoDB: a short retry on any failure. */
 const RECORD_RETRY: Json = {
@@ -193,34 +223,28 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
     States: {
       "Connector needed?": onlyIf("connector", "Connector", "Connector"),
       "Connector not needed": ok(true),
-      ...stepStates(taskArn, "connector", "Connector", "ValidateConnector", [
-        TRANSIENT_RETRY,
-        THROTTLE_RETRY,
-      ]),
+      ...stepStates(taskArn, "connector", "Connector", "ValidateConnector", M365_RETRIES),
       ...stepStates(taskArn, "validate-connector", "ValidateConnector", undefined, [
-        TRANSIENT_RETRY,
-        THROTTLE_RETRY,
-        VALIDATION_RETRY,
+        ...M365_RETRIES,
+        VALIDATION_PENDING_RETRY,
+        VALIDATION_FAILED_RETRY,
       ]),
     },
   };
   const settingsBranch = {
     StartAt: "JournalSettings",
-    States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, [
-      TRANSIENT_RETRY,
-      THROTTLE_RETRY,
-    ]),
+    States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, M365_RETRIES),
   };
   const groupsBranch = {
     StartAt: "Groups needed?",
     States: {
       "Groups needed?": onlyIf("groups", "Groups", "Groups"),
       "Groups not needed": ok(true),
-      ...stepStates(taskArn, "groups", "Groups", undefined, [TRANSIENT_RETRY, THROTTLE_RETRY]),
+      ...stepStates(taskArn, "groups", "Groups", undefined, M365_RETRIES),
     },
   };
   return {
-    Comment: "Onboards a Microsoft 365 tenant to journaling (SPEC section 2).",
+    Comment: "Onboards a Microsoft 365 tenant to journaling.",
     StartAt: "CheckAccess",
     States: {
       CheckAccess: task(taskArn("CheckAccess"), {
@@ -255,7 +279,7 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
       JournalRules: task(taskArn("JournalRules"), {
         Parameters: TASK_INPUT,
         ResultPath: null,
-        Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
+        Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
         Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record JournalRules failure" }],
         Next: "OnboardingSucceeded",
       }),
@@ -272,39 +296,39 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
   };
 }
 
-/** The offboarding state machine: rules first (they reference the groups), then the rest. */
+/**
+ * The offboarding state machine, in offboarding's step order: journal rules first (they
+ * reference the groups and send through the connectors), then groups and connectors side by
+ * side, then the NDR address last (Exchange will not clear it while journal rules exist).
+ */
 export function offboardingDefinition(taskArn: (task: TaskName) => string): Json {
-  const part = (name: string, p: string, next: Json): Json =>
+  const part = (p: OffboardingStepName, next: Json): Json =>
     task(taskArn("Offboard"), {
       Parameters: { ...TASK_INPUT, part: p },
       ResultPath: null,
-      Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
+      Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
       ...next,
-      Comment: name,
     });
-  const single = (state: string, p: string): Json => ({
+  const single = (state: string, p: OffboardingStepName): Json => ({
     StartAt: state,
-    States: { [state]: part(state, p, { End: true }) },
+    States: { [state]: part(p, { End: true }) },
   });
   const failed = {
     Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "OffboardingFailed" }],
   };
   return {
-    Comment: "Removes what onboarding created and restores the previous journal settings.",
+    Comment: "Removes what onboarding created, restores what it adopted, then the journal settings.",
     StartAt: "RemoveJournalRules",
     States: {
-      RemoveJournalRules: part("RemoveJournalRules", "journal-rules", { Next: "RemoveTheRest", ...failed }),
-      RemoveTheRest: {
+      RemoveJournalRules: part("remove-journal-rules", { Next: "RemoveGroupsAndConnectors", ...failed }),
+      RemoveGroupsAndConnectors: {
         Type: "Parallel",
         ResultPath: null,
-        Branches: [
-          single("RemoveGroups", "groups"),
-          single("RemoveConnectors", "connectors"),
-          single("RestoreJournalSettings", "journal-settings"),
-        ],
-        Next: "OffboardingSucceeded",
+        Branches: [single("RemoveGroups", "remove-groups"), single("RemoveConnectors", "remove-connectors")],
+        Next: "RestoreJournalSettings",
         ...failed,
       },
+      RestoreJournalSettings: part("restore-journal-settings", { Next: "OffboardingSucceeded", ...failed }),
       OffboardingSucceeded: recordOutcome(taskArn, "offboarding_succeeded", {}, { End: true }),
       OffboardingFailed: recordOutcome(
         taskArn,

@@ -6,7 +6,7 @@
  * an internal field can never leak unnoticed: the tests validate every response against them.
  */
 import * as z from "zod";
-import { EVENT_TYPES, STEP_NAMES, STEP_STATUSES, TENANT_STATUSES } from "../domain/tenant.ts";
+import { ALL_STEP_NAMES, EVENT_TYPES, STEP_NAMES, STEP_STATUSES, TENANT_STATUSES } from "../domain/tenant.ts";
 import { DELIVERY_STATUSES } from "../domain/webhooks.ts";
 
 export const requestSchemas = z.registry<{ id: string; description?: string }>();
@@ -30,6 +30,7 @@ export const GroupSpec = z.strictObject({
   name: z.string().min(1).max(64).regex(PrintableName, "Must not contain control characters"),
   primarySmtpAddress: SmtpAddress,
   members: z.array(SmtpAddress).max(10_000),
+  owners: z.array(SmtpAddress).min(1).max(100).optional(),
 });
 
 /** Body of `POST /v1/tenants`. `groups` is required for `split` and refused otherwise. */
@@ -146,7 +147,7 @@ export const ErrorInfoSchema = z.strictObject({
 responseSchemas.add(ErrorInfoSchema, { id: "Error" });
 
 export const StepSchema = z.strictObject({
-  name: z.enum(STEP_NAMES),
+  name: z.enum(ALL_STEP_NAMES),
   status: z.enum(STEP_STATUSES),
   attempts: z.int().min(0),
   startedAt: Timestamp.optional(),
@@ -165,6 +166,10 @@ export const TenantSchema = z.strictObject({
   status: z.enum(TENANT_STATUSES),
   steps: z.array(StepSchema),
   consentUrl: z.url().optional(),
+  ndrAddressKept: z.boolean().optional().meta({
+    description:
+      "After offboarding: the journal report NDR address was empty before onboarding, Exchange refused to clear it, and the address onboarding set was left in place.",
+  }),
   error: ErrorInfoSchema.optional(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -187,6 +192,7 @@ export const TenantEventSchema = z.strictObject({
     sequence: z.int().min(1),
     step: z.enum(STEP_NAMES).optional(),
     error: ErrorInfoSchema.optional(),
+    ndrAddressKept: z.boolean().optional(),
   }),
 });
 responseSchemas.add(TenantEventSchema, { id: "TenantEvent" });

@@ -28,7 +28,8 @@ export const M365_CLOUDS: Readonly<Record<M365Cloud, M365Endpoints>> = {
   usgovdod: {
     authorityHost: "https://login.microsoftonline.us",
     graph: "https://dod-graph.microsoft.us",
-    exchange: "https://webmail.apps.mil",
+    // The host (and token scope) that public tools use for DoD Exchange Online app-only access.
+    exchange: "https://outlook-dod.office365.us",
   },
   china: {
     authorityHost: "https://login.chinacloudapi.cn",

@@ -45,6 +45,8 @@ export function m365Gateway(): Promise<M365Gateway> {
           : {}),
       endpoints,
       onCall: countThrottles,
+      onWarning: ({ tenantId, cmdlet, warnings }) =>
+        logger.warn("Exchange warnings", { tenantId, cmdlet, warnings }),
     });
   })();
   // A failed cold start must not poison the container for good.

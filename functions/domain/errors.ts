@@ -16,7 +16,11 @@ export const ErrorName = {
   DehydratedOrganization: "DehydratedOrganizationError",
   ValidationPending: "ConnectorValidationPendingError",
   ValidationFailed: "ConnectorValidationFailedError",
+  Hydrating: "OrganizationHydratingError",
+  AmbiguousIdentity: "AmbiguousIdentityError",
+  Configuration: "M365ConfigurationError",
   InvalidNdrRecipient: "InvalidNdrRecipientError",
+  InvalidGroupMember: "InvalidGroupMemberError",
   Conflict: "ConflictError",
 } as const;
 export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
@@ -80,23 +84,61 @@ export class DehydratedOrganizationError extends OnboardingError {
   readonly code = "ORGANIZATION_DEHYDRATED";
 }
 
-/** The connector validation has not passed yet; it can lag creation, so it is retried. */
+/**
+ * Validate-OutboundConnector cannot find the connector yet: directory replication lags its
+ * creation. The workflow retries it with backoff for up to 15 minutes.
+ */
 export class ConnectorValidationPendingError extends OnboardingError {
   override readonly name = ErrorName.ValidationPending;
   readonly code = "CONNECTOR_VALIDATION_PENDING";
   override readonly retryable = true;
 }
 
-/** The connector validation failed for good (after its retries). */
+/**
+ * Validation answered with failed (or unreadable) tasks: a smart host refused, the test
+ * message bounced. The workflow retries a few times within about 5 minutes, then the step
+ * fails with this code and each failed task's message.
+ */
 export class ConnectorValidationFailedError extends OnboardingError {
   override readonly name = ErrorName.ValidationFailed;
   readonly code = "CONNECTOR_VALIDATION_FAILED";
 }
 
-/** `ndrAddress` is a group, a team or no recipient at all. */
+/**
+ * The organisation was dehydrated and `Enable-OrganizationCustomization` has been run; Exchange
+ * takes up to an hour to apply it, so the workflow retries the step with backoff meanwhile.
+ */
+export class OrganizationHydratingError extends OnboardingError {
+  override readonly name = ErrorName.Hydrating;
+  readonly code = "ORGANIZATION_HYDRATING";
+  override readonly retryable = true;
+}
+
+/** An identity (address, name) matches more than one object in Exchange: never read as "absent". */
+export class AmbiguousIdentityError extends OnboardingError {
+  override readonly name = ErrorName.AmbiguousIdentity;
+  readonly code = "M365_AMBIGUOUS_IDENTITY";
+}
+
+/**
+ * The service's Microsoft 365 configuration is wrong (for example AADSTS500011: the token's
+ * resource does not exist in this cloud); the customer's consent cannot fix it.
+ */
+export class M365ConfigurationError extends OnboardingError {
+  override readonly name = ErrorName.Configuration;
+  readonly code = "M365_CONFIGURATION";
+}
+
+/** `ndrAddress` is a group, a team, or an address in the tenant's domains that resolves to nothing. */
 export class InvalidNdrRecipientError extends OnboardingError {
   override readonly name = ErrorName.InvalidNdrRecipient;
   readonly code = "INVALID_NDR_ADDRESS";
+}
+
+/** A group member (or owner) of the request resolves to no recipient in the tenant. */
+export class InvalidGroupMemberError extends OnboardingError {
+  override readonly name = ErrorName.InvalidGroupMember;
+  readonly code = "INVALID_GROUP_MEMBER";
 }
 
 /** A state change lost a race or is not allowed from the current state. */

@@ -22,11 +22,18 @@ export interface OutboundConnectorSpec {
 }
 export interface OutboundConnector extends OutboundConnectorSpec {
   identity: string;
+  /** Whether the admin center shows it validated (set by `markConnectorValidated`, not by validation). */
+  isValidated: boolean;
+  validationRecipients: string[];
 }
 
+/**
+ * One row of Validate-OutboundConnector's answer. `outcome` is `unknown` when the row carries
+ * neither the boolean `IsTaskSuccessful` nor a readable status: never counted as a pass.
+ */
 export interface ConnectorValidationTask {
   task: string;
-  status: "Succeeded" | "Failed" | string;
+  outcome: "passed" | "failed" | "unknown";
   details?: string;
 }
 
@@ -36,9 +43,16 @@ export interface TransportConfig {
 
 export interface Recipient {
   identity: string;
+  /** Exchange's object GUID (stable across renames); empty when Exchange did not say. */
+  guid: string;
   primarySmtpAddress: string;
   /** Exchange's RecipientTypeDetails, e.g. UserMailbox, MailUniversalDistributionGroup, GroupMailbox. */
   recipientTypeDetails: string;
+  /**
+   * Every string this recipient can be named by, lower case and without `smtp:`: GUIDs, alias,
+   * name, user principal name and every proxy address. Members are compared by these.
+   */
+  names: string[];
 }
 
 export interface JournalRuleSpec {
@@ -57,6 +71,8 @@ export interface DistributionGroupSpec {
   name: string;
   primarySmtpAddress: string;
   members: string[];
+  /** ManagedBy; without it the group's owner is whatever Exchange picks for an app (unverified). */
+  owners?: string[];
 }
 export interface DistributionGroup {
   identity: string;
@@ -73,14 +89,26 @@ export interface Organization {
 export interface ExchangeOperations {
   getOutboundConnector(name: string): Promise<OutboundConnector | undefined>;
   newOutboundConnector(spec: OutboundConnectorSpec): Promise<OutboundConnector>;
-  setOutboundConnector(identity: string, changes: Partial<OutboundConnectorSpec>): Promise<void>;
+  setOutboundConnector(
+    identity: string,
+    changes: Partial<OutboundConnectorSpec> & { isValidated?: boolean },
+  ): Promise<void>;
   removeOutboundConnector(identity: string): Promise<void>;
+  /**
+   * Runs the validation (it sends a test message: never re-sent after a client-side timeout).
+   * A connector Exchange cannot find yet is a NotFoundError.
+   */
   validateOutboundConnector(identity: string, recipients: string[]): Promise<ConnectorValidationTask[]>;
+  /** Set-OutboundConnector -IsValidated $true -LastValidationTimestamp -ValidationRecipients. */
+  markConnectorValidated(identity: string, recipients: string[], at: string): Promise<void>;
 
   getTransportConfig(): Promise<TransportConfig>;
   setTransportConfig(changes: { journalingReportNdrTo: string | null }): Promise<void>;
 
+  /** undefined when no recipient has that identity; AmbiguousIdentityError when several do. */
   getRecipient(identity: string): Promise<Recipient | undefined>;
+  /** Domain names of the organisation's accepted domains (`*.x` for wildcard ones). */
+  getAcceptedDomains(): Promise<string[]>;
 
   getJournalRule(name: string): Promise<JournalRule | undefined>;
   newJournalRule(spec: JournalRuleSpec): Promise<JournalRule>;
@@ -95,15 +123,17 @@ export interface ExchangeOperations {
   getDistributionGroup(identity: string): Promise<DistributionGroup | undefined>;
   newDistributionGroup(spec: DistributionGroupSpec): Promise<DistributionGroup>;
   removeDistributionGroup(identity: string): Promise<void>;
-  /** Primary SMTP addresses of the members, all pages. */
-  listDistributionGroupMembers(identity: string): Promise<string[]>;
-  addDistributionGroupMember(identity: string, member: string): Promise<void>;
+  /** The members as recipients (with every name they go by), all pages. */
+  listDistributionGroupMembers(identity: string): Promise<Recipient[]>;
+  /** `added: false` when Exchange says it is a member already (someone else's membership). */
+  addDistributionGroupMember(identity: string, member: string): Promise<{ added: boolean }>;
   /** Succeeds quietly when the recipient is not a member. */
   removeDistributionGroupMember(identity: string, member: string): Promise<void>;
 
-  /** Get-OrganizationConfig: whether the organisation is dehydrated (needs customization enabled). */
-  getOrganizationConfig(): Promise<{ isDehydrated: boolean }>;
-  /** Enable-OrganizationCustomization; succeeds quietly when it is already enabled. */
+  /**
+   * Enable-OrganizationCustomization; succeeds quietly when it is already enabled. Run only
+   * after a write was refused as dehydrated: it cannot be undone.
+   */
   enableOrganizationCustomization(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import type { Page, Partner, Principal, StoredTenant, TenantChange, TenantStore 
 import {
   type EventType,
   OFFBOARDABLE_STATUSES,
+  OFFBOARDING_STEP_NAMES,
   type OnboardingRequest,
   RETRYABLE_STATUSES,
   type Tenant,
@@ -184,6 +185,11 @@ export class OnboardingService {
         expectRun: current.internals.run,
         error: null,
         consentUrl: null,
+        ndrAddressKept: null,
+        // Offboarding's own steps appear on the tenant, pending, in their order.
+        steps: Object.fromEntries(
+          OFFBOARDING_STEP_NAMES.map((name) => [name, { fresh: true, status: "pending" as const }]),
+        ),
         newRun: true,
       },
       this.#now(),

@@ -10,7 +10,9 @@
  * - registration is a conditional write: exactly one concurrent registration wins.
  */
 import type { ErrorInfo } from "./errors.ts";
+import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
 import type {
+  AnyStepName,
   EventType,
   OnboardingRequest,
   StepName,
@@ -41,6 +43,8 @@ export interface Page<T> {
 }
 
 export interface StepPatch {
+  /** Replaces the whole step (attempts from 0): for a step shown for the first time. */
+  fresh?: boolean;
   status?: StepStatus;
   /** Adds one to `attempts`. */
   countAttempt?: boolean;
@@ -53,13 +57,24 @@ export interface StepPatch {
 /** Objects this service created in the tenant (offboarding removes only these). */
 export type OwnedKind = "connectors" | "groups" | "journalRules" | "members";
 
+/** Objects that existed before onboarding and were changed by it: their values before. */
+export interface AdoptedObjects {
+  connectors: Record<string, OutboundConnectorSpec & { isValidated: boolean }>;
+  journalRules: Record<string, JournalRuleSpec>;
+}
+export type AdoptedKind = keyof AdoptedObjects;
+
 /** Internal, never shown by the API: what offboarding needs. */
 export interface TenantInternals {
   /** Increases on every (re)start of a workflow; execution names derive from it. */
   run: number;
   owned: Record<OwnedKind, string[]>;
+  /** Previous values of adopted objects, recorded before the first change; offboarding restores them. */
+  adopted: AdoptedObjects;
   /** JournalingReportNdrTo before we set it; `null` if it was empty; absent if never read. */
   previousNdrTo?: string | null;
+  /** When this service ran Enable-OrganizationCustomization (it is run once, never again). */
+  customizationEnabledAt?: string;
 }
 
 export interface TenantChange {
@@ -71,7 +86,7 @@ export interface TenantChange {
    * workflow execution of an older run can no longer change the tenant.
    */
   expectRun?: number;
-  steps?: Partial<Record<StepName, StepPatch>>;
+  steps?: Partial<Record<AnyStepName, StepPatch>>;
   /** Every step back to its initial status (pending/skipped), attempts kept. */
   resetSteps?: boolean;
   error?: ErrorInfo | null;
@@ -84,8 +99,16 @@ export interface TenantChange {
   disown?: Partial<Record<OwnedKind, string[]>>;
   /** Stored only if no previous value was recorded yet. */
   previousNdrTo?: string | null;
+  /** Records an adopted object's previous values, once (a later record of the same object is ignored). */
+  adopt?: { kind: AdoptedKind; name: string; previous: AdoptedObjects[AdoptedKind][string] };
+  /** Forgets an adopted object once offboarding restored it. */
+  release?: { kind: AdoptedKind; name: string };
+  /** Stored only if not recorded yet. */
+  customizationEnabledAt?: string;
+  /** `null` clears it. */
+  ndrAddressKept?: boolean | null;
   /** The event this change causes; it gets the next sequence in the same write. */
-  event?: { type: EventType; step?: StepName; error?: ErrorInfo };
+  event?: { type: EventType; step?: StepName; error?: ErrorInfo; ndrAddressKept?: boolean };
 }
 
 export interface StoredTenant {

@@ -36,11 +36,24 @@ export const STEP_NAMES = [
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
+/** Offboarding's own steps, shown on the tenant once offboarding has started, in order. */
+export const OFFBOARDING_STEP_NAMES = [
+  "remove-journal-rules",
+  "remove-groups",
+  "remove-connectors",
+  "restore-journal-settings",
+] as const;
+export type OffboardingStepName = (typeof OFFBOARDING_STEP_NAMES)[number];
+
+/** Every step a tenant can show: onboarding's, then offboarding's. */
+export const ALL_STEP_NAMES = [...STEP_NAMES, ...OFFBOARDING_STEP_NAMES] as const;
+export type AnyStepName = (typeof ALL_STEP_NAMES)[number];
+
 export const STEP_STATUSES = ["pending", "running", "succeeded", "failed", "skipped"] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface Step {
-  name: StepName;
+  name: AnyStepName;
   status: StepStatus;
   attempts: number;
   startedAt?: string;
@@ -52,6 +65,8 @@ export interface GroupSpec {
   name: string;
   primarySmtpAddress: string;
   members: string[];
+  /** Owners (Exchange's ManagedBy) of a group the service creates. */
+  owners?: string[];
 }
 
 /** What the partner asked for (the body of `POST /v1/tenants`). */
@@ -70,6 +85,11 @@ export interface Tenant extends OnboardingRequest {
   status: TenantStatus;
   steps: Step[];
   consentUrl?: string;
+  /**
+   * Set by offboarding when the previous JournalingReportNdrTo was empty and Exchange refused to
+   * clear it: the address onboarding set is still there.
+   */
+  ndrAddressKept?: boolean;
   error?: ErrorInfo;
   createdAt: string;
   updatedAt: string;
@@ -99,6 +119,8 @@ export interface TenantEvent {
     sequence: number;
     step?: StepName;
     error?: ErrorInfo;
+    /** On `tenant.offboarding.succeeded`: the NDR address could not be cleared and was left. */
+    ndrAddressKept?: boolean;
   };
 }
 

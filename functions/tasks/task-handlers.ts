@@ -12,6 +12,7 @@ import {
   DehydratedOrganizationError,
   type ErrorInfo,
   ErrorName,
+  OrganizationHydratingError,
   toErrorInfo,
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
@@ -20,7 +21,7 @@ import { STEPS, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
-import { applicableSteps, type StepName } from "../domain/tenant.ts";
+import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
 
 export interface TaskDeps {
   store: TenantStore;
@@ -104,13 +105,50 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       profile,
       m365: (await gateway()).tenant(tenant.tenantId),
       owned: internals.owned,
+      adopted: internals.adopted,
       own: async (kind, name) => {
         await write(tenantId, internals.run, { own: { [kind]: [name] } });
+      },
+      disown: async (kind, name) => {
+        await write(tenantId, internals.run, { disown: { [kind]: [name] } });
+      },
+      adopt: async (kind, name, previous) => {
+        await write(tenantId, internals.run, { adopt: { kind, name, previous } });
+      },
+      release: async (kind, name) => {
+        await write(tenantId, internals.run, { release: { kind, name } });
       },
       rememberPreviousNdrTo: async (value) => {
         await write(tenantId, internals.run, { previousNdrTo: value });
       },
+      now,
     };
+  };
+
+  /**
+   * Runs a step; a write refused because the organisation is dehydrated gets
+   * Enable-OrganizationCustomization once per tenant (recorded, never run again: it cannot be
+   * undone), then the step is retried by the workflow with backoff for up to an hour while
+   * Exchange applies it (OrganizationHydratingError).
+   */
+  const hydrating = async <T>(stored: StoredTenant, ctx: StepContext, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof DehydratedOrganizationError)) throw err;
+      const { tenantId } = stored.tenant;
+      const current = (await load(tenantId, stored.internals.run)).internals;
+      if (!current.customizationEnabledAt) {
+        await ctx.m365.exchange.enableOrganizationCustomization();
+        await write(tenantId, stored.internals.run, { customizationEnabledAt: now() });
+      }
+      throw new OrganizationHydratingError(
+        `Exchange refused a change because the organization was dehydrated; Enable-OrganizationCustomization was run${
+          current.customizationEnabledAt ? ` at ${current.customizationEnabledAt}` : ""
+        } and takes up to an hour to apply. The step is retried meanwhile.`,
+        { cause: err },
+      );
+    }
   };
 
   const runStep =
@@ -144,7 +182,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
           : (await write(input.tenantId, input.run, { ...running, expectStatus: ["running"] })).stored;
       const ctx = await contextFor(stored);
       try {
-        const outcome = await hydratingOnce(ctx, () => STEPS[step](ctx));
+        const outcome = await hydrating(stored, ctx, () => STEPS[step](ctx));
         await write(input.tenantId, input.run, {
           expectStatus: ["running"],
           steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
@@ -207,20 +245,36 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   };
 
   const offboardPart: TaskHandler = async (input) => {
-    if (!input.part) throw new ConflictError("Offboard needs a part.");
-    const stored = await load(input.tenantId, input.run);
+    const step = input.part;
+    if (!step || !(OFFBOARDING_STEP_NAMES as readonly string[]).includes(step)) {
+      throw new ConflictError("Offboard needs one of offboarding's steps as its part.");
+    }
+    const stored = (
+      await write(input.tenantId, input.run, {
+        expectStatus: ["offboarding"],
+        steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
+      })
+    ).stored;
     const ctx = await contextFor(stored);
-    await offboard(
-      {
-        ...ctx,
-        previousNdrTo: stored.internals.previousNdrTo,
-        disown: async (kind, name) => {
-          await write(input.tenantId, input.run, { disown: { [kind]: [name] } });
+    try {
+      const outcome = await hydrating(stored, ctx, () =>
+        offboard({ ...ctx, previousNdrTo: stored.internals.previousNdrTo }, step),
+      );
+      await write(input.tenantId, input.run, {
+        expectStatus: ["offboarding"],
+        steps: {
+          [step]: { status: outcome.skipped ? "skipped" : "succeeded", finishedAt: now(), error: null },
         },
-      },
-      input.part,
-    );
-    return null;
+        ...(outcome.ndrAddressKept ? { ndrAddressKept: true } : {}),
+      });
+      return null;
+    } catch (err) {
+      // The last error stays visible while the workflow retries; the outcome marks it failed.
+      await write(input.tenantId, input.run, { steps: { [step]: { error: toErrorInfo(err) } } }).catch(
+        () => undefined,
+      );
+      throw err;
+    }
   };
 
   return {
@@ -235,30 +289,11 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   };
 }
 
-/**
- * A dehydrated Exchange organisation refuses writes until customization is enabled: enable it
- * once and go on (CheckAccess usually does it up front; this covers an organisation that
- * dehydration caught later).
- */
-async function hydratingOnce<T>(ctx: StepContext, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof DehydratedOrganizationError)) throw err;
-    await ctx.m365.exchange.enableOrganizationCustomization();
-    return fn();
-  }
-}
-
 /** Error codes for failures that did not come from our own named errors. */
 const ENGINE_ERRORS: Readonly<Record<string, ErrorInfo>> = {
   "States.Timeout": {
     code: "STEP_TIMEOUT",
     message: "The step took too long and was stopped; retry the tenant.",
-  },
-  [ErrorName.ValidationPending]: {
-    code: "CONNECTOR_VALIDATION_FAILED",
-    message: "The outbound connector did not pass validation.",
   },
 };
 
@@ -279,8 +314,14 @@ export function caughtToErrorInfo(caught: CaughtError | undefined): ErrorInfo {
   if (known) {
     if (name === ErrorName.ValidationPending) {
       return {
-        code: "CONNECTOR_VALIDATION_FAILED",
-        message: `${message} Giving up after repeated validation.`,
+        code: known,
+        message: `${message} Exchange still could not find the connector after 15 minutes; retry the tenant.`,
+      };
+    }
+    if (name === ErrorName.Hydrating) {
+      return {
+        code: known,
+        message: `${message} It was still not applied after about an hour; retry the tenant later.`,
       };
     }
     return { code: known, message };
@@ -301,9 +342,13 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.AccessDenied, "M365_ACCESS_DENIED"],
   [ErrorName.InvalidRequest, "M365_INVALID_REQUEST"],
   [ErrorName.DehydratedOrganization, "ORGANIZATION_DEHYDRATED"],
-  [ErrorName.ValidationPending, "CONNECTOR_VALIDATION_FAILED"],
+  [ErrorName.ValidationPending, "CONNECTOR_VALIDATION_PENDING"],
   [ErrorName.ValidationFailed, "CONNECTOR_VALIDATION_FAILED"],
+  [ErrorName.Hydrating, "ORGANIZATION_HYDRATING"],
+  [ErrorName.AmbiguousIdentity, "M365_AMBIGUOUS_IDENTITY"],
+  [ErrorName.Configuration, "M365_CONFIGURATION"],
   [ErrorName.InvalidNdrRecipient, "INVALID_NDR_ADDRESS"],
+  [ErrorName.InvalidGroupMember, "INVALID_GROUP_MEMBER"],
   [ErrorName.Conflict, "CONFLICT"],
 ]);
 
@@ -359,19 +404,35 @@ async function outcomeChange(
         event: { type: "tenant.onboarding.failed", error: reason },
       };
     }
-    case "offboarding_succeeded":
+    case "offboarding_succeeded": {
+      const { tenant } = await load(input.tenantId);
       return {
         expectStatus: ["offboarding"],
         status: "offboarded",
         error: null,
-        event: { type: "tenant.offboarding.succeeded" },
+        event: {
+          type: "tenant.offboarding.succeeded",
+          ...(tenant.ndrAddressKept ? { ndrAddressKept: true } : {}),
+        },
       };
+    }
     case "offboarding_failed": {
-      const reason = error ?? { code: "INTERNAL_ERROR", message: "Offboarding failed." };
+      const { tenant } = await load(input.tenantId);
+      const unfinished = tenant.steps.filter(
+        (s) => (OFFBOARDING_STEP_NAMES as readonly string[]).includes(s.name) && s.status === "running",
+      );
+      const reason = error ??
+        unfinished[0]?.error ?? { code: "INTERNAL_ERROR", message: "Offboarding failed." };
       return {
         expectStatus: ["offboarding"],
         status: "offboarding_failed",
         error: reason,
+        steps: Object.fromEntries(
+          unfinished.map((s) => [
+            s.name,
+            { status: "failed" as const, finishedAt: now(), error: s.error ?? reason },
+          ]),
+        ),
         event: { type: "tenant.offboarding.failed", error: reason },
       };
     }

@@ -20,6 +20,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, type ErrorInfo } from "../../domain/errors.ts";
 import type {
+  AdoptedObjects,
   OwnedKind,
   Page,
   Partner,
@@ -31,9 +32,12 @@ import type {
   TenantStore,
 } from "../../domain/store.ts";
 import {
+  ALL_STEP_NAMES,
+  type AnyStepName,
   type EventType,
   type GroupSpec,
   initialSteps,
+  OFFBOARDING_STEP_NAMES,
   type OnboardingRequest,
   STEP_NAMES,
   type Step,
@@ -105,6 +109,7 @@ interface OutboxEntry {
   status: TenantStatus;
   step?: StepName;
   error?: ErrorInfo;
+  ndrAddressKept?: boolean;
 }
 
 interface StoredStep {
@@ -130,8 +135,10 @@ interface TenantItem {
   groups?: { eu: GroupSpec; us: GroupSpec };
   groupsParts?: number;
   status: TenantStatus;
-  steps: Record<StepName, StoredStep>;
+  /** Onboarding's steps always; offboarding's once it has started. */
+  steps: Record<StepName, StoredStep> & Partial<Record<AnyStepName, StoredStep>>;
   consentUrl?: string;
+  ndrAddressKept?: boolean;
   error?: ErrorInfo;
   createdAt: string;
   updatedAt: string;
@@ -148,6 +155,9 @@ interface TenantItem {
   /** Memberships we added to groups we did not create: `[group, member]` as JSON. */
   ownedMembers?: Set<string>;
   previousNdrTo?: string | null;
+  /** Previous values of adopted objects (bounded: at most two connectors and two rules). */
+  adopted?: Partial<AdoptedObjects>;
+  customizationEnabledAt?: string;
 }
 
 interface EventItem {
@@ -287,6 +297,7 @@ export class DynamoTenantStore implements TenantStore {
       ndrAddress: request.ndrAddress,
       status: "queued",
       steps,
+      adopted: { connectors: {}, journalRules: {} },
       createdAt: now,
       updatedAt: now,
       lastChangeId: registrationId,
@@ -304,6 +315,8 @@ export class DynamoTenantStore implements TenantStore {
       "error",
       "consentUrl",
       "previousNdrTo",
+      "ndrAddressKept",
+      "customizationEnabledAt",
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
@@ -395,6 +408,11 @@ export class DynamoTenantStore implements TenantStore {
       try {
         item = (await this.#client.send(command)).Attributes as TenantItem;
       } catch (err) {
+        if (change.adopt && isInvalidDocumentPath(err) && attempt < PINNED_STATUS_ATTEMPTS) {
+          // A tenant registered before adopted objects were recorded: give it the map, then again.
+          await this.#ensureAdoptedMap(tenantId);
+          continue;
+        }
         if (!isConditionFailure(err)) throw err;
         const current = await this.#getItem(tenantId);
         if (current?.lastChangeId === changeId) {
@@ -411,6 +429,16 @@ export class DynamoTenantStore implements TenantStore {
         await this.#flush(tenantId, item).catch((err) => this.#onFlushError(err, tenantId));
       return { stored: this.#stored(item, await this.#groupsOf(item)), ...(event ? { event } : {}) };
     }
+  }
+
+  async #ensureAdoptedMap(tenantId: string): Promise<void> {
+    const u = new UpdateExpression();
+    u.condition(`attribute_exists(${u.path("pk")})`);
+    const adopted = u.path("adopted");
+    u.set(adopted, `if_not_exists(${adopted}, ${u.value({ connectors: {}, journalRules: {} })})`);
+    await this.#client.send(u.command(this.#table, tenantKey(tenantId))).catch((err: unknown) => {
+      if (!isConditionFailure(err)) throw err;
+    });
   }
 
   /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
@@ -610,6 +638,19 @@ export class DynamoTenantStore implements TenantStore {
       const previous = u.path("previousNdrTo");
       u.set(previous, `if_not_exists(${previous}, ${u.value(change.previousNdrTo)})`);
     }
+    if (change.customizationEnabledAt !== undefined) {
+      const at = u.path("customizationEnabledAt");
+      u.set(at, `if_not_exists(${at}, ${u.value(change.customizationEnabledAt)})`);
+    }
+    if (change.ndrAddressKept === null) u.remove(u.path("ndrAddressKept"));
+    else if (change.ndrAddressKept !== undefined)
+      u.set(u.path("ndrAddressKept"), u.value(change.ndrAddressKept));
+    if (change.adopt && change.release) throw new TypeError("adopt and release in separate changes");
+    if (change.adopt) {
+      const path = u.path("adopted", change.adopt.kind, change.adopt.name);
+      u.set(path, `if_not_exists(${path}, ${u.value(change.adopt.previous)})`);
+    }
+    if (change.release) u.remove(u.path("adopted", change.release.kind, change.release.name));
     this.#stepUpdates(u, change);
     if (change.event) {
       if (eventStatus === undefined) throw new Error("unreachable: event status unknown");
@@ -620,6 +661,7 @@ export class DynamoTenantStore implements TenantStore {
         status: eventStatus,
         ...(change.event.step ? { step: change.event.step } : {}),
         ...(change.event.error ? { error: change.event.error } : {}),
+        ...(change.event.ndrAddressKept !== undefined ? { ndrAddressKept: change.event.ndrAddressKept } : {}),
       };
       const outbox = u.path("outbox");
       u.add(u.path("seq"), 1);
@@ -630,10 +672,16 @@ export class DynamoTenantStore implements TenantStore {
 
   /** Per step, one assignment per field: a reset and a patch of the same step merge (paths must not overlap). */
   #stepUpdates(u: UpdateExpression, change: TenantChange): void {
-    for (const name of STEP_NAMES) {
+    for (const name of ALL_STEP_NAMES) {
       const patch: StepPatch | undefined = change.steps?.[name];
+      if (patch?.fresh) {
+        // A step shown for the first time (offboarding's): the whole object, attempts from 0.
+        const step: StoredStep = { status: patch.status ?? "pending", initialStatus: "pending", attempts: 0 };
+        u.set(u.path("steps", name), u.value(step));
+        continue;
+      }
       const fields = new Map<string, { value: unknown } | { fromPath: string } | "remove" | "increment">();
-      if (change.resetSteps) {
+      if (change.resetSteps && (STEP_NAMES as readonly string[]).includes(name)) {
         fields.set("status", { fromPath: "initialStatus" });
         for (const f of ["startedAt", "finishedAt", "error"]) fields.set(f, "remove");
       }
@@ -654,7 +702,7 @@ export class DynamoTenantStore implements TenantStore {
       }
     }
     for (const name of Object.keys(change.steps ?? {})) {
-      if (!(STEP_NAMES as readonly string[]).includes(name)) throw new TypeError(`unknown step ${name}`);
+      if (!(ALL_STEP_NAMES as readonly string[]).includes(name)) throw new TypeError(`unknown step ${name}`);
     }
   }
 
@@ -901,8 +949,14 @@ export class DynamoTenantStore implements TenantStore {
       ndrAddress: item.ndrAddress,
       ...(groups ? { groups } : {}),
       status: item.status,
-      steps: STEP_NAMES.map((name) => toStep(name, item.steps[name])),
+      steps: [
+        ...STEP_NAMES.map((name) => toStep(name, item.steps[name])),
+        ...OFFBOARDING_STEP_NAMES.filter((name) => item.steps[name] !== undefined).map((name) =>
+          toStep(name, item.steps[name]),
+        ),
+      ],
       ...(item.consentUrl ? { consentUrl: item.consentUrl } : {}),
+      ...(item.ndrAddressKept !== undefined ? { ndrAddressKept: item.ndrAddressKept } : {}),
       ...(item.error ? { error: item.error } : {}),
       createdAt: item.createdAt,
       updatedAt: item.updatedAt,
@@ -916,7 +970,12 @@ export class DynamoTenantStore implements TenantStore {
         journalRules: sorted(item.ownedJournalRules),
         members: sorted(item.ownedMembers),
       },
+      adopted: {
+        connectors: { ...(item.adopted?.connectors ?? {}) },
+        journalRules: { ...(item.adopted?.journalRules ?? {}) },
+      },
       ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
+      ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
     };
     return { tenant, internals };
   }
@@ -936,11 +995,12 @@ function pendingEvents(item: TenantItem): TenantEvent[] {
       sequence: first + i,
       ...(entry.step ? { step: entry.step } : {}),
       ...(entry.error ? { error: entry.error } : {}),
+      ...(entry.ndrAddressKept !== undefined ? { ndrAddressKept: entry.ndrAddressKept } : {}),
     },
   }));
 }
 
-function toStep(name: StepName, stored: StoredStep | undefined): Step {
+function toStep(name: AnyStepName, stored: StoredStep | undefined): Step {
   if (!stored) return { name, status: "skipped", attempts: 0 };
   return {
     name,
@@ -950,6 +1010,15 @@ function toStep(name: StepName, stored: StoredStep | undefined): Step {
     ...(stored.finishedAt ? { finishedAt: stored.finishedAt } : {}),
     ...(stored.error ? { error: stored.error } : {}),
   };
+}
+
+/** DynamoDB's answer to a SET on a nested path whose parent map does not exist. */
+function isInvalidDocumentPath(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    err.name === "ValidationException" &&
+    /document path provided in the update expression is invalid/i.test(err.message)
+  );
 }
 
 function toPartner(item: Record<string, unknown>): Partner {

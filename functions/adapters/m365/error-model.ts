@@ -5,9 +5,11 @@
 import { parseRetryAfter } from "../../commons/http.ts";
 import {
   AccessDeniedError,
+  AmbiguousIdentityError,
   ConsentRequiredError,
   DehydratedOrganizationError,
   InvalidRequestError,
+  M365ConfigurationError,
   NotFoundError,
   type OnboardingError,
   ThrottledError,
@@ -25,6 +27,8 @@ export interface M365ErrorDetails {
   exceptionType?: string;
   /** Attempts made in-task before this error was thrown. */
   attempts?: number;
+  /** The answer proves the call did not run (a stale token refused before any work). */
+  notProcessed?: boolean;
 }
 
 const details = new WeakMap<object, M365ErrorDetails>();
@@ -44,12 +48,55 @@ export function setAttempts(err: unknown, attempts: number): void {
   if (d) d.attempts = attempts;
 }
 
-const CONSENT_CODES = /AADSTS(65001|700016|7000229|90094|90008|500011|650052)\b/;
+/**
+ * Whether the failure proves Microsoft did not run the call, so sending it again cannot repeat
+ * its effect: throttling (429, the per-tenant concurrency limit) refuses before any work, and so
+ * does a 401 for a stale token.
+ */
+export function wasNotProcessed(err: unknown): boolean {
+  return err instanceof ThrottledError || m365ErrorDetails(err)?.notProcessed === true;
+}
+
+/**
+ * A 401 from Exchange with a token we had cached: the token was revoked or the tenant's keys
+ * rolled. Retried once with a fresh token (as the ExchangeOnlineManagement module does).
+ */
+export function staleTokenError(service: M365Service, operation: string, status: number): OnboardingError {
+  return withDetails(
+    new TransientError(`${operation}: the access token was refused (HTTP ${status}); fetching a new one`),
+    {
+      service,
+      operation,
+      status,
+      notProcessed: true,
+    },
+  );
+}
+
+/**
+ * AADSTS500011: the resource (Exchange or Graph of this cloud) does not exist in the tenant:
+ * the endpoints are wrong for this cloud, which no consent can fix.
+ */
+const CONFIGURATION_CODES = /AADSTS(500011)\b/;
+const CONSENT_CODES = /AADSTS(65001|700016|7000229|90094|90008|650052)\b/;
 const BAD_CREDENTIAL_CODES = /AADSTS(7000215|7000222|700027|700024|7000216|50027|700021|5002730)\b/;
 const CONSENT_TEXT = /consent|not (been )?(installed|provisioned)|service principal/i;
 const NOT_FOUND_TEXT =
   /couldn'?t be found|could not be found|ManagementObjectNotFoundException|does not exist/i;
 const DEHYDRATED = /InvalidOperationInDehydratedContextException|Enable-OrganizationCustomization/;
+/**
+ * Directory and storage faults the ExchangeOnlineManagement module retries whatever the HTTP
+ * status carrying them (docs/m365-fidelity.md lists the source).
+ */
+const TRANSIENT_EXCEPTIONS =
+  /DCOverloadedException|SuitabilityDirectoryException|ServerInMMException|ADServerSettingsChangedException|StorageTransientException|ADTransientException|TransientException\b/;
+/** Exchange's per-tenant limit on concurrent requests: throttling, whatever the status. */
+const CONCURRENCY_LIMIT =
+  /maximum number of concurrent requests|concurrent requests per tenant|too many concurrent/i;
+/** "... matches multiple entries": arrives as ManagementObjectNotFoundException too; never "absent". */
+const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|matches more than one/i;
+/** A cmdlet outside the app's role assignments is "not recognized" (a custom role group without it). */
+const CMDLET_NOT_ALLOWED = /is not recognized as (the )?name of a cmdlet|CommandNotFoundException/i;
 const NETWORK_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",
@@ -135,18 +182,70 @@ export function errorFromResponse(
     status,
     ...(parsed.exceptionType ? { exceptionType: parsed.exceptionType } : {}),
   };
-  const typeAndText = `${parsed.exceptionType ?? ""} ${text}`;
   const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
+  return classify(service, status, retryAfterMs, parsed.exceptionType, text, message, d);
+}
+
+/**
+ * Errors that Exchange reports inside a 200 answer (`@adminapi.errors`): the cmdlet wrote an
+ * error record. Classified as a 400 with that text would be.
+ */
+export function errorFromAdminApiErrors(operation: string, errors: readonly unknown[]): OnboardingError {
+  const texts = errors.map((e) => {
+    if (typeof e === "string") return e;
+    const o = lowerKeys(e);
+    const m = o?.message ?? o?.exception ?? o?.errormessage;
+    return typeof m === "string" ? m : JSON.stringify(e);
+  });
+  const parts = texts.map((t) => t.split("|"));
+  const typed = parts.find((p) => p.length >= 3 && /^Ex[0-9A-F]+$/i.test(p[0] ?? ""));
+  const exceptionType = typed?.[1];
+  const text = parts
+    .map((p) => (p.length >= 3 && /^Ex[0-9A-F]+$/i.test(p[0] ?? "") ? p.slice(2).join("|") : p.join("|")))
+    .join(" ");
+  const d: M365ErrorDetails = {
+    service: "exchange",
+    operation,
+    status: 200,
+    ...(exceptionType ? { exceptionType } : {}),
+  };
+  return classify("exchange", 400, undefined, exceptionType, text, `${operation}: ${text}`, d);
+}
+
+function classify(
+  service: M365Service,
+  status: number,
+  retryAfterMs: number | undefined,
+  exceptionType: string | undefined,
+  text: string,
+  message: string,
+  d: M365ErrorDetails,
+): OnboardingError {
+  const typeAndText = `${exceptionType ?? ""} ${text}`;
   // Exchange's exception type is unambiguous whatever status carries it.
   if (DEHYDRATED.test(typeAndText)) return withDetails(new DehydratedOrganizationError(message), d);
-  if (/ManagementObjectNotFoundException/.test(parsed.exceptionType ?? "")) {
+  if (TRANSIENT_EXCEPTIONS.test(exceptionType ?? "") || TRANSIENT_EXCEPTIONS.test(text)) {
+    return withDetails(new TransientError(message), d);
+  }
+  if (CONCURRENCY_LIMIT.test(text)) return withDetails(new ThrottledError(message, retryAfterMs), d);
+  if (AMBIGUOUS.test(typeAndText)) return withDetails(new AmbiguousIdentityError(message), d);
+  if (/ManagementObjectNotFoundException/.test(exceptionType ?? "")) {
     return withDetails(new NotFoundError(message), d);
+  }
+  if (service === "exchange" && CMDLET_NOT_ALLOWED.test(typeAndText)) {
+    return withDetails(
+      new AccessDeniedError(
+        `${message} (the app may not run this cmdlet in this tenant: its Exchange role or role group lacks the management role that holds it)`,
+      ),
+      d,
+    );
   }
   if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
     return withDetails(new ThrottledError(message, retryAfterMs), d);
   }
   if (status === 408 || status >= 500) return withDetails(new TransientError(message), d);
   if (status === 404) return withDetails(new NotFoundError(message), d);
+  if (CONFIGURATION_CODES.test(text)) return withDetails(new M365ConfigurationError(message), d);
   if (status === 401 && (CONSENT_CODES.test(text) || CONSENT_TEXT.test(text))) {
     return withDetails(new ConsentRequiredError(message), d);
   }
@@ -165,6 +264,15 @@ export function errorFromTokenFailure(tenantId: string, resource: string, err: u
     ...(status ? { status } : {}),
   };
   const reason = firstSentence(text);
+  if (CONFIGURATION_CODES.test(text)) {
+    return withDetails(
+      new M365ConfigurationError(
+        `Entra ID has no resource ${resource} in tenant ${tenantId}: the Microsoft 365 endpoints do not match this tenant's cloud (M365_CLOUD). ${reason}`,
+        { cause: err },
+      ),
+      d,
+    );
+  }
   if (CONSENT_CODES.test(text)) {
     return withDetails(
       new ConsentRequiredError(`The app has no admin consent in tenant ${tenantId}: ${reason}`, {

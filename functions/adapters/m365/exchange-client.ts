@@ -5,8 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { InvalidRequestError, TransientError } from "../../domain/errors.ts";
-import { errorFromResponse } from "./error-model.ts";
-import type { RetryPolicy } from "./retry.ts";
+import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
+import type { CallOptions, RetryPolicy } from "./retry.ts";
 import type { TokenProvider } from "./tokens.ts";
 
 /** The mailbox every app-only InvokeCommand call is anchored to (as the EXO V3 module does). */
@@ -23,6 +23,43 @@ export interface ExchangeClientOptions {
   fetch?: typeof fetch;
   /** Most pages followed for one cmdlet (a guard against a nextLink loop). @default 10000 */
   maxPages?: number;
+  /**
+   * Requests in flight per tenant from this process; more wait their turn. Exchange limits
+   * concurrent requests per tenant and answers over the limit as throttled. @default 3
+   */
+  maxConcurrentPerTenant?: number;
+  /** Told of `@adminapi.warnings` in an answer (logged by the caller). */
+  onWarning?: (warning: { tenantId: string; cmdlet: string; warnings: string[] }) => void;
+}
+
+/** A counting semaphore per tenant; idle tenants leave no entry behind. */
+class TenantSlots {
+  readonly #max: number;
+  readonly #slots = new Map<string, { active: number; waiting: (() => void)[] }>();
+  constructor(max: number) {
+    this.#max = Math.max(1, Math.floor(max));
+  }
+
+  async acquire(tenantId: string): Promise<() => void> {
+    const key = tenantId.toLowerCase();
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      slot = { active: 0, waiting: [] };
+      this.#slots.set(key, slot);
+    }
+    const s = slot;
+    if (s.active >= this.#max) await new Promise<void>((resolve) => s.waiting.push(resolve));
+    else s.active += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = s.waiting.shift();
+      if (next)
+        next(); // the slot passes straight to the next waiter
+      else if (--s.active === 0) this.#slots.delete(key);
+    };
+  }
 }
 
 export class ExchangeClient {
@@ -32,6 +69,8 @@ export class ExchangeClient {
   readonly #retry: RetryPolicy;
   readonly #fetch: typeof fetch;
   readonly #maxPages: number;
+  readonly #slots: TenantSlots;
+  readonly #onWarning: ExchangeClientOptions["onWarning"];
 
   constructor(options: ExchangeClientOptions) {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
@@ -40,10 +79,20 @@ export class ExchangeClient {
     this.#retry = options.retry;
     this.#fetch = options.fetch ?? fetch;
     this.#maxPages = options.maxPages ?? 10_000;
+    this.#slots = new TenantSlots(options.maxConcurrentPerTenant ?? 3);
+    this.#onWarning = options.onWarning;
   }
 
-  /** Runs one cmdlet in a tenant and returns every row of every page. */
-  async invoke(tenantId: string, cmdlet: string, parameters: CmdletParameters = {}): Promise<CmdletRow[]> {
+  /**
+   * Runs one cmdlet in a tenant and returns every row of every page. `options` sets the call's
+   * time limit and whether it may be re-sent after an uncertain failure (see {@link CallOptions}).
+   */
+  async invoke(
+    tenantId: string,
+    cmdlet: string,
+    parameters: CmdletParameters = {},
+    options: CallOptions = {},
+  ): Promise<CmdletRow[]> {
     const body = JSON.stringify({ CmdletInput: { CmdletName: cmdlet, Parameters: parameters } });
     const rows: CmdletRow[] = [];
     let url: string | undefined =
@@ -52,27 +101,49 @@ export class ExchangeClient {
       if (page >= this.#maxPages)
         throw new TransientError(`${cmdlet}: more than ${this.#maxPages} result pages`);
       const pageUrl: string = url;
+      let refreshedToken = false;
       const result = await this.#retry.run(
         { service: "exchange", tenantId, operation: cmdlet },
         async (signal) => {
           const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-          const res = await this.#fetch(pageUrl, {
-            method: "POST",
-            signal,
-            headers: {
-              authorization: `Bearer ${token}`,
-              "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-              "content-type": "application/json; charset=utf-8",
-              accept: "application/json",
-              prefer: "odata.maxpagesize=1000",
-              "client-request-id": randomUUID(),
-            },
-            body,
-          });
-          const text = await res.text();
-          if (!res.ok) throw errorFromResponse("exchange", cmdlet, res.status, res.headers, text);
-          return { value: parsePage(cmdlet, text), status: res.status };
+          const release = await this.#slots.acquire(tenantId);
+          try {
+            const res = await this.#fetch(pageUrl, {
+              method: "POST",
+              signal,
+              headers: {
+                authorization: `Bearer ${token}`,
+                "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+                "content-type": "application/json; charset=utf-8",
+                accept: "application/json",
+                prefer: "odata.maxpagesize=1000",
+                "client-request-id": randomUUID(),
+              },
+              body,
+            });
+            const text = await res.text();
+            if (res.status === 401 && !refreshedToken && !/AADSTS/.test(text)) {
+              // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
+              refreshedToken = true;
+              this.#tokens.invalidate(tenantId, this.#endpoint);
+              throw staleTokenError("exchange", cmdlet, res.status);
+            }
+            if (!res.ok) throw errorFromResponse("exchange", cmdlet, res.status, res.headers, text);
+            const parsed = parsePage(cmdlet, text);
+            if (parsed.errors.length > 0) throw errorFromAdminApiErrors(cmdlet, parsed.errors);
+            if (parsed.warnings.length > 0) {
+              try {
+                this.#onWarning?.({ tenantId, cmdlet, warnings: parsed.warnings });
+              } catch {
+                // Logging must never break a call.
+              }
+            }
+            return { value: parsed, status: res.status };
+          } finally {
+            release();
+          }
         },
+        options,
       );
       rows.push(...result.value);
       url = result.nextLink;
@@ -85,20 +156,41 @@ export class ExchangeClient {
   }
 }
 
-function parsePage(cmdlet: string, text: string): { value: CmdletRow[]; nextLink?: string } {
-  if (text.trim() === "") return { value: [] };
+interface Page {
+  value: CmdletRow[];
+  nextLink?: string;
+  /** `@adminapi.errors`: error records the cmdlet wrote although the answer is a 200. */
+  errors: unknown[];
+  /** `@adminapi.warnings`, as text. */
+  warnings: string[];
+}
+
+function parsePage(cmdlet: string, text: string): Page {
+  if (text.trim() === "") return { value: [], errors: [], warnings: [] };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw new TransientError(`${cmdlet}: the answer was not JSON`);
   }
-  const obj = (json ?? {}) as { value?: unknown; "@odata.nextLink"?: unknown };
+  const obj = (json ?? {}) as Record<string, unknown>;
   const value = Array.isArray(obj.value)
     ? (obj.value as CmdletRow[])
     : obj.value
       ? [obj.value as CmdletRow]
       : [];
+  const errors = annotation(obj, "errors");
+  const warnings = annotation(obj, "warnings").map((w) => (typeof w === "string" ? w : JSON.stringify(w)));
   const next = obj["@odata.nextLink"];
-  return typeof next === "string" && next.length > 0 ? { value, nextLink: next } : { value };
+  return typeof next === "string" && next.length > 0
+    ? { value, nextLink: next, errors, warnings }
+    : { value, errors, warnings };
+}
+
+/** `@adminapi.errors` / `@adminapi.warnings` (any case), as a list. */
+function annotation(obj: Record<string, unknown>, name: "errors" | "warnings"): unknown[] {
+  const key = Object.keys(obj).find((k) => k.toLowerCase() === `@adminapi.${name}`);
+  const v = key === undefined ? undefined : obj[key];
+  if (v === undefined || v === null || v === "") return [];
+  return Array.isArray(v) ? v : [v];
 }

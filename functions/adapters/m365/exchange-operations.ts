@@ -22,8 +22,8 @@ import type {
 import { m365ErrorDetails } from "./error-model.ts";
 import type { CmdletParameters, CmdletRow, ExchangeClient } from "./exchange-client.ts";
 import {
-  flag,
   prop,
+  text,
   toDistributionGroup,
   toJournalRule,
   toOutboundConnector,
@@ -31,12 +31,30 @@ import {
   toTransportConfig,
   toValidationTask,
 } from "./normalize.ts";
+import type { CallOptions } from "./retry.ts";
 
 const ALREADY_EXISTS = /AlreadyExists|already exists|already being used/i;
 const ALREADY_MEMBER = /MemberAlreadyExistsException|already a member/i;
 /** Exchange's MemberNotFoundException: "... isn't a member of the group ...". */
 const NOT_A_MEMBER = /MemberNotFoundException|isn't a member of the group|is not a member of the group/i;
 const ALREADY_CUSTOMIZED = /AlreadyEnabled|not required|already enabled for customization/i;
+
+/**
+ * Per-cmdlet time limits. Exchange's server gives a cmdlet 15 minutes (the module waits 16);
+ * reads and small writes answer in seconds, these need minutes. A slow cmdlet is never re-sent
+ * in-task after a timeout: the workflow's Retry policy takes over, inside the task's 15 minutes.
+ */
+const SLOW_CMDLETS: Readonly<Record<string, CallOptions>> = {
+  // Connects to each smart host and sends a test message: each call sends another one.
+  "Validate-OutboundConnector": { timeoutMs: 600_000, resend: "if-not-processed" },
+  "Enable-OrganizationCustomization": { timeoutMs: 600_000, resend: "if-not-processed" },
+};
+
+/** New-DistributionGroup resolves every member: about 60 s plus 50 ms a member, at most 10 minutes. */
+function groupCreationOptions(members: number): CallOptions {
+  const timeoutMs = Math.min(600_000, 60_000 + members * 50);
+  return timeoutMs > 120_000 ? { timeoutMs, resend: "if-not-processed" } : { timeoutMs };
+}
 
 function exchangeText(err: unknown): string {
   const d = m365ErrorDetails(err);
@@ -69,8 +87,8 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     this.#tenantId = tenantId;
   }
 
-  #run(cmdlet: string, parameters: CmdletParameters = {}): Promise<CmdletRow[]> {
-    return this.#client.invoke(this.#tenantId, cmdlet, parameters);
+  #run(cmdlet: string, parameters: CmdletParameters = {}, options?: CallOptions): Promise<CmdletRow[]> {
+    return this.#client.invoke(this.#tenantId, cmdlet, parameters, options ?? SLOW_CMDLETS[cmdlet] ?? {});
   }
 
   /** One object or undefined when Exchange says it couldn't be found. */
@@ -88,9 +106,10 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     parameters: CmdletParameters,
     convert: (row: CmdletRow) => T,
     existing: () => Promise<T | undefined>,
+    options?: CallOptions,
   ): Promise<T> {
     try {
-      const [row] = await this.#run(cmdlet, parameters);
+      const [row] = await this.#run(cmdlet, parameters, options);
       if (row) return convert(row);
     } catch (err) {
       if (!(retried(err) && ALREADY_EXISTS.test(exchangeText(err)))) throw err;
@@ -122,8 +141,12 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     );
   }
 
-  async setOutboundConnector(identity: string, changes: Partial<OutboundConnectorSpec>): Promise<void> {
+  async setOutboundConnector(
+    identity: string,
+    changes: Partial<OutboundConnectorSpec> & { isValidated?: boolean },
+  ): Promise<void> {
     const parameters = connectorParameters(changes);
+    if (changes.isValidated !== undefined) parameters.IsValidated = changes.isValidated;
     if (Object.keys(parameters).length === 0) return;
     await this.#run("Set-OutboundConnector", { Identity: identity, ...parameters });
   }
@@ -143,6 +166,15 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return rows.map(toValidationTask);
   }
 
+  async markConnectorValidated(identity: string, recipients: string[], at: string): Promise<void> {
+    await this.#run("Set-OutboundConnector", {
+      Identity: identity,
+      IsValidated: true,
+      LastValidationTimestamp: at,
+      ValidationRecipients: [...recipients],
+    });
+  }
+
   // ---- transport config and recipients ---------------------------------------------------
 
   async getTransportConfig(): Promise<TransportConfig> {
@@ -159,9 +191,11 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toRecipient(row);
   }
 
-  async getOrganizationConfig(): Promise<{ isDehydrated: boolean }> {
-    const [row] = await this.#run("Get-OrganizationConfig");
-    return { isDehydrated: row ? flag(prop(row, "IsDehydrated")) : false };
+  async getAcceptedDomains(): Promise<string[]> {
+    const rows = await this.#run("Get-AcceptedDomain");
+    return rows
+      .map((row) => text(prop(row, "DomainName") ?? prop(row, "Name")).trim())
+      .filter((d) => d.length > 0);
   }
 
   async enableOrganizationCustomization(): Promise<void> {
@@ -231,8 +265,13 @@ export class ExchangeTenantOperations implements ExchangeOperations {
       Type: "Distribution",
     };
     if (spec.members.length > 0) parameters.Members = [...spec.members];
-    return this.#create("New-DistributionGroup", parameters, toDistributionGroup, () =>
-      this.getDistributionGroup(spec.name),
+    if (spec.owners && spec.owners.length > 0) parameters.ManagedBy = [...spec.owners];
+    return this.#create(
+      "New-DistributionGroup",
+      parameters,
+      toDistributionGroup,
+      () => this.getDistributionGroup(spec.name),
+      groupCreationOptions(spec.members.length),
     );
   }
 
@@ -243,24 +282,26 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     });
   }
 
-  async listDistributionGroupMembers(identity: string): Promise<string[]> {
+  async listDistributionGroupMembers(identity: string): Promise<Recipient[]> {
     const rows = await this.#run("Get-DistributionGroupMember", {
       Identity: identity,
       ResultSize: "Unlimited",
     });
-    return rows.map((row) => toRecipient(row).primarySmtpAddress).filter((a) => a.length > 0);
+    return rows.map(toRecipient);
   }
 
-  async addDistributionGroupMember(identity: string, member: string): Promise<void> {
+  async addDistributionGroupMember(identity: string, member: string): Promise<{ added: boolean }> {
     try {
       await this.#run("Add-DistributionGroupMember", {
         Identity: identity,
         Member: member,
         BypassSecurityGroupManagerCheck: true,
       });
+      return { added: true };
     } catch (err) {
-      // Desired state: a member that is already there is what we wanted.
-      if (ALREADY_MEMBER.test(exchangeText(err))) return;
+      // Desired state: a member that is already there is what we wanted. On a retried call
+      // (the first answer was lost) it is our own add; else someone else's membership.
+      if (ALREADY_MEMBER.test(exchangeText(err))) return { added: retried(err) };
       throw err;
     }
   }

@@ -47,6 +47,10 @@ export interface M365GatewayOptions {
   createCredential?: TokenProviderOptions["createCredential"];
   /** Tenants whose clients are kept (least recently used beyond are rebuilt). @default 500 */
   maxTenants?: number;
+  /** Exchange requests in flight per tenant from this process. @default 3 */
+  maxConcurrentPerTenant?: number;
+  /** Told of Exchange's `@adminapi.warnings` (logged). */
+  onWarning?: (warning: { tenantId: string; cmdlet: string; warnings: string[] }) => void;
 }
 
 class GraphTenantOperations implements GraphOperations {
@@ -112,6 +116,8 @@ export function createM365Gateway(options: M365GatewayOptions): M365Gateway {
     tokens,
     retry,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.maxConcurrentPerTenant ? { maxConcurrentPerTenant: options.maxConcurrentPerTenant } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   const tenants = new Map<string, M365Tenant>();
   const maxTenants = options.maxTenants ?? 500;
@@ -159,7 +165,7 @@ export function consentUrl(
 }
 
 /**
- * The gateway from the environment (SPEC section 4): `M365_CLIENT_ID` with
+ * The gateway from the environment: `M365_CLIENT_ID` with
  * `M365_CLIENT_SECRET` or `M365_CLIENT_CERTIFICATE_PATH`, `M365_CLOUD` and the explicit
  * endpoint overrides. Returns undefined when no app is configured.
  */

@@ -79,14 +79,40 @@ export function toOutboundConnector(row: CmdletRow): OutboundConnector {
     useMxRecord: flag(prop(row, "UseMXRecord")),
     tlsSettings: TLS.find((t) => t.toLowerCase() === tls.toLowerCase()) ?? null,
     enabled: flag(prop(row, "Enabled")),
+    isValidated: flag(prop(row, "IsValidated")),
+    validationRecipients: list(prop(row, "ValidationRecipients")).map((a) => a.replace(/^smtp:/i, "")),
   };
 }
 
+const PASSED = /^(succe(ss|eded|ssful)?|passed?|ok|true|completed?)$/i;
+const FAILED = /^(fail(ed|ure)?|error|false|unsuccessful)$/i;
+
+/**
+ * One row of Validate-OutboundConnector. Public scripts read `TaskName` and the boolean
+ * `IsTaskSuccessful`; a string status is tolerated; a row with neither is `unknown`, which
+ * never counts as a pass.
+ */
 export function toValidationTask(row: CmdletRow): ConnectorValidationTask {
-  const details = text(prop(row, "Details") ?? prop(row, "Error") ?? prop(row, "Message"));
+  const details = text(
+    prop(row, "Error") ??
+      prop(row, "ErrorMessage") ??
+      prop(row, "Details") ??
+      prop(row, "Message") ??
+      prop(row, "Exception"),
+  ).trim();
+  const successful = prop(row, "IsTaskSuccessful");
+  let outcome: ConnectorValidationTask["outcome"] = "unknown";
+  if (typeof successful === "boolean") outcome = successful ? "passed" : "failed";
+  else if (typeof successful === "string" && /^\$?(true|false)$/i.test(successful.trim())) {
+    outcome = flag(successful) ? "passed" : "failed";
+  } else {
+    const status = text(prop(row, "Status") ?? prop(row, "Result") ?? prop(row, "TaskStatus")).trim();
+    if (PASSED.test(status)) outcome = "passed";
+    else if (FAILED.test(status)) outcome = "failed";
+  }
   return {
-    task: text(prop(row, "Task") ?? prop(row, "TaskName") ?? prop(row, "Name")),
-    status: text(prop(row, "Status") ?? prop(row, "Result")),
+    task: text(prop(row, "TaskName") ?? prop(row, "Task") ?? prop(row, "Name")).trim() || "(unnamed task)",
+    outcome,
     ...(details ? { details } : {}),
   };
 }
@@ -95,11 +121,40 @@ export function toTransportConfig(row: CmdletRow | undefined): TransportConfig {
   return { journalingReportNdrTo: row ? optionalAddress(prop(row, "JournalingReportNdrTo")) : null };
 }
 
+/** Every name a recipient goes by, for comparing members by the recipient, not the string. */
+function recipientNames(row: CmdletRow): string[] {
+  const names = new Set<string>();
+  const addName = (v: unknown) => {
+    const t = address(v).trim().toLowerCase();
+    if (t) names.add(t);
+  };
+  for (const key of [
+    "Guid",
+    "ExternalDirectoryObjectId",
+    "Identity",
+    "Name",
+    "Alias",
+    "PrimarySmtpAddress",
+    "WindowsLiveID",
+    "UserPrincipalName",
+    "ExternalEmailAddress",
+  ]) {
+    addName(prop(row, key));
+  }
+  for (const proxy of list(prop(row, "EmailAddresses"))) {
+    // Only SMTP proxies name a recipient by address (X500:, SIP:, SPO: are other kinds).
+    if (/^smtp:/i.test(proxy) || !proxy.includes(":")) addName(proxy);
+  }
+  return [...names];
+}
+
 export function toRecipient(row: CmdletRow): Recipient {
   return {
     identity: identity(row),
+    guid: text(prop(row, "Guid") ?? prop(row, "ExternalDirectoryObjectId")).trim(),
     primarySmtpAddress: address(prop(row, "PrimarySmtpAddress")),
     recipientTypeDetails: text(prop(row, "RecipientTypeDetails")),
+    names: recipientNames(row),
   };
 }
 

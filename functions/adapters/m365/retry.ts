@@ -5,7 +5,13 @@
  * workflow's Retry policy (ThrottledError keeps `retryAfterMs`).
  */
 import { OnboardingError, ThrottledError } from "../../domain/errors.ts";
-import { errorFromNetworkFailure, type M365Service, m365ErrorDetails, setAttempts } from "./error-model.ts";
+import {
+  errorFromNetworkFailure,
+  type M365Service,
+  m365ErrorDetails,
+  setAttempts,
+  wasNotProcessed,
+} from "./error-model.ts";
 
 export interface RetryOptions {
   /** Attempts per call, the first included. @default 4 */
@@ -14,7 +20,12 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Longest single wait in-task; a longer Retry-After is thrown to the workflow instead. @default 10000 */
   maxDelayMs?: number;
-  /** Time limit of one attempt (request and response body). @default 30000 */
+  /**
+   * Time limit of one attempt (request and response body) when the call gives none. Exchange's
+   * server allows a cmdlet 15 minutes; reads and small writes answer in seconds, so 60 s leaves
+   * room without hiding a hung connection. Slow cmdlets pass their own (see exchange-operations).
+   * @default 60000
+   */
   timeoutMs?: number;
   /** Source of jitter, [0, 1). @default Math.random */
   random?: () => number;
@@ -46,6 +57,19 @@ export interface CallContext {
   operation: string;
 }
 
+/** Per call: its own time limit, and whether it may be sent again after an uncertain failure. */
+export interface CallOptions {
+  timeoutMs?: number;
+  /**
+   * `always` (default): any retryable failure is retried in-task. `if-not-processed`: only
+   * failures that prove Exchange did not run the call (429, the concurrency limit, a stale token)
+   * are retried; after a timeout, a dropped connection or a 5xx the call is not sent again in
+   * this attempt (Validate-OutboundConnector sends a test message each time; slow cmdlets would
+   * outlive the task), and the error goes to the workflow's Retry policy.
+   */
+  resend?: "always" | "if-not-processed";
+}
+
 /** The status code an attempt ended with, when it got an answer. */
 export interface AttemptResult<T> {
   value: T;
@@ -67,7 +91,7 @@ export class RetryPolicy {
     this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 4));
     this.baseDelayMs = Math.max(0, options.baseDelayMs ?? 500);
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 10_000);
-    this.timeoutMs = Math.max(1, options.timeoutMs ?? 30_000);
+    this.timeoutMs = Math.max(1, options.timeoutMs ?? 60_000);
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#onCall = onCall;
@@ -86,12 +110,14 @@ export class RetryPolicy {
   async run<T>(
     ctx: CallContext,
     attempt: (signal: AbortSignal, n: number) => Promise<AttemptResult<T>>,
+    options: CallOptions = {},
   ): Promise<T> {
+    const timeoutMs = Math.max(1, options.timeoutMs ?? this.timeoutMs);
     for (let n = 1; ; n++) {
       const started = performance.now();
       let error: OnboardingError;
       try {
-        const result = await attempt(AbortSignal.timeout(this.timeoutMs), n);
+        const result = await attempt(AbortSignal.timeout(timeoutMs), n);
         this.#emit(ctx, n, started, {
           outcome: "success",
           ...(result.status !== undefined ? { status: result.status } : {}),
@@ -109,7 +135,8 @@ export class RetryPolicy {
         ...(status ? { status } : {}),
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       };
-      if (!error.retryable || n >= this.maxAttempts || (retryAfterMs ?? 0) > this.maxDelayMs) {
+      const mayResend = options.resend !== "if-not-processed" || wasNotProcessed(error);
+      if (!error.retryable || !mayResend || n >= this.maxAttempts || (retryAfterMs ?? 0) > this.maxDelayMs) {
         this.#emit(ctx, n, started, { outcome: "failure", ...base });
         throw error;
       }

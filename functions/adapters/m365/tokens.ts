@@ -70,6 +70,16 @@ export class TokenProvider {
     return request;
   }
 
+  /**
+   * Forgets the cached token of a tenant and resource (and the tenant's credential, whose MSAL
+   * cache would hand the same token back): the next getToken asks Entra ID for a new one.
+   */
+  invalidate(tenantId: string, resource: string): void {
+    const id = tenantId.toLowerCase();
+    this.#tokens.delete(`${id} ${resource}`);
+    this.#credentials.delete(id);
+  }
+
   async #request(
     tenantId: string,
     resource: string,

@@ -1,10 +1,10 @@
-import { ConnectorValidationPendingError } from "../errors.ts";
-import type { OutboundConnectorSpec } from "../m365.ts";
-import { sameSet, sameText } from "../normalize.ts";
+import { ConnectorValidationFailedError, ConnectorValidationPendingError, NotFoundError } from "../errors.ts";
+import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
+import { normalizeAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 
-/** The outbound connectors SPEC section 2 step 1 asks for: one per region used. */
+/** The outbound connectors of the provider profile: one per region used. */
 export function desiredConnectors(ctx: Pick<StepContext, "request" | "profile">): OutboundConnectorSpec[] {
   const { request, profile } = ctx;
   return regionsOf(request.region).map((region) => {
@@ -39,6 +39,21 @@ export function connectorDrift(
   return drift;
 }
 
+/** The values of a connector that offboarding restores on one it adopted. */
+export function connectorValues(c: OutboundConnector): OutboundConnectorSpec & { isValidated: boolean } {
+  return {
+    name: c.name,
+    comment: c.comment,
+    connectorType: c.connectorType,
+    recipientDomains: [...c.recipientDomains],
+    smartHosts: [...c.smartHosts],
+    useMxRecord: c.useMxRecord,
+    tlsSettings: c.tlsSettings,
+    enabled: c.enabled,
+    isValidated: c.isValidated,
+  };
+}
+
 /** Step `connector`: create or correct the outbound connector(s). */
 export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
   const changes: string[] = [];
@@ -52,33 +67,77 @@ export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
         return;
       }
       const drift = connectorDrift(current, desired);
-      if (Object.keys(drift).length > 0) {
-        await ctx.m365.exchange.setOutboundConnector(current.identity, drift);
-        changes.push(`updated connector ${desired.name}: ${Object.keys(drift).join(", ")}`);
+      if (Object.keys(drift).length === 0) return;
+      // A connector someone else made: remember what it was before our first change.
+      if (!ctx.owned.connectors.includes(desired.name)) {
+        await ctx.adopt("connectors", desired.name, connectorValues(current));
       }
+      // A changed connector must pass validation again before journaling relies on it.
+      await ctx.m365.exchange.setOutboundConnector(current.identity, {
+        ...drift,
+        ...(current.isValidated ? { isValidated: false } : {}),
+      });
+      changes.push(`updated connector ${desired.name}: ${Object.keys(drift).join(", ")}`);
     }),
   );
   return { changes };
 }
 
-/** Step `validate-connector`: every validation task of every connector must succeed. */
+/**
+ * Step `validate-connector`: Validate-OutboundConnector for each connector with its region's
+ * journaling address; it passes only when every task succeeded. Then the connector is marked
+ * validated (the cmdlet does not do it), which is also how a re-run knows not to send another
+ * test message.
+ *
+ * Throws ConnectorValidationPendingError while Exchange cannot find the connector yet
+ * (replication after creation), and ConnectorValidationFailedError with each failed task's
+ * message when the verdict is a failure (or unreadable).
+ */
 export async function validateConnectors(ctx: StepContext): Promise<StepOutcome> {
   const { request, profile } = ctx;
+  const { exchange } = ctx.m365;
+  const changes: string[] = [];
   await Promise.all(
     regionsOf(request.region).map(async (region) => {
       const name = nameFor(profile.connectorName, request.region, region, "connector");
       const recipient = journalAddress(profile, region, request.customerName);
-      const tasks = await ctx.m365.exchange.validateOutboundConnector(name, [recipient]);
-      const failed = tasks.filter((t) => !/^succe/i.test(t.status));
+      const current = await exchange.getOutboundConnector(name);
+      if (!current) throw notReplicated(name);
+      if (current.isValidated && current.validationRecipients.some((r) => sameRecipient(r, recipient))) {
+        return;
+      }
+      let tasks: ConnectorValidationTask[];
+      try {
+        tasks = await exchange.validateOutboundConnector(current.identity, [recipient]);
+      } catch (err) {
+        if (err instanceof NotFoundError) throw notReplicated(name);
+        throw err;
+      }
+      const failed = tasks.filter((t) => t.outcome !== "passed");
       if (tasks.length === 0 || failed.length > 0) {
         const detail = failed
-          .map((t) => `${t.task}: ${t.status}${t.details ? ` (${t.details})` : ""}`)
+          .map(
+            (t) =>
+              `${t.task}: ${t.outcome === "unknown" ? "no result" : "failed"}${t.details ? ` (${t.details})` : ""}`,
+          )
           .join("; ");
-        throw new ConnectorValidationPendingError(
-          `Validation of connector "${name}" with ${recipient} did not succeed${detail ? `: ${detail}` : " (no result)"}.`,
+        throw new ConnectorValidationFailedError(
+          `Validation of connector "${name}" with ${recipient} did not pass${detail ? `: ${detail}` : " (Exchange returned no tasks)"}.`,
         );
       }
+      await exchange.markConnectorValidated(current.identity, [recipient], ctx.now());
+      changes.push(`validated connector ${name}`);
     }),
   );
-  return { changes: [] };
+  return { changes };
+}
+
+function notReplicated(name: string): ConnectorValidationPendingError {
+  return new ConnectorValidationPendingError(
+    `Exchange cannot find connector "${name}" for validation yet (directory replication after creation); validation is retried.`,
+  );
+}
+
+function sameRecipient(a: string, b: string): boolean {
+  return normalizeAddress(a) === normalizeAddress(b);
 }

@@ -1,12 +1,12 @@
 import type { M365Tenant } from "../m365.ts";
 import type { ProviderProfile } from "../provider.ts";
-import type { OwnedKind } from "../store.ts";
+import type { AdoptedKind, AdoptedObjects, OwnedKind } from "../store.ts";
 import type { OnboardingRequest } from "../tenant.ts";
 
 /**
- * What a step needs besides Microsoft 365: the request, the provider profile, and two
- * durable notes it must write BEFORE the change they protect (so that a crash right after the
- * change still leaves them recorded).
+ * What a step needs besides Microsoft 365: the request, the provider profile, and durable notes
+ * it must write BEFORE the change they protect (so that a crash right after the change still
+ * leaves them recorded).
  */
 export interface StepContext {
   request: OnboardingRequest;
@@ -14,13 +14,27 @@ export interface StepContext {
   m365: M365Tenant;
   /** Objects this service owns in the tenant (it will create them or did). */
   owned: Readonly<Record<OwnedKind, readonly string[]>>;
+  /** Previous values of objects that existed before and that onboarding changed. */
+  adopted: Readonly<AdoptedObjects>;
   /** Records that we are about to create an object, so offboarding may remove it. */
   own(kind: OwnedKind, name: string): Promise<void>;
+  /** Forgets an object: removed by offboarding, or not ours after all. */
+  disown(kind: OwnedKind, name: string): Promise<void>;
+  /** Records an existing object's values before the first change to it (once; later calls are ignored). */
+  adopt<K extends AdoptedKind>(kind: K, name: string, previous: AdoptedObjects[K][string]): Promise<void>;
+  /** Forgets an adopted object once offboarding restored it. */
+  release(kind: AdoptedKind, name: string): Promise<void>;
   /** Records the JournalingReportNdrTo we found, once, so offboarding can restore it. */
   rememberPreviousNdrTo(value: string | null): Promise<void>;
+  /** The current time, ISO 8601. */
+  now(): string;
 }
 
 /** What a step did: counted by the tests and the benchmarks, shown in logs. */
 export interface StepOutcome {
   changes: string[];
+  /** Nothing applied to this tenant (offboarding steps with nothing to remove or restore). */
+  skipped?: boolean;
+  /** restore-journal-settings: Exchange refused to clear the address, so it was left. */
+  ndrAddressKept?: boolean;
 }

@@ -3,7 +3,11 @@ import { sameAddress } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 
-/** The journal rules of SPEC section 2 step 5; `recipients` maps a region to its group address. */
+/**
+ * The journal rules: one per region, Scope External, enabled (the cmdlet's default is a disabled
+ * rule); in split mode each journals its region's group. `recipients` maps a region to its group
+ * address.
+ */
 export function desiredJournalRules(
   ctx: Pick<StepContext, "request" | "profile">,
   recipients: Partial<Record<"eu" | "us", string>> = {},
@@ -48,6 +52,19 @@ export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> 
       }
       if (current.scope !== desired.scope) drift.scope = desired.scope;
       if (!sameAddress(current.recipient, desired.recipient)) drift.recipient = desired.recipient;
+      if (
+        (Object.keys(drift).length > 0 || !current.enabled) &&
+        !ctx.owned.journalRules.includes(desired.name)
+      ) {
+        // A rule someone else made: remember what it was before our first change.
+        await ctx.adopt("journalRules", desired.name, {
+          name: current.name,
+          journalEmailAddress: current.journalEmailAddress,
+          scope: current.scope,
+          recipient: current.recipient,
+          enabled: current.enabled,
+        });
+      }
       if (Object.keys(drift).length > 0) {
         await exchange.setJournalRule(current.identity, drift);
         changes.push(`updated journal rule ${desired.name}: ${Object.keys(drift).join(", ")}`);

@@ -1,81 +1,196 @@
-import { sameAddress } from "../normalize.ts";
+import { InvalidRequestError } from "../errors.ts";
+import { sameAddress, sameSet } from "../normalize.ts";
+import { journalAddress, regionsOf } from "../provider.ts";
 import type { OwnedKind } from "../store.ts";
+import { OFFBOARDING_STEP_NAMES, type OffboardingStepName } from "../tenant.ts";
+import { desiredConnectors } from "./connector.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 import { parseMembership } from "./groups.ts";
 
-export const OFFBOARD_PARTS = ["journal-rules", "groups", "connectors", "journal-settings"] as const;
-export type OffboardPart = (typeof OFFBOARD_PARTS)[number];
+export const OFFBOARD_PARTS = OFFBOARDING_STEP_NAMES;
+export type OffboardPart = OffboardingStepName;
 
 export interface OffboardContext extends StepContext {
   /** JournalingReportNdrTo before onboarding; undefined when it was never changed by us. */
   previousNdrTo: string | null | undefined;
-  /** Forgets an object once it is gone. */
-  disown(kind: OwnedKind, name: string): Promise<void>;
 }
 
 /**
- * Removes what this service created, and only that: the names recorded as owned. An object
- * already gone counts as removed. Rules go first (they reference the groups).
+ * Offboarding, one step at a time, in this order: `remove-journal-rules` first (rules reference
+ * the groups and send mail through the connectors), then `remove-groups` and `remove-connectors`
+ * side by side, then `restore-journal-settings` last (Exchange will not clear the NDR address
+ * while journal rules exist).
+ *
+ * Removes what this service created and only that (the names recorded as owned); an object
+ * already gone counts as removed. Objects it adopted are restored to their previous values, field
+ * by field where the field still holds what onboarding set (a later edit by the customer stays),
+ * and never deleted.
  */
 export async function offboard(ctx: OffboardContext, part: OffboardPart): Promise<StepOutcome> {
+  switch (part) {
+    case "remove-journal-rules":
+      return removeJournalRules(ctx);
+    case "remove-groups":
+      return removeGroups(ctx);
+    case "remove-connectors":
+      return removeConnectors(ctx);
+    case "restore-journal-settings":
+      return restoreJournalSettings(ctx);
+  }
+}
+
+async function removeOwned(
+  ctx: OffboardContext,
+  kind: OwnedKind,
+  get: (name: string) => Promise<{ identity: string } | undefined>,
+  remove: (identity: string) => Promise<void>,
+  changes: string[],
+): Promise<void> {
+  for (const name of ctx.owned[kind]) {
+    const current = await get(name);
+    if (current) {
+      await remove(current.identity);
+      changes.push(`removed ${name}`);
+    }
+    await ctx.disown(kind, name);
+  }
+}
+
+async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
   const changes: string[] = [];
-  const removeOwned = async (
-    kind: OwnedKind,
-    get: (name: string) => Promise<{ identity: string } | undefined>,
-    remove: (identity: string) => Promise<void>,
-  ) => {
-    for (const name of ctx.owned[kind]) {
-      const current = await get(name);
-      if (current) {
-        await remove(current.identity);
-        changes.push(`removed ${name}`);
-      }
-      await ctx.disown(kind, name);
+  await removeOwned(
+    ctx,
+    "journalRules",
+    (n) => exchange.getJournalRule(n),
+    (id) => exchange.removeJournalRule(id),
+    changes,
+  );
+  const ours = new Set(
+    regionsOf(ctx.request.region).map((r) =>
+      journalAddress(ctx.profile, r, ctx.request.customerName).toLowerCase(),
+    ),
+  );
+  for (const [name, previous] of Object.entries(ctx.adopted.journalRules)) {
+    const current = await exchange.getJournalRule(name);
+    // Restore only a rule that still journals to us: one the customer changed since is theirs.
+    if (current && ours.has(current.journalEmailAddress.toLowerCase())) {
+      const back: Parameters<typeof exchange.setJournalRule>[1] = {};
+      if (!sameAddress(current.journalEmailAddress, previous.journalEmailAddress))
+        back.journalEmailAddress = previous.journalEmailAddress;
+      if (current.scope !== previous.scope) back.scope = previous.scope;
+      if (!sameAddress(current.recipient, previous.recipient)) back.recipient = previous.recipient;
+      if (Object.keys(back).length > 0) await exchange.setJournalRule(current.identity, back);
+      if (current.enabled && !previous.enabled) await exchange.disableJournalRule(current.identity);
+      changes.push(`restored journal rule ${name}`);
     }
-  };
-  switch (part) {
-    case "journal-rules":
-      await removeOwned(
-        "journalRules",
-        (n) => exchange.getJournalRule(n),
-        (id) => exchange.removeJournalRule(id),
-      );
-      break;
-    case "groups":
-      // Memberships we added to groups we adopted first, then the groups we created.
-      for (const value of ctx.owned.members) {
-        const { group, member } = parseMembership(value);
-        const current = await exchange.getDistributionGroup(group);
-        if (current) {
-          await exchange.removeDistributionGroupMember(current.identity, member);
-          changes.push(`removed ${member} from ${group}`);
-        }
-        await ctx.disown("members", value);
-      }
-      await removeOwned(
-        "groups",
-        (n) => exchange.getDistributionGroup(n),
-        (id) => exchange.removeDistributionGroup(id),
-      );
-      break;
-    case "connectors":
-      await removeOwned(
-        "connectors",
-        (n) => exchange.getOutboundConnector(n),
-        (id) => exchange.removeOutboundConnector(id),
-      );
-      break;
-    case "journal-settings": {
-      if (ctx.previousNdrTo === undefined) break;
-      const current = await exchange.getTransportConfig();
-      // Restore only what we set: an address someone changed since is theirs now.
-      if (sameAddress(current.journalingReportNdrTo, ctx.request.ndrAddress)) {
-        await exchange.setTransportConfig({ journalingReportNdrTo: ctx.previousNdrTo });
-        changes.push(`restored JournalingReportNdrTo to ${ctx.previousNdrTo ?? "(empty)"}`);
-      }
-      break;
-    }
+    await ctx.release("journalRules", name);
   }
-  return { changes };
+  return outcome(changes, ctx.owned.journalRules.length + Object.keys(ctx.adopted.journalRules).length);
+}
+
+async function removeGroups(ctx: OffboardContext): Promise<StepOutcome> {
+  const { exchange } = ctx.m365;
+  const changes: string[] = [];
+  const work = ctx.owned.members.length + ctx.owned.groups.length;
+  // Memberships we added to groups we adopted first, then the groups we created.
+  for (const value of ctx.owned.members) {
+    const { group, member } = parseMembership(value);
+    const current = await exchange.getDistributionGroup(group);
+    if (current) {
+      await exchange.removeDistributionGroupMember(current.identity, member);
+      changes.push(`removed ${member} from ${group}`);
+    }
+    await ctx.disown("members", value);
+  }
+  await removeOwned(
+    ctx,
+    "groups",
+    (n) => exchange.getDistributionGroup(n),
+    (id) => exchange.removeDistributionGroup(id),
+    changes,
+  );
+  return outcome(changes, work);
+}
+
+async function removeConnectors(ctx: OffboardContext): Promise<StepOutcome> {
+  const { exchange } = ctx.m365;
+  const changes: string[] = [];
+  const work = ctx.owned.connectors.length + Object.keys(ctx.adopted.connectors).length;
+  await removeOwned(
+    ctx,
+    "connectors",
+    (n) => exchange.getOutboundConnector(n),
+    (id) => exchange.removeOutboundConnector(id),
+    changes,
+  );
+  const desired = new Map(desiredConnectors(ctx).map((d) => [d.name.toLowerCase(), d]));
+  for (const [name, previous] of Object.entries(ctx.adopted.connectors)) {
+    const current = await exchange.getOutboundConnector(name);
+    const ours = desired.get(name.toLowerCase());
+    if (current && ours) {
+      // Field by field: only what still holds the value onboarding set goes back.
+      const back: Parameters<typeof exchange.setOutboundConnector>[1] = {};
+      if (current.comment === ours.comment && previous.comment !== ours.comment)
+        back.comment = previous.comment;
+      if (current.connectorType === ours.connectorType && previous.connectorType !== ours.connectorType)
+        back.connectorType = previous.connectorType;
+      if (
+        sameSet(current.recipientDomains, ours.recipientDomains) &&
+        !sameSet(previous.recipientDomains, ours.recipientDomains)
+      )
+        back.recipientDomains = previous.recipientDomains;
+      if (sameSet(current.smartHosts, ours.smartHosts) && !sameSet(previous.smartHosts, ours.smartHosts)) {
+        back.smartHosts = previous.smartHosts;
+      }
+      if (current.useMxRecord === ours.useMxRecord && previous.useMxRecord !== ours.useMxRecord)
+        back.useMxRecord = previous.useMxRecord;
+      if (
+        current.tlsSettings === ours.tlsSettings &&
+        previous.tlsSettings !== ours.tlsSettings &&
+        previous.tlsSettings
+      )
+        back.tlsSettings = previous.tlsSettings;
+      if (current.enabled === ours.enabled && previous.enabled !== ours.enabled)
+        back.enabled = previous.enabled;
+      if (Object.keys(back).length > 0) {
+        if (current.isValidated !== previous.isValidated) back.isValidated = previous.isValidated;
+        await exchange.setOutboundConnector(current.identity, back);
+        changes.push(`restored connector ${name}: ${Object.keys(back).join(", ")}`);
+      }
+    }
+    await ctx.release("connectors", name);
+  }
+  return outcome(changes, work);
+}
+
+/**
+ * Puts back the JournalingReportNdrTo found before onboarding, if it still holds the address
+ * onboarding set (one someone changed since is theirs). Exchange refuses to clear the address
+ * once set (while journal rules exist, and possibly for good): when the previous value was empty
+ * and clearing is refused, the address is left and the outcome says so (`ndrAddressKept`).
+ */
+async function restoreJournalSettings(ctx: OffboardContext): Promise<StepOutcome> {
+  if (ctx.previousNdrTo === undefined) return { changes: [], skipped: true };
+  const { exchange } = ctx.m365;
+  const current = await exchange.getTransportConfig();
+  if (!sameAddress(current.journalingReportNdrTo, ctx.request.ndrAddress)) return { changes: [] };
+  if (ctx.previousNdrTo !== null) {
+    await exchange.setTransportConfig({ journalingReportNdrTo: ctx.previousNdrTo });
+    return { changes: [`restored JournalingReportNdrTo to ${ctx.previousNdrTo}`] };
+  }
+  try {
+    await exchange.setTransportConfig({ journalingReportNdrTo: null });
+    return { changes: ["cleared JournalingReportNdrTo"] };
+  } catch (err) {
+    // A refusal (not a fault worth retrying): the address stays, and offboarding says so.
+    if (!(err instanceof InvalidRequestError)) throw err;
+    const after = await exchange.getTransportConfig();
+    if (!sameAddress(after.journalingReportNdrTo, ctx.request.ndrAddress)) throw err;
+    return { changes: [], ndrAddressKept: true };
+  }
+}
+
+function outcome(changes: string[], work: number): StepOutcome {
+  return work === 0 ? { changes, skipped: true } : { changes };
 }
