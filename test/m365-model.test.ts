@@ -5,12 +5,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { errorFromResponse, parseODataError } from "../functions/adapters/m365/error-model.ts";
+import { createM365GatewayFromEnv } from "../functions/adapters/m365/gateway.ts";
 import {
   list,
   optionalAddress,
   toJournalRule,
   toOutboundConnector,
   toTransportConfig,
+  toValidationTask,
 } from "../functions/adapters/m365/normalize.ts";
 import { RetryPolicy } from "../functions/adapters/m365/retry.ts";
 import { M365_CLOUDS, readM365AppConfig, resolveM365Endpoints } from "../functions/commons/config.ts";
@@ -134,6 +136,8 @@ describe("Exchange output normalisation", () => {
       useMxRecord: false,
       tlsSettings: "CertificateValidation",
       enabled: true,
+      isValidated: false,
+      validationRecipients: [],
     });
     expect(
       toJournalRule({
@@ -151,6 +155,27 @@ describe("Exchange output normalisation", () => {
       recipient: null,
       enabled: true,
     });
+  });
+});
+
+describe("Validate-OutboundConnector rows", () => {
+  it("reads TaskName and the boolean IsTaskSuccessful (what public scripts select)", () => {
+    expect(toValidationTask({ TaskName: "SMTP connectivity", IsTaskSuccessful: true, Error: null })).toEqual({
+      task: "SMTP connectivity",
+      outcome: "passed",
+    });
+    expect(
+      toValidationTask({ TaskName: "Send test mail", IsTaskSuccessful: false, Error: "550 5.7.1 refused" }),
+    ).toEqual({ task: "Send test mail", outcome: "failed", details: "550 5.7.1 refused" });
+    expect(toValidationTask({ taskname: "x", istasksuccessful: "True" }).outcome).toBe("passed");
+  });
+
+  it("tolerates a string status, and never counts a row with neither as a pass", () => {
+    expect(toValidationTask({ TaskName: "x", Status: "Succeeded" }).outcome).toBe("passed");
+    expect(toValidationTask({ Task: "x", Result: "Failed" }).outcome).toBe("failed");
+    expect(toValidationTask({ TaskName: "x" }).outcome).toBe("unknown");
+    expect(toValidationTask({ TaskName: "x", Status: "Pending" }).outcome).toBe("unknown");
+    expect(toValidationTask({ TaskName: "x", IsTaskSuccessful: null }).outcome).toBe("unknown");
   });
 });
 
@@ -242,6 +267,37 @@ describe("cloud endpoints", () => {
       exchange: "https://partner.outlook.cn",
     });
     expect(() => resolveM365Endpoints({ M365_CLOUD: "mars" })).toThrow(/M365_CLOUD must be one of/);
+  });
+
+  it("talks to DoD's Exchange host with a token for that host (no DoD tenant is reachable from here)", async () => {
+    const scopes: string[] = [];
+    const requests: { url: string; anchor: string | null }[] = [];
+    const tenantId = "11111111-2222-3333-4444-555555555555";
+    const gateway = createM365GatewayFromEnv(
+      { M365_CLOUD: "usgovdod", M365_CLIENT_ID: "app", M365_CLIENT_SECRET: "secret" },
+      {
+        // Stand-ins for the two network parts only: the DoD cloud cannot be reached from a test.
+        createCredential: () => ({
+          getToken: async (scope) => {
+            scopes.push(String(scope));
+            return { token: "t", expiresOnTimestamp: Date.now() + 3_600_000 };
+          },
+        }),
+        fetch: (async (url: string | URL | Request, init?: RequestInit) => {
+          requests.push({ url: String(url), anchor: new Headers(init?.headers).get("x-anchormailbox") });
+          return new Response(JSON.stringify({ value: [{ JournalingReportNdrTo: "<>" }] }), { status: 200 });
+        }) as typeof fetch,
+      },
+    );
+    await gateway!.tenant(tenantId).exchange.getTransportConfig();
+    expect(scopes).toEqual(["https://outlook-dod.office365.us/.default"]);
+    expect(requests).toEqual([
+      {
+        url: `https://outlook-dod.office365.us/adminapi/beta/${tenantId}/InvokeCommand`,
+        anchor: `APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@${tenantId}`,
+      },
+    ]);
+    expect(gateway!.consentUrl(tenantId)).toMatch(/^https:\/\/login\.microsoftonline\.us\//);
   });
 
   it("lets explicit https endpoints override the cloud, and marks an explicit authority", () => {

@@ -72,12 +72,12 @@ export function tenantProblems(body: OnboardingBody, snapshot: TenantSnapshot): 
 
 /**
  * Microsoft 365 writes one onboarding of `body` makes on a fresh tenant: the NDR address, each
- * connector, group and journal rule once (desired state: a retry after the write landed
- * reads it back and writes nothing).
+ * connector (created, then marked validated), group and journal rule once (desired state: a
+ * retry after the write landed reads it back and writes nothing).
  */
 export function expectedWrites(body: OnboardingBody): number {
   const regions = body.region === "split" ? 2 : 1;
-  return 1 + (body.outboundGateway ? regions : 0) + (body.region === "split" ? 2 : 0) + regions;
+  return 1 + (body.outboundGateway ? 2 * regions : 0) + (body.region === "split" ? 2 : 0) + regions;
 }
 
 /** An event as GET /v1/tenants/{id}/events lists it. */
