@@ -71,9 +71,28 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
 
   const writes = (tenantId: string) => sim.calls(tenantId).filter((c) => c.write && c.status < 400);
 
+  /** The whole workflow again on a finished tenant, every succeeded step forced to run. */
+  const rerun = async (tenantId: string): Promise<Tenant> => {
+    const current = (await store.getTenant(tenantId))!.tenant;
+    const steps = Object.fromEntries(
+      current.steps
+        .filter((s) => s.status === "succeeded")
+        .map((s) => [s.name, { status: "pending" as const }]),
+    );
+    const { stored } = await store.transition(
+      tenantId,
+      { status: "queued", newRun: true, steps },
+      new Date().toISOString(),
+    );
+    await engine.start("onboarding", { tenantId, run: stored.internals.run });
+    return settle(tenantId);
+  };
+
   return {
     store,
     sim,
+    /** The gateway the tasks use: for arranging a tenant as its admin would have. */
+    m365,
     engine,
     handlers,
     service,
@@ -81,6 +100,7 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
     onboard,
     retry,
     offboard,
+    rerun,
     writes,
     close: async () => {
       await engine.close();
