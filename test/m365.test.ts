@@ -176,7 +176,17 @@ describe("Exchange operations", () => {
     const tasks = await ex.validateOutboundConnector(spec.name, ["acme@journaling.mxrecord.io"]);
     expect(tasks.length).toBeGreaterThan(0);
     expect(tasks.every((t) => t.outcome === "passed")).toBe(true);
-    expect(sim.tenant(tenantId).connectors[0]?.isValidated).toBe(true);
+    // Validation does not mark the connector validated (Microsoft's doc); we do, afterwards.
+    expect(sim.tenant(tenantId).connectors[0]?.isValidated).toBe(false);
+    await ex.markConnectorValidated(
+      created.identity,
+      ["acme@journaling.mxrecord.io"],
+      new Date().toISOString(),
+    );
+    expect(await ex.getOutboundConnector(spec.name)).toMatchObject({
+      isValidated: true,
+      validationRecipients: ["acme@journaling.mxrecord.io"],
+    });
 
     await ex.removeOutboundConnector(created.identity);
     expect(await ex.getOutboundConnector(spec.name)).toBeUndefined();
@@ -274,16 +284,22 @@ describe("Exchange operations", () => {
     expect(await ex.getDistributionGroup("EU users")).toEqual(group);
 
     sim.resetCalls();
-    expect((await ex.listDistributionGroupMembers(group.identity)).sort()).toEqual(
-      members.slice(0, 4).sort(),
-    );
+    const addresses = async () =>
+      (await ex.listDistributionGroupMembers(group.identity)).map((m) => m.primarySmtpAddress).sort();
+    expect(await addresses()).toEqual(members.slice(0, 4).sort());
     const pages = callsOf(tenantId, "Get-DistributionGroupMember");
     expect(pages.map((c) => c.page ?? 1)).toEqual([1, 2]);
 
-    await ex.addDistributionGroupMember(group.identity, demo.team.address);
-    // Adding a member that is already there is the desired state, not an error.
-    await ex.addDistributionGroupMember(group.identity, demo.alice);
-    expect((await ex.listDistributionGroupMembers(group.identity)).sort()).toEqual(members.sort());
+    expect(await ex.addDistributionGroupMember(group.identity, demo.team.address)).toEqual({ added: true });
+    // A member that is already there is the desired state, not an error, and not our membership.
+    expect(await ex.addDistributionGroupMember(group.identity, demo.alice)).toEqual({ added: false });
+    expect(await addresses()).toEqual(members.sort());
+    // Each member comes with every name it goes by (members are compared by recipient).
+    const alice = (await ex.listDistributionGroupMembers(group.identity)).find(
+      (m) => m.primarySmtpAddress === demo.alice,
+    );
+    expect(alice?.names).toEqual(expect.arrayContaining([demo.alice, "alice"]));
+    expect(alice?.guid).toMatch(/^[0-9a-f-]{36}$/);
     expect(callsOf(tenantId, "Get-DistributionGroupMember").map((c) => c.page ?? 1)).toEqual([1, 2, 1, 2, 3]);
 
     await ex.removeDistributionGroup(group.identity);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
@@ -104,6 +104,7 @@ describe("registration", () => {
     expect(stored.internals).toEqual({
       run: 1,
       owned: { connectors: [], groups: [], journalRules: [], members: [] },
+      adopted: { connectors: {}, journalRules: {} },
     });
     expect(await db.store.getTenant(tenantId)).toEqual(stored);
     expect(await db.store.getTenant(newTenantId())).toBeUndefined();
@@ -168,6 +169,7 @@ describe("registration", () => {
     expect(again.internals).toEqual({
       run: 3,
       owned: { connectors: [], groups: [], journalRules: [], members: [] },
+      adopted: { connectors: {}, journalRules: {} },
     });
     expect(await db.store.listEvents(tenantId)).toEqual([]);
 
@@ -404,6 +406,7 @@ describe("transitions and events", () => {
       run: 1,
       previousNdrTo: null,
       owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"], members: [] },
+      adopted: { connectors: {}, journalRules: {} },
     });
     const again = await db.store.transition(
       tenantId,
@@ -434,6 +437,96 @@ describe("transitions and events", () => {
       (await db.store.transition(other, { previousNdrTo: "second@x.example" }, at(2))).stored.internals
         .previousNdrTo,
     ).toBe("first@x.example");
+  });
+
+  it("records an adopted object's previous values once, forgets it on release, also on a tenant stored before adoption existed", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_a", request(tenantId), T0);
+    const previous = {
+      name: "Rule",
+      journalEmailAddress: "old@archive.example",
+      scope: "Global" as const,
+      recipient: null,
+      enabled: false,
+    };
+    await db.store.transition(tenantId, { adopt: { kind: "journalRules", name: "Rule", previous } }, at(1));
+    // A second record (a retried step) keeps the first values: they are the ones before our change.
+    const again = await db.store.transition(
+      tenantId,
+      { adopt: { kind: "journalRules", name: "Rule", previous: { ...previous, enabled: true } } },
+      at(2),
+    );
+    expect(again.stored.internals.adopted.journalRules).toEqual({ Rule: previous });
+    const released = await db.store.transition(
+      tenantId,
+      { release: { kind: "journalRules", name: "Rule" } },
+      at(3),
+    );
+    expect(released.stored.internals.adopted).toEqual({ connectors: {}, journalRules: {} });
+
+    // An item written before `adopted` existed gets the map on its first adoption.
+    const legacy = newTenantId();
+    await db.store.registerTenant("p_a", request(legacy), T0);
+    await db.docClient.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: { pk: `TENANT#${legacy}`, sk: "TENANT" },
+        UpdateExpression: "REMOVE adopted",
+      }),
+    );
+    const connector = {
+      name: "C",
+      comment: "",
+      connectorType: "Partner" as const,
+      recipientDomains: ["x.example"],
+      smartHosts: ["h.example"],
+      useMxRecord: false,
+      tlsSettings: null,
+      enabled: true,
+      isValidated: false,
+    };
+    const adopted = await db.store.transition(
+      legacy,
+      { adopt: { kind: "connectors", name: "C", previous: connector } },
+      at(1),
+    );
+    expect(adopted.stored.internals.adopted.connectors).toEqual({ C: connector });
+  });
+
+  it("shows offboarding's steps once started, and keeps ndrAddressKept and the customization time", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_s", request(tenantId), T0);
+    const before = (await db.store.getTenant(tenantId))!.tenant.steps.map((s) => s.name);
+    expect(before).not.toContain("remove-journal-rules");
+    const started = await db.store.transition(
+      tenantId,
+      {
+        steps: {
+          "remove-journal-rules": { fresh: true, status: "pending" },
+          "restore-journal-settings": { fresh: true, status: "pending" },
+        },
+        customizationEnabledAt: at(1),
+      },
+      at(1),
+    );
+    expect(started.stored.tenant.steps.slice(-2)).toEqual([
+      { name: "remove-journal-rules", status: "pending", attempts: 0 },
+      { name: "restore-journal-settings", status: "pending", attempts: 0 },
+    ]);
+    const done = await db.store.transition(
+      tenantId,
+      {
+        steps: { "restore-journal-settings": { status: "succeeded", countAttempt: true } },
+        ndrAddressKept: true,
+        customizationEnabledAt: at(2),
+      },
+      at(2),
+    );
+    expect(done.stored.tenant.ndrAddressKept).toBe(true);
+    expect(done.stored.tenant.steps.at(-1)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(done.stored.internals.customizationEnabledAt).toBe(at(1));
+    const cleared = await db.store.transition(tenantId, { ndrAddressKept: null }, at(3));
+    expect(cleared.stored.tenant.ndrAddressKept).toBeUndefined();
   });
 
   it("keeps an event that was stored but not flushed (crash) and lets anyone flush it", async () => {

@@ -4,7 +4,7 @@
  * failures mapped to named errors, retried by the shared {@link RetryPolicy}.
  */
 import { randomUUID } from "node:crypto";
-import { InvalidRequestError, TransientError } from "../../domain/errors.ts";
+import { AccessDeniedError, InvalidRequestError, TransientError } from "../../domain/errors.ts";
 import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
 import type { TokenProvider } from "./tokens.ts";
@@ -122,13 +122,17 @@ export class ExchangeClient {
               body,
             });
             const text = await res.text();
-            if (res.status === 401 && !refreshedToken && !/AADSTS/.test(text)) {
+            if (!res.ok) {
+              const error = errorFromResponse("exchange", cmdlet, res.status, res.headers, text);
+              // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
               // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
-              refreshedToken = true;
-              this.#tokens.invalidate(tenantId, this.#endpoint);
-              throw staleTokenError("exchange", cmdlet, res.status);
+              if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
+                refreshedToken = true;
+                this.#tokens.invalidate(tenantId, this.#endpoint);
+                throw staleTokenError("exchange", cmdlet, res.status);
+              }
+              throw error;
             }
-            if (!res.ok) throw errorFromResponse("exchange", cmdlet, res.status, res.headers, text);
             const parsed = parsePage(cmdlet, text);
             if (parsed.errors.length > 0) throw errorFromAdminApiErrors(cmdlet, parsed.errors);
             if (parsed.warnings.length > 0) {
