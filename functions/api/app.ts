@@ -17,6 +17,7 @@ import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import type { WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
+  InvalidCorrectionError,
   InvalidCursorError,
   InvalidWebhookUrlError,
   TenantNotFoundError,
@@ -199,6 +200,16 @@ export function toProblem(error: unknown): MappedProblem | undefined {
     return {
       ...domain(503, "workflow-unavailable", "Service Unavailable", `${error.message} (POST .../retry)`),
       headers: { "retry-after": "5" },
+    };
+  }
+  if (error instanceof InvalidCorrectionError) {
+    return {
+      status: 400,
+      problem: {
+        ...domain(400, "validation-failed", "Invalid request", "The request is not valid; see errors.")
+          .problem,
+        errors: [{ pointer: `/body/${error.field}`, detail: error.message }],
+      },
     };
   }
   if (error instanceof InvalidWebhookUrlError) {

@@ -22,6 +22,7 @@ import {
   TenantIdParams,
   TenantListQuery,
   TenantPageSchema,
+  TenantPatchBody,
   TenantSchema,
   WebhookDeliveryPageSchema,
   WebhookDeliverySchema,
@@ -284,6 +285,29 @@ export const routes: readonly Route[] = [
     handle: async ({ principal, params, services }) => {
       const tenant = await services.onboarding.retry(principal, params.tenantId);
       return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "correctTenant",
+    method: "PATCH",
+    path: "/v1/tenants/{tenantId}",
+    tag: "tenants",
+    summary: "Correct a tenant's request, then retry it",
+    description:
+      "Corrects `ndrAddress`, `groups` (both, split tenants only), `outboundGateway` or `customerName` of a tenant in `failed`, `awaiting_consent`, `awaiting_permissions` or `awaiting_approval` (anything else is a 409). Fields are validated as on POST; at least one is required. The steps that use a changed field go back to `pending`; `POST .../retry` then applies them. Recorded in the tenant's history as `tenant.updated` (not a webhook).",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    body: TenantPatchBody,
+    problems: [404, 409],
+    responses: { 200: { description: "The corrected tenant.", schema: TenantSchema } },
+    handle: async ({ principal, params, body, services }) => {
+      const { groups, ...rest } = body;
+      const correction = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+      const tenant = await services.onboarding.correct(principal, params.tenantId, {
+        ...correction,
+        ...(groups && { groups }),
+      });
+      return { status: 200, body: toTenantResource(tenant) };
     },
   }),
   defineRoute({

@@ -6,7 +6,13 @@
  * an internal field can never leak unnoticed: the tests validate every response against them.
  */
 import * as z from "zod";
-import { EVENT_TYPES, STEP_NAMES, STEP_STATUSES, TENANT_STATUSES } from "../domain/tenant.ts";
+import {
+  EVENT_TYPES,
+  HISTORY_ONLY_EVENT_TYPES,
+  STEP_NAMES,
+  STEP_STATUSES,
+  TENANT_STATUSES,
+} from "../domain/tenant.ts";
 import { DELIVERY_STATUSES } from "../domain/webhooks.ts";
 
 export const requestSchemas = z.registry<{ id: string; description?: string }>();
@@ -32,15 +38,33 @@ export const GroupSpec = z.strictObject({
   members: z.array(SmtpAddress).max(10_000),
 });
 
+export const CustomerName = z
+  .string()
+  .regex(/^[a-z0-9-]{1,63}$/, "Must be 1-63 characters of a-z, 0-9 and -");
+
+/** The EU and US groups: two distinct groups in Exchange, so names and addresses must differ. */
+export const GroupPair = z.strictObject({ eu: GroupSpec, us: GroupSpec }).superRefine((groups, ctx) => {
+  if (groups.eu.name.toLowerCase() === groups.us.name.toLowerCase()) {
+    ctx.addIssue({ code: "custom", path: ["us", "name"], message: "Must differ from the EU group's name" });
+  }
+  if (groups.eu.primarySmtpAddress.toLowerCase() === groups.us.primarySmtpAddress.toLowerCase()) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["us", "primarySmtpAddress"],
+      message: "Must differ from the EU group's address",
+    });
+  }
+});
+
 /** Body of `POST /v1/tenants`. `groups` is required for `split` and refused otherwise. */
 export const OnboardingRequestBody = z
   .strictObject({
     tenantId: Guid,
-    customerName: z.string().regex(/^[a-z0-9-]{1,63}$/, "Must be 1-63 characters of a-z, 0-9 and -"),
+    customerName: CustomerName,
     region: z.enum(["us", "eu", "split"]),
     outboundGateway: z.boolean().default(false),
     ndrAddress: SmtpAddress,
-    groups: z.strictObject({ eu: GroupSpec, us: GroupSpec }).optional(),
+    groups: GroupPair.optional(),
   })
   .superRefine((req, ctx) => {
     if (req.region === "split" && !req.groups) {
@@ -62,6 +86,21 @@ export const OnboardingRequestBody = z
     ],
   } as Record<string, unknown>);
 requestSchemas.add(OnboardingRequestBody, { id: "OnboardingRequest" });
+
+/**
+ * Body of `PATCH /v1/tenants/{tenantId}`: at least one field, each as on POST. `groups` (both,
+ * replaced as a whole) only for a split tenant; that is checked against the tenant (400).
+ */
+export const TenantPatchBody = z
+  .strictObject({
+    ndrAddress: SmtpAddress.optional(),
+    groups: GroupPair.optional(),
+    outboundGateway: z.boolean().optional(),
+    customerName: CustomerName.optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), "At least one field is required")
+  .meta({ minProperties: 1 } as Record<string, unknown>);
+requestSchemas.add(TenantPatchBody, { id: "TenantPatchRequest" });
 
 export const PartnerCreateBody = z.strictObject({
   name: z.string().min(1).max(200).regex(PrintableName, "Must not contain control characters"),
@@ -179,7 +218,10 @@ responseSchemas.add(TenantPageSchema, { id: "TenantPage" });
 
 export const TenantEventSchema = z.strictObject({
   id: z.string(),
-  type: z.enum(EVENT_TYPES),
+  type: z.enum([...EVENT_TYPES, ...HISTORY_ONLY_EVENT_TYPES]).meta({
+    description:
+      "A webhook event type, or `tenant.updated` (a PATCH; history only, never sent as a webhook).",
+  }),
   timestamp: Timestamp,
   data: z.strictObject({
     tenantId: z.guid(),
@@ -192,7 +234,9 @@ export const TenantEventSchema = z.strictObject({
 responseSchemas.add(TenantEventSchema, { id: "TenantEvent" });
 
 /** The body of a webhook delivery: the event without its id (that is the `webhook-id` header). */
-export const WebhookPayloadSchema = TenantEventSchema.omit({ id: true });
+export const WebhookPayloadSchema = TenantEventSchema.omit({ id: true }).extend({
+  type: z.enum(EVENT_TYPES),
+});
 responseSchemas.add(WebhookPayloadSchema, { id: "WebhookPayload" });
 
 export const TenantEventPageSchema = z.strictObject({

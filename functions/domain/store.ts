@@ -16,6 +16,7 @@ import type {
   StepName,
   StepStatus,
   Tenant,
+  TenantCorrection,
   TenantEvent,
   TenantStatus,
 } from "./tenant.ts";
@@ -48,6 +49,8 @@ export interface StepPatch {
   finishedAt?: string;
   /** `null` clears it. */
   error?: ErrorInfo | null;
+  /** What `resetSteps` goes back to (when a correction makes the step needed or not). */
+  initialStatus?: "pending" | "skipped";
 }
 
 /** Objects this service created in the tenant (offboarding removes only these). */
@@ -84,6 +87,8 @@ export interface TenantChange {
   disown?: Partial<Record<OwnedKind, string[]>>;
   /** Stored only if no previous value was recorded yet. */
   previousNdrTo?: string | null;
+  /** Corrected request fields (`PATCH`); `groups` replaces both groups. */
+  correct?: TenantCorrection;
   /** The event this change causes; it gets the next sequence in the same write. */
   event?: { type: EventType; step?: StepName; error?: ErrorInfo };
 }
