@@ -10,7 +10,7 @@ import { hashApiKey } from "../functions/domain/onboarding.ts";
 import { newTenantId, onboardingBody, splitGroups, startTestApi, type TestApi } from "./support/api.ts";
 
 const PROBLEM = "application/problem+json";
-const problemType = (slug: string) => `urn:journal-onboarding:problem:${slug}`;
+const problemType = (slug: string) => `/v1/errors#${slug.toUpperCase().replaceAll("-", "_")}`;
 
 let t: TestApi;
 let a: { partnerId: string; key: string };
@@ -410,7 +410,7 @@ describe("POST /v1/tenants", () => {
     const res = await t.call("POST", "/v1/tenants", { key: a.key, body: onboardingBody(tenantId) });
     expect(res.status).toBe(503);
     expect(res.headers["retry-after"]).toBe("5");
-    expect(res.body).toMatchObject({ type: expect.stringMatching(/workflow-unavailable$/), status: 503 });
+    expect(res.body).toMatchObject({ type: "/v1/errors#WORKFLOW_UNAVAILABLE", status: 503 });
     expect(JSON.stringify(res.body)).not.toMatch(/ThrottlingException|Rate exceeded/);
     const tenant = await t.call("GET", `/v1/tenants/${tenantId}`, { key: a.key });
     expect(tenant.body.status).toBe("failed");

@@ -3,6 +3,7 @@
  * shaping of the answer, nothing else: matching, auth, parsing, validation, idempotency,
  * errors and logging are middleware (`app.ts`).
  */
+import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
 import type { Principal } from "../domain/store.ts";
 import type { Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
@@ -11,6 +12,7 @@ import { defineRoute, type Route } from "./router.ts";
 import {
   DeliveryIdParams,
   DeliveryListQuery,
+  ErrorCatalogueSchema,
   HealthSchema,
   OnboardingRequestBody,
   OpenApiDocumentSchema,
@@ -133,6 +135,18 @@ export const routes: readonly Route[] = [
       200: { description: "The OpenAPI 3.1 document of this API.", schema: OpenApiDocumentSchema },
     },
     handle: async ({ services }) => ({ status: 200, body: services.openapi() }),
+  }),
+  defineRoute({
+    operationId: "getErrorCatalogue",
+    method: "GET",
+    path: ERROR_CATALOGUE_PATH,
+    tag: "meta",
+    summary: "Every error code, with its meaning and what to do",
+    description:
+      "The catalogue that problem types (`/v1/errors#<CODE>`), tenant and step `error.code`s and webhook delivery errors refer to.",
+    access: "any",
+    responses: { 200: { description: "The error catalogue.", schema: ErrorCatalogueSchema } },
+    handle: async () => ({ status: 200, body: { items: errorCatalogueEntries() } }),
   }),
   defineRoute({
     operationId: "createPartner",

@@ -324,7 +324,13 @@ responseSchemas.add(HealthSchema, { id: "Health" });
 /** RFC 9457 problem details, with `errors` for field problems. */
 export const ProblemSchema = z
   .object({
-    type: z.string(),
+    type: z.string().meta({
+      description: "`/v1/errors#<CODE>`: the code's entry in the error catalogue, relative to the API's URL.",
+    }),
+    code: z
+      .string()
+      .optional()
+      .meta({ description: "The error catalogue's code (`GET /v1/errors`, `x-error-codes`)." }),
     title: z.string(),
     status: z.int().min(400).max(599),
     detail: z.string().optional(),
@@ -346,3 +352,19 @@ export const OpenApiDocumentSchema = z
   .object({ openapi: z.string(), info: z.object({}).loose(), paths: z.object({}).loose() })
   .loose();
 responseSchemas.add(OpenApiDocumentSchema, { id: "OpenApiDocument" });
+
+export const ErrorCatalogueSchema = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+      where: z.enum(["tenant", "webhook-delivery", "api"]),
+      status: z.int().optional().meta({ description: "HTTP status, for API problems." }),
+      retry: z.enum(["yes", "after-fix", "no"]).meta({
+        description: "Whether trying again helps: as is (`yes`), once the cause is fixed, or not at all.",
+      }),
+      meaning: z.string(),
+      action: z.string().meta({ description: "What to do about it." }),
+    }),
+  ),
+});
+responseSchemas.add(ErrorCatalogueSchema, { id: "ErrorCatalogue" });
