@@ -259,7 +259,7 @@ describe("POST /v1/tenants", () => {
     ]);
   });
 
-  it("enforces the SPEC's field rules, each with a pointer to the field", async () => {
+  it("enforces the request's field rules, each with a pointer to the field", async () => {
     const groups = splitGroups();
     const cases: [Record<string, unknown>, string][] = [
       [{ tenantId: "1234" }, "/body/tenantId"],

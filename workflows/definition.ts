@@ -5,7 +5,7 @@
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
- * Shape of the onboarding workflow (SPEC section 2, in dependency order; independent steps
+ * Shape of the onboarding workflow (the journaling guide's steps in dependency order; independent steps
  * side by side):
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
@@ -220,7 +220,8 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
     },
   };
   return {
-    Comment: "Onboards a Microsoft 365 tenant to journaling (SPEC section 2).",
+    Comment:
+      "Onboards a Microsoft 365 tenant to journaling: connector, validation, NDR address, groups, journal rules.",
     StartAt: "CheckAccess",
     States: {
       CheckAccess: task(taskArn("CheckAccess"), {

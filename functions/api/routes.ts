@@ -1,5 +1,5 @@
 /**
- * Every operation of the REST API v1 (SPEC section 5). Handlers are the business call and the
+ * Every operation of the REST API v1 (docs/api.md). Handlers are the business call and the
  * shaping of the answer, nothing else: matching, auth, parsing, validation, idempotency,
  * errors and logging are middleware (`app.ts`).
  */
@@ -32,7 +32,7 @@ import {
   WebhookPutBody,
 } from "./schemas.ts";
 
-/** The tenant resource exactly as SPEC section 5 lists it (no `groups`, no internals). */
+/** The tenant resource of the API (no `groups`, no internals). */
 export function toTenantResource(t: Tenant) {
   return {
     tenantId: t.tenantId,

@@ -1,5 +1,5 @@
 /**
- * The whole service in one process (SPEC section 7): the API behind a local HTTP server, the
+ * The whole service in one process (`npm start`): the API behind a local HTTP server, the
  * same handlers as Lambda, DynamoDB served by dynalite with its state in DATA_DIR (or any
  * DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
  * and, unless M365_* variables are set, the Microsoft 365 simulator.

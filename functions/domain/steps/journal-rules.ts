@@ -3,7 +3,7 @@ import { sameAddress } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 
-/** The journal rules of SPEC section 2 step 5; `recipients` maps a region to its group address. */
+/** The journal rules of the journaling guide (one per region used); `recipients` maps a region to its group address. */
 export function desiredJournalRules(
   ctx: Pick<StepContext, "request" | "profile">,
   recipients: Partial<Record<"eu" | "us", string>> = {},
