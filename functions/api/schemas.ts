@@ -179,7 +179,10 @@ export const IdempotencyHeaders = z.object({
 const Timestamp = z.iso.datetime({ offset: true });
 
 export const ErrorInfoSchema = z.strictObject({
-  code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+  code: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/)
+    .meta({ description: "An entry of the error catalogue (`x-error-codes`, `GET /v1/errors`)." }),
   message: z.string(),
 });
 responseSchemas.add(ErrorInfoSchema, { id: "Error" });
