@@ -522,6 +522,38 @@ describe("reading and listing tenants", () => {
   });
 });
 
+describe("PATCH (responses checked against the OpenAPI document)", () => {
+  it("corrects a failed tenant (200, steps reset, no new run), else 409; bad bodies 400", async () => {
+    const tenantId = await onboard(a.key, { region: "split", groups: splitGroups() });
+    const starts = t.engine.startsFor(tenantId).length;
+    const path = `/v1/tenants/${tenantId}`;
+    expect(
+      (await t.call("PATCH", path, { key: a.key, body: { ndrAddress: "x@contoso.example" } })).status,
+    ).toBe(409);
+    await moveTo(tenantId, "failed");
+    const res = await t.call("PATCH", path, {
+      key: a.key,
+      body: { ndrAddress: "ops@contoso.example", groups: splitGroups(["bob@contoso.example"]) },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "failed", ndrAddress: "ops@contoso.example" });
+    expect((await t.store.getTenant(tenantId))?.tenant.groups?.eu.members).toEqual(["bob@contoso.example"]);
+    expect(t.engine.startsFor(tenantId)).toHaveLength(starts); // PATCH starts nothing; retry does
+    expect(
+      (await t.call("PATCH", path, { key: b.key, body: { ndrAddress: "x@contoso.example" } })).status,
+    ).toBe(404);
+    for (const body of [{}, { region: "eu" }, { groups: { ...splitGroups(), us: splitGroups().eu } }]) {
+      const bad = await t.call("PATCH", path, { key: a.key, body });
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+      expect(bad.body.type).toBe(problemType("validation-failed"));
+    }
+    const events = await t.call("GET", `${path}/events`, { key: a.key });
+    expect(events.body.items.at(-1).type).toBe("tenant.updated");
+    expect((await t.call("POST", `${path}/retry`, { key: a.key })).status).toBe(202);
+    expect(t.engine.startsFor(tenantId)).toHaveLength(starts + 1);
+  });
+});
+
 describe("retry and offboarding", () => {
   it("refuses a body on operations that take none (unknown fields)", async () => {
     const tenantId = await onboard(a.key);
