@@ -316,7 +316,7 @@ describe("generated bad requests", () => {
     await fc.assert(
       fc.asyncProperty(mutants(), async ({ what, body }) => {
         const res = await expectRefused("POST", "/v1/tenants", { key: partner.key, body }, [400]);
-        expect(res.body.type, what).toBe("urn:journal-onboarding:problem:validation-failed");
+        expect(res.body.type, what).toBe("/v1/errors#VALIDATION_FAILED");
         expect(res.body.errors.length, what).toBeGreaterThan(0);
         for (const e of res.body.errors) expect(e.pointer, what).toMatch(/^\/body/);
         const tenantId = typeof body.tenantId === "string" ? body.tenantId.toLowerCase() : undefined;

@@ -81,7 +81,7 @@ describe("Idempotency-Key", () => {
     const otherTenant = newTenantId();
     const reused = await post(a.key, onboardingBody(otherTenant), key);
     expect(reused.status).toBe(422);
-    expect(reused.body.type).toBe("urn:journal-onboarding:problem:idempotency-key-reused");
+    expect(reused.body.type).toBe("/v1/errors#IDEMPOTENCY_KEY_REUSED");
     expect(await registeredCount(otherTenant)).toBe(0);
     const sameTenantOtherField = await post(a.key, onboardingBody(tenantId, { outboundGateway: true }), key);
     expect(sameTenantOtherField.status).toBe(422);
@@ -175,7 +175,7 @@ describe("concurrent duplicates", () => {
     while ((await readRecord(a.partnerId, key))?.status !== "INPROGRESS") await sleep(5);
     const duplicate = await send();
     expect(duplicate.status).toBe(409);
-    expect(duplicate.body.type).toBe("urn:journal-onboarding:problem:idempotency-in-progress");
+    expect(duplicate.body.type).toBe("/v1/errors#IDEMPOTENCY_IN_PROGRESS");
     expect(duplicate.headers["retry-after"]).toBe("1");
     t.engine.gate = undefined;
     release();

@@ -10,7 +10,7 @@ import { hashApiKey } from "../functions/domain/onboarding.ts";
 import { newTenantId, onboardingBody, splitGroups, startTestApi, type TestApi } from "./support/api.ts";
 
 const PROBLEM = "application/problem+json";
-const problemType = (slug: string) => `urn:journal-onboarding:problem:${slug}`;
+const problemType = (slug: string) => `/v1/errors#${slug.toUpperCase().replaceAll("-", "_")}`;
 
 let t: TestApi;
 let a: { partnerId: string; key: string };
@@ -259,7 +259,7 @@ describe("POST /v1/tenants", () => {
     ]);
   });
 
-  it("enforces the SPEC's field rules, each with a pointer to the field", async () => {
+  it("enforces the request's field rules, each with a pointer to the field", async () => {
     const groups = splitGroups();
     const cases: [Record<string, unknown>, string][] = [
       [{ tenantId: "1234" }, "/body/tenantId"],
@@ -410,7 +410,7 @@ describe("POST /v1/tenants", () => {
     const res = await t.call("POST", "/v1/tenants", { key: a.key, body: onboardingBody(tenantId) });
     expect(res.status).toBe(503);
     expect(res.headers["retry-after"]).toBe("5");
-    expect(res.body).toMatchObject({ type: expect.stringMatching(/workflow-unavailable$/), status: 503 });
+    expect(res.body).toMatchObject({ type: "/v1/errors#WORKFLOW_UNAVAILABLE", status: 503 });
     expect(JSON.stringify(res.body)).not.toMatch(/ThrottlingException|Rate exceeded/);
     const tenant = await t.call("GET", `/v1/tenants/${tenantId}`, { key: a.key });
     expect(tenant.body.status).toBe("failed");
@@ -519,6 +519,38 @@ describe("reading and listing tenants", () => {
       const bad = await t.call("GET", `/v1/tenants/${tenantId}/events`, { key: a.key, query: { cursor } });
       expect(bad.status, cursor).toBe(400);
     }
+  });
+});
+
+describe("PATCH (responses checked against the OpenAPI document)", () => {
+  it("corrects a failed tenant (200, steps reset, no new run), else 409; bad bodies 400", async () => {
+    const tenantId = await onboard(a.key, { region: "split", groups: splitGroups() });
+    const starts = t.engine.startsFor(tenantId).length;
+    const path = `/v1/tenants/${tenantId}`;
+    expect(
+      (await t.call("PATCH", path, { key: a.key, body: { ndrAddress: "x@contoso.example" } })).status,
+    ).toBe(409);
+    await moveTo(tenantId, "failed");
+    const res = await t.call("PATCH", path, {
+      key: a.key,
+      body: { ndrAddress: "ops@contoso.example", groups: splitGroups(["bob@contoso.example"]) },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "failed", ndrAddress: "ops@contoso.example" });
+    expect((await t.store.getTenant(tenantId))?.tenant.groups?.eu.members).toEqual(["bob@contoso.example"]);
+    expect(t.engine.startsFor(tenantId)).toHaveLength(starts); // PATCH starts nothing; retry does
+    expect(
+      (await t.call("PATCH", path, { key: b.key, body: { ndrAddress: "x@contoso.example" } })).status,
+    ).toBe(404);
+    for (const body of [{}, { region: "eu" }, { groups: { ...splitGroups(), us: splitGroups().eu } }]) {
+      const bad = await t.call("PATCH", path, { key: a.key, body });
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+      expect(bad.body.type).toBe(problemType("validation-failed"));
+    }
+    const events = await t.call("GET", `${path}/events`, { key: a.key });
+    expect(events.body.items.at(-1).type).toBe("tenant.updated");
+    expect((await t.call("POST", `${path}/retry`, { key: a.key })).status).toBe(202);
+    expect(t.engine.startsFor(tenantId)).toHaveLength(starts + 1);
   });
 });
 

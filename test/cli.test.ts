@@ -238,7 +238,8 @@ describe("tenants", () => {
     expect(run.stdout).toMatch(/^check-access\s+succeeded\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d/m);
     expect(run.stdout).toMatch(/^connector\s+skipped\s+0$/m);
     expect(run.stdout).toMatch(/^journal-rules\s+failed\s+1\s+.*M365_INVALID_REQUEST: New-JournalRule/m);
-    expect(run.stdout).toContain(`Retry with: onboarding tenants retry ${failed}`);
+    expect(run.stdout).toContain(`Retry with: npx onboarding tenants retry ${failed}`);
+    expect(run.stdout).toMatch(/What [A-Z0-9_]+ means and how to fix it: GET \/v1\/errors/);
 
     const asJson = json(await cli(["tenants", "show", failed, "--json"]));
     expect(asJson).toEqual((await rt.call("GET", `/v1/tenants/${failed}`)).body);

@@ -1,4 +1,7 @@
-/** The local runtime's own guarantees (SPEC section 7). */
+/** The local runtime's own guarantees: one instance per DATA_DIR, and a graceful stop. */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +9,8 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { describe, expect, it } from "vitest";
 import { startLocalRuntime } from "../infra/local/runtime.ts";
 
+// Request lines of the API's own logger would drown the test output.
+process.env["POWERTOOLS_LOG_LEVEL"] ??= "ERROR";
 const quiet = () => new Logger({ serviceName: "test-runtime", logLevel: "ERROR" });
 
 describe("local runtime", () => {
@@ -32,3 +37,177 @@ describe("local runtime", () => {
     }
   });
 });
+
+describe("stopping", () => {
+  it("npm start stops on SIGTERM to npm: port free, no process left, lock released, exit 0", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "runtime-stop-"));
+    // Its own process group, to see every process npm started.
+    const child = spawn("npm", ["start"], {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { ...process.env, PORT: "0", DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: "ERROR" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const group = child.pid!;
+    try {
+      let out = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr!.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      const url = await waitUntil(
+        () => /Journal onboarding API\s+(http:\/\/\S+)/.exec(out)?.[1],
+        60_000,
+        () => out,
+      );
+      expect(out).toContain(`${url}/console`);
+      expect(out).toMatch(/curl -H "Authorization: Bearer jok_[\w-]+" http:\/\/\S+\/v1\/openapi\.json/);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect(existsSync(join(dataDir, "service.pid"))).toBe(true);
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      process.kill(child.pid!, "SIGTERM"); // npm itself, not node
+      expect(await exited).toBe(0);
+      await waitUntil(
+        () => !groupAlive(group) || undefined,
+        15_000,
+        () => "processes left in the group",
+      );
+      expect(groupAlive(group)).toBe(false);
+      await expect(fetch(`${url}/health`)).rejects.toThrow();
+      expect(existsSync(join(dataDir, "service.pid"))).toBe(false);
+      expect(out).toContain("Stopped.");
+    } finally {
+      if (groupAlive(group)) process.kill(-group, "SIGKILL");
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("lets a workflow that can finish in time finish instead of marking it INTERRUPTED", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "runtime-grace-"));
+    try {
+      const runtime = await startLocalRuntime({
+        port: 0,
+        dataDir,
+        env: {},
+        logger: quiet(),
+        retryScale: 0.001,
+      });
+      const sim = runtime.simulator!;
+      const ops = { authorization: `Bearer ${runtime.opsApiKey}`, "content-type": "application/json" };
+      const partner = await (
+        await fetch(`${runtime.url}/v1/partners`, { method: "POST", headers: ops, body: '{"name":"p"}' })
+      ).json();
+      const tenantId = randomUUID();
+      sim.failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
+      const res = await fetch(`${runtime.url}/v1/tenants`, {
+        method: "POST",
+        headers: { ...ops, authorization: `Bearer ${partner.apiKey}` },
+        body: JSON.stringify({
+          tenantId,
+          customerName: "c",
+          region: "us",
+          ndrAddress: sim.demo(tenantId).admin,
+        }),
+      });
+      expect(res.status).toBe(202);
+      await waitUntil(
+        async () => (await runtime.store.getTenant(tenantId))?.tenant.status === "running" || undefined,
+        10_000,
+      );
+      await runtime.close({ graceMs: 20_000 });
+
+      const again = await startLocalRuntime({ port: 0, dataDir, env: {}, logger: quiet() });
+      try {
+        expect(again.recovered).toEqual([]);
+        const { tenant } = (await again.store.getTenant(tenantId))!;
+        expect(tenant.status).toBe("succeeded");
+        expect(tenant.error).toBeUndefined();
+      } finally {
+        await again.close({ graceMs: 0 });
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops a workflow that cannot finish in time after its running step, then marks it INTERRUPTED", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "runtime-cut-"));
+    try {
+      const runtime = await startLocalRuntime({
+        port: 0,
+        dataDir,
+        env: {},
+        logger: quiet(),
+        retryScale: 0.001,
+      });
+      const sim = runtime.simulator!;
+      const partner = await (
+        await fetch(`${runtime.url}/v1/partners`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${runtime.opsApiKey}`, "content-type": "application/json" },
+          body: '{"name":"p"}',
+        })
+      ).json();
+      const tenantId = randomUUID();
+      sim.failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
+      await fetch(`${runtime.url}/v1/tenants`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${partner.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          tenantId,
+          customerName: "c",
+          region: "us",
+          ndrAddress: sim.demo(tenantId).admin,
+        }),
+      });
+      await waitUntil(async () => {
+        const stored = await runtime.store.getTenant(tenantId);
+        return (
+          stored?.tenant.steps.find((s) => s.name === "journal-settings")?.status === "running" || undefined
+        );
+      }, 10_000);
+      await runtime.close({ graceMs: 100 });
+
+      const again = await startLocalRuntime({ port: 0, dataDir, env: {}, logger: quiet() });
+      try {
+        expect(again.recovered).toEqual([tenantId]);
+        const { tenant } = (await again.store.getTenant(tenantId))!;
+        expect(tenant.status).toBe("failed");
+        expect(tenant.error?.code).toBe("INTERRUPTED");
+        const steps = Object.fromEntries(tenant.steps.map((s) => [s.name, s.status]));
+        // The step in progress finished; the next one never started.
+        expect(steps).toMatchObject({ "journal-settings": "succeeded", "journal-rules": "pending" });
+      } finally {
+        await again.close({ graceMs: 0 });
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  describe: () => string = () => "",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out ${describe()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -202,6 +202,59 @@ describe("registration", () => {
     expect(after.tenant.groups).toEqual(groups);
     expect((await rawTenant(tenantId))?.["groups"]).toBeUndefined();
   });
+
+  it("replaces groups by a correction, large or small, and drops the replaced parts", async () => {
+    const tenantId = newTenantId();
+    const members = (tag: string, n: number) =>
+      Array.from({ length: n }, (_, i) => `member-${tag}-${i}@customer-domain.example`);
+    const groups = (tag: string, n: number) => ({
+      eu: {
+        name: `EU ${tag}`,
+        primarySmtpAddress: `eu-${tag}@contoso.example`,
+        members: members(`eu${tag}`, n),
+      },
+      us: {
+        name: `US ${tag}`,
+        primarySmtpAddress: `us-${tag}@contoso.example`,
+        members: members(`us${tag}`, n),
+      },
+    });
+    const groupParts = async () =>
+      (
+        await db.docClient.send(
+          new QueryCommand({
+            TableName: db.tableName,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :g)",
+            ExpressionAttributeValues: { ":pk": `TENANT#${tenantId}`, ":g": "GROUPS#" },
+          }),
+        )
+      ).Items ?? [];
+    await db.store.registerTenant(
+      "p_fix",
+      request(tenantId, { region: "split", groups: groups("a", 10_000) }),
+      T0,
+    );
+    const firstParts = (await groupParts()).length;
+    expect(firstParts).toBeGreaterThan(0);
+
+    const big = groups("b", 10_000);
+    const { stored, event } = await db.store.transition(
+      tenantId,
+      { correct: { groups: big, ndrAddress: "new@contoso.example" }, event: { type: "tenant.updated" } },
+      at(1),
+    );
+    expect(stored.tenant.groups).toEqual(big);
+    expect(stored.tenant.ndrAddress).toBe("new@contoso.example");
+    expect(event?.type).toBe("tenant.updated");
+    expect((await db.store.getTenant(tenantId))?.tenant.groups).toEqual(big);
+    expect((await groupParts()).length).toBe(firstParts); // the old parts are gone
+
+    const small = groups("c", 2);
+    await db.store.transition(tenantId, { correct: { groups: small } }, at(2));
+    expect((await db.store.getTenant(tenantId))?.tenant.groups).toEqual(small);
+    expect((await rawTenant(tenantId))?.["groupsParts"]).toBeUndefined();
+    expect(await groupParts()).toEqual([]);
+  });
 });
 
 describe("transitions and events", () => {

@@ -18,7 +18,7 @@ afterAll(async () => {
 const stepStatus = (tenant: Tenant) => Object.fromEntries(tenant.steps.map((s) => [s.name, s.status]));
 const lower = (xs: string[]) => xs.map((x) => x.toLowerCase()).sort();
 
-/** The simulator's tenant equals SPEC section 2, field by field. */
+/** The simulator's tenant is configured as the provider profile and the journaling guide ask, field by field. */
 function expectConfigured(req: OnboardingRequest) {
   const state = h.sim.tenant(req.tenantId);
   const us = `${req.customerName}@journaling.mxrecord.io`;
@@ -116,7 +116,7 @@ describe.each([
   ["split", false],
   ["split", true],
 ] as const)("onboarding %s, outboundGateway=%s", (region, outboundGateway) => {
-  it("configures the tenant as SPEC section 2 says, then a second run writes nothing", async () => {
+  it("configures the tenant as the journaling guide says, then a second run writes nothing", async () => {
     const req = h.request({ region, outboundGateway });
     const tenant = await h.onboard(req);
     expect(tenant.error).toBeUndefined();

@@ -5,7 +5,8 @@
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
- * Shape of the onboarding workflow (in dependency order; independent steps side by side):
+ * Shape of the onboarding workflow (the journaling guide's steps in dependency order; independent steps
+ * side by side):
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
  *        |

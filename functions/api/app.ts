@@ -17,6 +17,7 @@ import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import type { WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
+  InvalidCorrectionError,
   InvalidCursorError,
   InvalidWebhookUrlError,
   TenantNotFoundError,
@@ -27,7 +28,7 @@ import { OnboardingService, PartnerService } from "../domain/onboarding.ts";
 import type { TenantStore } from "../domain/store.ts";
 import type { WebhookService } from "../domain/webhooks.ts";
 import { type Authorize, createAuthorizer } from "./auth.ts";
-import { HttpError, PROBLEM_TYPE_PREFIX } from "./errors.ts";
+import { HttpError, problemCode, problemType } from "./errors.ts";
 import { IdempotentRequests, MemoryIdempotencyLayer, type StoredResponse } from "./idempotency.ts";
 import { type ApiContext, authentication, requestValidation, routeMatching } from "./middleware.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
@@ -185,11 +186,12 @@ export function toProblem(error: unknown): MappedProblem | undefined {
   }
   const domain = (status: number, slug: string, title: string, detail: string) => ({
     status,
-    problem: { type: PROBLEM_TYPE_PREFIX + slug, title, status, detail },
+    problem: { type: problemType(slug), code: problemCode(slug), title, status, detail },
   });
-  if (error instanceof TenantNotFoundError || error instanceof WebhookNotFoundError) {
-    return domain(404, "not-found", "Not found", error.message);
-  }
+  if (error instanceof TenantNotFoundError)
+    return domain(404, "tenant-not-found", "Not found", error.message);
+  if (error instanceof WebhookNotFoundError)
+    return domain(404, "webhook-not-found", "Not found", error.message);
   if (error instanceof ConflictError) return domain(409, "conflict", "Conflict", error.message);
   if (error instanceof InvalidCursorError) {
     return domain(400, "invalid-cursor", "Invalid cursor", "The cursor is not one this API issued.");
@@ -199,6 +201,16 @@ export function toProblem(error: unknown): MappedProblem | undefined {
     return {
       ...domain(503, "workflow-unavailable", "Service Unavailable", `${error.message} (POST .../retry)`),
       headers: { "retry-after": "5" },
+    };
+  }
+  if (error instanceof InvalidCorrectionError) {
+    return {
+      status: 400,
+      problem: {
+        ...domain(400, "validation-failed", "Invalid request", "The request is not valid; see errors.")
+          .problem,
+        errors: [{ pointer: `/body/${error.field}`, detail: error.message }],
+      },
     };
   }
   if (error instanceof InvalidWebhookUrlError) {

@@ -3,9 +3,18 @@
  * by `functions/commons/middleware/problem-responses.ts`. Domain errors (`functions/domain/errors.ts`)
  * are mapped there too. Only errors below 500 are shown to callers (`expose`).
  */
+import { errorTypeUri } from "../domain/error-catalogue.ts";
 
-/** Base of every problem type; `type` is `urn:journal-onboarding:problem:<slug>`. */
-export const PROBLEM_TYPE_PREFIX = "urn:journal-onboarding:problem:";
+/**
+ * A problem's `code` (its entry in the error catalogue) from its slug, and its `type`:
+ * `/v1/errors#<CODE>`, relative to the API's URL (`validation-failed` -> `VALIDATION_FAILED`).
+ */
+export function problemCode(slug: string): string {
+  return slug.toUpperCase().replaceAll("-", "_");
+}
+export function problemType(slug: string): string {
+  return errorTypeUri(problemCode(slug));
+}
 
 /** One field problem: a JSON Pointer into the request (`/body/ndrAddress`, `/query/limit`). */
 export interface FieldProblem {
@@ -15,6 +24,8 @@ export interface FieldProblem {
 
 export interface Problem {
   type: string;
+  /** The error catalogue's code (the fragment of `type`). */
+  code: string;
   title: string;
   status: number;
   detail?: string;
@@ -23,7 +34,7 @@ export interface Problem {
 
 export class HttpError extends Error {
   readonly status: number;
-  /** Problem type slug, see docs/api.md. */
+  /** Problem type slug; its code (`problemCode`) is in the error catalogue (docs/errors.md). */
   readonly slug: string;
   readonly title: string;
   readonly errors: FieldProblem[] | undefined;
@@ -52,7 +63,8 @@ export class HttpError extends Error {
 
   toProblem(): Problem {
     return {
-      type: PROBLEM_TYPE_PREFIX + this.slug,
+      type: problemType(this.slug),
+      code: problemCode(this.slug),
       title: this.title,
       status: this.status,
       detail: this.message,

@@ -32,7 +32,7 @@ export interface ApiContext extends LoggingContext {
 
 type ApiMiddleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>;
 
-/** SPEC: one MB. */
+/** The API's body limit: one MB (413 above). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Field problems listed in one answer, at most (10,000 bad members must not make a huge problem). */
 const MAX_FIELD_PROBLEMS = 100;

@@ -4,7 +4,7 @@
  * `GET /v1/openapi.json`.
  */
 import * as z from "zod";
-import { PROBLEM_TYPE_PREFIX } from "./errors.ts";
+import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
 import type { Route } from "./router.ts";
 import { IdempotencyHeaders, requestSchemas, responseSchemas } from "./schemas.ts";
 
@@ -13,17 +13,17 @@ type JsonSchema = Record<string, unknown>;
 const COMPONENT_REF = (id: string) => `#/components/schemas/${id}`;
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: "Invalid request: `validation-failed` (see `errors`), `malformed-json` or `invalid-cursor`.",
-  401: "Missing or unknown API key (`unauthorized`).",
-  403: "The key's role may not use this operation (`forbidden`).",
-  404: "No such resource, or one that belongs to another partner (`not-found`): the two are indistinguishable.",
-  409: "Conflict with the resource's state (`conflict`), or a request with the same Idempotency-Key still in progress (`idempotency-in-progress`, with Retry-After).",
-  413: "The body is larger than 1 MB (`payload-too-large`).",
-  415: "The body is not `application/json` (`unsupported-media-type`).",
-  422: "The Idempotency-Key was used with a different body (`idempotency-key-reused`).",
-  500: "Unexpected error; no detail is given.",
-  501: "Not configured on this deployment.",
-  503: "The workflow could not be started (`workflow-unavailable`, with Retry-After): the tenant is `failed` (or `offboarding_failed`); retry it.",
+  400: "Invalid request: `VALIDATION_FAILED` (see `errors`), `MALFORMED_JSON` or `INVALID_CURSOR`.",
+  401: "Missing or unknown API key (`UNAUTHORIZED`).",
+  403: "The key's role may not use this operation (`FORBIDDEN`).",
+  404: "No such resource, or one that belongs to another partner (`NOT_FOUND`, `TENANT_NOT_FOUND`, `WEBHOOK_NOT_FOUND`): the two are indistinguishable.",
+  409: "Conflict with the resource's state (`CONFLICT`), or a request with the same Idempotency-Key still in progress (`IDEMPOTENCY_IN_PROGRESS`, with Retry-After).",
+  413: "The body is larger than 1 MB (`PAYLOAD_TOO_LARGE`).",
+  415: "The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
+  422: "The Idempotency-Key was used with a different body (`IDEMPOTENCY_KEY_REUSED`).",
+  500: "Unexpected error (`INTERNAL_ERROR`); no detail is given.",
+  501: "Not configured on this deployment (`NOT_IMPLEMENTED`).",
+  503: "The workflow could not be started (`WORKFLOW_UNAVAILABLE`, with Retry-After): the tenant is `failed` (or `offboarding_failed`); retry it.",
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
@@ -158,7 +158,7 @@ export function buildOpenApiDocument(
     info: {
       title: "Journal onboarding API",
       version: "1.0.0",
-      description: `Onboards Microsoft 365 tenants to an email-security provider's journaling service. Errors are RFC 9457 problems; problem types are \`${PROBLEM_TYPE_PREFIX}<slug>\`.`,
+      description: `Onboards Microsoft 365 tenants to an email-security provider's journaling service. Errors are RFC 9457 problems: \`type\` is \`${ERROR_CATALOGUE_PATH}#<CODE>\` (relative to the API's URL) and \`code\` the code; every code a tenant, a step, a webhook delivery or a problem can carry is in \`x-error-codes\` and at \`GET ${ERROR_CATALOGUE_PATH}\`.`,
     },
     ...(options.serverUrl && { servers: [{ url: options.serverUrl }] }),
     security: [{ apiKey: [] }],
@@ -170,6 +170,7 @@ export function buildOpenApiDocument(
       { name: "meta" },
     ],
     paths,
+    "x-error-codes": errorCatalogueEntries(),
     webhooks: {
       tenantEvent: {
         post: {

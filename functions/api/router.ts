@@ -11,7 +11,7 @@ import type { OnboardingService, PartnerService } from "../domain/onboarding.ts"
 import type { Principal, Role } from "../domain/store.ts";
 import type { WebhookService } from "../domain/webhooks.ts";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 type AnyObjectSchema = z.ZodObject;
 

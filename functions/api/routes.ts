@@ -1,8 +1,9 @@
 /**
- * Every operation of the REST API v1 (SPEC section 5). Handlers are the business call and the
+ * Every operation of the REST API v1 (docs/api.md). Handlers are the business call and the
  * shaping of the answer, nothing else: matching, auth, parsing, validation, idempotency,
  * errors and logging are middleware (`app.ts`).
  */
+import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
 import type { Principal } from "../domain/store.ts";
 import type { Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
@@ -11,6 +12,7 @@ import { defineRoute, type Route } from "./router.ts";
 import {
   DeliveryIdParams,
   DeliveryListQuery,
+  ErrorCatalogueSchema,
   HealthSchema,
   OnboardingRequestBody,
   OpenApiDocumentSchema,
@@ -22,6 +24,7 @@ import {
   TenantIdParams,
   TenantListQuery,
   TenantPageSchema,
+  TenantPatchBody,
   TenantSchema,
   WebhookDeliveryPageSchema,
   WebhookDeliverySchema,
@@ -29,7 +32,7 @@ import {
   WebhookPutBody,
 } from "./schemas.ts";
 
-/** The tenant resource exactly as SPEC section 5 lists it (no `groups`, no internals). */
+/** The tenant resource of the API (no `groups`, no internals). */
 export function toTenantResource(t: Tenant) {
   return {
     tenantId: t.tenantId,
@@ -132,6 +135,18 @@ export const routes: readonly Route[] = [
       200: { description: "The OpenAPI 3.1 document of this API.", schema: OpenApiDocumentSchema },
     },
     handle: async ({ services }) => ({ status: 200, body: services.openapi() }),
+  }),
+  defineRoute({
+    operationId: "getErrorCatalogue",
+    method: "GET",
+    path: ERROR_CATALOGUE_PATH,
+    tag: "meta",
+    summary: "Every error code, with its meaning and what to do",
+    description:
+      "The catalogue that problem types (`/v1/errors#<CODE>`), tenant and step `error.code`s and webhook delivery errors refer to.",
+    access: "any",
+    responses: { 200: { description: "The error catalogue.", schema: ErrorCatalogueSchema } },
+    handle: async () => ({ status: 200, body: { items: errorCatalogueEntries() } }),
   }),
   defineRoute({
     operationId: "createPartner",
@@ -284,6 +299,29 @@ export const routes: readonly Route[] = [
     handle: async ({ principal, params, services }) => {
       const tenant = await services.onboarding.retry(principal, params.tenantId);
       return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "correctTenant",
+    method: "PATCH",
+    path: "/v1/tenants/{tenantId}",
+    tag: "tenants",
+    summary: "Correct a tenant's request, then retry it",
+    description:
+      "Corrects `ndrAddress`, `groups` (both, split tenants only), `outboundGateway` or `customerName` of a tenant in `failed`, `awaiting_consent`, `awaiting_permissions` or `awaiting_approval` (anything else is a 409). Fields are validated as on POST; at least one is required. The steps that use a changed field go back to `pending`; `POST .../retry` then applies them. Recorded in the tenant's history as `tenant.updated` (not a webhook).",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    body: TenantPatchBody,
+    problems: [404, 409],
+    responses: { 200: { description: "The corrected tenant.", schema: TenantSchema } },
+    handle: async ({ principal, params, body, services }) => {
+      const { groups, ...rest } = body;
+      const correction = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+      const tenant = await services.onboarding.correct(principal, params.tenantId, {
+        ...correction,
+        ...(groups && { groups }),
+      });
+      return { status: 200, body: toTenantResource(tenant) };
     },
   }),
   defineRoute({

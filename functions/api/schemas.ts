@@ -6,7 +6,14 @@
  * an internal field can never leak unnoticed: the tests validate every response against them.
  */
 import * as z from "zod";
-import { ALL_STEP_NAMES, EVENT_TYPES, STEP_NAMES, STEP_STATUSES, TENANT_STATUSES } from "../domain/tenant.ts";
+import {
+  ALL_STEP_NAMES,
+  EVENT_TYPES,
+  HISTORY_ONLY_EVENT_TYPES,
+  STEP_NAMES,
+  STEP_STATUSES,
+  TENANT_STATUSES,
+} from "../domain/tenant.ts";
 import { DELIVERY_STATUSES } from "../domain/webhooks.ts";
 
 export const requestSchemas = z.registry<{ id: string; description?: string }>();
@@ -33,15 +40,33 @@ export const GroupSpec = z.strictObject({
   owners: z.array(SmtpAddress).min(1).max(100).optional(),
 });
 
+export const CustomerName = z
+  .string()
+  .regex(/^[a-z0-9-]{1,63}$/, "Must be 1-63 characters of a-z, 0-9 and -");
+
+/** The EU and US groups: two distinct groups in Exchange, so names and addresses must differ. */
+export const GroupPair = z.strictObject({ eu: GroupSpec, us: GroupSpec }).superRefine((groups, ctx) => {
+  if (groups.eu.name.toLowerCase() === groups.us.name.toLowerCase()) {
+    ctx.addIssue({ code: "custom", path: ["us", "name"], message: "Must differ from the EU group's name" });
+  }
+  if (groups.eu.primarySmtpAddress.toLowerCase() === groups.us.primarySmtpAddress.toLowerCase()) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["us", "primarySmtpAddress"],
+      message: "Must differ from the EU group's address",
+    });
+  }
+});
+
 /** Body of `POST /v1/tenants`. `groups` is required for `split` and refused otherwise. */
 export const OnboardingRequestBody = z
   .strictObject({
     tenantId: Guid,
-    customerName: z.string().regex(/^[a-z0-9-]{1,63}$/, "Must be 1-63 characters of a-z, 0-9 and -"),
+    customerName: CustomerName,
     region: z.enum(["us", "eu", "split"]),
     outboundGateway: z.boolean().default(false),
     ndrAddress: SmtpAddress,
-    groups: z.strictObject({ eu: GroupSpec, us: GroupSpec }).optional(),
+    groups: GroupPair.optional(),
   })
   .superRefine((req, ctx) => {
     if (req.region === "split" && !req.groups) {
@@ -63,6 +88,21 @@ export const OnboardingRequestBody = z
     ],
   } as Record<string, unknown>);
 requestSchemas.add(OnboardingRequestBody, { id: "OnboardingRequest" });
+
+/**
+ * Body of `PATCH /v1/tenants/{tenantId}`: at least one field, each as on POST. `groups` (both,
+ * replaced as a whole) only for a split tenant; that is checked against the tenant (400).
+ */
+export const TenantPatchBody = z
+  .strictObject({
+    ndrAddress: SmtpAddress.optional(),
+    groups: GroupPair.optional(),
+    outboundGateway: z.boolean().optional(),
+    customerName: CustomerName.optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), "At least one field is required")
+  .meta({ minProperties: 1 } as Record<string, unknown>);
+requestSchemas.add(TenantPatchBody, { id: "TenantPatchRequest" });
 
 export const PartnerCreateBody = z.strictObject({
   name: z.string().min(1).max(200).regex(PrintableName, "Must not contain control characters"),
@@ -141,7 +181,10 @@ export const IdempotencyHeaders = z.object({
 const Timestamp = z.iso.datetime({ offset: true });
 
 export const ErrorInfoSchema = z.strictObject({
-  code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+  code: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/)
+    .meta({ description: "An entry of the error catalogue (`x-error-codes`, `GET /v1/errors`)." }),
   message: z.string(),
 });
 responseSchemas.add(ErrorInfoSchema, { id: "Error" });
@@ -184,7 +227,10 @@ responseSchemas.add(TenantPageSchema, { id: "TenantPage" });
 
 export const TenantEventSchema = z.strictObject({
   id: z.string(),
-  type: z.enum(EVENT_TYPES),
+  type: z.enum([...EVENT_TYPES, ...HISTORY_ONLY_EVENT_TYPES]).meta({
+    description:
+      "A webhook event type, or `tenant.updated` (a PATCH; history only, never sent as a webhook).",
+  }),
   timestamp: Timestamp,
   data: z.strictObject({
     tenantId: z.guid(),
@@ -198,7 +244,9 @@ export const TenantEventSchema = z.strictObject({
 responseSchemas.add(TenantEventSchema, { id: "TenantEvent" });
 
 /** The body of a webhook delivery: the event without its id (that is the `webhook-id` header). */
-export const WebhookPayloadSchema = TenantEventSchema.omit({ id: true });
+export const WebhookPayloadSchema = TenantEventSchema.omit({ id: true }).extend({
+  type: z.enum(EVENT_TYPES),
+});
 responseSchemas.add(WebhookPayloadSchema, { id: "WebhookPayload" });
 
 export const TenantEventPageSchema = z.strictObject({
@@ -286,7 +334,13 @@ responseSchemas.add(HealthSchema, { id: "Health" });
 /** RFC 9457 problem details, with `errors` for field problems. */
 export const ProblemSchema = z
   .object({
-    type: z.string(),
+    type: z.string().meta({
+      description: "`/v1/errors#<CODE>`: the code's entry in the error catalogue, relative to the API's URL.",
+    }),
+    code: z
+      .string()
+      .optional()
+      .meta({ description: "The error catalogue's code (`GET /v1/errors`, `x-error-codes`)." }),
     title: z.string(),
     status: z.int().min(400).max(599),
     detail: z.string().optional(),
@@ -308,3 +362,19 @@ export const OpenApiDocumentSchema = z
   .object({ openapi: z.string(), info: z.object({}).loose(), paths: z.object({}).loose() })
   .loose();
 responseSchemas.add(OpenApiDocumentSchema, { id: "OpenApiDocument" });
+
+export const ErrorCatalogueSchema = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+      where: z.enum(["tenant", "webhook-delivery", "api"]),
+      status: z.int().optional().meta({ description: "HTTP status, for API problems." }),
+      retry: z.enum(["yes", "after-fix", "no"]).meta({
+        description: "Whether trying again helps: as is (`yes`), once the cause is fixed, or not at all.",
+      }),
+      meaning: z.string(),
+      action: z.string().meta({ description: "What to do about it." }),
+    }),
+  ),
+});
+responseSchemas.add(ErrorCatalogueSchema, { id: "ErrorCatalogue" });

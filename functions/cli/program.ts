@@ -355,7 +355,7 @@ async function pageOrAll<T>(
 }
 
 function moreHint(out: (s: string) => void, page: Page<unknown>, command: string): void {
-  if (page.nextCursor) out(`\nMore: onboarding ${command} --cursor ${page.nextCursor}   (or --all)`);
+  if (page.nextCursor) out(`\nMore: npx onboarding ${command} --cursor ${page.nextCursor}   (or --all)`);
 }
 
 export interface RetrySummary {
@@ -426,7 +426,11 @@ function renderTenant(t: TenantResource): string {
     { header: "DURATION", value: (s) => duration(s.startedAt, s.finishedAt) },
     { header: "ERROR", value: (s) => errorText(s.error) },
   ]);
-  const hint = RETRYABLE.includes(t.status) ? `\n\nRetry with: onboarding tenants retry ${t.tenantId}` : "";
+  const code = t.error?.code;
+  const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
+  const hint = RETRYABLE.includes(t.status)
+    ? `\n${fix}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
+    : "";
   return `${head}\n\n${steps}${hint}`;
 }
 

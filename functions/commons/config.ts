@@ -1,5 +1,5 @@
 /**
- * Environment configuration (SPEC section 4), read once. The Lambda functions get their
+ * Environment configuration (the variables of README.md), read once. The Lambda functions get their
  * values from the stack; the local runtime sets the same variables before importing them.
  */
 /** The client id the stack's secret starts with, until the operator fills in the real one. */
@@ -89,7 +89,7 @@ export function resolveM365Endpoints(env: NodeJS.ProcessEnv = process.env): Reso
   };
 }
 
-/** The multi-tenant app's credentials (SPEC section 4); undefined when none is configured. */
+/** The multi-tenant app's credentials (M365_CLIENT_*); undefined when none is configured. */
 export interface M365AppConfig {
   clientId: string;
   clientSecret?: string;

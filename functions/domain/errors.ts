@@ -188,3 +188,15 @@ export class InvalidWebhookUrlError extends OnboardingError {
   override readonly name = "InvalidWebhookUrlError";
   readonly code = "INVALID_WEBHOOK_URL";
 }
+
+/** A correction (`PATCH`) that does not fit the tenant, e.g. `groups` when its region is not split. */
+export class InvalidCorrectionError extends OnboardingError {
+  override readonly name = "InvalidCorrectionError";
+  readonly code = "VALIDATION_FAILED";
+  /** The request field at fault. */
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * The port to one customer's Microsoft 365 tenant: exactly the operations that onboarding
- * and offboarding need (SPEC section 2). Values are normalised to camelCase; the adapter in
+ * and offboarding need (README.md, docs/real-tenant.md). Values are normalised to camelCase; the adapter in
  * `functions/adapters/m365/` maps them to and from Exchange's cmdlets and Graph.
  *
  * Every method throws the named errors of `errors.ts` (ThrottledError after the in-task

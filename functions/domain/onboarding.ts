@@ -8,15 +8,35 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { WorkflowEngine, WorkflowKind } from "./engine.ts";
-import { ConflictError, type ErrorInfo, TenantNotFoundError, WorkflowStartError } from "./errors.ts";
-import type { Page, Partner, Principal, StoredTenant, TenantChange, TenantStore } from "./store.ts";
 import {
+  ConflictError,
+  type ErrorInfo,
+  InvalidCorrectionError,
+  TenantNotFoundError,
+  WorkflowStartError,
+} from "./errors.ts";
+import type {
+  Page,
+  Partner,
+  Principal,
+  StepPatch,
+  StoredTenant,
+  TenantChange,
+  TenantStore,
+} from "./store.ts";
+import {
+  applicableSteps,
   type EventType,
   OFFBOARDABLE_STATUSES,
   OFFBOARDING_STEP_NAMES,
   type OnboardingRequest,
+  PATCHABLE_STATUSES,
   RETRYABLE_STATUSES,
+  STEP_NAMES,
+  STEPS_USING_FIELD,
+  type StepName,
   type Tenant,
+  type TenantCorrection,
   type TenantEvent,
   type TenantStatus,
 } from "./tenant.ts";
@@ -171,6 +191,49 @@ export class OnboardingService {
       this.#now(),
     );
     return this.#startWorkflow("onboarding", stored);
+  }
+
+  /**
+   * Corrects what the partner asked for (`PATCH`) while the tenant waits in one of
+   * PATCHABLE_STATUSES (else ConflictError). The steps that use a changed field go back to
+   * `pending` (or `skipped` when no longer needed), so that the next retry applies it; the
+   * change is recorded as a `tenant.updated` event (history only, never a webhook).
+   */
+  async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
+    const current = await this.#settled(await this.#visible(principal, tenantId));
+    const { tenant } = current;
+    requireStatus(tenant, PATCHABLE_STATUSES, "corrected");
+    if (correction.groups && tenant.region !== "split") {
+      throw new InvalidCorrectionError(
+        "groups",
+        `Only allowed when region is split (this tenant is ${tenant.region}).`,
+      );
+    }
+    const changed = (Object.keys(STEPS_USING_FIELD) as (keyof TenantCorrection)[]).filter(
+      (field) =>
+        correction[field] !== undefined &&
+        JSON.stringify(correction[field]) !== JSON.stringify(tenant[field]),
+    );
+    const affected = new Set<StepName>(changed.flatMap((field) => STEPS_USING_FIELD[field]));
+    const used = applicableSteps({ ...tenant, ...correction });
+    const steps: Partial<Record<StepName, StepPatch>> = {};
+    for (const name of STEP_NAMES) {
+      if (!affected.has(name)) continue;
+      const initial = used.has(name) ? "pending" : "skipped";
+      steps[name] = { status: initial, initialStatus: initial, error: null };
+    }
+    const { stored } = await this.#store.transition(
+      tenantId,
+      {
+        expectStatus: PATCHABLE_STATUSES,
+        expectRun: current.internals.run,
+        correct: correction,
+        steps,
+        event: { type: "tenant.updated" },
+      },
+      this.#now(),
+    );
+    return stored.tenant;
   }
 
   /** Starts offboarding from one of OFFBOARDABLE_STATUSES (or stranded); else ConflictError. */

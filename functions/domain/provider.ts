@@ -54,7 +54,7 @@ export function regionsOf(mode: RegionMode): Region[] {
 /** Name of an object (connector or journal rule) for a region; split mode tags each one. */
 export function nameFor(base: string, mode: RegionMode, region: Region, kind: "connector" | "rule"): string {
   if (mode !== "split") return base;
-  // SPEC: the split connectors are "<name>" (US) and "<name> (EU)"; the rules are both tagged.
+  // The split connectors are "<name>" (US) and "<name> (EU)"; the rules are both tagged.
   if (kind === "connector") return region === "eu" ? `${base} (EU)` : base;
   return `${base} (${region.toUpperCase()})`;
 }

@@ -18,6 +18,7 @@ import type {
   StepName,
   StepStatus,
   Tenant,
+  TenantCorrection,
   TenantEvent,
   TenantStatus,
 } from "./tenant.ts";
@@ -52,6 +53,8 @@ export interface StepPatch {
   finishedAt?: string;
   /** `null` clears it. */
   error?: ErrorInfo | null;
+  /** What `resetSteps` goes back to (when a correction makes the step needed or not). */
+  initialStatus?: "pending" | "skipped";
 }
 
 /** Objects this service created in the tenant (offboarding removes only these). */
@@ -107,6 +110,8 @@ export interface TenantChange {
   customizationEnabledAt?: string;
   /** `null` clears it. */
   ndrAddressKept?: boolean | null;
+  /** Corrected request fields (`PATCH`); `groups` replaces both groups. */
+  correct?: TenantCorrection;
   /** The event this change causes; it gets the next sequence in the same write. */
   event?: { type: EventType; step?: StepName; error?: ErrorInfo; ndrAddressKept?: boolean };
 }

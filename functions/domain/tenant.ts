@@ -105,7 +105,13 @@ export const EVENT_TYPES = [
   "tenant.offboarding.succeeded",
   "tenant.offboarding.failed",
 ] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+/**
+ * Events recorded in the tenant's history (`GET .../events`) but never sent as webhooks:
+ * webhook event types are fixed by the contract above, and the dispatchers only deliver those.
+ */
+export const HISTORY_ONLY_EVENT_TYPES = ["tenant.updated"] as const;
+export type WebhookEventType = (typeof EVENT_TYPES)[number];
+export type EventType = WebhookEventType | (typeof HISTORY_ONLY_EVENT_TYPES)[number];
 
 /** One entry of a tenant's history; the webhook body is built from it. */
 export interface TenantEvent {
@@ -143,6 +149,30 @@ export function initialSteps(req: Pick<OnboardingRequest, "region" | "outboundGa
 
 /** Statuses from which `POST /retry` is allowed. */
 export const RETRYABLE_STATUSES: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+/**
+ * Statuses from which `PATCH` may correct the request (then `retry` applies it).
+ * `awaiting_permissions` and `awaiting_approval` join here once they exist in TENANT_STATUSES.
+ */
+export const PATCHABLE_STATUSES: readonly TenantStatus[] = [
+  "failed",
+  "awaiting_consent",
+  "awaiting_permissions",
+  "awaiting_approval",
+].filter((s): s is TenantStatus => (TENANT_STATUSES as readonly string[]).includes(s));
+
+/** The request fields `PATCH` may correct. */
+export type TenantCorrection = Partial<
+  Pick<OnboardingRequest, "ndrAddress" | "groups" | "outboundGateway" | "customerName">
+>;
+
+/** Which onboarding steps re-apply a corrected field (they go back to `pending`). */
+export const STEPS_USING_FIELD: Readonly<Record<keyof TenantCorrection, readonly StepName[]>> = {
+  ndrAddress: ["check-access", "journal-settings"],
+  groups: ["groups", "journal-rules"],
+  outboundGateway: ["connector", "validate-connector", "journal-rules"],
+  customerName: ["connector", "validate-connector", "journal-rules"],
+};
+
 /** Statuses from which `DELETE` (offboarding) is allowed. */
 export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
   "succeeded",

@@ -1,5 +1,5 @@
 /**
- * The port to partner webhooks (SPEC section 6): one endpoint per partner, Standard Webhooks
+ * The port to partner webhooks (docs/webhooks.md): one endpoint per partner, Standard Webhooks
  * deliveries, a delivery log that can be replayed. The API (`functions/api/`) calls it; the
  * implementation lives in `functions/webhooks/`.
  *

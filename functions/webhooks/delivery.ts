@@ -63,7 +63,7 @@ export type AttemptOutcome =
   /** Still pending: try again at `until` (epoch ms). */
   | { state: "waiting"; until: number; delivery: DeliveryRecord };
 
-/** The webhook body of an event: `{type, timestamp, data}` (SPEC section 6). */
+/** The webhook body of an event: `{type, timestamp, data}` (docs/webhooks.md). */
 export function webhookBody(event: TenantEvent): string {
   const { tenantId, status, sequence, step, error } = event.data;
   return JSON.stringify({

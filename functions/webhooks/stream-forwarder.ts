@@ -49,7 +49,8 @@ export function messageOfRecord(record: DynamoDBRecord): DeliveryMessage | undef
   const sequence = Number(data?.["sequence"]?.N);
   if (!id || !partnerId || !type || !timestamp || !tenantId || !status || !Number.isInteger(sequence))
     return undefined;
-  if (!EVENT_TYPES.includes(type) || !TENANT_STATUSES.includes(status)) return undefined;
+  if (!(EVENT_TYPES as readonly string[]).includes(type) || !TENANT_STATUSES.includes(status))
+    return undefined;
   const step = data?.["step"]?.S as StepName | undefined;
   const error = data?.["error"]?.M;
   const errorInfo: ErrorInfo | undefined =

@@ -43,7 +43,7 @@ export interface OnboardingApiProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** Stage name. The SPEC's paths carry the version (`/v1/...`), so the stage does not. */
+/** Stage name. The API's paths carry the version (`/v1/...`), so the stage does not. */
 export const API_STAGE = "prod";
 
 /** Problem+json bodies for the answers API Gateway gives itself (before or instead of the API function). */
@@ -60,7 +60,7 @@ const GATEWAY_PROBLEMS: readonly { type: ResponseType; title: string; status?: n
  * The REST API: `GET /health` and the ops console (`GET /console`, `GET /console/{proxy+}`,
  * static files) without auth, and `ANY /v1/{proxy+}` behind a cached Lambda
  * TOKEN authorizer (the `Authorization: Bearer <api key>` header), both served by one API
- * function that routes the SPEC's paths. Stage `prod` with access logs, X-Ray and throttling.
+ * function that routes the API's paths. Stage `prod` with access logs, X-Ray and throttling.
  */
 export class OnboardingApi extends Construct {
   readonly api: RestApi;
@@ -174,7 +174,7 @@ export class OnboardingApi extends Construct {
       {
         id: "AwsSolutions-APIG2",
         reason:
-          "Bodies are validated by the API function (zod), which answers problem+json with per-field errors (SPEC section 5); the gateway validates the required Authorization header.",
+          "Bodies are validated by the API function (zod), which answers problem+json with per-field errors (docs/api.md); the gateway validates the required Authorization header.",
       },
     );
 
@@ -198,9 +198,9 @@ export class OnboardingApi extends Construct {
       {
         id: "AwsSolutions-APIG4",
         reason:
-          "GET /health is public by contract (SPEC section 5): load balancers and uptime checks call it without a key.",
+          "GET /health is public by contract (docs/api.md): load balancers and uptime checks call it without a key.",
       },
-      { id: "AwsSolutions-COG4", reason: "GET /health is public by contract (SPEC section 5)." },
+      { id: "AwsSolutions-COG4", reason: "GET /health is public by contract (docs/api.md)." },
     );
 
     // The ops console: static files without data (the page asks for the key and calls /v1).
@@ -243,7 +243,7 @@ export class OnboardingApi extends Construct {
     Validations.of(v1).acknowledge({
       id: "AwsSolutions-COG4",
       reason:
-        "Callers are partner portals and ops tools holding API keys (SPEC section 5), not Cognito users: a Lambda TOKEN authorizer checks the key.",
+        "Callers are partner portals and ops tools holding API keys (docs/api.md), not Cognito users: a Lambda TOKEN authorizer checks the key.",
     });
 
     if (props.webAclArn) {

@@ -16,7 +16,11 @@ const MAX_BUFFERED_BODY = 1024 * 1024 + 64 * 1024;
 export interface LocalHttpServer {
   url: string;
   server: Server;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections at once, lets requests in progress finish for up to `graceMs`
+   * (idle keep-alive connections are closed), then cuts whatever is left.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startHttpServer(options: {
@@ -45,10 +49,14 @@ export async function startHttpServer(options: {
   return {
     url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
     server,
-    close: () =>
+    close: (graceMs = 0) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The whole service in one process (SPEC section 7): the API behind a local HTTP server, the
+ * The whole service in one process (`npm start`): the API behind a local HTTP server, the
  * same handlers as Lambda, DynamoDB served by dynalite with its state in DATA_DIR (or any
  * DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
  * and, unless M365_* variables are set, the Microsoft 365 simulator.
@@ -62,8 +62,20 @@ export interface LocalRuntime {
   m365: M365Gateway;
   /** Tenants the start-up found interrupted and marked failed. */
   recovered: string[];
-  close(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * Graceful stop: the API stops accepting requests (those in progress finish), running
+   * workflows get `graceMs` to finish; any still running then is stopped between steps (the
+   * step in progress is let finish, for up to `stepGraceMs` more) and marked INTERRUPTED at the
+   * next start. Then the webhook dispatcher, the engine, the simulator and DynamoDB stop and
+   * the DATA_DIR lock is released.
+   */
+  close(options?: { graceMs?: number; stepGraceMs?: number }): Promise<void>;
 }
+
+/** How long running workflows get to finish on a stop (`SHUTDOWN_GRACE_MS`). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+/** How long a step still running at the end of the grace period gets (the execution stops after it). */
+const STEP_GRACE_MS = 10_000;
 
 const INTERRUPTED: ErrorInfo = {
   code: "INTERRUPTED",
@@ -124,6 +136,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       });
     }
 
+    // Task invocations in progress: a stop lets them finish even when it stops their execution.
+    const tasksInFlight = new Set<Promise<unknown>>();
+    const track = <T extends Record<string, (input: never) => Promise<unknown>>>(all: T): T =>
+      Object.fromEntries(
+        Object.entries(all).map(([name, handler]) => [
+          name,
+          (input: never) => {
+            const promise = handler(input);
+            tasksInFlight.add(promise);
+            void promise.then(
+              () => tasksInFlight.delete(promise),
+              () => tasksInFlight.delete(promise),
+            );
+            return promise;
+          },
+        ]),
+      ) as T;
     const handlers = createTaskHandlers({
       store,
       m365,
@@ -144,7 +173,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }),
     });
     const engine = new LocalWorkflowEngine({
-      handlers,
+      handlers: track(handlers),
       retryScale: options.retryScale ?? Number(env["WORKFLOW_RETRY_SCALE"] ?? 1),
       onExecutionEnd: (name, { kind, input, ...result }) => {
         logger.info("execution ended", { execution: name, tenantId: input.tenantId, ...result });
@@ -194,10 +223,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       simulator,
       m365,
       recovered,
-      close: async ({ graceMs = 5_000 } = {}) => {
-        await http.close();
-        // Let running workflows finish briefly; whatever is cut off is recovered next start.
-        await Promise.race([engine.idle(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      close: async ({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS, stepGraceMs = STEP_GRACE_MS } = {}) => {
+        // No new requests (hence no new workflows); requests in progress get a moment.
+        await http.close(Math.min(graceMs, 5_000));
+        const running = engine.executions().filter((e) => e.status === "RUNNING").length;
+        if (running > 0) logger.info("waiting for running workflows", { running, graceMs });
+        const idle = await Promise.race([
+          engine.idle().then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
+        ]);
+        if (!idle) {
+          // Stop the executions between steps; the steps in progress finish and record their result.
+          const stopped = engine.close();
+          await Promise.race([
+            Promise.allSettled([...tasksInFlight]),
+            new Promise((r) => setTimeout(r, stepGraceMs).unref()),
+          ]);
+          await stopped;
+          logger.warn("stopped workflows still running; a retry finishes them", {
+            tenants: engine
+              .executions()
+              .filter((e) => e.status === "ABORTED")
+              .map((e) => e.input.tenantId),
+          });
+        }
         await closeAll();
       },
     };

@@ -1,7 +1,7 @@
 /**
  * Corpora over the real HTTP front door of the local service:
  * - bad input: generated bad `POST /v1/tenants` requests are always a 4xx problem (the status
- *   SPEC section 5 gives each kind), never a 5xx, and change nothing;
+ *   the API contract gives each kind), never a 5xx, and change nothing;
  * - isolation: a partner naming another partner's tenant or delivery on any route gets
  *   exactly the 404 of an id that does not exist, changes nothing, and never sees the other's
  *   tenants in a list, whatever the filter or cursor.

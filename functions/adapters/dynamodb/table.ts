@@ -1,5 +1,5 @@
 /**
- * Creates the table when it is missing: used by the local runtime (SPEC: "creates its table
+ * Creates the table when it is missing: used by the local runtime ("creates its table
  * there when missing") and the tests. In AWS the CDK stack owns the table.
  */
 import {

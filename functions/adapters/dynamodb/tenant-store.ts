@@ -134,6 +134,8 @@ interface TenantItem {
   ndrAddress: string;
   groups?: { eu: GroupSpec; us: GroupSpec };
   groupsParts?: number;
+  /** Prefix of the groups' parts when a PATCH replaced them; else `registrationId`. */
+  groupsPartsId?: string;
   status: TenantStatus;
   /** Onboarding's steps always; offboarding's once it has started. */
   steps: Record<StepName, StoredStep> & Partial<Record<AnyStepName, StoredStep>>;
@@ -312,6 +314,7 @@ export class DynamoTenantStore implements TenantStore {
     const removed = [
       "groups",
       "groupsParts",
+      "groupsPartsId",
       "error",
       "consentUrl",
       "previousNdrTo",
@@ -387,6 +390,13 @@ export class DynamoTenantStore implements TenantStore {
   ): Promise<{ stored: StoredTenant; event?: TenantEvent }> {
     if (change.expectStatus?.length === 0) throw new TypeError("expectStatus must not be empty");
     const changeId = randomUUID();
+    // Corrected groups too large for the item go to parts of their own first (named by this change).
+    const groupsJson = change.correct?.groups ? JSON.stringify(change.correct.groups) : undefined;
+    const groupsParts =
+      groupsJson && Buffer.byteLength(groupsJson) > INLINE_GROUPS_MAX_BYTES
+        ? await this.#putGroupsParts(tenantId, changeId, groupsJson, now)
+        : 0;
+    const previous = groupsJson ? await this.#getItem(tenantId) : undefined;
     // The event records the status after the change. Without a new status and without a single
     // expected one, read it and make the write conditional on it (optimistic concurrency).
     const known = change.status ?? (change.expectStatus?.length === 1 ? change.expectStatus[0] : undefined);
@@ -403,7 +413,15 @@ export class DynamoTenantStore implements TenantStore {
         }
         pinned = current.status;
       }
-      const command = this.#transitionCommand(tenantId, change, now, changeId, known ?? pinned, pinned);
+      const command = this.#transitionCommand(
+        tenantId,
+        change,
+        now,
+        changeId,
+        known ?? pinned,
+        pinned,
+        groupsParts,
+      );
       let item: TenantItem;
       try {
         item = (await this.#client.send(command)).Attributes as TenantItem;
@@ -421,8 +439,17 @@ export class DynamoTenantStore implements TenantStore {
         } else if (pinned !== undefined && attempt < PINNED_STATUS_ATTEMPTS) {
           continue;
         } else {
+          if (groupsParts) await this.#deleteGroupsParts(tenantId, changeId, groupsParts).catch(() => {});
           throw this.#conflict(tenantId, current, change.expectStatus, change.expectRun);
         }
+      }
+      if (previous?.groupsParts && (previous.groupsPartsId ?? previous.registrationId) !== changeId) {
+        // The replaced groups' parts are no longer named by the item (best effort).
+        await this.#deleteGroupsParts(
+          tenantId,
+          previous.groupsPartsId ?? previous.registrationId,
+          previous.groupsParts,
+        ).catch(() => {});
       }
       const event = change.event ? await this.#findOwnEvent(item, changeId) : undefined;
       if (item.outbox?.length)
@@ -607,6 +634,7 @@ export class DynamoTenantStore implements TenantStore {
     changeId: string,
     eventStatus: TenantStatus | undefined,
     pinned: TenantStatus | undefined,
+    groupsParts = 0,
   ) {
     const u = new UpdateExpression();
     u.condition(`attribute_exists(${u.path("pk")})`);
@@ -627,6 +655,19 @@ export class DynamoTenantStore implements TenantStore {
       else if (value !== undefined) u.set(u.path(name), u.value(value));
     }
     if (change.newRun) u.add(u.path("run"), 1);
+    const { groups, ...fields } = change.correct ?? {};
+    for (const [name, value] of Object.entries(fields)) {
+      if (value !== undefined) u.set(u.path(name), u.value(value));
+    }
+    if (groupsParts) {
+      u.set(u.path("groupsParts"), u.value(groupsParts));
+      u.set(u.path("groupsPartsId"), u.value(changeId));
+      u.remove(u.path("groups"));
+    } else if (groups) {
+      u.set(u.path("groups"), u.value(groups));
+      u.remove(u.path("groupsParts"));
+      u.remove(u.path("groupsPartsId"));
+    }
     for (const kind of Object.keys(OWNED_ATTRIBUTES) as OwnedKind[]) {
       const own = change.own?.[kind] ?? [];
       const disown = change.disown?.[kind] ?? [];
@@ -692,6 +733,7 @@ export class DynamoTenantStore implements TenantStore {
         if (patch.error === null) fields.set("error", "remove");
         else if (patch.error) fields.set("error", { value: patch.error });
         if (patch.countAttempt) fields.set("attempts", "increment");
+        if (patch.initialStatus) fields.set("initialStatus", { value: patch.initialStatus });
       }
       for (const [field, op] of fields) {
         const path = u.path("steps", name, field);
@@ -898,7 +940,7 @@ export class DynamoTenantStore implements TenantStore {
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
       ExpressionAttributeValues: {
         ":pk": pk,
-        ":prefix": groupsPartSortKey(item.registrationId, 0).slice(0, -3),
+        ":prefix": groupsPartSortKey(item.groupsPartsId ?? item.registrationId, 0).slice(0, -3),
       },
       ConsistentRead: true,
     });

@@ -165,7 +165,7 @@ export function consentUrl(
 }
 
 /**
- * The gateway from the environment: `M365_CLIENT_ID` with
+ * The gateway from the environment (README.md, "Configuration"): `M365_CLIENT_ID` with
  * `M365_CLIENT_SECRET` or `M365_CLIENT_CERTIFICATE_PATH`, `M365_CLOUD` and the explicit
  * endpoint overrides. Returns undefined when no app is configured.
  */

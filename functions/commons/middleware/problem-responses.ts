@@ -6,6 +6,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyResult, Context } from "aws-lambda";
+import { errorTypeUri } from "../../domain/error-catalogue.ts";
 
 export interface MappedProblem {
   status: number;
@@ -43,7 +44,12 @@ export function problemResponses<TEvent>(
       request.response = {
         statusCode: 500,
         headers: { "content-type": PROBLEM_CONTENT_TYPE },
-        body: JSON.stringify({ type: "about:blank", title: "Internal Server Error", status: 500 }),
+        body: JSON.stringify({
+          type: errorTypeUri("INTERNAL_ERROR"),
+          code: "INTERNAL_ERROR",
+          title: "Internal Server Error",
+          status: 500,
+        }),
       };
     },
   };

@@ -4,7 +4,7 @@ import { normalizeAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 
-/** The outbound connectors of the provider profile: one per region used. */
+/** The outbound connectors to the provider's smart hosts: one per region used. */
 export function desiredConnectors(ctx: Pick<StepContext, "request" | "profile">): OutboundConnectorSpec[] {
   const { request, profile } = ctx;
   return regionsOf(request.region).map((region) => {

@@ -2,7 +2,7 @@
  * fast-check generators of bad `POST /v1/tenants` requests as they come over the wire: a
  * valid body with one field broken (wrong type, missing, unknown, bad GUID, bad address,
  * broken name or region rule), text that is not JSON (or not an object), bytes that are not
- * UTF-8, the wrong content type, and bodies over 1 MB. Each carries the status SPEC section 5
+ * UTF-8, the wrong content type, and bodies over 1 MB. Each carries the status the API contract
  * fixes for it. The values are bad by construction (RFC 5321 dot-atom addresses, 8-4-4-4-12
  * GUIDs), not by asking the product's own validator.
  */
@@ -18,7 +18,7 @@ export interface BadRequest {
   what: string;
   contentType: string | undefined;
   body: string | Buffer;
-  /** The status SPEC section 5 gives it. */
+  /** The status the API contract (docs/api.md) gives it. */
   expected: 400 | 413 | 415;
 }
 
