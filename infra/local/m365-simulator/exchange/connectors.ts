@@ -28,7 +28,8 @@ const TLS_SETTINGS = ["EncryptionOnly", "CertificateValidation", "DomainValidati
 const CONNECTOR_TYPES = ["Partner", "OnPremises"] as const;
 const CONNECTOR_SOURCES = ["Default", "Migrated", "HybridWizard", "AdminUI"] as const;
 const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-const FQDN = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})+$`);
+// The last label (the TLD) has a letter, so that "300.1.1.1" is no FQDN.
+const FQDN = new RegExp(`^(?=.{1,253}$)(${LABEL}\\.)+(?=[A-Za-z0-9-]*[A-Za-z])${LABEL}$`);
 const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
 const IPV4_CIDR = new RegExp(`^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?\\d)$`);

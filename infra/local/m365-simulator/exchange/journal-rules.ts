@@ -131,8 +131,9 @@ const newJournalRule = ({ state, params, behaviours }: CmdletContext): Row[] => 
       `A journal rule with the name "${name}" already exists.`,
     );
   }
-  // Behaviour `maxJournalRules` (default 50). Source: Exchange Online limits page ("Journal,
-  // Transport, and Inbox rule limits", linked from journaling.md); the figure itself: assumed.
+  // Behaviour `maxJournalRules` (default 50). Source: Exchange Online limits, "Journal, Transport,
+  // and Inbox rule limits" (50 since 2019: MicrosoftDocs/OfficeDocs-O365ServiceDescriptions issue #78);
+  // the error's text is assumed.
   if (state.journalRules.length >= behaviours.maxJournalRules) {
     throw new CmdletError(
       400,
