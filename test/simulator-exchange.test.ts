@@ -818,6 +818,29 @@ describe("distribution groups", () => {
     });
   });
 
+  it("a group with owners needs -BypassSecurityGroupManagerCheck to change its members or remove it", async () => {
+    const tenantId = randomUUID();
+    const d = sim.demo(tenantId);
+    const operations: [string, Record<string, unknown>][] = [
+      ["Add-DistributionGroupMember", { Identity: d.existingGroup.name, Member: d.alice }],
+      [
+        "Remove-DistributionGroupMember",
+        { Identity: d.existingGroup.name, Member: d.carol.address, Confirm: false },
+      ],
+      ["Remove-DistributionGroup", { Identity: d.existingGroup.name, Confirm: false }],
+    ];
+    for (const [cmdlet, params] of operations) {
+      const refused = await exo(tenantId, cmdlet, params);
+      expect([cmdlet, ...failure(refused)]).toEqual([
+        cmdlet,
+        400,
+        "Microsoft.Exchange.Configuration.Tasks.OperationRequiresGroupManagerException",
+      ]);
+      const bypassed = await exo(tenantId, cmdlet, { ...params, BypassSecurityGroupManagerCheck: true });
+      expect([cmdlet, bypassed.status]).toEqual([cmdlet, 200]);
+    }
+  });
+
   it("Get-DistributionGroup finds neither dynamic groups nor Microsoft 365 groups", async () => {
     const tenantId = randomUUID();
     const d = sim.demo(tenantId);
@@ -863,6 +886,7 @@ describe("distribution groups", () => {
     const removeCarol = await exo(tenantId, "Remove-DistributionGroupMember", {
       Identity: d.existingGroup.address,
       Member: d.carol.userPrincipalName,
+      BypassSecurityGroupManagerCheck: true,
       Confirm: false,
     });
     expect(removeCarol.status).toBe(200);

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -427,6 +427,35 @@ describe("lifecycle", () => {
       expect([second.caPem, second.clientId, second.clientSecret]).toEqual([caPem, clientId, clientSecret]);
       expect(second.tenant(tenantId).dehydrated).toBe(true);
       expect(await readFile(second.caPath, "utf8")).toBe(caPem);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("brings a tenant persisted by an older simulator up to date (accepted domains, new demo recipients)", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "m365-sim-old-"));
+    const first = await startSimulator({ dataDir });
+    const tenantId = randomUUID();
+    first.tenant(tenantId);
+    await first.close();
+    // What an older simulator wrote: no accepted domains, only the first five recipients.
+    const file = join(dataDir, "simulator.json");
+    const stored = JSON.parse(await readFile(file, "utf8"));
+    for (const t of stored.tenants) {
+      delete t.acceptedDomains;
+      delete t.hydratingUntil;
+      t.recipients = t.recipients.slice(0, 5);
+    }
+    await writeFile(file, JSON.stringify(stored));
+    const second = await startSimulator({ dataDir });
+    try {
+      const demo = second.demo(tenantId);
+      const state = second.tenant(tenantId);
+      expect(state.acceptedDomains.map((d) => d.domainName)).toEqual(demo.acceptedDomains);
+      expect(state.groups.find((g) => g.name === demo.existingGroup.name)?.members).toEqual([
+        demo.carol.address,
+      ]);
+      expect(state.recipients.map((r) => r.primarySmtpAddress)).toContain(demo.alice);
     } finally {
       await second.close();
     }
