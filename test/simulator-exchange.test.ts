@@ -694,6 +694,15 @@ describe("recipients", () => {
     }
   });
 
+  it("$select keeps only the asked properties, on every page", async () => {
+    const tenantId = randomUUID();
+    const org = await exo(tenantId, "Get-OrganizationConfig", {}, { query: "$select=IsDehydrated" });
+    expect(org.body.value).toEqual([{ IsDehydrated: false }]);
+    const first = await exo(tenantId, "Get-Recipient", {}, { query: "$select=PrimarySmtpAddress,Alias" });
+    expect(Object.keys(first.body.value?.[0] ?? {}).sort()).toEqual(["Alias", "PrimarySmtpAddress"]);
+    expect(first.body["@odata.nextLink"]).toMatch(/\$select=PrimarySmtpAddress,Alias/);
+  });
+
   it("Get-AcceptedDomain answers the .onmicrosoft.com domain (default) and the custom one", async () => {
     const tenantId = randomUUID();
     const d = sim.demo(tenantId);

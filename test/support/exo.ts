@@ -43,8 +43,10 @@ export function exoClient(sim: () => Simulator) {
     tenantId: string,
     cmdlet: string,
     parameters: Record<string, unknown> = {},
+    options: { query?: string } = {},
   ): Promise<ExoAnswer> => {
-    const res = await fetch(`${sim().endpoints.exchange}/adminapi/beta/${tenantId}/InvokeCommand`, {
+    const query = options.query ? `?${options.query}` : "";
+    const res = await fetch(`${sim().endpoints.exchange}/adminapi/beta/${tenantId}/InvokeCommand${query}`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${await accessToken(tenantId)}`,

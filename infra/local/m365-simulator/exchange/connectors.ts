@@ -26,7 +26,7 @@ import {
 // Source: New-OutboundConnector.md (TlsSettings, ConnectorType valid values).
 const TLS_SETTINGS = ["EncryptionOnly", "CertificateValidation", "DomainValidation"] as const;
 const CONNECTOR_TYPES = ["Partner", "OnPremises"] as const;
-const CONNECTOR_SOURCES = ["Default", "Migrated", "HybridWizard", "AdminUI"] as const;
+const CONNECTOR_SOURCES = ["Default", "Migrated", "HybridWizard"] as const;
 const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 // The last label (the TLD) has a letter, so that "300.1.1.1" is no FQDN.
 const FQDN = new RegExp(`^(?=.{1,253}$)(${LABEL}\\.)+(?=[A-Za-z0-9-]*[A-Za-z])${LABEL}$`);

@@ -165,7 +165,16 @@ export async function handleExchange(
       return;
     }
     const base = `${host.endpoints.exchange}/adminapi/${version}/${pathTenant}`;
-    const page = rows.slice(skip, skip + pageSize);
+    // `$select=A,B` keeps only those properties (KelvinTegelaar/CIPP-API New-ExoRequest.ps1 sends it).
+    const select = (url.searchParams.get("$select") ?? "")
+      .split(",")
+      .map((p) => p.trim().toLowerCase())
+      .filter(Boolean);
+    const project = (row: Record<string, unknown>) =>
+      select.length === 0
+        ? row
+        : Object.fromEntries(Object.entries(row).filter(([k]) => select.includes(k.toLowerCase())));
+    const page = rows.slice(skip, skip + pageSize).map(project);
     const body: Record<string, unknown> = {
       "@odata.context": `${base}/$metadata#Collection(Exchange.GenericHashTable)`,
       // Source: `@adminapi.warnings` in 200 answers (KelvinTegelaar/CIPP-API New-ExoRequest.ps1).
@@ -182,8 +191,12 @@ export async function handleExchange(
         `Ex5E2F9A|Microsoft.Exchange.Data.Directory.ADTransientException|${cmdlet}: the operation couldn't be completed on every object. Try again.`,
       ];
     }
-    if (skip + pageSize < rows.length)
-      body["@odata.nextLink"] = `${base}/InvokeCommand?$skiptoken=${skip + pageSize}`;
+    if (skip + pageSize < rows.length) {
+      const next = new URLSearchParams(url.searchParams);
+      next.set("$skiptoken", String(skip + pageSize));
+      const query = next.toString().replace(/%24/g, "$").replace(/%2C/gi, ",");
+      body["@odata.nextLink"] = `${base}/InvokeCommand?${query}`;
+    }
     reply(200, body);
   } finally {
     host.runtime.leave(tenantId);

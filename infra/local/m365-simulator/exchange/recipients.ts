@@ -300,7 +300,14 @@ const newDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
   const name = str(params, "Name", true)!;
   checkName(name);
   const displayName = str(params, "DisplayName") ?? name;
-  checkName(displayName);
+  // Source: New-DistributionGroup.md (DisplayName defaults to Name); 256 characters: assumed.
+  if (displayName.length > 256) {
+    throw new CmdletError(
+      400,
+      EXCEPTION.DATA_VALIDATION,
+      `The length of the property is too long. The maximum length is 256 and the length of the value provided is ${displayName.length}.`,
+    );
+  }
   const type = oneOf(params, "Type", ["Distribution", "Security"] as const) ?? "Distribution";
   const givenAlias = str(params, "Alias");
   if (givenAlias !== undefined && givenAlias.length > 64) checkName(givenAlias);
