@@ -8,15 +8,24 @@ import type { NdrClearing, SimulatorConfig } from "./types.ts";
 
 /** The current value of every switch (see `SimulatorConfig` for their meaning). */
 export interface ExchangeBehaviours {
+  /** Assumed: public scripts sleep 2-15 s after New-OutboundConnector "for the connector to propagate" (facts file a.). */
   replicationLagMs: number;
+  /** Same lag counted in calls (assumed). */
   replicationLagCalls: number;
   replicationLagCmdlets: string[];
+  /** Assumed: Validate-OutboundConnector connects to every smart host; big groups take long to create. */
   slowCmdlets: Record<string, number>;
+  /** Assumed status and text (RPS era: 3 sessions per tenant, office-docs-powershell issue #4582). */
   maxConcurrentPerTenant: number;
+  /** Assumed: exception names from the brief; the module's retry list is not public (facts file c.). */
   directoryErrorRate: number;
+  /** Assumed: `@adminapi.errors` is not seen in public code (facts file c.). */
   adminApiErrorRate: number;
+  /** "never": Microsoft365DSC PR #5851; "while-no-rules": decompiled server code (brief), assumed. */
   ndrClearing: NdrClearing;
+  /** Assumed: hydration takes "minutes to hours", not documented (facts file g.). */
   hydrationDelayMs: number;
+  /** 50: MicrosoftDocs/OfficeDocs-O365ServiceDescriptions issue #78 (Exchange Online limits). */
   maxJournalRules: number;
   validation: { lag: number; fail: boolean; refuseHosts: string[] };
 }
