@@ -850,6 +850,21 @@ describe("distribution groups", () => {
     }
   });
 
+  it("ResultSize cuts the list and warns that there are more results", async () => {
+    const tenantId = randomUUID();
+    const d = sim.demo(tenantId);
+    const a = await exo(tenantId, "Get-DistributionGroupMember", { Identity: d.group.name, ResultSize: 1 });
+    expect(a.body.value).toHaveLength(1);
+    expect(a.body["@adminapi.warnings"]).toEqual([
+      "There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter.",
+    ]);
+    const all = await exo(tenantId, "Get-DistributionGroupMember", {
+      Identity: d.group.name,
+      ResultSize: "Unlimited",
+    });
+    expect([all.body.value?.length, all.body["@adminapi.warnings"]]).toEqual([2, []]);
+  });
+
   it("Get-DistributionGroup finds neither dynamic groups nor Microsoft 365 groups", async () => {
     const tenantId = randomUUID();
     const d = sim.demo(tenantId);

@@ -43,6 +43,8 @@ export interface RunOptions {
   now?: Date;
   notYetReplicated?: (cmdlet: string, guid: string) => boolean;
   created?: (guid: string) => void;
+  /** Receives the warnings the cmdlet gives (the answer's `@adminapi.warnings`). */
+  warnings?: string[];
 }
 
 /**
@@ -81,6 +83,7 @@ export function runCmdlet(state: TenantState, cmdlet: string, params: Params, op
     nowMs,
     notYetReplicated: (guid) => options.notYetReplicated?.(def.name, guid) ?? false,
     created: (guid) => options.created?.(guid),
+    warn: (message) => options.warnings?.push(message),
   };
   return def.run(ctx);
 }

@@ -147,12 +147,14 @@ export async function handleExchange(
     const annotatedErrors = errorsFault ?? randomErrors;
     const state = host.state(tenantId);
     let rows: Record<string, unknown>[] = [];
+    const warnings: string[] = [];
     if (!annotatedErrors || annotatedErrors.afterApplying === true) {
       try {
         rows = runCmdlet(state, cmdlet, parameters, {
           behaviours,
           notYetReplicated: (name, guid) => host.runtime.notYetReplicated(behaviours, name, guid, Date.now()),
           created: (guid) => host.runtime.created(guid, Date.now()),
+          warnings,
         });
       } catch (err) {
         if (!(err instanceof CmdletError)) throw err;
@@ -179,7 +181,7 @@ export async function handleExchange(
       "@odata.context": `${base}/$metadata#Collection(Exchange.GenericHashTable)`,
       // Source: `@adminapi.warnings` in 200 answers (KelvinTegelaar/CIPP-API New-ExoRequest.ps1).
       "adminapi.warnings@odata.type": "#Collection(String)",
-      "@adminapi.warnings": [],
+      "@adminapi.warnings": warnings,
       value: page,
     };
     if (annotatedErrors) {

@@ -55,6 +55,8 @@ export interface CmdletContext {
   notYetReplicated(objectGuid: string): boolean;
   /** Records an object's creation for the replication lag behaviour. */
   created(objectGuid: string): void;
+  /** Adds a line to the answer's `@adminapi.warnings`. */
+  warn(message: string): void;
 }
 
 export interface CmdletDefinition {
@@ -187,6 +189,22 @@ export function resultSize(p: Params): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw badValue("ResultSize", v);
   return n;
+}
+
+/**
+ * The first ResultSize rows, with Exchange's warning when there were more. Source: the
+ * ResultSize default of 1000 (Get-Recipient.md, Get-DistributionGroupMember.md); the warning
+ * texts are PowerShell's as Exchange prints them (assumed word for word).
+ */
+export function limitRows<T>(ctx: CmdletContext, rows: T[]): T[] {
+  const limit = resultSize(ctx.params);
+  if (rows.length <= limit) return rows;
+  ctx.warn(
+    ctx.params["ResultSize"] === undefined || ctx.params["ResultSize"] === null
+      ? 'By default, only the first 1000 items are returned. Use the ResultSize parameter to specify the number of items returned. To return all items, specify "-ResultSize Unlimited". Be aware that, depending on the actual number of items, returning all items can take a long time and consume a large amount of memory. Also, we don\'t recommend storing the results in a variable. Instead, pipe the results to another task or script to perform batch changes.'
+      : "There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter.",
+  );
+  return rows.slice(0, limit);
 }
 export function missing(name: string): CmdletError {
   return new CmdletError(

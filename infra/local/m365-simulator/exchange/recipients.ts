@@ -13,12 +13,12 @@ import {
   checkSmtp,
   domainOf,
   EXCEPTION,
+  limitRows,
   list,
   notFound,
   oneOf,
   type Row,
   required,
-  resultSize,
   same,
   str,
 } from "./invoke.ts";
@@ -208,18 +208,18 @@ function parseFilter(filter: string): (r: SimRecipient) => boolean {
   return (r) => tests.every((t) => t(r));
 }
 
-const getRecipient = ({ state, params }: CmdletContext): Row[] => {
+const getRecipient = (ctx: CmdletContext): Row[] => {
+  const { state, params } = ctx;
   const identity = str(params, "Identity");
   const types = list(params, "RecipientTypeDetails");
   for (const t of types ?? []) oneOf({ RecipientTypeDetails: t }, "RecipientTypeDetails", RECIPIENT_TYPES);
   const filter = str(params, "Filter");
-  const limit = resultSize(params);
   let rows = identity === undefined ? state.recipients : matchRecipients(state, identity);
   if (identity !== undefined && rows.length > 1) throw ambiguous(identity);
   if (types) rows = rows.filter((r) => types.some((t) => same(t, r.recipientTypeDetails)));
   if (filter !== undefined) rows = rows.filter(parseFilter(filter));
   if (identity !== undefined && rows.length === 0) throw notFound(identity, state);
-  return rows.slice(0, limit).map(recipientRow);
+  return limitRows(ctx, rows).map(recipientRow);
 };
 
 // ---- Get-AcceptedDomain ----------------------------------------------------------------------
@@ -377,14 +377,11 @@ const newDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
   return [groupRow(state, group)];
 };
 
-const getDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
+const getDistributionGroup = (ctx: CmdletContext): Row[] => {
+  const { state, params } = ctx;
   const identity = str(params, "Identity");
-  const limit = resultSize(params);
   if (identity === undefined)
-    return state.recipients
-      .filter(isDistributionGroup)
-      .slice(0, limit)
-      .map((g) => groupRow(state, g));
+    return limitRows(ctx, state.recipients.filter(isDistributionGroup)).map((g) => groupRow(state, g));
   return [groupRow(state, required(findGroup(state, identity), identity, state))];
 };
 
@@ -397,15 +394,14 @@ const removeDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
   return [];
 };
 
-const getDistributionGroupMember = ({ state, params }: CmdletContext): Row[] => {
+const getDistributionGroupMember = (ctx: CmdletContext): Row[] => {
+  const { state, params } = ctx;
   const identity = str(params, "Identity", true)!;
-  const limit = resultSize(params);
   const group = required(findGroup(state, identity), identity, state);
-  return (group.members ?? [])
+  const members = (group.members ?? [])
     .map((guid) => state.recipients.find((r) => r.guid === guid))
-    .filter((r): r is SimRecipient => r !== undefined)
-    .slice(0, limit)
-    .map(recipientRow);
+    .filter((r): r is SimRecipient => r !== undefined);
+  return limitRows(ctx, members).map(recipientRow);
 };
 
 /**
