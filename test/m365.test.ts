@@ -593,7 +593,10 @@ describe("configuration", () => {
     });
     expect(row).toMatchObject({ Name: "default", Enabled: false });
     const recipients = await core.invoke(tenantId, "Get-Recipient");
-    expect(recipients).toHaveLength(5);
-    expect(callsOf(tenantId, "Get-Recipient").map((c) => c.page ?? 1)).toEqual([1, 2, 3]);
+    const count = sim.tenant(tenantId).recipients.length;
+    expect(recipients).toHaveLength(count);
+    expect(callsOf(tenantId, "Get-Recipient").map((c) => c.page ?? 1)).toEqual(
+      Array.from({ length: Math.ceil(count / 2) }, (_, i) => i + 1),
+    );
   });
 });

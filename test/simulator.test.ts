@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -195,7 +195,7 @@ describe("Exchange cmdlets", () => {
       Name: "third",
       JournalEmailAddress: demo.bob,
     });
-    expect(errorText(toMailbox)).toMatch(/Exchange Online mailbox/);
+    expect(errorText(toMailbox)).toMatch(/can only be a mail user, a mail contact or an external address/);
     const badScope = await exo(tenantId, "New-JournalRule", { ...rule, Name: "fourth", Scope: "Everything" });
     expect(badScope.status).toBe(400);
   });
@@ -223,9 +223,10 @@ describe("Exchange cmdlets", () => {
       url = a.body["@odata.nextLink"];
       pages++;
     } while (url);
-    expect(pages).toBe(3);
-    expect(names).toHaveLength(5);
-    expect(new Set(names).size).toBe(5);
+    const count = sim.tenant(tenantId).recipients.length;
+    expect(pages).toBe(Math.ceil(count / 2));
+    expect(names).toHaveLength(count);
+    expect(new Set(names).size).toBe(count);
   });
 
   it("groups: unique names and addresses, members must exist, adding a member twice is refused", async () => {
@@ -283,7 +284,7 @@ describe("Exchange cmdlets", () => {
       Identity: connector.Name,
       Recipients: ["a@journaling.mxrecord.io"],
     });
-    expect(a.body.value?.some((t) => t.Status === "Failed")).toBe(true);
+    expect(a.body.value?.some((t) => t.IsTaskSuccessful === false)).toBe(true);
     expect(sim.tenant(tenantId).connectors[0]).toMatchObject({ isValidated: false, validations: 1 });
   });
 
@@ -405,7 +406,7 @@ describe("control over HTTP", () => {
     expect(sim.tenant(tenantId).dehydrated).toBe(true);
     await remote.failNext(tenantId, "Get-OrganizationConfig", "server-error");
     expect((await exo(tenantId, "Get-OrganizationConfig")).status).toBe(503);
-    await remote.configure({ pageSize: 10 });
+    await remote.configure({ pageSize: 100 });
     expect((await exo(tenantId, "Get-Recipient")).body["@odata.nextLink"]).toBeUndefined();
     expect((await remote.calls(tenantId)).map((c) => c.operation)).toContain("Get-Recipient");
     await remote.resetCalls();
@@ -431,6 +432,35 @@ describe("lifecycle", () => {
     }
   });
 
+  it("brings a tenant persisted by an older simulator up to date (accepted domains, new demo recipients)", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "m365-sim-old-"));
+    const first = await startSimulator({ dataDir });
+    const tenantId = randomUUID();
+    first.tenant(tenantId);
+    await first.close();
+    // What an older simulator wrote: no accepted domains, only the first five recipients.
+    const file = join(dataDir, "simulator.json");
+    const stored = JSON.parse(await readFile(file, "utf8"));
+    for (const t of stored.tenants) {
+      delete t.acceptedDomains;
+      delete t.hydratingUntil;
+      t.recipients = t.recipients.slice(0, 5);
+    }
+    await writeFile(file, JSON.stringify(stored));
+    const second = await startSimulator({ dataDir });
+    try {
+      const demo = second.demo(tenantId);
+      const state = second.tenant(tenantId);
+      expect(state.acceptedDomains.map((d) => d.domainName)).toEqual(demo.acceptedDomains);
+      expect(state.groups.find((g) => g.name === demo.existingGroup.name)?.members).toEqual([
+        demo.carol.address,
+      ]);
+      expect(state.recipients.map((r) => r.primarySmtpAddress)).toContain(demo.alice);
+    } finally {
+      await second.close();
+    }
+  });
+
   it("runs standalone (npm run simulator) and prints where it is and how to use it", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "m365-sim-cli-"));
     const child = spawn(process.execPath, ["infra/local/m365-simulator/main.ts", "--data-dir", dataDir], {
@@ -448,7 +478,9 @@ describe("lifecycle", () => {
       const env = await readFile(join(dataDir, "simulator.env"), "utf8");
       expect(env).toMatch(/M365_CLIENT_SECRET=/);
       const remote = connectSimulator(url!, { caPem: await readFile(join(dataDir, "ca.pem"), "utf8") });
-      expect((await remote.tenant("cli-tenant")).recipients).toHaveLength(5);
+      expect((await remote.tenant("cli-tenant")).recipients.map((r) => r.primarySmtpAddress)).toContain(
+        sim.demo("cli-tenant").alice,
+      );
     } finally {
       child.kill("SIGTERM");
     }

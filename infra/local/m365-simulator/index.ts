@@ -21,13 +21,14 @@ import {
   thumbprints,
   trustCertificate,
 } from "./certificates.ts";
-import type { TenantState } from "./organization.ts";
 import { type ServerSettings, SimulatorServer } from "./server.ts";
+import type { TenantState } from "./state.ts";
 import type { Simulator, SimulatorConfig } from "./types.ts";
 
-export { demoMailboxes, demoOnboardingRequest } from "./organization.ts";
+export { cmdletNames } from "./exchange/cmdlets.ts";
+export { EXCHANGE_ANCHOR_MAILBOX } from "./exchange/endpoint.ts";
 export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
-export { EXCHANGE_ANCHOR_MAILBOX } from "./server.ts";
+export { demoMailboxes, demoOnboardingRequest } from "./state.ts";
 export type * from "./types.ts";
 
 export interface SimulatorOptions extends SimulatorConfig {
@@ -132,7 +133,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       seed: 1,
       pageSize: 2,
       faults: { throttleRate: 0, retryAfterSeconds: 1, serverErrorRate: 0, dropRate: 0 },
-      validation: { lag: 0, fail: false },
     },
     tenants: stored?.tenants ?? [],
     onChange: scheduleSave,
@@ -166,6 +166,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     calls: (id) => server.calls(id),
     resetCalls: () => server.resetCalls(),
     configure: (config) => server.configure(config),
+    config: () => server.config(),
     setConsented: (id, value) => server.setConsented(id, value),
     setDehydrated: (id, value) => server.setDehydrated(id, value),
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),

@@ -6,7 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { startSimulator } from "./index.ts";
+import { type NdrClearing, startSimulator } from "./index.ts";
 
 const program = new Command()
   .name("m365-simulator")
@@ -25,6 +25,25 @@ const program = new Command()
   .option("--seed <n>", "seed of the fault PRNG", "1")
   .option("--page-size <n>", "rows per Exchange result page", "2")
   .option("--validation-lag <n>", "connector validations that fail after creation", "0")
+  .option("--refuse-hosts <hosts>", "comma-separated smart hosts whose connector validation fails", "")
+  .option(
+    "--replication-lag <ms>",
+    "Validate-OutboundConnector doesn't find a new connector for this long",
+    "0",
+  )
+  .option("--max-concurrent <n>", "Exchange requests in flight per tenant before 429 (0: no limit)", "0")
+  .option(
+    "--directory-error-rate <share>",
+    "share of Exchange calls failing with a transient directory error",
+    "0",
+  )
+  .option("--admin-api-error-rate <share>", "share of Exchange calls answered 200 with @adminapi.errors", "0")
+  .option(
+    "--ndr-clearing <mode>",
+    "JournalingReportNdrTo clearing: allowed | while-no-rules | never",
+    "while-no-rules",
+  )
+  .option("--hydration-delay <ms>", "time Enable-OrganizationCustomization takes to complete", "0")
   .option("--unconsented", "new tenants start without admin consent (use the consent URL to grant it)")
   .option("--client-certificate", "also accept a generated client certificate (written to the data dir)")
   .parse();
@@ -44,7 +63,19 @@ const sim = await startSimulator({
   },
   seed: num("seed"),
   pageSize: num("pageSize"),
-  validation: { lag: num("validationLag") },
+  validation: {
+    lag: num("validationLag"),
+    refuseHosts: String(o.refuseHosts ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean),
+  },
+  replicationLagMs: num("replicationLag"),
+  maxConcurrentPerTenant: num("maxConcurrent"),
+  directoryErrorRate: num("directoryErrorRate"),
+  adminApiErrorRate: num("adminApiErrorRate"),
+  ndrClearing: String(o.ndrClearing) as NdrClearing,
+  hydrationDelayMs: num("hydrationDelay"),
   tenantDefaults: { consented: !o.unconsented },
   clientCertificate: Boolean(o.clientCertificate),
 });

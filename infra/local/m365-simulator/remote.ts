@@ -40,6 +40,7 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     calls: (id) => call<SimCall[]>("GET", `/calls${id ? `?tenantId=${encodeURIComponent(id)}` : ""}`),
     resetCalls: async () => void (await call("DELETE", "/calls")),
     configure: async (config: SimulatorConfig) => void (await call("POST", "/configure", config)),
+    config: () => call<ReturnType<SimulatorControl["config"]>>("GET", "/config"),
     setConsented: async (id, value) => void (await call("PUT", `${t(id)}/consented`, { value })),
     setDehydrated: async (id, value) => void (await call("PUT", `${t(id)}/dehydrated`, { value })),
     failNext: async (id, operation: string, fault: SimFault, times?: number) =>

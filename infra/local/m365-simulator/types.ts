@@ -1,5 +1,5 @@
 /** Public types of the Microsoft 365 simulator and its control API. */
-import type { DemoMailboxes } from "./organization.ts";
+import type { DemoMailboxes } from "./state.ts";
 
 export type { DemoMailboxes };
 
@@ -32,9 +32,56 @@ export interface SimulatorConfig {
   pageSize?: number;
   /** Lifetime of access tokens issued from now on (default 3600 s). */
   tokenLifetimeSeconds?: number;
-  /** Validate-OutboundConnector: the first `lag` validations after a connector's creation fail; `fail` fails all. */
-  validation?: { lag?: number; fail?: boolean };
+  /**
+   * Validate-OutboundConnector: the first `lag` validations after a connector's creation fail
+   * their test message; `fail` fails every task; a connector whose smart hosts include one of
+   * `refuseHosts` fails both tasks with a message naming the host. Default: none.
+   */
+  validation?: { lag?: number; fail?: boolean; refuseHosts?: string[] };
+
+  // ---- Exchange's real-world behaviours over time (all off by default) ----
+
+  /**
+   * After New-OutboundConnector, the cmdlets in `replicationLagCmdlets` answer
+   * ManagementObjectNotFoundException for the new connector for this long (default 0: off).
+   */
+  replicationLagMs?: number;
+  /** Same, counted in calls: the first N calls of those cmdlets about the connector (default 0: off). */
+  replicationLagCalls?: number;
+  /** The cmdlets replication lag applies to (default `["Validate-OutboundConnector"]`). */
+  replicationLagCmdlets?: string[];
+  /** `{ cmdlet: ms }`: these cmdlets answer after that delay (default `{}`). Replaces the current map. */
+  slowCmdlets?: Record<string, number>;
+  /**
+   * Beyond this many Exchange requests in flight for one tenant, answer 429 (Retry-After 1)
+   * "The maximum number of concurrent requests per tenant (N) has been exceeded." (default 0: no limit).
+   */
+  maxConcurrentPerTenant?: number;
+  /**
+   * Share (0..1) of Exchange calls answered, before the cmdlet runs, with a transient directory
+   * exception (DCOverloadedException, SuitabilityDirectoryException, ServerInMMException,
+   * ADServerSettingsChangedException, StorageTransientException), status 400 or 500, drawn
+   * from the seeded PRNG (default 0).
+   */
+  directoryErrorRate?: number;
+  /** Share (0..1) of Exchange calls answered 200 with a non-empty `@adminapi.errors`, cmdlet not run (default 0). */
+  adminApiErrorRate?: number;
+  /**
+   * Whether Set-TransportConfig -JournalingReportNdrTo $null/"" clears it: `allowed`,
+   * `while-no-rules` (default: refused while journal rules exist) or `never` (refused once set).
+   */
+  ndrClearing?: NdrClearing;
+  /**
+   * After Enable-OrganizationCustomization, the organisation stays dehydrated (writes refused,
+   * IsDehydrated true) for this long (default 0: at once).
+   */
+  hydrationDelayMs?: number;
+  /** Journal rules per organisation (default 50). */
+  maxJournalRules?: number;
 }
+
+/** See {@link SimulatorConfig.ndrClearing}. */
+export type NdrClearing = "allowed" | "while-no-rules" | "never";
 
 /**
  * A failure to inject into the next matching call:
@@ -55,7 +102,9 @@ export type SimFault =
   | { kind: "server-error"; status?: number }
   | { kind: "drop"; afterApplying?: boolean }
   | { kind: "delay"; ms: number }
-  | { kind: "error"; status: number; message: string; code?: string; exceptionType?: string };
+  | "adminapi-errors"
+  | { kind: "error"; status: number; message: string; code?: string; exceptionType?: string }
+  | { kind: "adminapi-errors"; errors?: string[]; afterApplying?: boolean };
 
 /** One request the simulator received. */
 export interface SimCall {
@@ -76,8 +125,16 @@ export interface SimCall {
   page?: number;
   /** HTTP status answered (0 for a dropped connection). */
   status: number;
-  /** The injected or random fault, when there was one. */
-  fault?: "throttle" | "server-error" | "drop" | "delay" | "error";
+  /** The injected or random fault, or the behaviour that answered, when there was one. */
+  fault?:
+    | "throttle"
+    | "server-error"
+    | "drop"
+    | "delay"
+    | "error"
+    | "adminapi-errors"
+    | "directory-error"
+    | "concurrency-limit";
 }
 
 export interface ConnectorSnapshot {
@@ -88,8 +145,13 @@ export interface ConnectorSnapshot {
   smartHosts: string[];
   useMxRecord: boolean;
   tlsSettings: string | null;
+  tlsDomain: string | null;
   enabled: boolean;
+  isTransportRuleScoped: boolean;
   isValidated: boolean;
+  lastValidationTimestamp: string | null;
+  validationRecipients: string[];
+  /** Validate-OutboundConnector runs (they never set isValidated). */
   validations: number;
 }
 
@@ -113,8 +175,17 @@ export interface GroupSnapshot {
 
 export interface RecipientSnapshot {
   name: string;
+  alias: string;
   primarySmtpAddress: string;
   recipientTypeDetails: string;
+  emailAddresses: string[];
+  userPrincipalName: string | null;
+}
+
+export interface AcceptedDomainSnapshot {
+  domainName: string;
+  domainType: string;
+  default: boolean;
 }
 
 /** A copy of one tenant's state. */
@@ -123,7 +194,10 @@ export interface TenantSnapshot {
   domain: string;
   consented: boolean;
   dehydrated: boolean;
+  /** Enable-OrganizationCustomization ran and its hydration (hydrationDelayMs) is under way. */
+  hydrating: boolean;
   journalingReportNdrTo: string | null;
+  acceptedDomains: AcceptedDomainSnapshot[];
   connectors: ConnectorSnapshot[];
   journalRules: JournalRuleSnapshot[];
   groups: GroupSnapshot[];
@@ -137,8 +211,10 @@ export interface SimulatorControl {
   /** Every call received, oldest first; only one tenant's when given. */
   calls(tenantId?: string): SimCall[];
   resetCalls(): void;
-  /** Changes latency, faults, seed, page size or validation behaviour (merged into the current config). */
+  /** Changes latency, faults, seed, page size or behaviours (merged into the current config). */
   configure(config: SimulatorConfig): void;
+  /** The current configuration, every switch with its value. */
+  config(): Required<Omit<SimulatorConfig, "tokenLifetimeSeconds">> & { tokenLifetimeSeconds: number };
   setConsented(tenantId: string, consented: boolean): void;
   setDehydrated(tenantId: string, dehydrated: boolean): void;
   /**

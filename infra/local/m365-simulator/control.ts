@@ -1,0 +1,66 @@
+/** The control API over HTTPS (`/_sim/...`): what `connectSimulator` calls. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { readBody, send } from "./http.ts";
+import type { SimulatorServer } from "./server.ts";
+
+/**
+ * Routes:
+ * - `GET /_sim` (url, endpoints, clientId, tenants), `GET /_sim/config` (current configuration)
+ * - `GET|DELETE /_sim/calls[?tenantId=]`, `POST /_sim/configure` (a `SimulatorConfig`), `POST /_sim/reset`
+ * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
+ * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`
+ */
+export async function handleControl(
+  sim: SimulatorServer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  parts: string[],
+  url: URL,
+): Promise<void> {
+  const method = req.method ?? "GET";
+  try {
+    const body = method === "GET" || method === "DELETE" ? {} : JSON.parse((await readBody(req)) || "{}");
+    const [first, id, sub] = parts;
+    const ok = { ok: true };
+    const route = `${method} ${first ?? ""}${id ? " :id" : ""}${sub ? ` ${sub}` : ""}`;
+    switch (route) {
+      case "GET ":
+        return send(res, 200, {
+          url: sim.url,
+          endpoints: sim.endpoints,
+          clientId: sim.clientId,
+          tenants: sim.states().map((t) => t.tenantId),
+        });
+      case "GET config":
+        return send(res, 200, sim.config());
+      case "GET calls":
+        return send(res, 200, sim.calls(url.searchParams.get("tenantId") ?? undefined));
+      case "DELETE calls":
+        sim.resetCalls();
+        return send(res, 200, ok);
+      case "POST configure":
+        sim.configure(body);
+        return send(res, 200, ok);
+      case "POST reset":
+        sim.reset();
+        return send(res, 200, ok);
+      case "GET tenants :id":
+        return send(res, 200, sim.tenant(id!));
+      case "GET tenants :id demo":
+        return send(res, 200, sim.demo(id!));
+      case "PUT tenants :id consented":
+        sim.setConsented(id!, Boolean(body.value));
+        return send(res, 200, ok);
+      case "PUT tenants :id dehydrated":
+        sim.setDehydrated(id!, Boolean(body.value));
+        return send(res, 200, ok);
+      case "POST tenants :id fail-next":
+        if (typeof body.operation !== "string" || !body.fault) break;
+        sim.failNext(id!, body.operation, body.fault, body.times);
+        return send(res, 200, ok);
+    }
+    return send(res, 404, { error: `no control endpoint ${method} ${url.pathname}` });
+  } catch (err) {
+    return send(res, 400, { error: err instanceof Error ? err.message : String(err) });
+  }
+}

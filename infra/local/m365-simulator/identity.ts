@@ -1,0 +1,303 @@
+/**
+ * Entra ID as the simulator serves it: instance discovery, the OpenID configuration, admin
+ * consent, and the client-credentials token endpoint (secret or certificate assertion); and
+ * the bearer tokens Graph and Exchange check.
+ */
+import { constants, createHmac, randomUUID, timingSafeEqual, verify as verifySignature } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { entraError, escapeHtml, readBody, send } from "./http.ts";
+import type { SimHost } from "./server.ts";
+
+export interface TokenClaims {
+  aud: string;
+  tid: string;
+  appid: string;
+  roles: string[];
+  exp: number;
+}
+
+export class IdentityService {
+  readonly #host: SimHost;
+
+  constructor(host: SimHost) {
+    this.#host = host;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, parts: string[], url: URL): Promise<void> {
+    const [tenant, ...rest] = parts;
+    const path = rest.join("/");
+    if (tenant === "common" && path === "discovery/instance") {
+      const host = new URL(this.#host.url).host;
+      return send(res, 200, {
+        tenant_discovery_endpoint: `${this.#host.url}/common/v2.0/.well-known/openid-configuration`,
+        "api-version": "1.1",
+        metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+      });
+    }
+    if (!tenant || !/^[A-Za-z0-9.-]{1,100}$/.test(tenant)) return send(res, 404, { error: "not_found" });
+    const tenantId = tenant.toLowerCase();
+    if (req.method === "GET" && path === "v2.0/.well-known/openid-configuration") {
+      this.#host.record({
+        tenantId,
+        service: "identity",
+        operation: "openid-configuration",
+        write: false,
+      }).status = 200;
+      const base = `${this.#host.url}/${tenant}`;
+      return send(res, 200, {
+        token_endpoint: `${base}/oauth2/v2.0/token`,
+        token_endpoint_auth_methods_supported: [
+          "client_secret_post",
+          "private_key_jwt",
+          "client_secret_basic",
+        ],
+        jwks_uri: `${base}/discovery/v2.0/keys`,
+        response_modes_supported: ["query", "fragment", "form_post"],
+        subject_types_supported: ["pairwise"],
+        id_token_signing_alg_values_supported: ["RS256"],
+        response_types_supported: ["code", "id_token", "code id_token", "id_token token"],
+        scopes_supported: ["openid", "profile", "email", "offline_access"],
+        issuer: `${base}/v2.0`,
+        request_uri_parameter_supported: false,
+        authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+        device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+        end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+        http_logout_supported: true,
+        frontchannel_logout_supported: true,
+        tenant_region_scope: "NA",
+        cloud_instance_name: "simulator.local",
+        msgraph_host: new URL(this.#host.endpoints.graph).host,
+      });
+    }
+    if (req.method === "GET" && path === "adminconsent") return this.#adminConsent(res, tenantId, url);
+    if (req.method === "POST" && path === "oauth2/v2.0/token") return this.#token(req, res, tenantId);
+    return send(
+      res,
+      404,
+      entraError("invalid_request", `AADSTS90002: No such endpoint: ${url.pathname}`, 90002),
+    );
+  }
+
+  #adminConsent(res: ServerResponse, tenantId: string, url: URL): void {
+    const call = this.#host.record({ tenantId, service: "identity", operation: "adminconsent", write: true });
+    if (url.searchParams.get("client_id") !== this.#host.settings.clientId) {
+      call.status = 400;
+      send(
+        res,
+        400,
+        entraError(
+          "unauthorized_client",
+          `AADSTS700016: Application with identifier '${url.searchParams.get("client_id")}' was not found.`,
+          700016,
+        ),
+      );
+      return;
+    }
+    this.#host.setConsented(tenantId, true);
+    const redirect = url.searchParams.get("redirect_uri");
+    if (redirect && /^https?:\/\//.test(redirect)) {
+      const target = new URL(redirect);
+      target.searchParams.set("admin_consent", "True");
+      target.searchParams.set("tenant", tenantId);
+      const state = url.searchParams.get("state");
+      if (state) target.searchParams.set("state", state);
+      call.status = 302;
+      res.writeHead(302, { location: target.toString() }).end();
+      return;
+    }
+    call.status = 200;
+    res
+      .writeHead(200, { "content-type": "text/html; charset=utf-8" })
+      .end(
+        `<!doctype html><title>Consent granted</title><p>Admin consent granted for tenant ${escapeHtml(tenantId)} (simulator).</p>`,
+      );
+  }
+
+  async #token(req: IncomingMessage, res: ServerResponse, tenantId: string): Promise<void> {
+    const form = new URLSearchParams(await readBody(req));
+    const scope = form.get("scope") ?? "";
+    const resource =
+      scope
+        .split(" ")
+        .find((s) => s.endsWith("/.default"))
+        ?.slice(0, -"/.default".length) ?? "";
+    const call = this.#host.record({
+      tenantId,
+      service: "identity",
+      operation: "token",
+      write: false,
+      resource,
+    });
+    const reply = (status: number, body: unknown) => {
+      call.status = status;
+      send(res, status, body);
+    };
+    await this.#host.latency();
+    if (await this.#host.applyFault(call, res, this.#host.takeFault(tenantId, "token"), "entra")) return;
+    if (tenantId === "common" || tenantId === "organizations" || tenantId === "consumers") {
+      return reply(
+        400,
+        entraError(
+          "invalid_request",
+          "AADSTS900023: Specified tenant identifier is neither a valid DirectoryName nor a valid ObjectId; the client credentials flow needs a tenant.",
+          900023,
+        ),
+      );
+    }
+    if (form.get("grant_type") !== "client_credentials") {
+      return reply(
+        400,
+        entraError(
+          "unsupported_grant_type",
+          "AADSTS70003: The app requested an unsupported grant type.",
+          70003,
+        ),
+      );
+    }
+    const clientId = form.get("client_id") ?? "";
+    const state = this.#host.state(tenantId);
+    if (clientId !== this.#host.settings.clientId || !state.consented) {
+      return reply(
+        400,
+        entraError(
+          "unauthorized_client",
+          `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+          700016,
+        ),
+      );
+    }
+    const authFailure = this.#checkClientCredentials(form, tenantId);
+    if (authFailure) return reply(401, authFailure);
+    const endpoints = this.#host.endpoints;
+    if (resource !== endpoints.graph && resource !== endpoints.exchange) {
+      return reply(
+        400,
+        entraError(
+          "invalid_resource",
+          `AADSTS500011: The resource principal named ${resource || "(none)"} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
+          500011,
+        ),
+      );
+    }
+    const lifetime = this.#host.settings.tokenLifetimeSeconds;
+    const claims: TokenClaims = {
+      aud: resource,
+      tid: tenantId,
+      appid: clientId,
+      roles: resource === endpoints.exchange ? ["Exchange.ManageAsApp"] : ["Organization.Read.All"],
+      exp: Math.floor(Date.now() / 1000) + lifetime,
+    };
+    reply(200, {
+      token_type: "Bearer",
+      expires_in: lifetime,
+      ext_expires_in: lifetime,
+      access_token: signToken(claims, this.#host.settings.tokenKey),
+    });
+  }
+
+  #checkClientCredentials(form: URLSearchParams, tenantId: string): unknown {
+    const secret = form.get("client_secret");
+    if (secret !== null) {
+      const a = Buffer.from(secret);
+      const b = Buffer.from(this.#host.settings.clientSecret);
+      if (a.length === b.length && timingSafeEqual(a, b)) return undefined;
+      return entraError(
+        "invalid_client",
+        `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${this.#host.settings.clientId}'.`,
+        7000215,
+      );
+    }
+    const assertion = form.get("client_assertion");
+    if (
+      assertion !== null &&
+      form.get("client_assertion_type") === "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    ) {
+      const problem = this.#checkAssertion(assertion, tenantId);
+      return problem === undefined
+        ? undefined
+        : entraError("invalid_client", problem, Number(problem.slice(6, problem.indexOf(":"))));
+    }
+    return entraError(
+      "invalid_client",
+      "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+      7000216,
+    );
+  }
+
+  #checkAssertion(assertion: string, tenantId: string): string | undefined {
+    const [h, p, s] = assertion.split(".");
+    if (!h || !p || !s) return "AADSTS50027: JWT token is invalid or malformed.";
+    let header: Record<string, unknown>;
+    let payload: Record<string, unknown>;
+    try {
+      header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
+      payload = JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
+    } catch {
+      return "AADSTS50027: JWT token is invalid or malformed.";
+    }
+    const sha256 =
+      typeof header["x5t#S256"] === "string"
+        ? Buffer.from(header["x5t#S256"], "base64url").toString("hex")
+        : undefined;
+    const sha1 =
+      typeof header["x5t"] === "string" ? Buffer.from(header["x5t"], "base64url").toString("hex") : undefined;
+    const cert = this.#host.settings.clientCertificates.find((c) => c.sha256 === sha256 || c.sha1 === sha1);
+    if (!cert) {
+      return `AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${(sha1 ?? sha256 ?? "").toUpperCase()}']`;
+    }
+    const pss = header["alg"] === "PS256";
+    if (header["alg"] !== "RS256" && !pss)
+      return "AADSTS5002730: Invalid JWT token. Unsupported key for the signing algorithm.";
+    const valid = verifySignature(
+      "sha256",
+      Buffer.from(`${h}.${p}`),
+      pss ? { key: cert.certPem, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : cert.certPem,
+      Buffer.from(s, "base64url"),
+    );
+    if (!valid) return "AADSTS700027: Client assertion contains an invalid signature.";
+    if (payload["iss"] !== this.#host.settings.clientId || payload["sub"] !== this.#host.settings.clientId) {
+      return "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.";
+    }
+    const aud = String(payload["aud"] ?? "");
+    if (!aud.startsWith(this.#host.url) || !aud.toLowerCase().includes(tenantId)) {
+      return `AADSTS700212: No matching federated identity record found for presented assertion audience '${aud}'.`;
+    }
+    if (typeof payload["exp"] !== "number" || payload["exp"] * 1000 < Date.now()) {
+      return "AADSTS700024: Client assertion is not within its valid time range.";
+    }
+    return undefined;
+  }
+
+  authenticate(req: IncomingMessage, resource: string): TokenClaims | string {
+    const header = req.headers.authorization ?? "";
+    if (!/^Bearer /i.test(header)) return "Authorization header is missing or is not a Bearer token.";
+    const claims = verifyToken(header.slice(7).trim(), this.#host.settings.tokenKey);
+    if (!claims) return "Access token validation failure. Invalid signature.";
+    if (claims.exp * 1000 < Date.now()) return "Lifetime validation failed, the token is expired.";
+    if (claims.aud !== resource)
+      return `Access token validation failure. Invalid audience: expected ${resource}.`;
+    return claims;
+  }
+}
+
+export function signToken(claims: TokenClaims, key: Buffer): string {
+  const header = Buffer.from(JSON.stringify({ typ: "JWT", alg: "HS256" })).toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify({ ...claims, iat: Math.floor(Date.now() / 1000), uti: randomUUID(), ver: "1.0" }),
+  ).toString("base64url");
+  const sig = createHmac("sha256", key).update(`${header}.${payload}`).digest("base64url");
+  return `${header}.${payload}.${sig}`;
+}
+
+export function verifyToken(token: string, key: Buffer): TokenClaims | undefined {
+  const [h, p, s] = token.split(".");
+  if (!h || !p || !s) return undefined;
+  const expected = createHmac("sha256", key).update(`${h}.${p}`).digest();
+  const actual = Buffer.from(s, "base64url");
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;
+  try {
+    return JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as TokenClaims;
+  } catch {
+    return undefined;
+  }
+}
