@@ -571,13 +571,18 @@ describe("transitions and events", () => {
       {
         steps: { "restore-journal-settings": { status: "succeeded", countAttempt: true } },
         ndrAddressKept: true,
-        customizationEnabledAt: at(2),
       },
       at(2),
     );
     expect(done.stored.tenant.ndrAddressKept).toBe(true);
     expect(done.stored.tenant.steps.at(-1)).toMatchObject({ status: "succeeded", attempts: 1 });
-    expect(done.stored.internals.customizationEnabledAt).toBe(at(1));
+    // The customization claim: one writer wins, a second claim is a conflict, null forgets it.
+    await expect(db.store.transition(tenantId, { customizationEnabledAt: at(2) }, at(2))).rejects.toThrow(
+      ConflictError,
+    );
+    expect((await db.store.getTenant(tenantId))!.internals.customizationEnabledAt).toBe(at(1));
+    await db.store.transition(tenantId, { customizationEnabledAt: null }, at(2));
+    expect((await db.store.getTenant(tenantId))!.internals.customizationEnabledAt).toBeUndefined();
     const cleared = await db.store.transition(tenantId, { ndrAddressKept: null }, at(3));
     expect(cleared.stored.tenant.ndrAddressKept).toBeUndefined();
   });

@@ -106,8 +106,12 @@ export interface TenantChange {
   adopt?: { kind: AdoptedKind; name: string; previous: AdoptedObjects[AdoptedKind][string] };
   /** Forgets an adopted object once offboarding restored it. */
   release?: { kind: AdoptedKind; name: string };
-  /** Stored only if not recorded yet. */
-  customizationEnabledAt?: string;
+  /**
+   * Claims the one run of Enable-OrganizationCustomization: written only when none is recorded
+   * (else ConflictError), so that concurrent steps run it once. `null` forgets a claim whose
+   * cmdlet failed.
+   */
+  customizationEnabledAt?: string | null;
   /** `null` clears it. */
   ndrAddressKept?: boolean | null;
   /** Corrected request fields (`PATCH`); `groups` replaces both groups. */

@@ -23,6 +23,9 @@ import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts
 import type { TenantEvent } from "../domain/tenant.ts";
 import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
 
+/** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
+const HYDRATION_CLAIM_MS = 70 * 60_000;
+
 export interface TaskDeps {
   store: TenantStore;
   /**
@@ -136,19 +139,41 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       return await fn();
     } catch (err) {
       if (!(err instanceof DehydratedOrganizationError)) throw err;
-      const { tenantId } = stored.tenant;
-      const current = (await load(tenantId, stored.internals.run)).internals;
-      if (!current.customizationEnabledAt) {
-        await ctx.m365.exchange.enableOrganizationCustomization();
-        await write(tenantId, stored.internals.run, { customizationEnabledAt: now() });
-      }
+      const enabledAt = await enableCustomizationOnce(stored, ctx);
       throw new OrganizationHydratingError(
-        `Exchange refused a change because the organization was dehydrated; Enable-OrganizationCustomization was run${
-          current.customizationEnabledAt ? ` at ${current.customizationEnabledAt}` : ""
-        } and takes up to an hour to apply. The step is retried meanwhile.`,
+        `Exchange refused a change because the organization was dehydrated; Enable-OrganizationCustomization was run at ${enabledAt} and takes up to an hour to apply. The step is retried meanwhile.`,
         { cause: err },
       );
     }
+  };
+
+  /**
+   * Runs Enable-OrganizationCustomization once per tenant: the step that claims it in the store
+   * runs it, concurrent steps that lose the claim do not. A claim older than the hour Exchange
+   * may take (a crash between the claim and the cmdlet) is taken again: the cmdlet answers
+   * "already enabled" if it did run. Returns when it was run.
+   */
+  const enableCustomizationOnce = async (stored: StoredTenant, ctx: StepContext): Promise<string> => {
+    const { tenantId } = stored.tenant;
+    const { run } = stored.internals;
+    const current = (await load(tenantId, run)).internals.customizationEnabledAt;
+    if (current && Date.now() - Date.parse(current) < HYDRATION_CLAIM_MS) return current;
+    if (current) await write(tenantId, run, { customizationEnabledAt: null });
+    const at = now();
+    try {
+      await write(tenantId, run, { customizationEnabledAt: at });
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      return (await load(tenantId, run)).internals.customizationEnabledAt ?? at;
+    }
+    try {
+      await ctx.m365.exchange.enableOrganizationCustomization();
+    } catch (err) {
+      // Not run: forget the claim so that a retry runs it.
+      await write(tenantId, run, { customizationEnabledAt: null }).catch(() => undefined);
+      throw err;
+    }
+    return at;
   };
 
   const runStep =

@@ -679,9 +679,12 @@ export class DynamoTenantStore implements TenantStore {
       const previous = u.path("previousNdrTo");
       u.set(previous, `if_not_exists(${previous}, ${u.value(change.previousNdrTo)})`);
     }
-    if (change.customizationEnabledAt !== undefined) {
+    if (change.customizationEnabledAt === null) u.remove(u.path("customizationEnabledAt"));
+    else if (change.customizationEnabledAt !== undefined) {
+      // A claim: exactly one writer records it (the others get a ConflictError).
       const at = u.path("customizationEnabledAt");
-      u.set(at, `if_not_exists(${at}, ${u.value(change.customizationEnabledAt)})`);
+      u.condition(`attribute_not_exists(${at})`);
+      u.set(at, u.value(change.customizationEnabledAt));
     }
     if (change.ndrAddressKept === null) u.remove(u.path("ndrAddressKept"));
     else if (change.ndrAddressKept !== undefined)
