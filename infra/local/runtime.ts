@@ -30,7 +30,12 @@ import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { startDynalite } from "./dynamodb.ts";
 import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
-import { type Simulator, type SimulatorOptions, startSimulator } from "./m365-simulator/index.ts";
+import {
+  type Simulator,
+  type SimulatorConfig,
+  type SimulatorOptions,
+  startSimulator,
+} from "./m365-simulator/index.ts";
 
 export interface LocalRuntimeOptions {
   /** @default process.env.PORT ?? 3000; 0 picks a free port */
@@ -127,12 +132,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let simulator: Simulator | undefined;
     let m365 = createM365GatewayFromEnv(env);
     if (!m365) {
-      simulator = await startSimulator({ dataDir: join(dataDir, "m365-simulator"), ...options.simulator });
+      simulator = await startSimulator({
+        dataDir: join(dataDir, "m365-simulator"),
+        ...simulatorConfigFromEnv(env["M365_SIMULATOR_CONFIG"]),
+        ...options.simulator,
+      });
       closers.push(() => simulator!.close());
       m365 = createM365Gateway({
         clientId: simulator.clientId,
         clientSecret: simulator.clientSecret,
         endpoints: simulator.endpoints,
+        onWarning: ({ tenantId, cmdlet, warnings }) =>
+          logger.warn("Exchange warnings", { tenantId, cmdlet, warnings }),
       });
     }
 
@@ -352,4 +363,23 @@ async function recoverInterrupted(store: DynamoTenantStore): Promise<string[]> {
     } while (cursor);
   }
   return recovered;
+}
+
+/**
+ * `M365_SIMULATOR_CONFIG`: JSON of the simulator's settings and real-world behaviours (for
+ * example `{"replicationLagCalls":2,"ndrClearing":"never","maxConcurrentPerTenant":3}`); the
+ * simulator checks each value.
+ */
+function simulatorConfigFromEnv(raw: string | undefined): SimulatorConfig {
+  if (!raw?.trim()) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('M365_SIMULATOR_CONFIG must be a JSON object, e.g. {"replicationLagCalls":2}');
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error('M365_SIMULATOR_CONFIG must be a JSON object, e.g. {"replicationLagCalls":2}');
+  }
+  return parsed as SimulatorConfig;
 }

@@ -8,7 +8,7 @@ import type { NdrClearing, SimulatorConfig } from "./types.ts";
 
 /** The current value of every switch (see `SimulatorConfig` for their meaning). */
 export interface ExchangeBehaviours {
-  /** Assumed: public scripts sleep 2-15 s after New-OutboundConnector "for the connector to propagate" (facts file a.). */
+  /** Assumed: public scripts sleep 2-15 s after New-OutboundConnector "for the connector to propagate" (docs/m365-fidelity.md). */
   replicationLagMs: number;
   /** Same lag counted in calls (assumed). */
   replicationLagCalls: number;
@@ -17,13 +17,13 @@ export interface ExchangeBehaviours {
   slowCmdlets: Record<string, number>;
   /** Assumed status and text (RPS era: 3 sessions per tenant, office-docs-powershell issue #4582). */
   maxConcurrentPerTenant: number;
-  /** Assumed: exception names from the brief; the module's retry list is not public (facts file c.). */
+  /** Assumed: the exception names the ExchangeOnlineManagement module retries; its retry list is not public (docs/m365-fidelity.md). */
   directoryErrorRate: number;
-  /** Assumed: `@adminapi.errors` is not seen in public code (facts file c.). */
+  /** Assumed: `@adminapi.errors` is not seen in public code (docs/m365-fidelity.md). */
   adminApiErrorRate: number;
-  /** "never": Microsoft365DSC PR #5851; "while-no-rules": decompiled server code (brief), assumed. */
+  /** "never": Microsoft365DSC PR #5851; "while-no-rules": reported from decompiled server code, assumed (docs/m365-fidelity.md, C4). */
   ndrClearing: NdrClearing;
-  /** Assumed: hydration takes "minutes to hours", not documented (facts file g.). */
+  /** Assumed: hydration takes "minutes to hours", not documented (docs/m365-fidelity.md). */
   hydrationDelayMs: number;
   /** 50: MicrosoftDocs/OfficeDocs-O365ServiceDescriptions issue #78 (Exchange Online limits). */
   maxJournalRules: number;
@@ -99,7 +99,7 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
 
 /**
  * The transient directory exceptions the Exchange Online PowerShell module retries on.
- * Source: assumed from the names in the brief (the module's retry list is not public text we
+ * Source: assumed: the names the ExchangeOnlineManagement module is reported to retry (the module's retry list is not public text we
  * could cite); each is answered in Exchange's usual OData error body.
  */
 export const DIRECTORY_EXCEPTIONS = [

@@ -55,7 +55,7 @@ export interface RunOptions {
 export function runCmdlet(state: TenantState, cmdlet: string, params: Params, options: RunOptions): Row[] {
   const def = cmdletDefinition(cmdlet);
   if (!def) {
-    // Source: PowerShell's CommandNotFoundException text (facts file c.; REST status assumed).
+    // Source: PowerShell's CommandNotFoundException text (docs/m365-fidelity.md; REST status assumed).
     throw new CmdletError(
       400,
       EXCEPTION.COMMAND_NOT_FOUND,

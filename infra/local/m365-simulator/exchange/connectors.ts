@@ -39,7 +39,7 @@ const invalid = (message: string) => new CmdletError(400, EXCEPTION.DATA_VALIDAT
 /**
  * RecipientDomains and TlsDomain: a domain, `*.domain`, and for RecipientDomains `*` alone.
  * Source: New-OutboundConnector.md ("*.contoso.com ... you can't embed a wildcard character");
- * bare `*`: seen in public setup scripts (facts file e.), not in the doc.
+ * bare `*`: seen in public setup scripts (docs/m365-fidelity.md), not in the doc.
  */
 function checkDomain(parameter: string, value: string, allowStar: boolean): void {
   if (allowStar && value === "*") return;
@@ -94,7 +94,7 @@ function validateConnectorShape(c: SimConnector): void {
       throw invalid(`${name} can be set to $true only when ConnectorType is OnPremises.`);
   }
   // Assumed: a Partner connector routes by RecipientDomains unless a transport rule scopes it
-  // (public scripts create rule-scoped connectors without RecipientDomains: facts file e.).
+  // (public scripts create rule-scoped connectors without RecipientDomains: docs/m365-fidelity.md).
   if (c.connectorType === "Partner" && c.recipientDomains.length === 0 && !c.isTransportRuleScoped) {
     throw invalid(
       "A Partner connector must have RecipientDomains, or be scoped by a transport rule (IsTransportRuleScoped).",
@@ -269,7 +269,7 @@ function covered(domains: string[], address: string): boolean {
  * 200 whether they pass or not. Does not mark the connector validated.
  * Sources: Validate-OutboundConnector.md (the two tests; "Recipients need to be in the domain
  * that's configured on the connector"; "does not set the validation status or timestamp");
- * rows `TaskName`, `IsTaskSuccessful`: seen in public scripts (facts file a.); `Error` and the
+ * rows `TaskName`, `IsTaskSuccessful`: seen in public scripts (docs/m365-fidelity.md); `Error` and the
  * task names, the failure texts and the 200-with-failed-rows shape: assumed.
  */
 const validateOutboundConnector = (ctx: CmdletContext): Row[] => {
@@ -336,7 +336,7 @@ const CONNECTOR_PARAMETERS = [
 ];
 
 // Parameter lists. Source: SYNTAX of New-/Set-/Get-/Remove-/Validate-OutboundConnector.md in
-// MicrosoftDocs/office-docs-powershell. New-OutboundConnector has no ValidationRecipients (facts file #3).
+// MicrosoftDocs/office-docs-powershell. New-OutboundConnector has no ValidationRecipients (docs/m365-fidelity.md).
 export const CONNECTOR_CMDLETS: CmdletDefinition[] = [
   {
     name: "Get-OutboundConnector",

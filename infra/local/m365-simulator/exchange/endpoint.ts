@@ -129,7 +129,7 @@ export async function handleExchange(
     if (!dropAfter && !errorsFault && (await host.applyFault(call, res, fault, "odata"))) return;
 
     // Behaviour `directoryErrorRate`: a transient directory exception before the cmdlet runs,
-    // status 400 or 500 drawn from the seeded PRNG (exception names from the brief; assumed).
+    // status 400 or 500 drawn from the seeded PRNG (exception names the module is reported to retry; assumed).
     if (behaviours.directoryErrorRate > 0 && host.random() < behaviours.directoryErrorRate) {
       const pick = DIRECTORY_EXCEPTIONS[Math.floor(host.random() * DIRECTORY_EXCEPTIONS.length)]!;
       const status = host.random() < 0.5 ? 400 : 500;

@@ -23,7 +23,7 @@ const customizationRequested = (state: TenantState) =>
 
 /**
  * Writes in a dehydrated organisation. Class: InvalidOperationInDehydratedContextException
- * (brief; no public text found, facts file g.); text assumed.
+ * (no public text found; docs/m365-fidelity.md); text assumed.
  */
 export function dehydratedError(): CmdletError {
   return new CmdletError(
@@ -49,7 +49,7 @@ const getOrganizationConfig = ({ state, nowMs }: CmdletContext): Row[] => [
  * Source: Enable-OrganizationCustomization.md ("You are only required to run this cmdlet once
  * ... If you attempt to run the cmdlet again, you get an error"); the error's class and text:
  * assumed. With `hydrationDelayMs`, the organisation stays dehydrated (writes refused,
- * IsDehydrated true) for that long after the first call (assumed: "minutes to hours", facts g.);
+ * IsDehydrated true) for that long after the first call (assumed: "minutes to hours"; docs/m365-fidelity.md, D3);
  * a second call while hydrating gets the same "already enabled" error (assumed).
  */
 const enableOrganizationCustomization = ({ state, behaviours, nowMs }: CmdletContext): Row[] => {

@@ -427,7 +427,7 @@ const addDistributionGroupMember = ({ state, params }: CmdletContext): Row[] => 
   return [];
 };
 
-/** Source: assumed (facts file: "probably MemberNotFoundException / isn't a member"). */
+/** Source: assumed (docs/m365-fidelity.md, G8). */
 const removeDistributionGroupMember = ({ state, params }: CmdletContext): Row[] => {
   const identity = str(params, "Identity", true)!;
   const member = str(params, "Member", true)!;

@@ -63,7 +63,7 @@ const setTransportConfig = ({ state, params, behaviours }: CmdletContext): Row[]
   const address = bare(value);
   const r = findRecipient(state, address);
   // Source: groups and teams can't receive them (Cloudflare docs PR #24353: "you cannot use a
-  // team or group address"; facts file b.); the refusal's class and text are assumed.
+  // team or group address"; docs/m365-fidelity.md); the refusal's class and text are assumed.
   if (r && isAnyGroup(r)) {
     throw new CmdletError(
       400,
