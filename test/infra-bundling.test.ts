@@ -132,7 +132,11 @@ describe("npx cdk synth with real bundling", () => {
     );
     const withConsole = served.filter((s) => s.files.length > 0);
     expect(withConsole).toHaveLength(1);
-    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "styles.css"]);
+    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "styles.css", "vendor"]);
+    expect((await readdir(join(withConsole[0]!.dir, "static", "vendor"))).sort()).toEqual([
+      "uPlot.iife.min.js",
+      "uPlot.min.css",
+    ]);
     const { stdout } = await run(
       "node",
       [
