@@ -430,7 +430,7 @@ function renderDeliveries(items) {
       updateSelection();
     });
     return el("tr", { data: { deliveryId: delivery.deliveryId, status: delivery.status } }, [
-      el("td", { className: "actions" }, [pick, replay]),
+      el("td", {}, [el("div", { className: "actions" }, [pick, replay])]),
       el("td", { className: "mono id", text: delivery.deliveryId, data: { label: "Delivery" } }),
       el("td", { className: "mono id", text: delivery.tenantId, data: { label: "Tenant" } }),
       el("td", { text: delivery.type, data: { label: "Event" } }),
@@ -439,7 +439,12 @@ function renderDeliveries(items) {
       ]),
       el("td", { text: delivery.attempts, data: { label: "Attempts" } }),
       el("td", { text: delivery.lastResponseStatus ?? "", data: { label: "HTTP" } }),
-      el("td", { text: utc(delivery.createdAt), title: delivery.createdAt, data: { label: "Created" } }),
+      el("td", {
+        className: "breakable",
+        text: utc(delivery.createdAt),
+        title: delivery.createdAt,
+        data: { label: "Created" },
+      }),
       el("td", { className: "wrap", text: errorText(delivery.error), data: { label: "Error" } }),
     ]);
   });
@@ -677,7 +682,7 @@ function renderChart(tenants) {
     {
       width: chartWidth(),
       height: 200,
-      legend: { show: true },
+      legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [{ stroke: "#667085" }, { stroke: "#667085", size: 40 }],
