@@ -144,7 +144,8 @@ describe("npx cdk synth with real bundling", () => {
         "-e",
         `const { handler } = await import(process.argv[1]);
          const r = await handler({ httpMethod: "GET", path: "/console/app.js" }, {});
-         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length }));`,
+         const v = await handler({ httpMethod: "GET", path: "/console/vendor/uPlot.iife.min.js" }, {});
+         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length, vendor: [v.statusCode, v.body.length] }));`,
         join(withConsole[0]!.dir, "index.mjs"),
       ],
       {
@@ -153,9 +154,17 @@ describe("npx cdk synth with real bundling", () => {
         env: offlineEnv({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:9" }),
       },
     );
-    const answer = JSON.parse(stdout.trim()) as { status: number; csp: string; size: number };
+    const answer = JSON.parse(stdout.trim()) as {
+      status: number;
+      csp: string;
+      size: number;
+      vendor: number[];
+    };
     expect(answer.status).toBe(200);
     expect(answer.csp).toContain("script-src 'self'");
     expect(answer.size).toBeGreaterThan(1000);
+    // The chart library comes from the bundle's copy (cwd is elsewhere: no node_modules to fall back on).
+    expect(answer.vendor[0]).toBe(200);
+    expect(answer.vendor[1]).toBeGreaterThan(20_000);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * A small client of the REST API v1 (SPEC section 5) for the ops CLI: one request core
+ * A small client of the REST API v1 (docs/api.md) for the ops CLI: one request core
  * (auth header, timeout, bounded retries of throttling and gateway errors, problem+json
  * errors) and one method per operation the CLI uses. The response types are the API's own
  * zod schemas, so a change of the wire format breaks the CLI's typecheck, not its users.

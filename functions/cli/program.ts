@@ -132,7 +132,9 @@ Exit codes:
     new Option("--limit <n>", `${what} per page, 1-100`).argParser(parseLimit);
 
   // ---- tenants -----------------------------------------------------------------------------
-  const tenants = program.command("tenants").description("List, inspect, retry and offboard tenants");
+  const tenants = program
+    .command("tenants")
+    .description("List, inspect, retry and offboard tenants; import and export them in bulk");
 
   tenants
     .command("list")
