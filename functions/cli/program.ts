@@ -377,7 +377,7 @@ Exit codes:
           const counts = statusCounts(outcomes);
           const open = (counts["queued"] ?? 0) + (counts["running"] ?? 0) + (counts["offboarding"] ?? 0);
           const total = Object.values(counts).reduce((a, b) => a + b, 0);
-          view.update(`waiting: ${statusLine(counts)}`, total - open, total);
+          view.update(`waiting: ${statusLine(counts)}`, total - open, total, open === 0);
         },
       });
       view.finish();
