@@ -336,6 +336,22 @@ describe.skipIf(!HAS_CHROMIUM)(
       expect(chart.points).toBe(all.length);
       expect(chart.canvas).toBeGreaterThan(200);
       expect(chart.legend).toContain("started");
+
+      // Past its page cap (20 pages of 100; here 2 of 5) the section says it counted only some.
+      await page.$eval("#fleet-section", (node) => {
+        (node as HTMLElement).dataset["maxPages"] = "2";
+        (node as HTMLElement).dataset["pageSize"] = "5";
+      });
+      await page.click("#refresh-fleet");
+      await page.waitForSelector("#fleet-capped", { state: "visible", ...WAIT });
+      expect(await page.textContent("#fleet-capped")).toContain("only the newest 10 tenants (2 pages of 5)");
+      expect(await page.getAttribute("#fleet-section", "data-tenants")).toBe("10");
+      await page.$eval("#fleet-section", (node) => {
+        delete (node as HTMLElement).dataset["maxPages"];
+        delete (node as HTMLElement).dataset["pageSize"];
+      });
+      await page.click("#refresh-fleet");
+      await page.waitForSelector("#fleet-capped", { state: "hidden", ...WAIT });
     });
 
     it("replays failed deliveries in bulk, with progress and a result", async () => {

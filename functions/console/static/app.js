@@ -569,18 +569,24 @@ async function replayAllFailed() {
 
 // ---- fleet ----------------------------------------------------------------------------------
 
-/** The newest tenants, up to FLEET_MAX_PAGES pages of 100; `capped` when there are more. */
+/**
+ * The newest tenants, up to FLEET_MAX_PAGES pages of 100; `capped` when there are more. The
+ * section's `data-max-pages` and `data-page-size` attributes, when set, override both.
+ */
 async function readFleet() {
+  const section = $("fleet-section");
+  const maxPages = Number(section.dataset.maxPages) || FLEET_MAX_PAGES;
+  const pageSize = Number(section.dataset.pageSize) || 100;
   const tenants = [];
   let cursor;
   let pages = 0;
   do {
-    const page = await api("GET", "v1/tenants", { limit: 100, cursor });
+    const page = await api("GET", "v1/tenants", { limit: pageSize, cursor });
     tenants.push(...page.items);
     cursor = page.nextCursor;
     pages += 1;
-  } while (cursor && pages < FLEET_MAX_PAGES);
-  return { tenants, capped: Boolean(cursor), pages };
+  } while (cursor && pages < maxPages);
+  return { tenants, capped: Boolean(cursor), pages, pageSize };
 }
 
 async function loadFleet() {
@@ -599,12 +605,12 @@ async function loadFleet() {
   }
 }
 
-function renderFleet({ tenants, capped, pages }) {
+function renderFleet({ tenants, capped, pages, pageSize }) {
   const section = $("fleet-section");
   section.dataset.tenants = String(tenants.length);
   $("fleet-read").textContent = `${tenants.length} tenants read · ${utc(new Date().toISOString()).slice(11)}`;
   const cappedNote = $("fleet-capped");
-  cappedNote.textContent = `Capped: only the newest ${tenants.length} tenants (${pages} pages of 100) are counted; older ones are left out. The CLI's \`tenants export\` reads them all.`;
+  cappedNote.textContent = `Capped: only the newest ${tenants.length} tenants (${pages} pages of ${pageSize}) are counted; older ones are left out. The CLI's \`tenants export\` reads them all.`;
   show(cappedNote, capped);
   section.dataset.capped = String(capped);
 
