@@ -4,7 +4,7 @@
  * API are watched until they succeed, a failed one is retried from the page, and data that
  * looks like HTML stays text. Skipped, with the reason in its name, where Chromium is missing.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,6 +17,8 @@ import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 const CHROMIUM = "/usr/bin/chromium";
 const HAS_CHROMIUM = existsSync(CHROMIUM);
 const SCREENSHOT = join(tmpdir(), "console.png");
+/** The layout screenshots at 1280 and 390 px (printed by the test). */
+const SHOTS = mkdtempSync(join(tmpdir(), "console-shots-"));
 const WAIT = { timeout: 15_000 };
 
 let rt: TestRuntime;
@@ -42,7 +44,8 @@ describe.skipIf(!HAS_CHROMIUM)(
     : `console: SKIPPED, ${CHROMIUM} is not installed (apt-get install chromium)`,
   () => {
     beforeAll(async () => {
-      rt = await startTestRuntime();
+      // Deliveries to an endpoint that refuses them fail after two attempts, for bulk replay.
+      rt = await startTestRuntime({ env: { WEBHOOK_RETRY_SCHEDULE: "100ms" } });
       partner = await rt.createPartner("Console Partner");
       browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -85,6 +88,8 @@ describe.skipIf(!HAS_CHROMIUM)(
       for (const [file, type] of [
         ["app.js", "text/javascript; charset=utf-8"],
         ["styles.css", "text/css; charset=utf-8"],
+        ["vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"],
+        ["vendor/uPlot.min.css", "text/css; charset=utf-8"],
       ]) {
         const r = await fetch(`${rt.url}/console/${file}`);
         expect(r.status, file).toBe(200);
@@ -264,7 +269,173 @@ describe.skipIf(!HAS_CHROMIUM)(
       }
     });
 
+    it("shows the key's role: ops for the ops key, partner for a partner key", async () => {
+      await waitForText("#key-role", "ops key");
+      expect(await page.getAttribute("#key-role", "data-role")).toBe("ops");
+      const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      try {
+        await other.goto(`${rt.url}/console`);
+        await other.fill("#api-key", partner.apiKey);
+        await other.click("#key-form button[type=submit]");
+        await other.waitForFunction(
+          () => document.querySelector("#key-role")?.textContent === "partner key",
+          null,
+          WAIT,
+        );
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("fleet: counts by status, the most frequent errors and a chart of onboardings per hour", async () => {
+      // A tenant that stays failed gives the error list an entry.
+      const failed = crypto.randomUUID();
+      const simulator = rt.runtime.simulator!;
+      simulator.failNext(
+        failed,
+        "New-JournalRule",
+        { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
+        50,
+      );
+      const { status } = await rt.call("POST", "/v1/tenants", {
+        key: partner.apiKey,
+        body: {
+          tenantId: failed,
+          customerName: "stuck",
+          region: "us",
+          ndrAddress: simulator.demo(failed).admin,
+        },
+      });
+      expect(status).toBe(202);
+      await rt.waitFor(failed, ["failed"]);
+      const all = (await rt.call("GET", "/v1/tenants?limit=100")).body.items as { status: string }[];
+      const expected = new Map<string, number>();
+      for (const t of all) expected.set(t.status, (expected.get(t.status) ?? 0) + 1);
+
+      await page.click("#refresh-fleet");
+      await page.waitForFunction(
+        (n) => document.querySelector("#fleet-section")?.getAttribute("data-tenants") === String(n),
+        all.length,
+        WAIT,
+      );
+      const counts = await page.$$eval("#fleet-counts li", (items) =>
+        items.map((li) => [
+          (li as HTMLElement).dataset["status"],
+          Number(li.querySelector(".count")?.textContent),
+        ]),
+      );
+      expect(new Map(counts as [string, number][])).toEqual(expected);
+      await waitForText("#fleet-errors", "M365_INVALID_REQUEST");
+      expect(await page.isVisible("#fleet-capped")).toBe(false);
+      // uPlot drew its canvas, sized to the card, with every tenant created within the hour.
+      const chart = await page.$eval("#fleet-chart", (node) => ({
+        points: Number((node as HTMLElement).dataset["points"]),
+        canvas: node.querySelector("canvas")?.width ?? 0,
+        legend: node.querySelector(".u-legend")?.textContent ?? "",
+      }));
+      expect(chart.points).toBe(all.length);
+      expect(chart.canvas).toBeGreaterThan(200);
+      expect(chart.legend).toContain("started");
+
+      // Past its page cap (20 pages of 100; here 2 of 5) the section says it counted only some.
+      await page.$eval("#fleet-section", (node) => {
+        (node as HTMLElement).dataset["maxPages"] = "2";
+        (node as HTMLElement).dataset["pageSize"] = "5";
+      });
+      await page.click("#refresh-fleet");
+      await page.waitForSelector("#fleet-capped", { state: "visible", ...WAIT });
+      expect(await page.textContent("#fleet-capped")).toContain("only the newest 10 tenants (2 pages of 5)");
+      expect(await page.getAttribute("#fleet-section", "data-tenants")).toBe("10");
+      await page.$eval("#fleet-section", (node) => {
+        delete (node as HTMLElement).dataset["maxPages"];
+        delete (node as HTMLElement).dataset["pageSize"];
+      });
+      await page.click("#refresh-fleet");
+      await page.waitForSelector("#fleet-capped", { state: "hidden", ...WAIT });
+    });
+
+    it("replays failed deliveries in bulk, with progress and a result", async () => {
+      const probe = await rt.call("GET", "/v1/webhook/deliveries");
+      if (probe.status === 501) return;
+      // An endpoint that refuses everything: its deliveries fail (after the short local schedule).
+      const receiver = createServer((req, res) => {
+        req.resume();
+        req.on("end", () => res.writeHead(500).end());
+      });
+      await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+      try {
+        const own = await rt.createPartner("Console Refused");
+        const { port } = receiver.address() as AddressInfo;
+        await rt.call("PUT", "/v1/webhook", { key: own.apiKey, body: { url: `http://127.0.0.1:${port}/h` } });
+        const tenantId = await rt.onboard(own.apiKey);
+        await rt.waitFor(tenantId, ["succeeded"]);
+        const failedRows = `#deliveries-table tbody tr[data-status="failed"]`;
+        const deadline = Date.now() + 20_000;
+        while (Date.now() < deadline) {
+          await page.click("#refresh-deliveries");
+          await page.waitForTimeout(500);
+          if ((await page.$$(failedRows)).length >= 2) break;
+        }
+        const failedCount = (await page.$$(failedRows)).length;
+        expect(failedCount).toBeGreaterThan(0);
+        await page.check("#select-failed");
+        await waitForText("#replay-selected", "Replay selected (");
+        const selected = Number(/\((\d+)\)/.exec((await page.textContent("#replay-selected")) ?? "")?.[1]);
+        expect(selected).toBeGreaterThanOrEqual(failedCount);
+        await page.click("#replay-selected");
+        await page.waitForSelector("#replay-progress[data-done='true']", WAIT);
+        expect(await page.textContent("#replay-text")).toBe(`Replayed ${selected} of ${selected}.`);
+        await waitForText("#notice", `Replayed ${selected} of ${selected}.`);
+        expect(await page.$eval("#replay-bar", (b) => (b as HTMLProgressElement).value)).toBe(selected);
+      } finally {
+        await new Promise((r) => receiver.close(r));
+      }
+    });
+
+    for (const [width, height] of [
+      [1280, 900],
+      [390, 844],
+    ] as const) {
+      it(`lays out at ${width} px: key elements inside the viewport (screenshot)`, async () => {
+        await page.setViewportSize({ width, height });
+        await page.click("#refresh-fleet");
+        await page.click("#refresh-deliveries");
+        await page.waitForSelector("#deliveries-table tbody tr button", WAIT);
+        await page.waitForTimeout(300);
+        const shot = join(SHOTS, `console-${width}.png`);
+        await page.screenshot({ path: shot, fullPage: true });
+        // The whole page is long on a phone: the first screen and the deliveries, to look at.
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.screenshot({ path: join(SHOTS, `console-${width}-top.png`) });
+        await page
+          .locator("#deliveries-section")
+          .screenshot({ path: join(SHOTS, `console-${width}-deliveries.png`) });
+        console.info(`screenshots: ${shot} (and -top, -deliveries)`);
+        // Nothing scrolls sideways, and each key element lies within the viewport's width.
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow).toBeLessThanOrEqual(0);
+        for (const selector of [
+          "#key-role",
+          "#fleet-counts",
+          "#fleet-chart canvas",
+          "#tenants-table tbody tr button",
+          "#deliveries-table tbody tr:first-child button",
+          "#deliveries-table tbody tr:first-child input.pick",
+          "#replay-all-failed",
+          "#forget-key",
+        ]) {
+          const box = await (await page.$(selector))?.boundingBox();
+          expect(box, selector).toBeTruthy();
+          expect(box!.x, selector).toBeGreaterThanOrEqual(0);
+          expect(box!.x + box!.width, selector).toBeLessThanOrEqual(width);
+        }
+        const chart = await (await page.$("#fleet-chart canvas"))!.boundingBox();
+        expect(chart!.width).toBeGreaterThan(width / 2 - 60);
+      });
+    }
+
     it("looks right (screenshot) and raised no script error or CSP violation", async () => {
+      await page.setViewportSize({ width: 1400, height: 900 });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(pageProblems).toEqual([]);
     });

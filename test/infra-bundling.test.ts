@@ -132,7 +132,11 @@ describe("npx cdk synth with real bundling", () => {
     );
     const withConsole = served.filter((s) => s.files.length > 0);
     expect(withConsole).toHaveLength(1);
-    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "styles.css"]);
+    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "styles.css", "vendor"]);
+    expect((await readdir(join(withConsole[0]!.dir, "static", "vendor"))).sort()).toEqual([
+      "uPlot.iife.min.js",
+      "uPlot.min.css",
+    ]);
     const { stdout } = await run(
       "node",
       [
@@ -140,7 +144,8 @@ describe("npx cdk synth with real bundling", () => {
         "-e",
         `const { handler } = await import(process.argv[1]);
          const r = await handler({ httpMethod: "GET", path: "/console/app.js" }, {});
-         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length }));`,
+         const v = await handler({ httpMethod: "GET", path: "/console/vendor/uPlot.iife.min.js" }, {});
+         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length, vendor: [v.statusCode, v.body.length] }));`,
         join(withConsole[0]!.dir, "index.mjs"),
       ],
       {
@@ -149,9 +154,17 @@ describe("npx cdk synth with real bundling", () => {
         env: offlineEnv({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:9" }),
       },
     );
-    const answer = JSON.parse(stdout.trim()) as { status: number; csp: string; size: number };
+    const answer = JSON.parse(stdout.trim()) as {
+      status: number;
+      csp: string;
+      size: number;
+      vendor: number[];
+    };
     expect(answer.status).toBe(200);
     expect(answer.csp).toContain("script-src 'self'");
     expect(answer.size).toBeGreaterThan(1000);
+    // The chart library comes from the bundle's copy (cwd is elsewhere: no node_modules to fall back on).
+    expect(answer.vendor[0]).toBe(200);
+    expect(answer.vendor[1]).toBeGreaterThan(20_000);
   });
 });

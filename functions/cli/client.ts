@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import type {
+  OnboardingRequestBody as OnboardingRequestSchema,
   PartnerCreatedSchema,
   PartnerPageSchema,
   TenantEventPageSchema,
@@ -19,6 +20,8 @@ import type { TenantStatus } from "../domain/tenant.ts";
 import { ApiProblemError, ApiUnreachableError, type Problem } from "./errors.ts";
 
 export type TenantResource = z.output<typeof TenantSchema>;
+/** The body of `POST /v1/tenants`, as validated (defaults applied, tenant id lower-cased). */
+export type OnboardingRequestBody = z.output<typeof OnboardingRequestSchema>;
 export type TenantPage = z.output<typeof TenantPageSchema>;
 export type TenantEventPage = z.output<typeof TenantEventPageSchema>;
 export type TenantEvent = TenantEventPage["items"][number];
@@ -45,7 +48,11 @@ export interface OnboardingClientOptions {
   apiKey: string;
   /** Per request. @default 30_000 */
   timeoutMs?: number;
-  /** Attempts for throttled (429) requests, and for GETs answered 502/503/504 or not at all. @default 3 */
+  /**
+   * Attempts for throttled (429) requests, for GETs answered 502/503/504 or not at all, and for
+   * POSTs carrying an Idempotency-Key answered 5xx, 409 `idempotency-in-progress` or not at all.
+   * @default 3
+   */
   maxAttempts?: number;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
@@ -82,6 +89,21 @@ export class OnboardingClient {
   /** Every tenant matching the filter, following `nextCursor`; `limit` is the page size. */
   allTenants(query: { status?: TenantStatus; partnerId?: string; limit?: number } = {}) {
     return this.#all((cursor) => this.listTenants({ ...query, limit: query.limit ?? 100, ...cursor }));
+  }
+
+  /**
+   * `POST /v1/tenants` with an Idempotency-Key: the API answers a repeated key with its first
+   * answer (`replayed`), so the request is safe to send again after a 5xx or no answer at all.
+   */
+  async onboardTenant(
+    body: OnboardingRequestBody,
+    idempotencyKey: string,
+  ): Promise<{ tenant: TenantResource; replayed: boolean }> {
+    const { body: tenant, headers } = await this.#exchange<TenantResource>("POST", "v1/tenants", {
+      body,
+      headers: { "idempotency-key": idempotencyKey },
+    });
+    return { tenant, replayed: headers.get("idempotent-replayed") === "true" };
   }
 
   getTenant(tenantId: string): Promise<TenantResource> {
@@ -144,6 +166,14 @@ export class OnboardingClient {
     path: string,
     options: { query?: Query; body?: unknown } = {},
   ): Promise<T> {
+    return (await this.#exchange<T>(method, path, options)).body;
+  }
+
+  async #exchange<T>(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    options: { query?: Query; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ body: T; headers: Headers }> {
     const url = new URL(path, this.baseUrl);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -153,6 +183,9 @@ export class OnboardingClient {
       authorization: `Bearer ${this.#apiKey}`,
     };
     if (options.body !== undefined) headers["content-type"] = "application/json";
+    Object.assign(headers, options.headers);
+    // A GET changes nothing; a POST with an Idempotency-Key is answered once whatever the repeats.
+    const repeatable = method === "GET" || headers["idempotency-key"] !== undefined;
 
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= this.#maxAttempts;
@@ -167,7 +200,7 @@ export class OnboardingClient {
         });
       } catch (err) {
         // A GET is safe to send again; a POST or DELETE that got no answer may have been applied.
-        if (method === "GET" && !last) {
+        if (repeatable && !last) {
           await sleep(backoff(attempt));
           continue;
         }
@@ -175,10 +208,12 @@ export class OnboardingClient {
       }
       if (response.ok) {
         const text = await response.text();
-        return (text ? JSON.parse(text) : undefined) as T;
+        return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
       }
       const retryable =
-        response.status === 429 || (method === "GET" && [502, 503, 504].includes(response.status));
+        response.status === 429 ||
+        (method === "GET" && [502, 503, 504].includes(response.status)) ||
+        (repeatable && method !== "GET" && (response.status >= 500 || isInProgress(response)));
       if (retryable && !last) {
         await response.body?.cancel();
         await sleep(retryAfter(response.headers.get("retry-after")) ?? backoff(attempt));
@@ -197,6 +232,11 @@ export class OnboardingClient {
     const reason = cause?.code ?? cause?.message ?? (err as Error).message;
     return `Cannot reach the API at ${where} (${reason}). Is ONBOARDING_API_URL right and the service up?`;
   }
+}
+
+/** The API's 409 for a repeated Idempotency-Key whose first request is still running. */
+function isInProgress(response: Response): boolean {
+  return response.status === 409 && response.headers.has("retry-after");
 }
 
 function segment(value: string): string {

@@ -5,9 +5,25 @@
  * Every command prints a table or a summary for people, or with `--json` the API's JSON for
  * scripts. Exit codes: see `ExitCode` (errors.ts) and docs/operating.md.
  */
+import { readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
+import {
+  CountsView,
+  defaultResultPath,
+  exportCsv,
+  formatOf,
+  type InputFormat,
+  keyIdOf,
+  readRows,
+  sendLine,
+  sendRows,
+  statusCounts,
+  statusLine,
+  waitForTenants,
+  writeResults,
+} from "./bulk.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
 import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
@@ -116,7 +132,9 @@ Exit codes:
     new Option("--limit <n>", `${what} per page, 1-100`).argParser(parseLimit);
 
   // ---- tenants -----------------------------------------------------------------------------
-  const tenants = program.command("tenants").description("List, inspect, retry and offboard tenants");
+  const tenants = program
+    .command("tenants")
+    .description("List, inspect, retry and offboard tenants; import and export them in bulk");
 
   tenants
     .command("list")
@@ -244,6 +262,159 @@ Exit codes:
       moreHint(out, page, `tenants events ${tenantId}`);
     });
 
+  tenants
+    .command("import")
+    .description(
+      "Onboard every tenant of a CSV or JSON-lines file (partner key); a second run resumes, never duplicates",
+    )
+    .argument(
+      "<file>",
+      "a .csv (columns: see docs/bulk.md) or .jsonl file (one POST /v1/tenants body per line)",
+    )
+    .addOption(
+      new Option("--format <format>", "the file's format (default: from its extension)").choices([
+        "csv",
+        "jsonl",
+      ]),
+    )
+    .addOption(new Option("--concurrency <n>", "requests in flight, 1-32").argParser(intIn(1, 32)).default(8))
+    .option("--out <file>", "the result file (default: <file>.results.csv beside the input)")
+    .option("--dry-run", "validate every row, send nothing")
+    .option("--wait", "then follow the onboardings to their end states and update the result file")
+    .addOption(
+      new Option("--wait-timeout <minutes>", "with --wait: give up after this long, 1-1440")
+        .argParser(intIn(1, 1440))
+        .default(60),
+    )
+    .action(async (file: string, opts: ImportOptions, cmd: Command) => {
+      state.exitCode = await importCommand(file, opts, json(cmd));
+    });
+
+  tenants
+    .command("export")
+    .description("Every tenant (all pages) as CSV: id, customer, region, gateway, NDR, status, error, update")
+    .addOption(new Option("--status <status>", "only tenants in this status").choices(TENANT_STATUSES))
+    .option("--partner <partnerId>", "only this partner's tenants (ops)")
+    .option("--out <file>", "write to this file instead of stdout")
+    .action(async (opts: { status?: TenantStatus; partner?: string; out?: string }, cmd: Command) => {
+      const api = client();
+      const items: TenantResource[] = [];
+      for await (const t of api.allTenants({
+        ...(opts.status && { status: opts.status }),
+        ...(opts.partner && { partnerId: opts.partner }),
+      })) {
+        items.push(t);
+      }
+      if (json(cmd) && !opts.out) return printJson({ items });
+      const text = exportCsv(items);
+      if (!opts.out) {
+        io.stdout.write(text);
+        return;
+      }
+      await writeFile(opts.out, text, "utf8");
+      if (json(cmd)) return printJson({ file: opts.out, tenants: items.length });
+      io.stderr.write(`${items.length} tenants written to ${clean(opts.out)}\n`);
+    });
+
+  async function importCommand(file: string, opts: ImportOptions, asJson: boolean): Promise<number> {
+    const format = formatOf(file, opts.format);
+    if (!format)
+      throw new UsageError(`Cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format.`);
+    const apiKey = io.env["ONBOARDING_API_KEY"];
+    if (!apiKey) throw new MissingApiKeyError();
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      throw new UsageError(
+        `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+    const { rows, errors } = readRows(text, format, keyIdOf(apiKey));
+    if (errors.length > 0) {
+      const total = new Set(errors.map((e) => e.row)).size;
+      const detail = `${total} row(s) of ${file} are invalid; nothing was sent.`;
+      if (asJson) {
+        io.stderr.write(
+          `${JSON.stringify({ title: "Invalid rows", detail, errors, exitCode: ExitCode.Usage })}\n`,
+        );
+      } else {
+        for (const e of errors) {
+          io.stderr.write(`row ${e.row}: ${e.field ? `${clean(e.field)}: ` : ""}${clean(e.message)}\n`);
+        }
+        io.stderr.write(`onboarding: ${clean(detail)}\n`);
+      }
+      return ExitCode.Usage;
+    }
+    if (opts.dryRun) {
+      if (asJson) printJson({ file, rows: rows.length, valid: true });
+      else out(`${rows.length} rows are valid; nothing was sent (--dry-run).`);
+      return ExitCode.Ok;
+    }
+    const api = client();
+    const resultPath = opts.out ?? defaultResultPath(file);
+    const view = new CountsView(io.stderr, io.stderrIsTty && !asJson);
+    const started = Date.now();
+    const sent = await sendRows(api, rows, opts.concurrency, (c) =>
+      view.update(sendLine(c), c.sent, c.total),
+    );
+    view.update(sendLine(sent.counts), sent.counts.sent, sent.counts.total, true);
+    view.finish();
+    await writeResults(resultPath, sent.outcomes);
+    if (sent.abort) {
+      io.stderr.write(
+        `onboarding: stopped; the rows not sent are "not_sent" in ${clean(resultPath)}. Run again to resume.\n`,
+      );
+      throw sent.abort;
+    }
+    const sendSeconds = (Date.now() - started) / 1000;
+    let settled: boolean | undefined;
+    if (opts.wait) {
+      const waited = await waitForTenants(api, sent.outcomes, {
+        concurrency: opts.concurrency,
+        timeoutMs: opts.waitTimeout * 60_000,
+        onRound: (outcomes) => {
+          const counts = statusCounts(outcomes);
+          const open = (counts["queued"] ?? 0) + (counts["running"] ?? 0) + (counts["offboarding"] ?? 0);
+          const total = Object.values(counts).reduce((a, b) => a + b, 0);
+          view.update(`waiting: ${statusLine(counts)}`, total - open, total, open === 0);
+        },
+      });
+      view.finish();
+      settled = waited.settled;
+      await writeResults(resultPath, sent.outcomes);
+    }
+    const endStates = statusCounts(sent.outcomes);
+    const failedTenants = (endStates["failed"] ?? 0) + (endStates["offboarding_failed"] ?? 0);
+    const code =
+      sent.counts.failed > 0 || (opts.wait && (failedTenants > 0 || settled === false))
+        ? ExitCode.ApiError
+        : ExitCode.Ok;
+    if (asJson) {
+      printJson({
+        file,
+        resultFile: resultPath,
+        ...sent.counts,
+        seconds: Math.round(sendSeconds * 10) / 10,
+        ...(opts.wait && { settled, statuses: endStates }),
+        rows: sent.outcomes,
+      });
+      return code;
+    }
+    for (const o of sent.outcomes.filter((x) => x.result === "failed")) {
+      out(`row ${o.row}  ${o.tenantId}  ${clean(o.errorCode)}: ${clean(o.errorMessage)}`);
+    }
+    const c = sent.counts;
+    out(
+      `${c.total} rows in ${sendSeconds.toFixed(1)} s: ${c.accepted} accepted, ${c.already} already there, ${c.failed} failed.`,
+    );
+    if (opts.wait) {
+      out(`${settled ? "End states" : "Not all settled before --wait-timeout"}: ${statusLine(endStates)}`);
+    }
+    out(`Results: ${clean(resultPath)}`);
+    return code;
+  }
+
   // ---- webhooks ----------------------------------------------------------------------------
   const webhooks = program.command("webhooks").description("Webhook deliveries and their replay");
 
@@ -330,6 +501,15 @@ Exit codes:
     });
 
   return program;
+}
+
+interface ImportOptions {
+  format?: InputFormat;
+  concurrency: number;
+  out?: string;
+  dryRun?: boolean;
+  wait?: boolean;
+  waitTimeout: number;
 }
 
 interface ListOptions {

@@ -5,8 +5,12 @@
  *
  * The files sit next to this module in the repository and next to the bundle's `index.mjs` in
  * Lambda (the API function copies `static/` into its bundle), so one relative URL finds both.
+ * The chart library (uPlot) is vendored from node_modules: the Lambda bundle gets a copy in
+ * `static/vendor/` at build time (`CONSOLE_VENDOR_FILES`, used by infra/aws/onboarding-api.ts);
+ * in the repository it is read from node_modules, so that no copy is committed.
  */
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 
 const STATIC_DIR = new URL("./static/", import.meta.url);
@@ -26,11 +30,29 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * Third-party files the console serves, each from a package's build: `module` is its path for
+ * Node's resolver (and under `node_modules/`), `file` its place under `static/` in the bundle.
+ */
+export const CONSOLE_VENDOR_FILES = [
+  { module: "uplot/dist/uPlot.iife.min.js", file: "vendor/uPlot.iife.min.js" },
+  { module: "uplot/dist/uPlot.min.css", file: "vendor/uPlot.min.css" },
+] as const;
+
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+
 /** Request path (as in the event) -> file and media type. Nothing else is served. */
-const FILES: Readonly<Record<string, { file: string; type: string }>> = {
+const FILES: Readonly<Record<string, { file: string; type: string; module?: string }>> = {
   "/console": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/console/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
-  "/console/styles.css": { file: "styles.css", type: "text/css; charset=utf-8" },
+  "/console/app.js": { file: "app.js", type: JS },
+  "/console/styles.css": { file: "styles.css", type: CSS },
+  ...Object.fromEntries(
+    CONSOLE_VENDOR_FILES.map(({ module, file }) => [
+      `/console/${file}`,
+      { file, module, type: file.endsWith(".css") ? CSS : JS },
+    ]),
+  ),
 };
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -70,7 +92,7 @@ export async function consoleResponse(event: Pick<APIGatewayProxyEvent, "httpMet
   }
   let body = cache.get(entry.file);
   if (!body) {
-    body = readFile(new URL(entry.file, STATIC_DIR), "utf8");
+    body = readStatic(entry);
     cache.set(entry.file, body);
     body.catch(() => cache.delete(entry.file));
   }
@@ -80,6 +102,16 @@ export async function consoleResponse(event: Pick<APIGatewayProxyEvent, "httpMet
     headers: { ...SECURITY_HEADERS, "content-type": entry.type },
     body: event.httpMethod === "HEAD" ? "" : text,
   } satisfies APIGatewayProxyResult;
+}
+
+/** The file under `static/`; a vendored one not copied there (the repository) from node_modules. */
+async function readStatic(entry: { file: string; module?: string }): Promise<string> {
+  try {
+    return await readFile(new URL(entry.file, STATIC_DIR), "utf8");
+  } catch (err) {
+    if (!entry.module || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return readFile(createRequire(import.meta.url).resolve(entry.module), "utf8");
+  }
 }
 
 function redirect(location: string): APIGatewayProxyResult {

@@ -1,4 +1,4 @@
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
@@ -52,8 +52,8 @@ export interface LambdaFunctionProps {
   /** Powertools `POWERTOOLS_SERVICE_NAME`. @default SERVICE_NAME ("journal-onboarding") */
   readonly serviceName?: string;
   /**
-   * Folders copied into the bundle beside `index.mjs`: `from` is relative to the repository
-   * root, `to` to the bundle (e.g. the console's static files, read at run time).
+   * Folders (or single files) copied into the bundle beside `index.mjs`: `from` is relative to
+   * the repository root, `to` to the bundle (e.g. the console's static files, read at run time).
    * @default - none
    */
   readonly bundleFolders?: readonly { from: string; to: string }[];
@@ -121,7 +121,8 @@ export class LambdaFunction extends NodejsFunction {
             beforeInstall: () => [],
             afterBundling: (inputDir: string, outputDir: string) =>
               (props.bundleFolders ?? []).map(
-                ({ from, to }) => `cp -R "${join(inputDir, from)}" "${join(outputDir, to)}"`,
+                ({ from, to }) =>
+                  `mkdir -p "${dirname(join(outputDir, to))}" && cp -R "${join(inputDir, from)}" "${join(outputDir, to)}"`,
               ),
           },
         }),

@@ -17,6 +17,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
 import { Construct } from "constructs";
+import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
 import type { TenantTable } from "./tenant-table.ts";
@@ -110,7 +111,14 @@ export class OnboardingApi extends Construct {
       timeout: Duration.seconds(25),
       logRetention,
       // The ops console's page, script and styles, served at /console (functions/console/assets.ts).
-      bundleFolders: [{ from: "functions/console/static", to: "static" }],
+      bundleFolders: [
+        { from: "functions/console/static", to: "static" },
+        // The console's chart library, vendored from node_modules at build time.
+        ...CONSOLE_VENDOR_FILES.map(({ module, file }) => ({
+          from: `node_modules/${module}`,
+          to: `static/${file}`,
+        })),
+      ],
       environment: {
         STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
         OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,

@@ -18,6 +18,12 @@ const STATUSES = [
 ];
 const STEP_STATUSES = ["pending", "running", "succeeded", "failed", "skipped"];
 const RETRYABLE = ["failed", "awaiting_consent"];
+/** The fleet view reads at most this many pages of 100 tenants (newest first). */
+const FLEET_MAX_PAGES = 20;
+const FLEET_REFRESH_MS = 60000;
+/** Bulk replay: requests in flight, and pages of deliveries read to find the failed ones. */
+const REPLAY_CONCURRENCY = 4;
+const REPLAY_MAX_PAGES = 20;
 const OFFBOARDABLE = ["succeeded", "failed", "awaiting_consent", "offboarding_failed"];
 
 const $ = (id) => {
@@ -32,6 +38,12 @@ const state = {
   selected: undefined,
   timer: undefined,
   refreshing: false,
+  fleetLoadedAt: 0,
+  fleetLoading: false,
+  chart: undefined,
+  replaying: false,
+  /** Failed deliveries on the current page, by id. */
+  selectedDeliveries: new Set(),
 };
 
 class ApiError extends Error {
@@ -136,8 +148,36 @@ function signIn(key) {
   $("session-label").textContent = "Key in use (this tab only)";
   state.tenants = { cursors: [undefined], index: 0, next: undefined };
   state.deliveries = { cursors: [undefined], index: 0, next: undefined };
+  state.fleetLoadedAt = 0;
+  detectRole();
   refreshAll();
   schedule();
+}
+
+/**
+ * Ops or partner: `GET /v1/partners` is for ops only, so one 1-item page tells (a partner key
+ * gets 403). Nothing else in the API says which kind of key is in use.
+ */
+async function detectRole() {
+  const badge = $("key-role");
+  try {
+    await api("GET", "v1/partners", { limit: 1 });
+    setRole("ops");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) setRole("partner");
+    else show(badge, false);
+  }
+}
+
+function setRole(role) {
+  const badge = $("key-role");
+  badge.textContent = role === "ops" ? "ops key" : "partner key";
+  badge.dataset.role = role;
+  badge.title =
+    role === "ops"
+      ? "Sees every partner's tenants and deliveries"
+      : "Sees this partner's tenants and deliveries only";
+  show(badge, true);
 }
 
 function signOut(message) {
@@ -148,6 +188,7 @@ function signOut(message) {
   show($("app"), false);
   show($("tenant-detail"), false);
   show($("forget-key"), false);
+  show($("key-role"), false);
   show($("key-section"), true);
   $("session-label").textContent = "";
   $("key-error").textContent = message ?? "";
@@ -202,13 +243,18 @@ function renderTenants(items) {
     open.type = "button";
     open.addEventListener("click", () => selectTenant(tenant.tenantId));
     const row = el("tr", { data: { tenantId: tenant.tenantId } }, [
-      el("td", {}, [open]),
-      el("td", { text: tenant.customerName }),
-      el("td", { text: tenant.region }),
-      el("td", {}, [statusBadge(tenant.status, STATUSES)]),
-      el("td", { className: "mono col-secondary", text: tenant.partnerId }),
-      el("td", { text: utc(tenant.updatedAt), title: tenant.updatedAt }),
-      el("td", { className: "col-secondary", text: tenant.error?.code ?? "", title: tenant.error?.message }),
+      el("td", { data: { label: "Tenant ID" } }, [open]),
+      el("td", { text: tenant.customerName, data: { label: "Customer" } }),
+      el("td", { text: tenant.region, data: { label: "Region" } }),
+      el("td", { data: { label: "Status" } }, [statusBadge(tenant.status, STATUSES)]),
+      el("td", { className: "mono col-secondary", text: tenant.partnerId, data: { label: "Partner" } }),
+      el("td", { text: utc(tenant.updatedAt), title: tenant.updatedAt, data: { label: "Updated" } }),
+      el("td", {
+        className: "col-secondary",
+        text: tenant.error?.code ?? "",
+        title: tenant.error?.message,
+        data: { label: "Error" },
+      }),
     ]);
     if (tenant.tenantId === state.selected) row.className = "selected";
     return row;
@@ -366,24 +412,70 @@ async function loadDeliveries() {
 }
 
 function renderDeliveries(items) {
+  const failedIds = new Set(items.filter((d) => d.status === "failed").map((d) => d.deliveryId));
+  for (const id of [...state.selectedDeliveries]) if (!failedIds.has(id)) state.selectedDeliveries.delete(id);
   const rows = items.map((delivery) => {
     const replay = el("button", { text: "Replay", title: "Send this event again" });
     replay.type = "button";
+    replay.disabled = state.replaying;
     replay.addEventListener("click", () => replayDelivery(delivery.deliveryId, replay));
-    return el("tr", { data: { deliveryId: delivery.deliveryId } }, [
-      el("td", { className: "mono", text: delivery.deliveryId }),
-      el("td", { className: "mono", text: delivery.tenantId }),
-      el("td", { text: delivery.type }),
-      el("td", {}, [el("span", { className: `badge delivery-${delivery.status}`, text: delivery.status })]),
-      el("td", { text: delivery.attempts }),
-      el("td", { text: delivery.lastResponseStatus ?? "" }),
-      el("td", { text: utc(delivery.createdAt), title: delivery.createdAt }),
-      el("td", { text: errorText(delivery.error) }),
-      el("td", {}, [replay]),
+    const pick = el("input", { className: "pick", title: "Select for Replay selected" });
+    pick.type = "checkbox";
+    pick.setAttribute("aria-label", `Select delivery ${delivery.deliveryId}`);
+    pick.checked = state.selectedDeliveries.has(delivery.deliveryId);
+    pick.disabled = delivery.status !== "failed";
+    pick.addEventListener("change", () => {
+      if (pick.checked) state.selectedDeliveries.add(delivery.deliveryId);
+      else state.selectedDeliveries.delete(delivery.deliveryId);
+      updateSelection();
+    });
+    return el("tr", { data: { deliveryId: delivery.deliveryId, status: delivery.status } }, [
+      el("td", {}, [el("div", { className: "actions" }, [pick, replay])]),
+      el("td", { className: "mono id", text: delivery.deliveryId, data: { label: "Delivery" } }),
+      el("td", { className: "mono id", text: delivery.tenantId, data: { label: "Tenant" } }),
+      el("td", { text: delivery.type, data: { label: "Event" } }),
+      el("td", { data: { label: "Status" } }, [
+        el("span", { className: `badge delivery-${delivery.status}`, text: delivery.status }),
+      ]),
+      el("td", { text: delivery.attempts, data: { label: "Attempts" } }),
+      el("td", { text: delivery.lastResponseStatus ?? "", data: { label: "HTTP" } }),
+      el("td", {
+        className: "breakable",
+        text: utc(delivery.createdAt),
+        title: delivery.createdAt,
+        data: { label: "Created" },
+      }),
+      el("td", { className: "wrap", text: errorText(delivery.error), data: { label: "Error" } }),
     ]);
   });
   $("deliveries-table").tBodies[0].replaceChildren(...rows);
   show($("deliveries-empty"), items.length === 0);
+  updateSelection(failedIds.size);
+}
+
+function updateSelection(failedOnPage) {
+  const failed =
+    failedOnPage ?? $("deliveries-table").querySelectorAll("tbody tr[data-status='failed']").length;
+  const n = state.selectedDeliveries.size;
+  $("replay-selected").textContent = n > 0 ? `Replay selected (${n})` : "Replay selected";
+  $("replay-selected").disabled = n === 0 || state.replaying;
+  $("replay-all-failed").disabled = state.replaying;
+  const all = $("select-failed");
+  all.checked = failed > 0 && n === failed;
+  all.indeterminate = n > 0 && n < failed;
+  all.disabled = failed === 0 || state.replaying;
+}
+
+function selectFailed() {
+  const on = $("select-failed").checked;
+  state.selectedDeliveries.clear();
+  for (const row of $("deliveries-table").tBodies[0].rows) {
+    const pick = row.querySelector("input.pick");
+    if (!pick || row.dataset.status !== "failed") continue;
+    pick.checked = on;
+    if (on) state.selectedDeliveries.add(row.dataset.deliveryId);
+  }
+  updateSelection();
 }
 
 async function replayDelivery(deliveryId, button) {
@@ -398,13 +490,248 @@ async function replayDelivery(deliveryId, button) {
   await loadDeliveries();
 }
 
+/** The failed deliveries of every page (at most REPLAY_MAX_PAGES pages of 100). */
+async function allFailedDeliveries() {
+  const ids = [];
+  let cursor;
+  let pages = 0;
+  do {
+    const page = await api("GET", "v1/webhook/deliveries", { limit: 100, cursor });
+    for (const d of page.items) if (d.status === "failed") ids.push(d.deliveryId);
+    cursor = page.nextCursor;
+    pages += 1;
+  } while (cursor && pages < REPLAY_MAX_PAGES);
+  return { ids, capped: Boolean(cursor) };
+}
+
+/** Replays each delivery, REPLAY_CONCURRENCY at a time, with a progress bar and a summary. */
+async function replayMany(ids, capped = false) {
+  if (state.replaying || ids.length === 0) {
+    if (ids.length === 0) notice("No failed deliveries to replay.");
+    return;
+  }
+  state.replaying = true;
+  updateSelection();
+  const bar = $("replay-bar");
+  const text = $("replay-text");
+  bar.max = ids.length;
+  bar.value = 0;
+  show($("replay-progress"), true);
+  const errors = [];
+  let done = 0;
+  let next = 0;
+  const progress = () => {
+    bar.value = done;
+    text.textContent = `Replaying ${done}/${ids.length}${errors.length ? ` · ${errors.length} failed` : ""}…`;
+  };
+  progress();
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++];
+      try {
+        await api("POST", `v1/webhook/deliveries/${encodeURIComponent(id)}/replay`);
+      } catch (err) {
+        errors.push(`${id}: ${err.message}`);
+      }
+      done += 1;
+      progress();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REPLAY_CONCURRENCY, ids.length) }, worker));
+  const summary = `Replayed ${ids.length - errors.length} of ${ids.length}${
+    errors.length
+      ? `; ${errors.length} failed (${errors.slice(0, 3).join("; ")}${errors.length > 3 ? "; …" : ""})`
+      : "."
+  }${capped ? ` Only the newest ${REPLAY_MAX_PAGES * 100} deliveries were read.` : ""}`;
+  text.textContent = summary;
+  $("replay-progress").dataset.done = "true";
+  notice(summary, errors.length ? "error" : "info");
+  state.replaying = false;
+  state.selectedDeliveries.clear();
+  await loadDeliveries();
+}
+
+async function replaySelected() {
+  delete $("replay-progress").dataset.done;
+  await replayMany([...state.selectedDeliveries]);
+}
+
+async function replayAllFailed() {
+  delete $("replay-progress").dataset.done;
+  try {
+    const { ids, capped } = await allFailedDeliveries();
+    if (ids.length > 0 && !window.confirm(`Replay ${ids.length} failed deliveries?`)) return;
+    await replayMany(ids, capped);
+  } catch (err) {
+    notice(err.message, "error");
+  }
+}
+
+// ---- fleet ----------------------------------------------------------------------------------
+
+/**
+ * The newest tenants, up to FLEET_MAX_PAGES pages of 100; `capped` when there are more. The
+ * section's `data-max-pages` and `data-page-size` attributes, when set, override both.
+ */
+async function readFleet() {
+  const section = $("fleet-section");
+  const maxPages = Number(section.dataset.maxPages) || FLEET_MAX_PAGES;
+  const pageSize = Number(section.dataset.pageSize) || 100;
+  const tenants = [];
+  let cursor;
+  let pages = 0;
+  do {
+    const page = await api("GET", "v1/tenants", { limit: pageSize, cursor });
+    tenants.push(...page.items);
+    cursor = page.nextCursor;
+    pages += 1;
+  } while (cursor && pages < maxPages);
+  return { tenants, capped: Boolean(cursor), pages, pageSize };
+}
+
+async function loadFleet() {
+  if (state.fleetLoading) return;
+  state.fleetLoading = true;
+  try {
+    const fleet = await readFleet();
+    state.fleetLoadedAt = Date.now();
+    renderFleet(fleet);
+    show($("fleet-error"), false);
+  } catch (err) {
+    $("fleet-error").textContent = err.message;
+    show($("fleet-error"), true);
+  } finally {
+    state.fleetLoading = false;
+  }
+}
+
+function renderFleet({ tenants, capped, pages, pageSize }) {
+  const section = $("fleet-section");
+  section.dataset.tenants = String(tenants.length);
+  $("fleet-read").textContent = `${tenants.length} tenants read · ${utc(new Date().toISOString()).slice(11)}`;
+  const cappedNote = $("fleet-capped");
+  cappedNote.textContent = `Capped: only the newest ${tenants.length} tenants (${pages} pages of ${pageSize}) are counted; older ones are left out. The CLI's \`tenants export\` reads them all.`;
+  show(cappedNote, capped);
+  section.dataset.capped = String(capped);
+
+  const byStatus = new Map(STATUSES.map((s) => [s, 0]));
+  const byError = new Map();
+  for (const t of tenants) {
+    byStatus.set(t.status, (byStatus.get(t.status) ?? 0) + 1);
+    if (t.error?.code) byError.set(t.error.code, (byError.get(t.error.code) ?? 0) + 1);
+  }
+  $("fleet-counts").replaceChildren(
+    ...[...byStatus]
+      .filter(([, n]) => n > 0)
+      .map(([status, n]) =>
+        el("li", { data: { status } }, [
+          statusBadge(status, STATUSES),
+          el("span", { className: "count", text: n }),
+        ]),
+      ),
+  );
+  const top = [...byError].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5);
+  $("fleet-errors").replaceChildren(
+    ...top.map(([code, n]) =>
+      el("li", { data: { code } }, [
+        el("span", { className: "mono", text: code }),
+        el("span", { className: "count", text: n }),
+      ]),
+    ),
+  );
+  show($("fleet-no-errors"), top.length === 0);
+  renderChart(tenants);
+}
+
+/** Tenants created, and tenants succeeded (by their last update), per hour of the last 24 h. */
+function hourly(tenants) {
+  const hour = 3600;
+  const end = Math.floor(Date.now() / 1000 / hour) * hour;
+  const xs = Array.from({ length: 24 }, (_, i) => end - (23 - i) * hour);
+  const started = xs.map(() => 0);
+  const succeeded = xs.map(() => 0);
+  const slot = (iso) => {
+    const t = Date.parse(iso) / 1000;
+    if (!Number.isFinite(t)) return -1;
+    const i = Math.floor((t - xs[0]) / hour);
+    return i >= 0 && i < 24 ? i : -1;
+  };
+  for (const t of tenants) {
+    const a = slot(t.createdAt);
+    if (a >= 0) started[a] += 1;
+    if (t.status === "succeeded") {
+      const b = slot(t.updatedAt);
+      if (b >= 0) succeeded[b] += 1;
+    }
+  }
+  return [xs, started, succeeded];
+}
+
+function chartWidth() {
+  return Math.max(240, Math.floor($("fleet-chart").clientWidth || 600));
+}
+
+function renderChart(tenants) {
+  const data = hourly(tenants);
+  const node = $("fleet-chart");
+  node.dataset.points = String(data[1].reduce((a, b) => a + b, 0));
+  if (typeof window.uPlot !== "function") {
+    node.textContent = "The chart library did not load.";
+    return;
+  }
+  if (state.chart) {
+    state.chart.setData(data);
+    return;
+  }
+  const bars = window.uPlot.paths.bars({ size: [0.7, 40], gap: 1 });
+  state.chart = new window.uPlot(
+    {
+      width: chartWidth(),
+      height: 200,
+      legend: { show: true, live: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      axes: [{ stroke: "#667085" }, { stroke: "#667085", size: 40 }],
+      series: [
+        {
+          label: "hour (UTC)",
+          value: (_u, v) => (v == null ? "" : utc(new Date(v * 1000).toISOString()).slice(5, 16)),
+        },
+        {
+          label: "started",
+          stroke: "#2454d6",
+          fill: "rgba(36, 84, 214, 0.35)",
+          paths: bars,
+          points: { show: false },
+        },
+        {
+          label: "succeeded",
+          stroke: "#15803d",
+          fill: "rgba(21, 128, 61, 0.35)",
+          paths: bars,
+          points: { show: false },
+        },
+      ],
+      tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    },
+    data,
+    node,
+  );
+}
+
 // ---- refresh and wiring ---------------------------------------------------------------------
 
 async function refreshAll() {
   if (state.refreshing) return;
   state.refreshing = true;
   try {
-    await Promise.all([loadTenants(), loadTenant(), loadDeliveries()]);
+    const fleetDue = Date.now() - state.fleetLoadedAt >= FLEET_REFRESH_MS;
+    await Promise.all([
+      loadTenants(),
+      loadTenant(),
+      state.replaying ? undefined : loadDeliveries(),
+      fleetDue ? loadFleet() : undefined,
+    ]);
   } finally {
     state.refreshing = false;
   }
@@ -444,6 +771,11 @@ function start() {
   $("page-size").addEventListener("change", resetTenantPaging);
   $("refresh-tenants").addEventListener("click", () => refreshAll());
   $("refresh-deliveries").addEventListener("click", () => loadDeliveries());
+  $("refresh-fleet").addEventListener("click", () => loadFleet());
+  $("select-failed").addEventListener("change", selectFailed);
+  $("replay-selected").addEventListener("click", replaySelected);
+  $("replay-all-failed").addEventListener("click", replayAllFailed);
+  window.addEventListener("resize", () => state.chart?.setSize({ width: chartWidth(), height: 200 }));
   $("retry-tenant").addEventListener("click", retryTenant);
   $("offboard-tenant").addEventListener("click", offboardTenant);
   $("close-detail").addEventListener("click", closeTenant);
