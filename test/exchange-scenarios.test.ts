@@ -231,6 +231,60 @@ describe("adopted objects", () => {
   });
 });
 
+describe("a connector that changes", () => {
+  it("is marked unvalidated when onboarding corrects it, then validated again", async () => {
+    const tenantId = randomUUID();
+    const ex = h.m365.tenant(tenantId).exchange;
+    await ex.newOutboundConnector({
+      name: AREA1.connectorName,
+      comment: AREA1.connectorName,
+      connectorType: "Partner",
+      recipientDomains: ["journaling.mxrecord.io"],
+      smartHosts: ["mailstream-east.mxrecord.io"],
+      useMxRecord: false,
+      tlsSettings: "CertificateValidation",
+      enabled: true,
+    });
+    await ex.markConnectorValidated(
+      AREA1.connectorName,
+      ["someone@journaling.mxrecord.io"],
+      new Date().toISOString(),
+    );
+    const req = h.request({ tenantId, region: "us", outboundGateway: true });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    const sets = calls(tenantId, "Set-OutboundConnector").map((c) => c.parameters);
+    // Our correction (both smart hosts) withdraws the old verdict; the pass marks it again.
+    expect(sets[1]).toMatchObject({ IsValidated: false, SmartHosts: expect.any(Array) });
+    expect(sets[2]).toMatchObject({ IsValidated: true });
+    expect(calls(tenantId, "Validate-OutboundConnector")).toHaveLength(1);
+    expect(h.sim.tenant(tenantId).connectors[0]?.isValidated).toBe(true);
+  });
+});
+
+describe("group owners", () => {
+  it("are sent as ManagedBy when the service creates the group", async () => {
+    const tenantId = randomUUID();
+    const demo = h.sim.demo(tenantId);
+    const req = h.request({
+      tenantId,
+      region: "split",
+      groups: {
+        eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] },
+        us: {
+          name: "Journal US",
+          primarySmtpAddress: `journal-us@${demo.domain}`,
+          members: [demo.bob],
+          owners: [demo.admin],
+        },
+      },
+    });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    const created = calls(tenantId, "New-DistributionGroup").map((c) => c.parameters);
+    expect(created.find((p) => p?.Name === "Journal US")).toMatchObject({ ManagedBy: [demo.admin] });
+    expect(created.find((p) => p?.Name === "Journal EU")).not.toHaveProperty("ManagedBy");
+  });
+});
+
 describe("a dehydrated organisation", () => {
   it("is hydrated only when a write is refused, once, and the step waits (minutes, scaled) until Exchange applies it", async () => {
     const req = h.request({ region: "us" });

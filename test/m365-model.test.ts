@@ -4,7 +4,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { errorFromResponse, parseODataError } from "../functions/adapters/m365/error-model.ts";
+import {
+  errorFromAdminApiErrors,
+  errorFromResponse,
+  parseODataError,
+} from "../functions/adapters/m365/error-model.ts";
 import { createM365GatewayFromEnv } from "../functions/adapters/m365/gateway.ts";
 import {
   list,
@@ -155,6 +159,21 @@ describe("Exchange output normalisation", () => {
       recipient: null,
       enabled: true,
     });
+  });
+});
+
+describe("errors inside a 200 answer (@adminapi.errors)", () => {
+  it("are classified by their exception type first: a transient fault naming a cmdlet is not dehydration", () => {
+    const transient = errorFromAdminApiErrors("Enable-OrganizationCustomization", [
+      "Ex5E2F9A|Microsoft.Exchange.Data.Directory.ADTransientException|Enable-OrganizationCustomization: the operation couldn't be completed on every object. Try again.",
+    ]);
+    expect(transient).toBeInstanceOf(TransientError);
+    const dehydrated = errorFromAdminApiErrors("Set-TransportConfig", [
+      "ExBA8FEF|Microsoft.Exchange.Configuration.Tasks.InvalidOperationInDehydratedContextException|The operation on this object isn't allowed because the organization is dehydrated.",
+    ]);
+    expect(dehydrated).toBeInstanceOf(DehydratedOrganizationError);
+    const refused = errorFromAdminApiErrors("Remove-DistributionGroupMember", ["Something went wrong."]);
+    expect(refused).toBeInstanceOf(InvalidRequestError);
   });
 });
 

@@ -83,7 +83,8 @@ const BAD_CREDENTIAL_CODES = /AADSTS(7000215|7000222|700027|700024|7000216|50027
 const CONSENT_TEXT = /consent|not (been )?(installed|provisioned)|service principal/i;
 const NOT_FOUND_TEXT =
   /couldn'?t be found|could not be found|ManagementObjectNotFoundException|does not exist/i;
-const DEHYDRATED = /InvalidOperationInDehydratedContextException|Enable-OrganizationCustomization/;
+/** Exchange's refusal of a write in a dehydrated organisation (not any text naming the cmdlet). */
+const DEHYDRATED = /InvalidOperationInDehydratedContextException|organi[sz]ation is dehydrated/i;
 /**
  * Directory and storage faults the ExchangeOnlineManagement module retries whatever the HTTP
  * status carrying them (docs/m365-fidelity.md lists the source).
@@ -223,10 +224,9 @@ function classify(
 ): OnboardingError {
   const typeAndText = `${exceptionType ?? ""} ${text}`;
   // Exchange's exception type is unambiguous whatever status carries it.
+  if (TRANSIENT_EXCEPTIONS.test(exceptionType ?? "")) return withDetails(new TransientError(message), d);
   if (DEHYDRATED.test(typeAndText)) return withDetails(new DehydratedOrganizationError(message), d);
-  if (TRANSIENT_EXCEPTIONS.test(exceptionType ?? "") || TRANSIENT_EXCEPTIONS.test(text)) {
-    return withDetails(new TransientError(message), d);
-  }
+  if (TRANSIENT_EXCEPTIONS.test(text)) return withDetails(new TransientError(message), d);
   if (CONCURRENCY_LIMIT.test(text)) return withDetails(new ThrottledError(message, retryAfterMs), d);
   if (AMBIGUOUS.test(typeAndText)) return withDetails(new AmbiguousIdentityError(message), d);
   if (/ManagementObjectNotFoundException/.test(exceptionType ?? "")) {
