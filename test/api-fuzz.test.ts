@@ -65,11 +65,16 @@ afterAll(async () => {
 const address = fc
   .tuple(fc.stringMatching(/^[a-z0-9]{1,12}$/), fc.stringMatching(/^[a-z]{1,12}$/))
   .map(([local, domain]) => `${local}@${domain}.example`);
-const group = fc.record({
-  name: fc.stringMatching(/^[A-Za-z0-9 ]{1,64}$/),
-  primarySmtpAddress: address,
-  members: fc.array(address, { maxLength: 5 }),
-});
+// Every optional field must appear in some valid bodies: the mutations of a field filter on it.
+const group = fc.record(
+  {
+    name: fc.stringMatching(/^[A-Za-z0-9 ]{1,64}$/),
+    primarySmtpAddress: address,
+    members: fc.array(address, { maxLength: 5 }),
+    owners: fc.array(address, { minLength: 1, maxLength: 3 }),
+  },
+  { requiredKeys: ["name", "primarySmtpAddress", "members"] },
+);
 const validBody = fc
   .record(
     {

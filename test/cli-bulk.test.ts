@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../functions/cli/csv.ts";
-import { demoOnboardingRequest } from "../infra/local/m365-simulator/organization.ts";
+import { demoOnboardingRequest } from "../infra/local/m365-simulator/index.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
 const MAIN = join(import.meta.dirname, "..", "functions", "cli", "main.ts");

@@ -94,6 +94,29 @@ describe("offboarding and the NDR address Exchange will not clear", () => {
   });
 });
 
+describe("offboarding after a correction", () => {
+  it("restores the NDR address onboarding wrote, though a PATCH changed the request since", async () => {
+    const req = h.request({ region: "us" });
+    h.sim.failNext(req.tenantId, "New-JournalRule", {
+      kind: "error",
+      status: 400,
+      exceptionType: "System.InvalidOperationException",
+      message: "The journal rule quota is exhausted.",
+    });
+    const failed = await h.onboard(req);
+    expect(failed.status).toBe("failed");
+    expect(h.sim.tenant(req.tenantId).journalingReportNdrTo?.toLowerCase()).toBe(
+      req.ndrAddress.toLowerCase(),
+    );
+    await h.service.correct({ role: "ops" }, req.tenantId, {
+      ndrAddress: h.sim.demo(req.tenantId).contact.address,
+    });
+    const after = await h.offboard(req.tenantId);
+    expect(after.status).toBe("offboarded");
+    expect(h.sim.tenant(req.tenantId).journalingReportNdrTo).toBeNull();
+  });
+});
+
 describe("connector validation", () => {
   it("retries while Exchange cannot find a new connector yet (replication), then marks it validated", async () => {
     h.sim.configure({ replicationLagCalls: 3 });

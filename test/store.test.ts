@@ -581,7 +581,21 @@ describe("transitions and events", () => {
       ConflictError,
     );
     expect((await db.store.getTenant(tenantId))!.internals.customizationEnabledAt).toBe(at(1));
-    await db.store.transition(tenantId, { customizationEnabledAt: null }, at(2));
+    // Replaced or forgotten only while the recorded claim is the one the writer saw.
+    await expect(
+      db.store.transition(tenantId, { customizationEnabledAt: at(3), customizationClaimWas: at(2) }, at(3)),
+    ).rejects.toThrow(ConflictError);
+    await db.store.transition(
+      tenantId,
+      { customizationEnabledAt: at(3), customizationClaimWas: at(1) },
+      at(3),
+    );
+    expect((await db.store.getTenant(tenantId))!.internals.customizationEnabledAt).toBe(at(3));
+    await db.store.transition(
+      tenantId,
+      { customizationEnabledAt: null, customizationClaimWas: at(3) },
+      at(4),
+    );
     expect((await db.store.getTenant(tenantId))!.internals.customizationEnabledAt).toBeUndefined();
     const cleared = await db.store.transition(tenantId, { ndrAddressKept: null }, at(3));
     expect(cleared.stored.tenant.ndrAddressKept).toBeUndefined();

@@ -86,9 +86,19 @@ export interface Organization {
   displayName: string;
 }
 
+/** How a New-* call treats Exchange's "already exists". */
+export interface CreateOptions {
+  /**
+   * The service recorded the object as its own before this attempt (an earlier attempt may have
+   * created it, its answer lost or its task cut off): "already exists" then returns the object.
+   * Otherwise only an in-task retry of the same call is read that way.
+   */
+  ownedBefore?: boolean;
+}
+
 export interface ExchangeOperations {
   getOutboundConnector(name: string): Promise<OutboundConnector | undefined>;
-  newOutboundConnector(spec: OutboundConnectorSpec): Promise<OutboundConnector>;
+  newOutboundConnector(spec: OutboundConnectorSpec, options?: CreateOptions): Promise<OutboundConnector>;
   setOutboundConnector(
     identity: string,
     changes: Partial<OutboundConnectorSpec> & { isValidated?: boolean },
@@ -111,7 +121,7 @@ export interface ExchangeOperations {
   getAcceptedDomains(): Promise<string[]>;
 
   getJournalRule(name: string): Promise<JournalRule | undefined>;
-  newJournalRule(spec: JournalRuleSpec): Promise<JournalRule>;
+  newJournalRule(spec: JournalRuleSpec, options?: CreateOptions): Promise<JournalRule>;
   setJournalRule(
     identity: string,
     changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>,
@@ -121,7 +131,7 @@ export interface ExchangeOperations {
   removeJournalRule(identity: string): Promise<void>;
 
   getDistributionGroup(identity: string): Promise<DistributionGroup | undefined>;
-  newDistributionGroup(spec: DistributionGroupSpec): Promise<DistributionGroup>;
+  newDistributionGroup(spec: DistributionGroupSpec, options?: CreateOptions): Promise<DistributionGroup>;
   removeDistributionGroup(identity: string): Promise<void>;
   /** The members as recipients (with every name they go by), all pages. */
   listDistributionGroupMembers(identity: string): Promise<Recipient[]>;

@@ -78,6 +78,8 @@ export interface TenantInternals {
   previousNdrTo?: string | null;
   /** When this service ran Enable-OrganizationCustomization (it is run once, never again). */
   customizationEnabledAt?: string;
+  /** The JournalingReportNdrTo onboarding last wrote. */
+  ndrAddressSet?: string;
 }
 
 export interface TenantChange {
@@ -102,16 +104,19 @@ export interface TenantChange {
   disown?: Partial<Record<OwnedKind, string[]>>;
   /** Stored only if no previous value was recorded yet. */
   previousNdrTo?: string | null;
+  /** The JournalingReportNdrTo onboarding wrote. */
+  ndrAddressSet?: string;
   /** Records an adopted object's previous values, once (a later record of the same object is ignored). */
   adopt?: { kind: AdoptedKind; name: string; previous: AdoptedObjects[AdoptedKind][string] };
   /** Forgets an adopted object once offboarding restored it. */
   release?: { kind: AdoptedKind; name: string };
   /**
-   * Claims the one run of Enable-OrganizationCustomization: written only when none is recorded
-   * (else ConflictError), so that concurrent steps run it once. `null` forgets a claim whose
-   * cmdlet failed.
+   * Claims the one run of Enable-OrganizationCustomization, so that concurrent steps run it
+   * once: written only when no claim is recorded, or, with `customizationClaimWas`, only while
+   * the recorded claim is that one (else ConflictError). `null` forgets the claim.
    */
   customizationEnabledAt?: string | null;
+  customizationClaimWas?: string;
   /** `null` clears it. */
   ndrAddressKept?: boolean | null;
   /** Corrected request fields (`PATCH`); `groups` replaces both groups. */

@@ -13,6 +13,7 @@ import {
   type ErrorInfo,
   ErrorName,
   OrganizationHydratingError,
+  TransientError,
   toErrorInfo,
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
@@ -124,6 +125,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       rememberPreviousNdrTo: async (value) => {
         await write(tenantId, internals.run, { previousNdrTo: value });
       },
+      recordNdrAddressSet: async (value) => {
+        await write(tenantId, internals.run, { ndrAddressSet: value });
+      },
       now,
     };
   };
@@ -149,19 +153,23 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 
   /**
    * Runs Enable-OrganizationCustomization once per tenant: the step that claims it in the store
-   * runs it, concurrent steps that lose the claim do not. A claim older than the hour Exchange
-   * may take (a crash between the claim and the cmdlet) is taken again: the cmdlet answers
-   * "already enabled" if it did run. Returns when it was run.
+   * runs it; concurrent steps that lose the claim do not. A failure that proves the cmdlet did
+   * not run (a refusal, throttling) gives the claim back; a timeout or a 5xx keeps it (it may
+   * have run). A claim older than the hour Exchange may take is replaced (a crash between the
+   * claim and the cmdlet, or a cmdlet that did not run after all): the cmdlet answers "already
+   * enabled" when it did run. Returns when it was run.
    */
   const enableCustomizationOnce = async (stored: StoredTenant, ctx: StepContext): Promise<string> => {
     const { tenantId } = stored.tenant;
     const { run } = stored.internals;
     const current = (await load(tenantId, run)).internals.customizationEnabledAt;
     if (current && Date.now() - Date.parse(current) < HYDRATION_CLAIM_MS) return current;
-    if (current) await write(tenantId, run, { customizationEnabledAt: null });
     const at = now();
     try {
-      await write(tenantId, run, { customizationEnabledAt: at });
+      await write(tenantId, run, {
+        customizationEnabledAt: at,
+        ...(current ? { customizationClaimWas: current } : {}),
+      });
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       return (await load(tenantId, run)).internals.customizationEnabledAt ?? at;
@@ -169,8 +177,11 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     try {
       await ctx.m365.exchange.enableOrganizationCustomization();
     } catch (err) {
-      // Not run: forget the claim so that a retry runs it.
-      await write(tenantId, run, { customizationEnabledAt: null }).catch(() => undefined);
+      if (!(err instanceof TransientError)) {
+        await write(tenantId, run, { customizationEnabledAt: null, customizationClaimWas: at }).catch(
+          () => undefined,
+        );
+      }
       throw err;
     }
     return at;
@@ -283,7 +294,14 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     const ctx = await contextFor(stored);
     try {
       const outcome = await hydrating(stored, ctx, () =>
-        offboard({ ...ctx, previousNdrTo: stored.internals.previousNdrTo }, step),
+        offboard(
+          {
+            ...ctx,
+            previousNdrTo: stored.internals.previousNdrTo,
+            ndrAddressSet: stored.internals.ndrAddressSet,
+          },
+          step,
+        ),
       );
       await write(input.tenantId, input.run, {
         expectStatus: ["offboarding"],
@@ -315,11 +333,15 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 }
 
 /** Error codes for failures that did not come from our own named errors. */
+const STEP_TIMEOUT: ErrorInfo = {
+  code: "STEP_TIMEOUT",
+  message: "The step took too long and was stopped; retry the tenant.",
+};
 const ENGINE_ERRORS: Readonly<Record<string, ErrorInfo>> = {
-  "States.Timeout": {
-    code: "STEP_TIMEOUT",
-    message: "The step took too long and was stopped; retry the tenant.",
-  },
+  "States.Timeout": STEP_TIMEOUT,
+  // Lambda ended the task function at its time limit (or it died) before it could answer.
+  "Sandbox.Timedout": STEP_TIMEOUT,
+  "Lambda.Unknown": STEP_TIMEOUT,
 };
 
 /** Turns a caught workflow error back into the `{code, message}` a person can act on. */

@@ -160,6 +160,7 @@ interface TenantItem {
   /** Previous values of adopted objects (bounded: at most two connectors and two rules). */
   adopted?: Partial<AdoptedObjects>;
   customizationEnabledAt?: string;
+  ndrAddressSet?: string;
 }
 
 interface EventItem {
@@ -320,6 +321,7 @@ export class DynamoTenantStore implements TenantStore {
       "previousNdrTo",
       "ndrAddressKept",
       "customizationEnabledAt",
+      "ndrAddressSet",
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
@@ -679,13 +681,15 @@ export class DynamoTenantStore implements TenantStore {
       const previous = u.path("previousNdrTo");
       u.set(previous, `if_not_exists(${previous}, ${u.value(change.previousNdrTo)})`);
     }
-    if (change.customizationEnabledAt === null) u.remove(u.path("customizationEnabledAt"));
-    else if (change.customizationEnabledAt !== undefined) {
-      // A claim: exactly one writer records it (the others get a ConflictError).
+    if (change.customizationEnabledAt !== undefined) {
+      // A claim: exactly one writer records, replaces or forgets it (the others get a ConflictError).
       const at = u.path("customizationEnabledAt");
-      u.condition(`attribute_not_exists(${at})`);
-      u.set(at, u.value(change.customizationEnabledAt));
+      if (change.customizationClaimWas === undefined) u.condition(`attribute_not_exists(${at})`);
+      else u.condition(`${at} = ${u.value(change.customizationClaimWas)}`);
+      if (change.customizationEnabledAt === null) u.remove(at);
+      else u.set(at, u.value(change.customizationEnabledAt));
     }
+    if (change.ndrAddressSet !== undefined) u.set(u.path("ndrAddressSet"), u.value(change.ndrAddressSet));
     if (change.ndrAddressKept === null) u.remove(u.path("ndrAddressKept"));
     else if (change.ndrAddressKept !== undefined)
       u.set(u.path("ndrAddressKept"), u.value(change.ndrAddressKept));
@@ -1021,6 +1025,7 @@ export class DynamoTenantStore implements TenantStore {
       },
       ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
       ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
+      ...(item.ndrAddressSet ? { ndrAddressSet: item.ndrAddressSet } : {}),
     };
     return { tenant, internals };
   }

@@ -29,6 +29,11 @@ export interface M365ErrorDetails {
   attempts?: number;
   /** The answer proves the call did not run (a stale token refused before any work). */
   notProcessed?: boolean;
+  /**
+   * An earlier in-task attempt of the same call failed in a way that does not prove it did not
+   * run (a timeout, a dropped connection, a 5xx): this call may have been applied already.
+   */
+  sentBefore?: boolean;
 }
 
 const details = new WeakMap<object, M365ErrorDetails>();
@@ -43,9 +48,12 @@ function withDetails<E extends OnboardingError>(err: E, d: M365ErrorDetails): E 
   return err;
 }
 
-export function setAttempts(err: unknown, attempts: number): void {
+export function setAttempts(err: unknown, attempts: number, sentBefore = false): void {
   const d = m365ErrorDetails(err);
-  if (d) d.attempts = attempts;
+  if (d) {
+    d.attempts = attempts;
+    d.sentBefore = sentBefore;
+  }
 }
 
 /**
@@ -97,7 +105,7 @@ const CONCURRENCY_LIMIT =
 /** "... matches multiple entries": arrives as ManagementObjectNotFoundException too; never "absent". */
 const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|matches more than one/i;
 /** A cmdlet outside the app's role assignments is "not recognized" (a custom role group without it). */
-const CMDLET_NOT_ALLOWED = /is not recognized as (the )?name of a cmdlet|CommandNotFoundException/i;
+const CMDLET_NOT_ALLOWED = /is not recognized as (a |the )?name of a cmdlet|CommandNotFoundException/i;
 const NETWORK_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",

@@ -104,10 +104,12 @@ export class ExchangeClient {
       let refreshedToken = false;
       const result = await this.#retry.run(
         { service: "exchange", tenantId, operation: cmdlet },
-        async (signal) => {
+        async (_signal, _n, timeoutMs) => {
           const token = await this.#tokens.getToken(tenantId, this.#endpoint);
           const release = await this.#slots.acquire(tenantId);
           try {
+            // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
+            const signal = AbortSignal.timeout(timeoutMs);
             const res = await this.#fetch(pageUrl, {
               method: "POST",
               signal,

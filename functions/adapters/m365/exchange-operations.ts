@@ -6,9 +6,10 @@
  * exists" on a retried New-* returns the existing object, "couldn't be found" on a retried
  * Remove-* is success.
  */
-import { NotFoundError } from "../../domain/errors.ts";
+import { NotFoundError, TransientError } from "../../domain/errors.ts";
 import type {
   ConnectorValidationTask,
+  CreateOptions,
   DistributionGroup,
   DistributionGroupSpec,
   ExchangeOperations,
@@ -46,7 +47,8 @@ const ALREADY_CUSTOMIZED = /AlreadyEnabled|not required|already enabled for cust
  */
 const SLOW_CMDLETS: Readonly<Record<string, CallOptions>> = {
   // Connects to each smart host and sends a test message: each call sends another one.
-  "Validate-OutboundConnector": { timeoutMs: 600_000, resend: "if-not-processed" },
+  // 540 s leaves the task's 900 s room for the read before it and the mark after it.
+  "Validate-OutboundConnector": { timeoutMs: 540_000, resend: "if-not-processed" },
   "Enable-OrganizationCustomization": { timeoutMs: 600_000, resend: "if-not-processed" },
 };
 
@@ -61,8 +63,9 @@ function exchangeText(err: unknown): string {
   return `${d?.exceptionType ?? ""} ${err instanceof Error ? err.message : ""}`;
 }
 
+/** Whether an earlier attempt of this call may have been applied (its answer lost). */
 function retried(err: unknown): boolean {
-  return (m365ErrorDetails(err)?.attempts ?? 1) > 1;
+  return m365ErrorDetails(err)?.sentBefore === true;
 }
 
 function connectorParameters(spec: Partial<OutboundConnectorSpec>): CmdletParameters {
@@ -106,16 +109,19 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     parameters: CmdletParameters,
     convert: (row: CmdletRow) => T,
     existing: () => Promise<T | undefined>,
+    create: CreateOptions,
     options?: CallOptions,
   ): Promise<T> {
     try {
       const [row] = await this.#run(cmdlet, parameters, options);
       if (row) return convert(row);
     } catch (err) {
-      if (!(retried(err) && ALREADY_EXISTS.test(exchangeText(err)))) throw err;
+      const ours = retried(err) || create.ownedBefore === true;
+      if (!(ours && ALREADY_EXISTS.test(exchangeText(err)))) throw err;
     }
     const found = await existing();
-    if (found === undefined) throw new NotFoundError(`${cmdlet}: the new object could not be read back`);
+    // Created, but not readable yet (directory replication): worth another try later.
+    if (found === undefined) throw new TransientError(`${cmdlet}: the new object could not be read back yet`);
     return found;
   }
 
@@ -135,9 +141,16 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toOutboundConnector(row);
   }
 
-  async newOutboundConnector(spec: OutboundConnectorSpec): Promise<OutboundConnector> {
-    return this.#create("New-OutboundConnector", connectorParameters(spec), toOutboundConnector, () =>
-      this.getOutboundConnector(spec.name),
+  async newOutboundConnector(
+    spec: OutboundConnectorSpec,
+    create: CreateOptions = {},
+  ): Promise<OutboundConnector> {
+    return this.#create(
+      "New-OutboundConnector",
+      connectorParameters(spec),
+      toOutboundConnector,
+      () => this.getOutboundConnector(spec.name),
+      create,
     );
   }
 
@@ -214,7 +227,7 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toJournalRule(row);
   }
 
-  async newJournalRule(spec: JournalRuleSpec): Promise<JournalRule> {
+  async newJournalRule(spec: JournalRuleSpec, create: CreateOptions = {}): Promise<JournalRule> {
     const parameters: CmdletParameters = {
       Name: spec.name,
       JournalEmailAddress: spec.journalEmailAddress,
@@ -223,7 +236,13 @@ export class ExchangeTenantOperations implements ExchangeOperations {
       Enabled: spec.enabled,
     };
     if (spec.recipient) parameters.Recipient = spec.recipient;
-    return this.#create("New-JournalRule", parameters, toJournalRule, () => this.getJournalRule(spec.name));
+    return this.#create(
+      "New-JournalRule",
+      parameters,
+      toJournalRule,
+      () => this.getJournalRule(spec.name),
+      create,
+    );
   }
 
   async setJournalRule(
@@ -258,7 +277,10 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toDistributionGroup(row);
   }
 
-  async newDistributionGroup(spec: DistributionGroupSpec): Promise<DistributionGroup> {
+  async newDistributionGroup(
+    spec: DistributionGroupSpec,
+    create: CreateOptions = {},
+  ): Promise<DistributionGroup> {
     const parameters: CmdletParameters = {
       Name: spec.name,
       PrimarySmtpAddress: spec.primarySmtpAddress,
@@ -271,6 +293,7 @@ export class ExchangeTenantOperations implements ExchangeOperations {
       parameters,
       toDistributionGroup,
       () => this.getDistributionGroup(spec.name),
+      create,
       groupCreationOptions(spec.members.length),
     );
   }

@@ -109,15 +109,17 @@ export class RetryPolicy {
    */
   async run<T>(
     ctx: CallContext,
-    attempt: (signal: AbortSignal, n: number) => Promise<AttemptResult<T>>,
+    attempt: (signal: AbortSignal, n: number, timeoutMs: number) => Promise<AttemptResult<T>>,
     options: CallOptions = {},
   ): Promise<T> {
     const timeoutMs = Math.max(1, options.timeoutMs ?? this.timeoutMs);
+    // Whether an earlier attempt may have been applied (see M365ErrorDetails.sentBefore).
+    let sentBefore = false;
     for (let n = 1; ; n++) {
       const started = performance.now();
       let error: OnboardingError;
       try {
-        const result = await attempt(AbortSignal.timeout(timeoutMs), n);
+        const result = await attempt(AbortSignal.timeout(timeoutMs), n, timeoutMs);
         this.#emit(ctx, n, started, {
           outcome: "success",
           ...(result.status !== undefined ? { status: result.status } : {}),
@@ -127,7 +129,8 @@ export class RetryPolicy {
         error =
           err instanceof OnboardingError ? err : errorFromNetworkFailure(ctx.service, ctx.operation, err);
       }
-      setAttempts(error, n);
+      setAttempts(error, n, sentBefore);
+      if (!wasNotProcessed(error)) sentBefore = true;
       const retryAfterMs = error instanceof ThrottledError ? error.retryAfterMs : undefined;
       const status = statusOf(error);
       const base = {

@@ -1,4 +1,4 @@
-import type { StepContext, StepOutcome } from "./context.ts";
+import { type StepContext, type StepOutcome, settled } from "./context.ts";
 import { checkNdrAddress } from "./journal-settings.ts";
 
 /**
@@ -11,6 +11,6 @@ import { checkNdrAddress } from "./journal-settings.ts";
 export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
   // Side by side: the Graph and Exchange tokens are fetched in parallel too. Without consent
   // every one of them fails at the token request, before any call reaches the tenant.
-  await Promise.all([ctx.m365.graph.getOrganization(), checkNdrAddress(ctx)]);
+  await settled<unknown>([ctx.m365.graph.getOrganization(), checkNdrAddress(ctx)]);
   return { changes: [] };
 }

@@ -2,7 +2,7 @@ import { ConnectorValidationFailedError, ConnectorValidationPendingError, NotFou
 import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
 import { normalizeAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import type { StepContext, StepOutcome } from "./context.ts";
+import { type StepContext, type StepOutcome, settled } from "./context.ts";
 
 /** The outbound connectors to the provider's smart hosts: one per region used. */
 export function desiredConnectors(ctx: Pick<StepContext, "request" | "profile">): OutboundConnectorSpec[] {
@@ -57,12 +57,14 @@ export function connectorValues(c: OutboundConnector): OutboundConnectorSpec & {
 /** Step `connector`: create or correct the outbound connector(s). */
 export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
   const changes: string[] = [];
-  await Promise.all(
+  await settled(
     desiredConnectors(ctx).map(async (desired) => {
       const current = await ctx.m365.exchange.getOutboundConnector(desired.name);
       if (!current) {
         await ctx.own("connectors", desired.name);
-        await ctx.m365.exchange.newOutboundConnector(desired);
+        await ctx.m365.exchange.newOutboundConnector(desired, {
+          ownedBefore: ctx.owned.connectors.includes(desired.name),
+        });
         changes.push(`created connector ${desired.name}`);
         return;
       }
@@ -97,7 +99,7 @@ export async function validateConnectors(ctx: StepContext): Promise<StepOutcome>
   const { request, profile } = ctx;
   const { exchange } = ctx.m365;
   const changes: string[] = [];
-  await Promise.all(
+  await settled(
     regionsOf(request.region).map(async (region) => {
       const name = nameFor(profile.connectorName, request.region, region, "connector");
       const recipient = journalAddress(profile, region, request.customerName);
@@ -125,6 +127,8 @@ export async function validateConnectors(ctx: StepContext): Promise<StepOutcome>
           `Validation of connector "${name}" with ${recipient} did not pass${detail ? `: ${detail}` : " (Exchange returned no tasks)"}.`,
         );
       }
+      // A connector someone else made (same name, already right): its mark is theirs until now.
+      if (!ctx.owned.connectors.includes(name)) await ctx.adopt("connectors", name, connectorValues(current));
       await exchange.markConnectorValidated(current.identity, [recipient], ctx.now());
       changes.push(`validated connector ${name}`);
     }),

@@ -26,6 +26,8 @@ export interface StepContext {
   release(kind: AdoptedKind, name: string): Promise<void>;
   /** Records the JournalingReportNdrTo we found, once, so offboarding can restore it. */
   rememberPreviousNdrTo(value: string | null): Promise<void>;
+  /** Records the JournalingReportNdrTo we wrote, so offboarding knows it after a PATCH. */
+  recordNdrAddressSet(value: string): Promise<void>;
   /** The current time, ISO 8601. */
   now(): string;
 }
@@ -37,4 +39,16 @@ export interface StepOutcome {
   skipped?: boolean;
   /** restore-journal-settings: Exchange refused to clear the address, so it was left. */
   ndrAddressKept?: boolean;
+}
+
+/**
+ * Like Promise.all, but waits for every call to settle before throwing the first failure: a
+ * step must not end (and be retried by the workflow) while one of its Exchange calls is still
+ * in flight, or the retry would race that call (a second New-* for an object being created).
+ */
+export async function settled<T>(calls: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(calls);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

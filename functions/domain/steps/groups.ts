@@ -2,14 +2,14 @@ import { InvalidGroupMemberError, NotFoundError } from "../errors.ts";
 import type { Recipient } from "../m365.ts";
 import { normalizeAddress } from "../normalize.ts";
 import type { GroupSpec } from "../tenant.ts";
-import type { StepContext, StepOutcome } from "./context.ts";
+import { type StepContext, type StepOutcome, settled } from "./context.ts";
 
 /** Step `groups` (split only): the EU and US distribution lists, adopting existing ones. */
 export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
   const groups = ctx.request.groups;
   if (!groups) return { changes: [] };
   const changes: string[] = [];
-  await Promise.all([groups.eu, groups.us].map((spec) => applyGroup(ctx, spec, changes)));
+  await settled([groups.eu, groups.us].map((spec) => applyGroup(ctx, spec, changes)));
   return { changes };
 }
 
@@ -18,12 +18,15 @@ async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]):
   const current = await exchange.getDistributionGroup(spec.name);
   if (!current) {
     await ctx.own("groups", spec.name);
-    await exchange.newDistributionGroup({
-      name: spec.name,
-      primarySmtpAddress: spec.primarySmtpAddress,
-      members: spec.members,
-      ...(spec.owners?.length ? { owners: spec.owners } : {}),
-    });
+    await exchange.newDistributionGroup(
+      {
+        name: spec.name,
+        primarySmtpAddress: spec.primarySmtpAddress,
+        members: spec.members,
+        ...(spec.owners?.length ? { owners: spec.owners } : {}),
+      },
+      { ownedBefore: ctx.owned.groups.includes(spec.name) },
+    );
     changes.push(`created group ${spec.name} with ${spec.members.length} members`);
     return;
   }

@@ -1,7 +1,7 @@
 import type { JournalRuleSpec } from "../m365.ts";
 import { sameAddress } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import type { StepContext, StepOutcome } from "./context.ts";
+import { type StepContext, type StepOutcome, settled } from "./context.ts";
 
 /**
  * The journal rules: one per region, Scope External, enabled (the cmdlet's default is a disabled
@@ -29,7 +29,7 @@ export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> 
   if (ctx.request.region === "split" && ctx.request.groups) {
     // An adopted group may have another address than the request gave: journal what exists.
     const { eu, us } = ctx.request.groups;
-    const [euGroup, usGroup] = await Promise.all([
+    const [euGroup, usGroup] = await settled([
       exchange.getDistributionGroup(eu.name),
       exchange.getDistributionGroup(us.name),
     ]);
@@ -37,12 +37,14 @@ export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> 
     recipients.us = usGroup?.primarySmtpAddress ?? us.primarySmtpAddress;
   }
   const changes: string[] = [];
-  await Promise.all(
+  await settled(
     desiredJournalRules(ctx, recipients).map(async (desired) => {
       const current = await exchange.getJournalRule(desired.name);
       if (!current) {
         await ctx.own("journalRules", desired.name);
-        await exchange.newJournalRule(desired);
+        await exchange.newJournalRule(desired, {
+          ownedBefore: ctx.owned.journalRules.includes(desired.name),
+        });
         changes.push(`created journal rule ${desired.name}`);
         return;
       }

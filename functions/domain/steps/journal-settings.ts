@@ -62,5 +62,6 @@ export async function applyJournalSettings(ctx: StepContext): Promise<StepOutcom
   if (sameAddress(current.journalingReportNdrTo, ctx.request.ndrAddress)) return { changes: [] };
   await ctx.rememberPreviousNdrTo(current.journalingReportNdrTo || null);
   await ctx.m365.exchange.setTransportConfig({ journalingReportNdrTo: ctx.request.ndrAddress });
+  await ctx.recordNdrAddressSet(ctx.request.ndrAddress);
   return { changes: [`set JournalingReportNdrTo to ${ctx.request.ndrAddress}`] };
 }

@@ -1,6 +1,6 @@
 import { InvalidRequestError } from "../errors.ts";
-import { sameAddress, sameSet } from "../normalize.ts";
-import { journalAddress, regionsOf } from "../provider.ts";
+import { sameAddress, sameSet, sameText } from "../normalize.ts";
+import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { OwnedKind } from "../store.ts";
 import { OFFBOARDING_STEP_NAMES, type OffboardingStepName } from "../tenant.ts";
 import { desiredConnectors } from "./connector.ts";
@@ -13,6 +13,8 @@ export type OffboardPart = OffboardingStepName;
 export interface OffboardContext extends StepContext {
   /** JournalingReportNdrTo before onboarding; undefined when it was never changed by us. */
   previousNdrTo: string | null | undefined;
+  /** The JournalingReportNdrTo onboarding wrote, when recorded. */
+  ndrAddressSet: string | undefined;
 }
 
 /**
@@ -42,13 +44,14 @@ export async function offboard(ctx: OffboardContext, part: OffboardPart): Promis
 async function removeOwned(
   ctx: OffboardContext,
   kind: OwnedKind,
-  get: (name: string) => Promise<{ identity: string } | undefined>,
+  get: (name: string) => Promise<{ identity: string; name: string } | undefined>,
   remove: (identity: string) => Promise<void>,
   changes: string[],
 ): Promise<void> {
   for (const name of ctx.owned[kind]) {
     const current = await get(name);
-    if (current) {
+    // An identity also matches aliases and addresses: only the object of that very name is ours.
+    if (current && sameText(current.name, name)) {
       await remove(current.identity);
       changes.push(`removed ${name}`);
     }
@@ -66,20 +69,32 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
     (id) => exchange.removeJournalRule(id),
     changes,
   );
-  const ours = new Set(
-    regionsOf(ctx.request.region).map((r) =>
-      journalAddress(ctx.profile, r, ctx.request.customerName).toLowerCase(),
-    ),
+  // What onboarding set on each rule, by name: its region's journaling address and group.
+  const ours = new Map(
+    regionsOf(ctx.request.region).map((r) => [
+      nameFor(ctx.profile.journalRuleName, ctx.request.region, r, "rule").toLowerCase(),
+      {
+        address: journalAddress(ctx.profile, r, ctx.request.customerName),
+        recipient:
+          ctx.request.region === "split" ? (ctx.request.groups?.[r].primarySmtpAddress ?? null) : null,
+      },
+    ]),
   );
   for (const [name, previous] of Object.entries(ctx.adopted.journalRules)) {
     const current = await exchange.getJournalRule(name);
-    // Restore only a rule that still journals to us: one the customer changed since is theirs.
-    if (current && ours.has(current.journalEmailAddress.toLowerCase())) {
+    const set = ours.get(name.toLowerCase());
+    // Restore only a rule that still journals to us, and field by field only what still holds
+    // onboarding's value: what the customer changed since is theirs.
+    if (current && set && sameAddress(current.journalEmailAddress, set.address)) {
       const back: Parameters<typeof exchange.setJournalRule>[1] = {};
       if (!sameAddress(current.journalEmailAddress, previous.journalEmailAddress))
         back.journalEmailAddress = previous.journalEmailAddress;
-      if (current.scope !== previous.scope) back.scope = previous.scope;
-      if (!sameAddress(current.recipient, previous.recipient)) back.recipient = previous.recipient;
+      if (current.scope === "External" && current.scope !== previous.scope) back.scope = previous.scope;
+      if (
+        sameAddress(current.recipient, set.recipient) &&
+        !sameAddress(current.recipient, previous.recipient)
+      )
+        back.recipient = previous.recipient;
       if (Object.keys(back).length > 0) await exchange.setJournalRule(current.identity, back);
       if (current.enabled && !previous.enabled) await exchange.disableJournalRule(current.identity);
       changes.push(`restored journal rule ${name}`);
@@ -153,8 +168,12 @@ async function removeConnectors(ctx: OffboardContext): Promise<StepOutcome> {
         back.tlsSettings = previous.tlsSettings;
       if (current.enabled === ours.enabled && previous.enabled !== ours.enabled)
         back.enabled = previous.enabled;
+      // Our validation mark goes too, on a connector that still sends to the provider.
+      const stillOurs =
+        sameSet(current.recipientDomains, ours.recipientDomains) &&
+        sameSet(current.smartHosts, ours.smartHosts);
+      if (stillOurs && current.isValidated !== previous.isValidated) back.isValidated = previous.isValidated;
       if (Object.keys(back).length > 0) {
-        if (current.isValidated !== previous.isValidated) back.isValidated = previous.isValidated;
         await exchange.setOutboundConnector(current.identity, back);
         changes.push(`restored connector ${name}: ${Object.keys(back).join(", ")}`);
       }
@@ -174,7 +193,9 @@ async function restoreJournalSettings(ctx: OffboardContext): Promise<StepOutcome
   if (ctx.previousNdrTo === undefined) return { changes: [], skipped: true };
   const { exchange } = ctx.m365;
   const current = await exchange.getTransportConfig();
-  if (!sameAddress(current.journalingReportNdrTo, ctx.request.ndrAddress)) return { changes: [] };
+  // The address onboarding wrote (a PATCH may have changed the request since).
+  const ours = ctx.ndrAddressSet ?? ctx.request.ndrAddress;
+  if (!sameAddress(current.journalingReportNdrTo, ours)) return { changes: [] };
   if (ctx.previousNdrTo !== null) {
     await exchange.setTransportConfig({ journalingReportNdrTo: ctx.previousNdrTo });
     return { changes: [`restored JournalingReportNdrTo to ${ctx.previousNdrTo}`] };
@@ -186,7 +207,7 @@ async function restoreJournalSettings(ctx: OffboardContext): Promise<StepOutcome
     // A refusal (not a fault worth retrying): the address stays, and offboarding says so.
     if (!(err instanceof InvalidRequestError)) throw err;
     const after = await exchange.getTransportConfig();
-    if (!sameAddress(after.journalingReportNdrTo, ctx.request.ndrAddress)) throw err;
+    if (!sameAddress(after.journalingReportNdrTo, ours)) throw err;
     return { changes: [], ndrAddressKept: true };
   }
 }
