@@ -51,6 +51,7 @@ export function toTenantResource(t: Tenant) {
       ...(s.error !== undefined && { error: s.error }),
     })),
     ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
+    ...(t.ndrAddressKept === true && { ndrAddressKept: true }),
     ...(t.error !== undefined && t.error !== null && { error: t.error }),
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,

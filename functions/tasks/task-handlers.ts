@@ -13,7 +13,6 @@ import {
   type ErrorInfo,
   ErrorName,
   OrganizationHydratingError,
-  TransientError,
   toErrorInfo,
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
@@ -153,11 +152,10 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 
   /**
    * Runs Enable-OrganizationCustomization once per tenant: the step that claims it in the store
-   * runs it; concurrent steps that lose the claim do not. A failure that proves the cmdlet did
-   * not run (a refusal, throttling) gives the claim back; a timeout or a 5xx keeps it (it may
-   * have run). A claim older than the hour Exchange may take is replaced (a crash between the
-   * claim and the cmdlet, or a cmdlet that did not run after all): the cmdlet answers "already
-   * enabled" when it did run. Returns when it was run.
+   * runs it; concurrent steps that lose the claim do not, and later retries do not while the
+   * claim stands. A failed call gives the claim back. A claim older than the hour Exchange may
+   * take is replaced (a crash between the claim and the call): the cmdlet answers "already
+   * enabled" when it did run, which counts as success. Returns when it was run.
    */
   const enableCustomizationOnce = async (stored: StoredTenant, ctx: StepContext): Promise<string> => {
     const { tenantId } = stored.tenant;
@@ -177,11 +175,12 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     try {
       await ctx.m365.exchange.enableOrganizationCustomization();
     } catch (err) {
-      if (!(err instanceof TransientError)) {
-        await write(tenantId, run, { customizationEnabledAt: null, customizationClaimWas: at }).catch(
-          () => undefined,
-        );
-      }
+      // Not known to have run: give the claim back so that the workflow's retry sends it again.
+      // Sending it twice is harmless (Exchange answers "already enabled", which is success);
+      // what must never happen is running it without a refused write, or twice at once.
+      await write(tenantId, run, { customizationEnabledAt: null, customizationClaimWas: at }).catch(
+        () => undefined,
+      );
       throw err;
     }
     return at;
