@@ -21,6 +21,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: "The body is larger than 1 MB (`payload-too-large`).",
   415: "The body is not `application/json` (`unsupported-media-type`).",
   422: "The Idempotency-Key was used with a different body (`idempotency-key-reused`).",
+  429: "The caller's request rate limit is exceeded (`rate-limited`, with Retry-After); each partner has its own.",
   500: "Unexpected error; no detail is given.",
   501: "Not configured on this deployment.",
   503: "The workflow could not be started (`workflow-unavailable`, with Retry-After): the tenant is `failed` (or `offboarding_failed`); retry it.",
@@ -93,6 +94,7 @@ function problemStatuses(route: Route): number[] {
     statuses.add(413);
     statuses.add(415);
   }
+  statuses.add(429);
   statuses.add(500);
   return [...statuses].sort((a, b) => a - b);
 }

@@ -103,6 +103,12 @@ export const Cursor = z
 export const TenantIdParams = z.strictObject({
   tenantId: Guid.meta({ description: "The Entra tenant id (a GUID); anything else is a 400." }),
 });
+export const PartnerIdParams = z.strictObject({
+  partnerId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a partner id"),
+});
+export const PartnerKeyParams = PartnerIdParams.extend({
+  keyId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a key id"),
+});
 export const DeliveryIdParams = z.strictObject({
   deliveryId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a delivery id"),
 });
@@ -219,8 +225,22 @@ export const PartnerCreatedSchema = z.strictObject({
   name: z.string(),
   createdAt: Timestamp,
   apiKey: z.string().meta({ description: "Shown once; only its SHA-256 is stored." }),
+  keyId: z.string().meta({ description: "The key's id, to revoke it (`DELETE .../keys/{keyId}`)." }),
 });
 responseSchemas.add(PartnerCreatedSchema, { id: "PartnerCreated" });
+
+export const PartnerKeySchema = z.strictObject({ keyId: z.string(), createdAt: Timestamp });
+responseSchemas.add(PartnerKeySchema, { id: "PartnerKey" });
+
+export const PartnerKeyCreatedSchema = z.strictObject({
+  keyId: z.string(),
+  apiKey: z.string().meta({ description: "Shown once; only its SHA-256 is stored." }),
+  createdAt: Timestamp,
+});
+responseSchemas.add(PartnerKeyCreatedSchema, { id: "PartnerKeyCreated" });
+
+export const PartnerKeyListSchema = z.strictObject({ items: z.array(PartnerKeySchema) });
+responseSchemas.add(PartnerKeyListSchema, { id: "PartnerKeyList" });
 
 export const PartnerPageSchema = z.strictObject({
   items: z.array(PartnerSchema),

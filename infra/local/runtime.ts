@@ -20,9 +20,10 @@ import { createM365Gateway, createM365GatewayFromEnv } from "../../functions/ada
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { createApi } from "../../functions/api/app.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
+import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
-import { generateApiKey, hashApiKey } from "../../functions/domain/onboarding.ts";
+import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
@@ -167,10 +168,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const recovered = await recoverInterrupted(store);
     if (recovered.length > 0) logger.warn("marked interrupted tenants failed", { tenants: recovered });
 
-    // The ops key: OPS_API_KEY, else one generated once and kept in DATA_DIR.
+    // The ops key: OPS_API_KEY, else one generated once (`jops_...`) and kept in DATA_DIR. A key
+    // kept by an earlier version (`jok_...`, the partner prefix) is still accepted as it is.
     const keyFile = join(dataDir, "ops-api-key");
     const opsApiKeyGenerated = !env["OPS_API_KEY"] && !existsSync(keyFile);
-    const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateApiKey));
+    const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateOpsKey));
 
     const api = createApi({
       store,
@@ -178,6 +180,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
+      rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
