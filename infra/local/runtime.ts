@@ -95,11 +95,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await ensureTable(client, tableName);
     const docClient = createDocumentClient({ client });
     const cursorSecret = await keptSecret(join(dataDir, "cursor-secret"), () => generateApiKey());
-    // Webhooks: every event the store writes goes to the in-process dispatcher.
+    // Webhooks: every event the store writes goes to the in-process dispatcher. Receivers on
+    // loopback (over http too) only with WEBHOOK_ALLOW_LOOPBACK=true, and never this service's
+    // own ports (the API's, the simulator's).
+    const ownPorts: number[] = [];
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
+      allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
+      refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
       ...(env["WEBHOOK_TIMEOUT_MS"] && { timeoutMs: Number(env["WEBHOOK_TIMEOUT_MS"]) }),
     });
@@ -118,6 +123,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (!m365) {
       simulator = await startSimulator({ dataDir: join(dataDir, "m365-simulator"), ...options.simulator });
       closers.push(() => simulator!.close());
+      ownPorts.push(Number(new URL(simulator.url).port));
       m365 = createM365Gateway({
         clientId: simulator.clientId,
         clientSecret: simulator.clientSecret,
@@ -185,6 +191,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
     closers.push(() => http.close());
+    ownPorts.push(Number(new URL(http.url).port));
 
     return {
       url: http.url,
