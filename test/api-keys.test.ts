@@ -194,3 +194,50 @@ describe("the local runtime over HTTP", () => {
     expect((await rt.call("GET", "/v1/tenants", { key: b.apiKey })).status).toBe(200);
   });
 });
+
+describe("stored names refuse control and invisible format characters", () => {
+  const SNEAKY = [
+    ["bidi override", "Contoso\u202Egnp.exe"],
+    ["right-to-left isolate", "Contoso\u2067MSP"],
+    ["zero-width space", "Cont\u200Boso"],
+    ["zero-width joiner", "Contoso\u200DMSP"],
+    ["byte order mark", "\uFEFFContoso"],
+    ["control character", "Contoso\u0007"],
+  ] as const;
+
+  it.each(SNEAKY)("partner name with a %s: 400 naming /body/name", async (_what, name) => {
+    const res = await t.call("POST", "/v1/partners", { key: t.opsKey, body: { name } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([
+      { pointer: "/body/name", detail: expect.stringMatching(/control or invisible formatting/) },
+    ]);
+  });
+
+  it.each(SNEAKY)("group name with a %s: 400 naming the group's name", async (_what, name) => {
+    const p = await t.newPartner();
+    const groups = {
+      eu: { name, primarySmtpAddress: "journal-eu@contoso.example", members: [] },
+      us: { name: "Journal US", primarySmtpAddress: "journal-us@contoso.example", members: [] },
+    };
+    const res = await t.call("POST", "/v1/tenants", {
+      key: p.key,
+      body: onboardingBody(newTenantId(), { region: "split", groups }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(["/body/groups/eu/name"]);
+  });
+
+  it("keeps letters of every script, and refuses a webhook URL with a format character", async () => {
+    const res = await t.call("POST", "/v1/partners", {
+      key: t.opsKey,
+      body: { name: "Société Ünïcode 株式会社" },
+    });
+    expect(res.status).toBe(201);
+    const bad = await t.call("PUT", "/v1/webhook", {
+      key: res.body.apiKey,
+      body: { url: "https://hooks.example/\u202Ein" },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors?.[0]?.pointer).toBe("/body/url");
+  });
+});

@@ -24,10 +24,17 @@ export const SmtpAddress = z
 /** An Entra tenant id; normalised to lower case so that one tenant has one id. */
 export const Guid = z.guid({ error: "Must be a GUID" }).toLowerCase();
 
-const PrintableName = /^[^\p{Cc}]+$/u;
+/**
+ * Names the service stores and shows: no control characters (`\p{Cc}`) and no format
+ * characters (`\p{Cf}`: bidi overrides and isolates, zero-width spaces and joiners, BOM), which
+ * can make a name display as another one.
+ */
+const PrintableName = /^[^\p{Cc}\p{Cf}]+$/u;
+const PRINTABLE_NAME_ERROR = "Must not contain control or invisible formatting characters (bidi, zero-width)";
+const NO_CONTROL_OR_FORMAT = /^[^\p{Cc}\p{Cf}]*$/u;
 
 export const GroupSpec = z.strictObject({
-  name: z.string().min(1).max(64).regex(PrintableName, "Must not contain control characters"),
+  name: z.string().min(1).max(64).regex(PrintableName, PRINTABLE_NAME_ERROR),
   primarySmtpAddress: SmtpAddress,
   members: z.array(SmtpAddress).max(10_000),
   owners: z.array(SmtpAddress).min(1).max(100).optional(),
@@ -65,12 +72,15 @@ export const OnboardingRequestBody = z
 requestSchemas.add(OnboardingRequestBody, { id: "OnboardingRequest" });
 
 export const PartnerCreateBody = z.strictObject({
-  name: z.string().min(1).max(200).regex(PrintableName, "Must not contain control characters"),
+  name: z.string().min(1).max(200).regex(PrintableName, PRINTABLE_NAME_ERROR),
 });
 requestSchemas.add(PartnerCreateBody, { id: "PartnerCreateRequest" });
 
 export const WebhookPutBody = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }).max(2048),
+  url: z
+    .url({ protocol: /^https?$/, error: "Must be an http(s) URL" })
+    .max(2048)
+    .refine((u) => NO_CONTROL_OR_FORMAT.test(u), PRINTABLE_NAME_ERROR),
   events: z
     .array(z.enum(EVENT_TYPES))
     .min(1)

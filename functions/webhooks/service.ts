@@ -133,6 +133,11 @@ export class PartnerWebhookService implements WebhookService {
     query: { limit: number; cursor?: string; tenantId?: string },
   ): Promise<Page<WebhookDeliveryView>> {
     const partnerId = principal.role === "ops" ? undefined : ownPartnerId(principal);
+    // Another partner's tenant costs the same as one that does not exist: one read of the
+    // tenant item, and none of its deliveries.
+    if (partnerId !== undefined && query.tenantId !== undefined) {
+      if ((await this.#store.tenantPartner(query.tenantId)) !== partnerId) return { items: [] };
+    }
     const page = await this.#store.listDeliveries({
       limit: query.limit,
       ...(partnerId !== undefined && { partnerId }),
