@@ -241,3 +241,26 @@ describe("stored names refuse control and invisible format characters", () => {
     expect(bad.body.errors?.[0]?.pointer).toBe("/body/url");
   });
 });
+
+describe("partner-visible error messages", () => {
+  it("map Entra's and Microsoft's own texts per code; keep ours without ids or trace lines", async () => {
+    const { AccessDeniedError, ConsentRequiredError, InvalidGroupMemberError, toErrorInfo, partnerMessage } =
+      await import("../functions/domain/errors.ts");
+    const clientId = "3f2b6d1e-8c4a-4e2f-9b7d-1a2b3c4d5e6f";
+    const raw = `AADSTS65001: The user or administrator has not consented to use the application with ID '${clientId}'.\r\nTrace ID: 0b1c2d3e-aaaa-bbbb-cccc-111122223333\r\nCorrelation ID: x\r\nTimestamp: 2026-01-01`;
+    const consent = toErrorInfo(new ConsentRequiredError(raw));
+    expect(consent.code).toBe("CONSENT_REQUIRED");
+    expect(consent.message).not.toContain(clientId);
+    expect(consent.message).toMatch(/consentUrl/);
+    expect(toErrorInfo(new AccessDeniedError(`denied for app ${clientId}`)).message).toMatch(
+      /Exchange Administrator role/,
+    );
+    const member = toErrorInfo(
+      new InvalidGroupMemberError("alice@contoso.example resolves to no recipient."),
+    );
+    expect(member.message).toBe("alice@contoso.example resolves to no recipient.");
+    expect(partnerMessage("M365_INVALID_REQUEST", raw)).toBe(
+      "AADSTS65001: The user or administrator has not consented to use the application with ID '<id>'.",
+    );
+  });
+});

@@ -135,8 +135,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       store,
       m365,
       onStepResult: (result) => {
-        const { tenantId, step, outcome, durationMs, changes, error } = result;
-        if (outcome === "failed") logger.warn("step failed", { tenantId, step, durationMs, error });
+        const { tenantId, step, outcome, durationMs, changes, error, rawMessage } = result;
+        if (outcome === "failed")
+          logger.warn("step failed", { tenantId, step, durationMs, error, rawMessage });
         else if (outcome === "succeeded")
           logger.info("step succeeded", { tenantId, step, durationMs, changes });
         options.onStepResult?.(result);
