@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLocalWebhooks, type LocalWebhooks } from "../functions/webhooks/index.ts";
 import { newTenantId, onboardingBody, startTestApi, type TestApi } from "./support/api.ts";
 
@@ -184,6 +184,16 @@ describe("deliveries", () => {
 
     const theirs = await t.call("GET", "/v1/webhook/deliveries", { key: b.key });
     expect(theirs.body.items.filter((d: { tenantId: string }) => d.tenantId === tenantId)).toEqual([]);
+    // Filtered by A's tenant, B gets what a tenant that does not exist gives, and the tenant's
+    // delivery history is not even read (ownership is checked first).
+    const reads = vi.spyOn(webhooks.webhookStore, "listDeliveries");
+    for (const id of [tenantId, newTenantId()]) {
+      const filtered = await t.call("GET", "/v1/webhook/deliveries", { key: b.key, query: { tenantId: id } });
+      expect(filtered.status).toBe(200);
+      expect(filtered.body).toEqual({ items: [] });
+    }
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
     const ops = await t.call("GET", "/v1/webhook/deliveries", { key: t.opsKey, query: { tenantId } });
     expect(ops.body.items).toHaveLength(2);
 

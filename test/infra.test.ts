@@ -182,6 +182,70 @@ describe("functions", () => {
     }
   });
 
+  it("reach only the item types they use (LeadingKeys per function, table and indexes)", () => {
+    const table = logicalId(stack.table.table);
+    const fns: Record<string, { executionRole: { node: { defaultChild?: unknown } } }> = {
+      Authorizer: stack.api.authorizer,
+      Api: stack.api.handler,
+      WebhookDispatcher: stack.webhooks.dispatcher,
+      WebhookStreamForwarder: stack.webhooks.streamForwarder,
+      ExecutionWatchdog: stack.workflow.watchdog,
+      ...Object.fromEntries([...stack.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
+    };
+    const access: Record<string, Record<string, string>> = {};
+    for (const [name, fn] of Object.entries(fns)) {
+      // Item actions; the stream forwarder's stream reads (ListStreams, GetRecords, ...) aside.
+      const STREAM = [
+        "dynamodb:ListStreams",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+      ];
+      const statements = statementsOf(logicalId(fn.executionRole)).filter((st) =>
+        [st["Action"]].flat().some((a) => String(a).startsWith("dynamodb:") && !STREAM.includes(String(a))),
+      );
+      const row: Record<string, string> = {};
+      for (const st of statements) {
+        const resource = JSON.stringify(st["Resource"]);
+        expect(resource, name).toContain(table);
+        // Every grant on the table is bounded by partition key values; no Scan anywhere.
+        expect([st["Action"]].flat(), name).not.toContain("dynamodb:Scan");
+        const keys = (st["Condition"] as Record<string, Record<string, string[]>>)?.[
+          "ForAllValues:StringLike"
+        ]?.["dynamodb:LeadingKeys"];
+        expect(keys, `${name} ${resource}`).toBeDefined();
+        const where = /index\/(\w+)/.exec(resource)?.[1] ?? "table";
+        const actions = [st["Action"]].flat().length === 1 ? ` (${[st["Action"]].flat()[0]})` : "";
+        row[where] = `${keys!.join(" ")}${actions}`;
+      }
+      access[name] = row;
+    }
+    // The table printed in the test output: function -> item types it reaches.
+    console.log(
+      Object.entries(access)
+        .map(
+          ([fn, row]) =>
+            `${fn.padEnd(28)} ${Object.entries(row)
+              .map(([w, k]) => `${w}: ${k}`)
+              .join(" | ")}`,
+        )
+        .join("\n"),
+    );
+    const task = { table: "TENANT#*" };
+    expect(access).toEqual({
+      Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
+      Api: {
+        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#*",
+        gsi1: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
+        gsi2: "TENANTS PARTNERS WEBHOOK_DELIVERIES (dynamodb:Query)",
+      },
+      WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
+      WebhookStreamForwarder: task,
+      ExecutionWatchdog: task,
+      ...Object.fromEntries([...stack.workflow.tasks.keys()].map((name) => [`Task${name}`, task])),
+    });
+  });
+
   it("the API function may start and describe both workflows' executions, and nothing more", () => {
     const role = logicalId(stack.api.handler.executionRole);
     for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
@@ -265,12 +329,15 @@ describe("workflows", () => {
 });
 
 describe("REST API", () => {
-  it("has a cached TOKEN authorizer on the Authorization header", () => {
+  it("has a cached TOKEN authorizer on the Authorization header, cached at most 60 s (revocation)", () => {
     template.hasResourceProperties("AWS::ApiGateway::Authorizer", {
       Type: "TOKEN",
       IdentitySource: "method.request.header.Authorization",
-      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerResultTtlInSeconds: 60,
     });
+    for (const [id, a] of ofType("AWS::ApiGateway::Authorizer")) {
+      expect(a.Properties["AuthorizerResultTtlInSeconds"] as number, id).toBeLessThanOrEqual(60);
+    }
   });
 
   it("serves /health and the console without auth, and /v1/{proxy+} through the authorizer", () => {
@@ -301,7 +368,7 @@ describe("REST API", () => {
       StageName: "prod",
       TracingEnabled: true,
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
-      MethodSettings: [
+      MethodSettings: Match.arrayWith([
         Match.objectLike({
           HttpMethod: "*",
           ResourcePath: "/*",
@@ -310,7 +377,14 @@ describe("REST API", () => {
           DataTraceEnabled: false,
           LoggingLevel: "ERROR",
         }),
-      ],
+        // Anonymous traffic: the health route has a small limit of its own.
+        Match.objectLike({
+          HttpMethod: "GET",
+          ResourcePath: "/~1health",
+          ThrottlingRateLimit: 10,
+          ThrottlingBurstLimit: 20,
+        }),
+      ]),
     });
   });
 
@@ -329,6 +403,7 @@ describe("REST API", () => {
     for (const r of responses) {
       expect(r["ResponseParameters"]).toEqual({
         "gatewayresponse.header.Content-Type": "'application/problem+json'",
+        ...(r["ResponseType"] === "THROTTLED" && { "gatewayresponse.header.Retry-After": "'1'" }),
       });
     }
     const unauthorized = responses.find((r) => r["ResponseType"] === "UNAUTHORIZED")!;
@@ -341,6 +416,70 @@ describe("REST API", () => {
       status: 401,
       detail: "Unauthorized",
     });
+  });
+});
+
+describe("per-partner limits and concurrency", () => {
+  it("usage plans keyed by the authorizer: one plan throttled per partner key, one for ops", () => {
+    template.hasResourceProperties("AWS::ApiGateway::RestApi", { ApiKeySourceType: "AUTHORIZER" });
+    const v1 = ofType("AWS::ApiGateway::Method").find(([, m]) => m.Properties["HttpMethod"] === "ANY")!;
+    expect(v1[1].Properties["ApiKeyRequired"]).toBe(true);
+    const plans = ofType("AWS::ApiGateway::UsagePlan").map(([, p]) => p.Properties);
+    expect(plans).toHaveLength(2);
+    const partners = plans.find((p) => String(p["UsagePlanName"]).endsWith("-partners"))!;
+    expect(partners["Throttle"]).toEqual({ RateLimit: 25, BurstLimit: 50 });
+    const ops = plans.find((p) => String(p["UsagePlanName"]).endsWith("-ops"))!;
+    expect(ops["Throttle"]).toEqual({ RateLimit: 50, BurstLimit: 100 });
+    // The ops key and the shared key of partners created before per-partner limits.
+    const keys = ofType("AWS::ApiGateway::ApiKey").map(([, k]) => k.Properties["Value"]);
+    expect(keys.sort()).toEqual([`${stack.api.usageKeyPrefix}ops`, `${stack.api.usageKeyPrefix}shared`]);
+    expect(ofType("AWS::ApiGateway::UsagePlanKey")).toHaveLength(2);
+    // The authorizer names the key; the API function adds one per new partner.
+    expect(envOf(stack.api.authorizer)["USAGE_KEY_PREFIX"]).toBe(stack.api.usageKeyPrefix);
+    expect(envOf(stack.api.handler)).toMatchObject({
+      USAGE_KEY_PREFIX: stack.api.usageKeyPrefix,
+      USAGE_PLAN_NAME: partners["UsagePlanName"],
+    });
+    const handlerRole = logicalId(stack.api.handler.executionRole);
+    const apigw = statementsOf(handlerRole).filter((st) =>
+      [st["Action"]].flat().some((a) => String(a).startsWith("apigateway:")),
+    );
+    expect(JSON.stringify(apigw)).toContain("::/apikeys");
+    expect(JSON.stringify(apigw)).toContain("::/usageplans/*/keys");
+    expect(JSON.stringify(apigw)).not.toContain("DELETE");
+  });
+
+  it("reserves concurrency for the API, the authorizer and the dispatcher, and caps dispatch", () => {
+    const reserved = (fn: { node: { defaultChild?: unknown } }) =>
+      resources[logicalId(fn)]!.Properties["ReservedConcurrentExecutions"];
+    expect(reserved(stack.api.handler)).toBe(100);
+    expect(reserved(stack.api.authorizer)).toBe(50);
+    expect(reserved(stack.webhooks.dispatcher)).toBe(20);
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: logicalId(stack.webhooks.dispatcher) },
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    const none = synth({ reservedConcurrency: null }).template.toJSON().Resources as Record<string, Resource>;
+    expect(
+      Object.values(none).filter((r) => r.Properties?.["ReservedConcurrentExecutions"] !== undefined),
+    ).toEqual([]);
+  });
+
+  it("refuses an authorizer cache longer than 60 s", async () => {
+    const { OnboardingApi } = await import("../infra/aws/onboarding-api.ts");
+    const { Duration } = await import("aws-cdk-lib");
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const s = new JournalOnboardingStack(app, "Other");
+    expect(
+      () =>
+        new OnboardingApi(s, "Api2", {
+          table: s.table,
+          onboarding: s.workflow.onboarding,
+          offboarding: s.workflow.offboarding,
+          webhookQueue: s.webhooks.queue,
+          authorizerCacheTtl: Duration.minutes(5),
+        }),
+    ).toThrow(/at most 60 seconds/);
   });
 });
 

@@ -52,12 +52,86 @@ describe("addresses", () => {
     ["255.255.255.255", false, false],
     ["64:ff9b::a9fe:a9fe", false, false],
     ["2002:a9fe:a9fe::1", false, false],
+    // IPv4-translated (::ffff:0:a.b.c.d), NAT64, 6to4 and Teredo forms of private/loopback IPv4.
+    ["::ffff:0:127.0.0.1", false, true],
+    ["::ffff:0:7f00:1", false, true],
+    ["::ffff:0:10.0.0.1", false, false],
+    ["::ffff:0:169.254.169.254", false, false],
+    ["64:ff9b::10.0.0.1", false, false],
+    ["64:ff9b::7f00:1", false, true],
+    ["2002:7f00:1::1", false, true],
+    ["2002:c0a8:101::1", false, false],
+    ["2001:0:a00:1::1", false, false], // Teredo server 10.0.0.1
+    ["2001:0:5db8:d822::f5ff:fffe", false, false], // Teredo client 10.0.0.1 (inverted)
+    ["2001:0:5db8:d822::80ff:fffe", false, true], // Teredo client 127.0.0.1 (inverted)
+    ["2001:0:5db8:d822::a247:27dd", true, true], // Teredo, both public
     [PUBLIC_V4, true, true],
     [PUBLIC_V6, true, true],
     ["not-an-ip", false, false],
   ])("%s: allowed in AWS %s, locally %s", (address, inAws, locally) => {
     expect(isAllowedAddress(address)).toBe(inAws);
     expect(isAllowedAddress(address, { allowInsecureLoopback: true })).toBe(locally);
+  });
+});
+
+describe("the service's own ports and loopback", () => {
+  const local = { allowInsecureLoopback: true, refusedLoopbackPorts: () => [3000, 4443] };
+
+  it("refuses the API's and the simulator's ports on loopback, other loopback ports only when allowed", async () => {
+    await expect(validateWebhookUrl("http://127.0.0.1:3000/v1/partners", local)).rejects.toThrow(
+      /this service itself \(port 3000\)/,
+    );
+    await expect(validateWebhookUrl("https://127.0.0.1:4443/", local)).rejects.toThrow(/port 4443/);
+    await expect(
+      validateWebhookUrl("http://localhost:3000/hooks", { ...local, resolve: answering("::1") }),
+    ).rejects.toThrow(/port 3000/);
+    await expect(validateWebhookUrl("http://[::ffff:0:127.0.0.1]:3000/", local)).rejects.toThrow(/port 3000/);
+    await expect(validateWebhookUrl("http://127.0.0.1:9000/hooks", local)).resolves.toBe(
+      "http://127.0.0.1:9000/hooks",
+    );
+    // Without the development setting, loopback is refused like any non-public address.
+    await expect(validateWebhookUrl("https://127.0.0.1:9000/hooks")).rejects.toThrow(/not a public address/);
+    await expect(validateWebhookUrl("https://[::ffff:0:7f00:1]:9000/hooks")).rejects.toThrow(
+      /not a public address/,
+    );
+  });
+
+  it("the local runtime allows loopback receivers only with WEBHOOK_ALLOW_LOOPBACK=true, never its own port", async () => {
+    const { startTestRuntime } = await import("./support/local-runtime.ts");
+    const strict = await startTestRuntime({ env: { WEBHOOK_ALLOW_LOOPBACK: "false" } });
+    try {
+      const partner = await strict.createPartner("Strict");
+      const put = await strict.call("PUT", "/v1/webhook", {
+        key: partner.apiKey,
+        body: { url: "http://127.0.0.1:9000/hooks" },
+      });
+      expect(put.status).toBe(400);
+    } finally {
+      await strict.close();
+    }
+    const dev = await startTestRuntime();
+    try {
+      const partner = await dev.createPartner("Dev");
+      const ok = await dev.call("PUT", "/v1/webhook", {
+        key: partner.apiKey,
+        body: { url: "http://127.0.0.1:9000/hooks" },
+      });
+      expect(ok.status).toBe(200);
+      const own = await dev.call("PUT", "/v1/webhook", {
+        key: partner.apiKey,
+        body: { url: `${dev.url}/v1/partners` },
+      });
+      expect(own.status).toBe(400);
+      expect(JSON.stringify(own.body)).toContain("this service itself");
+      const simulatorUrl = dev.runtime.simulator!.url;
+      const sim = await dev.call("PUT", "/v1/webhook", {
+        key: partner.apiKey,
+        body: { url: `${simulatorUrl}/token` },
+      });
+      expect(sim.status).toBe(400);
+    } finally {
+      await dev.close();
+    }
   });
 });
 

@@ -24,22 +24,28 @@ import {
   WebhookNotFoundError,
   WorkflowStartError,
 } from "../domain/errors.ts";
-import { OnboardingService, PartnerService } from "../domain/onboarding.ts";
+import {
+  OnboardingService,
+  PartnerKeyNotFoundError,
+  type PartnerLimits,
+  PartnerService,
+} from "../domain/onboarding.ts";
 import type { TenantStore } from "../domain/store.ts";
 import type { WebhookService } from "../domain/webhooks.ts";
-import { type Authorize, createAuthorizer } from "./auth.ts";
+import { type Authorize, createAuthorizer, type OpsKeyHash } from "./auth.ts";
 import { HttpError, problemCode, problemType } from "./errors.ts";
 import { IdempotentRequests, MemoryIdempotencyLayer, type StoredResponse } from "./idempotency.ts";
 import { type ApiContext, authentication, requestValidation, routeMatching } from "./middleware.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
+import { ANONYMOUS, type RateLimiter } from "./rate-limit.ts";
 import type { ApiServices, RouteResult } from "./router.ts";
 import { routes } from "./routes.ts";
 
 export interface ApiDependencies {
   store: TenantStore;
   engine: WorkflowEngine;
-  /** SHA-256 (hex) of the ops API key. */
-  opsKeyHash: string;
+  /** SHA-256 (hex) of the ops API key, or a function giving the current one (a cached secret read). */
+  opsKeyHash: OpsKeyHash;
   /** @default a Powertools logger with service `journal-onboarding-api` */
   logger?: Logger;
   /** Backs the `/v1/webhook*` routes; without it they answer 501. */
@@ -53,6 +59,13 @@ export interface ApiDependencies {
   idempotencyWaitMs?: number;
   /** Resolves keys; @default createAuthorizer({ store, opsKeyHash }) */
   authorize?: Authorize;
+  /**
+   * Per-caller request limits in process (the local runtime): each partner, ops and anonymous
+   * traffic have their own bucket. In AWS, API Gateway usage plans do this. @default none
+   */
+  rateLimiter?: RateLimiter;
+  /** Gives each new partner its own limit outside the process (AWS usage plan keys). @default none */
+  partnerLimits?: PartnerLimits;
   clock?: () => Date;
 }
 
@@ -70,12 +83,25 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context?: Context) => Pro
  */
 export function createApi(deps: ApiDependencies): ApiHandler {
   const logger = deps.logger ?? new Logger({ serviceName: "journal-onboarding-api" });
-  const authorize = deps.authorize ?? createAuthorizer({ store: deps.store, opsKeyHash: deps.opsKeyHash });
+  const resolve = deps.authorize ?? createAuthorizer({ store: deps.store, opsKeyHash: deps.opsKeyHash });
+  const limiter = deps.rateLimiter;
+  // With a limiter, every resolved key draws from its own bucket, and a bad key from the anonymous one.
+  const authorize: Authorize = limiter
+    ? async (headers) => {
+        const principal = await resolve(headers);
+        limiter.take(principal ? (principal.partnerId ?? principal.role) : ANONYMOUS);
+        return principal;
+      }
+    : resolve;
   const clock = deps.clock ?? (() => new Date());
   let document: unknown;
   const services: ApiServices = {
     onboarding: new OnboardingService({ store: deps.store, engine: deps.engine, clock }),
-    partners: new PartnerService({ store: deps.store, clock }),
+    partners: new PartnerService({
+      store: deps.store,
+      clock,
+      ...(deps.partnerLimits && { limits: deps.partnerLimits }),
+    }),
     webhooks: deps.webhooks,
     openapi: () => {
       document ??= buildOpenApiDocument(routes);
@@ -136,6 +162,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
     .use(responseHeaders())
     .use(problemResponses({ map: toProblem, logger: (c) => (c as ApiContext).log ?? logger }))
     .use(routeMatching(routes))
+    .use(anonymousRateLimit(limiter))
     .use(authentication(authorize))
     .use(requestValidation())
     .handler(dispatch);
@@ -157,6 +184,17 @@ function serialize(result: RouteResult): StoredResponse {
     statusCode: result.status,
     headers: { ...result.headers, "content-type": "application/json" },
     body: JSON.stringify(result.body),
+  };
+}
+
+/** Public routes (health) draw from the anonymous bucket: they cannot starve partners' limits. */
+function anonymousRateLimit(limiter: RateLimiter | undefined) {
+  return {
+    name: "anonymousRateLimit",
+    before: (request: { context: Context }) => {
+      const match = (request.context as ApiContext).match;
+      if (limiter && match?.kind === "found" && match.route.access === "public") limiter.take(ANONYMOUS);
+    },
   };
 }
 
@@ -192,6 +230,7 @@ export function toProblem(error: unknown): MappedProblem | undefined {
     return domain(404, "tenant-not-found", "Not found", error.message);
   if (error instanceof WebhookNotFoundError)
     return domain(404, "webhook-not-found", "Not found", error.message);
+  if (error instanceof PartnerKeyNotFoundError) return domain(404, "not-found", "Not found", error.message);
   if (error instanceof ConflictError) return domain(409, "conflict", "Conflict", error.message);
   if (error instanceof InvalidCursorError) {
     return domain(400, "invalid-cursor", "Invalid cursor", "The cursor is not one this API issued.");

@@ -3,8 +3,10 @@
  * `authorize` that the local runtime runs in process, and hands the principal to the API
  * function in `requestContext.authorizer` (`role`, `partnerId`).
  *
- * API Gateway caches the answer per key, so the policy allows the whole stage: a cached Allow
- * must not turn into a Deny on the caller's next route. Roles are enforced by the API itself.
+ * API Gateway caches the answer per key (at most 60 s, so a revoked key stops within that), so
+ * the policy allows the whole stage: a cached Allow must not turn into a Deny on the caller's
+ * next route. Roles are enforced by the API itself. With `USAGE_KEY_PREFIX` set, the answer
+ * names the API Gateway API key (`usageIdentifierKey`) whose usage plan rate-limits the caller.
  */
 
 import type {
@@ -15,7 +17,13 @@ import type {
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { instrument } from "../commons/instrument.ts";
-import { type Authorize, createAuthorizer, resolveOpsKeyHash, toAuthorizerContext } from "./auth.ts";
+import {
+  type Authorize,
+  createAuthorizer,
+  opsKeyHashSource,
+  toAuthorizerContext,
+  usageIdentifier,
+} from "./auth.ts";
 import { readSecretString } from "./secrets.ts";
 
 export { type Authorize, createAuthorizer } from "./auth.ts";
@@ -29,7 +37,7 @@ async function buildAuthorize(env: Record<string, string | undefined> = process.
   const endpoint = env.DYNAMODB_ENDPOINT?.trim();
   const client = createDocumentClient({ client: createDynamoClient(endpoint ? { endpoint } : {}) });
   const store = new DynamoTenantStore({ client, tableName });
-  return createAuthorizer({ store, opsKeyHash: await resolveOpsKeyHash(env, readSecretString) });
+  return createAuthorizer({ store, opsKeyHash: await opsKeyHashSource(env, readSecretString) });
 }
 
 function loadAuthorize(): Promise<Authorize> {
@@ -55,7 +63,9 @@ export const handler = instrument(async function authorize(
   const principal = await (await loadAuthorize())(headers);
   // API Gateway answers 401 (its UNAUTHORIZED gateway response) for exactly this message.
   if (!principal) throw new Error("Unauthorized");
+  const usagePrefix = process.env.USAGE_KEY_PREFIX;
   return {
+    ...(usagePrefix && { usageIdentifierKey: usageIdentifier(principal, usagePrefix) }),
     principalId: principal.partnerId ?? "ops",
     policyDocument: {
       Version: "2012-10-17",

@@ -4,16 +4,18 @@
  *
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
  * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
- * `OPS_API_KEY_SECRET_ARN` or `OPS_API_KEY` (see `resolveOpsKeyHash`).
+ * `OPS_API_KEY_SECRET_ARN` (re-read every 60 s) or `OPS_API_KEY` (see `resolveOpsKeyHash`);
+ * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key.
  */
 import { createHmac } from "node:crypto";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { webhookServiceFromEnv } from "../webhooks/index.ts";
-import { resolveOpsKeyHash } from "./auth.ts";
+import { createAuthorizer, opsKeyHashSource } from "./auth.ts";
 import { TableIdempotencyLayer } from "./idempotency.ts";
 import { readSecretString } from "./secrets.ts";
+import { usagePlanLimitsFromEnv } from "./usage-plans.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -28,14 +30,20 @@ async function tableDependencies(env: Env) {
   const endpoint = env.DYNAMODB_ENDPOINT?.trim();
   const client = createDynamoClient(endpoint ? { endpoint } : {});
   const docClient = createDocumentClient({ client });
-  const opsKeyHash = await resolveOpsKeyHash(env, readSecretString);
-  const cursorSecret = cursorSecretFrom(opsKeyHash);
+  // The ops key is re-read on a short TTL (a rotated key is in force within 60 s); cursors
+  // keep the key this container started with.
+  const opsKeyHash = await opsKeyHashSource(env, readSecretString);
+  const cursorSecret = cursorSecretFrom(await opsKeyHash());
+  const store = new DynamoTenantStore({ client: docClient, tableName, cursorSecret });
+  const partnerLimits = usagePlanLimitsFromEnv(env);
   return {
     docClient,
     cursorSecret,
-    store: new DynamoTenantStore({ client: docClient, tableName, cursorSecret }),
+    store,
     idempotency: new TableIdempotencyLayer({ client, tableName }),
     opsKeyHash,
+    authorize: createAuthorizer({ store, opsKeyHash }),
+    ...(partnerLimits && { partnerLimits }),
   };
 }
 

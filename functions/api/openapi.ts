@@ -21,6 +21,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: "The body is larger than 1 MB (`PAYLOAD_TOO_LARGE`).",
   415: "The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
   422: "The Idempotency-Key was used with a different body (`IDEMPOTENCY_KEY_REUSED`).",
+  429: "The caller's request rate limit is exceeded (`RATE_LIMITED`, with Retry-After); each partner has its own.",
   500: "Unexpected error (`INTERNAL_ERROR`); no detail is given.",
   501: "Not configured on this deployment (`NOT_IMPLEMENTED`).",
   503: "The workflow could not be started (`WORKFLOW_UNAVAILABLE`, with Retry-After): the tenant is `failed` (or `offboarding_failed`); retry it.",
@@ -93,6 +94,7 @@ function problemStatuses(route: Route): number[] {
     statuses.add(413);
     statuses.add(415);
   }
+  statuses.add(429);
   statuses.add(500);
   return [...statuses].sort((a, b) => a - b);
 }

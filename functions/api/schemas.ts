@@ -31,10 +31,17 @@ export const SmtpAddress = z
 /** An Entra tenant id; normalised to lower case so that one tenant has one id. */
 export const Guid = z.guid({ error: "Must be a GUID" }).toLowerCase();
 
-const PrintableName = /^[^\p{Cc}]+$/u;
+/**
+ * Names the service stores and shows: no control characters (`\p{Cc}`) and no format
+ * characters (`\p{Cf}`: bidi overrides and isolates, zero-width spaces and joiners, BOM), which
+ * can make a name display as another one.
+ */
+const PrintableName = /^[^\p{Cc}\p{Cf}]+$/u;
+const PRINTABLE_NAME_ERROR = "Must not contain control or invisible formatting characters (bidi, zero-width)";
+const NO_CONTROL_OR_FORMAT = /^[^\p{Cc}\p{Cf}]*$/u;
 
 export const GroupSpec = z.strictObject({
-  name: z.string().min(1).max(64).regex(PrintableName, "Must not contain control characters"),
+  name: z.string().min(1).max(64).regex(PrintableName, PRINTABLE_NAME_ERROR),
   primarySmtpAddress: SmtpAddress,
   members: z.array(SmtpAddress).max(10_000),
   owners: z.array(SmtpAddress).min(1).max(100).optional(),
@@ -105,12 +112,15 @@ export const TenantPatchBody = z
 requestSchemas.add(TenantPatchBody, { id: "TenantPatchRequest" });
 
 export const PartnerCreateBody = z.strictObject({
-  name: z.string().min(1).max(200).regex(PrintableName, "Must not contain control characters"),
+  name: z.string().min(1).max(200).regex(PrintableName, PRINTABLE_NAME_ERROR),
 });
 requestSchemas.add(PartnerCreateBody, { id: "PartnerCreateRequest" });
 
 export const WebhookPutBody = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: "Must be an http(s) URL" }).max(2048),
+  url: z
+    .url({ protocol: /^https?$/, error: "Must be an http(s) URL" })
+    .max(2048)
+    .refine((u) => NO_CONTROL_OR_FORMAT.test(u), PRINTABLE_NAME_ERROR),
   events: z
     .array(z.enum(EVENT_TYPES))
     .min(1)
@@ -142,6 +152,12 @@ export const Cursor = z
 
 export const TenantIdParams = z.strictObject({
   tenantId: Guid.meta({ description: "The Entra tenant id (a GUID); anything else is a 400." }),
+});
+export const PartnerIdParams = z.strictObject({
+  partnerId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a partner id"),
+});
+export const PartnerKeyParams = PartnerIdParams.extend({
+  keyId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a key id"),
 });
 export const DeliveryIdParams = z.strictObject({
   deliveryId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a delivery id"),
@@ -267,8 +283,22 @@ export const PartnerCreatedSchema = z.strictObject({
   name: z.string(),
   createdAt: Timestamp,
   apiKey: z.string().meta({ description: "Shown once; only its SHA-256 is stored." }),
+  keyId: z.string().meta({ description: "The key's id, to revoke it (`DELETE .../keys/{keyId}`)." }),
 });
 responseSchemas.add(PartnerCreatedSchema, { id: "PartnerCreated" });
+
+export const PartnerKeySchema = z.strictObject({ keyId: z.string(), createdAt: Timestamp });
+responseSchemas.add(PartnerKeySchema, { id: "PartnerKey" });
+
+export const PartnerKeyCreatedSchema = z.strictObject({
+  keyId: z.string(),
+  apiKey: z.string().meta({ description: "Shown once; only its SHA-256 is stored." }),
+  createdAt: Timestamp,
+});
+responseSchemas.add(PartnerKeyCreatedSchema, { id: "PartnerKeyCreated" });
+
+export const PartnerKeyListSchema = z.strictObject({ items: z.array(PartnerKeySchema) });
+responseSchemas.add(PartnerKeyListSchema, { id: "PartnerKeyList" });
 
 export const PartnerPageSchema = z.strictObject({
   items: z.array(PartnerSchema),

@@ -254,6 +254,12 @@ export const ERROR_CATALOGUE = {
     "This `Idempotency-Key` was used with a different body within 24 hours.",
     "Use a new key for a new request.",
   ),
+  RATE_LIMITED: api(
+    429,
+    "yes",
+    "The caller sent more requests than its rate limit allows; each partner has its own limit, and other partners are not affected.",
+    "Wait the `Retry-After` seconds, then send again; spread bulk work out (the CLI's import does).",
+  ),
   IDEMPOTENCY_IN_PROGRESS: api(
     409,
     "yes",

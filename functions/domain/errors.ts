@@ -155,8 +155,45 @@ export interface ErrorInfo {
 
 /** Turns anything thrown into the `{code, message}` a person sees; unknown errors stay vague. */
 export function toErrorInfo(err: unknown): ErrorInfo {
-  if (err instanceof OnboardingError) return { code: err.code, message: err.message };
+  if (err instanceof OnboardingError)
+    return { code: err.code, message: partnerMessage(err.code, err.message) };
   return { code: "INTERNAL_ERROR", message: "An unexpected error occurred; ops can retry the tenant." };
+}
+
+/**
+ * What partners read for codes whose raw text comes from Entra or Microsoft 365 (token errors
+ * carry the app's client id, trace and correlation ids): a fixed, actionable text. The raw text
+ * goes to the logs only.
+ */
+const MAPPED_MESSAGES: Readonly<Record<string, string>> = {
+  CONSENT_REQUIRED:
+    "The customer's admin has not granted this service's app consent in the tenant; have them consent via consentUrl, then retry.",
+  M365_ACCESS_DENIED:
+    "Microsoft 365 denied access: the app's service principal needs the Exchange Administrator role in the tenant (and consent must be current); fix it, then retry.",
+  M365_CONFIGURATION:
+    "The service's Microsoft 365 app is not set up for this tenant's cloud; ops must fix the service configuration, then retry.",
+  M365_THROTTLED: "Microsoft 365 throttled the requests for too long; retry the tenant later.",
+  M365_UNAVAILABLE: "Microsoft 365 did not answer (timeouts or server errors); retry the tenant later.",
+  M365_NOT_FOUND:
+    "Microsoft 365 did not find the tenant or an object the step needs; check the tenant id, then retry.",
+};
+
+/** GUIDs (client ids, trace and correlation ids) and Entra's trailing trace lines. */
+const GUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+const TRACE_LINES = /\s*(?:Trace ID|Correlation ID|Timestamp):[^\r\n]*/gi;
+const MAX_PARTNER_MESSAGE = 1000;
+
+/**
+ * The partner-visible message of an error: a mapped text per code where the raw text is
+ * Entra's or Microsoft's own about the service (see MAPPED_MESSAGES); otherwise our own message
+ * (which names the address, member or validation task to fix), with any GUID or trace line
+ * removed and cut to 1000 characters.
+ */
+export function partnerMessage(code: string, raw: string): string {
+  const mapped = MAPPED_MESSAGES[code];
+  if (mapped) return mapped;
+  const cleaned = raw.replace(TRACE_LINES, "").replace(GUID, "<id>").trim();
+  return cleaned.length > MAX_PARTNER_MESSAGE ? `${cleaned.slice(0, MAX_PARTNER_MESSAGE - 1)}…` : cleaned;
 }
 
 /** A pagination cursor that this service did not issue (or that was tampered with). */

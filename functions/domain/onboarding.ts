@@ -16,6 +16,7 @@ import {
   WorkflowStartError,
 } from "./errors.ts";
 import type {
+  ApiKeyInfo,
   Page,
   Partner,
   Principal,
@@ -359,10 +360,17 @@ function ownPartnerId(principal: Principal): string {
 export const API_KEY_PREFIX = "jok_";
 /** `jok_` + 32 random bytes in base64url. */
 export const API_KEY_PATTERN = /^jok_[A-Za-z0-9_-]{43}$/;
+/** Prefix of a generated ops key: tells an ops key from a partner key at a glance (and to scanners). */
+export const OPS_KEY_PREFIX = "jops_";
 
 /** A new high-entropy API key (256 bits). Show it once; store only {@link hashApiKey}. */
 export function generateApiKey(): string {
   return API_KEY_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/** A new ops key, `jops_` + 32 random bytes in base64url. */
+export function generateOpsKey(): string {
+  return OPS_KEY_PREFIX + randomBytes(32).toString("base64url");
 }
 
 /** SHA-256 (hex) of a key: what the store keeps and looks up. */
@@ -377,28 +385,86 @@ export function sameKeyHash(a: string, b: string): boolean {
   return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
 }
 
+/** Active keys a partner may hold at once (rotation needs two; a few spare for several portals). */
+export const MAX_KEYS_PER_PARTNER = 10;
+
+/** Not found: an unknown partner, or a key id this partner does not hold. */
+export class PartnerKeyNotFoundError extends Error {
+  override readonly name = "PartnerKeyNotFoundError";
+}
+
 /**
- * Partner administration (ops): a partner and its API key are created together; the key is
- * returned once and only its hash is stored.
+ * Where per-partner request limits are enforced outside this process (API Gateway usage plans
+ * in AWS). `ensurePartner` is idempotent; it answers whether the partner now has its own limit.
+ */
+export interface PartnerLimits {
+  ensurePartner(partnerId: string): Promise<boolean>;
+}
+
+/**
+ * Partner administration (ops): a partner and its first API key are created together; more
+ * keys can be issued and any one revoked. A key is returned once and only its hash is stored.
  */
 export class PartnerService {
   readonly #store: TenantStore;
   readonly #clock: () => Date;
+  readonly #limits: PartnerLimits | undefined;
 
-  constructor(options: { store: TenantStore; clock?: () => Date }) {
+  constructor(options: { store: TenantStore; clock?: () => Date; limits?: PartnerLimits }) {
     this.#store = options.store;
     this.#clock = options.clock ?? (() => new Date());
+    this.#limits = options.limits;
   }
 
-  async createPartner(name: string): Promise<{ partner: Partner; apiKey: string }> {
-    const now = this.#clock().toISOString();
-    const partner = await this.#store.createPartner(name, now);
-    const apiKey = generateApiKey();
-    await this.#store.putApiKey(hashApiKey(apiKey), { role: "partner", partnerId: partner.partnerId }, now);
-    return { partner, apiKey };
+  async createPartner(name: string): Promise<{ partner: Partner; apiKey: string; keyId: string }> {
+    const partner = await this.#store.createPartner(name, this.#clock().toISOString());
+    const { apiKey, keyId } = await this.#issueKey(partner.partnerId);
+    return { partner, apiKey, keyId };
   }
 
   listPartners(query: { limit: number; cursor?: string }): Promise<Page<Partner>> {
     return this.#store.listPartners(query);
+  }
+
+  /** A further key for the partner (rotation); PartnerKeyNotFoundError for an unknown partner. */
+  async createKey(partnerId: string): Promise<ApiKeyInfo & { apiKey: string }> {
+    if (!(await this.#store.getPartner(partnerId))) {
+      throw new PartnerKeyNotFoundError(`Partner ${partnerId} was not found.`);
+    }
+    const active = await this.#store.listApiKeys(partnerId);
+    if (active.length >= MAX_KEYS_PER_PARTNER) {
+      throw new ConflictError(
+        `Partner ${partnerId} already holds ${MAX_KEYS_PER_PARTNER} keys; revoke one first.`,
+      );
+    }
+    return this.#issueKey(partnerId);
+  }
+
+  /** The partner's active keys (ids and dates, never the key); PartnerKeyNotFoundError for an unknown partner. */
+  async listKeys(partnerId: string): Promise<ApiKeyInfo[]> {
+    if (!(await this.#store.getPartner(partnerId))) {
+      throw new PartnerKeyNotFoundError(`Partner ${partnerId} was not found.`);
+    }
+    return this.#store.listApiKeys(partnerId);
+  }
+
+  /** Revokes one key at once (its lookup fails from now on); PartnerKeyNotFoundError when not held. */
+  async revokeKey(partnerId: string, keyId: string): Promise<void> {
+    if (!(await this.#store.revokeApiKey(partnerId, keyId))) {
+      throw new PartnerKeyNotFoundError(`Key ${keyId} of partner ${partnerId} was not found.`);
+    }
+  }
+
+  async #issueKey(partnerId: string): Promise<ApiKeyInfo & { apiKey: string }> {
+    // The partner's own rate limit exists before its key does (AWS: a usage plan key).
+    const usageKey = (await this.#limits?.ensurePartner(partnerId)) ?? false;
+    const apiKey = generateApiKey();
+    const keyId = `key_${randomBytes(8).toString("hex")}`;
+    const createdAt = this.#clock().toISOString();
+    await this.#store.putApiKey(hashApiKey(apiKey), { role: "partner", partnerId }, createdAt, {
+      keyId,
+      usageKey,
+    });
+    return { keyId, createdAt, apiKey };
   }
 }

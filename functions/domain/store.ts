@@ -38,6 +38,17 @@ export interface Principal {
   partnerId?: string;
 }
 
+/** A partner key as listed: never the key, never its hash. */
+export interface ApiKeyInfo {
+  keyId: string;
+  createdAt: string;
+}
+
+/** A principal found by key, with whether its partner has its own rate limit (AWS usage plan key). */
+export interface ApiKeyPrincipal extends Principal {
+  usageKey?: boolean;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor?: string;
@@ -161,7 +172,19 @@ export interface TenantStore {
   createPartner(name: string, now: string): Promise<Partner>;
   listPartners(query: { limit: number; cursor?: string }): Promise<Page<Partner>>;
   getPartner(partnerId: string): Promise<Partner | undefined>;
-  /** Stores only the hash of the key. */
-  putApiKey(keyHash: string, principal: Principal, now: string): Promise<void>;
-  findApiKey(keyHash: string): Promise<Principal | undefined>;
+  /**
+   * Stores only the hash of the key. With `meta.keyId` (partner keys) the key is also listed
+   * under its partner, so that it can be listed and revoked by id.
+   */
+  putApiKey(
+    keyHash: string,
+    principal: Principal,
+    now: string,
+    meta?: { keyId: string; usageKey?: boolean },
+  ): Promise<void>;
+  findApiKey(keyHash: string): Promise<ApiKeyPrincipal | undefined>;
+  /** The partner's active keys, oldest first. */
+  listApiKeys(partnerId: string): Promise<ApiKeyInfo[]>;
+  /** Deletes the key (its lookup fails from then on); false when the partner holds no such key. */
+  revokeApiKey(partnerId: string, keyId: string): Promise<boolean>;
 }

@@ -13,6 +13,7 @@ import {
   type ErrorInfo,
   ErrorName,
   OrganizationHydratingError,
+  partnerMessage,
   toErrorInfo,
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
@@ -48,6 +49,8 @@ export interface StepResult {
   durationMs: number;
   changes: string[];
   error?: ErrorInfo;
+  /** The raw text behind `error` (Microsoft's own): for logs only, never stored on the tenant. */
+  rawMessage?: string;
 }
 
 /** The error object a Catch puts in the state (`ResultPath: $.error`). */
@@ -242,6 +245,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
           durationMs: Date.now() - started,
           changes: [],
           error,
+          ...(err instanceof Error && { rawMessage: err.message }),
         });
         throw err;
       }
@@ -370,7 +374,7 @@ export function caughtToErrorInfo(caught: CaughtError | undefined): ErrorInfo {
         message: `${message} It was still not applied after about an hour; retry the tenant later.`,
       };
     }
-    return { code: known, message };
+    return { code: known, message: partnerMessage(known, message) };
   }
   return (
     ENGINE_ERRORS[name] ?? {

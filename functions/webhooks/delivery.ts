@@ -20,6 +20,7 @@ import {
   HostLookupError,
   type HostResolver,
   resolveDeliveryAddress,
+  type UrlPolicy,
 } from "./url-policy.ts";
 
 export interface WebhookLogger {
@@ -44,6 +45,8 @@ export interface DeliveryOptions {
   timeoutMs?: number;
   /** Local runtime only: http and loopback receivers. @default false */
   allowInsecureLoopback?: boolean;
+  /** Loopback ports refused even then (the service's own). */
+  refusedLoopbackPorts?: () => readonly number[];
   /** DNS resolver (tests give one that answers public addresses). @default the system's */
   resolve?: HostResolver;
   /** @default () => new Date() */
@@ -92,7 +95,7 @@ export class WebhookDeliverer {
   readonly #store: DynamoWebhookStore;
   readonly #schedule: readonly number[];
   readonly #timeoutMs: number;
-  readonly #policy: { allowInsecureLoopback: boolean; resolve?: HostResolver };
+  readonly #policy: UrlPolicy;
   readonly #clock: () => Date;
   readonly #random: () => number;
   readonly #onAttempt: DeliveryOptions["onAttempt"];
@@ -104,6 +107,7 @@ export class WebhookDeliverer {
     this.#timeoutMs = options.timeoutMs ?? timeoutFromEnv();
     this.#policy = {
       allowInsecureLoopback: options.allowInsecureLoopback ?? false,
+      ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),
       ...(options.resolve && { resolve: options.resolve }),
     };
     this.#clock = options.clock ?? (() => new Date());

@@ -83,6 +83,7 @@ export function createLocalWebhooks(
     webhookStore,
     replays: dispatcher,
     allowInsecureLoopback,
+    ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),
     ...(options.resolve && { resolve: options.resolve }),
   });
   return { service, dispatcher, webhookStore };

@@ -20,7 +20,7 @@ import type {
   WebhookEndpointInput,
   WebhookService,
 } from "../domain/webhooks.ts";
-import { type HostResolver, validateWebhookUrl } from "./url-policy.ts";
+import { type HostResolver, type UrlPolicy, validateWebhookUrl } from "./url-policy.ts";
 
 /** Where a replayed delivery goes to be sent again, behind the tenant's earlier deliveries. */
 export interface ReplayQueue {
@@ -39,6 +39,8 @@ export interface PartnerWebhookServiceOptions {
   replays: ReplayQueue;
   /** Local runtime only: accept http and loopback URLs. @default false */
   allowInsecureLoopback?: boolean;
+  /** Loopback ports refused even then (the service's own). */
+  refusedLoopbackPorts?: () => readonly number[];
   /** DNS resolver used to check URLs. @default the system's */
   resolve?: HostResolver;
   /** How long a rotated-out secret still signs (second signature). @default 24 hours */
@@ -64,7 +66,7 @@ const PUT_ATTEMPTS = 3;
 export class PartnerWebhookService implements WebhookService {
   readonly #store: DynamoWebhookStore;
   readonly #replays: ReplayQueue;
-  readonly #policy: { allowInsecureLoopback: boolean; resolve?: HostResolver };
+  readonly #policy: UrlPolicy;
   readonly #overlapMs: number;
 
   constructor(options: PartnerWebhookServiceOptions) {
@@ -72,6 +74,7 @@ export class PartnerWebhookService implements WebhookService {
     this.#replays = options.replays;
     this.#policy = {
       allowInsecureLoopback: options.allowInsecureLoopback ?? false,
+      ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),
       ...(options.resolve && { resolve: options.resolve }),
     };
     this.#overlapMs = options.secretOverlapMs ?? 24 * 3_600_000;
@@ -130,6 +133,11 @@ export class PartnerWebhookService implements WebhookService {
     query: { limit: number; cursor?: string; tenantId?: string },
   ): Promise<Page<WebhookDeliveryView>> {
     const partnerId = principal.role === "ops" ? undefined : ownPartnerId(principal);
+    // Another partner's tenant costs the same as one that does not exist: one read of the
+    // tenant item, and none of its deliveries.
+    if (partnerId !== undefined && query.tenantId !== undefined) {
+      if ((await this.#store.tenantPartner(query.tenantId)) !== partnerId) return { items: [] };
+    }
     const page = await this.#store.listDeliveries({
       limit: query.limit,
       ...(partnerId !== undefined && { partnerId }),

@@ -19,6 +19,11 @@ export interface UrlPolicy {
    * @default false
    */
   allowInsecureLoopback?: boolean;
+  /**
+   * Ports refused on loopback even when loopback is allowed: the service's own (the local API's
+   * PORT, the Microsoft 365 simulator's), so a webhook can never call the service itself.
+   */
+  refusedLoopbackPorts?: () => readonly number[];
   /** @default node's dns.lookup (the system resolver) */
   resolve?: HostResolver;
 }
@@ -61,18 +66,26 @@ for (const [network, prefix] of [
   NON_PUBLIC.addSubnet(network, prefix, "ipv6");
 }
 
-/** IPv4 carried in IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:AABB:CCDD::`), as dotted IPv4. */
-function embeddedIpv4(address: string): string | undefined {
+/**
+ * IPv4 carried in IPv6, as dotted IPv4: mapped `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`,
+ * compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002:AABB:CCDD::/48`, and Teredo
+ * `2001:0::/32` (its server address, and the client address stored inverted).
+ */
+function embeddedIpv4(address: string): string[] {
   const groups = expandIpv6(address);
-  if (!groups) return undefined;
+  if (!groups) return [];
   const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   const zeros = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
-  if (zeros(0, 5) && groups[5] === 0xffff) return v4(groups[6]!, groups[7]!);
+  if (zeros(0, 5) && groups[5] === 0xffff) return [v4(groups[6]!, groups[7]!)];
+  if (zeros(0, 4) && groups[4] === 0xffff && groups[5] === 0) return [v4(groups[6]!, groups[7]!)];
   // IPv4-compatible (deprecated) `::a.b.c.d`; `::` and `::1` themselves are listed above.
-  if (zeros(0, 6) && (groups[6] !== 0 || groups[7]! > 1)) return v4(groups[6]!, groups[7]!);
-  if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return v4(groups[6]!, groups[7]!);
-  if (groups[0] === 0x2002) return v4(groups[1]!, groups[2]!);
-  return undefined;
+  if (zeros(0, 6) && (groups[6] !== 0 || groups[7]! > 1)) return [v4(groups[6]!, groups[7]!)];
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return [v4(groups[6]!, groups[7]!)];
+  if (groups[0] === 0x2002) return [v4(groups[1]!, groups[2]!)];
+  if (groups[0] === 0x2001 && groups[1] === 0) {
+    return [v4(groups[2]!, groups[3]!), v4(groups[6]! ^ 0xffff, groups[7]! ^ 0xffff)];
+  }
+  return [];
 }
 
 function expandIpv6(address: string): number[] | undefined {
@@ -90,6 +103,14 @@ function expandIpv6(address: string): number[] | undefined {
   return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
 }
 
+function isLoopback(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  const v4 = family === 6 ? embeddedIpv4(address) : [];
+  if (v4.length > 0) return v4.some(isLoopback);
+  return LOOPBACK.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
 /** Whether a delivery may be sent to this IP address under the policy. */
 export function isAllowedAddress(
   address: string,
@@ -98,8 +119,8 @@ export function isAllowedAddress(
   const family = isIP(address);
   if (family === 0) return false;
   const type = family === 4 ? "ipv4" : "ipv6";
-  const v4 = family === 6 ? embeddedIpv4(address) : undefined;
-  if (v4 !== undefined) return isAllowedAddress(v4, policy);
+  const v4 = family === 6 ? embeddedIpv4(address) : [];
+  if (v4.length > 0) return v4.every((a) => isAllowedAddress(a, policy));
   if (policy.allowInsecureLoopback && LOOPBACK.check(address, type)) return true;
   return !NON_PUBLIC.check(address, type);
 }
@@ -180,6 +201,11 @@ export async function resolveDeliveryAddress(
         ? `The host ${host} resolves to ${refused.address}, a private or link-local address.`
         : `The host ${host} resolves to ${refused.address}, which is not a public address.`,
     );
+  }
+  const ownPorts = policy.refusedLoopbackPorts?.() ?? [];
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  if (ownPorts.includes(port) && addresses.some((a) => isLoopback(a.address))) {
+    throw new InvalidWebhookUrlError(`The URL points at this service itself (port ${port}).`);
   }
   const first = addresses[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };

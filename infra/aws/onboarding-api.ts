@@ -1,6 +1,8 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import {
   AccessLogFormat,
+  ApiKey,
+  ApiKeySourceType,
   AuthorizationType,
   EndpointType,
   LambdaIntegration,
@@ -9,8 +11,10 @@ import {
   ResponseType,
   RestApi,
   TokenAuthorizer,
+  type UsagePlan,
 } from "aws-cdk-lib/aws-apigateway";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
@@ -20,6 +24,7 @@ import { Construct } from "constructs";
 import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
 
 export interface OnboardingApiProps {
@@ -34,10 +39,23 @@ export interface OnboardingApiProps {
   readonly throttlingBurstLimit?: number;
   /**
    * How long API Gateway caches the authorizer's answer per API key. A revoked partner key
-   * keeps working for at most this long.
-   * @default Duration.minutes(5)
+   * keeps working for at most this long; at most 60 seconds.
+   * @default Duration.seconds(60)
    */
   readonly authorizerCacheTtl?: Duration;
+  /**
+   * Each partner's own limit (an API Gateway usage plan whose throttle applies per API key;
+   * each partner has its own key, named by the authorizer). @default 25 requests/s, burst 50
+   */
+  readonly partnerRateLimit?: { rateLimit: number; burstLimit: number };
+  /** `GET /health` (no key): its own method throttle, apart from partners. @default 10/s, burst 20 */
+  readonly healthRateLimit?: { rateLimit: number; burstLimit: number };
+  /**
+   * Reserved concurrency of the API function and the authorizer: each keeps capacity no other
+   * function can take, and cannot take more than this from the others. `null` for none
+   * (accounts with a low concurrency quota). @default { api: 100, authorizer: 50 }
+   */
+  readonly reservedConcurrency?: { api: number; authorizer: number } | null;
   /** A regional WAFv2 web ACL to attach to the stage. @default - none */
   readonly webAclArn?: string;
   /** @default RetentionDays.ONE_MONTH */
@@ -47,11 +65,19 @@ export interface OnboardingApiProps {
 /** Stage name. The API's paths carry the version (`/v1/...`), so the stage does not. */
 export const API_STAGE = "prod";
 
+/** A revoked key must stop working within this on every path. */
+export const MAX_AUTHORIZER_CACHE_TTL = Duration.seconds(60);
+
 /** Problem+json bodies for the answers API Gateway gives itself (before or instead of the API function). */
-const GATEWAY_PROBLEMS: readonly { type: ResponseType; title: string; status?: number }[] = [
+const GATEWAY_PROBLEMS: readonly {
+  type: ResponseType;
+  title: string;
+  status?: number;
+  retryAfter?: number;
+}[] = [
   { type: ResponseType.UNAUTHORIZED, title: "Unauthorized", status: 401 },
   { type: ResponseType.ACCESS_DENIED, title: "Forbidden", status: 403 },
-  { type: ResponseType.THROTTLED, title: "Too Many Requests", status: 429 },
+  { type: ResponseType.THROTTLED, title: "Too Many Requests", status: 429, retryAfter: 1 },
   { type: ResponseType.REQUEST_TOO_LARGE, title: "Content Too Large", status: 413 },
   { type: ResponseType.DEFAULT_4XX, title: "Bad Request" },
   { type: ResponseType.DEFAULT_5XX, title: "Internal Server Error" },
@@ -71,6 +97,12 @@ export class OnboardingApi extends Construct {
   readonly opsApiKey: Secret;
   /** Base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod/`. */
   readonly url: string;
+  /** Partners' usage plan: one API Gateway API key per partner, throttled per key. */
+  readonly partnerUsagePlan: UsagePlan;
+  /** Ops' usage plan (the ops key). */
+  readonly opsUsagePlan: UsagePlan;
+  /** Prefix of the API Gateway API key values the authorizer names (`<prefix><partnerId>`, `<prefix>ops`). */
+  readonly usageKeyPrefix: string;
 
   constructor(scope: Construct, id: string, props: OnboardingApiProps) {
     super(scope, id);
@@ -83,7 +115,7 @@ export class OnboardingApi extends Construct {
     Validations.of(this.opsApiKey).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "The ops key is a bearer key handed to people, not a database credential: it is rotated by putting a new value (docs/deploy.md); the authorizer picks it up on its next cold start.",
+        "The ops key is a bearer key handed to people, not a database credential: it is rotated by putting a new value (docs/deploy.md); the authorizer and the API re-read it within 60 seconds.",
     });
 
     this.authorizer = new LambdaFunction(this, "Authorizer", {
@@ -93,16 +125,12 @@ export class OnboardingApi extends Construct {
       logRetention,
     });
     // It reads API key items only (GetItem on `APIKEY#<hash>`): not tenants, not webhook secrets.
-    this.authorizer.addEnvironment("TABLE_NAME", props.table.table.tableName);
-    this.authorizer.addToRolePolicy(
-      new PolicyStatement({
-        actions: ["dynamodb:GetItem"],
-        resources: [props.table.table.tableArn],
-        conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["APIKEY#*"] } },
-      }),
-    );
-    props.table.table.encryptionKey?.grantDecrypt(this.authorizer);
+    grantTableItems(this.authorizer, props.table.table, TABLE_ACCESS.authorizer);
     this.authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    // API Gateway API key values are unique per account and region: the stack name keeps two
+    // stacks apart. The values are no secrets (callers never send them).
+    this.usageKeyPrefix = `journal-onboarding-${Stack.of(this).stackName}-`;
+    this.authorizer.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
 
     this.handler = new LambdaFunction(this, "Handler", {
       entry: "functions/api/handler.ts",
@@ -125,8 +153,14 @@ export class OnboardingApi extends Construct {
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
       },
     });
-    this.handler.bindTable(props.table.table);
+    grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);
     this.handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    const reserved =
+      props.reservedConcurrency === undefined ? { api: 100, authorizer: 50 } : props.reservedConcurrency;
+    if (reserved) {
+      (this.handler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.api;
+      (this.authorizer.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.authorizer;
+    }
     props.webhookQueue.grantSendMessages(this.handler);
     for (const machine of [props.onboarding, props.offboarding]) {
       machine.grantStartExecution(this.handler);
@@ -159,6 +193,8 @@ export class OnboardingApi extends Construct {
       description: "Journal onboarding REST API",
       endpointTypes: [EndpointType.REGIONAL],
       cloudWatchRole: true,
+      // Usage plans are keyed by the authorizer's `usageIdentifierKey`: callers send no x-api-key.
+      apiKeySourceType: ApiKeySourceType.AUTHORIZER,
       deployOptions: {
         stageName: API_STAGE,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
@@ -170,6 +206,13 @@ export class OnboardingApi extends Construct {
         dataTraceEnabled: false,
         throttlingRateLimit: props.throttlingRateLimit ?? 50,
         throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+        // Anonymous traffic: the health route has its own, small limit.
+        methodOptions: {
+          "/health/GET": {
+            throttlingRateLimit: props.healthRateLimit?.rateLimit ?? 10,
+            throttlingBurstLimit: props.healthRateLimit?.burstLimit ?? 20,
+          },
+        },
       },
     });
     this.url = this.api.url;
@@ -191,7 +234,10 @@ export class OnboardingApi extends Construct {
       this.api.addGatewayResponse(`Problem${problem.type.responseType}`, {
         type: problem.type,
         ...(problem.status === undefined ? {} : { statusCode: String(problem.status) }),
-        responseHeaders: { "Content-Type": "'application/problem+json'" },
+        responseHeaders: {
+          "Content-Type": "'application/problem+json'",
+          ...(problem.retryAfter !== undefined && { "Retry-After": `'${problem.retryAfter}'` }),
+        },
         templates: {
           "application/json": `{"type":"about:blank","title":"${problem.title}"${status},"detail":$context.error.messageString}`,
         },
@@ -228,9 +274,13 @@ export class OnboardingApi extends Construct {
       );
     }
 
+    const authorizerCacheTtl = props.authorizerCacheTtl ?? MAX_AUTHORIZER_CACHE_TTL;
+    if (authorizerCacheTtl.toSeconds() > MAX_AUTHORIZER_CACHE_TTL.toSeconds()) {
+      throw new Error("authorizerCacheTtl must be at most 60 seconds: a revoked key must stop within that");
+    }
     const tokenAuthorizer = new TokenAuthorizer(this, "ApiKeyAuthorizer", {
       handler: this.authorizer,
-      resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+      resultsCacheTtl: authorizerCacheTtl,
       validationRegex: "^Bearer [^\\s]+$",
     });
     // The API function validates bodies itself (zod, problem+json with field errors); the
@@ -247,12 +297,70 @@ export class OnboardingApi extends Construct {
         authorizationType: AuthorizationType.CUSTOM,
         requestParameters: { "method.request.header.Authorization": true },
         requestValidator: requireAuthHeader,
+        // The usage plan of the key the authorizer names applies (per-partner throttling).
+        apiKeyRequired: true,
       });
     Validations.of(v1).acknowledge({
       id: "AwsSolutions-COG4",
       reason:
         "Callers are partner portals and ops tools holding API keys (docs/api.md), not Cognito users: a Lambda TOKEN authorizer checks the key.",
     });
+
+    // Per-partner limits: one plan whose throttle applies to each API key in it; every partner
+    // gets its own key when created (the API function: functions/api/usage-plans.ts). Partners
+    // created before per-partner limits share the `shared` key until they are issued a new key.
+    const stage = this.api.deploymentStage;
+    const partnerPlanName = `${Stack.of(this).stackName}-partners`;
+    this.partnerUsagePlan = this.api.addUsagePlan("PartnerUsagePlan", {
+      name: partnerPlanName,
+      description: "Per-partner request limit (applies to each partner's API key)",
+      throttle: {
+        rateLimit: props.partnerRateLimit?.rateLimit ?? 25,
+        burstLimit: props.partnerRateLimit?.burstLimit ?? 50,
+      },
+      apiStages: [{ api: this.api, stage }],
+    });
+    this.opsUsagePlan = this.api.addUsagePlan("OpsUsagePlan", {
+      name: `${Stack.of(this).stackName}-ops`,
+      description: "The ops key's limit",
+      throttle: {
+        rateLimit: props.throttlingRateLimit ?? 50,
+        burstLimit: props.throttlingBurstLimit ?? 100,
+      },
+      apiStages: [{ api: this.api, stage }],
+    });
+    const usageKey = (id: string, suffix: string, plan: UsagePlan) => {
+      const key = new ApiKey(this, id, {
+        apiKeyName: `${this.usageKeyPrefix}${suffix}`,
+        value: `${this.usageKeyPrefix}${suffix}`,
+        description: `Usage plan key (${suffix}); not a credential: the authorizer names it`,
+      });
+      plan.addApiKey(key);
+    };
+    usageKey("OpsUsageKey", "ops", this.opsUsagePlan);
+    usageKey("SharedUsageKey", "shared", this.partnerUsagePlan);
+    // By name, not id: the plan depends on the stage, which depends on the API function.
+    this.handler.addEnvironment("USAGE_PLAN_NAME", partnerPlanName);
+    this.handler.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
+    const { partition, region } = Stack.of(this);
+    const apigatewayArn = (path: string) => `arn:${partition}:apigateway:${region}::${path}`;
+    this.handler.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["apigateway:POST", "apigateway:GET"],
+        resources: [apigatewayArn("/apikeys")],
+      }),
+    );
+    this.handler.addToRolePolicy(
+      new PolicyStatement({ actions: ["apigateway:GET"], resources: [apigatewayArn("/usageplans")] }),
+    );
+    this.handler.addToRolePolicy(
+      new PolicyStatement({ actions: ["apigateway:POST"], resources: [apigatewayArn("/usageplans/*/keys")] }),
+    );
+    acknowledgeWildcard(
+      this.handler.executionRole,
+      "arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/*/keys",
+      "Adds a new partner's API key to the partners' usage plan, found by name: its id cannot be referenced (the plan depends on the stage, which depends on this function).",
+    );
 
     if (props.webAclArn) {
       new CfnWebACLAssociation(this, "WebAcl", {

@@ -14,6 +14,7 @@ import {
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
 
 export interface OnboardingWorkflowProps {
@@ -57,7 +58,7 @@ export class OnboardingWorkflow extends Construct {
         logRetention,
         ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
       });
-      fn.bindTable(props.table.table);
+      grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
       props.credentials.bind(fn);
       tasks.set(name, fn);
     }
@@ -104,7 +105,7 @@ export class OnboardingWorkflow extends Construct {
       description: "Marks a tenant failed when its workflow execution ended without recording an outcome",
       logRetention,
     });
-    this.watchdog.bindTable(props.table.table);
+    grantTableItems(this.watchdog, props.table.table, TABLE_ACCESS.watchdog);
     new Rule(this, "ExecutionEnded", {
       description: "Onboarding/offboarding executions that failed, timed out or were aborted",
       eventPattern: {

@@ -24,8 +24,16 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly tableEncryptionKey?: IKey;
   /** Regional WAFv2 web ACL for the API stage. @default - none */
   readonly webAclArn?: string;
-  /** API stage throttling. @default 50 requests/s, burst 100 */
+  /** API stage throttling (all callers together; also the ops key's limit). @default 50 requests/s, burst 100 */
   readonly apiThrottling?: { rateLimit: number; burstLimit: number };
+  /** Each partner's own request limit (API Gateway usage plan, per partner key). @default 25 requests/s, burst 50 */
+  readonly partnerRateLimit?: { rateLimit: number; burstLimit: number };
+  /**
+   * Reserved concurrency of the API function, the authorizer and the webhook dispatcher; `null`
+   * for none (an account whose concurrency quota is too low to reserve any).
+   * @default { api: 100, authorizer: 50, webhookDispatcher: 20 }
+   */
+  readonly reservedConcurrency?: { api: number; authorizer: number; webhookDispatcher: number } | null;
   /** Retention of every log group. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
@@ -72,13 +80,23 @@ export class JournalOnboardingStack extends Stack {
         ...(endpoints.exchange ? { M365_EXCHANGE_ENDPOINT: endpoints.exchange } : {}),
       },
     });
-    this.webhooks = new WebhookDelivery(this, "Webhooks", { table: this.table, logRetention });
+    const reserved =
+      props.reservedConcurrency === undefined
+        ? { api: 100, authorizer: 50, webhookDispatcher: 20 }
+        : props.reservedConcurrency;
+    this.webhooks = new WebhookDelivery(this, "Webhooks", {
+      table: this.table,
+      logRetention,
+      reservedConcurrency: reserved ? reserved.webhookDispatcher : null,
+    });
     this.api = new OnboardingApi(this, "Api", {
       table: this.table,
       onboarding: this.workflow.onboarding,
       offboarding: this.workflow.offboarding,
       webhookQueue: this.webhooks.queue,
       logRetention,
+      reservedConcurrency: reserved ? { api: reserved.api, authorizer: reserved.authorizer } : null,
+      ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
       ...(props.apiThrottling
         ? {

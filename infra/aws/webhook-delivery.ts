@@ -1,10 +1,11 @@
 import { Duration, Validations } from "aws-cdk-lib";
-import { FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { type CfnFunction, FilterCriteria, FilterRule, StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { LambdaFunction } from "./lambda-function.ts";
+import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
 
 /** Sort-key prefix of event items; only their inserts become webhook deliveries. */
@@ -23,6 +24,17 @@ export interface WebhookDeliveryProps {
   readonly maxReceiveCount?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * At most this many dispatcher instances at once (the SQS event source's maximum
+   * concurrency): slow or failing receivers cannot take the account's concurrency.
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Reserved concurrency of the dispatcher (at least `maxConcurrency`); `null` for none.
+   * @default 20
+   */
+  readonly reservedConcurrency?: number | null;
 }
 
 /**
@@ -81,9 +93,17 @@ export class WebhookDelivery extends Construct {
       logRetention,
       environment: { WEBHOOK_QUEUE_URL: this.queue.queueUrl },
     });
-    this.dispatcher.bindTable(props.table.table);
+    grantTableItems(this.dispatcher, props.table.table, TABLE_ACCESS.dispatcher);
+    const reserved = props.reservedConcurrency === undefined ? 20 : props.reservedConcurrency;
+    if (reserved !== null) {
+      (this.dispatcher.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved;
+    }
     this.dispatcher.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }),
+      new SqsEventSource(this.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.maxConcurrency ?? 10,
+      }),
     );
 
     this.streamForwarder = new LambdaFunction(this, "StreamForwarder", {
@@ -93,7 +113,7 @@ export class WebhookDelivery extends Construct {
       environment: { WEBHOOK_QUEUE_URL: this.queue.queueUrl },
     });
     // It writes out tenants' outboxes (events a task committed but could not write as items).
-    this.streamForwarder.bindTable(props.table.table);
+    grantTableItems(this.streamForwarder, props.table.table, TABLE_ACCESS.streamForwarder);
     this.queue.grantSendMessages(this.streamForwarder);
     this.streamForwarder.addEventSource(
       new DynamoEventSource(props.table.table, {

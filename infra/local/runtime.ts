@@ -20,9 +20,10 @@ import { createM365Gateway, createM365GatewayFromEnv } from "../../functions/ada
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { createApi } from "../../functions/api/app.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
+import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
-import { generateApiKey, hashApiKey } from "../../functions/domain/onboarding.ts";
+import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
@@ -111,11 +112,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await ensureTable(client, tableName);
     const docClient = createDocumentClient({ client });
     const cursorSecret = await keptSecret(join(dataDir, "cursor-secret"), () => generateApiKey());
-    // Webhooks: every event the store writes goes to the in-process dispatcher.
+    // Webhooks: every event the store writes goes to the in-process dispatcher. Receivers on
+    // loopback (over http too) only with WEBHOOK_ALLOW_LOOPBACK=true, and never this service's
+    // own ports (the API's, the simulator's).
+    const ownPorts: number[] = [];
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
+      allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
+      refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
       ...(env["WEBHOOK_TIMEOUT_MS"] && { timeoutMs: Number(env["WEBHOOK_TIMEOUT_MS"]) }),
     });
@@ -138,6 +144,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ...options.simulator,
       });
       closers.push(() => simulator!.close());
+      ownPorts.push(Number(new URL(simulator.url).port));
       m365 = createM365Gateway({
         clientId: simulator.clientId,
         clientSecret: simulator.clientSecret,
@@ -168,8 +175,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       store,
       m365,
       onStepResult: (result) => {
-        const { tenantId, step, outcome, durationMs, changes, error } = result;
-        if (outcome === "failed") logger.warn("step failed", { tenantId, step, durationMs, error });
+        const { tenantId, step, outcome, durationMs, changes, error, rawMessage } = result;
+        if (outcome === "failed")
+          logger.warn("step failed", { tenantId, step, durationMs, error, rawMessage });
         else if (outcome === "succeeded")
           logger.info("step succeeded", { tenantId, step, durationMs, changes });
         options.onStepResult?.(result);
@@ -207,10 +215,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const recovered = await recoverInterrupted(store);
     if (recovered.length > 0) logger.warn("marked interrupted tenants failed", { tenants: recovered });
 
-    // The ops key: OPS_API_KEY, else one generated once and kept in DATA_DIR.
+    // The ops key: OPS_API_KEY, else one generated once (`jops_...`) and kept in DATA_DIR. A key
+    // kept by an earlier version (`jok_...`, the partner prefix) is still accepted as it is.
     const keyFile = join(dataDir, "ops-api-key");
     const opsApiKeyGenerated = !env["OPS_API_KEY"] && !existsSync(keyFile);
-    const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateApiKey));
+    const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateOpsKey));
 
     const api = createApi({
       store,
@@ -218,10 +227,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
+      rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
     closers.push(() => http.close());
+    ownPorts.push(Number(new URL(http.url).port));
 
     return {
       url: http.url,

@@ -46,8 +46,14 @@ export async function startTestRuntime(
     port: 0,
     dataDir,
     retryScale: 0.001,
-    // No M365_* (the simulator is used) and no OPS_API_KEY (one is generated).
-    env: options.env ?? {},
+    // No M365_* (the simulator is used) and no OPS_API_KEY (one is generated). Rate limits far
+    // above what a test sends, unless a test sets them. Receivers of these tests listen on 127.0.0.1.
+    env: {
+      PARTNER_RATE_LIMIT_RPS: "1000",
+      PARTNER_RATE_LIMIT_BURST: "2000",
+      WEBHOOK_ALLOW_LOOPBACK: "true",
+      ...options.env,
+    },
     logger: new Logger({ serviceName: "test-runtime", logLevel: options.logLevel ?? "ERROR" }),
   });
   const simulator = runtime.simulator;

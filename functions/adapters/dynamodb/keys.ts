@@ -19,6 +19,12 @@ export const GROUPS_SK_PREFIX = "GROUPS#";
 
 export const partnerKey = (partnerId: string) => ({ pk: `PARTNER#${partnerId}`, sk: "PARTNER" });
 export const apiKeyKey = (keyHash: string) => ({ pk: `APIKEY#${keyHash}`, sk: "APIKEY" });
+/** A partner's key as listed under the partner (id, date and the hash to revoke it by). */
+export const partnerApiKeyKey = (partnerId: string, keyId: string) => ({
+  pk: `PARTNER#${partnerId}`,
+  sk: `KEY#${keyId}`,
+});
+export const PARTNER_API_KEY_SK_PREFIX = "KEY#";
 
 /** gsi1: a partner's tenants. */
 export const partnerTenantsPk = (partnerId: string) => `TENANTS#${partnerId}`;

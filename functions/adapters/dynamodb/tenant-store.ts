@@ -10,6 +10,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import {
   BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -21,6 +22,8 @@ import {
 import { ConflictError, type ErrorInfo } from "../../domain/errors.ts";
 import type {
   AdoptedObjects,
+  ApiKeyInfo,
+  ApiKeyPrincipal,
   OwnedKind,
   Page,
   Partner,
@@ -58,6 +61,8 @@ import {
   groupsPartSortKey,
   idFromNewestFirstSortKey,
   newestFirstSortKey,
+  PARTNER_API_KEY_SK_PREFIX,
+  partnerApiKeyKey,
   partnerKey,
   partnerTenantsPk,
   tenantKey,
@@ -605,26 +610,101 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   /** `keyHash` is the SHA-256 of the key (hex or base64url); the key itself never reaches the store. */
-  async putApiKey(keyHash: string, principal: Principal, now: string): Promise<void> {
+  async putApiKey(
+    keyHash: string,
+    principal: Principal,
+    now: string,
+    meta?: { keyId: string; usageKey?: boolean },
+  ): Promise<void> {
     if (!/^(?:[0-9a-f]{64}|[A-Za-z0-9_-]{43})$/.test(keyHash)) {
       throw new TypeError("putApiKey expects the SHA-256 hash of the key, hex or base64url");
     }
     if (principal.role === "partner" && !principal.partnerId)
       throw new TypeError("a partner key needs a partnerId");
+    if (meta && principal.partnerId) {
+      // Listed first: a key that works is always listed, hence revocable.
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...partnerApiKeyKey(principal.partnerId, meta.keyId),
+            kind: "partnerApiKey",
+            keyId: meta.keyId,
+            keyHash,
+            createdAt: now,
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+    }
     await this.#client.send(
       new PutCommand({
         TableName: this.#table,
-        Item: { ...apiKeyKey(keyHash), kind: "apiKey", ...principal, createdAt: now },
+        Item: {
+          ...apiKeyKey(keyHash),
+          kind: "apiKey",
+          ...principal,
+          createdAt: now,
+          ...(meta && { keyId: meta.keyId }),
+          ...(meta?.usageKey && { usageKey: true }),
+        },
       }),
     );
   }
 
-  async findApiKey(keyHash: string): Promise<Principal | undefined> {
+  async findApiKey(keyHash: string): Promise<ApiKeyPrincipal | undefined> {
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: apiKeyKey(keyHash), ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    return { role: Item["role"], ...(Item["partnerId"] ? { partnerId: Item["partnerId"] } : {}) };
+    return {
+      role: Item["role"],
+      ...(Item["partnerId"] ? { partnerId: Item["partnerId"] } : {}),
+      ...(Item["usageKey"] === true ? { usageKey: true } : {}),
+    };
+  }
+
+  async listApiKeys(partnerId: string): Promise<ApiKeyInfo[]> {
+    const keys: ApiKeyInfo[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+          ExpressionAttributeValues: {
+            ":pk": partnerKey(partnerId).pk,
+            ":prefix": PARTNER_API_KEY_SK_PREFIX,
+          },
+          ConsistentRead: true,
+          ...(startKey && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        keys.push({ keyId: item["keyId"] as string, createdAt: item["createdAt"] as string });
+      }
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.keyId.localeCompare(b.keyId));
+  }
+
+  async revokeApiKey(partnerId: string, keyId: string): Promise<boolean> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: partnerApiKeyKey(partnerId, keyId),
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return false;
+    // The lookup item goes first: from this write on, the key authenticates nothing.
+    await this.#client.send(
+      new DeleteCommand({ TableName: this.#table, Key: apiKeyKey(Item["keyHash"] as string) }),
+    );
+    await this.#client.send(
+      new DeleteCommand({ TableName: this.#table, Key: partnerApiKeyKey(partnerId, keyId) }),
+    );
+    return true;
   }
 
   // ---- internals -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
 import type { DeliveryStatus, WebhookAttempt } from "../../domain/webhooks.ts";
 import { CursorCodec } from "./cursor.ts";
+import { tenantKey } from "./keys.ts";
 import { isConditionFailure, queryAll } from "./query.ts";
 import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 
@@ -209,6 +210,22 @@ export class DynamoWebhookStore {
   }
 
   // ---- endpoints -------------------------------------------------------------------------
+
+  /**
+   * The partner the tenant is registered to (one small read of the tenant item), so that a
+   * partner's delivery list filtered by tenant reads nothing of a tenant that is not its own.
+   */
+  async tenantPartner(tenantId: string): Promise<string | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: tenantKey(tenantId),
+        ProjectionExpression: "partnerId",
+        ConsistentRead: true,
+      }),
+    );
+    return typeof Item?.["partnerId"] === "string" ? Item["partnerId"] : undefined;
+  }
 
   async getEndpoint(partnerId: string): Promise<EndpointRecord | undefined> {
     const { Item } = await this.#client.send(

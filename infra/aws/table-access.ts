@@ -1,0 +1,95 @@
+/**
+ * Least privilege on the one table: each function may touch only the item types it uses,
+ * by `dynamodb:LeadingKeys` on partition key values (item kinds start their partition key with
+ * their own prefix, see functions/adapters/dynamodb/README.md), and may query only the indexes
+ * it reads, with LeadingKeys on the index's partition key values.
+ *
+ * A new item type (or a function reading one more) is one line here; the infra test prints this
+ * table and checks the synthesised policies against it.
+ */
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { TABLE_INDEXES } from "../../functions/adapters/dynamodb/schema.ts";
+import type { LambdaFunction } from "./lambda-function.ts";
+
+export interface TableItemAccess {
+  /** LeadingKeys patterns of the table's partition key (`TENANT#*`). */
+  readonly items: readonly string[];
+  /** Only `GetItem` (the authorizer). @default false: read and write */
+  readonly getOnly?: boolean;
+  /** Index name -> LeadingKeys patterns of the index's partition key it queries. */
+  readonly indexes?: Readonly<Record<string, readonly string[]>>;
+}
+
+const gsi1 = TABLE_INDEXES.byPartner.name;
+const gsi2 = TABLE_INDEXES.all.name;
+
+/** Which items each function reaches (read the code: stores, keys.ts, webhook-store.ts, idempotency.ts). */
+export const TABLE_ACCESS = {
+  /** API key lookups: `GetItem APIKEY#<hash>`, nothing else. */
+  authorizer: { items: ["APIKEY#*"], getOnly: true },
+  /** The REST API: every kind its routes serve, and the lists by index. */
+  api: {
+    items: [
+      "TENANT#*", // tenants, their events and group parts
+      "PARTNER#*", // partners and the keys listed under them
+      "APIKEY#*", // key lookups and revocation
+      "IDEMPOTENCY#*", // Idempotency-Key records
+      "WEBHOOK#*", // the partner's endpoint (secret encrypted)
+      "WEBHOOK_DELIVERIES#*", // delivery log, replay
+    ],
+    indexes: {
+      [gsi1]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries
+      [gsi2]: ["TENANTS", "PARTNERS", "WEBHOOK_DELIVERIES"], // everyone's (ops)
+    },
+  },
+  /** Workflow tasks: their tenant's item, events and group parts. */
+  task: { items: ["TENANT#*"] },
+  /** Records an execution that ended without its outcome on the tenant. */
+  watchdog: { items: ["TENANT#*"] },
+  /** Writes out tenants' outboxes (event items). */
+  streamForwarder: { items: ["TENANT#*"] },
+  /** Endpoints (to sign and send) and deliveries (to record attempts). */
+  dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
+} as const satisfies Record<string, TableItemAccess>;
+
+const READ_WRITE = [
+  "dynamodb:GetItem",
+  "dynamodb:BatchGetItem",
+  "dynamodb:Query",
+  "dynamodb:ConditionCheckItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+];
+
+const leadingKeys = (patterns: readonly string[]) => ({
+  "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [...patterns] },
+});
+
+/**
+ * Sets `TABLE_NAME` and grants the function exactly `access` on the table (no Scan: LeadingKeys
+ * cannot restrict it), plus use of the table's customer-managed key if it has one.
+ */
+export function grantTableItems(fn: LambdaFunction, table: ITable, access: TableItemAccess): void {
+  fn.addEnvironment("TABLE_NAME", table.tableName);
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: access.getOnly ? ["dynamodb:GetItem"] : READ_WRITE,
+      resources: [table.tableArn],
+      conditions: leadingKeys(access.items),
+    }),
+  );
+  for (const [index, patterns] of Object.entries(access.indexes ?? {})) {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [`${table.tableArn}/index/${index}`],
+        conditions: leadingKeys(patterns),
+      }),
+    );
+  }
+  if (access.getOnly) table.encryptionKey?.grantDecrypt(fn);
+  else table.encryptionKey?.grantEncryptDecrypt(fn);
+}
