@@ -213,7 +213,12 @@ export async function startApiRuntime(
   const runtime = await startLocalRuntime({
     port: 0,
     dataDir,
-    env: options.dynamodbEndpoint ? { DYNAMODB_ENDPOINT: options.dynamodbEndpoint } : {},
+    env: {
+      // The benchmarks measure the service, not the per-partner request limit.
+      PARTNER_RATE_LIMIT_RPS: "1000000",
+      PARTNER_RATE_LIMIT_BURST: "1000000",
+      ...(options.dynamodbEndpoint ? { DYNAMODB_ENDPOINT: options.dynamodbEndpoint } : {}),
+    },
     retryScale: 0.001,
     simulator: { ...SIMULATOR_DEFAULTS, ...options.simulator },
     logger: silentLogger(),

@@ -148,7 +148,7 @@ describe("per-partner rate limits", () => {
     const refused = await limited("GET", "/v1/tenants", { key: a.key });
     expect(refused.status).toBe(429);
     expect(refused.headers["content-type"]).toBe("application/problem+json");
-    expect(refused.body.type).toBe("urn:journal-onboarding:problem:rate-limited");
+    expect(refused.body.type).toBe("/v1/errors#RATE_LIMITED");
     expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect((await limited("GET", "/v1/tenants", { key: b.key })).status).toBe(200);
     expect((await limited("GET", "/v1/tenants", { key: t.opsKey })).status).toBe(200);

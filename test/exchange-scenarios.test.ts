@@ -466,7 +466,10 @@ describe("every mode and offboarding with all real-world behaviours on", () => {
         "Enable-OrganizationCustomization": 40,
         "New-DistributionGroup": 20,
       },
-      maxConcurrentPerTenant: 2,
+      // Exchange's limit as our own cap: a lower one answers 429 with a real-time Retry-After of
+      // 1 s, while the workflow's retries here are scaled to milliseconds (a dehydrated tenant's
+      // steps would spend their scaled hour before the cmdlet is sent again).
+      maxConcurrentPerTenant: 3,
       directoryErrorRate: 0.05,
       adminApiErrorRate: 0.02,
       ndrClearing: "never",

@@ -63,7 +63,7 @@ describe("stopping", () => {
         () => out,
       );
       expect(out).toContain(`${url}/console`);
-      expect(out).toMatch(/curl -H "Authorization: Bearer jok_[\w-]+" http:\/\/\S+\/v1\/openapi\.json/);
+      expect(out).toMatch(/curl -H "Authorization: Bearer jops_[\w-]+" http:\/\/\S+\/v1\/openapi\.json/);
       expect((await fetch(`${url}/health`)).status).toBe(200);
       expect(existsSync(join(dataDir, "service.pid"))).toBe(true);
 

@@ -48,7 +48,13 @@ beforeAll(async () => {
     port: 0,
     dataDir,
     // No M365_* (the built-in simulator) and no OPS_API_KEY (generated).
-    env: { WEBHOOK_RETRY_SCHEDULE: "20ms,50ms,100ms,200ms,400ms,800ms" },
+    env: {
+      WEBHOOK_RETRY_SCHEDULE: "20ms,50ms,100ms,200ms,400ms,800ms",
+      // The receiver is on loopback (a development setting), and the load is ours, not a partner's.
+      WEBHOOK_ALLOW_LOOPBACK: "true",
+      PARTNER_RATE_LIMIT_RPS: "10000",
+      PARTNER_RATE_LIMIT_BURST: "10000",
+    },
     retryScale: 0.001,
     simulator: {
       seed: SEED,

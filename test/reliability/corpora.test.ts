@@ -68,7 +68,13 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     port: 0,
     dataDir,
-    env: { WEBHOOK_RETRY_SCHEDULE: "" },
+    env: {
+      WEBHOOK_RETRY_SCHEDULE: "",
+      // The receiver is on loopback (a development setting), and the load is ours, not a partner's.
+      WEBHOOK_ALLOW_LOOPBACK: "true",
+      PARTNER_RATE_LIMIT_RPS: "10000",
+      PARTNER_RATE_LIMIT_BURST: "10000",
+    },
     retryScale: 0.001,
     logger: new Logger({ serviceName: "corpora", logLevel: "ERROR" }),
   });

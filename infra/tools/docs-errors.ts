@@ -3,9 +3,9 @@
  * (`functions/domain/error-catalogue.ts`). `--check` only compares, and exits 1 when it differs.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { renderErrorCatalogueMarkdown } from "../functions/domain/error-catalogue.ts";
+import { renderErrorCatalogueMarkdown } from "../../functions/domain/error-catalogue.ts";
 
-const file = new URL("../docs/errors.md", import.meta.url);
+const file = new URL("../../docs/errors.md", import.meta.url);
 const rendered = renderErrorCatalogueMarkdown();
 if (process.argv.includes("--check")) {
   const current = await readFile(file, "utf8").catch(() => "");
