@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RegionMode } from "../functions/domain/provider.ts";
 import { AREA1 } from "../functions/domain/provider.ts";
 import type { OnboardingRequest, Tenant } from "../functions/domain/tenant.ts";
-import type { SimulatorConfig } from "../infra/local/m365-simulator/index.ts";
+import { defaultBehaviours } from "../infra/local/m365-simulator/behaviours.ts";
 import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
 
 let h: WorkflowHarness;
@@ -20,23 +20,16 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Every behaviour back to the simulator's defaults. */
-const DEFAULTS: SimulatorConfig = {
-  replicationLagMs: 0,
-  replicationLagCalls: 0,
-  replicationLagCmdlets: ["Validate-OutboundConnector"],
-  slowCmdlets: {},
-  maxConcurrentPerTenant: 0,
-  directoryErrorRate: 0,
-  adminApiErrorRate: 0,
-  ndrClearing: "while-no-rules",
-  hydrationDelayMs: 0,
-  validation: { lag: 0, fail: false, refuseHosts: [] },
-  faults: { throttleRate: 0, serverErrorRate: 0, dropRate: 0 },
-};
 afterEach(() => {
-  h.sim.configure(DEFAULTS);
+  // Every behaviour back to the simulator's defaults, and no random faults.
+  h.sim.configure({
+    ...defaultBehaviours(),
+    latencyMs: 0,
+    faults: { throttleRate: 0, serverErrorRate: 0, dropRate: 0 },
+  });
 });
+
+type Demo = ReturnType<WorkflowHarness["sim"]["demo"]>;
 
 const calls = (tenantId: string, operation: string) =>
   h.sim.calls(tenantId).filter((c) => c.operation === operation);
@@ -330,7 +323,7 @@ describe("a dehydrated organisation", () => {
 });
 
 describe("the NDR address policy", () => {
-  const outcome = async (address: (demo: ReturnType<WorkflowHarness["sim"]["demo"]>) => string) => {
+  const outcome = async (address: (demo: Demo) => string) => {
     const tenantId = randomUUID();
     const req = h.request({ tenantId, ndrAddress: address(h.sim.demo(tenantId)) });
     const tenant = await h.onboard(req);
@@ -339,12 +332,9 @@ describe("the NDR address policy", () => {
 
   it.each([
     ["an external address", () => "journal-ndr@archive-vendor.example"],
-    ["a mail contact", (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.contact.address],
-    ["a mail user", (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.mailUser.address],
-    [
-      "a user named by a secondary address",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.carol.secondaryAddress,
-    ],
+    ["a mail contact", (d: Demo) => d.contact.address],
+    ["a mail user", (d: Demo) => d.mailUser.address],
+    ["a user named by a secondary address", (d: Demo) => d.carol.secondaryAddress],
   ])("accepts %s", async (_, address) => {
     const { tenant } = await outcome(address);
     expect(tenant.error).toBeUndefined();
@@ -352,36 +342,12 @@ describe("the NDR address policy", () => {
   });
 
   it.each([
-    [
-      "a distribution group",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.group.address,
-      /group or team/,
-    ],
-    [
-      "a mail-enabled security group",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.securityGroup.address,
-      /group or team/,
-    ],
-    [
-      "a dynamic distribution group",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.dynamicGroup.address,
-      /group or team/,
-    ],
-    [
-      "a Microsoft 365 group (team)",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.team.address,
-      /group or team/,
-    ],
-    [
-      "a shared mailbox",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => d.shared.address,
-      /SharedMailbox/,
-    ],
-    [
-      "a typo in an accepted domain",
-      (d: ReturnType<WorkflowHarness["sim"]["demo"]>) => `nobdy@${d.customDomain}`,
-      /typo/,
-    ],
+    ["a distribution group", (d: Demo) => d.group.address, /group or team/],
+    ["a mail-enabled security group", (d: Demo) => d.securityGroup.address, /group or team/],
+    ["a dynamic distribution group", (d: Demo) => d.dynamicGroup.address, /group or team/],
+    ["a Microsoft 365 group (team)", (d: Demo) => d.team.address, /group or team/],
+    ["a shared mailbox", (d: Demo) => d.shared.address, /SharedMailbox/],
+    ["a typo in an accepted domain", (d: Demo) => `nobdy@${d.customDomain}`, /typo/],
   ])("refuses %s before any write", async (_, address, message) => {
     const { tenant, writes } = await outcome(address);
     expect(tenant.status).toBe("failed");

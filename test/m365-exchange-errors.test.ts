@@ -14,7 +14,7 @@ import {
   ThrottledError,
   TransientError,
 } from "../functions/domain/errors.ts";
-import type { M365Gateway } from "../functions/domain/m365.ts";
+import type { M365Gateway, OutboundConnectorSpec } from "../functions/domain/m365.ts";
 import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
 
 let sim: Simulator;
@@ -182,25 +182,21 @@ describe("Exchange error classes", () => {
 });
 
 describe("calls that are never sent twice", () => {
+  const CONNECTOR: OutboundConnectorSpec = {
+    name: "Deliver journal directly to Area 1",
+    comment: "Deliver journal directly to Area 1",
+    connectorType: "Partner",
+    recipientDomains: ["journaling.mxrecord.io"],
+    smartHosts: ["mailstream-east.mxrecord.io"],
+    useMxRecord: false,
+    tlsSettings: "CertificateValidation",
+    enabled: true,
+  };
+
   it("does not re-send Validate-OutboundConnector after a client-side timeout (each call sends a test message)", async () => {
     const tenantId = randomUUID();
-    const slow = createM365Gateway({
-      clientId: sim.clientId,
-      clientSecret: sim.clientSecret,
-      endpoints: sim.endpoints,
-      retry: { baseDelayMs: 5, maxDelayMs: 3_000, timeoutMs: 5_000 },
-    });
-    const ex = slow.tenant(tenantId).exchange;
-    await ex.newOutboundConnector({
-      name: "Deliver journal directly to Area 1",
-      comment: "Deliver journal directly to Area 1",
-      connectorType: "Partner",
-      recipientDomains: ["journaling.mxrecord.io"],
-      smartHosts: ["mailstream-east.mxrecord.io"],
-      useMxRecord: false,
-      tlsSettings: "CertificateValidation",
-      enabled: true,
-    });
+    const ex = gateway.tenant(tenantId).exchange;
+    await ex.newOutboundConnector(CONNECTOR);
     sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "drop" });
     const err = await caught(
       ex.validateOutboundConnector("Deliver journal directly to Area 1", ["acme@journaling.mxrecord.io"]),
@@ -212,16 +208,7 @@ describe("calls that are never sent twice", () => {
   it("re-sends Validate-OutboundConnector after a 429 (Exchange did not run it)", async () => {
     const tenantId = randomUUID();
     const ex = gateway.tenant(tenantId).exchange;
-    await ex.newOutboundConnector({
-      name: "Deliver journal directly to Area 1",
-      comment: "Deliver journal directly to Area 1",
-      connectorType: "Partner",
-      recipientDomains: ["journaling.mxrecord.io"],
-      smartHosts: ["mailstream-east.mxrecord.io"],
-      useMxRecord: false,
-      tlsSettings: "CertificateValidation",
-      enabled: true,
-    });
+    await ex.newOutboundConnector(CONNECTOR);
     sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "throttle", retryAfterSeconds: 0 });
     const tasks = await ex.validateOutboundConnector("Deliver journal directly to Area 1", [
       "acme@journaling.mxrecord.io",
