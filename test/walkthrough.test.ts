@@ -71,6 +71,12 @@ describe("the README walk-through against Exchange as it really behaves", () => 
     const gone = await rt.waitFor(tenantId, ["offboarded", "offboarding_failed"], 60_000);
     expect(gone.status).toBe("offboarded");
     expect(gone.ndrAddressKept).toBe(true);
+    // The event says so too, over the events API as in the webhook body.
+    const history = await rt.call("GET", `/v1/tenants/${tenantId}/events?limit=100`, { key: partner.apiKey });
+    expect(history.body.items.at(-1)).toMatchObject({
+      type: "tenant.offboarding.succeeded",
+      data: { status: "offboarded", ndrAddressKept: true },
+    });
     expect(gone.steps.slice(6).map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
       ["remove-journal-rules", "succeeded"],
       ["remove-groups", "succeeded"],

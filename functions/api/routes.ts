@@ -5,7 +5,7 @@
  */
 import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
 import type { Principal } from "../domain/store.ts";
-import type { Tenant } from "../domain/tenant.ts";
+import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
 import { NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
@@ -330,13 +330,7 @@ export const routes: readonly Route[] = [
             id: e.id,
             type: e.type,
             timestamp: e.timestamp,
-            data: {
-              tenantId: e.data.tenantId,
-              status: e.data.status,
-              sequence: e.data.sequence,
-              ...(e.data.step !== undefined && { step: e.data.step }),
-              ...(e.data.error !== undefined && { error: e.data.error }),
-            },
+            data: publicEventData(e.data),
           })),
           ...(page.nextCursor && { nextCursor: page.nextCursor }),
         },

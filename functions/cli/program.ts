@@ -591,7 +591,12 @@ function renderTenant(t: TenantResource): string {
     ["Customer", t.customerName],
     ["Partner", t.partnerId],
     ["Region", `${t.region}${t.outboundGateway ? " (outbound gateway)" : ""}`],
-    ["NDR address", t.ndrAddress],
+    [
+      "NDR address",
+      t.ndrAddressKept
+        ? `${t.ndrAddress} (kept after offboarding: Exchange refused to clear it)`
+        : t.ndrAddress,
+    ],
     ["Status", t.status],
     ["Error", errorText(t.error)],
     ["Consent URL", t.consentUrl],

@@ -180,3 +180,18 @@ export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
   "awaiting_consent",
   "offboarding_failed",
 ];
+
+/**
+ * The fields of an event's `data` that partners see (the webhook body and the events API):
+ * exactly these, so that an internal field can never leak and a new public one is added once.
+ */
+export function publicEventData(data: TenantEvent["data"]): TenantEvent["data"] {
+  return {
+    tenantId: data.tenantId,
+    status: data.status,
+    sequence: data.sequence,
+    ...(data.step !== undefined && { step: data.step }),
+    ...(data.error !== undefined && { error: data.error }),
+    ...(data.ndrAddressKept === true && { ndrAddressKept: true }),
+  };
+}

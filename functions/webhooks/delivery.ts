@@ -12,7 +12,7 @@ import {
 } from "../adapters/dynamodb/webhook-store.ts";
 import { parseRetryAfter } from "../commons/http.ts";
 import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
-import type { TenantEvent } from "../domain/tenant.ts";
+import { publicEventData, type TenantEvent } from "../domain/tenant.ts";
 import { nextRetryDelay, retryScheduleFromEnv } from "./schedule.ts";
 import { DEFAULT_TIMEOUT_MS, type SendResult, sendWebhook, signatureHeaders } from "./sender.ts";
 import {
@@ -68,18 +68,7 @@ export type AttemptOutcome =
 
 /** The webhook body of an event: `{type, timestamp, data}` (docs/webhooks.md). */
 export function webhookBody(event: TenantEvent): string {
-  const { tenantId, status, sequence, step, error } = event.data;
-  return JSON.stringify({
-    type: event.type,
-    timestamp: event.timestamp,
-    data: {
-      tenantId,
-      status,
-      sequence,
-      ...(step !== undefined && { step }),
-      ...(error !== undefined && { error }),
-    },
-  });
+  return JSON.stringify({ type: event.type, timestamp: event.timestamp, data: publicEventData(event.data) });
 }
 
 function timeoutFromEnv(): number {

@@ -26,6 +26,9 @@ const lines = [
   `  OpenAPI (needs a key)    curl -H "Authorization: Bearer ${key}" ${runtime.url}/v1/openapi.json`,
   `  Ops API key              ${keyShown ? `${runtime.opsApiKey}${runtime.opsApiKeyGenerated ? "   (generated, kept in DATA_DIR/ops-api-key)" : "   (kept in DATA_DIR/ops-api-key)"}` : "from OPS_API_KEY"}`,
   `  Microsoft 365            ${runtime.simulator ? `built-in simulator at ${runtime.simulator.url}` : "the configured app (M365_CLIENT_ID)"}`,
+  ...(runtime.simulator && process.env["M365_SIMULATOR_CONFIG"]?.trim()
+    ? [`  Simulator behaviours     ${process.env["M365_SIMULATOR_CONFIG"].trim()}   (M365_SIMULATOR_CONFIG)`]
+    : []),
   `  State                    ${runtime.dataDir}`,
   "",
   `  Ctrl-C (or SIGTERM) stops it; running workflows get ${Math.round(graceMs / 1000)} s to finish.`,

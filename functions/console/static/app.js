@@ -293,7 +293,12 @@ function renderTenant(tenant) {
     ["Customer", tenant.customerName],
     ["Partner", tenant.partnerId],
     ["Region", `${tenant.region}${tenant.outboundGateway ? " (outbound gateway)" : ""}`],
-    ["NDR address", tenant.ndrAddress],
+    [
+      "NDR address",
+      tenant.ndrAddressKept
+        ? `${tenant.ndrAddress} (kept after offboarding: Exchange refused to clear it)`
+        : tenant.ndrAddress,
+    ],
     ["Created", utc(tenant.createdAt)],
     ["Updated", utc(tenant.updatedAt)],
   ];
