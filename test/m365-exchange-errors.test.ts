@@ -16,6 +16,7 @@ import {
 } from "../functions/domain/errors.ts";
 import type { M365Gateway, OutboundConnectorSpec } from "../functions/domain/m365.ts";
 import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { callsOf as callsIn, caught } from "./support/m365.ts";
 
 let sim: Simulator;
 let gateway: M365Gateway;
@@ -36,17 +37,7 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
-
-const callsOf = (tenantId: string, operation: string) =>
-  sim.calls(tenantId).filter((c) => c.operation === operation);
+const callsOf = (tenantId: string, operation: string) => callsIn(sim, tenantId, operation);
 
 describe("Exchange error classes", () => {
   it.each([

@@ -27,6 +27,7 @@ import {
 } from "../functions/domain/errors.ts";
 import type { M365Gateway, OutboundConnectorSpec } from "../functions/domain/m365.ts";
 import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { callsOf as callsIn, caught } from "./support/m365.ts";
 
 let sim: Simulator;
 let gateway: M365Gateway;
@@ -55,19 +56,7 @@ function gatewayWith(overrides: Partial<Parameters<typeof createM365Gateway>[0]>
   });
 }
 
-/** Calls of one operation for a tenant, oldest first. */
-function callsOf(tenantId: string, operation: string) {
-  return sim.calls(tenantId).filter((c) => c.operation === operation);
-}
-
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
+const callsOf = (tenantId: string, operation: string) => callsIn(sim, tenantId, operation);
 
 beforeAll(async () => {
   sim = await startSimulator({ clientCertificate: true });

@@ -387,7 +387,7 @@ function simulatorConfigFromEnv(raw: string | undefined): SimulatorConfig {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new Error('M365_SIMULATOR_CONFIG must be a JSON object, e.g. {"replicationLagCalls":2}');
+    parsed = undefined;
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new Error('M365_SIMULATOR_CONFIG must be a JSON object, e.g. {"replicationLagCalls":2}');

@@ -157,13 +157,9 @@ export function parseODataError(body: string): ParsedBody {
     : [];
   const texts: string[] = [];
   for (const m of detailMessages) {
-    const parts = m.split("|");
-    if (parts.length >= 3 && /^Ex[0-9A-F]+$/i.test(parts[0] ?? "")) {
-      out.exceptionType ??= parts[1];
-      texts.push(parts.slice(2).join("|"));
-    } else {
-      texts.push(m);
-    }
+    const { exceptionType, text } = splitDetail(m);
+    if (exceptionType) out.exceptionType ??= exceptionType;
+    texts.push(text);
   }
   const inner = lowerKeys(error.innererror);
   const internal = lowerKeys(inner?.internalexception);
@@ -172,6 +168,15 @@ export function parseODataError(body: string): ParsedBody {
   else if (typeof internal?.message === "string") out.message = internal.message;
   else if (typeof error.message === "string") out.message = error.message;
   return out;
+}
+
+/** Exchange's `ErrorId|ExceptionType|Text` (the ErrorId varies per call site); other text as it is. */
+function splitDetail(message: string): { exceptionType?: string; text: string } {
+  const parts = message.split("|");
+  if (parts.length >= 3 && /^Ex[0-9A-F]+$/i.test(parts[0] ?? "")) {
+    return { exceptionType: parts[1]!, text: parts.slice(2).join("|") };
+  }
+  return { text: message };
 }
 
 /** Maps a non-2xx Graph or Exchange answer to a named error. */
@@ -206,12 +211,9 @@ export function errorFromAdminApiErrors(operation: string, errors: readonly unkn
     const m = o?.message ?? o?.exception ?? o?.errormessage;
     return typeof m === "string" ? m : JSON.stringify(e);
   });
-  const parts = texts.map((t) => t.split("|"));
-  const typed = parts.find((p) => p.length >= 3 && /^Ex[0-9A-F]+$/i.test(p[0] ?? ""));
-  const exceptionType = typed?.[1];
-  const text = parts
-    .map((p) => (p.length >= 3 && /^Ex[0-9A-F]+$/i.test(p[0] ?? "") ? p.slice(2).join("|") : p.join("|")))
-    .join(" ");
+  const details = texts.map(splitDetail);
+  const exceptionType = details.find((d) => d.exceptionType)?.exceptionType;
+  const text = details.map((d) => d.text).join(" ");
   const d: M365ErrorDetails = {
     service: "exchange",
     operation,

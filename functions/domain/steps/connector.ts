@@ -1,6 +1,6 @@
 import { ConnectorValidationFailedError, ConnectorValidationPendingError, NotFoundError } from "../errors.ts";
 import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
-import { normalizeAddress, sameSet, sameText } from "../normalize.ts";
+import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import { type StepContext, type StepOutcome, settled } from "./context.ts";
 
@@ -105,7 +105,7 @@ export async function validateConnectors(ctx: StepContext): Promise<StepOutcome>
       const recipient = journalAddress(profile, region, request.customerName);
       const current = await exchange.getOutboundConnector(name);
       if (!current) throw notReplicated(name);
-      if (current.isValidated && current.validationRecipients.some((r) => sameRecipient(r, recipient))) {
+      if (current.isValidated && current.validationRecipients.some((r) => sameAddress(r, recipient))) {
         return;
       }
       let tasks: ConnectorValidationTask[];
@@ -140,8 +140,4 @@ function notReplicated(name: string): ConnectorValidationPendingError {
   return new ConnectorValidationPendingError(
     `Exchange cannot find connector "${name}" for validation yet (directory replication after creation); validation is retried.`,
   );
-}
-
-function sameRecipient(a: string, b: string): boolean {
-  return normalizeAddress(a) === normalizeAddress(b);
 }

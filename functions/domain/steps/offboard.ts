@@ -2,12 +2,11 @@ import { InvalidRequestError } from "../errors.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { OwnedKind } from "../store.ts";
-import { OFFBOARDING_STEP_NAMES, type OffboardingStepName } from "../tenant.ts";
+import type { OffboardingStepName } from "../tenant.ts";
 import { desiredConnectors } from "./connector.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 import { parseMembership } from "./groups.ts";
 
-export const OFFBOARD_PARTS = OFFBOARDING_STEP_NAMES;
 export type OffboardPart = OffboardingStepName;
 
 export interface OffboardContext extends StepContext {
