@@ -17,6 +17,10 @@ export const groupsPartSortKey = (registrationId: string, part: number) =>
   `GROUPS#${registrationId}#${String(part).padStart(3, "0")}`;
 export const GROUPS_SK_PREFIX = "GROUPS#";
 
+/** A membership this service added to an adopted group (see memberships.ts), under its tenant. */
+export const memberSortKey = (membership: string) => `MEMBER#${membership}`;
+export const MEMBER_SK_PREFIX = "MEMBER#";
+
 export const partnerKey = (partnerId: string) => ({ pk: `PARTNER#${partnerId}`, sk: "PARTNER" });
 export const apiKeyKey = (keyHash: string) => ({ pk: `APIKEY#${keyHash}`, sk: "APIKEY" });
 /** A partner's key as listed under the partner (id, date and the hash to revoke it by). */

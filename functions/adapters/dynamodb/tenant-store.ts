@@ -21,6 +21,7 @@ import { ApiKeyRecords } from "./api-keys.ts";
 import { CursorCodec } from "./cursor.ts";
 import { TenantEvents } from "./events.ts";
 import { GroupParts } from "./group-parts.ts";
+import { Memberships } from "./memberships.ts";
 import { PartnerRecords } from "./partners.ts";
 import type { TableContext } from "./query.ts";
 import { TenantRecords } from "./tenants.ts";
@@ -43,7 +44,15 @@ export interface DynamoTenantStoreOptions {
   onEvents?: (events: TenantEvent[], partnerId: string) => void;
   /** A flush that failed after the change itself was stored (the events stay in the outbox). @default console.error */
   onFlushError?: (err: unknown, tenantId: string) => void;
+  /**
+   * The guard: a change that would make a tenant item larger than this is refused with a
+   * StateLimitError (DynamoDB's limit is 400 KB; the margin keeps status changes possible).
+   * @default 300 KiB
+   */
+  maxItemBytes?: number;
 }
+
+const DEFAULT_MAX_ITEM_BYTES = 300 * 1024;
 
 /**
  * {@link TenantStore} on one DynamoDB table.
@@ -68,7 +77,12 @@ export class DynamoTenantStore implements TenantStore {
         ((err, tenantId) =>
           console.error(`outbox flush of tenant ${tenantId} failed; it is retried later`, err)),
     });
-    this.#tenants = new TenantRecords(ctx, cursors, this.#events, new GroupParts(ctx));
+    this.#tenants = new TenantRecords(ctx, cursors, {
+      events: this.#events,
+      parts: new GroupParts(ctx),
+      memberships: new Memberships(ctx),
+      maxItemBytes: options.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES,
+    });
     this.#partners = new PartnerRecords(ctx, cursors);
     this.#apiKeys = new ApiKeyRecords(ctx);
   }
@@ -79,8 +93,12 @@ export class DynamoTenantStore implements TenantStore {
     return this.#tenants.registerTenant(partnerId, request, now);
   }
 
-  getTenant(tenantId: string): Promise<StoredTenant | undefined> {
-    return this.#tenants.getTenant(tenantId);
+  getTenant(tenantId: string, options?: { groups?: boolean }): Promise<StoredTenant | undefined> {
+    return this.#tenants.getTenant(tenantId, options);
+  }
+
+  listOwnedMembers(tenantId: string, limit: number): Promise<string[]> {
+    return this.#tenants.listOwnedMembers(tenantId, limit);
   }
 
   listTenants(query: {

@@ -5,8 +5,8 @@
  * change and its event are durable together; `events.ts` then flushes the outbox.
  */
 import { randomUUID } from "node:crypto";
-import { ConflictError } from "../../domain/errors.ts";
-import type { OwnedKind, Page, StepPatch, StoredTenant, TenantChange } from "../../domain/store.ts";
+import { ConflictError, StateLimitError } from "../../domain/errors.ts";
+import type { OwnedObjectKind, Page, StepPatch, StoredTenant, TenantChange } from "../../domain/store.ts";
 import {
   ALL_STEP_NAMES,
   initialSteps,
@@ -19,6 +19,7 @@ import {
 import type { CursorCodec } from "./cursor.ts";
 import type { TenantEvents } from "./events.ts";
 import type { GroupParts } from "./group-parts.ts";
+import { itemBytes } from "./item-size.ts";
 import {
   ALL_TENANTS_PK,
   idFromNewestFirstSortKey,
@@ -26,6 +27,7 @@ import {
   partnerTenantsPk,
   tenantKey,
 } from "./keys.ts";
+import type { Memberships } from "./memberships.ts";
 import { queryNewestFirst } from "./newest-first.ts";
 import { isConditionFailure, type TableContext } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
@@ -41,18 +43,34 @@ import { isInvalidDocumentPath, UpdateExpression } from "./update-expression.ts"
 
 /** Retries of a change whose event needs the current status, when that status moved meanwhile. */
 const PINNED_STATUS_ATTEMPTS = 5;
+/** Tenant item sizes remembered per process (the guard's estimate), at most this many tenants. */
+const KNOWN_SIZES_MAX = 10_000;
+
+export interface TenantRecordsOptions {
+  events: TenantEvents;
+  parts: GroupParts;
+  memberships: Memberships;
+  /** The tenant item may not grow past this (the guard); DynamoDB's own limit is 400 KB. */
+  maxItemBytes: number;
+}
 
 export class TenantRecords {
   readonly #ctx: TableContext;
   readonly #cursors: CursorCodec;
   readonly #events: TenantEvents;
   readonly #parts: GroupParts;
+  readonly #memberships: Memberships;
+  readonly #maxItemBytes: number;
+  /** The size of each tenant item as last read or written by this process. */
+  readonly #sizes = new Map<string, number>();
 
-  constructor(ctx: TableContext, cursors: CursorCodec, events: TenantEvents, parts: GroupParts) {
+  constructor(ctx: TableContext, cursors: CursorCodec, options: TenantRecordsOptions) {
     this.#ctx = ctx;
     this.#cursors = cursors;
-    this.#events = events;
-    this.#parts = parts;
+    this.#events = options.events;
+    this.#parts = options.parts;
+    this.#memberships = options.memberships;
+    this.#maxItemBytes = options.maxItemBytes;
   }
 
   /**
@@ -141,9 +159,47 @@ export class TenantRecords {
     }
   }
 
-  async getTenant(tenantId: string): Promise<StoredTenant | undefined> {
+  async getTenant(tenantId: string, options: { groups?: boolean } = {}): Promise<StoredTenant | undefined> {
+    const item = await this.#read(tenantId);
+    if (!item) return undefined;
+    return toStoredTenant(item, options.groups === false ? undefined : await this.#parts.groupsOf(item));
+  }
+
+  async listOwnedMembers(tenantId: string, limit: number): Promise<string[]> {
+    const item = await this.#read(tenantId);
+    return item ? this.#memberships.list(item, limit) : [];
+  }
+
+  async #read(tenantId: string): Promise<TenantItem | undefined> {
     const item = await readTenantItem(this.#ctx, tenantId);
-    return item && toStoredTenant(item, await this.#parts.groupsOf(item));
+    if (item) this.#remember(item);
+    return item;
+  }
+
+  #remember(item: TenantItem): void {
+    if (this.#sizes.size >= KNOWN_SIZES_MAX) this.#sizes.clear();
+    this.#sizes.set(item.tenantId, itemBytes(item as unknown as Record<string, unknown>));
+  }
+
+  /**
+   * The guard: a change that adds to what the tenant item remembers (owned objects, adopted
+   * values, a correction) is refused when the item, as this process last saw it, plus what the
+   * change writes would pass `maxItemBytes`. Status, step and error changes always pass, so
+   * that a tenant can still fail, be retried and be offboarded.
+   */
+  #guard(tenantId: string, change: TenantChange, written: Record<string, unknown>): void {
+    const grows =
+      Object.entries(change.own ?? {}).some(([kind, names]) => kind !== "members" && names?.length) ||
+      change.adopt !== undefined ||
+      change.correct !== undefined;
+    if (!grows) return;
+    const known = this.#sizes.get(tenantId) ?? 0;
+    const added = itemBytes(written);
+    if (known + added > this.#maxItemBytes) {
+      throw new StateLimitError(
+        `The tenant's state record would grow to about ${Math.ceil((known + added) / 1024)} KB (limit ${Math.floor(this.#maxItemBytes / 1024)} KB); the change was not stored.`,
+      );
+    }
   }
 
   async listTenants(query: {
@@ -179,6 +235,8 @@ export class TenantRecords {
     now: string,
   ): Promise<{ stored: StoredTenant; event?: TenantEvent }> {
     if (change.expectStatus?.length === 0) throw new TypeError("expectStatus must not be empty");
+    if (change.own?.members?.length && change.disown?.members?.length)
+      throw new TypeError("own and disown members in separate changes");
     const changeId = randomUUID();
     // Corrected groups too large for the item go to parts of their own first (named by this change).
     const groupsParts = await this.#parts.putIfLarge(tenantId, changeId, change.correct?.groups, now);
@@ -199,18 +257,12 @@ export class TenantRecords {
         }
         pinned = current.status;
       }
-      const command = this.#transitionCommand(
-        tenantId,
-        change,
-        now,
-        changeId,
-        known ?? pinned,
-        pinned,
-        groupsParts,
-      );
+      const u = this.#transitionCommand(change, now, changeId, known ?? pinned, pinned, groupsParts);
+      if (attempt === 1) this.#guard(tenantId, change, u.values);
       let item: TenantItem;
       try {
-        item = (await this.#ctx.client.send(command)).Attributes as TenantItem;
+        item = (await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId))))
+          .Attributes as TenantItem;
       } catch (err) {
         if (change.adopt && isInvalidDocumentPath(err) && attempt < PINNED_STATUS_ATTEMPTS) {
           // A tenant registered before adopted objects were recorded: give it the map, then again.
@@ -235,6 +287,10 @@ export class TenantRecords {
           .delete(tenantId, previous.groupsPartsId ?? previous.registrationId, previous.groupsParts)
           .catch(() => {});
       }
+      this.#remember(item);
+      // Memberships after the write that checked the change's conditions (run, attempt, status).
+      if (change.own?.members?.length) await this.#memberships.own(tenantId, change.own.members, now);
+      if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
       if (item.outbox?.length)
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
@@ -253,7 +309,6 @@ export class TenantRecords {
   }
 
   #transitionCommand(
-    tenantId: string,
     change: TenantChange,
     now: string,
     changeId: string,
@@ -268,6 +323,10 @@ export class TenantRecords {
     }
     if (pinned !== undefined) u.condition(`${u.path("status")} = ${u.value(pinned)}`);
     if (change.expectRun !== undefined) u.condition(`${u.path("run")} = ${u.value(change.expectRun)}`);
+    if (change.expectAttempt) {
+      const { step, attempts } = change.expectAttempt;
+      u.condition(`${u.path("steps", step, "attempts")} = ${u.value(attempts)}`);
+    }
     const lastChange = u.path("lastChangeId");
     const changeIdValue = u.value(changeId);
     u.condition(`attribute_not_exists(${lastChange}) OR ${lastChange} <> ${changeIdValue}`);
@@ -293,7 +352,7 @@ export class TenantRecords {
       u.remove(u.path("groupsParts"));
       u.remove(u.path("groupsPartsId"));
     }
-    for (const kind of Object.keys(OWNED_ATTRIBUTES) as OwnedKind[]) {
+    for (const kind of Object.keys(OWNED_ATTRIBUTES) as OwnedObjectKind[]) {
       const own = change.own?.[kind] ?? [];
       const disown = change.disown?.[kind] ?? [];
       if (own.length && disown.length) throw new TypeError(`own and disown ${kind} in separate changes`);
@@ -338,7 +397,7 @@ export class TenantRecords {
       u.add(u.path("seq"), 1);
       u.set(outbox, `list_append(if_not_exists(${outbox}, ${u.value([])}), ${u.value([entry])})`);
     }
-    return u.command(this.#ctx.table, tenantKey(tenantId));
+    return u;
   }
 }
 

@@ -1,0 +1,189 @@
+/**
+ * Bounded items: memberships in items of their own (the tenant item does not grow with them),
+ * the size guard (a growing change refused with STATE_LIMIT_EXCEEDED, status changes still
+ * possible), fencing by step attempt, and tenant reads that never touch members or large groups.
+ */
+import { GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
+import { itemBytes } from "../functions/adapters/dynamodb/item-size.ts";
+import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
+import { ConflictError, StateLimitError } from "../functions/domain/errors.ts";
+import { membership } from "../functions/domain/steps/groups.ts";
+import type { OnboardingRequest } from "../functions/domain/tenant.ts";
+import { type FreshTable, freshTable } from "./support/dynamodb.ts";
+
+const T0 = "2025-01-01T00:00:00.000Z";
+let counter = 0;
+const newTenantId = () => `00000000-0000-4000-9000-${String(++counter).padStart(12, "0")}`;
+
+const members = (tag: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `m-${tag}-${i}@contoso.example`);
+function splitRequest(tenantId: string, n: number): OnboardingRequest {
+  return {
+    tenantId,
+    customerName: "contoso",
+    region: "split",
+    outboundGateway: false,
+    ndrAddress: "admin@contoso.example",
+    groups: {
+      eu: { name: "EU", primarySmtpAddress: "eu@contoso.example", members: members("eu", n) },
+      us: { name: "US", primarySmtpAddress: "us@contoso.example", members: members("us", n) },
+    },
+  };
+}
+
+let db: FreshTable;
+beforeAll(async () => {
+  db = await freshTable();
+});
+
+const rawTenant = async (tenantId: string) =>
+  (
+    await db.docClient.send(
+      new GetCommand({ TableName: db.tableName, Key: { pk: `TENANT#${tenantId}`, sk: "TENANT" } }),
+    )
+  ).Item as Record<string, unknown>;
+
+/** A store on the same table that counts the requests it sends and the items it reads. */
+function countingStore(options: { maxItemBytes?: number } = {}) {
+  const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
+  const sent: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(context.commandName ?? "");
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  const store = new DynamoTenantStore({
+    client: createDocumentClient({ client }),
+    tableName: db.tableName,
+    ...options,
+  });
+  return { store, sent };
+}
+
+describe("memberships this service adds to adopted groups", () => {
+  it("are items of their own: the tenant item stays the same size with 5,000 of them, and offboarding pages through them", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_b", splitRequest(tenantId, 2), T0);
+    const before = itemBytes(await rawTenant(tenantId));
+
+    // What the old store did (one growing set in the tenant item) wedged near 6,000 members.
+    const owned = Array.from({ length: 5_000 }, (_, i) => membership("EU", `guid-${i}`));
+    for (let i = 0; i < owned.length; i += 100) {
+      await db.store.transition(tenantId, { own: { members: owned.slice(i, i + 100) } }, T0);
+    }
+    const after = await rawTenant(tenantId);
+    expect(after["ownedMembers"]).toBeUndefined();
+    // Same size give or take the change bookkeeping (lastChangeId, updatedAt).
+    expect(Math.abs(itemBytes(after) - before)).toBeLessThan(64);
+
+    // A GET costs one GetItem of that item, with or without members and groups.
+    const { store, sent } = countingStore();
+    const got = await store.getTenant(tenantId, { groups: false });
+    expect(sent).toEqual(["GetItemCommand"]);
+    expect(got?.internals.owned).toEqual({ connectors: [], groups: [], journalRules: [] });
+
+    // Offboarding reads a page, removes, disowns, and reads again until none is left.
+    let seen = 0;
+    for (let page = await db.store.listOwnedMembers(tenantId, 500); page.length > 0; ) {
+      seen += page.length;
+      await db.store.transition(tenantId, { disown: { members: page } }, T0);
+      page = await db.store.listOwnedMembers(tenantId, 500);
+    }
+    expect(seen).toBe(5_000);
+  });
+
+  it("moves memberships an earlier version kept in the tenant item to items of their own", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_b", splitRequest(tenantId, 2), T0);
+    const legacy = [membership("EU", "guid-a"), membership("EU", "guid-b")];
+    await db.docClient.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: { pk: `TENANT#${tenantId}`, sk: "TENANT" },
+        UpdateExpression: "ADD ownedMembers :m",
+        ExpressionAttributeValues: { ":m": new Set(legacy) },
+      }),
+    );
+    expect((await db.store.listOwnedMembers(tenantId, 10)).sort()).toEqual(legacy.sort());
+    expect((await rawTenant(tenantId))["ownedMembers"]).toBeUndefined();
+    await db.store.transition(tenantId, { disown: { members: legacy } }, T0);
+    expect(await db.store.listOwnedMembers(tenantId, 10)).toEqual([]);
+  });
+});
+
+describe("the size guard", () => {
+  it("refuses a change that would grow the tenant item past the limit, and lets the tenant fail and go on", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_b", splitRequest(tenantId, 2), T0);
+    const size = itemBytes(await rawTenant(tenantId));
+    // A small limit stands in for 400 KB: the tenant item is a few hundred bytes from it.
+    const { store } = countingStore({ maxItemBytes: size + 300 });
+    await store.getTenant(tenantId);
+    await store.transition(tenantId, { own: { connectors: ["a".repeat(100)] } }, T0);
+    const refused = await store
+      .transition(tenantId, { own: { connectors: ["b".repeat(400)] } }, T0)
+      .catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StateLimitError);
+    expect((refused as StateLimitError).code).toBe("STATE_LIMIT_EXCEEDED");
+    expect((await store.getTenant(tenantId))?.internals.owned.connectors).toEqual(["a".repeat(100)]);
+    // Not wedged: status and step changes, with their events, still pass.
+    const { stored, event } = await store.transition(
+      tenantId,
+      {
+        status: "failed",
+        error: { code: "STATE_LIMIT_EXCEEDED", message: (refused as Error).message },
+        event: { type: "tenant.onboarding.failed" },
+      },
+      T0,
+    );
+    expect(stored.tenant.status).toBe("failed");
+    expect(event?.type).toBe("tenant.onboarding.failed");
+    // Memberships never count against the tenant item.
+    await store.transition(tenantId, { own: { members: [membership("EU", "x".repeat(300))] } }, T0);
+  });
+});
+
+describe("fencing by step attempt", () => {
+  it("refuses the writes of an attempt once its retry has started", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_b", splitRequest(tenantId, 2), T0);
+    const first = await db.store.transition(tenantId, { steps: { groups: { countAttempt: true } } }, T0);
+    const attempts = first.stored.tenant.steps.find((s) => s.name === "groups")!.attempts;
+    const fence = { expectAttempt: { step: "groups" as const, attempts } };
+    await db.store.transition(tenantId, { ...fence, own: { members: [membership("EU", "g1")] } }, T0);
+    // The retry starts: attempts + 1.
+    await db.store.transition(tenantId, { steps: { groups: { countAttempt: true } } }, T0);
+    await expect(
+      db.store.transition(tenantId, { ...fence, own: { members: [membership("EU", "g2")] } }, T0),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect(await db.store.listOwnedMembers(tenantId, 10)).toEqual([membership("EU", "g1")]);
+  });
+});
+
+describe("large groups", () => {
+  it("are read in parts only when asked for, and not again from a process that read them", async () => {
+    const tenantId = newTenantId();
+    await db.store.registerTenant("p_b", splitRequest(tenantId, 10_000), T0);
+    const { store, sent } = countingStore();
+    expect((await store.getTenant(tenantId, { groups: false }))?.tenant.groups).toBeUndefined();
+    expect(sent).toEqual(["GetItemCommand"]);
+    sent.length = 0;
+    expect((await store.getTenant(tenantId))?.tenant.groups?.eu.members).toHaveLength(10_000);
+    expect(sent).toEqual(["GetItemCommand", "QueryCommand"]);
+    sent.length = 0;
+    await store.getTenant(tenantId);
+    expect(sent).toEqual(["GetItemCommand"]);
+    const parts = await db.docClient.send(
+      new QueryCommand({
+        TableName: db.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :g)",
+        ExpressionAttributeValues: { ":pk": `TENANT#${tenantId}`, ":g": "GROUPS#" },
+      }),
+    );
+    for (const part of parts.Items ?? []) expect(itemBytes(part)).toBeLessThan(400 * 1024);
+  });
+});
