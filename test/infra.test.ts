@@ -59,7 +59,7 @@ const allows = (roleLogicalId: string, action: string, resourceRef: string) =>
   );
 
 describe("tenant table", () => {
-  it("has the shared key schema, both indexes with projection ALL, on demand", () => {
+  it("has the shared key schema, both indexes projecting keys and status only, on demand", () => {
     template.hasResourceProperties("AWS::DynamoDB::Table", {
       KeySchema: [
         { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
@@ -72,7 +72,7 @@ describe("tenant table", () => {
           { AttributeName: index.partitionKey, KeyType: "HASH" },
           { AttributeName: index.sortKey, KeyType: "RANGE" },
         ],
-        Projection: { ProjectionType: "ALL" },
+        Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["status"] },
       })),
     });
     const [, table] = ofType("AWS::DynamoDB::Table")[0]!;
@@ -236,8 +236,8 @@ describe("functions", () => {
       Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
       Api: {
         table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#*",
-        gsi1: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
-        gsi2: "TENANTS PARTNERS WEBHOOK_DELIVERIES (dynamodb:Query)",
+        gsi3: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
+        gsi4: "TENANTS#ALL#* PARTNERS WEBHOOK_DELIVERIES#ALL#* (dynamodb:Query)",
       },
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,

@@ -13,6 +13,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
+import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
 import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts";
 import { ensureTable } from "../../functions/adapters/dynamodb/table.ts";
 import { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
@@ -111,6 +112,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const client = createDynamoClient({ endpoint });
     await ensureTable(client, tableName);
     const docClient = createDocumentClient({ client });
+    // State of an earlier version: its tenants, partners and deliveries get their sharded list keys (once).
+    const listKeysDone = join(dataDir, `list-keys-v2-${tableName}`);
+    if (!existsSync(listKeysDone)) {
+      await backfillListKeys({ client: docClient, table: tableName });
+      await writeFile(listKeysDone, `${new Date().toISOString()}\n`);
+    }
     const cursorSecret = await keptSecret(join(dataDir, "cursor-secret"), () => generateApiKey());
     // Webhooks: every event the store writes goes to the in-process dispatcher. Receivers on
     // loopback (over http too) only with WEBHOOK_ALLOW_LOOPBACK=true, and never this service's

@@ -21,14 +21,18 @@ import type { TenantEvents } from "./events.ts";
 import type { GroupParts } from "./group-parts.ts";
 import { itemBytes } from "./item-size.ts";
 import {
-  ALL_TENANTS_PK,
-  idFromNewestFirstSortKey,
+  allTenantsPk,
+  isNewestFirstPosition,
   newestFirstSortKey,
+  OPS_LIST_SHARDS,
+  PARTNER_LIST_SHARDS,
   partnerTenantsPk,
+  shardOf,
+  shards,
   tenantKey,
 } from "./keys.ts";
 import type { Memberships } from "./memberships.ts";
-import { queryNewestFirst } from "./newest-first.ts";
+import { queryNewestFirst, type ShardedList } from "./newest-first.ts";
 import { isConditionFailure, type TableContext } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
 import {
@@ -104,10 +108,13 @@ export class TenantRecords {
       createdAt: now,
       updatedAt: now,
       lastChangeId: registrationId,
-      gsi1pk: partnerTenantsPk(partnerId),
-      gsi1sk: newestFirstSortKey(now, tenantId),
-      gsi2pk: ALL_TENANTS_PK,
-      gsi2sk: newestFirstSortKey(now, tenantId),
+      [TABLE_INDEXES.byPartner.partitionKey]: partnerTenantsPk(
+        partnerId,
+        shardOf(tenantId, PARTNER_LIST_SHARDS),
+      ),
+      [TABLE_INDEXES.byPartner.sortKey]: newestFirstSortKey(now, tenantId),
+      [TABLE_INDEXES.all.partitionKey]: allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
+      [TABLE_INDEXES.all.sortKey]: newestFirstSortKey(now, tenantId),
     };
     if (groupsParts) fields["groupsParts"] = groupsParts;
     else if (request.groups) fields["groups"] = request.groups;
@@ -208,18 +215,22 @@ export class TenantRecords {
     limit: number;
     cursor?: string;
   }): Promise<Page<Tenant>> {
-    const index = query.partnerId === undefined ? TABLE_INDEXES.all : TABLE_INDEXES.byPartner;
-    const partition = query.partnerId === undefined ? ALL_TENANTS_PK : partnerTenantsPk(query.partnerId);
-    const scope = `tenants|${partition}|${query.status ?? "*"}`;
-    const page = await queryNewestFirst<TenantItem>(
-      this.#ctx,
-      this.#cursors,
-      index,
-      partition,
-      scope,
-      query,
-      (position) => tenantKey(idFromNewestFirstSortKey(position)),
-    );
+    const { partnerId } = query;
+    const list: ShardedList =
+      partnerId === undefined
+        ? {
+            index: TABLE_INDEXES.all,
+            partitions: shards(OPS_LIST_SHARDS, allTenantsPk),
+            scope: `tenants|*|${query.status ?? "*"}`,
+            isPosition: isNewestFirstPosition,
+          }
+        : {
+            index: TABLE_INDEXES.byPartner,
+            partitions: shards(PARTNER_LIST_SHARDS, (n) => partnerTenantsPk(partnerId, n)),
+            scope: `tenants|${partnerId}|${query.status ?? "*"}`,
+            isPosition: isNewestFirstPosition,
+          };
+    const page = await queryNewestFirst<TenantItem>(this.#ctx, this.#cursors, list, query);
     // Without `groups`: they can be 2 x 10,000 members, stored apart; nobody lists them.
     const items = page.items.map((item) => toStoredTenant(item, undefined).tenant);
     return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
