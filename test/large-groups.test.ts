@@ -8,7 +8,7 @@
  * `npm run bench` (bench/dynamodb-scale.ts).
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { itemBytes } from "../functions/adapters/dynamodb/item-size.ts";
 import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
 
@@ -48,8 +48,18 @@ describe("adopting a group and adding many members", () => {
     const small = h.request({ region: "split" });
     expect((await h.onboard(small)).status).toBe("succeeded");
 
+    const transition = vi.spyOn(h.store, "transition");
     const tenant = await h.onboard(req);
     expect(tenant.status).toBe("succeeded");
+    // The step showed where it stood after each batch of 100 (then cleared it).
+    const progress = transition.mock.calls.flatMap(([, change]) => change.steps?.groups?.progress ?? []);
+    expect(progress).toEqual([
+      "All Staff EU: members 100 of 300",
+      "All Staff EU: members 200 of 300",
+      "All Staff EU: members 300 of 300",
+    ]);
+    expect(tenant.steps.find((s) => s.name === "groups")?.progress).toBeUndefined();
+    transition.mockRestore();
     const inGroup = () => h.sim.tenant(req.tenantId).groups.find((g) => g.name === group.name)!.members;
     expect(inGroup()).toHaveLength(ADOPTED + ADDED);
     // One write per batch of 100 memberships, each recorded in an item of its own.

@@ -66,6 +66,8 @@ export interface StepPatch {
   error?: ErrorInfo | null;
   /** What `resetSteps` goes back to (when a correction makes the step needed or not). */
   initialStatus?: "pending" | "skipped";
+  /** Where a long step stands; `null` clears it. */
+  progress?: string | null;
 }
 
 /** Objects this service created in the tenant (offboarding removes only these). */

@@ -145,6 +145,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       recordNdrAddressSet: async (value) => {
         await write(tenantId, internals.run, { ...fence, ndrAddressSet: value });
       },
+      progress: async (text) => {
+        if (step) await write(tenantId, internals.run, { ...fence, steps: { [step]: { progress: text } } });
+      },
       now,
     };
   };
@@ -227,7 +230,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
       const started = Date.now();
       const running: TenantChange = {
-        steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
+        steps: {
+          [step]: { status: "running", countAttempt: true, startedAt: now(), error: null, progress: null },
+        },
       };
       // The workflow's first task also moves the tenant to running, in the same write.
       stored =
@@ -243,7 +248,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         await write(input.tenantId, input.run, {
           ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
           expectStatus: ["running"],
-          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
+          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null, progress: null } },
           event: { type: "tenant.onboarding.step_succeeded", step },
         });
         deps.onStepResult?.({

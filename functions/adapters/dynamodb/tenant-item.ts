@@ -47,6 +47,7 @@ export interface StoredStep {
   startedAt?: string;
   finishedAt?: string;
   error?: ErrorInfo;
+  progress?: string;
 }
 
 export interface TenantItem {
@@ -154,5 +155,6 @@ function toStep(name: AnyStepName, stored: StoredStep | undefined): Step {
     ...(stored.startedAt ? { startedAt: stored.startedAt } : {}),
     ...(stored.finishedAt ? { finishedAt: stored.finishedAt } : {}),
     ...(stored.error ? { error: stored.error } : {}),
+    ...(stored.progress ? { progress: stored.progress } : {}),
   };
 }

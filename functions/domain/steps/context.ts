@@ -31,6 +31,8 @@ export interface StepContext {
   release(kind: AdoptedKind, name: string): Promise<void>;
   /** Records the JournalingReportNdrTo we found, once, so offboarding can restore it. */
   rememberPreviousNdrTo(value: string | null): Promise<void>;
+  /** Shows where a long step stands on the tenant (e.g. "members 4,000 of 10,000"). */
+  progress(text: string): Promise<void>;
   /** Records the JournalingReportNdrTo we wrote, so offboarding knows it after a PATCH. */
   recordNdrAddressSet(value: string): Promise<void>;
   /** The current time, ISO 8601. */

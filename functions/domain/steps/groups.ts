@@ -58,10 +58,16 @@ async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]):
         changes.push(`added ${member.requested} to ${spec.name}`);
     }
     if (notOurs.length > 0) await ctx.disown("members", notOurs);
+    if (missing.length > MEMBER_BATCH) {
+      const done = Math.min(start + MEMBER_BATCH, missing.length);
+      await ctx.progress(`${spec.name}: members ${count(done)} of ${count(missing.length)}`);
+    }
   }
   if (missing.length > LISTED_ADDS)
     changes.push(`added ${added} of ${missing.length} missing members to ${spec.name}`);
 }
+
+const count = (n: number) => n.toLocaleString("en-US");
 
 /** Memberships recorded (and added) per batch: one store write per batch, not per member. */
 export const MEMBER_BATCH = 100;
