@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
 import { itemBytes } from "../functions/adapters/dynamodb/item-size.ts";
 import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
+import { sweepExpired } from "../functions/adapters/dynamodb/ttl-sweep.ts";
 import { ConflictError, StateLimitError } from "../functions/domain/errors.ts";
 import { membership } from "../functions/domain/steps/groups.ts";
 import type { OnboardingRequest } from "../functions/domain/tenant.ts";
@@ -239,5 +240,64 @@ describe("sharded lists", () => {
       cursor = page.nextCursor;
     } while (cursor);
     expect(ops).toEqual(expected);
+  });
+});
+
+describe("retention", () => {
+  it("expires events, offboarded tenants and their group parts; a tenant registered again after its record expired continues its sequence", async () => {
+    const { docClient, tableName } = db;
+    const store = new DynamoTenantStore({
+      client: docClient,
+      tableName,
+      retention: { eventDays: 90, offboardedDays: 30 },
+    });
+    const tenantId = newTenantId();
+    await store.registerTenant("p_old", splitRequest(tenantId, 200), T0);
+    await store.transition(tenantId, { status: "running", event: { type: "tenant.onboarding.started" } }, T0);
+    const day = 86_400;
+    const t0 = Date.parse(T0) / 1000;
+    const event = (
+      await docClient.send(
+        new GetCommand({ TableName: tableName, Key: { pk: `TENANT#${tenantId}`, sk: "EVENT#0000000001" } }),
+      )
+    ).Item;
+    expect(event?.["expiresAt"]).toBe(t0 + 90 * day);
+
+    const off = new Date(Date.parse(T0) + 1000).toISOString();
+    await store.transition(
+      tenantId,
+      { status: "offboarded", event: { type: "tenant.offboarding.succeeded" } },
+      off,
+    );
+    expect((await rawTenant(tenantId))["expiresAt"]).toBe(t0 + 1 + 30 * day);
+    const parts = await docClient.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :g)",
+        ExpressionAttributeValues: { ":pk": `TENANT#${tenantId}`, ":g": "GROUPS#" },
+      }),
+    );
+    expect(parts.Items?.length).toBeGreaterThan(0);
+    for (const part of parts.Items ?? []) expect(part["expiresAt"]).toBe(t0 + 1 + 30 * day);
+
+    // 31 days later the sweep (DynamoDB's TTL in AWS) deletes the tenant and its parts, not its events.
+    expect(
+      await sweepExpired({ client: docClient, table: tableName }, (t0 + 31 * day) * 1000),
+    ).toBeGreaterThan(0);
+    expect(await rawTenant(tenantId)).toBeUndefined();
+    // Registered again (by another partner): its events never reuse the old sequences.
+    await store.registerTenant(
+      "p_new",
+      splitRequest(tenantId, 1),
+      new Date((t0 + 32 * day) * 1000).toISOString(),
+    );
+    expect((await rawTenant(tenantId))["expiresAt"]).toBeUndefined();
+    const { event: started } = await store.transition(
+      tenantId,
+      { status: "running", event: { type: "tenant.onboarding.started" } },
+      new Date((t0 + 32 * day) * 1000).toISOString(),
+    );
+    expect(started?.data.sequence).toBe(3);
+    expect((await store.listEvents(tenantId)).map((e) => e.data.sequence)).toEqual([3]);
   });
 });

@@ -4,9 +4,10 @@
  * before the tenant item names them. Parts no longer named by the tenant item are never read
  * and deleted best effort.
  */
-import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { GROUPS_SK_PREFIX, groupsPartSortKey, tenantKey } from "./keys.ts";
 import { batchDelete, queryAll, type TableContext } from "./query.ts";
+import { TABLE_KEYS } from "./schema.ts";
 import type { TenantItem } from "./tenant-item.ts";
 
 /** Group specs up to this size live in the tenant item (so that it stays a few KB: one read unit); larger ones (up to 2 x 10,000 members) in parts. */
@@ -74,6 +75,23 @@ export class GroupParts {
     if (this.#cache.size >= CACHED_GROUPS) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(cacheKey, groups);
     return structuredClone(groups);
+  }
+
+  /** Gives the parts a TTL (an offboarded tenant's). */
+  async expire(tenantId: string, partsId: string, count: number, expiresAt: number): Promise<void> {
+    const { pk } = tenantKey(tenantId);
+    for (let part = 0; part < count; part++) {
+      await this.#ctx.client.send(
+        new UpdateCommand({
+          TableName: this.#ctx.table,
+          Key: { pk, sk: groupsPartSortKey(partsId, part) },
+          UpdateExpression: "SET #ttl = :ttl",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#ttl": TABLE_KEYS.ttl },
+          ExpressionAttributeValues: { ":ttl": expiresAt },
+        }),
+      );
+    }
   }
 
   async delete(tenantId: string, partsId: string, count: number): Promise<void> {

@@ -6,6 +6,7 @@
  * shared: `tenant-item.ts`, `keys.ts`, `update-expression.ts`, `newest-first.ts`, `query.ts`.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type Retention, retentionFromEnv } from "../../commons/config.ts";
 import type {
   ApiKeyInfo,
   ApiKeyPrincipal,
@@ -50,6 +51,11 @@ export interface DynamoTenantStoreOptions {
    * @default 300 KiB
    */
   maxItemBytes?: number;
+  /**
+   * TTL of event items (from their time) and of an offboarded tenant (from its offboarding).
+   * @default `EVENT_RETENTION_DAYS` (90) and `OFFBOARDED_RETENTION_DAYS` (30)
+   */
+  retention?: Retention;
 }
 
 const DEFAULT_MAX_ITEM_BYTES = 300 * 1024;
@@ -69,9 +75,11 @@ export class DynamoTenantStore implements TenantStore {
 
   constructor(options: DynamoTenantStoreOptions) {
     const ctx: TableContext = { client: options.client, table: options.tableName };
+    const retention = options.retention ?? retentionFromEnv();
     const cursors = new CursorCodec(options.cursorSecret ?? `journal-onboarding-cursor:${options.tableName}`);
     this.#events = new TenantEvents(ctx, cursors, {
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+      eventRetentionDays: retention.eventDays,
       onFlushError:
         options.onFlushError ??
         ((err, tenantId) =>
@@ -82,6 +90,7 @@ export class DynamoTenantStore implements TenantStore {
       parts: new GroupParts(ctx),
       memberships: new Memberships(ctx),
       maxItemBytes: options.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES,
+      offboardedRetentionDays: retention.offboardedDays,
     });
     this.#partners = new PartnerRecords(ctx, cursors);
     this.#apiKeys = new ApiKeyRecords(ctx);

@@ -34,7 +34,7 @@ import {
 import type { Memberships } from "./memberships.ts";
 import { queryNewestFirst, type ShardedList } from "./newest-first.ts";
 import { isConditionFailure, type TableContext } from "./query.ts";
-import { TABLE_INDEXES } from "./schema.ts";
+import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 import {
   type OutboxEntry,
   OWNED_ATTRIBUTES,
@@ -56,6 +56,8 @@ export interface TenantRecordsOptions {
   memberships: Memberships;
   /** The tenant item may not grow past this (the guard); DynamoDB's own limit is 400 KB. */
   maxItemBytes: number;
+  /** An offboarded tenant's item and group parts expire this long after offboarding (TTL). */
+  offboardedRetentionDays: number;
 }
 
 export class TenantRecords {
@@ -65,6 +67,7 @@ export class TenantRecords {
   readonly #parts: GroupParts;
   readonly #memberships: Memberships;
   readonly #maxItemBytes: number;
+  readonly #offboardedRetentionSeconds: number;
   /** The size of each tenant item as last read or written by this process. */
   readonly #sizes = new Map<string, number>();
 
@@ -75,6 +78,7 @@ export class TenantRecords {
     this.#parts = options.parts;
     this.#memberships = options.memberships;
     this.#maxItemBytes = options.maxItemBytes;
+    this.#offboardedRetentionSeconds = Math.round(options.offboardedRetentionDays * 86_400);
   }
 
   /**
@@ -87,6 +91,8 @@ export class TenantRecords {
   async registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant> {
     const { tenantId } = request;
     const registrationId = randomUUID();
+    // Event items outlive an expired tenant item: continue after their sequences.
+    const floor = await this.#events.newestSequence(tenantId);
     const groupsParts = await this.#parts.putIfLarge(tenantId, registrationId, request.groups, now);
 
     const u = new UpdateExpression();
@@ -129,13 +135,16 @@ export class TenantRecords {
       "ndrAddressKept",
       "customizationEnabledAt",
       "ndrAddressSet",
+      TABLE_KEYS.ttl,
+      "ownedMembers",
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
     const run = u.path("run");
     const seq = u.path("seq");
     u.set(run, `if_not_exists(${run}, ${u.value(0)}) + ${u.value(1)}`);
-    u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(0)}) + ${u.value(1)}`);
+    u.set(seq, `if_not_exists(${seq}, ${u.value(floor)})`);
+    u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(floor)}) + ${u.value(1)}`);
     // Events of the previous registration are flushed first: their items belong to that partner.
     const outbox = u.path("outbox");
     u.condition(
@@ -299,6 +308,12 @@ export class TenantRecords {
           .catch(() => {});
       }
       this.#remember(item);
+      if (change.status === "offboarded" && item.groupsParts) {
+        // Its group parts go with it (best effort: parts nobody names are never read).
+        await this.#parts
+          .expire(tenantId, item.groupsPartsId ?? item.registrationId, item.groupsParts, this.#expiry(now))
+          .catch(() => {});
+      }
       // Memberships after the write that checked the change's conditions (run, attempt, status).
       if (change.own?.members?.length) await this.#memberships.own(tenantId, change.own.members, now);
       if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
@@ -307,6 +322,10 @@ export class TenantRecords {
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
+  }
+
+  #expiry(fromIso: string): number {
+    return Math.floor(Date.parse(fromIso) / 1000) + this.#offboardedRetentionSeconds;
   }
 
   async #ensureAdoptedMap(tenantId: string): Promise<void> {
@@ -344,6 +363,9 @@ export class TenantRecords {
     u.set(lastChange, changeIdValue);
     u.set(u.path("updatedAt"), u.value(now));
     if (change.status) u.set(u.path("status"), u.value(change.status));
+    // An offboarded tenant expires (TTL) unless registered again meanwhile (which removes it).
+    if (change.status === "offboarded") u.set(u.path(TABLE_KEYS.ttl), u.value(this.#expiry(now)));
+    else if (change.status) u.remove(u.path(TABLE_KEYS.ttl));
     for (const name of ["error", "consentUrl"] as const) {
       const value = change[name];
       if (value === null) u.remove(u.path(name));

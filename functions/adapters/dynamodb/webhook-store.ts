@@ -35,6 +35,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { retentionFromEnv } from "../../commons/config.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
 import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
@@ -138,7 +139,10 @@ export interface DynamoWebhookStoreOptions {
   tableName: string;
   /** HMAC key of delivery list cursors. @default a key derived from the table name */
   cursorSecret?: string;
-  /** How long settled deliveries stay listable and replayable (TTL). @default 30 */
+  /**
+   * How long settled deliveries stay listable and replayable (TTL).
+   * @default `EVENT_RETENTION_DAYS` (90)
+   */
   retentionDays?: number;
 }
 
@@ -213,7 +217,7 @@ export class DynamoWebhookStore {
     this.#cursors = new CursorCodec(
       options.cursorSecret ?? `journal-onboarding-webhooks:${options.tableName}`,
     );
-    this.#retentionSeconds = Math.round((options.retentionDays ?? 30) * 86_400);
+    this.#retentionSeconds = Math.round((options.retentionDays ?? retentionFromEnv().eventDays) * 86_400);
   }
 
   // ---- endpoints -------------------------------------------------------------------------
