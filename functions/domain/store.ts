@@ -147,7 +147,11 @@ export interface TenantStore {
    * is registered and not `offboarded` (an offboarded one is replaced).
    */
   registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant>;
-  getTenant(tenantId: string): Promise<StoredTenant | undefined>;
+  /**
+   * With `partnerId`: undefined when the tenant is another partner's, decided on the tenant item
+   * before anything else (e.g. large groups) is read.
+   */
+  getTenant(tenantId: string, options?: { partnerId?: string }): Promise<StoredTenant | undefined>;
   /**
    * Newest first. Without `partnerId`: every partner's (ops). Throws InvalidCursorError on a bad
    * cursor. Listed tenants leave out `groups` (up to 2 x 10,000 members); `getTenant` has them.

@@ -79,8 +79,8 @@ export class DynamoTenantStore implements TenantStore {
     return this.#tenants.registerTenant(partnerId, request, now);
   }
 
-  getTenant(tenantId: string): Promise<StoredTenant | undefined> {
-    return this.#tenants.getTenant(tenantId);
+  getTenant(tenantId: string, options?: { partnerId?: string }): Promise<StoredTenant | undefined> {
+    return this.#tenants.getTenant(tenantId, options);
   }
 
   listTenants(query: {

@@ -16,6 +16,7 @@ import {
   type TenantEvent,
   type TenantStatus,
 } from "../../domain/tenant.ts";
+import { listedItemKey } from "./claim-store.ts";
 import type { CursorCodec } from "./cursor.ts";
 import type { TenantEvents } from "./events.ts";
 import type { GroupParts } from "./group-parts.ts";
@@ -141,9 +142,11 @@ export class TenantRecords {
     }
   }
 
-  async getTenant(tenantId: string): Promise<StoredTenant | undefined> {
+  async getTenant(tenantId: string, options: { partnerId?: string } = {}): Promise<StoredTenant | undefined> {
     const item = await readTenantItem(this.#ctx, tenantId);
-    return item && toStoredTenant(item, await this.#parts.groupsOf(item));
+    // Another partner's tenant: nothing more is read (its group parts would take longer).
+    if (!item || (options.partnerId !== undefined && item.partnerId !== options.partnerId)) return undefined;
+    return toStoredTenant(item, await this.#parts.groupsOf(item));
   }
 
   async listTenants(query: {
@@ -162,7 +165,8 @@ export class TenantRecords {
       partition,
       scope,
       query,
-      (position) => tenantKey(idFromNewestFirstSortKey(position)),
+      // Claims (a partner's record of a tenant not bound to it) are listed with the tenants.
+      (position) => listedItemKey(idFromNewestFirstSortKey(position), tenantKey),
     );
     // Without `groups`: they can be 2 x 10,000 members, stored apart; nobody lists them.
     const items = page.items.map((item) => toStoredTenant(item, undefined).tenant);
