@@ -72,7 +72,10 @@ function describe(outcome: ConsentOutcome): { status: number; title: string; tex
       return {
         status: 200,
         title: "Consent received",
-        text: [`Tenant ${outcome.tenantId} is already connected to this provider.`, "You can close this page."],
+        text: [
+          `Tenant ${outcome.tenantId} is already connected to this provider.`,
+          "You can close this page.",
+        ],
       };
     case "declined":
       return {

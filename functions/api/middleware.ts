@@ -101,8 +101,7 @@ export function requestValidation(): ApiMiddleware {
         const json = readJsonBody(event, headers);
         if (json === NO_BODY) {
           if (!route.optionalBody) problems.push({ pointer: "/body", detail: "A JSON body is required" });
-        }
-        else body = validate(route.body, json, "/body", problems);
+        } else body = validate(route.body, json, "/body", problems);
       } else if ((event.body ?? "").trim().length > 0) {
         // An operation without a body has no fields: anything sent is an unknown field.
         problems.push({ pointer: "/body", detail: "This operation takes no body" });

@@ -3,8 +3,9 @@
  * shaping of the answer, nothing else: matching, auth, parsing, validation, idempotency,
  * errors and logging are middleware (`app.ts`).
  */
-import { ConflictError } from "../domain/errors.ts";
+
 import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
+import { ConflictError } from "../domain/errors.ts";
 import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
@@ -12,9 +13,9 @@ import { CONSENT_CALLBACK_PATH, CONSENT_PAGE_HEADERS, consentPage } from "./cons
 import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
+  ConsentCallbackQuery,
   DeliveryIdParams,
   DeliveryListQuery,
-  ConsentCallbackQuery,
   ErrorCatalogueSchema,
   HealthSchema,
   OnboardingRequestBody,
@@ -425,7 +426,10 @@ export const routes: readonly Route[] = [
     query: ConsentCallbackQuery,
     responses: {
       200: { description: "Consent received: the tenant is bound.", contentType: "text/html" },
-      400: { description: "Nothing was bound (declined, invalid or expired link).", contentType: "text/html" },
+      400: {
+        description: "Nothing was bound (declined, invalid or expired link).",
+        contentType: "text/html",
+      },
     },
     handle: async ({ query, services }) => {
       const outcome = await services.onboarding.consentCallback({

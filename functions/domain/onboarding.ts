@@ -421,7 +421,10 @@ export class OnboardingService {
       };
     }
     if (!state.ok) return { kind: "invalid-state" };
-    if (answer.adminConsent?.toLowerCase() !== "true" || answer.tenant?.toLowerCase() !== state.tenantId.toLowerCase()) {
+    if (
+      answer.adminConsent?.toLowerCase() !== "true" ||
+      answer.tenant?.toLowerCase() !== state.tenantId.toLowerCase()
+    ) {
       return { kind: "tenant-mismatch" };
     }
     return this.bind(state.partnerId, state.tenantId, "consent");
@@ -440,7 +443,11 @@ export class OnboardingService {
     if (!claims) return { kind: "link-not-valid" };
     const current = await this.#store.getTenant(tenantId);
     const claim = await claims.getClaim(tenantId, partnerId);
-    const open = claim && !claim.former && claim.tenant.status === "awaiting_consent" && !claimExpired(claim, this.#clock());
+    const open =
+      claim &&
+      !claim.former &&
+      claim.tenant.status === "awaiting_consent" &&
+      !claimExpired(claim, this.#clock());
     if (current && current.tenant.partnerId === partnerId && current.tenant.status !== "offboarded") {
       // Bound already: a consent given again (or given at last in Entra) resumes a waiting tenant.
       if (claim) await claims.deleteClaim(tenantId, partnerId);
@@ -498,7 +505,11 @@ export class OnboardingService {
     ));
     await claims.deleteClaim(tenantId, partnerId);
     for (const other of await claims.listClaims(tenantId)) {
-      if (other.tenant.partnerId !== partnerId && !other.former && other.tenant.status === "awaiting_consent") {
+      if (
+        other.tenant.partnerId !== partnerId &&
+        !other.former &&
+        other.tenant.status === "awaiting_consent"
+      ) {
         await this.#failClaim(claims, tenantId, other.tenant.partnerId);
       }
     }

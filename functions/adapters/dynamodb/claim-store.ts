@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import {
   CLAIM_LIFETIME_MS,
   type ClaimChange,
@@ -96,7 +96,11 @@ export class DynamoClaimStore implements ClaimStore {
 
   async getClaim(tenantId: string, partnerId: string): Promise<StoredClaim | undefined> {
     const { Item } = await this.#ctx.client.send(
-      new GetCommand({ TableName: this.#ctx.table, Key: claimKey(tenantId, partnerId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#ctx.table,
+        Key: claimKey(tenantId, partnerId),
+        ConsistentRead: true,
+      }),
     );
     return Item ? toClaim(Item as ClaimItem) : undefined;
   }
@@ -116,7 +120,10 @@ export class DynamoClaimStore implements ClaimStore {
       ...(request.groups && { groupsGz: gzipGroups(request.groups) }),
       status: "awaiting_consent",
       steps: Object.fromEntries(
-        initialSteps(request).map((s) => [s.name, { status: s.status, initialStatus: s.status, attempts: 0 }]),
+        initialSteps(request).map((s) => [
+          s.name,
+          { status: s.status, initialStatus: s.status, attempts: 0 },
+        ]),
       ),
       error: CONSENT_PENDING,
       createdAt: now,
@@ -163,7 +170,11 @@ export class DynamoClaimStore implements ClaimStore {
     // on the condition that nobody wrote meanwhile (updatedAt + claimSeq).
     for (let attempt = 0; attempt < 3; attempt++) {
       const { Item } = await this.#ctx.client.send(
-        new GetCommand({ TableName: this.#ctx.table, Key: claimKey(tenantId, partnerId), ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.#ctx.table,
+          Key: claimKey(tenantId, partnerId),
+          ConsistentRead: true,
+        }),
       );
       if (!Item) throw new ConflictError(`Tenant ${tenantId} is not claimed.`);
       const item = Item as ClaimItem & Record<string, unknown>;
@@ -181,7 +192,10 @@ export class DynamoClaimStore implements ClaimStore {
         if (fields.outboundGateway !== undefined || groups) {
           const request = { region: item.region, outboundGateway: item.outboundGateway };
           item.steps = Object.fromEntries(
-            initialSteps(request).map((s) => [s.name, { status: s.status, initialStatus: s.status, attempts: 0 }]),
+            initialSteps(request).map((s) => [
+              s.name,
+              { status: s.status, initialStatus: s.status, attempts: 0 },
+            ]),
           );
         }
       }
@@ -272,7 +286,13 @@ export class DynamoClaimStore implements ClaimStore {
       await this.#ctx.client.send(
         new PutCommand({
           TableName: this.#ctx.table,
-          Item: { ...customerNameKey(customerName), kind: "customerName", customerName, partnerId, createdAt: now },
+          Item: {
+            ...customerNameKey(customerName),
+            kind: "customerName",
+            customerName,
+            partnerId,
+            createdAt: now,
+          },
           ConditionExpression: "attribute_not_exists(pk) OR partnerId = :p",
           ExpressionAttributeValues: { ":p": partnerId },
         }),
@@ -325,7 +345,10 @@ function gzipGroups(groups: { eu: GroupSpec; us: GroupSpec }): Uint8Array {
 
 function toClaim(item: ClaimItem): StoredClaim {
   const groups = item.groupsGz
-    ? (JSON.parse(gunzipSync(Buffer.from(item.groupsGz)).toString("utf8")) as { eu: GroupSpec; us: GroupSpec })
+    ? (JSON.parse(gunzipSync(Buffer.from(item.groupsGz)).toString("utf8")) as {
+        eu: GroupSpec;
+        us: GroupSpec;
+      })
     : undefined;
   const request: OnboardingRequest = {
     tenantId: item.tenantId,
