@@ -180,13 +180,14 @@ describe("binding by consent", () => {
     const forged = Buffer.from(
       JSON.stringify({ ...JSON.parse(Buffer.from(payload!, "base64url").toString()), p: "p_other" }),
     ).toString("base64url");
-    for (const query of <Record<string, string>[]>[
+    const queries: Record<string, string>[] = [
       { admin_consent: "True", tenant: tenantId, state: "nonsense" },
       { admin_consent: "True", tenant: tenantId, state: `${forged}.${mac}` },
       { admin_consent: "True", tenant: tenantId },
       { admin_consent: "True", tenant: randomUUID(), state },
       { admin_consent: "False", tenant: tenantId, state },
-    ]) {
+    ];
+    for (const query of queries) {
       const page = await callback(query);
       expect(page.status).toBe(400);
     }
