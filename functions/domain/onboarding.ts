@@ -435,8 +435,8 @@ export class OnboardingService {
    * onboarding: the first binding wins; the other open claims end `failed`
    * TENANT_BOUND_ELSEWHERE. A tenant bound to another partner moves: that partner's record is
    * kept, `offboarded`, readable by it (nothing is done in the customer's tenant), and the new
-   * owner's onboarding adopts what is there. `by` is recorded in the tenant's history
-   * (`tenant.bound_by_consent` or `tenant.bound_by_ops`).
+   * owner's onboarding adopts what is there. A binding by ops is recorded in the tenant's
+   * history (`tenant.bound_by_ops`).
    */
   async bind(partnerId: string, tenantId: string, by: "consent" | "ops"): Promise<ConsentOutcome> {
     const claims = this.#binding?.claims;
@@ -494,15 +494,14 @@ export class OnboardingService {
       await this.#failClaim(claims, tenantId, partnerId);
       return { kind: "link-not-valid" };
     }
-    ({ stored } = await this.#store.transition(
-      tenantId,
-      {
-        expectStatus: ["queued"],
-        expectRun: stored.internals.run,
-        event: { type: by === "ops" ? "tenant.bound_by_ops" : "tenant.bound_by_consent" },
-      },
-      this.#now(),
-    ));
+    if (by === "ops") {
+      // Recorded in the tenant's history (not a webhook): a binding no customer consented to.
+      ({ stored } = await this.#store.transition(
+        tenantId,
+        { expectStatus: ["queued"], expectRun: stored.internals.run, event: { type: "tenant.bound_by_ops" } },
+        this.#now(),
+      ));
+    }
     await claims.deleteClaim(tenantId, partnerId);
     for (const other of await claims.listClaims(tenantId)) {
       if (

@@ -111,7 +111,7 @@ export const EVENT_TYPES = [
  */
 export const HISTORY_ONLY_EVENT_TYPES = [
   "tenant.updated",
-  "tenant.bound_by_consent",
+  /** Ops bound the tenant to a partner by hand (`bindTenant`), without the customer's consent link. */
   "tenant.bound_by_ops",
 ] as const;
 export type WebhookEventType = (typeof EVENT_TYPES)[number];
