@@ -1,7 +1,7 @@
 /**
- * The AWS delivery queue: an SQS FIFO queue with one message group per tenant, so that SQS
- * hands a tenant's deliveries to the dispatcher one at a time, in `sequence` order, while other
- * tenants flow in parallel.
+ * The AWS delivery queue: an SQS FIFO queue with one message group per tenant and partner
+ * (`messageGroupOf`), so that SQS hands a tenant's deliveries to the dispatcher one at a time,
+ * in `sequence` order, while other tenants (and a tenant's previous owner) flow in parallel.
  */
 import {
   ChangeMessageVisibilityBatchCommand,
