@@ -595,8 +595,12 @@ export class OnboardingService {
   }
 
   async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {
-    const stored = await this.#store.getTenant(tenantId);
-    if (!stored || (principal.role !== "ops" && stored.tenant.partnerId !== ownPartnerId(principal))) {
+    // The owner check comes first, before anything else of the tenant is read.
+    const stored = await this.#store.getTenant(
+      tenantId,
+      principal.role === "ops" ? {} : { partnerId: ownPartnerId(principal) },
+    );
+    if (!stored) {
       throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
     }
     return stored;
