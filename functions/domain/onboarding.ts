@@ -62,7 +62,15 @@ export interface OnboardingServiceOptions {
    * API's unit tests only) a POST registers and starts onboarding at once.
    */
   binding?: { claims: ClaimStore; links?: ConsentLinks };
+  /**
+   * With an eventually consistent engine: how long to wait before the second look that confirms
+   * a run is stranded. @default 3000
+   */
+  strandedConfirmMs?: number;
 }
+
+/** A run this long after the tenant's last change is judged on one look at the engine. */
+export const STRANDED_SETTLED_MS = 5 * 60_000;
 
 /** What the consent callback received from Entra (query parameters). */
 export interface ConsentAnswer {
@@ -143,12 +151,14 @@ export class OnboardingService {
   readonly #engine: WorkflowEngine;
   readonly #clock: () => Date;
   readonly #binding: OnboardingServiceOptions["binding"];
+  readonly #strandedConfirmMs: number;
 
   constructor(options: OnboardingServiceOptions) {
     this.#store = options.store;
     this.#engine = options.engine;
     this.#clock = options.clock ?? (() => new Date());
     this.#binding = options.binding;
+    this.#strandedConfirmMs = options.strandedConfirmMs ?? 3000;
   }
 
   /**
@@ -372,11 +382,15 @@ export class OnboardingService {
   async #stranded(stored: StoredTenant): Promise<boolean> {
     const kind = IN_FLIGHT[stored.tenant.status];
     if (!kind) return false;
-    const execution = await this.#engine.describe(kind, {
-      tenantId: stored.tenant.tenantId,
-      run: stored.internals.run,
-    });
-    return execution?.status !== "RUNNING";
+    const input = { tenantId: stored.tenant.tenantId, run: stored.internals.run };
+    if ((await this.#engine.describe(kind, input))?.status === "RUNNING") return false;
+    // Step Functions' DescribeExecution is eventually consistent: an execution started a moment
+    // ago may not be found yet. Unless the tenant has not changed for a while, look again a few
+    // seconds later, and only a run that is still not running is stranded.
+    if (this.#engine.consistentDescribe) return true;
+    if (this.#clock().getTime() - Date.parse(stored.tenant.updatedAt) >= STRANDED_SETTLED_MS) return true;
+    await new Promise((resolve) => setTimeout(resolve, this.#strandedConfirmMs));
+    return (await this.#engine.describe(kind, input))?.status !== "RUNNING";
   }
 
   /**
