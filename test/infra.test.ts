@@ -235,7 +235,7 @@ describe("functions", () => {
     expect(access).toEqual({
       Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
       Api: {
-        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#*",
+        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#* CUSTOMER#*",
         gsi3: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
         gsi4: "TENANTS#ALL#* PARTNERS WEBHOOK_DELIVERIES#ALL#* (dynamodb:Query)",
       },
@@ -340,7 +340,7 @@ describe("REST API", () => {
     }
   });
 
-  it("serves /health and the console without auth, and /v1/{proxy+} through the authorizer", () => {
+  it("serves /health, the console and the consent callback without auth, and /v1/{proxy+} through the authorizer", () => {
     const paths = new Map(
       ofType("AWS::ApiGateway::Resource").map(([id, r]) => [id, r.Properties["PathPart"] as string]),
     );
@@ -350,8 +350,10 @@ describe("REST API", () => {
       auth: m.Properties["AuthorizationType"],
       authorizer: m.Properties["AuthorizerId"],
     }));
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(5);
     expect(methods).toContainEqual({ path: "health", method: "GET", auth: "NONE", authorizer: undefined });
+    // Where Entra sends a customer's admin back after consent: a browser, no key (signed state).
+    expect(methods).toContainEqual({ path: "callback", method: "GET", auth: "NONE", authorizer: undefined });
     // The console's static files (functions/console): GET only, no key.
     expect(methods).toContainEqual({ path: "console", method: "GET", auth: "NONE", authorizer: undefined });
     expect(methods).toContainEqual({ path: "{proxy+}", method: "GET", auth: "NONE", authorizer: undefined });
