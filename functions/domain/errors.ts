@@ -11,6 +11,7 @@ export const ErrorName = {
   Transient: "TransientError",
   NotFound: "NotFoundError",
   ConsentRequired: "ConsentRequiredError",
+  PermissionMissing: "PermissionMissingError",
   AccessDenied: "AccessDeniedError",
   InvalidRequest: "InvalidRequestError",
   DehydratedOrganization: "DehydratedOrganizationError",
@@ -64,6 +65,23 @@ export class NotFoundError extends OnboardingError {
 export class ConsentRequiredError extends OnboardingError {
   override readonly name = ErrorName.ConsentRequired;
   readonly code = "CONSENT_REQUIRED";
+}
+
+/**
+ * The app may not run some cmdlets in this tenant: its role group lacks the management roles
+ * that hold them (Exchange answers "The term 'X' is not recognized ..." or "... is not allowed
+ * to call X"). Found by check-access's preflight (the tenant then waits in
+ * `awaiting_permissions`) or by a step's refused call.
+ */
+export class PermissionMissingError extends OnboardingError {
+  override readonly name = ErrorName.PermissionMissing;
+  readonly code = "M365_PERMISSION_MISSING";
+  /** Each cmdlet refused and the role that holds it ("unknown" when not known). */
+  readonly missing: readonly { cmdlet: string; role: string }[];
+  constructor(message: string, missing: readonly { cmdlet: string; role: string }[], options?: ErrorOptions) {
+    super(message, options);
+    this.missing = missing;
+  }
 }
 
 /** Authenticated, but not allowed (missing role or permission). */

@@ -100,6 +100,7 @@ export class TenantRecords {
       "groupsPartsId",
       "error",
       "consentUrl",
+      "missingPermissions",
       "previousNdrTo",
       "ndrAddressKept",
       "customizationEnabledAt",
@@ -274,7 +275,7 @@ export class TenantRecords {
     u.set(lastChange, changeIdValue);
     u.set(u.path("updatedAt"), u.value(now));
     if (change.status) u.set(u.path("status"), u.value(change.status));
-    for (const name of ["error", "consentUrl"] as const) {
+    for (const name of ["error", "consentUrl", "missingPermissions"] as const) {
       const value = change[name];
       if (value === null) u.remove(u.path(name));
       else if (value !== undefined) u.set(u.path(name), u.value(value));

@@ -9,6 +9,7 @@ import type { SimulatorServer } from "./server.ts";
  * - `GET|DELETE /_sim/calls[?tenantId=]`, `POST /_sim/configure` (a `SimulatorConfig`), `POST /_sim/reset`
  * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
  * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`
+ * - `PUT /_sim/tenants/:id/app-roles` (`{ exchangeAdministrator?, roles? }`: the app's access)
  */
 export async function handleControl(
   sim: SimulatorServer,
@@ -53,6 +54,9 @@ export async function handleControl(
         return send(res, 200, ok);
       case "PUT tenants :id dehydrated":
         sim.setDehydrated(id!, Boolean(body.value));
+        return send(res, 200, ok);
+      case "PUT tenants :id app-roles":
+        sim.setAppRoles(id!, body);
         return send(res, 200, ok);
       case "POST tenants :id fail-next":
         if (typeof body.operation !== "string" || !body.fault) break;

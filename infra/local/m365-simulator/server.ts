@@ -27,7 +27,9 @@ import {
   type TenantState,
   upgradeTenantState,
 } from "./state.ts";
+import { setAppRoles } from "./exchange/rbac.ts";
 import type {
+  AppAccess,
   SimCall,
   SimFault,
   SimulatorConfig,
@@ -238,6 +240,11 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     const state = this.state(tenantId);
     state.dehydrated = dehydrated;
     state.hydratingUntil = null;
+    this.#settings.onChange?.();
+  }
+
+  setAppRoles(tenantId: string, access: AppAccess): void {
+    setAppRoles(this.state(tenantId), this.#settings.clientId, access);
     this.#settings.onChange?.();
   }
 
@@ -479,5 +486,8 @@ function snapshot(state: TenantState): TenantSnapshot {
       emailAddresses: r.emailAddresses,
       userPrincipalName: r.userPrincipalName ?? null,
     })),
+    appExchangeAdministrator: state.appExchangeAdministrator,
+    servicePrincipals: state.servicePrincipals,
+    roleGroups: state.roleGroups.map((g) => ({ name: g.name, roles: g.roles, members: g.members })),
   });
 }
