@@ -118,7 +118,11 @@ const GROUPS = [
  * Offboarding's Remove-* are included so that a tenant that onboards can also be offboarded.
  */
 export function requiredCmdlets(request: Pick<OnboardingRequest, "region" | "outboundGateway">): string[] {
-  return [...ALWAYS, ...(request.outboundGateway ? CONNECTOR : []), ...(request.region === "split" ? GROUPS : [])];
+  return [
+    ...ALWAYS,
+    ...(request.outboundGateway ? CONNECTOR : []),
+    ...(request.region === "split" ? GROUPS : []),
+  ];
 }
 
 /** One cmdlet the app may not run, and the management role that would allow it. */
@@ -131,7 +135,10 @@ export interface MissingPermission {
  * The required cmdlets missing from `available` (the cmdlets Exchange says the app may run),
  * compared case-insensitively, in `requiredCmdlets` order.
  */
-export function missingPermissions(required: readonly string[], available: readonly string[]): MissingPermission[] {
+export function missingPermissions(
+  required: readonly string[],
+  available: readonly string[],
+): MissingPermission[] {
   const allowed = new Set(available.map((c) => c.trim().toLowerCase()));
   return required
     .filter((cmdlet) => !allowed.has(cmdlet.toLowerCase()))
@@ -139,7 +146,9 @@ export function missingPermissions(required: readonly string[], available: reado
 }
 
 /** The roles this tenant's cmdlets need, in MANAGEMENT_ROLES order (the script's role group). */
-export function requiredRoles(request: Pick<OnboardingRequest, "region" | "outboundGateway">): ManagementRole[] {
+export function requiredRoles(
+  request: Pick<OnboardingRequest, "region" | "outboundGateway">,
+): ManagementRole[] {
   const roles = new Set<string>(requiredCmdlets(request).map((c) => CMDLET_ROLES[c] ?? ""));
   // Adding and removing members of a group the app does not own needs the switch's role.
   if (request.region === "split") roles.add("Security Group Creation and Membership");

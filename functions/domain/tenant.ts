@@ -154,7 +154,11 @@ export function initialSteps(req: Pick<OnboardingRequest, "region" | "outboundGa
 }
 
 /** Statuses from which `POST /retry` is allowed. */
-export const RETRYABLE_STATUSES: readonly TenantStatus[] = ["failed", "awaiting_consent", "awaiting_permissions"];
+export const RETRYABLE_STATUSES: readonly TenantStatus[] = [
+  "failed",
+  "awaiting_consent",
+  "awaiting_permissions",
+];
 /**
  * Statuses from which `PATCH` may correct the request (then `retry` applies it).
  * `awaiting_approval` joins here once it exists in TENANT_STATUSES.

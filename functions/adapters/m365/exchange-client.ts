@@ -227,7 +227,12 @@ function parseModuleFile(text: string): string[] | undefined {
     const list = key === undefined ? undefined : (row as Record<string, unknown>)[key];
     if (typeof list !== "string") continue;
     found = true;
-    cmdlets.push(...list.split(",").map((c) => c.trim()).filter((c) => c.length > 0));
+    cmdlets.push(
+      ...list
+        .split(",")
+        .map((c) => c.trim())
+        .filter((c) => c.length > 0),
+    );
   }
   return found ? cmdlets : undefined;
 }

@@ -16,6 +16,7 @@ import { handleControl } from "./control.ts";
 import { handleExchange } from "./exchange/endpoint.ts";
 import { exchangeError, statusCode } from "./exchange/invoke.ts";
 import { isDehydrated } from "./exchange/organization.ts";
+import { setAppRoles } from "./exchange/rbac.ts";
 import { handleGraph } from "./graph.ts";
 import { aadstsCode, entraError, HttpFailure, nonNegative, send, sleep } from "./http.ts";
 import { IdentityService } from "./identity.ts";
@@ -27,7 +28,6 @@ import {
   type TenantState,
   upgradeTenantState,
 } from "./state.ts";
-import { setAppRoles } from "./exchange/rbac.ts";
 import type {
   AppAccess,
   SimCall,

@@ -232,7 +232,9 @@ async function moduleFile(
   const claims = host.identity.authenticate(req, host.endpoints.exchange);
   if (typeof claims === "string") return reply(401, { error: { code: "Unauthorized", message: claims } });
   if (claims.tid !== tenantId) {
-    return reply(401, { error: { code: "Unauthorized", message: `The token was issued for tenant ${claims.tid}.` } });
+    return reply(401, {
+      error: { code: "Unauthorized", message: `The token was issued for tenant ${claims.tid}.` },
+    });
   }
   await host.latency();
   if (await host.applyFault(call, res, host.takeFault(tenantId, "EXOModuleFile"), "odata")) return;

@@ -191,7 +191,8 @@ export function setAppRoles(
   appId: string,
   access: { exchangeAdministrator?: boolean; roles?: string[] },
 ): void {
-  if (access.exchangeAdministrator !== undefined) state.appExchangeAdministrator = access.exchangeAdministrator;
+  if (access.exchangeAdministrator !== undefined)
+    state.appExchangeAdministrator = access.exchangeAdministrator;
   if (access.roles === undefined) return;
   for (const role of access.roles) {
     if (!Object.hasOwn(ROLE_CMDLETS, role)) throw new Error(`unknown management role: ${role}`);
@@ -355,8 +356,17 @@ const getManagementRole = ({ params }: CmdletContext): Row[] => {
   const cmdlet = str(params, "Cmdlet");
   const identity = str(params, "Identity");
   return Object.entries(ROLE_CMDLETS)
-    .filter(([role, cmdlets]) => (identity === undefined || same(role, identity)) && (cmdlet === undefined || cmdlets.some((c) => same(c, cmdlet))))
-    .map(([role]) => ({ Identity: role, Name: role, RoleType: role.replace(/[^A-Za-z]/g, ""), IsRootRole: true }));
+    .filter(
+      ([role, cmdlets]) =>
+        (identity === undefined || same(role, identity)) &&
+        (cmdlet === undefined || cmdlets.some((c) => same(c, cmdlet))),
+    )
+    .map(([role]) => ({
+      Identity: role,
+      Name: role,
+      RoleType: role.replace(/[^A-Za-z]/g, ""),
+      IsRootRole: true,
+    }));
 };
 
 // Source: Get-ManagementRoleAssignment.md (-RoleAssignee, -Role; RoleAssigneeType RoleGroup).
@@ -395,15 +405,30 @@ export const RBAC_CMDLETS: CmdletDefinition[] = [
     shouldProcess: true,
     run: newServicePrincipal,
   },
-  { name: "Get-ServicePrincipal", parameters: ["Identity", "Organization"], shouldProcess: false, run: getServicePrincipal },
-  { name: "Remove-ServicePrincipal", parameters: ["Identity"], shouldProcess: true, run: removeServicePrincipal },
+  {
+    name: "Get-ServicePrincipal",
+    parameters: ["Identity", "Organization"],
+    shouldProcess: false,
+    run: getServicePrincipal,
+  },
+  {
+    name: "Remove-ServicePrincipal",
+    parameters: ["Identity"],
+    shouldProcess: true,
+    run: removeServicePrincipal,
+  },
   {
     name: "New-RoleGroup",
     parameters: ["Name", "Roles", "Members", "Description", "DisplayName", "ManagedBy"],
     shouldProcess: true,
     run: newRoleGroup,
   },
-  { name: "Get-RoleGroup", parameters: ["Identity", "Filter", "SortBy", "ResultSize"], shouldProcess: false, run: getRoleGroup },
+  {
+    name: "Get-RoleGroup",
+    parameters: ["Identity", "Filter", "SortBy", "ResultSize"],
+    shouldProcess: false,
+    run: getRoleGroup,
+  },
   {
     name: "Add-RoleGroupMember",
     parameters: ["Identity", "Member", "BypassSecurityGroupManagerCheck"],
@@ -416,7 +441,12 @@ export const RBAC_CMDLETS: CmdletDefinition[] = [
     shouldProcess: true,
     run: removeRoleGroupMember,
   },
-  { name: "Get-RoleGroupMember", parameters: ["Identity", "ResultSize"], shouldProcess: false, run: getRoleGroupMember },
+  {
+    name: "Get-RoleGroupMember",
+    parameters: ["Identity", "ResultSize"],
+    shouldProcess: false,
+    run: getRoleGroupMember,
+  },
   {
     name: "Get-ManagementRole",
     parameters: ["Identity", "Cmdlet", "CmdletParameters", "RoleType", "Recurse", "GetChildren"],
