@@ -64,6 +64,11 @@ export interface ApiDependencies {
    * traffic have their own bucket. In AWS, API Gateway usage plans do this. @default none
    */
   rateLimiter?: RateLimiter;
+  /**
+   * The Microsoft 365 app's client id, for the permissions script; without it that route
+   * answers 501. @default none
+   */
+  m365AppId?: () => Promise<string | undefined>;
   /** Gives each new partner its own limit outside the process (AWS usage plan keys). @default none */
   partnerLimits?: PartnerLimits;
   clock?: () => Date;
@@ -103,6 +108,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
       ...(deps.partnerLimits && { limits: deps.partnerLimits }),
     }),
     webhooks: deps.webhooks,
+    m365AppId: deps.m365AppId ?? (async () => undefined),
     openapi: () => {
       document ??= buildOpenApiDocument(routes);
       return document;
@@ -179,6 +185,10 @@ export function createApi(deps: ApiDependencies): ApiHandler {
 function serialize(result: RouteResult): StoredResponse {
   if (result.status === 204 || result.body === undefined) {
     return { statusCode: result.status, headers: { ...result.headers }, body: "" };
+  }
+  // A text body (the permissions script) goes out as it is, with the route's own content type.
+  if (typeof result.body === "string" && result.headers?.["content-type"]?.startsWith("text/")) {
+    return { statusCode: result.status, headers: { ...result.headers }, body: result.body };
   }
   return {
     statusCode: result.status,

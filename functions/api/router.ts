@@ -21,6 +21,8 @@ export interface ApiServices {
   partners: PartnerService;
   webhooks: WebhookService | undefined;
   openapi: () => unknown;
+  /** The multi-tenant Microsoft 365 app's client id; undefined when not configured. */
+  m365AppId: () => Promise<string | undefined>;
 }
 
 export interface RouteInput<P, Q, B> {
@@ -45,6 +47,8 @@ export interface ResponseSpec {
   description: string;
   /** JSON body schema (output side); none for 204. */
   schema?: z.ZodType;
+  /** A text body of this media type instead of JSON (e.g. `text/plain`); the route returns a string. */
+  text?: string;
   headers?: Record<string, string>;
 }
 

@@ -47,7 +47,7 @@ interface GlobalOptions {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent", "awaiting_permissions"];
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -181,7 +181,7 @@ Exit codes:
 
   tenants
     .command("retry")
-    .description("Retry a failed (or awaiting_consent) tenant, or every failed tenant")
+    .description("Retry a failed (or awaiting_consent/awaiting_permissions) tenant, or every failed tenant")
     .argument("[tenantId]", "the Entra tenant id (GUID)", parseGuid)
     .option("--all-failed", "retry every tenant whose status is failed")
     .option("--partner <partnerId>", "with --all-failed: only this partner's tenants (ops)")
@@ -415,6 +415,21 @@ Exit codes:
     return code;
   }
 
+  // ---- least privilege and real-tenant checks ----------------------------------------------
+  program
+    .command("permissions-script")
+    .description(
+      "The PowerShell a customer's admin runs once to give the app least privilege (instead of Exchange Administrator)",
+    )
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .option("--out <file>", "write it to this file (e.g. grant.ps1) instead of stdout")
+    .action(async (tenantId: string, opts: { out?: string }) => {
+      const script = await client().permissionsScript(tenantId);
+      if (!opts.out) return out(script);
+      await writeFile(opts.out, script, { mode: 0o644 });
+      io.stderr.write(`Wrote ${clean(opts.out)}: have the customer's admin run it in PowerShell 7.\n`);
+    });
+
   // ---- webhooks ----------------------------------------------------------------------------
   const webhooks = program.command("webhooks").description("Webhook deliveries and their replay");
 
@@ -600,6 +615,7 @@ function renderTenant(t: TenantResource): string {
     ["Status", t.status],
     ["Error", errorText(t.error)],
     ["Consent URL", t.consentUrl],
+    ["Missing permissions", t.missingPermissions?.map((m) => `${m.cmdlet} (${m.role})`).join(", ")],
     ["Created", time(t.createdAt)],
     ["Updated", time(t.updatedAt)],
   ]);
@@ -613,8 +629,12 @@ function renderTenant(t: TenantResource): string {
   ]);
   const code = t.error?.code;
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
+  const script =
+    t.status === "awaiting_permissions"
+      ? `\nThe customer's admin runs, once: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
+      : "";
   const hint = RETRYABLE.includes(t.status)
-    ? `\n${fix}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
+    ? `\n${fix}${script}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
     : "";
   return `${head}\n\n${steps}${hint}`;
 }

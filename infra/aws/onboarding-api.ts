@@ -33,6 +33,8 @@ export interface OnboardingApiProps {
   readonly offboarding: StateMachine;
   /** Webhook delivery queue: the API enqueues replays of deliveries. */
   readonly webhookQueue: IQueue;
+  /** The Microsoft 365 app's client id, for the permissions script (`M365_CLIENT_ID`). @default - none */
+  readonly m365ClientId?: string;
   /** Stage-wide steady request rate (requests per second). @default 50 */
   readonly throttlingRateLimit?: number;
   /** Stage-wide burst. @default 100 */
@@ -151,6 +153,7 @@ export class OnboardingApi extends Construct {
         STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
         OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
+        ...(props.m365ClientId ? { M365_CLIENT_ID: props.m365ClientId } : {}),
       },
     });
     grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);

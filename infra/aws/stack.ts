@@ -16,6 +16,12 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly m365Cloud?: M365Cloud;
   /** Explicit endpoints overriding `m365Cloud` (`M365_AUTHORITY_HOST`, ...). @default - those of `m365Cloud` */
   readonly m365Endpoints?: Partial<M365Endpoints>;
+  /**
+   * The Microsoft 365 app's client id (public), given to the API function as `M365_CLIENT_ID`
+   * for the permissions script (`GET .../permissions-script` answers 501 without it). The task
+   * functions read theirs from the M365 secret. @default - none
+   */
+  readonly m365ClientId?: string;
   /** Alarm notifications go to this address (a new SNS topic). @default - none */
   readonly alarmEmail?: string;
   /** Alarm notifications go to this existing topic. @default - none */
@@ -95,6 +101,7 @@ export class JournalOnboardingStack extends Stack {
       offboarding: this.workflow.offboarding,
       webhookQueue: this.webhooks.queue,
       logRetention,
+      ...(props.m365ClientId ? { m365ClientId: props.m365ClientId } : {}),
       reservedConcurrency: reserved ? { api: reserved.api, authorizer: reserved.authorizer } : null,
       ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),

@@ -21,6 +21,7 @@ import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-eng
 import { createApi } from "../../functions/api/app.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
+import { readM365AppConfig } from "../../functions/commons/config.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
@@ -228,6 +229,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
       rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
+      m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
