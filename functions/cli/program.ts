@@ -8,6 +8,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { RegionMode } from "../domain/provider.ts";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
 import {
   CountsView,
@@ -25,6 +26,7 @@ import {
   writeResults,
 } from "./bulk.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
+import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
 import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
 
@@ -429,6 +431,48 @@ Exit codes:
       await writeFile(opts.out, script, { mode: 0o644 });
       io.stderr.write(`Wrote ${clean(opts.out)}: have the customer's admin run it in PowerShell 7.\n`);
     });
+
+  program
+    .command("doctor")
+    .description(
+      "Checks the app against one real tenant with the service's M365_* credentials: token, Graph, permissions, reads, and the assumed rows of docs/m365-fidelity.md; writes a Markdown and a JSON report",
+    )
+    .requiredOption("--tenant <tenantId>", "the customer's Entra tenant id (GUID)", parseGuid)
+    .option("--write-test", "also create, validate and remove uniquely named objects (a test tenant only)")
+    .addOption(
+      new Option("--region <region>", "the onboarding mode whose permissions to check")
+        .choices(["us", "eu", "split"])
+        .default("split"),
+    )
+    .option("--no-gateway", "check without the outbound connector's cmdlets")
+    .option("--out <path>", "report path, without extension: <path>.md and <path>.json", "doctor-report")
+    .action(
+      async (opts: {
+        tenant: string;
+        writeTest?: boolean;
+        region: RegionMode;
+        gateway: boolean;
+        out: string;
+      }) => {
+        const report = await runDoctor({
+          env: io.env,
+          tenantId: opts.tenant,
+          writeTest: opts.writeTest === true,
+          mode: { region: opts.region, outboundGateway: opts.gateway },
+          log: (line) => io.stderr.write(`${clean(line)}\n`),
+        });
+        const base = opts.out.replace(/\.(md|json)$/i, "");
+        await writeFile(`${base}.md`, renderDoctorMarkdown(report));
+        await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+        const counts = (["confirmed", "refuted", "unknown"] as const)
+          .map((v) => `${report.rows.filter((r) => r.verdict === v).length} ${v}`)
+          .join(", ");
+        out(
+          `${report.ok ? "ok" : "problems found"}: ${report.checks.filter((c) => c.status === "fail").length} failed checks; assumed rows: ${counts}. Report: ${clean(base)}.md, ${clean(base)}.json`,
+        );
+        if (!report.ok) state.exitCode = ExitCode.ApiError;
+      },
+    );
 
   // ---- webhooks ----------------------------------------------------------------------------
   const webhooks = program.command("webhooks").description("Webhook deliveries and their replay");
