@@ -627,7 +627,7 @@ describe("stack", () => {
     template.hasResourceProperties("AWS::SecretsManager::Secret", {
       GenerateSecretString: Match.objectLike({
         SecretStringTemplate: JSON.stringify({ clientId: "REPLACE_WITH_APPLICATION_CLIENT_ID" }),
-        GenerateStringKey: "clientSecret",
+        GenerateStringKey: "clientCertificate",
       }),
     });
     for (const [, secret] of ofType("AWS::SecretsManager::Secret")) {

@@ -75,7 +75,7 @@ export function permissionsScript({ tenantId, appId, request }: PermissionsScrip
     "  Import-Module Microsoft.Graph.Applications",
     "  Connect-MgGraph -TenantId $TenantId -Scopes 'Application.Read.All' -NoWelcome",
     "  $entraSp = Get-MgServicePrincipal -Filter \"appId eq '$AppId'\"",
-    '  if (-not $entraSp) { throw "The app $AppId has no service principal in tenant ${TenantId}: grant admin consent first (the tenant\'s consentUrl)." }',
+    '  if (-not $entraSp) { throw "The app $AppId has no service principal in tenant $($TenantId): grant admin consent first (the tenant\'s consentUrl)." }',
     "  $ServicePrincipalObjectId = $entraSp.Id",
     "}",
     "",
