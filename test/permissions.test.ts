@@ -101,6 +101,29 @@ describe("a tenant missing a role", () => {
     expect(done.error).toBeUndefined();
   });
 
+  it("without the preflight (no module file), a cmdlet refused in a later step still ends awaiting_permissions", async () => {
+    const req = h.request({ region: "eu", outboundGateway: false });
+    const roles = requiredRoles(req);
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false, roles: without(roles, "Journaling") });
+    h.sim.failNext(req.tenantId, "EXOModuleFile", { kind: "error", status: 404, message: "Not found." });
+    const waiting = await h.onboard(req);
+    expect(waiting.status).toBe("awaiting_permissions");
+    expect(stepStatus(waiting)).toMatchObject({
+      "check-access": "succeeded",
+      "journal-settings": "succeeded",
+      "journal-rules": "failed",
+    });
+    expect(waiting.error?.code).toBe("M365_PERMISSION_MISSING");
+    expect(waiting.missingPermissions).toEqual([{ cmdlet: "New-JournalRule", role: "Journaling" }]);
+    const events = (await h.store.listEvents(req.tenantId)).map((e) => e.type);
+    expect(events.at(-1)).toBe("tenant.onboarding.awaiting_permissions");
+
+    h.sim.setAppRoles(req.tenantId, { roles });
+    const done = await h.retry(req.tenantId);
+    expect(done.status).toBe("succeeded");
+    expect(done.missingPermissions).toBeUndefined();
+  });
+
   it("a cmdlet Exchange refuses during a step fails it with M365_PERMISSION_MISSING, in either answer form", async () => {
     const m365 = createM365Gateway({
       clientId: h.sim.clientId,

@@ -238,9 +238,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       } catch (err) {
         const error = toErrorInfo(err);
         // The last error stays visible while the workflow retries; the Catch marks the step failed.
-        // check-access's preflight also records what is missing, for `awaiting_permissions`.
+        // A permission error also records what is missing, for `awaiting_permissions`.
         const missing =
-          step === "check-access" && err instanceof PermissionMissingError
+          err instanceof PermissionMissingError
             ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
             : {};
         await write(input.tenantId, input.run, { steps: { [step]: { error } }, ...missing }).catch(
@@ -473,6 +473,16 @@ async function outcomeChange(
       const firstFailure = tenant.steps.find((s) => s.status === "failed")?.error;
       const reason = firstFailure ??
         error ?? { code: "INTERNAL_ERROR", message: "The workflow failed; ops can retry the tenant." };
+      // A step Exchange refused for want of a role (the preflight could not see it, e.g. a
+      // role-bound parameter): the tenant waits for the grant, as after check-access.
+      if (reason.code === "M365_PERMISSION_MISSING" && tenant.missingPermissions?.length) {
+        return {
+          expectStatus: ["running"],
+          status: "awaiting_permissions",
+          error: reason,
+          event: { type: "tenant.onboarding.awaiting_permissions", error: reason },
+        };
+      }
       return {
         expectStatus: ["running"],
         status: "failed",

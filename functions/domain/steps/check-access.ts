@@ -1,4 +1,4 @@
-import { PermissionMissingError } from "../errors.ts";
+import { NotFoundError, PermissionMissingError } from "../errors.ts";
 import { describeMissing, missingPermissions, requiredCmdlets } from "../permissions.ts";
 import { type StepContext, type StepOutcome, settled } from "./context.ts";
 import { checkNdrAddress } from "./journal-settings.ts";
@@ -17,7 +17,12 @@ export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
   // both fail at the token request, before any call reaches the tenant.
   const [, available] = await settled<unknown>([
     ctx.m365.graph.getOrganization(),
-    ctx.m365.exchange.availableCmdlets(),
+    // An endpoint without the module file (404) skips the preflight; the steps still report a
+    // refused cmdlet.
+    ctx.m365.exchange.availableCmdlets().catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }),
   ]);
   if (Array.isArray(available)) {
     const missing = missingPermissions(requiredCmdlets(ctx.request), available as string[]);
