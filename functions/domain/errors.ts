@@ -187,7 +187,7 @@ const MAPPED_MESSAGES: Readonly<Record<string, string>> = {
   CONSENT_REQUIRED:
     "The customer's admin has not granted this service's app consent in the tenant; have them consent via consentUrl, then retry.",
   M365_ACCESS_DENIED:
-    "Microsoft 365 denied access: the app's service principal needs the Exchange Administrator role in the tenant (and consent must be current); fix it, then retry.",
+    "Microsoft 365 denied access: the app's service principal needs the Exchange Administrator role in the tenant, or the role group of GET /v1/tenants/{tenantId}/permissions-script (and consent must be current); fix it, then retry.",
   M365_CONFIGURATION:
     "The service's Microsoft 365 app is not set up for this tenant's cloud; ops must fix the service configuration, then retry.",
   M365_THROTTLED: "Microsoft 365 throttled the requests for too long; retry the tenant later.",
