@@ -123,7 +123,15 @@ describe("the script's Exchange steps against the simulator", () => {
       }
       return created;
     };
-    expect(await grant()).toBe(3);
+    // A role group that exists without one role gets it added (the script's else branch).
+    await run("New-ServicePrincipal", {
+      AppId: h.sim.clientId,
+      ObjectId: objectId,
+      DisplayName: "Journal onboarding app",
+    });
+    await run("New-RoleGroup", { Name: ROLE_GROUP_NAME, Roles: roles.slice(1), Description: "x" });
+    await run("New-ManagementRoleAssignment", { Role: roles[0], SecurityGroup: ROLE_GROUP_NAME });
+    expect(await grant()).toBe(1);
     expect(await grant()).toBe(0);
     const assignments = await run("Get-ManagementRoleAssignment", { RoleAssignee: objectId });
     expect(assignments.map((a) => a["Role"]).sort()).toEqual([...roles].sort());

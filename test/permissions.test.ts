@@ -101,6 +101,22 @@ describe("a tenant missing a role", () => {
     expect(done.error).toBeUndefined();
   });
 
+  it("needs only what the mode uses: PATCH outboundGateway false from awaiting_permissions, then retry, without the connector role", async () => {
+    const req = h.request({ region: "us", outboundGateway: true });
+    const withoutConnector = requiredRoles({ region: "us", outboundGateway: false });
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false, roles: withoutConnector });
+    const waiting = await h.onboard(req);
+    expect(waiting.status).toBe("awaiting_permissions");
+    expect(new Set(waiting.missingPermissions?.map((m) => m.role))).toEqual(
+      new Set(["Remote and Accepted Domains"]),
+    );
+    const corrected = await h.service.correct({ role: "ops" }, req.tenantId, { outboundGateway: false });
+    expect(corrected.status).toBe("awaiting_permissions");
+    const done = await h.retry(req.tenantId);
+    expect(done.status).toBe("succeeded");
+    expect(h.sim.tenant(req.tenantId).connectors).toEqual([]);
+  });
+
   it("without the preflight (no module file), a cmdlet refused in a later step still ends awaiting_permissions", async () => {
     const req = h.request({ region: "eu", outboundGateway: false });
     const roles = requiredRoles(req);

@@ -91,6 +91,7 @@ export const ROLE_CMDLETS: Readonly<Record<string, readonly string[]>> = {
     "Get-RoleGroupMember",
     "Get-ManagementRole",
     "Get-ManagementRoleAssignment",
+    "New-ManagementRoleAssignment",
   ],
 };
 
@@ -397,8 +398,45 @@ const getManagementRoleAssignment = ({ state, params }: CmdletContext): Row[] =>
     );
 };
 
+// Source: New-ManagementRoleAssignment.md (-SecurityGroup: a role group gets the role); only
+// that form is modelled (direct assignments to a user or an app are not).
+const newManagementRoleAssignment = ({ state, params }: CmdletContext): Row[] => {
+  const role = knownRole(str(params, "Role", true)!);
+  const group = findGroup(state, str(params, "SecurityGroup", true)!);
+  if (group.roles.some((r) => same(r, role))) {
+    throw new CmdletError(
+      400,
+      EXCEPTION.ALREADY_EXISTS,
+      `The role assignment '${role}-${group.name}' already exists.`,
+    );
+  }
+  group.roles.push(role);
+  return [
+    {
+      Identity: `${role}-${group.name}`,
+      Name: `${role}-${group.name}`,
+      Role: role,
+      RoleAssignee: group.name,
+      RoleAssigneeType: "RoleGroup",
+    },
+  ];
+};
+
 // Source: SYNTAX of each cmdlet page in MicrosoftDocs/office-docs-powershell (ExchangePowerShell).
 export const RBAC_CMDLETS: CmdletDefinition[] = [
+  {
+    name: "New-ManagementRoleAssignment",
+    parameters: [
+      "Role",
+      "SecurityGroup",
+      "Name",
+      "CustomRecipientWriteScope",
+      "CustomResourceScope",
+      "RecipientOrganizationalUnitScope",
+    ],
+    shouldProcess: true,
+    run: newManagementRoleAssignment,
+  },
   {
     name: "New-ServicePrincipal",
     parameters: ["AppId", "ObjectId", "ServiceId", "DisplayName", "Organization"],
