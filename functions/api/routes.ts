@@ -54,6 +54,7 @@ export function toTenantResource(t: Tenant) {
       ...(s.startedAt !== undefined && { startedAt: s.startedAt }),
       ...(s.finishedAt !== undefined && { finishedAt: s.finishedAt }),
       ...(s.error !== undefined && { error: s.error }),
+      ...(s.progress !== undefined && { progress: s.progress }),
     })),
     ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
     ...(t.missingPermissions !== undefined &&

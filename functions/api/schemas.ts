@@ -212,6 +212,10 @@ export const StepSchema = z.strictObject({
   startedAt: Timestamp.optional(),
   finishedAt: Timestamp.optional(),
   error: ErrorInfoSchema.optional(),
+  progress: z
+    .string()
+    .optional()
+    .meta({ description: 'Where a long step stands while it runs, e.g. "members 4,000 of 10,000".' }),
 });
 responseSchemas.add(StepSchema, { id: "Step" });
 

@@ -127,6 +127,11 @@ export const ERROR_CATALOGUE = {
     "Exchange's test of the outbound connector failed for good: a smart host refused the connection or the test message bounced (each failed task is in the message).",
     `Check that the provider's smart hosts accept mail for the journaling address (customerName right?), correct it with ${PATCH} if needed, then ${RETRY}.`,
   ),
+  STATE_LIMIT_EXCEEDED: tenant(
+    "after-fix",
+    "A step would have stored more about the tenant than one state record may hold (DynamoDB's item limit); it was refused before anything was written, so the tenant stays retryable and offboardable. Memberships and group lists are stored apart and do not count.",
+    `Ops: check the step's message for what grew; reduce the request with ${PATCH} if it names the request, then ${RETRY}.`,
+  ),
   STEP_TIMEOUT: tenant(
     "yes",
     "A step took longer than the workflow allows and was stopped.",

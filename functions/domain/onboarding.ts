@@ -125,7 +125,7 @@ export class OnboardingService {
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       // The id is global, so another partner learns that it is taken, but nothing more.
-      const current = await this.#store.getTenant(request.tenantId);
+      const current = await this.#store.getTenant(request.tenantId, { groups: false });
       if (current?.tenant.partnerId === partnerId) throw err;
       throw new ConflictError(`Tenant ${request.tenantId} is already registered.`, { cause: err });
     }
@@ -202,7 +202,7 @@ export class OnboardingService {
    * change is recorded as a `tenant.updated` event (history only, never a webhook).
    */
   async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
-    const current = await this.#settled(await this.#visible(principal, tenantId));
+    const current = await this.#settled(await this.#visible(principal, tenantId, { groups: true }));
     const { tenant } = current;
     requireStatus(tenant, PATCHABLE_STATUSES, "corrected");
     if (correction.groups && tenant.region !== "split") {
@@ -281,7 +281,7 @@ export class OnboardingService {
     } catch (err) {
       // It moved on meanwhile (its workflow did record an outcome): decide on what it is now.
       if (!(err instanceof ConflictError)) throw err;
-      return (await this.#store.getTenant(stored.tenant.tenantId)) ?? stored;
+      return (await this.#store.getTenant(stored.tenant.tenantId, { groups: false })) ?? stored;
     }
   }
 
@@ -301,8 +301,13 @@ export class OnboardingService {
     return execution?.status !== "RUNNING";
   }
 
-  async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {
-    const stored = await this.#store.getTenant(tenantId);
+  /** Without `groups` unless asked: the API never shows them, and large ones are stored apart. */
+  async #visible(
+    principal: Principal,
+    tenantId: string,
+    options: { groups?: boolean } = {},
+  ): Promise<StoredTenant> {
+    const stored = await this.#store.getTenant(tenantId, { groups: options.groups === true });
     if (!stored || (principal.role !== "ops" && stored.tenant.partnerId !== ownPartnerId(principal))) {
       throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
     }

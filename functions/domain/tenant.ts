@@ -62,6 +62,8 @@ export interface Step {
   startedAt?: string;
   finishedAt?: string;
   error?: ErrorInfo;
+  /** Where a long step stands while it runs, e.g. "members 4,000 of 10,000". */
+  progress?: string;
 }
 
 export interface GroupSpec {

@@ -119,7 +119,11 @@ export class JournalOnboardingStack extends Stack {
       deadLetterQueues: {
         WebhookDeadLetterQueue: this.webhooks.deadLetterQueue,
         WebhookStreamFailureQueue: this.webhooks.streamFailureQueue,
+        WatchdogDeadLetterQueue: this.workflow.watchdogDeadLetterQueue,
       },
+      table: this.table.table,
+      webhookQueue: this.webhooks.queue,
+      authorizer: this.api.authorizer,
       functions: {
         Api: this.api.handler,
         Authorizer: this.api.authorizer,

@@ -174,6 +174,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
     reset: () => server.reset(),
     demo: (id) => server.demo(id),
+    addMailboxes: (id, options) => server.addMailboxes(id, options),
   };
   return sim;
 }

@@ -48,5 +48,6 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
       void (await call("POST", `${t(id)}/fail-next`, { operation, fault, times })),
     reset: async () => void (await call("POST", "/reset")),
     demo: (id) => call<DemoMailboxes>("GET", `${t(id)}/demo`),
+    addMailboxes: (id, options) => call<string[]>("POST", `${t(id)}/mailboxes`, options),
   };
 }
