@@ -666,7 +666,7 @@ describe("stack", () => {
     template.hasResourceProperties("AWS::SecretsManager::Secret", {
       GenerateSecretString: Match.objectLike({
         SecretStringTemplate: JSON.stringify({ clientId: "REPLACE_WITH_APPLICATION_CLIENT_ID" }),
-        GenerateStringKey: "clientCertificate",
+        GenerateStringKey: "clientSecret",
       }),
     });
     for (const [, secret] of ofType("AWS::SecretsManager::Secret")) {

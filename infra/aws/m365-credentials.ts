@@ -12,8 +12,10 @@ export { M365_CLIENT_ID_PLACEHOLDER };
  * `{"clientId": "<application id>", "clientCertificate": "<PEM: certificate and private key>"}`
  * (Microsoft documents certificates for Exchange app-only), or `"clientSecret": "<secret>"`
  * instead, for development only (the tasks log a warning). The stack creates it with a
- * placeholder client id and random filler where the PEM goes (not a PEM: the tasks treat it as
- * not configured); the operator puts the real values in after the first deploy (docs/deploy.md).
+ * placeholder client id and a random `clientSecret` filler (kept as it was: changing the
+ * generated template of an existing secret would make CloudFormation generate a new value over
+ * what the operator put in); the operator replaces the whole value after the first deploy
+ * (docs/deploy.md).
  * The value never appears in the template or in environment variables: functions get
  * `M365_SECRET_ARN` and read the secret at cold start.
  */
@@ -29,7 +31,7 @@ export class M365Credentials extends Construct {
         "Microsoft 365 multi-tenant app: {clientId, clientCertificate (PEM with private key)}. Fill in after deploy.",
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ clientId: M365_CLIENT_ID_PLACEHOLDER }),
-        generateStringKey: "clientCertificate",
+        generateStringKey: "clientSecret",
         excludePunctuation: true,
         passwordLength: 40,
       },
