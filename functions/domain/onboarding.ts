@@ -253,6 +253,7 @@ export class OnboardingService {
         steps,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         newRun: true,
       },
       this.#now(),
@@ -339,6 +340,7 @@ export class OnboardingService {
         expectRun: current.internals.run,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         ndrAddressKept: null,
         // Offboarding's own steps appear on the tenant, pending, in their order.
         steps: Object.fromEntries(

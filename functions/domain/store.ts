@@ -11,6 +11,7 @@
  */
 import type { ErrorInfo } from "./errors.ts";
 import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
+import type { MissingPermission } from "./permissions.ts";
 import type {
   AnyStepName,
   EventType,
@@ -119,6 +120,8 @@ export interface TenantChange {
   resetSteps?: boolean;
   error?: ErrorInfo | null;
   consentUrl?: string | null;
+  /** `null` clears it. */
+  missingPermissions?: MissingPermission[] | null;
   /** Increment `run` (a new workflow execution). */
   newRun?: boolean;
   /**

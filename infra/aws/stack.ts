@@ -156,7 +156,7 @@ export class JournalOnboardingStack extends Stack {
     output(
       "M365SecretArn",
       this.credentials.secret.secretArn,
-      "Fill in {clientId, clientSecret} after deploy",
+      "Fill in {clientId, clientCertificate} after deploy",
     );
     output("OpsApiKeySecretArn", this.api.opsApiKey.secretArn, "The ops API key (generated)");
     output("OnboardingStateMachineArn", this.workflow.onboarding.stateMachineArn, "Onboarding workflow");

@@ -25,7 +25,7 @@ import { createApi } from "../../functions/api/app.ts";
 import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/consent.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
-import { retentionFromEnv } from "../../functions/commons/config.ts";
+import { readM365AppConfig, retentionFromEnv } from "../../functions/commons/config.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
@@ -275,6 +275,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
       rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
+      m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });

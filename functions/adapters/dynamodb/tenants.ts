@@ -125,6 +125,7 @@ export class TenantRecords {
       "groupsPartsId",
       "error",
       "consentUrl",
+      "missingPermissions",
       "previousNdrTo",
       "ndrAddressKept",
       "customizationEnabledAt",
@@ -364,7 +365,7 @@ export class TenantRecords {
     // An offboarded tenant expires (TTL) unless registered again meanwhile (which removes it).
     if (change.status === "offboarded") u.set(u.path(TABLE_KEYS.ttl), u.value(this.#expiry(now)));
     else if (change.status) u.remove(u.path(TABLE_KEYS.ttl));
-    for (const name of ["error", "consentUrl"] as const) {
+    for (const name of ["error", "consentUrl", "missingPermissions"] as const) {
       const value = change[name];
       if (value === null) u.remove(u.path(name));
       else if (value !== undefined) u.set(u.path(name), u.value(value));
