@@ -246,6 +246,16 @@ describe("functions", () => {
     });
   });
 
+  it("webhook secrets: only the dispatcher may decrypt them with their KMS key; the API may only encrypt", () => {
+    const key = logicalId(stack.webhookSecretKey as unknown as { node: { defaultChild?: unknown } });
+    const roles = ofType("AWS::IAM::Role").map(([id]) => id);
+    const decrypting = roles.filter((role) => allows(role, "kms:Decrypt", key));
+    expect(decrypting).toEqual([logicalId(stack.webhooks.dispatcher.executionRole)]);
+    const encrypting = roles.filter((role) => allows(role, "kms:Encrypt", key));
+    expect(encrypting).toEqual([logicalId(stack.api.handler.executionRole)]);
+    template.hasResourceProperties("AWS::KMS::Key", { EnableKeyRotation: true });
+  });
+
   it("the API function may start and describe both workflows' executions, and nothing more", () => {
     const role = logicalId(stack.api.handler.executionRole);
     for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {

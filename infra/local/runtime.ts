@@ -8,6 +8,7 @@
  * tenants whose workflow was running are marked failed (or offboarding_failed) with a clear
  * error, so a retry finishes them.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -128,11 +129,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // own ports (the API's, the simulator's).
     const ownPorts: number[] = [];
     const retention = retentionFromEnv(env);
+    // Endpoint secrets are stored encrypted (AES-256-GCM) with a key kept in DATA_DIR.
+    const webhookSecretKey = Buffer.from(
+      await keptSecret(join(dataDir, "webhook-secret-key"), () => randomBytes(32).toString("base64")),
+      "base64",
+    );
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
       retentionDays: retention.eventDays,
+      secretKey: webhookSecretKey,
       allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
       refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
