@@ -2,49 +2,130 @@ import { InvalidGroupMemberError, NotFoundError } from "../errors.ts";
 import type { Recipient } from "../m365.ts";
 import { normalizeAddress } from "../normalize.ts";
 import type { GroupSpec } from "../tenant.ts";
-import { type StepContext, type StepOutcome, settled } from "./context.ts";
+import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import {
+  addAction,
+  applyObjects,
+  emptyDiff,
+  type StepAction,
+  type StepDiff,
+  summariseMembers,
+} from "./diff.ts";
 
-/** Step `groups` (split only): the EU and US distribution lists, adopting existing ones. */
-export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
+const groupObject = (name: string) => `distribution group "${name}"`;
+
+/** Step `groups` (split only), reads only: groups missing, and members missing from them. */
+export async function diffGroups(ctx: DiffContext): Promise<StepDiff> {
+  const diff = emptyDiff("groups");
   const groups = ctx.request.groups;
-  if (!groups) return { changes: [] };
-  const changes: string[] = [];
-  await settled([groups.eu, groups.us].map((spec) => applyGroup(ctx, spec, changes)));
-  return { changes };
+  if (!groups) return diff;
+  // Side by side, merged in the same order every time (EU, then US), so that plans compare.
+  const parts = await settled([groups.eu, groups.us].map((spec) => diffGroup(ctx, spec)));
+  for (const part of parts) {
+    diff.differences.push(...part.differences);
+    diff.writes.push(...part.writes);
+    diff.objects.push(...part.objects);
+  }
+  return diff;
 }
 
-async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]): Promise<void> {
+async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
+  const diff = emptyDiff("groups");
   const { exchange } = ctx.m365;
+  const object = groupObject(spec.name);
   const current = await exchange.getDistributionGroup(spec.name);
   if (!current) {
-    await ctx.own("groups", spec.name);
-    await exchange.newDistributionGroup(
+    diff.differences.push({ step: "groups", object, field: "exists", expected: true, actual: false });
+    addAction(
+      diff,
+      object,
       {
-        name: spec.name,
-        primarySmtpAddress: spec.primarySmtpAddress,
-        members: spec.members,
-        ...(spec.owners?.length ? { owners: spec.owners } : {}),
+        kind: "new-group",
+        spec: {
+          name: spec.name,
+          primarySmtpAddress: spec.primarySmtpAddress,
+          members: spec.members,
+          ...(spec.owners?.length ? { owners: spec.owners } : {}),
+        },
       },
-      { ownedBefore: ctx.owned.groups.includes(spec.name) },
+      "The group does not exist.",
     );
-    changes.push(`created group ${spec.name} with ${spec.members.length} members`);
-    return;
+    return diff;
   }
   const missing = await missingMembers(
     ctx,
     await exchange.listDistributionGroupMembers(current.identity),
     spec,
   );
-  // A group we created goes away whole on offboarding; in one we adopted, only the memberships
-  // we add are ours: recorded before they are made, forgotten if Exchange says it was there.
-  const adopted = !ctx.owned.groups.includes(spec.name);
-  for (const member of missing) {
-    const record = membership(spec.name, member.id);
-    if (adopted) await ctx.own("members", record);
-    const { added } = await exchange.addDistributionGroupMember(current.identity, member.id);
-    if (added) changes.push(`added ${member.requested} to ${spec.name}`);
-    else if (adopted) await ctx.disown("members", record);
+  if (missing.length === 0) return diff;
+  diff.differences.push({
+    step: "groups",
+    object,
+    field: "members",
+    expected: summariseMembers(spec.members),
+    actual: { missing: summariseMembers(missing.map((m) => m.requested)) },
+  });
+  addAction(
+    diff,
+    object,
+    {
+      kind: "add-members",
+      group: spec.name,
+      identity: current.identity,
+      adopted: !ctx.owned.groups.includes(spec.name),
+      members: missing,
+    },
+    `${missing.length} member(s) are not in the group.`,
+  );
+  return diff;
+}
+
+/** Step `groups`: creates the groups and adds the members `diffGroups` found missing. */
+export async function applyGroupsDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const { exchange } = ctx.m365;
+  const changes = await applyObjects(diff, async (action) => {
+    switch (action.kind) {
+      case "new-group":
+        await ctx.own("groups", action.spec.name);
+        await exchange.newDistributionGroup(action.spec, {
+          ownedBefore: ctx.owned.groups.includes(action.spec.name),
+        });
+        return `created group ${action.spec.name} with ${action.spec.members.length} members`;
+      case "add-members": {
+        const added = await addMembers(ctx, action);
+        return added.length > 0 ? added.join("\n") : undefined;
+      }
+      default:
+        throw new Error(`groups cannot apply ${action.kind}`);
+    }
+  });
+  return { changes: changes.flatMap((c) => c.split("\n")) };
+}
+
+/** Step `groups` (split only): the EU and US distribution lists, adopting existing ones. */
+export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
+  return applyGroupsDiff(ctx, await diffGroups(ctx));
+}
+
+/**
+ * Adds the missing members. A group we created goes away whole on offboarding; in one we adopted,
+ * only the memberships we add are ours: recorded before they are made, forgotten if Exchange says
+ * it was there. Returns what was added.
+ */
+async function addMembers(
+  ctx: StepContext,
+  action: Extract<StepAction, { kind: "add-members" }>,
+): Promise<string[]> {
+  const { exchange } = ctx.m365;
+  const added: string[] = [];
+  for (const member of action.members) {
+    const record = membership(action.group, member.id);
+    if (action.adopted) await ctx.own("members", record);
+    const result = await exchange.addDistributionGroupMember(action.identity, member.id);
+    if (result.added) added.push(`added ${member.requested} to ${action.group}`);
+    else if (action.adopted) await ctx.disown("members", record);
   }
+  return added;
 }
 
 /**
@@ -55,7 +136,7 @@ async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]):
  * error before any membership changes.
  */
 async function missingMembers(
-  ctx: StepContext,
+  ctx: DiffContext,
   members: readonly Recipient[],
   spec: GroupSpec,
 ): Promise<{ requested: string; id: string }[]> {
