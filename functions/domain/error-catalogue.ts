@@ -122,6 +122,11 @@ export const ERROR_CATALOGUE = {
     "Exchange's test of the outbound connector failed for good: a smart host refused the connection or the test message bounced (each failed task is in the message).",
     `Check that the provider's smart hosts accept mail for the journaling address (customerName right?), correct it with ${PATCH} if needed, then ${RETRY}.`,
   ),
+  PLAN_STALE: tenant(
+    "yes",
+    "The customer's tenant changed after the plan was approved, so the approved writes no longer match what the tenant needs; nothing that was not approved was written.",
+    "Read the tenant: it is back in `awaiting_approval` with a new plan (or failed at the step that found it stale: retry it for a new plan); review it and approve again.",
+  ),
   STEP_TIMEOUT: tenant(
     "yes",
     "A step took longer than the workflow allows and was stopped.",

@@ -4,6 +4,8 @@
  * `events.ts` (outbox trims).
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { RequestedBy } from "../../domain/change-log.ts";
+import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
 import type { AdoptedObjects, OwnedKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
@@ -37,6 +39,7 @@ export interface OutboxEntry {
   step?: StepName;
   error?: ErrorInfo;
   ndrAddressKept?: boolean;
+  drift?: DriftResult;
 }
 
 export interface StoredStep {
@@ -88,6 +91,16 @@ export interface TenantItem {
   adopted?: Partial<AdoptedObjects>;
   customizationEnabledAt?: string;
   ndrAddressSet?: string;
+  onDrift?: OnDrift;
+  approval?: Approval;
+  /** Bounded like the request: a few writes per object, member lists summarised. */
+  plan?: PlannedWrite[];
+  approvedPlan?: PlannedWrite[];
+  /** Bounded: differences capped (MAX_DIFFERENCES). */
+  drift?: DriftResult;
+  requestedBy?: RequestedBy;
+  /** Bounded: the last day's, at most DRIFT_REMEDIATIONS_PER_DAY + 1. */
+  remediations?: string[];
 }
 
 /** The tenant item, read consistently. */
@@ -119,6 +132,10 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
     ],
     ...(item.consentUrl ? { consentUrl: item.consentUrl } : {}),
     ...(item.ndrAddressKept !== undefined ? { ndrAddressKept: item.ndrAddressKept } : {}),
+    ...(item.onDrift ? { onDrift: item.onDrift } : {}),
+    ...(item.approval ? { approval: item.approval } : {}),
+    ...(item.plan ? { plan: item.plan } : {}),
+    ...(item.drift ? { drift: item.drift } : {}),
     ...(item.error ? { error: item.error } : {}),
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
@@ -139,6 +156,9 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
     ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
     ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
     ...(item.ndrAddressSet ? { ndrAddressSet: item.ndrAddressSet } : {}),
+    ...(item.requestedBy ? { requestedBy: item.requestedBy } : {}),
+    ...(item.remediations ? { remediations: [...item.remediations] } : {}),
+    ...(item.approvedPlan ? { approvedPlan: item.approvedPlan } : {}),
   };
   return { tenant, internals };
 }

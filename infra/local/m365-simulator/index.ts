@@ -170,6 +170,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setConsented: (id, value) => server.setConsented(id, value),
     setDehydrated: (id, value) => server.setDehydrated(id, value),
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
+    tamper: (id, change) => server.tamper(id, change),
     reset: () => server.reset(),
     demo: (id) => server.demo(id),
   };

@@ -45,6 +45,7 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     setDehydrated: async (id, value) => void (await call("PUT", `${t(id)}/dehydrated`, { value })),
     failNext: async (id, operation: string, fault: SimFault, times?: number) =>
       void (await call("POST", `${t(id)}/fail-next`, { operation, fault, times })),
+    tamper: async (id, change) => void (await call("POST", `${t(id)}/tamper`, change)),
     reset: async () => void (await call("POST", "/reset")),
     demo: (id) => call<DemoMailboxes>("GET", `${t(id)}/demo`),
   };
