@@ -22,7 +22,11 @@ import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-eng
 import { createApi } from "../../functions/api/app.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
-import { DEFAULT_REMEDIATIONS_PER_DAY, parseDriftInterval } from "../../functions/domain/drift.ts";
+import {
+  DEFAULT_DRIFT_CHECK_INTERVAL_MS,
+  DEFAULT_REMEDIATIONS_PER_DAY,
+  parseDriftInterval,
+} from "../../functions/domain/drift.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
@@ -244,7 +248,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       runDriftTick({
         store,
         starter: engine,
-        intervalMs: driftIntervalMs || 1,
+        intervalMs: driftIntervalMs || DEFAULT_DRIFT_CHECK_INTERVAL_MS,
         now: () => now,
         onError: (err, tenantId) =>
           logger.warn("could not start a drift check", { tenantId, error: String(err) }),

@@ -231,7 +231,9 @@ export class SimulatorServer implements SimulatorControl, SimHost {
   }
 
   setConsented(tenantId: string, consented: boolean): void {
-    this.state(tenantId).consented = consented;
+    const state = this.state(tenantId);
+    state.consented = consented;
+    if (consented) delete state.tokensRevokedAt;
     this.#settings.onChange?.();
   }
 
@@ -280,6 +282,10 @@ export class SimulatorServer implements SimulatorControl, SimHost {
       }
       case "set-ndr-address":
         state.journalingReportNdrTo = change.address;
+        break;
+      case "revoke-consent":
+        state.consented = false;
+        state.tokensRevokedAt = Math.floor(Date.now() / 1000);
         break;
       case "remove-group-member": {
         const g = state.recipients.find((x) => x.members && same(x.name, change.name)) ?? missing("group");

@@ -98,6 +98,11 @@ export interface TenantState {
   connectors: SimConnector[];
   journalRules: SimJournalRule[];
   recipients: SimRecipient[];
+  /**
+   * Epoch seconds when consent was revoked (`tamper` `revoke-consent`): access tokens issued
+   * before then are refused (401), so the client fetches a new one, which Entra refuses.
+   */
+  tokensRevokedAt?: number;
 }
 
 /** The seeded recipients and groups of a lazily created tenant (see {@link demoMailboxes}). */

@@ -87,7 +87,8 @@ export interface SimulatorConfig {
  *   change drops its validation mark, as Exchange does after an edit;
  * - `remove-recipient`: the mailbox, mail user or contact with that address (e.g. the NDR mailbox);
  * - `set-ndr-address`: JournalingReportNdrTo (null clears it);
- * - `remove-group-member`: a member (address) of the group of that name.
+ * - `remove-group-member`: a member (address) of the group of that name;
+ * - `revoke-consent`: the admin removes the app: no new token, and tokens issued before are refused.
  */
 export type SimTamper =
   | { action: "remove-journal-rule"; name: string }
@@ -106,7 +107,8 @@ export type SimTamper =
     }
   | { action: "remove-recipient"; address: string }
   | { action: "set-ndr-address"; address: string | null }
-  | { action: "remove-group-member"; name: string; address: string };
+  | { action: "remove-group-member"; name: string; address: string }
+  | { action: "revoke-consent" };
 
 /** See {@link SimulatorConfig.ndrClearing}. */
 export type NdrClearing = "allowed" | "while-no-rules" | "never";
