@@ -16,6 +16,7 @@ const BENCHMARKS = [
   "calls",
   "scale",
   "cost",
+  "drift",
   "api-latency",
   "cold-start",
   "dynamodb-scale",

@@ -103,8 +103,8 @@ describe("tenant table", () => {
 describe("functions", () => {
   it("all run Node.js 24 on arm64 with active tracing and their own retained log group", () => {
     const functions = ofType("AWS::Lambda::Function");
-    // API, authorizer, dispatcher, stream forwarder, execution watchdog and one per workflow task.
-    expect(functions).toHaveLength(5 + WORKFLOW_TASKS.length);
+    // API, authorizer, dispatcher, stream forwarder, execution watchdog, drift fan-out and one per workflow task.
+    expect(functions).toHaveLength(6 + WORKFLOW_TASKS.length);
     const logGroups = new Map(ofType("AWS::Logs::LogGroup"));
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
@@ -298,12 +298,13 @@ describe("workflows", () => {
     });
   });
 
-  it("are STANDARD state machines logging ALL with X-Ray tracing", () => {
+  it("are STANDARD state machines (EXPRESS for the drift check) logging ALL with X-Ray tracing", () => {
     const machines = ofType("AWS::StepFunctions::StateMachine");
-    expect(machines).toHaveLength(2);
+    expect(machines).toHaveLength(3);
+    const driftId = logicalId(stack.workflow.driftCheck);
     for (const [id, machine] of machines) {
       expect(machine.Properties, id).toMatchObject({
-        StateMachineType: "STANDARD",
+        StateMachineType: id === driftId ? "EXPRESS" : "STANDARD",
         LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
         TracingConfiguration: { Enabled: true },
       });

@@ -14,9 +14,11 @@ import { CONSENT_CALLBACK_PATH, CONSENT_PAGE_HEADERS, consentPage } from "./cons
 import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
+  ChangePageSchema,
   ConsentCallbackQuery,
   DeliveryIdParams,
   DeliveryListQuery,
+  DriftReportSchema,
   ErrorCatalogueSchema,
   HealthSchema,
   OnboardingRequestBody,
@@ -67,6 +69,10 @@ export function toTenantResource(t: Tenant) {
         missingPermissions: t.missingPermissions.map((m) => ({ cmdlet: m.cmdlet, role: m.role })),
       }),
     ...(t.ndrAddressKept === true && { ndrAddressKept: true }),
+    ...(t.onDrift !== undefined && { onDrift: t.onDrift }),
+    ...(t.approval !== undefined && { approval: t.approval }),
+    ...(t.plan !== undefined && { plan: t.plan }),
+    ...(t.drift !== undefined && { drift: t.drift }),
     ...(t.error !== undefined && t.error !== null && { error: t.error }),
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
@@ -349,6 +355,40 @@ export const routes: readonly Route[] = [
     },
   }),
   defineRoute({
+    operationId: "listTenantChanges",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/changes",
+    tag: "tenants",
+    summary: "The tenant's audit trail, newest first",
+    description:
+      "Every write this service made in the customer's tenant (onboarding, remediation, an approved plan, offboarding): time, run, step, cmdlet, parameters (no secrets; member lists summarised), outcome and who asked for it (`partner`, `ops` or `drift-remediation`). Kept for 365 days.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    query: PageQuery,
+    problems: [404],
+    responses: { 200: { description: "A page of changes.", schema: ChangePageSchema } },
+    handle: async ({ principal, params, query, services }) => {
+      const page = await services.drift.listChanges(principal, params.tenantId, query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map((c) => ({
+            changeId: c.changeId,
+            at: c.at,
+            run: c.run,
+            step: c.step,
+            cmdlet: c.cmdlet,
+            parameters: c.parameters,
+            outcome: c.outcome,
+            ...(c.errorCode !== undefined && { errorCode: c.errorCode }),
+            requestedBy: c.requestedBy,
+          })),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
     operationId: "getTenantPermissionsScript",
     method: "GET",
     path: "/v1/tenants/{tenantId}/permissions-script",
@@ -372,6 +412,59 @@ export const routes: readonly Route[] = [
           "content-disposition": `attachment; filename="journal-onboarding-permissions-${tenant.tenantId}.ps1"`,
         },
       };
+    },
+  }),
+  defineRoute({
+    operationId: "getTenantDrift",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/drift",
+    tag: "tenants",
+    summary: "The latest drift check",
+    description:
+      "What the latest drift check found: `inSync`, and each difference between the live tenant and what onboarding set up (`{step, object, field, expected, actual}`). `checkedAt` and `inSync` are null until the first check.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404],
+    responses: { 200: { description: "The latest drift check.", schema: DriftReportSchema } },
+    handle: async ({ principal, params, services }) => {
+      const drift = await services.drift.getDrift(principal, params.tenantId);
+      return { status: 200, body: drift ?? { checkedAt: null, inSync: null, differences: [] } };
+    },
+  }),
+  defineRoute({
+    operationId: "checkTenantDrift",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/drift-checks",
+    tag: "tenants",
+    summary: "Check the tenant for drift now",
+    description:
+      "Starts a read-only drift check of a `succeeded` tenant (anything else is a 409). The result appears on the tenant (`drift`) and at `GET .../drift`; `tenant.drift.detected` or `tenant.drift.resolved` is sent only when the state changed.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409, 503],
+    responses: { 202: { description: "Accepted: the check started.", schema: TenantSchema } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.drift.checkNow(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "approveTenantPlan",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/approve",
+    tag: "tenants",
+    summary: "Approve the plan and apply it",
+    description:
+      "From `awaiting_approval` (anything else is a 409): starts a run that applies exactly the tenant's `plan`. If the live tenant changed so that the plan no longer holds, nothing is written and the tenant goes back to `awaiting_approval` with a new plan.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409, 503],
+    responses: {
+      202: { description: "Accepted: the approved plan is being applied.", schema: TenantSchema },
+    },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.drift.approve(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
     },
   }),
   defineRoute({

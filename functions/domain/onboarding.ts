@@ -255,6 +255,7 @@ export class OnboardingService {
         consentUrl: null,
         missingPermissions: null,
         newRun: true,
+        requestedBy: requesterOf(principal),
       },
       this.#now(),
     );
@@ -342,6 +343,7 @@ export class OnboardingService {
         consentUrl: null,
         missingPermissions: null,
         ndrAddressKept: null,
+        requestedBy: requesterOf(principal),
         // Offboarding's own steps appear on the tenant, pending, in their order.
         steps: Object.fromEntries(
           OFFBOARDING_STEP_NAMES.map((name) => [name, { fresh: true, status: "pending" as const }]),
@@ -672,6 +674,11 @@ function requireStatus(tenant: Tenant, allowed: readonly TenantStatus[], verb: s
       `Tenant ${tenant.tenantId} is ${tenant.status}; it can be ${verb} only when ${allowed.join(", ")}.`,
     );
   }
+}
+
+/** Who asked, as the audit trail records it. */
+function requesterOf(principal: Principal): "partner" | "ops" {
+  return principal.role === "ops" ? "ops" : "partner";
 }
 
 function ownPartnerId(principal: Principal): string {

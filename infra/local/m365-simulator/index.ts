@@ -172,6 +172,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setDehydrated: (id, value) => server.setDehydrated(id, value),
     setAppRoles: (id, access) => server.setAppRoles(id, access),
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
+    tamper: (id, change) => server.tamper(id, change),
     reset: () => server.reset(),
     demo: (id) => server.demo(id),
     addMailboxes: (id, options) => server.addMailboxes(id, options),

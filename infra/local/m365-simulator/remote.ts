@@ -46,6 +46,7 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     setAppRoles: async (id, access) => void (await call("PUT", `${t(id)}/app-roles`, access)),
     failNext: async (id, operation: string, fault: SimFault, times?: number) =>
       void (await call("POST", `${t(id)}/fail-next`, { operation, fault, times })),
+    tamper: async (id, change) => void (await call("POST", `${t(id)}/tamper`, change)),
     reset: async () => void (await call("POST", "/reset")),
     demo: (id) => call<DemoMailboxes>("GET", `${t(id)}/demo`),
     addMailboxes: (id, options) => call<string[]>("POST", `${t(id)}/mailboxes`, options),

@@ -100,6 +100,36 @@ export interface AppAccess {
   roles?: string[];
 }
 
+/**
+ * A change made behind the service's back (`tamper`):
+ * - `remove-journal-rule` / `disable-journal-rule`: the journal rule of that name;
+ * - `set-connector`: fields of the outbound connector of that name (e.g. `smartHosts`); the
+ *   change drops its validation mark, as Exchange does after an edit;
+ * - `remove-recipient`: the mailbox, mail user or contact with that address (e.g. the NDR mailbox);
+ * - `set-ndr-address`: JournalingReportNdrTo (null clears it);
+ * - `remove-group-member`: a member (address) of the group of that name;
+ * - `revoke-consent`: the admin removes the app: no new token, and tokens issued before are refused.
+ */
+export type SimTamper =
+  | { action: "remove-journal-rule"; name: string }
+  | { action: "disable-journal-rule"; name: string }
+  | {
+      action: "set-connector";
+      name: string;
+      changes: Partial<{
+        smartHosts: string[];
+        recipientDomains: string[];
+        enabled: boolean;
+        tlsSettings: string | null;
+        useMxRecord: boolean;
+        comment: string;
+      }>;
+    }
+  | { action: "remove-recipient"; address: string }
+  | { action: "set-ndr-address"; address: string | null }
+  | { action: "remove-group-member"; name: string; address: string }
+  | { action: "revoke-consent" };
+
 /** See {@link SimulatorConfig.ndrClearing}. */
 export type NdrClearing = "allowed" | "while-no-rules" | "never";
 
@@ -248,6 +278,11 @@ export interface SimulatorControl {
    * `token`) for `tenantId` (`*` for any tenant).
    */
   failNext(tenantId: string, operation: string, fault: SimFault, times?: number): void;
+  /**
+   * Changes a tenant behind the service's back, as a customer's admin (or Microsoft) would:
+   * no call is recorded. Throws when the object does not exist.
+   */
+  tamper(tenantId: string, change: SimTamper): void;
   /** Forgets every tenant, call and pending failure. */
   reset(): void;
   /** The seeded addresses of a tenant. */
