@@ -27,6 +27,7 @@ describe("drift checks with the role group only", () => {
       body: { tenantId, customerName: "contoso", ndrAddress: sim.demo(tenantId).admin, ...request },
     });
     expect(created.status).toBe(202);
+    expect((await rt.consent(created.body.consentUrl)).status).toBe(200);
     expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_permissions"])).status).toBe(
       "succeeded",
     );
