@@ -59,7 +59,7 @@ const allows = (roleLogicalId: string, action: string, resourceRef: string) =>
   );
 
 describe("tenant table", () => {
-  it("has the shared key schema, both indexes with projection ALL, on demand", () => {
+  it("has the shared key schema, both indexes projecting keys and status only, on demand", () => {
     template.hasResourceProperties("AWS::DynamoDB::Table", {
       KeySchema: [
         { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
@@ -72,7 +72,7 @@ describe("tenant table", () => {
           { AttributeName: index.partitionKey, KeyType: "HASH" },
           { AttributeName: index.sortKey, KeyType: "RANGE" },
         ],
-        Projection: { ProjectionType: "ALL" },
+        Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["status"] },
       })),
     });
     const [, table] = ofType("AWS::DynamoDB::Table")[0]!;
@@ -236,8 +236,8 @@ describe("functions", () => {
       Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
       Api: {
         table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#* CUSTOMER#*",
-        gsi1: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
-        gsi2: "TENANTS PARTNERS WEBHOOK_DELIVERIES (dynamodb:Query)",
+        gsi3: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
+        gsi4: "TENANTS#ALL#* PARTNERS WEBHOOK_DELIVERIES#ALL#* (dynamodb:Query)",
       },
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,
@@ -509,7 +509,7 @@ describe("webhook delivery", () => {
 
   it("refuses non-TLS access to every queue", () => {
     const queues = ofType("AWS::SQS::Queue").map(([id]) => id);
-    expect(queues).toHaveLength(3);
+    expect(queues).toHaveLength(4);
     const policies = ofType("AWS::SQS::QueuePolicy").map(([, p]) => p.Properties);
     for (const queue of queues) {
       const policy = policies.find((p) => JSON.stringify(p["Queues"]).includes(`"${queue}"`));
@@ -576,8 +576,12 @@ describe("monitoring", () => {
     }
   });
 
-  it("alarms on the first message in either dead-letter queue", () => {
-    for (const queue of [stack.webhooks.deadLetterQueue, stack.webhooks.streamFailureQueue]) {
+  it("alarms on the first message in any dead-letter queue, the watchdog's EventBridge target's included", () => {
+    for (const queue of [
+      stack.webhooks.deadLetterQueue,
+      stack.webhooks.streamFailureQueue,
+      stack.workflow.watchdogDeadLetterQueue,
+    ]) {
       const alarm = alarms().find(
         (a) =>
           a["MetricName"] === "ApproximateNumberOfMessagesVisible" && metricsOf(a).includes(logicalId(queue)),
@@ -599,6 +603,41 @@ describe("monitoring", () => {
       Namespace: METRICS_NAMESPACE,
       Dimensions: [{ Name: "service", Value: SERVICE_NAME }],
     });
+  });
+
+  it("the watchdog's EventBridge target keeps undeliverable events in its dead-letter queue", () => {
+    const [, rule] = ofType("AWS::Events::Rule").find(([, r]) =>
+      JSON.stringify(r.Properties["EventPattern"]).includes("Step Functions Execution Status Change"),
+    )!;
+    const targets = rule.Properties["Targets"] as { DeadLetterConfig?: { Arn: unknown } }[];
+    expect(targets).toHaveLength(1);
+    expect(JSON.stringify(targets[0]!.DeadLetterConfig)).toContain(
+      logicalId(stack.workflow.watchdogDeadLetterQueue),
+    );
+  });
+
+  it("alarms on DynamoDB throttling (every operation), the oldest webhook message and authorizer errors", () => {
+    const dynamo = alarms().find(
+      (a) =>
+        metricsOf(a).includes("ThrottledRequests") && metricsOf(a).includes(logicalId(stack.table.table)),
+    );
+    expect(dynamo).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    for (const operation of ["GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"]) {
+      expect(metricsOf(dynamo!)).toContain(operation);
+    }
+    const age = alarms().find(
+      (a) =>
+        a["MetricName"] === "ApproximateAgeOfOldestMessage" &&
+        metricsOf(a).includes(logicalId(stack.webhooks.queue)),
+    );
+    expect(age).toMatchObject({ Threshold: 900, EvaluationPeriods: 2 });
+    const authorizer = alarms().find(
+      (a) =>
+        a["MetricName"] === "Errors" &&
+        a["Namespace"] === "AWS/Lambda" &&
+        metricsOf(a).includes(logicalId(stack.api.authorizer)),
+    );
+    expect(authorizer).toMatchObject({ Threshold: 1 });
   });
 
   it("alarms have no actions without a topic, and all notify the topic given an email", () => {

@@ -184,7 +184,7 @@ export class OnboardingService {
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       // The id is global, so another partner learns that it is taken, but nothing more.
-      const current = await this.#store.getTenant(request.tenantId);
+      const current = await this.#store.getTenant(request.tenantId, { groups: false });
       if (current?.tenant.partnerId === partnerId) throw err;
       throw new ConflictError(`Tenant ${request.tenantId} is already registered.`, { cause: err });
     }
@@ -253,6 +253,7 @@ export class OnboardingService {
         steps,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         newRun: true,
       },
       this.#now(),
@@ -267,7 +268,7 @@ export class OnboardingService {
    * change is recorded as a `tenant.updated` event (history only, never a webhook).
    */
   async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
-    const visible = await this.#resolve(principal, tenantId);
+    const visible = await this.#resolve(principal, tenantId, { groups: true });
     const owner = visible.kind === "claim" ? visible.claim.tenant.partnerId : visible.stored.tenant.partnerId;
     if (this.#binding && correction.customerName !== undefined) {
       await this.#reserveCustomerName(this.#binding.claims, correction.customerName, owner);
@@ -339,6 +340,7 @@ export class OnboardingService {
         expectRun: current.internals.run,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         ndrAddressKept: null,
         // Offboarding's own steps appear on the tenant, pending, in their order.
         steps: Object.fromEntries(
@@ -369,7 +371,7 @@ export class OnboardingService {
     } catch (err) {
       // It moved on meanwhile (its workflow did record an outcome): decide on what it is now.
       if (!(err instanceof ConflictError)) throw err;
-      return (await this.#store.getTenant(stored.tenant.tenantId)) ?? stored;
+      return (await this.#store.getTenant(stored.tenant.tenantId, { groups: false })) ?? stored;
     }
   }
 
@@ -398,11 +400,15 @@ export class OnboardingService {
    * partner's claim. For a partner, both reads are made whatever their outcome (the tenant
    * item stops at its owner check), so "not yours" costs what "does not exist" costs.
    */
-  async #resolve(principal: Principal, tenantId: string): Promise<Visible> {
+  async #resolve(
+    principal: Principal,
+    tenantId: string,
+    options: { groups?: boolean } = {},
+  ): Promise<Visible> {
     const binding = this.#binding;
-    if (!binding) return { kind: "tenant", stored: await this.#visible(principal, tenantId) };
+    if (!binding) return { kind: "tenant", stored: await this.#visible(principal, tenantId, options) };
     if (principal.role === "ops") {
-      const stored = await this.#store.getTenant(tenantId);
+      const stored = await this.#store.getTenant(tenantId, { groups: options.groups === true });
       if (stored) return { kind: "tenant", stored };
       const claims = await binding.claims.listClaims(tenantId);
       const newest = claims.sort((a, b) => b.tenant.updatedAt.localeCompare(a.tenant.updatedAt))[0];
@@ -411,7 +417,7 @@ export class OnboardingService {
     }
     const partnerId = ownPartnerId(principal);
     const [stored, claim] = await Promise.all([
-      this.#store.getTenant(tenantId, { partnerId }),
+      this.#store.getTenant(tenantId, { partnerId, groups: options.groups === true }),
       binding.claims.getClaim(tenantId, partnerId),
     ]);
     if (stored) return { kind: "tenant", stored };
@@ -608,12 +614,17 @@ export class OnboardingService {
     return { ...tenant, consentUrl };
   }
 
-  async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {
+  /** Without `groups` unless asked: the API never shows them, and large ones are stored apart. */
+  async #visible(
+    principal: Principal,
+    tenantId: string,
+    options: { groups?: boolean } = {},
+  ): Promise<StoredTenant> {
     // The owner check comes first, before anything else of the tenant is read.
-    const stored = await this.#store.getTenant(
-      tenantId,
-      principal.role === "ops" ? {} : { partnerId: ownPartnerId(principal) },
-    );
+    const stored = await this.#store.getTenant(tenantId, {
+      groups: options.groups === true,
+      ...(principal.role === "ops" ? {} : { partnerId: ownPartnerId(principal) }),
+    });
     if (!stored) {
       throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
     }

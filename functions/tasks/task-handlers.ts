@@ -13,6 +13,7 @@ import {
   type ErrorInfo,
   ErrorName,
   OrganizationHydratingError,
+  PermissionMissingError,
   partnerMessage,
   toErrorInfo,
 } from "../domain/errors.ts";
@@ -22,7 +23,12 @@ import { STEPS, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
-import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
+import {
+  type AnyStepName,
+  applicableSteps,
+  OFFBOARDING_STEP_NAMES,
+  type StepName,
+} from "../domain/tenant.ts";
 
 /** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
 const HYDRATION_CLAIM_MS = 70 * 60_000;
@@ -103,32 +109,45 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   const gateway = async (): Promise<M365Gateway> =>
     typeof deps.m365 === "function" ? deps.m365() : deps.m365;
 
-  const contextFor = async (stored: StoredTenant): Promise<StepContext> => {
+  /**
+   * The context of a step's attempt. Its writes are fenced by run and by the step's attempt
+   * count: once a retry of the step has started (attempts + 1), a timed-out attempt still
+   * running can write nothing more, so it stops at its next write (e.g. the next batch of
+   * memberships) instead of running beside its retry.
+   */
+  const contextFor = async (stored: StoredTenant, step?: AnyStepName): Promise<StepContext> => {
     const { tenant, internals } = stored;
     const { tenantId } = tenant;
+    const attempts = step && tenant.steps.find((s) => s.name === step)?.attempts;
+    const fence: TenantChange = step && attempts !== undefined ? { expectAttempt: { step, attempts } } : {};
+    const names = (n: string | readonly string[]) => (typeof n === "string" ? [n] : [...n]);
     return {
       request: tenant,
       profile,
       m365: (await gateway()).tenant(tenant.tenantId),
       owned: internals.owned,
+      ownedMembers: (limit) => store.listOwnedMembers(tenantId, limit),
       adopted: internals.adopted,
       own: async (kind, name) => {
-        await write(tenantId, internals.run, { own: { [kind]: [name] } });
+        await write(tenantId, internals.run, { ...fence, own: { [kind]: names(name) } });
       },
       disown: async (kind, name) => {
-        await write(tenantId, internals.run, { disown: { [kind]: [name] } });
+        await write(tenantId, internals.run, { ...fence, disown: { [kind]: names(name) } });
       },
       adopt: async (kind, name, previous) => {
-        await write(tenantId, internals.run, { adopt: { kind, name, previous } });
+        await write(tenantId, internals.run, { ...fence, adopt: { kind, name, previous } });
       },
       release: async (kind, name) => {
-        await write(tenantId, internals.run, { release: { kind, name } });
+        await write(tenantId, internals.run, { ...fence, release: { kind, name } });
       },
       rememberPreviousNdrTo: async (value) => {
-        await write(tenantId, internals.run, { previousNdrTo: value });
+        await write(tenantId, internals.run, { ...fence, previousNdrTo: value });
       },
       recordNdrAddressSet: async (value) => {
-        await write(tenantId, internals.run, { ndrAddressSet: value });
+        await write(tenantId, internals.run, { ...fence, ndrAddressSet: value });
+      },
+      progress: async (text) => {
+        if (step) await write(tenantId, internals.run, { ...fence, steps: { [step]: { progress: text } } });
       },
       now,
     };
@@ -193,6 +212,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     (step: StepName): TaskHandler =>
     async (input) => {
       let stored = await load(input.tenantId, input.run);
+      const { groups } = stored.tenant;
       const plan: Plan = {
         connector: stored.tenant.outboundGateway,
         groups: stored.tenant.region === "split",
@@ -211,19 +231,25 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
       const started = Date.now();
       const running: TenantChange = {
-        steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
+        steps: {
+          [step]: { status: "running", countAttempt: true, startedAt: now(), error: null, progress: null },
+        },
       };
       // The workflow's first task also moves the tenant to running, in the same write.
       stored =
         step === "check-access"
           ? await markRunning(stored, running)
           : (await write(input.tenantId, input.run, { ...running, expectStatus: ["running"] })).stored;
-      const ctx = await contextFor(stored);
+      // The groups as loaded (a write's answer may leave out large ones, stored apart).
+      if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
+      const ctx = await contextFor(stored, step);
       try {
         const outcome = await hydrating(stored, ctx, () => STEPS[step](ctx));
+        const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts;
         await write(input.tenantId, input.run, {
+          ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
           expectStatus: ["running"],
-          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
+          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null, progress: null } },
           event: { type: "tenant.onboarding.step_succeeded", step },
         });
         deps.onStepResult?.({
@@ -237,7 +263,14 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       } catch (err) {
         const error = toErrorInfo(err);
         // The last error stays visible while the workflow retries; the Catch marks the step failed.
-        await write(input.tenantId, input.run, { steps: { [step]: { error } } }).catch(() => undefined);
+        // A permission error also records what is missing, for `awaiting_permissions`.
+        const missing =
+          err instanceof PermissionMissingError
+            ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
+            : {};
+        await write(input.tenantId, input.run, { steps: { [step]: { error } }, ...missing }).catch(
+          () => undefined,
+        );
         deps.onStepResult?.({
           tenantId: input.tenantId,
           step,
@@ -294,7 +327,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
       })
     ).stored;
-    const ctx = await contextFor(stored);
+    const ctx = await contextFor(stored, step);
     try {
       const outcome = await hydrating(stored, ctx, () =>
         offboard(
@@ -389,6 +422,7 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.Transient, "M365_UNAVAILABLE"],
   [ErrorName.NotFound, "M365_NOT_FOUND"],
   [ErrorName.ConsentRequired, "CONSENT_REQUIRED"],
+  [ErrorName.PermissionMissing, "M365_PERMISSION_MISSING"],
   [ErrorName.AccessDenied, "M365_ACCESS_DENIED"],
   [ErrorName.InvalidRequest, "M365_INVALID_REQUEST"],
   [ErrorName.DehydratedOrganization, "ORGANIZATION_DEHYDRATED"],
@@ -399,6 +433,7 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.Configuration, "M365_CONFIGURATION"],
   [ErrorName.InvalidNdrRecipient, "INVALID_NDR_ADDRESS"],
   [ErrorName.InvalidGroupMember, "INVALID_GROUP_MEMBER"],
+  [ErrorName.StateLimit, "STATE_LIMIT_EXCEEDED"],
   [ErrorName.Conflict, "CONFLICT"],
 ]);
 
@@ -434,12 +469,29 @@ async function outcomeChange(
         event: { type: "tenant.onboarding.awaiting_consent", error: consent },
       };
     }
+    case "awaiting_permissions": {
+      const missing = error ?? {
+        code: "M365_PERMISSION_MISSING",
+        message: "The app may not run some cmdlets in this tenant.",
+      };
+      return {
+        expectStatus: ["running"],
+        status: "awaiting_permissions",
+        error: {
+          code: "M365_PERMISSION_MISSING",
+          message: `The customer's admin must grant the app the management roles in missingPermissions: run the PowerShell of GET /v1/tenants/${input.tenantId}/permissions-script once (or assign Exchange Administrator), then retry. (${missing.message})`,
+        },
+        steps: { "check-access": { status: "failed", finishedAt: now(), error: missing } },
+        event: { type: "tenant.onboarding.awaiting_permissions", error: missing },
+      };
+    }
     case "succeeded":
       return {
         expectStatus: ["running"],
         status: "succeeded",
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         event: { type: "tenant.onboarding.succeeded" },
       };
     case "failed": {
@@ -447,6 +499,16 @@ async function outcomeChange(
       const firstFailure = tenant.steps.find((s) => s.status === "failed")?.error;
       const reason = firstFailure ??
         error ?? { code: "INTERNAL_ERROR", message: "The workflow failed; ops can retry the tenant." };
+      // A step Exchange refused for want of a role (the preflight could not see it, e.g. a
+      // role-bound parameter): the tenant waits for the grant, as after check-access.
+      if (reason.code === "M365_PERMISSION_MISSING" && tenant.missingPermissions?.length) {
+        return {
+          expectStatus: ["running"],
+          status: "awaiting_permissions",
+          error: reason,
+          event: { type: "tenant.onboarding.awaiting_permissions", error: reason },
+        };
+      }
       return {
         expectStatus: ["running"],
         status: "failed",

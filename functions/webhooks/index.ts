@@ -72,16 +72,19 @@ export function createLocalWebhooks(
     docClient: DynamoDBDocumentClient;
     tableName: string;
     cursorSecret?: string;
+    /** TTL of settled deliveries. @default `EVENT_RETENTION_DAYS` (90) */
+    retentionDays?: number;
     /** 32 bytes: endpoint secrets are stored AES-256-GCM encrypted with it. @default clear (tests) */
     secretKey?: Buffer;
   },
 ): LocalWebhooks {
-  const { docClient, tableName, cursorSecret, secretKey, ...dispatcherOptions } = options;
+  const { docClient, tableName, cursorSecret, retentionDays, secretKey, ...dispatcherOptions } = options;
   const secrets = secretKey ? new LocalSecretBox(secretKey) : undefined;
   const webhookStore = new DynamoWebhookStore({
     client: docClient,
     tableName,
     ...(cursorSecret !== undefined && { cursorSecret }),
+    ...(retentionDays !== undefined && { retentionDays }),
   });
   const allowInsecureLoopback = options.allowInsecureLoopback ?? true;
   const dispatcher = createLocalDispatcher({

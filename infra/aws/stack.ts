@@ -150,7 +150,11 @@ export class JournalOnboardingStack extends Stack {
       deadLetterQueues: {
         WebhookDeadLetterQueue: this.webhooks.deadLetterQueue,
         WebhookStreamFailureQueue: this.webhooks.streamFailureQueue,
+        WatchdogDeadLetterQueue: this.workflow.watchdogDeadLetterQueue,
       },
+      table: this.table.table,
+      webhookQueue: this.webhooks.queue,
+      authorizer: this.api.authorizer,
       functions: {
         Api: this.api.handler,
         Authorizer: this.api.authorizer,
@@ -171,7 +175,7 @@ export class JournalOnboardingStack extends Stack {
     output(
       "M365SecretArn",
       this.credentials.secret.secretArn,
-      "Fill in {clientId, clientSecret} after deploy",
+      "Fill in {clientId, clientCertificate} after deploy",
     );
     output("OpsApiKeySecretArn", this.api.opsApiKey.secretArn, "The ops API key (generated)");
     output("OnboardingStateMachineArn", this.workflow.onboarding.stateMachineArn, "Onboarding workflow");

@@ -21,8 +21,8 @@ export interface TableItemAccess {
   readonly indexes?: Readonly<Record<string, readonly string[]>>;
 }
 
-const gsi1 = TABLE_INDEXES.byPartner.name;
-const gsi2 = TABLE_INDEXES.all.name;
+const byPartner = TABLE_INDEXES.byPartner.name;
+const all = TABLE_INDEXES.all.name;
 
 /** Which items each function reaches (read the code: stores, keys.ts, webhook-store.ts, idempotency.ts). */
 export const TABLE_ACCESS = {
@@ -40,8 +40,8 @@ export const TABLE_ACCESS = {
       "CUSTOMER#*", // customerName reservations (one partner per slug)
     ],
     indexes: {
-      [gsi1]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries
-      [gsi2]: ["TENANTS", "PARTNERS", "WEBHOOK_DELIVERIES"], // everyone's (ops)
+      [byPartner]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries (shards)
+      [all]: ["TENANTS#ALL#*", "PARTNERS", "WEBHOOK_DELIVERIES#ALL#*"], // everyone's (ops, shards)
     },
   },
   /** Workflow tasks: their tenant's item, events and group parts. */

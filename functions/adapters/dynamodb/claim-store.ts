@@ -2,10 +2,10 @@
  * The ClaimStore port (functions/domain/binding.ts) on the one table: a partner's claim on a
  * tenant that is not bound to it, a previous owner's record, and customer-name reservations.
  *
- * | item | pk | sk | gsi1pk / gsi1sk | gsi2pk / gsi2sk |
- * |---|---|---|---|---|
- * | claim (open, failed, or a former binding) | `TENANT#<tenantId>` | `CLAIM#<partnerId>` | `TENANTS#<partnerId>` / `<createdAt>#<tenantId>/<partnerId>` | `TENANTS` / same |
- * | customer name | `CUSTOMER#<customerName>` | `CUSTOMER` | | |
+ * | item | pk | sk | index keys |
+ * |---|---|---|---|
+ * | claim (open, failed, or a former binding) | `TENANT#<tenantId>` | `CLAIM#<partnerId>` | listed with the tenants (`tenantListKeys`, sharded by tenantId), position `<createdAt>#<tenantId>/<partnerId>` |
+ * | customer name | `CUSTOMER#<customerName>` | `CUSTOMER` | |
  *
  * A claim item has the tenant item's request and status attributes (so tenant lists show it
  * as is), `kind: "claim"`, `former` (a previous binding), `groupsGz` (the requested groups,
@@ -35,7 +35,7 @@ import {
   type TenantStatus,
 } from "../../domain/tenant.ts";
 import { CursorCodec } from "./cursor.ts";
-import { ALL_TENANTS_PK, newestFirstSortKey, partnerTenantsPk } from "./keys.ts";
+import { newestFirstSortKey, tenantListKeys } from "./keys.ts";
 import { isConditionFailure, queryAll, type TableContext } from "./query.ts";
 import { TABLE_KEYS } from "./schema.ts";
 
@@ -50,12 +50,6 @@ export const customerNameKey = (customerName: string) => ({
 });
 /** Index sort-key id of a claim (`<tenantId>/<partnerId>`): tells a claim from a tenant in list cursors. */
 export const claimListId = (tenantId: string, partnerId: string) => `${tenantId}/${partnerId}`;
-
-/** The table key of a listed item from its index sort-key id (claims carry `/<partnerId>`). */
-export function listedItemKey(id: string, tenantKey: (tenantId: string) => Record<string, string>) {
-  const slash = id.indexOf("/");
-  return slash < 0 ? tenantKey(id) : claimKey(id.slice(0, slash), id.slice(slash + 1));
-}
 
 /** A claim keeps its newest events only (it has a few: claimed, renewed, bound elsewhere). */
 const MAX_CLAIM_EVENTS = 20;
@@ -141,10 +135,7 @@ export class DynamoClaimStore implements ClaimStore {
           Item: {
             ...item,
             [TABLE_KEYS.ttl]: Math.floor(expiresAt.getTime() / 1000),
-            gsi1pk: partnerTenantsPk(partnerId),
-            gsi1sk: newestFirstSortKey(now, listId),
-            gsi2pk: ALL_TENANTS_PK,
-            gsi2sk: newestFirstSortKey(now, listId),
+            ...tenantListKeys(partnerId, tenantId, newestFirstSortKey(now, listId)),
           },
           // An open claim that has not lapsed blocks only its own partner's second POST.
           ConditionExpression:
@@ -272,10 +263,7 @@ export class DynamoClaimStore implements ClaimStore {
         TableName: this.#ctx.table,
         Item: {
           ...item,
-          gsi1pk: partnerTenantsPk(tenant.partnerId),
-          gsi1sk: newestFirstSortKey(tenant.createdAt, listId),
-          gsi2pk: ALL_TENANTS_PK,
-          gsi2sk: newestFirstSortKey(tenant.createdAt, listId),
+          ...tenantListKeys(tenant.partnerId, tenant.tenantId, newestFirstSortKey(tenant.createdAt, listId)),
         },
       }),
     );

@@ -5,7 +5,8 @@
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorInfo } from "../../domain/errors.ts";
-import type { AdoptedObjects, OwnedKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
+import type { MissingPermission } from "../../domain/permissions.ts";
+import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
   type AnyStepName,
   type EventType,
@@ -21,11 +22,11 @@ import {
 import { tenantKey } from "./keys.ts";
 import type { TableContext } from "./query.ts";
 
-export const OWNED_ATTRIBUTES: Record<OwnedKind, string> = {
+/** Owned objects held in the tenant item (a few names each); memberships are items of their own. */
+export const OWNED_ATTRIBUTES: Record<OwnedObjectKind, string> = {
   connectors: "ownedConnectors",
   groups: "ownedGroups",
   journalRules: "ownedJournalRules",
-  members: "ownedMembers",
 };
 
 /** An event waiting in the tenant item; its sequence follows from its position (see `pendingEvents`). */
@@ -47,6 +48,7 @@ export interface StoredStep {
   startedAt?: string;
   finishedAt?: string;
   error?: ErrorInfo;
+  progress?: string;
 }
 
 export interface TenantItem {
@@ -67,6 +69,7 @@ export interface TenantItem {
   /** Onboarding's steps always; offboarding's once it has started. */
   steps: Record<StepName, StoredStep> & Partial<Record<AnyStepName, StoredStep>>;
   consentUrl?: string;
+  missingPermissions?: MissingPermission[];
   ndrAddressKept?: boolean;
   error?: ErrorInfo;
   createdAt: string;
@@ -81,7 +84,10 @@ export interface TenantItem {
   ownedConnectors?: Set<string>;
   ownedGroups?: Set<string>;
   ownedJournalRules?: Set<string>;
-  /** Memberships we added to groups we did not create: `[group, member]` as JSON. */
+  /**
+   * Written by earlier versions only (memberships as one set: it grew with the members and
+   * could pass 400 KB); moved to membership items when offboarding lists them.
+   */
   ownedMembers?: Set<string>;
   previousNdrTo?: string | null;
   /** Previous values of adopted objects (bounded: at most two connectors and two rules). */
@@ -118,6 +124,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       ),
     ],
     ...(item.consentUrl ? { consentUrl: item.consentUrl } : {}),
+    ...(item.missingPermissions ? { missingPermissions: item.missingPermissions } : {}),
     ...(item.ndrAddressKept !== undefined ? { ndrAddressKept: item.ndrAddressKept } : {}),
     ...(item.error ? { error: item.error } : {}),
     createdAt: item.createdAt,
@@ -130,7 +137,6 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       connectors: sorted(item.ownedConnectors),
       groups: sorted(item.ownedGroups),
       journalRules: sorted(item.ownedJournalRules),
-      members: sorted(item.ownedMembers),
     },
     adopted: {
       connectors: { ...(item.adopted?.connectors ?? {}) },
@@ -152,5 +158,6 @@ function toStep(name: AnyStepName, stored: StoredStep | undefined): Step {
     ...(stored.startedAt ? { startedAt: stored.startedAt } : {}),
     ...(stored.finishedAt ? { finishedAt: stored.finishedAt } : {}),
     ...(stored.error ? { error: stored.error } : {}),
+    ...(stored.progress ? { progress: stored.progress } : {}),
   };
 }

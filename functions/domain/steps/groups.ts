@@ -36,16 +36,43 @@ async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]):
     spec,
   );
   // A group we created goes away whole on offboarding; in one we adopted, only the memberships
-  // we add are ours: recorded before they are made, forgotten if Exchange says it was there.
+  // we add are ours: recorded before they are made (a batch at a time, in one fenced write: a
+  // timed-out attempt stops at its next batch once its retry has started), forgotten if
+  // Exchange says it was there. Add-DistributionGroupMember takes one member per call;
+  // Update-DistributionGroupMember would replace the whole list (docs/m365-fidelity.md).
   const adopted = !ctx.owned.groups.includes(spec.name);
-  for (const member of missing) {
-    const record = membership(spec.name, member.id);
-    if (adopted) await ctx.own("members", record);
-    const { added } = await exchange.addDistributionGroupMember(current.identity, member.id);
-    if (added) changes.push(`added ${member.requested} to ${spec.name}`);
-    else if (adopted) await ctx.disown("members", record);
+  let added = 0;
+  for (let start = 0; start < missing.length; start += MEMBER_BATCH) {
+    const batch = missing.slice(start, start + MEMBER_BATCH);
+    if (adopted)
+      await ctx.own(
+        "members",
+        batch.map((m) => membership(spec.name, m.id)),
+      );
+    const notOurs: string[] = [];
+    for (const member of batch) {
+      const result = await exchange.addDistributionGroupMember(current.identity, member.id);
+      if (result.added) added++;
+      else if (adopted) notOurs.push(membership(spec.name, member.id));
+      if (result.added && missing.length <= LISTED_ADDS)
+        changes.push(`added ${member.requested} to ${spec.name}`);
+    }
+    if (notOurs.length > 0) await ctx.disown("members", notOurs);
+    if (missing.length > MEMBER_BATCH) {
+      const done = Math.min(start + MEMBER_BATCH, missing.length);
+      await ctx.progress(`${spec.name}: members ${count(done)} of ${count(missing.length)}`);
+    }
   }
+  if (missing.length > LISTED_ADDS)
+    changes.push(`added ${added} of ${missing.length} missing members to ${spec.name}`);
 }
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+/** Memberships recorded (and added) per batch: one store write per batch, not per member. */
+export const MEMBER_BATCH = 100;
+/** Up to this many adds are listed one by one in the step's changes; more are summed up. */
+const LISTED_ADDS = 50;
 
 /**
  * The requested members that are not in the group, compared by the recipient they resolve to,

@@ -16,6 +16,7 @@ import { handleControl } from "./control.ts";
 import { handleExchange } from "./exchange/endpoint.ts";
 import { exchangeError, statusCode } from "./exchange/invoke.ts";
 import { isDehydrated } from "./exchange/organization.ts";
+import { setAppRoles } from "./exchange/rbac.ts";
 import { handleGraph } from "./graph.ts";
 import { aadstsCode, entraError, HttpFailure, nonNegative, send, sleep } from "./http.ts";
 import { IdentityService } from "./identity.ts";
@@ -23,11 +24,13 @@ import { seededRandom } from "./prng.ts";
 import {
   type DemoMailboxes,
   demoMailboxes,
+  newRecipient,
   newTenantState,
   type TenantState,
   upgradeTenantState,
 } from "./state.ts";
 import type {
+  AppAccess,
   SimCall,
   SimFault,
   SimulatorConfig,
@@ -241,6 +244,11 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#settings.onChange?.();
   }
 
+  setAppRoles(tenantId: string, access: AppAccess): void {
+    setAppRoles(this.state(tenantId), this.#settings.clientId, access);
+    this.#settings.onChange?.();
+  }
+
   failNext(tenantId: string, operation: string, fault: SimFault, times = 1): void {
     const key = `${tenantId.toLowerCase()}|${operation.toLowerCase()}`;
     const list = this.#pending.get(key) ?? [];
@@ -258,6 +266,34 @@ export class SimulatorServer implements SimulatorControl, SimHost {
 
   demo(tenantId: string): DemoMailboxes {
     return demoMailboxes(tenantId);
+  }
+
+  addMailboxes(
+    tenantId: string,
+    options: { prefix: string; count: number; group?: { name: string; address: string; members: number } },
+  ): string[] {
+    const state = this.state(tenantId);
+    const { domain } = demoMailboxes(tenantId);
+    if (!/^[a-z0-9-]{1,40}$/.test(options.prefix) || !(options.count >= 0 && options.count <= 50_000))
+      throw new Error("addMailboxes: prefix [a-z0-9-]{1,40}, count 0-50,000");
+    const added = Array.from({ length: options.count }, (_, n) => {
+      const address = `${options.prefix}-${n}@${domain}`;
+      const alias = `${options.prefix}-${n}`;
+      return newRecipient({ alias, name: alias, address, type: "UserMailbox", userPrincipalName: address });
+    });
+    state.recipients.push(...added);
+    if (options.group) {
+      const group = newRecipient({
+        alias: options.group.address.split("@")[0]!,
+        name: options.group.name,
+        address: options.group.address,
+        type: "MailUniversalDistributionGroup",
+      });
+      group.members = added.slice(0, options.group.members).map((r) => r.guid);
+      state.recipients.push(group);
+    }
+    this.#settings.onChange?.();
+    return added.map((r) => r.primarySmtpAddress);
   }
 
   state(tenantId: string): TenantState {
@@ -479,5 +515,8 @@ function snapshot(state: TenantState): TenantSnapshot {
       emailAddresses: r.emailAddresses,
       userPrincipalName: r.userPrincipalName ?? null,
     })),
+    appExchangeAdministrator: state.appExchangeAdministrator,
+    servicePrincipals: state.servicePrincipals,
+    roleGroups: state.roleGroups.map((g) => ({ name: g.name, roles: g.roles, members: g.members })),
   });
 }
