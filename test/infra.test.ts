@@ -235,7 +235,7 @@ describe("functions", () => {
     expect(access).toEqual({
       Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
       Api: {
-        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#*",
+        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#* CUSTOMER#*",
         gsi3: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
         gsi4: "TENANTS#ALL#* PARTNERS WEBHOOK_DELIVERIES#ALL#* (dynamodb:Query)",
       },
@@ -244,6 +244,16 @@ describe("functions", () => {
       ExecutionWatchdog: task,
       ...Object.fromEntries([...stack.workflow.tasks.keys()].map((name) => [`Task${name}`, task])),
     });
+  });
+
+  it("webhook secrets: only the dispatcher may decrypt them with their KMS key; the API may only encrypt", () => {
+    const key = logicalId(stack.webhookSecretKey as unknown as { node: { defaultChild?: unknown } });
+    const roles = ofType("AWS::IAM::Role").map(([id]) => id);
+    const decrypting = roles.filter((role) => allows(role, "kms:Decrypt", key));
+    expect(decrypting).toEqual([logicalId(stack.webhooks.dispatcher.executionRole)]);
+    const encrypting = roles.filter((role) => allows(role, "kms:Encrypt", key));
+    expect(encrypting).toEqual([logicalId(stack.api.handler.executionRole)]);
+    template.hasResourceProperties("AWS::KMS::Key", { EnableKeyRotation: true });
   });
 
   it("the API function may start and describe both workflows' executions, and nothing more", () => {
@@ -340,7 +350,7 @@ describe("REST API", () => {
     }
   });
 
-  it("serves /health and the console without auth, and /v1/{proxy+} through the authorizer", () => {
+  it("serves /health, the console and the consent callback without auth, and /v1/{proxy+} through the authorizer", () => {
     const paths = new Map(
       ofType("AWS::ApiGateway::Resource").map(([id, r]) => [id, r.Properties["PathPart"] as string]),
     );
@@ -350,8 +360,10 @@ describe("REST API", () => {
       auth: m.Properties["AuthorizationType"],
       authorizer: m.Properties["AuthorizerId"],
     }));
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(5);
     expect(methods).toContainEqual({ path: "health", method: "GET", auth: "NONE", authorizer: undefined });
+    // Where Entra sends a customer's admin back after consent: a browser, no key (signed state).
+    expect(methods).toContainEqual({ path: "callback", method: "GET", auth: "NONE", authorizer: undefined });
     // The console's static files (functions/console): GET only, no key.
     expect(methods).toContainEqual({ path: "console", method: "GET", auth: "NONE", authorizer: undefined });
     expect(methods).toContainEqual({ path: "{proxy+}", method: "GET", auth: "NONE", authorizer: undefined });

@@ -9,6 +9,7 @@
  * side by side):
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
+ *        |  \--permission missing--> AwaitPermissions (ends, tenant awaiting_permissions)
  *        |
  *   Configure (Parallel)
  *     ├─ connector? -> Connector -> ValidateConnector
@@ -53,6 +54,7 @@ export const STEP_TASKS: Readonly<Record<StepName, TaskName>> = {
 export type Outcome =
   | "step_failed"
   | "awaiting_consent"
+  | "awaiting_permissions"
   | "succeeded"
   | "failed"
   | "offboarding_succeeded"
@@ -254,11 +256,18 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
         Catch: [
           { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
+          { ErrorEquals: [ErrorName.PermissionMissing], ResultPath: "$.error", Next: "AwaitPermissions" },
           { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
         ],
         Next: "Configure",
       }),
       AwaitConsent: recordOutcome(taskArn, "awaiting_consent", { "error.$": "$.error" }, { End: true }),
+      AwaitPermissions: recordOutcome(
+        taskArn,
+        "awaiting_permissions",
+        { "error.$": "$.error" },
+        { End: true },
+      ),
       "Record CheckAccess failure": recordOutcome(
         taskArn,
         "step_failed",

@@ -14,6 +14,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { type MappedProblem, problemResponses } from "../commons/middleware/problem-responses.ts";
 import { requestLogger } from "../commons/middleware/request-logger.ts";
 import { consoleResponse, isConsolePath } from "../console/assets.ts";
+import type { ClaimStore, ConsentLinks } from "../domain/binding.ts";
 import type { WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
@@ -64,8 +65,18 @@ export interface ApiDependencies {
    * traffic have their own bucket. In AWS, API Gateway usage plans do this. @default none
    */
   rateLimiter?: RateLimiter;
+  /**
+   * The Microsoft 365 app's client id, for the permissions script; without it that route
+   * answers 501. @default none
+   */
+  m365AppId?: () => Promise<string | undefined>;
   /** Gives each new partner its own limit outside the process (AWS usage plan keys). @default none */
   partnerLimits?: PartnerLimits;
+  /**
+   * Binding tenants to partners by consent (claims, customer names, consent links). Both
+   * runtimes wire it in; without it a POST registers and starts onboarding at once.
+   */
+  binding?: { claims: ClaimStore; links?: ConsentLinks };
   clock?: () => Date;
 }
 
@@ -96,13 +107,19 @@ export function createApi(deps: ApiDependencies): ApiHandler {
   const clock = deps.clock ?? (() => new Date());
   let document: unknown;
   const services: ApiServices = {
-    onboarding: new OnboardingService({ store: deps.store, engine: deps.engine, clock }),
+    onboarding: new OnboardingService({
+      store: deps.store,
+      engine: deps.engine,
+      clock,
+      ...(deps.binding && { binding: deps.binding }),
+    }),
     partners: new PartnerService({
       store: deps.store,
       clock,
       ...(deps.partnerLimits && { limits: deps.partnerLimits }),
     }),
     webhooks: deps.webhooks,
+    m365AppId: deps.m365AppId ?? (async () => undefined),
     openapi: () => {
       document ??= buildOpenApiDocument(routes);
       return document;
@@ -177,6 +194,9 @@ export function createApi(deps: ApiDependencies): ApiHandler {
 }
 
 function serialize(result: RouteResult): StoredResponse {
+  if (result.text !== undefined) {
+    return { statusCode: result.status, headers: { ...result.headers }, body: result.text };
+  }
   if (result.status === 204 || result.body === undefined) {
     return { statusCode: result.status, headers: { ...result.headers }, body: "" };
   }

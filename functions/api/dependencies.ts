@@ -5,14 +5,20 @@
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
  * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` (re-read every 60 s) or `OPS_API_KEY` (see `resolveOpsKeyHash`);
- * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key.
+ * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key;
+ * `M365_CLIENT_ID` (the app's client id, public) fills in the permissions script.
  */
 import { createHmac } from "node:crypto";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoClaimStore } from "../adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { consentUrl } from "../adapters/m365/gateway.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
+import { resolveM365Endpoints } from "../commons/config.ts";
 import { webhookServiceFromEnv } from "../webhooks/index.ts";
 import { createAuthorizer, opsKeyHashSource } from "./auth.ts";
+import { CONSENT_CALLBACK_PATH, createConsentLinks } from "./consent.ts";
 import { TableIdempotencyLayer } from "./idempotency.ts";
 import { readSecretString } from "./secrets.ts";
 import { usagePlanLimitsFromEnv } from "./usage-plans.ts";
@@ -55,13 +61,44 @@ export function cursorSecretFrom(opsKeyHash: string): string {
   return createHmac("sha256", opsKeyHash).update("journal-onboarding pagination cursors").digest("base64url");
 }
 
+/**
+ * The API's origin as the current request reached it (`https://<domain>/<stage>`), set by the
+ * Lambda handler before each request: the consent callback's default URL.
+ */
+export const requestOrigin = { value: "" };
+
+/**
+ * Claims and consent links in AWS. The state's key is derived from the ops key (a Secrets
+ * Manager secret the API already reads, like the cursors' key); the admin consent URL needs
+ * only the app's id (`M365_CLIENT_ID`, not a secret) and the cloud's authority host. Without an
+ * app id no consent link can be issued: tenants wait in `awaiting_consent` until ops bind them.
+ */
+function bindingFromEnv(env: Env, docClient: DynamoDBDocumentClient, cursorSecret: string) {
+  const tableName = required(env, "TABLE_NAME");
+  const claims = new DynamoClaimStore({ client: docClient, tableName, cursorSecret });
+  const clientId = env.M365_CLIENT_ID?.trim();
+  if (!clientId) return { claims };
+  const { authorityHost } = resolveM365Endpoints(env).endpoints;
+  const redirect = env.M365_CONSENT_REDIRECT_URI?.trim();
+  return {
+    claims,
+    links: createConsentLinks({
+      secret: cursorSecret,
+      adminConsentUrl: (tenantId) => consentUrl(authorityHost, tenantId, clientId),
+      redirectUri: redirect || (() => `${requestOrigin.value}${CONSENT_CALLBACK_PATH}`),
+    }),
+  };
+}
+
 /** Everything `createApi` needs in AWS. */
 export async function apiDependencies(env: Env = process.env) {
   const { docClient, cursorSecret, ...table } = await tableDependencies(env);
   return {
     ...table,
+    binding: bindingFromEnv(env, docClient, cursorSecret),
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
     ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
+    m365AppId: async () => env.M365_CLIENT_ID?.trim() || undefined,
     engine: new StepFunctionsEngine({
       stateMachineArns: {
         onboarding: required(env, "STATE_MACHINE_ARN"),

@@ -111,6 +111,26 @@ export const TenantPatchBody = z
   .meta({ minProperties: 1 } as Record<string, unknown>);
 requestSchemas.add(TenantPatchBody, { id: "TenantPatchRequest" });
 
+/**
+ * Optional body of `POST /v1/tenants/{tenantId}/retry`: ops bind a tenant by hand to the
+ * partner whose claim it is (`bindTenant: true` with that `partnerId`), as a customer's consent
+ * through that partner's consentUrl would.
+ */
+export const TenantRetryBody = z.strictObject({
+  bindTenant: z.literal(true),
+  partnerId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a partner id"),
+});
+requestSchemas.add(TenantRetryBody, { id: "TenantRetryRequest" });
+
+/** What Entra sends the admin back with (other parameters Entra may add are ignored). */
+export const ConsentCallbackQuery = z.object({
+  admin_consent: z.string().max(16).optional(),
+  tenant: z.string().max(128).optional(),
+  state: z.string().max(1024).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(2048).optional(),
+});
+
 export const PartnerCreateBody = z.strictObject({
   name: z.string().min(1).max(200).regex(PrintableName, PRINTABLE_NAME_ERROR),
 });
@@ -229,6 +249,18 @@ export const TenantSchema = z.strictObject({
   status: z.enum(TENANT_STATUSES),
   steps: z.array(StepSchema),
   consentUrl: z.url().optional(),
+  missingPermissions: z
+    .array(
+      z.strictObject({
+        cmdlet: z.string().meta({ description: "An Exchange cmdlet the app may not run in the tenant." }),
+        role: z.string().meta({ description: "The Exchange management role that holds it." }),
+      }),
+    )
+    .optional()
+    .meta({
+      description:
+        "In `awaiting_permissions`: what the app may not run. GET .../permissions-script gives the PowerShell that grants it.",
+    }),
   ndrAddressKept: z.boolean().optional().meta({
     description:
       "After offboarding: the journal report NDR address was empty before onboarding, Exchange refused to clear it, and the address onboarding set was left in place.",

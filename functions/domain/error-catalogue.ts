@@ -74,13 +74,28 @@ export const ERROR_CATALOGUE = {
   ),
   CONSENT_REQUIRED: tenant(
     "after-fix",
-    "The customer's admin has not granted the app consent in this tenant; the tenant is `awaiting_consent` with a `consentUrl`.",
-    `Send the \`consentUrl\` to a global admin of the customer's tenant; once they consented, ${RETRY}.`,
+    "The tenant is not yet connected to the calling partner by the customer's consent (or the customer's admin has not granted the app consent); the tenant is `awaiting_consent` with the partner's own `consentUrl`. Nothing is done in the tenant until then.",
+    `Send the \`consentUrl\` to a global admin of the customer's tenant (read the tenant again for a fresh one: its link is valid for 7 days); once they consent through it, onboarding starts by itself. If it does not, ${RETRY}.`,
+  ),
+  TENANT_BOUND_ELSEWHERE: tenant(
+    "no",
+    "The customer's admin completed consent through another provider's link, so the tenant is connected to that provider. Nothing was done in the tenant for this request.",
+    "Check with the customer. If they choose you, `POST .../retry` issues a new `consentUrl`; once their admin consents through it, the tenant moves to you.",
+  ),
+  CONSENT_EXPIRED: tenant(
+    "after-fix",
+    "The customer's admin did not consent within 30 days of the request; nothing was done in the tenant.",
+    `${RETRY} issues a new \`consentUrl\`; send it to a global admin of the customer's tenant.`,
   ),
   M365_ACCESS_DENIED: tenant(
     "after-fix",
     "Microsoft 365 authenticated the app but refused the call: the app's service principal lacks the Exchange Administrator role (or the role group with the needed management roles), or a Graph permission.",
     `Have the customer's admin assign the role to the app in that tenant (see docs/real-tenant.md), then ${RETRY}.`,
+  ),
+  M365_PERMISSION_MISSING: tenant(
+    "after-fix",
+    'The app may not run some Exchange cmdlets in this tenant: it has neither the Exchange Administrator role nor a role group holding the management roles of those cmdlets. Found before any write by check-access (the tenant is `awaiting_permissions` with `missingPermissions`: each cmdlet and its role), or when Exchange refused a cmdlet as "not recognized" / "not allowed" during a step (the message names the cmdlet and its role).',
+    `Have the customer's admin run the PowerShell of \`GET /v1/tenants/{tenantId}/permissions-script\` (\`npx onboarding permissions-script <tenantId>\`) once, or assign the app the Exchange Administrator role (docs/real-tenant.md), then ${RETRY}.`,
   ),
   M365_INVALID_REQUEST: tenant(
     "after-fix",

@@ -11,6 +11,7 @@
  */
 import type { ErrorInfo } from "./errors.ts";
 import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
+import type { MissingPermission } from "./permissions.ts";
 import type {
   AnyStepName,
   EventType,
@@ -119,6 +120,8 @@ export interface TenantChange {
   resetSteps?: boolean;
   error?: ErrorInfo | null;
   consentUrl?: string | null;
+  /** `null` clears it. */
+  missingPermissions?: MissingPermission[] | null;
   /** Increment `run` (a new workflow execution). */
   newRun?: boolean;
   /**
@@ -164,9 +167,14 @@ export interface TenantStore {
   registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant>;
   /**
    * One read of the tenant's own record. `groups: false` leaves out `groups` (stored apart
-   * when large): what the API reads, so that a tenant costs the same with large groups.
+   * when large): what the API reads, so that a tenant costs the same with large groups. With
+   * `partnerId`: undefined when the tenant is another partner's, decided on the tenant item
+   * before anything else is read.
    */
-  getTenant(tenantId: string, options?: { groups?: boolean }): Promise<StoredTenant | undefined>;
+  getTenant(
+    tenantId: string,
+    options?: { groups?: boolean; partnerId?: string },
+  ): Promise<StoredTenant | undefined>;
   /** Up to `limit` memberships this service added to adopted groups (`own` of `members`), in no given order. */
   listOwnedMembers(tenantId: string, limit: number): Promise<string[]>;
   /**

@@ -6,17 +6,20 @@
  *
  *   queued -> running -> succeeded -> offboarding -> offboarded
  *                 |  \-> awaiting_consent --retry--> queued
+ *                 |  \-> awaiting_permissions --retry--> queued
  *                 \-> failed --retry--> queued        offboarding -> offboarding_failed --DELETE--> offboarding
  *
  * `offboarded` tenants can be onboarded again (POST creates a new registration).
  */
 import type { ErrorInfo } from "./errors.ts";
+import type { MissingPermission } from "./permissions.ts";
 import type { RegionMode } from "./provider.ts";
 
 export const TENANT_STATUSES = [
   "queued",
   "running",
   "awaiting_consent",
+  "awaiting_permissions",
   "succeeded",
   "failed",
   "offboarding",
@@ -87,6 +90,8 @@ export interface Tenant extends OnboardingRequest {
   status: TenantStatus;
   steps: Step[];
   consentUrl?: string;
+  /** In `awaiting_permissions`: each cmdlet the app may not run and the role that holds it. */
+  missingPermissions?: MissingPermission[];
   /**
    * Set by offboarding when the previous JournalingReportNdrTo was empty and Exchange refused to
    * clear it: the address onboarding set is still there.
@@ -102,6 +107,7 @@ export const EVENT_TYPES = [
   "tenant.onboarding.step_succeeded",
   "tenant.onboarding.step_failed",
   "tenant.onboarding.awaiting_consent",
+  "tenant.onboarding.awaiting_permissions",
   "tenant.onboarding.succeeded",
   "tenant.onboarding.failed",
   "tenant.offboarding.succeeded",
@@ -111,7 +117,11 @@ export const EVENT_TYPES = [
  * Events recorded in the tenant's history (`GET .../events`) but never sent as webhooks:
  * webhook event types are fixed by the contract above, and the dispatchers only deliver those.
  */
-export const HISTORY_ONLY_EVENT_TYPES = ["tenant.updated"] as const;
+export const HISTORY_ONLY_EVENT_TYPES = [
+  "tenant.updated",
+  /** Ops bound the tenant to a partner by hand (`bindTenant`), without the customer's consent link. */
+  "tenant.bound_by_ops",
+] as const;
 export type WebhookEventType = (typeof EVENT_TYPES)[number];
 export type EventType = WebhookEventType | (typeof HISTORY_ONLY_EVENT_TYPES)[number];
 
@@ -150,10 +160,14 @@ export function initialSteps(req: Pick<OnboardingRequest, "region" | "outboundGa
 }
 
 /** Statuses from which `POST /retry` is allowed. */
-export const RETRYABLE_STATUSES: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+export const RETRYABLE_STATUSES: readonly TenantStatus[] = [
+  "failed",
+  "awaiting_consent",
+  "awaiting_permissions",
+];
 /**
  * Statuses from which `PATCH` may correct the request (then `retry` applies it).
- * `awaiting_permissions` and `awaiting_approval` join here once they exist in TENANT_STATUSES.
+ * `awaiting_approval` joins here once it exists in TENANT_STATUSES.
  */
 export const PATCHABLE_STATUSES: readonly TenantStatus[] = [
   "failed",
@@ -180,6 +194,7 @@ export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
   "succeeded",
   "failed",
   "awaiting_consent",
+  "awaiting_permissions",
   "offboarding_failed",
 ];
 

@@ -13,6 +13,7 @@ import {
   type ErrorInfo,
   ErrorName,
   OrganizationHydratingError,
+  PermissionMissingError,
   partnerMessage,
   toErrorInfo,
 } from "../domain/errors.ts";
@@ -262,7 +263,14 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       } catch (err) {
         const error = toErrorInfo(err);
         // The last error stays visible while the workflow retries; the Catch marks the step failed.
-        await write(input.tenantId, input.run, { steps: { [step]: { error } } }).catch(() => undefined);
+        // A permission error also records what is missing, for `awaiting_permissions`.
+        const missing =
+          err instanceof PermissionMissingError
+            ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
+            : {};
+        await write(input.tenantId, input.run, { steps: { [step]: { error } }, ...missing }).catch(
+          () => undefined,
+        );
         deps.onStepResult?.({
           tenantId: input.tenantId,
           step,
@@ -414,6 +422,7 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.Transient, "M365_UNAVAILABLE"],
   [ErrorName.NotFound, "M365_NOT_FOUND"],
   [ErrorName.ConsentRequired, "CONSENT_REQUIRED"],
+  [ErrorName.PermissionMissing, "M365_PERMISSION_MISSING"],
   [ErrorName.AccessDenied, "M365_ACCESS_DENIED"],
   [ErrorName.InvalidRequest, "M365_INVALID_REQUEST"],
   [ErrorName.DehydratedOrganization, "ORGANIZATION_DEHYDRATED"],
@@ -460,12 +469,29 @@ async function outcomeChange(
         event: { type: "tenant.onboarding.awaiting_consent", error: consent },
       };
     }
+    case "awaiting_permissions": {
+      const missing = error ?? {
+        code: "M365_PERMISSION_MISSING",
+        message: "The app may not run some cmdlets in this tenant.",
+      };
+      return {
+        expectStatus: ["running"],
+        status: "awaiting_permissions",
+        error: {
+          code: "M365_PERMISSION_MISSING",
+          message: `The customer's admin must grant the app the management roles in missingPermissions: run the PowerShell of GET /v1/tenants/${input.tenantId}/permissions-script once (or assign Exchange Administrator), then retry. (${missing.message})`,
+        },
+        steps: { "check-access": { status: "failed", finishedAt: now(), error: missing } },
+        event: { type: "tenant.onboarding.awaiting_permissions", error: missing },
+      };
+    }
     case "succeeded":
       return {
         expectStatus: ["running"],
         status: "succeeded",
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         event: { type: "tenant.onboarding.succeeded" },
       };
     case "failed": {
@@ -473,6 +499,16 @@ async function outcomeChange(
       const firstFailure = tenant.steps.find((s) => s.status === "failed")?.error;
       const reason = firstFailure ??
         error ?? { code: "INTERNAL_ERROR", message: "The workflow failed; ops can retry the tenant." };
+      // A step Exchange refused for want of a role (the preflight could not see it, e.g. a
+      // role-bound parameter): the tenant waits for the grant, as after check-access.
+      if (reason.code === "M365_PERMISSION_MISSING" && tenant.missingPermissions?.length) {
+        return {
+          expectStatus: ["running"],
+          status: "awaiting_permissions",
+          error: reason,
+          event: { type: "tenant.onboarding.awaiting_permissions", error: reason },
+        };
+      }
       return {
         expectStatus: ["running"],
         status: "failed",

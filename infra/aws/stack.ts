@@ -1,5 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
-import type { IKey } from "aws-cdk-lib/aws-kms";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
@@ -16,10 +16,29 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly m365Cloud?: M365Cloud;
   /** Explicit endpoints overriding `m365Cloud` (`M365_AUTHORITY_HOST`, ...). @default - those of `m365Cloud` */
   readonly m365Endpoints?: Partial<M365Endpoints>;
+  /**
+   * The multi-tenant app's application (client) id, not a secret: the API puts it in the consent
+   * links it issues to partners (`M365_CLIENT_ID` of the API function only; the tasks read the
+   * app's credentials secret). Without it, tenants can only be bound by ops (`bindTenant`).
+   * @default - none
+   */
+  readonly m365ClientId?: string;
+  /**
+   * Where Entra's admin consent sends the admin back (`M365_CONSENT_REDIRECT_URI`), e.g. with a
+   * custom domain; it must be a redirect URI of the Entra app. @default - the API's own
+   * `/v1/consent/callback` at the domain the request came to
+   */
+  readonly consentRedirectUri?: string;
   /** Alarm notifications go to this address (a new SNS topic). @default - none */
   readonly alarmEmail?: string;
   /** Alarm notifications go to this existing topic. @default - none */
   readonly alarmTopic?: ITopic;
+  /**
+   * The KMS key that encrypts partners' webhook secrets in the table. Only the webhook
+   * dispatcher may decrypt with it; the API function may only encrypt. @default - a key of this
+   * stack (rotated yearly): AWS-managed keys cannot be used by an application's own code
+   */
+  readonly webhookSecretKey?: IKey;
   /** Customer-managed key for the table. @default - AWS-managed key */
   readonly tableEncryptionKey?: IKey;
   /** Regional WAFv2 web ACL for the API stage. @default - none */
@@ -50,6 +69,7 @@ export class JournalOnboardingStack extends Stack {
   readonly webhooks: WebhookDelivery;
   readonly api: OnboardingApi;
   readonly monitoring: Monitoring;
+  readonly webhookSecretKey: IKey;
 
   constructor(scope: Construct, id: string, props: JournalOnboardingStackProps = {}) {
     super(scope, id, {
@@ -96,6 +116,12 @@ export class JournalOnboardingStack extends Stack {
       webhookQueue: this.webhooks.queue,
       logRetention,
       reservedConcurrency: reserved ? { api: reserved.api, authorizer: reserved.authorizer } : null,
+      consent: {
+        M365_CLOUD: m365Cloud,
+        ...(endpoints.authorityHost ? { M365_AUTHORITY_HOST: endpoints.authorityHost } : {}),
+        ...(props.m365ClientId ? { M365_CLIENT_ID: props.m365ClientId } : {}),
+        ...(props.consentRedirectUri ? { M365_CONSENT_REDIRECT_URI: props.consentRedirectUri } : {}),
+      },
       ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
       ...(props.apiThrottling
@@ -105,6 +131,18 @@ export class JournalOnboardingStack extends Stack {
           }
         : {}),
     });
+    // Webhook secrets: sealed by the API (Encrypt), opened only by the signing code (Decrypt).
+    this.webhookSecretKey =
+      props.webhookSecretKey ??
+      new Key(this, "WebhookSecretKey", {
+        description: "Encrypts partners' webhook signing secrets; only the webhook dispatcher decrypts",
+        enableKeyRotation: true,
+      });
+    this.webhookSecretKey.grant(this.api.handler, "kms:Encrypt");
+    this.webhookSecretKey.grantDecrypt(this.webhooks.dispatcher);
+    this.api.handler.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
+    this.webhooks.dispatcher.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
+
     this.monitoring = new Monitoring(this, "Monitoring", {
       api: this.api.api,
       onboarding: this.workflow.onboarding,
@@ -137,7 +175,7 @@ export class JournalOnboardingStack extends Stack {
     output(
       "M365SecretArn",
       this.credentials.secret.secretArn,
-      "Fill in {clientId, clientSecret} after deploy",
+      "Fill in {clientId, clientCertificate} after deploy",
     );
     output("OpsApiKeySecretArn", this.api.opsApiKey.secretArn, "The ops API key (generated)");
     output("OnboardingStateMachineArn", this.workflow.onboarding.stateMachineArn, "Onboarding workflow");

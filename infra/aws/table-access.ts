@@ -37,6 +37,7 @@ export const TABLE_ACCESS = {
       "IDEMPOTENCY#*", // Idempotency-Key records
       "WEBHOOK#*", // the partner's endpoint (secret encrypted)
       "WEBHOOK_DELIVERIES#*", // delivery log, replay
+      "CUSTOMER#*", // customerName reservations (one partner per slug)
     ],
     indexes: {
       [byPartner]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries (shards)

@@ -8,10 +8,12 @@
  * tenants whose workflow was running are marked failed (or offboarding_failed) with a clear
  * error, so a retry finishes them.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
 import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
 import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts";
@@ -21,9 +23,10 @@ import { sweepExpired } from "../../functions/adapters/dynamodb/ttl-sweep.ts";
 import { createM365Gateway, createM365GatewayFromEnv } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { createApi } from "../../functions/api/app.ts";
+import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/consent.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
-import { retentionFromEnv } from "../../functions/commons/config.ts";
+import { readM365AppConfig, retentionFromEnv } from "../../functions/commons/config.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
@@ -126,11 +129,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // own ports (the API's, the simulator's).
     const ownPorts: number[] = [];
     const retention = retentionFromEnv(env);
+    // Endpoint secrets are stored encrypted (AES-256-GCM) with a key kept in DATA_DIR.
+    const webhookSecretKey = Buffer.from(
+      await keptSecret(join(dataDir, "webhook-secret-key"), () => randomBytes(32).toString("base64")),
+      "base64",
+    );
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
       retentionDays: retention.eventDays,
+      secretKey: webhookSecretKey,
       allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
       refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
@@ -251,16 +260,33 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const opsApiKeyGenerated = !env["OPS_API_KEY"] && !existsSync(keyFile);
     const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateOpsKey));
 
+    // Binding by consent: claims and customer names on the same table; consent links carry a
+    // state signed with a key kept in DATA_DIR, and send the admin back to this service.
+    const consentSecret = await keptSecret(join(dataDir, "consent-state-secret"), () => generateApiKey());
+    let apiUrl = "";
+    const gateway = m365;
+    const binding = {
+      claims: new DynamoClaimStore({ client: docClient, tableName, cursorSecret }),
+      links: createConsentLinks({
+        secret: consentSecret,
+        adminConsentUrl: (tenantId) => gateway.consentUrl(tenantId),
+        redirectUri: env["M365_CONSENT_REDIRECT_URI"]?.trim() || (() => `${apiUrl}${CONSENT_CALLBACK_PATH}`),
+      }),
+    };
+
     const api = createApi({
       store,
       engine,
+      binding,
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
       rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
+      m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
+    apiUrl = http.url;
     closers.push(() => http.close());
     ownPorts.push(Number(new URL(http.url).port));
 

@@ -4,6 +4,7 @@
  * without colliding.
  */
 import { createHash } from "node:crypto";
+import { TABLE_INDEXES } from "./schema.ts";
 
 /** Tenant summary: one item per Entra tenant id. */
 export const tenantKey = (tenantId: string) => ({ pk: `TENANT#${tenantId}`, sk: "TENANT" });
@@ -67,3 +68,21 @@ export const newestFirstSortKey = (createdAt: string, id: string) => `${createdA
 
 /** The shape of a `newestFirstSortKey` taken back from a cursor. */
 export const isNewestFirstPosition = (position: string) => /^[^#]{1,64}#[^#]{1,128}$/.test(position);
+
+/**
+ * The index keys that list an item among a partner's tenants and among every tenant (ops):
+ * tenant records and claims, sharded by tenantId, at `position` (a `newestFirstSortKey`).
+ */
+export function tenantListKeys(
+  partnerId: string,
+  tenantId: string,
+  position: string,
+): Record<string, string> {
+  const { byPartner, all } = TABLE_INDEXES;
+  return {
+    [byPartner.partitionKey]: partnerTenantsPk(partnerId, shardOf(tenantId, PARTNER_LIST_SHARDS)),
+    [byPartner.sortKey]: position,
+    [all.partitionKey]: allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
+    [all.sortKey]: position,
+  };
+}

@@ -5,6 +5,7 @@
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorInfo } from "../../domain/errors.ts";
+import type { MissingPermission } from "../../domain/permissions.ts";
 import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
   type AnyStepName,
@@ -68,6 +69,7 @@ export interface TenantItem {
   /** Onboarding's steps always; offboarding's once it has started. */
   steps: Record<StepName, StoredStep> & Partial<Record<AnyStepName, StoredStep>>;
   consentUrl?: string;
+  missingPermissions?: MissingPermission[];
   ndrAddressKept?: boolean;
   error?: ErrorInfo;
   createdAt: string;
@@ -122,6 +124,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       ),
     ],
     ...(item.consentUrl ? { consentUrl: item.consentUrl } : {}),
+    ...(item.missingPermissions ? { missingPermissions: item.missingPermissions } : {}),
     ...(item.ndrAddressKept !== undefined ? { ndrAddressKept: item.ndrAddressKept } : {}),
     ...(item.error ? { error: item.error } : {}),
     createdAt: item.createdAt,

@@ -102,7 +102,10 @@ export class DynamoTenantStore implements TenantStore {
     return this.#tenants.registerTenant(partnerId, request, now);
   }
 
-  getTenant(tenantId: string, options?: { groups?: boolean }): Promise<StoredTenant | undefined> {
+  getTenant(
+    tenantId: string,
+    options?: { groups?: boolean; partnerId?: string },
+  ): Promise<StoredTenant | undefined> {
     return this.#tenants.getTenant(tenantId, options);
   }
 

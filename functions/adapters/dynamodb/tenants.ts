@@ -27,9 +27,9 @@ import {
   OPS_LIST_SHARDS,
   PARTNER_LIST_SHARDS,
   partnerTenantsPk,
-  shardOf,
   shards,
   tenantKey,
+  tenantListKeys,
 } from "./keys.ts";
 import type { Memberships } from "./memberships.ts";
 import { queryNewestFirst, type ShardedList } from "./newest-first.ts";
@@ -114,13 +114,7 @@ export class TenantRecords {
       createdAt: now,
       updatedAt: now,
       lastChangeId: registrationId,
-      [TABLE_INDEXES.byPartner.partitionKey]: partnerTenantsPk(
-        partnerId,
-        shardOf(tenantId, PARTNER_LIST_SHARDS),
-      ),
-      [TABLE_INDEXES.byPartner.sortKey]: newestFirstSortKey(now, tenantId),
-      [TABLE_INDEXES.all.partitionKey]: allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
-      [TABLE_INDEXES.all.sortKey]: newestFirstSortKey(now, tenantId),
+      ...tenantListKeys(partnerId, tenantId, newestFirstSortKey(now, tenantId)),
     };
     if (groupsParts) fields["groupsParts"] = groupsParts;
     else if (request.groups) fields["groups"] = request.groups;
@@ -131,6 +125,7 @@ export class TenantRecords {
       "groupsPartsId",
       "error",
       "consentUrl",
+      "missingPermissions",
       "previousNdrTo",
       "ndrAddressKept",
       "customizationEnabledAt",
@@ -175,9 +170,13 @@ export class TenantRecords {
     }
   }
 
-  async getTenant(tenantId: string, options: { groups?: boolean } = {}): Promise<StoredTenant | undefined> {
+  async getTenant(
+    tenantId: string,
+    options: { groups?: boolean; partnerId?: string } = {},
+  ): Promise<StoredTenant | undefined> {
     const item = await this.#read(tenantId);
-    if (!item) return undefined;
+    // Another partner's tenant: nothing more is read (its group parts would take longer).
+    if (!item || (options.partnerId !== undefined && item.partnerId !== options.partnerId)) return undefined;
     return toStoredTenant(item, options.groups === false ? undefined : await this.#parts.groupsOf(item));
   }
 
@@ -366,7 +365,7 @@ export class TenantRecords {
     // An offboarded tenant expires (TTL) unless registered again meanwhile (which removes it).
     if (change.status === "offboarded") u.set(u.path(TABLE_KEYS.ttl), u.value(this.#expiry(now)));
     else if (change.status) u.remove(u.path(TABLE_KEYS.ttl));
-    for (const name of ["error", "consentUrl"] as const) {
+    for (const name of ["error", "consentUrl", "missingPermissions"] as const) {
       const value = change[name];
       if (value === null) u.remove(u.path(name));
       else if (value !== undefined) u.set(u.path(name), u.value(value));

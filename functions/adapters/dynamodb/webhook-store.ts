@@ -18,10 +18,11 @@
  *   with (optimistic concurrency): two dispatchers racing on one delivery (an SQS duplicate)
  *   may both send it (at least once, same webhook-id) but record one outcome.
  * - The endpoint's `secret` is the HMAC key itself: a signature can only be made with it, so it
- *   cannot be stored hashed. It is protected by the table's encryption at rest (AWS-managed or
- *   customer KMS key), only read by the dispatcher to sign, never logged, and returned by the
- *   API only when created or rotated. Note: the table's stream carries new images, secret
- *   included, for 24 hours; only the stream forwarder may read the stream.
+ *   cannot be stored hashed. It is stored encrypted (`functions/webhooks/secret-box.ts`: KMS in
+ *   AWS, where only the dispatcher may decrypt; AES-GCM with a DATA_DIR key locally), so the
+ *   table, its stream and its backups hold ciphertext only; a secret written before encryption
+ *   (`whsec_...` in clear) is still read. This store never decrypts: the dispatcher opens the
+ *   secret to sign; the API returns it only when created or rotated.
  * - The dispatch cursor (local runtime only) is the highest sequence of the tenant whose
  *   delivery was decided (created, or skipped: no endpoint, filtered out): start-up recovery
  *   resumes each tenant after it.
@@ -223,19 +224,22 @@ export class DynamoWebhookStore {
   // ---- endpoints -------------------------------------------------------------------------
 
   /**
-   * The partner the tenant is registered to (one small read of the tenant item), so that a
-   * partner's delivery list filtered by tenant reads nothing of a tenant that is not its own.
+   * The partner the tenant is registered to and the first sequence of its registration (one
+   * small read of the tenant item), so that a partner's delivery list filtered by tenant reads
+   * nothing of a tenant that is not its own, nor a previous owner's deliveries.
    */
-  async tenantPartner(tenantId: string): Promise<string | undefined> {
+  async tenantOwner(tenantId: string): Promise<{ partnerId: string; firstSequence: number } | undefined> {
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
         Key: tenantKey(tenantId),
-        ProjectionExpression: "partnerId",
+        ProjectionExpression: "partnerId, firstSequence",
         ConsistentRead: true,
       }),
     );
-    return typeof Item?.["partnerId"] === "string" ? Item["partnerId"] : undefined;
+    if (typeof Item?.["partnerId"] !== "string") return undefined;
+    const first = Number(Item["firstSequence"]);
+    return { partnerId: Item["partnerId"], firstSequence: Number.isInteger(first) && first > 0 ? first : 1 };
   }
 
   async getEndpoint(partnerId: string): Promise<EndpointRecord | undefined> {
@@ -516,6 +520,8 @@ export class DynamoWebhookStore {
   async listDeliveries(query: {
     partnerId?: string;
     tenantId?: string;
+    /** With `tenantId`: only deliveries of this sequence and later (the owner's registration). */
+    fromSequence?: number;
     limit: number;
     cursor?: string;
   }): Promise<Page<DeliveryRecord>> {
@@ -547,12 +553,25 @@ export class DynamoWebhookStore {
     }
     const pk = deliveriesPk(query.tenantId);
     const scope = `deliveries|tenant|${query.tenantId}|${query.partnerId ?? "*"}`;
-    const input: QueryCommandInput = {
-      TableName: this.#table,
-      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-      ExpressionAttributeValues: { ":pk": pk, ":prefix": DELIVERY_SK_PREFIX },
-      ScanIndexForward: false,
-    };
+    const input: QueryCommandInput =
+      query.fromSequence === undefined
+        ? {
+            TableName: this.#table,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues: { ":pk": pk, ":prefix": DELIVERY_SK_PREFIX },
+            ScanIndexForward: false,
+          }
+        : {
+            // Only the caller's own registration: older deliveries are not even read.
+            TableName: this.#table,
+            KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues: {
+              ":pk": pk,
+              ":from": deliveryKey(query.tenantId, query.fromSequence).sk,
+              ":to": deliveryKey(query.tenantId, 9_999_999_999).sk,
+            },
+            ScanIndexForward: false,
+          };
     if (query.partnerId !== undefined) {
       input.FilterExpression = "#partner = :partner";
       input.ExpressionAttributeNames = { "#partner": "partnerId" };

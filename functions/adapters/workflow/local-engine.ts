@@ -54,6 +54,8 @@ type LocalHandlers = NonNullable<NonNullable<RunOptions["overrides"]>["taskResou
 const fakeArn = (task: TaskName) => `arn:aws:lambda:us-east-1:000000000000:function:${task}`;
 
 export class LocalWorkflowEngine implements WorkflowEngine {
+  /** Executions are in this process: `describe` sees a start at once. */
+  readonly consistentDescribe = true;
   readonly #machines: Record<WorkflowKind, StateMachine>;
   readonly #overrides: Record<WorkflowKind, NonNullable<RunOptions["overrides"]>>;
   readonly #executions = new Map<string, ExecutionRecord>();

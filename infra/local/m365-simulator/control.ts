@@ -10,6 +10,7 @@ import type { SimulatorServer } from "./server.ts";
  * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
  * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`,
  *   `POST /_sim/tenants/:id/mailboxes` (`{ prefix, count, group? }`)
+ * - `PUT /_sim/tenants/:id/app-roles` (`{ exchangeAdministrator?, roles? }`: the app's access)
  */
 export async function handleControl(
   sim: SimulatorServer,
@@ -54,6 +55,9 @@ export async function handleControl(
         return send(res, 200, ok);
       case "PUT tenants :id dehydrated":
         sim.setDehydrated(id!, Boolean(body.value));
+        return send(res, 200, ok);
+      case "PUT tenants :id app-roles":
+        sim.setAppRoles(id!, body);
         return send(res, 200, ok);
       case "POST tenants :id mailboxes":
         return send(res, 200, await sim.addMailboxes(id!, body));
