@@ -761,7 +761,8 @@ function renderTenant(t: TenantResource): string {
     { header: "ATTEMPTS", value: (s) => s.attempts },
     { header: "STARTED", value: (s) => time(s.startedAt) },
     { header: "DURATION", value: (s) => duration(s.startedAt, s.finishedAt) },
-    { header: "ERROR", value: (s) => errorText(s.error) },
+    // A running step that adds members in batches shows where it stands instead.
+    { header: "ERROR", value: (s) => (s.error || !s.progress ? errorText(s.error) : s.progress) },
   ]);
   const code = t.error?.code;
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
