@@ -9,9 +9,10 @@
  *   100 ms per Microsoft 365 call, rounded up to 1 ms per invocation as Lambda bills.
  * - DynamoDB: every request carries `ReturnConsumedCapacity: TOTAL` (a client middleware) and
  *   dynalite answers with DynamoDB's unit rules (writes per 1 KB, reads per 4 KB, half for
- *   eventually consistent reads). dynalite does not count index writes: each write of a tenant
- *   item (projected, ALL attributes, into gsi1 and gsi2) is charged twice more, the estimate
- *   DynamoDB's rules give for an update that changes non-key attributes of an indexed item.
+ *   eventually consistent reads). dynalite does not count index writes: the indexes project
+ *   keys and `status` only, so a tenant item write costs index writes only when it sets
+ *   `status` (registration, status changes): 1 unit per index entry (under 1 KB) in each of
+ *   the two indexes, 2 when an existing entry is replaced (delete + put).
  * - API Gateway: one REST request (the POST; polling by the partner is not counted).
  *
  * Not included: CloudWatch Logs and X-Ray, Secrets Manager reads at cold start, DynamoDB
@@ -57,8 +58,14 @@ export const PRICES = {
 
 const LATENCY_MS = 100;
 const LAMBDA_MEMORY_GB = 512 / 1024;
-/** Indexes a tenant item is written to besides the table (gsi1: by partner, gsi2: all). */
+/** Indexes a tenant item is in besides the table (byPartner, all); they project keys and status. */
 const TENANT_ITEM_INDEXES = 2;
+
+/** Whether a write to a tenant item changes what its index entries hold (the status). */
+function setsStatus(input: Record<string, unknown>): boolean {
+  const names = Object.values((input["ExpressionAttributeNames"] ?? {}) as Record<string, string>);
+  return input["Item"] !== undefined || names.includes("status");
+}
 
 const CAPACITY_COMMANDS = new Set([
   "GetItemCommand",
@@ -173,7 +180,7 @@ export async function run(): Promise<Result> {
             );
           if (WRITES.has(command)) {
             meter.writeUnits += units;
-            if (isTenantItem(input)) meter.indexWriteUnits += TENANT_ITEM_INDEXES * units;
+            if (isTenantItem(input) && setsStatus(input)) meter.indexWriteUnits += TENANT_ITEM_INDEXES * 2;
           } else meter.readUnits += units;
           return output;
         },

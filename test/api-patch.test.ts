@@ -36,6 +36,13 @@ function splitBody(tenantId: string, ndrAddress: string) {
   };
 }
 
+/** POST /v1/tenants, then the customer's admin consents through the partner's link. */
+async function onboard(key: string, body: unknown) {
+  const posted = await t.call("POST", "/v1/tenants", { key, body });
+  if (posted.body?.consentUrl) expect((await t.consent(posted.body.consentUrl)).status).toBe(200);
+  return posted;
+}
+
 const stepStatus = (tenant: Json) =>
   Object.fromEntries(tenant.steps.map((s: Json) => [s.name, s.status])) as Record<string, string>;
 
@@ -43,10 +50,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
   it("corrects an ndrAddress that is a group, and a retry then succeeds", async () => {
     const tenantId = randomUUID();
     const demo = sim().demo(tenantId);
-    const created = await t.call("POST", "/v1/tenants", {
-      key: partner.apiKey,
-      body: splitBody(tenantId, demo.group.address),
-    });
+    const created = await onboard(partner.apiKey, splitBody(tenantId, demo.group.address));
     expect(created.status).toBe(202);
     const failed = await t.waitFor(tenantId, ["failed", "succeeded"]);
     expect(failed.status).toBe("failed");
@@ -79,10 +83,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
     const tenantId = randomUUID();
     const demo = sim().demo(tenantId);
     sim().failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message: "quota" }, 1);
-    await t.call("POST", "/v1/tenants", {
-      key: partner.apiKey,
-      body: { ...splitBody(tenantId, demo.admin), outboundGateway: false },
-    });
+    await onboard(partner.apiKey, { ...splitBody(tenantId, demo.admin), outboundGateway: false });
     const failed = await t.waitFor(tenantId, ["failed", "succeeded"]);
     expect(stepStatus(failed)).toMatchObject({ groups: "succeeded", "journal-rules": "failed" });
 
@@ -110,7 +111,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
     const tenantId = randomUUID();
     const demo = sim().demo(tenantId);
     sim().failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
-    await t.call("POST", "/v1/tenants", { key: partner.apiKey, body: splitBody(tenantId, demo.admin) });
+    await onboard(partner.apiKey, splitBody(tenantId, demo.admin));
     await t.waitFor(tenantId, ["running"]);
     const running = await t.call("PATCH", `/v1/tenants/${tenantId}`, {
       key: partner.apiKey,
@@ -181,7 +182,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
     }
 
     const failing = splitBody(tenantId, demo.group.address);
-    await t.call("POST", "/v1/tenants", { key: partner.apiKey, body: failing });
+    await onboard(partner.apiKey, failing);
     await t.waitFor(tenantId, ["failed"]);
     const patch = await t.call("PATCH", `/v1/tenants/${tenantId}`, {
       key: partner.apiKey,

@@ -558,14 +558,16 @@ describe("retry and offboarding", () => {
   it("refuses a body on operations that take none (unknown fields)", async () => {
     const tenantId = await onboard(a.key);
     await moveTo(tenantId, "failed");
-    for (const [method, path] of [
-      ["POST", `/v1/tenants/${tenantId}/retry`],
-      ["DELETE", `/v1/tenants/${tenantId}`],
-    ] as const) {
-      const res = await t.call(method, path, { key: a.key, body: { force: true } });
-      expect(res.status, `${method} ${path}`).toBe(400);
-      expect(res.body.errors).toEqual([{ pointer: "/body", detail: "This operation takes no body" }]);
-    }
+    const res = await t.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.key, body: { force: true } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ pointer: "/body", detail: "This operation takes no body" }]);
+    // Retry's only body is ops' `bindTenant`: anything else is an unknown field.
+    const retry = await t.call("POST", `/v1/tenants/${tenantId}/retry`, {
+      key: a.key,
+      body: { force: true },
+    });
+    expect(retry.status).toBe(400);
+    expect(retry.body.errors).toContainEqual({ pointer: "/body/force", detail: "Unknown field" });
     expect((await t.call("GET", `/v1/tenants/${tenantId}`, { key: a.key })).body.status).toBe("failed");
   });
 

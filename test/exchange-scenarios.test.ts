@@ -178,7 +178,7 @@ describe("adopted objects", () => {
     expect(adds).toHaveLength(1);
     const group = () => h.sim.tenant(tenantId).groups.find((g) => g.name === demo.existingGroup.name)!;
     expect(lower(group().members)).toEqual(lower([demo.carol.address, demo.alice]));
-    const owned = (await h.store.getTenant(tenantId))!.internals.owned.members;
+    const owned = await h.store.listOwnedMembers(tenantId, 100);
     expect(owned).toHaveLength(1);
 
     // Desired state: a second run writes nothing and resolves nobody again.

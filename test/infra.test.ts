@@ -59,7 +59,7 @@ const allows = (roleLogicalId: string, action: string, resourceRef: string) =>
   );
 
 describe("tenant table", () => {
-  it("has the shared key schema, both indexes with projection ALL, on demand", () => {
+  it("has the shared key schema, both indexes projecting keys and status only, on demand", () => {
     template.hasResourceProperties("AWS::DynamoDB::Table", {
       KeySchema: [
         { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
@@ -72,7 +72,7 @@ describe("tenant table", () => {
           { AttributeName: index.partitionKey, KeyType: "HASH" },
           { AttributeName: index.sortKey, KeyType: "RANGE" },
         ],
-        Projection: { ProjectionType: "ALL" },
+        Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["status"] },
       })),
     });
     const [, table] = ofType("AWS::DynamoDB::Table")[0]!;
@@ -235,9 +235,9 @@ describe("functions", () => {
     expect(access).toEqual({
       Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
       Api: {
-        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#*",
-        gsi1: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
-        gsi2: "TENANTS PARTNERS WEBHOOK_DELIVERIES (dynamodb:Query)",
+        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#* CUSTOMER#*",
+        gsi3: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
+        gsi4: "TENANTS#ALL#* PARTNERS WEBHOOK_DELIVERIES#ALL#* (dynamodb:Query)",
       },
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,
@@ -341,7 +341,7 @@ describe("REST API", () => {
     }
   });
 
-  it("serves /health and the console without auth, and /v1/{proxy+} through the authorizer", () => {
+  it("serves /health, the console and the consent callback without auth, and /v1/{proxy+} through the authorizer", () => {
     const paths = new Map(
       ofType("AWS::ApiGateway::Resource").map(([id, r]) => [id, r.Properties["PathPart"] as string]),
     );
@@ -351,8 +351,10 @@ describe("REST API", () => {
       auth: m.Properties["AuthorizationType"],
       authorizer: m.Properties["AuthorizerId"],
     }));
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(5);
     expect(methods).toContainEqual({ path: "health", method: "GET", auth: "NONE", authorizer: undefined });
+    // Where Entra sends a customer's admin back after consent: a browser, no key (signed state).
+    expect(methods).toContainEqual({ path: "callback", method: "GET", auth: "NONE", authorizer: undefined });
     // The console's static files (functions/console): GET only, no key.
     expect(methods).toContainEqual({ path: "console", method: "GET", auth: "NONE", authorizer: undefined });
     expect(methods).toContainEqual({ path: "{proxy+}", method: "GET", auth: "NONE", authorizer: undefined });
@@ -498,7 +500,7 @@ describe("webhook delivery", () => {
 
   it("refuses non-TLS access to every queue", () => {
     const queues = ofType("AWS::SQS::Queue").map(([id]) => id);
-    expect(queues).toHaveLength(3);
+    expect(queues).toHaveLength(4);
     const policies = ofType("AWS::SQS::QueuePolicy").map(([, p]) => p.Properties);
     for (const queue of queues) {
       const policy = policies.find((p) => JSON.stringify(p["Queues"]).includes(`"${queue}"`));
@@ -565,8 +567,12 @@ describe("monitoring", () => {
     }
   });
 
-  it("alarms on the first message in either dead-letter queue", () => {
-    for (const queue of [stack.webhooks.deadLetterQueue, stack.webhooks.streamFailureQueue]) {
+  it("alarms on the first message in any dead-letter queue, the watchdog's EventBridge target's included", () => {
+    for (const queue of [
+      stack.webhooks.deadLetterQueue,
+      stack.webhooks.streamFailureQueue,
+      stack.workflow.watchdogDeadLetterQueue,
+    ]) {
       const alarm = alarms().find(
         (a) =>
           a["MetricName"] === "ApproximateNumberOfMessagesVisible" && metricsOf(a).includes(logicalId(queue)),
@@ -588,6 +594,41 @@ describe("monitoring", () => {
       Namespace: METRICS_NAMESPACE,
       Dimensions: [{ Name: "service", Value: SERVICE_NAME }],
     });
+  });
+
+  it("the watchdog's EventBridge target keeps undeliverable events in its dead-letter queue", () => {
+    const [, rule] = ofType("AWS::Events::Rule").find(([, r]) =>
+      JSON.stringify(r.Properties["EventPattern"]).includes("Step Functions Execution Status Change"),
+    )!;
+    const targets = rule.Properties["Targets"] as { DeadLetterConfig?: { Arn: unknown } }[];
+    expect(targets).toHaveLength(1);
+    expect(JSON.stringify(targets[0]!.DeadLetterConfig)).toContain(
+      logicalId(stack.workflow.watchdogDeadLetterQueue),
+    );
+  });
+
+  it("alarms on DynamoDB throttling (every operation), the oldest webhook message and authorizer errors", () => {
+    const dynamo = alarms().find(
+      (a) =>
+        metricsOf(a).includes("ThrottledRequests") && metricsOf(a).includes(logicalId(stack.table.table)),
+    );
+    expect(dynamo).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    for (const operation of ["GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"]) {
+      expect(metricsOf(dynamo!)).toContain(operation);
+    }
+    const age = alarms().find(
+      (a) =>
+        a["MetricName"] === "ApproximateAgeOfOldestMessage" &&
+        metricsOf(a).includes(logicalId(stack.webhooks.queue)),
+    );
+    expect(age).toMatchObject({ Threshold: 900, EvaluationPeriods: 2 });
+    const authorizer = alarms().find(
+      (a) =>
+        a["MetricName"] === "Errors" &&
+        a["Namespace"] === "AWS/Lambda" &&
+        metricsOf(a).includes(logicalId(stack.api.authorizer)),
+    );
+    expect(authorizer).toMatchObject({ Threshold: 1 });
   });
 
   it("alarms have no actions without a topic, and all notify the topic given an email", () => {

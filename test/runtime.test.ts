@@ -113,6 +113,8 @@ describe("stopping", () => {
         }),
       });
       expect(res.status).toBe(202);
+      // The customer's admin consents through the partner's link; onboarding starts.
+      expect((await fetch((await res.json()).consentUrl)).status).toBe(200);
       await waitUntil(
         async () => (await runtime.store.getTenant(tenantId))?.tenant.status === "running" || undefined,
         10_000,
@@ -153,7 +155,7 @@ describe("stopping", () => {
       ).json();
       const tenantId = randomUUID();
       sim.failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
-      await fetch(`${runtime.url}/v1/tenants`, {
+      const posted = await fetch(`${runtime.url}/v1/tenants`, {
         method: "POST",
         headers: { authorization: `Bearer ${partner.apiKey}`, "content-type": "application/json" },
         body: JSON.stringify({
@@ -163,6 +165,7 @@ describe("stopping", () => {
           ndrAddress: sim.demo(tenantId).admin,
         }),
       });
+      expect((await fetch((await posted.json()).consentUrl)).status).toBe(200);
       await waitUntil(async () => {
         const stored = await runtime.store.getTenant(tenantId);
         return (

@@ -103,7 +103,7 @@ describe("registration", () => {
     ]);
     expect(stored.internals).toEqual({
       run: 1,
-      owned: { connectors: [], groups: [], journalRules: [], members: [] },
+      owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
     });
     expect(await db.store.getTenant(tenantId)).toEqual(stored);
@@ -168,7 +168,7 @@ describe("registration", () => {
     });
     expect(again.internals).toEqual({
       run: 3,
-      owned: { connectors: [], groups: [], journalRules: [], members: [] },
+      owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
     });
     expect(await db.store.listEvents(tenantId)).toEqual([]);
@@ -458,7 +458,7 @@ describe("transitions and events", () => {
     expect(own.stored.internals).toEqual({
       run: 1,
       previousNdrTo: null,
-      owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"], members: [] },
+      owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"] },
       adopted: { connectors: {}, journalRules: {} },
     });
     const again = await db.store.transition(
@@ -477,7 +477,6 @@ describe("transitions and events", () => {
       connectors: [],
       groups: [],
       journalRules: ["r2"],
-      members: [],
     });
 
     const other = newTenantId();

@@ -52,6 +52,9 @@ describe("the README walk-through against Exchange as it really behaves", () => 
       },
     });
     expect(posted.status).toBe(202);
+    // The customer's admin consents through the partner's link (the simulator's consent page).
+    expect(posted.body.status).toBe("awaiting_consent");
+    expect((await rt.consent(posted.body.consentUrl)).status).toBe(200);
     const done = await rt.waitFor(tenantId, ["succeeded", "failed"], 60_000);
     expect(done.error).toBeUndefined();
     expect(done.status).toBe("succeeded");

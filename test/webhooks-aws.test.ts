@@ -17,7 +17,7 @@ import type { TenantChange } from "../functions/domain/store.ts";
 import { WebhookDeliverer } from "../functions/webhooks/delivery.ts";
 import { createDispatcher } from "../functions/webhooks/dispatcher.ts";
 import { PartnerWebhookService } from "../functions/webhooks/service.ts";
-import { type DeliveryMessage, SqsDeliveryQueue } from "../functions/webhooks/sqs-queue.ts";
+import { type DeliveryMessage, messageGroupOf, SqsDeliveryQueue } from "../functions/webhooks/sqs-queue.ts";
 import { createStreamForwarder } from "../functions/webhooks/stream-forwarder.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
 
@@ -190,7 +190,7 @@ function sqsRecords(messages: DeliveryMessage[]): SQSRecord[] {
     messageId: randomUUID(),
     receiptHandle: `rh-${++receiveCount}`,
     body: JSON.stringify(m),
-    attributes: { MessageGroupId: m.tenantId, ApproximateReceiveCount: "1" } as never,
+    attributes: { MessageGroupId: messageGroupOf(m), ApproximateReceiveCount: "1" } as never,
     messageAttributes: {},
     md5OfBody: "",
     eventSource: "aws:sqs",
@@ -291,7 +291,8 @@ describe("stream forwarder", () => {
     expect(entries).toHaveLength(6);
     for (const e of events) {
       const entry = entries.find((x) => x["MessageDeduplicationId"] === e.id)!;
-      expect(entry["MessageGroupId"]).toBe(e.data.tenantId);
+      // One group per tenant and partner: a previous owner's retries never hold a new owner back.
+      expect(entry["MessageGroupId"]).toBe(`${e.data.tenantId}:${partnerId}`);
       expect(JSON.parse(entry["MessageBody"] as string)).toEqual({
         tenantId: e.data.tenantId,
         sequence: e.data.sequence,
@@ -308,7 +309,7 @@ describe("stream forwarder", () => {
     const order = sqs.calls
       .slice(before)
       .flatMap((c) => c.input.Entries)
-      .filter((x) => x["MessageGroupId"] === a.tenantId)
+      .filter((x) => x["MessageGroupId"] === `${a.tenantId}:${partnerId}`)
       .map((x) => JSON.parse(x["MessageBody"] as string).sequence);
     expect(order).toEqual([1, 2, 3]);
   });
@@ -331,13 +332,13 @@ describe("stream forwarder", () => {
     const sentA = sqs.calls
       .slice(before)
       .flatMap((c) => c.input.Entries)
-      .filter((x) => x["MessageGroupId"] === a.tenantId)
+      .filter((x) => x["MessageGroupId"] === `${a.tenantId}:${partnerId}`)
       .map((x) => JSON.parse(x["MessageBody"] as string).sequence);
     expect(sentA).toEqual([1, 2]); // 2 was refused, 3 never sent
     const sentB = sqs.calls
       .slice(before)
       .flatMap((c) => c.input.Entries)
-      .filter((x) => x["MessageGroupId"] === b.tenantId);
+      .filter((x) => x["MessageGroupId"] === `${b.tenantId}:${partnerId}`);
     expect(sentB).toHaveLength(3);
   });
 });
@@ -411,7 +412,7 @@ describe("SQS dispatcher", () => {
     await webhooks.replayDelivery({ role: "ops" }, delivery!.deliveryId, now());
     const replayEntry = sqs.entries("SendMessageBatch").at(-1)!;
     expect(replayEntry["MessageDeduplicationId"]).toBe(`${delivery!.eventId}:r1`);
-    expect(replayEntry["MessageGroupId"]).toBe(a.tenantId);
+    expect(replayEntry["MessageGroupId"]).toBe(`${a.tenantId}:${partnerId}`);
     const stale = await dispatch({
       Records: sqsRecords(messages.filter((m) => m.eventId === delivery!.eventId)),
     });

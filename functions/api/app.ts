@@ -14,6 +14,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { type MappedProblem, problemResponses } from "../commons/middleware/problem-responses.ts";
 import { requestLogger } from "../commons/middleware/request-logger.ts";
 import { consoleResponse, isConsolePath } from "../console/assets.ts";
+import type { ClaimStore, ConsentLinks } from "../domain/binding.ts";
 import type { ChangeLogStore } from "../domain/change-log.ts";
 import { DriftService } from "../domain/drift-service.ts";
 import type { DriftCheckStarter, WorkflowEngine } from "../domain/engine.ts";
@@ -72,6 +73,11 @@ export interface ApiDependencies {
   rateLimiter?: RateLimiter;
   /** Gives each new partner its own limit outside the process (AWS usage plan keys). @default none */
   partnerLimits?: PartnerLimits;
+  /**
+   * Binding tenants to partners by consent (claims, customer names, consent links). Both
+   * runtimes wire it in; without it a POST registers and starts onboarding at once.
+   */
+  binding?: { claims: ClaimStore; links?: ConsentLinks };
   clock?: () => Date;
 }
 
@@ -102,7 +108,12 @@ export function createApi(deps: ApiDependencies): ApiHandler {
   const clock = deps.clock ?? (() => new Date());
   let document: unknown;
   const services: ApiServices = {
-    onboarding: new OnboardingService({ store: deps.store, engine: deps.engine, clock }),
+    onboarding: new OnboardingService({
+      store: deps.store,
+      engine: deps.engine,
+      clock,
+      ...(deps.binding && { binding: deps.binding }),
+    }),
     drift: new DriftService({
       store: deps.store,
       engine: deps.engine,
@@ -190,6 +201,9 @@ export function createApi(deps: ApiDependencies): ApiHandler {
 }
 
 function serialize(result: RouteResult): StoredResponse {
+  if (result.text !== undefined) {
+    return { statusCode: result.status, headers: { ...result.headers }, body: result.text };
+  }
   if (result.status === 204 || result.body === undefined) {
     return { statusCode: result.status, headers: { ...result.headers }, body: "" };
   }

@@ -8,12 +8,17 @@
  * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key.
  */
 import { createHmac } from "node:crypto";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
+import { DynamoClaimStore } from "../adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { consentUrl } from "../adapters/m365/gateway.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
+import { resolveM365Endpoints } from "../commons/config.ts";
 import { webhookServiceFromEnv } from "../webhooks/index.ts";
 import { createAuthorizer, opsKeyHashSource } from "./auth.ts";
+import { CONSENT_CALLBACK_PATH, createConsentLinks } from "./consent.ts";
 import { TableIdempotencyLayer } from "./idempotency.ts";
 import { readSecretString } from "./secrets.ts";
 import { usagePlanLimitsFromEnv } from "./usage-plans.ts";
@@ -63,11 +68,41 @@ export function cursorSecretFrom(opsKeyHash: string): string {
   return createHmac("sha256", opsKeyHash).update("journal-onboarding pagination cursors").digest("base64url");
 }
 
+/**
+ * The API's origin as the current request reached it (`https://<domain>/<stage>`), set by the
+ * Lambda handler before each request: the consent callback's default URL.
+ */
+export const requestOrigin = { value: "" };
+
+/**
+ * Claims and consent links in AWS. The state's key is derived from the ops key (a Secrets
+ * Manager secret the API already reads, like the cursors' key); the admin consent URL needs
+ * only the app's id (`M365_CLIENT_ID`, not a secret) and the cloud's authority host. Without an
+ * app id no consent link can be issued: tenants wait in `awaiting_consent` until ops bind them.
+ */
+function bindingFromEnv(env: Env, docClient: DynamoDBDocumentClient, cursorSecret: string) {
+  const tableName = required(env, "TABLE_NAME");
+  const claims = new DynamoClaimStore({ client: docClient, tableName, cursorSecret });
+  const clientId = env.M365_CLIENT_ID?.trim();
+  if (!clientId) return { claims };
+  const { authorityHost } = resolveM365Endpoints(env).endpoints;
+  const redirect = env.M365_CONSENT_REDIRECT_URI?.trim();
+  return {
+    claims,
+    links: createConsentLinks({
+      secret: cursorSecret,
+      adminConsentUrl: (tenantId) => consentUrl(authorityHost, tenantId, clientId),
+      redirectUri: redirect || (() => `${requestOrigin.value}${CONSENT_CALLBACK_PATH}`),
+    }),
+  };
+}
+
 /** Everything `createApi` needs in AWS. */
 export async function apiDependencies(env: Env = process.env) {
   const { docClient, cursorSecret, ...table } = await tableDependencies(env);
   return {
     ...table,
+    binding: bindingFromEnv(env, docClient, cursorSecret),
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
     ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
     ...engines(env),

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { instrument } from "../commons/instrument.ts";
 import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import { type ApiHandler, createApi } from "./app.ts";
-import { apiDependencies } from "./dependencies.ts";
+import { apiDependencies, requestOrigin } from "./dependencies.ts";
 
 let api: Promise<ApiHandler> | undefined;
 
@@ -22,6 +22,8 @@ export const handler = instrument(
   async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     // The console's static files need neither the table nor the ops key secret.
     if (isConsolePath(event.path)) return consoleResponse(event);
+    const { domainName, stage } = event.requestContext ?? {};
+    if (domainName) requestOrigin.value = `https://${domainName}${stage ? `/${stage}` : ""}`;
     return (await loadApi())(event, context);
   },
 );

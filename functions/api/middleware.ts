@@ -99,8 +99,9 @@ export function requestValidation(): ApiMiddleware {
       if (route.body) {
         // Media type, size and syntax problems are answered before field problems.
         const json = readJsonBody(event, headers);
-        if (json === NO_BODY) problems.push({ pointer: "/body", detail: "A JSON body is required" });
-        else body = validate(route.body, json, "/body", problems);
+        if (json === NO_BODY) {
+          if (!route.optionalBody) problems.push({ pointer: "/body", detail: "A JSON body is required" });
+        } else body = validate(route.body, json, "/body", problems);
       } else if ((event.body ?? "").trim().length > 0) {
         // An operation without a body has no fields: anything sent is an unknown field.
         problems.push({ pointer: "/body", detail: "This operation takes no body" });

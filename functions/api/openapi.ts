@@ -113,6 +113,7 @@ function operation(route: Route): JsonSchema {
         ),
       }),
       ...(spec.schema && { content: { "application/json": { schema: jsonSchema(spec.schema, "output") } } }),
+      ...(spec.contentType && { content: { [spec.contentType]: { schema: { type: "string" } } } }),
     };
   }
   for (const status of problemStatuses(route)) {

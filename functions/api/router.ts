@@ -42,12 +42,16 @@ export interface RouteResult {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A body that is not JSON (e.g. the consent page), sent as is; `headers` give its content-type. */
+  text?: string;
 }
 
 export interface ResponseSpec {
   description: string;
   /** JSON body schema (output side); none for 204. */
   schema?: z.ZodType;
+  /** A body that is not JSON: its media type (documented as a string). */
+  contentType?: string;
   headers?: Record<string, string>;
 }
 
@@ -68,6 +72,8 @@ interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /** The body may be left out (the handler then gets undefined). */
+  optionalBody?: boolean;
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
   responses: Record<number, ResponseSpec>;
@@ -94,6 +100,7 @@ export interface Route {
   params?: AnyObjectSchema;
   query?: AnyObjectSchema;
   body?: z.ZodType;
+  optionalBody?: boolean;
   idempotent?: boolean;
   responses: Record<number, ResponseSpec>;
   problems?: readonly number[];

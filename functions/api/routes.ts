@@ -3,14 +3,18 @@
  * shaping of the answer, nothing else: matching, auth, parsing, validation, idempotency,
  * errors and logging are middleware (`app.ts`).
  */
+
 import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
+import { ConflictError } from "../domain/errors.ts";
 import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
-import { NotImplementedError } from "./errors.ts";
+import { CONSENT_CALLBACK_PATH, CONSENT_PAGE_HEADERS, consentPage } from "./consent.ts";
+import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
   ChangePageSchema,
+  ConsentCallbackQuery,
   DeliveryIdParams,
   DeliveryListQuery,
   DriftReportSchema,
@@ -31,6 +35,7 @@ import {
   TenantListQuery,
   TenantPageSchema,
   TenantPatchBody,
+  TenantRetryBody,
   TenantSchema,
   WebhookDeliveryPageSchema,
   WebhookDeliverySchema,
@@ -55,6 +60,7 @@ export function toTenantResource(t: Tenant) {
       ...(s.startedAt !== undefined && { startedAt: s.startedAt }),
       ...(s.finishedAt !== undefined && { finishedAt: s.finishedAt }),
       ...(s.error !== undefined && { error: s.error }),
+      ...(s.progress !== undefined && { progress: s.progress }),
     })),
     ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
     ...(t.ndrAddressKept === true && { ndrAddressKept: true }),
@@ -440,9 +446,24 @@ export const routes: readonly Route[] = [
       "From `failed` or `awaiting_consent`, or from a stranded `queued`/`running` tenant whose workflow is no longer running; anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
-    problems: [404, 409, 503],
+    body: TenantRetryBody,
+    optionalBody: true,
+    problems: [403, 404, 409, 503],
     responses: { 202: { description: "Accepted: onboarding restarted.", schema: TenantSchema } },
-    handle: async ({ principal, params, services }) => {
+    handle: async ({ principal, params, body, services }) => {
+      if (body?.bindTenant) {
+        // Ops bind by hand, recorded in the tenant's history (`tenant.bound_by_ops`).
+        if (principal.role !== "ops") throw new ForbiddenError("Only ops keys may bind a tenant by hand.");
+        await services.onboarding.bind(body.partnerId, params.tenantId, "ops").then((outcome) => {
+          if (outcome.kind !== "bound" && outcome.kind !== "already-bound") {
+            throw new ConflictError(
+              `Partner ${body.partnerId} has no open claim on tenant ${params.tenantId} to bind.`,
+            );
+          }
+        });
+        const tenant = await services.onboarding.getTenant(principal, params.tenantId);
+        return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+      }
       const tenant = await services.onboarding.retry(principal, params.tenantId);
       return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
     },
@@ -485,6 +506,35 @@ export const routes: readonly Route[] = [
     handle: async ({ principal, params, services }) => {
       const tenant = await services.onboarding.offboard(principal, params.tenantId);
       return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "consentCallback",
+    method: "GET",
+    path: CONSENT_CALLBACK_PATH,
+    tag: "tenants",
+    summary: "Where Entra's admin consent sends the customer's admin back",
+    description:
+      "Opened by the customer admin's browser, not by partners: `?admin_consent=True&tenant=&state=` (or `error=`). Verifies the signed `state` (partner and tenant, short-lived) and that Entra's `tenant` is the one named in it, binds the tenant to that partner, starts its onboarding, and answers a small HTML page saying what happened.",
+    access: "public",
+    query: ConsentCallbackQuery,
+    responses: {
+      200: { description: "Consent received: the tenant is bound.", contentType: "text/html" },
+      400: {
+        description: "Nothing was bound (declined, invalid or expired link).",
+        contentType: "text/html",
+      },
+    },
+    handle: async ({ query, services }) => {
+      const outcome = await services.onboarding.consentCallback({
+        ...(query.state !== undefined && { state: query.state }),
+        ...(query.tenant !== undefined && { tenant: query.tenant }),
+        ...(query.admin_consent !== undefined && { adminConsent: query.admin_consent }),
+        ...(query.error !== undefined && { error: query.error }),
+        ...(query.error_description !== undefined && { errorDescription: query.error_description }),
+      });
+      const page = consentPage(outcome);
+      return { status: page.status, text: page.html, headers: { ...CONSENT_PAGE_HEADERS } };
     },
   }),
   defineRoute({

@@ -122,6 +122,26 @@ export const TenantPatchBody = z
   .meta({ minProperties: 1 } as Record<string, unknown>);
 requestSchemas.add(TenantPatchBody, { id: "TenantPatchRequest" });
 
+/**
+ * Optional body of `POST /v1/tenants/{tenantId}/retry`: ops bind a tenant by hand to the
+ * partner whose claim it is (`bindTenant: true` with that `partnerId`), as a customer's consent
+ * through that partner's consentUrl would.
+ */
+export const TenantRetryBody = z.strictObject({
+  bindTenant: z.literal(true),
+  partnerId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "Not a partner id"),
+});
+requestSchemas.add(TenantRetryBody, { id: "TenantRetryRequest" });
+
+/** What Entra sends the admin back with (other parameters Entra may add are ignored). */
+export const ConsentCallbackQuery = z.object({
+  admin_consent: z.string().max(16).optional(),
+  tenant: z.string().max(128).optional(),
+  state: z.string().max(1024).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(2048).optional(),
+});
+
 export const PartnerCreateBody = z.strictObject({
   name: z.string().min(1).max(200).regex(PrintableName, PRINTABLE_NAME_ERROR),
 });
@@ -223,6 +243,10 @@ export const StepSchema = z.strictObject({
   startedAt: Timestamp.optional(),
   finishedAt: Timestamp.optional(),
   error: ErrorInfoSchema.optional(),
+  progress: z
+    .string()
+    .optional()
+    .meta({ description: 'Where a long step stands while it runs, e.g. "members 4,000 of 10,000".' }),
 });
 responseSchemas.add(StepSchema, { id: "Step" });
 

@@ -383,7 +383,12 @@ export async function sendRows(
       const outcome = outcomes[i]!;
       try {
         const { tenant, replayed } = await api.onboardTenant(row.body, row.idempotencyKey);
-        Object.assign(outcome, { result: replayed ? "already" : "accepted", tenantStatus: tenant.status });
+        Object.assign(outcome, {
+          result: replayed ? "already" : "accepted",
+          tenantStatus: tenant.status,
+          // A new tenant waits for its customer's consent at once (with why, CONSENT_REQUIRED).
+          ...(tenant.error && { errorCode: tenant.error.code, errorMessage: tenant.error.message }),
+        });
       } catch (err) {
         if (
           err instanceof ApiUnreachableError ||
@@ -408,7 +413,11 @@ async function failureOf(api: OnboardingClient, row: ImportRow, err: unknown): P
   if (err instanceof ApiProblemError && err.status === 409) {
     try {
       const tenant = await api.getTenant(row.body.tenantId);
-      return { result: "already", tenantStatus: tenant.status };
+      return {
+        result: "already",
+        tenantStatus: tenant.status,
+        ...(tenant.error && { errorCode: tenant.error.code, errorMessage: tenant.error.message }),
+      };
     } catch (getErr) {
       if (getErr instanceof ApiProblemError && getErr.status === 404) {
         return {

@@ -123,3 +123,34 @@ export function readM365AppConfig(env: NodeJS.ProcessEnv = process.env): M365App
     ...(consentRedirectUri ? { consentRedirectUri } : {}),
   };
 }
+
+/** How long stored records are kept (DynamoDB TTL on `expiresAt`; the local runtime sweeps the same way). */
+export interface Retention {
+  /** Event items and settled webhook deliveries, from their time. */
+  eventDays: number;
+  /** An offboarded tenant's record (and its group parts), from its offboarding. */
+  offboardedDays: number;
+}
+
+export const DEFAULT_RETENTION: Readonly<Retention> = { eventDays: 90, offboardedDays: 30 };
+
+/**
+ * `EVENT_RETENTION_DAYS` (default 90) and `OFFBOARDED_RETENTION_DAYS` (default 30): positive
+ * numbers of days.
+ *
+ * @throws Error naming the variable when a value is not a positive number.
+ */
+export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
+  const days = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`${name} must be a positive number of days; got "${raw}"`);
+    return value;
+  };
+  return {
+    eventDays: days("EVENT_RETENTION_DAYS", DEFAULT_RETENTION.eventDays),
+    offboardedDays: days("OFFBOARDED_RETENTION_DAYS", DEFAULT_RETENTION.offboardedDays),
+  };
+}

@@ -32,6 +32,12 @@ export interface WorkflowEngine {
   start(kind: WorkflowKind, input: WorkflowInput): Promise<void>;
   /** The execution of that run, if the engine has it. */
   describe(kind: WorkflowKind, input: WorkflowInput): Promise<ExecutionDescription | undefined>;
+  /**
+   * `describe` answers what `start` did at once (the local engine). Step Functions'
+   * DescribeExecution is eventually consistent: an execution just started may not be found yet,
+   * so a verdict on it needs confirming. @default false
+   */
+  readonly consistentDescribe?: boolean;
 }
 
 export function executionName(kind: WorkflowKind, input: WorkflowInput): string {

@@ -74,8 +74,18 @@ export const ERROR_CATALOGUE = {
   ),
   CONSENT_REQUIRED: tenant(
     "after-fix",
-    "The customer's admin has not granted the app consent in this tenant; the tenant is `awaiting_consent` with a `consentUrl`.",
-    `Send the \`consentUrl\` to a global admin of the customer's tenant; once they consented, ${RETRY}.`,
+    "The tenant is not yet connected to the calling partner by the customer's consent (or the customer's admin has not granted the app consent); the tenant is `awaiting_consent` with the partner's own `consentUrl`. Nothing is done in the tenant until then.",
+    `Send the \`consentUrl\` to a global admin of the customer's tenant (read the tenant again for a fresh one: its link is valid for 7 days); once they consent through it, onboarding starts by itself. If it does not, ${RETRY}.`,
+  ),
+  TENANT_BOUND_ELSEWHERE: tenant(
+    "no",
+    "The customer's admin completed consent through another provider's link, so the tenant is connected to that provider. Nothing was done in the tenant for this request.",
+    "Check with the customer. If they choose you, `POST .../retry` issues a new `consentUrl`; once their admin consents through it, the tenant moves to you.",
+  ),
+  CONSENT_EXPIRED: tenant(
+    "after-fix",
+    "The customer's admin did not consent within 30 days of the request; nothing was done in the tenant.",
+    `${RETRY} issues a new \`consentUrl\`; send it to a global admin of the customer's tenant.`,
   ),
   M365_ACCESS_DENIED: tenant(
     "after-fix",
@@ -126,6 +136,11 @@ export const ERROR_CATALOGUE = {
     "yes",
     "The customer's tenant changed after the plan was approved, so the approved writes no longer match what the tenant needs; nothing that was not approved was written.",
     "Read the tenant: it is back in `awaiting_approval` with a new plan (or failed at the step that found it stale: retry it for a new plan); review it and approve again.",
+  ),
+  STATE_LIMIT_EXCEEDED: tenant(
+    "after-fix",
+    "A step would have stored more about the tenant than one state record may hold (DynamoDB's item limit); it was refused before anything was written, so the tenant stays retryable and offboardable. Memberships and group lists are stored apart and do not count.",
+    `Ops: check the step's message for what grew; reduce the request with ${PATCH} if it names the request, then ${RETRY}.`,
   ),
   STEP_TIMEOUT: tenant(
     "yes",

@@ -21,6 +21,7 @@ export const ErrorName = {
   Configuration: "M365ConfigurationError",
   InvalidNdrRecipient: "InvalidNdrRecipientError",
   InvalidGroupMember: "InvalidGroupMemberError",
+  StateLimit: "StateLimitError",
   Conflict: "ConflictError",
   PlanStale: "PlanStaleError",
 } as const;
@@ -140,6 +141,16 @@ export class InvalidNdrRecipientError extends OnboardingError {
 export class InvalidGroupMemberError extends OnboardingError {
   override readonly name = ErrorName.InvalidGroupMember;
   readonly code = "INVALID_GROUP_MEMBER";
+}
+
+/**
+ * A write would make a stored item pass the size the store allows (below DynamoDB's 400 KB
+ * per item): refused before it is made, so the tenant's state stays writable (it can still
+ * fail, be retried and be offboarded).
+ */
+export class StateLimitError extends OnboardingError {
+  override readonly name = ErrorName.StateLimit;
+  readonly code = "STATE_LIMIT_EXCEEDED";
 }
 
 /** A state change lost a race or is not allowed from the current state. */

@@ -7,6 +7,16 @@
  * `TenantNotFoundError`, indistinguishable from a tenant that does not exist.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  type ClaimStore,
+  CONSENT_PENDING,
+  type ConsentLinks,
+  claimExpired,
+  claimView,
+  partnerConsentUrl,
+  type StoredClaim,
+  TENANT_BOUND_ELSEWHERE,
+} from "./binding.ts";
 import type { WorkflowEngine, WorkflowKind } from "./engine.ts";
 import {
   ConflictError,
@@ -47,7 +57,41 @@ export interface OnboardingServiceOptions {
   engine: WorkflowEngine;
   /** @default () => new Date() */
   clock?: () => Date;
+  /**
+   * Binding by consent (functions/domain/binding.ts): both runtimes wire it in. Without it (the
+   * API's unit tests only) a POST registers and starts onboarding at once.
+   */
+  binding?: { claims: ClaimStore; links?: ConsentLinks };
+  /**
+   * With an eventually consistent engine: how long to wait before the second look that confirms
+   * a run is stranded. @default 3000
+   */
+  strandedConfirmMs?: number;
 }
+
+/** A run this long after the tenant's last change is judged on one look at the engine. */
+export const STRANDED_SETTLED_MS = 5 * 60_000;
+
+/** What the consent callback received from Entra (query parameters). */
+export interface ConsentAnswer {
+  state?: string;
+  tenant?: string;
+  adminConsent?: string;
+  error?: string;
+  errorDescription?: string;
+}
+
+/** What the consent callback did; the page shown to the customer's admin says it. */
+export type ConsentOutcome =
+  | { kind: "bound"; tenantId: string }
+  | { kind: "already-bound"; tenantId: string }
+  | { kind: "declined"; error: string; description?: string }
+  | { kind: "invalid-state" }
+  | { kind: "tenant-mismatch" }
+  | { kind: "link-not-valid" };
+
+/** A partner's record of a tenant: the bound tenant, or its claim (not bound to it). */
+type Visible = { kind: "tenant"; stored: StoredTenant } | { kind: "claim"; claim: StoredClaim };
 
 export interface TenantListQuery {
   status?: TenantStatus;
@@ -106,11 +150,15 @@ export class OnboardingService {
   readonly #store: TenantStore;
   readonly #engine: WorkflowEngine;
   readonly #clock: () => Date;
+  readonly #binding: OnboardingServiceOptions["binding"];
+  readonly #strandedConfirmMs: number;
 
   constructor(options: OnboardingServiceOptions) {
     this.#store = options.store;
     this.#engine = options.engine;
     this.#clock = options.clock ?? (() => new Date());
+    this.#binding = options.binding;
+    this.#strandedConfirmMs = options.strandedConfirmMs ?? 3000;
   }
 
   /**
@@ -119,13 +167,24 @@ export class OnboardingService {
    * WorkflowStartError when the engine refused (the tenant is then `failed` and retryable).
    */
   async register(partnerId: string, request: OnboardingRequest): Promise<Tenant> {
+    const binding = this.#binding;
+    if (binding) {
+      await this.#reserveCustomerName(binding.claims, request.customerName, partnerId);
+      // Bound to this partner (also an offboarded one it may onboard again): registered as ever.
+      // Not bound to it (new, unconsented, or another partner's): a claim waits for consent.
+      const own = await this.#store.getTenant(request.tenantId, { partnerId });
+      if (!own) {
+        const claim = await binding.claims.putClaim(partnerId, request, this.#now());
+        return this.#present(claimView(claim, this.#clock()));
+      }
+    }
     let stored: StoredTenant;
     try {
       stored = await this.#store.registerTenant(partnerId, request, this.#now());
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       // The id is global, so another partner learns that it is taken, but nothing more.
-      const current = await this.#store.getTenant(request.tenantId);
+      const current = await this.#store.getTenant(request.tenantId, { groups: false });
       if (current?.tenant.partnerId === partnerId) throw err;
       throw new ConflictError(`Tenant ${request.tenantId} is already registered.`, { cause: err });
     }
@@ -134,7 +193,10 @@ export class OnboardingService {
 
   /** The tenant, if the principal may see it; else TenantNotFoundError. */
   async getTenant(principal: Principal, tenantId: string): Promise<Tenant> {
-    return (await this.#visible(principal, tenantId)).tenant;
+    const visible = await this.#resolve(principal, tenantId);
+    return this.#present(
+      visible.kind === "claim" ? claimView(visible.claim, this.#clock()) : visible.stored.tenant,
+    );
   }
 
   /** Newest first; partners get their own tenants only. */
@@ -144,12 +206,13 @@ export class OnboardingService {
       if (partnerId !== undefined && partnerId !== principal.partnerId) return { items: [] };
       partnerId = ownPartnerId(principal);
     }
-    return this.#store.listTenants({
+    const page = await this.#store.listTenants({
       limit: query.limit,
       ...(partnerId !== undefined && { partnerId }),
       ...(query.status !== undefined && { status: query.status }),
       ...(query.cursor !== undefined && { cursor: query.cursor }),
     });
+    return { ...page, items: page.items.map((t) => this.#present(t)) };
   }
 
   /**
@@ -161,7 +224,8 @@ export class OnboardingService {
     tenantId: string,
     query: { limit: number; cursor?: string },
   ): Promise<Page<TenantEvent>> {
-    await this.#visible(principal, tenantId);
+    const visible = await this.#resolve(principal, tenantId);
+    if (visible.kind === "claim") return this.#binding!.claims.pageClaimEvents(visible.claim, query);
     return this.#store.pageEvents(tenantId, query);
   }
 
@@ -170,7 +234,9 @@ export class OnboardingService {
    * stranded one (see `#stranded`).
    */
   async retry(principal: Principal, tenantId: string): Promise<Tenant> {
-    const current = await this.#settled(await this.#visible(principal, tenantId));
+    const visible = await this.#resolve(principal, tenantId);
+    if (visible.kind === "claim") return this.#retryClaim(visible.claim);
+    const current = await this.#settled(visible.stored);
     requireStatus(current.tenant, RETRYABLE_STATUSES, "retried");
     // Only what did not finish goes back to pending: a retry never re-applies a step that succeeded.
     const steps = Object.fromEntries(
@@ -202,7 +268,13 @@ export class OnboardingService {
    * change is recorded as a `tenant.updated` event (history only, never a webhook).
    */
   async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
-    const current = await this.#settled(await this.#visible(principal, tenantId));
+    const visible = await this.#resolve(principal, tenantId, { groups: true });
+    const owner = visible.kind === "claim" ? visible.claim.tenant.partnerId : visible.stored.tenant.partnerId;
+    if (this.#binding && correction.customerName !== undefined) {
+      await this.#reserveCustomerName(this.#binding.claims, correction.customerName, owner);
+    }
+    if (visible.kind === "claim") return this.#correctClaim(visible.claim, correction);
+    const current = await this.#settled(visible.stored);
     const { tenant } = current;
     requireStatus(tenant, PATCHABLE_STATUSES, "corrected");
     if (correction.groups && tenant.region !== "split") {
@@ -235,12 +307,30 @@ export class OnboardingService {
       },
       this.#now(),
     );
-    return stored.tenant;
+    return this.#present(stored.tenant);
   }
 
   /** Starts offboarding from one of OFFBOARDABLE_STATUSES (or stranded); else ConflictError. */
   async offboard(principal: Principal, tenantId: string): Promise<Tenant> {
-    const current = await this.#settled(await this.#visible(principal, tenantId));
+    const visible = await this.#resolve(principal, tenantId);
+    if (visible.kind === "claim") {
+      // Nothing was done in the tenant for a claim: it simply ends.
+      const claim = visible.claim;
+      requireStatus(claimView(claim, this.#clock()), OFFBOARDABLE_STATUSES, "offboarded");
+      const ended = await this.#binding!.claims.updateClaim(
+        tenantId,
+        claim.tenant.partnerId,
+        {
+          status: "offboarded",
+          expectStatus: [claim.tenant.status],
+          error: null,
+          event: { type: "tenant.offboarding.succeeded" },
+        },
+        this.#now(),
+      );
+      return ended.tenant;
+    }
+    const current = await this.#settled(visible.stored);
     requireStatus(current.tenant, OFFBOARDABLE_STATUSES, "offboarded");
     const { stored } = await this.#store.transition(
       tenantId,
@@ -281,7 +371,7 @@ export class OnboardingService {
     } catch (err) {
       // It moved on meanwhile (its workflow did record an outcome): decide on what it is now.
       if (!(err instanceof ConflictError)) throw err;
-      return (await this.#store.getTenant(stored.tenant.tenantId)) ?? stored;
+      return (await this.#store.getTenant(stored.tenant.tenantId, { groups: false })) ?? stored;
     }
   }
 
@@ -294,16 +384,248 @@ export class OnboardingService {
   async #stranded(stored: StoredTenant): Promise<boolean> {
     const kind = IN_FLIGHT[stored.tenant.status];
     if (!kind) return false;
-    const execution = await this.#engine.describe(kind, {
-      tenantId: stored.tenant.tenantId,
-      run: stored.internals.run,
-    });
-    return execution?.status !== "RUNNING";
+    const input = { tenantId: stored.tenant.tenantId, run: stored.internals.run };
+    if ((await this.#engine.describe(kind, input))?.status === "RUNNING") return false;
+    // Step Functions' DescribeExecution is eventually consistent: an execution started a moment
+    // ago may not be found yet. Unless the tenant has not changed for a while, look again a few
+    // seconds later, and only a run that is still not running is stranded.
+    if (this.#engine.consistentDescribe) return true;
+    if (this.#clock().getTime() - Date.parse(stored.tenant.updatedAt) >= STRANDED_SETTLED_MS) return true;
+    await new Promise((resolve) => setTimeout(resolve, this.#strandedConfirmMs));
+    return (await this.#engine.describe(kind, input))?.status !== "RUNNING";
   }
 
-  async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {
-    const stored = await this.#store.getTenant(tenantId);
-    if (!stored || (principal.role !== "ops" && stored.tenant.partnerId !== ownPartnerId(principal))) {
+  /**
+   * The caller's record of the tenant: the bound tenant, or (partners, with binding) the
+   * partner's claim. For a partner, both reads are made whatever their outcome (the tenant
+   * item stops at its owner check), so "not yours" costs what "does not exist" costs.
+   */
+  async #resolve(
+    principal: Principal,
+    tenantId: string,
+    options: { groups?: boolean } = {},
+  ): Promise<Visible> {
+    const binding = this.#binding;
+    if (!binding) return { kind: "tenant", stored: await this.#visible(principal, tenantId, options) };
+    if (principal.role === "ops") {
+      const stored = await this.#store.getTenant(tenantId, { groups: options.groups === true });
+      if (stored) return { kind: "tenant", stored };
+      const claims = await binding.claims.listClaims(tenantId);
+      const newest = claims.sort((a, b) => b.tenant.updatedAt.localeCompare(a.tenant.updatedAt))[0];
+      if (newest) return { kind: "claim", claim: newest };
+      throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
+    }
+    const partnerId = ownPartnerId(principal);
+    const [stored, claim] = await Promise.all([
+      this.#store.getTenant(tenantId, { partnerId, groups: options.groups === true }),
+      binding.claims.getClaim(tenantId, partnerId),
+    ]);
+    if (stored) return { kind: "tenant", stored };
+    if (claim) return { kind: "claim", claim };
+    throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
+  }
+
+  /**
+   * The consent callback: verifies the signed state and Entra's answer, binds the tenant to the
+   * partner named in the state, and starts its onboarding (see `bind`).
+   */
+  async consentCallback(answer: ConsentAnswer): Promise<ConsentOutcome> {
+    const links = this.#binding?.links;
+    if (!links) return { kind: "invalid-state" };
+    const state = links.signer.verify(answer.state, this.#clock());
+    if (answer.error !== undefined) {
+      return {
+        kind: "declined",
+        error: answer.error,
+        ...(answer.errorDescription !== undefined && { description: answer.errorDescription }),
+      };
+    }
+    if (!state.ok) return { kind: "invalid-state" };
+    if (
+      answer.adminConsent?.toLowerCase() !== "true" ||
+      answer.tenant?.toLowerCase() !== state.tenantId.toLowerCase()
+    ) {
+      return { kind: "tenant-mismatch" };
+    }
+    return this.bind(state.partnerId, state.tenantId, "consent");
+  }
+
+  /**
+   * Binds the tenant to the partner whose open claim it is, and starts that partner's
+   * onboarding: the first binding wins; the other open claims end `failed`
+   * TENANT_BOUND_ELSEWHERE. A tenant bound to another partner moves: that partner's record is
+   * kept, `offboarded`, readable by it (nothing is done in the customer's tenant), and the new
+   * owner's onboarding adopts what is there. A binding by ops is recorded in the tenant's
+   * history (`tenant.bound_by_ops`).
+   */
+  async bind(partnerId: string, tenantId: string, by: "consent" | "ops"): Promise<ConsentOutcome> {
+    const claims = this.#binding?.claims;
+    if (!claims) return { kind: "link-not-valid" };
+    const current = await this.#store.getTenant(tenantId);
+    const claim = await claims.getClaim(tenantId, partnerId);
+    const open =
+      claim &&
+      !claim.former &&
+      claim.tenant.status === "awaiting_consent" &&
+      !claimExpired(claim, this.#clock());
+    if (current && current.tenant.partnerId === partnerId && current.tenant.status !== "offboarded") {
+      // Bound already: a consent given again (or given at last in Entra) resumes a waiting tenant.
+      if (claim) await claims.deleteClaim(tenantId, partnerId);
+      if (current.tenant.status === "awaiting_consent") {
+        await this.retry({ role: "ops" }, tenantId).catch((err: unknown) => {
+          if (!(err instanceof ConflictError)) throw err;
+        });
+      }
+      return { kind: "already-bound", tenantId };
+    }
+    if (!open) return { kind: "link-not-valid" };
+
+    if (current && current.tenant.partnerId !== partnerId) {
+      // The binding moves: the previous owner's record ends offboarded (no workflow, no call in
+      // the tenant); a late task of its run is refused (new run).
+      let previous = current;
+      if (current.tenant.status !== "offboarded") {
+        try {
+          ({ stored: previous } = await this.#store.transition(
+            tenantId,
+            {
+              status: "offboarded",
+              expectRun: current.internals.run,
+              newRun: true,
+              error: null,
+              consentUrl: null,
+              event: { type: "tenant.offboarding.succeeded" },
+            },
+            this.#now(),
+          ));
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          return { kind: "link-not-valid" };
+        }
+      }
+      await claims.putFormerRecord(previous.tenant, this.#now());
+    }
+    let stored: StoredTenant;
+    try {
+      stored = await this.#store.registerTenant(partnerId, claim.request, this.#now());
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      // Another consent bound it a moment earlier: this claim lost.
+      await this.#failClaim(claims, tenantId, partnerId);
+      return { kind: "link-not-valid" };
+    }
+    if (by === "ops") {
+      // Recorded in the tenant's history (not a webhook): a binding no customer consented to.
+      ({ stored } = await this.#store.transition(
+        tenantId,
+        { expectStatus: ["queued"], expectRun: stored.internals.run, event: { type: "tenant.bound_by_ops" } },
+        this.#now(),
+      ));
+    }
+    await claims.deleteClaim(tenantId, partnerId);
+    for (const other of await claims.listClaims(tenantId)) {
+      if (
+        other.tenant.partnerId !== partnerId &&
+        !other.former &&
+        other.tenant.status === "awaiting_consent"
+      ) {
+        await this.#failClaim(claims, tenantId, other.tenant.partnerId);
+      }
+    }
+    await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
+      // The tenant is bound and failed (retryable): the partner sees it.
+      if (!(err instanceof WorkflowStartError)) throw err;
+    });
+    return { kind: "bound", tenantId };
+  }
+
+  async #failClaim(claims: ClaimStore, tenantId: string, partnerId: string): Promise<void> {
+    await claims
+      .updateClaim(
+        tenantId,
+        partnerId,
+        {
+          status: "failed",
+          expectStatus: ["awaiting_consent"],
+          error: TENANT_BOUND_ELSEWHERE,
+          event: { type: "tenant.onboarding.failed", error: TENANT_BOUND_ELSEWHERE },
+        },
+        this.#now(),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof ConflictError)) throw err;
+      });
+  }
+
+  /** A claim's retry starts a new 30-day wait for consent (a new consentUrl); nothing else happens. */
+  async #retryClaim(claim: StoredClaim): Promise<Tenant> {
+    if (claim.former) requireStatus(claim.tenant, RETRYABLE_STATUSES, "retried");
+    const view = claimView(claim, this.#clock());
+    requireStatus(view, RETRYABLE_STATUSES, "retried");
+    const renewed = await this.#binding!.claims.updateClaim(
+      claim.tenant.tenantId,
+      claim.tenant.partnerId,
+      {
+        status: "awaiting_consent",
+        expectStatus: [claim.tenant.status],
+        error: CONSENT_PENDING,
+        renew: true,
+        ...(view.status !== "awaiting_consent" && {
+          event: { type: "tenant.onboarding.awaiting_consent", error: CONSENT_PENDING },
+        }),
+      },
+      this.#now(),
+    );
+    return this.#present(renewed.tenant);
+  }
+
+  async #correctClaim(claim: StoredClaim, correction: TenantCorrection): Promise<Tenant> {
+    requireStatus(claimView(claim, this.#clock()), PATCHABLE_STATUSES, "corrected");
+    if (correction.groups && claim.tenant.region !== "split") {
+      throw new InvalidCorrectionError(
+        "groups",
+        `Only allowed when region is split (this tenant is ${claim.tenant.region}).`,
+      );
+    }
+    const corrected = await this.#binding!.claims.updateClaim(
+      claim.tenant.tenantId,
+      claim.tenant.partnerId,
+      { expectStatus: [claim.tenant.status], correct: correction, event: { type: "tenant.updated" } },
+      this.#now(),
+    );
+    return this.#present(claimView(corrected, this.#clock()));
+  }
+
+  async #reserveCustomerName(claims: ClaimStore, customerName: string, partnerId: string): Promise<void> {
+    if (!(await claims.reserveCustomerName(customerName, partnerId, this.#now()))) {
+      throw new ConflictError(`customerName ${customerName} is used by another partner; choose another.`);
+    }
+  }
+
+  /** A tenant waiting for consent shows the consent URL issued to its partner (fresh signed state). */
+  #present(tenant: Tenant): Tenant {
+    const links = this.#binding?.links;
+    if (!links || tenant.status !== "awaiting_consent") return tenant;
+    const consentUrl = partnerConsentUrl(
+      links,
+      { partnerId: tenant.partnerId, tenantId: tenant.tenantId },
+      this.#clock(),
+    );
+    return { ...tenant, consentUrl };
+  }
+
+  /** Without `groups` unless asked: the API never shows them, and large ones are stored apart. */
+  async #visible(
+    principal: Principal,
+    tenantId: string,
+    options: { groups?: boolean } = {},
+  ): Promise<StoredTenant> {
+    // The owner check comes first, before anything else of the tenant is read.
+    const stored = await this.#store.getTenant(tenantId, {
+      groups: options.groups === true,
+      ...(principal.role === "ops" ? {} : { partnerId: ownPartnerId(principal) }),
+    });
+    if (!stored) {
       throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
     }
     return stored;
@@ -313,7 +635,7 @@ export class OnboardingService {
     const { tenantId } = stored.tenant;
     try {
       await this.#engine.start(kind, { tenantId, run: stored.internals.run });
-      return stored.tenant;
+      return this.#present(stored.tenant);
     } catch (cause) {
       const failure = START_FAILURE[kind];
       const error: ErrorInfo = {

@@ -68,10 +68,17 @@ export interface StepPatch {
   error?: ErrorInfo | null;
   /** What `resetSteps` goes back to (when a correction makes the step needed or not). */
   initialStatus?: "pending" | "skipped";
+  /** Where a long step stands; `null` clears it. */
+  progress?: string | null;
 }
 
 /** Objects this service created in the tenant (offboarding removes only these). */
 export type OwnedKind = "connectors" | "groups" | "journalRules" | "members";
+/**
+ * Owned kinds read with the tenant (a few names each). Memberships (`members`, up to 2 x 10,000)
+ * are stored apart and read with `listOwnedMembers`, never with the tenant.
+ */
+export type OwnedObjectKind = Exclude<OwnedKind, "members">;
 
 /** Objects that existed before onboarding and were changed by it: their values before. */
 export interface AdoptedObjects {
@@ -84,7 +91,7 @@ export type AdoptedKind = keyof AdoptedObjects;
 export interface TenantInternals {
   /** Increases on every (re)start of a workflow; execution names derive from it. */
   run: number;
-  owned: Record<OwnedKind, string[]>;
+  owned: Record<OwnedObjectKind, string[]>;
   /** Previous values of adopted objects, recorded before the first change; offboarding restores them. */
   adopted: AdoptedObjects;
   /** JournalingReportNdrTo before we set it; `null` if it was empty; absent if never read. */
@@ -110,6 +117,11 @@ export interface TenantChange {
    * workflow execution of an older run can no longer change the tenant.
    */
   expectRun?: number;
+  /**
+   * The write only happens while the step's `attempts` is this (else ConflictError): a task
+   * attempt that timed out can no longer write once its retry has started.
+   */
+  expectAttempt?: { step: AnyStepName; attempts: number };
   steps?: Partial<Record<AnyStepName, StepPatch>>;
   /** Every step back to its initial status (pending/skipped), attempts kept. */
   resetSteps?: boolean;
@@ -117,7 +129,10 @@ export interface TenantChange {
   consentUrl?: string | null;
   /** Increment `run` (a new workflow execution). */
   newRun?: boolean;
-  /** Record objects as ours before creating them. */
+  /**
+   * Record objects as ours before creating them. `members` (memberships) are written as items
+   * of their own, after the tenant write that checks the change's conditions.
+   */
   own?: Partial<Record<OwnedKind, string[]>>;
   /** Forget objects once offboarding removed them. */
   disown?: Partial<Record<OwnedKind, string[]>>;
@@ -171,7 +186,18 @@ export interface TenantStore {
    * is registered and not `offboarded` (an offboarded one is replaced).
    */
   registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant>;
-  getTenant(tenantId: string): Promise<StoredTenant | undefined>;
+  /**
+   * One read of the tenant's own record. `groups: false` leaves out `groups` (stored apart
+   * when large): what the API reads, so that a tenant costs the same with large groups. With
+   * `partnerId`: undefined when the tenant is another partner's, decided on the tenant item
+   * before anything else is read.
+   */
+  getTenant(
+    tenantId: string,
+    options?: { groups?: boolean; partnerId?: string },
+  ): Promise<StoredTenant | undefined>;
+  /** Up to `limit` memberships this service added to adopted groups (`own` of `members`), in no given order. */
+  listOwnedMembers(tenantId: string, limit: number): Promise<string[]>;
   /**
    * Newest first. Without `partnerId`: every partner's (ops). Throws InvalidCursorError on a bad
    * cursor. Listed tenants leave out `groups` (up to 2 x 10,000 members); `getTenant` has them.

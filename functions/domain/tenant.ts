@@ -62,6 +62,8 @@ export interface Step {
   startedAt?: string;
   finishedAt?: string;
   error?: ErrorInfo;
+  /** Where a long step stands while it runs, e.g. "members 4,000 of 10,000". */
+  progress?: string;
 }
 
 export interface GroupSpec {
@@ -123,7 +125,11 @@ export const EVENT_TYPES = [
  * Events recorded in the tenant's history (`GET .../events`) but never sent as webhooks:
  * webhook event types are fixed by the contract above, and the dispatchers only deliver those.
  */
-export const HISTORY_ONLY_EVENT_TYPES = ["tenant.updated"] as const;
+export const HISTORY_ONLY_EVENT_TYPES = [
+  "tenant.updated",
+  /** Ops bound the tenant to a partner by hand (`bindTenant`), without the customer's consent link. */
+  "tenant.bound_by_ops",
+] as const;
 export type WebhookEventType = (typeof EVENT_TYPES)[number];
 export type EventType = WebhookEventType | (typeof HISTORY_ONLY_EVENT_TYPES)[number];
 

@@ -27,8 +27,13 @@ import { sameWrites } from "../domain/steps/diff.ts";
 import { APPLIES, DIFFS, type DiffContext, STEPS, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
-import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
-import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
+import type { TenantEvent } from "../domain/tenant.ts";
+import {
+  type AnyStepName,
+  applicableSteps,
+  OFFBOARDING_STEP_NAMES,
+  type StepName,
+} from "../domain/tenant.ts";
 import { driftOutcome, findDifferences, planFor } from "./drift-check.ts";
 
 /** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
@@ -138,32 +143,45 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     });
   };
 
-  const contextFor = async (stored: StoredTenant, step: AnyStepName): Promise<StepContext> => {
+  /**
+   * The context of a step's attempt. Its writes are fenced by run and by the step's attempt
+   * count: once a retry of the step has started (attempts + 1), a timed-out attempt still
+   * running can write nothing more, so it stops at its next write (e.g. the next batch of
+   * memberships) instead of running beside its retry.
+   */
+  const contextFor = async (stored: StoredTenant, step?: AnyStepName): Promise<StepContext> => {
     const { tenant, internals } = stored;
     const { tenantId } = tenant;
+    const attempts = step && tenant.steps.find((s) => s.name === step)?.attempts;
+    const fence: TenantChange = step && attempts !== undefined ? { expectAttempt: { step, attempts } } : {};
+    const names = (n: string | readonly string[]) => (typeof n === "string" ? [n] : [...n]);
     return {
       request: tenant,
       profile,
-      m365: await m365For(stored, step),
+      m365: await m365For(stored, step ?? "check-access"),
       owned: internals.owned,
+      ownedMembers: (limit) => store.listOwnedMembers(tenantId, limit),
       adopted: internals.adopted,
       own: async (kind, name) => {
-        await write(tenantId, internals.run, { own: { [kind]: [name] } });
+        await write(tenantId, internals.run, { ...fence, own: { [kind]: names(name) } });
       },
       disown: async (kind, name) => {
-        await write(tenantId, internals.run, { disown: { [kind]: [name] } });
+        await write(tenantId, internals.run, { ...fence, disown: { [kind]: names(name) } });
       },
       adopt: async (kind, name, previous) => {
-        await write(tenantId, internals.run, { adopt: { kind, name, previous } });
+        await write(tenantId, internals.run, { ...fence, adopt: { kind, name, previous } });
       },
       release: async (kind, name) => {
-        await write(tenantId, internals.run, { release: { kind, name } });
+        await write(tenantId, internals.run, { ...fence, release: { kind, name } });
       },
       rememberPreviousNdrTo: async (value) => {
-        await write(tenantId, internals.run, { previousNdrTo: value });
+        await write(tenantId, internals.run, { ...fence, previousNdrTo: value });
       },
       recordNdrAddressSet: async (value) => {
-        await write(tenantId, internals.run, { ndrAddressSet: value });
+        await write(tenantId, internals.run, { ...fence, ndrAddressSet: value });
+      },
+      progress: async (text) => {
+        if (step) await write(tenantId, internals.run, { ...fence, steps: { [step]: { progress: text } } });
       },
       now,
     };
@@ -228,6 +246,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     (step: StepName): TaskHandler =>
     async (input) => {
       let stored = await load(input.tenantId, input.run);
+      const { groups } = stored.tenant;
       const plan: Plan = {
         connector: stored.tenant.outboundGateway,
         groups: stored.tenant.region === "split",
@@ -246,13 +265,17 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
       const started = Date.now();
       const running: TenantChange = {
-        steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
+        steps: {
+          [step]: { status: "running", countAttempt: true, startedAt: now(), error: null, progress: null },
+        },
       };
       // The workflow's first task also moves the tenant to running, in the same write.
       stored =
         step === "check-access"
           ? await markRunning(stored, running)
           : (await write(input.tenantId, input.run, { ...running, expectStatus: ["running"] })).stored;
+      // The groups as loaded (a write's answer may leave out large ones, stored apart).
+      if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
       const ctx = await contextFor(stored, step);
       const approved = stored.internals.approvedPlan;
       // A run applying an approved plan: the step's writes must be exactly the approved ones.
@@ -273,6 +296,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       };
       try {
         const outcome = await hydrating(stored, ctx, apply);
+        const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts;
         if (step === "check-access" && stored.tenant.approval === "required") {
           const stop = await awaitApproval(stored, ctx);
           if (stop) {
@@ -287,8 +311,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
           }
         }
         await write(input.tenantId, input.run, {
+          ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
           expectStatus: ["running"],
-          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
+          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null, progress: null } },
           event: { type: "tenant.onboarding.step_succeeded", step },
         });
         deps.onStepResult?.({
@@ -539,6 +564,7 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.Configuration, "M365_CONFIGURATION"],
   [ErrorName.InvalidNdrRecipient, "INVALID_NDR_ADDRESS"],
   [ErrorName.InvalidGroupMember, "INVALID_GROUP_MEMBER"],
+  [ErrorName.StateLimit, "STATE_LIMIT_EXCEEDED"],
   [ErrorName.Conflict, "CONFLICT"],
   [ErrorName.PlanStale, "PLAN_STALE"],
 ]);

@@ -69,13 +69,16 @@ export function createLocalWebhooks(
     docClient: DynamoDBDocumentClient;
     tableName: string;
     cursorSecret?: string;
+    /** TTL of settled deliveries. @default `EVENT_RETENTION_DAYS` (90) */
+    retentionDays?: number;
   },
 ): LocalWebhooks {
-  const { docClient, tableName, cursorSecret, ...dispatcherOptions } = options;
+  const { docClient, tableName, cursorSecret, retentionDays, ...dispatcherOptions } = options;
   const webhookStore = new DynamoWebhookStore({
     client: docClient,
     tableName,
     ...(cursorSecret !== undefined && { cursorSecret }),
+    ...(retentionDays !== undefined && { retentionDays }),
   });
   const allowInsecureLoopback = options.allowInsecureLoopback ?? true;
   const dispatcher = createLocalDispatcher({ ...dispatcherOptions, webhookStore, allowInsecureLoopback });

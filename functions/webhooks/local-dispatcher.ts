@@ -22,7 +22,7 @@ export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookSt
   docClient?: DynamoDBDocumentClient;
   tableName?: string;
   /** Tenant store: `recover()` lists tenants and their events through it. */
-  store?: Pick<TenantStore, "listTenants" | "listEvents">;
+  store?: Pick<TenantStore, "listTenants" | "listEvents" | "getTenant">;
   /** Retry delays in ms, or text such as `"5s,5m,30m"`. @default WEBHOOK_RETRY_SCHEDULE, else Standard Webhooks' */
   retrySchedule?: readonly number[] | string;
   /** Alias of `retrySchedule`. */
@@ -74,6 +74,7 @@ interface Job {
 }
 
 interface TenantQueue {
+  tenantId: string;
   jobs: Map<number, Job>;
   running: boolean;
   timer?: NodeJS.Timeout;
@@ -86,6 +87,12 @@ const MAX_ERROR_DELAY_MS = 60_000;
 /** Replays are ordered after every sequence (sequences are 10 digits at most). */
 const REPLAY_ORDER = 1e10;
 const RECOVERY_CONCURRENCY = 4;
+
+/**
+ * Deliveries are ordered per tenant AND partner: after a change of owner, the previous
+ * partner's pending deliveries or replays (to its own endpoint) never hold back the new owner's.
+ */
+const orderingKey = (tenantId: string, partnerId: string | undefined) => `${tenantId}|${partnerId ?? ""}`;
 
 /**
  * Builds the local dispatcher.
@@ -131,18 +138,24 @@ export function createLocalDispatcher(
     for (const resolve of waiters) resolve();
   };
 
-  const queueOf = (tenantId: string): TenantQueue => {
-    let queue = queues.get(tenantId);
+  const queueOf = (key: string, tenantId: string): TenantQueue => {
+    let queue = queues.get(key);
     if (!queue) {
-      queue = { jobs: new Map(), running: false, errorDelayMs: errorRetryMs, dirty: false };
-      queues.set(tenantId, queue);
+      queue = { tenantId, jobs: new Map(), running: false, errorDelayMs: errorRetryMs, dirty: false };
+      queues.set(key, queue);
     }
     return queue;
   };
 
   let replays = 0;
-  const add = (tenantId: string, sequence: number, job: Omit<Job, "version" | "order">, replay = false) => {
-    const queue = queueOf(tenantId);
+  const add = (
+    key: string,
+    tenantId: string,
+    sequence: number,
+    job: Omit<Job, "version" | "order">,
+    replay = false,
+  ) => {
+    const queue = queueOf(key, tenantId);
     queue.dirty = true;
     const existing = queue.jobs.get(sequence);
     if (existing) {
@@ -154,42 +167,45 @@ export function createLocalDispatcher(
     }
   };
 
-  const schedulePump = (tenantId: string, queue: TenantQueue, at: number) => {
+  const schedulePump = (key: string, queue: TenantQueue, at: number) => {
     if (queue.timer) clearTimeout(queue.timer);
     if (closed) return;
     queue.timer = setTimeout(
       () => {
         queue.timer = undefined;
-        pump(tenantId);
+        pump(key);
       },
       Math.max(0, at - Date.now()),
     );
     queue.timer.unref();
   };
 
-  const pump = (tenantId: string): void => {
-    const queue = queues.get(tenantId);
+  const pump = (key: string): void => {
+    const queue = queues.get(key);
     if (!queue || queue.running || closed) return;
     if (queue.timer) {
       clearTimeout(queue.timer);
       queue.timer = undefined;
     }
     queue.running = true;
-    const run = work(tenantId, queue)
+    const run = work(queue.tenantId, queue)
       .then((waitUntil) => {
         queue.errorDelayMs = errorRetryMs;
-        if (waitUntil !== undefined) schedulePump(tenantId, queue, waitUntil);
+        if (waitUntil !== undefined) schedulePump(key, queue, waitUntil);
       })
       .catch((err: unknown) => {
-        logger.error("webhook dispatch failed; retrying", { tenantId, error: (err as Error).message });
-        schedulePump(tenantId, queue, Date.now() + queue.errorDelayMs);
+        logger.error("webhook dispatch failed; retrying", {
+          tenantId: queue.tenantId,
+          error: (err as Error).message,
+        });
+        schedulePump(key, queue, Date.now() + queue.errorDelayMs);
         queue.errorDelayMs = Math.min(MAX_ERROR_DELAY_MS, queue.errorDelayMs * 2);
       })
       .finally(() => {
         queue.running = false;
         inFlight.delete(run);
-        if (queue.jobs.size === 0 && !queue.timer) queues.delete(tenantId);
-        else if ((queue.dirty || !queue.timer) && !closed) pump(tenantId);
+        if (queue.jobs.size === 0 && !queue.timer) queues.delete(key);
+        else if ((queue.dirty || !queue.timer) && !closed) pump(key);
         notifyIdle();
       });
     inFlight.add(run);
@@ -231,16 +247,18 @@ export function createLocalDispatcher(
       if (closed) return;
       const touched = new Set<string>();
       for (const event of events) {
-        add(event.data.tenantId, event.data.sequence, { event, partnerId, admitted: false });
-        touched.add(event.data.tenantId);
+        const key = orderingKey(event.data.tenantId, partnerId);
+        add(key, event.data.tenantId, event.data.sequence, { event, partnerId, admitted: false });
+        touched.add(key);
       }
-      for (const tenantId of touched) pump(tenantId);
+      for (const key of touched) pump(key);
     },
 
-    async queueReplay(delivery: { tenantId: string; sequence: number }): Promise<void> {
+    async queueReplay(delivery: { tenantId: string; sequence: number; partnerId?: string }): Promise<void> {
       if (closed) throw new Error("the webhook dispatcher is closed");
-      add(delivery.tenantId, delivery.sequence, { admitted: true }, true);
-      pump(delivery.tenantId);
+      const key = orderingKey(delivery.tenantId, delivery.partnerId);
+      add(key, delivery.tenantId, delivery.sequence, { admitted: true }, true);
+      pump(key);
     },
 
     async recover(): Promise<RecoveryReport> {
@@ -254,6 +272,9 @@ export function createLocalDispatcher(
           await Promise.all(
             page.items.slice(i, i + RECOVERY_CONCURRENCY).map(async (tenant) => {
               const { tenantId, partnerId } = tenant;
+              // Lists show partners' claims too (records of a tenant bound to someone else): only
+              // the bound tenant's owner gets its events.
+              if (!(await tenantStore.getTenant(tenantId, { partnerId }))) return;
               const [pending, dispatched] = await Promise.all([
                 webhookStore.pendingDeliveries(tenantId),
                 webhookStore.getDispatchCursor(tenantId),
@@ -263,10 +284,18 @@ export function createLocalDispatcher(
               report.events += events.length;
               report.pendingDeliveries += pending.length;
               if (closed) return;
-              for (const delivery of pending) add(tenantId, delivery.sequence, { admitted: true });
-              for (const event of events)
-                add(tenantId, event.data.sequence, { event, partnerId, admitted: false });
-              if (pending.length || events.length) pump(tenantId);
+              const touched = new Set<string>();
+              for (const delivery of pending) {
+                const key = orderingKey(tenantId, delivery.partnerId);
+                add(key, tenantId, delivery.sequence, { admitted: true });
+                touched.add(key);
+              }
+              const key = orderingKey(tenantId, partnerId);
+              for (const event of events) {
+                add(key, tenantId, event.data.sequence, { event, partnerId, admitted: false });
+                touched.add(key);
+              }
+              for (const k of touched) pump(k);
             }),
           );
         }

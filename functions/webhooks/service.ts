@@ -135,12 +135,17 @@ export class PartnerWebhookService implements WebhookService {
     const partnerId = principal.role === "ops" ? undefined : ownPartnerId(principal);
     // Another partner's tenant costs the same as one that does not exist: one read of the
     // tenant item, and none of its deliveries.
+    let fromSequence: number | undefined;
     if (partnerId !== undefined && query.tenantId !== undefined) {
-      if ((await this.#store.tenantPartner(query.tenantId)) !== partnerId) return { items: [] };
+      const owner = await this.#store.tenantOwner(query.tenantId);
+      if (owner?.partnerId !== partnerId) return { items: [] };
+      // After a change of owner, the previous owner's deliveries are not even read.
+      fromSequence = owner.firstSequence;
     }
     const page = await this.#store.listDeliveries({
       limit: query.limit,
       ...(partnerId !== undefined && { partnerId }),
+      ...(fromSequence !== undefined && { fromSequence }),
       ...(query.tenantId !== undefined && { tenantId: query.tenantId }),
       ...(query.cursor !== undefined && { cursor: query.cursor }),
     });

@@ -1,7 +1,7 @@
 /**
- * The AWS delivery queue: an SQS FIFO queue with one message group per tenant, so that SQS
- * hands a tenant's deliveries to the dispatcher one at a time, in `sequence` order, while other
- * tenants flow in parallel.
+ * The AWS delivery queue: an SQS FIFO queue with one message group per tenant and partner
+ * (`messageGroupOf`), so that SQS hands a tenant's deliveries to the dispatcher one at a time,
+ * in `sequence` order, while other tenants (and a tenant's previous owner) flow in parallel.
  */
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -26,6 +26,14 @@ export interface DeliveryMessage {
 }
 
 const SEND_BATCH_MAX = 10;
+
+/**
+ * One FIFO message group per tenant AND partner: after a change of owner, the previous
+ * partner's retries and replays (to its own endpoint) never hold back the new owner's
+ * deliveries. Within a partner, a tenant's deliveries stay in sequence order.
+ */
+export const messageGroupOf = (m: Pick<DeliveryMessage, "tenantId" | "partnerId">) =>
+  `${m.tenantId}:${m.partnerId}`;
 
 export function eventMessage(event: TenantEvent, partnerId: string): DeliveryMessage {
   return {
@@ -91,7 +99,7 @@ export class SqsDeliveryQueue implements ReplayQueue {
    * the queue before an earlier one would be delivered first). Returns the messages not sent.
    */
   async send(messages: readonly DeliveryMessage[]): Promise<DeliveryMessage[]> {
-    const byTenant = Map.groupBy(messages, (m) => m.tenantId);
+    const byTenant = Map.groupBy(messages, messageGroupOf);
     const unsent = new Set<DeliveryMessage>();
     for (let round = 0; ; round++) {
       const batch: DeliveryMessage[] = [];
@@ -107,7 +115,7 @@ export class SqsDeliveryQueue implements ReplayQueue {
         const entries: SendMessageBatchRequestEntry[] = chunk.map((m, index) => ({
           Id: String(index),
           MessageBody: JSON.stringify(m),
-          MessageGroupId: m.tenantId,
+          MessageGroupId: messageGroupOf(m),
           MessageDeduplicationId: deduplicationIdOf(m),
         }));
         try {

@@ -1,7 +1,7 @@
 /**
  * Lambda: the table's stream -> the delivery queue. Each new event item (INSERT of an
  * `EVENT#` item; the event source mapping filters on it too) becomes one message in the FIFO
- * queue, group = tenantId, deduplication id = event id. Records it could not enqueue are
+ * queue, group = tenantId:partnerId, deduplication id = event id. Records it could not enqueue are
  * reported as batch item failures: Lambda retries from the first of them (and SQS drops the
  * copies of those sent already), then hands the stream batch to the failure queue.
  *

@@ -149,7 +149,7 @@ export class LambdaFunction extends NodejsFunction {
     acknowledgeWildcard(
       this.executionRole,
       `${attrRef(table)}/index/*`,
-      "Table grants cover the table's global secondary indexes (gsi1, gsi2), all of which the store queries.",
+      "Table grants cover the table's global secondary indexes (gsi3, gsi4), all of which the store queries.",
     );
   }
 

@@ -11,6 +11,7 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { type ITopic, Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
@@ -43,6 +44,14 @@ export interface MonitoringProps {
   readonly api5xxRateThreshold?: number;
   /** Alarm when Microsoft 365 throttles more often than this per 5 minutes, 3 periods running. @default 20 */
   readonly m365ThrottleThreshold?: number;
+  /** The table: any throttled request (table or index) is an alarm. */
+  readonly table: ITable;
+  /** The webhook delivery queue: its oldest message's age says whether deliveries keep up. */
+  readonly webhookQueue: IQueue;
+  /** The API's authorizer: its errors are API requests answered 500 before any route runs. */
+  readonly authorizer: IFunction;
+  /** Alarm when the oldest webhook message is older than this. @default 15 minutes */
+  readonly webhookAgeThreshold?: Duration;
 }
 
 /**
@@ -152,6 +161,61 @@ export class Monitoring extends Construct {
       evaluationPeriods: 2,
     });
 
+    // DynamoDB: a throttled request means a partition (of the table or of an index, whose
+    // back-pressure throttles the table's writes) took more than it can; the lists are sharded so
+    // that this should not happen (docs/scale.md).
+    const throttledRequests = new MathExpression({
+      expression: "SUM(METRICS())",
+      usingMetrics: Object.fromEntries(
+        (
+          [
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "BatchGetItem",
+            "BatchWriteItem",
+          ] as const
+        ).map((operation) => [
+          operation.charAt(0).toLowerCase() + operation.slice(1),
+          props.table.metric("ThrottledRequests", {
+            dimensionsMap: { TableName: props.table.tableName, Operation: operation },
+            period: fiveMinutes,
+            statistic: "Sum",
+          }),
+        ]),
+      ),
+      label: "DynamoDB throttled requests",
+      period: fiveMinutes,
+    });
+    this.alarm("DynamoDbThrottled", {
+      description:
+        "DynamoDB throttled requests to the table or an index: a hot partition or a burst beyond on-demand's headroom. See docs/scale.md.",
+      metric: throttledRequests,
+      threshold: 1,
+    });
+
+    const oldestWebhook = props.webhookQueue.metricApproximateAgeOfOldestMessage({
+      period: fiveMinutes,
+      statistic: "Maximum",
+    });
+    this.alarm("WebhookDeliveriesOld", {
+      description:
+        "The oldest webhook delivery message has waited longer than the threshold: deliveries are not keeping up (or a receiver keeps one tenant's deliveries retrying).",
+      metric: oldestWebhook,
+      threshold: (props.webhookAgeThreshold ?? Duration.minutes(15)).toSeconds(),
+      evaluationPeriods: 2,
+    });
+
+    const authorizerErrors = props.authorizer.metricErrors({ period: fiveMinutes, statistic: "Sum" });
+    this.alarm("AuthorizerErrors", {
+      description:
+        "The API's authorizer failed (not a refused key: an error): API Gateway answered those requests 500.",
+      metric: authorizerErrors,
+      threshold: 1,
+    });
+
     this.dashboard = new Dashboard(this, "Dashboard", {
       widgets: [
         [
@@ -188,6 +252,11 @@ export class Monitoring extends Construct {
           }),
           new GraphWidget({ title: "Webhook forwarder iterator age", left: [iteratorAge], width: 8 }),
           new GraphWidget({ title: "Microsoft 365 throttling", left: [m365Throttled], width: 8 }),
+        ],
+        [
+          new GraphWidget({ title: "DynamoDB throttled requests", left: [throttledRequests], width: 8 }),
+          new GraphWidget({ title: "Oldest webhook message (s)", left: [oldestWebhook], width: 8 }),
+          new GraphWidget({ title: "Authorizer errors", left: [authorizerErrors], width: 8 }),
         ],
         [
           new GraphWidget({

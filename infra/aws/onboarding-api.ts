@@ -62,6 +62,13 @@ export interface OnboardingApiProps {
   readonly webAclArn?: string;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * The API function's consent-link settings: `M365_CLOUD` / `M365_AUTHORITY_HOST`,
+   * `M365_CLIENT_ID` (the app id, not a secret) and `M365_CONSENT_REDIRECT_URI`.
+   */
+  readonly consent?: Record<string, string>;
+  /** `GET /v1/consent/callback` (no key, a customer admin's browser): its own method throttle. @default 5/s, burst 10 */
+  readonly consentCallbackRateLimit?: { rateLimit: number; burstLimit: number };
 }
 
 /** Stage name. The API's paths carry the version (`/v1/...`), so the stage does not. */
@@ -154,6 +161,7 @@ export class OnboardingApi extends Construct {
         OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
         ...(props.driftCheck ? { DRIFT_STATE_MACHINE_ARN: props.driftCheck.stateMachineArn } : {}),
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
+        ...props.consent,
       },
     });
     grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);
@@ -215,6 +223,11 @@ export class OnboardingApi extends Construct {
           "/health/GET": {
             throttlingRateLimit: props.healthRateLimit?.rateLimit ?? 10,
             throttlingBurstLimit: props.healthRateLimit?.burstLimit ?? 20,
+          },
+          // Anonymous too: a customer admin's browser back from Entra's consent page.
+          "/v1/consent/callback/GET": {
+            throttlingRateLimit: props.consentCallbackRateLimit?.rateLimit ?? 5,
+            throttlingBurstLimit: props.consentCallbackRateLimit?.burstLimit ?? 10,
           },
         },
       },
@@ -293,17 +306,29 @@ export class OnboardingApi extends Construct {
       validateRequestParameters: true,
       validateRequestBody: false,
     });
-    const v1 = this.api.root
-      .addResource("v1")
-      .addResource("{proxy+}")
-      .addMethod("ANY", integration, {
-        authorizer: tokenAuthorizer,
-        authorizationType: AuthorizationType.CUSTOM,
-        requestParameters: { "method.request.header.Authorization": true },
-        requestValidator: requireAuthHeader,
-        // The usage plan of the key the authorizer names applies (per-partner throttling).
-        apiKeyRequired: true,
-      });
+    const v1Root = this.api.root.addResource("v1");
+    // Where Entra's admin consent sends the customer's admin back: a browser without a key.
+    // The signed `state` it carries is the credential (functions/domain/binding.ts).
+    const consentCallback = v1Root
+      .addResource("consent")
+      .addResource("callback")
+      .addMethod("GET", integration, { authorizationType: AuthorizationType.NONE });
+    Validations.of(consentCallback).acknowledge(
+      {
+        id: "AwsSolutions-APIG4",
+        reason:
+          "GET /v1/consent/callback is public by contract (docs/api.md): Entra redirects the customer admin's browser there; it acts only on a state signed by the service.",
+      },
+      { id: "AwsSolutions-COG4", reason: "GET /v1/consent/callback is public by contract (docs/api.md)." },
+    );
+    const v1 = v1Root.addResource("{proxy+}").addMethod("ANY", integration, {
+      authorizer: tokenAuthorizer,
+      authorizationType: AuthorizationType.CUSTOM,
+      requestParameters: { "method.request.header.Authorization": true },
+      requestValidator: requireAuthHeader,
+      // The usage plan of the key the authorizer names applies (per-partner throttling).
+      apiKeyRequired: true,
+    });
     Validations.of(v1).acknowledge({
       id: "AwsSolutions-COG4",
       reason:

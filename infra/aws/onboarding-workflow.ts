@@ -1,7 +1,8 @@
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { DEFAULT_REMEDIATIONS_PER_DAY, parseDriftInterval } from "../../functions/domain/drift.ts";
@@ -56,6 +57,8 @@ export class OnboardingWorkflow extends Construct {
   readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
   /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
   readonly watchdog: LambdaFunction;
+  /** Watchdog events EventBridge could not deliver after its retries (an alarm fires on the first). */
+  readonly watchdogDeadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: OnboardingWorkflowProps) {
     super(scope, id);
@@ -160,6 +163,17 @@ export class OnboardingWorkflow extends Construct {
       logRetention,
     });
     grantTableItems(this.watchdog, props.table.table, TABLE_ACCESS.watchdog);
+    // An ended execution the watchdog never heard of leaves its tenant looking in flight until
+    // someone reads it (the API then records it): keep the event, and alarm on it.
+    this.watchdogDeadLetterQueue = new Queue(this, "WatchdogDeadLetterQueue", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.watchdogDeadLetterQueue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason: "This queue is itself a dead-letter destination; an alarm fires on its first message.",
+    });
     new Rule(this, "ExecutionEnded", {
       description: "Onboarding/offboarding executions that failed, timed out or were aborted",
       eventPattern: {
@@ -170,7 +184,12 @@ export class OnboardingWorkflow extends Construct {
           stateMachineArn: [this.onboarding.stateMachineArn, this.offboarding.stateMachineArn],
         },
       },
-      targets: [new LambdaFunctionTarget(this.watchdog, { retryAttempts: 8 })],
+      targets: [
+        new LambdaFunctionTarget(this.watchdog, {
+          retryAttempts: 8,
+          deadLetterQueue: this.watchdogDeadLetterQueue,
+        }),
+      ],
     });
   }
 }

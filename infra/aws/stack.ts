@@ -16,6 +16,19 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly m365Cloud?: M365Cloud;
   /** Explicit endpoints overriding `m365Cloud` (`M365_AUTHORITY_HOST`, ...). @default - those of `m365Cloud` */
   readonly m365Endpoints?: Partial<M365Endpoints>;
+  /**
+   * The multi-tenant app's application (client) id, not a secret: the API puts it in the consent
+   * links it issues to partners (`M365_CLIENT_ID` of the API function only; the tasks read the
+   * app's credentials secret). Without it, tenants can only be bound by ops (`bindTenant`).
+   * @default - none
+   */
+  readonly m365ClientId?: string;
+  /**
+   * Where Entra's admin consent sends the admin back (`M365_CONSENT_REDIRECT_URI`), e.g. with a
+   * custom domain; it must be a redirect URI of the Entra app. @default - the API's own
+   * `/v1/consent/callback` at the domain the request came to
+   */
+  readonly consentRedirectUri?: string;
   /** Alarm notifications go to this address (a new SNS topic). @default - none */
   readonly alarmEmail?: string;
   /** Alarm notifications go to this existing topic. @default - none */
@@ -97,6 +110,12 @@ export class JournalOnboardingStack extends Stack {
       webhookQueue: this.webhooks.queue,
       logRetention,
       reservedConcurrency: reserved ? { api: reserved.api, authorizer: reserved.authorizer } : null,
+      consent: {
+        M365_CLOUD: m365Cloud,
+        ...(endpoints.authorityHost ? { M365_AUTHORITY_HOST: endpoints.authorityHost } : {}),
+        ...(props.m365ClientId ? { M365_CLIENT_ID: props.m365ClientId } : {}),
+        ...(props.consentRedirectUri ? { M365_CONSENT_REDIRECT_URI: props.consentRedirectUri } : {}),
+      },
       ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
       ...(props.apiThrottling
@@ -113,7 +132,11 @@ export class JournalOnboardingStack extends Stack {
       deadLetterQueues: {
         WebhookDeadLetterQueue: this.webhooks.deadLetterQueue,
         WebhookStreamFailureQueue: this.webhooks.streamFailureQueue,
+        WatchdogDeadLetterQueue: this.workflow.watchdogDeadLetterQueue,
       },
+      table: this.table.table,
+      webhookQueue: this.webhooks.queue,
+      authorizer: this.api.authorizer,
       functions: {
         Api: this.api.handler,
         Authorizer: this.api.authorizer,

@@ -21,8 +21,8 @@ export interface TableItemAccess {
   readonly indexes?: Readonly<Record<string, readonly string[]>>;
 }
 
-const gsi1 = TABLE_INDEXES.byPartner.name;
-const gsi2 = TABLE_INDEXES.all.name;
+const byPartner = TABLE_INDEXES.byPartner.name;
+const all = TABLE_INDEXES.all.name;
 
 /** Which items each function reaches (read the code: stores, keys.ts, webhook-store.ts, idempotency.ts). */
 export const TABLE_ACCESS = {
@@ -37,10 +37,11 @@ export const TABLE_ACCESS = {
       "IDEMPOTENCY#*", // Idempotency-Key records
       "WEBHOOK#*", // the partner's endpoint (secret encrypted)
       "WEBHOOK_DELIVERIES#*", // delivery log, replay
+      "CUSTOMER#*", // customerName reservations (one partner per slug)
     ],
     indexes: {
-      [gsi1]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries
-      [gsi2]: ["TENANTS", "PARTNERS", "WEBHOOK_DELIVERIES"], // everyone's (ops)
+      [byPartner]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries (shards)
+      [all]: ["TENANTS#ALL#*", "PARTNERS", "WEBHOOK_DELIVERIES#ALL#*"], // everyone's (ops, shards)
     },
   },
   /** Workflow tasks: their tenant's item, events and group parts. */
@@ -50,7 +51,7 @@ export const TABLE_ACCESS = {
   /** Writes out tenants' outboxes (event items). */
   streamForwarder: { items: ["TENANT#*"] },
   /** The drift schedule: lists every succeeded tenant (ops index) and reads nothing else. */
-  driftFanOut: { items: ["TENANT#*"], indexes: { [gsi2]: ["TENANTS"] } },
+  driftFanOut: { items: ["TENANT#*"], indexes: { [all]: ["TENANTS#ALL#*"] } },
   /** Endpoints (to sign and send) and deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;

@@ -9,7 +9,11 @@ import {
 } from "aws-cdk-lib/aws-dynamodb";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
-import { TABLE_INDEXES, TABLE_KEYS } from "../../functions/adapters/dynamodb/schema.ts";
+import {
+  INDEX_PROJECTED_ATTRIBUTES,
+  TABLE_INDEXES,
+  TABLE_KEYS,
+} from "../../functions/adapters/dynamodb/schema.ts";
 
 export interface TenantTableProps {
   /**
@@ -33,9 +37,9 @@ export class TenantTable extends Construct {
   readonly partitionKey: string = TABLE_KEYS.partitionKey;
   readonly sortKey: string = TABLE_KEYS.sortKey;
   readonly ttlAttribute: string = TABLE_KEYS.ttl;
-  /** GSI of a partner's tenants, newest first. */
+  /** GSI of a partner's tenants and deliveries, newest first (sharded partition values, see keys.ts). */
   readonly byPartnerIndex: string = TABLE_INDEXES.byPartner.name;
-  /** GSI of every tenant, newest first. */
+  /** GSI of every tenant, partner and delivery, newest first (sharded partition values). */
   readonly allTenantsIndex: string = TABLE_INDEXES.all.name;
 
   constructor(scope: Construct, id: string, props: TenantTableProps = {}) {
@@ -58,7 +62,9 @@ export class TenantTable extends Construct {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
-        projectionType: ProjectionType.ALL,
+        // Keys and status only: other changes (steps, attempts, logs) write nothing to the index.
+        projectionType: ProjectionType.INCLUDE,
+        nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
       });
     }
   }

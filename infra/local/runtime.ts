@@ -13,15 +13,20 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
+import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
+import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
 import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts";
 import { ensureTable } from "../../functions/adapters/dynamodb/table.ts";
 import { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
+import { sweepExpired } from "../../functions/adapters/dynamodb/ttl-sweep.ts";
 import { createM365Gateway, createM365GatewayFromEnv } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { createApi } from "../../functions/api/app.ts";
+import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/consent.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
+import { retentionFromEnv } from "../../functions/commons/config.ts";
 import {
   DEFAULT_DRIFT_CHECK_INTERVAL_MS,
   DEFAULT_REMEDIATIONS_PER_DAY,
@@ -122,15 +127,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const client = createDynamoClient({ endpoint });
     await ensureTable(client, tableName);
     const docClient = createDocumentClient({ client });
+    // State of an earlier version: its tenants, partners and deliveries get their sharded list keys (once).
+    const listKeysDone = join(dataDir, `list-keys-v2-${tableName}`);
+    if (!existsSync(listKeysDone)) {
+      await backfillListKeys({ client: docClient, table: tableName });
+      await writeFile(listKeysDone, `${new Date().toISOString()}\n`);
+    }
     const cursorSecret = await keptSecret(join(dataDir, "cursor-secret"), () => generateApiKey());
     // Webhooks: every event the store writes goes to the in-process dispatcher. Receivers on
     // loopback (over http too) only with WEBHOOK_ALLOW_LOOPBACK=true, and never this service's
     // own ports (the API's, the simulator's).
     const ownPorts: number[] = [];
+    const retention = retentionFromEnv(env);
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
+      retentionDays: retention.eventDays,
       allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
       refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
@@ -140,6 +153,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       client: docClient,
       tableName,
       cursorSecret,
+      retention,
       onEvents: webhooks.dispatcher.enqueue,
     });
     webhooks.dispatcher.attachStore(store);
@@ -273,15 +287,48 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const recovered = await recoverInterrupted(store);
     if (recovered.length > 0) logger.warn("marked interrupted tenants failed", { tenants: recovered });
 
+    // Retention: the embedded engine has no TTL, so expired items are swept at start and then
+    // every TTL_SWEEP_MINUTES, as DynamoDB's TTL deletes them in AWS.
+    const sweep = async () => {
+      try {
+        const deleted = await sweepExpired({ client: docClient, table: tableName });
+        if (deleted > 0) logger.info("swept expired items", { deleted });
+      } catch (err) {
+        logger.warn("sweeping expired items failed; trying again later", { error: String(err) });
+      }
+    };
+    await sweep();
+    const sweepMinutes = Number(env["TTL_SWEEP_MINUTES"] ?? 60);
+    if (!(sweepMinutes > 0))
+      throw new Error(`TTL_SWEEP_MINUTES must be a positive number; got "${env["TTL_SWEEP_MINUTES"]}"`);
+    const sweeper = setInterval(sweep, sweepMinutes * 60_000);
+    sweeper.unref();
+    closers.push(async () => clearInterval(sweeper));
+
     // The ops key: OPS_API_KEY, else one generated once (`jops_...`) and kept in DATA_DIR. A key
     // kept by an earlier version (`jok_...`, the partner prefix) is still accepted as it is.
     const keyFile = join(dataDir, "ops-api-key");
     const opsApiKeyGenerated = !env["OPS_API_KEY"] && !existsSync(keyFile);
     const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateOpsKey));
 
+    // Binding by consent: claims and customer names on the same table; consent links carry a
+    // state signed with a key kept in DATA_DIR, and send the admin back to this service.
+    const consentSecret = await keptSecret(join(dataDir, "consent-state-secret"), () => generateApiKey());
+    let apiUrl = "";
+    const gateway = m365;
+    const binding = {
+      claims: new DynamoClaimStore({ client: docClient, tableName, cursorSecret }),
+      links: createConsentLinks({
+        secret: consentSecret,
+        adminConsentUrl: (tenantId) => gateway.consentUrl(tenantId),
+        redirectUri: env["M365_CONSENT_REDIRECT_URI"]?.trim() || (() => `${apiUrl}${CONSENT_CALLBACK_PATH}`),
+      }),
+    };
+
     const api = createApi({
       store,
       engine,
+      binding,
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
@@ -291,6 +338,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
+    apiUrl = http.url;
     closers.push(() => http.close());
     ownPorts.push(Number(new URL(http.url).port));
 

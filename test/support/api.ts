@@ -32,6 +32,7 @@ export function createAjv(): Ajv2020 {
  * workflows against Microsoft 365, which is not what these tests are about).
  */
 export class RecordingEngine implements WorkflowEngine {
+  readonly consistentDescribe = true;
   readonly starts: { kind: WorkflowKind; input: WorkflowInput }[] = [];
   /** Tenants whose start is refused (a throttled StartExecution). */
   readonly refuse = new Set<string>();

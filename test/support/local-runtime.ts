@@ -31,6 +31,11 @@ export interface TestRuntime {
     partnerKey: string,
     options?: { failJournalRule?: boolean; customerName?: string },
   ): Promise<string>;
+  /**
+   * The customer's admin opens a consentUrl as a browser would: the simulator's admin consent
+   * page redirects to the service's consent callback. Returns the callback page.
+   */
+  consent(consentUrl: string): Promise<{ status: number; html: string; url: string }>;
   /** Polls the tenant until its status is one of `statuses`. */
   waitFor(tenantId: string, statuses: readonly TenantStatus[], timeoutMs?: number): Promise<Json>;
   close(): Promise<void>;
@@ -84,8 +89,14 @@ export async function startTestRuntime(
     }
   };
 
+  const consent: TestRuntime["consent"] = async (consentUrl) => {
+    const response = await fetch(consentUrl, { redirect: "follow" });
+    return { status: response.status, html: await response.text(), url: response.url };
+  };
+
   return {
     runtime,
+    consent,
     url: runtime.url,
     opsKey: runtime.opsApiKey,
     call,
@@ -105,16 +116,22 @@ export async function startTestRuntime(
           1,
         );
       }
-      const { status } = await call("POST", "/v1/tenants", {
+      const { status, body } = await call("POST", "/v1/tenants", {
         key: partnerKey,
         body: {
           tenantId,
-          customerName: options.customerName ?? "contoso",
+          // customerName is unique across partners: one per tenant unless a test names it.
+          customerName: options.customerName ?? `contoso-${tenantId.slice(0, 8)}`,
           region: "us",
           ndrAddress: simulator.demo(tenantId).admin,
         },
       });
       if (status !== 202) throw new Error(`onboarding not accepted: ${status}`);
+      // A new tenant waits for the customer's consent through the partner's link.
+      if (body?.status === "awaiting_consent" && body.consentUrl) {
+        const page = await consent(body.consentUrl);
+        if (page.status !== 200) throw new Error(`consent not accepted: ${page.status} ${page.html}`);
+      }
       return tenantId;
     },
     close: async () => {

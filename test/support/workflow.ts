@@ -4,6 +4,7 @@
  * definition AWS runs (retry intervals scaled down so retries take milliseconds).
  */
 import { randomUUID } from "node:crypto";
+import type { DynamoTenantStoreOptions } from "../../functions/adapters/dynamodb/tenant-store.ts";
 import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { OnboardingService } from "../../functions/domain/onboarding.ts";
@@ -16,8 +17,13 @@ import {
 } from "../../infra/local/m365-simulator/index.ts";
 import { freshTable } from "./dynamodb.ts";
 
-export async function workflowHarness(options: { retryScale?: number } = {}) {
-  const table = await freshTable();
+export async function workflowHarness(
+  options: {
+    retryScale?: number;
+    storeOptions?: Omit<DynamoTenantStoreOptions, "client" | "tableName">;
+  } = {},
+) {
+  const table = await freshTable(options.storeOptions);
   const sim: Simulator = await startSimulator();
   const m365 = createM365Gateway({
     clientId: sim.clientId,
@@ -90,6 +96,7 @@ export async function workflowHarness(options: { retryScale?: number } = {}) {
 
   return {
     store,
+    table,
     sim,
     /** The gateway the tasks use: for arranging a tenant as its admin would have. */
     m365,

@@ -9,7 +9,7 @@ import { QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
 import type { CursorCodec } from "./cursor.ts";
-import { EVENT_SK_MAX, eventSortKey, tenantKey } from "./keys.ts";
+import { EVENT_SK_MAX, EVENT_SK_PREFIX, eventSortKey, tenantKey } from "./keys.ts";
 import { batchPut, isConditionFailure, type TableContext } from "./query.ts";
 import { readTenantItem, type TenantItem } from "./tenant-item.ts";
 
@@ -25,9 +25,13 @@ interface EventItem {
   type: EventType;
   timestamp: string;
   data: TenantEvent["data"];
+  /** TTL (epoch seconds). */
+  expiresAt: number;
 }
 
 export interface TenantEventsOptions {
+  /** Event items expire this long after their time (TTL). */
+  eventRetentionDays: number;
   onEvents?: (events: TenantEvent[], partnerId: string) => void;
   onFlushError: (err: unknown, tenantId: string) => void;
 }
@@ -36,6 +40,7 @@ export class TenantEvents {
   readonly #ctx: TableContext;
   readonly #cursors: CursorCodec;
   readonly #onEvents: TenantEventsOptions["onEvents"];
+  readonly #retentionSeconds: number;
   readonly onFlushError: (err: unknown, tenantId: string) => void;
   /** One flush per tenant at a time in this process; callers arriving meanwhile ask for another round. */
   readonly #flushing = new Map<string, { again: boolean; done: Promise<void> }>();
@@ -44,6 +49,7 @@ export class TenantEvents {
     this.#ctx = ctx;
     this.#cursors = cursors;
     this.#onEvents = options.onEvents;
+    this.#retentionSeconds = Math.round(options.eventRetentionDays * 86_400);
     this.onFlushError = options.onFlushError;
   }
 
@@ -105,6 +111,27 @@ export class TenantEvents {
     }
     for (const e of pending) if (!bySequence.has(e.data.sequence)) bySequence.set(e.data.sequence, e);
     return [...bySequence.values()].sort((a, b) => a.data.sequence - b.data.sequence).slice(0, limit);
+  }
+
+  /**
+   * The highest sequence of the tenant's event items (0 when none): a registration whose
+   * tenant item expired (TTL) continues after it, so that a new registration never reuses the
+   * sequence, hence the event items, of an earlier one.
+   */
+  async newestSequence(tenantId: string): Promise<number> {
+    const result = await this.#ctx.client.send(
+      new QueryCommand({
+        TableName: this.#ctx.table,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues: { ":pk": tenantKey(tenantId).pk, ":prefix": EVENT_SK_PREFIX },
+        ProjectionExpression: "sk",
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const sk = result.Items?.[0]?.["sk"] as string | undefined;
+    return sk ? Number(sk.slice(EVENT_SK_PREFIX.length)) : 0;
   }
 
   /** Our event in the state right after our write: the outbox's last entry, unless a retry path read a later state. */
@@ -186,6 +213,7 @@ export class TenantEvents {
           type: e.type,
           timestamp: e.timestamp,
           data: e.data,
+          expiresAt: Math.floor(Date.parse(e.timestamp) / 1000) + this.#retentionSeconds,
         }),
       ),
     );

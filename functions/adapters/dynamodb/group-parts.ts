@@ -4,17 +4,21 @@
  * before the tenant item names them. Parts no longer named by the tenant item are never read
  * and deleted best effort.
  */
-import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { GROUPS_SK_PREFIX, groupsPartSortKey, tenantKey } from "./keys.ts";
 import { batchDelete, queryAll, type TableContext } from "./query.ts";
+import { TABLE_KEYS } from "./schema.ts";
 import type { TenantItem } from "./tenant-item.ts";
 
-/** Group specs up to this size live in the tenant item; larger ones (up to 2 x 10,000 members) in parts. */
-const INLINE_GROUPS_MAX_BYTES = 32 * 1024;
+/** Group specs up to this size live in the tenant item (so that it stays a few KB: one read unit); larger ones (up to 2 x 10,000 members) in parts. */
+const INLINE_GROUPS_MAX_BYTES = 4 * 1024;
 const GROUPS_PART_BYTES = 300 * 1024;
+/** Parts never change once written (a correction writes new ones): the last few read are kept. */
+const CACHED_GROUPS = 4;
 
 export class GroupParts {
   readonly #ctx: TableContext;
+  readonly #cache = new Map<string, TenantItem["groups"]>();
 
   constructor(ctx: TableContext) {
     this.#ctx = ctx;
@@ -50,20 +54,44 @@ export class GroupParts {
   /** The tenant's groups: inline, or joined from the parts the item names. */
   async groupsOf(item: TenantItem): Promise<TenantItem["groups"]> {
     if (!item.groupsParts) return item.groups;
+    const partsId = item.groupsPartsId ?? item.registrationId;
+    const cacheKey = `${item.tenantId}|${partsId}|${item.groupsParts}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached) return structuredClone(cached);
     const { pk } = tenantKey(item.tenantId);
     const items = await queryAll(this.#ctx.client, {
       TableName: this.#ctx.table,
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
       ExpressionAttributeValues: {
         ":pk": pk,
-        ":prefix": groupsPartSortKey(item.groupsPartsId ?? item.registrationId, 0).slice(0, -3),
+        ":prefix": groupsPartSortKey(partsId, 0).slice(0, -3),
       },
       ConsistentRead: true,
     });
     const parts = items.map((part) => part["data"] as Uint8Array);
     if (parts.length !== item.groupsParts)
       throw new Error(`groups of tenant ${item.tenantId} are incomplete`);
-    return JSON.parse(Buffer.concat(parts).toString("utf8"));
+    const groups = JSON.parse(Buffer.concat(parts).toString("utf8")) as TenantItem["groups"];
+    if (this.#cache.size >= CACHED_GROUPS) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(cacheKey, groups);
+    return structuredClone(groups);
+  }
+
+  /** Gives the parts a TTL (an offboarded tenant's). */
+  async expire(tenantId: string, partsId: string, count: number, expiresAt: number): Promise<void> {
+    const { pk } = tenantKey(tenantId);
+    for (let part = 0; part < count; part++) {
+      await this.#ctx.client.send(
+        new UpdateCommand({
+          TableName: this.#ctx.table,
+          Key: { pk, sk: groupsPartSortKey(partsId, part) },
+          UpdateExpression: "SET #ttl = :ttl",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#ttl": TABLE_KEYS.ttl },
+          ExpressionAttributeValues: { ":ttl": expiresAt },
+        }),
+      );
+    }
   }
 
   async delete(tenantId: string, partsId: string, count: number): Promise<void> {

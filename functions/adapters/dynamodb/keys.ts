@@ -3,6 +3,8 @@
  * values start with the entity kind, so other features can share the table and its indexes
  * without colliding.
  */
+import { createHash } from "node:crypto";
+import { TABLE_INDEXES } from "./schema.ts";
 
 /** Tenant summary: one item per Entra tenant id. */
 export const tenantKey = (tenantId: string) => ({ pk: `TENANT#${tenantId}`, sk: "TENANT" });
@@ -17,6 +19,10 @@ export const groupsPartSortKey = (registrationId: string, part: number) =>
   `GROUPS#${registrationId}#${String(part).padStart(3, "0")}`;
 export const GROUPS_SK_PREFIX = "GROUPS#";
 
+/** A membership this service added to an adopted group (see memberships.ts), under its tenant. */
+export const memberSortKey = (membership: string) => `MEMBER#${membership}`;
+export const MEMBER_SK_PREFIX = "MEMBER#";
+
 export const partnerKey = (partnerId: string) => ({ pk: `PARTNER#${partnerId}`, sk: "PARTNER" });
 export const apiKeyKey = (keyHash: string) => ({ pk: `APIKEY#${keyHash}`, sk: "APIKEY" });
 /** A partner's key as listed under the partner (id, date and the hash to revoke it by). */
@@ -26,16 +32,57 @@ export const partnerApiKeyKey = (partnerId: string, keyId: string) => ({
 });
 export const PARTNER_API_KEY_SK_PREFIX = "KEY#";
 
-/** gsi1: a partner's tenants. */
-export const partnerTenantsPk = (partnerId: string) => `TENANTS#${partnerId}`;
-/** gsi2: every tenant (ops). */
-export const ALL_TENANTS_PK = "TENANTS";
-/** gsi2: every partner (ops). */
+/**
+ * Index partition values are sharded: a list's items spread over a fixed number of partitions,
+ * chosen by a hash of the item's id, so that no index partition takes every write of a list
+ * (DynamoDB's limit is 1,000 write units per second per partition). A list queries each shard
+ * and merges them newest first (newest-first.ts).
+ */
+export const PARTNER_LIST_SHARDS = 4;
+export const OPS_LIST_SHARDS = 16;
+
+/** The shard of an id: the first 4 bytes of its SHA-256, modulo the shard count. */
+export function shardOf(id: string, shards: number): number {
+  return createHash("sha256").update(id).digest().readUInt32BE(0) % shards;
+}
+const shard = (n: number) => String(n).padStart(2, "0");
+
+/** byPartner index: a partner's tenants, one shard. */
+export const partnerTenantsPk = (partnerId: string, n: number) => `TENANTS#${partnerId}#${shard(n)}`;
+/** all index: every tenant (ops), one shard. */
+export const allTenantsPk = (n: number) => `TENANTS#ALL#${shard(n)}`;
+/** all index: every partner (ops); one partition: a partner's index entry is written once, at creation. */
 export const ALL_PARTNERS_PK = "PARTNERS";
+/** byPartner index: a partner's webhook deliveries, one shard. */
+export const partnerDeliveriesPk = (partnerId: string, n: number) =>
+  `WEBHOOK_DELIVERIES#${partnerId}#${shard(n)}`;
+/** all index: every webhook delivery (ops), one shard. */
+export const allDeliveriesPk = (n: number) => `WEBHOOK_DELIVERIES#ALL#${shard(n)}`;
+
+/** Every shard's partition value of a list. */
+export const shards = (count: number, pk: (n: number) => string) =>
+  Array.from({ length: count }, (_, n) => pk(n));
 
 /** Newest first under `ScanIndexForward: false`; ties ordered by id. ISO timestamps contain no `#`. */
 export const newestFirstSortKey = (createdAt: string, id: string) => `${createdAt}#${id}`;
 
-export function idFromNewestFirstSortKey(sortKey: string): string {
-  return sortKey.slice(sortKey.indexOf("#") + 1);
+/** The shape of a `newestFirstSortKey` taken back from a cursor. */
+export const isNewestFirstPosition = (position: string) => /^[^#]{1,64}#[^#]{1,128}$/.test(position);
+
+/**
+ * The index keys that list an item among a partner's tenants and among every tenant (ops):
+ * tenant records and claims, sharded by tenantId, at `position` (a `newestFirstSortKey`).
+ */
+export function tenantListKeys(
+  partnerId: string,
+  tenantId: string,
+  position: string,
+): Record<string, string> {
+  const { byPartner, all } = TABLE_INDEXES;
+  return {
+    [byPartner.partitionKey]: partnerTenantsPk(partnerId, shardOf(tenantId, PARTNER_LIST_SHARDS)),
+    [byPartner.sortKey]: position,
+    [all.partitionKey]: allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
+    [all.sortKey]: position,
+  };
 }

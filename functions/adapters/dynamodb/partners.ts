@@ -1,9 +1,12 @@
-/** Partners: `PARTNER#<partnerId>` / `PARTNER`, listed newest first on gsi2 `PARTNERS`. */
+/**
+ * Partners: `PARTNER#<partnerId>` / `PARTNER`, listed newest first on the all index under
+ * `PARTNERS` (one partition: a partner's entry is written once, when it is created).
+ */
 import { randomBytes } from "node:crypto";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Page, Partner } from "../../domain/store.ts";
 import type { CursorCodec } from "./cursor.ts";
-import { ALL_PARTNERS_PK, idFromNewestFirstSortKey, newestFirstSortKey, partnerKey } from "./keys.ts";
+import { ALL_PARTNERS_PK, isNewestFirstPosition, newestFirstSortKey, partnerKey } from "./keys.ts";
 import { queryNewestFirst } from "./newest-first.ts";
 import type { TableContext } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
@@ -26,8 +29,8 @@ export class PartnerRecords {
           ...partnerKey(partner.partnerId),
           kind: "partner",
           ...partner,
-          gsi2pk: ALL_PARTNERS_PK,
-          gsi2sk: newestFirstSortKey(now, partner.partnerId),
+          [TABLE_INDEXES.all.partitionKey]: ALL_PARTNERS_PK,
+          [TABLE_INDEXES.all.sortKey]: newestFirstSortKey(now, partner.partnerId),
         },
         ConditionExpression: "attribute_not_exists(pk)",
       }),
@@ -46,11 +49,13 @@ export class PartnerRecords {
     const page = await queryNewestFirst<Record<string, unknown>>(
       this.#ctx,
       this.#cursors,
-      TABLE_INDEXES.all,
-      ALL_PARTNERS_PK,
-      "partners",
+      {
+        index: TABLE_INDEXES.all,
+        partitions: [ALL_PARTNERS_PK],
+        scope: "partners",
+        isPosition: isNewestFirstPosition,
+      },
       query,
-      (position) => partnerKey(idFromNewestFirstSortKey(position)),
     );
     return { items: page.items.map(toPartner), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }

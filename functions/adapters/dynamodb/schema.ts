@@ -10,12 +10,21 @@ export const TABLE_KEYS = {
   ttl: "expiresAt",
 } as const;
 
-/** Global secondary indexes: name -> [partition key, sort key]. All string keys, projection ALL. */
+/**
+ * Global secondary indexes: name -> [partition key, sort key], string keys. Both are sharded
+ * (no constant partition value: see keys.ts) and project only the keys and `status` (the
+ * status filter of the lists): a change to anything else writes nothing to them, and a list
+ * reads the page's items from the table by key. (They replace `gsi1`/`gsi2`, which used a
+ * constant partition value per list and projected every attribute.)
+ */
 export const TABLE_INDEXES = {
-  /** A partner's tenants, newest first. */
-  byPartner: { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
-  /** Every tenant (ops), newest first. */
-  all: { name: "gsi2", partitionKey: "gsi2pk", sortKey: "gsi2sk" },
+  /** A partner's tenants and webhook deliveries, newest first, in a few shards per partner. */
+  byPartner: { name: "gsi3", partitionKey: "gsi3pk", sortKey: "gsi3sk" },
+  /** Every tenant, partner and delivery (ops), newest first, in shards. */
+  all: { name: "gsi4", partitionKey: "gsi4pk", sortKey: "gsi4sk" },
 } as const;
+
+/** What both indexes project besides the table's and their own keys. */
+export const INDEX_PROJECTED_ATTRIBUTES = ["status"] as const;
 
 export const DEFAULT_TABLE_NAME = "journal-onboarding";

@@ -7,7 +7,7 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { RequestedBy } from "../../domain/change-log.ts";
 import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
-import type { AdoptedObjects, OwnedKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
+import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
   type AnyStepName,
   type EventType,
@@ -23,11 +23,11 @@ import {
 import { tenantKey } from "./keys.ts";
 import type { TableContext } from "./query.ts";
 
-export const OWNED_ATTRIBUTES: Record<OwnedKind, string> = {
+/** Owned objects held in the tenant item (a few names each); memberships are items of their own. */
+export const OWNED_ATTRIBUTES: Record<OwnedObjectKind, string> = {
   connectors: "ownedConnectors",
   groups: "ownedGroups",
   journalRules: "ownedJournalRules",
-  members: "ownedMembers",
 };
 
 /** An event waiting in the tenant item; its sequence follows from its position (see `pendingEvents`). */
@@ -50,6 +50,7 @@ export interface StoredStep {
   startedAt?: string;
   finishedAt?: string;
   error?: ErrorInfo;
+  progress?: string;
 }
 
 export interface TenantItem {
@@ -84,7 +85,10 @@ export interface TenantItem {
   ownedConnectors?: Set<string>;
   ownedGroups?: Set<string>;
   ownedJournalRules?: Set<string>;
-  /** Memberships we added to groups we did not create: `[group, member]` as JSON. */
+  /**
+   * Written by earlier versions only (memberships as one set: it grew with the members and
+   * could pass 400 KB); moved to membership items when offboarding lists them.
+   */
   ownedMembers?: Set<string>;
   previousNdrTo?: string | null;
   /** Previous values of adopted objects (bounded: at most two connectors and two rules). */
@@ -147,7 +151,6 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       connectors: sorted(item.ownedConnectors),
       groups: sorted(item.ownedGroups),
       journalRules: sorted(item.ownedJournalRules),
-      members: sorted(item.ownedMembers),
     },
     adopted: {
       connectors: { ...(item.adopted?.connectors ?? {}) },
@@ -172,5 +175,6 @@ function toStep(name: AnyStepName, stored: StoredStep | undefined): Step {
     ...(stored.startedAt ? { startedAt: stored.startedAt } : {}),
     ...(stored.finishedAt ? { finishedAt: stored.finishedAt } : {}),
     ...(stored.error ? { error: stored.error } : {}),
+    ...(stored.progress ? { progress: stored.progress } : {}),
   };
 }

@@ -6,6 +6,7 @@
  * shared: `tenant-item.ts`, `keys.ts`, `update-expression.ts`, `newest-first.ts`, `query.ts`.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type Retention, retentionFromEnv } from "../../commons/config.ts";
 import type {
   ApiKeyInfo,
   ApiKeyPrincipal,
@@ -21,6 +22,7 @@ import { ApiKeyRecords } from "./api-keys.ts";
 import { CursorCodec } from "./cursor.ts";
 import { TenantEvents } from "./events.ts";
 import { GroupParts } from "./group-parts.ts";
+import { Memberships } from "./memberships.ts";
 import { PartnerRecords } from "./partners.ts";
 import type { TableContext } from "./query.ts";
 import { TenantRecords } from "./tenants.ts";
@@ -43,7 +45,20 @@ export interface DynamoTenantStoreOptions {
   onEvents?: (events: TenantEvent[], partnerId: string) => void;
   /** A flush that failed after the change itself was stored (the events stay in the outbox). @default console.error */
   onFlushError?: (err: unknown, tenantId: string) => void;
+  /**
+   * The guard: a change that would make a tenant item larger than this is refused with a
+   * StateLimitError (DynamoDB's limit is 400 KB; the margin keeps status changes possible).
+   * @default 300 KiB
+   */
+  maxItemBytes?: number;
+  /**
+   * TTL of event items (from their time) and of an offboarded tenant (from its offboarding).
+   * @default `EVENT_RETENTION_DAYS` (90) and `OFFBOARDED_RETENTION_DAYS` (30)
+   */
+  retention?: Retention;
 }
+
+const DEFAULT_MAX_ITEM_BYTES = 300 * 1024;
 
 /**
  * {@link TenantStore} on one DynamoDB table.
@@ -60,15 +75,23 @@ export class DynamoTenantStore implements TenantStore {
 
   constructor(options: DynamoTenantStoreOptions) {
     const ctx: TableContext = { client: options.client, table: options.tableName };
+    const retention = options.retention ?? retentionFromEnv();
     const cursors = new CursorCodec(options.cursorSecret ?? `journal-onboarding-cursor:${options.tableName}`);
     this.#events = new TenantEvents(ctx, cursors, {
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+      eventRetentionDays: retention.eventDays,
       onFlushError:
         options.onFlushError ??
         ((err, tenantId) =>
           console.error(`outbox flush of tenant ${tenantId} failed; it is retried later`, err)),
     });
-    this.#tenants = new TenantRecords(ctx, cursors, this.#events, new GroupParts(ctx));
+    this.#tenants = new TenantRecords(ctx, cursors, {
+      events: this.#events,
+      parts: new GroupParts(ctx),
+      memberships: new Memberships(ctx),
+      maxItemBytes: options.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES,
+      offboardedRetentionDays: retention.offboardedDays,
+    });
     this.#partners = new PartnerRecords(ctx, cursors);
     this.#apiKeys = new ApiKeyRecords(ctx);
   }
@@ -79,8 +102,15 @@ export class DynamoTenantStore implements TenantStore {
     return this.#tenants.registerTenant(partnerId, request, now);
   }
 
-  getTenant(tenantId: string): Promise<StoredTenant | undefined> {
-    return this.#tenants.getTenant(tenantId);
+  getTenant(
+    tenantId: string,
+    options?: { groups?: boolean; partnerId?: string },
+  ): Promise<StoredTenant | undefined> {
+    return this.#tenants.getTenant(tenantId, options);
+  }
+
+  listOwnedMembers(tenantId: string, limit: number): Promise<string[]> {
+    return this.#tenants.listOwnedMembers(tenantId, limit);
   }
 
   listTenants(query: {

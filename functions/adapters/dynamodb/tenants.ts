@@ -5,8 +5,8 @@
  * change and its event are durable together; `events.ts` then flushes the outbox.
  */
 import { randomUUID } from "node:crypto";
-import { ConflictError } from "../../domain/errors.ts";
-import type { OwnedKind, Page, StepPatch, StoredTenant, TenantChange } from "../../domain/store.ts";
+import { ConflictError, StateLimitError } from "../../domain/errors.ts";
+import type { OwnedObjectKind, Page, StepPatch, StoredTenant, TenantChange } from "../../domain/store.ts";
 import {
   ALL_STEP_NAMES,
   initialSteps,
@@ -19,16 +19,22 @@ import {
 import type { CursorCodec } from "./cursor.ts";
 import type { TenantEvents } from "./events.ts";
 import type { GroupParts } from "./group-parts.ts";
+import { itemBytes } from "./item-size.ts";
 import {
-  ALL_TENANTS_PK,
-  idFromNewestFirstSortKey,
+  allTenantsPk,
+  isNewestFirstPosition,
   newestFirstSortKey,
+  OPS_LIST_SHARDS,
+  PARTNER_LIST_SHARDS,
   partnerTenantsPk,
+  shards,
   tenantKey,
+  tenantListKeys,
 } from "./keys.ts";
-import { queryNewestFirst } from "./newest-first.ts";
+import type { Memberships } from "./memberships.ts";
+import { queryNewestFirst, type ShardedList } from "./newest-first.ts";
 import { isConditionFailure, type TableContext } from "./query.ts";
-import { TABLE_INDEXES } from "./schema.ts";
+import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 import {
   type OutboxEntry,
   OWNED_ATTRIBUTES,
@@ -41,18 +47,38 @@ import { isInvalidDocumentPath, UpdateExpression } from "./update-expression.ts"
 
 /** Retries of a change whose event needs the current status, when that status moved meanwhile. */
 const PINNED_STATUS_ATTEMPTS = 5;
+/** Tenant item sizes remembered per process (the guard's estimate), at most this many tenants. */
+const KNOWN_SIZES_MAX = 10_000;
+
+export interface TenantRecordsOptions {
+  events: TenantEvents;
+  parts: GroupParts;
+  memberships: Memberships;
+  /** The tenant item may not grow past this (the guard); DynamoDB's own limit is 400 KB. */
+  maxItemBytes: number;
+  /** An offboarded tenant's item and group parts expire this long after offboarding (TTL). */
+  offboardedRetentionDays: number;
+}
 
 export class TenantRecords {
   readonly #ctx: TableContext;
   readonly #cursors: CursorCodec;
   readonly #events: TenantEvents;
   readonly #parts: GroupParts;
+  readonly #memberships: Memberships;
+  readonly #maxItemBytes: number;
+  readonly #offboardedRetentionSeconds: number;
+  /** The size of each tenant item as last read or written by this process. */
+  readonly #sizes = new Map<string, number>();
 
-  constructor(ctx: TableContext, cursors: CursorCodec, events: TenantEvents, parts: GroupParts) {
+  constructor(ctx: TableContext, cursors: CursorCodec, options: TenantRecordsOptions) {
     this.#ctx = ctx;
     this.#cursors = cursors;
-    this.#events = events;
-    this.#parts = parts;
+    this.#events = options.events;
+    this.#parts = options.parts;
+    this.#memberships = options.memberships;
+    this.#maxItemBytes = options.maxItemBytes;
+    this.#offboardedRetentionSeconds = Math.round(options.offboardedRetentionDays * 86_400);
   }
 
   /**
@@ -65,6 +91,8 @@ export class TenantRecords {
   async registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant> {
     const { tenantId } = request;
     const registrationId = randomUUID();
+    // Event items outlive an expired tenant item: continue after their sequences.
+    const floor = await this.#events.newestSequence(tenantId);
     const groupsParts = await this.#parts.putIfLarge(tenantId, registrationId, request.groups, now);
 
     const u = new UpdateExpression();
@@ -86,10 +114,7 @@ export class TenantRecords {
       createdAt: now,
       updatedAt: now,
       lastChangeId: registrationId,
-      gsi1pk: partnerTenantsPk(partnerId),
-      gsi1sk: newestFirstSortKey(now, tenantId),
-      gsi2pk: ALL_TENANTS_PK,
-      gsi2sk: newestFirstSortKey(now, tenantId),
+      ...tenantListKeys(partnerId, tenantId, newestFirstSortKey(now, tenantId)),
     };
     if (groupsParts) fields["groupsParts"] = groupsParts;
     else if (request.groups) fields["groups"] = request.groups;
@@ -113,13 +138,16 @@ export class TenantRecords {
       "drift",
       "requestedBy",
       "remediations",
+      TABLE_KEYS.ttl,
+      "ownedMembers",
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
     const run = u.path("run");
     const seq = u.path("seq");
     u.set(run, `if_not_exists(${run}, ${u.value(0)}) + ${u.value(1)}`);
-    u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(0)}) + ${u.value(1)}`);
+    u.set(seq, `if_not_exists(${seq}, ${u.value(floor)})`);
+    u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(floor)}) + ${u.value(1)}`);
     // Events of the previous registration are flushed first: their items belong to that partner.
     const outbox = u.path("outbox");
     u.condition(
@@ -150,9 +178,51 @@ export class TenantRecords {
     }
   }
 
-  async getTenant(tenantId: string): Promise<StoredTenant | undefined> {
+  async getTenant(
+    tenantId: string,
+    options: { groups?: boolean; partnerId?: string } = {},
+  ): Promise<StoredTenant | undefined> {
+    const item = await this.#read(tenantId);
+    // Another partner's tenant: nothing more is read (its group parts would take longer).
+    if (!item || (options.partnerId !== undefined && item.partnerId !== options.partnerId)) return undefined;
+    return toStoredTenant(item, options.groups === false ? undefined : await this.#parts.groupsOf(item));
+  }
+
+  async listOwnedMembers(tenantId: string, limit: number): Promise<string[]> {
+    const item = await this.#read(tenantId);
+    return item ? this.#memberships.list(item, limit) : [];
+  }
+
+  async #read(tenantId: string): Promise<TenantItem | undefined> {
     const item = await readTenantItem(this.#ctx, tenantId);
-    return item && toStoredTenant(item, await this.#parts.groupsOf(item));
+    if (item) this.#remember(item);
+    return item;
+  }
+
+  #remember(item: TenantItem): void {
+    if (this.#sizes.size >= KNOWN_SIZES_MAX) this.#sizes.clear();
+    this.#sizes.set(item.tenantId, itemBytes(item as unknown as Record<string, unknown>));
+  }
+
+  /**
+   * The guard: a change that adds to what the tenant item remembers (owned objects, adopted
+   * values, a correction) is refused when the item, as this process last saw it, plus what the
+   * change writes would pass `maxItemBytes`. Status, step and error changes always pass, so
+   * that a tenant can still fail, be retried and be offboarded.
+   */
+  #guard(tenantId: string, change: TenantChange, written: Record<string, unknown>): void {
+    const grows =
+      Object.entries(change.own ?? {}).some(([kind, names]) => kind !== "members" && names?.length) ||
+      change.adopt !== undefined ||
+      change.correct !== undefined;
+    if (!grows) return;
+    const known = this.#sizes.get(tenantId) ?? 0;
+    const added = itemBytes(written);
+    if (known + added > this.#maxItemBytes) {
+      throw new StateLimitError(
+        `The tenant's state record would grow to about ${Math.ceil((known + added) / 1024)} KB (limit ${Math.floor(this.#maxItemBytes / 1024)} KB); the change was not stored.`,
+      );
+    }
   }
 
   async listTenants(query: {
@@ -161,18 +231,22 @@ export class TenantRecords {
     limit: number;
     cursor?: string;
   }): Promise<Page<Tenant>> {
-    const index = query.partnerId === undefined ? TABLE_INDEXES.all : TABLE_INDEXES.byPartner;
-    const partition = query.partnerId === undefined ? ALL_TENANTS_PK : partnerTenantsPk(query.partnerId);
-    const scope = `tenants|${partition}|${query.status ?? "*"}`;
-    const page = await queryNewestFirst<TenantItem>(
-      this.#ctx,
-      this.#cursors,
-      index,
-      partition,
-      scope,
-      query,
-      (position) => tenantKey(idFromNewestFirstSortKey(position)),
-    );
+    const { partnerId } = query;
+    const list: ShardedList =
+      partnerId === undefined
+        ? {
+            index: TABLE_INDEXES.all,
+            partitions: shards(OPS_LIST_SHARDS, allTenantsPk),
+            scope: `tenants|*|${query.status ?? "*"}`,
+            isPosition: isNewestFirstPosition,
+          }
+        : {
+            index: TABLE_INDEXES.byPartner,
+            partitions: shards(PARTNER_LIST_SHARDS, (n) => partnerTenantsPk(partnerId, n)),
+            scope: `tenants|${partnerId}|${query.status ?? "*"}`,
+            isPosition: isNewestFirstPosition,
+          };
+    const page = await queryNewestFirst<TenantItem>(this.#ctx, this.#cursors, list, query);
     // Without `groups`: they can be 2 x 10,000 members, stored apart; nobody lists them.
     const items = page.items.map((item) => toStoredTenant(item, undefined).tenant);
     return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
@@ -188,6 +262,8 @@ export class TenantRecords {
     now: string,
   ): Promise<{ stored: StoredTenant; event?: TenantEvent }> {
     if (change.expectStatus?.length === 0) throw new TypeError("expectStatus must not be empty");
+    if (change.own?.members?.length && change.disown?.members?.length)
+      throw new TypeError("own and disown members in separate changes");
     const changeId = randomUUID();
     // Corrected groups too large for the item go to parts of their own first (named by this change).
     const groupsParts = await this.#parts.putIfLarge(tenantId, changeId, change.correct?.groups, now);
@@ -208,18 +284,12 @@ export class TenantRecords {
         }
         pinned = current.status;
       }
-      const command = this.#transitionCommand(
-        tenantId,
-        change,
-        now,
-        changeId,
-        known ?? pinned,
-        pinned,
-        groupsParts,
-      );
+      const u = this.#transitionCommand(change, now, changeId, known ?? pinned, pinned, groupsParts);
+      if (attempt === 1) this.#guard(tenantId, change, u.values);
       let item: TenantItem;
       try {
-        item = (await this.#ctx.client.send(command)).Attributes as TenantItem;
+        item = (await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId))))
+          .Attributes as TenantItem;
       } catch (err) {
         if (change.adopt && isInvalidDocumentPath(err) && attempt < PINNED_STATUS_ATTEMPTS) {
           // A tenant registered before adopted objects were recorded: give it the map, then again.
@@ -244,11 +314,25 @@ export class TenantRecords {
           .delete(tenantId, previous.groupsPartsId ?? previous.registrationId, previous.groupsParts)
           .catch(() => {});
       }
+      this.#remember(item);
+      if (change.status === "offboarded" && item.groupsParts) {
+        // Its group parts go with it (best effort: parts nobody names are never read).
+        await this.#parts
+          .expire(tenantId, item.groupsPartsId ?? item.registrationId, item.groupsParts, this.#expiry(now))
+          .catch(() => {});
+      }
+      // Memberships after the write that checked the change's conditions (run, attempt, status).
+      if (change.own?.members?.length) await this.#memberships.own(tenantId, change.own.members, now);
+      if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
       if (item.outbox?.length)
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
+  }
+
+  #expiry(fromIso: string): number {
+    return Math.floor(Date.parse(fromIso) / 1000) + this.#offboardedRetentionSeconds;
   }
 
   async #ensureAdoptedMap(tenantId: string): Promise<void> {
@@ -262,7 +346,6 @@ export class TenantRecords {
   }
 
   #transitionCommand(
-    tenantId: string,
     change: TenantChange,
     now: string,
     changeId: string,
@@ -277,12 +360,19 @@ export class TenantRecords {
     }
     if (pinned !== undefined) u.condition(`${u.path("status")} = ${u.value(pinned)}`);
     if (change.expectRun !== undefined) u.condition(`${u.path("run")} = ${u.value(change.expectRun)}`);
+    if (change.expectAttempt) {
+      const { step, attempts } = change.expectAttempt;
+      u.condition(`${u.path("steps", step, "attempts")} = ${u.value(attempts)}`);
+    }
     const lastChange = u.path("lastChangeId");
     const changeIdValue = u.value(changeId);
     u.condition(`attribute_not_exists(${lastChange}) OR ${lastChange} <> ${changeIdValue}`);
     u.set(lastChange, changeIdValue);
     u.set(u.path("updatedAt"), u.value(now));
     if (change.status) u.set(u.path("status"), u.value(change.status));
+    // An offboarded tenant expires (TTL) unless registered again meanwhile (which removes it).
+    if (change.status === "offboarded") u.set(u.path(TABLE_KEYS.ttl), u.value(this.#expiry(now)));
+    else if (change.status) u.remove(u.path(TABLE_KEYS.ttl));
     for (const name of ["error", "consentUrl"] as const) {
       const value = change[name];
       if (value === null) u.remove(u.path(name));
@@ -302,7 +392,7 @@ export class TenantRecords {
       u.remove(u.path("groupsParts"));
       u.remove(u.path("groupsPartsId"));
     }
-    for (const kind of Object.keys(OWNED_ATTRIBUTES) as OwnedKind[]) {
+    for (const kind of Object.keys(OWNED_ATTRIBUTES) as OwnedObjectKind[]) {
       const own = change.own?.[kind] ?? [];
       const disown = change.disown?.[kind] ?? [];
       if (own.length && disown.length) throw new TypeError(`own and disown ${kind} in separate changes`);
@@ -355,7 +445,7 @@ export class TenantRecords {
       u.add(u.path("seq"), 1);
       u.set(outbox, `list_append(if_not_exists(${outbox}, ${u.value([])}), ${u.value([entry])})`);
     }
-    return u.command(this.#ctx.table, tenantKey(tenantId));
+    return u;
   }
 }
 
@@ -372,7 +462,7 @@ function stepUpdates(u: UpdateExpression, change: TenantChange): void {
     const fields = new Map<string, { value: unknown } | { fromPath: string } | "remove" | "increment">();
     if (change.resetSteps && (STEP_NAMES as readonly string[]).includes(name)) {
       fields.set("status", { fromPath: "initialStatus" });
-      for (const f of ["startedAt", "finishedAt", "error"]) fields.set(f, "remove");
+      for (const f of ["startedAt", "finishedAt", "error", "progress"]) fields.set(f, "remove");
     }
     if (patch) {
       if (patch.status) fields.set("status", { value: patch.status });
@@ -382,6 +472,8 @@ function stepUpdates(u: UpdateExpression, change: TenantChange): void {
       else if (patch.error) fields.set("error", { value: patch.error });
       if (patch.countAttempt) fields.set("attempts", "increment");
       if (patch.initialStatus) fields.set("initialStatus", { value: patch.initialStatus });
+      if (patch.progress === null) fields.set("progress", "remove");
+      else if (patch.progress) fields.set("progress", { value: patch.progress });
     }
     for (const [field, op] of fields) {
       const path = u.path("steps", name, field);

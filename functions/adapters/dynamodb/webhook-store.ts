@@ -2,11 +2,12 @@
  * Webhook endpoints, deliveries and the local dispatch cursor, on the service's one table
  * (summary in README.md, "Webhooks").
  *
- * Items (keys; the indexes are the table's gsi1/gsi2, see schema.ts):
+ * Items (keys; the indexes are the table's sharded byPartner/all indexes, see schema.ts, keys.ts):
  * - endpoint: pk `WEBHOOK#<partnerId>`, sk `ENDPOINT`.
  * - delivery: pk `WEBHOOK_DELIVERIES#<tenantId>`, sk `DELIVERY#<sequence, 10 digits>`;
- *   gsi1 `WEBHOOK_DELIVERIES#<partnerId>` / `<createdAt>#<tenantId>#<sequence, 10 digits>` (a
- *   partner's, newest first); gsi2 `WEBHOOK_DELIVERIES` / same sort key (everyone's, ops).
+ *   byPartner `WEBHOOK_DELIVERIES#<partnerId>#<shard>` / `<createdAt>#<tenantId>#<sequence, 10
+ *   digits>` (a partner's, newest first); all `WEBHOOK_DELIVERIES#ALL#<shard>` / same sort key
+ *   (everyone's, ops).
  * - dispatch cursor: pk `WEBHOOK_DELIVERIES#<tenantId>`, sk `CURSOR`.
  *
  * - One delivery per event: its id `dlv_<tenantId>_<sequence>` names the event as exactly as
@@ -34,12 +35,22 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { retentionFromEnv } from "../../commons/config.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
 import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
 import type { DeliveryStatus, WebhookAttempt } from "../../domain/webhooks.ts";
 import { CursorCodec } from "./cursor.ts";
-import { tenantKey } from "./keys.ts";
+import {
+  allDeliveriesPk,
+  OPS_LIST_SHARDS,
+  PARTNER_LIST_SHARDS,
+  partnerDeliveriesPk,
+  shardOf,
+  shards,
+  tenantKey,
+} from "./keys.ts";
+import { queryNewestFirst, type ShardedList } from "./newest-first.ts";
 import { isConditionFailure, queryAll } from "./query.ts";
 import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 
@@ -51,10 +62,7 @@ export const deliveryKey = (tenantId: string, sequence: number) => ({
   sk: deliverySortKey(sequence),
 });
 export const dispatchCursorKey = (tenantId: string) => ({ pk: deliveriesPk(tenantId), sk: "CURSOR" });
-/** gsi1: a partner's deliveries. */
-export const partnerDeliveriesPk = (partnerId: string) => `WEBHOOK_DELIVERIES#${partnerId}`;
-/** gsi2: every delivery (ops). */
-export const ALL_DELIVERIES_PK = "WEBHOOK_DELIVERIES";
+const isDeliveryPosition = (p: string) => /^[^#]{1,64}#[A-Za-z0-9-]{1,64}#[0-9]{10}$/.test(p);
 
 const DELIVERY_SK_PREFIX = "DELIVERY#";
 const DELIVERY_ID = /^dlv_([A-Za-z0-9-]{1,64})_([1-9][0-9]{0,9})$/;
@@ -131,7 +139,10 @@ export interface DynamoWebhookStoreOptions {
   tableName: string;
   /** HMAC key of delivery list cursors. @default a key derived from the table name */
   cursorSecret?: string;
-  /** How long settled deliveries stay listable and replayable (TTL). @default 30 */
+  /**
+   * How long settled deliveries stay listable and replayable (TTL).
+   * @default `EVENT_RETENTION_DAYS` (90)
+   */
   retentionDays?: number;
 }
 
@@ -206,25 +217,28 @@ export class DynamoWebhookStore {
     this.#cursors = new CursorCodec(
       options.cursorSecret ?? `journal-onboarding-webhooks:${options.tableName}`,
     );
-    this.#retentionSeconds = Math.round((options.retentionDays ?? 30) * 86_400);
+    this.#retentionSeconds = Math.round((options.retentionDays ?? retentionFromEnv().eventDays) * 86_400);
   }
 
   // ---- endpoints -------------------------------------------------------------------------
 
   /**
-   * The partner the tenant is registered to (one small read of the tenant item), so that a
-   * partner's delivery list filtered by tenant reads nothing of a tenant that is not its own.
+   * The partner the tenant is registered to and the first sequence of its registration (one
+   * small read of the tenant item), so that a partner's delivery list filtered by tenant reads
+   * nothing of a tenant that is not its own, nor a previous owner's deliveries.
    */
-  async tenantPartner(tenantId: string): Promise<string | undefined> {
+  async tenantOwner(tenantId: string): Promise<{ partnerId: string; firstSequence: number } | undefined> {
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
         Key: tenantKey(tenantId),
-        ProjectionExpression: "partnerId",
+        ProjectionExpression: "partnerId, firstSequence",
         ConsistentRead: true,
       }),
     );
-    return typeof Item?.["partnerId"] === "string" ? Item["partnerId"] : undefined;
+    if (typeof Item?.["partnerId"] !== "string") return undefined;
+    const first = Number(Item["firstSequence"]);
+    return { partnerId: Item["partnerId"], firstSequence: Number.isInteger(first) && first > 0 ? first : 1 };
   }
 
   async getEndpoint(partnerId: string): Promise<EndpointRecord | undefined> {
@@ -335,9 +349,14 @@ export class DynamoWebhookStore {
             ...key,
             kind: "webhookDelivery",
             ...record,
-            [TABLE_INDEXES.byPartner.partitionKey]: partnerDeliveriesPk(record.partnerId),
+            [TABLE_INDEXES.byPartner.partitionKey]: partnerDeliveriesPk(
+              record.partnerId,
+              shardOf(deliveryIdOf(record.tenantId, record.sequence), PARTNER_LIST_SHARDS),
+            ),
             [TABLE_INDEXES.byPartner.sortKey]: position,
-            [TABLE_INDEXES.all.partitionKey]: ALL_DELIVERIES_PK,
+            [TABLE_INDEXES.all.partitionKey]: allDeliveriesPk(
+              shardOf(deliveryIdOf(record.tenantId, record.sequence), OPS_LIST_SHARDS),
+            ),
             [TABLE_INDEXES.all.sortKey]: position,
             ...(record.status !== "pending" && { [TABLE_KEYS.ttl]: this.#expiry(record.createdAt) }),
           },
@@ -493,67 +512,75 @@ export class DynamoWebhookStore {
   }
 
   /**
-   * Newest first: a partner's deliveries (gsi1), or everyone's (gsi2, ops), or one tenant's
+   * Newest first: a partner's deliveries (byPartner index), or everyone's (all index, ops), or one tenant's
    * (its partition, newest sequence first; narrowed to `partnerId` when given). Throws
    * InvalidCursorError for a cursor not issued for the same list.
    */
   async listDeliveries(query: {
     partnerId?: string;
     tenantId?: string;
+    /** With `tenantId`: only deliveries of this sequence and later (the owner's registration). */
+    fromSequence?: number;
     limit: number;
     cursor?: string;
   }): Promise<Page<DeliveryRecord>> {
     const { limit } = query;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new RangeError("limit must be 1-100");
-    let input: QueryCommandInput;
-    let scope: string;
-    let positionOf: (item: Record<string, unknown>) => string;
-    let startKeyOf: (position: string) => Record<string, unknown>;
-    let isPosition: (p: string) => boolean;
-    if (query.tenantId !== undefined) {
-      const pk = deliveriesPk(query.tenantId);
-      scope = `deliveries|tenant|${query.tenantId}|${query.partnerId ?? "*"}`;
-      input = {
-        TableName: this.#table,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": pk, ":prefix": DELIVERY_SK_PREFIX },
-        ScanIndexForward: false,
-      };
-      if (query.partnerId !== undefined) {
-        input.FilterExpression = "#partner = :partner";
-        input.ExpressionAttributeNames = { "#partner": "partnerId" };
-        input.ExpressionAttributeValues![":partner"] = query.partnerId;
-      }
-      positionOf = (item) => item["sk"] as string;
-      startKeyOf = (position) => ({ pk, sk: position });
-      isPosition = (p) => /^DELIVERY#[0-9]{10}$/.test(p);
-    } else {
-      const index = query.partnerId === undefined ? TABLE_INDEXES.all : TABLE_INDEXES.byPartner;
-      const partition =
-        query.partnerId === undefined ? ALL_DELIVERIES_PK : partnerDeliveriesPk(query.partnerId);
-      scope = `deliveries|${partition}`;
-      input = {
-        TableName: this.#table,
-        IndexName: index.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": index.partitionKey },
-        ExpressionAttributeValues: { ":pk": partition },
-        ScanIndexForward: false,
-      };
-      positionOf = (item) => item[index.sortKey] as string;
-      startKeyOf = (position) => {
-        const [, tenantId, sequence] = position.split("#") as [string, string, string];
-        return {
-          ...deliveryKey(tenantId, Number(sequence)),
-          [index.partitionKey]: partition,
-          [index.sortKey]: position,
-        };
-      };
-      isPosition = (p) => /^[^#]{1,64}#[A-Za-z0-9-]{1,64}#[0-9]{10}$/.test(p);
+    if (query.tenantId === undefined) {
+      const { partnerId } = query;
+      const list: ShardedList =
+        partnerId === undefined
+          ? {
+              index: TABLE_INDEXES.all,
+              partitions: shards(OPS_LIST_SHARDS, allDeliveriesPk),
+              scope: "deliveries|*",
+              isPosition: isDeliveryPosition,
+            }
+          : {
+              index: TABLE_INDEXES.byPartner,
+              partitions: shards(PARTNER_LIST_SHARDS, (n) => partnerDeliveriesPk(partnerId, n)),
+              scope: `deliveries|${partnerId}`,
+              isPosition: isDeliveryPosition,
+            };
+      const page = await queryNewestFirst<Record<string, unknown>>(
+        { client: this.#client, table: this.#table },
+        this.#cursors,
+        list,
+        query,
+      );
+      return { items: page.items.map(toDelivery), ...(page.nextCursor && { nextCursor: page.nextCursor }) };
+    }
+    const pk = deliveriesPk(query.tenantId);
+    const scope = `deliveries|tenant|${query.tenantId}|${query.partnerId ?? "*"}`;
+    const input: QueryCommandInput =
+      query.fromSequence === undefined
+        ? {
+            TableName: this.#table,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues: { ":pk": pk, ":prefix": DELIVERY_SK_PREFIX },
+            ScanIndexForward: false,
+          }
+        : {
+            // Only the caller's own registration: older deliveries are not even read.
+            TableName: this.#table,
+            KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues: {
+              ":pk": pk,
+              ":from": deliveryKey(query.tenantId, query.fromSequence).sk,
+              ":to": deliveryKey(query.tenantId, 9_999_999_999).sk,
+            },
+            ScanIndexForward: false,
+          };
+    if (query.partnerId !== undefined) {
+      input.FilterExpression = "#partner = :partner";
+      input.ExpressionAttributeNames = { "#partner": "partnerId" };
+      input.ExpressionAttributeValues![":partner"] = query.partnerId;
     }
     let startKey: Record<string, unknown> | undefined;
-    if (query.cursor !== undefined)
-      startKey = startKeyOf(this.#cursors.decode(scope, query.cursor, isPosition));
+    if (query.cursor !== undefined) {
+      const position = this.#cursors.decode(scope, query.cursor, (p) => /^DELIVERY#[0-9]{10}$/.test(p));
+      startKey = { pk, sk: position };
+    }
     const collected: Record<string, unknown>[] = [];
     // One item more than asked tells whether a next page exists; a filter applies after
     // DynamoDB's Limit, so read on until the page is full.
@@ -571,7 +598,7 @@ export class DynamoWebhookStore {
     const items = collected.slice(0, limit);
     const page: Page<DeliveryRecord> = { items: items.map(toDelivery) };
     if (collected.length > limit)
-      page.nextCursor = this.#cursors.encode(scope, positionOf(items[limit - 1]!));
+      page.nextCursor = this.#cursors.encode(scope, items[limit - 1]!["sk"] as string);
     return page;
   }
 

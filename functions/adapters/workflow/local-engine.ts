@@ -66,6 +66,8 @@ export interface DriftExecutionRecord {
 }
 
 export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
+  /** Executions are in this process: `describe` sees a start at once. */
+  readonly consistentDescribe = true;
   readonly #machines: Record<WorkflowKind, StateMachine>;
   readonly #overrides: Record<WorkflowKind, NonNullable<RunOptions["overrides"]>>;
   readonly #driftMachine: StateMachine;

@@ -1,6 +1,6 @@
 import type { M365Tenant } from "../m365.ts";
 import type { ProviderProfile } from "../provider.ts";
-import type { AdoptedKind, AdoptedObjects, OwnedKind } from "../store.ts";
+import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "../store.ts";
 import type { OnboardingRequest } from "../tenant.ts";
 
 /**
@@ -13,19 +13,26 @@ export interface StepContext {
   profile: ProviderProfile;
   m365: M365Tenant;
   /** Objects this service owns in the tenant (it will create them or did). */
-  owned: Readonly<Record<OwnedKind, readonly string[]>>;
+  owned: Readonly<Record<OwnedObjectKind, readonly string[]>>;
+  /**
+   * Up to `limit` memberships this service added to adopted groups (up to 2 x 10,000: stored
+   * apart from the tenant, read a page at a time; a page shrinks as they are disowned).
+   */
+  ownedMembers(limit: number): Promise<string[]>;
   /** Previous values of objects that existed before and that onboarding changed. */
   adopted: Readonly<AdoptedObjects>;
-  /** Records that we are about to create an object, so offboarding may remove it. */
-  own(kind: OwnedKind, name: string): Promise<void>;
-  /** Forgets an object: removed by offboarding, or not ours after all. */
-  disown(kind: OwnedKind, name: string): Promise<void>;
+  /** Records that we are about to create objects (one, or a batch), so offboarding may remove them. */
+  own(kind: OwnedKind, names: string | readonly string[]): Promise<void>;
+  /** Forgets objects: removed by offboarding, or not ours after all. */
+  disown(kind: OwnedKind, names: string | readonly string[]): Promise<void>;
   /** Records an existing object's values before the first change to it (once; later calls are ignored). */
   adopt<K extends AdoptedKind>(kind: K, name: string, previous: AdoptedObjects[K][string]): Promise<void>;
   /** Forgets an adopted object once offboarding restored it. */
   release(kind: AdoptedKind, name: string): Promise<void>;
   /** Records the JournalingReportNdrTo we found, once, so offboarding can restore it. */
   rememberPreviousNdrTo(value: string | null): Promise<void>;
+  /** Shows where a long step stands on the tenant (e.g. "members 4,000 of 10,000"). */
+  progress(text: string): Promise<void>;
   /** Records the JournalingReportNdrTo we wrote, so offboarding knows it after a PATCH. */
   recordNdrAddressSet(value: string): Promise<void>;
   /** The current time, ISO 8601. */

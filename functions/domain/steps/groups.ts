@@ -109,24 +109,52 @@ export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
 
 /**
  * Adds the missing members. A group we created goes away whole on offboarding; in one we adopted,
- * only the memberships we add are ours: recorded before they are made, forgotten if Exchange says
- * it was there. Returns what was added.
+ * only the memberships we add are ours: recorded before they are made (a batch at a time, in one
+ * fenced write: a timed-out attempt stops at its next batch once its retry has started),
+ * forgotten if Exchange says it was there. Add-DistributionGroupMember takes one member per
+ * call; Update-DistributionGroupMember would replace the whole list (docs/m365-fidelity.md).
+ * Returns what changed.
  */
 async function addMembers(
   ctx: StepContext,
   action: Extract<StepAction, { kind: "add-members" }>,
 ): Promise<string[]> {
   const { exchange } = ctx.m365;
-  const added: string[] = [];
-  for (const member of action.members) {
-    const record = membership(action.group, member.id);
-    if (action.adopted) await ctx.own("members", record);
-    const result = await exchange.addDistributionGroupMember(action.identity, member.id);
-    if (result.added) added.push(`added ${member.requested} to ${action.group}`);
-    else if (action.adopted) await ctx.disown("members", record);
+  const { group, identity, adopted, members: missing } = action;
+  const changes: string[] = [];
+  let added = 0;
+  for (let start = 0; start < missing.length; start += MEMBER_BATCH) {
+    const batch = missing.slice(start, start + MEMBER_BATCH);
+    if (adopted)
+      await ctx.own(
+        "members",
+        batch.map((m) => membership(group, m.id)),
+      );
+    const notOurs: string[] = [];
+    for (const member of batch) {
+      const result = await exchange.addDistributionGroupMember(identity, member.id);
+      if (result.added) added++;
+      else if (adopted) notOurs.push(membership(group, member.id));
+      if (result.added && missing.length <= LISTED_ADDS)
+        changes.push(`added ${member.requested} to ${group}`);
+    }
+    if (notOurs.length > 0) await ctx.disown("members", notOurs);
+    if (missing.length > MEMBER_BATCH) {
+      const done = Math.min(start + MEMBER_BATCH, missing.length);
+      await ctx.progress(`${group}: members ${count(done)} of ${count(missing.length)}`);
+    }
   }
-  return added;
+  if (missing.length > LISTED_ADDS)
+    changes.push(`added ${added} of ${missing.length} missing members to ${group}`);
+  return changes;
 }
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+/** Memberships recorded (and added) per batch: one store write per batch, not per member. */
+export const MEMBER_BATCH = 100;
+/** Up to this many adds are listed one by one in the step's changes; more are summed up. */
+const LISTED_ADDS = 50;
 
 /**
  * The requested members that are not in the group, compared by the recipient they resolve to,

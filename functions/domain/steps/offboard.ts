@@ -1,7 +1,7 @@
 import { InvalidRequestError } from "../errors.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import type { OwnedKind } from "../store.ts";
+import type { OwnedObjectKind } from "../store.ts";
 import type { OffboardingStepName } from "../tenant.ts";
 import { desiredConnectors } from "./connector.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
@@ -42,7 +42,7 @@ export async function offboard(ctx: OffboardContext, part: OffboardPart): Promis
 
 async function removeOwned(
   ctx: OffboardContext,
-  kind: OwnedKind,
+  kind: OwnedObjectKind,
   get: (name: string) => Promise<{ identity: string; name: string } | undefined>,
   remove: (identity: string) => Promise<void>,
   changes: string[],
@@ -103,19 +103,32 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
   return outcome(changes, ctx.owned.journalRules.length + Object.keys(ctx.adopted.journalRules).length);
 }
 
+/** Owned memberships read per page by remove-groups. */
+const MEMBERS_PAGE = 500;
+
 async function removeGroups(ctx: OffboardContext): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
   const changes: string[] = [];
-  const work = ctx.owned.members.length + ctx.owned.groups.length;
-  // Memberships we added to groups we adopted first, then the groups we created.
-  for (const value of ctx.owned.members) {
-    const { group, member } = parseMembership(value);
-    const current = await exchange.getDistributionGroup(group);
-    if (current) {
-      await exchange.removeDistributionGroupMember(current.identity, member);
-      changes.push(`removed ${member} from ${group}`);
+  let work = ctx.owned.groups.length;
+  // Memberships we added to groups we adopted first (a page at a time: up to 2 x 10,000, each
+  // forgotten once removed, so a crash resumes with what is left), then the groups we created.
+  const groups = new Map<string, Awaited<ReturnType<typeof exchange.getDistributionGroup>>>();
+  for (
+    let page = await ctx.ownedMembers(MEMBERS_PAGE);
+    page.length > 0;
+    page = await ctx.ownedMembers(MEMBERS_PAGE)
+  ) {
+    work += page.length;
+    for (const value of page) {
+      const { group, member } = parseMembership(value);
+      if (!groups.has(group)) groups.set(group, await exchange.getDistributionGroup(group));
+      const current = groups.get(group);
+      if (current) {
+        await exchange.removeDistributionGroupMember(current.identity, member);
+        changes.push(`removed ${member} from ${group}`);
+      }
     }
-    await ctx.disown("members", value);
+    await ctx.disown("members", page);
   }
   await removeOwned(
     ctx,

@@ -8,10 +8,11 @@ import type { SimulatorServer } from "./server.ts";
  * - `GET /_sim` (url, endpoints, clientId, tenants), `GET /_sim/config` (current configuration)
  * - `GET|DELETE /_sim/calls[?tenantId=]`, `POST /_sim/configure` (a `SimulatorConfig`), `POST /_sim/reset`
  * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
- * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`
+ * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`,
+ *   `POST /_sim/tenants/:id/mailboxes` (`{ prefix, count, group? }`)
  * - `POST /_sim/tenants/:id/tamper` (a `SimTamper`): change the tenant behind the service's back
  *   (delete or disable a journal rule, edit a connector, remove a recipient such as the NDR
- *   mailbox, set the NDR address, remove a group member); revoke consent with `consented`.
+ *   mailbox, set the NDR address, remove a group member, revoke consent).
  */
 export async function handleControl(
   sim: SimulatorServer,
@@ -61,6 +62,8 @@ export async function handleControl(
         if (typeof body.action !== "string") break;
         sim.tamper(id!, body);
         return send(res, 200, ok);
+      case "POST tenants :id mailboxes":
+        return send(res, 200, await sim.addMailboxes(id!, body));
       case "POST tenants :id fail-next":
         if (typeof body.operation !== "string" || !body.fault) break;
         sim.failNext(id!, body.operation, body.fault, body.times);

@@ -173,6 +173,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tamper: (id, change) => server.tamper(id, change),
     reset: () => server.reset(),
     demo: (id) => server.demo(id),
+    addMailboxes: (id, options) => server.addMailboxes(id, options),
   };
   return sim;
 }

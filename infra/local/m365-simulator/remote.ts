@@ -48,5 +48,6 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     tamper: async (id, change) => void (await call("POST", `${t(id)}/tamper`, change)),
     reset: async () => void (await call("POST", "/reset")),
     demo: (id) => call<DemoMailboxes>("GET", `${t(id)}/demo`),
+    addMailboxes: (id, options) => call<string[]>("POST", `${t(id)}/mailboxes`, options),
   };
 }

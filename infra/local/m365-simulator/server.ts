@@ -23,6 +23,7 @@ import { seededRandom } from "./prng.ts";
 import {
   type DemoMailboxes,
   demoMailboxes,
+  newRecipient,
   newTenantState,
   type TenantState,
   upgradeTenantState,
@@ -314,6 +315,34 @@ export class SimulatorServer implements SimulatorControl, SimHost {
 
   demo(tenantId: string): DemoMailboxes {
     return demoMailboxes(tenantId);
+  }
+
+  addMailboxes(
+    tenantId: string,
+    options: { prefix: string; count: number; group?: { name: string; address: string; members: number } },
+  ): string[] {
+    const state = this.state(tenantId);
+    const { domain } = demoMailboxes(tenantId);
+    if (!/^[a-z0-9-]{1,40}$/.test(options.prefix) || !(options.count >= 0 && options.count <= 50_000))
+      throw new Error("addMailboxes: prefix [a-z0-9-]{1,40}, count 0-50,000");
+    const added = Array.from({ length: options.count }, (_, n) => {
+      const address = `${options.prefix}-${n}@${domain}`;
+      const alias = `${options.prefix}-${n}`;
+      return newRecipient({ alias, name: alias, address, type: "UserMailbox", userPrincipalName: address });
+    });
+    state.recipients.push(...added);
+    if (options.group) {
+      const group = newRecipient({
+        alias: options.group.address.split("@")[0]!,
+        name: options.group.name,
+        address: options.group.address,
+        type: "MailUniversalDistributionGroup",
+      });
+      group.members = added.slice(0, options.group.members).map((r) => r.guid);
+      state.recipients.push(group);
+    }
+    this.#settings.onChange?.();
+    return added.map((r) => r.primarySmtpAddress);
   }
 
   state(tenantId: string): TenantState {

@@ -261,6 +261,15 @@ export interface SimulatorControl {
   reset(): void;
   /** The seeded addresses of a tenant. */
   demo(tenantId: string): DemoMailboxes;
+  /**
+   * Adds `count` user mailboxes `<prefix>-<n>@<the tenant's domain>` (n from 0) and, with
+   * `group`, a distribution group of that name and address whose members are the first
+   * `group.members` of them: for scale tests (large groups to adopt). Returns their addresses.
+   */
+  addMailboxes(
+    tenantId: string,
+    options: { prefix: string; count: number; group?: { name: string; address: string; members: number } },
+  ): string[] | Promise<string[]>;
 }
 
 export interface Simulator extends SimulatorControl {

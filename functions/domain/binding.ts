@@ -1,0 +1,200 @@
+/**
+ * Binding a customer tenant to a partner by consent. One Entra app serves every partner, so a
+ * tenant's consent alone proves nothing about which partner the customer chose: a tenant is
+ * bound to a partner only when the customer's admin completes admin consent through the
+ * `consentUrl` issued to that partner. That URL carries a `state` naming the partner and the
+ * tenant, signed by the service and short-lived; Entra hands it back to the consent callback.
+ *
+ * Model:
+ * - the tenant record (the one the workflow runs on, addressed by tenantId) is the BOUND one:
+ *   its `partnerId` is the binding. Records written before binding existed count as bound to
+ *   their partner;
+ * - a partner's claim on a tenant that is not bound to it is a record of its own per
+ *   (tenantId, partnerId), shown to that partner as its tenant resource (`awaiting_consent`
+ *   with its consentUrl, or `failed` with TENANT_BOUND_ELSEWHERE). No workflow runs and no
+ *   Exchange call is made for a claim. Claims never block another partner and expire after
+ *   30 days;
+ * - the first consent completed through a partner's URL binds the tenant to that partner and
+ *   starts its onboarding; the other open claims end `failed` TENANT_BOUND_ELSEWHERE. When the
+ *   tenant was bound to another partner, that partner's record is kept, `offboarded`, as its
+ *   own claim-like record (nothing is done in the customer's tenant).
+ *
+ * Pure rules and ports; the DynamoDB adapter is `adapters/dynamodb/claim-store.ts`, the HTTP
+ * side `api/consent.ts`.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { ErrorInfo } from "./errors.ts";
+import type { Page } from "./store.ts";
+import type { OnboardingRequest, Tenant, TenantCorrection, TenantEvent, TenantStatus } from "./tenant.ts";
+
+/** How long an unbound claim waits for the customer's consent. */
+export const CLAIM_LIFETIME_MS = 30 * 24 * 3600 * 1000;
+/** How long a consent link's `state` is accepted (a fresh one is issued on every read of the tenant). */
+export const CONSENT_STATE_LIFETIME_MS = 7 * 24 * 3600 * 1000;
+
+export const TENANT_BOUND_ELSEWHERE: ErrorInfo = {
+  code: "TENANT_BOUND_ELSEWHERE",
+  message:
+    "The customer's admin connected this tenant to another provider; nothing was changed in the tenant. Contact the customer if this is unexpected.",
+};
+
+export const CLAIM_EXPIRED: ErrorInfo = {
+  code: "CONSENT_EXPIRED",
+  message:
+    "The customer's admin did not consent within 30 days; retry the tenant to get a new consentUrl and send it to the customer's admin.",
+};
+
+export const CONSENT_PENDING: ErrorInfo = {
+  code: "CONSENT_REQUIRED",
+  message:
+    "A global admin of the customer's tenant must grant consent at the consentUrl; onboarding then starts by itself.",
+};
+
+/** A partner's record of a tenant that is not bound to it: an open claim, or a former binding. */
+export interface StoredClaim {
+  /** The tenant resource as this partner sees it. */
+  tenant: Tenant;
+  /** What the partner asked for (with groups): the onboarding request once bound. */
+  request: OnboardingRequest;
+  /** The record of a previous binding (offboarded when the tenant moved to another partner). */
+  former: boolean;
+  /** When an open claim lapses. */
+  expiresAt?: string;
+  /** Its own history, oldest first, sequences from 1. */
+  events: TenantEvent[];
+}
+
+export interface ClaimChange {
+  status?: TenantStatus;
+  /** The write only happens when the claim's status is one of these (else ConflictError). */
+  expectStatus?: readonly TenantStatus[];
+  error?: ErrorInfo | null;
+  correct?: TenantCorrection;
+  /** Starts a new 30-day period (retry of a claim). */
+  renew?: boolean;
+  event?: { type: TenantEvent["type"]; error?: ErrorInfo };
+}
+
+/** The port to claims and customer-name reservations. */
+export interface ClaimStore {
+  getClaim(tenantId: string, partnerId: string): Promise<StoredClaim | undefined>;
+  /**
+   * Writes a new open claim (`awaiting_consent`, with its first event). Replaces a claim of
+   * that partner that is failed, offboarded (a former binding) or expired; ConflictError when
+   * an open one exists.
+   */
+  putClaim(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredClaim>;
+  updateClaim(tenantId: string, partnerId: string, change: ClaimChange, now: string): Promise<StoredClaim>;
+  deleteClaim(tenantId: string, partnerId: string): Promise<void>;
+  /** Every claim record of the tenant (open or not). */
+  listClaims(tenantId: string): Promise<StoredClaim[]>;
+  /** Keeps a previous owner's record, `offboarded`, readable by that partner. */
+  putFormerRecord(tenant: Tenant, now: string): Promise<void>;
+  /**
+   * Reserves `customerName` for the partner: true when it is the partner's (newly or already),
+   * false when another partner holds it.
+   */
+  reserveCustomerName(customerName: string, partnerId: string, now: string): Promise<boolean>;
+  /** The claim's history, a page at a time (InvalidCursorError for a cursor not issued). */
+  pageClaimEvents(claim: StoredClaim, query: { limit: number; cursor?: string }): Page<TenantEvent>;
+}
+
+/** Whether an open claim's 30 days are over. */
+export function claimExpired(claim: StoredClaim, now: Date): boolean {
+  return (
+    claim.tenant.status === "awaiting_consent" &&
+    claim.expiresAt !== undefined &&
+    Date.parse(claim.expiresAt) <= now.getTime()
+  );
+}
+
+/** The claim as its partner sees it: an expired one is `failed` CONSENT_EXPIRED. */
+export function claimView(claim: StoredClaim, now: Date): Tenant {
+  if (!claimExpired(claim, now)) return claim.tenant;
+  return { ...claim.tenant, status: "failed", error: CLAIM_EXPIRED };
+}
+
+// ---- the signed state ------------------------------------------------------------------------
+
+export interface ConsentState {
+  partnerId: string;
+  tenantId: string;
+}
+
+export type ConsentStateCheck =
+  | ({ ok: true } & ConsentState)
+  | { ok: false; reason: "malformed" | "signature" | "expired" };
+
+/**
+ * `state` = base64url(JSON {p, t, e, n}) + "." + base64url(HMAC-SHA256); `e` is the expiry in
+ * epoch seconds, `n` a nonce. Verification is constant time on the MAC, then the expiry.
+ */
+export class ConsentStateSigner {
+  readonly #key: Buffer;
+  readonly #lifetimeMs: number;
+
+  constructor(secret: string | Buffer, lifetimeMs = CONSENT_STATE_LIFETIME_MS) {
+    this.#key = createHmac("sha256", secret).update("journal-onboarding consent state").digest();
+    this.#lifetimeMs = lifetimeMs;
+  }
+
+  sign(state: ConsentState, now: Date): string {
+    const payload = Buffer.from(
+      JSON.stringify({
+        p: state.partnerId,
+        t: state.tenantId,
+        e: Math.floor((now.getTime() + this.#lifetimeMs) / 1000),
+        n: randomBytes(8).toString("base64url"),
+      }),
+    ).toString("base64url");
+    return `${payload}.${this.#mac(payload)}`;
+  }
+
+  verify(state: string | undefined, now: Date): ConsentStateCheck {
+    if (!state || state.length > 1024 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(state)) {
+      return { ok: false, reason: "malformed" };
+    }
+    const [payload = "", mac = ""] = state.split(".");
+    const given = Buffer.from(mac, "base64url");
+    const expected = Buffer.from(this.#mac(payload), "base64url");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { ok: false, reason: "signature" };
+    }
+    let parsed: { p?: unknown; t?: unknown; e?: unknown };
+    try {
+      parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    } catch {
+      return { ok: false, reason: "malformed" };
+    }
+    if (typeof parsed.p !== "string" || typeof parsed.t !== "string" || typeof parsed.e !== "number") {
+      return { ok: false, reason: "malformed" };
+    }
+    if (parsed.e * 1000 <= now.getTime()) return { ok: false, reason: "expired" };
+    return { ok: true, partnerId: parsed.p, tenantId: parsed.t };
+  }
+
+  #mac(payload: string): string {
+    return createHmac("sha256", this.#key).update(payload).digest("base64url");
+  }
+}
+
+/**
+ * What the service needs to issue consent links: the admin consent URL of a tenant (the
+ * gateway's `{authority}/{tenant}/adminconsent?client_id=`), where Entra sends the admin back,
+ * and the state signer.
+ */
+export interface ConsentLinks {
+  signer: ConsentStateSigner;
+  /** The admin consent URL without `state` and `redirect_uri`. */
+  adminConsentUrl(tenantId: string): string;
+  /** The callback's absolute URL (`M365_CONSENT_REDIRECT_URI` overrides the service's own). */
+  redirectUri: string;
+}
+
+/** The consent URL issued to a partner for a tenant: signed state and the callback. */
+export function partnerConsentUrl(links: ConsentLinks, state: ConsentState, now: Date): string {
+  const url = new URL(links.adminConsentUrl(state.tenantId));
+  url.searchParams.set("redirect_uri", links.redirectUri);
+  url.searchParams.set("state", links.signer.sign(state, now));
+  return url.toString();
+}

@@ -1,0 +1,277 @@
+/**
+ * A partner proves its link to a customer tenant by the customer's consent, over HTTP against
+ * the real local runtime: the customer's admin opens the partner's consentUrl at the
+ * simulator's Entra, which sends the browser back to the service's consent callback.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+
+let rt: TestRuntime;
+
+beforeAll(async () => {
+  rt = await startTestRuntime();
+});
+afterAll(async () => {
+  await rt?.close();
+});
+
+const sim = () => rt.runtime.simulator!;
+const exchangeCalls = (tenantId: string) =>
+  sim()
+    .calls(tenantId)
+    .filter((c) => c.service !== "identity");
+
+async function post(key: string, tenantId: string, customerName: string) {
+  return rt.call("POST", "/v1/tenants", {
+    key,
+    body: { tenantId, customerName, region: "us", ndrAddress: sim().demo(tenantId).admin },
+  });
+}
+
+async function get(key: string, tenantId: string): Promise<Json> {
+  const { status, body } = await rt.call("GET", `/v1/tenants/${tenantId}`, { key });
+  expect(status).toBe(200);
+  return body;
+}
+
+async function waitForStatus(key: string, tenantId: string, statuses: string[]): Promise<Json> {
+  for (let i = 0; i < 400; i++) {
+    const body = await get(key, tenantId);
+    if (statuses.includes(body.status)) return body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`tenant ${tenantId} never reached ${statuses.join("/")}`);
+}
+
+const journalRuleAddresses = (tenantId: string) =>
+  sim()
+    .tenant(tenantId)
+    .journalRules.map((r) => r.journalEmailAddress);
+
+describe("binding by consent", () => {
+  it("a new tenant waits for consent through the partner's link; no Exchange call before", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    const { status, body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    expect(status).toBe(202);
+    expect(body.status).toBe("awaiting_consent");
+    const url = new URL(body.consentUrl);
+    expect(url.pathname).toBe(`/${tenantId}/adminconsent`);
+    expect(url.searchParams.get("redirect_uri")).toBe(`${rt.url}/v1/consent/callback`);
+    expect(url.searchParams.get("state")).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(exchangeCalls(tenantId)).toEqual([]);
+    // A second POST of the same partner while it waits: 409.
+    expect((await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`)).status).toBe(409);
+
+    const page = await rt.consent(body.consentUrl);
+    expect(page.status).toBe(200);
+    expect(page.url.startsWith(`${rt.url}/v1/consent/callback?`)).toBe(true);
+    expect(page.html).toContain("Consent received");
+    const done = await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+  });
+
+  it("(a) takeover after offboarding fails until the customer consents through B's link", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = await rt.onboard(a.apiKey);
+    expect((await rt.waitFor(tenantId, ["succeeded"])).status).toBe("succeeded");
+    expect((await rt.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.apiKey })).status).toBe(202);
+    await waitForStatus(a.apiKey, tenantId, ["offboarded"]);
+    // The customer keeps a journal rule of its own that nobody may touch.
+    const before = JSON.stringify(sim().tenant(tenantId).journalRules);
+    sim().resetCalls();
+
+    const claim = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+    expect(claim.status).toBe(202);
+    expect(claim.body.status).toBe("awaiting_consent");
+    expect(claim.body.partnerId).toBe(b.partnerId);
+    // B's retry and a while later: still nothing in the tenant.
+    expect((await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey })).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(exchangeCalls(tenantId)).toEqual([]);
+    expect(JSON.stringify(sim().tenant(tenantId).journalRules)).toBe(before);
+    expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
+    // A still sees its own record, offboarded.
+    expect((await get(a.apiKey, tenantId)).status).toBe("offboarded");
+
+    // The customer's admin consents through B's link: now B onboards.
+    const page = await rt.consent((await get(b.apiKey, tenantId)).consentUrl);
+    expect(page.status).toBe(200);
+    const bound = await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"]);
+    expect(bound.status).toBe("succeeded");
+    expect(journalRuleAddresses(tenantId)).toContain(`b-${tenantId.slice(0, 8)}@journaling.mxrecord.io`);
+    const previous = await get(a.apiKey, tenantId);
+    expect(previous.status).toBe("offboarded");
+    expect(previous.partnerId).toBe(a.partnerId);
+  });
+
+  it("a move from an active owner offboards its record without touching the tenant", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = await rt.onboard(a.apiKey);
+    await rt.waitFor(tenantId, ["succeeded"]);
+    const claim = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+    expect(claim.body.status).toBe("awaiting_consent");
+    // A is not blocked from reading and keeps its tenant until the customer decides.
+    expect((await get(a.apiKey, tenantId)).status).toBe("succeeded");
+    sim().resetCalls();
+    await rt.consent(claim.body.consentUrl);
+    const previous = await get(a.apiKey, tenantId);
+    expect(previous.status).toBe("offboarded");
+    // Offboarding A's record made no call in the tenant (B's onboarding makes its own).
+    const byA = sim()
+      .calls(tenantId)
+      .filter((c) => c.operation.startsWith("Remove-"));
+    expect(byA).toEqual([]);
+    expect((await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+  });
+
+  it("(b) squatting: B's unconsented claim does not block A; the admin's consent through A's link binds A", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = randomUUID();
+    sim().setConsented(tenantId, false);
+    const squat = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+    expect(squat.body.status).toBe("awaiting_consent");
+    const mine = await post(a.apiKey, tenantId, `a-${tenantId.slice(0, 8)}`);
+    expect(mine.status).toBe(202);
+    expect(mine.body.status).toBe("awaiting_consent");
+    expect(exchangeCalls(tenantId)).toEqual([]);
+
+    expect((await rt.consent(mine.body.consentUrl)).status).toBe(200);
+    expect((await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    const lost = await get(b.apiKey, tenantId);
+    expect(lost.status).toBe("failed");
+    expect(lost.error.code).toBe("TENANT_BOUND_ELSEWHERE");
+    expect(lost.consentUrl).toBeUndefined();
+    // B's retry does nothing in the tenant: a new claim waits for a consent that B cannot give.
+    sim().resetCalls();
+    const retried = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey });
+    expect(retried.body.status).toBe("awaiting_consent");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(exchangeCalls(tenantId)).toEqual([]);
+    expect(journalRuleAddresses(tenantId)).toEqual([`a-${tenantId.slice(0, 8)}@journaling.mxrecord.io`]);
+    // B's own history, sequences from 1; nothing of A's.
+    const events = (await rt.call("GET", `/v1/tenants/${tenantId}/events`, { key: b.apiKey })).body.items;
+    expect(events.map((e: Json) => e.data.sequence)).toEqual([1, 2, 3]);
+    expect(events.map((e: Json) => e.type)).toEqual([
+      "tenant.onboarding.awaiting_consent",
+      "tenant.onboarding.failed",
+      "tenant.onboarding.awaiting_consent",
+    ]);
+  });
+
+  it("(c) a bad, tampered or expired state, another tenant, or error= binds nothing", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    const { body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    const state = new URL(body.consentUrl).searchParams.get("state")!;
+    const callback = async (query: Record<string, string>) => {
+      const response = await fetch(`${rt.url}/v1/consent/callback?${new URLSearchParams(query)}`);
+      expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(response.headers.get("content-security-policy")).toContain("default-src 'none'");
+      return { status: response.status, html: await response.text() };
+    };
+    const [payload, mac] = state.split(".");
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload!, "base64url").toString()), p: "p_other" }),
+    ).toString("base64url");
+    const queries: Record<string, string>[] = [
+      { admin_consent: "True", tenant: tenantId, state: "nonsense" },
+      { admin_consent: "True", tenant: tenantId, state: `${forged}.${mac}` },
+      { admin_consent: "True", tenant: tenantId },
+      { admin_consent: "True", tenant: randomUUID(), state },
+      { admin_consent: "False", tenant: tenantId, state },
+    ];
+    for (const query of queries) {
+      const page = await callback(query);
+      expect(page.status).toBe(400);
+    }
+    const declined = await callback({
+      error: "access_denied",
+      error_description: "<script>alert(1)</script>",
+      state,
+    });
+    expect(declined.status).toBe(400);
+    expect(declined.html).toContain("access_denied");
+    expect(declined.html).not.toContain("<script>");
+    expect(declined.html).toContain("&lt;script&gt;");
+    expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
+    expect(exchangeCalls(tenantId)).toEqual([]);
+  });
+
+  it("(c) an expired state binds nothing", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    const { body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    const { ConsentStateSigner } = await import("../functions/domain/binding.ts");
+    const { readFile } = await import("node:fs/promises");
+    const secret = (await readFile(`${rt.runtime.dataDir}/consent-state-secret`, "utf8")).trim();
+    const old = new ConsentStateSigner(secret).sign(
+      { partnerId: a.partnerId, tenantId },
+      new Date(Date.now() - 8 * 24 * 3600 * 1000),
+    );
+    const url = new URL(body.consentUrl);
+    url.searchParams.set("state", old);
+    const page = await rt.consent(url.toString());
+    expect(page.status).toBe(400);
+    expect(page.html).toContain("not valid");
+    expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
+  });
+
+  it("(d) a customerName another partner uses is a 409", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const slug = `shared-${randomUUID().slice(0, 8)}`;
+    expect((await post(a.apiKey, randomUUID(), slug)).status).toBe(202);
+    expect((await post(a.apiKey, randomUUID(), slug)).status).toBe(202);
+    const taken = await post(b.apiKey, randomUUID(), slug);
+    expect(taken.status).toBe(409);
+    expect(taken.body.detail).toContain("customerName");
+    // Nor by PATCH.
+    const other = randomUUID();
+    await post(b.apiKey, other, `b-${other.slice(0, 8)}`);
+    const patched = await rt.call("PATCH", `/v1/tenants/${other}`, {
+      key: b.apiKey,
+      body: { customerName: slug },
+    });
+    expect(patched.status).toBe(409);
+  });
+
+  it("(e) ops bind a tenant by hand, recorded in its history", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    const byPartner = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, {
+      key: a.apiKey,
+      body: { bindTenant: true, partnerId: a.partnerId },
+    });
+    expect(byPartner.status).toBe(403);
+    const bound = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, {
+      body: { bindTenant: true, partnerId: a.partnerId },
+    });
+    expect(bound.status).toBe(202);
+    expect((await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    const events = (await rt.call("GET", `/v1/tenants/${tenantId}/events`, { key: a.apiKey })).body.items;
+    expect(events.map((e: Json) => e.type)).toContain("tenant.bound_by_ops");
+    // Without an open claim of that partner there is nothing to bind.
+    const none = await rt.call("POST", `/v1/tenants/${randomUUID()}/retry`, {
+      body: { bindTenant: true, partnerId: a.partnerId },
+    });
+    expect(none.status).toBe(409);
+  });
+
+  it("another partner's tenant and one that does not exist are the same 404", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = await rt.onboard(a.apiKey);
+    for (const id of [tenantId, randomUUID()]) {
+      expect((await rt.call("GET", `/v1/tenants/${id}`, { key: b.apiKey })).status).toBe(404);
+      expect((await rt.call("GET", `/v1/tenants/${id}/events`, { key: b.apiKey })).status).toBe(404);
+      expect((await rt.call("POST", `/v1/tenants/${id}/retry`, { key: b.apiKey })).status).toBe(404);
+      expect((await rt.call("DELETE", `/v1/tenants/${id}`, { key: b.apiKey })).status).toBe(404);
+    }
+  });
+});
