@@ -321,6 +321,7 @@ describe("tenants drift, plan, approve, changes", () => {
       },
     });
     expect(post.status).toBe(202);
+    if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
     await rt.waitFor(waiting, ["awaiting_approval"]);
     const plan = await cli(["tenants", "plan", waiting]);
     expect(plan.stdout).toMatch(/journal-settings\s+Set-TransportConfig/);

@@ -265,6 +265,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         },
       });
       expect(post.status).toBe(202);
+      if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
       await rt.waitFor(waiting, ["awaiting_approval"]);
       await page.click("#refresh-tenants");
       await page.waitForSelector(`${row(waiting)} button`, WAIT);
