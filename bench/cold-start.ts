@@ -5,7 +5,7 @@
  * Bundles are built with esbuild as the stack builds them (infra/aws/lambda-function.ts: ESM,
  * minified, platform node, target node24, mainFields module,main, source maps without sources,
  * the AWS SDK bundled, and the stack's createRequire banner, read from that file so the two
- * cannot drift) into bench/tmp/cold-start/. Entries: the task functions of WORKFLOW_TASKS, the
+ * cannot drift) into bench/tmp/cold-start/. Entries: the workflows' one task function, the
  * API handler and authorizer, and the webhook dispatcher and stream forwarder.
  *
  * Import time: `await import(bundle)` timed inside `node -e`, median of 5 fresh processes, with
@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
-import { WORKFLOW_TASKS } from "../workflows/definition.ts";
+import { TASK_FUNCTION } from "../workflows/definition.ts";
 import { log, median, type Result, round } from "./harness.ts";
 
 const run_ = promisify(execFile);
@@ -42,7 +42,7 @@ async function entries(): Promise<{ name: string; entry: string }[]> {
     entry: `functions/webhooks/${f}.ts`,
   }));
   return [
-    ...WORKFLOW_TASKS.map((t) => ({ name: `task ${t.name}`, entry: t.entry })),
+    { name: `task function (${TASK_FUNCTION.name})`, entry: TASK_FUNCTION.entry },
     { name: "api/handler", entry: "functions/api/handler.ts" },
     { name: "api/authorizer", entry: "functions/api/authorizer.ts" },
     ...webhooks,

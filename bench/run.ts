@@ -11,7 +11,15 @@ import { log, type MachineInfo, machineInfo, type Result } from "./harness.ts";
 import { renderMarkdown, renderPage } from "./report.ts";
 
 /** In run order. */
-const BENCHMARKS = ["critical-path", "calls", "scale", "cost", "api-latency", "cold-start"] as const;
+const BENCHMARKS = [
+  "critical-path",
+  "aws-model",
+  "calls",
+  "scale",
+  "cost",
+  "api-latency",
+  "cold-start",
+] as const;
 
 const ROOT = join(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results.json");

@@ -1,8 +1,9 @@
 /**
- * Wraps a workflow task for Lambda: Powertools logger (tenant id as correlation key), tracer
- * and metrics as middy middleware around the task logic of `task-handlers.ts`.
+ * The workflow task function for Lambda: Powertools logger (tenant id and task as keys), tracer
+ * and metrics as middy middleware around the task logic of `task-handlers.ts`, routed by the
+ * `task` name every Task state puts in its payload.
  */
-import type { TaskName } from "../../workflows/definition.ts";
+import { type TaskName, WORKFLOW_TASKS } from "../../workflows/definition.ts";
 import { tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { m365Gateway } from "../commons/m365-deps.ts";
@@ -57,13 +58,25 @@ export function countEvent(event: TenantEvent): void {
     });
 }
 
-/** The Lambda handler of one task function. */
-export function taskLambda(name: TaskName) {
+const TASK_NAMES: ReadonlySet<string> = new Set(WORKFLOW_TASKS);
+
+/** The payload of every Task state: the task's input and which task it is. */
+export type RoutedTaskInput = TaskInput & { task: TaskName };
+
+/**
+ * The Lambda handler of the task function: every task of every workflow, by `input.task`.
+ * One function means one warm container (and one token cache per tenant) for an onboarding's
+ * steps; a task name the table does not hold fails the invocation (a definition bug).
+ */
+export function taskLambda() {
   return instrument(
-    async (input: TaskInput) => {
-      logger.appendKeys({ tenantId: input.tenantId, run: input.run });
-      const all = taskHandlers();
-      return all[name](input);
+    async (input: RoutedTaskInput) => {
+      const { task, ...rest } = input;
+      logger.appendKeys({ tenantId: input.tenantId, run: input.run, task });
+      if (typeof task !== "string" || !TASK_NAMES.has(task)) {
+        throw new Error(`Unknown workflow task ${JSON.stringify(task)}.`);
+      }
+      return taskHandlers()[task](rest);
     },
     { metrics: true },
   );

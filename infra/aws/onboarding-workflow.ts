@@ -7,9 +7,8 @@ import { Construct } from "constructs";
 import {
   offboardingDefinition,
   onboardingDefinition,
+  TASK_FUNCTION,
   TASK_TIMEOUT_SECONDS,
-  type TaskName,
-  WORKFLOW_TASKS,
 } from "../../workflows/definition.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
@@ -26,20 +25,23 @@ export interface OnboardingWorkflowProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** `${Name}` placeholders, filled by CloudFormation with each task function's ARN. */
-const placeholder = (task: TaskName) => `\${${task}}`;
+/** The `${WorkflowTask}` placeholder of every Task state, filled by CloudFormation with the task function's ARN. */
+const PLACEHOLDER = `\${${TASK_FUNCTION.name}}`;
 
 /**
  * The onboarding and offboarding Step Functions STANDARD state machines, rendered from the one
- * definition in `workflows/definition.ts` (the local engine runs the same JSON), and one task
- * function per `WORKFLOW_TASKS` entry with the table and the Microsoft 365 credentials.
+ * definition in `workflows/definition.ts` (the local engine runs the same JSON), and the ONE
+ * task function behind every Task state (it routes by the payload's `task`), with the table
+ * and the Microsoft 365 credentials: an onboarding's steps meet warm containers and their
+ * token caches instead of one cold function per task. Its table access is the union of the
+ * tasks' (they all reach only their tenant's items: `TENANT#*`).
  * Logging level ALL (execution data included: tasks return no secrets) and X-Ray tracing.
  */
 export class OnboardingWorkflow extends Construct {
   readonly onboarding: StateMachine;
   readonly offboarding: StateMachine;
-  /** Task functions by `WORKFLOW_TASKS` name. */
-  readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
+  /** The task function of both workflows. */
+  readonly task: LambdaFunction;
   /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
   readonly watchdog: LambdaFunction;
 
@@ -47,27 +49,21 @@ export class OnboardingWorkflow extends Construct {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    const tasks = new Map<TaskName, LambdaFunction>();
-    for (const { name, entry } of WORKFLOW_TASKS) {
-      const fn = new LambdaFunction(this, name, {
-        entry,
-        description: `Workflow task ${name}`,
-        // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
-        // retried by the workflow), so a timed-out task never runs beside its own retry.
-        timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
-        logRetention,
-        ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
-      });
-      grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
-      props.credentials.bind(fn);
-      tasks.set(name, fn);
-    }
-    this.tasks = tasks;
+    const fn = new LambdaFunction(this, TASK_FUNCTION.name, {
+      entry: TASK_FUNCTION.entry,
+      description: "Workflow tasks of onboarding and offboarding, by the task name in the payload",
+      // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
+      // retried by the workflow), so a timed-out task never runs beside its own retry.
+      timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
+      logRetention,
+      ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
+    });
+    grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
+    props.credentials.bind(fn);
+    this.task = fn;
 
     const machine = (machineId: string, definition: object) => {
       const json = JSON.stringify(definition);
-      // Only the tasks this definition calls: each machine may invoke just those.
-      const used = [...tasks].filter(([name]) => json.includes(placeholder(name)));
       const logs = new LogGroup(this, `${machineId}Logs`, {
         // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing per log group.
         logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${machineId}`,
@@ -77,18 +73,17 @@ export class OnboardingWorkflow extends Construct {
       const sm = new StateMachine(this, machineId, {
         stateMachineType: StateMachineType.STANDARD,
         definitionBody: DefinitionBody.fromString(json),
-        definitionSubstitutions: Object.fromEntries(used.map(([name, fn]) => [name, fn.functionArn])),
+        definitionSubstitutions: { [TASK_FUNCTION.name]: fn.functionArn },
         logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
         tracingEnabled: true,
       });
-      for (const [, fn] of used) {
-        fn.grantInvoke(sm);
-        acknowledgeWildcard(
-          sm,
-          `${attrRef(fn)}:*`,
-          "grantInvoke also covers the function's versions and aliases (ARN:*).",
-        );
-      }
+      if (!json.includes(PLACEHOLDER)) throw new Error(`${machineId} calls no task`);
+      fn.grantInvoke(sm);
+      acknowledgeWildcard(
+        sm,
+        `${attrRef(fn)}:*`,
+        "grantInvoke also covers the function's versions and aliases (ARN:*).",
+      );
       acknowledgeWildcard(
         sm,
         "*",
@@ -96,8 +91,14 @@ export class OnboardingWorkflow extends Construct {
       );
       return sm;
     };
-    this.onboarding = machine("Onboarding", onboardingDefinition(placeholder));
-    this.offboarding = machine("Offboarding", offboardingDefinition(placeholder));
+    this.onboarding = machine(
+      "Onboarding",
+      onboardingDefinition(() => PLACEHOLDER),
+    );
+    this.offboarding = machine(
+      "Offboarding",
+      offboardingDefinition(() => PLACEHOLDER),
+    );
 
     // A timed-out or aborted execution records nothing itself: the watchdog marks its run failed.
     this.watchdog = new LambdaFunction(this, "ExecutionWatchdog", {

@@ -119,7 +119,7 @@ export class JournalOnboardingStack extends Stack {
         WebhookDispatcher: this.webhooks.dispatcher,
         WebhookStreamForwarder: this.webhooks.streamForwarder,
         ExecutionWatchdog: this.workflow.watchdog,
-        ...Object.fromEntries([...this.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
+        WorkflowTask: this.workflow.task,
       },
       streamForwarder: this.webhooks.streamForwarder,
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),

@@ -43,7 +43,10 @@ export const TABLE_ACCESS = {
       [gsi2]: ["TENANTS", "PARTNERS", "WEBHOOK_DELIVERIES"], // everyone's (ops)
     },
   },
-  /** Workflow tasks: their tenant's item, events and group parts. */
+  /**
+   * The workflow task function (every task of both workflows): the union of the tasks' access,
+   * which is the same for each: their tenant's item, events and group parts.
+   */
   task: { items: ["TENANT#*"] },
   /** Records an execution that ended without its outcome on the tenant. */
   watchdog: { items: ["TENANT#*"] },
