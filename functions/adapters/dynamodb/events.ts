@@ -1,0 +1,234 @@
+/**
+ * Events: the tenant item's outbox and the event items (`TENANT#<tenantId>` /
+ * `EVENT#<sequence>`). A state change appends its event to the outbox (`tenants.ts`); the
+ * flush here writes each entry as an event item of its own (idempotent Put) and trims it from
+ * the head of the outbox. Readers merge the outbox, so nothing depends on the flush having
+ * happened.
+ */
+import { QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Page } from "../../domain/store.ts";
+import type { EventType, TenantEvent } from "../../domain/tenant.ts";
+import type { CursorCodec } from "./cursor.ts";
+import { EVENT_SK_MAX, eventSortKey, tenantKey } from "./keys.ts";
+import { batchPut, isConditionFailure, type TableContext } from "./query.ts";
+import { readTenantItem, type TenantItem } from "./tenant-item.ts";
+
+/** Outbox entries trimmed per UpdateItem (keeps the expression far below its 4 KB limit). */
+const TRIM_BATCH = 100;
+
+interface EventItem {
+  pk: string;
+  sk: string;
+  kind: "event";
+  partnerId: string;
+  id: string;
+  type: EventType;
+  timestamp: string;
+  data: TenantEvent["data"];
+}
+
+export interface TenantEventsOptions {
+  onEvents?: (events: TenantEvent[], partnerId: string) => void;
+  onFlushError: (err: unknown, tenantId: string) => void;
+}
+
+export class TenantEvents {
+  readonly #ctx: TableContext;
+  readonly #cursors: CursorCodec;
+  readonly #onEvents: TenantEventsOptions["onEvents"];
+  readonly onFlushError: (err: unknown, tenantId: string) => void;
+  /** One flush per tenant at a time in this process; callers arriving meanwhile ask for another round. */
+  readonly #flushing = new Map<string, { again: boolean; done: Promise<void> }>();
+
+  constructor(ctx: TableContext, cursors: CursorCodec, options: TenantEventsOptions) {
+    this.#ctx = ctx;
+    this.#cursors = cursors;
+    this.#onEvents = options.onEvents;
+    this.onFlushError = options.onFlushError;
+  }
+
+  /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
+  async pageEvents(tenantId: string, query: { limit: number; cursor?: string }): Promise<Page<TenantEvent>> {
+    const scope = `events:${tenantId}`;
+    const afterSequence =
+      query.cursor === undefined
+        ? undefined
+        : Number(this.#cursors.decode(scope, query.cursor, (p) => /^(0|[1-9][0-9]{0,14})$/.test(p)));
+    const events = await this.listEvents(tenantId, {
+      limit: query.limit + 1,
+      ...(afterSequence !== undefined && { afterSequence }),
+    });
+    if (events.length <= query.limit) return { items: events };
+    const items = events.slice(0, query.limit);
+    return { items, nextCursor: this.#cursors.encode(scope, String(items.at(-1)!.data.sequence)) };
+  }
+
+  /** Oldest first: the event items of the current registration merged with the outbox. */
+  async listEvents(
+    tenantId: string,
+    query: { afterSequence?: number; limit?: number } = {},
+  ): Promise<TenantEvent[]> {
+    // Read the outbox BEFORE the event items: entries are trimmed only after they were
+    // written as items, so an entry missing from this outbox is found by the query below.
+    const item = await readTenantItem(this.#ctx, tenantId);
+    if (!item) return [];
+    const from = Math.max((query.afterSequence ?? 0) + 1, item.firstSequence);
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit >= 1) || (Number.isFinite(limit) && !Number.isInteger(limit)))
+      throw new RangeError("limit must be >= 1");
+    const pending = pendingEvents(item).filter((e) => e.data.sequence >= from);
+    const materialisedBefore = pending[0]?.data.sequence;
+    const bySequence = new Map<number, TenantEvent>();
+    if (materialisedBefore === undefined || materialisedBefore > from) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const result = await this.#ctx.client.send(
+          new QueryCommand({
+            TableName: this.#ctx.table,
+            KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues: {
+              ":pk": tenantKey(tenantId).pk,
+              ":from": eventSortKey(from),
+              ":to": materialisedBefore === undefined ? EVENT_SK_MAX : eventSortKey(materialisedBefore - 1),
+            },
+            ConsistentRead: true,
+            ...(Number.isFinite(limit) ? { Limit: limit - bySequence.size } : {}),
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+        for (const raw of result.Items ?? []) {
+          const e = raw as EventItem;
+          bySequence.set(e.data.sequence, { id: e.id, type: e.type, timestamp: e.timestamp, data: e.data });
+        }
+        startKey = result.LastEvaluatedKey;
+      } while (startKey && bySequence.size < limit);
+    }
+    for (const e of pending) if (!bySequence.has(e.data.sequence)) bySequence.set(e.data.sequence, e);
+    return [...bySequence.values()].sort((a, b) => a.data.sequence - b.data.sequence).slice(0, limit);
+  }
+
+  /** Our event in the state right after our write: the outbox's last entry, unless a retry path read a later state. */
+  async findOwnEvent(item: TenantItem, changeId: string): Promise<TenantEvent | undefined> {
+    const pending = pendingEvents(item).find((e) => e.id === changeId);
+    if (pending) return pending;
+    const events = await this.listEvents(item.tenantId);
+    return events.find((e) => e.id === changeId);
+  }
+
+  /**
+   * Flushes the tenant's outbox; `snapshot` is the tenant item as just written (saves a read).
+   * One flush per tenant at a time in this process.
+   */
+  flush(tenantId: string, snapshot?: TenantItem): Promise<void> {
+    const running = this.#flushing.get(tenantId);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const state = { again: false, done: Promise.resolve() };
+    state.done = (async () => {
+      try {
+        let item = snapshot;
+        do {
+          state.again = false;
+          item ??= await readTenantItem(this.#ctx, tenantId);
+          if (item) await this.#flushItem(item);
+          item = undefined;
+        } while (state.again);
+      } finally {
+        this.#flushing.delete(tenantId);
+      }
+    })();
+    this.#flushing.set(tenantId, state);
+    return state.done;
+  }
+
+  /**
+   * Flushes every tenant whose outbox is not empty (a Scan: for the local runtime's start-up
+   * after a crash; in AWS a Stream consumer on tenant items calls `flushOutbox` instead).
+   * Returns how many tenants had pending events.
+   */
+  async flushAll(): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.#ctx.client.send(
+        new ScanCommand({
+          TableName: this.#ctx.table,
+          FilterExpression: "sk = :tenant AND size(outbox) > :zero",
+          ExpressionAttributeValues: { ":tenant": "TENANT", ":zero": 0 },
+          ProjectionExpression: "tenantId",
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        await this.flush(item["tenantId"] as string);
+        count++;
+      }
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
+  async #flushItem(item: TenantItem): Promise<void> {
+    const events = pendingEvents(item);
+    if (events.length === 0) return;
+    const { pk } = tenantKey(item.tenantId);
+    await batchPut(
+      this.#ctx,
+      events.map(
+        (e): EventItem => ({
+          pk,
+          sk: eventSortKey(e.data.sequence),
+          kind: "event",
+          partnerId: item.partnerId,
+          id: e.id,
+          type: e.type,
+          timestamp: e.timestamp,
+          data: e.data,
+        }),
+      ),
+    );
+    this.#onEvents?.(events, item.partnerId);
+    for (let start = 0; start < events.length; start += TRIM_BATCH) {
+      const batch = events.slice(start, start + TRIM_BATCH);
+      // Highest index first: dynalite applies list REMOVEs one after the other (DynamoDB does
+      // not care about the order).
+      const indexes = batch.map((_, i) => batch.length - 1 - i);
+      try {
+        await this.#ctx.client.send(
+          new UpdateCommand({
+            TableName: this.#ctx.table,
+            Key: tenantKey(item.tenantId),
+            UpdateExpression: `REMOVE ${indexes.map((i) => `outbox[${i}]`).join(", ")}`,
+            ConditionExpression: "outbox[0].id = :head",
+            ExpressionAttributeValues: { ":head": batch[0]!.id },
+          }),
+        );
+      } catch (err) {
+        // Someone else flushed these already.
+        if (isConditionFailure(err)) return;
+        throw err;
+      }
+    }
+  }
+}
+
+/** Outbox entries as events: the outbox always holds the newest sequences, ending at `seq`. */
+function pendingEvents(item: TenantItem): TenantEvent[] {
+  const outbox = item.outbox ?? [];
+  const first = (item.seq ?? 0) - outbox.length + 1;
+  return outbox.map((entry, i) => ({
+    id: entry.id,
+    type: entry.type,
+    timestamp: entry.timestamp,
+    data: {
+      tenantId: item.tenantId,
+      status: entry.status,
+      sequence: first + i,
+      ...(entry.step ? { step: entry.step } : {}),
+      ...(entry.error ? { error: entry.error } : {}),
+      ...(entry.ndrAddressKept !== undefined ? { ndrAddressKept: entry.ndrAddressKept } : {}),
+    },
+  }));
+}

@@ -1,0 +1,394 @@
+/**
+ * Tenants: registration, reads, lists and state changes of the tenant item
+ * (`TENANT#<tenantId>` / `TENANT`). A state change is ONE UpdateItem that also appends the
+ * event it causes to the item's `outbox` and takes the next sequence (`ADD seq 1`), so a
+ * change and its event are durable together; `events.ts` then flushes the outbox.
+ */
+import { randomUUID } from "node:crypto";
+import { ConflictError } from "../../domain/errors.ts";
+import type { OwnedKind, Page, StepPatch, StoredTenant, TenantChange } from "../../domain/store.ts";
+import {
+  ALL_STEP_NAMES,
+  initialSteps,
+  type OnboardingRequest,
+  STEP_NAMES,
+  type Tenant,
+  type TenantEvent,
+  type TenantStatus,
+} from "../../domain/tenant.ts";
+import type { CursorCodec } from "./cursor.ts";
+import type { TenantEvents } from "./events.ts";
+import type { GroupParts } from "./group-parts.ts";
+import {
+  ALL_TENANTS_PK,
+  idFromNewestFirstSortKey,
+  newestFirstSortKey,
+  partnerTenantsPk,
+  tenantKey,
+} from "./keys.ts";
+import { queryNewestFirst } from "./newest-first.ts";
+import { isConditionFailure, type TableContext } from "./query.ts";
+import { TABLE_INDEXES } from "./schema.ts";
+import {
+  type OutboxEntry,
+  OWNED_ATTRIBUTES,
+  readTenantItem,
+  type StoredStep,
+  type TenantItem,
+  toStoredTenant,
+} from "./tenant-item.ts";
+import { isInvalidDocumentPath, UpdateExpression } from "./update-expression.ts";
+
+/** Retries of a change whose event needs the current status, when that status moved meanwhile. */
+const PINNED_STATUS_ATTEMPTS = 5;
+
+export class TenantRecords {
+  readonly #ctx: TableContext;
+  readonly #cursors: CursorCodec;
+  readonly #events: TenantEvents;
+  readonly #parts: GroupParts;
+
+  constructor(ctx: TableContext, cursors: CursorCodec, events: TenantEvents, parts: GroupParts) {
+    this.#ctx = ctx;
+    this.#cursors = cursors;
+    this.#events = events;
+    this.#parts = parts;
+  }
+
+  /**
+   * New tenants start `queued` with `run` 1: a registration is the start of a workflow run, so
+   * the caller starts its execution with `internals.run` as is (no `newRun`). Replacing an
+   * `offboarded` registration adds one to `run` and keeps the event sequence counting, so
+   * execution names and event items never repeat; the new registration's events start after
+   * the old ones and the old ones are not listed.
+   */
+  async registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant> {
+    const { tenantId } = request;
+    const registrationId = randomUUID();
+    const groupsParts = await this.#parts.putIfLarge(tenantId, registrationId, request.groups, now);
+
+    const u = new UpdateExpression();
+    const steps = Object.fromEntries(
+      initialSteps(request).map((s) => [s.name, { status: s.status, initialStatus: s.status, attempts: 0 }]),
+    );
+    const fields: Record<string, unknown> = {
+      kind: "tenant",
+      tenantId,
+      partnerId,
+      registrationId,
+      customerName: request.customerName,
+      region: request.region,
+      outboundGateway: request.outboundGateway,
+      ndrAddress: request.ndrAddress,
+      status: "queued",
+      steps,
+      adopted: { connectors: {}, journalRules: {} },
+      createdAt: now,
+      updatedAt: now,
+      lastChangeId: registrationId,
+      gsi1pk: partnerTenantsPk(partnerId),
+      gsi1sk: newestFirstSortKey(now, tenantId),
+      gsi2pk: ALL_TENANTS_PK,
+      gsi2sk: newestFirstSortKey(now, tenantId),
+    };
+    if (groupsParts) fields["groupsParts"] = groupsParts;
+    else if (request.groups) fields["groups"] = request.groups;
+    for (const [name, value] of Object.entries(fields)) u.set(u.path(name), u.value(value));
+    const removed = [
+      "groups",
+      "groupsParts",
+      "groupsPartsId",
+      "error",
+      "consentUrl",
+      "previousNdrTo",
+      "ndrAddressKept",
+      "customizationEnabledAt",
+      "ndrAddressSet",
+      ...Object.values(OWNED_ATTRIBUTES),
+    ];
+    for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
+    const run = u.path("run");
+    const seq = u.path("seq");
+    u.set(run, `if_not_exists(${run}, ${u.value(0)}) + ${u.value(1)}`);
+    u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(0)}) + ${u.value(1)}`);
+    // Events of the previous registration are flushed first: their items belong to that partner.
+    const outbox = u.path("outbox");
+    u.condition(
+      `attribute_not_exists(${u.path("pk")}) OR (${u.path("status")} = ${u.value("offboarded")} AND ` +
+        `(attribute_not_exists(${outbox}) OR size(${outbox}) = ${u.value(0)}))`,
+    );
+
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { Attributes } = await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId)));
+        // Best effort: stale parts are never read (the tenant item names its registration).
+        await this.#parts.deleteStale(tenantId, registrationId).catch(() => {});
+        return toStoredTenant(Attributes as TenantItem, request.groups);
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+        const current = await readTenantItem(this.#ctx, tenantId);
+        // Our own write, retried by the SDK after a lost response.
+        if (current?.registrationId === registrationId) return toStoredTenant(current, request.groups);
+        if (current?.status === "offboarded" && current.outbox?.length && attempt === 0) {
+          await this.#events.flush(tenantId);
+          continue;
+        }
+        if (groupsParts) await this.#parts.delete(tenantId, registrationId, groupsParts).catch(() => {});
+        throw new ConflictError(
+          `Tenant ${tenantId} is already registered (status ${current?.status ?? "unknown"}).`,
+        );
+      }
+    }
+  }
+
+  async getTenant(tenantId: string): Promise<StoredTenant | undefined> {
+    const item = await readTenantItem(this.#ctx, tenantId);
+    return item && toStoredTenant(item, await this.#parts.groupsOf(item));
+  }
+
+  async listTenants(query: {
+    partnerId?: string;
+    status?: TenantStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<Tenant>> {
+    const index = query.partnerId === undefined ? TABLE_INDEXES.all : TABLE_INDEXES.byPartner;
+    const partition = query.partnerId === undefined ? ALL_TENANTS_PK : partnerTenantsPk(query.partnerId);
+    const scope = `tenants|${partition}|${query.status ?? "*"}`;
+    const page = await queryNewestFirst<TenantItem>(
+      this.#ctx,
+      this.#cursors,
+      index,
+      partition,
+      scope,
+      query,
+      (position) => tenantKey(idFromNewestFirstSortKey(position)),
+    );
+    // Without `groups`: they can be 2 x 10,000 members, stored apart; nobody lists them.
+    const items = page.items.map((item) => toStoredTenant(item, undefined).tenant);
+    return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  /**
+   * One conditional UpdateItem. Throws ConflictError when `expectStatus` does not hold, and
+   * also when the tenant is not registered (the message says which).
+   */
+  async transition(
+    tenantId: string,
+    change: TenantChange,
+    now: string,
+  ): Promise<{ stored: StoredTenant; event?: TenantEvent }> {
+    if (change.expectStatus?.length === 0) throw new TypeError("expectStatus must not be empty");
+    const changeId = randomUUID();
+    // Corrected groups too large for the item go to parts of their own first (named by this change).
+    const groupsParts = await this.#parts.putIfLarge(tenantId, changeId, change.correct?.groups, now);
+    const previous = change.correct?.groups ? await readTenantItem(this.#ctx, tenantId) : undefined;
+    // The event records the status after the change. Without a new status and without a single
+    // expected one, read it and make the write conditional on it (optimistic concurrency).
+    const known = change.status ?? (change.expectStatus?.length === 1 ? change.expectStatus[0] : undefined);
+    for (let attempt = 1; ; attempt++) {
+      let pinned: TenantStatus | undefined;
+      if (change.event && known === undefined) {
+        const current = await readTenantItem(this.#ctx, tenantId);
+        if (
+          !current ||
+          (change.expectStatus && !change.expectStatus.includes(current.status)) ||
+          (change.expectRun !== undefined && current.run !== change.expectRun)
+        ) {
+          throw conflict(tenantId, current, change.expectStatus, change.expectRun);
+        }
+        pinned = current.status;
+      }
+      const command = this.#transitionCommand(
+        tenantId,
+        change,
+        now,
+        changeId,
+        known ?? pinned,
+        pinned,
+        groupsParts,
+      );
+      let item: TenantItem;
+      try {
+        item = (await this.#ctx.client.send(command)).Attributes as TenantItem;
+      } catch (err) {
+        if (change.adopt && isInvalidDocumentPath(err) && attempt < PINNED_STATUS_ATTEMPTS) {
+          // A tenant registered before adopted objects were recorded: give it the map, then again.
+          await this.#ensureAdoptedMap(tenantId);
+          continue;
+        }
+        if (!isConditionFailure(err)) throw err;
+        const current = await readTenantItem(this.#ctx, tenantId);
+        if (current?.lastChangeId === changeId) {
+          // Applied already: the SDK retried after a lost response.
+          item = current;
+        } else if (pinned !== undefined && attempt < PINNED_STATUS_ATTEMPTS) {
+          continue;
+        } else {
+          if (groupsParts) await this.#parts.delete(tenantId, changeId, groupsParts).catch(() => {});
+          throw conflict(tenantId, current, change.expectStatus, change.expectRun);
+        }
+      }
+      if (previous?.groupsParts && (previous.groupsPartsId ?? previous.registrationId) !== changeId) {
+        // The replaced groups' parts are no longer named by the item (best effort).
+        await this.#parts
+          .delete(tenantId, previous.groupsPartsId ?? previous.registrationId, previous.groupsParts)
+          .catch(() => {});
+      }
+      const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
+      if (item.outbox?.length)
+        await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
+      return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
+    }
+  }
+
+  async #ensureAdoptedMap(tenantId: string): Promise<void> {
+    const u = new UpdateExpression();
+    u.condition(`attribute_exists(${u.path("pk")})`);
+    const adopted = u.path("adopted");
+    u.set(adopted, `if_not_exists(${adopted}, ${u.value({ connectors: {}, journalRules: {} })})`);
+    await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId))).catch((err: unknown) => {
+      if (!isConditionFailure(err)) throw err;
+    });
+  }
+
+  #transitionCommand(
+    tenantId: string,
+    change: TenantChange,
+    now: string,
+    changeId: string,
+    eventStatus: TenantStatus | undefined,
+    pinned: TenantStatus | undefined,
+    groupsParts = 0,
+  ) {
+    const u = new UpdateExpression();
+    u.condition(`attribute_exists(${u.path("pk")})`);
+    if (change.expectStatus) {
+      u.condition(`${u.path("status")} IN (${change.expectStatus.map((s) => u.value(s)).join(", ")})`);
+    }
+    if (pinned !== undefined) u.condition(`${u.path("status")} = ${u.value(pinned)}`);
+    if (change.expectRun !== undefined) u.condition(`${u.path("run")} = ${u.value(change.expectRun)}`);
+    const lastChange = u.path("lastChangeId");
+    const changeIdValue = u.value(changeId);
+    u.condition(`attribute_not_exists(${lastChange}) OR ${lastChange} <> ${changeIdValue}`);
+    u.set(lastChange, changeIdValue);
+    u.set(u.path("updatedAt"), u.value(now));
+    if (change.status) u.set(u.path("status"), u.value(change.status));
+    for (const name of ["error", "consentUrl"] as const) {
+      const value = change[name];
+      if (value === null) u.remove(u.path(name));
+      else if (value !== undefined) u.set(u.path(name), u.value(value));
+    }
+    if (change.newRun) u.add(u.path("run"), 1);
+    const { groups, ...fields } = change.correct ?? {};
+    for (const [name, value] of Object.entries(fields)) {
+      if (value !== undefined) u.set(u.path(name), u.value(value));
+    }
+    if (groupsParts) {
+      u.set(u.path("groupsParts"), u.value(groupsParts));
+      u.set(u.path("groupsPartsId"), u.value(changeId));
+      u.remove(u.path("groups"));
+    } else if (groups) {
+      u.set(u.path("groups"), u.value(groups));
+      u.remove(u.path("groupsParts"));
+      u.remove(u.path("groupsPartsId"));
+    }
+    for (const kind of Object.keys(OWNED_ATTRIBUTES) as OwnedKind[]) {
+      const own = change.own?.[kind] ?? [];
+      const disown = change.disown?.[kind] ?? [];
+      if (own.length && disown.length) throw new TypeError(`own and disown ${kind} in separate changes`);
+      if (own.length) u.add(u.path(OWNED_ATTRIBUTES[kind]), new Set(own));
+      if (disown.length) u.delete(u.path(OWNED_ATTRIBUTES[kind]), new Set(disown));
+    }
+    if (change.previousNdrTo !== undefined) {
+      const previous = u.path("previousNdrTo");
+      u.set(previous, `if_not_exists(${previous}, ${u.value(change.previousNdrTo)})`);
+    }
+    if (change.customizationEnabledAt !== undefined) {
+      // A claim: exactly one writer records, replaces or forgets it (the others get a ConflictError).
+      const at = u.path("customizationEnabledAt");
+      if (change.customizationClaimWas === undefined) u.condition(`attribute_not_exists(${at})`);
+      else u.condition(`${at} = ${u.value(change.customizationClaimWas)}`);
+      if (change.customizationEnabledAt === null) u.remove(at);
+      else u.set(at, u.value(change.customizationEnabledAt));
+    }
+    if (change.ndrAddressSet !== undefined) u.set(u.path("ndrAddressSet"), u.value(change.ndrAddressSet));
+    if (change.ndrAddressKept === null) u.remove(u.path("ndrAddressKept"));
+    else if (change.ndrAddressKept !== undefined)
+      u.set(u.path("ndrAddressKept"), u.value(change.ndrAddressKept));
+    if (change.adopt && change.release) throw new TypeError("adopt and release in separate changes");
+    if (change.adopt) {
+      const path = u.path("adopted", change.adopt.kind, change.adopt.name);
+      u.set(path, `if_not_exists(${path}, ${u.value(change.adopt.previous)})`);
+    }
+    if (change.release) u.remove(u.path("adopted", change.release.kind, change.release.name));
+    stepUpdates(u, change);
+    if (change.event) {
+      if (eventStatus === undefined) throw new Error("unreachable: event status unknown");
+      const entry: OutboxEntry = {
+        id: changeId,
+        type: change.event.type,
+        timestamp: now,
+        status: eventStatus,
+        ...(change.event.step ? { step: change.event.step } : {}),
+        ...(change.event.error ? { error: change.event.error } : {}),
+        ...(change.event.ndrAddressKept !== undefined ? { ndrAddressKept: change.event.ndrAddressKept } : {}),
+      };
+      const outbox = u.path("outbox");
+      u.add(u.path("seq"), 1);
+      u.set(outbox, `list_append(if_not_exists(${outbox}, ${u.value([])}), ${u.value([entry])})`);
+    }
+    return u.command(this.#ctx.table, tenantKey(tenantId));
+  }
+}
+
+/** Per step, one assignment per field: a reset and a patch of the same step merge (paths must not overlap). */
+function stepUpdates(u: UpdateExpression, change: TenantChange): void {
+  for (const name of ALL_STEP_NAMES) {
+    const patch: StepPatch | undefined = change.steps?.[name];
+    if (patch?.fresh) {
+      // A step shown for the first time (offboarding's): the whole object, attempts from 0.
+      const step: StoredStep = { status: patch.status ?? "pending", initialStatus: "pending", attempts: 0 };
+      u.set(u.path("steps", name), u.value(step));
+      continue;
+    }
+    const fields = new Map<string, { value: unknown } | { fromPath: string } | "remove" | "increment">();
+    if (change.resetSteps && (STEP_NAMES as readonly string[]).includes(name)) {
+      fields.set("status", { fromPath: "initialStatus" });
+      for (const f of ["startedAt", "finishedAt", "error"]) fields.set(f, "remove");
+    }
+    if (patch) {
+      if (patch.status) fields.set("status", { value: patch.status });
+      if (patch.startedAt) fields.set("startedAt", { value: patch.startedAt });
+      if (patch.finishedAt) fields.set("finishedAt", { value: patch.finishedAt });
+      if (patch.error === null) fields.set("error", "remove");
+      else if (patch.error) fields.set("error", { value: patch.error });
+      if (patch.countAttempt) fields.set("attempts", "increment");
+      if (patch.initialStatus) fields.set("initialStatus", { value: patch.initialStatus });
+    }
+    for (const [field, op] of fields) {
+      const path = u.path("steps", name, field);
+      if (op === "remove") u.remove(path);
+      else if (op === "increment") u.set(path, `${path} + ${u.value(1)}`);
+      else if ("fromPath" in op) u.set(path, u.path("steps", name, op.fromPath));
+      else u.set(path, u.value(op.value));
+    }
+  }
+  for (const name of Object.keys(change.steps ?? {})) {
+    if (!(ALL_STEP_NAMES as readonly string[]).includes(name)) throw new TypeError(`unknown step ${name}`);
+  }
+}
+
+function conflict(
+  tenantId: string,
+  current: TenantItem | undefined,
+  expected: readonly TenantStatus[] | undefined,
+  run?: number,
+) {
+  if (!current) return new ConflictError(`Tenant ${tenantId} is not registered.`);
+  if (run !== undefined && current.run !== run) {
+    return new ConflictError(`Tenant ${tenantId} has moved on to run ${current.run}; run ${run} is stale.`);
+  }
+  const needs = expected ? `; this needs one of: ${expected.join(", ")}` : "";
+  return new ConflictError(`Tenant ${tenantId} is ${current.status}${needs}.`);
+}
