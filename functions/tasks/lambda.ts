@@ -16,7 +16,9 @@ let handlers: Record<TaskName, TaskHandler> | undefined;
 /** Built once per cold start; the Microsoft 365 gateway (a Secrets Manager read) only on first use. */
 function taskHandlers(): Record<TaskName, TaskHandler> {
   handlers ??= createTaskHandlers({
-    store: tenantStore(),
+    // The stack's stream forwarder writes out every outbox a state change leaves (it sees the
+    // tenant item's new image): a task does not wait for two more requests per event.
+    store: tenantStore({ flushAfterWrite: false }),
     m365: m365Gateway,
     onStepResult: recordStepResult,
     onEvent: countEvent,

@@ -1,7 +1,7 @@
 /**
  * The whole service in one process (`npm start`): the API behind a local HTTP server, the
- * same handlers as Lambda, DynamoDB served by dynalite with its state in DATA_DIR (or any
- * DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
+ * same handlers as Lambda, DynamoDB served by dynalite on a worker thread with its state in
+ * DATA_DIR (or any DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
  * and, unless M365_* variables are set, the Microsoft 365 simulator on its own worker thread
  * (outside the service's event loop; the service trusts its CA).
  *
@@ -100,7 +100,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // DynamoDB: the embedded engine persisted under DATA_DIR, or the given endpoint.
     let endpoint = env["DYNAMODB_ENDPOINT"];
     if (!endpoint) {
-      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb") });
+      // On its own thread: the service's event loop runs the service, not the database.
+      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb"), thread: true });
       closers.push(() => dynalite.close());
       endpoint = dynalite.endpoint;
     }

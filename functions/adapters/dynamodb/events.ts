@@ -30,6 +30,8 @@ interface EventItem {
 export interface TenantEventsOptions {
   onEvents?: (events: TenantEvent[], partnerId: string) => void;
   onFlushError: (err: unknown, tenantId: string) => void;
+  /** Whether a state change flushes its outbox itself. @default true */
+  flushAfterWrite?: boolean;
 }
 
 export class TenantEvents {
@@ -37,6 +39,8 @@ export class TenantEvents {
   readonly #cursors: CursorCodec;
   readonly #onEvents: TenantEventsOptions["onEvents"];
   readonly onFlushError: (err: unknown, tenantId: string) => void;
+  /** Whether a state change flushes its outbox itself (false: a stream consumer does). */
+  readonly flushAfterWrite: boolean;
   /** One flush per tenant at a time in this process; callers arriving meanwhile ask for another round. */
   readonly #flushing = new Map<string, { again: boolean; done: Promise<void> }>();
 
@@ -45,6 +49,7 @@ export class TenantEvents {
     this.#cursors = cursors;
     this.#onEvents = options.onEvents;
     this.onFlushError = options.onFlushError;
+    this.flushAfterWrite = options.flushAfterWrite ?? true;
   }
 
   /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */

@@ -43,6 +43,14 @@ export interface DynamoTenantStoreOptions {
   onEvents?: (events: TenantEvent[], partnerId: string) => void;
   /** A flush that failed after the change itself was stored (the events stay in the outbox). @default console.error */
   onFlushError?: (err: unknown, tenantId: string) => void;
+  /**
+   * Whether a state change writes out its outbox itself (two more requests per event: the
+   * event items, then the trim). Off where a stream consumer does it for every tenant item
+   * whose new image holds outbox entries (the AWS stack's stream forwarder): the writer then
+   * returns right after its one UpdateItem, and the events are not written twice.
+   * @default true
+   */
+  flushAfterWrite?: boolean;
 }
 
 /**
@@ -63,6 +71,7 @@ export class DynamoTenantStore implements TenantStore {
     const cursors = new CursorCodec(options.cursorSecret ?? `journal-onboarding-cursor:${options.tableName}`);
     this.#events = new TenantEvents(ctx, cursors, {
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+      ...(options.flushAfterWrite === false ? { flushAfterWrite: false } : {}),
       onFlushError:
         options.onFlushError ??
         ((err, tenantId) =>

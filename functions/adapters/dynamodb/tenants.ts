@@ -236,7 +236,7 @@ export class TenantRecords {
           .catch(() => {});
       }
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
-      if (item.outbox?.length)
+      if (item.outbox?.length && this.#events.flushAfterWrite)
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
