@@ -15,11 +15,20 @@
  * requests are counted from the simulator's call log (per tenant), cold starts from the
  * environments created.
  *
+ * The task function's store leaves its outbox to the stack's stream forwarder
+ * (`flushAfterWrite: false`, functions/tasks/lambda.ts); the model's "now" layout does the same,
+ * with the forwarder's flush run after each invocation outside it. DynamoDB requests made
+ * inside task invocations are counted per onboarding.
+ *
  * Scenarios per mode and layout: one onboarding on an idle fleet (no environment yet: every
  * function starts cold), then onboardings one after another on the warm fleet, then
  * CONCURRENT onboardings at once.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
+import { createDocumentClient } from "../functions/adapters/dynamodb/client.ts";
+import { DEFAULT_TABLE_NAME } from "../functions/adapters/dynamodb/schema.ts";
+import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
 import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
 import { createTaskHandlers, type TaskHandler, type TaskInput } from "../functions/tasks/task-handlers.ts";
 import { TASK_FUNCTION, type TaskName } from "../workflows/definition.ts";
@@ -45,11 +54,13 @@ type Routing = "warm-first" | "random";
 interface Layout {
   name: string;
   functionOf: (task: TaskName) => string;
+  /** The task store writes out its own outbox (before), or leaves it to the stream forwarder (now). */
+  flushAfterWrite: boolean;
 }
 
 const LAYOUTS: Layout[] = [
-  { name: "one function per task (before)", functionOf: (task) => task },
-  { name: "one task function (now)", functionOf: () => TASK_FUNCTION.name },
+  { name: "one function per task (before)", functionOf: (task) => task, flushAfterWrite: true },
+  { name: "one task function (now)", functionOf: () => TASK_FUNCTION.name, flushAfterWrite: false },
 ];
 
 interface Environment {
@@ -64,20 +75,27 @@ class Fleet {
   environments: Environment[] = [];
   coldStarts = 0;
   #clock = 0;
-  #layout: Layout;
+  layout: Layout;
   #routing: Routing;
-  readonly #create: () => Record<TaskName, TaskHandler>;
+  readonly #create: (layout: Layout) => Record<TaskName, TaskHandler>;
+  readonly #forward: (tenantId: string) => Promise<void>;
 
-  constructor(layout: Layout, routing: Routing, create: () => Record<TaskName, TaskHandler>) {
-    this.#layout = layout;
+  constructor(
+    layout: Layout,
+    routing: Routing,
+    create: (layout: Layout) => Record<TaskName, TaskHandler>,
+    forward: (tenantId: string) => Promise<void>,
+  ) {
+    this.layout = layout;
     this.#routing = routing;
     this.#create = create;
+    this.#forward = forward;
   }
 
   reset(layout: Layout, routing: Routing): void {
     this.environments = [];
     this.coldStarts = 0;
-    this.#layout = layout;
+    this.layout = layout;
     this.#routing = routing;
   }
 
@@ -86,13 +104,13 @@ class Fleet {
   }
 
   async invoke(task: TaskName, input: TaskInput): Promise<unknown> {
-    const fn = this.#layout.functionOf(task);
+    const fn = this.layout.functionOf(task);
     const idle = this.environments.filter((e) => e.fn === fn && !e.busy);
     let env: Environment | undefined;
     if (this.#routing === "warm-first") env = idle.sort((a, b) => b.lastUsed - a.lastUsed)[0];
     else env = idle[Math.floor(Math.random() * idle.length)];
     if (!env) {
-      env = { fn, busy: false, lastUsed: 0, handlers: this.#create() };
+      env = { fn, busy: false, lastUsed: 0, handlers: this.#create(this.layout) };
       this.environments.push(env);
       this.coldStarts += 1;
     }
@@ -102,6 +120,8 @@ class Fleet {
     } finally {
       env.busy = false;
       env.lastUsed = ++this.#clock;
+      // The stream forwarder, on its own: writes out what the invocation left in the outbox.
+      if (!this.layout.flushAfterWrite) void this.#forward(input.tenantId).catch(() => undefined);
     }
   }
 }
@@ -111,7 +131,13 @@ interface Counts {
   resources: number;
   coldStarts: number;
   wallMs: number;
+  /** DynamoDB requests made inside the onboarding's task invocations. */
+  dynamo: number;
 }
+
+/** The onboarding whose task invocation is running (DynamoDB requests are counted for it). */
+const invocation = new AsyncLocalStorage<string>();
+const dynamoRequests = new Map<string, number>();
 
 /** Token requests of a tenant, and how many distinct resources they were for. */
 function tokensOf(stack: WorkflowStack, tenantId: string): { tokens: number; resources: number } {
@@ -125,7 +151,11 @@ async function onboardAll(stack: WorkflowStack, fleet: Fleet, mode: Mode, n: num
     Array.from({ length: n }, async () => {
       const { tenant, wallMs } = await stack.onboard(onboardingRequest(mode, randomUUID()));
       if (tenant.status !== "succeeded") throw new Error(`${modeName(mode)} did not succeed`);
-      return { ...tokensOf(stack, tenant.tenantId), wallMs };
+      return {
+        ...tokensOf(stack, tenant.tenantId),
+        wallMs,
+        dynamo: dynamoRequests.get(tenant.tenantId) ?? 0,
+      };
     }),
   );
   const coldStarts = (fleet.coldStarts - before) / n;
@@ -136,18 +166,34 @@ export async function run(): Promise<Result> {
   let fleet: Fleet | undefined;
   const stack = await startWorkflowStack({
     simulator: { latencyMs: LATENCY_MS },
-    wrap: (task) => (input) => fleet!.invoke(task, input),
+    wrap: (task) => (input) => invocation.run(input.tenantId, () => fleet!.invoke(task, input)),
+    instrumentClient: (client) => {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const tenantId = invocation.getStore();
+          if (tenantId) dynamoRequests.set(tenantId, (dynamoRequests.get(tenantId) ?? 0) + 1);
+          return next(args);
+        },
+        { step: "initialize", name: "benchCount" },
+      );
+    },
   });
-  const newEnvironment = () =>
+  const streamStore = new DynamoTenantStore({
+    client: createDocumentClient({ client: stack.client }),
+    tableName: DEFAULT_TABLE_NAME,
+    flushAfterWrite: false,
+  });
+  const forward = (tenantId: string) => invocation.exit(() => stack.store.flushOutbox(tenantId));
+  const newEnvironment = (layout: Layout) =>
     createTaskHandlers({
-      store: stack.store,
+      store: layout.flushAfterWrite ? stack.store : streamStore,
       m365: createM365Gateway({
         clientId: stack.sim.clientId,
         clientSecret: stack.sim.clientSecret,
         endpoints: stack.sim.endpoints,
       }),
     });
-  fleet = new Fleet(LAYOUTS[0]!, "warm-first", newEnvironment);
+  fleet = new Fleet(LAYOUTS[0]!, "warm-first", newEnvironment, forward);
 
   const rows: Result["rows"] = [];
   const details: Record<string, unknown> = {};
@@ -177,6 +223,7 @@ export async function run(): Promise<Result> {
           [`tokens, ${CONCURRENT} at once`]: mean(concurrent, (c) => c.tokens),
           [`cold starts per onboarding, ${CONCURRENT} at once`]: round(concurrent[0]!.coldStarts, 1),
           "per tenant+resource (warm-first)": round(mean(warm, (c) => c.tokens) / resources, 2),
+          "DynamoDB requests in tasks": mean(warm, (c) => c.dynamo),
           "wall ms, warm (warm-first)": round(median(warm.map((c) => c.wallMs))),
         });
         details[`${modeName(mode)} ${layout.name}`] = { idle, warm, random, concurrent };
@@ -206,6 +253,7 @@ export async function run(): Promise<Result> {
     notes: [
       "Each simulated Lambda environment has its own Microsoft 365 gateway and token cache; an invocation takes an idle environment of its function (warm-first: the most recently used; random: any) or cold-starts a new one when all are busy. Tokens: token requests of the onboarding's tenant in the simulator's log (an onboarding needs two resources: Graph for GET /organization, Exchange for the cmdlets).",
       `Idle fleet: the first onboarding with no environment running (every function it meets starts cold). Warm: ${SEQUENTIAL} onboardings one after another afterwards (mean). ${CONCURRENT} at once: after one warm-up onboarding (mean tokens; cold starts = environments started / onboardings).`,
+      "DynamoDB requests in tasks: requests made inside the onboarding's task invocations (warm, mean); the one task function leaves its outbox to the stream forwarder (flushAfterWrite: false), which writes the events out beside the workflow instead of on its path (and no longer a second time).",
       "A Parallel state's branches run at the same time, so one onboarding needs as many environments as its widest fan-out (Connector, JournalSettings and Groups side by side): with one task function, the branches that meet an environment other than CheckAccess's ask for their own Exchange token. Tokens are never shared between environments (they are secrets: not in the table, not in the execution's state, whose history is logged).",
     ],
     details,

@@ -253,6 +253,7 @@ export async function run(): Promise<Result> {
         "DynamoDB requests on path": dynamoRequests,
         "DynamoDB on path ms": round(dynamoMs),
         "engine+other ms": round(wallMs - chainMs - dynamoMs),
+        "projected ratio, one read wave": round((wallMs - chainMs + boundMs) / boundMs, 2),
         "per-task depth": stepsText,
       });
       details[modeName(mode)] = {
@@ -295,6 +296,7 @@ export async function run(): Promise<Result> {
       `Bound = the unavoidable chain x ${LATENCY_MS} ms: 5 dependent calls with an outbound gateway (token; one wave of reads; connector with the NDR address beside it; validation; journal rules), 4 without. This code's chain = longest chain of dependent Microsoft 365 calls it makes: per task, the depth of its sequential calls in the simulator's log of a probe run (tasks one at a time), combined over workflows/definition.ts (Parallel = longest branch). Wall = engine start to execution end, median of ${RUNS}, warm connections, one process (tokens cached across tasks; on AWS see aws-model).`,
       "The gap between this code's chain and the unavoidable one is the reads each step makes after the previous step finished (each step reads its own objects, then writes): one wave of reads for the whole onboarding, then writes only, closes it.",
       "DynamoDB on path = time in DynamoDB requests of the tasks on the longest path (dynalite on disk, loopback); engine+other = wall minus this code's chain and DynamoDB (engine, MSAL, TLS, JSON).",
+      "Projected ratio, one read wave: a model, not a measurement: this run's overhead (wall minus this code's chain x L) added to the unavoidable chain x L, i.e. what the same overhead gives once the steps read everything in one wave and then only write.",
       ...(busiest
         ? [
             `The DynamoDB requests of one task, in order (${modeName(MODES[0]!)}, ${busiest[0]}, last run): ${busiest[1].dynamo.join(", ")}; every task's are in results.json (details.<mode>.lastRun).`,
