@@ -39,6 +39,8 @@ interface Level {
   n: number;
   wallMs: number;
   failed: number;
+  /** Why (the first 20). */
+  failures: string[];
   postP50Ms: number;
   postP99Ms: number;
   peakRssMiB: number;
@@ -101,15 +103,28 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
       byComponent = summarizeProfile(cpuProfile);
     }
 
-    let failed = answers.filter((a) => a.status !== 202).length;
+    // Why each failure failed: the POST's answer, or the tenant's status, error and failed steps.
+    const failures: string[] = answers
+      .filter((a) => a.status !== 202)
+      .map((a) => `POST ${a.status}: ${a.body.slice(0, 200)}`);
     for (const request of requests) {
       const stored = await api.runtime.store.getTenant(request.tenantId);
-      if (stored?.tenant.status !== "succeeded") failed++;
+      if (stored?.tenant.status === "succeeded") continue;
+      const t = stored?.tenant;
+      const steps = t?.steps
+        .filter((s) => s.status === "failed" && s.error)
+        .map((s) => `${s.name} ${s.error!.code}`);
+      failures.push(
+        `${t?.status ?? "missing"} ${t?.error?.code ?? ""} ${t?.error?.message ?? ""} [${steps?.join(", ") ?? ""}]`,
+      );
     }
+    const failed = failures.length;
+    for (const f of failures.slice(0, 5)) log(`scale ${n}: failed: ${f}`);
     return {
       n,
       wallMs,
       failed,
+      failures: failures.slice(0, 20),
       postP50Ms: percentile(postMs, 50),
       postP99Ms: percentile(postMs, 99),
       peakRssMiB: peakRss / 2 ** 20,
