@@ -13,6 +13,7 @@ import { renderMarkdown, renderPage } from "./report.ts";
 /** In run order. */
 const BENCHMARKS = [
   "critical-path",
+  "aws-model",
   "calls",
   "scale",
   "cost",

@@ -1,6 +1,6 @@
 /**
- * The workflow's task logic, independent of Lambda: each task function of
- * `workflows/definition.ts` maps to one of these. The Lambda entries in this folder wrap them
+ * The workflow's task logic, independent of Lambda: each task of `workflows/definition.ts`
+ * maps to one of these (the one task function routes to them by the payload's task name). The Lambda entries in this folder wrap them
  * with middleware; the local engine calls them directly. They record every step's status,
  * attempts, timings and events in the store, and delegate the Microsoft 365 work to the
  * desired-state steps of `functions/domain/steps/`.
@@ -96,7 +96,7 @@ export interface Plan {
 
 export type TaskHandler = (input: TaskInput) => Promise<unknown>;
 
-/** One handler per task function of the workflow definition. */
+/** One handler per task of the workflow definitions: the task function's routing table. */
 export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
   const profile = deps.profile ?? DEFAULT_PROVIDER;
   const now = deps.now ?? (() => new Date().toISOString());

@@ -163,7 +163,7 @@ export class JournalOnboardingStack extends Stack {
         WebhookStreamForwarder: this.webhooks.streamForwarder,
         ExecutionWatchdog: this.workflow.watchdog,
         DriftFanOut: this.workflow.driftFanOut,
-        ...Object.fromEntries([...this.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
+        WorkflowTask: this.workflow.task,
       },
       streamForwarder: this.webhooks.streamForwarder,
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),

@@ -1,8 +1,9 @@
 /**
  * The whole service in one process (`npm start`): the API behind a local HTTP server, the
- * same handlers as Lambda, DynamoDB served by dynalite with its state in DATA_DIR (or any
- * DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
- * and, unless M365_* variables are set, the Microsoft 365 simulator.
+ * same handlers as Lambda, DynamoDB served by dynalite on a worker thread with its state in
+ * DATA_DIR (or any DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
+ * and, unless M365_* variables are set, the Microsoft 365 simulator on its own worker thread
+ * (outside the service's event loop; the service trusts its CA).
  *
  * After a crash it resumes: events a crash left in a tenant's outbox are written out, and
  * tenants whose workflow was running are marked failed (or offboarding_failed) with a clear
@@ -44,12 +45,8 @@ import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { startDynalite } from "./dynamodb.ts";
 import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
-import {
-  type Simulator,
-  type SimulatorConfig,
-  type SimulatorOptions,
-  startSimulator,
-} from "./m365-simulator/index.ts";
+import type { Simulator, SimulatorConfig, SimulatorOptions } from "./m365-simulator/index.ts";
+import { startSimulatorThread } from "./m365-simulator/thread.ts";
 
 export interface LocalRuntimeOptions {
   /** @default process.env.PORT ?? 3000; 0 picks a free port */
@@ -120,7 +117,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // DynamoDB: the embedded engine persisted under DATA_DIR, or the given endpoint.
     let endpoint = env["DYNAMODB_ENDPOINT"];
     if (!endpoint) {
-      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb") });
+      // On its own thread: the service's event loop runs the service, not the database.
+      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb"), thread: true });
       closers.push(() => dynalite.close());
       endpoint = dynalite.endpoint;
     }
@@ -177,11 +175,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       throw new RangeError("DRIFT_REMEDIATIONS_PER_DAY must be a whole number >= 0");
     }
 
-    // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too).
+    // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too),
+    // on a worker thread: its TLS, JSON and cmdlets stay off the service's event loop.
     let simulator: Simulator | undefined;
     let m365 = createM365GatewayFromEnv(env);
     if (!m365) {
-      simulator = await startSimulator({
+      simulator = await startSimulatorThread({
         dataDir: join(dataDir, "m365-simulator"),
         ...simulatorConfigFromEnv(env["M365_SIMULATOR_CONFIG"]),
         ...options.simulator,

@@ -326,7 +326,7 @@ export class TenantRecords {
       if (change.own?.members?.length) await this.#memberships.own(tenantId, change.own.members, now);
       if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
-      if (item.outbox?.length)
+      if (item.outbox?.length && this.#events.flushAfterWrite)
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
