@@ -9,6 +9,8 @@ import type { SimulatorServer } from "./server.ts";
  * - `GET|DELETE /_sim/calls[?tenantId=]`, `POST /_sim/configure` (a `SimulatorConfig`), `POST /_sim/reset`
  * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
  * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`,
+ * - `PUT /_sim/tenants/:id/sign-in-user` (`{ user: { roles?, tenantId?, wids? } | null }`): who signs
+ *   in at the tenant's authorize endpoint; `POST /_sim/redirect-uris` (`{ uri }`): registers one
  *   `POST /_sim/tenants/:id/mailboxes` (`{ prefix, count, group? }`)
  */
 export async function handleControl(
@@ -54,6 +56,13 @@ export async function handleControl(
         return send(res, 200, ok);
       case "PUT tenants :id dehydrated":
         sim.setDehydrated(id!, Boolean(body.value));
+        return send(res, 200, ok);
+      case "PUT tenants :id sign-in-user":
+        sim.setSignInUser(id!, body.user ?? null);
+        return send(res, 200, ok);
+      case "POST redirect-uris":
+        if (typeof body.uri !== "string") break;
+        sim.registerRedirectUri(body.uri);
         return send(res, 200, ok);
       case "POST tenants :id mailboxes":
         return send(res, 200, await sim.addMailboxes(id!, body));

@@ -31,6 +31,7 @@ import {
 import type {
   SimCall,
   SimFault,
+  SimSignInUser,
   SimulatorConfig,
   SimulatorControl,
   SimulatorEndpoints,
@@ -242,6 +243,14 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#settings.onChange?.();
   }
 
+  setSignInUser(tenantId: string, user: SimSignInUser | null): void {
+    this.#identity.setSignInUser(tenantId, user);
+  }
+
+  registerRedirectUri(uri: string): void {
+    this.#identity.registerRedirectUri(uri);
+  }
+
   failNext(tenantId: string, operation: string, fault: SimFault, times = 1): void {
     const key = `${tenantId.toLowerCase()}|${operation.toLowerCase()}`;
     const list = this.#pending.get(key) ?? [];
@@ -253,6 +262,7 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#tenants.clear();
     this.#pending.clear();
     this.#runtime.reset();
+    this.#identity.reset();
     this.#calls = [];
     this.#settings.onChange?.();
   }
