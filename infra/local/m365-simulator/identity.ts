@@ -178,7 +178,7 @@ export class IdentityService {
    * simulated user signs in at once and the browser goes back to the registered `redirect_uri`
    * with a single-use `code` bound to the client, the redirect URI and the nonce.
    */
-  #authorize(res: ServerResponse, tenantId: string, url: URL): void {
+  async #authorize(res: ServerResponse, tenantId: string, url: URL): Promise<void> {
     const call = this.#host.record({ tenantId, service: "identity", operation: "authorize", write: false });
     const page = (status: number, text: string) => {
       call.status = status;
@@ -345,7 +345,11 @@ export class IdentityService {
    * be one this tenant's authorize endpoint issued to this client for this redirect URI, not
    * redeemed before and not expired. Answers an ID token of the signed-in user.
    */
-  #redeemCode(form: URLSearchParams, tenantId: string, reply: (status: number, body: unknown) => void): void {
+  async #redeemCode(
+    form: URLSearchParams,
+    tenantId: string,
+    reply: (status: number, body: unknown) => void,
+  ): Promise<void> {
     const clientId = form.get("client_id") ?? "";
     if (clientId !== this.#host.settings.clientId) {
       return reply(
