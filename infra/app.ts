@@ -1,7 +1,7 @@
 /**
  * CDK app: `npx cdk synth` / `npx cdk deploy` (docs/deploy.md). Context (`-c key=value`):
- * `alarmEmail`, `m365Cloud`, `webAclArn`, `stackName`, `m365ClientId`, `consentRedirectUri`. cdk-nag's AwsSolutions pack runs on
- * every synth; an unacknowledged finding fails it.
+ * `alarmEmail`, `m365Cloud`, `m365ClientId`, `consentRedirectUri`, `webAclArn`, `stackName`.
+ * cdk-nag's AwsSolutions pack runs on every synth; an unacknowledged finding fails it.
  */
 import { App, Validations } from "aws-cdk-lib";
 import nag from "cdk-nag";

@@ -103,8 +103,8 @@ describe("tenant table", () => {
 describe("functions", () => {
   it("all run Node.js 24 on arm64 with active tracing and their own retained log group", () => {
     const functions = ofType("AWS::Lambda::Function");
-    // API, authorizer, dispatcher, stream forwarder, execution watchdog and one per workflow task.
-    expect(functions).toHaveLength(5 + WORKFLOW_TASKS.length);
+    // API, authorizer, dispatcher, stream forwarder, execution watchdog, drift fan-out and one per workflow task.
+    expect(functions).toHaveLength(6 + WORKFLOW_TASKS.length);
     const logGroups = new Map(ofType("AWS::Logs::LogGroup"));
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
@@ -247,6 +247,16 @@ describe("functions", () => {
     });
   });
 
+  it("webhook secrets: only the dispatcher may decrypt them with their KMS key; the API may only encrypt", () => {
+    const key = logicalId(stack.webhookSecretKey as unknown as { node: { defaultChild?: unknown } });
+    const roles = ofType("AWS::IAM::Role").map(([id]) => id);
+    const decrypting = roles.filter((role) => allows(role, "kms:Decrypt", key));
+    expect(decrypting).toEqual([logicalId(stack.webhooks.dispatcher.executionRole)]);
+    const encrypting = roles.filter((role) => allows(role, "kms:Encrypt", key));
+    expect(encrypting).toEqual([logicalId(stack.api.handler.executionRole)]);
+    template.hasResourceProperties("AWS::KMS::Key", { EnableKeyRotation: true });
+  });
+
   it("the API function may start and describe both workflows' executions, and nothing more", () => {
     const role = logicalId(stack.api.handler.executionRole);
     for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
@@ -289,12 +299,13 @@ describe("workflows", () => {
     });
   });
 
-  it("are STANDARD state machines logging ALL with X-Ray tracing", () => {
+  it("are STANDARD state machines (EXPRESS for the drift check) logging ALL with X-Ray tracing", () => {
     const machines = ofType("AWS::StepFunctions::StateMachine");
-    expect(machines).toHaveLength(2);
+    expect(machines).toHaveLength(3);
+    const driftId = logicalId(stack.workflow.driftCheck);
     for (const [id, machine] of machines) {
       expect(machine.Properties, id).toMatchObject({
-        StateMachineType: "STANDARD",
+        StateMachineType: id === driftId ? "EXPRESS" : "STANDARD",
         LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
         TracingConfiguration: { Enabled: true },
       });

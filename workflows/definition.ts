@@ -9,6 +9,7 @@
  * side by side):
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
+ *        |  \--permission missing--> AwaitPermissions (ends, tenant awaiting_permissions)
  *        |
  *   Configure (Parallel)
  *     ├─ connector? -> Connector -> ValidateConnector
@@ -36,6 +37,7 @@ export const WORKFLOW_TASKS = [
   { name: "JournalRules", entry: "functions/tasks/journal-rules.ts" },
   { name: "RecordOutcome", entry: "functions/tasks/record-outcome.ts" },
   { name: "Offboard", entry: "functions/tasks/offboard.ts" },
+  { name: "CheckDrift", entry: "functions/tasks/check-drift.ts" },
 ] as const;
 export type TaskName = (typeof WORKFLOW_TASKS)[number]["name"];
 
@@ -53,6 +55,7 @@ export const STEP_TASKS: Readonly<Record<StepName, TaskName>> = {
 export type Outcome =
   | "step_failed"
   | "awaiting_consent"
+  | "awaiting_permissions"
   | "succeeded"
   | "failed"
   | "offboarding_succeeded"
@@ -254,11 +257,33 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
         Catch: [
           { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
+          { ErrorEquals: [ErrorName.PermissionMissing], ResultPath: "$.error", Next: "AwaitPermissions" },
           { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
         ],
-        Next: "Configure",
+        Next: "Approval needed?",
       }),
+      // approval: required: CheckAccess recorded the plan and `awaiting_approval`; nothing is written.
+      "Approval needed?": {
+        Type: "Choice",
+        Choices: [
+          {
+            And: [
+              { Variable: "$.plan.awaitingApproval", IsPresent: true },
+              { Variable: "$.plan.awaitingApproval", BooleanEquals: true },
+            ],
+            Next: "AwaitApproval",
+          },
+        ],
+        Default: "Configure",
+      },
+      AwaitApproval: { Type: "Succeed" },
       AwaitConsent: recordOutcome(taskArn, "awaiting_consent", { "error.$": "$.error" }, { End: true }),
+      AwaitPermissions: recordOutcome(
+        taskArn,
+        "awaiting_permissions",
+        { "error.$": "$.error" },
+        { End: true },
+      ),
       "Record CheckAccess failure": recordOutcome(
         taskArn,
         "step_failed",
@@ -338,6 +363,32 @@ export function offboardingDefinition(taskArn: (task: TaskName) => string): Json
         { Next: "OffboardingFailedEnd" },
       ),
       OffboardingFailedEnd: { Type: "Fail", Error: "OffboardingFailed", Cause: "See the tenant's error." },
+    },
+  };
+}
+
+/**
+ * The drift check: one task that runs every step's read-only comparison and records the result
+ * on the tenant (and, with `onDrift: remediate`, starts an onboarding run). It writes nothing in
+ * the customer's tenant. Its own state machine (Express in AWS: short, and priced per check).
+ */
+export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json {
+  return {
+    Comment: "Checks a tenant for drift with reads only.",
+    StartAt: "CheckDrift",
+    States: {
+      CheckDrift: task(taskArn("CheckDrift"), {
+        Parameters: { ...TASK_INPUT, "check.$": "$.check" },
+        ResultPath: null,
+        // Express executions last at most 5 minutes: a short schedule, then the next check.
+        TimeoutSeconds: 240,
+        Retry: [
+          LAMBDA_SERVICE_RETRY,
+          { ...TRANSIENT_RETRY, MaxAttempts: 3, MaxDelaySeconds: 30 },
+          { ...THROTTLE_RETRY, MaxAttempts: 2, MaxDelaySeconds: 60 },
+        ],
+        End: true,
+      }),
     },
   };
 }

@@ -15,7 +15,9 @@ import { type MappedProblem, problemResponses } from "../commons/middleware/prob
 import { requestLogger } from "../commons/middleware/request-logger.ts";
 import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import type { ClaimStore, ConsentLinks } from "../domain/binding.ts";
-import type { WorkflowEngine } from "../domain/engine.ts";
+import type { ChangeLogStore } from "../domain/change-log.ts";
+import { DriftService } from "../domain/drift-service.ts";
+import type { DriftCheckStarter, WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
   InvalidCorrectionError,
@@ -49,6 +51,10 @@ export interface ApiDependencies {
   opsKeyHash: OpsKeyHash;
   /** @default a Powertools logger with service `journal-onboarding-api` */
   logger?: Logger;
+  /** The audit trail (`GET .../changes`); without it the trail is empty. */
+  changeLog?: ChangeLogStore;
+  /** Starts drift checks (`POST .../drift-checks`); without it they answer 503. */
+  driftChecks?: DriftCheckStarter;
   /** Backs the `/v1/webhook*` routes; without it they answer 501. */
   webhooks?: WebhookService;
   /**
@@ -65,6 +71,11 @@ export interface ApiDependencies {
    * traffic have their own bucket. In AWS, API Gateway usage plans do this. @default none
    */
   rateLimiter?: RateLimiter;
+  /**
+   * The Microsoft 365 app's client id, for the permissions script; without it that route
+   * answers 501. @default none
+   */
+  m365AppId?: () => Promise<string | undefined>;
   /** Gives each new partner its own limit outside the process (AWS usage plan keys). @default none */
   partnerLimits?: PartnerLimits;
   /**
@@ -108,12 +119,20 @@ export function createApi(deps: ApiDependencies): ApiHandler {
       clock,
       ...(deps.binding && { binding: deps.binding }),
     }),
+    drift: new DriftService({
+      store: deps.store,
+      engine: deps.engine,
+      clock,
+      ...(deps.changeLog && { changeLog: deps.changeLog }),
+      ...(deps.driftChecks && { drift: deps.driftChecks }),
+    }),
     partners: new PartnerService({
       store: deps.store,
       clock,
       ...(deps.partnerLimits && { limits: deps.partnerLimits }),
     }),
     webhooks: deps.webhooks,
+    m365AppId: deps.m365AppId ?? (async () => undefined),
     openapi: () => {
       document ??= buildOpenApiDocument(routes);
       return document;

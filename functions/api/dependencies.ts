@@ -3,14 +3,16 @@
  * (The authorizer builds its smaller set itself, to keep its bundle and cold start small.)
  *
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
- * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
+ * `OFFBOARDING_STATE_MACHINE_ARN`, `DRIFT_STATE_MACHINE_ARN` (drift checks), `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` (re-read every 60 s) or `OPS_API_KEY` (see `resolveOpsKeyHash`);
- * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key.
+ * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key;
+ * `M365_CLIENT_ID` (the app's client id, public) fills in the permissions script.
  * Consent: `M365_CLIENT_ID`, `M365_CLOUD` / `M365_AUTHORITY_HOST`, `M365_CONSENT_REDIRECT_URI`,
  * and `M365_SECRET_ARN` (the app's credential, read when a customer's admin signs in).
  */
 import { createHmac } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
@@ -44,11 +46,18 @@ async function tableDependencies(env: Env) {
   const opsKeyHash = await opsKeyHashSource(env, readSecretString);
   const cursorSecret = cursorSecretFrom(await opsKeyHash());
   const store = new DynamoTenantStore({ client: docClient, tableName, cursorSecret });
+  const changeLog = new DynamoChangeLogStore({
+    client: docClient,
+    tableName,
+    cursorSecret,
+    partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+  });
   const partnerLimits = usagePlanLimitsFromEnv(env);
   return {
     docClient,
     cursorSecret,
     store,
+    changeLog,
     idempotency: new TableIdempotencyLayer({ client, tableName }),
     opsKeyHash,
     authorize: createAuthorizer({ store, opsKeyHash }),
@@ -130,11 +139,20 @@ export async function apiDependencies(env: Env = process.env) {
     binding: bindingFromEnv(env, docClient, cursorSecret),
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
     ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
-    engine: new StepFunctionsEngine({
-      stateMachineArns: {
-        onboarding: required(env, "STATE_MACHINE_ARN"),
-        offboarding: required(env, "OFFBOARDING_STATE_MACHINE_ARN"),
-      },
-    }),
+    m365AppId: async () => env.M365_CLIENT_ID?.trim() || undefined,
+    ...engines(env),
   };
+}
+
+/** The workflow engine; it also starts drift checks when DRIFT_STATE_MACHINE_ARN is set. */
+function engines(env: Env) {
+  const driftArn = env.DRIFT_STATE_MACHINE_ARN?.trim();
+  const engine = new StepFunctionsEngine({
+    stateMachineArns: {
+      onboarding: required(env, "STATE_MACHINE_ARN"),
+      offboarding: required(env, "OFFBOARDING_STATE_MACHINE_ARN"),
+    },
+    ...(driftArn && { driftStateMachineArn: driftArn }),
+  });
+  return { engine, ...(driftArn && { driftChecks: engine }) };
 }

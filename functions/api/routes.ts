@@ -6,6 +6,7 @@
 
 import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
 import { ConflictError } from "../domain/errors.ts";
+import { permissionsScript } from "../domain/permissions-script.ts";
 import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
@@ -13,9 +14,11 @@ import { CONSENT_CALLBACK_PATH, consentResponse } from "./consent.ts";
 import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
+  ChangePageSchema,
   ConsentCallbackQuery,
   DeliveryIdParams,
   DeliveryListQuery,
+  DriftReportSchema,
   ErrorCatalogueSchema,
   HealthSchema,
   OnboardingRequestBody,
@@ -61,7 +64,15 @@ export function toTenantResource(t: Tenant) {
       ...(s.progress !== undefined && { progress: s.progress }),
     })),
     ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
+    ...(t.missingPermissions !== undefined &&
+      t.missingPermissions !== null && {
+        missingPermissions: t.missingPermissions.map((m) => ({ cmdlet: m.cmdlet, role: m.role })),
+      }),
     ...(t.ndrAddressKept === true && { ndrAddressKept: true }),
+    ...(t.onDrift !== undefined && { onDrift: t.onDrift }),
+    ...(t.approval !== undefined && { approval: t.approval }),
+    ...(t.plan !== undefined && { plan: t.plan }),
+    ...(t.drift !== undefined && { drift: t.drift }),
     ...(t.error !== undefined && t.error !== null && { error: t.error }),
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
@@ -344,13 +355,126 @@ export const routes: readonly Route[] = [
     },
   }),
   defineRoute({
+    operationId: "listTenantChanges",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/changes",
+    tag: "tenants",
+    summary: "The tenant's audit trail, newest first",
+    description:
+      "Every write this service made in the customer's tenant (onboarding, remediation, an approved plan, offboarding): time, run, step, cmdlet, parameters (no secrets; member lists summarised), outcome and who asked for it (`partner`, `ops` or `drift-remediation`). Kept for 365 days.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    query: PageQuery,
+    problems: [404],
+    responses: { 200: { description: "A page of changes.", schema: ChangePageSchema } },
+    handle: async ({ principal, params, query, services }) => {
+      const page = await services.drift.listChanges(principal, params.tenantId, query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map((c) => ({
+            changeId: c.changeId,
+            at: c.at,
+            run: c.run,
+            step: c.step,
+            cmdlet: c.cmdlet,
+            parameters: c.parameters,
+            outcome: c.outcome,
+            ...(c.errorCode !== undefined && { errorCode: c.errorCode }),
+            requestedBy: c.requestedBy,
+          })),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "getTenantPermissionsScript",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/permissions-script",
+    tag: "tenants",
+    summary: "PowerShell that grants the app least privilege in the tenant",
+    description:
+      "The script a customer's admin runs once instead of giving the app the Exchange Administrator role: it registers the app's service principal in Exchange Online and makes it a member of a role group holding exactly the management roles this tenant's onboarding and offboarding need (they depend on `region` and `outboundGateway`). Safe to run twice. 501 when the deployment has no Microsoft 365 app configured.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 501],
+    responses: { 200: { description: "The PowerShell script.", contentType: "text/plain" } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.onboarding.getTenant(principal, params.tenantId);
+      const appId = await services.m365AppId();
+      if (!appId) throw new NotImplementedError("No Microsoft 365 app is configured on this deployment.");
+      return {
+        status: 200,
+        text: permissionsScript({ tenantId: tenant.tenantId, appId, request: tenant }),
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          "content-disposition": `attachment; filename="journal-onboarding-permissions-${tenant.tenantId}.ps1"`,
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operationId: "getTenantDrift",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/drift",
+    tag: "tenants",
+    summary: "The latest drift check",
+    description:
+      "What the latest drift check found: `inSync`, and each difference between the live tenant and what onboarding set up (`{step, object, field, expected, actual}`). `checkedAt` and `inSync` are null until the first check.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404],
+    responses: { 200: { description: "The latest drift check.", schema: DriftReportSchema } },
+    handle: async ({ principal, params, services }) => {
+      const drift = await services.drift.getDrift(principal, params.tenantId);
+      return { status: 200, body: drift ?? { checkedAt: null, inSync: null, differences: [] } };
+    },
+  }),
+  defineRoute({
+    operationId: "checkTenantDrift",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/drift-checks",
+    tag: "tenants",
+    summary: "Check the tenant for drift now",
+    description:
+      "Starts a read-only drift check of a `succeeded` tenant (anything else is a 409). The result appears on the tenant (`drift`) and at `GET .../drift`; `tenant.drift.detected` or `tenant.drift.resolved` is sent only when the state changed.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409, 503],
+    responses: { 202: { description: "Accepted: the check started.", schema: TenantSchema } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.drift.checkNow(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "approveTenantPlan",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/approve",
+    tag: "tenants",
+    summary: "Approve the plan and apply it",
+    description:
+      "From `awaiting_approval` (anything else is a 409): starts a run that applies exactly the tenant's `plan`. If the live tenant changed so that the plan no longer holds, nothing is written and the tenant goes back to `awaiting_approval` with a new plan.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409, 503],
+    responses: {
+      202: { description: "Accepted: the approved plan is being applied.", schema: TenantSchema },
+    },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.drift.approve(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
     operationId: "retryTenant",
     method: "POST",
     path: "/v1/tenants/{tenantId}/retry",
     tag: "tenants",
     summary: "Retry onboarding",
     description:
-      "From `failed` or `awaiting_consent`, or from a stranded `queued`/`running` tenant whose workflow is no longer running; anything else is a 409.",
+      "From `failed`, `awaiting_consent` or `awaiting_permissions`, or from a stranded `queued`/`running` tenant whose workflow is no longer running; anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
     body: TenantRetryBody,
@@ -405,7 +529,7 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Offboard a tenant",
     description:
-      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent` and `offboarding_failed` (or a stranded tenant whose workflow is no longer running); anything else is a 409.",
+      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent`, `awaiting_permissions` and `offboarding_failed` (or a stranded tenant whose workflow is no longer running); anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
     problems: [404, 409, 503],

@@ -8,6 +8,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { RegionMode } from "../domain/provider.ts";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
 import {
   CountsView,
@@ -25,6 +26,7 @@ import {
   writeResults,
 } from "./bulk.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
+import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
 import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
 
@@ -47,7 +49,7 @@ interface GlobalOptions {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent", "awaiting_permissions"];
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -181,7 +183,7 @@ Exit codes:
 
   tenants
     .command("retry")
-    .description("Retry a failed (or awaiting_consent) tenant, or every failed tenant")
+    .description("Retry a failed (or awaiting_consent/awaiting_permissions) tenant, or every failed tenant")
     .argument("[tenantId]", "the Entra tenant id (GUID)", parseGuid)
     .option("--all-failed", "retry every tenant whose status is failed")
     .option("--partner <partnerId>", "with --all-failed: only this partner's tenants (ops)")
@@ -260,6 +262,98 @@ Exit codes:
           ]),
         );
       moreHint(out, page, `tenants events ${tenantId}`);
+    });
+
+  tenants
+    .command("drift")
+    .description("The latest drift check of a tenant; --check checks it now first")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .option("--check", "start a drift check now (read-only) and wait for its result")
+    .action(async (tenantId: string, opts: { check?: boolean }, cmd: Command) => {
+      const api = client();
+      let drift = await api.getDrift(tenantId);
+      if (opts.check) {
+        const before = drift.checkedAt;
+        await api.checkDrift(tenantId);
+        for (let i = 0; i < 600 && drift.checkedAt === before; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          drift = await api.getDrift(tenantId);
+        }
+      }
+      if (json(cmd)) return printJson(drift);
+      if (drift.checkedAt === null) return out("Not checked yet (tenants drift <tenantId> --check).");
+      const remediation =
+        drift.remediation === "started"
+          ? " A remediation run was started."
+          : drift.remediation === "daily_limit_reached"
+            ? " Remediations for today are used up: reported only."
+            : "";
+      out(`Checked ${time(drift.checkedAt)}: ${drift.inSync ? "in sync" : "DRIFT"}.${remediation}`);
+      if (drift.differences.length > 0)
+        out(
+          table(drift.differences, [
+            { header: "STEP", value: (d) => d.step },
+            { header: "OBJECT", value: (d) => d.object },
+            { header: "FIELD", value: (d) => d.field },
+            { header: "EXPECTED", value: (d) => JSON.stringify(d.expected) },
+            { header: "ACTUAL", value: (d) => JSON.stringify(d.actual) },
+          ]),
+        );
+    });
+
+  tenants
+    .command("plan")
+    .description("The writes a tenant awaiting approval would make, in order, and why")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
+      const tenant = await client().getTenant(tenantId);
+      if (json(cmd)) return printJson(tenant.plan ?? []);
+      if (!tenant.plan) return out(`Tenant ${tenant.tenantId} is ${tenant.status}: no plan to approve.`);
+      out(
+        table(tenant.plan, [
+          { header: "STEP", value: (w) => w.step },
+          { header: "CMDLET", value: (w) => w.cmdlet },
+          { header: "PARAMETERS", value: (w) => JSON.stringify(w.parameters) },
+          { header: "REASON", value: (w) => w.reason },
+        ]),
+      );
+      out(`Approve with: tenants approve ${tenant.tenantId}`);
+    });
+
+  tenants
+    .command("approve")
+    .description("Approve the plan of a tenant awaiting approval: exactly its writes are applied")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
+      const tenant = await client().approveTenant(tenantId);
+      if (json(cmd)) return printJson(tenant);
+      out(`Plan approved: tenant ${tenant.tenantId} is ${tenant.status}.`);
+    });
+
+  tenants
+    .command("changes")
+    .description("The tenant's audit trail: every write made in its Microsoft 365, newest first")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .addOption(limitOption("changes").default(20, "20"))
+    .option("--cursor <cursor>", "continue from a previous page's cursor")
+    .option("--all", "follow every page")
+    .action(async (tenantId: string, opts: ListOptions, cmd: Command) => {
+      const api = client();
+      const page = await pageOrAll(opts, (q) => api.listChanges(tenantId, q));
+      if (json(cmd)) return printJson(page);
+      if (page.items.length === 0) out("No changes.");
+      else
+        out(
+          table(page.items, [
+            { header: "TIME", value: (c) => time(c.at) },
+            { header: "RUN", value: (c) => c.run },
+            { header: "STEP", value: (c) => c.step },
+            { header: "CMDLET", value: (c) => c.cmdlet },
+            { header: "OUTCOME", value: (c) => (c.errorCode ? `error ${c.errorCode}` : c.outcome) },
+            { header: "BY", value: (c) => c.requestedBy },
+          ]),
+        );
+      moreHint(out, page, `tenants changes ${tenantId}`);
     });
 
   tenants
@@ -414,6 +508,63 @@ Exit codes:
     out(`Results: ${clean(resultPath)}`);
     return code;
   }
+
+  // ---- least privilege and real-tenant checks ----------------------------------------------
+  program
+    .command("permissions-script")
+    .description(
+      "The PowerShell a customer's admin runs once to give the app least privilege (instead of Exchange Administrator)",
+    )
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .option("--out <file>", "write it to this file (e.g. grant.ps1) instead of stdout")
+    .action(async (tenantId: string, opts: { out?: string }) => {
+      const script = await client().permissionsScript(tenantId);
+      if (!opts.out) return out(script);
+      await writeFile(opts.out, script, { mode: 0o644 });
+      io.stderr.write(`Wrote ${clean(opts.out)}: have the customer's admin run it in PowerShell 7.\n`);
+    });
+
+  program
+    .command("doctor")
+    .description(
+      "Checks the app against one real tenant with the service's M365_* credentials: token, Graph, permissions, reads, and the assumed rows of docs/m365-fidelity.md; writes a Markdown and a JSON report",
+    )
+    .requiredOption("--tenant <tenantId>", "the customer's Entra tenant id (GUID)", parseGuid)
+    .option("--write-test", "also create, validate and remove uniquely named objects (a test tenant only)")
+    .addOption(
+      new Option("--region <region>", "the onboarding mode whose permissions to check")
+        .choices(["us", "eu", "split"])
+        .default("split"),
+    )
+    .option("--no-gateway", "check without the outbound connector's cmdlets")
+    .option("--out <path>", "report path, without extension: <path>.md and <path>.json", "doctor-report")
+    .action(
+      async (opts: {
+        tenant: string;
+        writeTest?: boolean;
+        region: RegionMode;
+        gateway: boolean;
+        out: string;
+      }) => {
+        const report = await runDoctor({
+          env: io.env,
+          tenantId: opts.tenant,
+          writeTest: opts.writeTest === true,
+          mode: { region: opts.region, outboundGateway: opts.gateway },
+          log: (line) => io.stderr.write(`${clean(line)}\n`),
+        });
+        const base = opts.out.replace(/\.(md|json)$/i, "");
+        await writeFile(`${base}.md`, renderDoctorMarkdown(report));
+        await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+        const counts = (["confirmed", "refuted", "unknown"] as const)
+          .map((v) => `${report.rows.filter((r) => r.verdict === v).length} ${v}`)
+          .join(", ");
+        out(
+          `${report.ok ? "ok" : "problems found"}: ${report.checks.filter((c) => c.status === "fail").length} failed checks; assumed rows: ${counts}. Report: ${clean(base)}.md, ${clean(base)}.json`,
+        );
+        if (!report.ok) state.exitCode = ExitCode.ApiError;
+      },
+    );
 
   // ---- webhooks ----------------------------------------------------------------------------
   const webhooks = program.command("webhooks").description("Webhook deliveries and their replay");
@@ -600,6 +751,7 @@ function renderTenant(t: TenantResource): string {
     ["Status", t.status],
     ["Error", errorText(t.error)],
     ["Consent URL", t.consentUrl],
+    ["Missing permissions", t.missingPermissions?.map((m) => `${m.cmdlet} (${m.role})`).join(", ")],
     ["Created", time(t.createdAt)],
     ["Updated", time(t.updatedAt)],
   ]);
@@ -609,12 +761,17 @@ function renderTenant(t: TenantResource): string {
     { header: "ATTEMPTS", value: (s) => s.attempts },
     { header: "STARTED", value: (s) => time(s.startedAt) },
     { header: "DURATION", value: (s) => duration(s.startedAt, s.finishedAt) },
-    { header: "ERROR", value: (s) => errorText(s.error) },
+    // A running step that adds members in batches shows where it stands instead.
+    { header: "ERROR", value: (s) => (s.error || !s.progress ? errorText(s.error) : s.progress) },
   ]);
   const code = t.error?.code;
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
+  const script =
+    t.status === "awaiting_permissions"
+      ? `\nThe customer's admin runs, once: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
+      : "";
   const hint = RETRYABLE.includes(t.status)
-    ? `\n${fix}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
+    ? `\n${fix}${script}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
     : "";
   return `${head}\n\n${steps}${hint}`;
 }

@@ -3,6 +3,8 @@
  * stack sets: the tenant store on TABLE_NAME. (The Microsoft 365 gateway is in m365-deps.ts, so
  * functions that never talk to Microsoft 365 do not bundle its clients.)
  */
+
+import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { tracer } from "./observability.ts";
@@ -24,4 +26,16 @@ export function tenantStore(
     ...options,
   });
   return store;
+}
+
+let changeLog: DynamoChangeLogStore | undefined;
+/** The audit trail on TABLE_NAME (the tasks record writes; they never page it). */
+export function changeLogStore() {
+  const store = tenantStore();
+  changeLog ??= new DynamoChangeLogStore({
+    client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),
+    tableName: requireEnv("TABLE_NAME"),
+    partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+  });
+  return changeLog;
 }

@@ -270,7 +270,9 @@ export class OnboardingService {
         steps,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         newRun: true,
+        requestedBy: requesterOf(principal),
       },
       this.#now(),
     );
@@ -356,7 +358,9 @@ export class OnboardingService {
         expectRun: current.internals.run,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         ndrAddressKept: null,
+        requestedBy: requesterOf(principal),
         // Offboarding's own steps appear on the tenant, pending, in their order.
         steps: Object.fromEntries(
           OFFBOARDING_STEP_NAMES.map((name) => [name, { fresh: true, status: "pending" as const }]),
@@ -721,6 +725,11 @@ function requireStatus(tenant: Tenant, allowed: readonly TenantStatus[], verb: s
       `Tenant ${tenant.tenantId} is ${tenant.status}; it can be ${verb} only when ${allowed.join(", ")}.`,
     );
   }
+}
+
+/** Who asked, as the audit trail records it. */
+function requesterOf(principal: Principal): "partner" | "ops" {
+  return principal.role === "ops" ? "ops" : "partner";
 }
 
 function ownPartnerId(principal: Principal): string {

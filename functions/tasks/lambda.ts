@@ -3,10 +3,12 @@
  * and metrics as middy middleware around the task logic of `task-handlers.ts`.
  */
 import type { TaskName } from "../../workflows/definition.ts";
-import { tenantStore } from "../commons/aws-deps.ts";
+import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
+import { changeLogStore, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { m365Gateway } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
+import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
 
@@ -14,11 +16,22 @@ let handlers: Record<TaskName, TaskHandler> | undefined;
 
 /** Built once per cold start; the Microsoft 365 gateway (a Secrets Manager read) only on first use. */
 function taskHandlers(): Record<TaskName, TaskHandler> {
+  const store = tenantStore();
+  // CheckDrift starts remediation runs: only its function has STATE_MACHINE_ARN.
+  const onboardingArn = process.env["STATE_MACHINE_ARN"];
+  const engine = onboardingArn
+    ? new StepFunctionsEngine({ stateMachineArns: { onboarding: onboardingArn, offboarding: "" } })
+    : undefined;
   handlers ??= createTaskHandlers({
-    store: tenantStore(),
+    store,
     m365: m365Gateway,
     onStepResult: recordStepResult,
     onEvent: countEvent,
+    changeLog: changeLogStore(),
+    onChangeLogError: (err) =>
+      logger.error("could not record a change in the audit trail", { error: String(err) }),
+    remediationsPerDay: Number(process.env["DRIFT_REMEDIATIONS_PER_DAY"] ?? DEFAULT_REMEDIATIONS_PER_DAY),
+    ...(engine && { startOnboarding: (input) => engine.start("onboarding", input) }),
   });
   return handlers;
 }

@@ -32,6 +32,8 @@ export interface OnboardingApiProps {
   readonly table: TenantTable;
   readonly onboarding: StateMachine;
   readonly offboarding: StateMachine;
+  /** The drift check state machine (`POST .../drift-checks`). @default - drift checks answer 503 */
+  readonly driftCheck?: StateMachine;
   /** Webhook delivery queue: the API enqueues replays of deliveries. */
   readonly webhookQueue: IQueue;
   /** Stage-wide steady request rate (requests per second). @default 50 */
@@ -163,6 +165,7 @@ export class OnboardingApi extends Construct {
       environment: {
         STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
         OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
+        ...(props.driftCheck ? { DRIFT_STATE_MACHINE_ARN: props.driftCheck.stateMachineArn } : {}),
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
         ...props.consent,
       },
@@ -177,6 +180,7 @@ export class OnboardingApi extends Construct {
       (this.authorizer.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.authorizer;
     }
     props.webhookQueue.grantSendMessages(this.handler);
+    props.driftCheck?.grantStartExecution(this.handler);
     for (const machine of [props.onboarding, props.offboarding]) {
       machine.grantStartExecution(this.handler);
       // Execution names are per tenant and run (functions/domain/engine.ts), hence the wildcard.

@@ -1,11 +1,14 @@
 import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { Rule } from "aws-cdk-lib/aws-events";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { DEFAULT_REMEDIATIONS_PER_DAY, parseDriftInterval } from "../../functions/domain/drift.ts";
+import { tickMs } from "../../functions/tasks/drift-schedule.ts";
 import {
+  driftCheckDefinition,
   offboardingDefinition,
   onboardingDefinition,
   TASK_TIMEOUT_SECONDS,
@@ -25,6 +28,13 @@ export interface OnboardingWorkflowProps {
   readonly taskEnvironment?: Record<string, string>;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Time between two drift checks of a tenant (`30m`, `6h`, `1d`; `0`: no schedule).
+   * @default "6h"
+   */
+  readonly driftCheckInterval?: string;
+  /** Drift remediations per tenant per day (DRIFT_REMEDIATIONS_PER_DAY). @default 3 */
+  readonly driftRemediationsPerDay?: number;
 }
 
 /** `${Name}` placeholders, filled by CloudFormation with each task function's ARN. */
@@ -39,6 +49,10 @@ const placeholder = (task: TaskName) => `\${${task}}`;
 export class OnboardingWorkflow extends Construct {
   readonly onboarding: StateMachine;
   readonly offboarding: StateMachine;
+  /** The drift check (EXPRESS: a short, read-only check, priced per check). */
+  readonly driftCheck: StateMachine;
+  /** Starts each tick's drift checks (EventBridge schedule), spread over the interval. */
+  readonly driftFanOut: LambdaFunction;
   /** Task functions by `WORKFLOW_TASKS` name. */
   readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
   /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
@@ -57,7 +71,8 @@ export class OnboardingWorkflow extends Construct {
         description: `Workflow task ${name}`,
         // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
         // retried by the workflow), so a timed-out task never runs beside its own retry.
-        timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
+        // CheckDrift runs in an Express execution (5 minutes at most; its Task state allows 240 s).
+        timeout: Duration.seconds(name === "CheckDrift" ? 210 : TASK_TIMEOUT_SECONDS - 30),
         logRetention,
         ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
       });
@@ -67,7 +82,11 @@ export class OnboardingWorkflow extends Construct {
     }
     this.tasks = tasks;
 
-    const machine = (machineId: string, definition: object) => {
+    const machine = (
+      machineId: string,
+      definition: object,
+      type: StateMachineType = StateMachineType.STANDARD,
+    ) => {
       const json = JSON.stringify(definition);
       // Only the tasks this definition calls: each machine may invoke just those.
       const used = [...tasks].filter(([name]) => json.includes(placeholder(name)));
@@ -78,7 +97,7 @@ export class OnboardingWorkflow extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       const sm = new StateMachine(this, machineId, {
-        stateMachineType: StateMachineType.STANDARD,
+        stateMachineType: type,
         definitionBody: DefinitionBody.fromString(json),
         definitionSubstitutions: Object.fromEntries(used.map(([name, fn]) => [name, fn.functionArn])),
         logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
@@ -101,6 +120,41 @@ export class OnboardingWorkflow extends Construct {
     };
     this.onboarding = machine("Onboarding", onboardingDefinition(placeholder));
     this.offboarding = machine("Offboarding", offboardingDefinition(placeholder));
+    this.driftCheck = machine("DriftCheck", driftCheckDefinition(placeholder), StateMachineType.EXPRESS);
+
+    // Drift remediation: CheckDrift starts a normal onboarding run.
+    const checkDrift = tasks.get("CheckDrift");
+    if (checkDrift) {
+      checkDrift.addEnvironment("STATE_MACHINE_ARN", this.onboarding.stateMachineArn);
+      checkDrift.addEnvironment(
+        "DRIFT_REMEDIATIONS_PER_DAY",
+        String(props.driftRemediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY),
+      );
+      this.onboarding.grantStartExecution(checkDrift);
+    }
+
+    // The schedule: one invocation per tick (interval / 72), each starting that tick's checks.
+    const interval = props.driftCheckInterval ?? "6h";
+    const intervalMs = parseDriftInterval(interval);
+    this.driftFanOut = new LambdaFunction(this, "DriftFanOut", {
+      entry: "functions/tasks/drift-fan-out.ts",
+      description: "Starts the drift checks of this tick's tenants, spread over the tick",
+      timeout: Duration.seconds(Math.min(900, Math.max(60, Math.ceil(tickMs(intervalMs || 1) / 1000)))),
+      logRetention,
+      environment: {
+        DRIFT_CHECK_INTERVAL: interval,
+        DRIFT_STATE_MACHINE_ARN: this.driftCheck.stateMachineArn,
+      },
+    });
+    grantTableItems(this.driftFanOut, props.table.table, TABLE_ACCESS.driftFanOut);
+    this.driftCheck.grantStartExecution(this.driftFanOut);
+    if (intervalMs > 0) {
+      new Rule(this, "DriftCheckTick", {
+        description: "One tick of the drift check schedule",
+        schedule: Schedule.rate(Duration.seconds(Math.max(60, Math.round(tickMs(intervalMs) / 1000)))),
+        targets: [new LambdaFunctionTarget(this.driftFanOut, { retryAttempts: 2 })],
+      });
+    }
 
     // A timed-out or aborted execution records nothing itself: the watchdog marks its run failed.
     this.watchdog = new LambdaFunction(this, "ExecutionWatchdog", {

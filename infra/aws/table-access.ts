@@ -50,6 +50,8 @@ export const TABLE_ACCESS = {
   watchdog: { items: ["TENANT#*"] },
   /** Writes out tenants' outboxes (event items). */
   streamForwarder: { items: ["TENANT#*"] },
+  /** The drift schedule: lists every succeeded tenant (ops index) and reads nothing else. */
+  driftFanOut: { items: ["TENANT#*"], indexes: { [all]: ["TENANTS#ALL#*"] } },
   /** Endpoints (to sign and send) and deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;

@@ -8,10 +8,12 @@
  * tenants whose workflow was running are marked failed (or offboarding_failed) with a clear
  * error, so a retry finishes them.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
 import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
@@ -27,11 +29,17 @@ import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/c
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
 import { readM365AppConfig, resolveM365Endpoints, retentionFromEnv } from "../../functions/commons/config.ts";
+import {
+  DEFAULT_DRIFT_CHECK_INTERVAL_MS,
+  DEFAULT_REMEDIATIONS_PER_DAY,
+  parseDriftInterval,
+} from "../../functions/domain/drift.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
+import { runDriftTick, tickMs } from "../../functions/tasks/drift-schedule.ts";
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
 import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
@@ -70,6 +78,10 @@ export interface LocalRuntime {
   store: DynamoTenantStore;
   engine: LocalWorkflowEngine;
   webhooks: LocalWebhooks;
+  /** The audit trail of writes in customers' tenants. */
+  changeLog: DynamoChangeLogStore;
+  /** Runs one tick of the drift check schedule now (the timer does it every tick; tests call it). */
+  driftTick(now?: Date): Promise<number>;
   simulator: Simulator | undefined;
   m365: M365Gateway;
   /** Tenants the start-up found interrupted and marked failed. */
@@ -129,11 +141,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // own ports (the API's, the simulator's).
     const ownPorts: number[] = [];
     const retention = retentionFromEnv(env);
+    // Endpoint secrets are stored encrypted (AES-256-GCM) with a key kept in DATA_DIR.
+    const webhookSecretKey = Buffer.from(
+      await keptSecret(join(dataDir, "webhook-secret-key"), () => randomBytes(32).toString("base64")),
+      "base64",
+    );
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
       retentionDays: retention.eventDays,
+      secretKey: webhookSecretKey,
       allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
       refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
@@ -148,6 +166,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     webhooks.dispatcher.attachStore(store);
     closers.push(() => webhooks.dispatcher.close());
+    const changeLog = new DynamoChangeLogStore({
+      client: docClient,
+      tableName,
+      cursorSecret,
+      partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+    });
+    const driftIntervalMs = parseDriftInterval(env["DRIFT_CHECK_INTERVAL"]);
+    const remediationsPerDay = Number(env["DRIFT_REMEDIATIONS_PER_DAY"] ?? DEFAULT_REMEDIATIONS_PER_DAY);
+    if (!Number.isInteger(remediationsPerDay) || remediationsPerDay < 0) {
+      throw new RangeError("DRIFT_REMEDIATIONS_PER_DAY must be a whole number >= 0");
+    }
 
     // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too).
     let simulator: Simulator | undefined;
@@ -186,9 +215,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           },
         ]),
       ) as T;
+    // Drift remediation starts onboarding runs on the engine built below.
+    let engineRef: LocalWorkflowEngine | undefined;
     const handlers = createTaskHandlers({
       store,
       m365,
+      changeLog,
+      onChangeLogError: (err) => logger.error("could not record a change", { error: String(err) }),
+      remediationsPerDay,
+      startOnboarding: async (input) => {
+        if (!engineRef) throw new Error("the engine is not started");
+        await engineRef.start("onboarding", input);
+      },
       onStepResult: (result) => {
         const { tenantId, step, outcome, durationMs, changes, error, rawMessage } = result;
         if (outcome === "failed")
@@ -223,7 +261,34 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
       },
     });
+    engineRef = engine;
     closers.push(() => engine.close());
+
+    // Drift checks: every tick starts the checks of the tenants whose tick it is (spread over
+    // DRIFT_CHECK_INTERVAL; 0 switches the schedule off).
+    const driftTick = (now = new Date()) =>
+      runDriftTick({
+        store,
+        starter: engine,
+        intervalMs: driftIntervalMs || DEFAULT_DRIFT_CHECK_INTERVAL_MS,
+        now: () => now,
+        onError: (err, tenantId) =>
+          logger.warn("could not start a drift check", { tenantId, error: String(err) }),
+      });
+    if (driftIntervalMs > 0) {
+      let ticking = false;
+      const timer = setInterval(() => {
+        if (ticking) return;
+        ticking = true;
+        driftTick()
+          .catch((err: unknown) => logger.warn("drift check tick failed", { error: String(err) }))
+          .finally(() => {
+            ticking = false;
+          });
+      }, tickMs(driftIntervalMs));
+      timer.unref();
+      closers.push(async () => clearInterval(timer));
+    }
 
     // Undispatched events first: a new event must not move a tenant's dispatch cursor past them.
     await webhooks.dispatcher.recover();
@@ -297,7 +362,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
+      changeLog,
+      driftChecks: engine,
       rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
+      m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
@@ -315,6 +383,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       store,
       engine,
       webhooks,
+      changeLog,
+      driftTick,
       simulator,
       m365,
       recovered,

@@ -257,6 +257,7 @@ function pendingEvents(item: TenantItem): TenantEvent[] {
       ...(entry.step ? { step: entry.step } : {}),
       ...(entry.error ? { error: entry.error } : {}),
       ...(entry.ndrAddressKept !== undefined ? { ndrAddressKept: entry.ndrAddressKept } : {}),
+      ...(entry.drift !== undefined ? { drift: entry.drift } : {}),
     },
   }));
 }

@@ -521,6 +521,12 @@ export class IdentityService {
     if (claims.exp * 1000 < Date.now()) return "Lifetime validation failed, the token is expired.";
     if (claims.aud !== resource)
       return `Access token validation failure. Invalid audience: expected ${resource}.`;
+    // Consent revoked since the token was issued: the app's service principal is gone.
+    const revokedAt = this.#host.state(claims.tid).tokensRevokedAt;
+    const issuedAt = (claims as TokenClaims & { iat?: number }).iat ?? 0;
+    if (revokedAt !== undefined && issuedAt <= revokedAt) {
+      return "Access token validation failure. The application's service principal was removed from the tenant.";
+    }
     return claims;
   }
 }

@@ -27,6 +27,7 @@ import type { Simulator, SimulatorConfig } from "./types.ts";
 
 export { cmdletNames } from "./exchange/cmdlets.ts";
 export { EXCHANGE_ANCHOR_MAILBOX } from "./exchange/endpoint.ts";
+export { ROLE_CMDLETS, servicePrincipalObjectId } from "./exchange/rbac.ts";
 export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
 export { demoMailboxes, demoOnboardingRequest } from "./state.ts";
 export type * from "./types.ts";
@@ -171,7 +172,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setDehydrated: (id, value) => server.setDehydrated(id, value),
     setSignInUser: (id, user) => server.setSignInUser(id, user),
     registerRedirectUri: (uri) => server.registerRedirectUri(uri),
+    setAppRoles: (id, access) => server.setAppRoles(id, access),
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
+    tamper: (id, change) => server.tamper(id, change),
     reset: () => server.reset(),
     demo: (id) => server.demo(id),
     addMailboxes: (id, options) => server.addMailboxes(id, options),

@@ -16,6 +16,7 @@ import { handleControl } from "./control.ts";
 import { handleExchange } from "./exchange/endpoint.ts";
 import { exchangeError, statusCode } from "./exchange/invoke.ts";
 import { isDehydrated } from "./exchange/organization.ts";
+import { setAppRoles } from "./exchange/rbac.ts";
 import { handleGraph } from "./graph.ts";
 import { aadstsCode, entraError, HttpFailure, nonNegative, send, sleep } from "./http.ts";
 import { IdentityService } from "./identity.ts";
@@ -29,9 +30,11 @@ import {
   upgradeTenantState,
 } from "./state.ts";
 import type {
+  AppAccess,
   SimCall,
   SimFault,
   SimSignInUser,
+  SimTamper,
   SimulatorConfig,
   SimulatorControl,
   SimulatorEndpoints,
@@ -232,7 +235,9 @@ export class SimulatorServer implements SimulatorControl, SimHost {
   }
 
   setConsented(tenantId: string, consented: boolean): void {
-    this.state(tenantId).consented = consented;
+    const state = this.state(tenantId);
+    state.consented = consented;
+    if (consented) delete state.tokensRevokedAt;
     this.#settings.onChange?.();
   }
 
@@ -249,6 +254,64 @@ export class SimulatorServer implements SimulatorControl, SimHost {
 
   registerRedirectUri(uri: string): void {
     this.#identity.registerRedirectUri(uri);
+  }
+
+  setAppRoles(tenantId: string, access: AppAccess): void {
+    setAppRoles(this.state(tenantId), this.#settings.clientId, access);
+    this.#settings.onChange?.();
+  }
+
+  tamper(tenantId: string, change: SimTamper): void {
+    const state = this.state(tenantId);
+    const same = (a: string | null | undefined, b: string) => (a ?? "").toLowerCase() === b.toLowerCase();
+    const missing = (what: string): never => {
+      throw new Error(`tamper: no ${what} in tenant ${tenantId}`);
+    };
+    const byAddress = (address: string) =>
+      state.recipients.find(
+        (r) =>
+          same(r.primarySmtpAddress, address) ||
+          r.emailAddresses.some((e) => same(e.replace(/^smtp:/i, ""), address)),
+      );
+    switch (change.action) {
+      case "remove-journal-rule": {
+        const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
+        state.journalRules.splice(state.journalRules.indexOf(rule), 1);
+        break;
+      }
+      case "disable-journal-rule": {
+        const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
+        rule.enabled = false;
+        break;
+      }
+      case "set-connector": {
+        const c = state.connectors.find((x) => same(x.name, change.name)) ?? missing("connector");
+        Object.assign(c, change.changes);
+        c.isValidated = false;
+        c.whenChanged = new Date().toISOString();
+        break;
+      }
+      case "remove-recipient": {
+        const r = byAddress(change.address) ?? missing(`recipient ${change.address}`);
+        state.recipients.splice(state.recipients.indexOf(r), 1);
+        for (const g of state.recipients) if (g.members) g.members = g.members.filter((m) => m !== r.guid);
+        break;
+      }
+      case "set-ndr-address":
+        state.journalingReportNdrTo = change.address;
+        break;
+      case "revoke-consent":
+        state.consented = false;
+        state.tokensRevokedAt = Math.floor(Date.now() / 1000);
+        break;
+      case "remove-group-member": {
+        const g = state.recipients.find((x) => x.members && same(x.name, change.name)) ?? missing("group");
+        const member = byAddress(change.address) ?? missing(`recipient ${change.address}`);
+        g.members = (g.members ?? []).filter((m) => m !== member.guid);
+        break;
+      }
+    }
+    this.#settings.onChange?.();
   }
 
   failNext(tenantId: string, operation: string, fault: SimFault, times = 1): void {
@@ -518,5 +581,8 @@ function snapshot(state: TenantState): TenantSnapshot {
       emailAddresses: r.emailAddresses,
       userPrincipalName: r.userPrincipalName ?? null,
     })),
+    appExchangeAdministrator: state.appExchangeAdministrator,
+    servicePrincipals: state.servicePrincipals,
+    roleGroups: state.roleGroups.map((g) => ({ name: g.name, roles: g.roles, members: g.members })),
   });
 }

@@ -78,7 +78,57 @@ export interface SimulatorConfig {
   hydrationDelayMs?: number;
   /** Journal rules per organisation (default 50). */
   maxJournalRules?: number;
+  /**
+   * How Exchange answers a cmdlet outside the app's roles (an app without Exchange
+   * Administrator): `not-allowed` (default: 401 "User is not allowed to call X") or
+   * `not-recognized` (400 CommandNotFoundException "The term 'X' is not recognized ...").
+   */
+  deniedCmdletAnswer?: DeniedCmdletAnswer;
 }
+
+/** See {@link SimulatorConfig.deniedCmdletAnswer}. */
+export type DeniedCmdletAnswer = "not-allowed" | "not-recognized";
+
+/** The app's access in a tenant (see {@link SimulatorControl.setAppRoles}). */
+export interface AppAccess {
+  /** The Entra role Exchange Administrator: every cmdlet. */
+  exchangeAdministrator?: boolean;
+  /**
+   * Management roles of a role group whose member is the app's service principal (registered in
+   * Exchange as New-ServicePrincipal would); an empty list removes that group.
+   */
+  roles?: string[];
+}
+
+/**
+ * A change made behind the service's back (`tamper`):
+ * - `remove-journal-rule` / `disable-journal-rule`: the journal rule of that name;
+ * - `set-connector`: fields of the outbound connector of that name (e.g. `smartHosts`); the
+ *   change drops its validation mark, as Exchange does after an edit;
+ * - `remove-recipient`: the mailbox, mail user or contact with that address (e.g. the NDR mailbox);
+ * - `set-ndr-address`: JournalingReportNdrTo (null clears it);
+ * - `remove-group-member`: a member (address) of the group of that name;
+ * - `revoke-consent`: the admin removes the app: no new token, and tokens issued before are refused.
+ */
+export type SimTamper =
+  | { action: "remove-journal-rule"; name: string }
+  | { action: "disable-journal-rule"; name: string }
+  | {
+      action: "set-connector";
+      name: string;
+      changes: Partial<{
+        smartHosts: string[];
+        recipientDomains: string[];
+        enabled: boolean;
+        tlsSettings: string | null;
+        useMxRecord: boolean;
+        comment: string;
+      }>;
+    }
+  | { action: "remove-recipient"; address: string }
+  | { action: "set-ndr-address"; address: string | null }
+  | { action: "remove-group-member"; name: string; address: string }
+  | { action: "revoke-consent" };
 
 /** See {@link SimulatorConfig.ndrClearing}. */
 export type NdrClearing = "allowed" | "while-no-rules" | "never";
@@ -202,6 +252,10 @@ export interface TenantSnapshot {
   journalRules: JournalRuleSnapshot[];
   groups: GroupSnapshot[];
   recipients: RecipientSnapshot[];
+  /** Whether the app holds Exchange Administrator, and the role groups and service principals. */
+  appExchangeAdministrator: boolean;
+  servicePrincipals: { appId: string; objectId: string; displayName: string }[];
+  roleGroups: { name: string; roles: string[]; members: string[] }[];
 }
 
 /**
@@ -240,11 +294,18 @@ export interface SimulatorControl {
    * the authorize endpoint accepts only registered ones (before, any loopback http(s) URI).
    */
   registerRedirectUri(uri: string): void;
+  /** Grants or revokes the app's access (Exchange Administrator, or a role group's roles). */
+  setAppRoles(tenantId: string, access: AppAccess): void;
   /**
    * Fails the next `times` calls of `operation` (a cmdlet name, `GET /organization` or
    * `token`) for `tenantId` (`*` for any tenant).
    */
   failNext(tenantId: string, operation: string, fault: SimFault, times?: number): void;
+  /**
+   * Changes a tenant behind the service's back, as a customer's admin (or Microsoft) would:
+   * no call is recorded. Throws when the object does not exist.
+   */
+  tamper(tenantId: string, change: SimTamper): void;
   /** Forgets every tenant, call and pending failure. */
   reset(): void;
   /** The seeded addresses of a tenant. */
