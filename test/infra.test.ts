@@ -142,7 +142,8 @@ describe("functions", () => {
       POWERTOOLS_SERVICE_NAME: "journal-onboarding",
       POWERTOOLS_METRICS_NAMESPACE: "JournalOnboarding",
     });
-    expect(api["M365_SECRET_ARN"]).toBeUndefined();
+    // The consent callback redeems the customer admin's sign-in with the app's credential.
+    expect(api["M365_SECRET_ARN"]).toEqual(ref(stack.credentials.secret));
     expect(envOf(stack.api.authorizer)).toMatchObject({
       TABLE_NAME: table,
       OPS_API_KEY_SECRET_ARN: ref(stack.api.opsApiKey),

@@ -10,7 +10,7 @@ import { permissionsScript } from "../domain/permissions-script.ts";
 import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
-import { CONSENT_CALLBACK_PATH, CONSENT_PAGE_HEADERS, consentPage } from "./consent.ts";
+import { CONSENT_CALLBACK_PATH, consentResponse } from "./consent.ts";
 import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
@@ -546,13 +546,26 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Where Entra's admin consent sends the customer's admin back",
     description:
-      "Opened by the customer admin's browser, not by partners: `?admin_consent=True&tenant=&state=` (or `error=`). Verifies the signed `state` (partner and tenant, short-lived) and that Entra's `tenant` is the one named in it, binds the tenant to that partner, starts its onboarding, and answers a small HTML page saying what happened.",
+      "Opened by the customer admin's browser, not by partners, twice. After admin consent (`?admin_consent=True&tenant=&state=`, which Entra does not authenticate) it verifies the signed `state` (partner and tenant) and that `tenant` is the one named in it, binds nothing, and redirects (302) to Entra's sign-in of that tenant with a new state valid for 10 minutes. After the sign-in (`?code=&state=`) it redeems the code with the app's own credential and binds the tenant to the partner only when the ID token is of that tenant, for this app, with the sign-in's nonce, and of a Global Administrator or Privileged Role Administrator; then onboarding starts. `error=` or any failed check binds nothing. Every answer but the redirect is a small HTML page saying what happened.",
     access: "public",
     query: ConsentCallbackQuery,
     responses: {
       200: { description: "Consent received: the tenant is bound.", contentType: "text/html" },
+      302: {
+        description: "Consent received: on to the admin's sign-in (`Location`: Entra's authorize endpoint).",
+        headers: { Location: "Entra's authorize URL of the tenant" },
+      },
       400: {
         description: "Nothing was bound (declined, invalid or expired link).",
+        contentType: "text/html",
+      },
+      403: {
+        description:
+          "Nothing was bound: the sign-in did not confirm the consent (another tenant, not an admin, a used code).",
+        contentType: "text/html",
+      },
+      503: {
+        description: "Nothing was bound: Entra could not be reached to redeem the sign-in.",
         contentType: "text/html",
       },
     },
@@ -561,11 +574,11 @@ export const routes: readonly Route[] = [
         ...(query.state !== undefined && { state: query.state }),
         ...(query.tenant !== undefined && { tenant: query.tenant }),
         ...(query.admin_consent !== undefined && { adminConsent: query.admin_consent }),
+        ...(query.code !== undefined && { code: query.code }),
         ...(query.error !== undefined && { error: query.error }),
         ...(query.error_description !== undefined && { errorDescription: query.error_description }),
       });
-      const page = consentPage(outcome);
-      return { status: page.status, text: page.html, headers: { ...CONSENT_PAGE_HEADERS } };
+      return consentResponse(outcome);
     },
   }),
   defineRoute({

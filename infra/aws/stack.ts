@@ -117,6 +117,7 @@ export class JournalOnboardingStack extends Stack {
       webhookQueue: this.webhooks.queue,
       logRetention,
       reservedConcurrency: reserved ? { api: reserved.api, authorizer: reserved.authorizer } : null,
+      credentials: this.credentials,
       consent: {
         M365_CLOUD: m365Cloud,
         ...(endpoints.authorityHost ? { M365_AUTHORITY_HOST: endpoints.authorityHost } : {}),

@@ -22,13 +22,14 @@ import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts"
 import { ensureTable } from "../../functions/adapters/dynamodb/table.ts";
 import { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
 import { sweepExpired } from "../../functions/adapters/dynamodb/ttl-sweep.ts";
+import { createAdminSignIn, type SignInCredential } from "../../functions/adapters/m365/admin-sign-in.ts";
 import { createM365Gateway, createM365GatewayFromEnv } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { createApi } from "../../functions/api/app.ts";
 import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/consent.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
-import { readM365AppConfig, retentionFromEnv } from "../../functions/commons/config.ts";
+import { readM365AppConfig, resolveM365Endpoints, retentionFromEnv } from "../../functions/commons/config.ts";
 import {
   DEFAULT_DRIFT_CHECK_INTERVAL_MS,
   DEFAULT_REMEDIATIONS_PER_DAY,
@@ -318,16 +319,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateOpsKey));
 
     // Binding by consent: claims and customer names on the same table; consent links carry a
-    // state signed with a key kept in DATA_DIR, and send the admin back to this service.
+    // state signed with a key kept in DATA_DIR, and send the admin back to this service, which
+    // then has the admin sign in (the configured app's credential, or the simulator's).
     const consentSecret = await keptSecret(join(dataDir, "consent-state-secret"), () => generateApiKey());
     let apiUrl = "";
     const gateway = m365;
+    const app = readM365AppConfig(env);
+    const signInApp: { clientId: string; credential: SignInCredential; authorityHost: string } = app
+      ? {
+          clientId: app.clientId,
+          credential: app.clientCertificatePath
+            ? { certificatePath: app.clientCertificatePath }
+            : { clientSecret: app.clientSecret! },
+          authorityHost: resolveM365Endpoints(env).endpoints.authorityHost,
+        }
+      : {
+          clientId: simulator!.clientId,
+          credential: { clientSecret: simulator!.clientSecret },
+          authorityHost: simulator!.endpoints.authorityHost,
+        };
+    const consentRedirect = () =>
+      env["M365_CONSENT_REDIRECT_URI"]?.trim() || `${apiUrl}${CONSENT_CALLBACK_PATH}`;
     const binding = {
       claims: new DynamoClaimStore({ client: docClient, tableName, cursorSecret }),
       links: createConsentLinks({
         secret: consentSecret,
         adminConsentUrl: (tenantId) => gateway.consentUrl(tenantId),
-        redirectUri: env["M365_CONSENT_REDIRECT_URI"]?.trim() || (() => `${apiUrl}${CONSENT_CALLBACK_PATH}`),
+        redirectUri: consentRedirect,
+        signIn: createAdminSignIn({
+          ...signInApp,
+          ...(app && resolveM365Endpoints(env).explicitAuthorityHost && { disableInstanceDiscovery: true }),
+          onFailure: (failure) => logger.warn("consent sign-in not redeemed", failure),
+        }),
       }),
     };
 
@@ -347,6 +370,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
     apiUrl = http.url;
     closers.push(() => http.close());
+    // Entra accepts only the app's registered redirect URIs: the simulator's app gets the callback.
+    simulator?.registerRedirectUri(consentRedirect());
     ownPorts.push(Number(new URL(http.url).port));
 
     return {

@@ -33,6 +33,7 @@ import type {
   AppAccess,
   SimCall,
   SimFault,
+  SimSignInUser,
   SimTamper,
   SimulatorConfig,
   SimulatorControl,
@@ -247,6 +248,14 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#settings.onChange?.();
   }
 
+  setSignInUser(tenantId: string, user: SimSignInUser | null): void {
+    this.#identity.setSignInUser(tenantId, user);
+  }
+
+  registerRedirectUri(uri: string): void {
+    this.#identity.registerRedirectUri(uri);
+  }
+
   setAppRoles(tenantId: string, access: AppAccess): void {
     setAppRoles(this.state(tenantId), this.#settings.clientId, access);
     this.#settings.onChange?.();
@@ -316,6 +325,7 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#tenants.clear();
     this.#pending.clear();
     this.#runtime.reset();
+    this.#identity.reset();
     this.#calls = [];
     this.#settings.onChange?.();
   }

@@ -258,6 +258,22 @@ export interface TenantSnapshot {
   roleGroups: { name: string; roles: string[]; members: string[] }[];
 }
 
+/**
+ * The user who signs in at a tenant's authorize endpoint (the customer's admin confirming a
+ * consent). Default: a Global Administrator of that tenant.
+ */
+export interface SimSignInUser {
+  /** Directory role template ids the user holds (the ID token's `wids`). @default Global Administrator */
+  roles?: string[];
+  /** The tenant the user ends up signed in to (the ID token's `tid`). @default the authorize endpoint's */
+  tenantId?: string;
+  /**
+   * Whether the ID token carries `wids` (the app's `groupMembershipClaims` includes directory
+   * roles). @default true
+   */
+  wids?: boolean;
+}
+
 /** Inspect and steer the simulator. In-process it is synchronous; see `connectSimulator` for HTTP. */
 export interface SimulatorControl {
   /** The tenant's state (created with its demo mailboxes when first seen). */
@@ -271,6 +287,13 @@ export interface SimulatorControl {
   config(): Required<Omit<SimulatorConfig, "tokenLifetimeSeconds">> & { tokenLifetimeSeconds: number };
   setConsented(tenantId: string, consented: boolean): void;
   setDehydrated(tenantId: string, dehydrated: boolean): void;
+  /** Who signs in at the tenant's authorize endpoint from now on; `null`: its Global Administrator again. */
+  setSignInUser(tenantId: string, user: SimSignInUser | null): void;
+  /**
+   * Registers a redirect URI of the app (as in its Entra registration): once one is registered,
+   * the authorize endpoint accepts only registered ones (before, any loopback http(s) URI).
+   */
+  registerRedirectUri(uri: string): void;
   /** Grants or revokes the app's access (Exchange Administrator, or a role group's roles). */
   setAppRoles(tenantId: string, access: AppAccess): void;
   /**
