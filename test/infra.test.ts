@@ -598,7 +598,7 @@ describe("monitoring", () => {
 
   it("the watchdog's EventBridge target keeps undeliverable events in its dead-letter queue", () => {
     const [, rule] = ofType("AWS::Events::Rule").find(([, r]) =>
-      JSON.stringify(r.Properties["EventPattern"]).includes("Step Functions Execution Status Change"),
+      JSON.stringify(r.Properties["EventPattern"] ?? null).includes("Step Functions Execution Status Change"),
     )!;
     const targets = rule.Properties["Targets"] as { DeadLetterConfig?: { Arn: unknown } }[];
     expect(targets).toHaveLength(1);
