@@ -125,11 +125,16 @@ export async function startWorkflowStack(
     instrumentClient?: (client: DynamoDBClient) => void;
     /** @default 0.001 (retries, if any, take milliseconds) */
     retryScale?: number;
+    /** Another DynamoDB (e.g. DynamoDB Local) instead of dynalite. */
+    dynamodbEndpoint?: string;
   } = {},
 ): Promise<WorkflowStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "bench-"));
-  const dynalite = await startDynalite({ path: join(dataDir, "dynamodb") });
-  const client = createDynamoClient({ endpoint: dynalite.endpoint, region: "us-east-1" });
+  const dynalite = options.dynamodbEndpoint
+    ? undefined
+    : await startDynalite({ path: join(dataDir, "dynamodb") });
+  const endpoint = options.dynamodbEndpoint ?? dynalite!.endpoint;
+  const client = createDynamoClient({ endpoint, region: "us-east-1" });
   options.instrumentClient?.(client);
   await ensureTable(client, DEFAULT_TABLE_NAME);
   const store = new DynamoTenantStore({
@@ -188,7 +193,7 @@ export async function startWorkflowStack(
     close: async () => {
       await engine.close();
       await sim.close();
-      await dynalite.close();
+      await dynalite?.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

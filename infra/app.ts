@@ -1,6 +1,6 @@
 /**
  * CDK app: `npx cdk synth` / `npx cdk deploy` (docs/deploy.md). Context (`-c key=value`):
- * `alarmEmail`, `m365Cloud`, `webAclArn`, `stackName`. cdk-nag's AwsSolutions pack runs on
+ * `alarmEmail`, `m365Cloud`, `m365ClientId`, `webAclArn`, `stackName`. cdk-nag's AwsSolutions pack runs on
  * every synth; an unacknowledged finding fails it.
  */
 import { App, Validations } from "aws-cdk-lib";
@@ -16,10 +16,12 @@ const context = (key: string): string | undefined => {
 const alarmEmail = context("alarmEmail");
 const m365Cloud = context("m365Cloud");
 const webAclArn = context("webAclArn");
+const m365ClientId = context("m365ClientId");
 new JournalOnboardingStack(app, context("stackName") ?? "JournalOnboarding", {
   ...(alarmEmail ? { alarmEmail } : {}),
   ...(m365Cloud ? { m365Cloud: m365Cloud as M365Cloud } : {}),
   ...(webAclArn ? { webAclArn } : {}),
+  ...(m365ClientId ? { m365ClientId } : {}),
 });
 Validations.of(app).addPlugins(new nag.AwsSolutionsChecks(app));
 app.synth();

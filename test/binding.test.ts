@@ -4,6 +4,8 @@
  * simulator's Entra, which sends the browser back to the service's consent callback.
  */
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
@@ -126,6 +128,49 @@ describe("binding by consent", () => {
       .filter((c) => c.operation.startsWith("Remove-"));
     expect(byA).toEqual([]);
     expect((await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+  });
+
+  it("after a change of owner, the previous owner's failing deliveries do not hold back the new owner's", async () => {
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        // A's receiver is down (500, retried with backoff); B's takes everything.
+        if (req.url === "/a") return void res.writeHead(500).end();
+        received.push(Buffer.concat(chunks).toString("utf8"));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const a = await rt.createPartner("a");
+      const b = await rt.createPartner("b");
+      expect(
+        (await rt.call("PUT", "/v1/webhook", { key: a.apiKey, body: { url: `${base}/a` } })).status,
+      ).toBe(200);
+      expect(
+        (await rt.call("PUT", "/v1/webhook", { key: b.apiKey, body: { url: `${base}/b` } })).status,
+      ).toBe(200);
+      const tenantId = await rt.onboard(a.apiKey);
+      await rt.waitFor(tenantId, ["succeeded"]);
+      const claim = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+      await rt.consent(claim.body.consentUrl);
+      expect((await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+      // A's deliveries wait for their retries (seconds, then minutes); B's arrive now, in order.
+      const ofB = () => received.map((r) => JSON.parse(r)).filter((e) => e.data.tenantId === tenantId);
+      for (let i = 0; i < 100 && !ofB().some((e) => e.type === "tenant.onboarding.succeeded"); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const types = ofB().map((e) => e.type);
+      expect(types[0]).toBe("tenant.onboarding.started");
+      expect(types.at(-1)).toBe("tenant.onboarding.succeeded");
+      const sequences = ofB().map((e) => e.data.sequence);
+      expect(sequences).toEqual([...sequences].sort((x, y) => x - y));
+    } finally {
+      server.close();
+    }
   });
 
   it("(b) squatting: B's unconsented claim does not block A; the admin's consent through A's link binds A", async () => {

@@ -335,7 +335,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
         50,
       );
-      const { status } = await rt.call("POST", "/v1/tenants", {
+      const { status, body } = await rt.call("POST", "/v1/tenants", {
         key: partner.apiKey,
         body: {
           tenantId: failed,
@@ -345,6 +345,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         },
       });
       expect(status).toBe(202);
+      await rt.consent(body.consentUrl);
       await rt.waitFor(failed, ["failed"]);
       const all = (await rt.call("GET", "/v1/tenants?limit=100")).body.items as { status: string }[];
       const expected = new Map<string, number>();
@@ -492,10 +493,12 @@ async function onboardFailing(message: string): Promise<string> {
   const tenantId = crypto.randomUUID();
   const simulator = rt.runtime.simulator!;
   simulator.failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message }, 1);
-  const { status } = await rt.call("POST", "/v1/tenants", {
+  const { status, body } = await rt.call("POST", "/v1/tenants", {
     key: partner.apiKey,
     body: { tenantId, customerName: "fabrikam", region: "us", ndrAddress: simulator.demo(tenantId).admin },
   });
   expect(status).toBe(202);
+  // The customer's admin consents through the partner's link; onboarding starts.
+  await rt.consent(body.consentUrl);
   return tenantId;
 }

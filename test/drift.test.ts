@@ -56,7 +56,7 @@ async function onboarded(extra: Record<string, unknown> = {}, status = "succeede
     ...extra,
   });
   expect(code).toBe(202);
-  // A new tenant waits for its admin's consent through the partner's link.
+  // A new tenant waits for the customer's consent through the partner's link.
   if (body.status === "awaiting_consent") expect((await rt.consent(body.consentUrl)).status).toBe(200);
   expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(status);
   return tenantId;
@@ -70,7 +70,7 @@ async function check(tenantId: string): Promise<Json> {
 }
 
 const writes = (tenantId: string) =>
-  sim.calls(tenantId).filter((c) => c.service === "exchange" && c.write && c.status < 400);
+  sim.calls(tenantId).filter((c) => c.write && c.service === "exchange" && c.status < 400);
 const driftEvents = async (tenantId: string) =>
   ((await as(`/v1/tenants/${tenantId}/events?limit=100`)).body.items as Json[]).filter((e) =>
     e.type.startsWith("tenant.drift."),

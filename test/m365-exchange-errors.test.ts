@@ -11,6 +11,7 @@ import {
   AccessDeniedError,
   AmbiguousIdentityError,
   M365ConfigurationError,
+  PermissionMissingError,
   ThrottledError,
   TransientError,
 } from "../functions/domain/errors.ts";
@@ -111,7 +112,7 @@ describe("Exchange error classes", () => {
     }
   });
 
-  it("maps a cmdlet the app may not run ('not recognized') to AccessDeniedError naming the missing role", async () => {
+  it("maps a cmdlet the app may not run ('not recognized') to PermissionMissingError naming the cmdlet and its role", async () => {
     const tenantId = randomUUID();
     const ex = gateway.tenant(tenantId).exchange;
     sim.failNext(tenantId, "Get-JournalRule", {
@@ -122,8 +123,10 @@ describe("Exchange error classes", () => {
         "The term 'Get-JournalRule' is not recognized as a name of a cmdlet, function, script file, or executable program.",
     });
     const err = await caught(ex.getJournalRule("x"));
-    expect(err).toBeInstanceOf(AccessDeniedError);
-    expect(err.message).toMatch(/role/);
+    expect(err).toBeInstanceOf(PermissionMissingError);
+    expect((err as PermissionMissingError).missing).toEqual([
+      { cmdlet: "Get-JournalRule", role: "View-Only Configuration" },
+    ]);
   });
 
   it("fetches a new token once after a 401 from Exchange, then the call goes through", async () => {

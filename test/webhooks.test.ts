@@ -11,7 +11,7 @@ import type { DeliveryRecord } from "../functions/adapters/dynamodb/webhook-stor
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
 import { InvalidCursorError, WebhookNotFoundError } from "../functions/domain/errors.ts";
 import type { TenantChange } from "../functions/domain/store.ts";
-import type { OnboardingRequest, TenantEvent } from "../functions/domain/tenant.ts";
+import { EVENT_TYPES, type OnboardingRequest, type TenantEvent } from "../functions/domain/tenant.ts";
 import { createLocalWebhooks } from "../functions/webhooks/index.ts";
 import { createLocalDispatcher, type LocalDispatcher } from "../functions/webhooks/local-dispatcher.ts";
 import { PartnerWebhookService } from "../functions/webhooks/service.ts";
@@ -626,7 +626,7 @@ describe("endpoint", () => {
     const created = await webhooks.putEndpoint(partnerId, { url: r.url }, now());
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(Buffer.from(created.secret!.slice(6), "base64")).toHaveLength(32);
-    expect(created.endpoint.events).toHaveLength(8);
+    expect(created.endpoint.events).toHaveLength(EVENT_TYPES.length);
     const replaced = await webhooks.putEndpoint(
       partnerId,
       { url: r.url, events: ["tenant.onboarding.failed"] },

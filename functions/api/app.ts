@@ -71,6 +71,11 @@ export interface ApiDependencies {
    * traffic have their own bucket. In AWS, API Gateway usage plans do this. @default none
    */
   rateLimiter?: RateLimiter;
+  /**
+   * The Microsoft 365 app's client id, for the permissions script; without it that route
+   * answers 501. @default none
+   */
+  m365AppId?: () => Promise<string | undefined>;
   /** Gives each new partner its own limit outside the process (AWS usage plan keys). @default none */
   partnerLimits?: PartnerLimits;
   /**
@@ -127,6 +132,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
       ...(deps.partnerLimits && { limits: deps.partnerLimits }),
     }),
     webhooks: deps.webhooks,
+    m365AppId: deps.m365AppId ?? (async () => undefined),
     openapi: () => {
       document ??= buildOpenApiDocument(routes);
       return document;

@@ -5,7 +5,8 @@
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
  * `OFFBOARDING_STATE_MACHINE_ARN`, `DRIFT_STATE_MACHINE_ARN` (drift checks), `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` (re-read every 60 s) or `OPS_API_KEY` (see `resolveOpsKeyHash`);
- * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key.
+ * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key;
+ * `M365_CLIENT_ID` (the app's client id, public) fills in the permissions script.
  */
 import { createHmac } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -105,6 +106,7 @@ export async function apiDependencies(env: Env = process.env) {
     binding: bindingFromEnv(env, docClient, cursorSecret),
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
     ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
+    m365AppId: async () => env.M365_CLIENT_ID?.trim() || undefined,
     ...engines(env),
   };
 }

@@ -24,6 +24,8 @@ export interface ApiServices {
   partners: PartnerService;
   webhooks: WebhookService | undefined;
   openapi: () => unknown;
+  /** The multi-tenant Microsoft 365 app's client id; undefined when not configured. */
+  m365AppId: () => Promise<string | undefined>;
 }
 
 export interface RouteInput<P, Q, B> {

@@ -6,6 +6,7 @@
 
 import { ERROR_CATALOGUE_PATH, errorCatalogueEntries } from "../domain/error-catalogue.ts";
 import { ConflictError } from "../domain/errors.ts";
+import { permissionsScript } from "../domain/permissions-script.ts";
 import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
@@ -63,6 +64,10 @@ export function toTenantResource(t: Tenant) {
       ...(s.progress !== undefined && { progress: s.progress }),
     })),
     ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
+    ...(t.missingPermissions !== undefined &&
+      t.missingPermissions !== null && {
+        missingPermissions: t.missingPermissions.map((m) => ({ cmdlet: m.cmdlet, role: m.role })),
+      }),
     ...(t.ndrAddressKept === true && { ndrAddressKept: true }),
     ...(t.onDrift !== undefined && { onDrift: t.onDrift }),
     ...(t.approval !== undefined && { approval: t.approval }),
@@ -384,6 +389,32 @@ export const routes: readonly Route[] = [
     },
   }),
   defineRoute({
+    operationId: "getTenantPermissionsScript",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/permissions-script",
+    tag: "tenants",
+    summary: "PowerShell that grants the app least privilege in the tenant",
+    description:
+      "The script a customer's admin runs once instead of giving the app the Exchange Administrator role: it registers the app's service principal in Exchange Online and makes it a member of a role group holding exactly the management roles this tenant's onboarding and offboarding need (they depend on `region` and `outboundGateway`). Safe to run twice. 501 when the deployment has no Microsoft 365 app configured.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 501],
+    responses: { 200: { description: "The PowerShell script.", contentType: "text/plain" } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.onboarding.getTenant(principal, params.tenantId);
+      const appId = await services.m365AppId();
+      if (!appId) throw new NotImplementedError("No Microsoft 365 app is configured on this deployment.");
+      return {
+        status: 200,
+        text: permissionsScript({ tenantId: tenant.tenantId, appId, request: tenant }),
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          "content-disposition": `attachment; filename="journal-onboarding-permissions-${tenant.tenantId}.ps1"`,
+        },
+      };
+    },
+  }),
+  defineRoute({
     operationId: "getTenantDrift",
     method: "GET",
     path: "/v1/tenants/{tenantId}/drift",
@@ -443,7 +474,7 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Retry onboarding",
     description:
-      "From `failed` or `awaiting_consent`, or from a stranded `queued`/`running` tenant whose workflow is no longer running; anything else is a 409.",
+      "From `failed`, `awaiting_consent` or `awaiting_permissions`, or from a stranded `queued`/`running` tenant whose workflow is no longer running; anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
     body: TenantRetryBody,
@@ -498,7 +529,7 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Offboard a tenant",
     description:
-      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent` and `offboarding_failed` (or a stranded tenant whose workflow is no longer running); anything else is a 409.",
+      "Removes what this service created in the tenant and restores the previous NDR address. Allowed from `succeeded`, `failed`, `awaiting_consent`, `awaiting_permissions` and `offboarding_failed` (or a stranded tenant whose workflow is no longer running); anything else is a 409.",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
     problems: [404, 409, 503],

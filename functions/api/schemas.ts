@@ -324,6 +324,18 @@ export const TenantSchema = z.strictObject({
   status: z.enum(TENANT_STATUSES),
   steps: z.array(StepSchema),
   consentUrl: z.url().optional(),
+  missingPermissions: z
+    .array(
+      z.strictObject({
+        cmdlet: z.string().meta({ description: "An Exchange cmdlet the app may not run in the tenant." }),
+        role: z.string().meta({ description: "The Exchange management role that holds it." }),
+      }),
+    )
+    .optional()
+    .meta({
+      description:
+        "In `awaiting_permissions`: what the app may not run. GET .../permissions-script gives the PowerShell that grants it.",
+    }),
   ndrAddressKept: z.boolean().optional().meta({
     description:
       "After offboarding: the journal report NDR address was empty before onboarding, Exchange refused to clear it, and the address onboarding set was left in place.",

@@ -93,6 +93,7 @@ export const SETTLED_STATUSES: readonly TenantStatus[] = [
   "succeeded",
   "failed",
   "awaiting_consent",
+  "awaiting_permissions",
   "offboarded",
   "offboarding_failed",
 ];

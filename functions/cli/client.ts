@@ -122,7 +122,12 @@ export class OnboardingClient {
     return this.#all((cursor) => this.listEvents(tenantId, { limit: query.limit ?? 100, ...cursor }));
   }
 
-  /** 202 from `failed` or `awaiting_consent`; anything else is an ApiProblemError with status 409. */
+  /** The PowerShell that grants the app least privilege in the tenant (text). */
+  permissionsScript(tenantId: string): Promise<string> {
+    return this.#request("GET", `v1/tenants/${segment(tenantId)}/permissions-script`, { text: true });
+  }
+
+  /** 202 from `failed`, `awaiting_consent` or `awaiting_permissions`; anything else is an ApiProblemError with status 409. */
   retryTenant(tenantId: string): Promise<TenantResource> {
     return this.#request("POST", `v1/tenants/${segment(tenantId)}/retry`);
   }
@@ -188,7 +193,7 @@ export class OnboardingClient {
   async #request<T>(
     method: "GET" | "POST" | "DELETE",
     path: string,
-    options: { query?: Query; body?: unknown } = {},
+    options: { query?: Query; body?: unknown; text?: boolean } = {},
   ): Promise<T> {
     return (await this.#exchange<T>(method, path, options)).body;
   }
@@ -196,14 +201,16 @@ export class OnboardingClient {
   async #exchange<T>(
     method: "GET" | "POST" | "DELETE",
     path: string,
-    options: { query?: Query; body?: unknown; headers?: Record<string, string> } = {},
+    options: { query?: Query; body?: unknown; headers?: Record<string, string>; text?: boolean } = {},
   ): Promise<{ body: T; headers: Headers }> {
     const url = new URL(path, this.baseUrl);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = {
-      accept: "application/json, application/problem+json",
+      accept: options.text
+        ? "text/plain, application/problem+json"
+        : "application/json, application/problem+json",
       authorization: `Bearer ${this.#apiKey}`,
     };
     if (options.body !== undefined) headers["content-type"] = "application/json";
@@ -232,6 +239,7 @@ export class OnboardingClient {
       }
       if (response.ok) {
         const text = await response.text();
+        if (options.text) return { body: text as T, headers: response.headers };
         return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
       }
       const retryable =

@@ -8,6 +8,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { RegionMode } from "../domain/provider.ts";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
 import {
   CountsView,
@@ -25,6 +26,7 @@ import {
   writeResults,
 } from "./bulk.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
+import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
 import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
 
@@ -47,7 +49,7 @@ interface GlobalOptions {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent", "awaiting_permissions"];
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -181,7 +183,7 @@ Exit codes:
 
   tenants
     .command("retry")
-    .description("Retry a failed (or awaiting_consent) tenant, or every failed tenant")
+    .description("Retry a failed (or awaiting_consent/awaiting_permissions) tenant, or every failed tenant")
     .argument("[tenantId]", "the Entra tenant id (GUID)", parseGuid)
     .option("--all-failed", "retry every tenant whose status is failed")
     .option("--partner <partnerId>", "with --all-failed: only this partner's tenants (ops)")
@@ -507,6 +509,63 @@ Exit codes:
     return code;
   }
 
+  // ---- least privilege and real-tenant checks ----------------------------------------------
+  program
+    .command("permissions-script")
+    .description(
+      "The PowerShell a customer's admin runs once to give the app least privilege (instead of Exchange Administrator)",
+    )
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .option("--out <file>", "write it to this file (e.g. grant.ps1) instead of stdout")
+    .action(async (tenantId: string, opts: { out?: string }) => {
+      const script = await client().permissionsScript(tenantId);
+      if (!opts.out) return out(script);
+      await writeFile(opts.out, script, { mode: 0o644 });
+      io.stderr.write(`Wrote ${clean(opts.out)}: have the customer's admin run it in PowerShell 7.\n`);
+    });
+
+  program
+    .command("doctor")
+    .description(
+      "Checks the app against one real tenant with the service's M365_* credentials: token, Graph, permissions, reads, and the assumed rows of docs/m365-fidelity.md; writes a Markdown and a JSON report",
+    )
+    .requiredOption("--tenant <tenantId>", "the customer's Entra tenant id (GUID)", parseGuid)
+    .option("--write-test", "also create, validate and remove uniquely named objects (a test tenant only)")
+    .addOption(
+      new Option("--region <region>", "the onboarding mode whose permissions to check")
+        .choices(["us", "eu", "split"])
+        .default("split"),
+    )
+    .option("--no-gateway", "check without the outbound connector's cmdlets")
+    .option("--out <path>", "report path, without extension: <path>.md and <path>.json", "doctor-report")
+    .action(
+      async (opts: {
+        tenant: string;
+        writeTest?: boolean;
+        region: RegionMode;
+        gateway: boolean;
+        out: string;
+      }) => {
+        const report = await runDoctor({
+          env: io.env,
+          tenantId: opts.tenant,
+          writeTest: opts.writeTest === true,
+          mode: { region: opts.region, outboundGateway: opts.gateway },
+          log: (line) => io.stderr.write(`${clean(line)}\n`),
+        });
+        const base = opts.out.replace(/\.(md|json)$/i, "");
+        await writeFile(`${base}.md`, renderDoctorMarkdown(report));
+        await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+        const counts = (["confirmed", "refuted", "unknown"] as const)
+          .map((v) => `${report.rows.filter((r) => r.verdict === v).length} ${v}`)
+          .join(", ");
+        out(
+          `${report.ok ? "ok" : "problems found"}: ${report.checks.filter((c) => c.status === "fail").length} failed checks; assumed rows: ${counts}. Report: ${clean(base)}.md, ${clean(base)}.json`,
+        );
+        if (!report.ok) state.exitCode = ExitCode.ApiError;
+      },
+    );
+
   // ---- webhooks ----------------------------------------------------------------------------
   const webhooks = program.command("webhooks").description("Webhook deliveries and their replay");
 
@@ -692,6 +751,7 @@ function renderTenant(t: TenantResource): string {
     ["Status", t.status],
     ["Error", errorText(t.error)],
     ["Consent URL", t.consentUrl],
+    ["Missing permissions", t.missingPermissions?.map((m) => `${m.cmdlet} (${m.role})`).join(", ")],
     ["Created", time(t.createdAt)],
     ["Updated", time(t.updatedAt)],
   ]);
@@ -701,12 +761,17 @@ function renderTenant(t: TenantResource): string {
     { header: "ATTEMPTS", value: (s) => s.attempts },
     { header: "STARTED", value: (s) => time(s.startedAt) },
     { header: "DURATION", value: (s) => duration(s.startedAt, s.finishedAt) },
-    { header: "ERROR", value: (s) => errorText(s.error) },
+    // A running step that adds members in batches shows where it stands instead.
+    { header: "ERROR", value: (s) => (s.error || !s.progress ? errorText(s.error) : s.progress) },
   ]);
   const code = t.error?.code;
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
+  const script =
+    t.status === "awaiting_permissions"
+      ? `\nThe customer's admin runs, once: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
+      : "";
   const hint = RETRYABLE.includes(t.status)
-    ? `\n${fix}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
+    ? `\n${fix}${script}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
     : "";
   return `${head}\n\n${steps}${hint}`;
 }

@@ -19,7 +19,7 @@ export function requireEnv(name: string): string {
 let store: DynamoTenantStore | undefined;
 /** The tenant store on TABLE_NAME (SDK client traced by X-Ray). */
 export function tenantStore(
-  options: { onEvents?: ConstructorParameters<typeof DynamoTenantStore>[0]["onEvents"] } = {},
+  options: Pick<ConstructorParameters<typeof DynamoTenantStore>[0], "onEvents" | "flushAfterWrite"> = {},
 ) {
   store ??= new DynamoTenantStore({
     client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),

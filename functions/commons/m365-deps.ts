@@ -1,7 +1,9 @@
 /**
- * The Microsoft 365 gateway of the task functions, built once per cold start: the app's
- * credentials come from the Secrets Manager secret M365_SECRET_ARN, never from plain
- * environment variables; the endpoints from M365_CLOUD or the explicit M365_* variables.
+ * The Microsoft 365 gateway of the task function, built once per cold start (its token cache
+ * serves every step that meets this container): the app's credentials come from the Secrets
+ * Manager secret M365_SECRET_ARN (a certificate; a client secret works but is logged as a
+ * warning), never from plain environment variables; the endpoints from M365_CLOUD or the
+ * explicit M365_* variables.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createM365Gateway } from "../adapters/m365/gateway.ts";
@@ -31,15 +33,28 @@ export function m365Gateway(): Promise<M365Gateway> {
     const client = tracer.captureAWSv3Client(new SecretsManagerClient({}));
     const out = await client.send(new GetSecretValueCommand({ SecretId: requireEnv("M365_SECRET_ARN") }));
     const secret = JSON.parse(out.SecretString ?? "{}") as AppSecret;
-    if (!secret.clientId || secret.clientId === M365_CLIENT_ID_PLACEHOLDER) {
+    // The stack's filler where the PEM goes is not a PEM: not configured yet.
+    const certificate = secret.clientCertificate?.includes("-----BEGIN")
+      ? secret.clientCertificate
+      : undefined;
+    if (
+      !secret.clientId ||
+      secret.clientId === M365_CLIENT_ID_PLACEHOLDER ||
+      (!certificate && !secret.clientSecret)
+    ) {
       logger.error("The Microsoft 365 app secret is not filled in (see docs/deploy.md).");
       throw new Error("Microsoft 365 app credentials are not configured.");
+    }
+    if (!certificate) {
+      logger.warn(
+        "The Microsoft 365 app signs in with a client secret: Microsoft documents certificates for Exchange app-only; put a clientCertificate PEM in the secret (docs/deploy.md).",
+      );
     }
     const { endpoints } = resolveM365Endpoints(process.env);
     return createM365Gateway({
       clientId: secret.clientId,
-      ...(secret.clientCertificate
-        ? { clientCertificatePem: secret.clientCertificate }
+      ...(certificate
+        ? { clientCertificatePem: certificate }
         : secret.clientSecret
           ? { clientSecret: secret.clientSecret }
           : {}),

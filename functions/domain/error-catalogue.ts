@@ -92,6 +92,11 @@ export const ERROR_CATALOGUE = {
     "Microsoft 365 authenticated the app but refused the call: the app's service principal lacks the Exchange Administrator role (or the role group with the needed management roles), or a Graph permission.",
     `Have the customer's admin assign the role to the app in that tenant (see docs/real-tenant.md), then ${RETRY}.`,
   ),
+  M365_PERMISSION_MISSING: tenant(
+    "after-fix",
+    'The app may not run some Exchange cmdlets in this tenant: it has neither the Exchange Administrator role nor a role group holding the management roles of those cmdlets. Found before any write by check-access (the tenant is `awaiting_permissions` with `missingPermissions`: each cmdlet and its role), or when Exchange refused a cmdlet as "not recognized" / "not allowed" during a step (the message names the cmdlet and its role).',
+    `Have the customer's admin run the PowerShell of \`GET /v1/tenants/{tenantId}/permissions-script\` (\`npx onboarding permissions-script <tenantId>\`) once, or assign the app the Exchange Administrator role (docs/real-tenant.md), then ${RETRY}.`,
+  ),
   M365_INVALID_REQUEST: tenant(
     "after-fix",
     "Exchange refused a cmdlet as invalid (its message says why: a name or address already used by another object, a quota, a value Exchange does not accept). Sending it again unchanged cannot succeed.",

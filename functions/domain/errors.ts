@@ -11,6 +11,7 @@ export const ErrorName = {
   Transient: "TransientError",
   NotFound: "NotFoundError",
   ConsentRequired: "ConsentRequiredError",
+  PermissionMissing: "PermissionMissingError",
   AccessDenied: "AccessDeniedError",
   InvalidRequest: "InvalidRequestError",
   DehydratedOrganization: "DehydratedOrganizationError",
@@ -66,6 +67,23 @@ export class NotFoundError extends OnboardingError {
 export class ConsentRequiredError extends OnboardingError {
   override readonly name = ErrorName.ConsentRequired;
   readonly code = "CONSENT_REQUIRED";
+}
+
+/**
+ * The app may not run some cmdlets in this tenant: its role group lacks the management roles
+ * that hold them (Exchange answers "The term 'X' is not recognized ..." or "... is not allowed
+ * to call X"). Found by check-access's preflight (the tenant then waits in
+ * `awaiting_permissions`) or by a step's refused call.
+ */
+export class PermissionMissingError extends OnboardingError {
+  override readonly name = ErrorName.PermissionMissing;
+  readonly code = "M365_PERMISSION_MISSING";
+  /** Each cmdlet refused and the role that holds it ("unknown" when not known). */
+  readonly missing: readonly { cmdlet: string; role: string }[];
+  constructor(message: string, missing: readonly { cmdlet: string; role: string }[], options?: ErrorOptions) {
+    super(message, options);
+    this.missing = missing;
+  }
 }
 
 /** Authenticated, but not allowed (missing role or permission). */
@@ -181,7 +199,7 @@ const MAPPED_MESSAGES: Readonly<Record<string, string>> = {
   CONSENT_REQUIRED:
     "The customer's admin has not granted this service's app consent in the tenant; have them consent via consentUrl, then retry.",
   M365_ACCESS_DENIED:
-    "Microsoft 365 denied access: the app's service principal needs the Exchange Administrator role in the tenant (and consent must be current); fix it, then retry.",
+    "Microsoft 365 denied access: the app's service principal needs the Exchange Administrator role in the tenant, or the role group of GET /v1/tenants/{tenantId}/permissions-script (and consent must be current); fix it, then retry.",
   M365_CONFIGURATION:
     "The service's Microsoft 365 app is not set up for this tenant's cloud; ops must fix the service configuration, then retry.",
   M365_THROTTLED: "Microsoft 365 throttled the requests for too long; retry the tenant later.",

@@ -97,6 +97,11 @@ export interface CreateOptions {
 }
 
 export interface ExchangeOperations {
+  /**
+   * The cmdlets the app may run in this tenant (its roles), as Exchange lists them; undefined
+   * when Exchange gives no list. Reads only.
+   */
+  availableCmdlets(): Promise<string[] | undefined>;
   getOutboundConnector(name: string): Promise<OutboundConnector | undefined>;
   newOutboundConnector(spec: OutboundConnectorSpec, options?: CreateOptions): Promise<OutboundConnector>;
   setOutboundConnector(

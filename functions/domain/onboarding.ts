@@ -253,6 +253,7 @@ export class OnboardingService {
         steps,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         newRun: true,
         requestedBy: requesterOf(principal),
       },
@@ -345,6 +346,7 @@ export class OnboardingService {
         expectRun: current.internals.run,
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         ndrAddressKept: null,
         requestedBy: requesterOf(principal),
         // Offboarding's own steps appear on the tenant, pending, in their order.

@@ -13,6 +13,7 @@ import type { RequestedBy } from "./change-log.ts";
 import type { DriftResult, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
+import type { MissingPermission } from "./permissions.ts";
 import type {
   AnyStepName,
   EventType,
@@ -127,6 +128,8 @@ export interface TenantChange {
   resetSteps?: boolean;
   error?: ErrorInfo | null;
   consentUrl?: string | null;
+  /** `null` clears it. */
+  missingPermissions?: MissingPermission[] | null;
   /** Increment `run` (a new workflow execution). */
   newRun?: boolean;
   /**

@@ -6,6 +6,7 @@
  *
  *   queued -> running -> succeeded -> offboarding -> offboarded
  *                 |  \-> awaiting_consent --retry--> queued
+ *                 |  \-> awaiting_permissions --retry--> queued
  *                 |  \-> awaiting_approval --approve--> queued (approval: required)
  *                 \-> failed --retry--> queued        offboarding -> offboarding_failed --DELETE--> offboarding
  *
@@ -13,12 +14,14 @@
  */
 import type { Approval, DriftResult, OnDrift, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
+import type { MissingPermission } from "./permissions.ts";
 import type { RegionMode } from "./provider.ts";
 
 export const TENANT_STATUSES = [
   "queued",
   "running",
   "awaiting_consent",
+  "awaiting_permissions",
   "awaiting_approval",
   "succeeded",
   "failed",
@@ -94,6 +97,8 @@ export interface Tenant extends OnboardingRequest {
   status: TenantStatus;
   steps: Step[];
   consentUrl?: string;
+  /** In `awaiting_permissions`: each cmdlet the app may not run and the role that holds it. */
+  missingPermissions?: MissingPermission[];
   /**
    * Set by offboarding when the previous JournalingReportNdrTo was empty and Exchange refused to
    * clear it: the address onboarding set is still there.
@@ -113,6 +118,7 @@ export const EVENT_TYPES = [
   "tenant.onboarding.step_succeeded",
   "tenant.onboarding.step_failed",
   "tenant.onboarding.awaiting_consent",
+  "tenant.onboarding.awaiting_permissions",
   "tenant.onboarding.succeeded",
   "tenant.onboarding.failed",
   "tenant.offboarding.succeeded",
@@ -170,12 +176,16 @@ export function initialSteps(req: Pick<OnboardingRequest, "region" | "outboundGa
 }
 
 /** Statuses from which `POST /retry` is allowed. */
-export const RETRYABLE_STATUSES: readonly TenantStatus[] = ["failed", "awaiting_consent"];
+export const RETRYABLE_STATUSES: readonly TenantStatus[] = [
+  "failed",
+  "awaiting_consent",
+  "awaiting_permissions",
+];
 /** Statuses from which a drift check may run (`POST .../drift-checks`, the schedule). */
 export const DRIFT_CHECKABLE_STATUSES: readonly TenantStatus[] = ["succeeded"];
 /**
  * Statuses from which `PATCH` may correct the request (then `retry` applies it).
- * `awaiting_permissions` and `awaiting_approval` join here once they exist in TENANT_STATUSES.
+ * `awaiting_approval` joins here once it exists in TENANT_STATUSES.
  */
 export const PATCHABLE_STATUSES: readonly TenantStatus[] = [
   "failed",
@@ -204,6 +214,7 @@ export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
   "awaiting_approval",
   "failed",
   "awaiting_consent",
+  "awaiting_permissions",
   "offboarding_failed",
 ];
 

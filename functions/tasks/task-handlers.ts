@@ -1,6 +1,6 @@
 /**
- * The workflow's task logic, independent of Lambda: each task function of
- * `workflows/definition.ts` maps to one of these. The Lambda entries in this folder wrap them
+ * The workflow's task logic, independent of Lambda: each task of `workflows/definition.ts`
+ * maps to one of these (the one task function routes to them by the payload's task name). The Lambda entries in this folder wrap them
  * with middleware; the local engine calls them directly. They record every step's status,
  * attempts, timings and events in the store, and delegate the Microsoft 365 work to the
  * desired-state steps of `functions/domain/steps/`.
@@ -17,6 +17,7 @@ import {
   type ErrorInfo,
   ErrorName,
   OrganizationHydratingError,
+  PermissionMissingError,
   PlanStaleError,
   partnerMessage,
   toErrorInfo,
@@ -27,13 +28,8 @@ import { sameWrites } from "../domain/steps/diff.ts";
 import { APPLIES, DIFFS, type DiffContext, STEPS, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
-import type { TenantEvent } from "../domain/tenant.ts";
-import {
-  type AnyStepName,
-  applicableSteps,
-  OFFBOARDING_STEP_NAMES,
-  type StepName,
-} from "../domain/tenant.ts";
+import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
+import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
 import { driftOutcome, findDifferences, planFor } from "./drift-check.ts";
 
 /** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
@@ -100,7 +96,7 @@ export interface Plan {
 
 export type TaskHandler = (input: TaskInput) => Promise<unknown>;
 
-/** One handler per task function of the workflow definition. */
+/** One handler per task of the workflow definitions: the task function's routing table. */
 export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
   const profile = deps.profile ?? DEFAULT_PROVIDER;
   const now = deps.now ?? (() => new Date().toISOString());
@@ -149,7 +145,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
    * running can write nothing more, so it stops at its next write (e.g. the next batch of
    * memberships) instead of running beside its retry.
    */
-  const contextFor = async (stored: StoredTenant, step?: AnyStepName): Promise<StepContext> => {
+  const contextFor = async (stored: StoredTenant, step: AnyStepName): Promise<StepContext> => {
     const { tenant, internals } = stored;
     const { tenantId } = tenant;
     const attempts = step && tenant.steps.find((s) => s.name === step)?.attempts;
@@ -158,7 +154,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     return {
       request: tenant,
       profile,
-      m365: await m365For(stored, step ?? "check-access"),
+      m365: await m365For(stored, step),
       owned: internals.owned,
       ownedMembers: (limit) => store.listOwnedMembers(tenantId, limit),
       adopted: internals.adopted,
@@ -296,7 +292,6 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       };
       try {
         const outcome = await hydrating(stored, ctx, apply);
-        const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts;
         if (step === "check-access" && stored.tenant.approval === "required") {
           const stop = await awaitApproval(stored, ctx);
           if (stop) {
@@ -310,6 +305,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
             return { ...plan, awaitingApproval: true };
           }
         }
+        const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts;
         await write(input.tenantId, input.run, {
           ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
           expectStatus: ["running"],
@@ -327,7 +323,14 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       } catch (err) {
         const error = toErrorInfo(err);
         // The last error stays visible while the workflow retries; the Catch marks the step failed.
-        await write(input.tenantId, input.run, { steps: { [step]: { error } } }).catch(() => undefined);
+        // A permission error also records what is missing, for `awaiting_permissions`.
+        const missing =
+          err instanceof PermissionMissingError
+            ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
+            : {};
+        await write(input.tenantId, input.run, { steps: { [step]: { error } }, ...missing }).catch(
+          () => undefined,
+        );
         deps.onStepResult?.({
           tenantId: input.tenantId,
           step,
@@ -554,6 +557,7 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.Transient, "M365_UNAVAILABLE"],
   [ErrorName.NotFound, "M365_NOT_FOUND"],
   [ErrorName.ConsentRequired, "CONSENT_REQUIRED"],
+  [ErrorName.PermissionMissing, "M365_PERMISSION_MISSING"],
   [ErrorName.AccessDenied, "M365_ACCESS_DENIED"],
   [ErrorName.InvalidRequest, "M365_INVALID_REQUEST"],
   [ErrorName.DehydratedOrganization, "ORGANIZATION_DEHYDRATED"],
@@ -601,12 +605,29 @@ async function outcomeChange(
         event: { type: "tenant.onboarding.awaiting_consent", error: consent },
       };
     }
+    case "awaiting_permissions": {
+      const missing = error ?? {
+        code: "M365_PERMISSION_MISSING",
+        message: "The app may not run some cmdlets in this tenant.",
+      };
+      return {
+        expectStatus: ["running"],
+        status: "awaiting_permissions",
+        error: {
+          code: "M365_PERMISSION_MISSING",
+          message: `The customer's admin must grant the app the management roles in missingPermissions: run the PowerShell of GET /v1/tenants/${input.tenantId}/permissions-script once (or assign Exchange Administrator), then retry. (${missing.message})`,
+        },
+        steps: { "check-access": { status: "failed", finishedAt: now(), error: missing } },
+        event: { type: "tenant.onboarding.awaiting_permissions", error: missing },
+      };
+    }
     case "succeeded":
       return {
         expectStatus: ["running"],
         status: "succeeded",
         error: null,
         consentUrl: null,
+        missingPermissions: null,
         approvedPlan: null,
         event: { type: "tenant.onboarding.succeeded" },
       };
@@ -615,6 +636,16 @@ async function outcomeChange(
       const firstFailure = tenant.steps.find((s) => s.status === "failed")?.error;
       const reason = firstFailure ??
         error ?? { code: "INTERNAL_ERROR", message: "The workflow failed; ops can retry the tenant." };
+      // A step Exchange refused for want of a role (the preflight could not see it, e.g. a
+      // role-bound parameter): the tenant waits for the grant, as after check-access.
+      if (reason.code === "M365_PERMISSION_MISSING" && tenant.missingPermissions?.length) {
+        return {
+          expectStatus: ["running"],
+          status: "awaiting_permissions",
+          error: reason,
+          event: { type: "tenant.onboarding.awaiting_permissions", error: reason },
+        };
+      }
       return {
         expectStatus: ["running"],
         status: "failed",

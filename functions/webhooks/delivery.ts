@@ -14,6 +14,7 @@ import { parseRetryAfter } from "../commons/http.ts";
 import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
 import { publicEventData, type TenantEvent } from "../domain/tenant.ts";
 import { nextRetryDelay, retryScheduleFromEnv } from "./schedule.ts";
+import { CLEAR_SECRETS, type SecretOpener } from "./secret-box.ts";
 import { DEFAULT_TIMEOUT_MS, type SendResult, sendWebhook, signatureHeaders } from "./sender.ts";
 import {
   checkWebhookUrlSyntax,
@@ -36,6 +37,8 @@ export const consoleLogger: WebhookLogger = {
 
 export interface DeliveryOptions {
   webhookStore: DynamoWebhookStore;
+  /** Decrypts stored endpoint secrets to sign (secret-box.ts). @default clear secrets only */
+  secrets?: SecretOpener;
   /**
    * Delays (ms) of the retries after the first, immediate attempt.
    * @default WEBHOOK_RETRY_SCHEDULE when set, else the Standard Webhooks example schedule
@@ -90,8 +93,10 @@ export class WebhookDeliverer {
   readonly #onAttempt: DeliveryOptions["onAttempt"];
   readonly #logger: WebhookLogger;
 
+  readonly #secrets: SecretOpener;
   constructor(options: DeliveryOptions) {
     this.#store = options.webhookStore;
+    this.#secrets = options.secrets ?? CLEAR_SECRETS;
     this.#schedule = options.retrySchedule ?? retryScheduleFromEnv();
     this.#timeoutMs = options.timeoutMs ?? timeoutFromEnv();
     this.#policy = {
@@ -172,13 +177,13 @@ export class WebhookDeliverer {
     }
 
     const body = webhookBody(delivery.event);
-    const secrets = [endpoint.secret];
+    const secrets = [await this.#secrets.open(endpoint.secret, endpoint.partnerId)];
     if (
       endpoint.previousSecret &&
       endpoint.previousSecretExpiresAt &&
       Date.parse(endpoint.previousSecretExpiresAt) > now.getTime()
     ) {
-      secrets.push(endpoint.previousSecret);
+      secrets.push(await this.#secrets.open(endpoint.previousSecret, endpoint.partnerId));
     }
     const result = await this.#send(
       endpoint.url,

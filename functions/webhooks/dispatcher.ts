@@ -19,6 +19,7 @@ import { requireEnv } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { type AttemptOutcome, WebhookDeliverer, type WebhookLogger } from "./delivery.ts";
+import { secretBoxFromEnv } from "./secret-box.ts";
 import { DEFAULT_TIMEOUT_MS } from "./sender.ts";
 import { parseDeliveryMessage, SqsDeliveryQueue } from "./sqs-queue.ts";
 
@@ -119,6 +120,8 @@ export const handler = instrument(
           client: createDocumentClient(),
           tableName: requireEnv("TABLE_NAME"),
         }),
+        // The only code that may decrypt endpoint secrets (kms:Decrypt is granted to this function only).
+        secrets: secretBoxFromEnv(),
         onAttempt: (delivery) => {
           if (delivery.status === "succeeded")
             metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);

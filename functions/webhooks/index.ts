@@ -10,6 +10,7 @@ import {
   type LocalDispatcher,
   type LocalDispatcherOptions,
 } from "./local-dispatcher.ts";
+import { LocalSecretBox, secretBoxFromEnv } from "./secret-box.ts";
 import { PartnerWebhookService } from "./service.ts";
 import { SqsDeliveryQueue } from "./sqs-queue.ts";
 
@@ -43,6 +44,8 @@ export function webhookServiceFromEnv(options: {
   return new PartnerWebhookService({
     webhookStore,
     replays: new SqsDeliveryQueue({ client: options.sqsClient ?? new SQSClient({}), queueUrl }),
+    // Encrypt only: the API function may seal new secrets, never open them (WEBHOOK_SECRET_KEY_ID).
+    secrets: secretBoxFromEnv(env),
   });
 }
 
@@ -71,9 +74,12 @@ export function createLocalWebhooks(
     cursorSecret?: string;
     /** TTL of settled deliveries. @default `EVENT_RETENTION_DAYS` (90) */
     retentionDays?: number;
+    /** 32 bytes: endpoint secrets are stored AES-256-GCM encrypted with it. @default clear (tests) */
+    secretKey?: Buffer;
   },
 ): LocalWebhooks {
-  const { docClient, tableName, cursorSecret, retentionDays, ...dispatcherOptions } = options;
+  const { docClient, tableName, cursorSecret, retentionDays, secretKey, ...dispatcherOptions } = options;
+  const secrets = secretKey ? new LocalSecretBox(secretKey) : undefined;
   const webhookStore = new DynamoWebhookStore({
     client: docClient,
     tableName,
@@ -81,9 +87,15 @@ export function createLocalWebhooks(
     ...(retentionDays !== undefined && { retentionDays }),
   });
   const allowInsecureLoopback = options.allowInsecureLoopback ?? true;
-  const dispatcher = createLocalDispatcher({ ...dispatcherOptions, webhookStore, allowInsecureLoopback });
+  const dispatcher = createLocalDispatcher({
+    ...dispatcherOptions,
+    webhookStore,
+    allowInsecureLoopback,
+    ...(secrets && { secrets }),
+  });
   const service = new PartnerWebhookService({
     webhookStore,
+    ...(secrets && { secrets }),
     replays: dispatcher,
     allowInsecureLoopback,
     ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),

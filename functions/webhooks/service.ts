@@ -20,6 +20,7 @@ import type {
   WebhookEndpointInput,
   WebhookService,
 } from "../domain/webhooks.ts";
+import { CLEAR_SECRETS, type SecretSealer } from "./secret-box.ts";
 import { type HostResolver, type UrlPolicy, validateWebhookUrl } from "./url-policy.ts";
 
 /** Where a replayed delivery goes to be sent again, behind the tenant's earlier deliveries. */
@@ -45,6 +46,8 @@ export interface PartnerWebhookServiceOptions {
   resolve?: HostResolver;
   /** How long a rotated-out secret still signs (second signature). @default 24 hours */
   secretOverlapMs?: number;
+  /** Encrypts new secrets before they are stored (secret-box.ts). @default clear (unit tests) */
+  secrets?: SecretSealer;
 }
 
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
@@ -68,6 +71,7 @@ export class PartnerWebhookService implements WebhookService {
   readonly #replays: ReplayQueue;
   readonly #policy: UrlPolicy;
   readonly #overlapMs: number;
+  readonly #secrets: SecretSealer;
 
   constructor(options: PartnerWebhookServiceOptions) {
     this.#store = options.webhookStore;
@@ -78,6 +82,7 @@ export class PartnerWebhookService implements WebhookService {
       ...(options.resolve && { resolve: options.resolve }),
     };
     this.#overlapMs = options.secretOverlapMs ?? 24 * 3_600_000;
+    this.#secrets = options.secrets ?? CLEAR_SECRETS;
   }
 
   /**
@@ -96,7 +101,16 @@ export class PartnerWebhookService implements WebhookService {
       const current = await this.#store.getEndpoint(partnerId);
       if (!current) {
         const secret = generateWebhookSecret();
-        const record: EndpointRecord = { partnerId, url, events, secret, createdAt: now, updatedAt: now };
+        // Stored encrypted; shown to the partner this once.
+        const sealed = await this.#secrets.seal(secret, partnerId);
+        const record: EndpointRecord = {
+          partnerId,
+          url,
+          events,
+          secret: sealed,
+          createdAt: now,
+          updatedAt: now,
+        };
         if (await this.#store.createEndpoint(record)) return { endpoint: toEndpointView(record), secret };
       } else {
         const secret = input.rotateSecret ? generateWebhookSecret() : undefined;
@@ -105,7 +119,10 @@ export class PartnerWebhookService implements WebhookService {
           events,
           updatedAt: now,
           ...(secret && {
-            rotate: { secret, previousExpiresAt: new Date(Date.parse(now) + this.#overlapMs).toISOString() },
+            rotate: {
+              secret: await this.#secrets.seal(secret, partnerId),
+              previousExpiresAt: new Date(Date.parse(now) + this.#overlapMs).toISOString(),
+            },
           }),
         });
         if (updated) return { endpoint: toEndpointView(updated), ...(secret && { secret }) };

@@ -9,11 +9,15 @@ export { M365_CLIENT_ID_PLACEHOLDER };
 
 /**
  * The multi-tenant Entra application the tasks sign in as, in one Secrets Manager secret:
- * `{"clientId": "<application id>", "clientSecret": "<secret>"}`, or `"clientCertificate":
- * "<PEM with private key>"` instead of `clientSecret`. The stack creates it with a placeholder
- * client id and a random client secret; the operator puts the real values in after the first
- * deploy (docs/deploy.md). The value never appears in the template or in environment variables:
- * functions get `M365_SECRET_ARN` and read the secret at cold start.
+ * `{"clientId": "<application id>", "clientCertificate": "<PEM: certificate and private key>"}`
+ * (Microsoft documents certificates for Exchange app-only), or `"clientSecret": "<secret>"`
+ * instead, for development only (the tasks log a warning). The stack creates it with a
+ * placeholder client id and a random `clientSecret` filler (kept as it was: changing the
+ * generated template of an existing secret would make CloudFormation generate a new value over
+ * what the operator put in); the operator replaces the whole value after the first deploy
+ * (docs/deploy.md).
+ * The value never appears in the template or in environment variables: functions get
+ * `M365_SECRET_ARN` and read the secret at cold start.
  */
 export class M365Credentials extends Construct {
   readonly secret: Secret;
@@ -24,7 +28,7 @@ export class M365Credentials extends Construct {
     super(scope, id);
     this.secret = new Secret(this, "Secret", {
       description:
-        "Microsoft 365 multi-tenant app: {clientId, clientSecret | clientCertificate}. Fill in after deploy.",
+        "Microsoft 365 multi-tenant app: {clientId, clientCertificate (PEM with private key)}. Fill in after deploy.",
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ clientId: M365_CLIENT_ID_PLACEHOLDER }),
         generateStringKey: "clientSecret",
@@ -37,7 +41,7 @@ export class M365Credentials extends Construct {
     Validations.of(this.secret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "The client secret is issued by Microsoft Entra (at most 2 years) and cannot be rotated by a Secrets Manager rotation function; the operator rotates it in Entra and puts the new value here (docs/deploy.md).",
+        "The app's certificate (or development secret) is registered in Microsoft Entra and cannot be rotated by a Secrets Manager rotation function; the operator uploads a new certificate to Entra before the old one expires and puts its PEM here (docs/deploy.md).",
     });
   }
 

@@ -1,6 +1,7 @@
-import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
@@ -11,9 +12,8 @@ import {
   driftCheckDefinition,
   offboardingDefinition,
   onboardingDefinition,
+  TASK_FUNCTION,
   TASK_TIMEOUT_SECONDS,
-  type TaskName,
-  WORKFLOW_TASKS,
 } from "../../workflows/definition.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
@@ -37,13 +37,16 @@ export interface OnboardingWorkflowProps {
   readonly driftRemediationsPerDay?: number;
 }
 
-/** `${Name}` placeholders, filled by CloudFormation with each task function's ARN. */
-const placeholder = (task: TaskName) => `\${${task}}`;
+/** The `${WorkflowTask}` placeholder of every Task state, filled by CloudFormation with the task function's ARN. */
+const PLACEHOLDER = `\${${TASK_FUNCTION.name}}`;
 
 /**
  * The onboarding and offboarding Step Functions STANDARD state machines, rendered from the one
- * definition in `workflows/definition.ts` (the local engine runs the same JSON), and one task
- * function per `WORKFLOW_TASKS` entry with the table and the Microsoft 365 credentials.
+ * definition in `workflows/definition.ts` (the local engine runs the same JSON), and the ONE
+ * task function behind every Task state (it routes by the payload's `task`), with the table
+ * and the Microsoft 365 credentials: an onboarding's steps meet warm containers and their
+ * token caches instead of one cold function per task. Its table access is the union of the
+ * tasks' (they all reach only their tenant's items: `TENANT#*`).
  * Logging level ALL (execution data included: tasks return no secrets) and X-Ray tracing.
  */
 export class OnboardingWorkflow extends Construct {
@@ -53,8 +56,8 @@ export class OnboardingWorkflow extends Construct {
   readonly driftCheck: StateMachine;
   /** Starts each tick's drift checks (EventBridge schedule), spread over the interval. */
   readonly driftFanOut: LambdaFunction;
-  /** Task functions by `WORKFLOW_TASKS` name. */
-  readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
+  /** The task function of every workflow. */
+  readonly task: LambdaFunction;
   /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
   readonly watchdog: LambdaFunction;
   /** Watchdog events EventBridge could not deliver after its retries (an alarm fires on the first). */
@@ -64,32 +67,45 @@ export class OnboardingWorkflow extends Construct {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    const tasks = new Map<TaskName, LambdaFunction>();
-    for (const { name, entry } of WORKFLOW_TASKS) {
-      const fn = new LambdaFunction(this, name, {
-        entry,
-        description: `Workflow task ${name}`,
-        // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
-        // retried by the workflow), so a timed-out task never runs beside its own retry.
-        // CheckDrift runs in an Express execution (5 minutes at most; its Task state allows 240 s).
-        timeout: Duration.seconds(name === "CheckDrift" ? 210 : TASK_TIMEOUT_SECONDS - 30),
-        logRetention,
-        ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
-      });
-      grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
-      props.credentials.bind(fn);
-      tasks.set(name, fn);
-    }
-    this.tasks = tasks;
+    const fn = new LambdaFunction(this, TASK_FUNCTION.name, {
+      entry: TASK_FUNCTION.entry,
+      description: "Workflow tasks of onboarding and offboarding, by the task name in the payload",
+      // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
+      // retried by the workflow), so a timed-out task never runs beside its own retry.
+      timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
+      logRetention,
+      ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
+    });
+    grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
+    props.credentials.bind(fn);
+    this.task = fn;
+
+    // The onboarding machine has a set name so that its ARN can be built without referring to
+    // it: the task function (which the machine invokes) starts remediation runs of it (CheckDrift).
+    const stack = Stack.of(this);
+    const onboardingName = `${stack.stackName}-Onboarding`;
+    const onboardingArn = stack.formatArn({
+      service: "states",
+      resource: "stateMachine",
+      resourceName: onboardingName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.addEnvironment("STATE_MACHINE_ARN", onboardingArn);
+    fn.addEnvironment(
+      "DRIFT_REMEDIATIONS_PER_DAY",
+      String(props.driftRemediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ["states:StartExecution"], resources: [onboardingArn] }),
+    );
 
     const machine = (
       machineId: string,
       definition: object,
-      type: StateMachineType = StateMachineType.STANDARD,
+      options: { type?: StateMachineType; name?: string } = {},
     ) => {
+      const type = options.type ?? StateMachineType.STANDARD;
       const json = JSON.stringify(definition);
-      // Only the tasks this definition calls: each machine may invoke just those.
-      const used = [...tasks].filter(([name]) => json.includes(placeholder(name)));
       const logs = new LogGroup(this, `${machineId}Logs`, {
         // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing per log group.
         logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${machineId}`,
@@ -97,20 +113,20 @@ export class OnboardingWorkflow extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       const sm = new StateMachine(this, machineId, {
+        ...(options.name && { stateMachineName: options.name }),
         stateMachineType: type,
         definitionBody: DefinitionBody.fromString(json),
-        definitionSubstitutions: Object.fromEntries(used.map(([name, fn]) => [name, fn.functionArn])),
+        definitionSubstitutions: { [TASK_FUNCTION.name]: fn.functionArn },
         logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
         tracingEnabled: true,
       });
-      for (const [, fn] of used) {
-        fn.grantInvoke(sm);
-        acknowledgeWildcard(
-          sm,
-          `${attrRef(fn)}:*`,
-          "grantInvoke also covers the function's versions and aliases (ARN:*).",
-        );
-      }
+      if (!json.includes(PLACEHOLDER)) throw new Error(`${machineId} calls no task`);
+      fn.grantInvoke(sm);
+      acknowledgeWildcard(
+        sm,
+        `${attrRef(fn)}:*`,
+        "grantInvoke also covers the function's versions and aliases (ARN:*).",
+      );
       acknowledgeWildcard(
         sm,
         "*",
@@ -118,21 +134,22 @@ export class OnboardingWorkflow extends Construct {
       );
       return sm;
     };
-    this.onboarding = machine("Onboarding", onboardingDefinition(placeholder));
-    this.offboarding = machine("Offboarding", offboardingDefinition(placeholder));
-    this.driftCheck = machine("DriftCheck", driftCheckDefinition(placeholder), StateMachineType.EXPRESS);
-
-    // Drift remediation: CheckDrift starts a normal onboarding run.
-    const checkDrift = tasks.get("CheckDrift");
-    if (checkDrift) {
-      checkDrift.addEnvironment("STATE_MACHINE_ARN", this.onboarding.stateMachineArn);
-      checkDrift.addEnvironment(
-        "DRIFT_REMEDIATIONS_PER_DAY",
-        String(props.driftRemediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY),
-      );
-      this.onboarding.grantStartExecution(checkDrift);
-    }
-
+    this.onboarding = machine(
+      "Onboarding",
+      onboardingDefinition(() => PLACEHOLDER),
+      {
+        name: onboardingName,
+      },
+    );
+    this.offboarding = machine(
+      "Offboarding",
+      offboardingDefinition(() => PLACEHOLDER),
+    );
+    this.driftCheck = machine(
+      "DriftCheck",
+      driftCheckDefinition(() => PLACEHOLDER),
+      { type: StateMachineType.EXPRESS },
+    );
     // The schedule: one invocation per tick (interval / 72), each starting that tick's checks.
     const interval = props.driftCheckInterval ?? "6h";
     const intervalMs = parseDriftInterval(interval);

@@ -1,5 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
-import type { IKey } from "aws-cdk-lib/aws-kms";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
@@ -33,6 +33,12 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** Alarm notifications go to this existing topic. @default - none */
   readonly alarmTopic?: ITopic;
+  /**
+   * The KMS key that encrypts partners' webhook secrets in the table. Only the webhook
+   * dispatcher may decrypt with it; the API function may only encrypt. @default - a key of this
+   * stack (rotated yearly): AWS-managed keys cannot be used by an application's own code
+   */
+  readonly webhookSecretKey?: IKey;
   /** Customer-managed key for the table. @default - AWS-managed key */
   readonly tableEncryptionKey?: IKey;
   /** Regional WAFv2 web ACL for the API stage. @default - none */
@@ -63,6 +69,7 @@ export class JournalOnboardingStack extends Stack {
   readonly webhooks: WebhookDelivery;
   readonly api: OnboardingApi;
   readonly monitoring: Monitoring;
+  readonly webhookSecretKey: IKey;
 
   constructor(scope: Construct, id: string, props: JournalOnboardingStackProps = {}) {
     super(scope, id, {
@@ -125,6 +132,18 @@ export class JournalOnboardingStack extends Stack {
           }
         : {}),
     });
+    // Webhook secrets: sealed by the API (Encrypt), opened only by the signing code (Decrypt).
+    this.webhookSecretKey =
+      props.webhookSecretKey ??
+      new Key(this, "WebhookSecretKey", {
+        description: "Encrypts partners' webhook signing secrets; only the webhook dispatcher decrypts",
+        enableKeyRotation: true,
+      });
+    this.webhookSecretKey.grant(this.api.handler, "kms:Encrypt");
+    this.webhookSecretKey.grantDecrypt(this.webhooks.dispatcher);
+    this.api.handler.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
+    this.webhooks.dispatcher.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
+
     this.monitoring = new Monitoring(this, "Monitoring", {
       api: this.api.api,
       onboarding: this.workflow.onboarding,
@@ -144,7 +163,7 @@ export class JournalOnboardingStack extends Stack {
         WebhookStreamForwarder: this.webhooks.streamForwarder,
         ExecutionWatchdog: this.workflow.watchdog,
         DriftFanOut: this.workflow.driftFanOut,
-        ...Object.fromEntries([...this.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
+        WorkflowTask: this.workflow.task,
       },
       streamForwarder: this.webhooks.streamForwarder,
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
@@ -158,7 +177,7 @@ export class JournalOnboardingStack extends Stack {
     output(
       "M365SecretArn",
       this.credentials.secret.secretArn,
-      "Fill in {clientId, clientSecret} after deploy",
+      "Fill in {clientId, clientCertificate} after deploy",
     );
     output("OpsApiKeySecretArn", this.api.opsApiKey.secretArn, "The ops API key (generated)");
     output("OnboardingStateMachineArn", this.workflow.onboarding.stateMachineArn, "Onboarding workflow");

@@ -1,13 +1,15 @@
 /**
  * The whole service in one process (`npm start`): the API behind a local HTTP server, the
- * same handlers as Lambda, DynamoDB served by dynalite with its state in DATA_DIR (or any
- * DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
- * and, unless M365_* variables are set, the Microsoft 365 simulator.
+ * same handlers as Lambda, DynamoDB served by dynalite on a worker thread with its state in
+ * DATA_DIR (or any DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
+ * and, unless M365_* variables are set, the Microsoft 365 simulator on its own worker thread
+ * (outside the service's event loop; the service trusts its CA).
  *
  * After a crash it resumes: events a crash left in a tenant's outbox are written out, and
  * tenants whose workflow was running are marked failed (or offboarding_failed) with a clear
  * error, so a retry finishes them.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -26,7 +28,7 @@ import { createApi } from "../../functions/api/app.ts";
 import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/consent.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
-import { retentionFromEnv } from "../../functions/commons/config.ts";
+import { readM365AppConfig, retentionFromEnv } from "../../functions/commons/config.ts";
 import {
   DEFAULT_DRIFT_CHECK_INTERVAL_MS,
   DEFAULT_REMEDIATIONS_PER_DAY,
@@ -43,12 +45,8 @@ import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { startDynalite } from "./dynamodb.ts";
 import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
-import {
-  type Simulator,
-  type SimulatorConfig,
-  type SimulatorOptions,
-  startSimulator,
-} from "./m365-simulator/index.ts";
+import type { Simulator, SimulatorConfig, SimulatorOptions } from "./m365-simulator/index.ts";
+import { startSimulatorThread } from "./m365-simulator/thread.ts";
 
 export interface LocalRuntimeOptions {
   /** @default process.env.PORT ?? 3000; 0 picks a free port */
@@ -119,7 +117,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // DynamoDB: the embedded engine persisted under DATA_DIR, or the given endpoint.
     let endpoint = env["DYNAMODB_ENDPOINT"];
     if (!endpoint) {
-      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb") });
+      // On its own thread: the service's event loop runs the service, not the database.
+      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb"), thread: true });
       closers.push(() => dynalite.close());
       endpoint = dynalite.endpoint;
     }
@@ -139,11 +138,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // own ports (the API's, the simulator's).
     const ownPorts: number[] = [];
     const retention = retentionFromEnv(env);
+    // Endpoint secrets are stored encrypted (AES-256-GCM) with a key kept in DATA_DIR.
+    const webhookSecretKey = Buffer.from(
+      await keptSecret(join(dataDir, "webhook-secret-key"), () => randomBytes(32).toString("base64")),
+      "base64",
+    );
     const webhooks = createLocalWebhooks({
       docClient,
       tableName,
       cursorSecret,
       retentionDays: retention.eventDays,
+      secretKey: webhookSecretKey,
       allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
       refusedLoopbackPorts: () => ownPorts,
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined && { retrySchedule: env["WEBHOOK_RETRY_SCHEDULE"] }),
@@ -171,11 +176,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       throw new RangeError("DRIFT_REMEDIATIONS_PER_DAY must be a whole number >= 0");
     }
 
-    // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too).
+    // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too),
+    // on a worker thread: its TLS, JSON and cmdlets stay off the service's event loop.
     let simulator: Simulator | undefined;
     let m365 = createM365GatewayFromEnv(env);
     if (!m365) {
-      simulator = await startSimulator({
+      simulator = await startSimulatorThread({
         dataDir: join(dataDir, "m365-simulator"),
         ...simulatorConfigFromEnv(env["M365_SIMULATOR_CONFIG"]),
         ...options.simulator,
@@ -336,6 +342,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       changeLog,
       driftChecks: engine,
       rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
+      m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
     });
     const port = options.port ?? Number(env["PORT"] ?? 3000);
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });

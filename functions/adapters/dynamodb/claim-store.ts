@@ -251,6 +251,8 @@ export class DynamoClaimStore implements ClaimStore {
       region: tenant.region,
       outboundGateway: tenant.outboundGateway,
       ndrAddress: tenant.ndrAddress,
+      ...(tenant.onDrift && { onDrift: tenant.onDrift }),
+      ...(tenant.approval && { approval: tenant.approval }),
       status: "offboarded",
       steps: Object.fromEntries(
         tenant.steps.map((s) => [s.name, { ...s, initialStatus: s.status }]),

@@ -7,6 +7,7 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { RequestedBy } from "../../domain/change-log.ts";
 import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
+import type { MissingPermission } from "../../domain/permissions.ts";
 import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
   type AnyStepName,
@@ -71,6 +72,7 @@ export interface TenantItem {
   /** Onboarding's steps always; offboarding's once it has started. */
   steps: Record<StepName, StoredStep> & Partial<Record<AnyStepName, StoredStep>>;
   consentUrl?: string;
+  missingPermissions?: MissingPermission[];
   ndrAddressKept?: boolean;
   error?: ErrorInfo;
   createdAt: string;
@@ -135,6 +137,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       ),
     ],
     ...(item.consentUrl ? { consentUrl: item.consentUrl } : {}),
+    ...(item.missingPermissions ? { missingPermissions: item.missingPermissions } : {}),
     ...(item.ndrAddressKept !== undefined ? { ndrAddressKept: item.ndrAddressKept } : {}),
     ...(item.onDrift ? { onDrift: item.onDrift } : {}),
     ...(item.approval ? { approval: item.approval } : {}),

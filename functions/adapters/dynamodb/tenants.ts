@@ -127,10 +127,13 @@ export class TenantRecords {
       "groupsPartsId",
       "error",
       "consentUrl",
+      "missingPermissions",
       "previousNdrTo",
       "ndrAddressKept",
       "customizationEnabledAt",
       "ndrAddressSet",
+      TABLE_KEYS.ttl,
+      "ownedMembers",
       "onDrift",
       "approval",
       "plan",
@@ -138,8 +141,6 @@ export class TenantRecords {
       "drift",
       "requestedBy",
       "remediations",
-      TABLE_KEYS.ttl,
-      "ownedMembers",
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
@@ -325,7 +326,7 @@ export class TenantRecords {
       if (change.own?.members?.length) await this.#memberships.own(tenantId, change.own.members, now);
       if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
-      if (item.outbox?.length)
+      if (item.outbox?.length && this.#events.flushAfterWrite)
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
@@ -373,7 +374,7 @@ export class TenantRecords {
     // An offboarded tenant expires (TTL) unless registered again meanwhile (which removes it).
     if (change.status === "offboarded") u.set(u.path(TABLE_KEYS.ttl), u.value(this.#expiry(now)));
     else if (change.status) u.remove(u.path(TABLE_KEYS.ttl));
-    for (const name of ["error", "consentUrl"] as const) {
+    for (const name of ["error", "consentUrl", "missingPermissions"] as const) {
       const value = change[name];
       if (value === null) u.remove(u.path(name));
       else if (value !== undefined) u.set(u.path(name), u.value(value));

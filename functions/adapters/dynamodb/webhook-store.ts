@@ -18,10 +18,11 @@
  *   with (optimistic concurrency): two dispatchers racing on one delivery (an SQS duplicate)
  *   may both send it (at least once, same webhook-id) but record one outcome.
  * - The endpoint's `secret` is the HMAC key itself: a signature can only be made with it, so it
- *   cannot be stored hashed. It is protected by the table's encryption at rest (AWS-managed or
- *   customer KMS key), only read by the dispatcher to sign, never logged, and returned by the
- *   API only when created or rotated. Note: the table's stream carries new images, secret
- *   included, for 24 hours; only the stream forwarder may read the stream.
+ *   cannot be stored hashed. It is stored encrypted (`functions/webhooks/secret-box.ts`: KMS in
+ *   AWS, where only the dispatcher may decrypt; AES-GCM with a DATA_DIR key locally), so the
+ *   table, its stream and its backups hold ciphertext only; a secret written before encryption
+ *   (`whsec_...` in clear) is still read. This store never decrypts: the dispatcher opens the
+ *   secret to sign; the API returns it only when created or rotated.
  * - The dispatch cursor (local runtime only) is the highest sequence of the tenant whose
  *   delivery was decided (created, or skipped: no endpoint, filtered out): start-up recovery
  *   resumes each tenant after it.

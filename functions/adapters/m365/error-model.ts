@@ -12,9 +12,11 @@ import {
   M365ConfigurationError,
   NotFoundError,
   type OnboardingError,
+  PermissionMissingError,
   ThrottledError,
   TransientError,
 } from "../../domain/errors.ts";
+import { PARAMETER_ROLES, roleOf } from "../../domain/permissions.ts";
 
 export type M365Service = "graph" | "exchange" | "identity";
 
@@ -104,8 +106,17 @@ const CONCURRENCY_LIMIT =
   /maximum number of concurrent requests|concurrent requests per tenant|too many concurrent/i;
 /** "... matches multiple entries": arrives as ManagementObjectNotFoundException too; never "absent". */
 const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|matches more than one/i;
-/** A cmdlet outside the app's role assignments is "not recognized" (a custom role group without it). */
-const CMDLET_NOT_ALLOWED = /is not recognized as (a |the )?name of a cmdlet|CommandNotFoundException/i;
+/**
+ * A cmdlet outside the app's role assignments: PowerShell's "The term 'X' is not recognized as a
+ * name of a cmdlet" (CommandNotFoundException), or the REST API's 401 "User is not allowed to
+ * call X" (docs/m365-fidelity.md R8).
+ */
+const CMDLET_NOT_ALLOWED =
+  /is not recognized as (a |the )?name of a cmdlet|CommandNotFoundException|is not allowed to call\b/i;
+/** The cmdlet a refusal names: `The term 'X'` or `allowed to call X`. */
+const REFUSED_CMDLET = /The term '([A-Za-z]+-[A-Za-z]+)'|allowed to call ([A-Za-z]+-[A-Za-z]+)/;
+/** A parameter the binder does not know: for one held by a role (PARAMETER_ROLES), the role is missing. */
+const UNKNOWN_PARAMETER = /cannot be found that matches parameter name '([A-Za-z]+)'/;
 const NETWORK_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",
@@ -243,9 +254,24 @@ function classify(
     return withDetails(new NotFoundError(message), d);
   }
   if (service === "exchange" && CMDLET_NOT_ALLOWED.test(typeAndText)) {
+    const named = REFUSED_CMDLET.exec(text);
+    const cmdlet = named?.[1] ?? named?.[2] ?? d.operation;
+    const role = roleOf(cmdlet) ?? "unknown";
     return withDetails(
-      new AccessDeniedError(
-        `${message} (the app may not run this cmdlet in this tenant: its Exchange role or role group lacks the management role that holds it)`,
+      new PermissionMissingError(
+        `Exchange refused ${cmdlet}: the app may not run it in this tenant (management role: ${role}). Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry. Exchange said: ${text}`,
+        [{ cmdlet, role }],
+      ),
+      d,
+    );
+  }
+  const parameter = service === "exchange" ? UNKNOWN_PARAMETER.exec(text)?.[1] : undefined;
+  const parameterRole = parameter === undefined ? undefined : PARAMETER_ROLES[parameter];
+  if (parameter && parameterRole) {
+    return withDetails(
+      new PermissionMissingError(
+        `Exchange does not let the app use ${d.operation} -${parameter} in this tenant (management role: ${parameterRole}). Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry. Exchange said: ${text}`,
+        [{ cmdlet: `${d.operation} -${parameter}`, role: parameterRole }],
       ),
       d,
     );

@@ -160,7 +160,88 @@ export class ExchangeClient {
     }
     return rows;
   }
+
+  /**
+   * The cmdlets Exchange lets the app run in this tenant: `GET {exchange}/adminapi/v1.0/{tenantId}/EXOModuleFile`
+   * with `CommandName: *`, whose `value[].exportedCmdlets` is a comma-separated list (what the
+   * EXO V3 module builds its commands from; docs/m365-fidelity.md E9). Reads only. Undefined when
+   * the answer has no such list (the preflight is then skipped, and a refused cmdlet is still
+   * reported by the step that runs it).
+   */
+  async availableCmdlets(tenantId: string): Promise<string[] | undefined> {
+    const operation = "EXOModuleFile";
+    const url = `${this.#endpoint}/adminapi/v1.0/${encodeURIComponent(tenantId)}/EXOModuleFile?Version=${MODULE_FILE_VERSION}`;
+    let refreshedToken = false;
+    return this.#retry.run(
+      { service: "exchange", tenantId, operation },
+      async (_signal, _n, timeoutMs) => {
+        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
+        const release = await this.#slots.acquire(tenantId);
+        try {
+          const res = await this.#fetch(url, {
+            method: "GET",
+            signal: AbortSignal.timeout(timeoutMs),
+            headers: {
+              authorization: `Bearer ${token}`,
+              "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+              accept: "application/json",
+              commandname: "*",
+              "client-request-id": randomUUID(),
+            },
+          });
+          const text = await res.text();
+          if (!res.ok) {
+            const error = errorFromResponse("exchange", operation, res.status, res.headers, text);
+            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
+              refreshedToken = true;
+              this.#tokens.invalidate(tenantId, this.#endpoint);
+              throw staleTokenError("exchange", operation, res.status);
+            }
+            throw error;
+          }
+          return { value: parseModuleFile(text), status: res.status };
+        } finally {
+          release();
+        }
+      },
+      {},
+    );
+  }
 }
+
+/** `value[].exportedCmdlets` (any casing), split on commas; undefined when absent. */
+function parseModuleFile(text: string): string[] | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const value = (json as { value?: unknown } | null)?.value;
+  const rows = Array.isArray(value) ? value : value ? [value] : [];
+  let found = false;
+  const cmdlets: string[] = [];
+  for (const row of rows) {
+    if (typeof row !== "object" || row === null) continue;
+    const key = Object.keys(row).find((k) => k.toLowerCase() === "exportedcmdlets");
+    const list = key === undefined ? undefined : (row as Record<string, unknown>)[key];
+    if (typeof list !== "string") continue;
+    found = true;
+    cmdlets.push(
+      ...list
+        .split(",")
+        .map((c) => c.trim())
+        .filter((c) => c.length > 0),
+    );
+  }
+  return found ? cmdlets : undefined;
+}
+
+/**
+ * The ExchangeOnlineManagement module version named when asking for the module file: the cmdlet
+ * list does not depend on it (CIPP-API sends 3.7.1; docs/m365-fidelity.md E9).
+ */
+const MODULE_FILE_VERSION = "3.7.1";
 
 interface Page {
   value: CmdletRow[];

@@ -134,6 +134,10 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     }
   }
 
+  availableCmdlets(): Promise<string[] | undefined> {
+    return this.#client.availableCmdlets(this.#tenantId);
+  }
+
   // ---- outbound connectors ----------------------------------------------------------------
 
   async getOutboundConnector(name: string): Promise<OutboundConnector | undefined> {

@@ -84,7 +84,7 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
       offboarding: offboardingDefinition(fakeArn),
     };
     const scale = options.retryScale ?? 1;
-    const byArn = new Map(WORKFLOW_TASKS.map((t) => [fakeArn(t.name), options.handlers[t.name]]));
+    const byArn = new Map(WORKFLOW_TASKS.map((t) => [fakeArn(t), options.handlers[t]]));
     const overridesFor = (definition: Record<string, unknown>) => {
       const taskResourceLocalHandlers: LocalHandlers = {};
       const retryIntervalOverrides: Record<string, number[]> = {};

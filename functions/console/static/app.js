@@ -10,6 +10,7 @@ const STATUSES = [
   "queued",
   "running",
   "awaiting_consent",
+  "awaiting_permissions",
   "awaiting_approval",
   "succeeded",
   "failed",
@@ -18,15 +19,21 @@ const STATUSES = [
   "offboarding_failed",
 ];
 const STEP_STATUSES = ["pending", "running", "succeeded", "failed", "skipped"];
-const RETRYABLE = ["failed", "awaiting_consent"];
+const RETRYABLE = ["failed", "awaiting_consent", "awaiting_permissions"];
 /** The fleet view reads at most this many pages of 100 tenants (newest first). */
 const FLEET_MAX_PAGES = 20;
 const FLEET_REFRESH_MS = 60000;
 /** Bulk replay: requests in flight, and pages of deliveries read to find the failed ones. */
 const REPLAY_CONCURRENCY = 4;
 const REPLAY_MAX_PAGES = 20;
-const OFFBOARDABLE = ["succeeded", "awaiting_approval", "failed", "awaiting_consent", "offboarding_failed"];
-
+const OFFBOARDABLE = [
+  "succeeded",
+  "awaiting_approval",
+  "failed",
+  "awaiting_consent",
+  "awaiting_permissions",
+  "offboarding_failed",
+];
 /** A tenant's drift state for the column and the filter: drift, in-sync or unchecked. */
 function driftState(tenant) {
   if (!tenant.drift) return "unchecked";
@@ -318,6 +325,12 @@ function renderTenant(tenant) {
     ["Created", utc(tenant.createdAt)],
     ["Updated", utc(tenant.updatedAt)],
   ];
+  if (tenant.missingPermissions?.length) {
+    fields.push([
+      "Missing permissions",
+      `${tenant.missingPermissions.map((m) => `${m.cmdlet} (${m.role})`).join(", ")}; the customer's admin runs GET v1/tenants/${tenant.tenantId}/permissions-script once, then retry`,
+    ]);
+  }
   const list = [el("dt", { text: "Status" }), el("dd", {}, [statusBadge(tenant.status, STATUSES)])];
   for (const [name, value] of fields) list.push(el("dt", { text: name }), el("dd", { text: value }));
   $("tenant-fields").replaceChildren(...list);

@@ -108,44 +108,44 @@ export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
 }
 
 /**
- * Adds the missing members. A group we created goes away whole on offboarding; in one we adopted,
- * only the memberships we add are ours: recorded before they are made (a batch at a time, in one
- * fenced write: a timed-out attempt stops at its next batch once its retry has started),
- * forgotten if Exchange says it was there. Add-DistributionGroupMember takes one member per
- * call; Update-DistributionGroupMember would replace the whole list (docs/m365-fidelity.md).
- * Returns what changed.
+ * Adds the missing members, a batch at a time. A group we created goes away whole on
+ * offboarding; in one we adopted, only the memberships we add are ours: recorded before they
+ * are made (a batch at a time, in one fenced write: a timed-out attempt stops at its next batch
+ * once its retry has started), forgotten if Exchange says it was there.
+ * Add-DistributionGroupMember takes one member per call; Update-DistributionGroupMember would
+ * replace the whole list (docs/m365-fidelity.md). Returns what was added.
  */
 async function addMembers(
   ctx: StepContext,
   action: Extract<StepAction, { kind: "add-members" }>,
 ): Promise<string[]> {
   const { exchange } = ctx.m365;
-  const { group, identity, adopted, members: missing } = action;
+  const { members } = action;
   const changes: string[] = [];
   let added = 0;
-  for (let start = 0; start < missing.length; start += MEMBER_BATCH) {
-    const batch = missing.slice(start, start + MEMBER_BATCH);
-    if (adopted)
+  for (let start = 0; start < members.length; start += MEMBER_BATCH) {
+    const batch = members.slice(start, start + MEMBER_BATCH);
+    if (action.adopted)
       await ctx.own(
         "members",
-        batch.map((m) => membership(group, m.id)),
+        batch.map((m) => membership(action.group, m.id)),
       );
     const notOurs: string[] = [];
     for (const member of batch) {
-      const result = await exchange.addDistributionGroupMember(identity, member.id);
+      const result = await exchange.addDistributionGroupMember(action.identity, member.id);
       if (result.added) added++;
-      else if (adopted) notOurs.push(membership(group, member.id));
-      if (result.added && missing.length <= LISTED_ADDS)
-        changes.push(`added ${member.requested} to ${group}`);
+      else if (action.adopted) notOurs.push(membership(action.group, member.id));
+      if (result.added && members.length <= LISTED_ADDS)
+        changes.push(`added ${member.requested} to ${action.group}`);
     }
     if (notOurs.length > 0) await ctx.disown("members", notOurs);
-    if (missing.length > MEMBER_BATCH) {
-      const done = Math.min(start + MEMBER_BATCH, missing.length);
-      await ctx.progress(`${group}: members ${count(done)} of ${count(missing.length)}`);
+    if (members.length > MEMBER_BATCH) {
+      const done = Math.min(start + MEMBER_BATCH, members.length);
+      await ctx.progress(`${action.group}: members ${count(done)} of ${count(members.length)}`);
     }
   }
-  if (missing.length > LISTED_ADDS)
-    changes.push(`added ${added} of ${missing.length} missing members to ${group}`);
+  if (members.length > LISTED_ADDS)
+    changes.push(`added ${added} of ${members.length} missing members to ${action.group}`);
   return changes;
 }
 

@@ -4,7 +4,7 @@
  * Exchange's server code does. The settings live in {@link ExchangeBehaviours}; the
  * per-process bookkeeping (requests in flight, object creation times) in {@link BehaviourRuntime}.
  */
-import type { NdrClearing, SimulatorConfig } from "./types.ts";
+import type { DeniedCmdletAnswer, NdrClearing, SimulatorConfig } from "./types.ts";
 
 /** The current value of every switch (see `SimulatorConfig` for their meaning). */
 export interface ExchangeBehaviours {
@@ -28,6 +28,8 @@ export interface ExchangeBehaviours {
   /** 50: MicrosoftDocs/OfficeDocs-O365ServiceDescriptions issue #78 (Exchange Online limits). */
   maxJournalRules: number;
   validation: { lag: number; fail: boolean; refuseHosts: string[] };
+  /** "not-allowed": the REST API's 401 (office-docs-powershell issues #7970, #8058); "not-recognized": PowerShell's text (docs/m365-fidelity.md R8). */
+  deniedCmdletAnswer: DeniedCmdletAnswer;
 }
 
 export function defaultBehaviours(): ExchangeBehaviours {
@@ -43,6 +45,7 @@ export function defaultBehaviours(): ExchangeBehaviours {
     hydrationDelayMs: 0,
     maxJournalRules: 50,
     validation: { lag: 0, fail: false, refuseHosts: [] },
+    deniedCmdletAnswer: "not-allowed",
   };
 }
 
@@ -87,6 +90,11 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
     current.hydrationDelayMs = nonNegative(config.hydrationDelayMs, "hydrationDelayMs");
   if (config.maxJournalRules !== undefined)
     current.maxJournalRules = Math.max(1, Math.floor(nonNegative(config.maxJournalRules, "maxJournalRules")));
+  if (config.deniedCmdletAnswer !== undefined) {
+    if (config.deniedCmdletAnswer !== "not-allowed" && config.deniedCmdletAnswer !== "not-recognized")
+      throw new Error("deniedCmdletAnswer must be not-allowed or not-recognized");
+    current.deniedCmdletAnswer = config.deniedCmdletAnswer;
+  }
   const v = config.validation;
   if (v?.lag !== undefined) current.validation.lag = nonNegative(v.lag, "validation.lag");
   if (v?.fail !== undefined) current.validation.fail = Boolean(v.fail);

@@ -27,6 +27,7 @@ import type { Simulator, SimulatorConfig } from "./types.ts";
 
 export { cmdletNames } from "./exchange/cmdlets.ts";
 export { EXCHANGE_ANCHOR_MAILBOX } from "./exchange/endpoint.ts";
+export { ROLE_CMDLETS, servicePrincipalObjectId } from "./exchange/rbac.ts";
 export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
 export { demoMailboxes, demoOnboardingRequest } from "./state.ts";
 export type * from "./types.ts";
@@ -169,6 +170,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     config: () => server.config(),
     setConsented: (id, value) => server.setConsented(id, value),
     setDehydrated: (id, value) => server.setDehydrated(id, value),
+    setAppRoles: (id, access) => server.setAppRoles(id, access),
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
     tamper: (id, change) => server.tamper(id, change),
     reset: () => server.reset(),

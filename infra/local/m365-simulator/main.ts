@@ -6,7 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { type NdrClearing, startSimulator } from "./index.ts";
+import { type DeniedCmdletAnswer, type NdrClearing, startSimulator } from "./index.ts";
 
 const program = new Command()
   .name("m365-simulator")
@@ -44,6 +44,11 @@ const program = new Command()
     "while-no-rules",
   )
   .option("--hydration-delay <ms>", "time Enable-OrganizationCustomization takes to complete", "0")
+  .option(
+    "--denied-cmdlet-answer <form>",
+    "a cmdlet outside the app's roles: not-allowed (401) | not-recognized (400)",
+    "not-allowed",
+  )
   .option("--unconsented", "new tenants start without admin consent (use the consent URL to grant it)")
   .option("--client-certificate", "also accept a generated client certificate (written to the data dir)")
   .parse();
@@ -76,6 +81,7 @@ const sim = await startSimulator({
   adminApiErrorRate: num("adminApiErrorRate"),
   ndrClearing: String(o.ndrClearing) as NdrClearing,
   hydrationDelayMs: num("hydrationDelay"),
+  deniedCmdletAnswer: String(o.deniedCmdletAnswer) as DeniedCmdletAnswer,
   tenantDefaults: { consented: !o.unconsented },
   clientCertificate: Boolean(o.clientCertificate),
 });

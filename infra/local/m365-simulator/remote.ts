@@ -43,6 +43,7 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     config: () => call<ReturnType<SimulatorControl["config"]>>("GET", "/config"),
     setConsented: async (id, value) => void (await call("PUT", `${t(id)}/consented`, { value })),
     setDehydrated: async (id, value) => void (await call("PUT", `${t(id)}/dehydrated`, { value })),
+    setAppRoles: async (id, access) => void (await call("PUT", `${t(id)}/app-roles`, access)),
     failNext: async (id, operation: string, fault: SimFault, times?: number) =>
       void (await call("POST", `${t(id)}/fail-next`, { operation, fault, times })),
     tamper: async (id, change) => void (await call("POST", `${t(id)}/tamper`, change)),

@@ -16,6 +16,7 @@ import { handleControl } from "./control.ts";
 import { handleExchange } from "./exchange/endpoint.ts";
 import { exchangeError, statusCode } from "./exchange/invoke.ts";
 import { isDehydrated } from "./exchange/organization.ts";
+import { setAppRoles } from "./exchange/rbac.ts";
 import { handleGraph } from "./graph.ts";
 import { aadstsCode, entraError, HttpFailure, nonNegative, send, sleep } from "./http.ts";
 import { IdentityService } from "./identity.ts";
@@ -29,6 +30,7 @@ import {
   upgradeTenantState,
 } from "./state.ts";
 import type {
+  AppAccess,
   SimCall,
   SimFault,
   SimTamper,
@@ -242,6 +244,11 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     const state = this.state(tenantId);
     state.dehydrated = dehydrated;
     state.hydratingUntil = null;
+    this.#settings.onChange?.();
+  }
+
+  setAppRoles(tenantId: string, access: AppAccess): void {
+    setAppRoles(this.state(tenantId), this.#settings.clientId, access);
     this.#settings.onChange?.();
   }
 
@@ -564,5 +571,8 @@ function snapshot(state: TenantState): TenantSnapshot {
       emailAddresses: r.emailAddresses,
       userPrincipalName: r.userPrincipalName ?? null,
     })),
+    appExchangeAdministrator: state.appExchangeAdministrator,
+    servicePrincipals: state.servicePrincipals,
+    roleGroups: state.roleGroups.map((g) => ({ name: g.name, roles: g.roles, members: g.members })),
   });
 }

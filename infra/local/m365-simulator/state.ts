@@ -84,6 +84,24 @@ export interface SimAcceptedDomain {
   initial: boolean;
 }
 
+/** A service principal reference in Exchange (New-ServicePrincipal). */
+export interface SimServicePrincipal {
+  /** The app's client id. */
+  appId: string;
+  /** The service principal's object id in the tenant's Entra ID; also its Exchange identity. */
+  objectId: string;
+  displayName: string;
+}
+
+/** A custom role group: management roles, and members (service principals by object id). */
+export interface SimRoleGroup {
+  guid: string;
+  name: string;
+  description: string;
+  roles: string[];
+  members: string[];
+}
+
 /** Everything the simulator keeps for one tenant (serialisable). */
 export interface TenantState {
   tenantId: string;
@@ -98,6 +116,13 @@ export interface TenantState {
   connectors: SimConnector[];
   journalRules: SimJournalRule[];
   recipients: SimRecipient[];
+  /**
+   * Whether the app's service principal holds the Entra role Exchange Administrator (every
+   * cmdlet allowed). When false, the app may run only its role groups' cmdlets. Default true.
+   */
+  appExchangeAdministrator: boolean;
+  servicePrincipals: SimServicePrincipal[];
+  roleGroups: SimRoleGroup[];
   /**
    * Epoch seconds when consent was revoked (`tamper` `revoke-consent`): access tokens issued
    * before then are refused (401), so the client fetches a new one, which Entra refuses.
@@ -215,6 +240,9 @@ export function newTenantState(tenantId: string, consented: boolean, dehydrated:
     connectors: [],
     journalRules: [],
     recipients: demoRecipients(demo),
+    appExchangeAdministrator: true,
+    servicePrincipals: [],
+    roleGroups: [],
   };
   return state;
 }
@@ -226,6 +254,9 @@ export function newTenantState(tenantId: string, consented: boolean, dehydrated:
 export function upgradeTenantState(state: TenantState): TenantState {
   const demo = demoMailboxes(state.tenantId);
   state.hydratingUntil ??= null;
+  state.appExchangeAdministrator ??= true;
+  state.servicePrincipals ??= [];
+  state.roleGroups ??= [];
   if (!Array.isArray(state.acceptedDomains) || state.acceptedDomains.length === 0)
     state.acceptedDomains = acceptedDomains(demo);
   const known = new Set(state.recipients.map((r) => r.primarySmtpAddress.toLowerCase()));

@@ -78,6 +78,26 @@ export interface SimulatorConfig {
   hydrationDelayMs?: number;
   /** Journal rules per organisation (default 50). */
   maxJournalRules?: number;
+  /**
+   * How Exchange answers a cmdlet outside the app's roles (an app without Exchange
+   * Administrator): `not-allowed` (default: 401 "User is not allowed to call X") or
+   * `not-recognized` (400 CommandNotFoundException "The term 'X' is not recognized ...").
+   */
+  deniedCmdletAnswer?: DeniedCmdletAnswer;
+}
+
+/** See {@link SimulatorConfig.deniedCmdletAnswer}. */
+export type DeniedCmdletAnswer = "not-allowed" | "not-recognized";
+
+/** The app's access in a tenant (see {@link SimulatorControl.setAppRoles}). */
+export interface AppAccess {
+  /** The Entra role Exchange Administrator: every cmdlet. */
+  exchangeAdministrator?: boolean;
+  /**
+   * Management roles of a role group whose member is the app's service principal (registered in
+   * Exchange as New-ServicePrincipal would); an empty list removes that group.
+   */
+  roles?: string[];
 }
 
 /**
@@ -232,6 +252,10 @@ export interface TenantSnapshot {
   journalRules: JournalRuleSnapshot[];
   groups: GroupSnapshot[];
   recipients: RecipientSnapshot[];
+  /** Whether the app holds Exchange Administrator, and the role groups and service principals. */
+  appExchangeAdministrator: boolean;
+  servicePrincipals: { appId: string; objectId: string; displayName: string }[];
+  roleGroups: { name: string; roles: string[]; members: string[] }[];
 }
 
 /** Inspect and steer the simulator. In-process it is synchronous; see `connectSimulator` for HTTP. */
@@ -247,6 +271,8 @@ export interface SimulatorControl {
   config(): Required<Omit<SimulatorConfig, "tokenLifetimeSeconds">> & { tokenLifetimeSeconds: number };
   setConsented(tenantId: string, consented: boolean): void;
   setDehydrated(tenantId: string, dehydrated: boolean): void;
+  /** Grants or revokes the app's access (Exchange Administrator, or a role group's roles). */
+  setAppRoles(tenantId: string, access: AppAccess): void;
   /**
    * Fails the next `times` calls of `operation` (a cmdlet name, `GET /organization` or
    * `token`) for `tenantId` (`*` for any tenant).

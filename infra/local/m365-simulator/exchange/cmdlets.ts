@@ -15,6 +15,7 @@ import {
 } from "./invoke.ts";
 import { JOURNAL_RULE_CMDLETS } from "./journal-rules.ts";
 import { dehydratedError, isDehydrated, ORGANIZATION_CMDLETS } from "./organization.ts";
+import { type Access, authorize, RBAC_CMDLETS } from "./rbac.ts";
 import { RECIPIENT_CMDLETS } from "./recipients.ts";
 import { TRANSPORT_CONFIG_CMDLETS } from "./transport-config.ts";
 
@@ -25,6 +26,7 @@ const CMDLETS = new Map<string, CmdletDefinition>(
     ...JOURNAL_RULE_CMDLETS,
     ...RECIPIENT_CMDLETS,
     ...ORGANIZATION_CMDLETS,
+    ...RBAC_CMDLETS,
   ].map((def) => [def.name.toLowerCase(), def]),
 );
 
@@ -45,6 +47,8 @@ export interface RunOptions {
   created?: (guid: string) => void;
   /** Receives the warnings the cmdlet gives (the answer's `@adminapi.warnings`). */
   warnings?: string[];
+  /** What the caller may run (default: everything). */
+  access?: Access;
 }
 
 /**
@@ -62,6 +66,7 @@ export function runCmdlet(state: TenantState, cmdlet: string, params: Params, op
       `The term '${cmdlet}' is not recognized as a name of a cmdlet available to this application.`,
     );
   }
+  if (options.access) authorize(options.access, def.name, params, options.behaviours);
   const bound = bindParameters(def, params);
   const now = options.now ?? new Date();
   const nowMs = now.getTime();

@@ -9,8 +9,9 @@ import { DIRECTORY_EXCEPTIONS } from "../behaviours.ts";
 import { readBody, send, sleep } from "../http.ts";
 import type { SimHost } from "../server.ts";
 import type { SimFault } from "../types.ts";
-import { runCmdlet } from "./cmdlets.ts";
+import { cmdletNames, runCmdlet } from "./cmdlets.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
+import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
 
 /** The system mailbox every InvokeCommand call is anchored to (what the EXO V3 module sends). */
 export const EXCHANGE_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
@@ -25,6 +26,9 @@ export async function handleExchange(
   url: URL,
 ): Promise<void> {
   const [api, version, pathTenant, action] = parts;
+  if (api === "adminapi" && pathTenant && action === "EXOModuleFile" && req.method === "GET") {
+    return moduleFile(host, req, res, pathTenant.toLowerCase(), url);
+  }
   if (
     api !== "adminapi" ||
     (version !== "beta" && version !== "v1.0") ||
@@ -155,9 +159,11 @@ export async function handleExchange(
           notYetReplicated: (name, guid) => host.runtime.notYetReplicated(behaviours, name, guid, Date.now()),
           created: (guid) => host.runtime.created(guid, Date.now()),
           warnings,
+          access: accessOf(state, claims.appid),
         });
       } catch (err) {
         if (!(err instanceof CmdletError)) throw err;
+        if (err.exceptionType === NOT_ALLOWED) return reply(err.status, deniedBody(err.message));
         return reply(err.status, exchangeError(err.status, err.exceptionType, err.message, err.errorId));
       }
       if (call.write) host.changed();
@@ -203,4 +209,44 @@ export async function handleExchange(
   } finally {
     host.runtime.leave(tenantId);
   }
+}
+
+/**
+ * `GET /adminapi/{v1.0|beta}/{tenant}/EXOModuleFile?Version=` with `CommandName: *`: the module
+ * file the EXO V3 module builds its commands from; `value[0].exportedCmdlets` lists, comma
+ * separated, the cmdlets the caller's roles allow. Source: KelvinTegelaar/CIPP-API
+ * New-ExoRequest.ps1 (`-AvailableCmdlets`); the other properties of the row are assumed.
+ */
+async function moduleFile(
+  host: SimHost,
+  req: IncomingMessage,
+  res: ServerResponse,
+  tenantId: string,
+  url: URL,
+): Promise<void> {
+  const call = host.record({ tenantId, service: "exchange", operation: "EXOModuleFile", write: false });
+  const reply = (status: number, body: unknown) => {
+    call.status = status;
+    send(res, status, body);
+  };
+  const claims = host.identity.authenticate(req, host.endpoints.exchange);
+  if (typeof claims === "string") return reply(401, { error: { code: "Unauthorized", message: claims } });
+  if (claims.tid !== tenantId) {
+    return reply(401, {
+      error: { code: "Unauthorized", message: `The token was issued for tenant ${claims.tid}.` },
+    });
+  }
+  await host.latency();
+  if (await host.applyFault(call, res, host.takeFault(tenantId, "EXOModuleFile"), "odata")) return;
+  const cmdlets = allowedCmdlets(accessOf(host.state(tenantId), claims.appid), cmdletNames());
+  reply(200, {
+    "@odata.context": `${host.endpoints.exchange}/adminapi/v1.0/${tenantId}/$metadata#EXOModuleFile`,
+    value: [
+      {
+        version: url.searchParams.get("Version") ?? "",
+        commandName: String(req.headers["commandname"] ?? "*"),
+        exportedCmdlets: cmdlets.join(","),
+      },
+    ],
+  });
 }

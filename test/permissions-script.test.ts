@@ -1,0 +1,197 @@
+/**
+ * The least-privilege script: escaping, content per tenant mode, the route (text/plain, partner
+ * sees only its own tenants, ops all), the CLI command, and the script's Exchange steps run
+ * against the simulator (twice: the second run creates nothing), after which the app needs no
+ * admin role to onboard.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExchangeClient } from "../functions/adapters/m365/exchange-client.ts";
+import { RetryPolicy } from "../functions/adapters/m365/retry.ts";
+import { TokenProvider } from "../functions/adapters/m365/tokens.ts";
+import { runCli } from "../functions/cli/program.ts";
+import { NotFoundError } from "../functions/domain/errors.ts";
+import { requiredRoles } from "../functions/domain/permissions.ts";
+import { permissionsScript, psQuote, ROLE_GROUP_NAME } from "../functions/domain/permissions-script.ts";
+import { servicePrincipalObjectId } from "../infra/local/m365-simulator/index.ts";
+import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
+
+const APP = "11111111-2222-4333-8444-555555555555";
+const TENANT = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+
+describe("the script", () => {
+  it("quotes every value as a PowerShell literal: quotes doubled (typographic ones too), line breaks refused", () => {
+    expect(psQuote("it's")).toBe("'it''s'");
+    expect(psQuote("a\u2019b")).toBe("'a\u2019\u2019b'");
+    expect(psQuote("$(Remove-Item x)")).toBe("'$(Remove-Item x)'");
+    expect(() => psQuote("a\nRemove-Item x")).toThrow(TypeError);
+    expect(() => psQuote("a\u2028b")).toThrow(TypeError);
+    expect(() =>
+      permissionsScript({
+        tenantId: "x'; Remove-Item",
+        appId: APP,
+        request: { region: "us", outboundGateway: false },
+      }),
+    ).toThrow(TypeError);
+  });
+
+  it("holds exactly the roles of the tenant's mode, checks before each creation, and fills in the ids", () => {
+    for (const request of [
+      { region: "us", outboundGateway: false },
+      { region: "split", outboundGateway: true },
+    ] as const) {
+      const script = permissionsScript({ tenantId: TENANT, appId: APP, request });
+      const roles = /\$Roles = @\((.*)\)/
+        .exec(script)?.[1]
+        ?.split(", ")
+        .map((r) => r.slice(1, -1));
+      expect(roles).toEqual(requiredRoles(request));
+      expect(script).toContain(`$AppId = '${APP}'`);
+      expect(script).toContain(`$TenantId = '${TENANT}'`);
+      expect(script).toContain(`$RoleGroupName = '${ROLE_GROUP_NAME}'`);
+      for (const [check, create] of [
+        ["Get-ServicePrincipal -Identity", "= New-ServicePrincipal"],
+        ["Get-RoleGroup -Identity", "= New-RoleGroup"],
+        ["Get-RoleGroupMember -Identity", "Add-RoleGroupMember -Identity"],
+        ["Get-ManagementRoleAssignment -Role", "New-ManagementRoleAssignment -Role"],
+      ]) {
+        expect(script.indexOf(check!), check).toBeGreaterThan(0);
+        expect(script.indexOf(check!)).toBeLessThan(script.indexOf(create!));
+      }
+      expect(script).toContain("Connect-ExchangeOnline");
+      expect(script).not.toContain("Enable-OrganizationCustomization\n");
+    }
+  });
+});
+
+describe("the script's Exchange steps against the simulator", () => {
+  let h: WorkflowHarness;
+  beforeAll(async () => {
+    h = await workflowHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("registers the service principal and the role group once; the app then onboards without the admin role", async () => {
+    const req = h.request({ region: "split", outboundGateway: true });
+    const script = permissionsScript({ tenantId: req.tenantId, appId: h.sim.clientId, request: req });
+    const roles = /\$Roles = @\((.*)\)/
+      .exec(script)![1]!
+      .split(", ")
+      .map((r) => r.slice(1, -1));
+    // The admin's session: here the app itself while it still holds Exchange Administrator.
+    const exchange = new ExchangeClient({
+      endpoint: h.sim.endpoints.exchange,
+      tokens: new TokenProvider({
+        clientId: h.sim.clientId,
+        credential: { clientSecret: h.sim.clientSecret },
+        authorityHost: h.sim.endpoints.authorityHost,
+        disableInstanceDiscovery: true,
+      }),
+      retry: new RetryPolicy({ baseDelayMs: 1, maxDelayMs: 10 }),
+    });
+    const run = (cmdlet: string, parameters: Record<string, unknown>) =>
+      exchange.invoke(req.tenantId, cmdlet, parameters);
+    const absent = async (cmdlet: string, parameters: Record<string, unknown>) => {
+      try {
+        return (await run(cmdlet, parameters)).length === 0;
+      } catch (err) {
+        if (err instanceof NotFoundError) return true;
+        throw err;
+      }
+    };
+    const objectId = servicePrincipalObjectId(req.tenantId, h.sim.clientId);
+    const grant = async () => {
+      let created = 0;
+      if (await absent("Get-ServicePrincipal", { Identity: objectId })) {
+        await run("New-ServicePrincipal", {
+          AppId: h.sim.clientId,
+          ObjectId: objectId,
+          DisplayName: "Journal onboarding app",
+        });
+        created++;
+      }
+      if (await absent("Get-RoleGroup", { Identity: ROLE_GROUP_NAME })) {
+        await run("New-RoleGroup", { Name: ROLE_GROUP_NAME, Roles: roles, Description: "x" });
+        created++;
+      }
+      const members = await run("Get-RoleGroupMember", { Identity: ROLE_GROUP_NAME });
+      if (!members.some((m) => m["Identity"] === objectId)) {
+        await run("Add-RoleGroupMember", { Identity: ROLE_GROUP_NAME, Member: objectId });
+        created++;
+      }
+      return created;
+    };
+    // A role group that exists without one role gets it added (the script's else branch).
+    await run("New-ServicePrincipal", {
+      AppId: h.sim.clientId,
+      ObjectId: objectId,
+      DisplayName: "Journal onboarding app",
+    });
+    await run("New-RoleGroup", { Name: ROLE_GROUP_NAME, Roles: roles.slice(1), Description: "x" });
+    await run("New-ManagementRoleAssignment", { Role: roles[0], SecurityGroup: ROLE_GROUP_NAME });
+    expect(await grant()).toBe(1);
+    expect(await grant()).toBe(0);
+    const assignments = await run("Get-ManagementRoleAssignment", { RoleAssignee: objectId });
+    expect(assignments.map((a) => a["Role"]).sort()).toEqual([...roles].sort());
+
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    const done = await h.onboard(req);
+    expect(done.status).toBe("succeeded");
+    expect((await h.offboard(req.tenantId)).status).toBe("offboarded");
+  });
+});
+
+describe("GET /v1/tenants/{tenantId}/permissions-script and the CLI", () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime();
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  const get = (tenantId: string, key: string) =>
+    fetch(`${rt.url}/v1/tenants/${tenantId}/permissions-script`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+
+  it("answers text/plain to the owner and ops, 404 to another partner, and the CLI prints or writes it", async () => {
+    const mine = await rt.createPartner("Owner MSP");
+    const other = await rt.createPartner("Other MSP");
+    const tenantId = await rt.onboard(mine.apiKey);
+    await rt.waitFor(tenantId, ["succeeded"]);
+
+    const owner = await get(tenantId, mine.apiKey);
+    expect(owner.status).toBe(200);
+    expect(owner.headers.get("content-type")).toMatch(/^text\/plain/);
+    const script = await owner.text();
+    expect(script).toContain(`$TenantId = '${tenantId}'`);
+    expect(script).toContain(`$AppId = '${rt.runtime.simulator!.clientId.toLowerCase()}'`);
+    expect((await get(tenantId, rt.opsKey)).status).toBe(200);
+    const foreign = await get(tenantId, other.apiKey);
+    expect(foreign.status).toBe(404);
+    expect(await foreign.text()).not.toContain("$AppId");
+
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runCli(["permissions-script", tenantId], {
+      stdout: { write: (s: string) => stdout.push(s) },
+      stderr: { write: (s: string) => stderr.push(s) },
+      env: { ONBOARDING_API_URL: rt.url, ONBOARDING_API_KEY: mine.apiKey },
+      stderrIsTty: false,
+      stdinIsTty: false,
+    });
+    expect(stderr.join("")).toBe("");
+    expect(code).toBe(0);
+    expect(stdout.join("")).toBe(`${script}\n`.replace(/\n\n$/, "\n"));
+
+    const openapi = await (
+      await fetch(`${rt.url}/v1/openapi.json`, { headers: { authorization: `Bearer ${rt.opsKey}` } })
+    ).json();
+    expect(
+      Object.keys(openapi.paths["/v1/tenants/{tenantId}/permissions-script"].get.responses["200"].content),
+    ).toEqual(["text/plain"]);
+  });
+});
