@@ -218,6 +218,17 @@ describe("remediation", () => {
     expect(types.filter((t) => t === "tenant.onboarding.started")).toHaveLength(2);
   });
 
+  it("onDrift can be set by PATCH on an onboarded tenant (other fields stay 409 there)", async () => {
+    const tenantId = await onboarded();
+    const patched = await as(`/v1/tenants/${tenantId}`, "PATCH", { onDrift: "remediate" });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ status: "succeeded", onDrift: "remediate" });
+    expect((await as(`/v1/tenants/${tenantId}`, "PATCH", { ndrAddress: "x@example.com" })).status).toBe(409);
+    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    expect((await check(tenantId)).remediation).toBe("started");
+    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+  });
+
   it("after the daily limit only reports, and says so", async () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
     for (let i = 0; i < 2; i++) {

@@ -361,7 +361,7 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "The tenant's audit trail, newest first",
     description:
-      "Every write this service made in the customer's tenant (onboarding, remediation, an approved plan, offboarding): time, run, step, cmdlet, parameters (no secrets; member lists summarised), outcome and who asked for it (`partner`, `ops` or `drift-remediation`). Kept for 365 days.",
+      "Every write this service made in the customer's tenant (onboarding, remediation, an approved plan, offboarding): time, run, step, cmdlet, parameters (no secrets; member lists summarised), outcome and who asked for it (`partner`, `ops` or `drift-remediation`). Kept like events (EVENT_RETENTION_DAYS, default 90 days).",
     access: PARTNER_OR_OPS,
     params: TenantIdParams,
     query: PageQuery,

@@ -7,6 +7,7 @@
 import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { retentionFromEnv } from "./config.ts";
 import { tracer } from "./observability.ts";
 
 export function requireEnv(name: string): string {
@@ -36,6 +37,7 @@ export function changeLogStore() {
     client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),
     tableName: requireEnv("TABLE_NAME"),
     partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+    retentionDays: retentionFromEnv().eventDays,
   });
   return changeLog;
 }

@@ -29,8 +29,8 @@ export interface ChangeRecord {
   requestedBy: RequestedBy;
 }
 
-/** How long an entry is kept (like events); the store sets a TTL attribute from it. */
-export const CHANGE_LOG_RETENTION_DAYS = 365;
+/** How long an entry is kept by default: like events (EVENT_RETENTION_DAYS); the store sets a TTL from it. */
+export const CHANGE_LOG_RETENTION_DAYS = 90;
 
 export interface ChangeLogStore {
   /** Records one write (idempotent on `changeId`). */

@@ -294,7 +294,12 @@ export class OnboardingService {
     if (visible.kind === "claim") return this.#correctClaim(visible.claim, correction);
     const current = await this.#settled(visible.stored);
     const { tenant } = current;
-    requireStatus(tenant, PATCHABLE_STATUSES, "corrected");
+    // onDrift alone changes nothing in the tenant: also settable on an onboarded tenant.
+    const onlyOnDrift = Object.entries(correction).every(([k, v]) => k === "onDrift" || v === undefined);
+    const allowed: readonly TenantStatus[] = onlyOnDrift
+      ? [...PATCHABLE_STATUSES, ...ON_DRIFT_PATCHABLE_STATUSES]
+      : PATCHABLE_STATUSES;
+    requireStatus(tenant, allowed, "corrected");
     if (correction.groups && tenant.region !== "split") {
       throw new InvalidCorrectionError(
         "groups",
@@ -317,7 +322,7 @@ export class OnboardingService {
     const { stored } = await this.#store.transition(
       tenantId,
       {
-        expectStatus: PATCHABLE_STATUSES,
+        expectStatus: allowed,
         expectRun: current.internals.run,
         correct: correction,
         steps,
@@ -726,6 +731,9 @@ function requireStatus(tenant: Tenant, allowed: readonly TenantStatus[], verb: s
     );
   }
 }
+
+/** Where a PATCH of `onDrift` alone is allowed besides PATCHABLE_STATUSES. */
+const ON_DRIFT_PATCHABLE_STATUSES: readonly TenantStatus[] = ["succeeded"];
 
 /** Who asked, as the audit trail records it. */
 function requesterOf(principal: Principal): "partner" | "ops" {

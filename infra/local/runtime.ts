@@ -169,6 +169,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tableName,
       cursorSecret,
       partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+      retentionDays: retention.eventDays,
     });
     const driftIntervalMs = parseDriftInterval(env["DRIFT_CHECK_INTERVAL"]);
     const remediationsPerDay = Number(env["DRIFT_REMEDIATIONS_PER_DAY"] ?? DEFAULT_REMEDIATIONS_PER_DAY);

@@ -3,8 +3,8 @@
  * partition (`TENANT#<tenantId>` / `CHANGE#<at>#<changeId>`), read newest first by a query on
  * that partition. Bounded: an item holds one write with its parameters already summarised (no
  * member lists, no secrets), so it stays far below DynamoDB's 400 KB. Retained like events: the
- * table's TTL attribute `expiresAt` (epoch seconds) removes an entry after
- * CHANGE_LOG_RETENTION_DAYS. The partner that owned the tenant when the write was made is kept
+ * table's TTL attribute `expiresAt` (epoch seconds) removes an entry `retentionDays` after the
+ * write (the events' retention, EVENT_RETENTION_DAYS; the local runtime sweeps expired items). The partner that owned the tenant when the write was made is kept
  * on the item, so that a later registration of the same tenant id by another partner never
  * lists it.
  */
@@ -36,6 +36,7 @@ export class DynamoChangeLogStore implements ChangeLogStore {
   readonly #ctx: TableContext;
   readonly #cursors: CursorCodec;
   readonly #partnerOf: (tenantId: string) => Promise<string | undefined>;
+  readonly #retentionDays: number;
 
   /**
    * `partnerOf` says which partner owns the tenant now (recorded on each entry, and the only
@@ -44,8 +45,11 @@ export class DynamoChangeLogStore implements ChangeLogStore {
   constructor(
     options: Pick<DynamoTenantStoreOptions, "client" | "tableName" | "cursorSecret"> & {
       partnerOf: (tenantId: string) => Promise<string | undefined>;
+      /** @default CHANGE_LOG_RETENTION_DAYS (90, as events) */
+      retentionDays?: number;
     },
   ) {
+    this.#retentionDays = options.retentionDays ?? CHANGE_LOG_RETENTION_DAYS;
     this.#ctx = { client: options.client, table: options.tableName };
     this.#cursors = new CursorCodec(options.cursorSecret ?? `journal-onboarding-cursor:${options.tableName}`);
     this.#partnerOf = options.partnerOf;
@@ -59,7 +63,7 @@ export class DynamoChangeLogStore implements ChangeLogStore {
       sk: changeSortKey(change.at, change.changeId),
       kind: "change",
       partnerId,
-      expiresAt: Math.floor(Date.parse(change.at) / 1000) + CHANGE_LOG_RETENTION_DAYS * 86_400,
+      expiresAt: Math.floor(Date.parse(change.at) / 1000) + Math.round(this.#retentionDays * 86_400),
     };
     await this.#ctx.client.send(new PutCommand({ TableName: this.#ctx.table, Item: item }));
   }
