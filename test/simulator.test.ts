@@ -356,6 +356,92 @@ describe("access control", () => {
   });
 });
 
+describe("a user's sign-in (authorization code)", () => {
+  const redirectUri = "http://127.0.0.1:9/callback";
+  const authorize = (tenantId: string, params: Record<string, string> = {}) =>
+    fetch(
+      `${sim.endpoints.authorityHost}/${tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({
+        client_id: sim.clientId,
+        response_type: "code",
+        response_mode: "query",
+        scope: "openid profile",
+        redirect_uri: redirectUri,
+        state: "s1",
+        nonce: "n1",
+        ...params,
+      })}`,
+      { redirect: "manual" },
+    );
+  const codeOf = async (tenantId: string) => {
+    const response = await authorize(tenantId);
+    expect(response.status).toBe(302);
+    const back = new URL(response.headers.get("location")!);
+    expect(back.searchParams.get("state")).toBe("s1");
+    return back.searchParams.get("code")!;
+  };
+  const redeem = (tenantId: string, code: string, params: Record<string, string> = {}) =>
+    fetch(`${sim.endpoints.authorityHost}/${tenantId}/oauth2/v2.0/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: sim.clientId,
+        client_secret: sim.clientSecret,
+        code,
+        redirect_uri: redirectUri,
+        scope: "openid profile",
+        ...params,
+      }),
+    });
+  const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString());
+
+  it("signs in a Global Administrator of the tenant; the code gives an ID token once", async () => {
+    const tenantId = randomUUID();
+    const code = await codeOf(tenantId);
+    const first = await redeem(tenantId, code);
+    expect(first.status).toBe(200);
+    const body = await first.json();
+    expect(claimsOf(body.id_token)).toMatchObject({
+      aud: sim.clientId,
+      tid: tenantId,
+      nonce: "n1",
+      wids: expect.arrayContaining(["62e90394-69f5-4237-9190-012177145e10"]),
+    });
+    const again = await redeem(tenantId, code);
+    expect(again.status).toBe(400);
+    expect((await again.json()).error_description).toContain("AADSTS54005");
+  });
+
+  it("binds the code to its client secret, redirect URI and tenant", async () => {
+    const tenantId = randomUUID();
+    expect((await redeem(tenantId, await codeOf(tenantId), { client_secret: "wrong" })).status).toBe(401);
+    const otherRedirect = await redeem(tenantId, await codeOf(tenantId), {
+      redirect_uri: "http://127.0.0.1:9/x",
+    });
+    expect((await otherRedirect.json()).error_description).toContain("AADSTS500112");
+    const otherTenant = await redeem(randomUUID(), await codeOf(tenantId));
+    expect((await otherTenant.json()).error).toBe("invalid_grant");
+    expect((await redeem(tenantId, "sim.never-issued")).status).toBe(400);
+  });
+
+  it("refuses an unregistered redirect URI without redirecting, and signs in the user a test chose", async () => {
+    const tenantId = randomUUID();
+    const bad = await authorize(tenantId, { redirect_uri: "https://evil.example/cb" });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("AADSTS50011");
+    const other = randomUUID();
+    sim.setSignInUser(tenantId, { roles: [], tenantId: other });
+    try {
+      const body = await (await redeem(tenantId, await codeOf(tenantId))).json();
+      const claims = claimsOf(body.id_token);
+      expect(claims.tid).toBe(other);
+      expect(claims.wids).not.toContain("62e90394-69f5-4237-9190-012177145e10");
+    } finally {
+      sim.setSignInUser(tenantId, null);
+    }
+  });
+});
+
 describe("faults", () => {
   it("draws the same random faults from the same seed", async () => {
     const tenantId = randomUUID();

@@ -371,8 +371,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
     apiUrl = http.url;
     closers.push(() => http.close());
-    // Entra accepts only the app's registered redirect URIs: the simulator's app gets the callback.
-    simulator?.registerRedirectUri(consentRedirect());
+    // Entra accepts only the app's registered redirect URIs: the simulator's app gets the
+    // callback (a simulator on its own thread answers asynchronously: wait for it).
+    if (simulator) await Promise.resolve(simulator.registerRedirectUri(consentRedirect()));
     ownPorts.push(Number(new URL(http.url).port));
 
     return {
