@@ -47,7 +47,7 @@ export const CLAIM_EXPIRED: ErrorInfo = {
 export const CONSENT_PENDING: ErrorInfo = {
   code: "CONSENT_REQUIRED",
   message:
-    "A global admin of the customer's tenant must grant consent at the consentUrl; onboarding then starts by itself.",
+    "A global admin of the customer's tenant must grant consent at the consentUrl and sign in once when asked; onboarding then starts by itself.",
 };
 
 /** A partner's record of a tenant that is not bound to it: an open claim, or a former binding. */
