@@ -6,7 +6,7 @@
  * desired state means no write at all.
  *
  * Tokens are cached per tenant and resource in the process, so a re-run in the same process
- * asks for none; on AWS each task function keeps its own cache (see critical-path.ts).
+ * asks for none; on AWS each Lambda environment keeps its own cache (see aws-model.ts).
  */
 import type { SimCall } from "../infra/local/m365-simulator/index.ts";
 import { ALL_MODES, log, modeName, onboardingRequest, type Result, startWorkflowStack } from "./harness.ts";
@@ -72,7 +72,7 @@ export async function run(): Promise<Result> {
     ],
     notes: [
       "Counted from the simulator's call log (every attempt; no faults were injected, so none failed). Reads: Graph GET /organization and Get-/Validate- cmdlets; writes: New-/Set-/Add-/Enable- cmdlets. Total adds MSAL's openid-configuration request (one per tenant credential).",
-      "A re-run asks for no token because the process caches them per tenant and resource; on AWS each task function has its own cache, so a re-run there asks for up to one token per task function (see critical-path).",
+      "A re-run asks for no token because the process caches them per tenant and resource; on AWS each Lambda environment has its own cache, so an onboarding asks for one token per resource in each environment it meets (see aws-model).",
     ],
     details,
   };

@@ -4,8 +4,9 @@
  *
  * Bundles are built with esbuild as the stack builds them (infra/aws/lambda-function.ts: ESM,
  * minified, platform node, target node24, mainFields module,main, source maps without sources,
- * the AWS SDK bundled, and the stack's createRequire banner, read from that file so the two
- * cannot drift) into bench/tmp/cold-start/. Entries: the task functions of WORKFLOW_TASKS, the
+ * the AWS SDK bundled but for the credential providers Lambda never loads, and the stack's
+ * createRequire banner; the banner and the left-out modules are read from that file so the
+ * two cannot drift) into bench/tmp/cold-start/. Entries: the workflows' one task function, the
  * API handler and authorizer, and the webhook dispatcher and stream forwarder.
  *
  * Import time: `await import(bundle)` timed inside `node -e`, median of 5 fresh processes, with
@@ -19,7 +20,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
-import { WORKFLOW_TASKS } from "../workflows/definition.ts";
+import { TASK_FUNCTION } from "../workflows/definition.ts";
 import { log, median, type Result, round } from "./harness.ts";
 
 const run_ = promisify(execFile);
@@ -35,6 +36,14 @@ async function stackBanner(): Promise<string> {
   return match[1]!;
 }
 
+/** The modules the stack leaves out of every bundle (UNREACHABLE_IN_LAMBDA), read from its source. */
+async function stackExternals(): Promise<string[]> {
+  const source = await readFile(join(ROOT, "infra", "aws", "lambda-function.ts"), "utf8");
+  const match = /const UNREACHABLE_IN_LAMBDA = \[([^\]]*)\]/.exec(source);
+  if (!match) throw new Error("UNREACHABLE_IN_LAMBDA not found in infra/aws/lambda-function.ts");
+  return [...match[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+}
+
 async function entries(): Promise<{ name: string; entry: string }[]> {
   // The stack's webhook functions (infra/aws/webhook-delivery.ts).
   const webhooks = ["dispatcher", "stream-forwarder"].map((f) => ({
@@ -42,7 +51,7 @@ async function entries(): Promise<{ name: string; entry: string }[]> {
     entry: `functions/webhooks/${f}.ts`,
   }));
   return [
-    ...WORKFLOW_TASKS.map((t) => ({ name: `task ${t.name}`, entry: t.entry })),
+    { name: `task function (${TASK_FUNCTION.name})`, entry: TASK_FUNCTION.entry },
     { name: "api/handler", entry: "functions/api/handler.ts" },
     { name: "api/authorizer", entry: "functions/api/authorizer.ts" },
     ...webhooks,
@@ -68,6 +77,7 @@ async function bundle(
     sourcesContent: false,
     mainFields: ["module", "main"],
     banner: { js: banner },
+    external: await stackExternals(),
     logLevel: "silent",
     metafile: true,
   });

@@ -1,8 +1,12 @@
 /**
  * Benchmark 1: how close one onboarding comes to the time its Microsoft 365 calls alone need.
  *
- * Every simulated call (token, Graph, Exchange) is answered after a fixed latency L. The bound
- * is (longest chain of dependent Microsoft 365 calls) x L, derived in two parts:
+ * Every simulated call (token, Graph, Exchange) is answered after a fixed latency L. The figure
+ * is wall / (unavoidable chain x L): the unavoidable chain is the dependent calls no design can
+ * avoid, 5 with an outbound gateway (a token; one wave of reads; the connector, with the NDR
+ * address beside it; its validation; the journal rules) and 4 without (no connector to
+ * validate). Beside it, the chain this code makes, (longest chain of dependent Microsoft 365
+ * calls) x L, derived in two parts:
  *
  * 1. Per task, the depth of its sequential calls, counted from the simulator's call log of a
  *    probe onboarding in which tasks run one at a time (so every call belongs to exactly one
@@ -28,6 +32,7 @@ import { randomUUID } from "node:crypto";
 import type { SimCall } from "../infra/local/m365-simulator/index.ts";
 import { onboardingDefinition, type TaskName } from "../workflows/definition.ts";
 import {
+  ALL_MODES,
   epochNow,
   log,
   type Mode,
@@ -42,11 +47,10 @@ import {
 const LATENCY_MS = 100;
 const RUNS = 5;
 const TARGET_RATIO = 1.3;
-const MODES: Mode[] = [
-  { region: "us", outboundGateway: true },
-  { region: "eu", outboundGateway: true },
-  { region: "split", outboundGateway: true },
-];
+const MODES: Mode[] = ALL_MODES;
+
+/** Dependent Microsoft 365 calls no design avoids (see the header). */
+export const unavoidableChain = (mode: Mode) => (mode.outboundGateway ? 5 : 4);
 
 interface TaskWindow {
   task: TaskName;
@@ -201,12 +205,8 @@ export async function run(): Promise<Result> {
         }
       }
       const chainLength = longestPath(DEFINITION, (task) => perTask.get(task as TaskName)?.depth ?? 0);
-      const boundMs = chainLength * LATENCY_MS;
-      // On AWS every task function has its own token cache: each later task asks for a token first.
-      const awsChain = longestPath(DEFINITION, (task) => {
-        const depth = perTask.get(task as TaskName)?.depth ?? 0;
-        return depth > 0 && task !== "CheckAccess" ? depth + 1 : depth;
-      });
+      const chainMs = chainLength * LATENCY_MS;
+      const boundMs = unavoidableChain(mode) * LATENCY_MS;
 
       // Measured runs: the real workflow, tasks in parallel where the definition says so.
       const walls: number[] = [];
@@ -233,6 +233,7 @@ export async function run(): Promise<Result> {
       }
       const wallMs = median(walls);
       const ratio = wallMs / boundMs;
+      const ownRatio = wallMs / chainMs;
       const dynamoMs = median(breakdowns.map((b) => b.dynamoOnPathMs));
       const tasksMs = median(breakdowns.map((b) => b.tasksOnPathMs));
       const dynamoRequests = median(breakdowns.map((b) => b.dynamoOnPath));
@@ -243,14 +244,16 @@ export async function run(): Promise<Result> {
       rows.push({
         mode: modeName(mode),
         "M365 calls": [...perTask.values()].reduce((s, t) => s + t.calls, 0),
-        "chain (calls)": chainLength,
-        "chain on AWS": awsChain,
+        "unavoidable chain": unavoidableChain(mode),
         "bound ms": boundMs,
         "wall ms (median)": round(wallMs),
         ratio: round(ratio, 2),
+        "this code's chain": chainLength,
+        "wall / own chain": round(ownRatio, 2),
         "DynamoDB requests on path": dynamoRequests,
         "DynamoDB on path ms": round(dynamoMs),
-        "engine+other ms": round(wallMs - boundMs - dynamoMs),
+        "engine+other ms": round(wallMs - chainMs - dynamoMs),
+        "projected ratio, one read wave": round((wallMs - chainMs + boundMs) / boundMs, 2),
         "per-task depth": stepsText,
       });
       details[modeName(mode)] = {
@@ -262,7 +265,7 @@ export async function run(): Promise<Result> {
         ),
       };
       log(
-        `critical-path ${modeName(mode)}: chain ${chainLength} x ${LATENCY_MS} ms = ${boundMs} ms, wall ${round(wallMs)} ms, ratio ${round(ratio, 2)} (DynamoDB on path ${round(dynamoMs)} ms)`,
+        `critical-path ${modeName(mode)}: unavoidable ${unavoidableChain(mode)} x ${LATENCY_MS} ms = ${boundMs} ms, this code's chain ${chainLength}, wall ${round(wallMs)} ms, ratio ${round(ratio, 2)} (to own chain ${round(ownRatio, 2)}; DynamoDB on path ${round(dynamoMs)} ms)`,
       );
     }
   } finally {
@@ -284,15 +287,16 @@ export async function run(): Promise<Result> {
     targets: [
       {
         name: "critical path",
-        target: `wall / bound <= ${TARGET_RATIO}`,
+        target: `wall / unavoidable chain <= ${TARGET_RATIO} in every mode`,
         measured: `worst ${worst.toFixed(2)} (${rows.map((r) => `${r["mode"]} ${r["ratio"]}`).join(", ")})`,
         met: worst <= TARGET_RATIO,
       },
     ],
     notes: [
-      `Bound = longest chain of dependent Microsoft 365 calls x ${LATENCY_MS} ms: per task, the depth of its sequential calls in the simulator's log of a probe run (tasks one at a time), combined over workflows/definition.ts (Parallel = longest branch). Wall = engine start to execution end, median of ${RUNS}, warm connections.`,
-      "Chain on AWS: the same path when every task function after CheckAccess first asks for its own token (each Lambda function keeps its own token cache; an onboarding meets each tenant once, so no cache is warm for it).",
-      "DynamoDB on path = time in DynamoDB requests of the tasks on the longest path (dynalite on disk, loopback); engine+other = the rest of the overhead (engine, MSAL, TLS, JSON).",
+      `Bound = the unavoidable chain x ${LATENCY_MS} ms: 5 dependent calls with an outbound gateway (token; one wave of reads; connector with the NDR address beside it; validation; journal rules), 4 without. This code's chain = longest chain of dependent Microsoft 365 calls it makes: per task, the depth of its sequential calls in the simulator's log of a probe run (tasks one at a time), combined over workflows/definition.ts (Parallel = longest branch). Wall = engine start to execution end, median of ${RUNS}, warm connections, one process (tokens cached across tasks; on AWS see aws-model).`,
+      "The gap between this code's chain and the unavoidable one is the reads each step makes after the previous step finished (each step reads its own objects, then writes): one wave of reads for the whole onboarding, then writes only, closes it.",
+      "DynamoDB on path = time in DynamoDB requests of the tasks on the longest path (dynalite on disk, loopback); engine+other = wall minus this code's chain and DynamoDB (engine, MSAL, TLS, JSON).",
+      "Projected ratio, one read wave: a model, not a measurement: this run's overhead (wall minus this code's chain x L) added to the unavoidable chain x L, i.e. what the same overhead gives once the steps read everything in one wave and then only write.",
       ...(busiest
         ? [
             `The DynamoDB requests of one task, in order (${modeName(MODES[0]!)}, ${busiest[0]}, last run): ${busiest[1].dynamo.join(", ")}; every task's are in results.json (details.<mode>.lastRun).`,

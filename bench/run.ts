@@ -13,9 +13,11 @@ import { renderMarkdown, renderPage } from "./report.ts";
 /** In run order. */
 const BENCHMARKS = [
   "critical-path",
+  "aws-model",
   "calls",
   "scale",
   "cost",
+  "drift",
   "api-latency",
   "cold-start",
   "dynamodb-scale",

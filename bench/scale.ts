@@ -5,9 +5,11 @@
  *
  * Each N gets a fresh local runtime (dynalite on disk, simulator, API; empty state) and one
  * warm-up onboarding before the clock starts. Peak RSS is sampled every 20 ms during the
- * level. Everything the local runtime does runs on ONE thread of this process: the API, the
- * engine, dynalite (DynamoDB), the HTTPS simulator (both ends of every TLS connection), so
- * the event loop utilisation and a CPU profile of the largest N show where the time goes.
+ * level. The service runs on the main thread of this process: the API, the engine, the task
+ * handlers with their DynamoDB and Microsoft 365 clients, and dynalite (DynamoDB) beside them;
+ * the Microsoft 365 simulator runs on its own worker thread, as `npm start` runs it. Service
+ * CPU is the main thread's (`process.threadCpuUsage`), process CPU adds the simulator's; the
+ * event loop utilisation and a CPU profile (main thread) of the largest N show where it goes.
  */
 
 import { randomUUID } from "node:crypto";
@@ -29,16 +31,23 @@ const LATENCY_MS = 50;
 /** `BENCH_SCALE_LEVELS=1,100` runs fewer levels (development). */
 const LEVELS = (process.env["BENCH_SCALE_LEVELS"] ?? "1,10,100,500").split(",").map(Number);
 const MODE: Mode = { region: "us", outboundGateway: true };
-const TARGET_FACTOR = 3;
+const TARGET_FACTOR = 25;
+/** Service CPU per onboarding the issue asks for (main thread, largest N). */
+const TARGET_CPU_MS = 40;
 
 interface Level {
   n: number;
   wallMs: number;
   failed: number;
+  /** Why (the first 20). */
+  failures: string[];
   postP50Ms: number;
   postP99Ms: number;
   peakRssMiB: number;
+  /** CPU of the main thread (the service, dynalite included). */
   cpuSeconds: number;
+  /** CPU of the whole process (the simulator's thread too). */
+  processCpuSeconds: number;
   eventLoopUtilization: number;
   eventLoopDelayP99Ms: number;
   profile?: { packages: Record<string, number>; components: Record<string, number> };
@@ -67,6 +76,7 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     const cpu = process.cpuUsage();
+    const threadCpu = process.threadCpuUsage();
     const started = performance.now();
 
     const postMs: number[] = [];
@@ -82,6 +92,7 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
     const wallMs = performance.now() - started;
 
     const cpuUsed = process.cpuUsage(cpu);
+    const threadCpuUsed = process.threadCpuUsage(threadCpu);
     const utilization = performance.eventLoopUtilization(elu).utilization;
     delay.disable();
     clearInterval(sampler);
@@ -92,19 +103,33 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
       byComponent = summarizeProfile(cpuProfile);
     }
 
-    let failed = answers.filter((a) => a.status !== 202).length;
+    // Why each failure failed: the POST's answer, or the tenant's status, error and failed steps.
+    const failures: string[] = answers
+      .filter((a) => a.status !== 202)
+      .map((a) => `POST ${a.status}: ${a.body.slice(0, 200)}`);
     for (const request of requests) {
       const stored = await api.runtime.store.getTenant(request.tenantId);
-      if (stored?.tenant.status !== "succeeded") failed++;
+      if (stored?.tenant.status === "succeeded") continue;
+      const t = stored?.tenant;
+      const steps = t?.steps
+        .filter((s) => s.status === "failed" && s.error)
+        .map((s) => `${s.name} ${s.error!.code}`);
+      failures.push(
+        `${t?.status ?? "missing"} ${t?.error?.code ?? ""} ${t?.error?.message ?? ""} [${steps?.join(", ") ?? ""}]`,
+      );
     }
+    const failed = failures.length;
+    for (const f of failures.slice(0, 5)) log(`scale ${n}: failed: ${f}`);
     return {
       n,
       wallMs,
       failed,
+      failures: failures.slice(0, 20),
       postP50Ms: percentile(postMs, 50),
       postP99Ms: percentile(postMs, 99),
       peakRssMiB: peakRss / 2 ** 20,
-      cpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,
+      cpuSeconds: (threadCpuUsed.user + threadCpuUsed.system) / 1e6,
+      processCpuSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,
       eventLoopUtilization: utilization,
       eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
       ...(byComponent ? { profile: byComponent } : {}),
@@ -221,8 +246,9 @@ export async function run(): Promise<Result> {
     "POST p50 ms": round(l.postP50Ms),
     "POST p99 ms": round(l.postP99Ms),
     "peak RSS MiB": round(l.peakRssMiB),
-    "CPU s": round(l.cpuSeconds, 1),
-    "CPU ms per onboarding": round((1000 * l.cpuSeconds) / l.n),
+    "service CPU s": round(l.cpuSeconds, 1),
+    "service CPU ms per onboarding": round((1000 * l.cpuSeconds) / l.n),
+    "process CPU ms per onboarding": round((1000 * l.processCpuSeconds) / l.n),
     "event loop busy %": round(100 * l.eventLoopUtilization),
     "event loop delay p99 ms": round(l.eventLoopDelayP99Ms),
   }));
@@ -239,15 +265,21 @@ export async function run(): Promise<Result> {
     targets: [
       {
         name: `${largest.n} at once`,
-        target: `< ${TARGET_FACTOR}x the time of one, none fails`,
+        target: `<= ${TARGET_FACTOR}x the time of one, none fails`,
         measured: `${round(factor, 1)}x (${round(largest.wallMs)} ms vs ${round(one)} ms), ${largest.failed} failed`,
-        met: factor < TARGET_FACTOR && largest.failed === 0,
+        met: factor <= TARGET_FACTOR && largest.failed === 0,
+      },
+      {
+        name: "service CPU",
+        target: `<= ${TARGET_CPU_MS} ms per onboarding (main thread, ${largest.n} at once)`,
+        measured: `${round(cpuPerOnboardingMs, 1)} ms`,
+        met: cpuPerOnboardingMs <= TARGET_CPU_MS,
       },
     ],
     notes: [
-      `Wall = first POST until every execution ended (fresh runtime per level, one warm-up onboarding first). CPU s = user+system CPU of the process during the level; event loop busy = its utilisation (100% = one core saturated: the whole local runtime is one thread).`,
-      `The local runtime is one thread: at ${round(cpuPerOnboardingMs)} ms of CPU per onboarding, ${largest.n} onboardings need ${round((largest.n * cpuPerOnboardingMs) / 1000, 1)} s of CPU whatever the concurrency; the target (${TARGET_FACTOR}x one = ${round(TARGET_FACTOR * one)} ms) would need at most ${round(budgetMs, 1)} ms per onboarding on this thread.`,
-      `Where the CPU went at ${largest.n} (CPU profile, self time, % of samples): ${components.map(([k, v]) => `${k} ${v}%`).join(", ")}.`,
+      `Wall = first POST until every execution ended (fresh runtime per level, one warm-up onboarding first). Service CPU = user+system CPU of the main thread during the level (API, engine, tasks, DynamoDB client, and dynalite, the local DynamoDB); process CPU adds the simulator's worker thread. Event loop busy = the main thread's utilisation (100% = one core saturated).`,
+      `The service is one thread: at ${round(cpuPerOnboardingMs)} ms of CPU per onboarding, ${largest.n} onboardings need ${round((largest.n * cpuPerOnboardingMs) / 1000, 1)} s of it whatever the concurrency; the target (${TARGET_FACTOR}x one = ${round(TARGET_FACTOR * one)} ms) needs at most ${round(budgetMs, 1)} ms per onboarding on this thread.`,
+      `Where the main thread's CPU went at ${largest.n} (CPU profile, self time, % of samples): ${components.map(([k, v]) => `${k} ${v}%`).join(", ")}.`,
     ],
     details: { levels: levels.map((l) => ({ ...l, wallMs: round(l.wallMs, 1) })) },
   };

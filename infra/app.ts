@@ -1,7 +1,7 @@
 /**
  * CDK app: `npx cdk synth` / `npx cdk deploy` (docs/deploy.md). Context (`-c key=value`):
- * `alarmEmail`, `m365Cloud`, `m365ClientId`, `webAclArn`, `stackName`. cdk-nag's AwsSolutions pack runs on
- * every synth; an unacknowledged finding fails it.
+ * `alarmEmail`, `m365Cloud`, `m365ClientId`, `consentRedirectUri`, `webAclArn`, `stackName`.
+ * cdk-nag's AwsSolutions pack runs on every synth; an unacknowledged finding fails it.
  */
 import { App, Validations } from "aws-cdk-lib";
 import nag from "cdk-nag";
@@ -17,11 +17,13 @@ const alarmEmail = context("alarmEmail");
 const m365Cloud = context("m365Cloud");
 const webAclArn = context("webAclArn");
 const m365ClientId = context("m365ClientId");
+const consentRedirectUri = context("consentRedirectUri");
 new JournalOnboardingStack(app, context("stackName") ?? "JournalOnboarding", {
   ...(alarmEmail ? { alarmEmail } : {}),
   ...(m365Cloud ? { m365Cloud: m365Cloud as M365Cloud } : {}),
   ...(webAclArn ? { webAclArn } : {}),
   ...(m365ClientId ? { m365ClientId } : {}),
+  ...(consentRedirectUri ? { consentRedirectUri } : {}),
 });
 Validations.of(app).addPlugins(new nag.AwsSolutionsChecks(app));
 app.synth();

@@ -4,6 +4,8 @@
  * simulator's Entra, which sends the browser back to the service's consent callback.
  */
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
@@ -128,6 +130,49 @@ describe("binding by consent", () => {
     expect((await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
   });
 
+  it("after a change of owner, the previous owner's failing deliveries do not hold back the new owner's", async () => {
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        // A's receiver is down (500, retried with backoff); B's takes everything.
+        if (req.url === "/a") return void res.writeHead(500).end();
+        received.push(Buffer.concat(chunks).toString("utf8"));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const a = await rt.createPartner("a");
+      const b = await rt.createPartner("b");
+      expect(
+        (await rt.call("PUT", "/v1/webhook", { key: a.apiKey, body: { url: `${base}/a` } })).status,
+      ).toBe(200);
+      expect(
+        (await rt.call("PUT", "/v1/webhook", { key: b.apiKey, body: { url: `${base}/b` } })).status,
+      ).toBe(200);
+      const tenantId = await rt.onboard(a.apiKey);
+      await rt.waitFor(tenantId, ["succeeded"]);
+      const claim = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+      await rt.consent(claim.body.consentUrl);
+      expect((await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+      // A's deliveries wait for their retries (seconds, then minutes); B's arrive now, in order.
+      const ofB = () => received.map((r) => JSON.parse(r)).filter((e) => e.data.tenantId === tenantId);
+      for (let i = 0; i < 100 && !ofB().some((e) => e.type === "tenant.onboarding.succeeded"); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const types = ofB().map((e) => e.type);
+      expect(types[0]).toBe("tenant.onboarding.started");
+      expect(types.at(-1)).toBe("tenant.onboarding.succeeded");
+      const sequences = ofB().map((e) => e.data.sequence);
+      expect(sequences).toEqual([...sequences].sort((x, y) => x - y));
+    } finally {
+      server.close();
+    }
+  });
+
   it("(b) squatting: B's unconsented claim does not block A; the admin's consent through A's link binds A", async () => {
     const a = await rt.createPartner("a");
     const b = await rt.createPartner("b");
@@ -196,8 +241,8 @@ describe("binding by consent", () => {
     });
     expect(declined.status).toBe(400);
     expect(declined.html).toContain("access_denied");
-    expect(declined.html).not.toContain("<script>");
-    expect(declined.html).toContain("&lt;script&gt;");
+    // Entra's description is never shown; only its short error code.
+    expect(declined.html).not.toContain("script");
     expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
     expect(exchangeCalls(tenantId)).toEqual([]);
   });
@@ -273,5 +318,183 @@ describe("binding by consent", () => {
       expect((await rt.call("POST", `/v1/tenants/${id}/retry`, { key: b.apiKey })).status).toBe(404);
       expect((await rt.call("DELETE", `/v1/tenants/${id}`, { key: b.apiKey })).status).toBe(404);
     }
+  });
+});
+
+/** Follows redirects by hand, as a browser would; the URLs visited and the last answer. */
+async function browse(url: string): Promise<{ urls: string[]; status: number; html: string }> {
+  const urls = [url];
+  for (let hop = 0; hop < 10; hop++) {
+    const response = await fetch(urls.at(-1)!, { redirect: "manual" });
+    const location = response.headers.get("location");
+    if (response.status !== 302 || !location) {
+      return { urls, status: response.status, html: await response.text() };
+    }
+    urls.push(new URL(location, urls.at(-1)).toString());
+  }
+  throw new Error("too many redirects");
+}
+
+const GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10";
+const APPLICATION_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+
+describe("the customer's admin signs in to confirm the consent", () => {
+  const callbackUrl = () => `${rt.url}/v1/consent/callback`;
+  const stateOf = (url: string) => new URL(url).searchParams.get("state")!;
+
+  it("the browser goes consent → callback → sign-in of the tenant → callback; only then the tenant is bound", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    const { body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    const { urls, status, html } = await browse(body.consentUrl);
+    expect(status).toBe(200);
+    expect(html).toContain("Consent received");
+    expect(urls).toHaveLength(4);
+    const [, back, signIn, withCode] = urls.map((u) => new URL(u));
+    expect(back!.searchParams.get("admin_consent")).toBe("True");
+    expect(signIn!.origin + signIn!.pathname).toBe(`${sim().url}/${tenantId}/oauth2/v2.0/authorize`);
+    expect(Object.fromEntries(signIn!.searchParams)).toMatchObject({
+      client_id: sim().clientId,
+      response_type: "code",
+      response_mode: "query",
+      scope: "openid profile",
+      redirect_uri: callbackUrl(),
+      prompt: "select_account",
+    });
+    expect(signIn!.searchParams.get("nonce")).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    // A new state for the sign-in, not the consent link's.
+    expect(signIn!.searchParams.get("state")).not.toBe(stateOf(body.consentUrl));
+    expect(withCode!.origin + withCode!.pathname).toBe(callbackUrl());
+    expect(withCode!.searchParams.get("code")).toBeTruthy();
+    expect((await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+  });
+
+  it("a forged callback (B replays its own state with admin_consent=True while A's consent exists) binds nothing", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = await rt.onboard(a.apiKey);
+    await rt.waitFor(tenantId, ["succeeded"]);
+    const claim = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+    expect(claim.body.status).toBe("awaiting_consent");
+    sim().resetCalls();
+    // B reads its own consentUrl, takes the state out and calls the callback itself.
+    const forged = `${callbackUrl()}?${new URLSearchParams({
+      admin_consent: "True",
+      tenant: tenantId,
+      state: stateOf((await get(b.apiKey, tenantId)).consentUrl),
+    })}`;
+    const response = await fetch(forged, { redirect: "manual" });
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toMatch(
+      new RegExp(`^${sim().url}/${tenantId}/oauth2/v2\\.0/authorize\\?`),
+    );
+    // And a made-up code with the consent link's state is no sign-in either.
+    const madeUp = await fetch(
+      `${callbackUrl()}?${new URLSearchParams({ code: "sim.made-up", state: stateOf(claim.body.consentUrl) })}`,
+    );
+    expect(madeUp.status).toBe(400);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
+    expect((await get(a.apiKey, tenantId)).status).toBe("succeeded");
+    expect(exchangeCalls(tenantId)).toEqual([]);
+    expect(
+      sim()
+        .calls(tenantId)
+        .filter((c) => c.operation === "token"),
+    ).toEqual([]);
+  });
+
+  it("a sign-in by a user of the tenant without a consent-granting role binds nothing", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = await rt.onboard(a.apiKey);
+    await rt.waitFor(tenantId, ["succeeded"]);
+    const claim = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+    sim().resetCalls();
+    try {
+      for (const roles of [[], [APPLICATION_ADMIN]]) {
+        sim().setSignInUser(tenantId, { roles });
+        const page = await rt.consent(claim.body.consentUrl);
+        expect(page.status).toBe(403);
+        expect(page.html).toContain("does not hold a directory role");
+        expect(page.html).toContain("Global Administrator");
+      }
+      // An app whose tokens do not carry directory roles: nothing is bound either, and the page says why.
+      sim().setSignInUser(tenantId, { roles: [GLOBAL_ADMIN], wids: false });
+      const noRoles = await rt.consent(claim.body.consentUrl);
+      expect(noRoles.status).toBe(403);
+      expect(noRoles.html).toContain("directory roles");
+    } finally {
+      sim().setSignInUser(tenantId, null);
+    }
+    expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
+    expect((await get(a.apiKey, tenantId)).status).toBe("succeeded");
+    expect(exchangeCalls(tenantId)).toEqual([]);
+  });
+
+  it("a sign-in that ends in another tenant binds nothing", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    const { body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    try {
+      sim().setSignInUser(tenantId, { tenantId: randomUUID() });
+      const page = await rt.consent(body.consentUrl);
+      expect(page.status).toBe(403);
+      expect(page.html).toContain("another tenant");
+    } finally {
+      sim().setSignInUser(tenantId, null);
+    }
+    expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
+    expect(exchangeCalls(tenantId)).toEqual([]);
+  });
+
+  it("a code is used once, and only with the sign-in state it was issued for", async () => {
+    const a = await rt.createPartner("a");
+    const b = await rt.createPartner("b");
+    const tenantId = randomUUID();
+    const mine = await post(a.apiKey, tenantId, `a-${tenantId.slice(0, 8)}`);
+    const theirs = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
+    // The admin's browser up to the callback with the code, not yet opened.
+    const stopBeforeCode = async (consentUrl: string): Promise<string> => {
+      let url = consentUrl;
+      for (;;) {
+        const response = await fetch(url, { redirect: "manual" });
+        const next = new URL(response.headers.get("location")!, url);
+        if (next.searchParams.has("code")) return next.toString();
+        url = next.toString();
+      }
+    };
+    // B's sign-in state (from B's consent link) with a code issued to A's sign-in: no.
+    const aCode = new URL(await stopBeforeCode(mine.body.consentUrl)).searchParams.get("code")!;
+    const bSignIn = new URL(await stopBeforeCode(theirs.body.consentUrl)).searchParams.get("state")!;
+    const injected = await fetch(`${callbackUrl()}?${new URLSearchParams({ code: aCode, state: bSignIn })}`);
+    expect(injected.status).toBe(403);
+    expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
+
+    // A's own code URL binds A once; opened again it is refused (the code was redeemed).
+    const fresh = await stopBeforeCode(mine.body.consentUrl);
+    const first = await fetch(fresh);
+    expect(first.status).toBe(200);
+    const replayed = await fetch(fresh);
+    expect(replayed.status).toBe(403);
+    expect(await replayed.text()).toContain("used already");
+    expect((await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    expect((await get(b.apiKey, tenantId)).error?.code).toBe("TENANT_BOUND_ELSEWHERE");
+  });
+
+  it("a sign-in state older than 10 minutes binds nothing", async () => {
+    const a = await rt.createPartner("a");
+    const tenantId = randomUUID();
+    await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
+    const { ConsentStateSigner } = await import("../functions/domain/binding.ts");
+    const { readFile } = await import("node:fs/promises");
+    const secret = (await readFile(`${rt.runtime.dataDir}/consent-state-secret`, "utf8")).trim();
+    const old = new ConsentStateSigner(secret).signSignIn(
+      { partnerId: a.partnerId, tenantId },
+      new Date(Date.now() - 11 * 60_000),
+    );
+    const page = await fetch(`${callbackUrl()}?${new URLSearchParams({ code: "sim.x", state: old.state })}`);
+    expect(page.status).toBe(400);
+    expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
   });
 });

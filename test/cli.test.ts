@@ -5,6 +5,7 @@
  * the simulator's fault injection.
  */
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -289,6 +290,46 @@ describe("tenants", () => {
     await rt.waitFor(succeeded, ["offboarded"]);
     const again = await cli(["tenants", "offboard", succeeded, "--yes"]);
     expect(again.code).toBe(4);
+  });
+});
+
+describe("tenants drift, plan, approve, changes", () => {
+  it("checks drift, shows and approves a plan, and lists the audit trail", async () => {
+    const sim = rt.runtime.simulator!;
+    const tenantId = await rt.onboard(partner.apiKey, { customerName: "drift-cli" });
+    await rt.waitFor(tenantId, ["succeeded"]);
+    sim.tamper(tenantId, { action: "disable-journal-rule", name: "Journal Messages to CloudflareArea 1" });
+    const drift = await cli(["tenants", "drift", tenantId, "--check"]);
+    expect(drift.code).toBe(0);
+    expect(drift.stdout).toMatch(/DRIFT/);
+    expect(drift.stdout).toMatch(/journal-rules\s+journal rule .*\s+enabled\s+true\s+false/);
+
+    const changes = await cli(["tenants", "changes", tenantId]);
+    expect(changes.code).toBe(0);
+    expect(changes.stdout.split("\n")[0]).toMatch(/^TIME\s+RUN\s+STEP\s+CMDLET\s+OUTCOME\s+BY$/);
+    expect(changes.stdout).toMatch(/journal-rules\s+New-JournalRule\s+ok\s+partner/);
+
+    const waiting = randomUUID();
+    const post = await rt.call("POST", "/v1/tenants", {
+      key: partner.apiKey,
+      body: {
+        tenantId: waiting,
+        customerName: "plan-cli",
+        region: "us",
+        ndrAddress: sim.demo(waiting).admin,
+        approval: "required",
+      },
+    });
+    expect(post.status).toBe(202);
+    if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
+    await rt.waitFor(waiting, ["awaiting_approval"]);
+    const plan = await cli(["tenants", "plan", waiting]);
+    expect(plan.stdout).toMatch(/journal-settings\s+Set-TransportConfig/);
+    expect(plan.stdout).toContain(`tenants approve ${waiting}`);
+    const approve = await cli(["tenants", "approve", waiting]);
+    expect(approve.code).toBe(0);
+    expect((await rt.waitFor(waiting, ["succeeded", "failed"])).status).toBe("succeeded");
+    expect((await cli(["tenants", "approve", waiting])).code).toBe(4);
   });
 });
 

@@ -238,6 +238,44 @@ describe.skipIf(!HAS_CHROMIUM)(
       expect((await rt.call("GET", `/v1/tenants/${tenantId}`)).body.status).toBe("offboarded");
     });
 
+    it("shows drift per tenant (column and filter), the change log, and approves a plan", async () => {
+      const sim = rt.runtime.simulator!;
+      const drifting = await rt.onboard(partner.apiKey, { customerName: "drifting" });
+      await rt.waitFor(drifting, ["succeeded"]);
+      sim.tamper(drifting, { action: "disable-journal-rule", name: "Journal Messages to CloudflareArea 1" });
+      expect((await rt.call("POST", `/v1/tenants/${drifting}/drift-checks`)).status).toBe(202);
+      await rt.runtime.engine.idle();
+      await page.selectOption("#drift-filter", "drift");
+      await page.click("#refresh-tenants");
+      await waitForText(`${row(drifting)} td.drift`, "drift");
+      await page.click(`${row(drifting)} button`);
+      await waitForText("#drift-list", "journal-rules");
+      await waitForText("#changes-table", "New-JournalRule");
+      await page.selectOption("#drift-filter", "");
+
+      const waiting = crypto.randomUUID();
+      const post = await rt.call("POST", "/v1/tenants", {
+        key: partner.apiKey,
+        body: {
+          tenantId: waiting,
+          customerName: "approve-me",
+          region: "us",
+          ndrAddress: sim.demo(waiting).admin,
+          approval: "required",
+        },
+      });
+      expect(post.status).toBe(202);
+      if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
+      await rt.waitFor(waiting, ["awaiting_approval"]);
+      await page.click("#refresh-tenants");
+      await page.waitForSelector(`${row(waiting)} button`, WAIT);
+      await page.click(`${row(waiting)} button`);
+      await waitForText("#plan-list", "New-JournalRule");
+      await page.click("#approve-tenant");
+      await waitForText("#notice", `Plan approved for ${waiting}`);
+      expect((await rt.waitFor(waiting, ["succeeded", "failed"])).status).toBe("succeeded");
+    });
+
     it("lists webhook deliveries with replay (or says webhooks are not configured)", async () => {
       const probe = await rt.call("GET", "/v1/webhook/deliveries");
       if (probe.status === 501) {
@@ -297,7 +335,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
         50,
       );
-      const { status } = await rt.call("POST", "/v1/tenants", {
+      const { status, body } = await rt.call("POST", "/v1/tenants", {
         key: partner.apiKey,
         body: {
           tenantId: failed,
@@ -307,6 +345,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         },
       });
       expect(status).toBe(202);
+      await rt.consent(body.consentUrl);
       await rt.waitFor(failed, ["failed"]);
       const all = (await rt.call("GET", "/v1/tenants?limit=100")).body.items as { status: string }[];
       const expected = new Map<string, number>();
@@ -454,10 +493,12 @@ async function onboardFailing(message: string): Promise<string> {
   const tenantId = crypto.randomUUID();
   const simulator = rt.runtime.simulator!;
   simulator.failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message }, 1);
-  const { status } = await rt.call("POST", "/v1/tenants", {
+  const { status, body } = await rt.call("POST", "/v1/tenants", {
     key: partner.apiKey,
     body: { tenantId, customerName: "fabrikam", region: "us", ndrAddress: simulator.demo(tenantId).admin },
   });
   expect(status).toBe(202);
+  // The customer's admin consents through the partner's link; onboarding starts.
+  await rt.consent(body.consentUrl);
   return tenantId;
 }

@@ -121,6 +121,39 @@ describe("npx cdk synth with real bundling", () => {
     expect(results).toEqual(results.map(({ id }) => ({ id, result: "function" })));
   });
 
+  it("the one task function's bundle routes by the payload's task name and refuses an unknown one", async () => {
+    const tasks = functions().filter(([, fn]) =>
+      String(fn.Properties["Description"]).startsWith("Workflow tasks"),
+    );
+    expect(tasks).toHaveLength(1);
+    const [id, fn] = tasks[0]!;
+    const key = (fn.Properties["Code"] as { S3Key: string }).S3Key;
+    const variables = (fn.Properties["Environment"] as { Variables: Record<string, unknown> }).Variables;
+    const { stdout } = await run(
+      "node",
+      [
+        "--input-type=module",
+        "-e",
+        `const { handler } = await import(process.argv[1]);
+         const answer = await handler({ task: "toString", tenantId: "t", run: 1 }, {}).then(() => "ran", (e) => e.message);
+         console.log(JSON.stringify(answer));`,
+        join(outdir, `asset.${key.replace(/\.zip$/, "")}`, "index.mjs"),
+      ],
+      {
+        cwd: tmpdir(),
+        timeout: 20_000,
+        env: offlineEnv({
+          ...fakeEnvironment(variables),
+          AWS_REGION: "us-east-1",
+          AWS_LAMBDA_FUNCTION_NAME: id,
+          AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+          POWERTOOLS_DEV: "true",
+        }),
+      },
+    );
+    expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toBe('Unknown workflow task "toString".');
+  });
+
   it("the API bundle carries the console's static files and serves them without AWS", async () => {
     const served = await Promise.all(
       functions().map(async ([, fn]) => {

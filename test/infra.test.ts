@@ -10,7 +10,7 @@ import nag from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TABLE_INDEXES, TABLE_KEYS } from "../functions/adapters/dynamodb/schema.ts";
 import { JournalOnboardingStack, type JournalOnboardingStackProps } from "../infra/aws/stack.ts";
-import { WORKFLOW_TASKS } from "../workflows/definition.ts";
+import { TASK_FUNCTION, taskStates, WORKFLOW_TASKS } from "../workflows/definition.ts";
 
 type Resource = {
   Type: string;
@@ -103,8 +103,8 @@ describe("tenant table", () => {
 describe("functions", () => {
   it("all run Node.js 24 on arm64 with active tracing and their own retained log group", () => {
     const functions = ofType("AWS::Lambda::Function");
-    // API, authorizer, dispatcher, stream forwarder, execution watchdog and one per workflow task.
-    expect(functions).toHaveLength(5 + WORKFLOW_TASKS.length);
+    // API, authorizer, dispatcher, stream forwarder, execution watchdog, drift fan-out and the one task function.
+    expect(functions).toHaveLength(7);
     const logGroups = new Map(ofType("AWS::Logs::LogGroup"));
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
@@ -142,7 +142,8 @@ describe("functions", () => {
       POWERTOOLS_SERVICE_NAME: "journal-onboarding",
       POWERTOOLS_METRICS_NAMESPACE: "JournalOnboarding",
     });
-    expect(api["M365_SECRET_ARN"]).toBeUndefined();
+    // The consent callback redeems the customer admin's sign-in with the app's credential.
+    expect(api["M365_SECRET_ARN"]).toEqual(ref(stack.credentials.secret));
     expect(envOf(stack.api.authorizer)).toMatchObject({
       TABLE_NAME: table,
       OPS_API_KEY_SECRET_ARN: ref(stack.api.opsApiKey),
@@ -150,13 +151,11 @@ describe("functions", () => {
     for (const fn of [stack.webhooks.dispatcher, stack.webhooks.streamForwarder]) {
       expect(envOf(fn)).toMatchObject({ TABLE_NAME: table, WEBHOOK_QUEUE_URL: ref(stack.webhooks.queue) });
     }
-    for (const fn of stack.workflow.tasks.values()) {
-      expect(envOf(fn)).toMatchObject({
-        TABLE_NAME: table,
-        M365_SECRET_ARN: ref(stack.credentials.secret),
-        M365_CLOUD: "global",
-      });
-    }
+    expect(envOf(stack.workflow.task)).toMatchObject({
+      TABLE_NAME: table,
+      M365_SECRET_ARN: ref(stack.credentials.secret),
+      M365_CLOUD: "global",
+    });
   });
 
   it("get table access to match: the authorizer reads API keys, the others read and write", async () => {
@@ -177,7 +176,7 @@ describe("functions", () => {
     });
     const { apiKeyKey } = await import("../functions/adapters/dynamodb/keys.ts");
     expect(apiKeyKey("ab12").pk).toBe("APIKEY#ab12"); // the key the store reads
-    for (const fn of [stack.api.handler, stack.webhooks.dispatcher, ...stack.workflow.tasks.values()]) {
+    for (const fn of [stack.api.handler, stack.webhooks.dispatcher, stack.workflow.task]) {
       expect(allows(roleOf(fn), "dynamodb:PutItem", table)).toBe(true);
     }
   });
@@ -190,7 +189,7 @@ describe("functions", () => {
       WebhookDispatcher: stack.webhooks.dispatcher,
       WebhookStreamForwarder: stack.webhooks.streamForwarder,
       ExecutionWatchdog: stack.workflow.watchdog,
-      ...Object.fromEntries([...stack.workflow.tasks].map(([name, fn]) => [`Task${name}`, fn])),
+      WorkflowTask: stack.workflow.task,
     };
     const access: Record<string, Record<string, string>> = {};
     for (const [name, fn] of Object.entries(fns)) {
@@ -242,7 +241,8 @@ describe("functions", () => {
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,
       ExecutionWatchdog: task,
-      ...Object.fromEntries([...stack.workflow.tasks.keys()].map((name) => [`Task${name}`, task])),
+      // The one task function: the union of the tasks' access, which is the same for each.
+      WorkflowTask: task,
     });
   });
 
@@ -268,14 +268,13 @@ describe("functions", () => {
 
   it("passes environment overrides for a national cloud to the tasks only", () => {
     const gov = synth({ m365Cloud: "usgovhigh", m365Endpoints: { graph: "https://graph.example.test" } });
-    for (const fn of gov.stack.workflow.tasks.values()) {
-      const props =
-        gov.template.toJSON().Resources[gov.stack.getLogicalId(fn.node.defaultChild as never)].Properties;
-      expect(props.Environment.Variables).toMatchObject({
-        M365_CLOUD: "usgovhigh",
-        M365_GRAPH_ENDPOINT: "https://graph.example.test",
-      });
-    }
+    const fn = gov.stack.workflow.task;
+    const props =
+      gov.template.toJSON().Resources[gov.stack.getLogicalId(fn.node.defaultChild as never)].Properties;
+    expect(props.Environment.Variables).toMatchObject({
+      M365_CLOUD: "usgovhigh",
+      M365_GRAPH_ENDPOINT: "https://graph.example.test",
+    });
     expect(() => synth({ m365Cloud: "moon" as never })).toThrow(/m365Cloud must be one of/);
   });
 });
@@ -298,43 +297,46 @@ describe("workflows", () => {
     });
   });
 
-  it("are STANDARD state machines logging ALL with X-Ray tracing", () => {
+  it("are STANDARD state machines (EXPRESS for the drift check) logging ALL with X-Ray tracing", () => {
     const machines = ofType("AWS::StepFunctions::StateMachine");
-    expect(machines).toHaveLength(2);
+    expect(machines).toHaveLength(3);
+    const driftId = logicalId(stack.workflow.driftCheck);
     for (const [id, machine] of machines) {
       expect(machine.Properties, id).toMatchObject({
-        StateMachineType: "STANDARD",
+        StateMachineType: id === driftId ? "EXPRESS" : "STANDARD",
         LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
         TracingConfiguration: { Enabled: true },
       });
     }
   });
 
-  it("substitute every task placeholder with a task function ARN, and nothing else", () => {
-    const taskIds = new Map([...stack.workflow.tasks].map(([name, fn]) => [name, logicalId(fn)]));
+  it("send every Task state to the one task function, naming the task in its payload", () => {
+    const taskFunction = logicalId(stack.workflow.task);
     for (const [id, machine] of ofType("AWS::StepFunctions::StateMachine")) {
       const definition = machine.Properties["DefinitionString"];
       expect(typeof definition, id).toBe("string");
       const placeholders = new Set([...(definition as string).matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]!));
-      const substitutions = machine.Properties["DefinitionSubstitutions"] as Record<string, unknown>;
-      expect(new Set(Object.keys(substitutions)), id).toEqual(placeholders);
-      for (const [name, value] of Object.entries(substitutions)) {
-        expect(value, `${id} ${name}`).toEqual({ "Fn::GetAtt": [taskIds.get(name as never), "Arn"] });
+      expect(placeholders, id).toEqual(new Set([TASK_FUNCTION.name]));
+      expect(machine.Properties["DefinitionSubstitutions"], id).toEqual({
+        [TASK_FUNCTION.name]: { "Fn::GetAtt": [taskFunction, "Arn"] },
+      });
+      for (const { resource, parameters } of taskStates(JSON.parse(definition as string))) {
+        expect(resource, id).toBe(`\${${TASK_FUNCTION.name}}`);
+        expect(WORKFLOW_TASKS, id).toContain(parameters["task"]);
       }
     }
   });
 
-  it("each state machine may invoke only the tasks its definition calls", () => {
+  it("each state machine may invoke the task function, and no other function", () => {
     const roleOf = (machine: typeof stack.workflow.onboarding) =>
       (resources[logicalId(machine)]!.Properties["RoleArn"] as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
-    const tasks = stack.workflow.tasks;
-    const invoke = (machine: typeof stack.workflow.onboarding, task: string) =>
-      allows(roleOf(machine), "lambda:InvokeFunction", logicalId(tasks.get(task as never)!));
-    expect(invoke(stack.workflow.onboarding, "CheckAccess")).toBe(true);
-    expect(invoke(stack.workflow.onboarding, "RecordOutcome")).toBe(true);
-    expect(invoke(stack.workflow.offboarding, "Offboard")).toBe(true);
-    expect(invoke(stack.workflow.offboarding, "CheckAccess")).toBe(false);
-    expect(invoke(stack.workflow.onboarding, "Offboard")).toBe(false);
+    for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
+      expect(allows(roleOf(machine), "lambda:InvokeFunction", logicalId(stack.workflow.task))).toBe(true);
+      const invokes = statementsOf(roleOf(machine)).filter((st) =>
+        [st["Action"]].flat().includes("lambda:InvokeFunction"),
+      );
+      expect(JSON.stringify(invokes)).not.toContain(logicalId(stack.workflow.watchdog));
+    }
   });
 });
 
@@ -607,7 +609,7 @@ describe("monitoring", () => {
 
   it("the watchdog's EventBridge target keeps undeliverable events in its dead-letter queue", () => {
     const [, rule] = ofType("AWS::Events::Rule").find(([, r]) =>
-      JSON.stringify(r.Properties["EventPattern"]).includes("Step Functions Execution Status Change"),
+      JSON.stringify(r.Properties["EventPattern"] ?? {}).includes("Step Functions Execution Status Change"),
     )!;
     const targets = rule.Properties["Targets"] as { DeadLetterConfig?: { Arn: unknown } }[];
     expect(targets).toHaveLength(1);

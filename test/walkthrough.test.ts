@@ -70,6 +70,20 @@ describe("the README walk-through against Exchange as it really behaves", () => 
     expect(enabled).toHaveLength(1);
     expect(calls.filter((c) => c.fault === "concurrency-limit")).toHaveLength(0);
 
+    // Drift: the EU rule disabled behind the service's back is found by one check, read-only.
+    const rule = "Journal Messages to CloudflareArea 1 (EU)";
+    sim.tamper(tenantId, { action: "disable-journal-rule", name: rule });
+    const writesBefore = sim.calls(tenantId).filter((c) => c.write).length;
+    const checked = await rt.call("POST", `/v1/tenants/${tenantId}/drift-checks`, { key: partner.apiKey });
+    expect(checked.status).toBe(202);
+    await rt.runtime.engine.idle();
+    const drift = await rt.call("GET", `/v1/tenants/${tenantId}/drift`, { key: partner.apiKey });
+    expect(drift.body).toMatchObject({
+      inSync: false,
+      differences: [{ step: "journal-rules", object: `journal rule "${rule}"`, field: "enabled" }],
+    });
+    expect(sim.calls(tenantId).filter((c) => c.write).length).toBe(writesBefore);
+
     expect((await rt.call("DELETE", `/v1/tenants/${tenantId}`, { key: partner.apiKey })).status).toBe(202);
     const gone = await rt.waitFor(tenantId, ["offboarded", "offboarding_failed"], 60_000);
     expect(gone.status).toBe("offboarded");

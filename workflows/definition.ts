@@ -1,7 +1,7 @@
 /**
  * The onboarding and offboarding workflows: ONE source for AWS (rendered by the CDK stack
- * with a definition substitution per task function ARN) and for the local engine
- * (aws-local-stepfunctions runs the same JSON with the task handlers in-process).
+ * with the one task function's ARN as the definition substitution of every task) and for the
+ * local engine (aws-local-stepfunctions runs the same JSON with the task handlers in-process).
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
@@ -10,6 +10,7 @@
  *
  *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
  *        |  \--permission missing--> AwaitPermissions (ends, tenant awaiting_permissions)
+ *        |  \--approval required--> AwaitApproval (ends, tenant awaiting_approval with its plan)
  *        |
  *   Configure (Parallel)
  *     ├─ connector? -> Connector -> ValidateConnector
@@ -27,20 +28,30 @@
 import { ErrorName } from "../functions/domain/errors.ts";
 import type { OffboardingStepName, StepName } from "../functions/domain/tenant.ts";
 
-/** Task functions: `name` is the definition substitution key and the construct id. */
+/**
+ * The workflows' tasks. Every Task state passes its task's name as `task` in its payload, and
+ * ONE task function (`TASK_FUNCTION`) routes the payload to the handler of that name
+ * (`createTaskHandlers` in functions/tasks/task-handlers.ts): an onboarding's steps meet a warm
+ * container and its token cache instead of one cold function each. A new task is one name here
+ * and one handler there.
+ */
 export const WORKFLOW_TASKS = [
-  { name: "CheckAccess", entry: "functions/tasks/check-access.ts" },
-  { name: "Connector", entry: "functions/tasks/connector.ts" },
-  { name: "ValidateConnector", entry: "functions/tasks/validate-connector.ts" },
-  { name: "JournalSettings", entry: "functions/tasks/journal-settings.ts" },
-  { name: "Groups", entry: "functions/tasks/groups.ts" },
-  { name: "JournalRules", entry: "functions/tasks/journal-rules.ts" },
-  { name: "RecordOutcome", entry: "functions/tasks/record-outcome.ts" },
-  { name: "Offboard", entry: "functions/tasks/offboard.ts" },
+  "CheckAccess",
+  "Connector",
+  "ValidateConnector",
+  "JournalSettings",
+  "Groups",
+  "JournalRules",
+  "RecordOutcome",
+  "Offboard",
+  "CheckDrift",
 ] as const;
-export type TaskName = (typeof WORKFLOW_TASKS)[number]["name"];
+export type TaskName = (typeof WORKFLOW_TASKS)[number];
 
-/** The task function of each onboarding step. */
+/** The one Lambda function behind every Task state: construct id and entry. */
+export const TASK_FUNCTION = { name: "WorkflowTask", entry: "functions/tasks/workflow-task.ts" } as const;
+
+/** The task of each onboarding step. */
 export const STEP_TASKS: Readonly<Record<StepName, TaskName>> = {
   "check-access": "CheckAccess",
   connector: "Connector",
@@ -159,17 +170,28 @@ const RECORD_RETRY: Json = {
 
 const TASK_INPUT = { "tenantId.$": "$.tenantId", "run.$": "$.run" };
 
-function task(resource: string, extra: Json = {}): Json {
-  return { Type: "Task", Resource: resource, TimeoutSeconds: TASK_TIMEOUT_SECONDS, ...extra };
+/** A Task state of `name`: its payload says which task it is, then the execution's tenant and run. */
+function task(taskArn: (t: TaskName) => string, name: TaskName, parameters: Json, extra: Json): Json {
+  return {
+    Type: "Task",
+    Resource: taskArn(name),
+    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+    Parameters: { task: name, ...TASK_INPUT, ...parameters },
+    ...extra,
+  };
 }
 
 function recordOutcome(taskArn: (t: TaskName) => string, outcome: Outcome, extra: Json, next: Json): Json {
-  return task(taskArn("RecordOutcome"), {
-    Parameters: { ...TASK_INPUT, outcome, ...extra },
-    ResultPath: null,
-    Retry: [RECORD_RETRY],
-    ...next,
-  });
+  return task(
+    taskArn,
+    "RecordOutcome",
+    { outcome, ...extra },
+    {
+      ResultPath: null,
+      Retry: [RECORD_RETRY],
+      ...next,
+    },
+  );
 }
 
 const ok = (value: boolean): Json => ({ Type: "Pass", Result: { ok: value }, End: true });
@@ -188,13 +210,17 @@ function stepStates(
   const succeeded = `${state} succeeded`;
   const failed = `${state} failed`;
   const states: States = {
-    [state]: task(taskArn(STEP_TASKS[step]), {
-      Parameters: TASK_INPUT,
-      ResultPath: null,
-      Retry: [LAMBDA_SERVICE_RETRY, ...retry],
-      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: `Record ${state} failure` }],
-      Next: next ?? succeeded,
-    }),
+    [state]: task(
+      taskArn,
+      STEP_TASKS[step],
+      {},
+      {
+        ResultPath: null,
+        Retry: [LAMBDA_SERVICE_RETRY, ...retry],
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: `Record ${state} failure` }],
+        Next: next ?? succeeded,
+      },
+    ),
     [`Record ${state} failure`]: recordOutcome(
       taskArn,
       "step_failed",
@@ -250,17 +276,40 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
     Comment: "Onboards a Microsoft 365 tenant to journaling.",
     StartAt: "CheckAccess",
     States: {
-      CheckAccess: task(taskArn("CheckAccess"), {
-        Parameters: TASK_INPUT,
-        ResultPath: "$.plan",
-        Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
-        Catch: [
-          { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
-          { ErrorEquals: [ErrorName.PermissionMissing], ResultPath: "$.error", Next: "AwaitPermissions" },
-          { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
+      CheckAccess: task(
+        taskArn,
+        "CheckAccess",
+        {},
+        {
+          ResultPath: "$.plan",
+          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
+          Catch: [
+            { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
+            {
+              ErrorEquals: [ErrorName.PermissionMissing],
+              ResultPath: "$.error",
+              Next: "AwaitPermissions",
+            },
+            { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
+          ],
+          Next: "Approval needed?",
+        },
+      ),
+      // approval: required: CheckAccess recorded the plan and `awaiting_approval`; nothing is written.
+      "Approval needed?": {
+        Type: "Choice",
+        Choices: [
+          {
+            And: [
+              { Variable: "$.plan.awaitingApproval", IsPresent: true },
+              { Variable: "$.plan.awaitingApproval", BooleanEquals: true },
+            ],
+            Next: "AwaitApproval",
+          },
         ],
-        Next: "Configure",
-      }),
+        Default: "Configure",
+      },
+      AwaitApproval: { Type: "Succeed" },
       AwaitConsent: recordOutcome(taskArn, "awaiting_consent", { "error.$": "$.error" }, { End: true }),
       AwaitPermissions: recordOutcome(
         taskArn,
@@ -286,13 +335,19 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         Choices: [{ And: allOk("$.branches", 3), Next: "JournalRules" }],
         Default: "OnboardingFailed",
       },
-      JournalRules: task(taskArn("JournalRules"), {
-        Parameters: TASK_INPUT,
-        ResultPath: null,
-        Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record JournalRules failure" }],
-        Next: "OnboardingSucceeded",
-      }),
+      JournalRules: task(
+        taskArn,
+        "JournalRules",
+        {},
+        {
+          ResultPath: null,
+          Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
+          Catch: [
+            { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record JournalRules failure" },
+          ],
+          Next: "OnboardingSucceeded",
+        },
+      ),
       "Record JournalRules failure": recordOutcome(
         taskArn,
         "step_failed",
@@ -313,12 +368,16 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
  */
 export function offboardingDefinition(taskArn: (task: TaskName) => string): Json {
   const part = (p: OffboardingStepName, next: Json): Json =>
-    task(taskArn("Offboard"), {
-      Parameters: { ...TASK_INPUT, part: p },
-      ResultPath: null,
-      Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
-      ...next,
-    });
+    task(
+      taskArn,
+      "Offboard",
+      { part: p },
+      {
+        ResultPath: null,
+        Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
+        ...next,
+      },
+    );
   const single = (state: string, p: OffboardingStepName): Json => ({
     StartAt: state,
     States: { [state]: part(p, { End: true }) },
@@ -351,13 +410,50 @@ export function offboardingDefinition(taskArn: (task: TaskName) => string): Json
   };
 }
 
-/** Every Task state of a definition (nested branches included) with its Resource and Retry. */
-export function taskStates(definition: Json): { state: string; resource: string; retry: Json[] }[] {
-  const out: { state: string; resource: string; retry: Json[] }[] = [];
+/**
+ * The drift check: one task that runs every step's read-only comparison and records the result
+ * on the tenant (and, with `onDrift: remediate`, starts an onboarding run). It writes nothing in
+ * the customer's tenant. Its own state machine (Express in AWS: short, and priced per check).
+ */
+export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json {
+  return {
+    Comment: "Checks a tenant for drift with reads only.",
+    StartAt: "CheckDrift",
+    States: {
+      CheckDrift: task(
+        taskArn,
+        "CheckDrift",
+        { "check.$": "$.check" },
+        {
+          ResultPath: null,
+          // Express executions last at most 5 minutes: a short schedule, then the next check.
+          TimeoutSeconds: 240,
+          Retry: [
+            LAMBDA_SERVICE_RETRY,
+            { ...TRANSIENT_RETRY, MaxAttempts: 3, MaxDelaySeconds: 30 },
+            { ...THROTTLE_RETRY, MaxAttempts: 2, MaxDelaySeconds: 60 },
+          ],
+          End: true,
+        },
+      ),
+    },
+  };
+}
+
+/** Every Task state of a definition (nested branches included) with its Resource, Retry and Parameters. */
+export function taskStates(
+  definition: Json,
+): { state: string; resource: string; retry: Json[]; parameters: Json }[] {
+  const out: { state: string; resource: string; retry: Json[]; parameters: Json }[] = [];
   const walk = (states: States) => {
     for (const [state, body] of Object.entries(states)) {
       if (body.Type === "Task") {
-        out.push({ state, resource: String(body.Resource), retry: (body.Retry as Json[]) ?? [] });
+        out.push({
+          state,
+          resource: String(body.Resource),
+          retry: (body.Retry as Json[]) ?? [],
+          parameters: (body.Parameters as Json) ?? {},
+        });
       }
       for (const branch of (body.Branches as { States: States }[]) ?? []) walk(branch.States);
     }

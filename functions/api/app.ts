@@ -15,7 +15,9 @@ import { type MappedProblem, problemResponses } from "../commons/middleware/prob
 import { requestLogger } from "../commons/middleware/request-logger.ts";
 import { consoleResponse, isConsolePath } from "../console/assets.ts";
 import type { ClaimStore, ConsentLinks } from "../domain/binding.ts";
-import type { WorkflowEngine } from "../domain/engine.ts";
+import type { ChangeLogStore } from "../domain/change-log.ts";
+import { DriftService } from "../domain/drift-service.ts";
+import type { DriftCheckStarter, WorkflowEngine } from "../domain/engine.ts";
 import {
   ConflictError,
   InvalidCorrectionError,
@@ -49,6 +51,10 @@ export interface ApiDependencies {
   opsKeyHash: OpsKeyHash;
   /** @default a Powertools logger with service `journal-onboarding-api` */
   logger?: Logger;
+  /** The audit trail (`GET .../changes`); without it the trail is empty. */
+  changeLog?: ChangeLogStore;
+  /** Starts drift checks (`POST .../drift-checks`); without it they answer 503. */
+  driftChecks?: DriftCheckStarter;
   /** Backs the `/v1/webhook*` routes; without it they answer 501. */
   webhooks?: WebhookService;
   /**
@@ -112,6 +118,13 @@ export function createApi(deps: ApiDependencies): ApiHandler {
       engine: deps.engine,
       clock,
       ...(deps.binding && { binding: deps.binding }),
+    }),
+    drift: new DriftService({
+      store: deps.store,
+      engine: deps.engine,
+      clock,
+      ...(deps.changeLog && { changeLog: deps.changeLog }),
+      ...(deps.driftChecks && { drift: deps.driftChecks }),
     }),
     partners: new PartnerService({
       store: deps.store,

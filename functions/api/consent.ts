@@ -1,28 +1,32 @@
 /**
  * The HTTP side of binding by consent: the consent links the API issues (signed state,
- * redirect to `GET /v1/consent/callback`) and the small page the callback shows the customer's
- * admin. The page is static text: every value in it is escaped, and its Content-Security-Policy
- * allows nothing to load or run.
+ * redirect to `GET /v1/consent/callback`), the redirect to the admin's sign-in, and the small
+ * page the callback shows the customer's admin. The page is static text: every value in it is
+ * escaped, Entra's own text is never shown (only a short error code), and its
+ * Content-Security-Policy allows nothing to load or run.
  */
-import { type ConsentLinks, ConsentStateSigner } from "../domain/binding.ts";
+import { type AdminSignIn, type ConsentLinks, ConsentStateSigner } from "../domain/binding.ts";
 import type { ConsentOutcome } from "../domain/onboarding.ts";
 
 export const CONSENT_CALLBACK_PATH = "/v1/consent/callback";
 
 /**
- * Consent links from the gateway's admin consent URL, a secret (the state's HMAC key) and the
- * callback URL; `redirectUri` may be a function (the service's own URL, known once it listens).
+ * Consent links from the gateway's admin consent URL, a secret (the state's HMAC key), the
+ * callback URL and the admin's sign-in; `redirectUri` may be a function (the service's own
+ * URL, known once it listens). Without `signIn` the callback binds nothing.
  */
 export function createConsentLinks(options: {
   secret: string | Buffer;
   adminConsentUrl: (tenantId: string) => string;
   redirectUri: string | (() => string);
+  signIn?: AdminSignIn;
 }): ConsentLinks {
   const signer = new ConsentStateSigner(options.secret);
   const redirect = options.redirectUri;
   return {
     signer,
     adminConsentUrl: options.adminConsentUrl,
+    ...(options.signIn && { signIn: options.signIn }),
     get redirectUri() {
       return typeof redirect === "function" ? redirect() : redirect;
     },
@@ -44,8 +48,32 @@ const escapeHtml = (text: string) =>
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
 
+/** What the callback answers: a redirect to the admin's sign-in, or the page for the outcome. */
+export function consentResponse(outcome: ConsentOutcome): {
+  status: number;
+  text: string;
+  headers: Record<string, string>;
+} {
+  if (outcome.kind === "sign-in") {
+    return {
+      status: 302,
+      text: "",
+      headers: { location: outcome.location, "cache-control": "no-store", "referrer-policy": "no-referrer" },
+    };
+  }
+  const page = consentPage(outcome);
+  return {
+    status: page.status,
+    text: page.html,
+    headers: { ...CONSENT_PAGE_HEADERS, "cache-control": "no-store" },
+  };
+}
+
 /** The page for an outcome: status, title and text. */
-export function consentPage(outcome: ConsentOutcome): { status: number; html: string } {
+export function consentPage(outcome: Exclude<ConsentOutcome, { kind: "sign-in" }>): {
+  status: number;
+  html: string;
+} {
   const { status, title, text } = describe(outcome);
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -56,8 +84,15 @@ export function consentPage(outcome: ConsentOutcome): { status: number; html: st
   return { status, html };
 }
 
-function describe(outcome: ConsentOutcome): { status: number; title: string; text: string[] } {
+const ADMIN_ROLES_TEXT = "a Global Administrator or Privileged Role Administrator";
+
+function describe(outcome: Exclude<ConsentOutcome, { kind: "sign-in" }>): {
+  status: number;
+  title: string;
+  text: string[];
+} {
   const newLink = "Ask your provider for a new consent link.";
+  const retry = "Nothing was connected. Open the consent link from your provider again to retry.";
   switch (outcome.kind) {
     case "bound":
       return {
@@ -78,19 +113,28 @@ function describe(outcome: ConsentOutcome): { status: number; title: string; tex
         ],
       };
     case "declined":
-      return {
-        status: 400,
-        title: "Consent was not granted",
-        text: [
-          `Microsoft Entra answered: ${outcome.error.slice(0, 100)}${outcome.description ? ` (${outcome.description.slice(0, 500)})` : ""}.`,
-          "Nothing was connected. You can open the consent link again to retry.",
-        ],
-      };
+      return outcome.stage === "sign-in"
+        ? {
+            status: 400,
+            title: "Sign-in was not completed",
+            text: [
+              `Microsoft Entra answered with error code ${outcome.error}.`,
+              `After consenting, sign in with ${ADMIN_ROLES_TEXT} account of your tenant to confirm the consent. ${retry}`,
+            ],
+          }
+        : {
+            status: 400,
+            title: "Consent was not granted",
+            text: [`Microsoft Entra answered with error code ${outcome.error}.`, retry],
+          };
     case "invalid-state":
       return {
         status: 400,
         title: "This consent link is not valid",
-        text: ["The link has expired or was altered; nothing was connected.", newLink],
+        text: [
+          "The link has expired or was altered; nothing was connected. The sign-in after the consent must be completed within 10 minutes.",
+          newLink,
+        ],
       };
     case "tenant-mismatch":
       return {
@@ -107,5 +151,48 @@ function describe(outcome: ConsentOutcome): { status: number; title: string; tex
         title: "This consent link is no longer valid",
         text: ["Nothing was connected.", newLink],
       };
+    case "sign-in-unavailable":
+      return {
+        status: 503,
+        title: "The sign-in could not be checked",
+        text: [
+          "Microsoft Entra could not be reached to confirm your sign-in; nothing was connected.",
+          `${retry} If this persists, contact your provider.`,
+        ],
+      };
+    case "sign-in-rejected":
+      return {
+        status: 403,
+        title: "Your sign-in did not confirm the consent",
+        text: [...rejected(outcome), retry],
+      };
+  }
+}
+
+function rejected(outcome: Extract<ConsentOutcome, { kind: "sign-in-rejected" }>): string[] {
+  const tenant = outcome.tenantId;
+  switch (outcome.reason) {
+    case "not-admin":
+      return [
+        `The account you signed in with does not hold a directory role that can grant this consent in tenant ${tenant}.`,
+        `Sign in with ${ADMIN_ROLES_TEXT} account of that tenant (a role eligible through Privileged Identity Management must be activated first).`,
+      ];
+    case "no-roles":
+      return [
+        "The sign-in did not tell which directory roles your account holds, so the consent could not be confirmed.",
+        "Your provider's application must include directory roles in its tokens: please tell your provider.",
+      ];
+    case "wrong-tenant":
+      return [
+        `You signed in to another tenant than ${tenant}.`,
+        `Sign in with ${ADMIN_ROLES_TEXT} account of tenant ${tenant} (use "Use another account" if you are offered one).`,
+      ];
+    case "code-rejected":
+    case "no-code":
+    case "nonce":
+    case "wrong-app":
+      return [
+        "The sign-in answer was not valid for this link (it may have been used already or have expired).",
+      ];
   }
 }

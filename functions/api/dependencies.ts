@@ -3,19 +3,24 @@
  * (The authorizer builds its smaller set itself, to keep its bundle and cold start small.)
  *
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
- * `OFFBOARDING_STATE_MACHINE_ARN`, `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
+ * `OFFBOARDING_STATE_MACHINE_ARN`, `DRIFT_STATE_MACHINE_ARN` (drift checks), `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` (re-read every 60 s) or `OPS_API_KEY` (see `resolveOpsKeyHash`);
  * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key;
  * `M365_CLIENT_ID` (the app's client id, public) fills in the permissions script.
+ * Consent: `M365_CLIENT_ID`, `M365_CLOUD` / `M365_AUTHORITY_HOST`, `M365_CONSENT_REDIRECT_URI`,
+ * and `M365_SECRET_ARN` (the app's credential, read when a customer's admin signs in).
  */
 import { createHmac } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { createAdminSignIn, type SignInCredential } from "../adapters/m365/admin-sign-in.ts";
 import { consentUrl } from "../adapters/m365/gateway.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
-import { resolveM365Endpoints } from "../commons/config.ts";
+import { M365_CLIENT_ID_PLACEHOLDER, resolveM365Endpoints } from "../commons/config.ts";
+import { logger } from "../commons/observability.ts";
 import { webhookServiceFromEnv } from "../webhooks/index.ts";
 import { createAuthorizer, opsKeyHashSource } from "./auth.ts";
 import { CONSENT_CALLBACK_PATH, createConsentLinks } from "./consent.ts";
@@ -41,11 +46,18 @@ async function tableDependencies(env: Env) {
   const opsKeyHash = await opsKeyHashSource(env, readSecretString);
   const cursorSecret = cursorSecretFrom(await opsKeyHash());
   const store = new DynamoTenantStore({ client: docClient, tableName, cursorSecret });
+  const changeLog = new DynamoChangeLogStore({
+    client: docClient,
+    tableName,
+    cursorSecret,
+    partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+  });
   const partnerLimits = usagePlanLimitsFromEnv(env);
   return {
     docClient,
     cursorSecret,
     store,
+    changeLog,
     idempotency: new TableIdempotencyLayer({ client, tableName }),
     opsKeyHash,
     authorize: createAuthorizer({ store, opsKeyHash }),
@@ -70,24 +82,53 @@ export const requestOrigin = { value: "" };
 /**
  * Claims and consent links in AWS. The state's key is derived from the ops key (a Secrets
  * Manager secret the API already reads, like the cursors' key); the admin consent URL needs
- * only the app's id (`M365_CLIENT_ID`, not a secret) and the cloud's authority host. Without an
- * app id no consent link can be issued: tenants wait in `awaiting_consent` until ops bind them.
+ * only the app's id (`M365_CLIENT_ID`, not a secret) and the cloud's authority host. The
+ * admin's sign-in code is redeemed with the app's credential from `M365_SECRET_ARN`, read at
+ * the first redemption of a container. Without an app id no consent link can be issued:
+ * tenants wait in `awaiting_consent` until ops bind them.
  */
 function bindingFromEnv(env: Env, docClient: DynamoDBDocumentClient, cursorSecret: string) {
   const tableName = required(env, "TABLE_NAME");
   const claims = new DynamoClaimStore({ client: docClient, tableName, cursorSecret });
   const clientId = env.M365_CLIENT_ID?.trim();
   if (!clientId) return { claims };
-  const { authorityHost } = resolveM365Endpoints(env).endpoints;
+  const resolved = resolveM365Endpoints(env);
+  const { authorityHost } = resolved.endpoints;
   const redirect = env.M365_CONSENT_REDIRECT_URI?.trim();
+  const secretArn = env.M365_SECRET_ARN?.trim();
   return {
     claims,
     links: createConsentLinks({
       secret: cursorSecret,
       adminConsentUrl: (tenantId) => consentUrl(authorityHost, tenantId, clientId),
       redirectUri: redirect || (() => `${requestOrigin.value}${CONSENT_CALLBACK_PATH}`),
+      ...(secretArn && {
+        signIn: createAdminSignIn({
+          clientId,
+          authorityHost,
+          ...(resolved.explicitAuthorityHost && { disableInstanceDiscovery: true }),
+          credential: () => appCredential(secretArn, clientId),
+          onFailure: (failure) => logger.warn("consent sign-in not redeemed", failure),
+        }),
+      }),
     }),
   };
+}
+
+/** The app's secret or certificate from the M365 secret (`{clientId, clientSecret | clientCertificate}`). */
+async function appCredential(arn: string, clientId: string): Promise<SignInCredential> {
+  const secret = JSON.parse(await readSecretString(arn)) as {
+    clientId?: string;
+    clientSecret?: string;
+    clientCertificate?: string;
+  };
+  if (!secret.clientId || secret.clientId === M365_CLIENT_ID_PLACEHOLDER || secret.clientId !== clientId) {
+    logger.error("The Microsoft 365 app secret is not filled in or names another app than M365_CLIENT_ID.");
+    throw new Error("Microsoft 365 app credentials are not configured.");
+  }
+  if (secret.clientCertificate) return { certificatePem: secret.clientCertificate };
+  if (secret.clientSecret) return { clientSecret: secret.clientSecret };
+  throw new Error("Microsoft 365 app secret has neither clientSecret nor clientCertificate.");
 }
 
 /** Everything `createApi` needs in AWS. */
@@ -99,11 +140,19 @@ export async function apiDependencies(env: Env = process.env) {
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
     ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
     m365AppId: async () => env.M365_CLIENT_ID?.trim() || undefined,
-    engine: new StepFunctionsEngine({
-      stateMachineArns: {
-        onboarding: required(env, "STATE_MACHINE_ARN"),
-        offboarding: required(env, "OFFBOARDING_STATE_MACHINE_ARN"),
-      },
-    }),
+    ...engines(env),
   };
+}
+
+/** The workflow engine; it also starts drift checks when DRIFT_STATE_MACHINE_ARN is set. */
+function engines(env: Env) {
+  const driftArn = env.DRIFT_STATE_MACHINE_ARN?.trim();
+  const engine = new StepFunctionsEngine({
+    stateMachineArns: {
+      onboarding: required(env, "STATE_MACHINE_ARN"),
+      offboarding: required(env, "OFFBOARDING_STATE_MACHINE_ARN"),
+    },
+    ...(driftArn && { driftStateMachineArn: driftArn }),
+  });
+  return { engine, ...(driftArn && { driftChecks: engine }) };
 }

@@ -4,9 +4,11 @@
  * (`app.ts`) matches, authorises and validates from these objects, and `openapi.ts` documents
  * them: the route table is the one source of both.
  */
+
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import type { z } from "zod";
+import type { DriftService } from "../domain/drift-service.ts";
 import type { OnboardingService, PartnerService } from "../domain/onboarding.ts";
 import type { Principal, Role } from "../domain/store.ts";
 import type { WebhookService } from "../domain/webhooks.ts";
@@ -18,6 +20,7 @@ type AnyObjectSchema = z.ZodObject;
 /** Everything a route's business call may use; built once per API instance. */
 export interface ApiServices {
   onboarding: OnboardingService;
+  drift: DriftService;
   partners: PartnerService;
   webhooks: WebhookService | undefined;
   openapi: () => unknown;

@@ -10,13 +10,15 @@ import { permissionsScript } from "../domain/permissions-script.ts";
 import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
-import { CONSENT_CALLBACK_PATH, CONSENT_PAGE_HEADERS, consentPage } from "./consent.ts";
+import { CONSENT_CALLBACK_PATH, consentResponse } from "./consent.ts";
 import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
+  ChangePageSchema,
   ConsentCallbackQuery,
   DeliveryIdParams,
   DeliveryListQuery,
+  DriftReportSchema,
   ErrorCatalogueSchema,
   HealthSchema,
   OnboardingRequestBody,
@@ -67,6 +69,10 @@ export function toTenantResource(t: Tenant) {
         missingPermissions: t.missingPermissions.map((m) => ({ cmdlet: m.cmdlet, role: m.role })),
       }),
     ...(t.ndrAddressKept === true && { ndrAddressKept: true }),
+    ...(t.onDrift !== undefined && { onDrift: t.onDrift }),
+    ...(t.approval !== undefined && { approval: t.approval }),
+    ...(t.plan !== undefined && { plan: t.plan }),
+    ...(t.drift !== undefined && { drift: t.drift }),
     ...(t.error !== undefined && t.error !== null && { error: t.error }),
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
@@ -349,6 +355,40 @@ export const routes: readonly Route[] = [
     },
   }),
   defineRoute({
+    operationId: "listTenantChanges",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/changes",
+    tag: "tenants",
+    summary: "The tenant's audit trail, newest first",
+    description:
+      "Every write this service made in the customer's tenant (onboarding, remediation, an approved plan, offboarding): time, run, step, cmdlet, parameters (no secrets; member lists summarised), outcome and who asked for it (`partner`, `ops` or `drift-remediation`). Kept like events (EVENT_RETENTION_DAYS, default 90 days).",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    query: PageQuery,
+    problems: [404],
+    responses: { 200: { description: "A page of changes.", schema: ChangePageSchema } },
+    handle: async ({ principal, params, query, services }) => {
+      const page = await services.drift.listChanges(principal, params.tenantId, query);
+      return {
+        status: 200,
+        body: {
+          items: page.items.map((c) => ({
+            changeId: c.changeId,
+            at: c.at,
+            run: c.run,
+            step: c.step,
+            cmdlet: c.cmdlet,
+            parameters: c.parameters,
+            outcome: c.outcome,
+            ...(c.errorCode !== undefined && { errorCode: c.errorCode }),
+            requestedBy: c.requestedBy,
+          })),
+          ...(page.nextCursor && { nextCursor: page.nextCursor }),
+        },
+      };
+    },
+  }),
+  defineRoute({
     operationId: "getTenantPermissionsScript",
     method: "GET",
     path: "/v1/tenants/{tenantId}/permissions-script",
@@ -372,6 +412,59 @@ export const routes: readonly Route[] = [
           "content-disposition": `attachment; filename="journal-onboarding-permissions-${tenant.tenantId}.ps1"`,
         },
       };
+    },
+  }),
+  defineRoute({
+    operationId: "getTenantDrift",
+    method: "GET",
+    path: "/v1/tenants/{tenantId}/drift",
+    tag: "tenants",
+    summary: "The latest drift check",
+    description:
+      "What the latest drift check found: `inSync`, and each difference between the live tenant and what onboarding set up (`{step, object, field, expected, actual}`). `checkedAt` and `inSync` are null until the first check.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404],
+    responses: { 200: { description: "The latest drift check.", schema: DriftReportSchema } },
+    handle: async ({ principal, params, services }) => {
+      const drift = await services.drift.getDrift(principal, params.tenantId);
+      return { status: 200, body: drift ?? { checkedAt: null, inSync: null, differences: [] } };
+    },
+  }),
+  defineRoute({
+    operationId: "checkTenantDrift",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/drift-checks",
+    tag: "tenants",
+    summary: "Check the tenant for drift now",
+    description:
+      "Starts a read-only drift check of a `succeeded` tenant (anything else is a 409). The result appears on the tenant (`drift`) and at `GET .../drift`; `tenant.drift.detected` or `tenant.drift.resolved` is sent only when the state changed.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409, 503],
+    responses: { 202: { description: "Accepted: the check started.", schema: TenantSchema } },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.drift.checkNow(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
+    },
+  }),
+  defineRoute({
+    operationId: "approveTenantPlan",
+    method: "POST",
+    path: "/v1/tenants/{tenantId}/approve",
+    tag: "tenants",
+    summary: "Approve the plan and apply it",
+    description:
+      "From `awaiting_approval` (anything else is a 409): starts a run that applies exactly the tenant's `plan`. If the live tenant changed so that the plan no longer holds, nothing is written and the tenant goes back to `awaiting_approval` with a new plan.",
+    access: PARTNER_OR_OPS,
+    params: TenantIdParams,
+    problems: [404, 409, 503],
+    responses: {
+      202: { description: "Accepted: the approved plan is being applied.", schema: TenantSchema },
+    },
+    handle: async ({ principal, params, services }) => {
+      const tenant = await services.drift.approve(principal, params.tenantId);
+      return { status: 202, body: toTenantResource(tenant), headers: tenantLocation(tenant.tenantId) };
     },
   }),
   defineRoute({
@@ -453,13 +546,26 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Where Entra's admin consent sends the customer's admin back",
     description:
-      "Opened by the customer admin's browser, not by partners: `?admin_consent=True&tenant=&state=` (or `error=`). Verifies the signed `state` (partner and tenant, short-lived) and that Entra's `tenant` is the one named in it, binds the tenant to that partner, starts its onboarding, and answers a small HTML page saying what happened.",
+      "Opened by the customer admin's browser, not by partners, twice. After admin consent (`?admin_consent=True&tenant=&state=`, which Entra does not authenticate) it verifies the signed `state` (partner and tenant) and that `tenant` is the one named in it, binds nothing, and redirects (302) to Entra's sign-in of that tenant with a new state valid for 10 minutes. After the sign-in (`?code=&state=`) it redeems the code with the app's own credential and binds the tenant to the partner only when the ID token is of that tenant, for this app, with the sign-in's nonce, and of a Global Administrator or Privileged Role Administrator; then onboarding starts. `error=` or any failed check binds nothing. Every answer but the redirect is a small HTML page saying what happened.",
     access: "public",
     query: ConsentCallbackQuery,
     responses: {
       200: { description: "Consent received: the tenant is bound.", contentType: "text/html" },
+      302: {
+        description: "Consent received: on to the admin's sign-in (`Location`: Entra's authorize endpoint).",
+        headers: { Location: "Entra's authorize URL of the tenant" },
+      },
       400: {
         description: "Nothing was bound (declined, invalid or expired link).",
+        contentType: "text/html",
+      },
+      403: {
+        description:
+          "Nothing was bound: the sign-in did not confirm the consent (another tenant, not an admin, a used code).",
+        contentType: "text/html",
+      },
+      503: {
+        description: "Nothing was bound: Entra could not be reached to redeem the sign-in.",
         contentType: "text/html",
       },
     },
@@ -468,11 +574,11 @@ export const routes: readonly Route[] = [
         ...(query.state !== undefined && { state: query.state }),
         ...(query.tenant !== undefined && { tenant: query.tenant }),
         ...(query.admin_consent !== undefined && { adminConsent: query.admin_consent }),
+        ...(query.code !== undefined && { code: query.code }),
         ...(query.error !== undefined && { error: query.error }),
         ...(query.error_description !== undefined && { errorDescription: query.error_description }),
       });
-      const page = consentPage(outcome);
-      return { status: page.status, text: page.html, headers: { ...CONSENT_PAGE_HEADERS } };
+      return consentResponse(outcome);
     },
   }),
   defineRoute({

@@ -6,6 +6,8 @@
  * an internal field can never leak unnoticed: the tests validate every response against them.
  */
 import * as z from "zod";
+import { REQUESTERS } from "../domain/change-log.ts";
+import { APPROVAL, ON_DRIFT } from "../domain/drift.ts";
 import {
   ALL_STEP_NAMES,
   EVENT_TYPES,
@@ -74,6 +76,14 @@ export const OnboardingRequestBody = z
     outboundGateway: z.boolean().default(false),
     ndrAddress: SmtpAddress,
     groups: GroupPair.optional(),
+    onDrift: z.enum(ON_DRIFT).optional().meta({
+      description:
+        "What a drift check that finds drift does: `report` (default) only reports it; `remediate` also starts an onboarding run to repair it (a few times a day at most).",
+    }),
+    approval: z.enum(APPROVAL).optional().meta({
+      description:
+        "`required`: onboarding stops after check-access in `awaiting_approval` with the `plan` of its writes, and applies it once approved (`POST .../approve`). Default `none`.",
+    }),
   })
   .superRefine((req, ctx) => {
     if (req.region === "split" && !req.groups) {
@@ -106,6 +116,7 @@ export const TenantPatchBody = z
     groups: GroupPair.optional(),
     outboundGateway: z.boolean().optional(),
     customerName: CustomerName.optional(),
+    onDrift: z.enum(ON_DRIFT).optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), "At least one field is required")
   .meta({ minProperties: 1 } as Record<string, unknown>);
@@ -127,6 +138,7 @@ export const ConsentCallbackQuery = z.object({
   admin_consent: z.string().max(16).optional(),
   tenant: z.string().max(128).optional(),
   state: z.string().max(1024).optional(),
+  code: z.string().max(4096).optional(),
   error: z.string().max(256).optional(),
   error_description: z.string().max(2048).optional(),
 });
@@ -239,6 +251,70 @@ export const StepSchema = z.strictObject({
 });
 responseSchemas.add(StepSchema, { id: "Step" });
 
+/** JSON values as cmdlet parameters and compared fields carry them. */
+const JsonValue = z.unknown().meta({ description: "Any JSON value." });
+
+export const DifferenceSchema = z.strictObject({
+  step: z.enum(STEP_NAMES),
+  object: z
+    .string()
+    .meta({ description: 'The object, e.g. `journal rule "Journal Messages to CloudflareArea 1"`.' }),
+  field: z
+    .string()
+    .meta({ description: "The field, e.g. `enabled`, `smartHosts`; `exists` for a missing object." }),
+  expected: JsonValue,
+  actual: JsonValue,
+});
+responseSchemas.add(DifferenceSchema, { id: "Difference" });
+
+export const DriftSchema = z.strictObject({
+  checkedAt: Timestamp,
+  inSync: z.boolean(),
+  differences: z.array(DifferenceSchema),
+  moreDifferences: z.int().min(1).optional().meta({ description: "Differences found beyond the 50 listed." }),
+  remediation: z.enum(["started", "daily_limit_reached"]).optional().meta({
+    description:
+      "With `onDrift: remediate`: an onboarding run was started to repair the drift, or the tenant had its remediations for the day and the drift is only reported.",
+  }),
+});
+responseSchemas.add(DriftSchema, { id: "Drift" });
+
+/** `GET .../drift`: the latest check; `checkedAt` and `inSync` null before the first one. */
+export const DriftReportSchema = DriftSchema.extend({
+  checkedAt: Timestamp.nullable(),
+  inSync: z.boolean().nullable(),
+});
+responseSchemas.add(DriftReportSchema, { id: "DriftReport" });
+
+export const PlannedWriteSchema = z.strictObject({
+  step: z.enum(STEP_NAMES),
+  cmdlet: z.string(),
+  parameters: z.record(z.string(), JsonValue),
+  reason: z.string(),
+});
+responseSchemas.add(PlannedWriteSchema, { id: "PlannedWrite" });
+
+export const ChangeSchema = z.strictObject({
+  changeId: z.string(),
+  at: Timestamp,
+  run: z.int().min(0),
+  step: z.enum(ALL_STEP_NAMES),
+  cmdlet: z.string(),
+  parameters: z.record(z.string(), JsonValue).meta({
+    description: "The cmdlet's parameters, without secrets; member lists as `{count, first, sha256}`.",
+  }),
+  outcome: z.enum(["ok", "error"]),
+  errorCode: z.string().optional(),
+  requestedBy: z.enum(REQUESTERS),
+});
+responseSchemas.add(ChangeSchema, { id: "Change" });
+
+export const ChangePageSchema = z.strictObject({
+  items: z.array(ChangeSchema),
+  nextCursor: z.string().optional(),
+});
+responseSchemas.add(ChangePageSchema, { id: "ChangePage" });
+
 export const TenantSchema = z.strictObject({
   tenantId: z.guid(),
   partnerId: z.string(),
@@ -265,6 +341,15 @@ export const TenantSchema = z.strictObject({
     description:
       "After offboarding: the journal report NDR address was empty before onboarding, Exchange refused to clear it, and the address onboarding set was left in place.",
   }),
+  onDrift: z
+    .enum(ON_DRIFT)
+    .optional()
+    .meta({ description: "As set at creation or by PATCH; absent: `report`." }),
+  approval: z.enum(APPROVAL).optional().meta({ description: "As set at creation; absent: `none`." }),
+  plan: z.array(PlannedWriteSchema).optional().meta({
+    description: "While `awaiting_approval`: the writes onboarding would make, in order, and why each.",
+  }),
+  drift: DriftSchema.optional().meta({ description: "The latest drift check." }),
   error: ErrorInfoSchema.optional(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -291,6 +376,7 @@ export const TenantEventSchema = z.strictObject({
     step: z.enum(STEP_NAMES).optional(),
     error: ErrorInfoSchema.optional(),
     ndrAddressKept: z.boolean().optional(),
+    drift: DriftSchema.optional(),
   }),
 });
 responseSchemas.add(TenantEventSchema, { id: "TenantEvent" });

@@ -6,6 +6,8 @@
  */
 import type { z } from "zod";
 import type {
+  ChangePageSchema,
+  DriftReportSchema,
   OnboardingRequestBody as OnboardingRequestSchema,
   PartnerCreatedSchema,
   PartnerPageSchema,
@@ -24,6 +26,8 @@ export type TenantResource = z.output<typeof TenantSchema>;
 export type OnboardingRequestBody = z.output<typeof OnboardingRequestSchema>;
 export type TenantPage = z.output<typeof TenantPageSchema>;
 export type TenantEventPage = z.output<typeof TenantEventPageSchema>;
+export type DriftReport = z.output<typeof DriftReportSchema>;
+export type ChangePage = z.output<typeof ChangePageSchema>;
 export type TenantEvent = TenantEventPage["items"][number];
 export type Delivery = z.output<typeof WebhookDeliverySchema>;
 export type DeliveryPage = z.output<typeof WebhookDeliveryPageSchema>;
@@ -126,6 +130,26 @@ export class OnboardingClient {
   /** 202 from `failed`, `awaiting_consent` or `awaiting_permissions`; anything else is an ApiProblemError with status 409. */
   retryTenant(tenantId: string): Promise<TenantResource> {
     return this.#request("POST", `v1/tenants/${segment(tenantId)}/retry`);
+  }
+
+  /** The latest drift check (`checkedAt` null before the first). */
+  getDrift(tenantId: string): Promise<DriftReport> {
+    return this.#request("GET", `v1/tenants/${segment(tenantId)}/drift`);
+  }
+
+  /** 202 for a succeeded tenant; anything else is an ApiProblemError with status 409. */
+  checkDrift(tenantId: string): Promise<TenantResource> {
+    return this.#request("POST", `v1/tenants/${segment(tenantId)}/drift-checks`);
+  }
+
+  /** 202 from awaiting_approval: applies exactly the tenant's plan. */
+  approveTenant(tenantId: string): Promise<TenantResource> {
+    return this.#request("POST", `v1/tenants/${segment(tenantId)}/approve`);
+  }
+
+  /** The audit trail, newest first. */
+  listChanges(tenantId: string, query: PageQuery = {}): Promise<ChangePage> {
+    return this.#request("GET", `v1/tenants/${segment(tenantId)}/changes`, { query: { ...query } });
   }
 
   offboardTenant(tenantId: string): Promise<TenantResource> {

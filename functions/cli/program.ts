@@ -265,6 +265,98 @@ Exit codes:
     });
 
   tenants
+    .command("drift")
+    .description("The latest drift check of a tenant; --check checks it now first")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .option("--check", "start a drift check now (read-only) and wait for its result")
+    .action(async (tenantId: string, opts: { check?: boolean }, cmd: Command) => {
+      const api = client();
+      let drift = await api.getDrift(tenantId);
+      if (opts.check) {
+        const before = drift.checkedAt;
+        await api.checkDrift(tenantId);
+        for (let i = 0; i < 600 && drift.checkedAt === before; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          drift = await api.getDrift(tenantId);
+        }
+      }
+      if (json(cmd)) return printJson(drift);
+      if (drift.checkedAt === null) return out("Not checked yet (tenants drift <tenantId> --check).");
+      const remediation =
+        drift.remediation === "started"
+          ? " A remediation run was started."
+          : drift.remediation === "daily_limit_reached"
+            ? " Remediations for today are used up: reported only."
+            : "";
+      out(`Checked ${time(drift.checkedAt)}: ${drift.inSync ? "in sync" : "DRIFT"}.${remediation}`);
+      if (drift.differences.length > 0)
+        out(
+          table(drift.differences, [
+            { header: "STEP", value: (d) => d.step },
+            { header: "OBJECT", value: (d) => d.object },
+            { header: "FIELD", value: (d) => d.field },
+            { header: "EXPECTED", value: (d) => JSON.stringify(d.expected) },
+            { header: "ACTUAL", value: (d) => JSON.stringify(d.actual) },
+          ]),
+        );
+    });
+
+  tenants
+    .command("plan")
+    .description("The writes a tenant awaiting approval would make, in order, and why")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
+      const tenant = await client().getTenant(tenantId);
+      if (json(cmd)) return printJson(tenant.plan ?? []);
+      if (!tenant.plan) return out(`Tenant ${tenant.tenantId} is ${tenant.status}: no plan to approve.`);
+      out(
+        table(tenant.plan, [
+          { header: "STEP", value: (w) => w.step },
+          { header: "CMDLET", value: (w) => w.cmdlet },
+          { header: "PARAMETERS", value: (w) => JSON.stringify(w.parameters) },
+          { header: "REASON", value: (w) => w.reason },
+        ]),
+      );
+      out(`Approve with: tenants approve ${tenant.tenantId}`);
+    });
+
+  tenants
+    .command("approve")
+    .description("Approve the plan of a tenant awaiting approval: exactly its writes are applied")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
+      const tenant = await client().approveTenant(tenantId);
+      if (json(cmd)) return printJson(tenant);
+      out(`Plan approved: tenant ${tenant.tenantId} is ${tenant.status}.`);
+    });
+
+  tenants
+    .command("changes")
+    .description("The tenant's audit trail: every write made in its Microsoft 365, newest first")
+    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
+    .addOption(limitOption("changes").default(20, "20"))
+    .option("--cursor <cursor>", "continue from a previous page's cursor")
+    .option("--all", "follow every page")
+    .action(async (tenantId: string, opts: ListOptions, cmd: Command) => {
+      const api = client();
+      const page = await pageOrAll(opts, (q) => api.listChanges(tenantId, q));
+      if (json(cmd)) return printJson(page);
+      if (page.items.length === 0) out("No changes.");
+      else
+        out(
+          table(page.items, [
+            { header: "TIME", value: (c) => time(c.at) },
+            { header: "RUN", value: (c) => c.run },
+            { header: "STEP", value: (c) => c.step },
+            { header: "CMDLET", value: (c) => c.cmdlet },
+            { header: "OUTCOME", value: (c) => (c.errorCode ? `error ${c.errorCode}` : c.outcome) },
+            { header: "BY", value: (c) => c.requestedBy },
+          ]),
+        );
+      moreHint(out, page, `tenants changes ${tenantId}`);
+    });
+
+  tenants
     .command("import")
     .description(
       "Onboard every tenant of a CSV or JSON-lines file (partner key); a second run resumes, never duplicates",

@@ -3,8 +3,11 @@
  * stack sets: the tenant store on TABLE_NAME. (The Microsoft 365 gateway is in m365-deps.ts, so
  * functions that never talk to Microsoft 365 do not bundle its clients.)
  */
+
+import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
+import { retentionFromEnv } from "./config.ts";
 import { tracer } from "./observability.ts";
 
 export function requireEnv(name: string): string {
@@ -16,7 +19,7 @@ export function requireEnv(name: string): string {
 let store: DynamoTenantStore | undefined;
 /** The tenant store on TABLE_NAME (SDK client traced by X-Ray). */
 export function tenantStore(
-  options: { onEvents?: ConstructorParameters<typeof DynamoTenantStore>[0]["onEvents"] } = {},
+  options: Pick<ConstructorParameters<typeof DynamoTenantStore>[0], "onEvents" | "flushAfterWrite"> = {},
 ) {
   store ??= new DynamoTenantStore({
     client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),
@@ -24,4 +27,17 @@ export function tenantStore(
     ...options,
   });
   return store;
+}
+
+let changeLog: DynamoChangeLogStore | undefined;
+/** The audit trail on TABLE_NAME (the tasks record writes; they never page it). */
+export function changeLogStore() {
+  const store = tenantStore();
+  changeLog ??= new DynamoChangeLogStore({
+    client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),
+    tableName: requireEnv("TABLE_NAME"),
+    partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+    retentionDays: retentionFromEnv().eventDays,
+  });
+  return changeLog;
 }

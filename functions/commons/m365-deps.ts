@@ -1,7 +1,9 @@
 /**
- * The Microsoft 365 gateway of the task functions, built once per cold start: the app's
- * credentials come from the Secrets Manager secret M365_SECRET_ARN (a certificate; a client
- * secret works but is logged as a warning), never from plain environment variables; the endpoints from M365_CLOUD or the explicit M365_* variables.
+ * The Microsoft 365 gateway of the task function, built once per cold start (its token cache
+ * serves every step that meets this container): the app's credentials come from the Secrets
+ * Manager secret M365_SECRET_ARN (a certificate; a client secret works but is logged as a
+ * warning), never from plain environment variables; the endpoints from M365_CLOUD or the
+ * explicit M365_* variables.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createM365Gateway } from "../adapters/m365/gateway.ts";

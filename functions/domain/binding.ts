@@ -116,18 +116,31 @@ export function claimView(claim: StoredClaim, now: Date): Tenant {
 
 // ---- the signed state ------------------------------------------------------------------------
 
+/** How long the sign-in stage's `state` is accepted: the admin signs in right after consenting. */
+export const SIGN_IN_STATE_LIFETIME_MS = 10 * 60 * 1000;
+
 export interface ConsentState {
   partnerId: string;
   tenantId: string;
 }
 
+/**
+ * The two stages of a consent link. `consent`: the state of the partner's consentUrl, handed
+ * back by Entra's admin consent redirect (whose query proves nothing: anyone can call the
+ * callback with it). `sign-in`: the state of the sign-in that follows, carrying the nonce the
+ * ID token must echo.
+ */
+export type ConsentStage = "consent" | "sign-in";
+
 export type ConsentStateCheck =
-  | ({ ok: true } & ConsentState)
+  | ({ ok: true; stage: ConsentStage; nonce: string } & ConsentState)
   | { ok: false; reason: "malformed" | "signature" | "expired" };
 
 /**
- * `state` = base64url(JSON {p, t, e, n}) + "." + base64url(HMAC-SHA256); `e` is the expiry in
- * epoch seconds, `n` a nonce. Verification is constant time on the MAC, then the expiry.
+ * `state` = base64url(JSON {p, t, e, n, s?}) + "." + base64url(HMAC-SHA256); `e` is the expiry
+ * in epoch seconds, `n` a random nonce, `s: "i"` marks the sign-in stage (minutes, not days).
+ * The stage is inside the MAC: a consent-stage state is never accepted as a sign-in one.
+ * Verification is constant time on the MAC, then the expiry.
  */
 export class ConsentStateSigner {
   readonly #key: Buffer;
@@ -138,16 +151,30 @@ export class ConsentStateSigner {
     this.#lifetimeMs = lifetimeMs;
   }
 
+  /** The state of a partner's consentUrl (days). */
   sign(state: ConsentState, now: Date): string {
+    return this.#sign(state, now, "consent").state;
+  }
+
+  /** The state of the sign-in that follows the consent (minutes), and its nonce. */
+  signSignIn(state: ConsentState, now: Date): { state: string; nonce: string } {
+    return this.#sign(state, now, "sign-in");
+  }
+
+  #sign(state: ConsentState, now: Date, stage: ConsentStage): { state: string; nonce: string } {
+    const lifetime =
+      stage === "sign-in" ? Math.min(SIGN_IN_STATE_LIFETIME_MS, this.#lifetimeMs) : this.#lifetimeMs;
+    const nonce = randomBytes(stage === "sign-in" ? 16 : 8).toString("base64url");
     const payload = Buffer.from(
       JSON.stringify({
         p: state.partnerId,
         t: state.tenantId,
-        e: Math.floor((now.getTime() + this.#lifetimeMs) / 1000),
-        n: randomBytes(8).toString("base64url"),
+        e: Math.floor((now.getTime() + lifetime) / 1000),
+        n: nonce,
+        ...(stage === "sign-in" && { s: "i" }),
       }),
     ).toString("base64url");
-    return `${payload}.${this.#mac(payload)}`;
+    return { state: `${payload}.${this.#mac(payload)}`, nonce };
   }
 
   verify(state: string | undefined, now: Date): ConsentStateCheck {
@@ -160,17 +187,28 @@ export class ConsentStateSigner {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: "signature" };
     }
-    let parsed: { p?: unknown; t?: unknown; e?: unknown };
+    let parsed: { p?: unknown; t?: unknown; e?: unknown; n?: unknown; s?: unknown };
     try {
       parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
     } catch {
       return { ok: false, reason: "malformed" };
     }
-    if (typeof parsed.p !== "string" || typeof parsed.t !== "string" || typeof parsed.e !== "number") {
+    if (
+      typeof parsed.p !== "string" ||
+      typeof parsed.t !== "string" ||
+      typeof parsed.e !== "number" ||
+      typeof parsed.n !== "string"
+    ) {
       return { ok: false, reason: "malformed" };
     }
     if (parsed.e * 1000 <= now.getTime()) return { ok: false, reason: "expired" };
-    return { ok: true, partnerId: parsed.p, tenantId: parsed.t };
+    return {
+      ok: true,
+      partnerId: parsed.p,
+      tenantId: parsed.t,
+      nonce: parsed.n,
+      stage: parsed.s === "i" ? "sign-in" : "consent",
+    };
   }
 
   #mac(payload: string): string {
@@ -178,10 +216,94 @@ export class ConsentStateSigner {
   }
 }
 
+// ---- the admin's sign-in ---------------------------------------------------------------------
+
+/**
+ * Directory roles (role template ids, as in the ID token's `wids`) whose holders can grant
+ * tenant-wide admin consent to everything this app asks for. The app asks for a Microsoft
+ * Graph application permission (Organization.Read.All), which only these two roles can grant:
+ * Cloud Application Administrator (158c047a-c907-4556-b7ef-446551a6b5f7) and Application
+ * Administrator (9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3) can consent to any permission except
+ * Microsoft Graph application permissions, so they could not have given this consent and are
+ * not accepted. A role eligible through PIM counts only once activated (`wids` lists active
+ * roles).
+ */
+export const CONSENT_ADMIN_ROLES: Readonly<Record<string, string>> = {
+  "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+  "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+};
+
+/** The ID token claims the callback checks. */
+export interface IdTokenClaims {
+  tid?: unknown;
+  aud?: unknown;
+  nonce?: unknown;
+  oid?: unknown;
+  wids?: unknown;
+}
+
+export type RedeemResult =
+  | { ok: true; claims: IdTokenClaims }
+  /** `error`: Entra's short error code (e.g. `invalid_grant`); `transient`: 429/5xx/network. */
+  | { ok: false; error: string; transient: boolean };
+
+/**
+ * The port to Entra's sign-in (OpenID Connect authorization code flow) of the customer's admin,
+ * in the tenant being bound: the authorize URL, and the server-side redemption of the code at
+ * the tenant's token endpoint with the app's own credential.
+ */
+export interface AdminSignIn {
+  /** The app's client id: the ID token's `aud`. */
+  readonly clientId: string;
+  /** `{authority}/{tenantId}/oauth2/v2.0/authorize?...` with `response_type=code`, `scope=openid profile`. */
+  authorizeUrl(request: { tenantId: string; redirectUri: string; state: string; nonce: string }): string;
+  redeem(request: {
+    tenantId: string;
+    code: string;
+    redirectUri: string;
+    nonce: string;
+  }): Promise<RedeemResult>;
+}
+
+/** Why a sign-in does not bind (each has its own page text). */
+export type SignInRejection = "wrong-tenant" | "wrong-app" | "nonce" | "not-admin" | "no-roles";
+
+/**
+ * Checks the ID token of the sign-in against the sign-in state: the tenant (`tid`), our app
+ * (`aud`), the nonce, and a directory role that can grant the app's consent (`wids`). Undefined
+ * when it may bind.
+ */
+export function checkAdminClaims(
+  claims: IdTokenClaims,
+  expected: { tenantId: string; clientId: string; nonce: string },
+): SignInRejection | undefined {
+  if (typeof claims.aud !== "string" || claims.aud.toLowerCase() !== expected.clientId.toLowerCase()) {
+    return "wrong-app";
+  }
+  if (typeof claims.nonce !== "string" || !safeEqual(claims.nonce, expected.nonce)) return "nonce";
+  if (typeof claims.tid !== "string" || claims.tid.toLowerCase() !== expected.tenantId.toLowerCase()) {
+    return "wrong-tenant";
+  }
+  if (!Array.isArray(claims.wids)) return "no-roles";
+  if (
+    !claims.wids.some((id) => typeof id === "string" && Object.hasOwn(CONSENT_ADMIN_ROLES, id.toLowerCase()))
+  ) {
+    return "not-admin";
+  }
+  return undefined;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /**
  * What the service needs to issue consent links: the admin consent URL of a tenant (the
  * gateway's `{authority}/{tenant}/adminconsent?client_id=`), where Entra sends the admin back,
- * and the state signer.
+ * the state signer, and the admin's sign-in that proves the consent (without it, the callback
+ * binds nothing).
  */
 export interface ConsentLinks {
   signer: ConsentStateSigner;
@@ -189,6 +311,7 @@ export interface ConsentLinks {
   adminConsentUrl(tenantId: string): string;
   /** The callback's absolute URL (`M365_CONSENT_REDIRECT_URI` overrides the service's own). */
   redirectUri: string;
+  signIn?: AdminSignIn;
 }
 
 /** The consent URL issued to a partner for a tenant: signed state and the callback. */

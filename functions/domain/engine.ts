@@ -44,3 +44,24 @@ export function executionName(kind: WorkflowKind, input: WorkflowInput): string 
   // Step Functions names: 1-80 chars of [A-Za-z0-9-_].
   return `${kind === "onboarding" ? "on" : "off"}-${input.tenantId}-${input.run}`;
 }
+
+/** A drift check of one tenant: reads only; `check` makes each check's execution name unique. */
+export interface DriftCheckInput {
+  tenantId: string;
+  /**
+   * The tenant's run when the check was asked for: a check of an older run records nothing.
+   * 0 (the schedule, which lists tenants without their run): whatever run is current.
+   */
+  run: number;
+  check: string;
+}
+
+/** Starts drift checks (their own state machine, from the same definition file). */
+export interface DriftCheckStarter {
+  startDriftCheck(input: DriftCheckInput): Promise<void>;
+}
+
+export function driftExecutionName(input: DriftCheckInput): string {
+  // 6 + 36 + 1 + check (<= 37) <= 80, Step Functions' limit.
+  return `drift-${input.tenantId}-${input.check.slice(0, 37)}`;
+}

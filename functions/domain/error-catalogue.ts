@@ -137,6 +137,11 @@ export const ERROR_CATALOGUE = {
     "Exchange's test of the outbound connector failed for good: a smart host refused the connection or the test message bounced (each failed task is in the message).",
     `Check that the provider's smart hosts accept mail for the journaling address (customerName right?), correct it with ${PATCH} if needed, then ${RETRY}.`,
   ),
+  PLAN_STALE: tenant(
+    "yes",
+    "The customer's tenant changed after the plan was approved, so the approved writes no longer match what the tenant needs; nothing that was not approved was written.",
+    "Read the tenant: it is back in `awaiting_approval` with a new plan (or failed at the step that found it stale: retry it for a new plan); review it and approve again.",
+  ),
   STATE_LIMIT_EXCEEDED: tenant(
     "after-fix",
     "A step would have stored more about the tenant than one state record may hold (DynamoDB's item limit); it was refused before anything was written, so the tenant stays retryable and offboardable. Memberships and group lists are stored apart and do not count.",

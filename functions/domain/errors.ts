@@ -24,6 +24,7 @@ export const ErrorName = {
   InvalidGroupMember: "InvalidGroupMemberError",
   StateLimit: "StateLimitError",
   Conflict: "ConflictError",
+  PlanStale: "PlanStaleError",
 } as const;
 export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
 
@@ -265,4 +266,13 @@ export class InvalidCorrectionError extends OnboardingError {
     super(message);
     this.field = field;
   }
+}
+
+/**
+ * An approved plan no longer holds: the live tenant changed between approval and the write, so
+ * the step refuses to write something nobody approved.
+ */
+export class PlanStaleError extends OnboardingError {
+  override readonly name = ErrorName.PlanStale;
+  readonly code = "PLAN_STALE";
 }

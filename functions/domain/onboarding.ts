@@ -11,9 +11,11 @@ import {
   type ClaimStore,
   CONSENT_PENDING,
   type ConsentLinks,
+  checkAdminClaims,
   claimExpired,
   claimView,
   partnerConsentUrl,
+  type SignInRejection,
   type StoredClaim,
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
@@ -72,23 +74,38 @@ export interface OnboardingServiceOptions {
 /** A run this long after the tenant's last change is judged on one look at the engine. */
 export const STRANDED_SETTLED_MS = 5 * 60_000;
 
-/** What the consent callback received from Entra (query parameters). */
+/**
+ * What the consent callback received from Entra (query parameters): after admin consent
+ * `admin_consent`, `tenant`, `state`; after the sign-in `code`, `state`; or `error`.
+ */
 export interface ConsentAnswer {
   state?: string;
   tenant?: string;
   adminConsent?: string;
+  code?: string;
   error?: string;
   errorDescription?: string;
 }
 
-/** What the consent callback did; the page shown to the customer's admin says it. */
+/**
+ * What the consent callback did; the page shown to the customer's admin says it, except
+ * `sign-in`: the browser goes on to Entra's sign-in of that tenant.
+ */
 export type ConsentOutcome =
   | { kind: "bound"; tenantId: string }
   | { kind: "already-bound"; tenantId: string }
-  | { kind: "declined"; error: string; description?: string }
+  | { kind: "sign-in"; location: string }
+  | { kind: "declined"; error: string; stage: "consent" | "sign-in" }
   | { kind: "invalid-state" }
   | { kind: "tenant-mismatch" }
-  | { kind: "link-not-valid" };
+  | { kind: "link-not-valid" }
+  | { kind: "sign-in-rejected"; tenantId: string; reason: SignInRejection | "code-rejected" | "no-code" }
+  | { kind: "sign-in-unavailable" };
+
+/** Entra's `error` as shown on the page: a short code of safe characters, never its description. */
+function shortErrorCode(error: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : "unknown_error";
+}
 
 /** A partner's record of a tenant: the bound tenant, or its claim (not bound to it). */
 type Visible = { kind: "tenant"; stored: StoredTenant } | { kind: "claim"; claim: StoredClaim };
@@ -255,6 +272,7 @@ export class OnboardingService {
         consentUrl: null,
         missingPermissions: null,
         newRun: true,
+        requestedBy: requesterOf(principal),
       },
       this.#now(),
     );
@@ -276,7 +294,12 @@ export class OnboardingService {
     if (visible.kind === "claim") return this.#correctClaim(visible.claim, correction);
     const current = await this.#settled(visible.stored);
     const { tenant } = current;
-    requireStatus(tenant, PATCHABLE_STATUSES, "corrected");
+    // onDrift alone changes nothing in the tenant: also settable on an onboarded tenant.
+    const onlyOnDrift = Object.entries(correction).every(([k, v]) => k === "onDrift" || v === undefined);
+    const allowed: readonly TenantStatus[] = onlyOnDrift
+      ? [...PATCHABLE_STATUSES, ...ON_DRIFT_PATCHABLE_STATUSES]
+      : PATCHABLE_STATUSES;
+    requireStatus(tenant, allowed, "corrected");
     if (correction.groups && tenant.region !== "split") {
       throw new InvalidCorrectionError(
         "groups",
@@ -299,7 +322,7 @@ export class OnboardingService {
     const { stored } = await this.#store.transition(
       tenantId,
       {
-        expectStatus: PATCHABLE_STATUSES,
+        expectStatus: allowed,
         expectRun: current.internals.run,
         correct: correction,
         steps,
@@ -342,6 +365,7 @@ export class OnboardingService {
         consentUrl: null,
         missingPermissions: null,
         ndrAddressKept: null,
+        requestedBy: requesterOf(principal),
         // Offboarding's own steps appear on the tenant, pending, in their order.
         steps: Object.fromEntries(
           OFFBOARDING_STEP_NAMES.map((name) => [name, { fresh: true, status: "pending" as const }]),
@@ -426,8 +450,14 @@ export class OnboardingService {
   }
 
   /**
-   * The consent callback: verifies the signed state and Entra's answer, binds the tenant to the
-   * partner named in the state, and starts its onboarding (see `bind`).
+   * The consent callback, in two stages. Entra's admin consent redirect (`admin_consent=True`,
+   * `tenant`, the partner's signed `state`) is not authenticated by Entra: anyone holding a
+   * consentUrl can call the callback with it. So it binds nothing: it sends the browser on to
+   * Entra's sign-in of that tenant (a new short-lived state of the sign-in stage, with a nonce).
+   * Back with a `code`, the code is redeemed at the tenant's token endpoint with the app's own
+   * credential, and only an ID token of that tenant, for this app, with the nonce, of a user
+   * holding a role that can grant the app's consent binds the tenant to the partner named in
+   * the state and starts its onboarding (see `bind`).
    */
   async consentCallback(answer: ConsentAnswer): Promise<ConsentOutcome> {
     const links = this.#binding?.links;
@@ -436,18 +466,46 @@ export class OnboardingService {
     if (answer.error !== undefined) {
       return {
         kind: "declined",
-        error: answer.error,
-        ...(answer.errorDescription !== undefined && { description: answer.errorDescription }),
+        error: shortErrorCode(answer.error),
+        stage: state.ok && state.stage === "sign-in" ? "sign-in" : "consent",
       };
     }
     if (!state.ok) return { kind: "invalid-state" };
-    if (
-      answer.adminConsent?.toLowerCase() !== "true" ||
-      answer.tenant?.toLowerCase() !== state.tenantId.toLowerCase()
-    ) {
-      return { kind: "tenant-mismatch" };
+    const signIn = links.signIn;
+    if (!signIn) return { kind: "sign-in-unavailable" };
+    const { partnerId, tenantId } = state;
+    if (state.stage === "consent") {
+      if (
+        answer.adminConsent?.toLowerCase() !== "true" ||
+        answer.tenant?.toLowerCase() !== tenantId.toLowerCase()
+      ) {
+        return { kind: "tenant-mismatch" };
+      }
+      const next = links.signer.signSignIn({ partnerId, tenantId }, this.#clock());
+      return {
+        kind: "sign-in",
+        location: signIn.authorizeUrl({ tenantId, redirectUri: links.redirectUri, ...next }),
+      };
     }
-    return this.bind(state.partnerId, state.tenantId, "consent");
+    if (!answer.code) return { kind: "sign-in-rejected", tenantId, reason: "no-code" };
+    const redeemed = await signIn.redeem({
+      tenantId,
+      code: answer.code,
+      redirectUri: links.redirectUri,
+      nonce: state.nonce,
+    });
+    if (!redeemed.ok) {
+      return redeemed.transient
+        ? { kind: "sign-in-unavailable" }
+        : { kind: "sign-in-rejected", tenantId, reason: "code-rejected" };
+    }
+    const rejection = checkAdminClaims(redeemed.claims, {
+      tenantId,
+      clientId: signIn.clientId,
+      nonce: state.nonce,
+    });
+    if (rejection) return { kind: "sign-in-rejected", tenantId, reason: rejection };
+    return this.bind(partnerId, tenantId, "consent");
   }
 
   /**
@@ -672,6 +730,14 @@ function requireStatus(tenant: Tenant, allowed: readonly TenantStatus[], verb: s
       `Tenant ${tenant.tenantId} is ${tenant.status}; it can be ${verb} only when ${allowed.join(", ")}.`,
     );
   }
+}
+
+/** Where a PATCH of `onDrift` alone is allowed besides PATCHABLE_STATUSES. */
+const ON_DRIFT_PATCHABLE_STATUSES: readonly TenantStatus[] = ["succeeded"];
+
+/** Who asked, as the audit trail records it. */
+function requesterOf(principal: Principal): "partner" | "ops" {
+  return principal.role === "ops" ? "ops" : "partner";
 }
 
 function ownPartnerId(principal: Principal): string {

@@ -9,6 +9,8 @@
  *   writers never get the same sequence nor leave a gap;
  * - registration is a conditional write: exactly one concurrent registration wins.
  */
+import type { RequestedBy } from "./change-log.ts";
+import type { DriftResult, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
 import type { MissingPermission } from "./permissions.ts";
@@ -99,6 +101,12 @@ export interface TenantInternals {
   customizationEnabledAt?: string;
   /** The JournalingReportNdrTo onboarding last wrote. */
   ndrAddressSet?: string;
+  /** Who asked for the current run (recorded in the audit trail with each write); `partner` when absent. */
+  requestedBy?: RequestedBy;
+  /** When drift remediations were started (the last day's, to limit them). */
+  remediations?: string[];
+  /** The plan that was approved, applied by the current run; absent when the run needs no approval. */
+  approvedPlan?: PlannedWrite[];
 }
 
 export interface TenantChange {
@@ -148,10 +156,26 @@ export interface TenantChange {
   customizationClaimWas?: string;
   /** `null` clears it. */
   ndrAddressKept?: boolean | null;
+  /** Who asked for the run (with `newRun`). */
+  requestedBy?: RequestedBy;
+  /** `null` clears it. */
+  drift?: DriftResult | null;
+  /** `null` clears it. */
+  plan?: PlannedWrite[] | null;
+  /** The plan the current run applies; `null` clears it. */
+  approvedPlan?: PlannedWrite[] | null;
+  /** Replaces the recorded remediation times. */
+  remediations?: string[];
   /** Corrected request fields (`PATCH`); `groups` replaces both groups. */
   correct?: TenantCorrection;
   /** The event this change causes; it gets the next sequence in the same write. */
-  event?: { type: EventType; step?: StepName; error?: ErrorInfo; ndrAddressKept?: boolean };
+  event?: {
+    type: EventType;
+    step?: StepName;
+    error?: ErrorInfo;
+    ndrAddressKept?: boolean;
+    drift?: DriftResult;
+  };
 }
 
 export interface StoredTenant {

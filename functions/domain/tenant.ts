@@ -7,10 +7,12 @@
  *   queued -> running -> succeeded -> offboarding -> offboarded
  *                 |  \-> awaiting_consent --retry--> queued
  *                 |  \-> awaiting_permissions --retry--> queued
+ *                 |  \-> awaiting_approval --approve--> queued (approval: required)
  *                 \-> failed --retry--> queued        offboarding -> offboarding_failed --DELETE--> offboarding
  *
  * `offboarded` tenants can be onboarded again (POST creates a new registration).
  */
+import type { Approval, DriftResult, OnDrift, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { MissingPermission } from "./permissions.ts";
 import type { RegionMode } from "./provider.ts";
@@ -20,6 +22,7 @@ export const TENANT_STATUSES = [
   "running",
   "awaiting_consent",
   "awaiting_permissions",
+  "awaiting_approval",
   "succeeded",
   "failed",
   "offboarding",
@@ -82,6 +85,10 @@ export interface OnboardingRequest {
   outboundGateway: boolean;
   ndrAddress: string;
   groups?: { eu: GroupSpec; us: GroupSpec };
+  /** What a drift check that finds drift does; `report` when absent. */
+  onDrift?: OnDrift;
+  /** `required`: onboarding stops after check-access with a plan until approved; `none` when absent. */
+  approval?: Approval;
 }
 
 /** The tenant resource of the API. */
@@ -97,6 +104,10 @@ export interface Tenant extends OnboardingRequest {
    * clear it: the address onboarding set is still there.
    */
   ndrAddressKept?: boolean;
+  /** While `awaiting_approval`: the writes onboarding would make, in order. */
+  plan?: PlannedWrite[];
+  /** The latest drift check. */
+  drift?: DriftResult;
   error?: ErrorInfo;
   createdAt: string;
   updatedAt: string;
@@ -112,6 +123,9 @@ export const EVENT_TYPES = [
   "tenant.onboarding.failed",
   "tenant.offboarding.succeeded",
   "tenant.offboarding.failed",
+  "tenant.onboarding.awaiting_approval",
+  "tenant.drift.detected",
+  "tenant.drift.resolved",
 ] as const;
 /**
  * Events recorded in the tenant's history (`GET .../events`) but never sent as webhooks:
@@ -139,6 +153,8 @@ export interface TenantEvent {
     error?: ErrorInfo;
     /** On `tenant.offboarding.succeeded`: the NDR address could not be cleared and was left. */
     ndrAddressKept?: boolean;
+    /** On `tenant.drift.*`: what the check found (differences bounded) and whether it is being repaired. */
+    drift?: DriftResult;
   };
 }
 
@@ -165,6 +181,8 @@ export const RETRYABLE_STATUSES: readonly TenantStatus[] = [
   "awaiting_consent",
   "awaiting_permissions",
 ];
+/** Statuses from which a drift check may run (`POST .../drift-checks`, the schedule). */
+export const DRIFT_CHECKABLE_STATUSES: readonly TenantStatus[] = ["succeeded"];
 /**
  * Statuses from which `PATCH` may correct the request (then `retry` applies it).
  * `awaiting_approval` joins here once it exists in TENANT_STATUSES.
@@ -178,7 +196,7 @@ export const PATCHABLE_STATUSES: readonly TenantStatus[] = [
 
 /** The request fields `PATCH` may correct. */
 export type TenantCorrection = Partial<
-  Pick<OnboardingRequest, "ndrAddress" | "groups" | "outboundGateway" | "customerName">
+  Pick<OnboardingRequest, "ndrAddress" | "groups" | "outboundGateway" | "customerName" | "onDrift">
 >;
 
 /** Which onboarding steps re-apply a corrected field (they go back to `pending`). */
@@ -187,11 +205,13 @@ export const STEPS_USING_FIELD: Readonly<Record<keyof TenantCorrection, readonly
   groups: ["groups", "journal-rules"],
   outboundGateway: ["connector", "validate-connector", "journal-rules"],
   customerName: ["connector", "validate-connector", "journal-rules"],
+  onDrift: [],
 };
 
 /** Statuses from which `DELETE` (offboarding) is allowed. */
 export const OFFBOARDABLE_STATUSES: readonly TenantStatus[] = [
   "succeeded",
+  "awaiting_approval",
   "failed",
   "awaiting_consent",
   "awaiting_permissions",
@@ -210,5 +230,6 @@ export function publicEventData(data: TenantEvent["data"]): TenantEvent["data"] 
     ...(data.step !== undefined && { step: data.step }),
     ...(data.error !== undefined && { error: data.error }),
     ...(data.ndrAddressKept === true && { ndrAddressKept: true }),
+    ...(data.drift !== undefined && { drift: data.drift }),
   };
 }

@@ -1,12 +1,15 @@
 /**
- * Wraps a workflow task for Lambda: Powertools logger (tenant id as correlation key), tracer
- * and metrics as middy middleware around the task logic of `task-handlers.ts`.
+ * The workflow task function for Lambda: Powertools logger (tenant id and task as keys), tracer
+ * and metrics as middy middleware around the task logic of `task-handlers.ts`, routed by the
+ * `task` name every Task state puts in its payload.
  */
-import type { TaskName } from "../../workflows/definition.ts";
-import { tenantStore } from "../commons/aws-deps.ts";
+import { type TaskName, WORKFLOW_TASKS } from "../../workflows/definition.ts";
+import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
+import { changeLogStore, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { m365Gateway } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
+import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
 
@@ -14,11 +17,23 @@ let handlers: Record<TaskName, TaskHandler> | undefined;
 
 /** Built once per cold start; the Microsoft 365 gateway (a Secrets Manager read) only on first use. */
 function taskHandlers(): Record<TaskName, TaskHandler> {
+  // CheckDrift starts remediation runs (the onboarding state machine's ARN, STATE_MACHINE_ARN).
+  const onboardingArn = process.env["STATE_MACHINE_ARN"];
+  const engine = onboardingArn
+    ? new StepFunctionsEngine({ stateMachineArns: { onboarding: onboardingArn, offboarding: "" } })
+    : undefined;
   handlers ??= createTaskHandlers({
-    store: tenantStore(),
+    // The stack's stream forwarder writes out every outbox a state change leaves (it sees the
+    // tenant item's new image): a task does not wait for two more requests per event.
+    store: tenantStore({ flushAfterWrite: false }),
     m365: m365Gateway,
     onStepResult: recordStepResult,
     onEvent: countEvent,
+    changeLog: changeLogStore(),
+    onChangeLogError: (err) =>
+      logger.error("could not record a change in the audit trail", { error: String(err) }),
+    remediationsPerDay: Number(process.env["DRIFT_REMEDIATIONS_PER_DAY"] ?? DEFAULT_REMEDIATIONS_PER_DAY),
+    ...(engine && { startOnboarding: (input) => engine.start("onboarding", input) }),
   });
   return handlers;
 }
@@ -57,13 +72,25 @@ export function countEvent(event: TenantEvent): void {
     });
 }
 
-/** The Lambda handler of one task function. */
-export function taskLambda(name: TaskName) {
+const TASK_NAMES: ReadonlySet<string> = new Set(WORKFLOW_TASKS);
+
+/** The payload of every Task state: the task's input and which task it is. */
+export type RoutedTaskInput = TaskInput & { task: TaskName };
+
+/**
+ * The Lambda handler of the task function: every task of every workflow, by `input.task`.
+ * One function means one warm container (and one token cache per tenant) for an onboarding's
+ * steps; a task name the table does not hold fails the invocation (a definition bug).
+ */
+export function taskLambda() {
   return instrument(
-    async (input: TaskInput) => {
-      logger.appendKeys({ tenantId: input.tenantId, run: input.run });
-      const all = taskHandlers();
-      return all[name](input);
+    async (input: RoutedTaskInput) => {
+      const { task, ...rest } = input;
+      logger.appendKeys({ tenantId: input.tenantId, run: input.run, task });
+      if (typeof task !== "string" || !TASK_NAMES.has(task)) {
+        throw new Error(`Unknown workflow task ${JSON.stringify(task)}.`);
+      }
+      return taskHandlers()[task](rest);
     },
     { metrics: true },
   );

@@ -1,12 +1,16 @@
 /**
- * The workflow's task logic, independent of Lambda: each task function of
- * `workflows/definition.ts` maps to one of these. The Lambda entries in this folder wrap them
+ * The workflow's task logic, independent of Lambda: each task of `workflows/definition.ts`
+ * maps to one of these (the one task function routes to them by the payload's task name). The Lambda entries in this folder wrap them
  * with middleware; the local engine calls them directly. They record every step's status,
  * attempts, timings and events in the store, and delegate the Microsoft 365 work to the
  * desired-state steps of `functions/domain/steps/`.
  */
 
 import type { Outcome, TaskName } from "../../workflows/definition.ts";
+import { recordingTenant } from "../adapters/m365/change-recorder.ts";
+import type { ChangeLogStore } from "../domain/change-log.ts";
+import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
+import type { WorkflowInput } from "../domain/engine.ts";
 import {
   ConflictError,
   DehydratedOrganizationError,
@@ -14,21 +18,19 @@ import {
   ErrorName,
   OrganizationHydratingError,
   PermissionMissingError,
+  PlanStaleError,
   partnerMessage,
   toErrorInfo,
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
 import { DEFAULT_PROVIDER, type ProviderProfile } from "../domain/provider.ts";
-import { STEPS, type StepContext } from "../domain/steps/index.ts";
+import { sameWrites } from "../domain/steps/diff.ts";
+import { APPLIES, DIFFS, type DiffContext, STEPS, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
-import type { TenantEvent } from "../domain/tenant.ts";
-import {
-  type AnyStepName,
-  applicableSteps,
-  OFFBOARDING_STEP_NAMES,
-  type StepName,
-} from "../domain/tenant.ts";
+import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
+import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
+import { driftOutcome, findDifferences, planFor } from "./drift-check.ts";
 
 /** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
 const HYDRATION_CLAIM_MS = 70 * 60_000;
@@ -46,6 +48,14 @@ export interface TaskDeps {
   onStepResult?: (result: StepResult) => void;
   /** Told of every event the tasks record (metrics: onboardings started, succeeded, failed). */
   onEvent?: (event: TenantEvent) => void;
+  /** The audit trail: every write in a customer's tenant is recorded here (none when absent). */
+  changeLog?: ChangeLogStore;
+  /** Told when a write could not be recorded in the audit trail (the write itself stands). */
+  onChangeLogError?: (err: unknown) => void;
+  /** Starts an onboarding run (drift remediation); without it drift is only reported. */
+  startOnboarding?: (input: WorkflowInput) => Promise<void>;
+  /** DRIFT_REMEDIATIONS_PER_DAY. @default 3 */
+  remediationsPerDay?: number;
 }
 
 export interface StepResult {
@@ -72,17 +82,21 @@ export interface TaskInput {
   step?: StepName;
   error?: CaughtError;
   part?: OffboardPart;
+  /** The drift check's id (CheckDrift). */
+  check?: string;
 }
 
 /** What CheckAccess returns: which optional branches the workflow runs. */
 export interface Plan {
   connector: boolean;
   groups: boolean;
+  /** approval: required and no (still valid) approved plan: the tenant now awaits approval. */
+  awaitingApproval?: boolean;
 }
 
 export type TaskHandler = (input: TaskInput) => Promise<unknown>;
 
-/** One handler per task function of the workflow definition. */
+/** One handler per task of the workflow definitions: the task function's routing table. */
 export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
   const profile = deps.profile ?? DEFAULT_PROVIDER;
   const now = deps.now ?? (() => new Date().toISOString());
@@ -109,13 +123,29 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   const gateway = async (): Promise<M365Gateway> =>
     typeof deps.m365 === "function" ? deps.m365() : deps.m365;
 
+  /** The tenant's Microsoft 365, its writes recorded in the audit trail as `step`'s. */
+  const m365For = async (stored: StoredTenant, step: AnyStepName) => {
+    const m365 = (await gateway()).tenant(stored.tenant.tenantId);
+    const { changeLog } = deps;
+    if (!changeLog) return m365;
+    return recordingTenant(m365, {
+      tenantId: stored.tenant.tenantId,
+      run: stored.internals.run,
+      step,
+      requestedBy: stored.internals.requestedBy ?? "partner",
+      now,
+      record: (change) => changeLog.record(change),
+      ...(deps.onChangeLogError ? { onRecordError: deps.onChangeLogError } : {}),
+    });
+  };
+
   /**
    * The context of a step's attempt. Its writes are fenced by run and by the step's attempt
    * count: once a retry of the step has started (attempts + 1), a timed-out attempt still
    * running can write nothing more, so it stops at its next write (e.g. the next batch of
    * memberships) instead of running beside its retry.
    */
-  const contextFor = async (stored: StoredTenant, step?: AnyStepName): Promise<StepContext> => {
+  const contextFor = async (stored: StoredTenant, step: AnyStepName): Promise<StepContext> => {
     const { tenant, internals } = stored;
     const { tenantId } = tenant;
     const attempts = step && tenant.steps.find((s) => s.name === step)?.attempts;
@@ -124,7 +154,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     return {
       request: tenant,
       profile,
-      m365: (await gateway()).tenant(tenant.tenantId),
+      m365: await m365For(stored, step),
       owned: internals.owned,
       ownedMembers: (limit) => store.listOwnedMembers(tenantId, limit),
       adopted: internals.adopted,
@@ -243,8 +273,38 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       // The groups as loaded (a write's answer may leave out large ones, stored apart).
       if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
       const ctx = await contextFor(stored, step);
+      const approved = stored.internals.approvedPlan;
+      // A run applying an approved plan: the step's writes must be exactly the approved ones.
+      const apply = async () => {
+        if (!approved || step === "check-access") return STEPS[step](ctx);
+        const diff = await DIFFS[step](ctx);
+        if (
+          !sameWrites(
+            diff.writes,
+            approved.filter((w) => w.step === step),
+          )
+        ) {
+          throw new PlanStaleError(
+            `The tenant changed after the plan was approved: step ${step} would now make other writes than approved, so it wrote nothing. Retry the tenant for a new plan.`,
+          );
+        }
+        return APPLIES[step](ctx, diff);
+      };
       try {
-        const outcome = await hydrating(stored, ctx, () => STEPS[step](ctx));
+        const outcome = await hydrating(stored, ctx, apply);
+        if (step === "check-access" && stored.tenant.approval === "required") {
+          const stop = await awaitApproval(stored, ctx);
+          if (stop) {
+            deps.onStepResult?.({
+              tenantId: input.tenantId,
+              step,
+              outcome: "succeeded",
+              durationMs: Date.now() - started,
+              changes: [],
+            });
+            return { ...plan, awaitingApproval: true };
+          }
+        }
         const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts;
         await write(input.tenantId, input.run, {
           ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
@@ -283,6 +343,80 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         throw err;
       }
     };
+
+  /**
+   * approval: required, after check-access: the plan from the live tenant (reads only). Without
+   * an approved plan, or when the approved one no longer matches it, the tenant stops in
+   * `awaiting_approval` with this plan and nothing is written; returns whether it stopped.
+   */
+  const awaitApproval = async (stored: StoredTenant, ctx: DiffContext): Promise<boolean> => {
+    const plan = await planFor(ctx);
+    const approved = stored.internals.approvedPlan;
+    if (approved && sameWrites(plan, approved)) return false;
+    const stale = approved
+      ? {
+          code: "PLAN_STALE",
+          message:
+            "The tenant changed after the plan was approved; nothing was written. Review the new plan and approve it.",
+        }
+      : undefined;
+    await write(stored.tenant.tenantId, stored.internals.run, {
+      expectStatus: ["running"],
+      status: "awaiting_approval",
+      plan,
+      approvedPlan: null,
+      error: stale ?? null,
+      steps: { "check-access": { status: "succeeded", finishedAt: now(), error: null } },
+      event: { type: "tenant.onboarding.awaiting_approval", ...(stale ? { error: stale } : {}) },
+    });
+    return true;
+  };
+
+  /**
+   * A drift check: every step's comparison, reads only; the result recorded on the tenant, an
+   * event when the state changed, and with `onDrift: remediate` an onboarding run. A tenant that
+   * moved on (another run, no longer `succeeded`) is left alone.
+   */
+  const checkDrift: TaskHandler = async (input) => {
+    const stored = await store.getTenant(input.tenantId);
+    if (stored?.tenant.status !== "succeeded") return null;
+    if (input.run !== 0 && stored.internals.run !== input.run) return null;
+    const run = stored.internals.run;
+    const ctx: DiffContext = {
+      request: stored.tenant,
+      profile,
+      m365: await m365For(stored, "check-access"),
+      owned: stored.internals.owned,
+    };
+    const differences = await findDifferences(ctx);
+    const perDay = deps.startOnboarding ? (deps.remediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY) : 0;
+    const outcome = driftOutcome(stored, differences, now(), perDay);
+    let after: StoredTenant;
+    try {
+      after = (await write(input.tenantId, run, outcome.change)).stored;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      return null;
+    }
+    if (outcome.remediate && deps.startOnboarding) {
+      try {
+        await deps.startOnboarding({ tenantId: input.tenantId, run: after.internals.run });
+      } catch (err) {
+        const error = {
+          code: "WORKFLOW_START_FAILED",
+          message: "The onboarding workflow could not be started to repair drift; retry the tenant.",
+        };
+        await write(input.tenantId, after.internals.run, {
+          expectStatus: ["queued"],
+          status: "failed",
+          error,
+          event: { type: "tenant.onboarding.failed", error },
+        }).catch(() => undefined);
+        throw err;
+      }
+    }
+    return null;
+  };
 
   /**
    * queued -> running with the `started` event, plus `extra`, in one write; a duplicate start
@@ -365,6 +499,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     JournalRules: runStep("journal-rules"),
     RecordOutcome: recordOutcome,
     Offboard: offboardPart,
+    CheckDrift: checkDrift,
   };
 }
 
@@ -435,6 +570,7 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.InvalidGroupMember, "INVALID_GROUP_MEMBER"],
   [ErrorName.StateLimit, "STATE_LIMIT_EXCEEDED"],
   [ErrorName.Conflict, "CONFLICT"],
+  [ErrorName.PlanStale, "PLAN_STALE"],
 ]);
 
 async function outcomeChange(
@@ -492,6 +628,7 @@ async function outcomeChange(
         error: null,
         consentUrl: null,
         missingPermissions: null,
+        approvedPlan: null,
         event: { type: "tenant.onboarding.succeeded" },
       };
     case "failed": {
@@ -514,6 +651,10 @@ async function outcomeChange(
         status: "failed",
         error: reason,
         event: { type: "tenant.onboarding.failed", error: reason },
+        // approval: required: a retry plans what is left and waits for its approval again.
+        ...(tenant.approval === "required"
+          ? { approvedPlan: null, steps: { "check-access": { status: "pending" as const } } }
+          : {}),
       };
     }
     case "offboarding_succeeded": {

@@ -21,7 +21,7 @@ import { Construct } from "constructs";
 import { METRICS_NAMESPACE, SERVICE_NAME } from "./lambda-function.ts";
 
 /**
- * Metric the task functions emit (Powertools Metrics, namespace `JournalOnboarding`, dimension
+ * Metric the task function emits (Powertools Metrics, namespace `JournalOnboarding`, dimension
  * `service`) once per 429/503 answer from Microsoft 365.
  */
 export const M365_THROTTLED_METRIC = "M365Throttled";

@@ -23,6 +23,7 @@ import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
 import { Construct } from "constructs";
 import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
 import { LambdaFunction } from "./lambda-function.ts";
+import type { M365Credentials } from "./m365-credentials.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
 import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
@@ -31,6 +32,8 @@ export interface OnboardingApiProps {
   readonly table: TenantTable;
   readonly onboarding: StateMachine;
   readonly offboarding: StateMachine;
+  /** The drift check state machine (`POST .../drift-checks`). @default - drift checks answer 503 */
+  readonly driftCheck?: StateMachine;
   /** Webhook delivery queue: the API enqueues replays of deliveries. */
   readonly webhookQueue: IQueue;
   /** Stage-wide steady request rate (requests per second). @default 50 */
@@ -65,6 +68,11 @@ export interface OnboardingApiProps {
    * `M365_CLIENT_ID` (the app id, not a secret) and `M365_CONSENT_REDIRECT_URI`.
    */
   readonly consent?: Record<string, string>;
+  /**
+   * The app's credential (`M365_SECRET_ARN`): the consent callback redeems the customer admin's
+   * sign-in with it. Without it the callback binds nothing.
+   */
+  readonly credentials?: M365Credentials;
   /** `GET /v1/consent/callback` (no key, a customer admin's browser): its own method throttle. @default 5/s, burst 10 */
   readonly consentCallbackRateLimit?: { rateLimit: number; burstLimit: number };
 }
@@ -157,12 +165,14 @@ export class OnboardingApi extends Construct {
       environment: {
         STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
         OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
+        ...(props.driftCheck ? { DRIFT_STATE_MACHINE_ARN: props.driftCheck.stateMachineArn } : {}),
         WEBHOOK_QUEUE_URL: props.webhookQueue.queueUrl,
         ...props.consent,
       },
     });
     grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);
     this.handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    props.credentials?.bind(this.handler);
     const reserved =
       props.reservedConcurrency === undefined ? { api: 100, authorizer: 50 } : props.reservedConcurrency;
     if (reserved) {
@@ -170,6 +180,7 @@ export class OnboardingApi extends Construct {
       (this.authorizer.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.authorizer;
     }
     props.webhookQueue.grantSendMessages(this.handler);
+    props.driftCheck?.grantStartExecution(this.handler);
     for (const machine of [props.onboarding, props.offboarding]) {
       machine.grantStartExecution(this.handler);
       // Execution names are per tenant and run (functions/domain/engine.ts), hence the wildcard.

@@ -1,16 +1,19 @@
-import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { Rule } from "aws-cdk-lib/aws-events";
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { DEFAULT_REMEDIATIONS_PER_DAY, parseDriftInterval } from "../../functions/domain/drift.ts";
+import { tickMs } from "../../functions/tasks/drift-schedule.ts";
 import {
+  driftCheckDefinition,
   offboardingDefinition,
   onboardingDefinition,
+  TASK_FUNCTION,
   TASK_TIMEOUT_SECONDS,
-  type TaskName,
-  WORKFLOW_TASKS,
 } from "../../workflows/definition.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
@@ -25,22 +28,36 @@ export interface OnboardingWorkflowProps {
   readonly taskEnvironment?: Record<string, string>;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Time between two drift checks of a tenant (`30m`, `6h`, `1d`; `0`: no schedule).
+   * @default "6h"
+   */
+  readonly driftCheckInterval?: string;
+  /** Drift remediations per tenant per day (DRIFT_REMEDIATIONS_PER_DAY). @default 3 */
+  readonly driftRemediationsPerDay?: number;
 }
 
-/** `${Name}` placeholders, filled by CloudFormation with each task function's ARN. */
-const placeholder = (task: TaskName) => `\${${task}}`;
+/** The `${WorkflowTask}` placeholder of every Task state, filled by CloudFormation with the task function's ARN. */
+const PLACEHOLDER = `\${${TASK_FUNCTION.name}}`;
 
 /**
  * The onboarding and offboarding Step Functions STANDARD state machines, rendered from the one
- * definition in `workflows/definition.ts` (the local engine runs the same JSON), and one task
- * function per `WORKFLOW_TASKS` entry with the table and the Microsoft 365 credentials.
+ * definition in `workflows/definition.ts` (the local engine runs the same JSON), and the ONE
+ * task function behind every Task state (it routes by the payload's `task`), with the table
+ * and the Microsoft 365 credentials: an onboarding's steps meet warm containers and their
+ * token caches instead of one cold function per task. Its table access is the union of the
+ * tasks' (they all reach only their tenant's items: `TENANT#*`).
  * Logging level ALL (execution data included: tasks return no secrets) and X-Ray tracing.
  */
 export class OnboardingWorkflow extends Construct {
   readonly onboarding: StateMachine;
   readonly offboarding: StateMachine;
-  /** Task functions by `WORKFLOW_TASKS` name. */
-  readonly tasks: ReadonlyMap<TaskName, LambdaFunction>;
+  /** The drift check (EXPRESS: a short, read-only check, priced per check). */
+  readonly driftCheck: StateMachine;
+  /** Starts each tick's drift checks (EventBridge schedule), spread over the interval. */
+  readonly driftFanOut: LambdaFunction;
+  /** The task function of every workflow. */
+  readonly task: LambdaFunction;
   /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
   readonly watchdog: LambdaFunction;
   /** Watchdog events EventBridge could not deliver after its retries (an alarm fires on the first). */
@@ -50,27 +67,45 @@ export class OnboardingWorkflow extends Construct {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    const tasks = new Map<TaskName, LambdaFunction>();
-    for (const { name, entry } of WORKFLOW_TASKS) {
-      const fn = new LambdaFunction(this, name, {
-        entry,
-        description: `Workflow task ${name}`,
-        // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
-        // retried by the workflow), so a timed-out task never runs beside its own retry.
-        timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
-        logRetention,
-        ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
-      });
-      grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
-      props.credentials.bind(fn);
-      tasks.set(name, fn);
-    }
-    this.tasks = tasks;
+    const fn = new LambdaFunction(this, TASK_FUNCTION.name, {
+      entry: TASK_FUNCTION.entry,
+      description: "Workflow tasks of onboarding and offboarding, by the task name in the payload",
+      // Below the Task state's TimeoutSeconds: Lambda stops the invocation first (Sandbox.Timedout,
+      // retried by the workflow), so a timed-out task never runs beside its own retry.
+      timeout: Duration.seconds(TASK_TIMEOUT_SECONDS - 30),
+      logRetention,
+      ...(props.taskEnvironment ? { environment: props.taskEnvironment } : {}),
+    });
+    grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
+    props.credentials.bind(fn);
+    this.task = fn;
 
-    const machine = (machineId: string, definition: object) => {
+    // The onboarding machine has a set name so that its ARN can be built without referring to
+    // it: the task function (which the machine invokes) starts remediation runs of it (CheckDrift).
+    const stack = Stack.of(this);
+    const onboardingName = `${stack.stackName}-Onboarding`;
+    const onboardingArn = stack.formatArn({
+      service: "states",
+      resource: "stateMachine",
+      resourceName: onboardingName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.addEnvironment("STATE_MACHINE_ARN", onboardingArn);
+    fn.addEnvironment(
+      "DRIFT_REMEDIATIONS_PER_DAY",
+      String(props.driftRemediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ["states:StartExecution"], resources: [onboardingArn] }),
+    );
+
+    const machine = (
+      machineId: string,
+      definition: object,
+      options: { type?: StateMachineType; name?: string } = {},
+    ) => {
+      const type = options.type ?? StateMachineType.STANDARD;
       const json = JSON.stringify(definition);
-      // Only the tasks this definition calls: each machine may invoke just those.
-      const used = [...tasks].filter(([name]) => json.includes(placeholder(name)));
       const logs = new LogGroup(this, `${machineId}Logs`, {
         // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing per log group.
         logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${machineId}`,
@@ -78,20 +113,20 @@ export class OnboardingWorkflow extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       const sm = new StateMachine(this, machineId, {
-        stateMachineType: StateMachineType.STANDARD,
+        ...(options.name && { stateMachineName: options.name }),
+        stateMachineType: type,
         definitionBody: DefinitionBody.fromString(json),
-        definitionSubstitutions: Object.fromEntries(used.map(([name, fn]) => [name, fn.functionArn])),
+        definitionSubstitutions: { [TASK_FUNCTION.name]: fn.functionArn },
         logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
         tracingEnabled: true,
       });
-      for (const [, fn] of used) {
-        fn.grantInvoke(sm);
-        acknowledgeWildcard(
-          sm,
-          `${attrRef(fn)}:*`,
-          "grantInvoke also covers the function's versions and aliases (ARN:*).",
-        );
-      }
+      if (!json.includes(PLACEHOLDER)) throw new Error(`${machineId} calls no task`);
+      fn.grantInvoke(sm);
+      acknowledgeWildcard(
+        sm,
+        `${attrRef(fn)}:*`,
+        "grantInvoke also covers the function's versions and aliases (ARN:*).",
+      );
       acknowledgeWildcard(
         sm,
         "*",
@@ -99,8 +134,44 @@ export class OnboardingWorkflow extends Construct {
       );
       return sm;
     };
-    this.onboarding = machine("Onboarding", onboardingDefinition(placeholder));
-    this.offboarding = machine("Offboarding", offboardingDefinition(placeholder));
+    this.onboarding = machine(
+      "Onboarding",
+      onboardingDefinition(() => PLACEHOLDER),
+      {
+        name: onboardingName,
+      },
+    );
+    this.offboarding = machine(
+      "Offboarding",
+      offboardingDefinition(() => PLACEHOLDER),
+    );
+    this.driftCheck = machine(
+      "DriftCheck",
+      driftCheckDefinition(() => PLACEHOLDER),
+      { type: StateMachineType.EXPRESS },
+    );
+    // The schedule: one invocation per tick (interval / 72), each starting that tick's checks.
+    const interval = props.driftCheckInterval ?? "6h";
+    const intervalMs = parseDriftInterval(interval);
+    this.driftFanOut = new LambdaFunction(this, "DriftFanOut", {
+      entry: "functions/tasks/drift-fan-out.ts",
+      description: "Starts the drift checks of this tick's tenants, spread over the tick",
+      timeout: Duration.seconds(Math.min(900, Math.max(60, Math.ceil(tickMs(intervalMs || 1) / 1000)))),
+      logRetention,
+      environment: {
+        DRIFT_CHECK_INTERVAL: interval,
+        DRIFT_STATE_MACHINE_ARN: this.driftCheck.stateMachineArn,
+      },
+    });
+    grantTableItems(this.driftFanOut, props.table.table, TABLE_ACCESS.driftFanOut);
+    this.driftCheck.grantStartExecution(this.driftFanOut);
+    if (intervalMs > 0) {
+      new Rule(this, "DriftCheckTick", {
+        description: "One tick of the drift check schedule",
+        schedule: Schedule.rate(Duration.seconds(Math.max(60, Math.round(tickMs(intervalMs) / 1000)))),
+        targets: [new LambdaFunctionTarget(this.driftFanOut, { retryAttempts: 2 })],
+      });
+    }
 
     // A timed-out or aborted execution records nothing itself: the watchdog marks its run failed.
     this.watchdog = new LambdaFunction(this, "ExecutionWatchdog", {

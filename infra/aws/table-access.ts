@@ -44,12 +44,17 @@ export const TABLE_ACCESS = {
       [all]: ["TENANTS#ALL#*", "PARTNERS", "WEBHOOK_DELIVERIES#ALL#*"], // everyone's (ops, shards)
     },
   },
-  /** Workflow tasks: their tenant's item, events and group parts. */
+  /**
+   * The workflow task function (every task of both workflows): the union of the tasks' access,
+   * which is the same for each: their tenant's item, events and group parts.
+   */
   task: { items: ["TENANT#*"] },
   /** Records an execution that ended without its outcome on the tenant. */
   watchdog: { items: ["TENANT#*"] },
   /** Writes out tenants' outboxes (event items). */
   streamForwarder: { items: ["TENANT#*"] },
+  /** The drift schedule: lists every succeeded tenant (ops index) and reads nothing else. */
+  driftFanOut: { items: ["TENANT#*"], indexes: { [all]: ["TENANTS#ALL#*"] } },
   /** Endpoints (to sign and send) and deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;

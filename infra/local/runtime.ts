@@ -1,8 +1,9 @@
 /**
  * The whole service in one process (`npm start`): the API behind a local HTTP server, the
- * same handlers as Lambda, DynamoDB served by dynalite with its state in DATA_DIR (or any
- * DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
- * and, unless M365_* variables are set, the Microsoft 365 simulator.
+ * same handlers as Lambda, DynamoDB served by dynalite on a worker thread with its state in
+ * DATA_DIR (or any DYNAMODB_ENDPOINT), the workflow definition AWS runs executed by aws-local-stepfunctions,
+ * and, unless M365_* variables are set, the Microsoft 365 simulator on its own worker thread
+ * (outside the service's event loop; the service trusts its CA).
  *
  * After a crash it resumes: events a crash left in a tenant's outbox are written out, and
  * tenants whose workflow was running are marked failed (or offboarding_failed) with a clear
@@ -13,6 +14,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
 import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
@@ -20,29 +22,32 @@ import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts"
 import { ensureTable } from "../../functions/adapters/dynamodb/table.ts";
 import { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
 import { sweepExpired } from "../../functions/adapters/dynamodb/ttl-sweep.ts";
+import { createAdminSignIn, type SignInCredential } from "../../functions/adapters/m365/admin-sign-in.ts";
 import { createM365Gateway, createM365GatewayFromEnv } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { createApi } from "../../functions/api/app.ts";
 import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/consent.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
-import { readM365AppConfig, retentionFromEnv } from "../../functions/commons/config.ts";
+import { readM365AppConfig, resolveM365Endpoints, retentionFromEnv } from "../../functions/commons/config.ts";
+import {
+  DEFAULT_DRIFT_CHECK_INTERVAL_MS,
+  DEFAULT_REMEDIATIONS_PER_DAY,
+  parseDriftInterval,
+} from "../../functions/domain/drift.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
+import { runDriftTick, tickMs } from "../../functions/tasks/drift-schedule.ts";
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
 import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { startDynalite } from "./dynamodb.ts";
 import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
-import {
-  type Simulator,
-  type SimulatorConfig,
-  type SimulatorOptions,
-  startSimulator,
-} from "./m365-simulator/index.ts";
+import type { Simulator, SimulatorConfig, SimulatorOptions } from "./m365-simulator/index.ts";
+import { startSimulatorThread } from "./m365-simulator/thread.ts";
 
 export interface LocalRuntimeOptions {
   /** @default process.env.PORT ?? 3000; 0 picks a free port */
@@ -70,6 +75,10 @@ export interface LocalRuntime {
   store: DynamoTenantStore;
   engine: LocalWorkflowEngine;
   webhooks: LocalWebhooks;
+  /** The audit trail of writes in customers' tenants. */
+  changeLog: DynamoChangeLogStore;
+  /** Runs one tick of the drift check schedule now (the timer does it every tick; tests call it). */
+  driftTick(now?: Date): Promise<number>;
   simulator: Simulator | undefined;
   m365: M365Gateway;
   /** Tenants the start-up found interrupted and marked failed. */
@@ -109,7 +118,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // DynamoDB: the embedded engine persisted under DATA_DIR, or the given endpoint.
     let endpoint = env["DYNAMODB_ENDPOINT"];
     if (!endpoint) {
-      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb") });
+      // On its own thread: the service's event loop runs the service, not the database.
+      const dynalite = await startDynalite({ path: join(dataDir, "dynamodb"), thread: true });
       closers.push(() => dynalite.close());
       endpoint = dynalite.endpoint;
     }
@@ -154,12 +164,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     webhooks.dispatcher.attachStore(store);
     closers.push(() => webhooks.dispatcher.close());
+    const changeLog = new DynamoChangeLogStore({
+      client: docClient,
+      tableName,
+      cursorSecret,
+      partnerOf: async (tenantId) => (await store.getTenant(tenantId))?.tenant.partnerId,
+      retentionDays: retention.eventDays,
+    });
+    const driftIntervalMs = parseDriftInterval(env["DRIFT_CHECK_INTERVAL"]);
+    const remediationsPerDay = Number(env["DRIFT_REMEDIATIONS_PER_DAY"] ?? DEFAULT_REMEDIATIONS_PER_DAY);
+    if (!Number.isInteger(remediationsPerDay) || remediationsPerDay < 0) {
+      throw new RangeError("DRIFT_REMEDIATIONS_PER_DAY must be a whole number >= 0");
+    }
 
-    // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too).
+    // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too),
+    // on a worker thread: its TLS, JSON and cmdlets stay off the service's event loop.
     let simulator: Simulator | undefined;
     let m365 = createM365GatewayFromEnv(env);
     if (!m365) {
-      simulator = await startSimulator({
+      simulator = await startSimulatorThread({
         dataDir: join(dataDir, "m365-simulator"),
         ...simulatorConfigFromEnv(env["M365_SIMULATOR_CONFIG"]),
         ...options.simulator,
@@ -192,9 +215,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           },
         ]),
       ) as T;
+    // Drift remediation starts onboarding runs on the engine built below.
+    let engineRef: LocalWorkflowEngine | undefined;
     const handlers = createTaskHandlers({
       store,
       m365,
+      changeLog,
+      onChangeLogError: (err) => logger.error("could not record a change", { error: String(err) }),
+      remediationsPerDay,
+      startOnboarding: async (input) => {
+        if (!engineRef) throw new Error("the engine is not started");
+        await engineRef.start("onboarding", input);
+      },
       onStepResult: (result) => {
         const { tenantId, step, outcome, durationMs, changes, error, rawMessage } = result;
         if (outcome === "failed")
@@ -229,7 +261,34 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
       },
     });
+    engineRef = engine;
     closers.push(() => engine.close());
+
+    // Drift checks: every tick starts the checks of the tenants whose tick it is (spread over
+    // DRIFT_CHECK_INTERVAL; 0 switches the schedule off).
+    const driftTick = (now = new Date()) =>
+      runDriftTick({
+        store,
+        starter: engine,
+        intervalMs: driftIntervalMs || DEFAULT_DRIFT_CHECK_INTERVAL_MS,
+        now: () => now,
+        onError: (err, tenantId) =>
+          logger.warn("could not start a drift check", { tenantId, error: String(err) }),
+      });
+    if (driftIntervalMs > 0) {
+      let ticking = false;
+      const timer = setInterval(() => {
+        if (ticking) return;
+        ticking = true;
+        driftTick()
+          .catch((err: unknown) => logger.warn("drift check tick failed", { error: String(err) }))
+          .finally(() => {
+            ticking = false;
+          });
+      }, tickMs(driftIntervalMs));
+      timer.unref();
+      closers.push(async () => clearInterval(timer));
+    }
 
     // Undispatched events first: a new event must not move a tenant's dispatch cursor past them.
     await webhooks.dispatcher.recover();
@@ -261,16 +320,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const opsApiKey = env["OPS_API_KEY"] ?? (await keptSecret(keyFile, generateOpsKey));
 
     // Binding by consent: claims and customer names on the same table; consent links carry a
-    // state signed with a key kept in DATA_DIR, and send the admin back to this service.
+    // state signed with a key kept in DATA_DIR, and send the admin back to this service, which
+    // then has the admin sign in (the configured app's credential, or the simulator's).
     const consentSecret = await keptSecret(join(dataDir, "consent-state-secret"), () => generateApiKey());
     let apiUrl = "";
     const gateway = m365;
+    const app = readM365AppConfig(env);
+    const signInApp: { clientId: string; credential: SignInCredential; authorityHost: string } = app
+      ? {
+          clientId: app.clientId,
+          credential: app.clientCertificatePath
+            ? { certificatePath: app.clientCertificatePath }
+            : { clientSecret: app.clientSecret! },
+          authorityHost: resolveM365Endpoints(env).endpoints.authorityHost,
+        }
+      : {
+          clientId: simulator!.clientId,
+          credential: { clientSecret: simulator!.clientSecret },
+          authorityHost: simulator!.endpoints.authorityHost,
+        };
+    const consentRedirect = () =>
+      env["M365_CONSENT_REDIRECT_URI"]?.trim() || `${apiUrl}${CONSENT_CALLBACK_PATH}`;
     const binding = {
       claims: new DynamoClaimStore({ client: docClient, tableName, cursorSecret }),
       links: createConsentLinks({
         secret: consentSecret,
         adminConsentUrl: (tenantId) => gateway.consentUrl(tenantId),
-        redirectUri: env["M365_CONSENT_REDIRECT_URI"]?.trim() || (() => `${apiUrl}${CONSENT_CALLBACK_PATH}`),
+        redirectUri: consentRedirect,
+        signIn: createAdminSignIn({
+          ...signInApp,
+          ...(app && resolveM365Endpoints(env).explicitAuthorityHost && { disableInstanceDiscovery: true }),
+          onFailure: (failure) => logger.warn("consent sign-in not redeemed", failure),
+        }),
       }),
     };
 
@@ -281,6 +362,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       opsKeyHash: hashApiKey(opsApiKey),
       idempotency: new TableIdempotencyLayer({ client, tableName }),
       webhooks: webhooks.service,
+      changeLog,
+      driftChecks: engine,
       rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
       m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
     });
@@ -288,6 +371,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const http: LocalHttpServer = await startHttpServer({ handler: api, port });
     apiUrl = http.url;
     closers.push(() => http.close());
+    // Entra accepts only the app's registered redirect URIs: the simulator's app gets the callback.
+    simulator?.registerRedirectUri(consentRedirect());
     ownPorts.push(Number(new URL(http.url).port));
 
     return {
@@ -298,6 +383,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       store,
       engine,
       webhooks,
+      changeLog,
+      driftTick,
       simulator,
       m365,
       recovered,

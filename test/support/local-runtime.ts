@@ -32,8 +32,10 @@ export interface TestRuntime {
     options?: { failJournalRule?: boolean; customerName?: string },
   ): Promise<string>;
   /**
-   * The customer's admin opens a consentUrl as a browser would: the simulator's admin consent
-   * page redirects to the service's consent callback. Returns the callback page.
+   * The customer's admin opens a consentUrl as a browser would, following every redirect: the
+   * simulator's admin consent page sends it to the service's consent callback, which sends it
+   * on to the simulator's sign-in of the tenant (the admin signs in at once), which sends it
+   * back to the callback with a code. Returns the last page.
    */
   consent(consentUrl: string): Promise<{ status: number; html: string; url: string }>;
   /** Polls the tenant until its status is one of `statuses`. */

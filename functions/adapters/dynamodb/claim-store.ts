@@ -66,6 +66,8 @@ interface ClaimItem {
   region: Tenant["region"];
   outboundGateway: boolean;
   ndrAddress: string;
+  onDrift?: OnboardingRequest["onDrift"];
+  approval?: OnboardingRequest["approval"];
   groupsGz?: Uint8Array;
   status: TenantStatus;
   steps: Record<string, { status: string; initialStatus: string; attempts: number }>;
@@ -111,6 +113,8 @@ export class DynamoClaimStore implements ClaimStore {
       region: request.region,
       outboundGateway: request.outboundGateway,
       ndrAddress: request.ndrAddress,
+      ...(request.onDrift && { onDrift: request.onDrift }),
+      ...(request.approval && { approval: request.approval }),
       ...(request.groups && { groupsGz: gzipGroups(request.groups) }),
       status: "awaiting_consent",
       steps: Object.fromEntries(
@@ -247,6 +251,8 @@ export class DynamoClaimStore implements ClaimStore {
       region: tenant.region,
       outboundGateway: tenant.outboundGateway,
       ndrAddress: tenant.ndrAddress,
+      ...(tenant.onDrift && { onDrift: tenant.onDrift }),
+      ...(tenant.approval && { approval: tenant.approval }),
       status: "offboarded",
       steps: Object.fromEntries(
         tenant.steps.map((s) => [s.name, { ...s, initialStatus: s.status }]),
@@ -344,6 +350,8 @@ function toClaim(item: ClaimItem): StoredClaim {
     region: item.region,
     outboundGateway: item.outboundGateway,
     ndrAddress: item.ndrAddress,
+    ...(item.onDrift && { onDrift: item.onDrift }),
+    ...(item.approval && { approval: item.approval }),
     ...(groups && { groups }),
   };
   const known = new Set<string>(STEP_NAMES);

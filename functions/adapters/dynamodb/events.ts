@@ -34,6 +34,8 @@ export interface TenantEventsOptions {
   eventRetentionDays: number;
   onEvents?: (events: TenantEvent[], partnerId: string) => void;
   onFlushError: (err: unknown, tenantId: string) => void;
+  /** Whether a state change flushes its outbox itself. @default true */
+  flushAfterWrite?: boolean;
 }
 
 export class TenantEvents {
@@ -42,6 +44,8 @@ export class TenantEvents {
   readonly #onEvents: TenantEventsOptions["onEvents"];
   readonly #retentionSeconds: number;
   readonly onFlushError: (err: unknown, tenantId: string) => void;
+  /** Whether a state change flushes its outbox itself (false: a stream consumer does). */
+  readonly flushAfterWrite: boolean;
   /** One flush per tenant at a time in this process; callers arriving meanwhile ask for another round. */
   readonly #flushing = new Map<string, { again: boolean; done: Promise<void> }>();
 
@@ -51,6 +55,7 @@ export class TenantEvents {
     this.#onEvents = options.onEvents;
     this.#retentionSeconds = Math.round(options.eventRetentionDays * 86_400);
     this.onFlushError = options.onFlushError;
+    this.flushAfterWrite = options.flushAfterWrite ?? true;
   }
 
   /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
@@ -257,6 +262,7 @@ function pendingEvents(item: TenantItem): TenantEvent[] {
       ...(entry.step ? { step: entry.step } : {}),
       ...(entry.error ? { error: entry.error } : {}),
       ...(entry.ndrAddressKept !== undefined ? { ndrAddressKept: entry.ndrAddressKept } : {}),
+      ...(entry.drift !== undefined ? { drift: entry.drift } : {}),
     },
   }));
 }

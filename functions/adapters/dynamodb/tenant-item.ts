@@ -4,6 +4,8 @@
  * `events.ts` (outbox trims).
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { RequestedBy } from "../../domain/change-log.ts";
+import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
 import type { MissingPermission } from "../../domain/permissions.ts";
 import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
@@ -38,6 +40,7 @@ export interface OutboxEntry {
   step?: StepName;
   error?: ErrorInfo;
   ndrAddressKept?: boolean;
+  drift?: DriftResult;
 }
 
 export interface StoredStep {
@@ -94,6 +97,16 @@ export interface TenantItem {
   adopted?: Partial<AdoptedObjects>;
   customizationEnabledAt?: string;
   ndrAddressSet?: string;
+  onDrift?: OnDrift;
+  approval?: Approval;
+  /** Bounded like the request: a few writes per object, member lists summarised. */
+  plan?: PlannedWrite[];
+  approvedPlan?: PlannedWrite[];
+  /** Bounded: differences capped (MAX_DIFFERENCES). */
+  drift?: DriftResult;
+  requestedBy?: RequestedBy;
+  /** Bounded: the last day's, at most DRIFT_REMEDIATIONS_PER_DAY + 1. */
+  remediations?: string[];
 }
 
 /** The tenant item, read consistently. */
@@ -126,6 +139,10 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
     ...(item.consentUrl ? { consentUrl: item.consentUrl } : {}),
     ...(item.missingPermissions ? { missingPermissions: item.missingPermissions } : {}),
     ...(item.ndrAddressKept !== undefined ? { ndrAddressKept: item.ndrAddressKept } : {}),
+    ...(item.onDrift ? { onDrift: item.onDrift } : {}),
+    ...(item.approval ? { approval: item.approval } : {}),
+    ...(item.plan ? { plan: item.plan } : {}),
+    ...(item.drift ? { drift: item.drift } : {}),
     ...(item.error ? { error: item.error } : {}),
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
@@ -145,6 +162,9 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
     ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
     ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
     ...(item.ndrAddressSet ? { ndrAddressSet: item.ndrAddressSet } : {}),
+    ...(item.requestedBy ? { requestedBy: item.requestedBy } : {}),
+    ...(item.remediations ? { remediations: [...item.remediations] } : {}),
+    ...(item.approvedPlan ? { approvedPlan: item.approvedPlan } : {}),
   };
   return { tenant, internals };
 }

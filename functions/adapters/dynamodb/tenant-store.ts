@@ -56,6 +56,14 @@ export interface DynamoTenantStoreOptions {
    * @default `EVENT_RETENTION_DAYS` (90) and `OFFBOARDED_RETENTION_DAYS` (30)
    */
   retention?: Retention;
+  /**
+   * Whether a state change writes out its outbox itself (two more requests per event: the
+   * event items, then the trim). Off where a stream consumer does it for every tenant item
+   * whose new image holds outbox entries (the AWS stack's stream forwarder): the writer then
+   * returns right after its one UpdateItem, and the events are not written twice.
+   * @default true
+   */
+  flushAfterWrite?: boolean;
 }
 
 const DEFAULT_MAX_ITEM_BYTES = 300 * 1024;
@@ -80,6 +88,7 @@ export class DynamoTenantStore implements TenantStore {
     this.#events = new TenantEvents(ctx, cursors, {
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
       eventRetentionDays: retention.eventDays,
+      ...(options.flushAfterWrite === false ? { flushAfterWrite: false } : {}),
       onFlushError:
         options.onFlushError ??
         ((err, tenantId) =>

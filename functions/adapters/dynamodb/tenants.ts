@@ -118,6 +118,8 @@ export class TenantRecords {
     };
     if (groupsParts) fields["groupsParts"] = groupsParts;
     else if (request.groups) fields["groups"] = request.groups;
+    if (request.onDrift) fields["onDrift"] = request.onDrift;
+    if (request.approval) fields["approval"] = request.approval;
     for (const [name, value] of Object.entries(fields)) u.set(u.path(name), u.value(value));
     const removed = [
       "groups",
@@ -132,6 +134,13 @@ export class TenantRecords {
       "ndrAddressSet",
       TABLE_KEYS.ttl,
       "ownedMembers",
+      "onDrift",
+      "approval",
+      "plan",
+      "approvedPlan",
+      "drift",
+      "requestedBy",
+      "remediations",
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
@@ -317,7 +326,7 @@ export class TenantRecords {
       if (change.own?.members?.length) await this.#memberships.own(tenantId, change.own.members, now);
       if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
-      if (item.outbox?.length)
+      if (item.outbox?.length && this.#events.flushAfterWrite)
         await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
@@ -404,6 +413,13 @@ export class TenantRecords {
       else u.set(at, u.value(change.customizationEnabledAt));
     }
     if (change.ndrAddressSet !== undefined) u.set(u.path("ndrAddressSet"), u.value(change.ndrAddressSet));
+    for (const name of ["drift", "plan", "approvedPlan"] as const) {
+      const value = change[name];
+      if (value === null) u.remove(u.path(name));
+      else if (value !== undefined) u.set(u.path(name), u.value(value));
+    }
+    if (change.requestedBy !== undefined) u.set(u.path("requestedBy"), u.value(change.requestedBy));
+    if (change.remediations !== undefined) u.set(u.path("remediations"), u.value(change.remediations));
     if (change.ndrAddressKept === null) u.remove(u.path("ndrAddressKept"));
     else if (change.ndrAddressKept !== undefined)
       u.set(u.path("ndrAddressKept"), u.value(change.ndrAddressKept));
@@ -424,6 +440,7 @@ export class TenantRecords {
         ...(change.event.step ? { step: change.event.step } : {}),
         ...(change.event.error ? { error: change.event.error } : {}),
         ...(change.event.ndrAddressKept !== undefined ? { ndrAddressKept: change.event.ndrAddressKept } : {}),
+        ...(change.event.drift !== undefined ? { drift: change.event.drift } : {}),
       };
       const outbox = u.path("outbox");
       u.add(u.path("seq"), 1);

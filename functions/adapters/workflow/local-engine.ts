@@ -5,6 +5,7 @@
 import { type RunOptions, StateMachine } from "aws-local-stepfunctions";
 import type { TaskHandler } from "../../../functions/tasks/task-handlers.ts";
 import {
+  driftCheckDefinition,
   offboardingDefinition,
   onboardingDefinition,
   type TaskName,
@@ -12,6 +13,9 @@ import {
   WORKFLOW_TASKS,
 } from "../../../workflows/definition.ts";
 import {
+  type DriftCheckInput,
+  type DriftCheckStarter,
+  driftExecutionName,
   type ExecutionDescription,
   executionName,
   type WorkflowEngine,
@@ -53,11 +57,22 @@ type LocalHandlers = NonNullable<NonNullable<RunOptions["overrides"]>["taskResou
 
 const fakeArn = (task: TaskName) => `arn:aws:lambda:us-east-1:000000000000:function:${task}`;
 
-export class LocalWorkflowEngine implements WorkflowEngine {
+/** A drift check as the local engine keeps it. */
+export interface DriftExecutionRecord {
+  name: string;
+  input: DriftCheckInput;
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+  error?: string;
+}
+
+export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
   /** Executions are in this process: `describe` sees a start at once. */
   readonly consistentDescribe = true;
   readonly #machines: Record<WorkflowKind, StateMachine>;
   readonly #overrides: Record<WorkflowKind, NonNullable<RunOptions["overrides"]>>;
+  readonly #driftMachine: StateMachine;
+  readonly #driftOverrides: NonNullable<RunOptions["overrides"]>;
+  readonly #driftExecutions = new Map<string, DriftExecutionRecord>();
   readonly #executions = new Map<string, ExecutionRecord>();
   readonly #running = new Map<string, { promise: Promise<void>; abort: () => void }>();
   readonly #options: LocalEngineOptions;
@@ -69,7 +84,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       offboarding: offboardingDefinition(fakeArn),
     };
     const scale = options.retryScale ?? 1;
-    const byArn = new Map(WORKFLOW_TASKS.map((t) => [fakeArn(t.name), options.handlers[t.name]]));
+    const byArn = new Map(WORKFLOW_TASKS.map((t) => [fakeArn(t), options.handlers[t]]));
     const overridesFor = (definition: Record<string, unknown>) => {
       const taskResourceLocalHandlers: LocalHandlers = {};
       const retryIntervalOverrides: Record<string, number[]> = {};
@@ -91,6 +106,44 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       onboarding: overridesFor(definitions.onboarding),
       offboarding: overridesFor(definitions.offboarding),
     };
+    const drift = driftCheckDefinition(fakeArn);
+    this.#driftMachine = new StateMachine(drift as never);
+    this.#driftOverrides = overridesFor(drift);
+  }
+
+  /** Starts a drift check in the background; the same check twice is a no-op. */
+  async startDriftCheck(input: DriftCheckInput): Promise<void> {
+    const name = driftExecutionName(input);
+    if (this.#driftExecutions.has(name) || this.#running.has(name)) return;
+    const record: DriftExecutionRecord = { name, input, status: "RUNNING" };
+    this.#driftExecutions.set(name, record);
+    const execution = this.#driftMachine.run(
+      { tenantId: input.tenantId, run: input.run, check: input.check },
+      { overrides: this.#driftOverrides, noThrowOnAbort: true },
+    );
+    const promise = execution.result
+      .then(
+        () => {
+          record.status = record.status === "ABORTED" ? "ABORTED" : "SUCCEEDED";
+        },
+        (err: unknown) => {
+          record.status = "FAILED";
+          record.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        },
+      )
+      .finally(() => this.#running.delete(name));
+    this.#running.set(name, {
+      promise,
+      abort: () => {
+        record.status = "ABORTED";
+        execution.abort();
+      },
+    });
+  }
+
+  /** Drift checks started so far (tests). */
+  driftExecutions(): DriftExecutionRecord[] {
+    return [...this.#driftExecutions.values()];
   }
 
   /** Starts an execution in the background; the same execution name twice is a no-op. */

@@ -14,6 +14,9 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import {
+  type DriftCheckInput,
+  type DriftCheckStarter,
+  driftExecutionName,
   type ExecutionDescription,
   type ExecutionStatus,
   executionName,
@@ -25,15 +28,34 @@ import {
 export interface SfnEngineOptions {
   client?: SFNClient;
   stateMachineArns: Record<WorkflowKind, string>;
+  /** The drift check state machine (Express); without it drift checks cannot be started. */
+  driftStateMachineArn?: string;
 }
 
-export class StepFunctionsEngine implements WorkflowEngine {
+export class StepFunctionsEngine implements WorkflowEngine, DriftCheckStarter {
   readonly #client: SFNClient;
   readonly #arns: Record<WorkflowKind, string>;
+  readonly #driftArn: string | undefined;
 
   constructor(options: SfnEngineOptions) {
     this.#client = options.client ?? new SFNClient({});
     this.#arns = options.stateMachineArns;
+    this.#driftArn = options.driftStateMachineArn;
+  }
+
+  async startDriftCheck(input: DriftCheckInput): Promise<void> {
+    if (!this.#driftArn) throw new Error("DRIFT_STATE_MACHINE_ARN is not set");
+    try {
+      await this.#client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.#driftArn,
+          name: driftExecutionName(input),
+          input: JSON.stringify(input),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ExecutionAlreadyExists)) throw err;
+    }
   }
 
   async start(kind: WorkflowKind, input: WorkflowInput): Promise<void> {

@@ -11,6 +11,7 @@ const STATUSES = [
   "running",
   "awaiting_consent",
   "awaiting_permissions",
+  "awaiting_approval",
   "succeeded",
   "failed",
   "offboarding",
@@ -27,11 +28,18 @@ const REPLAY_CONCURRENCY = 4;
 const REPLAY_MAX_PAGES = 20;
 const OFFBOARDABLE = [
   "succeeded",
+  "awaiting_approval",
   "failed",
   "awaiting_consent",
   "awaiting_permissions",
   "offboarding_failed",
 ];
+/** A tenant's drift state for the column and the filter: drift, in-sync or unchecked. */
+function driftState(tenant) {
+  if (!tenant.drift) return "unchecked";
+  return tenant.drift.inSync ? "in-sync" : "drift";
+}
+const DRIFT_LABELS = { drift: "drift", "in-sync": "in sync", unchecked: "–" };
 
 const $ = (id) => {
   const node = document.getElementById(id);
@@ -233,7 +241,9 @@ async function loadTenants() {
       cursor: t.cursors[t.index],
     });
     t.next = page.nextCursor;
-    renderTenants(page.items);
+    // The drift filter applies to the page read (the API lists by status).
+    const drift = $("drift-filter").value;
+    renderTenants(drift ? page.items.filter((x) => driftState(x) === drift) : page.items);
     show($("tenants-error"), false);
   } catch (err) {
     $("tenants-error").textContent = err.message;
@@ -254,6 +264,12 @@ function renderTenants(items) {
       el("td", { text: tenant.customerName, data: { label: "Customer" } }),
       el("td", { text: tenant.region, data: { label: "Region" } }),
       el("td", { data: { label: "Status" } }, [statusBadge(tenant.status, STATUSES)]),
+      el("td", {
+        className: `drift drift-${driftState(tenant)}`,
+        text: DRIFT_LABELS[driftState(tenant)],
+        title: tenant.drift ? `checked ${utc(tenant.drift.checkedAt)}` : "not checked yet",
+        data: { label: "Drift" },
+      }),
       el("td", { className: "mono col-secondary", text: tenant.partnerId, data: { label: "Partner" } }),
       el("td", { text: utc(tenant.updatedAt), title: tenant.updatedAt, data: { label: "Updated" } }),
       el("td", {
@@ -334,6 +350,41 @@ function renderTenant(tenant) {
   show($("tenant-consent"), Boolean(consent));
 
   $("timeline").replaceChildren(...tenant.steps.map(renderStep));
+
+  const plan = tenant.status === "awaiting_approval" ? (tenant.plan ?? []) : [];
+  $("plan-list").replaceChildren(
+    ...plan.map((w) =>
+      el("li", { data: { step: w.step } }, [
+        el("span", { className: "mono", text: `${w.cmdlet} ` }),
+        el("span", { className: "muted", text: JSON.stringify(w.parameters) }),
+        el("div", { text: `${w.step}: ${w.reason}` }),
+      ]),
+    ),
+  );
+  $("approve-tenant").disabled = tenant.status !== "awaiting_approval";
+  show($("tenant-plan"), tenant.status === "awaiting_approval");
+
+  const drift = tenant.drift;
+  const remediation =
+    drift?.remediation === "started"
+      ? " A remediation run was started."
+      : drift?.remediation === "daily_limit_reached"
+        ? " Remediations for today are used up: reported only."
+        : "";
+  $("drift-summary").textContent = drift
+    ? `Checked ${utc(drift.checkedAt)}: ${drift.inSync ? "in sync" : "drift"}.${remediation}`
+    : "Not checked yet.";
+  $("drift-list").replaceChildren(
+    ...(drift?.differences ?? []).map((d) =>
+      el("li", {
+        text: `${d.step}: ${d.object} ${d.field}: expected ${JSON.stringify(d.expected)}, found ${JSON.stringify(d.actual)}`,
+      }),
+    ),
+  );
+  $("check-drift").disabled = tenant.status !== "succeeded";
+  show($("tenant-drift"), tenant.status === "succeeded" || Boolean(drift));
+  void loadChanges(tenant.tenantId);
+
   $("retry-tenant").disabled = !RETRYABLE.includes(tenant.status);
   $("offboard-tenant").disabled = !OFFBOARDABLE.includes(tenant.status);
   show(panel, true);
@@ -365,6 +416,65 @@ function renderStep(step) {
     el("div", { className: "step-meta muted", text: meta.join(" · ") }),
     step.error ? el("div", { className: "step-error", text: errorText(step.error) }) : undefined,
   ]);
+}
+
+async function loadChanges(tenantId) {
+  try {
+    const page = await api("GET", `v1/tenants/${encodeURIComponent(tenantId)}/changes`, { limit: 20 });
+    if (state.selected !== tenantId) return;
+    $("changes-table").tBodies[0].replaceChildren(
+      ...page.items.map((c) =>
+        el("tr", { data: { cmdlet: c.cmdlet } }, [
+          el("td", { text: utc(c.at), title: c.at, data: { label: "Time" } }),
+          el("td", { text: c.step, data: { label: "Step" } }),
+          el("td", {
+            className: "mono",
+            text: c.cmdlet,
+            title: JSON.stringify(c.parameters),
+            data: { label: "Cmdlet" },
+          }),
+          el("td", { text: c.errorCode ? `error ${c.errorCode}` : c.outcome, data: { label: "Outcome" } }),
+          el("td", { text: c.requestedBy, data: { label: "Asked by" } }),
+        ]),
+      ),
+    );
+    show($("changes-empty"), page.items.length === 0);
+  } catch (err) {
+    notice(err.message, "error");
+  }
+}
+
+async function approveTenant() {
+  const tenantId = state.selected;
+  if (!tenantId) return;
+  if (
+    !window.confirm(
+      `Approve the plan for ${tenantId}?\n\nExactly the listed writes are made in the customer's tenant.`,
+    )
+  )
+    return;
+  $("approve-tenant").disabled = true;
+  try {
+    const tenant = await api("POST", `v1/tenants/${encodeURIComponent(tenantId)}/approve`);
+    notice(`Plan approved for ${tenant.tenantId}.`);
+    renderTenant(tenant);
+  } catch (err) {
+    notice(err.message, "error");
+  }
+  await refreshAll();
+}
+
+async function checkDrift() {
+  const tenantId = state.selected;
+  if (!tenantId) return;
+  $("check-drift").disabled = true;
+  try {
+    await api("POST", `v1/tenants/${encodeURIComponent(tenantId)}/drift-checks`);
+    notice(`Drift check started for ${tenantId}.`);
+  } catch (err) {
+    notice(err.message, "error");
+  }
+  await refreshAll();
 }
 
 function closeTenant() {
@@ -796,6 +906,9 @@ function start() {
   window.addEventListener("resize", () => state.chart?.setSize({ width: chartWidth(), height: 200 }));
   $("retry-tenant").addEventListener("click", retryTenant);
   $("offboard-tenant").addEventListener("click", offboardTenant);
+  $("approve-tenant").addEventListener("click", approveTenant);
+  $("check-drift").addEventListener("click", checkDrift);
+  $("drift-filter").addEventListener("change", resetTenantPaging);
   $("close-detail").addEventListener("click", closeTenant);
   pager("tenants", loadTenants);
   pager("deliveries", loadDeliveries);

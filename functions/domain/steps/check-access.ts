@@ -1,21 +1,30 @@
-import { NotFoundError, PermissionMissingError } from "../errors.ts";
-import { describeMissing, missingPermissions, requiredCmdlets } from "../permissions.ts";
-import { type StepContext, type StepOutcome, settled } from "./context.ts";
-import { checkNdrAddress } from "./journal-settings.ts";
+import { InvalidNdrRecipientError, NotFoundError, PermissionMissingError } from "../errors.ts";
+import {
+  describeMissing,
+  type MissingPermission,
+  missingPermissions,
+  requiredCmdlets,
+} from "../permissions.ts";
+import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import { emptyDiff, type StepDiff } from "./diff.ts";
+import { NDR_EXPECTED, ndrProblem } from "./journal-settings.ts";
+
+export type AccessDiff = StepDiff & { ndrMessage?: string; missingPermissions?: MissingPermission[] };
 
 /**
- * Step `check-access`, before any write: a token and Graph `GET /organization` (a tenant
- * without consent throws ConsentRequiredError); the permission preflight (the cmdlets Exchange
- * lets the app run must include every one this tenant's onboarding and offboarding need, else
- * PermissionMissingError naming each cmdlet and its role); and the check of the NDR address, so
- * that an address Exchange would refuse fails before anything is changed. Reads only: a
- * dehydrated organisation is hydrated only when a write is refused
+ * Step `check-access`, reads only: a token and Graph `GET /organization` (a tenant without
+ * consent throws ConsentRequiredError); the permission preflight (the cmdlets Exchange lets the
+ * app run must include every one this tenant's onboarding and offboarding need); and the check
+ * of the NDR address. Missing permissions and a refused NDR address are differences of this
+ * step, so that a drift check reports withdrawn permissions or a removed mailbox as drift of
+ * access. Reads only: a dehydrated organisation is hydrated only when a write is refused
  * (Enable-OrganizationCustomization cannot be undone).
  */
-export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
+export async function diffAccess(ctx: DiffContext): Promise<AccessDiff> {
+  const diff: AccessDiff = emptyDiff("check-access");
   // Side by side: the Graph and Exchange tokens are fetched in parallel too. Without consent
-  // both fail at the token request, before any call reaches the tenant.
-  const [, available] = await settled<unknown>([
+  // every one of them fails at the token request, before any call reaches the tenant.
+  const [, available, problem] = await settled<unknown>([
     ctx.m365.graph.getOrganization(),
     // An endpoint without the module file (404) skips the preflight; the steps still report a
     // refused cmdlet.
@@ -23,16 +32,48 @@ export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     }),
+    ndrProblem(ctx),
   ]);
   if (Array.isArray(available)) {
     const missing = missingPermissions(requiredCmdlets(ctx.request), available as string[]);
-    if (missing.length > 0) {
-      throw new PermissionMissingError(
-        `The app may not run ${describeMissing(missing)} in this tenant. Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign the app the Exchange Administrator role, then retry.`,
-        missing,
-      );
+    for (const { cmdlet, role } of missing) {
+      diff.differences.push({
+        step: "check-access",
+        object: `permission to run ${cmdlet}`,
+        field: "granted",
+        expected: role,
+        actual: "not granted",
+      });
     }
+    if (missing.length > 0) diff.missingPermissions = missing;
   }
-  await checkNdrAddress(ctx);
+  if (problem) {
+    const { actual, message } = problem as { actual: string; message: string };
+    diff.differences.push({
+      step: "check-access",
+      object: `NDR address ${ctx.request.ndrAddress}`,
+      field: "recipient",
+      expected: NDR_EXPECTED,
+      actual,
+    });
+    diff.ndrMessage = message;
+  }
+  return diff;
+}
+
+/**
+ * Step `check-access`, before any write: the comparison above. Missing permissions end the
+ * onboarding in `awaiting_permissions` (PermissionMissingError naming each cmdlet and its role);
+ * an NDR address Exchange would refuse fails before anything is changed (InvalidNdrRecipientError).
+ */
+export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
+  const diff = await diffAccess(ctx);
+  if (diff.missingPermissions) {
+    throw new PermissionMissingError(
+      `The app may not run ${describeMissing(diff.missingPermissions)} in this tenant. Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign the app the Exchange Administrator role, then retry.`,
+      diff.missingPermissions,
+    );
+  }
+  if (diff.ndrMessage) throw new InvalidNdrRecipientError(diff.ndrMessage);
   return { changes: [] };
 }

@@ -2,7 +2,8 @@ import { ConnectorValidationFailedError, ConnectorValidationPendingError, NotFou
 import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import { type StepContext, type StepOutcome, settled } from "./context.ts";
+import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import { addAction, applyObjects, emptyDiff, type Json, type StepAction, type StepDiff } from "./diff.ts";
 
 /** The outbound connectors to the provider's smart hosts: one per region used. */
 export function desiredConnectors(ctx: Pick<StepContext, "request" | "profile">): OutboundConnectorSpec[] {
@@ -54,35 +55,130 @@ export function connectorValues(c: OutboundConnector): OutboundConnectorSpec & {
   };
 }
 
+const connectorObject = (name: string) => `connector "${name}"`;
+
+/** Step `connector`, reads only: connectors missing or with other values than desired. */
+export async function diffConnectors(ctx: DiffContext): Promise<StepDiff> {
+  const diff = emptyDiff("connector");
+  const currents = await settled(
+    desiredConnectors(ctx).map((d) => ctx.m365.exchange.getOutboundConnector(d.name)),
+  );
+  desiredConnectors(ctx).forEach((desired, i) => {
+    const current = currents[i];
+    const object = connectorObject(desired.name);
+    if (!current) {
+      diff.differences.push({ step: "connector", object, field: "exists", expected: true, actual: false });
+      addAction(diff, object, { kind: "new-connector", spec: desired }, "The connector does not exist.");
+      return;
+    }
+    const drift = connectorDrift(current, desired);
+    const fields = Object.keys(drift) as (keyof OutboundConnectorSpec)[];
+    if (fields.length === 0) return;
+    for (const field of fields) {
+      diff.differences.push({
+        step: "connector",
+        object,
+        field,
+        expected: desired[field] as Json,
+        actual: (current[field] ?? null) as Json,
+      });
+    }
+    // A connector someone else made: remember what it was before our first change.
+    if (!ctx.owned.connectors.includes(desired.name)) {
+      addAction(
+        diff,
+        object,
+        { kind: "adopt", adoptKind: "connectors", name: desired.name, previous: connectorValues(current) },
+        "",
+      );
+    }
+    // A changed connector must pass validation again before journaling relies on it.
+    addAction(
+      diff,
+      object,
+      {
+        kind: "set-connector",
+        name: desired.name,
+        identity: current.identity,
+        changes: { ...drift, ...(current.isValidated ? { isValidated: false } : {}) },
+      },
+      `The connector's ${fields.join(", ")} differ from what journaling needs.`,
+    );
+  });
+  return diff;
+}
+
+/** Step `connector`: creates or corrects what `diffConnectors` found. */
+export async function applyConnectorDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const { exchange } = ctx.m365;
+  const changes = await applyObjects(diff, async (action) => {
+    switch (action.kind) {
+      case "adopt":
+        await ctx.adopt(action.adoptKind, action.name, action.previous);
+        return undefined;
+      case "new-connector":
+        await ctx.own("connectors", action.spec.name);
+        await exchange.newOutboundConnector(action.spec, {
+          ownedBefore: ctx.owned.connectors.includes(action.spec.name),
+        });
+        return `created connector ${action.spec.name}`;
+      case "set-connector":
+        await exchange.setOutboundConnector(action.identity, action.changes);
+        return `updated connector ${action.name}: ${Object.keys(action.changes)
+          .filter((k) => k !== "isValidated")
+          .join(", ")}`;
+      default:
+        throw new Error(`connector cannot apply ${action.kind}`);
+    }
+  });
+  return { changes };
+}
+
 /** Step `connector`: create or correct the outbound connector(s). */
 export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
-  const changes: string[] = [];
-  await settled(
-    desiredConnectors(ctx).map(async (desired) => {
-      const current = await ctx.m365.exchange.getOutboundConnector(desired.name);
-      if (!current) {
-        await ctx.own("connectors", desired.name);
-        await ctx.m365.exchange.newOutboundConnector(desired, {
-          ownedBefore: ctx.owned.connectors.includes(desired.name),
-        });
-        changes.push(`created connector ${desired.name}`);
-        return;
-      }
-      const drift = connectorDrift(current, desired);
-      if (Object.keys(drift).length === 0) return;
-      // A connector someone else made: remember what it was before our first change.
-      if (!ctx.owned.connectors.includes(desired.name)) {
-        await ctx.adopt("connectors", desired.name, connectorValues(current));
-      }
-      // A changed connector must pass validation again before journaling relies on it.
-      await ctx.m365.exchange.setOutboundConnector(current.identity, {
-        ...drift,
-        ...(current.isValidated ? { isValidated: false } : {}),
-      });
-      changes.push(`updated connector ${desired.name}: ${Object.keys(drift).join(", ")}`);
-    }),
-  );
-  return { changes };
+  return applyConnectorDiff(ctx, await diffConnectors(ctx));
+}
+
+/**
+ * Step `validate-connector`, reads only: a connector counts as validated when it is marked
+ * validated for its region's journaling address (the mark this service sets after a pass).
+ */
+export async function diffValidation(ctx: DiffContext): Promise<StepDiff> {
+  const { request, profile } = ctx;
+  const diff = emptyDiff("validate-connector");
+  const regions = regionsOf(request.region);
+  const names = regions.map((region) => nameFor(profile.connectorName, request.region, region, "connector"));
+  const currents = await settled(names.map((name) => ctx.m365.exchange.getOutboundConnector(name)));
+  regions.forEach((region, i) => {
+    const name = names[i] as string;
+    const current = currents[i];
+    const recipient = journalAddress(profile, region, request.customerName);
+    if (current?.isValidated && current.validationRecipients.some((r) => sameAddress(r, recipient))) return;
+    const object = connectorObject(name);
+    diff.differences.push({
+      step: "validate-connector",
+      object,
+      field: "validated",
+      expected: recipient,
+      actual: current?.isValidated ? current.validationRecipients : false,
+    });
+    addAction(
+      diff,
+      object,
+      {
+        kind: "validate-connector",
+        name,
+        identity: current?.identity ?? null,
+        recipient,
+        // A connector someone else made (same name, already right): its mark is theirs until now.
+        ...(current && !ctx.owned.connectors.includes(name) ? { previous: connectorValues(current) } : {}),
+      },
+      current
+        ? `The connector is not marked validated for ${recipient}.`
+        : `The connector is validated once it exists (after the connector step).`,
+    );
+  });
+  return diff;
 }
 
 /**
@@ -95,45 +191,51 @@ export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
  * (replication after creation), and ConnectorValidationFailedError with each failed task's
  * message when the verdict is a failure (or unreadable).
  */
-export async function validateConnectors(ctx: StepContext): Promise<StepOutcome> {
-  const { request, profile } = ctx;
-  const { exchange } = ctx.m365;
-  const changes: string[] = [];
-  await settled(
-    regionsOf(request.region).map(async (region) => {
-      const name = nameFor(profile.connectorName, request.region, region, "connector");
-      const recipient = journalAddress(profile, region, request.customerName);
-      const current = await exchange.getOutboundConnector(name);
-      if (!current) throw notReplicated(name);
-      if (current.isValidated && current.validationRecipients.some((r) => sameAddress(r, recipient))) {
-        return;
-      }
-      let tasks: ConnectorValidationTask[];
-      try {
-        tasks = await exchange.validateOutboundConnector(current.identity, [recipient]);
-      } catch (err) {
-        if (err instanceof NotFoundError) throw notReplicated(name);
-        throw err;
-      }
-      const failed = tasks.filter((t) => t.outcome !== "passed");
-      if (tasks.length === 0 || failed.length > 0) {
-        const detail = failed
-          .map(
-            (t) =>
-              `${t.task}: ${t.outcome === "unknown" ? "no result" : "failed"}${t.details ? ` (${t.details})` : ""}`,
-          )
-          .join("; ");
-        throw new ConnectorValidationFailedError(
-          `Validation of connector "${name}" with ${recipient} did not pass${detail ? `: ${detail}` : " (Exchange returned no tasks)"}.`,
-        );
-      }
-      // A connector someone else made (same name, already right): its mark is theirs until now.
-      if (!ctx.owned.connectors.includes(name)) await ctx.adopt("connectors", name, connectorValues(current));
-      await exchange.markConnectorValidated(current.identity, [recipient], ctx.now());
-      changes.push(`validated connector ${name}`);
-    }),
-  );
+export async function applyValidationDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const changes = await applyObjects(diff, async (action) => {
+    switch (action.kind) {
+      case "validate-connector":
+        await validateOne(ctx, action);
+        return `validated connector ${action.name}`;
+      default:
+        throw new Error(`validate-connector cannot apply ${action.kind}`);
+    }
+  });
   return { changes };
+}
+
+export async function validateConnectors(ctx: StepContext): Promise<StepOutcome> {
+  return applyValidationDiff(ctx, await diffValidation(ctx));
+}
+
+async function validateOne(
+  ctx: StepContext,
+  action: Extract<StepAction, { kind: "validate-connector" }>,
+): Promise<void> {
+  const { exchange } = ctx.m365;
+  const { name, identity, recipient } = action;
+  if (!identity) throw notReplicated(name);
+  let tasks: ConnectorValidationTask[];
+  try {
+    tasks = await exchange.validateOutboundConnector(identity, [recipient]);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw notReplicated(name);
+    throw err;
+  }
+  const failed = tasks.filter((t) => t.outcome !== "passed");
+  if (tasks.length === 0 || failed.length > 0) {
+    const detail = failed
+      .map(
+        (t) =>
+          `${t.task}: ${t.outcome === "unknown" ? "no result" : "failed"}${t.details ? ` (${t.details})` : ""}`,
+      )
+      .join("; ");
+    throw new ConnectorValidationFailedError(
+      `Validation of connector "${name}" with ${recipient} did not pass${detail ? `: ${detail}` : " (Exchange returned no tasks)"}.`,
+    );
+  }
+  if (action.previous) await ctx.adopt("connectors", name, action.previous);
+  await exchange.markConnectorValidated(identity, [recipient], ctx.now());
 }
 
 function notReplicated(name: string): ConnectorValidationPendingError {

@@ -39,6 +39,9 @@ export interface StepContext {
   now(): string;
 }
 
+/** What a step's read-only comparison needs: no way to write, in the tenant or in the store. */
+export type DiffContext = Pick<StepContext, "request" | "profile" | "m365" | "owned">;
+
 /** What a step did: counted by the tests and the benchmarks, shown in logs. */
 export interface StepOutcome {
   changes: string[];

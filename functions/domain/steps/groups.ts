@@ -2,69 +2,151 @@ import { InvalidGroupMemberError, NotFoundError } from "../errors.ts";
 import type { Recipient } from "../m365.ts";
 import { normalizeAddress } from "../normalize.ts";
 import type { GroupSpec } from "../tenant.ts";
-import { type StepContext, type StepOutcome, settled } from "./context.ts";
+import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import {
+  addAction,
+  applyObjects,
+  emptyDiff,
+  type StepAction,
+  type StepDiff,
+  summariseMembers,
+} from "./diff.ts";
 
-/** Step `groups` (split only): the EU and US distribution lists, adopting existing ones. */
-export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
+const groupObject = (name: string) => `distribution group "${name}"`;
+
+/** Step `groups` (split only), reads only: groups missing, and members missing from them. */
+export async function diffGroups(ctx: DiffContext): Promise<StepDiff> {
+  const diff = emptyDiff("groups");
   const groups = ctx.request.groups;
-  if (!groups) return { changes: [] };
-  const changes: string[] = [];
-  await settled([groups.eu, groups.us].map((spec) => applyGroup(ctx, spec, changes)));
-  return { changes };
+  if (!groups) return diff;
+  // Side by side, merged in the same order every time (EU, then US), so that plans compare.
+  const parts = await settled([groups.eu, groups.us].map((spec) => diffGroup(ctx, spec)));
+  for (const part of parts) {
+    diff.differences.push(...part.differences);
+    diff.writes.push(...part.writes);
+    diff.objects.push(...part.objects);
+  }
+  return diff;
 }
 
-async function applyGroup(ctx: StepContext, spec: GroupSpec, changes: string[]): Promise<void> {
+async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
+  const diff = emptyDiff("groups");
   const { exchange } = ctx.m365;
+  const object = groupObject(spec.name);
   const current = await exchange.getDistributionGroup(spec.name);
   if (!current) {
-    await ctx.own("groups", spec.name);
-    await exchange.newDistributionGroup(
+    diff.differences.push({ step: "groups", object, field: "exists", expected: true, actual: false });
+    addAction(
+      diff,
+      object,
       {
-        name: spec.name,
-        primarySmtpAddress: spec.primarySmtpAddress,
-        members: spec.members,
-        ...(spec.owners?.length ? { owners: spec.owners } : {}),
+        kind: "new-group",
+        spec: {
+          name: spec.name,
+          primarySmtpAddress: spec.primarySmtpAddress,
+          members: spec.members,
+          ...(spec.owners?.length ? { owners: spec.owners } : {}),
+        },
       },
-      { ownedBefore: ctx.owned.groups.includes(spec.name) },
+      "The group does not exist.",
     );
-    changes.push(`created group ${spec.name} with ${spec.members.length} members`);
-    return;
+    return diff;
   }
   const missing = await missingMembers(
     ctx,
     await exchange.listDistributionGroupMembers(current.identity),
     spec,
   );
-  // A group we created goes away whole on offboarding; in one we adopted, only the memberships
-  // we add are ours: recorded before they are made (a batch at a time, in one fenced write: a
-  // timed-out attempt stops at its next batch once its retry has started), forgotten if
-  // Exchange says it was there. Add-DistributionGroupMember takes one member per call;
-  // Update-DistributionGroupMember would replace the whole list (docs/m365-fidelity.md).
-  const adopted = !ctx.owned.groups.includes(spec.name);
+  if (missing.length === 0) return diff;
+  diff.differences.push({
+    step: "groups",
+    object,
+    field: "members",
+    expected: summariseMembers(spec.members),
+    actual: { missing: summariseMembers(missing.map((m) => m.requested)) },
+  });
+  addAction(
+    diff,
+    object,
+    {
+      kind: "add-members",
+      group: spec.name,
+      identity: current.identity,
+      adopted: !ctx.owned.groups.includes(spec.name),
+      members: missing,
+    },
+    `${missing.length} member(s) are not in the group.`,
+  );
+  return diff;
+}
+
+/** Step `groups`: creates the groups and adds the members `diffGroups` found missing. */
+export async function applyGroupsDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const { exchange } = ctx.m365;
+  const changes = await applyObjects(diff, async (action) => {
+    switch (action.kind) {
+      case "new-group":
+        await ctx.own("groups", action.spec.name);
+        await exchange.newDistributionGroup(action.spec, {
+          ownedBefore: ctx.owned.groups.includes(action.spec.name),
+        });
+        return `created group ${action.spec.name} with ${action.spec.members.length} members`;
+      case "add-members": {
+        const added = await addMembers(ctx, action);
+        return added.length > 0 ? added.join("\n") : undefined;
+      }
+      default:
+        throw new Error(`groups cannot apply ${action.kind}`);
+    }
+  });
+  return { changes: changes.flatMap((c) => c.split("\n")) };
+}
+
+/** Step `groups` (split only): the EU and US distribution lists, adopting existing ones. */
+export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
+  return applyGroupsDiff(ctx, await diffGroups(ctx));
+}
+
+/**
+ * Adds the missing members, a batch at a time. A group we created goes away whole on
+ * offboarding; in one we adopted, only the memberships we add are ours: recorded before they
+ * are made (a batch at a time, in one fenced write: a timed-out attempt stops at its next batch
+ * once its retry has started), forgotten if Exchange says it was there.
+ * Add-DistributionGroupMember takes one member per call; Update-DistributionGroupMember would
+ * replace the whole list (docs/m365-fidelity.md). Returns what was added.
+ */
+async function addMembers(
+  ctx: StepContext,
+  action: Extract<StepAction, { kind: "add-members" }>,
+): Promise<string[]> {
+  const { exchange } = ctx.m365;
+  const { members } = action;
+  const changes: string[] = [];
   let added = 0;
-  for (let start = 0; start < missing.length; start += MEMBER_BATCH) {
-    const batch = missing.slice(start, start + MEMBER_BATCH);
-    if (adopted)
+  for (let start = 0; start < members.length; start += MEMBER_BATCH) {
+    const batch = members.slice(start, start + MEMBER_BATCH);
+    if (action.adopted)
       await ctx.own(
         "members",
-        batch.map((m) => membership(spec.name, m.id)),
+        batch.map((m) => membership(action.group, m.id)),
       );
     const notOurs: string[] = [];
     for (const member of batch) {
-      const result = await exchange.addDistributionGroupMember(current.identity, member.id);
+      const result = await exchange.addDistributionGroupMember(action.identity, member.id);
       if (result.added) added++;
-      else if (adopted) notOurs.push(membership(spec.name, member.id));
-      if (result.added && missing.length <= LISTED_ADDS)
-        changes.push(`added ${member.requested} to ${spec.name}`);
+      else if (action.adopted) notOurs.push(membership(action.group, member.id));
+      if (result.added && members.length <= LISTED_ADDS)
+        changes.push(`added ${member.requested} to ${action.group}`);
     }
     if (notOurs.length > 0) await ctx.disown("members", notOurs);
-    if (missing.length > MEMBER_BATCH) {
-      const done = Math.min(start + MEMBER_BATCH, missing.length);
-      await ctx.progress(`${spec.name}: members ${count(done)} of ${count(missing.length)}`);
+    if (members.length > MEMBER_BATCH) {
+      const done = Math.min(start + MEMBER_BATCH, members.length);
+      await ctx.progress(`${action.group}: members ${count(done)} of ${count(members.length)}`);
     }
   }
-  if (missing.length > LISTED_ADDS)
-    changes.push(`added ${added} of ${missing.length} missing members to ${spec.name}`);
+  if (members.length > LISTED_ADDS)
+    changes.push(`added ${added} of ${members.length} missing members to ${action.group}`);
+  return changes;
 }
 
 const count = (n: number) => n.toLocaleString("en-US");
@@ -82,7 +164,7 @@ const LISTED_ADDS = 50;
  * error before any membership changes.
  */
 async function missingMembers(
-  ctx: StepContext,
+  ctx: DiffContext,
   members: readonly Recipient[],
   spec: GroupSpec,
 ): Promise<{ requested: string; id: string }[]> {

@@ -1,14 +1,23 @@
 import type { StepName } from "../tenant.ts";
-import { checkAccess } from "./check-access.ts";
-import { applyConnectors, validateConnectors } from "./connector.ts";
-import type { StepContext, StepOutcome } from "./context.ts";
-import { applyGroups } from "./groups.ts";
-import { applyJournalRules } from "./journal-rules.ts";
-import { applyJournalSettings } from "./journal-settings.ts";
+import { checkAccess, diffAccess } from "./check-access.ts";
+import {
+  applyConnectorDiff,
+  applyConnectors,
+  applyValidationDiff,
+  diffConnectors,
+  diffValidation,
+  validateConnectors,
+} from "./connector.ts";
+import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
+import type { StepDiff } from "./diff.ts";
+import { applyGroups, applyGroupsDiff, diffGroups } from "./groups.ts";
+import { applyJournalRules, applyJournalRulesDiff, diffJournalRules } from "./journal-rules.ts";
+import { applyJournalSettings, applyJournalSettingsDiff, diffJournalSettings } from "./journal-settings.ts";
 
-export type { StepContext, StepOutcome } from "./context.ts";
+export type { DiffContext, StepContext, StepOutcome } from "./context.ts";
+export type { Difference, PlannedWrite, StepDiff } from "./diff.ts";
 
-/** Each onboarding step's desired-state logic. */
+/** Each onboarding step's desired-state logic: its comparison, then the writes it found. */
 export const STEPS: Readonly<Record<StepName, (ctx: StepContext) => Promise<StepOutcome>>> = {
   "check-access": checkAccess,
   connector: applyConnectors,
@@ -17,3 +26,24 @@ export const STEPS: Readonly<Record<StepName, (ctx: StepContext) => Promise<Step
   groups: applyGroups,
   "journal-rules": applyJournalRules,
 };
+
+/** Each step's read-only comparison with the live tenant (onboarding, drift checks and plans share it). */
+export const DIFFS: Readonly<Record<StepName, (ctx: DiffContext) => Promise<StepDiff>>> = {
+  "check-access": diffAccess,
+  connector: diffConnectors,
+  "validate-connector": diffValidation,
+  "journal-settings": diffJournalSettings,
+  groups: diffGroups,
+  "journal-rules": diffJournalRules,
+};
+
+/** Each step's writes for a diff (check-access writes nothing). */
+export const APPLIES: Readonly<Record<StepName, (ctx: StepContext, diff: StepDiff) => Promise<StepOutcome>>> =
+  {
+    "check-access": async () => ({ changes: [] }),
+    connector: applyConnectorDiff,
+    "validate-connector": applyValidationDiff,
+    "journal-settings": applyJournalSettingsDiff,
+    groups: applyGroupsDiff,
+    "journal-rules": applyJournalRulesDiff,
+  };

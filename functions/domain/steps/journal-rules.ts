@@ -1,7 +1,8 @@
 import type { JournalRuleSpec } from "../m365.ts";
 import { sameAddress } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import { type StepContext, type StepOutcome, settled } from "./context.ts";
+import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
 
 /**
  * The journal rules: one per region, Scope External, enabled (the cmdlet's default is a disabled
@@ -22,9 +23,12 @@ export function desiredJournalRules(
   }));
 }
 
-/** Step `journal-rules`: create or correct the rule(s), enabled. */
-export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> {
+const ruleObject = (name: string) => `journal rule "${name}"`;
+
+/** Step `journal-rules`, reads only: rules missing, with other values, or disabled. */
+export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
   const { exchange } = ctx.m365;
+  const diff = emptyDiff("journal-rules");
   const recipients: Partial<Record<"eu" | "us", string>> = {};
   if (ctx.request.region === "split" && ctx.request.groups) {
     // An adopted group may have another address than the request gave: journal what exists.
@@ -36,46 +40,115 @@ export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> 
     recipients.eu = euGroup?.primarySmtpAddress ?? eu.primarySmtpAddress;
     recipients.us = usGroup?.primarySmtpAddress ?? us.primarySmtpAddress;
   }
-  const changes: string[] = [];
-  await settled(
-    desiredJournalRules(ctx, recipients).map(async (desired) => {
-      const current = await exchange.getJournalRule(desired.name);
-      if (!current) {
-        await ctx.own("journalRules", desired.name);
-        await exchange.newJournalRule(desired, {
-          ownedBefore: ctx.owned.journalRules.includes(desired.name),
+  const desired = desiredJournalRules(ctx, recipients);
+  const currents = await settled(desired.map((d) => exchange.getJournalRule(d.name)));
+  desired.forEach((rule, i) => {
+    const current = currents[i];
+    const object = ruleObject(rule.name);
+    if (!current) {
+      diff.differences.push({
+        step: "journal-rules",
+        object,
+        field: "exists",
+        expected: true,
+        actual: false,
+      });
+      addAction(diff, object, { kind: "new-journal-rule", spec: rule }, "The journal rule does not exist.");
+      return;
+    }
+    const drift: Partial<Omit<JournalRuleSpec, "name" | "enabled">> = {};
+    if (!sameAddress(current.journalEmailAddress, rule.journalEmailAddress)) {
+      drift.journalEmailAddress = rule.journalEmailAddress;
+    }
+    if (current.scope !== rule.scope) drift.scope = rule.scope;
+    if (!sameAddress(current.recipient, rule.recipient)) drift.recipient = rule.recipient;
+    const fields = Object.keys(drift) as (keyof typeof drift)[];
+    for (const field of fields) {
+      diff.differences.push({
+        step: "journal-rules",
+        object,
+        field,
+        expected: rule[field],
+        actual: current[field] ?? null,
+      });
+    }
+    if (!current.enabled) {
+      diff.differences.push({
+        step: "journal-rules",
+        object,
+        field: "enabled",
+        expected: true,
+        actual: false,
+      });
+    }
+    if ((fields.length > 0 || !current.enabled) && !ctx.owned.journalRules.includes(rule.name)) {
+      // A rule someone else made: remember what it was before our first change.
+      addAction(
+        diff,
+        object,
+        {
+          kind: "adopt",
+          adoptKind: "journalRules",
+          name: rule.name,
+          previous: {
+            name: current.name,
+            journalEmailAddress: current.journalEmailAddress,
+            scope: current.scope,
+            recipient: current.recipient,
+            enabled: current.enabled,
+          },
+        },
+        "",
+      );
+    }
+    if (fields.length > 0) {
+      addAction(
+        diff,
+        object,
+        { kind: "set-journal-rule", name: rule.name, identity: current.identity, changes: drift },
+        `The rule's ${fields.join(", ")} differ from what journaling needs.`,
+      );
+    }
+    if (!current.enabled) {
+      addAction(
+        diff,
+        object,
+        { kind: "enable-journal-rule", name: rule.name, identity: current.identity },
+        "The rule is disabled: nothing is journaled.",
+      );
+    }
+  });
+  return diff;
+}
+
+/** Step `journal-rules`: creates, corrects and enables what `diffJournalRules` found. */
+export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const { exchange } = ctx.m365;
+  const changes = await applyObjects(diff, async (action) => {
+    switch (action.kind) {
+      case "adopt":
+        await ctx.adopt(action.adoptKind, action.name, action.previous);
+        return undefined;
+      case "new-journal-rule":
+        await ctx.own("journalRules", action.spec.name);
+        await exchange.newJournalRule(action.spec, {
+          ownedBefore: ctx.owned.journalRules.includes(action.spec.name),
         });
-        changes.push(`created journal rule ${desired.name}`);
-        return;
-      }
-      const drift: Partial<Omit<JournalRuleSpec, "name" | "enabled">> = {};
-      if (!sameAddress(current.journalEmailAddress, desired.journalEmailAddress)) {
-        drift.journalEmailAddress = desired.journalEmailAddress;
-      }
-      if (current.scope !== desired.scope) drift.scope = desired.scope;
-      if (!sameAddress(current.recipient, desired.recipient)) drift.recipient = desired.recipient;
-      if (
-        (Object.keys(drift).length > 0 || !current.enabled) &&
-        !ctx.owned.journalRules.includes(desired.name)
-      ) {
-        // A rule someone else made: remember what it was before our first change.
-        await ctx.adopt("journalRules", desired.name, {
-          name: current.name,
-          journalEmailAddress: current.journalEmailAddress,
-          scope: current.scope,
-          recipient: current.recipient,
-          enabled: current.enabled,
-        });
-      }
-      if (Object.keys(drift).length > 0) {
-        await exchange.setJournalRule(current.identity, drift);
-        changes.push(`updated journal rule ${desired.name}: ${Object.keys(drift).join(", ")}`);
-      }
-      if (!current.enabled) {
-        await exchange.enableJournalRule(current.identity);
-        changes.push(`enabled journal rule ${desired.name}`);
-      }
-    }),
-  );
+        return `created journal rule ${action.spec.name}`;
+      case "set-journal-rule":
+        await exchange.setJournalRule(action.identity, action.changes);
+        return `updated journal rule ${action.name}: ${Object.keys(action.changes).join(", ")}`;
+      case "enable-journal-rule":
+        await exchange.enableJournalRule(action.identity);
+        return `enabled journal rule ${action.name}`;
+      default:
+        throw new Error(`journal-rules cannot apply ${action.kind}`);
+    }
+  });
   return { changes };
+}
+
+/** Step `journal-rules`: create or correct the rule(s), enabled. */
+export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> {
+  return applyJournalRulesDiff(ctx, await diffJournalRules(ctx));
 }

@@ -1,6 +1,7 @@
 import { InvalidNdrRecipientError } from "../errors.ts";
 import { normalizeAddress, sameAddress } from "../normalize.ts";
-import type { StepContext, StepOutcome } from "./context.ts";
+import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
+import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
 
 /**
  * Recipients that may receive undeliverable journal reports: a user (mailbox or mail user) or
@@ -18,35 +19,56 @@ const ACCEPTED_TYPES = new Set([
 ]);
 const GROUP_TYPE = /group|roomlist/i;
 
+/** Why Exchange would refuse `ndrAddress`, in the product's words, or undefined when it is fine. */
+export interface NdrProblem {
+  /** What the address is now, e.g. "GroupMailbox" or "no recipient". */
+  actual: string;
+  /** What to do, for the partner. */
+  message: string;
+}
+
+/** What an NDR address must be. */
+export const NDR_EXPECTED = "a user mailbox, mail user, mail contact or external address";
+
 /**
- * Checks `ndrAddress` with Get-Recipient: a recipient of an accepted kind passes; a group or
- * team of any kind, or another kind of recipient, is refused; an address no recipient has
- * passes when it is external, and is refused when it is in one of the tenant's accepted domains
- * (a typo). Throws InvalidNdrRecipientError with what to do.
+ * Checks `ndrAddress` with Get-Recipient, reads only: a recipient of an accepted kind passes; a
+ * group or team of any kind, or another kind of recipient, is a problem; an address no recipient
+ * has passes when it is external, and is a problem when it is in one of the tenant's accepted
+ * domains (a typo, or a mailbox removed since).
  */
-export async function checkNdrAddress(ctx: StepContext): Promise<void> {
+export async function ndrProblem(ctx: DiffContext): Promise<NdrProblem | undefined> {
   const address = ctx.request.ndrAddress;
   const { exchange } = ctx.m365;
   const recipient = await exchange.getRecipient(address);
   if (recipient) {
     const type = recipient.recipientTypeDetails;
-    if (ACCEPTED_TYPES.has(type.toLowerCase())) return;
+    if (ACCEPTED_TYPES.has(type.toLowerCase())) return undefined;
     if (GROUP_TYPE.test(type)) {
-      throw new InvalidNdrRecipientError(
-        `ndrAddress ${address} is a ${type}: undeliverable journal reports cannot go to a group or team. Use a user mailbox, a mail user, a mail contact or an external address.`,
-      );
+      return {
+        actual: type,
+        message: `ndrAddress ${address} is a ${type}: undeliverable journal reports cannot go to a group or team. Use a user mailbox, a mail user, a mail contact or an external address.`,
+      };
     }
-    throw new InvalidNdrRecipientError(
-      `ndrAddress ${address} is a ${type}: use a user mailbox, a mail user, a mail contact or an external address.`,
-    );
+    return {
+      actual: type,
+      message: `ndrAddress ${address} is a ${type}: use a user mailbox, a mail user, a mail contact or an external address.`,
+    };
   }
   const domain = normalizeAddress(address).split("@")[1] ?? "";
   const accepted = await exchange.getAcceptedDomains();
   if (accepted.some((d) => inDomain(domain, d))) {
-    throw new InvalidNdrRecipientError(
-      `ndrAddress ${address} is in the tenant's accepted domain ${domain}, but no recipient has that address (a typo?). Use an existing user mailbox, mail user or mail contact, or an external address.`,
-    );
+    return {
+      actual: "no recipient",
+      message: `ndrAddress ${address} is in the tenant's accepted domain ${domain}, but no recipient has that address (a typo?). Use an existing user mailbox, mail user or mail contact, or an external address.`,
+    };
   }
+  return undefined;
+}
+
+/** {@link ndrProblem} as an error: throws InvalidNdrRecipientError with what to do. */
+export async function checkNdrAddress(ctx: DiffContext): Promise<void> {
+  const problem = await ndrProblem(ctx);
+  if (problem) throw new InvalidNdrRecipientError(problem.message);
 }
 
 /** Whether `domain` is `accepted` or, for a wildcard accepted domain `*.x`, a subdomain of x. */
@@ -56,12 +78,47 @@ function inDomain(domain: string, accepted: string): boolean {
   return domain === a;
 }
 
+/** Step `journal-settings`, reads only: whether JournalingReportNdrTo is the tenant's ndrAddress. */
+export async function diffJournalSettings(ctx: DiffContext): Promise<StepDiff> {
+  const diff = emptyDiff("journal-settings");
+  const current = await ctx.m365.exchange.getTransportConfig();
+  if (sameAddress(current.journalingReportNdrTo, ctx.request.ndrAddress)) return diff;
+  const object = "transport config";
+  diff.differences.push({
+    step: "journal-settings",
+    object,
+    field: "JournalingReportNdrTo",
+    expected: ctx.request.ndrAddress,
+    actual: current.journalingReportNdrTo ?? null,
+  });
+  addAction(
+    diff,
+    object,
+    {
+      kind: "set-ndr-address",
+      previous: current.journalingReportNdrTo || null,
+      address: ctx.request.ndrAddress,
+    },
+    current.journalingReportNdrTo
+      ? `Undeliverable journal reports go to ${current.journalingReportNdrTo}, not to ${ctx.request.ndrAddress}.`
+      : "No address receives undeliverable journal reports.",
+  );
+  return diff;
+}
+
+/** Step `journal-settings`: sets what `diffJournalSettings` found, remembering the previous value. */
+export async function applyJournalSettingsDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const changes = await applyObjects(diff, async (action) => {
+    if (action.kind !== "set-ndr-address") throw new Error(`journal-settings cannot apply ${action.kind}`);
+    await ctx.rememberPreviousNdrTo(action.previous);
+    await ctx.m365.exchange.setTransportConfig({ journalingReportNdrTo: action.address });
+    await ctx.recordNdrAddressSet(action.address);
+    return `set JournalingReportNdrTo to ${action.address}`;
+  });
+  return { changes };
+}
+
 /** Step `journal-settings`: JournalingReportNdrTo = ndrAddress, remembering the previous value. */
 export async function applyJournalSettings(ctx: StepContext): Promise<StepOutcome> {
-  const current = await ctx.m365.exchange.getTransportConfig();
-  if (sameAddress(current.journalingReportNdrTo, ctx.request.ndrAddress)) return { changes: [] };
-  await ctx.rememberPreviousNdrTo(current.journalingReportNdrTo || null);
-  await ctx.m365.exchange.setTransportConfig({ journalingReportNdrTo: ctx.request.ndrAddress });
-  await ctx.recordNdrAddressSet(ctx.request.ndrAddress);
-  return { changes: [`set JournalingReportNdrTo to ${ctx.request.ndrAddress}`] };
+  return applyJournalSettingsDiff(ctx, await diffJournalSettings(ctx));
 }

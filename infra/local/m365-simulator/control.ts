@@ -10,7 +10,12 @@ import type { SimulatorServer } from "./server.ts";
  * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
  * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`,
  *   `POST /_sim/tenants/:id/mailboxes` (`{ prefix, count, group? }`)
+ * - `PUT /_sim/tenants/:id/sign-in-user` (`{ user: { roles?, tenantId?, wids? } | null }`): who signs
+ *   in at the tenant's authorize endpoint; `POST /_sim/redirect-uris` (`{ uri }`): registers one
  * - `PUT /_sim/tenants/:id/app-roles` (`{ exchangeAdministrator?, roles? }`: the app's access)
+ * - `POST /_sim/tenants/:id/tamper` (a `SimTamper`): change the tenant behind the service's back
+ *   (delete or disable a journal rule, edit a connector, remove a recipient such as the NDR
+ *   mailbox, set the NDR address, remove a group member); revoke consent with `consented`.
  */
 export async function handleControl(
   sim: SimulatorServer,
@@ -56,11 +61,22 @@ export async function handleControl(
       case "PUT tenants :id dehydrated":
         sim.setDehydrated(id!, Boolean(body.value));
         return send(res, 200, ok);
+      case "PUT tenants :id sign-in-user":
+        sim.setSignInUser(id!, body.user ?? null);
+        return send(res, 200, ok);
+      case "POST redirect-uris":
+        if (typeof body.uri !== "string") break;
+        sim.registerRedirectUri(body.uri);
+        return send(res, 200, ok);
       case "PUT tenants :id app-roles":
         sim.setAppRoles(id!, body);
         return send(res, 200, ok);
       case "POST tenants :id mailboxes":
         return send(res, 200, await sim.addMailboxes(id!, body));
+      case "POST tenants :id tamper":
+        if (typeof body.action !== "string") break;
+        sim.tamper(id!, body);
+        return send(res, 200, ok);
       case "POST tenants :id fail-next":
         if (typeof body.operation !== "string" || !body.fault) break;
         sim.failNext(id!, body.operation, body.fault, body.times);

@@ -1,12 +1,41 @@
 /**
  * Entra ID as the simulator serves it: instance discovery, the OpenID configuration, admin
- * consent, and the client-credentials token endpoint (secret or certificate assertion); and
- * the bearer tokens Graph and Exchange check.
+ * consent, a user's sign-in (the authorize endpoint with `response_type=code`, signing in the
+ * tenant's simulated user at once), and the token endpoint: client credentials and
+ * authorization codes (secret or certificate assertion); and the bearer tokens Graph and
+ * Exchange check.
  */
-import { constants, createHmac, randomUUID, timingSafeEqual, verify as verifySignature } from "node:crypto";
+import {
+  constants,
+  createHmac,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+  verify as verifySignature,
+} from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { entraError, escapeHtml, readBody, send } from "./http.ts";
 import type { SimHost } from "./server.ts";
+import type { SimSignInUser } from "./types.ts";
+
+/** Global Administrator's role template id: the simulated user's role unless a test says otherwise. */
+export const GLOBAL_ADMINISTRATOR_ROLE = "62e90394-69f5-4237-9190-012177145e10";
+/** What every member user holds (the "User" role template). */
+const USER_ROLE = "b79fbf4d-3ef9-4689-8143-76b194e85509";
+/** Entra's authorization codes are short lived (about 10 minutes). */
+const CODE_LIFETIME_MS = 10 * 60_000;
+
+interface IssuedCode {
+  /** The tenant of the authorize endpoint it came from. */
+  tenantId: string;
+  clientId: string;
+  redirectUri: string;
+  nonce: string | undefined;
+  scopes: string[];
+  user: Required<SimSignInUser> & { oid: string };
+  expiresAt: number;
+  redeemed: boolean;
+}
 
 export interface TokenClaims {
   aud: string;
@@ -18,9 +47,39 @@ export interface TokenClaims {
 
 export class IdentityService {
   readonly #host: SimHost;
+  /** Who signs in at a tenant's authorize endpoint (default: a Global Administrator of it). */
+  readonly #users = new Map<string, SimSignInUser>();
+  readonly #codes = new Map<string, IssuedCode>();
+  /** The app's registered redirect URIs; when none is registered, loopback http(s) ones are accepted. */
+  readonly #redirectUris = new Set<string>();
 
   constructor(host: SimHost) {
     this.#host = host;
+  }
+
+  setSignInUser(tenantId: string, user: SimSignInUser | null): void {
+    if (user === null) this.#users.delete(tenantId.toLowerCase());
+    else this.#users.set(tenantId.toLowerCase(), { ...user });
+  }
+
+  registerRedirectUri(uri: string): void {
+    new URL(uri);
+    this.#redirectUris.add(uri);
+  }
+
+  reset(): void {
+    this.#users.clear();
+    this.#codes.clear();
+  }
+
+  #redirectAllowed(uri: string): boolean {
+    if (this.#redirectUris.size > 0) return this.#redirectUris.has(uri);
+    try {
+      const url = new URL(uri);
+      return /^https?:$/.test(url.protocol) && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+    } catch {
+      return false;
+    }
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, parts: string[], url: URL): Promise<void> {
@@ -70,6 +129,7 @@ export class IdentityService {
       });
     }
     if (req.method === "GET" && path === "adminconsent") return this.#adminConsent(res, tenantId, url);
+    if (req.method === "GET" && path === "oauth2/v2.0/authorize") return this.#authorize(res, tenantId, url);
     if (req.method === "POST" && path === "oauth2/v2.0/token") return this.#token(req, res, tenantId);
     return send(
       res,
@@ -113,6 +173,90 @@ export class IdentityService {
       );
   }
 
+  /**
+   * The sign-in of a user of the tenant (`response_type=code`, `response_mode=query`): the
+   * simulated user signs in at once and the browser goes back to the registered `redirect_uri`
+   * with a single-use `code` bound to the client, the redirect URI and the nonce.
+   */
+  async #authorize(res: ServerResponse, tenantId: string, url: URL): Promise<void> {
+    const call = this.#host.record({ tenantId, service: "identity", operation: "authorize", write: false });
+    const page = (status: number, text: string) => {
+      call.status = status;
+      res
+        .writeHead(status, { "content-type": "text/html; charset=utf-8" })
+        .end(`<!doctype html><title>Sign in</title><p>${escapeHtml(text)}</p>`);
+    };
+    const q = url.searchParams;
+    const clientId = q.get("client_id") ?? "";
+    if (clientId !== this.#host.settings.clientId) {
+      return page(
+        400,
+        `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`,
+      );
+    }
+    const redirectUri = q.get("redirect_uri") ?? "";
+    if (!this.#redirectAllowed(redirectUri)) {
+      return page(
+        400,
+        `AADSTS50011: The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${clientId}'.`,
+      );
+    }
+    const back = new URL(redirectUri);
+    const state = q.get("state");
+    if (state !== null) back.searchParams.set("state", state);
+    const redirect = () => {
+      call.status = 302;
+      res.writeHead(302, { location: back.toString() }).end();
+    };
+    const fail = (error: string, description: string) => {
+      back.searchParams.set("error", error);
+      back.searchParams.set("error_description", description);
+      redirect();
+    };
+    if (q.get("response_type") !== "code") {
+      return fail(
+        "unsupported_response_type",
+        "AADSTS700054: response_type is not enabled for the application.",
+      );
+    }
+    const mode = q.get("response_mode") ?? "query";
+    if (mode !== "query") {
+      return fail(
+        "invalid_request",
+        `AADSTS900144: response_mode '${mode}' is not supported by the simulator.`,
+      );
+    }
+    const scopes = (q.get("scope") ?? "").split(/\s+/).filter(Boolean);
+    if (!scopes.includes("openid")) {
+      return fail(
+        "invalid_request",
+        "AADSTS900144: The request body must contain the following parameter: 'scope' with 'openid'.",
+      );
+    }
+    const chosen = this.#users.get(tenantId);
+    const user = {
+      roles: chosen?.roles ?? [GLOBAL_ADMINISTRATOR_ROLE],
+      tenantId: (chosen?.tenantId ?? tenantId).toLowerCase(),
+      wids: chosen?.wids ?? true,
+      oid: randomUUID(),
+    };
+    const code = `sim.${randomBytes(32).toString("base64url")}`;
+    this.#codes.set(code, {
+      tenantId,
+      clientId,
+      redirectUri,
+      nonce: q.get("nonce") ?? undefined,
+      scopes,
+      user,
+      expiresAt: Date.now() + CODE_LIFETIME_MS,
+      redeemed: false,
+    });
+    for (const [key, issued] of this.#codes) if (issued.expiresAt < Date.now()) this.#codes.delete(key);
+    back.searchParams.set("code", code);
+    back.searchParams.set("session_state", randomUUID());
+    redirect();
+  }
+
   async #token(req: IncomingMessage, res: ServerResponse, tenantId: string): Promise<void> {
     const form = new URLSearchParams(await readBody(req));
     const scope = form.get("scope") ?? "";
@@ -144,6 +288,7 @@ export class IdentityService {
         ),
       );
     }
+    if (form.get("grant_type") === "authorization_code") return this.#redeemCode(form, tenantId, reply);
     if (form.get("grant_type") !== "client_credentials") {
       return reply(
         400,
@@ -195,7 +340,107 @@ export class IdentityService {
     });
   }
 
-  #checkClientCredentials(form: URLSearchParams, tenantId: string): unknown {
+  /**
+   * The authorization code grant: the app authenticates (secret or assertion) and the code must
+   * be one this tenant's authorize endpoint issued to this client for this redirect URI, not
+   * redeemed before and not expired. Answers an ID token of the signed-in user.
+   */
+  async #redeemCode(
+    form: URLSearchParams,
+    tenantId: string,
+    reply: (status: number, body: unknown) => void,
+  ): Promise<void> {
+    const clientId = form.get("client_id") ?? "";
+    if (clientId !== this.#host.settings.clientId) {
+      return reply(
+        400,
+        entraError(
+          "unauthorized_client",
+          `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`,
+          700016,
+        ),
+      );
+    }
+    const authFailure = this.#checkClientCredentials(form, tenantId, "authorization_code");
+    if (authFailure) return reply(401, authFailure);
+    const code = form.get("code") ?? "";
+    const issued = this.#codes.get(code);
+    const invalid = (description: string, number: number) =>
+      reply(400, entraError("invalid_grant", description, number));
+    if (!issued) return invalid("AADSTS9002313: Invalid request. Request is malformed or invalid.", 9002313);
+    if (issued.redeemed) {
+      return invalid(
+        "AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        54005,
+      );
+    }
+    // A code is spent by any redemption attempt (a second try with the same code is refused).
+    issued.redeemed = true;
+    if (issued.expiresAt < Date.now()) {
+      return invalid(
+        "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.",
+        70008,
+      );
+    }
+    if (issued.tenantId !== tenantId) {
+      return invalid(
+        "AADSTS700005: Provided Authorization Code is intended to use against other tenant, thus rejected.",
+        700005,
+      );
+    }
+    if (issued.clientId !== clientId) {
+      return invalid("AADSTS70000: The provided authorization code was issued to another client.", 70000);
+    }
+    if (issued.redirectUri !== (form.get("redirect_uri") ?? "")) {
+      return invalid(
+        "AADSTS500112: The reply address does not match the reply address provided when requesting the authorization code.",
+        500112,
+      );
+    }
+    const { user } = issued;
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = this.#host.settings.tokenLifetimeSeconds;
+    const idToken = signJwt(
+      {
+        aud: clientId,
+        iss: `${this.#host.url}/${user.tenantId}/v2.0`,
+        iat: now,
+        nbf: now,
+        exp: now + lifetime,
+        ...(issued.nonce !== undefined && { nonce: issued.nonce }),
+        oid: user.oid,
+        sub: createHmac("sha256", this.#host.settings.tokenKey)
+          .update(`${clientId}|${user.oid}`)
+          .digest("base64url"),
+        tid: user.tenantId,
+        name: "Simulated admin",
+        preferred_username: `admin@${user.tenantId}.simulator.local`,
+        ...(user.wids && { wids: [...user.roles, USER_ROLE] }),
+        ver: "2.0",
+      },
+      this.#host.settings.tokenKey,
+    );
+    reply(200, {
+      token_type: "Bearer",
+      scope: issued.scopes.join(" "),
+      expires_in: lifetime,
+      ext_expires_in: lifetime,
+      access_token: signToken(
+        {
+          aud: this.#host.endpoints.graph,
+          tid: user.tenantId,
+          appid: clientId,
+          roles: [],
+          exp: now + lifetime,
+        },
+        this.#host.settings.tokenKey,
+      ),
+      id_token: idToken,
+      client_info: Buffer.from(JSON.stringify({ uid: user.oid, utid: user.tenantId })).toString("base64url"),
+    });
+  }
+
+  #checkClientCredentials(form: URLSearchParams, tenantId: string, grant = "client_credentials"): unknown {
     const secret = form.get("client_secret");
     if (secret !== null) {
       const a = Buffer.from(secret);
@@ -219,7 +464,7 @@ export class IdentityService {
     }
     return entraError(
       "invalid_client",
-      "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+      `AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the '${grant}' grant type.`,
       7000216,
     );
   }
@@ -276,6 +521,12 @@ export class IdentityService {
     if (claims.exp * 1000 < Date.now()) return "Lifetime validation failed, the token is expired.";
     if (claims.aud !== resource)
       return `Access token validation failure. Invalid audience: expected ${resource}.`;
+    // Consent revoked since the token was issued: the app's service principal is gone.
+    const revokedAt = this.#host.state(claims.tid).tokensRevokedAt;
+    const issuedAt = (claims as TokenClaims & { iat?: number }).iat ?? 0;
+    if (revokedAt !== undefined && issuedAt <= revokedAt) {
+      return "Access token validation failure. The application's service principal was removed from the tenant.";
+    }
     return claims;
   }
 }
@@ -285,6 +536,14 @@ export function signToken(claims: TokenClaims, key: Buffer): string {
   const payload = Buffer.from(
     JSON.stringify({ ...claims, iat: Math.floor(Date.now() / 1000), uti: randomUUID(), ver: "1.0" }),
   ).toString("base64url");
+  const sig = createHmac("sha256", key).update(`${header}.${payload}`).digest("base64url");
+  return `${header}.${payload}.${sig}`;
+}
+
+/** A JWT of any claims, signed like the simulator's access tokens (HS256 with its token key). */
+export function signJwt(claims: Record<string, unknown>, key: Buffer): string {
+  const header = Buffer.from(JSON.stringify({ typ: "JWT", alg: "HS256" })).toString("base64url");
+  const payload = Buffer.from(JSON.stringify({ ...claims, uti: randomUUID() })).toString("base64url");
   const sig = createHmac("sha256", key).update(`${header}.${payload}`).digest("base64url");
   return `${header}.${payload}.${sig}`;
 }

@@ -4,6 +4,7 @@ import type {
   DemoMailboxes,
   SimCall,
   SimFault,
+  SimSignInUser,
   SimulatorConfig,
   SimulatorControl,
   TenantSnapshot,
@@ -43,9 +44,13 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     config: () => call<ReturnType<SimulatorControl["config"]>>("GET", "/config"),
     setConsented: async (id, value) => void (await call("PUT", `${t(id)}/consented`, { value })),
     setDehydrated: async (id, value) => void (await call("PUT", `${t(id)}/dehydrated`, { value })),
+    setSignInUser: async (id, user: SimSignInUser | null) =>
+      void (await call("PUT", `${t(id)}/sign-in-user`, { user })),
+    registerRedirectUri: async (uri) => void (await call("POST", "/redirect-uris", { uri })),
     setAppRoles: async (id, access) => void (await call("PUT", `${t(id)}/app-roles`, access)),
     failNext: async (id, operation: string, fault: SimFault, times?: number) =>
       void (await call("POST", `${t(id)}/fail-next`, { operation, fault, times })),
+    tamper: async (id, change) => void (await call("POST", `${t(id)}/tamper`, change)),
     reset: async () => void (await call("POST", "/reset")),
     demo: (id) => call<DemoMailboxes>("GET", `${t(id)}/demo`),
     addMailboxes: (id, options) => call<string[]>("POST", `${t(id)}/mailboxes`, options),

@@ -33,6 +33,8 @@ import type {
   AppAccess,
   SimCall,
   SimFault,
+  SimSignInUser,
+  SimTamper,
   SimulatorConfig,
   SimulatorControl,
   SimulatorEndpoints,
@@ -233,7 +235,9 @@ export class SimulatorServer implements SimulatorControl, SimHost {
   }
 
   setConsented(tenantId: string, consented: boolean): void {
-    this.state(tenantId).consented = consented;
+    const state = this.state(tenantId);
+    state.consented = consented;
+    if (consented) delete state.tokensRevokedAt;
     this.#settings.onChange?.();
   }
 
@@ -244,8 +248,69 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#settings.onChange?.();
   }
 
+  setSignInUser(tenantId: string, user: SimSignInUser | null): void {
+    this.#identity.setSignInUser(tenantId, user);
+  }
+
+  registerRedirectUri(uri: string): void {
+    this.#identity.registerRedirectUri(uri);
+  }
+
   setAppRoles(tenantId: string, access: AppAccess): void {
     setAppRoles(this.state(tenantId), this.#settings.clientId, access);
+    this.#settings.onChange?.();
+  }
+
+  tamper(tenantId: string, change: SimTamper): void {
+    const state = this.state(tenantId);
+    const same = (a: string | null | undefined, b: string) => (a ?? "").toLowerCase() === b.toLowerCase();
+    const missing = (what: string): never => {
+      throw new Error(`tamper: no ${what} in tenant ${tenantId}`);
+    };
+    const byAddress = (address: string) =>
+      state.recipients.find(
+        (r) =>
+          same(r.primarySmtpAddress, address) ||
+          r.emailAddresses.some((e) => same(e.replace(/^smtp:/i, ""), address)),
+      );
+    switch (change.action) {
+      case "remove-journal-rule": {
+        const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
+        state.journalRules.splice(state.journalRules.indexOf(rule), 1);
+        break;
+      }
+      case "disable-journal-rule": {
+        const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
+        rule.enabled = false;
+        break;
+      }
+      case "set-connector": {
+        const c = state.connectors.find((x) => same(x.name, change.name)) ?? missing("connector");
+        Object.assign(c, change.changes);
+        c.isValidated = false;
+        c.whenChanged = new Date().toISOString();
+        break;
+      }
+      case "remove-recipient": {
+        const r = byAddress(change.address) ?? missing(`recipient ${change.address}`);
+        state.recipients.splice(state.recipients.indexOf(r), 1);
+        for (const g of state.recipients) if (g.members) g.members = g.members.filter((m) => m !== r.guid);
+        break;
+      }
+      case "set-ndr-address":
+        state.journalingReportNdrTo = change.address;
+        break;
+      case "revoke-consent":
+        state.consented = false;
+        state.tokensRevokedAt = Math.floor(Date.now() / 1000);
+        break;
+      case "remove-group-member": {
+        const g = state.recipients.find((x) => x.members && same(x.name, change.name)) ?? missing("group");
+        const member = byAddress(change.address) ?? missing(`recipient ${change.address}`);
+        g.members = (g.members ?? []).filter((m) => m !== member.guid);
+        break;
+      }
+    }
     this.#settings.onChange?.();
   }
 
@@ -260,6 +325,7 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#tenants.clear();
     this.#pending.clear();
     this.#runtime.reset();
+    this.#identity.reset();
     this.#calls = [];
     this.#settings.onChange?.();
   }

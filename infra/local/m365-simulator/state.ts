@@ -123,6 +123,11 @@ export interface TenantState {
   appExchangeAdministrator: boolean;
   servicePrincipals: SimServicePrincipal[];
   roleGroups: SimRoleGroup[];
+  /**
+   * Epoch seconds when consent was revoked (`tamper` `revoke-consent`): access tokens issued
+   * before then are refused (401), so the client fetches a new one, which Entra refuses.
+   */
+  tokensRevokedAt?: number;
 }
 
 /** The seeded recipients and groups of a lazily created tenant (see {@link demoMailboxes}). */

@@ -100,6 +100,36 @@ export interface AppAccess {
   roles?: string[];
 }
 
+/**
+ * A change made behind the service's back (`tamper`):
+ * - `remove-journal-rule` / `disable-journal-rule`: the journal rule of that name;
+ * - `set-connector`: fields of the outbound connector of that name (e.g. `smartHosts`); the
+ *   change drops its validation mark, as Exchange does after an edit;
+ * - `remove-recipient`: the mailbox, mail user or contact with that address (e.g. the NDR mailbox);
+ * - `set-ndr-address`: JournalingReportNdrTo (null clears it);
+ * - `remove-group-member`: a member (address) of the group of that name;
+ * - `revoke-consent`: the admin removes the app: no new token, and tokens issued before are refused.
+ */
+export type SimTamper =
+  | { action: "remove-journal-rule"; name: string }
+  | { action: "disable-journal-rule"; name: string }
+  | {
+      action: "set-connector";
+      name: string;
+      changes: Partial<{
+        smartHosts: string[];
+        recipientDomains: string[];
+        enabled: boolean;
+        tlsSettings: string | null;
+        useMxRecord: boolean;
+        comment: string;
+      }>;
+    }
+  | { action: "remove-recipient"; address: string }
+  | { action: "set-ndr-address"; address: string | null }
+  | { action: "remove-group-member"; name: string; address: string }
+  | { action: "revoke-consent" };
+
 /** See {@link SimulatorConfig.ndrClearing}. */
 export type NdrClearing = "allowed" | "while-no-rules" | "never";
 
@@ -228,6 +258,22 @@ export interface TenantSnapshot {
   roleGroups: { name: string; roles: string[]; members: string[] }[];
 }
 
+/**
+ * The user who signs in at a tenant's authorize endpoint (the customer's admin confirming a
+ * consent). Default: a Global Administrator of that tenant.
+ */
+export interface SimSignInUser {
+  /** Directory role template ids the user holds (the ID token's `wids`). @default Global Administrator */
+  roles?: string[];
+  /** The tenant the user ends up signed in to (the ID token's `tid`). @default the authorize endpoint's */
+  tenantId?: string;
+  /**
+   * Whether the ID token carries `wids` (the app's `groupMembershipClaims` includes directory
+   * roles). @default true
+   */
+  wids?: boolean;
+}
+
 /** Inspect and steer the simulator. In-process it is synchronous; see `connectSimulator` for HTTP. */
 export interface SimulatorControl {
   /** The tenant's state (created with its demo mailboxes when first seen). */
@@ -241,6 +287,13 @@ export interface SimulatorControl {
   config(): Required<Omit<SimulatorConfig, "tokenLifetimeSeconds">> & { tokenLifetimeSeconds: number };
   setConsented(tenantId: string, consented: boolean): void;
   setDehydrated(tenantId: string, dehydrated: boolean): void;
+  /** Who signs in at the tenant's authorize endpoint from now on; `null`: its Global Administrator again. */
+  setSignInUser(tenantId: string, user: SimSignInUser | null): void;
+  /**
+   * Registers a redirect URI of the app (as in its Entra registration): once one is registered,
+   * the authorize endpoint accepts only registered ones (before, any loopback http(s) URI).
+   */
+  registerRedirectUri(uri: string): void;
   /** Grants or revokes the app's access (Exchange Administrator, or a role group's roles). */
   setAppRoles(tenantId: string, access: AppAccess): void;
   /**
@@ -248,6 +301,11 @@ export interface SimulatorControl {
    * `token`) for `tenantId` (`*` for any tenant).
    */
   failNext(tenantId: string, operation: string, fault: SimFault, times?: number): void;
+  /**
+   * Changes a tenant behind the service's back, as a customer's admin (or Microsoft) would:
+   * no call is recorded. Throws when the object does not exist.
+   */
+  tamper(tenantId: string, change: SimTamper): void;
   /** Forgets every tenant, call and pending failure. */
   reset(): void;
   /** The seeded addresses of a tenant. */

@@ -1,4 +1,0 @@
-// Task function JournalSettings of the workflow definition (workflows/definition.ts).
-import { taskLambda } from "./lambda.ts";
-
-export const handler = taskLambda("JournalSettings");

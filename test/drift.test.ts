@@ -1,0 +1,303 @@
+/**
+ * Keeping journaling alive, end to end over HTTP against the simulator: drift checks (a deleted
+ * rule, a disabled rule, an edited connector, a removed NDR mailbox, withdrawn consent), each
+ * detected within one check and reported once; remediation with its writes in the audit trail
+ * and its daily limit; plan and approval (exactly the plan's writes; a stale plan not applied);
+ * and a check of a tenant in sync that makes no write and sends no webhook.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AREA1, journalAddress } from "../functions/domain/provider.ts";
+import type { Simulator } from "../infra/local/m365-simulator/index.ts";
+import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+
+let rt: TestRuntime;
+let sim: Simulator;
+let partner: { partnerId: string; apiKey: string };
+let receiver: ReturnType<typeof createServer>;
+const received: Json[] = [];
+
+const RULE = AREA1.journalRuleName;
+const CONNECTOR = AREA1.connectorName;
+
+beforeAll(async () => {
+  rt = await startTestRuntime({ env: { DRIFT_CHECK_INTERVAL: "0", DRIFT_REMEDIATIONS_PER_DAY: "2" } });
+  sim = rt.runtime.simulator!;
+  partner = await rt.createPartner("Drift MSP");
+  receiver = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    received.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  expect((await rt.call("PUT", "/v1/webhook", { key: partner.apiKey, body: { url } })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await rt?.close();
+  receiver?.close();
+});
+
+const as = (path: string, method = "GET", body?: unknown) =>
+  rt.call(method, path, { key: partner.apiKey, ...(body !== undefined && { body }) });
+
+/** Onboards a fresh tenant through the API and waits for its end. */
+async function onboarded(extra: Record<string, unknown> = {}, status = "succeeded"): Promise<string> {
+  const tenantId = randomUUID();
+  const { status: code, body } = await as("/v1/tenants", "POST", {
+    tenantId,
+    customerName: "contoso",
+    region: "us",
+    ndrAddress: sim.demo(tenantId).admin,
+    ...extra,
+  });
+  expect(code).toBe(202);
+  // A new tenant waits for the customer's consent through the partner's link.
+  if (body.status === "awaiting_consent") expect((await rt.consent(body.consentUrl)).status).toBe(200);
+  expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(status);
+  return tenantId;
+}
+
+/** POST .../drift-checks and wait for every workflow (the check, a remediation) to end. */
+async function check(tenantId: string): Promise<Json> {
+  expect((await as(`/v1/tenants/${tenantId}/drift-checks`, "POST")).status).toBe(202);
+  await rt.runtime.engine.idle();
+  return (await as(`/v1/tenants/${tenantId}/drift`)).body;
+}
+
+const writes = (tenantId: string) =>
+  sim.calls(tenantId).filter((c) => c.write && c.service === "exchange" && c.status < 400);
+const driftEvents = async (tenantId: string) =>
+  ((await as(`/v1/tenants/${tenantId}/events?limit=100`)).body.items as Json[]).filter((e) =>
+    e.type.startsWith("tenant.drift."),
+  );
+const delivered = async () => {
+  // Deliveries are asynchronous: wait until the dispatcher has nothing queued.
+  await new Promise((r) => setTimeout(r, 300));
+  return ((await as("/v1/webhook/deliveries?limit=100")).body.items as Json[]).length;
+};
+
+describe("drift checks", () => {
+  it("a tenant in sync: zero writes, zero webhook deliveries, inSync on the tenant", async () => {
+    const tenantId = await onboarded();
+    const before = { writes: writes(tenantId).length, deliveries: await delivered() };
+    const drift = await check(tenantId);
+    expect(drift).toMatchObject({ inSync: true, differences: [] });
+    expect(writes(tenantId).length).toBe(before.writes);
+    expect(await delivered()).toBe(before.deliveries);
+    expect(await driftEvents(tenantId)).toEqual([]);
+    expect((await as(`/v1/tenants/${tenantId}`)).body.drift.inSync).toBe(true);
+  });
+
+  it("a deleted journal rule: detected within one check, reported once, resolved once", async () => {
+    const tenantId = await onboarded();
+    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    const drift = await check(tenantId);
+    expect(drift.inSync).toBe(false);
+    expect(drift.differences).toContainEqual({
+      step: "journal-rules",
+      object: `journal rule "${RULE}"`,
+      field: "exists",
+      expected: true,
+      actual: false,
+    });
+    await check(tenantId); // still drifting: no second event
+    expect((await driftEvents(tenantId)).map((e) => e.type)).toEqual(["tenant.drift.detected"]);
+    expect((await as(`/v1/tenants/${tenantId}`)).body.status).toBe("succeeded"); // report only
+    expect(writes(tenantId).filter((c) => c.operation === "New-JournalRule")).toHaveLength(1);
+  });
+
+  it("a disabled journal rule and a removed NDR mailbox are each a difference", async () => {
+    const tenantId = await onboarded();
+    sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
+    expect((await check(tenantId)).differences).toEqual([
+      {
+        step: "journal-rules",
+        object: `journal rule "${RULE}"`,
+        field: "enabled",
+        expected: true,
+        actual: false,
+      },
+    ]);
+    const other = await onboarded();
+    sim.tamper(other, { action: "remove-recipient", address: sim.demo(other).admin });
+    const drift = await check(other);
+    expect(drift.differences).toEqual([
+      expect.objectContaining({ step: "check-access", field: "recipient", actual: "no recipient" }),
+    ]);
+    expect((await driftEvents(other)).map((e) => e.type)).toEqual(["tenant.drift.detected"]);
+  });
+
+  it("an edited connector: its smart hosts and validation are differences", async () => {
+    const tenantId = await onboarded({ outboundGateway: true });
+    sim.tamper(tenantId, {
+      action: "set-connector",
+      name: CONNECTOR,
+      changes: { smartHosts: ["mx.evil.example"] },
+    });
+    const drift = await check(tenantId);
+    expect(drift.differences).toContainEqual(
+      expect.objectContaining({
+        step: "connector",
+        field: "smartHosts",
+        expected: AREA1.regions.us.smartHosts,
+        actual: ["mx.evil.example"],
+      }),
+    );
+    expect(drift.differences).toContainEqual(
+      expect.objectContaining({ step: "validate-connector", field: "validated" }),
+    );
+  });
+
+  it("withdrawn consent is drift of access, not a failure", async () => {
+    const tenantId = await onboarded();
+    sim.tamper(tenantId, { action: "revoke-consent" });
+    const drift = await check(tenantId);
+    expect(drift.differences).toEqual([
+      { step: "check-access", object: "admin consent", field: "granted", expected: true, actual: false },
+    ]);
+    expect((await as(`/v1/tenants/${tenantId}`)).body.status).toBe("succeeded");
+  });
+
+  it("checks only succeeded tenants (409), and another partner's tenant is a 404", async () => {
+    const tenantId = await onboarded({ approval: "required" }, "awaiting_approval");
+    expect((await as(`/v1/tenants/${tenantId}/drift-checks`, "POST")).status).toBe(409);
+    const other = await rt.createPartner("Other MSP");
+    for (const path of ["drift", "changes"]) {
+      expect((await rt.call("GET", `/v1/tenants/${tenantId}/${path}`, { key: other.apiKey })).status).toBe(
+        404,
+      );
+    }
+    expect(
+      (await rt.call("POST", `/v1/tenants/${tenantId}/drift-checks`, { key: other.apiKey })).status,
+    ).toBe(404);
+  });
+
+  it("the schedule starts checks of succeeded tenants, spread over the interval", async () => {
+    const tenantId = await onboarded();
+    const { tenantTick, tickMs } = await import("../functions/tasks/drift-schedule.ts");
+    // A time in this tenant's tick of a 6-hour interval.
+    const at = new Date(tenantTick(tenantId) * tickMs(6 * 3_600_000));
+    const started = await rt.runtime.driftTick(at);
+    expect(started).toBeGreaterThanOrEqual(1);
+    await rt.runtime.engine.idle();
+    expect((await as(`/v1/tenants/${tenantId}/drift`)).body.inSync).toBe(true);
+  });
+});
+
+describe("remediation", () => {
+  it("repairs drift with a normal onboarding run, its writes in the audit trail, then resolves", async () => {
+    const tenantId = await onboarded({ onDrift: "remediate" });
+    sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
+    const drift = await check(tenantId);
+    expect(drift).toMatchObject({ inSync: false, remediation: "started" });
+    const tenant = await rt.waitFor(tenantId, ["succeeded", "failed"]);
+    expect(tenant.status).toBe("succeeded");
+    expect(sim.tenant(tenantId).journalRules[0]?.enabled).toBe(true);
+    const { body: changes } = await as(`/v1/tenants/${tenantId}/changes`);
+    expect(changes.items[0]).toMatchObject({
+      step: "journal-rules",
+      cmdlet: "Enable-JournalRule",
+      outcome: "ok",
+      requestedBy: "drift-remediation",
+    });
+    // Onboarding's own writes are older, asked for by the partner.
+    expect(changes.items.at(-1)).toMatchObject({ requestedBy: "partner" });
+    expect((await check(tenantId)).inSync).toBe(true);
+    expect((await driftEvents(tenantId)).map((e) => e.type)).toEqual([
+      "tenant.drift.detected",
+      "tenant.drift.resolved",
+    ]);
+    const types = ((await as(`/v1/tenants/${tenantId}/events?limit=100`)).body.items as Json[]).map(
+      (e) => e.type,
+    );
+    expect(types.filter((t) => t === "tenant.onboarding.started")).toHaveLength(2);
+  });
+
+  it("onDrift can be set by PATCH on an onboarded tenant (other fields stay 409 there)", async () => {
+    const tenantId = await onboarded();
+    const patched = await as(`/v1/tenants/${tenantId}`, "PATCH", { onDrift: "remediate" });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ status: "succeeded", onDrift: "remediate" });
+    expect((await as(`/v1/tenants/${tenantId}`, "PATCH", { ndrAddress: "x@example.com" })).status).toBe(409);
+    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    expect((await check(tenantId)).remediation).toBe("started");
+    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+  });
+
+  it("after the daily limit only reports, and says so", async () => {
+    const tenantId = await onboarded({ onDrift: "remediate" });
+    for (let i = 0; i < 2; i++) {
+      sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+      expect((await check(tenantId)).remediation).toBe("started");
+      await rt.waitFor(tenantId, ["succeeded"]);
+    }
+    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    const drift = await check(tenantId);
+    expect(drift).toMatchObject({ inSync: false, remediation: "daily_limit_reached" });
+    expect((await as(`/v1/tenants/${tenantId}`)).body.status).toBe("succeeded");
+    expect(sim.tenant(tenantId).journalRules).toEqual([]);
+  });
+
+  it("the audit trail pages newest first with an opaque cursor and records offboarding's removals", async () => {
+    const tenantId = await onboarded();
+    expect((await rt.call("DELETE", `/v1/tenants/${tenantId}`, { key: partner.apiKey })).status).toBe(202);
+    await rt.waitFor(tenantId, ["offboarded"]);
+    const first = await as(`/v1/tenants/${tenantId}/changes?limit=1`);
+    expect(first.body.items).toHaveLength(1);
+    const second = await as(`/v1/tenants/${tenantId}/changes?limit=100&cursor=${first.body.nextCursor}`);
+    const all = [...first.body.items, ...second.body.items];
+    expect(all.map((c: Json) => c.at)).toEqual([...all.map((c: Json) => c.at)].sort().reverse());
+    expect(all.map((c: Json) => c.cmdlet)).toContain("Remove-JournalRule");
+    expect(all.find((c: Json) => c.cmdlet === "Remove-JournalRule").step).toBe("remove-journal-rules");
+    expect((await as(`/v1/tenants/${tenantId}/changes?cursor=bogus`)).status).toBe(400);
+  });
+});
+
+describe("plan and approval", () => {
+  it("stops after check-access with the plan, then applies exactly it once approved", async () => {
+    const tenantId = await onboarded({ approval: "required" }, "awaiting_approval");
+    const { body: waiting } = await as(`/v1/tenants/${tenantId}`);
+    expect(writes(tenantId)).toEqual([]);
+    expect(waiting.plan.map((w: Json) => [w.step, w.cmdlet])).toEqual([
+      ["journal-settings", "Set-TransportConfig"],
+      ["journal-rules", "New-JournalRule"],
+    ]);
+    expect(waiting.plan[1].parameters).toMatchObject({
+      Name: RULE,
+      JournalEmailAddress: journalAddress(AREA1, "us", "contoso"),
+      Scope: "External",
+      Enabled: true,
+    });
+    expect((await driftEventsOrAll(tenantId)).at(-1)).toBe("tenant.onboarding.awaiting_approval");
+    expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(202);
+    expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(
+      "succeeded",
+    );
+    expect(writes(tenantId).map((c) => c.operation)).toEqual(waiting.plan.map((w: Json) => w.cmdlet));
+    expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(409);
+  });
+
+  it("a plan made stale is not applied: back to awaiting_approval with a new plan, nothing written", async () => {
+    const tenantId = await onboarded({ approval: "required" }, "awaiting_approval");
+    const before = (await as(`/v1/tenants/${tenantId}`)).body.plan;
+    // Someone sets the NDR address meanwhile: the approved Set-TransportConfig no longer holds.
+    sim.tamper(tenantId, { action: "set-ndr-address", address: sim.demo(tenantId).admin });
+    expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(202);
+    const after = await rt.waitFor(tenantId, ["awaiting_approval", "succeeded", "failed"]);
+    await rt.runtime.engine.idle();
+    expect(after.status).toBe("awaiting_approval");
+    expect(after.error.code).toBe("PLAN_STALE");
+    expect(after.plan).not.toEqual(before);
+    expect(after.plan.map((w: Json) => w.cmdlet)).toEqual(["New-JournalRule"]);
+    expect(writes(tenantId)).toEqual([]);
+  });
+});
+
+async function driftEventsOrAll(tenantId: string): Promise<string[]> {
+  return ((await as(`/v1/tenants/${tenantId}/events?limit=100`)).body.items as Json[]).map((e) => e.type);
+}
