@@ -94,7 +94,7 @@ beforeAll(async () => {
           message: "The journal rule quota is exhausted.",
         });
       }
-      const res = await api.call("POST", "/v1/tenants", { key: apiKey, body });
+      const res = await api.onboard({ partnerId, apiKey }, body);
       expect(res.status, res.text).toBe(202);
       tenants.push(body.tenantId);
     }

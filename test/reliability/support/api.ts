@@ -23,6 +23,12 @@ export interface ApiClient {
   createPartner(name: string): Promise<{ partnerId: string; apiKey: string }>;
   /** Every page of a list (`items`, `nextCursor`). */
   listAll(path: string, key: string): Promise<Json[]>;
+  /**
+   * POST /v1/tenants as the partner; a tenant not bound to it yet (`awaiting_consent`) is then
+   * bound by ops (`bindTenant`), as the customer's consent through the partner's link would, so
+   * that its onboarding starts. Returns the POST's answer.
+   */
+  onboard(partner: { partnerId: string; apiKey: string }, body: unknown): Promise<ApiResponse>;
 }
 
 export function apiClient(url: string, opsKey: string): ApiClient {
@@ -55,6 +61,16 @@ export function apiClient(url: string, opsKey: string): ApiClient {
       const res = await call("POST", "/v1/partners", { body: { name } });
       if (res.status !== 201) throw new Error(`partner not created: ${res.status} ${res.text}`);
       return res.body;
+    },
+    async onboard(partner, body) {
+      const res = await call("POST", "/v1/tenants", { key: partner.apiKey, body });
+      if (res.status === 202 && res.body?.status === "awaiting_consent") {
+        const bound = await call("POST", `/v1/tenants/${res.body.tenantId}/retry`, {
+          body: { bindTenant: true, partnerId: partner.partnerId },
+        });
+        if (bound.status !== 202) throw new Error(`tenant not bound: ${bound.status} ${bound.text}`);
+      }
+      return res;
     },
     async listAll(path, key) {
       const items: Json[] = [];

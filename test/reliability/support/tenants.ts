@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { OnboardingRequest } from "../../../functions/domain/tenant.ts";
+import { HISTORY_ONLY_EVENT_TYPES } from "../../../functions/domain/tenant.ts";
 import { demoOnboardingRequest, type TenantSnapshot } from "../../../infra/local/m365-simulator/index.ts";
 
 /** A `POST /v1/tenants` body. */
@@ -148,4 +149,9 @@ export function sequenceProblems(tenantId: string, list: readonly ListedEvent[])
   const ids = new Set(list.map((e) => e.id));
   if (ids.size !== list.length) problems.push(`${tenantId}: ${list.length - ids.size} duplicate event ids`);
   return problems.slice(0, 3);
+}
+
+/** Whether an event type is kept in the tenant's history only, never sent as a webhook. */
+export function isHistoryOnly(type: string): boolean {
+  return (HISTORY_ONLY_EVENT_TYPES as readonly string[]).includes(type);
 }
