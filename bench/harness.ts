@@ -204,6 +204,7 @@ export interface ApiRuntime {
   sim: Simulator;
   /** A partner's API key (created through `POST /v1/partners`). */
   partnerKey: string;
+  partnerId: string;
   close(): Promise<void>;
 }
 
@@ -234,11 +235,12 @@ export async function startApiRuntime(
     body: JSON.stringify({ name: "Bench Partner" }),
   });
   if (res.status !== 201) throw new Error(`POST /v1/partners answered ${res.status}: ${await res.text()}`);
-  const { apiKey } = (await res.json()) as { apiKey: string };
+  const { apiKey, partnerId } = (await res.json()) as { apiKey: string; partnerId: string };
   return {
     runtime,
     sim: runtime.simulator!,
     partnerKey: apiKey,
+    partnerId,
     close: async () => {
       await runtime.close({ graceMs: 1_000 });
       await rm(dataDir, { recursive: true, force: true });
@@ -258,6 +260,30 @@ export async function postTenant(
     body: JSON.stringify(request),
   });
   return { status: res.status, body: await res.text() };
+}
+
+/**
+ * `POST /v1/tenants` as the runtime's partner, then, for a tenant waiting for its customer's
+ * consent, the binding that consent would make (ops' `bindTenant`, one more request), so that
+ * the onboarding runs. Returns the POST's status code and body.
+ */
+export async function onboardTenant(
+  api: ApiRuntime,
+  request: OnboardingRequest,
+): Promise<{ status: number; body: string }> {
+  const answer = await postTenant(api.runtime.url, api.partnerKey, request);
+  if (
+    answer.status === 202 &&
+    (JSON.parse(answer.body) as { status?: string }).status === "awaiting_consent"
+  ) {
+    const res = await fetch(`${api.runtime.url}/v1/tenants/${request.tenantId}/retry`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${api.runtime.opsApiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ bindTenant: true, partnerId: api.partnerId }),
+    });
+    if (res.status !== 202) return { status: res.status, body: await res.text() };
+  }
+  return answer;
 }
 
 /** Epoch milliseconds with sub-millisecond precision (the simulator's `at` clock). */

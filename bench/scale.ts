@@ -20,8 +20,8 @@ import {
   type Mode,
   modeName,
   onboardingRequest,
+  onboardTenant,
   percentile,
-  postTenant,
   type Result,
   round,
   startApiRuntime,
@@ -56,7 +56,7 @@ interface Level {
 async function runLevel(n: number, profile: boolean): Promise<Level> {
   const api = await startApiRuntime({ simulator: { latencyMs: 0 } });
   try {
-    const warm = await postTenant(api.runtime.url, api.partnerKey, onboardingRequest(MODE));
+    const warm = await onboardTenant(api, onboardingRequest(MODE));
     if (warm.status !== 202) throw new Error(`warm-up POST answered ${warm.status}: ${warm.body}`);
     await api.runtime.engine.idle();
     api.sim.configure({ latencyMs: LATENCY_MS });
@@ -83,7 +83,7 @@ async function runLevel(n: number, profile: boolean): Promise<Level> {
     const answers = await Promise.all(
       requests.map(async (request) => {
         const t = performance.now();
-        const answer = await postTenant(api.runtime.url, api.partnerKey, request);
+        const answer = await onboardTenant(api, request);
         postMs.push(performance.now() - t);
         return answer;
       }),
