@@ -277,6 +277,37 @@ describe("functions", () => {
     });
     expect(() => synth({ m365Cloud: "moon" as never })).toThrow(/m365Cloud must be one of/);
   });
+
+  it("gives retention and drift settings to the functions that use them", () => {
+    const custom = synth({
+      eventRetentionDays: 30,
+      offboardedRetentionDays: 7,
+      driftCheckInterval: "0",
+      driftRemediationsPerDay: 1,
+    });
+    const env = (fn: { node: { defaultChild: unknown } }) =>
+      custom.template.toJSON().Resources[custom.stack.getLogicalId(fn.node.defaultChild as never)].Properties
+        .Environment.Variables;
+    const { api, webhooks, workflow } = custom.stack;
+    for (const fn of [api.handler, webhooks.dispatcher, webhooks.streamForwarder, workflow.task]) {
+      expect(env(fn)).toMatchObject({ EVENT_RETENTION_DAYS: "30", OFFBOARDED_RETENTION_DAYS: "7" });
+    }
+    expect(env(workflow.task)).toMatchObject({ DRIFT_REMEDIATIONS_PER_DAY: "1" });
+    // Interval 0: no schedule, drift checks on demand only.
+    const resources = Object.values(
+      custom.template.toJSON().Resources as Record<
+        string,
+        { Type: string; Properties: Record<string, unknown> }
+      >,
+    );
+    const ticks = resources.filter(
+      (r) => r.Type === "AWS::Events::Rule" && r.Properties["ScheduleExpression"] !== undefined,
+    );
+    expect(ticks).toEqual([]);
+    const defaults =
+      template.toJSON().Resources[stack.getLogicalId(stack.workflow.task.node.defaultChild as never)];
+    expect(defaults.Properties.Environment.Variables).not.toHaveProperty("EVENT_RETENTION_DAYS");
+  });
 });
 
 describe("workflows", () => {

@@ -29,6 +29,14 @@ export interface JournalOnboardingStackProps extends StackProps {
    * `/v1/consent/callback` at the domain the request came to
    */
   readonly consentRedirectUri?: string;
+  /** Time between two drift checks of a tenant (`30m`, `6h`, `1d`; `0`: no schedule). @default "6h" */
+  readonly driftCheckInterval?: string;
+  /** Remediation runs a drift check may start per tenant in 24 hours. @default 3 */
+  readonly driftRemediationsPerDay?: number;
+  /** Days events, settled webhook deliveries and audit entries are kept (`EVENT_RETENTION_DAYS`). @default 90 */
+  readonly eventRetentionDays?: number;
+  /** Days an offboarded tenant's record is kept after offboarding (`OFFBOARDED_RETENTION_DAYS`). @default 30 */
+  readonly offboardedRetentionDays?: number;
   /** Alarm notifications go to this address (a new SNS topic). @default - none */
   readonly alarmEmail?: string;
   /** Alarm notifications go to this existing topic. @default - none */
@@ -93,6 +101,10 @@ export class JournalOnboardingStack extends Stack {
       table: this.table,
       credentials: this.credentials,
       logRetention,
+      ...(props.driftCheckInterval !== undefined && { driftCheckInterval: props.driftCheckInterval }),
+      ...(props.driftRemediationsPerDay !== undefined && {
+        driftRemediationsPerDay: props.driftRemediationsPerDay,
+      }),
       taskEnvironment: {
         M365_CLOUD: m365Cloud,
         ...(endpoints.authorityHost ? { M365_AUTHORITY_HOST: endpoints.authorityHost } : {}),
@@ -144,6 +156,25 @@ export class JournalOnboardingStack extends Stack {
     this.webhookSecretKey.grantDecrypt(this.webhooks.dispatcher);
     this.api.handler.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
     this.webhooks.dispatcher.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
+
+    // Every function that writes events, deliveries or tenants sets their TTLs from these.
+    const retention = {
+      ...(props.eventRetentionDays !== undefined && {
+        EVENT_RETENTION_DAYS: String(props.eventRetentionDays),
+      }),
+      ...(props.offboardedRetentionDays !== undefined && {
+        OFFBOARDED_RETENTION_DAYS: String(props.offboardedRetentionDays),
+      }),
+    };
+    for (const fn of [
+      this.api.handler,
+      this.webhooks.dispatcher,
+      this.webhooks.streamForwarder,
+      this.workflow.watchdog,
+      this.workflow.task,
+    ]) {
+      for (const [name, value] of Object.entries(retention)) fn.addEnvironment(name, value);
+    }
 
     this.monitoring = new Monitoring(this, "Monitoring", {
       api: this.api.api,
