@@ -2,10 +2,10 @@
  * API keys: the lookup item `APIKEY#<sha256>` / `APIKEY` (hash -> principal) and, for partner
  * keys, the listing item `PARTNER#<partnerId>` / `KEY#<keyId>` (to list and revoke by id).
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { ApiKeyInfo, ApiKeyPrincipal, Principal } from "../../domain/store.ts";
 import { apiKeyKey, PARTNER_API_KEY_SK_PREFIX, partnerApiKeyKey, partnerKey } from "./keys.ts";
-import type { TableContext } from "./query.ts";
+import { queryAll, type TableContext } from "./query.ts";
 
 export class ApiKeyRecords {
   readonly #ctx: TableContext;
@@ -71,26 +71,16 @@ export class ApiKeyRecords {
   }
 
   async listApiKeys(partnerId: string): Promise<ApiKeyInfo[]> {
-    const keys: ApiKeyInfo[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.#ctx.client.send(
-        new QueryCommand({
-          TableName: this.#ctx.table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          ExpressionAttributeValues: {
-            ":pk": partnerKey(partnerId).pk,
-            ":prefix": PARTNER_API_KEY_SK_PREFIX,
-          },
-          ConsistentRead: true,
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
-      for (const item of result.Items ?? []) {
-        keys.push({ keyId: item["keyId"] as string, createdAt: item["createdAt"] as string });
-      }
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.#ctx.client, {
+      TableName: this.#ctx.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": partnerKey(partnerId).pk, ":prefix": PARTNER_API_KEY_SK_PREFIX },
+      ConsistentRead: true,
+    });
+    const keys = items.map((item) => ({
+      keyId: item["keyId"] as string,
+      createdAt: item["createdAt"] as string,
+    }));
     return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.keyId.localeCompare(b.keyId));
   }
 

@@ -111,11 +111,8 @@ export async function diffConnectors(ctx: DiffContext): Promise<StepDiff> {
 /** Step `connector`: creates or corrects what `diffConnectors` found. */
 export async function applyConnectorDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
-  const changes = await applyObjects(diff, async (action) => {
+  const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
-      case "adopt":
-        await ctx.adopt(action.adoptKind, action.name, action.previous);
-        return undefined;
       case "new-connector":
         await ctx.own("connectors", action.spec.name);
         await exchange.newOutboundConnector(action.spec, {
@@ -192,7 +189,7 @@ export async function diffValidation(ctx: DiffContext): Promise<StepDiff> {
  * message when the verdict is a failure (or unreadable).
  */
 export async function applyValidationDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
-  const changes = await applyObjects(diff, async (action) => {
+  const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
       case "validate-connector":
         await validateOne(ctx, action);

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import type { DistributionGroupSpec, JournalRuleSpec, OutboundConnectorSpec } from "../m365.ts";
 import type { AdoptedObjects } from "../store.ts";
 import type { StepName } from "../tenant.ts";
-import { settled } from "./context.ts";
+import { type StepContext, settled } from "./context.ts";
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -222,13 +222,19 @@ export function addAction(diff: StepDiff, object: string, action: StepAction, re
  * action and says what changed (for logs and tests). Waits for every object before failing.
  */
 export async function applyObjects(
+  ctx: Pick<StepContext, "adopt">,
   diff: StepDiff,
-  run: (action: StepAction) => Promise<string | undefined>,
+  run: (action: Exclude<StepAction, { kind: "adopt" }>) => Promise<string | undefined>,
 ): Promise<string[]> {
   const changes: string[] = [];
   await settled(
     diff.objects.map(async ({ actions }) => {
       for (const action of actions) {
+        // Bookkeeping common to every step: an adopted object's previous values, before its first change.
+        if (action.kind === "adopt") {
+          await ctx.adopt(action.adoptKind, action.name, action.previous);
+          continue;
+        }
         const change = await run(action);
         if (change) changes.push(change);
       }

@@ -83,7 +83,7 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
 /** Step `groups`: creates the groups and adds the members `diffGroups` found missing. */
 export async function applyGroupsDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
-  const changes = await applyObjects(diff, async (action) => {
+  const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
       case "new-group":
         await ctx.own("groups", action.spec.name);

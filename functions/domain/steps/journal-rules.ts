@@ -124,11 +124,8 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
 /** Step `journal-rules`: creates, corrects and enables what `diffJournalRules` found. */
 export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
-  const changes = await applyObjects(diff, async (action) => {
+  const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
-      case "adopt":
-        await ctx.adopt(action.adoptKind, action.name, action.previous);
-        return undefined;
       case "new-journal-rule":
         await ctx.own("journalRules", action.spec.name);
         await exchange.newJournalRule(action.spec, {

@@ -108,7 +108,7 @@ export async function diffJournalSettings(ctx: DiffContext): Promise<StepDiff> {
 
 /** Step `journal-settings`: sets what `diffJournalSettings` found, remembering the previous value. */
 export async function applyJournalSettingsDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
-  const changes = await applyObjects(diff, async (action) => {
+  const changes = await applyObjects(ctx, diff, async (action) => {
     if (action.kind !== "set-ndr-address") throw new Error(`journal-settings cannot apply ${action.kind}`);
     await ctx.rememberPreviousNdrTo(action.previous);
     await ctx.m365.exchange.setTransportConfig({ journalingReportNdrTo: action.address });
