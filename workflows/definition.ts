@@ -5,25 +5,27 @@
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
- * Shape of the onboarding workflow (the journaling guide's steps in dependency order; independent steps
- * side by side):
+ * Shape of the onboarding workflow (the journaling guide's steps in dependency order; read once,
+ * then write):
  *
- *   CheckAccess --consent missing--> AwaitConsent (ends, tenant awaiting_consent)
+ *   CheckAccess: access, plus ONE wave of reads for every remaining step's comparison; the
+ *        |       diffs go forward in the state ($.plan.diffs) so the writes need no reads
+ *        |  \--consent missing--> AwaitConsent (ends, tenant awaiting_consent)
  *        |  \--permission missing--> AwaitPermissions (ends, tenant awaiting_permissions)
  *        |  \--approval required--> AwaitApproval (ends, tenant awaiting_approval with its plan)
  *        |
- *   Configure (Parallel)
- *     ├─ connector? -> Connector -> ValidateConnector
- *     ├─ JournalSettings
- *     └─ groups? -> Groups
+ *   Configure: connector, journal-settings and groups, side by side in one invocation
  *        |
- *   all three ok? -> JournalRules -> OnboardingSucceeded
- *        else     -> OnboardingFailed -> Fail
+ *   connector? -> ValidateConnector
+ *        |
+ *   JournalRules -> OnboardingSucceeded          (any failure -> OnboardingFailed -> Fail)
  *
  * Journal rules come last: they need the NDR address and the groups, and journaling must not
  * start through an outbound connector that has not passed validation (the guide validates
- * before the rule exists). A failing step is caught in its own branch and recorded, so sibling
- * branches finish their work instead of being cancelled, and a retry has less left to do.
+ * before the rule exists). Configure's three steps run side by side inside ONE task (not a
+ * Parallel state): they meet the same warm container and token cache as CheckAccess, and a
+ * failing step still waits for its siblings, whose work is recorded, so a retry has less left
+ * to do (a retry skips the steps that succeeded).
  */
 import { ErrorName } from "../functions/domain/errors.ts";
 import type { OffboardingStepName, StepName } from "../functions/domain/tenant.ts";
@@ -37,10 +39,8 @@ import type { OffboardingStepName, StepName } from "../functions/domain/tenant.t
  */
 export const WORKFLOW_TASKS = [
   "CheckAccess",
-  "Connector",
+  "Configure",
   "ValidateConnector",
-  "JournalSettings",
-  "Groups",
   "JournalRules",
   "RecordOutcome",
   "Offboard",
@@ -54,12 +54,17 @@ export const TASK_FUNCTION = { name: "WorkflowTask", entry: "functions/tasks/wor
 /** The task of each onboarding step. */
 export const STEP_TASKS: Readonly<Record<StepName, TaskName>> = {
   "check-access": "CheckAccess",
-  connector: "Connector",
+  connector: "Configure",
   "validate-connector": "ValidateConnector",
-  "journal-settings": "JournalSettings",
-  groups: "Groups",
+  "journal-settings": "Configure",
+  groups: "Configure",
   "journal-rules": "JournalRules",
 };
+
+/** The steps the Configure task runs side by side (those that apply to the tenant). */
+export const CONFIGURE_STEPS = (Object.keys(STEP_TASKS) as StepName[]).filter(
+  (step) => STEP_TASKS[step] === "Configure",
+);
 
 /** Outcomes the RecordOutcome task records (its `outcome` input). */
 export type Outcome =
@@ -159,6 +164,13 @@ const HYDRATION_RETRY: Json = {
 /** Every task that talks to Microsoft 365 retries these. */
 const M365_RETRIES: Json[] = [TRANSIENT_RETRY, THROTTLE_RETRY, HYDRATION_RETRY];
 
+/** The error names a step's task is retried on by the workflow (after its in-task attempts). */
+export const WORKFLOW_RETRIED_ERRORS: ReadonlySet<string> = new Set(
+  [...M365_RETRIES, VALIDATION_PENDING_RETRY, VALIDATION_FAILED_RETRY].flatMap(
+    (r) => r["ErrorEquals"] as string[],
+  ),
+);
+
 /** Bookkeeping tasks only touch DynamoDB: a short retry on any failure. */
 const RECORD_RETRY: Json = {
   ErrorEquals: ["States.ALL"],
@@ -194,84 +206,39 @@ function recordOutcome(taskArn: (t: TaskName) => string, outcome: Outcome, extra
   );
 }
 
-const ok = (value: boolean): Json => ({ Type: "Pass", Result: { ok: value }, End: true });
+/** The diffs CheckAccess read, for the first attempt of each later step (see functions/domain/steps/wave.ts). */
+const DIFFS_INPUT = { "diffs.$": "$.plan.diffs" };
 
 /**
- * One onboarding step inside a branch: the task, its failure recording, and `next` on success
- * (`undefined` ends the branch with `{ok: true}`).
+ * A task that runs onboarding steps: on failure (after its retries) the steps it ran that did not
+ * succeed are recorded as failed, then the onboarding fails.
  */
-function stepStates(
+function stepTask(
   taskArn: (t: TaskName) => string,
-  step: StepName,
-  state: string,
-  next: string | undefined,
+  name: TaskName,
+  steps: StepName[],
   retry: Json[],
+  next: string,
 ): States {
-  const succeeded = `${state} succeeded`;
-  const failed = `${state} failed`;
-  const states: States = {
-    [state]: task(
-      taskArn,
-      STEP_TASKS[step],
-      {},
-      {
-        ResultPath: null,
-        Retry: [LAMBDA_SERVICE_RETRY, ...retry],
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: `Record ${state} failure` }],
-        Next: next ?? succeeded,
-      },
-    ),
-    [`Record ${state} failure`]: recordOutcome(
+  const record = `Record ${name} failure`;
+  return {
+    [name]: task(taskArn, name, DIFFS_INPUT, {
+      ResultPath: null,
+      Retry: [LAMBDA_SERVICE_RETRY, ...retry],
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: record }],
+      Next: next,
+    }),
+    [record]: recordOutcome(
       taskArn,
       "step_failed",
-      { step, "error.$": "$.error" },
-      { Next: failed },
+      steps.length === 1 ? { step: steps[0], "error.$": "$.error" } : { steps, "error.$": "$.error" },
+      { Next: "OnboardingFailed" },
     ),
-    [failed]: ok(false),
-  };
-  if (!next) states[succeeded] = ok(true);
-  return states;
-}
-
-/** Ends a branch early with `{ok: true}` when the step does not apply. */
-function onlyIf(flag: string, state: string, then: string): Json {
-  return {
-    Type: "Choice",
-    Choices: [{ Variable: `$.plan.${flag}`, BooleanEquals: true, Next: then }],
-    Default: `${state} not needed`,
   };
 }
-
-const allOk = (path: string, count: number): Json[] =>
-  Array.from({ length: count }, (_, i) => ({ Variable: `${path}[${i}].ok`, BooleanEquals: true }));
 
 /** The onboarding state machine; `taskArn` renders a task's Resource. */
 export function onboardingDefinition(taskArn: (task: TaskName) => string): Json {
-  const connectorBranch = {
-    StartAt: "Connector needed?",
-    States: {
-      "Connector needed?": onlyIf("connector", "Connector", "Connector"),
-      "Connector not needed": ok(true),
-      ...stepStates(taskArn, "connector", "Connector", "ValidateConnector", M365_RETRIES),
-      ...stepStates(taskArn, "validate-connector", "ValidateConnector", undefined, [
-        ...M365_RETRIES,
-        VALIDATION_PENDING_RETRY,
-        VALIDATION_FAILED_RETRY,
-      ]),
-    },
-  };
-  const settingsBranch = {
-    StartAt: "JournalSettings",
-    States: stepStates(taskArn, "journal-settings", "JournalSettings", undefined, M365_RETRIES),
-  };
-  const groupsBranch = {
-    StartAt: "Groups needed?",
-    States: {
-      "Groups needed?": onlyIf("groups", "Groups", "Groups"),
-      "Groups not needed": ok(true),
-      ...stepStates(taskArn, "groups", "Groups", undefined, M365_RETRIES),
-    },
-  };
   return {
     Comment: "Onboards a Microsoft 365 tenant to journaling.",
     StartAt: "CheckAccess",
@@ -323,37 +290,20 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         { step: "check-access", "error.$": "$.error" },
         { Next: "OnboardingFailed" },
       ),
-      Configure: {
-        Type: "Parallel",
-        ResultPath: "$.branches",
-        Branches: [connectorBranch, settingsBranch, groupsBranch],
-        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "OnboardingFailed" }],
-        Next: "Configured?",
-      },
-      "Configured?": {
+      ...stepTask(taskArn, "Configure", CONFIGURE_STEPS, M365_RETRIES, "Connector needed?"),
+      "Connector needed?": {
         Type: "Choice",
-        Choices: [{ And: allOk("$.branches", 3), Next: "JournalRules" }],
-        Default: "OnboardingFailed",
+        Choices: [{ Variable: "$.plan.connector", BooleanEquals: true, Next: "ValidateConnector" }],
+        Default: "JournalRules",
       },
-      JournalRules: task(
+      ...stepTask(
         taskArn,
+        "ValidateConnector",
+        ["validate-connector"],
+        [...M365_RETRIES, VALIDATION_PENDING_RETRY, VALIDATION_FAILED_RETRY],
         "JournalRules",
-        {},
-        {
-          ResultPath: null,
-          Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
-          Catch: [
-            { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record JournalRules failure" },
-          ],
-          Next: "OnboardingSucceeded",
-        },
       ),
-      "Record JournalRules failure": recordOutcome(
-        taskArn,
-        "step_failed",
-        { step: "journal-rules", "error.$": "$.error" },
-        { Next: "OnboardingFailed" },
-      ),
+      ...stepTask(taskArn, "JournalRules", ["journal-rules"], M365_RETRIES, "OnboardingSucceeded"),
       OnboardingSucceeded: recordOutcome(taskArn, "succeeded", {}, { End: true }),
       OnboardingFailed: recordOutcome(taskArn, "failed", {}, { Next: "Failed" }),
       Failed: { Type: "Fail", Error: "OnboardingFailed", Cause: "A step failed; see the tenant's steps." },

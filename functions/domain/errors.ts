@@ -98,6 +98,13 @@ export class InvalidRequestError extends OnboardingError {
   readonly code = "M365_INVALID_REQUEST";
 }
 
+/**
+ * Exchange refused to create an object because one exists with that name (or another object uses
+ * its address). To the workflow and the partner it is an InvalidRequestError (same name, same
+ * code); a step that compared before someone created the object tells it apart to read again.
+ */
+export class ObjectExistsError extends InvalidRequestError {}
+
 /** The Exchange organisation needs `Enable-OrganizationCustomization` first. */
 export class DehydratedOrganizationError extends OnboardingError {
   override readonly name = ErrorName.DehydratedOrganization;

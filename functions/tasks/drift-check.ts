@@ -33,22 +33,30 @@ async function diffOrDifference(ctx: DiffContext, step: StepName): Promise<StepD
   try {
     return await DIFFS[step](ctx);
   } catch (err) {
-    if (!(err instanceof InvalidGroupMemberError)) throw err;
-    return {
-      step,
-      differences: [
-        {
-          step,
-          object: "distribution groups",
-          field: "members",
-          expected: "recipients",
-          actual: err.message,
-        },
-      ],
-      writes: [],
-      objects: [],
-    };
+    return failedDiff(step, err);
   }
+}
+
+/**
+ * The diff of a step whose comparison threw `err`: a member that is no recipient (someone removed
+ * it) is a difference with no write; anything else is rethrown.
+ */
+export function failedDiff(step: StepName, err: unknown): StepDiff {
+  if (!(err instanceof InvalidGroupMemberError)) throw err;
+  return {
+    step,
+    differences: [
+      {
+        step,
+        object: "distribution groups",
+        field: "members",
+        expected: "recipients",
+        actual: err.message,
+      },
+    ],
+    writes: [],
+    objects: [],
+  };
 }
 
 /**

@@ -6,7 +6,12 @@
  * desired-state steps of `functions/domain/steps/`.
  */
 
-import type { Outcome, TaskName } from "../../workflows/definition.ts";
+import {
+  CONFIGURE_STEPS,
+  type Outcome,
+  type TaskName,
+  WORKFLOW_RETRIED_ERRORS,
+} from "../../workflows/definition.ts";
 import { recordingTenant } from "../adapters/m365/change-recorder.ts";
 import type { ChangeLogStore } from "../domain/change-log.ts";
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
@@ -24,13 +29,19 @@ import {
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
 import { DEFAULT_PROVIDER, type ProviderProfile } from "../domain/provider.ts";
-import { sameWrites } from "../domain/steps/diff.ts";
-import { APPLIES, DIFFS, type DiffContext, STEPS, type StepContext } from "../domain/steps/index.ts";
+import { checkAccess } from "../domain/steps/check-access.ts";
+import { type PlannedWrite, type StepDiff, sameWrites } from "../domain/steps/diff.ts";
+import { APPLIES, DIFFS, type DiffContext, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
+import { forwardable, isStaleAnswer, readingOnce, settleWave, type WaveDiffs } from "../domain/steps/wave.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
 import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
-import { applicableSteps, OFFBOARDING_STEP_NAMES, type StepName } from "../domain/tenant.ts";
-import { driftOutcome, findDifferences, planFor } from "./drift-check.ts";
+import { applicableSteps, OFFBOARDING_STEP_NAMES, STEP_NAMES, type StepName } from "../domain/tenant.ts";
+import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
+
+/** Whether the workflow retries the task that threw `err` (so a retry can still succeed). */
+const retriedByWorkflow = (err: unknown): boolean =>
+  err instanceof Error && WORKFLOW_RETRIED_ERRORS.has(err.name);
 
 /** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
 const HYDRATION_CLAIM_MS = 70 * 60_000;
@@ -84,12 +95,18 @@ export interface TaskInput {
   part?: OffboardPart;
   /** The drift check's id (CheckDrift). */
   check?: string;
+  /** step_failed of a task that ran several steps: those of them that did not succeed fail. */
+  steps?: StepName[];
+  /** The diffs CheckAccess's wave read (Configure, ValidateConnector, JournalRules). */
+  diffs?: WaveDiffs;
 }
 
 /** What CheckAccess returns: which optional branches the workflow runs. */
 export interface Plan {
   connector: boolean;
   groups: boolean;
+  /** The diffs the wave read, for the first attempt of the steps after it (those that fit the state). */
+  diffs: WaveDiffs;
   /** approval: required and no (still valid) approved plan: the tenant now awaits approval. */
   awaitingApproval?: boolean;
 }
@@ -238,119 +255,205 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     return at;
   };
 
-  const runStep =
-    (step: StepName): TaskHandler =>
+  /** The step's record on the tenant. */
+  const stepOf = (stored: StoredTenant, step: StepName) => stored.tenant.steps.find((s) => s.name === step);
+
+  const runningPatch = () => ({
+    status: "running" as const,
+    countAttempt: true,
+    startedAt: now(),
+    error: null,
+    progress: null,
+  });
+
+  /** Records a step's failed attempt: the error stays visible while the workflow retries; the Catch marks it failed. */
+  const stepFailed = async (stored: StoredTenant, step: StepName, started: number, err: unknown) => {
+    const error = toErrorInfo(err);
+    // A permission error also records what is missing, for `awaiting_permissions`.
+    const missing =
+      err instanceof PermissionMissingError
+        ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
+        : {};
+    await write(stored.tenant.tenantId, stored.internals.run, {
+      steps: { [step]: { error } },
+      ...missing,
+    }).catch(() => undefined);
+    deps.onStepResult?.({
+      tenantId: stored.tenant.tenantId,
+      step,
+      outcome: "failed",
+      durationMs: Date.now() - started,
+      changes: [],
+      error,
+      ...(err instanceof Error && { rawMessage: err.message }),
+    });
+  };
+
+  /** Records a step's success (fenced by its attempt) with its event. */
+  const stepSucceeded = async (stored: StoredTenant, step: StepName, started: number, changes: string[]) => {
+    const attempts = stepOf(stored, step)?.attempts;
+    await write(stored.tenant.tenantId, stored.internals.run, {
+      ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
+      expectStatus: ["running"],
+      steps: { [step]: { status: "succeeded", finishedAt: now(), error: null, progress: null } },
+      event: { type: "tenant.onboarding.step_succeeded", step },
+    });
+    deps.onStepResult?.({
+      tenantId: stored.tenant.tenantId,
+      step,
+      outcome: "succeeded",
+      durationMs: Date.now() - started,
+      changes,
+    });
+  };
+
+  const skipped = (tenantId: string, step: StepName) =>
+    deps.onStepResult?.({ tenantId, step, outcome: "skipped", durationMs: 0, changes: [] });
+
+  /**
+   * One step's writes. Its first attempt applies the diff CheckAccess's wave read (`forwarded`),
+   * without reading again; a retry, or a step whose diff did not come forward, compares afresh.
+   * A write answering that the state changed since the wave (not found, exists already) makes
+   * the step read again and compare once more. A run applying an approved plan makes exactly the
+   * approved writes, or none (PLAN_STALE).
+   */
+  const applyStep = async (stored: StoredTenant, step: StepName, forwarded: StepDiff | undefined) => {
+    const ctx = await contextFor(stored, step);
+    const approved = stored.internals.approvedPlan;
+    const checked = (diff: StepDiff) => {
+      if (
+        approved &&
+        !sameWrites(
+          diff.writes,
+          approved.filter((w) => w.step === step),
+        )
+      ) {
+        throw new PlanStaleError(
+          `The tenant changed after the plan was approved: step ${step} would now make other writes than approved, so it wrote nothing. Retry the tenant for a new plan.`,
+        );
+      }
+      return diff;
+    };
+    const firstAttempt = stepOf(stored, step)?.attempts === 1;
+    return hydrating(stored, ctx, async () => {
+      if (!(forwarded && firstAttempt)) return APPLIES[step](ctx, checked(await DIFFS[step](ctx)));
+      try {
+        return await APPLIES[step](ctx, checked(forwarded));
+      } catch (err) {
+        if (!isStaleAnswer(err)) throw err;
+        // What it recorded meanwhile (e.g. an object about to be created) is in the store.
+        const again = await contextFor(await load(stored.tenant.tenantId, stored.internals.run), step);
+        return APPLIES[step](again, checked(await DIFFS[step](again)));
+      }
+    });
+  };
+
+  /**
+   * Runs onboarding steps after check-access, side by side (Configure: connector, journal-settings
+   * and groups; otherwise one step): one write marks them running, each records its own success
+   * or error, and the task fails only after every step settled, with an error the workflow
+   * retries if any step has one (so a sibling's retryable fault is retried even when another step
+   * failed for good; the retry skips what succeeded).
+   */
+  const runSteps =
+    (steps: readonly StepName[]): TaskHandler =>
     async (input) => {
       let stored = await load(input.tenantId, input.run);
       const { groups } = stored.tenant;
-      const plan: Plan = {
-        connector: stored.tenant.outboundGateway,
-        groups: stored.tenant.region === "split",
-      };
-      const current = stored.tenant.steps.find((s) => s.name === step);
-      if (!applicableSteps(stored.tenant).has(step) || current?.status === "succeeded") {
-        if (step === "check-access") await markRunning(stored, {});
-        deps.onStepResult?.({
-          tenantId: input.tenantId,
-          step,
-          outcome: "skipped",
-          durationMs: 0,
-          changes: [],
-        });
-        return plan;
-      }
+      const applicable = applicableSteps(stored.tenant);
+      const todo = steps.filter(
+        (step) => applicable.has(step) && stepOf(stored, step)?.status !== "succeeded",
+      );
+      for (const step of steps) if (!todo.includes(step)) skipped(input.tenantId, step);
+      if (todo.length === 0) return null;
       const started = Date.now();
-      const running: TenantChange = {
-        steps: {
-          [step]: { status: "running", countAttempt: true, startedAt: now(), error: null, progress: null },
-        },
-      };
-      // The workflow's first task also moves the tenant to running, in the same write.
-      stored =
-        step === "check-access"
-          ? await markRunning(stored, running)
-          : (await write(input.tenantId, input.run, { ...running, expectStatus: ["running"] })).stored;
+      stored = (
+        await write(input.tenantId, input.run, {
+          steps: Object.fromEntries(todo.map((step) => [step, runningPatch()])),
+          expectStatus: ["running"],
+        })
+      ).stored;
       // The groups as loaded (a write's answer may leave out large ones, stored apart).
       if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
-      const ctx = await contextFor(stored, step);
-      const approved = stored.internals.approvedPlan;
-      // A run applying an approved plan: the step's writes must be exactly the approved ones.
-      const apply = async () => {
-        if (!approved || step === "check-access") return STEPS[step](ctx);
-        const diff = await DIFFS[step](ctx);
-        if (
-          !sameWrites(
-            diff.writes,
-            approved.filter((w) => w.step === step),
-          )
-        ) {
-          throw new PlanStaleError(
-            `The tenant changed after the plan was approved: step ${step} would now make other writes than approved, so it wrote nothing. Retry the tenant for a new plan.`,
-          );
-        }
-        return APPLIES[step](ctx, diff);
-      };
-      try {
-        const outcome = await hydrating(stored, ctx, apply);
-        if (step === "check-access" && stored.tenant.approval === "required") {
-          const stop = await awaitApproval(stored, ctx);
-          if (stop) {
-            deps.onStepResult?.({
-              tenantId: input.tenantId,
-              step,
-              outcome: "succeeded",
-              durationMs: Date.now() - started,
-              changes: [],
-            });
-            return { ...plan, awaitingApproval: true };
+      const after = stored;
+      const results = await Promise.allSettled(
+        todo.map(async (step) => {
+          try {
+            const outcome = await applyStep(after, step, input.diffs?.[step]);
+            await stepSucceeded(after, step, started, outcome.changes);
+          } catch (err) {
+            await stepFailed(after, step, started, err);
+            throw err;
           }
-        }
-        const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts;
-        await write(input.tenantId, input.run, {
-          ...(attempts !== undefined && { expectAttempt: { step, attempts } }),
-          expectStatus: ["running"],
-          steps: { [step]: { status: "succeeded", finishedAt: now(), error: null, progress: null } },
-          event: { type: "tenant.onboarding.step_succeeded", step },
-        });
+        }),
+      );
+      const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+      if (failures.length > 0) throw failures.find(retriedByWorkflow) ?? failures[0];
+      return null;
+    };
+
+  /**
+   * CheckAccess: the token, Graph GET /organization, the permission preflight and the NDR check,
+   * and in the same wave of reads every remaining step's comparison (each read made once). Stops
+   * the run for consent, permissions or approval; otherwise returns which optional steps apply
+   * and the diffs that go forward to the writing tasks.
+   */
+  const checkAccessTask: TaskHandler = async (input) => {
+    let stored = await load(input.tenantId, input.run);
+    const { groups } = stored.tenant;
+    const applicable = applicableSteps(stored.tenant);
+    const base: Plan = {
+      connector: stored.tenant.outboundGateway,
+      groups: stored.tenant.region === "split",
+      diffs: {},
+    };
+    const accessDone = stepOf(stored, "check-access")?.status === "succeeded";
+    const started = Date.now();
+    // The workflow's first task also moves the tenant to running, in the same write.
+    stored = await markRunning(stored, accessDone ? {} : { steps: { "check-access": runningPatch() } });
+    if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
+    if (accessDone) skipped(input.tenantId, "check-access");
+    const ctx = await contextFor(stored, "check-access");
+    const wave: StepContext = { ...ctx, m365: readingOnce(ctx.m365) };
+    const later = STEP_NAMES.filter(
+      (step) =>
+        step !== "check-access" && applicable.has(step) && stepOf(stored, step)?.status !== "succeeded",
+    );
+    const [access, ...reads] = await Promise.allSettled([
+      accessDone ? Promise.resolve() : checkAccess(wave),
+      ...later.map((step) => DIFFS[step](wave)),
+    ]);
+    if (access?.status === "rejected") {
+      await stepFailed(stored, "check-access", started, access.reason);
+      throw access.reason;
+    }
+    const { diffs, failures } = settleWave(
+      ctx,
+      Object.fromEntries(later.map((step, i) => [step, reads[i] as PromiseSettledResult<StepDiff>])),
+    );
+    if (stored.tenant.approval === "required") {
+      const plan = later.flatMap((step) => diffs[step]?.writes ?? failedDiff(step, failures[step]).writes);
+      if (await awaitApproval(stored, plan)) {
         deps.onStepResult?.({
           tenantId: input.tenantId,
-          step,
+          step: "check-access",
           outcome: "succeeded",
           durationMs: Date.now() - started,
-          changes: outcome.changes,
-        });
-        return plan;
-      } catch (err) {
-        const error = toErrorInfo(err);
-        // The last error stays visible while the workflow retries; the Catch marks the step failed.
-        // A permission error also records what is missing, for `awaiting_permissions`.
-        const missing =
-          err instanceof PermissionMissingError
-            ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
-            : {};
-        await write(input.tenantId, input.run, { steps: { [step]: { error } }, ...missing }).catch(
-          () => undefined,
-        );
-        deps.onStepResult?.({
-          tenantId: input.tenantId,
-          step,
-          outcome: "failed",
-          durationMs: Date.now() - started,
           changes: [],
-          error,
-          ...(err instanceof Error && { rawMessage: err.message }),
         });
-        throw err;
+        return { ...base, awaitingApproval: true };
       }
-    };
+    }
+    if (!accessDone) await stepSucceeded(stored, "check-access", started, []);
+    return { ...base, diffs: forwardable(diffs) };
+  };
 
   /**
    * approval: required, after check-access: the plan from the live tenant (reads only). Without
    * an approved plan, or when the approved one no longer matches it, the tenant stops in
    * `awaiting_approval` with this plan and nothing is written; returns whether it stopped.
    */
-  const awaitApproval = async (stored: StoredTenant, ctx: DiffContext): Promise<boolean> => {
-    const plan = await planFor(ctx);
+  const awaitApproval = async (stored: StoredTenant, plan: PlannedWrite[]): Promise<boolean> => {
     const approved = stored.internals.approvedPlan;
     if (approved && sameWrites(plan, approved)) return false;
     const stale = approved
@@ -441,6 +544,22 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 
   const recordOutcome: TaskHandler = async (input) => {
     try {
+      if (input.outcome === "step_failed" && input.steps) {
+        // A task of several steps: each that did not succeed fails with its own last error.
+        const { tenant } = await load(input.tenantId, input.run);
+        for (const s of tenant.steps) {
+          if (!(input.steps as readonly string[]).includes(s.name)) continue;
+          if (s.status !== "running" && s.status !== "pending") continue;
+          const error = s.error ?? caughtToErrorInfo(input.error);
+          const step = s.name as StepName;
+          await write(input.tenantId, input.run, {
+            expectStatus: ["running"],
+            steps: { [step]: { status: "failed", finishedAt: now(), error } },
+            event: { type: "tenant.onboarding.step_failed", step, error },
+          });
+        }
+        return null;
+      }
       const change = await outcomeChange(input, (id) => load(id, input.run), gateway, now);
       await write(input.tenantId, input.run, change);
     } catch (err) {
@@ -491,12 +610,10 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   };
 
   return {
-    CheckAccess: runStep("check-access"),
-    Connector: runStep("connector"),
-    ValidateConnector: runStep("validate-connector"),
-    JournalSettings: runStep("journal-settings"),
-    Groups: runStep("groups"),
-    JournalRules: runStep("journal-rules"),
+    CheckAccess: checkAccessTask,
+    Configure: runSteps(CONFIGURE_STEPS),
+    ValidateConnector: runSteps(["validate-connector"]),
+    JournalRules: runSteps(["journal-rules"]),
     RecordOutcome: recordOutcome,
     Offboard: offboardPart,
     CheckDrift: checkDrift,

@@ -9,6 +9,7 @@ import {
   ConsentRequiredError,
   DehydratedOrganizationError,
   InvalidRequestError,
+  ObjectExistsError,
   M365ConfigurationError,
   NotFoundError,
   type OnboardingError,
@@ -105,6 +106,8 @@ const TRANSIENT_EXCEPTIONS =
 const CONCURRENCY_LIMIT =
   /maximum number of concurrent requests|concurrent requests per tenant|too many concurrent/i;
 /** "... matches multiple entries": arrives as ManagementObjectNotFoundException too; never "absent". */
+/** Exchange's answer to a New-* whose name (or address) is taken. */
+export const ALREADY_EXISTS = /AlreadyExists|already exists|already being used/i;
 const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|matches more than one/i;
 /**
  * A cmdlet outside the app's role assignments: PowerShell's "The term 'X' is not recognized as a
@@ -287,6 +290,9 @@ function classify(
   }
   if (status === 401 || status === 403) return withDetails(new AccessDeniedError(message), d);
   if (NOT_FOUND_TEXT.test(typeAndText)) return withDetails(new NotFoundError(message), d);
+  if (service === "exchange" && ALREADY_EXISTS.test(typeAndText)) {
+    return withDetails(new ObjectExistsError(message), d);
+  }
   return withDetails(new InvalidRequestError(message), d);
 }
 

@@ -20,7 +20,7 @@ import type {
   Recipient,
   TransportConfig,
 } from "../../domain/m365.ts";
-import { m365ErrorDetails } from "./error-model.ts";
+import { ALREADY_EXISTS, m365ErrorDetails } from "./error-model.ts";
 import type { CmdletParameters, CmdletRow, ExchangeClient } from "./exchange-client.ts";
 import {
   prop,
@@ -34,7 +34,6 @@ import {
 } from "./normalize.ts";
 import type { CallOptions } from "./retry.ts";
 
-const ALREADY_EXISTS = /AlreadyExists|already exists|already being used/i;
 const ALREADY_MEMBER = /MemberAlreadyExistsException|already a member/i;
 /** Exchange's MemberNotFoundException: "... isn't a member of the group ...". */
 const NOT_A_MEMBER = /MemberNotFoundException|isn't a member of the group|is not a member of the group/i;

@@ -2,6 +2,7 @@ import { ConnectorValidationFailedError, ConnectorValidationPendingError, NotFou
 import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
+import type { AdoptedObjects } from "../store.ts";
 import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type Json, type StepAction, type StepDiff } from "./diff.ts";
 
@@ -141,23 +142,95 @@ export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
  * validated for its region's journaling address (the mark this service sets after a pass).
  */
 export async function diffValidation(ctx: DiffContext): Promise<StepDiff> {
+  const names = connectorNames(ctx);
+  const currents = await settled(names.map((name) => ctx.m365.exchange.getOutboundConnector(name)));
+  return validationDiff(
+    ctx,
+    currents.map((current, i) =>
+      current
+        ? {
+            identity: current.identity,
+            validatedFor: current.isValidated ? current.validationRecipients : false,
+            // A connector someone else made (same name, already right): its mark is theirs until now.
+            ...(!ctx.owned.connectors.includes(names[i] as string)
+              ? { previous: connectorValues(current) }
+              : {}),
+          }
+        : undefined,
+    ),
+  );
+}
+
+/**
+ * The validation diff as it will be once the connector step has applied `connectorDiff` (read in
+ * the same wave as `validation`): a connector that step creates or changes must pass validation
+ * (a change clears the mark), under its name (a new one has no other identity yet); the others
+ * stay as read. Onboarding's read-once wave and the plan use this, so that neither reads the
+ * connectors again between the two steps.
+ */
+export function validationAfterConnector(
+  ctx: Pick<DiffContext, "request" | "profile">,
+  connectorDiff: StepDiff,
+  validation: StepDiff,
+): StepDiff {
+  const names = connectorNames(ctx);
+  return validationDiff(
+    ctx,
+    names.map((name) => {
+      const object = connectorObject(name);
+      const change = connectorDiff.objects
+        .find((o) => o.object === object)
+        ?.actions.find((a) => a.kind === "new-connector" || a.kind === "set-connector");
+      if (change)
+        return { identity: change.kind === "set-connector" ? change.identity : name, validatedFor: false };
+      const pending = validation.objects
+        .find((o) => o.object === object)
+        ?.actions.find((a) => a.kind === "validate-connector");
+      if (!pending) return { identity: name, validatedFor: "as read" };
+      return {
+        identity: pending.identity,
+        validatedFor: false,
+        ...(pending.previous ? { previous: pending.previous } : {}),
+      };
+    }),
+  );
+}
+
+function connectorNames(ctx: Pick<DiffContext, "request" | "profile">): string[] {
+  const { request, profile } = ctx;
+  return regionsOf(request.region).map((region) =>
+    nameFor(profile.connectorName, request.region, region, "connector"),
+  );
+}
+
+/** Per connector (in region order) what validation depends on; undefined: Exchange cannot find it. */
+type ValidationState =
+  | {
+      identity: string | null;
+      /** The recipients it is marked validated for, false when not marked; "as read": validated (unchanged). */
+      validatedFor: readonly string[] | false | "as read";
+      previous?: AdoptedObjects["connectors"][string];
+    }
+  | undefined;
+
+function validationDiff(ctx: Pick<DiffContext, "request" | "profile">, states: ValidationState[]): StepDiff {
   const { request, profile } = ctx;
   const diff = emptyDiff("validate-connector");
-  const regions = regionsOf(request.region);
-  const names = regions.map((region) => nameFor(profile.connectorName, request.region, region, "connector"));
-  const currents = await settled(names.map((name) => ctx.m365.exchange.getOutboundConnector(name)));
-  regions.forEach((region, i) => {
+  const names = connectorNames(ctx);
+  regionsOf(request.region).forEach((region, i) => {
     const name = names[i] as string;
-    const current = currents[i];
+    const state = states[i];
     const recipient = journalAddress(profile, region, request.customerName);
-    if (current?.isValidated && current.validationRecipients.some((r) => sameAddress(r, recipient))) return;
+    if (state?.validatedFor === "as read") return;
+    const marked = state?.validatedFor;
+    if (Array.isArray(marked) && marked.some((r) => sameAddress(r, recipient))) return;
     const object = connectorObject(name);
     diff.differences.push({
       step: "validate-connector",
       object,
       field: "validated",
       expected: recipient,
-      actual: current?.isValidated ? current.validationRecipients : false,
+      actual: Array.isArray(marked) ? [...marked] : false,
     });
     addAction(
       diff,
@@ -165,12 +238,11 @@ export async function diffValidation(ctx: DiffContext): Promise<StepDiff> {
       {
         kind: "validate-connector",
         name,
-        identity: current?.identity ?? null,
+        identity: state?.identity ?? null,
         recipient,
-        // A connector someone else made (same name, already right): its mark is theirs until now.
-        ...(current && !ctx.owned.connectors.includes(name) ? { previous: connectorValues(current) } : {}),
+        ...(state?.previous ? { previous: state.previous } : {}),
       },
-      current
+      state
         ? `The connector is not marked validated for ${recipient}.`
         : `The connector is validated once it exists (after the connector step).`,
     );

@@ -29,19 +29,23 @@ const ruleObject = (name: string) => `journal rule "${name}"`;
 export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
   const { exchange } = ctx.m365;
   const diff = emptyDiff("journal-rules");
+  const names = desiredJournalRules(ctx).map((d) => d.name);
+  // The rules and (split) the groups they journal, side by side: one level of reads.
+  const groups = ctx.request.region === "split" ? ctx.request.groups : undefined;
+  const readGroups = groups
+    ? settled([exchange.getDistributionGroup(groups.eu.name), exchange.getDistributionGroup(groups.us.name)])
+    : Promise.resolve([]);
+  const readRules = settled(names.map((name) => exchange.getJournalRule(name)));
+  // Both settle before either answer is used (a failure waits for the other read).
+  await Promise.allSettled([readGroups, readRules]);
+  const [groupsNow, currents] = [await readGroups, await readRules];
   const recipients: Partial<Record<"eu" | "us", string>> = {};
-  if (ctx.request.region === "split" && ctx.request.groups) {
+  if (groups) {
     // An adopted group may have another address than the request gave: journal what exists.
-    const { eu, us } = ctx.request.groups;
-    const [euGroup, usGroup] = await settled([
-      exchange.getDistributionGroup(eu.name),
-      exchange.getDistributionGroup(us.name),
-    ]);
-    recipients.eu = euGroup?.primarySmtpAddress ?? eu.primarySmtpAddress;
-    recipients.us = usGroup?.primarySmtpAddress ?? us.primarySmtpAddress;
+    recipients.eu = groupsNow[0]?.primarySmtpAddress ?? groups.eu.primarySmtpAddress;
+    recipients.us = groupsNow[1]?.primarySmtpAddress ?? groups.us.primarySmtpAddress;
   }
   const desired = desiredJournalRules(ctx, recipients);
-  const currents = await settled(desired.map((d) => exchange.getJournalRule(d.name)));
   desired.forEach((rule, i) => {
     const current = currents[i];
     const object = ruleObject(rule.name);

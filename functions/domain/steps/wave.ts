@@ -1,0 +1,126 @@
+/**
+ * Read once, then write. An onboarding reads everything it compares in ONE wave of parallel
+ * reads (check-access and every remaining step's read-only comparison, side by side), and the
+ * steps after it write what those comparisons found without reading again: the dependent chain
+ * of Microsoft 365 calls is a token, one level of reads, then only the writes that depend on each
+ * other (connector -> validation -> journal rules).
+ *
+ * The guarantees of desired state stay: a diff is used only by the first attempt of its step in
+ * the same run (a retry reads afresh, so a crash between the wave and the writes repeats no
+ * write that already happened), and a write that answers that the object changed meanwhile
+ * (Exchange cannot find it, or it exists already) makes the step read that state again and
+ * compare once more (`isStaleAnswer`).
+ */
+import { NotFoundError, ObjectExistsError } from "../errors.ts";
+import type { M365Tenant } from "../m365.ts";
+import type { StepName } from "../tenant.ts";
+import { validationAfterConnector } from "./connector.ts";
+import type { DiffContext } from "./context.ts";
+import type { StepDiff } from "./diff.ts";
+
+/** Diffs by step, as the wave found them (a step whose comparison failed is absent). */
+export type WaveDiffs = Partial<Record<StepName, StepDiff>>;
+
+const EXCHANGE_READS = new Set<PropertyKey>([
+  "availableCmdlets",
+  "getOutboundConnector",
+  "getTransportConfig",
+  "getRecipient",
+  "getAcceptedDomains",
+  "getJournalRule",
+  "getDistributionGroup",
+  "listDistributionGroupMembers",
+]);
+
+/**
+ * A view of `tenant` for one wave of reads: the same read with the same arguments is one request
+ * whose answer every caller shares (connector and validation both read the connector; the rules
+ * and the groups both read the groups). Writes pass through. Use it for one wave only: after a
+ * write its answers are stale.
+ */
+export function readingOnce(tenant: M365Tenant): M365Tenant {
+  const answers = new Map<string, Promise<unknown>>();
+  const once =
+    (name: string, read: (...args: unknown[]) => Promise<unknown>) =>
+    (...args: unknown[]): Promise<unknown> => {
+      const key = `${name} ${JSON.stringify(args)}`;
+      let answer = answers.get(key);
+      if (!answer) {
+        answer = read(...args);
+        answers.set(key, answer);
+      }
+      return answer;
+    };
+  const exchange = new Proxy(tenant.exchange, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      const bound = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
+      return EXCHANGE_READS.has(property) ? once(String(property), bound) : bound;
+    },
+  });
+  const organization = once("getOrganization", () => tenant.graph.getOrganization());
+  return {
+    tenantId: tenant.tenantId,
+    exchange,
+    graph: { getOrganization: () => organization() as ReturnType<M365Tenant["graph"]["getOrganization"]> },
+  };
+}
+
+/**
+ * The diffs of `steps` as onboarding will apply them, read in one wave: the validation diff as it
+ * will be after the connector step (a connector it creates or changes is validated next). A step
+ * whose comparison failed is left out (its own task reads again and reports the failure as that
+ * step's); `failures` says why, by step.
+ */
+export function settleWave(
+  ctx: Pick<DiffContext, "request" | "profile">,
+  results: Partial<Record<StepName, PromiseSettledResult<StepDiff>>>,
+): { diffs: WaveDiffs; failures: Partial<Record<StepName, unknown>> } {
+  const diffs: WaveDiffs = {};
+  const failures: Partial<Record<StepName, unknown>> = {};
+  for (const [step, result] of Object.entries(results) as [StepName, PromiseSettledResult<StepDiff>][]) {
+    if (result.status === "fulfilled") diffs[step] = result.value;
+    else failures[step] = result.reason;
+  }
+  const connector = diffs.connector;
+  const validation = diffs["validate-connector"];
+  if (connector && validation) {
+    diffs["validate-connector"] = validationAfterConnector(ctx, connector, validation);
+  } else if (validation) {
+    // Without the connector's comparison, validation cannot know what that step will change.
+    delete diffs["validate-connector"];
+  }
+  return { diffs, failures };
+}
+
+/**
+ * How much of the workflow's state the diffs may take (Step Functions passes at most 256 KiB
+ * between states). A step's diff goes forward whole or not at all, smallest first: a group of
+ * thousands of members does not fit, and its step reads again.
+ */
+export const FORWARD_BUDGET_BYTES = 96 * 1024;
+
+/** The diffs that go forward in the workflow's state, within `budget` bytes of JSON. */
+export function forwardable(diffs: WaveDiffs, budget = FORWARD_BUDGET_BYTES): WaveDiffs {
+  const sized = (Object.entries(diffs) as [StepName, StepDiff][])
+    .map(([step, diff]) => ({ step, diff, bytes: Buffer.byteLength(JSON.stringify(diff)) }))
+    .sort((a, b) => a.bytes - b.bytes);
+  const out: WaveDiffs = {};
+  let used = 0;
+  for (const { step, diff, bytes } of sized) {
+    if (used + bytes > budget) break;
+    out[step] = diff;
+    used += bytes;
+  }
+  return out;
+}
+
+/**
+ * Whether a write's error says that the state read in the wave no longer holds (Exchange cannot
+ * find the object, or refuses to create one that exists now): the step reads again and compares
+ * once more instead of failing.
+ */
+export function isStaleAnswer(err: unknown): boolean {
+  return err instanceof NotFoundError || err instanceof ObjectExistsError;
+}
