@@ -154,7 +154,7 @@ describe("stopping", () => {
         })
       ).json();
       const tenantId = randomUUID();
-      sim.failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
+      sim.failNext(tenantId, "Set-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
       const posted = await fetch(`${runtime.url}/v1/tenants`, {
         method: "POST",
         headers: { authorization: `Bearer ${partner.apiKey}`, "content-type": "application/json" },

@@ -33,7 +33,14 @@ import { checkAccess } from "../domain/steps/check-access.ts";
 import { type PlannedWrite, type StepDiff, sameWrites } from "../domain/steps/diff.ts";
 import { APPLIES, DIFFS, type DiffContext, type StepContext } from "../domain/steps/index.ts";
 import { type OffboardPart, offboard } from "../domain/steps/offboard.ts";
-import { forwardable, isStaleAnswer, readingOnce, settleWave, type WaveDiffs } from "../domain/steps/wave.ts";
+import {
+  type ForwardedDiff,
+  type ForwardedDiffs,
+  forwardable,
+  isStaleAnswer,
+  readingOnce,
+  settleWave,
+} from "../domain/steps/wave.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
 import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
 import { applicableSteps, OFFBOARDING_STEP_NAMES, STEP_NAMES, type StepName } from "../domain/tenant.ts";
@@ -98,15 +105,15 @@ export interface TaskInput {
   /** step_failed of a task that ran several steps: those of them that did not succeed fail. */
   steps?: StepName[];
   /** The diffs CheckAccess's wave read (Configure, ValidateConnector, JournalRules). */
-  diffs?: WaveDiffs;
+  diffs?: ForwardedDiffs;
 }
 
 /** What CheckAccess returns: which optional branches the workflow runs. */
 export interface Plan {
   connector: boolean;
   groups: boolean;
-  /** The diffs the wave read, for the first attempt of the steps after it (those that fit the state). */
-  diffs: WaveDiffs;
+  /** The diffs the wave read, for the next attempt of the steps after it (those that fit the state). */
+  diffs: ForwardedDiffs;
   /** approval: required and no (still valid) approved plan: the tenant now awaits approval. */
   awaitingApproval?: boolean;
 }
@@ -317,7 +324,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
    * the step read again and compare once more. A run applying an approved plan makes exactly the
    * approved writes, or none (PLAN_STALE).
    */
-  const applyStep = async (stored: StoredTenant, step: StepName, forwarded: StepDiff | undefined) => {
+  const applyStep = async (stored: StoredTenant, step: StepName, forwarded: ForwardedDiff | undefined) => {
     const ctx = await contextFor(stored, step);
     const approved = stored.internals.approvedPlan;
     const checked = (diff: StepDiff) => {
@@ -334,11 +341,13 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
       return diff;
     };
-    const firstAttempt = stepOf(stored, step)?.attempts === 1;
+    // The attempt the wave read for (counted when the task marked the step running), not a retry.
+    const read =
+      forwarded && stepOf(stored, step)?.attempts === forwarded.attempt ? forwarded.diff : undefined;
     return hydrating(stored, ctx, async () => {
-      if (!(forwarded && firstAttempt)) return APPLIES[step](ctx, checked(await DIFFS[step](ctx)));
+      if (!read) return APPLIES[step](ctx, checked(await DIFFS[step](ctx)));
       try {
-        return await APPLIES[step](ctx, checked(forwarded));
+        return await APPLIES[step](ctx, checked(read));
       } catch (err) {
         if (!isStaleAnswer(err)) throw err;
         // What it recorded meanwhile (e.g. an object about to be created) is in the store.
@@ -445,7 +454,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
     }
     if (!accessDone) await stepSucceeded(stored, "check-access", started, []);
-    return { ...base, diffs: forwardable(diffs) };
+    return { ...base, diffs: forwardable(diffs, (step) => (stepOf(stored, step)?.attempts ?? 0) + 1) };
   };
 
   /**

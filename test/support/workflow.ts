@@ -9,18 +9,21 @@ import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { OnboardingService } from "../../functions/domain/onboarding.ts";
 import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
-import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
+import { createTaskHandlers, type TaskHandler } from "../../functions/tasks/task-handlers.ts";
 import {
   demoOnboardingRequest,
   type Simulator,
   startSimulator,
 } from "../../infra/local/m365-simulator/index.ts";
+import type { TaskName } from "../../workflows/definition.ts";
 import { freshTable } from "./dynamodb.ts";
 
 export async function workflowHarness(
   options: {
     retryScale?: number;
     storeOptions?: Omit<DynamoTenantStoreOptions, "client" | "tableName">;
+    /** Wraps task handlers (e.g. to change the tenant between two tasks, as its admin might). */
+    wrap?: (task: TaskName, handler: TaskHandler) => TaskHandler;
   } = {},
 ) {
   const table = await freshTable(options.storeOptions);
@@ -32,7 +35,13 @@ export async function workflowHarness(
     // Fast in-task backoff: the simulator's Retry-After (1 s) is still honoured.
     retry: { baseDelayMs: 5, maxDelayMs: 2_000 },
   });
-  const handlers = createTaskHandlers({ store: table.store, m365 });
+  const created = createTaskHandlers({ store: table.store, m365 });
+  const { wrap } = options;
+  const handlers = wrap
+    ? (Object.fromEntries(
+        Object.entries(created).map(([task, handler]) => [task, wrap(task as TaskName, handler)]),
+      ) as typeof created)
+    : created;
   const engine = new LocalWorkflowEngine({ handlers, retryScale: options.retryScale ?? 0.001 });
   const { store } = table;
 

@@ -3,7 +3,7 @@ import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec 
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import type { AdoptedObjects } from "../store.ts";
-import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type Json, type StepAction, type StepDiff } from "./diff.ts";
 
 /** The outbound connectors to the provider's smart hosts: one per region used. */
@@ -115,10 +115,9 @@ export async function applyConnectorDiff(ctx: StepContext, diff: StepDiff): Prom
   const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
       case "new-connector":
-        await ctx.own("connectors", action.spec.name);
-        await exchange.newOutboundConnector(action.spec, {
-          ownedBefore: ctx.owned.connectors.includes(action.spec.name),
-        });
+        await createOwned(ctx, "connectors", action.spec.name, (options) =>
+          exchange.newOutboundConnector(action.spec, options),
+        );
         return `created connector ${action.spec.name}`;
       case "set-connector":
         await exchange.setOutboundConnector(action.identity, action.changes);

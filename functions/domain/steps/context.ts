@@ -1,4 +1,5 @@
-import type { M365Tenant } from "../m365.ts";
+import { ObjectExistsError } from "../errors.ts";
+import type { CreateOptions, M365Tenant } from "../m365.ts";
 import type { ProviderProfile } from "../provider.ts";
 import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "../store.ts";
 import type { OnboardingRequest } from "../tenant.ts";
@@ -61,4 +62,26 @@ export async function settled<T>(calls: readonly Promise<T>[]): Promise<T[]> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Creates an object this service will own: recorded as ours BEFORE the create (so that a crash
+ * right after it still leaves it ours). When Exchange answers that it exists, made by someone
+ * else (the customer's admin, after this step compared), it is not ours: forgotten again, so
+ * that the step's next comparison adopts it and offboarding never deletes it.
+ */
+export async function createOwned<T>(
+  ctx: Pick<StepContext, "owned" | "own" | "disown">,
+  kind: OwnedObjectKind,
+  name: string,
+  create: (options: CreateOptions) => Promise<T>,
+): Promise<T> {
+  const ownedBefore = ctx.owned[kind].includes(name);
+  await ctx.own(kind, name);
+  try {
+    return await create({ ownedBefore });
+  } catch (err) {
+    if (err instanceof ObjectExistsError && !ownedBefore) await ctx.disown(kind, name);
+    throw err;
+  }
 }

@@ -2,7 +2,7 @@ import { InvalidGroupMemberError, NotFoundError } from "../errors.ts";
 import type { Recipient } from "../m365.ts";
 import { normalizeAddress } from "../normalize.ts";
 import type { GroupSpec } from "../tenant.ts";
-import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import {
   addAction,
   applyObjects,
@@ -86,10 +86,9 @@ export async function applyGroupsDiff(ctx: StepContext, diff: StepDiff): Promise
   const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
       case "new-group":
-        await ctx.own("groups", action.spec.name);
-        await exchange.newDistributionGroup(action.spec, {
-          ownedBefore: ctx.owned.groups.includes(action.spec.name),
-        });
+        await createOwned(ctx, "groups", action.spec.name, (options) =>
+          exchange.newDistributionGroup(action.spec, options),
+        );
         return `created group ${action.spec.name} with ${action.spec.members.length} members`;
       case "add-members": {
         const added = await addMembers(ctx, action);

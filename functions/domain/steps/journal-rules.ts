@@ -1,7 +1,7 @@
 import type { JournalRuleSpec } from "../m365.ts";
 import { sameAddress } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
 
 /**
@@ -131,10 +131,9 @@ export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): P
   const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
       case "new-journal-rule":
-        await ctx.own("journalRules", action.spec.name);
-        await exchange.newJournalRule(action.spec, {
-          ownedBefore: ctx.owned.journalRules.includes(action.spec.name),
-        });
+        await createOwned(ctx, "journalRules", action.spec.name, (options) =>
+          exchange.newJournalRule(action.spec, options),
+        );
         return `created journal rule ${action.spec.name}`;
       case "set-journal-rule":
         await exchange.setJournalRule(action.identity, action.changes);

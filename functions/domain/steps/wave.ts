@@ -101,16 +101,30 @@ export function settleWave(
  */
 export const FORWARD_BUDGET_BYTES = 96 * 1024;
 
-/** The diffs that go forward in the workflow's state, within `budget` bytes of JSON. */
-export function forwardable(diffs: WaveDiffs, budget = FORWARD_BUDGET_BYTES): WaveDiffs {
+/** A diff that goes forward: for the attempt of its step it was read for (the step's next one). */
+export interface ForwardedDiff {
+  attempt: number;
+  diff: StepDiff;
+}
+export type ForwardedDiffs = Partial<Record<StepName, ForwardedDiff>>;
+
+/**
+ * The diffs that go forward in the workflow's state, within `budget` bytes of JSON, each for the
+ * step's next attempt (`nextAttempt`): a later attempt of the step (a retry) compares afresh.
+ */
+export function forwardable(
+  diffs: WaveDiffs,
+  nextAttempt: (step: StepName) => number,
+  budget = FORWARD_BUDGET_BYTES,
+): ForwardedDiffs {
   const sized = (Object.entries(diffs) as [StepName, StepDiff][])
     .map(([step, diff]) => ({ step, diff, bytes: Buffer.byteLength(JSON.stringify(diff)) }))
     .sort((a, b) => a.bytes - b.bytes);
-  const out: WaveDiffs = {};
+  const out: ForwardedDiffs = {};
   let used = 0;
   for (const { step, diff, bytes } of sized) {
     if (used + bytes > budget) break;
-    out[step] = diff;
+    out[step] = { attempt: nextAttempt(step), diff };
     used += bytes;
   }
   return out;

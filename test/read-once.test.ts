@@ -1,0 +1,142 @@
+/**
+ * Read once, then write: CheckAccess reads everything the onboarding compares in one wave, the
+ * writing tasks apply those comparisons without reading again; a write that finds the tenant
+ * changed meanwhile reads again; a retry never reuses the wave's comparison (so it repeats no
+ * write). Real parts: the local engine running the definition, dynalite, the HTTPS simulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AREA1 } from "../functions/domain/provider.ts";
+import { emptyDiff, type StepDiff } from "../functions/domain/steps/diff.ts";
+import { FORWARD_BUDGET_BYTES, forwardable } from "../functions/domain/steps/wave.ts";
+import type { SimCall } from "../infra/local/m365-simulator/index.ts";
+import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
+
+/** Runs before a tenant's Configure task (set by a test, cleared after). */
+let beforeConfigure: ((tenantId: string) => Promise<void>) | undefined;
+
+let h: WorkflowHarness;
+beforeAll(async () => {
+  h = await workflowHarness({
+    wrap: (task, handler) =>
+      task === "Configure"
+        ? async (input) => {
+            await beforeConfigure?.(input.tenantId);
+            return handler(input);
+          }
+        : handler,
+  });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Exchange reads of objects (not the cmdlet list, not validation, which sends a test message). */
+const isRead = (c: SimCall) => c.service === "exchange" && !c.write && c.operation.startsWith("Get-");
+const key = (c: SimCall) => `${c.operation} ${JSON.stringify(c.parameters?.["Identity"] ?? null)}`;
+
+describe("one wave of reads", () => {
+  it("reads every object once, before the first write (split, outbound gateway)", async () => {
+    const req = h.request({ region: "split", outboundGateway: true });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    const calls = h.sim.calls(req.tenantId);
+    const firstWrite = calls.findIndex((c) => c.write);
+    expect(firstWrite).toBeGreaterThan(0);
+    const reads = calls.filter(isRead);
+    expect(reads.length).toBeGreaterThan(0);
+    // Every read comes before the first write, and no object is read twice.
+    expect(calls.slice(firstWrite).filter(isRead).map(key)).toEqual([]);
+    expect(new Set(reads.map(key)).size).toBe(reads.length);
+    // Each connector is read once (the connector and validation steps used to read it apart).
+    expect(reads.filter((c) => c.operation === "Get-OutboundConnector")).toHaveLength(2);
+  });
+
+  it("a re-run of a finished tenant reads once and writes nothing", async () => {
+    const req = h.request({ region: "us", outboundGateway: true });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    const before = h.sim.calls(req.tenantId).length;
+    expect((await h.rerun(req.tenantId)).status).toBe("succeeded");
+    const again = h.sim.calls(req.tenantId).slice(before);
+    expect(again.filter((c) => c.write)).toEqual([]);
+    // Validation sends a test message: a validated connector is not validated again.
+    expect(again.filter((c) => c.operation === "Validate-OutboundConnector")).toEqual([]);
+    const reads = again.filter(isRead);
+    expect(new Set(reads.map(key)).size).toBe(reads.length);
+  });
+});
+
+describe("the tenant changes between the wave and the writes", () => {
+  it("a connector created meanwhile by the customer's admin is read again and adopted, not failed on", async () => {
+    const req = h.request({ region: "us", outboundGateway: true });
+    const theirs = {
+      name: AREA1.connectorName,
+      comment: "made by the admin",
+      connectorType: "Partner" as const,
+      recipientDomains: ["journaling.mxrecord.io"],
+      smartHosts: ["smtp.example.net"],
+      useMxRecord: false,
+      tlsSettings: "CertificateValidation" as const,
+      enabled: true,
+    };
+    beforeConfigure = async (tenantId) => {
+      if (tenantId === req.tenantId) await h.m365.tenant(tenantId).exchange.newOutboundConnector(theirs);
+    };
+    let tenant: Awaited<ReturnType<WorkflowHarness["onboard"]>>;
+    try {
+      tenant = await h.onboard(req);
+    } finally {
+      beforeConfigure = undefined;
+    }
+    expect(tenant.status).toBe("succeeded");
+    const calls = h.sim.calls(req.tenantId);
+    const ours = calls.filter((c) => c.operation === "New-OutboundConnector");
+    // The admin's New, then ours refused ("already exists"), then no other New: a Set instead.
+    expect(ours.map((c) => c.status < 400)).toEqual([true, false]);
+    expect(calls.filter((c) => c.operation === "Set-OutboundConnector" && c.status < 400).length).toBe(2);
+    const stored = (await h.store.getTenant(req.tenantId))!;
+    expect(stored.internals.adopted.connectors[AREA1.connectorName]?.smartHosts).toEqual([
+      "smtp.example.net",
+    ]);
+    expect(stored.internals.owned.connectors).not.toContain(AREA1.connectorName);
+
+    // Offboarding restores the admin's connector instead of deleting it.
+    expect((await h.offboard(req.tenantId)).status).toBe("offboarded");
+    const left = h.sim.tenant(req.tenantId).connectors.find((c) => c.name === AREA1.connectorName);
+    expect(left?.smartHosts).toEqual(["smtp.example.net"]);
+  });
+
+  it("a retry of a failed attempt compares afresh: no write of the first attempt is sent again", async () => {
+    const req = h.request({ region: "split", outboundGateway: false });
+    // The first group to be created is throttled for longer than a task waits: the task fails
+    // (after its sibling group was created) and the workflow retries it.
+    h.sim.failNext(req.tenantId, "New-DistributionGroup", { kind: "throttle", retryAfterSeconds: 600 });
+    const tenant = await h.onboard(req);
+    expect(tenant.status).toBe("succeeded");
+    expect(tenant.steps.find((s) => s.name === "groups")?.attempts).toBeGreaterThan(1);
+    const news = h.sim.calls(req.tenantId).filter((c) => c.operation === "New-DistributionGroup");
+    for (const name of [req.groups!.eu.name, req.groups!.us.name]) {
+      const forGroup = news.filter((c) => c.parameters?.["Name"] === name);
+      // Created once; after the creation nothing was sent for it again.
+      expect(forGroup.filter((c) => c.status < 400)).toHaveLength(1);
+      expect(forGroup.at(-1)?.status).toBeLessThan(400);
+    }
+  });
+});
+
+describe("what goes forward in the workflow's state", () => {
+  const diffOf = (step: StepDiff["step"], bytes: number): StepDiff => ({
+    ...emptyDiff(step),
+    differences: [{ step, object: "o", field: "f", expected: "x".repeat(bytes), actual: null }],
+  });
+
+  it("keeps whole diffs within the budget, smallest first: a huge group's step reads again", () => {
+    const diffs = {
+      connector: diffOf("connector", 1_000),
+      "journal-settings": diffOf("journal-settings", 500),
+      groups: diffOf("groups", FORWARD_BUDGET_BYTES),
+    };
+    const out = forwardable(diffs, () => 3);
+    expect(Object.keys(out).sort()).toEqual(["connector", "journal-settings"]);
+    expect(out.connector).toEqual({ attempt: 3, diff: diffs.connector });
+    expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThan(FORWARD_BUDGET_BYTES);
+  });
+});
