@@ -304,9 +304,7 @@ describe("runs", () => {
     const events = await h.store.listEvents(req.tenantId);
     const writes = h.writes(req.tenantId).length;
     // A late task of run 1 (its execution was thought dead, e.g. a lost StartExecution answer).
-    await expect(h.handlers.JournalRules({ tenantId: req.tenantId, run: 1 })).rejects.toThrow(
-      /run 1 is stale/,
-    );
+    await expect(h.handlers.Journal({ tenantId: req.tenantId, run: 1 })).rejects.toThrow(/run 1 is stale/);
     await h.handlers.RecordOutcome({ tenantId: req.tenantId, run: 1, outcome: "failed" });
     expect(await h.store.getTenant(req.tenantId)).toEqual(before);
     expect(await h.store.listEvents(req.tenantId)).toEqual(events);

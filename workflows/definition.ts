@@ -16,13 +16,15 @@
  *        |
  *   Configure: connector, journal-settings and groups, side by side in one invocation
  *        |
- *   connector? -> ValidateConnector
+ *   Journal: the connector's validation (with a gateway), then the journal rules, the
+ *        |   connector's "validated" mark written beside them
  *        |
- *   JournalRules -> OnboardingSucceeded          (any failure -> OnboardingFailed -> Fail)
+ *   OnboardingSucceeded                          (any failure -> OnboardingFailed -> Fail)
  *
  * Journal rules come last: they need the NDR address and the groups, and journaling must not
  * start through an outbound connector that has not passed validation (the guide validates
- * before the rule exists). Configure's three steps run side by side inside ONE task (not a
+ * before the rule exists): the Journal task starts the rules once every connector passed.
+ * Configure's three steps run side by side inside ONE task (not a
  * Parallel state): they meet the same warm container and token cache as CheckAccess, and a
  * failing step still waits for its siblings, whose work is recorded, so a retry has less left
  * to do (a retry skips the steps that succeeded).
@@ -40,8 +42,7 @@ import type { OffboardingStepName, StepName } from "../functions/domain/tenant.t
 export const WORKFLOW_TASKS = [
   "CheckAccess",
   "Configure",
-  "ValidateConnector",
-  "JournalRules",
+  "Journal",
   "RecordOutcome",
   "Offboard",
   "CheckDrift",
@@ -55,11 +56,14 @@ export const TASK_FUNCTION = { name: "WorkflowTask", entry: "functions/tasks/wor
 export const STEP_TASKS: Readonly<Record<StepName, TaskName>> = {
   "check-access": "CheckAccess",
   connector: "Configure",
-  "validate-connector": "ValidateConnector",
+  "validate-connector": "Journal",
   "journal-settings": "Configure",
   groups: "Configure",
-  "journal-rules": "JournalRules",
+  "journal-rules": "Journal",
 };
+
+/** The steps of the Journal task: the validation, then the rules (those that apply to the tenant). */
+export const JOURNAL_STEPS: StepName[] = ["validate-connector", "journal-rules"];
 
 /** The steps the Configure task runs side by side (those that apply to the tenant). */
 export const CONFIGURE_STEPS = (Object.keys(STEP_TASKS) as StepName[]).filter(
@@ -210,8 +214,8 @@ function recordOutcome(taskArn: (t: TaskName) => string, outcome: Outcome, extra
 const DIFFS_INPUT = { "diffs.$": "$.plan.diffs" };
 
 /**
- * A task that runs onboarding steps: on failure (after its retries) the steps it ran that did not
- * succeed are recorded as failed, then the onboarding fails.
+ * A task that runs onboarding steps: on failure (after its retries) the steps it started that did
+ * not succeed are recorded as failed, then the onboarding fails.
  */
 function stepTask(
   taskArn: (t: TaskName) => string,
@@ -231,7 +235,7 @@ function stepTask(
     [record]: recordOutcome(
       taskArn,
       "step_failed",
-      steps.length === 1 ? { step: steps[0], "error.$": "$.error" } : { steps, "error.$": "$.error" },
+      { steps, "error.$": "$.error" },
       { Next: "OnboardingFailed" },
     ),
   };
@@ -290,20 +294,14 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         { step: "check-access", "error.$": "$.error" },
         { Next: "OnboardingFailed" },
       ),
-      ...stepTask(taskArn, "Configure", CONFIGURE_STEPS, M365_RETRIES, "Connector needed?"),
-      "Connector needed?": {
-        Type: "Choice",
-        Choices: [{ Variable: "$.plan.connector", BooleanEquals: true, Next: "ValidateConnector" }],
-        Default: "JournalRules",
-      },
+      ...stepTask(taskArn, "Configure", CONFIGURE_STEPS, M365_RETRIES, "Journal"),
       ...stepTask(
         taskArn,
-        "ValidateConnector",
-        ["validate-connector"],
+        "Journal",
+        JOURNAL_STEPS,
         [...M365_RETRIES, VALIDATION_PENDING_RETRY, VALIDATION_FAILED_RETRY],
-        "JournalRules",
+        "OnboardingSucceeded",
       ),
-      ...stepTask(taskArn, "JournalRules", ["journal-rules"], M365_RETRIES, "OnboardingSucceeded"),
       OnboardingSucceeded: recordOutcome(taskArn, "succeeded", {}, { End: true }),
       OnboardingFailed: recordOutcome(taskArn, "failed", {}, { Next: "Failed" }),
       Failed: { Type: "Fail", Error: "OnboardingFailed", Cause: "A step failed; see the tenant's steps." },

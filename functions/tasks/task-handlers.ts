@@ -8,6 +8,7 @@
 
 import {
   CONFIGURE_STEPS,
+  JOURNAL_STEPS,
   type Outcome,
   type TaskName,
   WORKFLOW_RETRIED_ERRORS,
@@ -104,7 +105,7 @@ export interface TaskInput {
   check?: string;
   /** step_failed of a task that ran several steps: those of them that did not succeed fail. */
   steps?: StepName[];
-  /** The diffs CheckAccess's wave read (Configure, ValidateConnector, JournalRules). */
+  /** The diffs CheckAccess's wave read (Configure, Journal). */
   diffs?: ForwardedDiffs;
 }
 
@@ -324,8 +325,13 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
    * the step read again and compare once more. A run applying an approved plan makes exactly the
    * approved writes, or none (PLAN_STALE).
    */
-  const applyStep = async (stored: StoredTenant, step: StepName, forwarded: ForwardedDiff | undefined) => {
-    const ctx = await contextFor(stored, step);
+  const applyStep = async (
+    stored: StoredTenant,
+    step: StepName,
+    forwarded: ForwardedDiff | undefined,
+    ready: () => void,
+  ) => {
+    const ctx = { ...(await contextFor(stored, step)), ready };
     const approved = stored.internals.approvedPlan;
     const checked = (diff: StepDiff) => {
       if (
@@ -351,51 +357,78 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       } catch (err) {
         if (!isStaleAnswer(err)) throw err;
         // What it recorded meanwhile (e.g. an object about to be created) is in the store.
-        const again = await contextFor(await load(stored.tenant.tenantId, stored.internals.run), step);
+        const again = {
+          ...(await contextFor(await load(stored.tenant.tenantId, stored.internals.run), step)),
+          ready,
+        };
         return APPLIES[step](again, checked(await DIFFS[step](again)));
       }
     });
   };
 
   /**
-   * Runs onboarding steps after check-access, side by side (Configure: connector, journal-settings
-   * and groups; otherwise one step): one write marks them running, each records its own success
-   * or error, and the task fails only after every step settled, with an error the workflow
-   * retries if any step has one (so a sibling's retryable fault is retried even when another step
-   * failed for good; the retry skips what succeeded).
+   * Runs onboarding steps after check-access. `side-by-side` (Configure: connector,
+   * journal-settings and groups): one write marks them running. `in-order` (Journal: validation,
+   * then the rules): a step starts once the one before it is ready (it called `ctx.ready()`, or
+   * succeeded), and is marked running then; one whose predecessor failed does not start. Each
+   * records its own success or error, and the task fails only after every started step settled,
+   * with an error the workflow retries if any step has one (so a sibling's retryable fault is
+   * retried even when another step failed for good; the retry skips what succeeded).
    */
   const runSteps =
-    (steps: readonly StepName[]): TaskHandler =>
+    (steps: readonly StepName[], order: "side-by-side" | "in-order"): TaskHandler =>
     async (input) => {
-      let stored = await load(input.tenantId, input.run);
-      const { groups } = stored.tenant;
-      const applicable = applicableSteps(stored.tenant);
+      const loaded = await load(input.tenantId, input.run);
+      const { groups } = loaded.tenant;
+      const applicable = applicableSteps(loaded.tenant);
       const todo = steps.filter(
-        (step) => applicable.has(step) && stepOf(stored, step)?.status !== "succeeded",
+        (step) => applicable.has(step) && stepOf(loaded, step)?.status !== "succeeded",
       );
       for (const step of steps) if (!todo.includes(step)) skipped(input.tenantId, step);
       if (todo.length === 0) return null;
       const started = Date.now();
-      stored = (
-        await write(input.tenantId, input.run, {
-          steps: Object.fromEntries(todo.map((step) => [step, runningPatch()])),
+      /** Marks steps running (one write); the groups as loaded (a write's answer may leave out large ones). */
+      const markRunningSteps = async (names: readonly StepName[]) => {
+        const { stored } = await write(input.tenantId, input.run, {
+          steps: Object.fromEntries(names.map((step) => [step, runningPatch()])),
           expectStatus: ["running"],
-        })
-      ).stored;
-      // The groups as loaded (a write's answer may leave out large ones, stored apart).
-      if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
-      const after = stored;
-      const results = await Promise.allSettled(
-        todo.map(async (step) => {
+        });
+        return groups && !stored.tenant.groups ? { ...stored, tenant: { ...stored.tenant, groups } } : stored;
+      };
+      const first = order === "side-by-side" ? todo : todo.slice(0, 1);
+      const marked = await markRunningSteps(first);
+      let previousReady: Promise<void> = Promise.resolve();
+      const runs = todo.map((step) => {
+        let ready!: () => void;
+        let notReady!: (err: unknown) => void;
+        const readyNow = new Promise<void>((resolve, reject) => {
+          ready = resolve;
+          notReady = reject;
+        });
+        readyNow.catch(() => undefined);
+        const after = order === "in-order" ? previousReady : Promise.resolve();
+        previousReady = readyNow;
+        const run = async () => {
           try {
-            const outcome = await applyStep(after, step, input.diffs?.[step]);
-            await stepSucceeded(after, step, started, outcome.changes);
+            await after;
           } catch (err) {
-            await stepFailed(after, step, started, err);
+            notReady(err);
+            return; // the step before failed: this one never started
+          }
+          const stored = first.includes(step) ? marked : await markRunningSteps([step]);
+          try {
+            const outcome = await applyStep(stored, step, input.diffs?.[step], ready);
+            ready();
+            await stepSucceeded(stored, step, started, outcome.changes);
+          } catch (err) {
+            notReady(err);
+            await stepFailed(stored, step, started, err);
             throw err;
           }
-        }),
-      );
+        };
+        return run();
+      });
+      const results = await Promise.allSettled(runs);
       const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
       if (failures.length > 0) throw failures.find(retriedByWorkflow) ?? failures[0];
       return null;
@@ -558,7 +591,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         const { tenant } = await load(input.tenantId, input.run);
         for (const s of tenant.steps) {
           if (!(input.steps as readonly string[]).includes(s.name)) continue;
-          if (s.status !== "running" && s.status !== "pending") continue;
+          if (s.status !== "running") continue; // a step that never started stays pending
           const error = s.error ?? caughtToErrorInfo(input.error);
           const step = s.name as StepName;
           await write(input.tenantId, input.run, {
@@ -620,9 +653,8 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
 
   return {
     CheckAccess: checkAccessTask,
-    Configure: runSteps(CONFIGURE_STEPS),
-    ValidateConnector: runSteps(["validate-connector"]),
-    JournalRules: runSteps(["journal-rules"]),
+    Configure: runSteps(CONFIGURE_STEPS, "side-by-side"),
+    Journal: runSteps(JOURNAL_STEPS, "in-order"),
     RecordOutcome: recordOutcome,
     Offboard: offboardPart,
     CheckDrift: checkDrift,

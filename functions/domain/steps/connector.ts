@@ -251,35 +251,41 @@ function validationDiff(ctx: Pick<DiffContext, "request" | "profile">, states: V
 
 /**
  * Step `validate-connector`: Validate-OutboundConnector for each connector with its region's
- * journaling address; it passes only when every task succeeded. Then the connector is marked
- * validated (the cmdlet does not do it), which is also how a re-run knows not to send another
- * test message.
+ * journaling address; it passes only when every task succeeded. Once every connector passed, the
+ * steps waiting on this one may start (`ctx.ready`: the journal rules), while each connector is
+ * marked validated (the cmdlet does not do it), which is also how a re-run knows not to send
+ * another test message.
  *
  * Throws ConnectorValidationPendingError while Exchange cannot find the connector yet
  * (replication after creation), and ConnectorValidationFailedError with each failed task's
  * message when the verdict is a failure (or unreadable).
  */
 export async function applyValidationDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
-  const changes = await applyObjects(ctx, diff, async (action) => {
-    switch (action.kind) {
-      case "validate-connector":
-        await validateOne(ctx, action);
-        return `validated connector ${action.name}`;
-      default:
-        throw new Error(`validate-connector cannot apply ${action.kind}`);
-    }
-  });
-  return { changes };
+  const actions = diff.objects.flatMap(({ actions }) =>
+    actions.flatMap((a) => (a.kind === "validate-connector" ? [a] : [])),
+  );
+  const other = diff.objects.flatMap(({ actions }) => actions).find((a) => a.kind !== "validate-connector");
+  if (other) throw new Error(`validate-connector cannot apply ${other.kind}`);
+  const identities = await settled(actions.map((action) => validateOne(ctx, action)));
+  ctx.ready?.();
+  await settled(
+    actions.map(async (action, i) => {
+      if (action.previous) await ctx.adopt("connectors", action.name, action.previous);
+      await ctx.m365.exchange.markConnectorValidated(identities[i] as string, [action.recipient], ctx.now());
+    }),
+  );
+  return { changes: actions.map((a) => `validated connector ${a.name}`) };
 }
 
 export async function validateConnectors(ctx: StepContext): Promise<StepOutcome> {
   return applyValidationDiff(ctx, await diffValidation(ctx));
 }
 
+/** Validates one connector; returns the identity it was found under. */
 async function validateOne(
   ctx: StepContext,
   action: Extract<StepAction, { kind: "validate-connector" }>,
-): Promise<void> {
+): Promise<string> {
   const { exchange } = ctx.m365;
   const { name, identity, recipient } = action;
   if (!identity) throw notReplicated(name);
@@ -302,8 +308,7 @@ async function validateOne(
       `Validation of connector "${name}" with ${recipient} did not pass${detail ? `: ${detail}` : " (Exchange returned no tasks)"}.`,
     );
   }
-  if (action.previous) await ctx.adopt("connectors", name, action.previous);
-  await exchange.markConnectorValidated(identity, [recipient], ctx.now());
+  return identity;
 }
 
 function notReplicated(name: string): ConnectorValidationPendingError {

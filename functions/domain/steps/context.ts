@@ -38,6 +38,12 @@ export interface StepContext {
   recordNdrAddressSet(value: string): Promise<void>;
   /** The current time, ISO 8601. */
   now(): string;
+  /**
+   * Tells the steps that wait on this one that they may start, before this step has finished
+   * (validate-connector: every connector passed; its marks are still being written). Optional:
+   * a step that never calls it is ready when it succeeded.
+   */
+  ready?(): void;
 }
 
 /** What a step's read-only comparison needs: no way to write, in the tenant or in the store. */

@@ -1,7 +1,6 @@
 import { InvalidNdrRecipientError } from "../errors.ts";
-import type { Recipient } from "../m365.ts";
 import { normalizeAddress, sameAddress } from "../normalize.ts";
-import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
+import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
 
 /**
@@ -40,12 +39,7 @@ export const NDR_EXPECTED = "a user mailbox, mail user, mail contact or external
 export async function ndrProblem(ctx: DiffContext): Promise<NdrProblem | undefined> {
   const address = ctx.request.ndrAddress;
   const { exchange } = ctx.m365;
-  // Side by side: the accepted domains are needed only when no recipient has the address (an
-  // external address), but reading them beside Get-Recipient keeps the check one level deep.
-  const [recipient, accepted] = (await settled<unknown>([
-    exchange.getRecipient(address),
-    exchange.getAcceptedDomains(),
-  ])) as [Recipient | undefined, string[]];
+  const recipient = await exchange.getRecipient(address);
   if (recipient) {
     const type = recipient.recipientTypeDetails;
     if (ACCEPTED_TYPES.has(type.toLowerCase())) return undefined;
@@ -61,6 +55,7 @@ export async function ndrProblem(ctx: DiffContext): Promise<NdrProblem | undefin
     };
   }
   const domain = normalizeAddress(address).split("@")[1] ?? "";
+  const accepted = await exchange.getAcceptedDomains();
   if (accepted.some((d) => inDomain(domain, d))) {
     return {
       actual: "no recipient",
