@@ -17,9 +17,9 @@
  *   Configure: connector, journal-settings and groups, side by side in one invocation
  *        |
  *   Journal: the connector's validation (with a gateway), then the journal rules, the
- *        |   connector's "validated" mark written beside them
+ *        |   connector's "validated" mark written beside them; records `succeeded`
  *        |
- *   OnboardingSucceeded                          (any failure -> OnboardingFailed -> Fail)
+ *   Onboarded                                    (any failure -> OnboardingFailed -> Fail)
  *
  * Journal rules come last: they need the NDR address and the groups, and journaling must not
  * start through an outbound connector that has not passed validation (the guide validates
@@ -300,9 +300,10 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         "Journal",
         JOURNAL_STEPS,
         [...M365_RETRIES, VALIDATION_PENDING_RETRY, VALIDATION_FAILED_RETRY],
-        "OnboardingSucceeded",
+        "Onboarded",
       ),
-      OnboardingSucceeded: recordOutcome(taskArn, "succeeded", {}, { End: true }),
+      // The Journal task recorded `succeeded` with its last write.
+      Onboarded: { Type: "Succeed" },
       OnboardingFailed: recordOutcome(taskArn, "failed", {}, { Next: "Failed" }),
       Failed: { Type: "Fail", Error: "OnboardingFailed", Cause: "A step failed; see the tenant's steps." },
     },

@@ -376,7 +376,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
    * retried even when another step failed for good; the retry skips what succeeded).
    */
   const runSteps =
-    (steps: readonly StepName[], order: "side-by-side" | "in-order"): TaskHandler =>
+    (steps: readonly StepName[], order: "side-by-side" | "in-order", last = false): TaskHandler =>
     async (input) => {
       const loaded = await load(input.tenantId, input.run);
       const { groups } = loaded.tenant;
@@ -385,7 +385,22 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
         (step) => applicable.has(step) && stepOf(loaded, step)?.status !== "succeeded",
       );
       for (const step of steps) if (!todo.includes(step)) skipped(input.tenantId, step);
-      if (todo.length === 0) return null;
+      // The workflow's last task records the onboarding's success itself (no RecordOutcome task).
+      const finish = async () => {
+        if (!last) return null;
+        const change = await outcomeChange(
+          { ...input, outcome: "succeeded" },
+          (id) => load(id, input.run),
+          gateway,
+          now,
+        );
+        // Someone moved the tenant on (a newer run): this outcome is stale, as in RecordOutcome.
+        await write(input.tenantId, input.run, change).catch((err: unknown) => {
+          if (!(err instanceof ConflictError)) throw err;
+        });
+        return null;
+      };
+      if (todo.length === 0) return finish();
       const started = Date.now();
       /** Marks steps running (one write); the groups as loaded (a write's answer may leave out large ones). */
       const markRunningSteps = async (names: readonly StepName[]) => {
@@ -431,7 +446,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       const results = await Promise.allSettled(runs);
       const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
       if (failures.length > 0) throw failures.find(retriedByWorkflow) ?? failures[0];
-      return null;
+      return finish();
     };
 
   /**
@@ -654,7 +669,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   return {
     CheckAccess: checkAccessTask,
     Configure: runSteps(CONFIGURE_STEPS, "side-by-side"),
-    Journal: runSteps(JOURNAL_STEPS, "in-order"),
+    Journal: runSteps(JOURNAL_STEPS, "in-order", true),
     RecordOutcome: recordOutcome,
     Offboard: offboardPart,
     CheckDrift: checkDrift,
