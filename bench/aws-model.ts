@@ -16,7 +16,7 @@
  * environments created.
  *
  * The task function's store leaves its outbox to the stack's stream forwarder
- * (`flushAfterWrite: false`, functions/tasks/lambda.ts); the model's "now" layout does the same,
+ * (`flushAfterWrite: false`, functions/tasks/lambda.ts); the model's "deployed" layout does the same,
  * with the forwarder's flush run after each invocation outside it. DynamoDB requests made
  * inside task invocations are counted per onboarding.
  *
@@ -54,13 +54,13 @@ type Routing = "warm-first" | "random";
 interface Layout {
   name: string;
   functionOf: (task: TaskName) => string;
-  /** The task store writes out its own outbox (before), or leaves it to the stream forwarder (now). */
+  /** The task store writes out its own outbox (separate functions), or leaves it to the stream forwarder (deployed). */
   flushAfterWrite: boolean;
 }
 
 const LAYOUTS: Layout[] = [
-  { name: "one function per task (before)", functionOf: (task) => task, flushAfterWrite: true },
-  { name: "one task function (now)", functionOf: () => TASK_FUNCTION.name, flushAfterWrite: false },
+  { name: "one function per task", functionOf: (task) => task, flushAfterWrite: true },
+  { name: "one task function (deployed)", functionOf: () => TASK_FUNCTION.name, flushAfterWrite: false },
 ];
 
 interface Environment {
@@ -254,7 +254,7 @@ export async function run(): Promise<Result> {
       "Each simulated Lambda environment has its own Microsoft 365 gateway and token cache; an invocation takes an idle environment of its function (warm-first: the most recently used; random: any) or cold-starts a new one when all are busy. Tokens: token requests of the onboarding's tenant in the simulator's log (an onboarding needs two resources: Graph for GET /organization, Exchange for the cmdlets).",
       `Idle fleet: the first onboarding with no environment running (every function it meets starts cold). Warm: ${SEQUENTIAL} onboardings one after another afterwards (mean). ${CONCURRENT} at once: after one warm-up onboarding (mean tokens; cold starts = environments started / onboardings).`,
       "DynamoDB requests in tasks: requests made inside the onboarding's task invocations (warm, mean); the one task function leaves its outbox to the stream forwarder (flushAfterWrite: false), which writes the events out beside the workflow instead of on its path (and no longer a second time).",
-      "A Parallel state's branches run at the same time, so one onboarding needs as many environments as its widest fan-out (Connector, JournalSettings and Groups side by side): with one task function, the branches that meet an environment other than CheckAccess's ask for their own Exchange token. Tokens are never shared between environments (they are secrets: not in the table, not in the execution's state, whose history is logged).",
+      "The onboarding's tasks run one after another (CheckAccess, Configure, Journal; no Parallel state: Configure runs the connector, NDR address and groups side by side inside one invocation), so with one task function a warm fleet serves an onboarding from one environment and its token cache. Tokens are never shared between environments (they are secrets: not in the table, not in the execution's state, whose history is logged). \"One function per task\" is the layout of separate functions for comparison; it writes out its own outbox, as the task functions did before the stream forwarder.",
     ],
     details,
   };

@@ -335,7 +335,7 @@ describe("workflows", () => {
     for (const [id, machine] of machines) {
       expect(machine.Properties, id).toMatchObject({
         StateMachineType: id === driftId ? "EXPRESS" : "STANDARD",
-        LoggingConfiguration: { Level: "ALL", IncludeExecutionData: true },
+        LoggingConfiguration: { Level: "ALL", IncludeExecutionData: false },
         TracingConfiguration: { Enabled: true },
       });
     }

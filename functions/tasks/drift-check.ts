@@ -7,12 +7,12 @@ import {
   type Difference,
   type DriftResult,
   driftResult,
-  type PlannedWrite,
   recentRemediations,
 } from "../domain/drift.ts";
 import { AccessDeniedError, ConsentRequiredError, InvalidGroupMemberError } from "../domain/errors.ts";
 import { settled } from "../domain/steps/context.ts";
 import { DIFFS, type DiffContext, type StepDiff } from "../domain/steps/index.ts";
+import { readingOnce } from "../domain/steps/wave.ts";
 import type { StoredTenant, TenantChange } from "../domain/store.ts";
 import { applicableSteps, STEP_NAMES, type StepName } from "../domain/tenant.ts";
 
@@ -21,11 +21,6 @@ export async function diffAll(ctx: DiffContext): Promise<StepDiff[]> {
   const used = applicableSteps(ctx.request);
   const steps = STEP_NAMES.filter((s) => s !== "check-access" && used.has(s));
   return settled(steps.map((step) => diffOrDifference(ctx, step)));
-}
-
-/** The plan: every write onboarding would make now, in order. */
-export async function planFor(ctx: DiffContext): Promise<PlannedWrite[]> {
-  return (await diffAll(ctx)).flatMap((d) => d.writes);
 }
 
 /** A step's diff; a member that is no recipient (someone removed it) is a difference, not a failure. */
@@ -61,13 +56,15 @@ export function failedDiff(step: StepName, err: unknown): StepDiff {
 
 /**
  * Every difference of the tenant, check-access first: withdrawn consent or permissions are drift
- * of access (and nothing else can be read then), not a failure of the check.
+ * of access (and nothing else can be read then), not a failure of the check. One wave of reads,
+ * each made once (the connector and validation steps share their reads, as do the groups and
+ * the rules).
  */
 export async function findDifferences(ctx: DiffContext): Promise<Difference[]> {
-  let access: StepDiff;
-  try {
-    access = await DIFFS["check-access"](ctx);
-  } catch (err) {
+  const wave: DiffContext = { ...ctx, m365: readingOnce(ctx.m365) };
+  const [access, rest] = await Promise.allSettled([DIFFS["check-access"](wave), diffAll(wave)]);
+  if (access.status === "rejected") {
+    const err = access.reason;
     if (err instanceof ConsentRequiredError) {
       return [
         { step: "check-access", object: "admin consent", field: "granted", expected: true, actual: false },
@@ -86,8 +83,8 @@ export async function findDifferences(ctx: DiffContext): Promise<Difference[]> {
     }
     throw err;
   }
-  const rest = await diffAll(ctx);
-  return [...access.differences, ...rest.flatMap((d) => d.differences)];
+  if (rest.status === "rejected") throw rest.reason;
+  return [...access.value.differences, ...rest.value.flatMap((d) => d.differences)];
 }
 
 export interface DriftOutcome {

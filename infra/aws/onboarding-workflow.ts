@@ -117,7 +117,10 @@ export class OnboardingWorkflow extends Construct {
         stateMachineType: type,
         definitionBody: DefinitionBody.fromString(json),
         definitionSubstitutions: { [TASK_FUNCTION.name]: fn.functionArn },
-        logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+        // Every state's event is logged, without its data: the states carry what the onboarding's
+        // read wave found (addresses, group members), which stays in the execution history
+        // (Step Functions keeps it 90 days, readable with states:GetExecutionHistory only).
+        logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
         tracingEnabled: true,
       });
       if (!json.includes(PLACEHOLDER)) throw new Error(`${machineId} calls no task`);
