@@ -296,6 +296,32 @@ describe("plan and approval", () => {
     expect(after.plan.map((w: Json) => w.cmdlet)).toEqual(["New-JournalRule"]);
     expect(writes(tenantId)).toEqual([]);
   });
+
+  it("an approved run that failed at validation plans and finishes what is left after a retry", async () => {
+    const tenantId = await onboarded({ approval: "required", outboundGateway: true }, "awaiting_approval");
+    sim.configure({ validation: { fail: true } });
+    try {
+      expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(202);
+      const failed = await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"]);
+      expect(failed.status).toBe("failed");
+      expect(failed.error.code).toBe("CONNECTOR_VALIDATION_FAILED");
+    } finally {
+      sim.configure({ validation: { fail: false } });
+    }
+    // The connector step succeeded: the new plan is the validation's and the rule's writes only.
+    expect((await as(`/v1/tenants/${tenantId}/retry`, "POST")).status).toBe(202);
+    const waiting = await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"]);
+    expect(waiting.status).toBe("awaiting_approval");
+    expect(waiting.plan.map((w: Json) => [w.step, w.cmdlet])).toEqual([
+      ["validate-connector", "Validate-OutboundConnector"],
+      ["validate-connector", "Set-OutboundConnector"],
+      ["journal-rules", "New-JournalRule"],
+    ]);
+    expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(202);
+    expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(
+      "succeeded",
+    );
+  });
 });
 
 async function driftEventsOrAll(tenantId: string): Promise<string[]> {

@@ -5,14 +5,16 @@
  * write). Real parts: the local engine running the definition, dynalite, the HTTPS simulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TransientError } from "../functions/domain/errors.ts";
 import { AREA1 } from "../functions/domain/provider.ts";
 import { emptyDiff, type StepDiff } from "../functions/domain/steps/diff.ts";
 import { FORWARD_BUDGET_BYTES, forwardable } from "../functions/domain/steps/wave.ts";
 import type { SimCall } from "../infra/local/m365-simulator/index.ts";
+import { RETIRED_TASKS, type RetiredTaskName } from "../workflows/definition.ts";
 import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
 
 /** Runs before a tenant's Configure task (set by a test, cleared after). */
-let beforeConfigure: ((tenantId: string) => Promise<void>) | undefined;
+let beforeConfigure: ((tenantId: string, run: number) => Promise<void>) | undefined;
 
 let h: WorkflowHarness;
 beforeAll(async () => {
@@ -20,7 +22,7 @@ beforeAll(async () => {
     wrap: (task, handler) =>
       task === "Configure"
         ? async (input) => {
-            await beforeConfigure?.(input.tenantId);
+            await beforeConfigure?.(input.tenantId, input.run);
             return handler(input);
           }
         : handler,
@@ -122,6 +124,90 @@ describe("the tenant changes between the wave and the writes", () => {
   });
 });
 
+describe("retries never act on what the wave read", () => {
+  it("a Configure attempt that died is retried with fresh reads, and the connector it corrects is validated", async () => {
+    const req = h.request({ region: "us", outboundGateway: true });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    let attempts = 0;
+    beforeConfigure = async (tenantId, run) => {
+      if (tenantId !== req.tenantId || attempts++ > 0) return;
+      // The attempt marks its steps running, then dies (Lambda timed out); meanwhile the admin
+      // edits the connector, which clears its validated mark.
+      await h.store.transition(
+        tenantId,
+        { expectRun: run, steps: { connector: { status: "running", countAttempt: true } } },
+        new Date().toISOString(),
+      );
+      h.sim.tamper(tenantId, {
+        action: "set-connector",
+        name: AREA1.connectorName,
+        changes: { smartHosts: ["smtp.example.net"] },
+      });
+      throw new TransientError("the task ended before it answered");
+    };
+    const before = h.sim.calls(req.tenantId).length;
+    let tenant: Awaited<ReturnType<WorkflowHarness["rerun"]>>;
+    try {
+      tenant = await h.rerun(req.tenantId);
+    } finally {
+      beforeConfigure = undefined;
+    }
+    expect(tenant.status).toBe("succeeded");
+    const again = h.sim.calls(req.tenantId).slice(before);
+    expect(again.filter((c) => c.operation === "Validate-OutboundConnector")).toHaveLength(1);
+    const connector = h.sim.tenant(req.tenantId).connectors.find((c) => c.name === AREA1.connectorName);
+    expect(connector).toMatchObject({ isValidated: true });
+    expect(connector?.smartHosts.map((x) => x.toLowerCase()).sort()).toEqual(AREA1.regions.us.smartHosts);
+  });
+
+  it("a step Exchange refused for good is not sent again while its throttled sibling is retried", async () => {
+    const req = h.request({ region: "split", outboundGateway: false });
+    h.sim.failNext(req.tenantId, "Set-TransportConfig", { kind: "error", status: 400, message: "Refused." });
+    h.sim.failNext(req.tenantId, "New-DistributionGroup", { kind: "throttle", retryAfterSeconds: 600 });
+    const tenant = await h.onboard(req);
+    expect(tenant.status).toBe("failed");
+    expect(tenant.error?.code).toBe("M365_INVALID_REQUEST");
+    const steps = Object.fromEntries(tenant.steps.map((s) => [s.name, s.status]));
+    expect(steps).toMatchObject({
+      "journal-settings": "failed",
+      groups: "succeeded",
+      "journal-rules": "pending",
+    });
+    const calls = h.sim.calls(req.tenantId);
+    expect(calls.filter((c) => c.operation === "Set-TransportConfig")).toHaveLength(1);
+    expect(calls.filter((c) => c.operation === "New-JournalRule")).toEqual([]);
+    const failures = (await h.store.listEvents(req.tenantId)).filter(
+      (e) => e.type === "tenant.onboarding.step_failed",
+    );
+    expect(failures.map((e) => e.data.step)).toEqual(["journal-settings"]);
+  });
+
+  it("a store fault on the write that records success is tried again: the onboarding succeeds", async () => {
+    const req = h.request({ region: "us" });
+    const transition = h.store.transition.bind(h.store);
+    let faults = 0;
+    h.store.transition = async (tenantId, change, at) => {
+      if (tenantId === req.tenantId && change.status === "succeeded" && faults++ === 0) {
+        throw Object.assign(new Error("Rate of requests exceeds the allowed throughput."), {
+          name: "ProvisionedThroughputExceededException",
+        });
+      }
+      return transition(tenantId, change, at);
+    };
+    try {
+      expect((await h.onboard(req)).status).toBe("succeeded");
+    } finally {
+      h.store.transition = transition;
+    }
+    expect(faults).toBe(2);
+  });
+
+  it("still serves the previous release's task names (executions started before a deploy)", () => {
+    for (const task of Object.keys(RETIRED_TASKS))
+      expect(typeof h.handlers[task as RetiredTaskName]).toBe("function");
+  });
+});
+
 describe("what goes forward in the workflow's state", () => {
   const diffOf = (step: StepDiff["step"], bytes: number): StepDiff => ({
     ...emptyDiff(step),
@@ -134,9 +220,9 @@ describe("what goes forward in the workflow's state", () => {
       "journal-settings": diffOf("journal-settings", 500),
       groups: diffOf("groups", FORWARD_BUDGET_BYTES),
     };
-    const out = forwardable(diffs, () => 3);
+    const out = forwardable(diffs, "2026-01-01T00:00:00.000Z", () => 3);
     expect(Object.keys(out).sort()).toEqual(["connector", "journal-settings"]);
-    expect(out.connector).toEqual({ attempt: 3, diff: diffs.connector });
+    expect(out.connector).toEqual({ attempt: 3, readAt: "2026-01-01T00:00:00.000Z", diff: diffs.connector });
     expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThan(FORWARD_BUDGET_BYTES);
   });
 });

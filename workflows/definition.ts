@@ -49,6 +49,20 @@ export const WORKFLOW_TASKS = [
 ] as const;
 export type TaskName = (typeof WORKFLOW_TASKS)[number];
 
+/**
+ * Tasks of the previous release's definition, and the steps each ran: an execution started
+ * before a deploy still calls them (for up to an hour of retries), so the task function keeps
+ * serving them. They read before they write, as before.
+ */
+export const RETIRED_TASKS = {
+  Connector: ["connector"],
+  JournalSettings: ["journal-settings"],
+  Groups: ["groups"],
+  ValidateConnector: ["validate-connector"],
+  JournalRules: ["journal-rules"],
+} as const satisfies Record<string, readonly StepName[]>;
+export type RetiredTaskName = keyof typeof RETIRED_TASKS;
+
 /** The one Lambda function behind every Task state: construct id and entry. */
 export const TASK_FUNCTION = { name: "WorkflowTask", entry: "functions/tasks/workflow-task.ts" } as const;
 
@@ -304,7 +318,8 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
       ),
       // The Journal task recorded `succeeded` with its last write.
       Onboarded: { Type: "Succeed" },
-      OnboardingFailed: recordOutcome(taskArn, "failed", {}, { Next: "Failed" }),
+      // The caught error, for a task that failed before any of its steps started.
+      OnboardingFailed: recordOutcome(taskArn, "failed", { "error.$": "$.error" }, { Next: "Failed" }),
       Failed: { Type: "Fail", Error: "OnboardingFailed", Cause: "A step failed; see the tenant's steps." },
     },
   };

@@ -25,6 +25,7 @@ export const ErrorName = {
   StateLimit: "StateLimitError",
   Conflict: "ConflictError",
   PlanStale: "PlanStaleError",
+  StepFailed: "StepFailedError",
 } as const;
 export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
 
@@ -282,4 +283,18 @@ export class InvalidCorrectionError extends OnboardingError {
 export class PlanStaleError extends OnboardingError {
   override readonly name = ErrorName.PlanStale;
   readonly code = "PLAN_STALE";
+}
+
+/**
+ * A step of the task already failed for good in this run (Exchange refused it; recorded on the
+ * step with its own error): the task fails without running it again, whatever its siblings did.
+ * Carries the step's recorded code; the workflow does not retry it.
+ */
+export class StepFailedError extends OnboardingError {
+  override readonly name = ErrorName.StepFailed;
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
 }

@@ -3,12 +3,7 @@
  * read-only comparison (`functions/domain/steps/`), so that a check, a plan and onboarding
  * cannot disagree. Nothing here writes in the customer's tenant.
  */
-import {
-  type Difference,
-  type DriftResult,
-  driftResult,
-  recentRemediations,
-} from "../domain/drift.ts";
+import { type Difference, type DriftResult, driftResult, recentRemediations } from "../domain/drift.ts";
 import { AccessDeniedError, ConsentRequiredError, InvalidGroupMemberError } from "../domain/errors.ts";
 import { settled } from "../domain/steps/context.ts";
 import { DIFFS, type DiffContext, type StepDiff } from "../domain/steps/index.ts";

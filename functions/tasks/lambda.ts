@@ -3,7 +3,12 @@
  * and metrics as middy middleware around the task logic of `task-handlers.ts`, routed by the
  * `task` name every Task state puts in its payload.
  */
-import { type TaskName, WORKFLOW_TASKS } from "../../workflows/definition.ts";
+import {
+  RETIRED_TASKS,
+  type RetiredTaskName,
+  type TaskName,
+  WORKFLOW_TASKS,
+} from "../../workflows/definition.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { changeLogStore, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
@@ -13,10 +18,10 @@ import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
 
-let handlers: Record<TaskName, TaskHandler> | undefined;
+let handlers: Record<TaskName | RetiredTaskName, TaskHandler> | undefined;
 
 /** Built once per cold start; the Microsoft 365 gateway (a Secrets Manager read) only on first use. */
-function taskHandlers(): Record<TaskName, TaskHandler> {
+function taskHandlers(): Record<TaskName | RetiredTaskName, TaskHandler> {
   // CheckDrift starts remediation runs (the onboarding state machine's ARN, STATE_MACHINE_ARN).
   const onboardingArn = process.env["STATE_MACHINE_ARN"];
   const engine = onboardingArn
@@ -72,10 +77,10 @@ export function countEvent(event: TenantEvent): void {
     });
 }
 
-const TASK_NAMES: ReadonlySet<string> = new Set(WORKFLOW_TASKS);
+const TASK_NAMES: ReadonlySet<string> = new Set([...WORKFLOW_TASKS, ...Object.keys(RETIRED_TASKS)]);
 
 /** The payload of every Task state: the task's input and which task it is. */
-export type RoutedTaskInput = TaskInput & { task: TaskName };
+export type RoutedTaskInput = TaskInput & { task: TaskName | RetiredTaskName };
 
 /**
  * The Lambda handler of the task function: every task of every workflow, by `input.task`.

@@ -10,6 +10,8 @@ import {
   CONFIGURE_STEPS,
   JOURNAL_STEPS,
   type Outcome,
+  RETIRED_TASKS,
+  type RetiredTaskName,
   type TaskName,
   WORKFLOW_RETRIED_ERRORS,
 } from "../../workflows/definition.ts";
@@ -26,6 +28,7 @@ import {
   PermissionMissingError,
   PlanStaleError,
   partnerMessage,
+  StepFailedError,
   toErrorInfo,
 } from "../domain/errors.ts";
 import type { M365Gateway } from "../domain/m365.ts";
@@ -41,6 +44,8 @@ import {
   isStaleAnswer,
   readingOnce,
   settleWave,
+  stillHolds,
+  waveSteps,
 } from "../domain/steps/wave.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
 import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
@@ -50,6 +55,11 @@ import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
 /** Whether the workflow retries the task that threw `err` (so a retry can still succeed). */
 const retriedByWorkflow = (err: unknown): boolean =>
   err instanceof Error && WORKFLOW_RETRIED_ERRORS.has(err.name);
+
+/** Tries of the write that records a finished onboarding, and the first backoff (full jitter). */
+const FINISH_ATTEMPTS = 4;
+const FINISH_BACKOFF_MS = 200;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
 const HYDRATION_CLAIM_MS = 70 * 60_000;
@@ -122,7 +132,7 @@ export interface Plan {
 export type TaskHandler = (input: TaskInput) => Promise<unknown>;
 
 /** One handler per task of the workflow definitions: the task function's routing table. */
-export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler> {
+export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTaskName, TaskHandler> {
   const profile = deps.profile ?? DEFAULT_PROVIDER;
   const now = deps.now ?? (() => new Date().toISOString());
   const { store } = deps;
@@ -275,17 +285,31 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
   });
 
   /** Records a step's failed attempt: the error stays visible while the workflow retries; the Catch marks it failed. */
-  const stepFailed = async (stored: StoredTenant, step: StepName, started: number, err: unknown) => {
+  const stepFailed = async (
+    stored: StoredTenant,
+    step: StepName,
+    started: number,
+    err: unknown,
+    final = false,
+  ) => {
     const error = toErrorInfo(err);
     // A permission error also records what is missing, for `awaiting_permissions`.
     const missing =
       err instanceof PermissionMissingError
         ? { missingPermissions: err.missing.map((m) => ({ cmdlet: m.cmdlet, role: m.role })) }
         : {};
-    await write(stored.tenant.tenantId, stored.internals.run, {
-      steps: { [step]: { error } },
-      ...missing,
-    }).catch(() => undefined);
+    // `final`: an error the workflow does not retry fails the step now (its siblings may still be
+    // retried; a retry of the task does not run it again).
+    const change: TenantChange = final
+      ? {
+          expectStatus: ["running"],
+          steps: { [step]: { status: "failed", finishedAt: now(), error } },
+          event: { type: "tenant.onboarding.step_failed", step, error },
+        }
+      : { steps: { [step]: { error } } };
+    await write(stored.tenant.tenantId, stored.internals.run, { ...change, ...missing }).catch(
+      () => undefined,
+    );
     deps.onStepResult?.({
       tenantId: stored.tenant.tenantId,
       step,
@@ -347,21 +371,27 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
       return diff;
     };
-    // The attempt the wave read for (counted when the task marked the step running), not a retry.
+    // What the wave read, while it still holds (this attempt, fresh, and what it depends on).
     const read =
-      forwarded && stepOf(stored, step)?.attempts === forwarded.attempt ? forwarded.diff : undefined;
+      forwarded && stillHolds(forwarded, (s) => stepOf(stored, s)?.attempts, step, now())
+        ? forwarded.diff
+        : undefined;
     return hydrating(stored, ctx, async () => {
-      if (!read) return APPLIES[step](ctx, checked(await DIFFS[step](ctx)));
+      if (!read) return { outcome: await APPLIES[step](ctx, checked(await DIFFS[step](ctx))), stored };
       try {
-        return await APPLIES[step](ctx, checked(read));
+        return { outcome: await APPLIES[step](ctx, checked(read)), stored };
       } catch (err) {
         if (!isStaleAnswer(err)) throw err;
-        // What it recorded meanwhile (e.g. an object about to be created) is in the store.
-        const again = {
-          ...(await contextFor(await load(stored.tenant.tenantId, stored.internals.run), step)),
-          ready,
-        };
-        return APPLIES[step](again, checked(await DIFFS[step](again)));
+        // The tenant changed since the wave: another attempt, which reads first. Counted, so that
+        // what was predicted from this step's diff (validation after the connector) is read again.
+        const attempts = stepOf(stored, step)?.attempts ?? 0;
+        const { stored: latest } = await write(stored.tenant.tenantId, stored.internals.run, {
+          expectAttempt: { step, attempts },
+          expectStatus: ["running"],
+          steps: { [step]: { countAttempt: true } },
+        });
+        const again = { ...(await contextFor(latest, step)), ready };
+        return { outcome: await APPLIES[step](again, checked(await DIFFS[step](again))), stored: latest };
       }
     });
   };
@@ -381,8 +411,13 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       const loaded = await load(input.tenantId, input.run);
       const { groups } = loaded.tenant;
       const applicable = applicableSteps(loaded.tenant);
+      // A step that failed for good earlier in this run is not run again (its error is recorded).
+      const failedBefore = steps.filter((step) => stepOf(loaded, step)?.status === "failed");
       const todo = steps.filter(
-        (step) => applicable.has(step) && stepOf(loaded, step)?.status !== "succeeded",
+        (step) =>
+          applicable.has(step) &&
+          stepOf(loaded, step)?.status !== "succeeded" &&
+          !failedBefore.includes(step),
       );
       for (const step of steps) if (!todo.includes(step)) skipped(input.tenantId, step);
       // The workflow's last task records the onboarding's success itself (no RecordOutcome task).
@@ -394,13 +429,33 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
           gateway,
           now,
         );
-        // Someone moved the tenant on (a newer run): this outcome is stale, as in RecordOutcome.
-        await write(input.tenantId, input.run, change).catch((err: unknown) => {
-          if (!(err instanceof ConflictError)) throw err;
-        });
-        return null;
+        // Every step is done: a failing store write is tried again here (as RecordOutcome's Retry
+        // would), not left to the workflow, which would fail an onboarding that succeeded.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await write(input.tenantId, input.run, change);
+            return null;
+          } catch (err) {
+            // Someone moved the tenant on (a newer run): this outcome is stale, as in RecordOutcome.
+            if (err instanceof ConflictError) return null;
+            if (attempt >= FINISH_ATTEMPTS) throw err;
+            await sleep(FINISH_BACKOFF_MS * 2 ** (attempt - 1) * Math.random());
+          }
+        }
       };
-      if (todo.length === 0) return finish();
+      const stopIfFailedBefore = () => {
+        const step = failedBefore[0];
+        if (step === undefined) return;
+        const error = stepOf(loaded, step)?.error;
+        throw new StepFailedError(
+          error?.code ?? "INTERNAL_ERROR",
+          `Step ${step} failed in this run: ${error?.message ?? "see the tenant's steps"}`,
+        );
+      };
+      if (todo.length === 0) {
+        stopIfFailedBefore();
+        return finish();
+      }
       const started = Date.now();
       /** Marks steps running (one write); the groups as loaded (a write's answer may leave out large ones). */
       const markRunningSteps = async (names: readonly StepName[]) => {
@@ -432,12 +487,12 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
           }
           const stored = first.includes(step) ? marked : await markRunningSteps([step]);
           try {
-            const outcome = await applyStep(stored, step, input.diffs?.[step], ready);
+            const applied = await applyStep(stored, step, input.diffs?.[step], ready);
             ready();
-            await stepSucceeded(stored, step, started, outcome.changes);
+            await stepSucceeded(applied.stored, step, started, applied.outcome.changes);
           } catch (err) {
             notReady(err);
-            await stepFailed(stored, step, started, err);
+            await stepFailed(stored, step, started, err, !retriedByWorkflow(err));
             throw err;
           }
         };
@@ -446,6 +501,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       const results = await Promise.allSettled(runs);
       const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
       if (failures.length > 0) throw failures.find(retriedByWorkflow) ?? failures[0];
+      stopIfFailedBefore();
       return finish();
     };
 
@@ -476,9 +532,12 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       (step) =>
         step !== "check-access" && applicable.has(step) && stepOf(stored, step)?.status !== "succeeded",
     );
+    // Every step's comparison for a plan to approve; else a step with large groups reads for itself.
+    const reading = stored.tenant.approval === "required" ? later : waveSteps(stored.tenant, later);
+    const readAt = now();
     const [access, ...reads] = await Promise.allSettled([
       accessDone ? Promise.resolve() : checkAccess(wave),
-      ...later.map((step) => DIFFS[step](wave)),
+      ...reading.map((step) => DIFFS[step](wave)),
     ]);
     if (access?.status === "rejected") {
       await stepFailed(stored, "check-access", started, access.reason);
@@ -486,10 +545,14 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     }
     const { diffs, failures } = settleWave(
       ctx,
-      Object.fromEntries(later.map((step, i) => [step, reads[i] as PromiseSettledResult<StepDiff>])),
+      Object.fromEntries(reading.map((step, i) => [step, reads[i] as PromiseSettledResult<StepDiff>])),
     );
     if (stored.tenant.approval === "required") {
-      const plan = later.flatMap((step) => diffs[step]?.writes ?? failedDiff(step, failures[step]).writes);
+      const plan = later.flatMap(
+        (step) =>
+          diffs[step]?.writes ??
+          failedDiff(step, failures[step] ?? new Error(`The comparison of step ${step} is missing.`)).writes,
+      );
       if (await awaitApproval(stored, plan)) {
         deps.onStepResult?.({
           tenantId: input.tenantId,
@@ -502,7 +565,10 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
       }
     }
     if (!accessDone) await stepSucceeded(stored, "check-access", started, []);
-    return { ...base, diffs: forwardable(diffs, (step) => (stepOf(stored, step)?.attempts ?? 0) + 1) };
+    return {
+      ...base,
+      diffs: forwardable(diffs, readAt, (step) => (stepOf(stored, step)?.attempts ?? 0) + 1),
+    };
   };
 
   /**
@@ -673,6 +739,10 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName, TaskHandler
     RecordOutcome: recordOutcome,
     Offboard: offboardPart,
     CheckDrift: checkDrift,
+    // Executions started before a deploy (the previous definition's tasks): each step on its own.
+    ...(Object.fromEntries(
+      Object.entries(RETIRED_TASKS).map(([task, steps]) => [task, runSteps(steps, "side-by-side")]),
+    ) as Record<RetiredTaskName, TaskHandler>),
   };
 }
 

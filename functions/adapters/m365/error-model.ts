@@ -108,6 +108,8 @@ const CONCURRENCY_LIMIT =
 /** "... matches multiple entries": arrives as ManagementObjectNotFoundException too; never "absent". */
 /** Exchange's answer to a New-* whose name (or address) is taken. */
 export const ALREADY_EXISTS = /AlreadyExists|already exists|already being used/i;
+/** The object itself exists (not: another object uses its address, "already being used"). */
+const OBJECT_EXISTS = /AlreadyExists|already exists/i;
 const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|matches more than one/i;
 /**
  * A cmdlet outside the app's role assignments: PowerShell's "The term 'X' is not recognized as a
@@ -290,7 +292,7 @@ function classify(
   }
   if (status === 401 || status === 403) return withDetails(new AccessDeniedError(message), d);
   if (NOT_FOUND_TEXT.test(typeAndText)) return withDetails(new NotFoundError(message), d);
-  if (service === "exchange" && ALREADY_EXISTS.test(typeAndText)) {
+  if (service === "exchange" && OBJECT_EXISTS.test(typeAndText)) {
     return withDetails(new ObjectExistsError(message), d);
   }
   return withDetails(new InvalidRequestError(message), d);

@@ -87,11 +87,28 @@ export function settleWave(
   const validation = diffs["validate-connector"];
   if (connector && validation) {
     diffs["validate-connector"] = validationAfterConnector(ctx, connector, validation);
-  } else if (validation) {
-    // Without the connector's comparison, validation cannot know what that step will change.
+  } else if (validation && "connector" in results) {
+    // The connector step will run, but its comparison failed: validation cannot know what that
+    // step will change. (When the connector step is not to run, validation stays as read.)
     delete diffs["validate-connector"];
   }
   return { diffs, failures };
+}
+
+/**
+ * Members beyond which the groups step is left out of the wave (it reads for itself): comparing
+ * an adopted group resolves every missing member, and a large group's diff would not fit the
+ * workflow's state anyway.
+ */
+export const WAVE_MEMBER_LIMIT = 500;
+
+/** The steps the wave reads for, of `steps` (the groups step not when its groups are large). */
+export function waveSteps(
+  request: { groups?: { eu: { members: readonly string[] }; us: { members: readonly string[] } } },
+  steps: readonly StepName[],
+): StepName[] {
+  const members = (request.groups?.eu.members.length ?? 0) + (request.groups?.us.members.length ?? 0);
+  return steps.filter((step) => step !== "groups" || members <= WAVE_MEMBER_LIMIT);
 }
 
 /**
@@ -101,12 +118,25 @@ export function settleWave(
  */
 export const FORWARD_BUDGET_BYTES = 96 * 1024;
 
-/** A diff that goes forward: for the attempt of its step it was read for (the step's next one). */
+/**
+ * A diff that goes forward to the task that applies it. It holds only while the tenant is as the
+ * wave read it: for the attempt of its step it was read for (a retry reads again), for at most
+ * `FORWARD_MAX_AGE_MS` (a step that starts after a task-level retry or a long sibling reads
+ * again), and, for validation, only when the connector step applied what the wave read (its
+ * attempt count unchanged: an attempt that read again counts one more).
+ */
 export interface ForwardedDiff {
   attempt: number;
+  /** When the wave read it (ISO 8601). */
+  readAt: string;
+  /** Holds only while `step` has made exactly `attempts` attempts. */
+  after?: { step: StepName; attempts: number };
   diff: StepDiff;
 }
 export type ForwardedDiffs = Partial<Record<StepName, ForwardedDiff>>;
+
+/** How long a forwarded diff holds. */
+export const FORWARD_MAX_AGE_MS = 60_000;
 
 /**
  * The diffs that go forward in the workflow's state, within `budget` bytes of JSON, each for the
@@ -114,6 +144,7 @@ export type ForwardedDiffs = Partial<Record<StepName, ForwardedDiff>>;
  */
 export function forwardable(
   diffs: WaveDiffs,
+  readAt: string,
   nextAttempt: (step: StepName) => number,
   budget = FORWARD_BUDGET_BYTES,
 ): ForwardedDiffs {
@@ -124,10 +155,28 @@ export function forwardable(
   let used = 0;
   for (const { step, diff, bytes } of sized) {
     if (used + bytes > budget) break;
-    out[step] = { attempt: nextAttempt(step), diff };
+    out[step] = { attempt: nextAttempt(step), readAt, diff };
     used += bytes;
   }
+  const validation = out["validate-connector"];
+  if (validation && diffs.connector) {
+    // Predicted from the connector's diff: holds only if the connector step applies exactly that.
+    if (out.connector) validation.after = { step: "connector", attempts: out.connector.attempt };
+    else delete out["validate-connector"];
+  }
   return out;
+}
+
+/** Whether `forwarded` still holds for `step` of `tenant` at `now` (see ForwardedDiff). */
+export function stillHolds(
+  forwarded: ForwardedDiff,
+  attempts: (step: StepName) => number | undefined,
+  step: StepName,
+  now: string,
+): boolean {
+  if (attempts(step) !== forwarded.attempt) return false;
+  if (Date.parse(now) - Date.parse(forwarded.readAt) > FORWARD_MAX_AGE_MS) return false;
+  return !forwarded.after || attempts(forwarded.after.step) === forwarded.after.attempts;
 }
 
 /**
