@@ -1,0 +1,53 @@
+/**
+ * The DynamoDB client of the embedded engine (`embedded: true`, the local runtime's): requests
+ * carry a fixed Authorization header instead of a SigV4 signature, and dynalite serves them.
+ */
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { describe, expect, inject, it } from "vitest";
+import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
+import { ensureTable } from "../functions/adapters/dynamodb/table.ts";
+
+describe("createDynamoClient({ embedded: true })", () => {
+  it("is served by dynalite without computing a signature", async () => {
+    const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint"), embedded: true });
+    const sent: Record<string, string>[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push({ ...(args.request as { headers: Record<string, string> }).headers });
+        return next(args);
+      },
+      { step: "deserialize" },
+    );
+    const tableName = `test-embedded-${Date.now()}`;
+    await ensureTable(client, tableName);
+    const doc = createDocumentClient({ client });
+    await doc.send(new PutCommand({ TableName: tableName, Item: { pk: "a", sk: "b", n: 1 } }));
+    const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: "a", sk: "b" } }));
+    expect(Item).toMatchObject({ n: 1 });
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    for (const headers of sent) {
+      expect(headers["authorization"]).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/[a-z0-9-]+\/dynamodb\/aws4_request, SignedHeaders=host;x-amz-date, Signature=embedded$/,
+      );
+      expect(headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
+    }
+  });
+
+  it("signs as usual without it, and refuses an endpoint that is not loopback", async () => {
+    const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
+    const sent: string[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push((args.request as { headers: Record<string, string> }).headers["authorization"] ?? "");
+        return next(args);
+      },
+      { step: "deserialize" },
+    );
+    await ensureTable(client, `test-signed-${Date.now()}`);
+    expect(sent[0]).toMatch(/Signature=[0-9a-f]{64}$/);
+    expect(() =>
+      createDynamoClient({ endpoint: "https://dynamodb.us-east-1.amazonaws.com", embedded: true }),
+    ).toThrow(TypeError);
+    expect(() => createDynamoClient({ embedded: true })).toThrow(TypeError);
+  });
+});
