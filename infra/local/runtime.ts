@@ -162,6 +162,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       cursorSecret,
       retention,
       onEvents: webhooks.dispatcher.enqueue,
+      // A running workflow's outbox is trimmed once per 8 events, not after each.
+      lazyOutboxTrim: true,
     });
     webhooks.dispatcher.attachStore(store);
     closers.push(() => webhooks.dispatcher.close());

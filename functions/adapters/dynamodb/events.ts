@@ -15,6 +15,12 @@ import { readTenantItem, type TenantItem } from "./tenant-item.ts";
 
 /** Outbox entries trimmed per UpdateItem (keeps the expression far below its 4 KB limit). */
 const TRIM_BATCH = 100;
+/** With `lazyTrim`: written-out entries a running workflow's outbox keeps before one trim. */
+const LAZY_TRIM_AT = 8;
+/** With `lazyTrim`: statuses whose workflow is still making events (the outbox is trimmed later). */
+const ACTIVE_STATUSES: ReadonlySet<string> = new Set(["queued", "running", "offboarding"]);
+/** With `lazyTrim`: registrations remembered as written out, at most (then all are forgotten). */
+const WRITTEN_MAX = 10_000;
 
 interface EventItem {
   pk: string;
@@ -36,6 +42,16 @@ export interface TenantEventsOptions {
   onFlushError: (err: unknown, tenantId: string) => void;
   /** Whether a state change flushes its outbox itself. @default true */
   flushAfterWrite?: boolean;
+  /**
+   * Only for a process that is the one writer of its table's events (the local runtime): while
+   * a tenant's workflow runs, the entries a state change's flush wrote out stay in the outbox
+   * until {@link LAZY_TRIM_AT} have gathered, then one UpdateItem trims them (one trim per
+   * onboarding instead of one per event); entries this process wrote out are never written or
+   * announced again; a flush asked for during a flush uses the newest state written instead
+   * of reading it. Readers merge the outbox, so they see no difference. `flushOutbox` and
+   * `flushAll` always trim. @default false
+   */
+  lazyTrim?: boolean;
 }
 
 export class TenantEvents {
@@ -47,7 +63,13 @@ export class TenantEvents {
   /** Whether a state change flushes its outbox itself (false: a stream consumer does). */
   readonly flushAfterWrite: boolean;
   /** One flush per tenant at a time in this process; callers arriving meanwhile ask for another round. */
-  readonly #flushing = new Map<string, { again: boolean; done: Promise<void> }>();
+  readonly #flushing = new Map<
+    string,
+    { again: boolean; done: Promise<void>; next?: TenantItem | undefined; trim: boolean }
+  >();
+  readonly #lazyTrim: boolean;
+  /** With `lazyTrim`: the highest sequence written out and announced, per registration. */
+  readonly #written = new Map<string, number>();
 
   constructor(ctx: TableContext, cursors: CursorCodec, options: TenantEventsOptions) {
     this.#ctx = ctx;
@@ -56,6 +78,7 @@ export class TenantEvents {
     this.#retentionSeconds = Math.round(options.eventRetentionDays * 86_400);
     this.onFlushError = options.onFlushError;
     this.flushAfterWrite = options.flushAfterWrite ?? true;
+    this.#lazyTrim = options.lazyTrim ?? false;
   }
 
   /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
@@ -149,23 +172,44 @@ export class TenantEvents {
 
   /**
    * Flushes the tenant's outbox; `snapshot` is the tenant item as just written (saves a read).
-   * One flush per tenant at a time in this process.
+   * One flush per tenant at a time in this process. `afterWrite`: a state change's own flush
+   * (with `lazyTrim`, it may leave written-out entries in the outbox).
    */
-  flush(tenantId: string, snapshot?: TenantItem): Promise<void> {
+  flush(tenantId: string, snapshot?: TenantItem, afterWrite = false): Promise<void> {
     const running = this.#flushing.get(tenantId);
     if (running) {
       running.again = true;
+      running.trim ||= !afterWrite;
+      // The newest state written (the outbox only grows with seq) saves the next round's read.
+      if (this.#lazyTrim && snapshot && (running.next?.seq ?? -1) < (snapshot.seq ?? 0))
+        running.next = snapshot;
+      else if (!snapshot) running.next = undefined;
       return running.done;
     }
-    const state = { again: false, done: Promise.resolve() };
+    const state: { again: boolean; done: Promise<void>; next?: TenantItem | undefined; trim: boolean } = {
+      again: false,
+      done: Promise.resolve(),
+      trim: !afterWrite,
+    };
     state.done = (async () => {
       try {
         let item = snapshot;
+        let reread = false;
         do {
           state.again = false;
+          const trim = state.trim;
+          state.trim = false;
           item ??= await readTenantItem(this.#ctx, tenantId);
-          if (item) await this.#flushItem(item);
-          item = undefined;
+          const stale = item ? await this.#flushItem(item, trim || !this.#lazyTrim) : false;
+          item = state.next;
+          state.next = undefined;
+          // The state given was older than a trim already made: once more from a fresh read.
+          if (stale && this.#lazyTrim && !reread) {
+            reread = true;
+            state.again = true;
+            state.trim = trim;
+            item = undefined;
+          }
         } while (state.again);
       } finally {
         this.#flushing.delete(tenantId);
@@ -202,10 +246,24 @@ export class TenantEvents {
     return count;
   }
 
-  async #flushItem(item: TenantItem): Promise<void> {
+  /** False, or true when the trim found the outbox trimmed already (the item given was stale). */
+  async #flushItem(item: TenantItem, trim: boolean): Promise<boolean> {
     const events = pendingEvents(item);
-    if (events.length === 0) return;
+    if (events.length === 0) return false;
     const { pk } = tenantKey(item.tenantId);
+    const registration = `${item.tenantId}|${item.registrationId}`;
+    const written = this.#lazyTrim ? (this.#written.get(registration) ?? 0) : 0;
+    const fresh = written > 0 ? events.filter((e) => e.data.sequence > written) : events;
+    if (fresh.length > 0) await this.#writeOut(item, pk, fresh);
+    if (this.#lazyTrim) {
+      if (this.#written.size >= WRITTEN_MAX) this.#written.clear();
+      this.#written.set(registration, Math.max(written, events.at(-1)!.data.sequence));
+      if (!trim && events.length < LAZY_TRIM_AT && ACTIVE_STATUSES.has(item.status)) return false;
+    }
+    return !(await this.#trim(item, events));
+  }
+
+  async #writeOut(item: TenantItem, pk: string, events: TenantEvent[]): Promise<void> {
     await batchPut(
       this.#ctx,
       events.map(
@@ -223,6 +281,10 @@ export class TenantEvents {
       ),
     );
     this.#onEvents?.(events, item.partnerId);
+  }
+
+  /** False when the outbox's head was not the first of `events` (someone trimmed them already). */
+  async #trim(item: TenantItem, events: TenantEvent[]): Promise<boolean> {
     for (let start = 0; start < events.length; start += TRIM_BATCH) {
       const batch = events.slice(start, start + TRIM_BATCH);
       // Highest index first: dynalite applies list REMOVEs one after the other (DynamoDB does
@@ -240,10 +302,11 @@ export class TenantEvents {
         );
       } catch (err) {
         // Someone else flushed these already.
-        if (isConditionFailure(err)) return;
+        if (isConditionFailure(err)) return false;
         throw err;
       }
     }
+    return true;
   }
 }
 
