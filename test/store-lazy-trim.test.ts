@@ -1,6 +1,6 @@
 /**
- * The local runtime's outbox (`lazyOutboxTrim`): a running workflow's state change writes out
- * its event at once (event item, announced once) but trims the outbox only once 8 written-out
+ * The local runtime's outbox (`lazyOutboxTrim`): a running workflow's state change announces
+ * its event at once (once), but writes out event items and trims the outbox only once 8
  * entries have gathered, or when the workflow stops making events; readers see no difference.
  */
 import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
@@ -81,7 +81,7 @@ async function registered(store: DynamoTenantStore): Promise<string> {
 }
 
 describe("lazyOutboxTrim", () => {
-  it("writes out and announces each event once, trims every 8 and when the workflow ends", async () => {
+  it("announces each event once at once, writes out and trims every 8 and when the workflow ends", async () => {
     const { store, announced } = lazyStore();
     const tenantId = await registered(store);
     const ids: string[] = [];
@@ -89,7 +89,7 @@ describe("lazyOutboxTrim", () => {
     record(await store.transition(tenantId, started, at(1)));
     for (let n = 2; n <= 4; n++) record(await store.transition(tenantId, step, at(n)));
     expect(announced).toEqual([1, 2, 3, 4]);
-    expect(await eventItems(tenantId)).toHaveLength(4);
+    expect(await eventItems(tenantId)).toHaveLength(0);
     expect(await outboxOf(tenantId)).toHaveLength(4);
     expect((await store.listEvents(tenantId)).map((e) => e.id)).toEqual(ids);
     expect((await store.listEvents(tenantId, { afterSequence: 2 })).map((e) => e.data.sequence)).toEqual([
@@ -98,8 +98,11 @@ describe("lazyOutboxTrim", () => {
 
     for (let n = 5; n <= 8; n++) record(await store.transition(tenantId, step, at(n)));
     expect(await outboxOf(tenantId)).toHaveLength(0);
+    expect((await eventItems(tenantId)).map((i) => i["id"])).toEqual(ids);
     record(await store.transition(tenantId, step, at(9)));
     expect(await outboxOf(tenantId)).toHaveLength(1);
+    expect(await eventItems(tenantId)).toHaveLength(8);
+    expect((await store.listEvents(tenantId, { afterSequence: 7 })).map((e) => e.id)).toEqual(ids.slice(7));
     record(await store.transition(tenantId, succeeded, at(10)));
     expect(await outboxOf(tenantId)).toHaveLength(0);
     expect(announced).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -115,6 +118,7 @@ describe("lazyOutboxTrim", () => {
     expect(await outboxOf(tenantId)).toHaveLength(2);
     await store.flushOutbox(tenantId);
     expect(await outboxOf(tenantId)).toHaveLength(0);
+    expect(await eventItems(tenantId)).toHaveLength(2);
     expect(announced).toEqual([1, 2]);
 
     // Left in the outbox when the process stopped: the next start writes them out again.
@@ -124,6 +128,7 @@ describe("lazyOutboxTrim", () => {
     expect(await next.store.flushAllOutboxes()).toBeGreaterThanOrEqual(1);
     expect(next.announced).toContain(3);
     expect(await outboxOf(tenantId)).toHaveLength(0);
+    expect(await eventItems(tenantId)).toHaveLength(3);
     expect((await store.listEvents(tenantId)).map((e) => e.data.sequence)).toEqual([1, 2, 3]);
   });
 

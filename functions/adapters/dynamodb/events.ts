@@ -15,12 +15,12 @@ import { readTenantItem, type TenantItem } from "./tenant-item.ts";
 
 /** Outbox entries trimmed per UpdateItem (keeps the expression far below its 4 KB limit). */
 const TRIM_BATCH = 100;
-/** With `lazyTrim`: written-out entries a running workflow's outbox keeps before one trim. */
+/** With `lazyTrim`: entries a running workflow's outbox gathers before they are written out and trimmed. */
 const LAZY_TRIM_AT = 8;
 /** With `lazyTrim`: statuses whose workflow is still making events (the outbox is trimmed later). */
 const ACTIVE_STATUSES: ReadonlySet<string> = new Set(["queued", "running", "offboarding"]);
-/** With `lazyTrim`: registrations remembered as written out, at most (then all are forgotten). */
-const WRITTEN_MAX = 10_000;
+/** With `lazyTrim`: registrations whose announced sequence is remembered, at most (then all are forgotten). */
+const ANNOUNCED_MAX = 10_000;
 
 interface EventItem {
   pk: string;
@@ -43,13 +43,15 @@ export interface TenantEventsOptions {
   /** Whether a state change flushes its outbox itself. @default true */
   flushAfterWrite?: boolean;
   /**
-   * Only for a process that is the one writer of its table's events (the local runtime): while
-   * a tenant's workflow runs, the entries a state change's flush wrote out stay in the outbox
-   * until {@link LAZY_TRIM_AT} have gathered, then one UpdateItem trims them (one trim per
-   * onboarding instead of one per event); entries this process wrote out are never written or
-   * announced again; a flush asked for during a flush uses the newest state written instead
-   * of reading it. Readers merge the outbox, so they see no difference. `flushOutbox` and
-   * `flushAll` always trim. @default false
+   * The local runtime (its events are announced in-process, no stream consumer): while a
+   * tenant's workflow runs, a state change's flush announces its new entries (`onEvents`) at
+   * once, but they stay in the outbox (durable, merged by every reader) until
+   * {@link LAZY_TRIM_AT} have gathered or the workflow stops making events; then one
+   * BatchWriteItem writes them out as event items and one UpdateItem trims them (instead of
+   * both per event). This process never announces an entry twice (another process, e.g. the
+   * next start's `flushAll`, may: at least once); a flush asked for during a flush uses the
+   * newest state written instead of reading it. `flushOutbox` and `flushAll` always write out
+   * and trim. @default false
    */
   lazyTrim?: boolean;
 }
@@ -68,8 +70,8 @@ export class TenantEvents {
     { again: boolean; done: Promise<void>; next?: TenantItem | undefined; trim: boolean }
   >();
   readonly #lazyTrim: boolean;
-  /** With `lazyTrim`: the highest sequence written out and announced, per registration. */
-  readonly #written = new Map<string, number>();
+  /** With `lazyTrim`: the highest sequence announced (`onEvents`) by this process, per registration. */
+  readonly #announced = new Map<string, number>();
 
   constructor(ctx: TableContext, cursors: CursorCodec, options: TenantEventsOptions) {
     this.#ctx = ctx;
@@ -251,16 +253,23 @@ export class TenantEvents {
     const events = pendingEvents(item);
     if (events.length === 0) return false;
     const { pk } = tenantKey(item.tenantId);
-    const registration = `${item.tenantId}|${item.registrationId}`;
-    const written = this.#lazyTrim ? (this.#written.get(registration) ?? 0) : 0;
-    const fresh = written > 0 ? events.filter((e) => e.data.sequence > written) : events;
-    if (fresh.length > 0) await this.#writeOut(item, pk, fresh);
-    if (this.#lazyTrim) {
-      if (this.#written.size >= WRITTEN_MAX) this.#written.clear();
-      this.#written.set(registration, Math.max(written, events.at(-1)!.data.sequence));
-      if (!trim && events.length < LAZY_TRIM_AT && ACTIVE_STATUSES.has(item.status)) return false;
+    if (!this.#lazyTrim) {
+      await this.#writeOut(item, pk, events);
+      this.#onEvents?.(events, item.partnerId);
+      return !(await this.#trim(item, events));
     }
-    return !(await this.#trim(item, events));
+    // Lazily: entries are announced at once (the outbox holds them durably, and readers merge
+    // it), written out as event items and trimmed together, every LAZY_TRIM_AT or at the end.
+    const registration = `${item.tenantId}|${item.registrationId}`;
+    const announced = this.#announced.get(registration) ?? 0;
+    const fresh = events.filter((e) => e.data.sequence > announced);
+    const trimNow = trim || events.length >= LAZY_TRIM_AT || !ACTIVE_STATUSES.has(item.status);
+    // Every entry trimmed is an event item first (idempotent Puts: some may be written already).
+    if (trimNow) await this.#writeOut(item, pk, events);
+    if (fresh.length > 0) this.#onEvents?.(fresh, item.partnerId);
+    if (this.#announced.size >= ANNOUNCED_MAX) this.#announced.clear();
+    this.#announced.set(registration, Math.max(announced, events.at(-1)!.data.sequence));
+    return trimNow ? !(await this.#trim(item, events)) : false;
   }
 
   async #writeOut(item: TenantItem, pk: string, events: TenantEvent[]): Promise<void> {
@@ -280,7 +289,6 @@ export class TenantEvents {
         }),
       ),
     );
-    this.#onEvents?.(events, item.partnerId);
   }
 
   /** False when the outbox's head was not the first of `events` (someone trimmed them already). */
