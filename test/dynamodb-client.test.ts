@@ -30,21 +30,26 @@ describe("createDynamoClient({ embedded: true })", () => {
         /^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/[a-z0-9-]+\/dynamodb\/aws4_request, SignedHeaders=host;x-amz-date, Signature=embedded$/,
       );
       expect(headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
+      expect(headers["x-amz-user-agent"]).toBeUndefined();
     }
   });
 
   it("signs as usual without it, and refuses an endpoint that is not loopback", async () => {
     const client = createDynamoClient({ endpoint: inject("dynamodbEndpoint") });
     const sent: string[] = [];
+    const agents: string[] = [];
     client.middlewareStack.add(
       (next) => async (args) => {
-        sent.push((args.request as { headers: Record<string, string> }).headers["authorization"] ?? "");
+        const { headers } = args.request as { headers: Record<string, string> };
+        sent.push(headers["authorization"] ?? "");
+        agents.push(headers["x-amz-user-agent"] ?? "");
         return next(args);
       },
       { step: "deserialize" },
     );
     await ensureTable(client, `test-signed-${Date.now()}`);
     expect(sent[0]).toMatch(/Signature=[0-9a-f]{64}$/);
+    expect(agents[0]).toMatch(/aws-sdk-js/);
     expect(() =>
       createDynamoClient({ endpoint: "https://dynamodb.us-east-1.amazonaws.com", embedded: true }),
     ).toThrow(TypeError);
