@@ -18,6 +18,12 @@ describe("createDynamoClient({ embedded: true })", () => {
       },
       { step: "deserialize" },
     );
+    // Others place middleware relative to the user agent's (Powertools does): it is still named.
+    client.middlewareStack.addRelativeTo(((next: unknown) => next) as never, {
+      relation: "after",
+      toMiddleware: "getUserAgentMiddleware",
+      name: "relativeToUserAgent",
+    });
     const tableName = `test-embedded-${Date.now()}`;
     await ensureTable(client, tableName);
     const doc = createDocumentClient({ client });
