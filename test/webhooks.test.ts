@@ -779,6 +779,13 @@ describe("partners without an endpoint", () => {
     await db.store.transition(tenantId, ONBOARDING[3]!, now());
     await quick.idle();
     await until(async () => (await webhookStore.getDispatchCursor(tenantId)) === 4);
+    await quick.close();
+
+    // The workflow's last event (succeeded) moves it at once.
+    const slow = dispatcher({ cursorLagMs: 60_000 });
+    await db.store.transition(tenantId, ONBOARDING[4]!, now());
+    await slow.idle();
+    expect(await webhookStore.getDispatchCursor(tenantId)).toBe(5);
   });
 });
 

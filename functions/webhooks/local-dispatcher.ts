@@ -9,8 +9,9 @@
  * picks up every tenant's events after its cursor and every pending delivery.
  *
  * Events that make no delivery (the partner has no endpoint, or it does not want the type)
- * move the cursor later, every few seconds and on close, in one write per tenant: a crash
- * before then only makes the next start decide those events again (again no delivery).
+ * while the tenant's workflow runs move the cursor later (with its last event, after
+ * `cursorLagMs`, or on close), in one write per tenant: a crash before then only makes the
+ * next start decide those events again (again no delivery).
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoWebhookStore } from "../adapters/dynamodb/webhook-store.ts";
@@ -35,7 +36,11 @@ export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookSt
   errorRetryMs?: number;
   /** Requests in flight at once, across tenants. @default 16 */
   maxConcurrentAttempts?: number;
-  /** How long the cursor of events without a delivery may lag in the table (ms). @default 2000 */
+  /**
+   * How long the cursor of events without a delivery may lag in the table while the tenant's
+   * workflow runs (ms); its last event (a status other than queued, running, offboarding)
+   * moves it at once. @default 30000
+   */
   cursorLagMs?: number;
 }
 
@@ -95,6 +100,8 @@ const MAX_ERROR_DELAY_MS = 60_000;
 /** Replays are ordered after every sequence (sequences are 10 digits at most). */
 const REPLAY_ORDER = 1e10;
 const RECOVERY_CONCURRENCY = 4;
+/** Statuses of a workflow still making events (their cursor may lag). */
+const RUNNING_STATUSES: ReadonlySet<string> = new Set(["queued", "running", "offboarding"]);
 
 /**
  * Deliveries are ordered per tenant AND partner: after a change of owner, the previous
@@ -133,7 +140,7 @@ export function createLocalDispatcher(
   const errorRetryMs = options.errorRetryMs ?? 1000;
   const slots = new Slots(options.maxConcurrentAttempts ?? 16);
   let store = options.store;
-  const cursorLagMs = options.cursorLagMs ?? 2000;
+  const cursorLagMs = options.cursorLagMs ?? 30_000;
   /** Tenants' cursors decided but not yet written (events without a delivery). */
   const lagging = new Map<string, number>();
   let cursorTimer: NodeJS.Timeout | undefined;
@@ -276,8 +283,12 @@ export function createLocalDispatcher(
           job.event && job.partnerId && !skip ? await deliverer.admit(job.event, job.partnerId) : undefined;
         if (delivery) job.delivery = true;
         if (job.event) {
-          if (delivery) await webhookStore.advanceDispatchCursor(tenantId, sequence);
-          else lagCursor(tenantId, sequence);
+          if (delivery || !RUNNING_STATUSES.has(job.event.data.status)) {
+            // A delivery, or the workflow's last event for now: the cursor moves now.
+            const lag = lagging.get(tenantId);
+            if (lag !== undefined && lag <= sequence) lagging.delete(tenantId);
+            await webhookStore.advanceDispatchCursor(tenantId, Math.max(sequence, lag ?? 0));
+          } else lagCursor(tenantId, sequence);
         }
         if (job.version !== version) continue;
         if (delivery || !job.event) job.admitted = true;
