@@ -2,9 +2,13 @@
  * The DynamoDB client of the embedded engine (`embedded: true`, the local runtime's): requests
  * carry a fixed Authorization header instead of a SigV4 signature, and dynalite serves them.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, inject, it } from "vitest";
 import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
+import { EmbeddedHttpHandler } from "../functions/adapters/dynamodb/embedded-http.ts";
 import { ensureTable } from "../functions/adapters/dynamodb/table.ts";
 
 describe("createDynamoClient({ embedded: true })", () => {
@@ -30,6 +34,16 @@ describe("createDynamoClient({ embedded: true })", () => {
     await doc.send(new PutCommand({ TableName: tableName, Item: { pk: "a", sk: "b", n: 1 } }));
     const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: "a", sk: "b" } }));
     expect(Item).toMatchObject({ n: 1 });
+    // Errors come back parsed as the SDK's (the store relies on condition failures).
+    await expect(
+      doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { pk: "a", sk: "b" },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    ).rejects.toBeInstanceOf(ConditionalCheckFailedException);
     expect(sent.length).toBeGreaterThanOrEqual(2);
     for (const headers of sent) {
       expect(headers["authorization"]).toMatch(
@@ -60,5 +74,24 @@ describe("createDynamoClient({ embedded: true })", () => {
       createDynamoClient({ endpoint: "https://dynamodb.us-east-1.amazonaws.com", embedded: true }),
     ).toThrow(TypeError);
     expect(() => createDynamoClient({ embedded: true })).toThrow(TypeError);
+  });
+
+  it("its HTTP handler fails a request that is not answered in time, or aborted", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    const handler = new EmbeddedHttpHandler({ timeoutMs: 100 });
+    const request = { method: "POST", hostname: "127.0.0.1", port, path: "/", headers: {}, body: "{}" };
+    try {
+      await expect(handler.handle(request)).rejects.toMatchObject({ name: "TimeoutError" });
+      const abort = new AbortController();
+      const pending = handler.handle(request, { abortSignal: abort.signal });
+      abort.abort();
+      await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    } finally {
+      handler.destroy();
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

@@ -4,6 +4,7 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { EmbeddedHttpHandler } from "./embedded-http.ts";
 
 export interface DynamoClientOptions {
   /** e.g. dynalite's `http://127.0.0.1:<port>`; default: the region's AWS endpoint. */
@@ -13,7 +14,7 @@ export interface DynamoClientOptions {
   /**
    * The endpoint is the embedded dynalite this process started (the local runtime): requests
    * carry a fixed, well-formed SigV4 Authorization header instead of a computed signature,
-   * and no SDK user agent.
+   * and no SDK user agent, over a leaner HTTP handler (embedded-http.ts).
    * dynalite checks the header's form, never the signature; SigV4 (an HMAC chain and a SHA-256
    * of every body) was about a tenth of the service's CPU there. Never for AWS or any endpoint
    * this process did not start (DynamoDB Local, LocalStack may check more).
@@ -36,7 +37,9 @@ export function createDynamoClient(options: DynamoClientOptions = {}): DynamoDBC
     region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(local ? { credentials: { accessKeyId: "local", secretAccessKey: "local" } } : {}),
-    ...(options.embedded ? { signer: embeddedSigner(region) } : {}),
+    ...(options.embedded
+      ? { signer: embeddedSigner(region), requestHandler: new EmbeddedHttpHandler() }
+      : {}),
   });
   if (options.embedded) {
     // Nobody reads the user agent there; building it was ~3% of the service's CPU. A no-op
