@@ -6,10 +6,11 @@
  * Each N gets a fresh local runtime (dynalite on disk, simulator, API; empty state) and one
  * warm-up onboarding before the clock starts. Peak RSS is sampled every 20 ms during the
  * level. The service runs on the main thread of this process: the API, the engine, the task
- * handlers with their DynamoDB and Microsoft 365 clients, and dynalite (DynamoDB) beside them;
- * the Microsoft 365 simulator runs on its own worker thread, as `npm start` runs it. Service
- * CPU is the main thread's (`process.threadCpuUsage`), process CPU adds the simulator's; the
- * event loop utilisation and a CPU profile (main thread) of the largest N show where it goes.
+ * handlers with their DynamoDB and Microsoft 365 clients; dynalite (the local DynamoDB) and the
+ * Microsoft 365 simulator run on worker threads of their own, as `npm start` runs them
+ * (startLocalRuntime). Service CPU is the main thread's (`process.threadCpuUsage`), process
+ * CPU adds the two workers'; the event loop utilisation and a CPU profile (main thread) of the
+ * largest N show where it goes.
  */
 
 import { randomUUID } from "node:crypto";
@@ -44,9 +45,9 @@ interface Level {
   postP50Ms: number;
   postP99Ms: number;
   peakRssMiB: number;
-  /** CPU of the main thread (the service, dynalite included). */
+  /** CPU of the main thread (the service; dynalite and the simulator run on worker threads). */
   cpuSeconds: number;
-  /** CPU of the whole process (the simulator's thread too). */
+  /** CPU of the whole process (dynalite's and the simulator's threads too). */
   processCpuSeconds: number;
   eventLoopUtilization: number;
   eventLoopDelayP99Ms: number;
@@ -277,7 +278,7 @@ export async function run(): Promise<Result> {
       },
     ],
     notes: [
-      `Wall = first POST until every execution ended (fresh runtime per level, one warm-up onboarding first). Service CPU = user+system CPU of the main thread during the level (API, engine, tasks, DynamoDB client, and dynalite, the local DynamoDB); process CPU adds the simulator's worker thread. Event loop busy = the main thread's utilisation (100% = one core saturated).`,
+      `Wall = first POST until every execution ended (fresh runtime per level, one warm-up onboarding first). Service CPU = user+system CPU of the main thread during the level (API, engine, tasks, their DynamoDB and Microsoft 365 clients); process CPU adds the worker threads of dynalite (the local DynamoDB) and the simulator. Event loop busy = the main thread's utilisation (100% = one core saturated).`,
       `The service is one thread: at ${round(cpuPerOnboardingMs)} ms of CPU per onboarding, ${largest.n} onboardings need ${round((largest.n * cpuPerOnboardingMs) / 1000, 1)} s of it whatever the concurrency; the target (${TARGET_FACTOR}x one = ${round(TARGET_FACTOR * one)} ms) needs at most ${round(budgetMs, 1)} ms per onboarding on this thread.`,
       `Where the main thread's CPU went at ${largest.n} (CPU profile, self time, % of samples): ${components.map(([k, v]) => `${k} ${v}%`).join(", ")}.`,
     ],

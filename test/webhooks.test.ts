@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
@@ -667,6 +668,124 @@ describe("endpoint", () => {
     await db.store.transition(tenantId, ONBOARDING[1]!, now());
     await d.idle();
     expect(r.deliveredSequences(tenantId)).toEqual([2]);
+  });
+});
+
+describe("partners without an endpoint", () => {
+  it("a remembered missing endpoint is forgotten by the endpoint's write: the next event is delivered", async () => {
+    const webhooks = createLocalWebhooks({
+      docClient: db.docClient,
+      tableName: db.tableName,
+      retrySchedule: [],
+      logger: { warn: () => {}, error: () => {} },
+    });
+    cleanups.push(() => webhooks.dispatcher.close());
+    current = webhooks.dispatcher;
+    const r = await receiver();
+    const partnerId = newPartner();
+    const { tenantId } = await tenantWithEvents(partnerId, ONBOARDING.slice(0, 2));
+    await webhooks.dispatcher.idle();
+    expect(webhooks.webhookStore.knownWithoutEndpoint(partnerId)).toBe(true);
+
+    r.secret = (await webhooks.service.putEndpoint(partnerId, { url: r.url }, now())).secret!;
+    expect(webhooks.webhookStore.knownWithoutEndpoint(partnerId)).toBe(false);
+    await db.store.transition(tenantId, ONBOARDING[2]!, now());
+    await webhooks.dispatcher.idle();
+    expect(r.deliveredSequences(tenantId)).toEqual([3]);
+
+    // Deleted: remembered missing again after the next read, delivered again after the next PUT.
+    await webhooks.service.deleteEndpoint(partnerId);
+    await db.store.transition(tenantId, ONBOARDING[3]!, now());
+    await webhooks.dispatcher.idle();
+    expect(webhooks.webhookStore.knownWithoutEndpoint(partnerId)).toBe(true);
+    r.secret = (await webhooks.service.putEndpoint(partnerId, { url: r.url }, now())).secret!;
+    await db.store.transition(tenantId, ONBOARDING[4]!, now());
+    await webhooks.dispatcher.idle();
+    expect(r.deliveredSequences(tenantId)).toEqual([3, 5]);
+  });
+
+  it("a read that saw no endpoint before a write through the store is not remembered", async () => {
+    // Reads answer only when let go: this one saw the table before the endpoint's write.
+    const gate = Promise.withResolvers<void>();
+    const slow = {
+      send: async (command: object) => {
+        const out = await db.docClient.send(command as GetCommand);
+        if (command instanceof GetCommand) await gate.promise;
+        return out;
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = new DynamoWebhookStore({
+      client: slow,
+      tableName: db.tableName,
+      rememberMissingEndpointsMs: 60_000,
+    });
+    const partnerId = newPartner();
+    const read = store.getEndpoint(partnerId);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await webhookStore.createEndpoint({
+      partnerId,
+      url: "https://hooks.example/x",
+      events: [...EVENT_TYPES],
+      secret: "whsec_x",
+      createdAt: now(),
+      updatedAt: now(),
+    });
+    // Written through another instance: this one cannot know, and remembers (until its TTL).
+    gate.resolve();
+    expect(await read).toBeUndefined();
+    expect(store.knownWithoutEndpoint(partnerId)).toBe(true);
+
+    // Written through this instance while a read is out: not remembered.
+    const other = newPartner();
+    const gate2 = Promise.withResolvers<void>();
+    const slow2 = {
+      send: async (command: object) => {
+        const out = await db.docClient.send(command as GetCommand);
+        if (command instanceof GetCommand) await gate2.promise;
+        return out;
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store2 = new DynamoWebhookStore({
+      client: slow2,
+      tableName: db.tableName,
+      rememberMissingEndpointsMs: 60_000,
+    });
+    const read2 = store2.getEndpoint(other);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await store2.createEndpoint({
+      partnerId: other,
+      url: "https://hooks.example/y",
+      events: [...EVENT_TYPES],
+      secret: "whsec_y",
+      createdAt: now(),
+      updatedAt: now(),
+    });
+    gate2.resolve();
+    expect(await read2).toBeUndefined();
+    expect(store2.knownWithoutEndpoint(other)).toBe(false);
+    expect((await store2.getEndpoint(other))?.url).toBe("https://hooks.example/y");
+  });
+
+  it("events without a delivery move the dispatch cursor by close at the latest; a new process sends nothing", async () => {
+    const partnerId = newPartner();
+    const d = dispatcher({ cursorLagMs: 60_000 });
+    const { tenantId } = await tenantWithEvents(partnerId, ONBOARDING.slice(0, 3));
+    await d.idle();
+    await d.close();
+    expect(await webhookStore.getDispatchCursor(tenantId)).toBe(3);
+
+    // Lagging cursors are written within cursorLagMs too.
+    const quick = dispatcher({ cursorLagMs: 20 });
+    await db.store.transition(tenantId, ONBOARDING[3]!, now());
+    await quick.idle();
+    await until(async () => (await webhookStore.getDispatchCursor(tenantId)) === 4);
+    await quick.close();
+
+    // The workflow's last event (succeeded) moves it at once.
+    const slow = dispatcher({ cursorLagMs: 60_000 });
+    await db.store.transition(tenantId, ONBOARDING[4]!, now());
+    await slow.idle();
+    expect(await webhookStore.getDispatchCursor(tenantId)).toBe(5);
   });
 });
 

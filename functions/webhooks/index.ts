@@ -85,6 +85,10 @@ export function createLocalWebhooks(
     tableName,
     ...(cursorSecret !== undefined && { cursorSecret }),
     ...(retentionDays !== undefined && { retentionDays }),
+    // The service below is this process's only writer of endpoints, and writes through this
+    // instance: events of partners without an endpoint cost no read (at most 5 s stale should
+    // another process write endpoints on the same table, e.g. a shared DYNAMODB_ENDPOINT).
+    rememberMissingEndpointsMs: 5_000,
   });
   const allowInsecureLoopback = options.allowInsecureLoopback ?? true;
   const dispatcher = createLocalDispatcher({

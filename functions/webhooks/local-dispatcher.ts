@@ -7,6 +7,11 @@
  * each delivery is durable before its first attempt, and each tenant's dispatch cursor (the
  * highest sequence whose delivery was decided) moves only after that. `recover()` at start-up
  * picks up every tenant's events after its cursor and every pending delivery.
+ *
+ * Events that make no delivery (the partner has no endpoint, or it does not want the type)
+ * while the tenant's workflow runs move the cursor later (with its last event, after
+ * `cursorLagMs`, or on close), in one write per tenant: a crash before then only makes the
+ * next start decide those events again (again no delivery).
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoWebhookStore } from "../adapters/dynamodb/webhook-store.ts";
@@ -31,6 +36,12 @@ export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookSt
   errorRetryMs?: number;
   /** Requests in flight at once, across tenants. @default 16 */
   maxConcurrentAttempts?: number;
+  /**
+   * How long the cursor of events without a delivery may lag in the table while the tenant's
+   * workflow runs (ms); its last event (a status other than queued, running, offboarding)
+   * moves it at once. @default 30000
+   */
+  cursorLagMs?: number;
 }
 
 /** What `recover()` found. */
@@ -64,6 +75,8 @@ interface Job {
   partnerId?: string;
   /** The delivery exists (or the event was skipped and the job is gone). */
   admitted: boolean;
+  /** A delivery of this sequence is known to exist (admitted, replayed or recovered as pending). */
+  delivery?: boolean;
   /** Bumped when the same sequence is queued again while it is worked on. */
   version: number;
   /**
@@ -87,6 +100,8 @@ const MAX_ERROR_DELAY_MS = 60_000;
 /** Replays are ordered after every sequence (sequences are 10 digits at most). */
 const REPLAY_ORDER = 1e10;
 const RECOVERY_CONCURRENCY = 4;
+/** Statuses of a workflow still making events (their cursor may lag). */
+const RUNNING_STATUSES: ReadonlySet<string> = new Set(["queued", "running", "offboarding"]);
 
 /**
  * Deliveries are ordered per tenant AND partner: after a change of owner, the previous
@@ -125,6 +140,39 @@ export function createLocalDispatcher(
   const errorRetryMs = options.errorRetryMs ?? 1000;
   const slots = new Slots(options.maxConcurrentAttempts ?? 16);
   let store = options.store;
+  const cursorLagMs = options.cursorLagMs ?? 30_000;
+  /** Tenants' cursors decided but not yet written (events without a delivery). */
+  const lagging = new Map<string, number>();
+  let cursorTimer: NodeJS.Timeout | undefined;
+  let cursorWrite: Promise<void> | undefined;
+
+  /** Writes the lagging cursors (one write per tenant); those that fail are tried again later. */
+  const writeCursors = (): Promise<void> => {
+    if (cursorTimer) clearTimeout(cursorTimer);
+    cursorTimer = undefined;
+    const due = [...lagging];
+    lagging.clear();
+    const write = Promise.all(
+      due.map(([tenantId, sequence]) =>
+        webhookStore.advanceDispatchCursor(tenantId, sequence).catch((err: unknown) => {
+          logger.warn("could not move a webhook dispatch cursor; trying again later", {
+            tenantId,
+            error: (err as Error).message,
+          });
+          lagCursor(tenantId, sequence);
+        }),
+      ),
+    ).then(() => undefined);
+    cursorWrite = write;
+    return write;
+  };
+
+  const lagCursor = (tenantId: string, sequence: number): void => {
+    lagging.set(tenantId, Math.max(sequence, lagging.get(tenantId) ?? 0));
+    if (cursorTimer || closed) return;
+    cursorTimer = setTimeout(() => void writeCursors(), cursorLagMs);
+    cursorTimer.unref();
+  };
 
   const queues = new Map<string, TenantQueue>();
   const inFlight = new Set<Promise<void>>();
@@ -160,10 +208,16 @@ export function createLocalDispatcher(
     const existing = queue.jobs.get(sequence);
     if (existing) {
       existing.version++;
+      if (job.admitted) existing.delivery = true;
       // A known event can create the delivery if it does not exist (yet, or any more).
       if (job.event) Object.assign(existing, { event: job.event, partnerId: job.partnerId, admitted: false });
     } else {
-      queue.jobs.set(sequence, { ...job, version: 0, order: replay ? REPLAY_ORDER + ++replays : sequence });
+      queue.jobs.set(sequence, {
+        ...job,
+        ...(job.admitted && { delivery: true }),
+        version: 0,
+        order: replay ? REPLAY_ORDER + ++replays : sequence,
+      });
     }
   };
 
@@ -221,9 +275,21 @@ export function createLocalDispatcher(
       for (const [sequence, job] of ordered) {
         if (job.admitted) continue;
         const version = job.version;
+        // A partner known to have no endpoint gets no delivery: nothing to read (unless a
+        // delivery of this sequence exists already; admit finds it).
+        const skip =
+          job.partnerId !== undefined && !job.delivery && webhookStore.knownWithoutEndpoint(job.partnerId);
         const delivery =
-          job.event && job.partnerId ? await deliverer.admit(job.event, job.partnerId) : undefined;
-        if (job.event) await webhookStore.advanceDispatchCursor(tenantId, sequence);
+          job.event && job.partnerId && !skip ? await deliverer.admit(job.event, job.partnerId) : undefined;
+        if (delivery) job.delivery = true;
+        if (job.event) {
+          if (delivery || !RUNNING_STATUSES.has(job.event.data.status)) {
+            // A delivery, or the workflow's last event for now: the cursor moves now.
+            const lag = lagging.get(tenantId);
+            if (lag !== undefined && lag <= sequence) lagging.delete(tenantId);
+            await webhookStore.advanceDispatchCursor(tenantId, Math.max(sequence, lag ?? 0));
+          } else lagCursor(tenantId, sequence);
+        }
         if (job.version !== version) continue;
         if (delivery || !job.event) job.admitted = true;
         else queue.jobs.delete(sequence);
@@ -313,6 +379,8 @@ export function createLocalDispatcher(
       closed = true;
       for (const queue of queues.values()) if (queue.timer) clearTimeout(queue.timer);
       await Promise.allSettled([...inFlight]);
+      await cursorWrite;
+      await writeCursors();
       queues.clear();
       notifyIdle();
     },

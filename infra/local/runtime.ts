@@ -117,6 +117,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   try {
     // DynamoDB: the embedded engine persisted under DATA_DIR, or the given endpoint.
     let endpoint = env["DYNAMODB_ENDPOINT"];
+    const embedded = !endpoint;
     if (!endpoint) {
       // On its own thread: the service's event loop runs the service, not the database.
       const dynalite = await startDynalite({ path: join(dataDir, "dynamodb"), thread: true });
@@ -124,7 +125,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       endpoint = dynalite.endpoint;
     }
     const tableName = env["TABLE_NAME"] ?? DEFAULT_TABLE_NAME;
-    const client = createDynamoClient({ endpoint });
+    const client = createDynamoClient({ endpoint, embedded });
     await ensureTable(client, tableName);
     const docClient = createDocumentClient({ client });
     // State of an earlier version: its tenants, partners and deliveries get their sharded list keys (once).
@@ -161,6 +162,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       cursorSecret,
       retention,
       onEvents: webhooks.dispatcher.enqueue,
+      // A running workflow's outbox is trimmed once per 8 events, not after each.
+      lazyOutboxTrim: true,
     });
     webhooks.dispatcher.attachStore(store);
     closers.push(() => webhooks.dispatcher.close());

@@ -15,6 +15,12 @@ import { readTenantItem, type TenantItem } from "./tenant-item.ts";
 
 /** Outbox entries trimmed per UpdateItem (keeps the expression far below its 4 KB limit). */
 const TRIM_BATCH = 100;
+/** With `lazyTrim`: entries a running workflow's outbox gathers before they are written out and trimmed. */
+const LAZY_TRIM_AT = 8;
+/** With `lazyTrim`: statuses whose workflow is still making events (the outbox is trimmed later). */
+const ACTIVE_STATUSES: ReadonlySet<string> = new Set(["queued", "running", "offboarding"]);
+/** With `lazyTrim`: registrations whose announced sequence is remembered, at most (then all are forgotten). */
+const ANNOUNCED_MAX = 10_000;
 
 interface EventItem {
   pk: string;
@@ -36,6 +42,18 @@ export interface TenantEventsOptions {
   onFlushError: (err: unknown, tenantId: string) => void;
   /** Whether a state change flushes its outbox itself. @default true */
   flushAfterWrite?: boolean;
+  /**
+   * The local runtime (its events are announced in-process, no stream consumer): while a
+   * tenant's workflow runs, a state change's flush announces its new entries (`onEvents`) at
+   * once, but they stay in the outbox (durable, merged by every reader) until
+   * {@link LAZY_TRIM_AT} have gathered or the workflow stops making events; then one
+   * BatchWriteItem writes them out as event items and one UpdateItem trims them (instead of
+   * both per event). This process never announces an entry twice (another process, e.g. the
+   * next start's `flushAll`, may: at least once); a flush asked for during a flush uses the
+   * newest state written instead of reading it. `flushOutbox` and `flushAll` always write out
+   * and trim. @default false
+   */
+  lazyTrim?: boolean;
 }
 
 export class TenantEvents {
@@ -47,7 +65,13 @@ export class TenantEvents {
   /** Whether a state change flushes its outbox itself (false: a stream consumer does). */
   readonly flushAfterWrite: boolean;
   /** One flush per tenant at a time in this process; callers arriving meanwhile ask for another round. */
-  readonly #flushing = new Map<string, { again: boolean; done: Promise<void> }>();
+  readonly #flushing = new Map<
+    string,
+    { again: boolean; done: Promise<void>; next?: TenantItem | undefined; trim: boolean }
+  >();
+  readonly #lazyTrim: boolean;
+  /** With `lazyTrim`: the highest sequence announced (`onEvents`) by this process, per registration. */
+  readonly #announced = new Map<string, number>();
 
   constructor(ctx: TableContext, cursors: CursorCodec, options: TenantEventsOptions) {
     this.#ctx = ctx;
@@ -56,6 +80,7 @@ export class TenantEvents {
     this.#retentionSeconds = Math.round(options.eventRetentionDays * 86_400);
     this.onFlushError = options.onFlushError;
     this.flushAfterWrite = options.flushAfterWrite ?? true;
+    this.#lazyTrim = options.lazyTrim ?? false;
   }
 
   /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
@@ -149,23 +174,44 @@ export class TenantEvents {
 
   /**
    * Flushes the tenant's outbox; `snapshot` is the tenant item as just written (saves a read).
-   * One flush per tenant at a time in this process.
+   * One flush per tenant at a time in this process. `afterWrite`: a state change's own flush
+   * (with `lazyTrim`, it may leave written-out entries in the outbox).
    */
-  flush(tenantId: string, snapshot?: TenantItem): Promise<void> {
+  flush(tenantId: string, snapshot?: TenantItem, afterWrite = false): Promise<void> {
     const running = this.#flushing.get(tenantId);
     if (running) {
       running.again = true;
+      running.trim ||= !afterWrite;
+      // The newest state written (the outbox only grows with seq) saves the next round's read.
+      if (this.#lazyTrim && snapshot && (running.next?.seq ?? -1) < (snapshot.seq ?? 0))
+        running.next = snapshot;
+      else if (!snapshot) running.next = undefined;
       return running.done;
     }
-    const state = { again: false, done: Promise.resolve() };
+    const state: { again: boolean; done: Promise<void>; next?: TenantItem | undefined; trim: boolean } = {
+      again: false,
+      done: Promise.resolve(),
+      trim: !afterWrite,
+    };
     state.done = (async () => {
       try {
         let item = snapshot;
+        let reread = false;
         do {
           state.again = false;
+          const trim = state.trim;
+          state.trim = false;
           item ??= await readTenantItem(this.#ctx, tenantId);
-          if (item) await this.#flushItem(item);
-          item = undefined;
+          const stale = item ? await this.#flushItem(item, trim || !this.#lazyTrim) : false;
+          item = state.next;
+          state.next = undefined;
+          // The state given was older than a trim already made: once more from a fresh read.
+          if (stale && this.#lazyTrim && !reread) {
+            reread = true;
+            state.again = true;
+            state.trim = trim;
+            item = undefined;
+          }
         } while (state.again);
       } finally {
         this.#flushing.delete(tenantId);
@@ -202,10 +248,31 @@ export class TenantEvents {
     return count;
   }
 
-  async #flushItem(item: TenantItem): Promise<void> {
+  /** False, or true when the trim found the outbox trimmed already (the item given was stale). */
+  async #flushItem(item: TenantItem, trim: boolean): Promise<boolean> {
     const events = pendingEvents(item);
-    if (events.length === 0) return;
+    if (events.length === 0) return false;
     const { pk } = tenantKey(item.tenantId);
+    if (!this.#lazyTrim) {
+      await this.#writeOut(item, pk, events);
+      this.#onEvents?.(events, item.partnerId);
+      return !(await this.#trim(item, events));
+    }
+    // Lazily: entries are announced at once (the outbox holds them durably, and readers merge
+    // it), written out as event items and trimmed together, every LAZY_TRIM_AT or at the end.
+    const registration = `${item.tenantId}|${item.registrationId}`;
+    const announced = this.#announced.get(registration) ?? 0;
+    const fresh = events.filter((e) => e.data.sequence > announced);
+    const trimNow = trim || events.length >= LAZY_TRIM_AT || !ACTIVE_STATUSES.has(item.status);
+    // Every entry trimmed is an event item first (idempotent Puts: some may be written already).
+    if (trimNow) await this.#writeOut(item, pk, events);
+    if (fresh.length > 0) this.#onEvents?.(fresh, item.partnerId);
+    if (this.#announced.size >= ANNOUNCED_MAX) this.#announced.clear();
+    this.#announced.set(registration, Math.max(announced, events.at(-1)!.data.sequence));
+    return trimNow ? !(await this.#trim(item, events)) : false;
+  }
+
+  async #writeOut(item: TenantItem, pk: string, events: TenantEvent[]): Promise<void> {
     await batchPut(
       this.#ctx,
       events.map(
@@ -222,7 +289,10 @@ export class TenantEvents {
         }),
       ),
     );
-    this.#onEvents?.(events, item.partnerId);
+  }
+
+  /** False when the outbox's head was not the first of `events` (someone trimmed them already). */
+  async #trim(item: TenantItem, events: TenantEvent[]): Promise<boolean> {
     for (let start = 0; start < events.length; start += TRIM_BATCH) {
       const batch = events.slice(start, start + TRIM_BATCH);
       // Highest index first: dynalite applies list REMOVEs one after the other (DynamoDB does
@@ -240,10 +310,11 @@ export class TenantEvents {
         );
       } catch (err) {
         // Someone else flushed these already.
-        if (isConditionFailure(err)) return;
+        if (isConditionFailure(err)) return false;
         throw err;
       }
     }
+    return true;
   }
 }
 

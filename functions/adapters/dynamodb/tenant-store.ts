@@ -64,6 +64,12 @@ export interface DynamoTenantStoreOptions {
    * @default true
    */
   flushAfterWrite?: boolean;
+  /**
+   * The local runtime (the one process writing its table's events): a running workflow's
+   * outbox is trimmed once per 8 events instead of after each (see `TenantEventsOptions`).
+   * @default false
+   */
+  lazyOutboxTrim?: boolean;
 }
 
 const DEFAULT_MAX_ITEM_BYTES = 300 * 1024;
@@ -89,6 +95,7 @@ export class DynamoTenantStore implements TenantStore {
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
       eventRetentionDays: retention.eventDays,
       ...(options.flushAfterWrite === false ? { flushAfterWrite: false } : {}),
+      ...(options.lazyOutboxTrim ? { lazyTrim: true } : {}),
       onFlushError:
         options.onFlushError ??
         ((err, tenantId) =>

@@ -327,7 +327,9 @@ export class TenantRecords {
       if (change.disown?.members?.length) await this.#memberships.disown(tenantId, change.disown.members);
       const event = change.event ? await this.#events.findOwnEvent(item, changeId) : undefined;
       if (item.outbox?.length && this.#events.flushAfterWrite)
-        await this.#events.flush(tenantId, item).catch((err) => this.#events.onFlushError(err, tenantId));
+        await this.#events
+          .flush(tenantId, item, true)
+          .catch((err) => this.#events.onFlushError(err, tenantId));
       return { stored: toStoredTenant(item, await this.#parts.groupsOf(item)), ...(event ? { event } : {}) };
     }
   }

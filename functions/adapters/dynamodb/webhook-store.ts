@@ -145,7 +145,18 @@ export interface DynamoWebhookStoreOptions {
    * @default `EVENT_RETENTION_DAYS` (90)
    */
   retentionDays?: number;
+  /**
+   * Remember for this long (ms) that a partner has no endpoint, so that events of partners
+   * without one cost no read. Only where every endpoint write goes through this instance (the
+   * local runtime: one process per DATA_DIR): each write through it forgets what was
+   * remembered, before and after it. Never in AWS, where the API writes endpoints in other
+   * processes. @default 0 (off)
+   */
+  rememberMissingEndpointsMs?: number;
 }
+
+/** Partners remembered without an endpoint, at most (then all are forgotten). */
+const MISSING_REMEMBERED_MAX = 10_000;
 
 /** SET/REMOVE clauses with placeholders for every name and value (no reserved-word surprises). */
 class Assignments {
@@ -211,6 +222,11 @@ export class DynamoWebhookStore {
   readonly #table: string;
   readonly #cursors: CursorCodec;
   readonly #retentionSeconds: number;
+  readonly #rememberMissingMs: number;
+  /** Partners read without an endpoint: until when, and at which generation of endpoint writes. */
+  readonly #missing = new Map<string, { until: number; generation: number }>();
+  /** Bumped before and after every endpoint write through this instance. */
+  #generation = 0;
 
   constructor(options: DynamoWebhookStoreOptions) {
     this.#client = options.client;
@@ -219,6 +235,34 @@ export class DynamoWebhookStore {
       options.cursorSecret ?? `journal-onboarding-webhooks:${options.tableName}`,
     );
     this.#retentionSeconds = Math.round((options.retentionDays ?? retentionFromEnv().eventDays) * 86_400);
+    this.#rememberMissingMs = options.rememberMissingEndpointsMs ?? 0;
+  }
+
+  /**
+   * True when the partner was read without an endpoint recently and no endpoint was written
+   * through this instance since (`rememberMissingEndpointsMs`); false when unknown.
+   */
+  knownWithoutEndpoint(partnerId: string): boolean {
+    const missing = this.#missing.get(partnerId);
+    if (!missing) return false;
+    if (missing.generation === this.#generation && Date.now() < missing.until) return true;
+    this.#missing.delete(partnerId);
+    return false;
+  }
+
+  /** Runs an endpoint write; whatever was remembered as missing is forgotten before and after. */
+  async #endpointWrite<T>(write: () => Promise<T>): Promise<T> {
+    this.#forgetMissing();
+    try {
+      return await write();
+    } finally {
+      this.#forgetMissing();
+    }
+  }
+
+  #forgetMissing(): void {
+    this.#generation++;
+    this.#missing.clear();
   }
 
   // ---- endpoints -------------------------------------------------------------------------
@@ -243,21 +287,30 @@ export class DynamoWebhookStore {
   }
 
   async getEndpoint(partnerId: string): Promise<EndpointRecord | undefined> {
+    if (this.#rememberMissingMs > 0 && this.knownWithoutEndpoint(partnerId)) return undefined;
+    const generation = this.#generation;
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: endpointKey(partnerId), ConsistentRead: true }),
     );
+    // Remembered only when no endpoint write started or ended while reading.
+    if (!Item && this.#rememberMissingMs > 0 && generation === this.#generation) {
+      if (this.#missing.size >= MISSING_REMEMBERED_MAX) this.#missing.clear();
+      this.#missing.set(partnerId, { until: Date.now() + this.#rememberMissingMs, generation });
+    }
     return Item && toEndpoint(Item);
   }
 
   /** Creates the endpoint; false when the partner already has one. */
   async createEndpoint(record: EndpointRecord): Promise<boolean> {
     try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { ...endpointKey(record.partnerId), kind: "webhookEndpoint", ...record },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
+      await this.#endpointWrite(() =>
+        this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: { ...endpointKey(record.partnerId), kind: "webhookEndpoint", ...record },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        ),
       );
       return true;
     } catch (err) {
@@ -292,16 +345,18 @@ export class DynamoWebhookStore {
       u.set("previousSecretExpiresAt", change.rotate.previousExpiresAt);
     }
     try {
-      const { Attributes } = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: endpointKey(partnerId),
-          UpdateExpression: u.expression(),
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: u.names,
-          ExpressionAttributeValues: u.values,
-          ReturnValues: "ALL_NEW",
-        }),
+      const { Attributes } = await this.#endpointWrite(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: endpointKey(partnerId),
+            UpdateExpression: u.expression(),
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeNames: u.names,
+            ExpressionAttributeValues: u.values,
+            ReturnValues: "ALL_NEW",
+          }),
+        ),
       );
       return Attributes && toEndpoint(Attributes);
     } catch (err) {
@@ -312,8 +367,10 @@ export class DynamoWebhookStore {
 
   /** False when there was none. */
   async deleteEndpoint(partnerId: string): Promise<boolean> {
-    const { Attributes } = await this.#client.send(
-      new DeleteCommand({ TableName: this.#table, Key: endpointKey(partnerId), ReturnValues: "ALL_OLD" }),
+    const { Attributes } = await this.#endpointWrite(() =>
+      this.#client.send(
+        new DeleteCommand({ TableName: this.#table, Key: endpointKey(partnerId), ReturnValues: "ALL_OLD" }),
+      ),
     );
     return Attributes !== undefined;
   }
@@ -321,15 +378,17 @@ export class DynamoWebhookStore {
   /** Disables the endpoint, unless its URL changed meanwhile (the partner fixed it). */
   async disableEndpoint(partnerId: string, url: string, reason: string, now: string): Promise<void> {
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: endpointKey(partnerId),
-          UpdateExpression: "SET #at = :now, #reason = :reason",
-          ConditionExpression: "#url = :url",
-          ExpressionAttributeNames: { "#url": "url", "#at": "disabledAt", "#reason": "disabledReason" },
-          ExpressionAttributeValues: { ":now": now, ":reason": reason, ":url": url },
-        }),
+      await this.#endpointWrite(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: endpointKey(partnerId),
+            UpdateExpression: "SET #at = :now, #reason = :reason",
+            ConditionExpression: "#url = :url",
+            ExpressionAttributeNames: { "#url": "url", "#at": "disabledAt", "#reason": "disabledReason" },
+            ExpressionAttributeValues: { ":now": now, ":reason": reason, ":url": url },
+          }),
+        ),
       );
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
