@@ -66,23 +66,11 @@ export type RetiredTaskName = keyof typeof RETIRED_TASKS;
 /** The one Lambda function behind every Task state: construct id and entry. */
 export const TASK_FUNCTION = { name: "WorkflowTask", entry: "functions/tasks/workflow-task.ts" } as const;
 
-/** The task of each onboarding step. */
-export const STEP_TASKS: Readonly<Record<StepName, TaskName>> = {
-  "check-access": "CheckAccess",
-  connector: "Configure",
-  "validate-connector": "Journal",
-  "journal-settings": "Configure",
-  groups: "Configure",
-  "journal-rules": "Journal",
-};
+/** The steps the Configure task runs side by side (those that apply to the tenant). */
+export const CONFIGURE_STEPS: readonly StepName[] = ["connector", "journal-settings", "groups"];
 
 /** The steps of the Journal task: the validation, then the rules (those that apply to the tenant). */
-export const JOURNAL_STEPS: StepName[] = ["validate-connector", "journal-rules"];
-
-/** The steps the Configure task runs side by side (those that apply to the tenant). */
-export const CONFIGURE_STEPS = (Object.keys(STEP_TASKS) as StepName[]).filter(
-  (step) => STEP_TASKS[step] === "Configure",
-);
+export const JOURNAL_STEPS: readonly StepName[] = ["validate-connector", "journal-rules"];
 
 /** Outcomes the RecordOutcome task records (its `outcome` input). */
 export type Outcome =
@@ -234,7 +222,7 @@ const DIFFS_INPUT = { "diffs.$": "$.plan.diffs" };
 function stepTask(
   taskArn: (t: TaskName) => string,
   name: TaskName,
-  steps: StepName[],
+  steps: readonly StepName[],
   retry: Json[],
   next: string,
 ): States {

@@ -56,6 +56,10 @@ import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
 const retriedByWorkflow = (err: unknown): boolean =>
   err instanceof Error && WORKFLOW_RETRIED_ERRORS.has(err.name);
 
+/** `stored` with the groups as loaded: a write's answer may leave out large ones, stored apart. */
+const withGroups = (stored: StoredTenant, groups: StoredTenant["tenant"]["groups"]): StoredTenant =>
+  groups && !stored.tenant.groups ? { ...stored, tenant: { ...stored.tenant, groups } } : stored;
+
 /** Tries of the write that records a finished onboarding, and the first backoff (full jitter). */
 const FINISH_ATTEMPTS = 4;
 const FINISH_BACKOFF_MS = 200;
@@ -119,10 +123,8 @@ export interface TaskInput {
   diffs?: ForwardedDiffs;
 }
 
-/** What CheckAccess returns: which optional branches the workflow runs. */
+/** What CheckAccess returns: the diffs for the writing tasks, or that the tenant awaits approval. */
 export interface Plan {
-  connector: boolean;
-  groups: boolean;
   /** The diffs the wave read, for the next attempt of the steps after it (those that fit the state). */
   diffs: ForwardedDiffs;
   /** approval: required and no (still valid) approved plan: the tenant now awaits approval. */
@@ -463,7 +465,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
           steps: Object.fromEntries(names.map((step) => [step, runningPatch()])),
           expectStatus: ["running"],
         });
-        return groups && !stored.tenant.groups ? { ...stored, tenant: { ...stored.tenant, groups } } : stored;
+        return withGroups(stored, groups);
       };
       const first = order === "side-by-side" ? todo : todo.slice(0, 1);
       const marked = await markRunningSteps(first);
@@ -515,16 +517,11 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
     let stored = await load(input.tenantId, input.run);
     const { groups } = stored.tenant;
     const applicable = applicableSteps(stored.tenant);
-    const base: Plan = {
-      connector: stored.tenant.outboundGateway,
-      groups: stored.tenant.region === "split",
-      diffs: {},
-    };
     const accessDone = stepOf(stored, "check-access")?.status === "succeeded";
     const started = Date.now();
     // The workflow's first task also moves the tenant to running, in the same write.
     stored = await markRunning(stored, accessDone ? {} : { steps: { "check-access": runningPatch() } });
-    if (groups && !stored.tenant.groups) stored = { ...stored, tenant: { ...stored.tenant, groups } };
+    stored = withGroups(stored, groups);
     if (accessDone) skipped(input.tenantId, "check-access");
     const ctx = await contextFor(stored, "check-access");
     const wave: StepContext = { ...ctx, m365: readingOnce(ctx.m365) };
@@ -561,14 +558,13 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
           durationMs: Date.now() - started,
           changes: [],
         });
-        return { ...base, awaitingApproval: true };
+        return { diffs: {}, awaitingApproval: true } satisfies Plan;
       }
     }
     if (!accessDone) await stepSucceeded(stored, "check-access", started, []);
     return {
-      ...base,
       diffs: forwardable(diffs, readAt, (step) => (stepOf(stored, step)?.attempts ?? 0) + 1),
-    };
+    } satisfies Plan;
   };
 
   /**

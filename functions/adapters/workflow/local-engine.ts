@@ -121,24 +121,7 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
       { tenantId: input.tenantId, run: input.run, check: input.check },
       { overrides: this.#driftOverrides, noThrowOnAbort: true },
     );
-    const promise = execution.result
-      .then(
-        () => {
-          record.status = record.status === "ABORTED" ? "ABORTED" : "SUCCEEDED";
-        },
-        (err: unknown) => {
-          record.status = "FAILED";
-          record.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        },
-      )
-      .finally(() => this.#running.delete(name));
-    this.#running.set(name, {
-      promise,
-      abort: () => {
-        record.status = "ABORTED";
-        execution.abort();
-      },
-    });
+    this.#track(name, execution, record);
   }
 
   /** Drift checks started so far (tests). */
@@ -162,6 +145,27 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
       { tenantId: input.tenantId, run: input.run },
       { overrides: this.#overrides[kind], noThrowOnAbort: true },
     );
+    this.#track(name, execution, record, () => {
+      record.stoppedAt = new Date().toISOString();
+      this.#options.onExecutionEnd?.(name, {
+        status: record.status as "SUCCEEDED",
+        ...(record.error ? { error: record.error } : {}),
+        kind,
+        input,
+      });
+    });
+  }
+
+  /**
+   * Keeps a running execution (to abort it, to wait for it) and its record's status up to date;
+   * `ended` runs once it ended, whatever the outcome.
+   */
+  #track(
+    name: string,
+    execution: { result: Promise<unknown>; abort: () => void },
+    record: { status: ExecutionRecord["status"]; error?: string },
+    ended?: () => void,
+  ): void {
     const promise = execution.result
       .then(
         () => {
@@ -173,14 +177,8 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
         },
       )
       .finally(() => {
-        record.stoppedAt = new Date().toISOString();
         this.#running.delete(name);
-        this.#options.onExecutionEnd?.(name, {
-          status: record.status as "SUCCEEDED",
-          ...(record.error ? { error: record.error } : {}),
-          kind,
-          input,
-        });
+        ended?.();
       });
     this.#running.set(name, {
       promise,

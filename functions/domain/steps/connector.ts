@@ -131,11 +131,6 @@ export async function applyConnectorDiff(ctx: StepContext, diff: StepDiff): Prom
   return { changes };
 }
 
-/** Step `connector`: create or correct the outbound connector(s). */
-export async function applyConnectors(ctx: StepContext): Promise<StepOutcome> {
-  return applyConnectorDiff(ctx, await diffConnectors(ctx));
-}
-
 /**
  * Step `validate-connector`, reads only: a connector counts as validated when it is marked
  * validated for its region's journaling address (the mark this service sets after a pass).
@@ -275,10 +270,6 @@ export async function applyValidationDiff(ctx: StepContext, diff: StepDiff): Pro
     }),
   );
   return { changes: actions.map((a) => `validated connector ${a.name}`) };
-}
-
-export async function validateConnectors(ctx: StepContext): Promise<StepOutcome> {
-  return applyValidationDiff(ctx, await diffValidation(ctx));
 }
 
 /** Validates one connector; returns the identity it was found under. */

@@ -243,11 +243,6 @@ export async function applyObjects(
   return changes;
 }
 
-/** The writes of several diffs, in order: a plan. */
-export function planOf(diffs: readonly StepDiff[]): PlannedWrite[] {
-  return diffs.flatMap((d) => d.writes);
-}
-
 /** Whether two lists of planned writes are the same writes (same order, same parameters). */
 export function sameWrites(a: readonly PlannedWrite[], b: readonly PlannedWrite[]): boolean {
   return JSON.stringify(a.map(stable)) === JSON.stringify(b.map(stable));

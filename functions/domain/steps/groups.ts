@@ -101,11 +101,6 @@ export async function applyGroupsDiff(ctx: StepContext, diff: StepDiff): Promise
   return { changes: changes.flatMap((c) => c.split("\n")) };
 }
 
-/** Step `groups` (split only): the EU and US distribution lists, adopting existing ones. */
-export async function applyGroups(ctx: StepContext): Promise<StepOutcome> {
-  return applyGroupsDiff(ctx, await diffGroups(ctx));
-}
-
 /**
  * Adds the missing members, a batch at a time. A group we created goes away whole on
  * offboarding; in one we adopted, only the memberships we add are ours: recorded before they

@@ -1,31 +1,14 @@
 import type { StepName } from "../tenant.ts";
-import { checkAccess, diffAccess } from "./check-access.ts";
-import {
-  applyConnectorDiff,
-  applyConnectors,
-  applyValidationDiff,
-  diffConnectors,
-  diffValidation,
-  validateConnectors,
-} from "./connector.ts";
+import { diffAccess } from "./check-access.ts";
+import { applyConnectorDiff, applyValidationDiff, diffConnectors, diffValidation } from "./connector.ts";
 import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 import type { StepDiff } from "./diff.ts";
-import { applyGroups, applyGroupsDiff, diffGroups } from "./groups.ts";
-import { applyJournalRules, applyJournalRulesDiff, diffJournalRules } from "./journal-rules.ts";
-import { applyJournalSettings, applyJournalSettingsDiff, diffJournalSettings } from "./journal-settings.ts";
+import { applyGroupsDiff, diffGroups } from "./groups.ts";
+import { applyJournalRulesDiff, diffJournalRules } from "./journal-rules.ts";
+import { applyJournalSettingsDiff, diffJournalSettings } from "./journal-settings.ts";
 
 export type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 export type { Difference, PlannedWrite, StepDiff } from "./diff.ts";
-
-/** Each onboarding step's desired-state logic: its comparison, then the writes it found. */
-export const STEPS: Readonly<Record<StepName, (ctx: StepContext) => Promise<StepOutcome>>> = {
-  "check-access": checkAccess,
-  connector: applyConnectors,
-  "validate-connector": validateConnectors,
-  "journal-settings": applyJournalSettings,
-  groups: applyGroups,
-  "journal-rules": applyJournalRules,
-};
 
 /** Each step's read-only comparison with the live tenant (onboarding, drift checks and plans share it). */
 export const DIFFS: Readonly<Record<StepName, (ctx: DiffContext) => Promise<StepDiff>>> = {

@@ -147,8 +147,3 @@ export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): P
   });
   return { changes };
 }
-
-/** Step `journal-rules`: create or correct the rule(s), enabled. */
-export async function applyJournalRules(ctx: StepContext): Promise<StepOutcome> {
-  return applyJournalRulesDiff(ctx, await diffJournalRules(ctx));
-}

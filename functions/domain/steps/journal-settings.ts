@@ -117,8 +117,3 @@ export async function applyJournalSettingsDiff(ctx: StepContext, diff: StepDiff)
   });
   return { changes };
 }
-
-/** Step `journal-settings`: JournalingReportNdrTo = ndrAddress, remembering the previous value. */
-export async function applyJournalSettings(ctx: StepContext): Promise<StepOutcome> {
-  return applyJournalSettingsDiff(ctx, await diffJournalSettings(ctx));
-}
