@@ -1,0 +1,140 @@
+/**
+ * The layers hold by test, not by habit: what each folder may import (docs/architecture.md).
+ * Imports are read from the source text (static `import ... from`, `export ... from` and
+ * dynamic `import("...")`), type-only imports included: a type is a dependency too.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(join(ROOT, path)).isDirectory()) return sourceFiles(path);
+    return /\.(ts|js|mjs)$/.test(name) ? [path] : [];
+  });
+}
+
+interface Import {
+  from: string;
+  /** A path relative to the repository root for a relative import; the specifier otherwise. */
+  to: string;
+  typeOnly: boolean;
+}
+
+function importsOf(file: string): Import[] {
+  // Comments mention paths too (`functions/adapters/...`): only real import syntax counts.
+  const text = readFileSync(join(ROOT, file), "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/^\s*\/\/.*$/gm, "");
+  const found: Import[] = [];
+  const pattern =
+    /(?:^|\n)\s*(import|export)\s+(type\s+)?[^;]*?\bfrom\s+"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g;
+  for (const match of text.matchAll(pattern)) {
+    const specifier = match[3] ?? match[4]!;
+    const to = specifier.startsWith(".")
+      ? relative(ROOT, resolve(ROOT, dirname(file), specifier))
+      : specifier;
+    found.push({ from: file, to, typeOnly: Boolean(match[2]) });
+  }
+  return found;
+}
+
+const all = ["functions", "workflows", "infra"].flatMap(sourceFiles).flatMap(importsOf);
+const under = (folder: string) => (path: string) => path === folder || path.startsWith(`${folder}/`);
+const isPackage = (to: string) => !to.startsWith("functions/") && !/^(infra|workflows|test|bench)\//.test(to);
+
+describe("architecture: what each folder may import", () => {
+  it("reads the imports it checks (the rules below are not vacuous)", () => {
+    expect(all.filter((i) => under("functions/domain")(i.from)).length).toBeGreaterThan(50);
+    expect(all.some((i) => i.from.startsWith("functions/api/") && i.to.startsWith("functions/domain/"))).toBe(
+      true,
+    );
+  });
+
+  it("the domain imports only the domain and node:crypto: no AWS, no HTTP, no adapters", () => {
+    const outside = all.filter(
+      (i) => under("functions/domain")(i.from) && !under("functions/domain")(i.to) && i.to !== "node:crypto",
+    );
+    expect(outside).toEqual([]);
+  });
+
+  it("workflows/ (the ASL) imports only the domain (error names)", () => {
+    const outside = all.filter(
+      (i) => under("workflows")(i.from) && !under("functions/domain")(i.to) && !under("workflows")(i.to),
+    );
+    expect(outside).toEqual([]);
+  });
+
+  it("functions/ never imports infra/, test/ or bench/", () => {
+    const outside = all.filter(
+      (i) => under("functions")(i.from) && /^(infra|test|bench)\//.test(i.to) && !isPackage(i.to),
+    );
+    expect(outside).toEqual([]);
+  });
+
+  it("adapters never import the entries above them (API, CLI, console, webhooks), nor another adapter family", () => {
+    const families = ["dynamodb", "m365", "workflow"];
+    const wrong = all.filter((i) => {
+      if (!under("functions/adapters")(i.from)) return false;
+      if (/^functions\/(api|cli|console|webhooks)\//.test(i.to)) return true;
+      const own = i.from.split("/")[2];
+      return families.some((f) => f !== own && under(`functions/adapters/${f}`)(i.to));
+    });
+    expect(wrong).toEqual([]);
+  });
+
+  it("the domain has no import cycle beyond the known one (issue: break it; none may be added)", () => {
+    const edges = new Map<string, Set<string>>();
+    for (const i of all) {
+      if (!under("functions/domain")(i.from) || !under("functions/domain")(i.to)) continue;
+      if (!edges.has(i.from)) edges.set(i.from, new Set());
+      edges.get(i.from)!.add(i.to);
+    }
+    // Tarjan's strongly connected components: each component of more than one file is a cycle.
+    let index = 0;
+    const indices = new Map<string, number>();
+    const low = new Map<string, number>();
+    const stack: string[] = [];
+    const onStack = new Set<string>();
+    const cycles: string[][] = [];
+    const visit = (v: string) => {
+      indices.set(v, index);
+      low.set(v, index++);
+      stack.push(v);
+      onStack.add(v);
+      for (const w of edges.get(v) ?? []) {
+        if (!indices.has(w)) {
+          visit(w);
+          low.set(v, Math.min(low.get(v)!, low.get(w)!));
+        } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, indices.get(w)!));
+      }
+      if (low.get(v) === indices.get(v)) {
+        const component: string[] = [];
+        for (let w = stack.pop()!; ; w = stack.pop()!) {
+          onStack.delete(w);
+          component.push(w);
+          if (w === v) break;
+        }
+        if (component.length > 1)
+          cycles.push(component.map((f) => f.replace("functions/domain/", "")).sort());
+      }
+    };
+    for (const v of edges.keys()) if (!indices.has(v)) visit(v);
+    // Known debt: store.ts takes types from tenant.ts, change-log.ts, drift.ts, permissions.ts,
+    // which take types from store.ts and steps/diff.ts, which takes from steps/context.ts and store.ts.
+    const known = new Set([
+      "change-log.ts",
+      "drift.ts",
+      "permissions.ts",
+      "steps/context.ts",
+      "steps/diff.ts",
+      "store.ts",
+      "tenant.ts",
+    ]);
+    for (const cycle of cycles) expect(cycle.filter((f) => !known.has(f))).toEqual([]);
+    expect(cycles.length).toBeLessThanOrEqual(1);
+  });
+});
