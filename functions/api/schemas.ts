@@ -138,6 +138,8 @@ export const ConsentCallbackQuery = z.object({
   admin_consent: z.string().max(16).optional(),
   tenant: z.string().max(128).optional(),
   state: z.string().max(1024).optional(),
+  /** The consent page's Continue token. */
+  continue: z.string().max(128).optional(),
   code: z.string().max(4096).optional(),
   error: z.string().max(256).optional(),
   error_description: z.string().max(2048).optional(),

@@ -19,6 +19,7 @@ import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
 import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
 import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts";
+import { DynamoSignInStates } from "../../functions/adapters/dynamodb/sign-in-states.ts";
 import { ensureTable } from "../../functions/adapters/dynamodb/table.ts";
 import { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
 import { sweepExpired } from "../../functions/adapters/dynamodb/ttl-sweep.ts";
@@ -350,6 +351,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         secret: consentSecret,
         adminConsentUrl: (tenantId) => gateway.consentUrl(tenantId),
         redirectUri: consentRedirect,
+        signIns: new DynamoSignInStates({ client: docClient, tableName }),
         signIn: createAdminSignIn({
           ...signInApp,
           ...(app && resolveM365Endpoints(env).explicitAuthorityHost && { disableInstanceDiscovery: true }),

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../infra/local/runtime.ts";
+import { consentAsAdmin } from "./browser.ts";
 
 /** Parsed JSON of many shapes; tests assert on it. */
 // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -32,10 +33,11 @@ export interface TestRuntime {
     options?: { failJournalRule?: boolean; customerName?: string },
   ): Promise<string>;
   /**
-   * The customer's admin opens a consentUrl as a browser would, following every redirect: the
-   * simulator's admin consent page sends it to the service's consent callback, which sends it
-   * on to the simulator's sign-in of the tenant (the admin signs in at once), which sends it
-   * back to the callback with a code. Returns the last page.
+   * The customer's admin opens a consentUrl as a browser would, following every redirect and
+   * keeping cookies: the simulator's admin consent page sends it to the service's consent
+   * callback, whose page (the partner and the tenant) the admin continues from; the service
+   * sends it on to the simulator's sign-in of the tenant (the admin signs in at once), which
+   * sends it back to the callback with a code. Returns the last page.
    */
   consent(consentUrl: string): Promise<{ status: number; html: string; url: string }>;
   /** Polls the tenant until its status is one of `statuses`. */
@@ -92,8 +94,8 @@ export async function startTestRuntime(
   };
 
   const consent: TestRuntime["consent"] = async (consentUrl) => {
-    const response = await fetch(consentUrl, { redirect: "follow" });
-    return { status: response.status, html: await response.text(), url: response.url };
+    const page = await consentAsAdmin(consentUrl);
+    return { status: page.status, html: page.html, url: page.url };
   };
 
   return {
