@@ -740,12 +740,7 @@ export class PartnerService {
     if (!(await this.#store.getPartner(partnerId))) {
       throw new PartnerKeyNotFoundError(`Partner ${partnerId} was not found.`);
     }
-    const active = await this.#store.listApiKeys(partnerId);
-    if (active.length >= MAX_KEYS_PER_PARTNER) {
-      throw new ConflictError(
-        `Partner ${partnerId} already holds ${MAX_KEYS_PER_PARTNER} keys; revoke one first.`,
-      );
-    }
+    // The limit is enforced by the store, atomically (ConflictError past it).
     return this.#issueKey(partnerId);
   }
 
@@ -773,6 +768,7 @@ export class PartnerService {
     await this.#store.putApiKey(hashApiKey(apiKey), { role: "partner", partnerId }, createdAt, {
       keyId,
       usageKey,
+      maxKeys: MAX_KEYS_PER_PARTNER,
     });
     return { keyId, createdAt, apiKey };
   }
