@@ -40,19 +40,25 @@ export class ApiKeyRecords {
         );
       }
       // Listed first: a key that works is always listed, hence revocable.
-      await client.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            ...partnerApiKeyKey(principal.partnerId, meta.keyId),
-            kind: "partnerApiKey",
-            keyId: meta.keyId,
-            keyHash,
-            createdAt: now,
-          },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: table,
+            Item: {
+              ...partnerApiKeyKey(principal.partnerId, meta.keyId),
+              kind: "partnerApiKey",
+              keyId: meta.keyId,
+              keyHash,
+              createdAt: now,
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+      } catch (err) {
+        // A key never listed gives its slot back.
+        if (meta.maxKeys !== undefined) await this.#giveKeySlot(principal.partnerId);
+        throw err;
+      }
     }
     await client.send(
       new PutCommand({
