@@ -18,7 +18,7 @@ const post = (body: Buffer) =>
   fetch(`${rt.url}/v1/partners`, {
     method: "POST",
     headers: { authorization: `Bearer ${rt.opsKey}`, "content-type": "application/json" },
-    body,
+    body: new Uint8Array(body),
   });
 
 describe("request bodies over HTTP", () => {
