@@ -15,6 +15,11 @@
  * and it must not be blank (only spaces).
  */
 
+/** Canonical combining class 1 (Overlay), Unicode 17: lone combining marks, each matched on its own. */
+const OVERLAY_MARKS =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: lone combining marks, each matched on its own
+  /[\u0334-\u0338\u1CD4\u1CE2-\u1CE8\u20D2\u20D3\u20D8-\u20DA\u20E5\u20E6\u20EA\u20EB\u{10A39}\u{16AF0}-\u{16AF4}\u{1BC9E}\u{1D167}-\u{1D169}]/u;
+
 /** The characters a name may not hold, one class per reason (checked in this order). */
 const RULES: readonly { pattern: RegExp; what: string }[] = [
   { pattern: /\p{Cs}/u, what: "unpaired surrogates" },
@@ -24,12 +29,7 @@ const RULES: readonly { pattern: RegExp; what: string }[] = [
   },
   { pattern: /[\p{Zl}\p{Zp}]/u, what: "line or paragraph separators" },
   { pattern: /(?! )[\p{Zs}\u2800]/u, what: "blank characters other than the space U+0020" },
-  // Canonical combining class 1 (Overlay), Unicode 17.
-  {
-    pattern:
-      /[\u0334-\u0338\u1CD4\u1CE2-\u1CE8\u20D2\u20D3\u20D8-\u20DA\u20E5\u20E6\u20EA\u20EB\u{10A39}\u{16AF0}-\u{16AF4}\u{1BC9E}\u{1D167}-\u{1D169}]/u,
-    what: "overlay marks (strike-through)",
-  },
+  { pattern: OVERLAY_MARKS, what: "overlay marks (strike-through)" },
   {
     pattern: /[\p{Co}\p{Noncharacter_Code_Point}\p{Cn}]/u,
     what: "private-use, noncharacter or unassigned code points",

@@ -46,11 +46,16 @@ export interface TestRuntime {
 }
 
 export async function startTestRuntime(
-  options: { logLevel?: "INFO" | "ERROR"; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    logLevel?: "INFO" | "ERROR";
+    env?: NodeJS.ProcessEnv;
+    /** An existing DATA_DIR (kept at close); a new temporary one by default. */
+    dataDir?: string;
+  } = {},
 ): Promise<TestRuntime> {
   // Request lines of the API's own logger would drown the test output.
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "ERROR";
-  const dataDir = await mkdtemp(join(tmpdir(), "runtime-"));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "runtime-")));
   const runtime = await startLocalRuntime({
     port: 0,
     dataDir,
@@ -140,7 +145,7 @@ export async function startTestRuntime(
     },
     close: async () => {
       await runtime.close({ graceMs: 2_000 });
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
