@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminSignIn } from "../functions/adapters/m365/admin-sign-in.ts";
+import { browserCookie, browserIdFromCookie } from "../functions/api/consent-confirm.ts";
 import { TestBrowser } from "./support/browser.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
@@ -192,5 +193,23 @@ describe("PKCE at the simulator's token endpoint", () => {
     expect(await redeem()).toMatchObject({ ok: false, error: "invalid_grant" });
     expect(await redeem("w".repeat(43))).toMatchObject({ ok: false, error: "invalid_grant" });
     expect(await redeem(verifier)).toMatchObject({ ok: true });
+  });
+});
+
+describe("the browser's cookie", () => {
+  it("is Secure over https and limited to the callback's path, stage prefix included", () => {
+    const id = "a".repeat(43);
+    expect(
+      browserCookie(id, "https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1/consent/callback"),
+    ).toBe(
+      `consent_browser=${id}; Path=/prod/v1/consent/callback; Max-Age=3600; HttpOnly; SameSite=Lax; Secure`,
+    );
+    expect(browserCookie(id, "http://127.0.0.1:3000/v1/consent/callback")).not.toContain("Secure");
+  });
+
+  it("is read from a Cookie header among others; nothing else is taken for it", () => {
+    expect(browserIdFromCookie("a=1; consent_browser=xyz; b=2")).toBe("xyz");
+    expect(browserIdFromCookie("consent_browser_x=1; other=consent_browser")).toBeUndefined();
+    expect(browserIdFromCookie(undefined)).toBeUndefined();
   });
 });
