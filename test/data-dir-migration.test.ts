@@ -16,6 +16,7 @@ import {
   type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
+  ListTablesCommand,
   ScanCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
@@ -64,6 +65,10 @@ async function putTable(
   items: Fixture["items"],
 ) {
   await client.send(new CreateTableCommand({ ...schema, TableName: name }));
+  // The engine makes a table ACTIVE a moment later.
+  while ((await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== "ACTIVE") {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   for (let i = 0; i < items.length; i += 25) {
     const batch = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     await client.send(new BatchWriteItemCommand({ RequestItems: { [name]: batch } }));
@@ -130,6 +135,10 @@ describe("a DATA_DIR of the previous release", () => {
         await putTable(client, sideTableName(DEFAULT_TABLE_NAME), newSchema, items);
         const { DeleteTableCommand } = await import("@aws-sdk/client-dynamodb");
         await client.send(new DeleteTableCommand({ TableName: DEFAULT_TABLE_NAME }));
+        // The engine deletes a table a moment later.
+        while ((await client.send(new ListTablesCommand({}))).TableNames?.includes(DEFAULT_TABLE_NAME)) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         if (stage === "copying back")
           await putTable(client, DEFAULT_TABLE_NAME, newSchema, items.slice(0, 3));
 
