@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestBrowser } from "./support/browser.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
 let rt: TestRuntime;
@@ -321,20 +322,6 @@ describe("binding by consent", () => {
   });
 });
 
-/** Follows redirects by hand, as a browser would; the URLs visited and the last answer. */
-async function browse(url: string): Promise<{ urls: string[]; status: number; html: string }> {
-  const urls = [url];
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await fetch(urls.at(-1)!, { redirect: "manual" });
-    const location = response.headers.get("location");
-    if (response.status !== 302 || !location) {
-      return { urls, status: response.status, html: await response.text() };
-    }
-    urls.push(new URL(location, urls.at(-1)).toString());
-  }
-  throw new Error("too many redirects");
-}
-
 const GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10";
 const APPLICATION_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
 
@@ -342,16 +329,23 @@ describe("the customer's admin signs in to confirm the consent", () => {
   const callbackUrl = () => `${rt.url}/v1/consent/callback`;
   const stateOf = (url: string) => new URL(url).searchParams.get("state")!;
 
-  it("the browser goes consent → callback → sign-in of the tenant → callback; only then the tenant is bound", async () => {
+  it("the browser goes consent → callback's page → Continue → sign-in of the tenant → callback; only then the tenant is bound", async () => {
     const a = await rt.createPartner("a");
     const tenantId = randomUUID();
     const { body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
-    const { urls, status, html } = await browse(body.consentUrl);
+    const browser = new TestBrowser();
+    const page = await browser.open(body.consentUrl);
+    expect(page.status).toBe(200);
+    expect(page.urls).toHaveLength(2);
+    expect(new URL(page.url).searchParams.get("admin_consent")).toBe("True");
+    sim().resetCalls();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
+    const { urls, status, html } = await browser.submit(page);
     expect(status).toBe(200);
     expect(html).toContain("Consent received");
-    expect(urls).toHaveLength(4);
-    const [, back, signIn, withCode] = urls.map((u) => new URL(u));
-    expect(back!.searchParams.get("admin_consent")).toBe("True");
+    expect(urls).toHaveLength(3);
+    const [, signIn, withCode] = urls.map((u) => new URL(u));
     expect(signIn!.origin + signIn!.pathname).toBe(`${sim().url}/${tenantId}/oauth2/v2.0/authorize`);
     expect(Object.fromEntries(signIn!.searchParams)).toMatchObject({
       client_id: sim().clientId,
@@ -362,6 +356,9 @@ describe("the customer's admin signs in to confirm the consent", () => {
       prompt: "select_account",
     });
     expect(signIn!.searchParams.get("nonce")).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    // PKCE: the code is redeemed with the verifier of this challenge.
+    expect(signIn!.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(signIn!.searchParams.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // A new state for the sign-in, not the consent link's.
     expect(signIn!.searchParams.get("state")).not.toBe(stateOf(body.consentUrl));
     expect(withCode!.origin + withCode!.pathname).toBe(callbackUrl());
@@ -383,11 +380,11 @@ describe("the customer's admin signs in to confirm the consent", () => {
       tenant: tenantId,
       state: stateOf((await get(b.apiKey, tenantId)).consentUrl),
     })}`;
+    // It gets the page naming B, not a sign-in: nothing happens until someone continues.
     const response = await fetch(forged, { redirect: "manual" });
-    expect(response.status).toBe(302);
-    expect(response.headers.get("location")).toMatch(
-      new RegExp(`^${sim().url}/${tenantId}/oauth2/v2\\.0/authorize\\?`),
-    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get("location")).toBeNull();
+    expect(await response.text()).toContain("Continue");
     // And a made-up code with the consent link's state is no sign-in either.
     const madeUp = await fetch(
       `${callbackUrl()}?${new URLSearchParams({ code: "sim.made-up", state: stateOf(claim.body.consentUrl) })}`,
@@ -455,29 +452,27 @@ describe("the customer's admin signs in to confirm the consent", () => {
     const mine = await post(a.apiKey, tenantId, `a-${tenantId.slice(0, 8)}`);
     const theirs = await post(b.apiKey, tenantId, `b-${tenantId.slice(0, 8)}`);
     // The admin's browser up to the callback with the code, not yet opened.
+    const browser = new TestBrowser();
     const stopBeforeCode = async (consentUrl: string): Promise<string> => {
-      let url = consentUrl;
-      for (;;) {
-        const response = await fetch(url, { redirect: "manual" });
-        const next = new URL(response.headers.get("location")!, url);
-        if (next.searchParams.has("code")) return next.toString();
-        url = next.toString();
-      }
+      const page = await browser.open(consentUrl);
+      return (await browser.submit(page, { stopAt: (url) => url.searchParams.has("code") })).url;
     };
     // B's sign-in state (from B's consent link) with a code issued to A's sign-in: no.
     const aCode = new URL(await stopBeforeCode(mine.body.consentUrl)).searchParams.get("code")!;
     const bSignIn = new URL(await stopBeforeCode(theirs.body.consentUrl)).searchParams.get("state")!;
-    const injected = await fetch(`${callbackUrl()}?${new URLSearchParams({ code: aCode, state: bSignIn })}`);
+    const injected = await browser.open(
+      `${callbackUrl()}?${new URLSearchParams({ code: aCode, state: bSignIn })}`,
+    );
     expect(injected.status).toBe(403);
     expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
 
     // A's own code URL binds A once; opened again it is refused (the code was redeemed).
     const fresh = await stopBeforeCode(mine.body.consentUrl);
-    const first = await fetch(fresh);
+    const first = await browser.open(fresh);
     expect(first.status).toBe(200);
-    const replayed = await fetch(fresh);
+    const replayed = await browser.open(fresh);
     expect(replayed.status).toBe(403);
-    expect(await replayed.text()).toContain("used already");
+    expect(replayed.html).toContain("used already");
     expect((await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
     expect((await get(b.apiKey, tenantId)).error?.code).toBe("TENANT_BOUND_ELSEWHERE");
   });

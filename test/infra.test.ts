@@ -234,7 +234,7 @@ describe("functions", () => {
     expect(access).toEqual({
       Authorizer: { table: "APIKEY#* (dynamodb:GetItem)" },
       Api: {
-        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#* CUSTOMER#*",
+        table: "TENANT#* PARTNER#* APIKEY#* IDEMPOTENCY#* WEBHOOK#* WEBHOOK_DELIVERIES#* CUSTOMER#* SIGNIN#*",
         gsi3: "TENANTS#* WEBHOOK_DELIVERIES#* (dynamodb:Query)",
         gsi4: "TENANTS#ALL#* PARTNERS WEBHOOK_DELIVERIES#ALL#* (dynamodb:Query)",
       },

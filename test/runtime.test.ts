@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { describe, expect, it } from "vitest";
 import { startLocalRuntime } from "../infra/local/runtime.ts";
+import { consentAsAdmin } from "./support/browser.ts";
 
 // Request lines of the API's own logger would drown the test output.
 process.env["POWERTOOLS_LOG_LEVEL"] ??= "ERROR";
@@ -114,7 +115,7 @@ describe("stopping", () => {
       });
       expect(res.status).toBe(202);
       // The customer's admin consents through the partner's link; onboarding starts.
-      expect((await fetch((await res.json()).consentUrl)).status).toBe(200);
+      expect((await consentAsAdmin((await res.json()).consentUrl)).status).toBe(200);
       await waitUntil(
         async () => (await runtime.store.getTenant(tenantId))?.tenant.status === "running" || undefined,
         10_000,
@@ -165,7 +166,7 @@ describe("stopping", () => {
           ndrAddress: sim.demo(tenantId).admin,
         }),
       });
-      expect((await fetch((await posted.json()).consentUrl)).status).toBe(200);
+      expect((await consentAsAdmin((await posted.json()).consentUrl)).status).toBe(200);
       await waitUntil(async () => {
         const stored = await runtime.store.getTenant(tenantId);
         return (

@@ -40,7 +40,7 @@ import { HttpError, problemCode, problemType } from "./errors.ts";
 import { IdempotentRequests, MemoryIdempotencyLayer, type StoredResponse } from "./idempotency.ts";
 import { type ApiContext, authentication, requestValidation, routeMatching } from "./middleware.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
-import { ANONYMOUS, type RateLimiter } from "./rate-limit.ts";
+import { anonymousSubject, type RateLimiter } from "./rate-limit.ts";
 import type { ApiServices, RouteResult } from "./router.ts";
 import { routes } from "./routes.ts";
 
@@ -102,11 +102,11 @@ export function createApi(deps: ApiDependencies): ApiHandler {
   const logger = deps.logger ?? new Logger({ serviceName: "journal-onboarding-api" });
   const resolve = deps.authorize ?? createAuthorizer({ store: deps.store, opsKeyHash: deps.opsKeyHash });
   const limiter = deps.rateLimiter;
-  // With a limiter, every resolved key draws from its own bucket, and a bad key from the anonymous one.
+  // With a limiter, every resolved key draws from its own bucket, and a bad key from its address's.
   const authorize: Authorize = limiter
-    ? async (headers) => {
+    ? async (headers, address) => {
         const principal = await resolve(headers);
-        limiter.take(principal ? (principal.partnerId ?? principal.role) : ANONYMOUS);
+        limiter.take(principal ? (principal.partnerId ?? principal.role) : anonymousSubject(address));
         return principal;
       }
     : resolve;
@@ -202,7 +202,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
   // route table entry (they are not part of the API contract).
   return (event, context) =>
     isConsolePath(event.path)
-      ? consoleResponse(event)
+      ? (limitedConsole(limiter, event) ?? consoleResponse(event))
       : handler(event, Object.create(context ?? null) as ApiContext);
 }
 
@@ -220,15 +220,35 @@ function serialize(result: RouteResult): StoredResponse {
   };
 }
 
-/** Public routes (health) draw from the anonymous bucket: they cannot starve partners' limits. */
+/**
+ * Public routes (health, the consent callback) draw from their client address's bucket: they
+ * cannot starve partners' limits, and one address cannot starve another's.
+ */
 function anonymousRateLimit(limiter: RateLimiter | undefined) {
   return {
     name: "anonymousRateLimit",
-    before: (request: { context: Context }) => {
+    before: (request: { context: Context; event: APIGatewayProxyEvent }) => {
       const match = (request.context as ApiContext).match;
-      if (limiter && match?.kind === "found" && match.route.access === "public") limiter.take(ANONYMOUS);
+      if (limiter && match?.kind === "found" && match.route.access === "public") {
+        limiter.take(anonymousSubject(request.event.requestContext?.identity?.sourceIp));
+      }
     },
   };
+}
+
+/** The console's files too: a 429 problem past the address's limit, else undefined. */
+function limitedConsole(limiter: RateLimiter | undefined, event: APIGatewayProxyEvent) {
+  try {
+    limiter?.take(anonymousSubject(event.requestContext?.identity?.sourceIp));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    return Promise.resolve({
+      statusCode: err.status,
+      headers: { ...err.headers, "content-type": "application/problem+json", "cache-control": "no-store" },
+      body: JSON.stringify(err.toProblem()),
+    });
+  }
 }
 
 /** Headers on every answer, problems included: nothing here may be cached by intermediaries. */

@@ -18,7 +18,7 @@ export type HeaderBag = Record<string, string | undefined> | null | undefined;
  * Resolves the caller of a request from its headers; undefined when it has no valid key.
  * `usageKey` is true for a partner whose own API Gateway usage plan key exists.
  */
-export type Authorize = (headers: HeaderBag) => Promise<ApiKeyPrincipal | undefined>;
+export type Authorize = (headers: HeaderBag, clientAddress?: string) => Promise<ApiKeyPrincipal | undefined>;
 
 /** The current ops key hash: a constant, or a cached read of the secret (see `opsKeyHashSource`). */
 export type OpsKeyHash = string | (() => Promise<string>);

@@ -6,20 +6,24 @@
  * Content-Security-Policy allows nothing to load or run.
  */
 import { type AdminSignIn, type ConsentLinks, ConsentStateSigner } from "../domain/binding.ts";
-import type { ConsentOutcome } from "../domain/onboarding.ts";
+import { BrowserBinding, type SignInStates } from "../domain/consent-browser.ts";
+import type { ConsentOutcome } from "../domain/consent-flow.ts";
+import { browserCookie, confirmPageHtml, confirmPagePolicy, escapeHtml } from "./consent-confirm.ts";
 
 export const CONSENT_CALLBACK_PATH = "/v1/consent/callback";
 
 /**
  * Consent links from the gateway's admin consent URL, a secret (the state's HMAC key), the
- * callback URL and the admin's sign-in; `redirectUri` may be a function (the service's own
- * URL, known once it listens). Without `signIn` the callback binds nothing.
+ * callback URL, the admin's sign-in and the records of sign-in states; `redirectUri` may be a
+ * function (the service's own URL, known once it listens). Without `signIn` and `signIns` the
+ * callback binds nothing.
  */
 export function createConsentLinks(options: {
   secret: string | Buffer;
   adminConsentUrl: (tenantId: string) => string;
   redirectUri: string | (() => string);
   signIn?: AdminSignIn;
+  signIns?: SignInStates;
 }): ConsentLinks {
   const signer = new ConsentStateSigner(options.secret);
   const redirect = options.redirectUri;
@@ -27,6 +31,7 @@ export function createConsentLinks(options: {
     signer,
     adminConsentUrl: options.adminConsentUrl,
     ...(options.signIn && { signIn: options.signIn }),
+    ...(options.signIns && { browser: new BrowserBinding(options.secret, options.signIns) }),
     get redirectUri() {
       return typeof redirect === "function" ? redirect() : redirect;
     },
@@ -42,18 +47,24 @@ export const CONSENT_PAGE_HEADERS: Readonly<Record<string, string>> = {
   "x-frame-options": "DENY",
 };
 
-const escapeHtml = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
-  );
-
 /** What the callback answers: a redirect to the admin's sign-in, or the page for the outcome. */
 export function consentResponse(outcome: ConsentOutcome): {
   status: number;
   text: string;
   headers: Record<string, string>;
 } {
+  if (outcome.kind === "confirm") {
+    return {
+      status: 200,
+      text: confirmPageHtml(outcome),
+      headers: {
+        ...CONSENT_PAGE_HEADERS,
+        "content-security-policy": confirmPagePolicy(outcome),
+        "cache-control": "no-store",
+        "set-cookie": browserCookie(outcome.browserId, outcome.callbackUrl),
+      },
+    };
+  }
   if (outcome.kind === "sign-in") {
     return {
       status: 302,
@@ -70,7 +81,7 @@ export function consentResponse(outcome: ConsentOutcome): {
 }
 
 /** The page for an outcome: status, title and text. */
-export function consentPage(outcome: Exclude<ConsentOutcome, { kind: "sign-in" }>): {
+export function consentPage(outcome: Page): {
   status: number;
   html: string;
 } {
@@ -86,7 +97,9 @@ export function consentPage(outcome: Exclude<ConsentOutcome, { kind: "sign-in" }
 
 const ADMIN_ROLES_TEXT = "a Global Administrator or Privileged Role Administrator";
 
-function describe(outcome: Exclude<ConsentOutcome, { kind: "sign-in" }>): {
+type Page = Exclude<ConsentOutcome, { kind: "sign-in" | "confirm" }>;
+
+function describe(outcome: Page): {
   status: number;
   title: string;
   text: string[];
@@ -150,6 +163,15 @@ function describe(outcome: Exclude<ConsentOutcome, { kind: "sign-in" }>): {
         status: 400,
         title: "This consent link is no longer valid",
         text: ["Nothing was connected.", newLink],
+      };
+    case "not-this-browser":
+      return {
+        status: 403,
+        title: "This sign-in was not started in this browser",
+        text: [
+          "The sign-in answer belongs to a consent page opened in another browser, or was used already; nothing was connected.",
+          "Open the consent link from your provider again, continue on its page and sign in in the same browser.",
+        ],
       };
     case "sign-in-unavailable":
       return {

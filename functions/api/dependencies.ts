@@ -15,6 +15,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoChangeLogStore } from "../adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
+import { DynamoSignInStates } from "../adapters/dynamodb/sign-in-states.ts";
 import { DynamoTenantStore } from "../adapters/dynamodb/tenant-store.ts";
 import { createAdminSignIn, type SignInCredential } from "../adapters/m365/admin-sign-in.ts";
 import { consentUrl } from "../adapters/m365/gateway.ts";
@@ -102,6 +103,7 @@ function bindingFromEnv(env: Env, docClient: DynamoDBDocumentClient, cursorSecre
       secret: cursorSecret,
       adminConsentUrl: (tenantId) => consentUrl(authorityHost, tenantId, clientId),
       redirectUri: redirect || (() => `${requestOrigin.value}${CONSENT_CALLBACK_PATH}`),
+      signIns: new DynamoSignInStates({ client: docClient, tableName }),
       ...(secretArn && {
         signIn: createAdminSignIn({
           clientId,

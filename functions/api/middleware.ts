@@ -64,7 +64,7 @@ export function authentication(authorize: Authorize): ApiMiddleware {
       const principal =
         authorizerContext && "role" in authorizerContext
           ? fromAuthorizerContext(authorizerContext)
-          : await authorize(request.event.headers);
+          : await authorize(request.event.headers, request.event.requestContext?.identity?.sourceIp);
       if (!principal) throw new UnauthorizedError();
       request.context.principal = principal;
       if (principal.partnerId) request.context.log.appendPersistentKeys({ partnerId: principal.partnerId });

@@ -1,8 +1,9 @@
 /**
  * Per-partner request limits in process: a token bucket per caller (each partner, ops, and one
- * shared bucket for anonymous traffic: the health route and requests without a valid key).
- * Past its limit a caller gets a 429 `rate-limited` with `Retry-After`; other callers are not
- * affected. The local runtime uses this; in AWS the same limits are API Gateway usage plans
+ * bucket per client address for traffic without a valid key: the public routes (health, the
+ * consent callback, the console's files) and requests with a bad key). Past its limit a caller
+ * gets a 429 `rate-limited` with `Retry-After`; other callers are not affected: nobody without
+ * a key can use up a customer's or a partner's limit. The local runtime uses this; in AWS the same limits are API Gateway usage plans
  * (one API key per partner, chosen by the authorizer), enforced before the API function runs.
  */
 import { HttpError } from "./errors.ts";
@@ -22,20 +23,25 @@ const MAX_BUCKETS = 10_000;
 
 export class TooManyRequestsError extends HttpError {
   override readonly name = "TooManyRequestsError";
-  constructor(retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number, who = "This key's") {
     super(
       429,
       "rate-limited",
       "Too Many Requests",
-      `This key's request rate limit is exceeded; retry after ${retryAfterSeconds} s.`,
+      `${who} request rate limit is exceeded; retry after ${retryAfterSeconds} s.`,
       { headers: { "retry-after": String(retryAfterSeconds) } },
     );
   }
 }
 
-/** The caller's bucket: its partner id, `ops`, or `anonymous`. */
+/** The caller's bucket: its partner id, `ops`, or `anonymous:<client address>`. */
 export type RateLimitSubject = string;
-export const ANONYMOUS: RateLimitSubject = "anonymous";
+const ANONYMOUS_PREFIX = "anonymous:";
+
+/** The bucket of requests without a valid key from one client address. */
+export function anonymousSubject(address: string | undefined): RateLimitSubject {
+  return `${ANONYMOUS_PREFIX}${address || "unknown"}`;
+}
 
 /**
  * Token buckets by subject.
@@ -66,7 +72,10 @@ export class RateLimiter {
     bucket.at = now;
     if (bucket.tokens < 1) {
       this.#buckets.set(subject, bucket);
-      throw new TooManyRequestsError(Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerSecond)));
+      throw new TooManyRequestsError(
+        Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerSecond)),
+        subject.startsWith(ANONYMOUS_PREFIX) ? "This address's (requests without a valid key)" : undefined,
+      );
     }
     bucket.tokens -= 1;
     this.#buckets.delete(subject); // re-inserted last: the map stays ordered by last use

@@ -11,6 +11,7 @@ import type { Principal } from "../domain/store.ts";
 import { publicEventData, type Tenant } from "../domain/tenant.ts";
 import type { WebhookDelivery, WebhookEndpoint, WebhookService } from "../domain/webhooks.ts";
 import { CONSENT_CALLBACK_PATH, consentResponse } from "./consent.ts";
+import { browserIdFromCookie } from "./consent-confirm.ts";
 import { ForbiddenError, NotImplementedError } from "./errors.ts";
 import { defineRoute, type Route } from "./router.ts";
 import {
@@ -546,13 +547,17 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Where Entra's admin consent sends the customer's admin back",
     description:
-      "Opened by the customer admin's browser, not by partners, twice. After admin consent (`?admin_consent=True&tenant=&state=`, which Entra does not authenticate) it verifies the signed `state` (partner and tenant) and that `tenant` is the one named in it, binds nothing, and redirects (302) to Entra's sign-in of that tenant with a new state valid for 10 minutes. After the sign-in (`?code=&state=`) it redeems the code with the app's own credential and binds the tenant to the partner only when the ID token is of that tenant, for this app, with the sign-in's nonce, and of a Global Administrator or Privileged Role Administrator; then onboarding starts. `error=` or any failed check binds nothing. Every answer but the redirect is a small HTML page saying what happened.",
+      "Opened by the customer admin's browser, not by partners, three times. After admin consent (`?admin_consent=True&tenant=&state=`, which Entra does not authenticate) it verifies the signed `state` (partner and tenant) and that `tenant` is the one named in it, binds nothing, and shows a page naming the partner and the tenant with a Continue button; the page sets a cookie (HttpOnly, SameSite=Lax, Secure over https, limited to this path) that identifies the browser. Continue (`?state=&continue=`, the page's token, valid only with that browser's cookie) redirects (302) to Entra's sign-in of that tenant with a new state valid for 10 minutes, usable once and only by that browser, and a PKCE challenge; without the matching cookie the page is shown again. After the sign-in (`?code=&state=`, with the cookie) it uses up the state, redeems the code with the app's own credential and binds the tenant to the partner only when the ID token is of that tenant, for this app, with the sign-in's nonce, and of a Global Administrator or Privileged Role Administrator; then onboarding starts. `error=` or any failed check binds nothing. Every answer but the redirect is a small HTML page saying what happened.",
     access: "public",
     query: ConsentCallbackQuery,
     responses: {
-      200: { description: "Consent received: the tenant is bound.", contentType: "text/html" },
+      200: {
+        description:
+          "The page naming the partner and the tenant, with Continue (sets the browser's cookie); or, after the sign-in, consent received: the tenant is bound.",
+        contentType: "text/html",
+      },
       302: {
-        description: "Consent received: on to the admin's sign-in (`Location`: Entra's authorize endpoint).",
+        description: "Continue: on to the admin's sign-in (`Location`: Entra's authorize endpoint).",
         headers: { Location: "Entra's authorize URL of the tenant" },
       },
       400: {
@@ -561,7 +566,7 @@ export const routes: readonly Route[] = [
       },
       403: {
         description:
-          "Nothing was bound: the sign-in did not confirm the consent (another tenant, not an admin, a used code).",
+          "Nothing was bound: the sign-in did not confirm the consent (another tenant, not an admin, a used code or state, another browser).",
         contentType: "text/html",
       },
       503: {
@@ -569,8 +574,11 @@ export const routes: readonly Route[] = [
         contentType: "text/html",
       },
     },
-    handle: async ({ query, services }) => {
+    handle: async ({ query, headers, services }) => {
+      const browser = browserIdFromCookie(headers["cookie"]);
       const outcome = await services.onboarding.consentCallback({
+        ...(browser !== undefined && { browser }),
+        ...(query.continue !== undefined && { continueToken: query.continue }),
         ...(query.state !== undefined && { state: query.state }),
         ...(query.tenant !== undefined && { tenant: query.tenant }),
         ...(query.admin_consent !== undefined && { adminConsent: query.admin_consent }),

@@ -8,6 +8,7 @@
 import * as z from "zod";
 import { REQUESTERS } from "../domain/change-log.ts";
 import { APPROVAL, ON_DRIFT } from "../domain/drift.ts";
+import { nameProblem, normalizeName } from "../domain/names.ts";
 import {
   ALL_STEP_NAMES,
   EVENT_TYPES,
@@ -34,16 +35,24 @@ export const SmtpAddress = z
 export const Guid = z.guid({ error: "Must be a GUID" }).toLowerCase();
 
 /**
- * Names the service stores and shows: no control characters (`\p{Cc}`) and no format
- * characters (`\p{Cf}`: bidi overrides and isolates, zero-width spaces and joiners, BOM), which
- * can make a name display as another one.
+ * A name the service stores and shows (partner, group): taken in NFC, then held to the one
+ * rule for names (functions/domain/names.ts), which keeps a name from displaying as another.
  */
-const PrintableName = /^[^\p{Cc}\p{Cf}]+$/u;
+const StoredName = (max: number) =>
+  z
+    .string()
+    .overwrite(normalizeName)
+    .min(1)
+    .max(max)
+    .check((ctx) => {
+      const problem = nameProblem(ctx.value);
+      if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+    });
 const PRINTABLE_NAME_ERROR = "Must not contain control or invisible formatting characters (bidi, zero-width)";
 const NO_CONTROL_OR_FORMAT = /^[^\p{Cc}\p{Cf}]*$/u;
 
 export const GroupSpec = z.strictObject({
-  name: z.string().min(1).max(64).regex(PrintableName, PRINTABLE_NAME_ERROR),
+  name: StoredName(64),
   primarySmtpAddress: SmtpAddress,
   members: z.array(SmtpAddress).max(10_000),
   owners: z.array(SmtpAddress).min(1).max(100).optional(),
@@ -138,13 +147,15 @@ export const ConsentCallbackQuery = z.object({
   admin_consent: z.string().max(16).optional(),
   tenant: z.string().max(128).optional(),
   state: z.string().max(1024).optional(),
+  /** The consent page's Continue token. */
+  continue: z.string().max(128).optional(),
   code: z.string().max(4096).optional(),
   error: z.string().max(256).optional(),
   error_description: z.string().max(2048).optional(),
 });
 
 export const PartnerCreateBody = z.strictObject({
-  name: z.string().min(1).max(200).regex(PrintableName, PRINTABLE_NAME_ERROR),
+  name: StoredName(200),
 });
 requestSchemas.add(PartnerCreateBody, { id: "PartnerCreateRequest" });
 

@@ -23,6 +23,7 @@
  * side `api/consent.ts`.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { BrowserBinding } from "./consent-browser.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { Page } from "./store.ts";
 import type { OnboardingRequest, Tenant, TenantCorrection, TenantEvent, TenantStatus } from "./tenant.ts";
@@ -256,12 +257,21 @@ export interface AdminSignIn {
   /** The app's client id: the ID token's `aud`. */
   readonly clientId: string;
   /** `{authority}/{tenantId}/oauth2/v2.0/authorize?...` with `response_type=code`, `scope=openid profile`. */
-  authorizeUrl(request: { tenantId: string; redirectUri: string; state: string; nonce: string }): string;
+  authorizeUrl(request: {
+    tenantId: string;
+    redirectUri: string;
+    state: string;
+    nonce: string;
+    /** PKCE (S256). */
+    codeChallenge?: string;
+  }): string;
   redeem(request: {
     tenantId: string;
     code: string;
     redirectUri: string;
     nonce: string;
+    /** PKCE: the verifier of the authorize request's challenge. */
+    codeVerifier?: string;
   }): Promise<RedeemResult>;
 }
 
@@ -312,6 +322,8 @@ export interface ConsentLinks {
   /** The callback's absolute URL (`M365_CONSENT_REDIRECT_URI` overrides the service's own). */
   redirectUri: string;
   signIn?: AdminSignIn;
+  /** Ties the sign-in to the browser that saw the consent page (without it, nothing binds). */
+  browser?: BrowserBinding;
 }
 
 /** The consent URL issued to a partner for a tenant: signed state and the callback. */

@@ -11,14 +11,13 @@ import {
   type ClaimStore,
   CONSENT_PENDING,
   type ConsentLinks,
-  checkAdminClaims,
   claimExpired,
   claimView,
   partnerConsentUrl,
-  type SignInRejection,
   type StoredClaim,
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
+import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./consent-flow.ts";
 import type { WorkflowEngine, WorkflowKind } from "./engine.ts";
 import {
   ConflictError,
@@ -74,38 +73,7 @@ export interface OnboardingServiceOptions {
 /** A run this long after the tenant's last change is judged on one look at the engine. */
 export const STRANDED_SETTLED_MS = 5 * 60_000;
 
-/**
- * What the consent callback received from Entra (query parameters): after admin consent
- * `admin_consent`, `tenant`, `state`; after the sign-in `code`, `state`; or `error`.
- */
-export interface ConsentAnswer {
-  state?: string;
-  tenant?: string;
-  adminConsent?: string;
-  code?: string;
-  error?: string;
-  errorDescription?: string;
-}
-
-/**
- * What the consent callback did; the page shown to the customer's admin says it, except
- * `sign-in`: the browser goes on to Entra's sign-in of that tenant.
- */
-export type ConsentOutcome =
-  | { kind: "bound"; tenantId: string }
-  | { kind: "already-bound"; tenantId: string }
-  | { kind: "sign-in"; location: string }
-  | { kind: "declined"; error: string; stage: "consent" | "sign-in" }
-  | { kind: "invalid-state" }
-  | { kind: "tenant-mismatch" }
-  | { kind: "link-not-valid" }
-  | { kind: "sign-in-rejected"; tenantId: string; reason: SignInRejection | "code-rejected" | "no-code" }
-  | { kind: "sign-in-unavailable" };
-
-/** Entra's `error` as shown on the page: a short code of safe characters, never its description. */
-function shortErrorCode(error: string): string {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : "unknown_error";
-}
+export type { ConsentAnswer, ConsentOutcome } from "./consent-flow.ts";
 
 /** A partner's record of a tenant: the bound tenant, or its claim (not bound to it). */
 type Visible = { kind: "tenant"; stored: StoredTenant } | { kind: "claim"; claim: StoredClaim };
@@ -449,63 +417,14 @@ export class OnboardingService {
     throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
   }
 
-  /**
-   * The consent callback, in two stages. Entra's admin consent redirect (`admin_consent=True`,
-   * `tenant`, the partner's signed `state`) is not authenticated by Entra: anyone holding a
-   * consentUrl can call the callback with it. So it binds nothing: it sends the browser on to
-   * Entra's sign-in of that tenant (a new short-lived state of the sign-in stage, with a nonce).
-   * Back with a `code`, the code is redeemed at the tenant's token endpoint with the app's own
-   * credential, and only an ID token of that tenant, for this app, with the nonce, of a user
-   * holding a role that can grant the app's consent binds the tenant to the partner named in
-   * the state and starts its onboarding (see `bind`).
-   */
+  /** The consent callback's three legs (functions/domain/consent-flow.ts). */
   async consentCallback(answer: ConsentAnswer): Promise<ConsentOutcome> {
-    const links = this.#binding?.links;
-    if (!links) return { kind: "invalid-state" };
-    const state = links.signer.verify(answer.state, this.#clock());
-    if (answer.error !== undefined) {
-      return {
-        kind: "declined",
-        error: shortErrorCode(answer.error),
-        stage: state.ok && state.stage === "sign-in" ? "sign-in" : "consent",
-      };
-    }
-    if (!state.ok) return { kind: "invalid-state" };
-    const signIn = links.signIn;
-    if (!signIn) return { kind: "sign-in-unavailable" };
-    const { partnerId, tenantId } = state;
-    if (state.stage === "consent") {
-      if (
-        answer.adminConsent?.toLowerCase() !== "true" ||
-        answer.tenant?.toLowerCase() !== tenantId.toLowerCase()
-      ) {
-        return { kind: "tenant-mismatch" };
-      }
-      const next = links.signer.signSignIn({ partnerId, tenantId }, this.#clock());
-      return {
-        kind: "sign-in",
-        location: signIn.authorizeUrl({ tenantId, redirectUri: links.redirectUri, ...next }),
-      };
-    }
-    if (!answer.code) return { kind: "sign-in-rejected", tenantId, reason: "no-code" };
-    const redeemed = await signIn.redeem({
-      tenantId,
-      code: answer.code,
-      redirectUri: links.redirectUri,
-      nonce: state.nonce,
+    return consentCallback(answer, {
+      links: this.#binding?.links,
+      now: this.#clock(),
+      partnerName: async (partnerId) => (await this.#store.getPartner(partnerId))?.name,
+      bind: (partnerId, tenantId) => this.bind(partnerId, tenantId, "consent"),
     });
-    if (!redeemed.ok) {
-      return redeemed.transient
-        ? { kind: "sign-in-unavailable" }
-        : { kind: "sign-in-rejected", tenantId, reason: "code-rejected" };
-    }
-    const rejection = checkAdminClaims(redeemed.claims, {
-      tenantId,
-      clientId: signIn.clientId,
-      nonce: state.nonce,
-    });
-    if (rejection) return { kind: "sign-in-rejected", tenantId, reason: rejection };
-    return this.bind(partnerId, tenantId, "consent");
   }
 
   /**
@@ -821,12 +740,7 @@ export class PartnerService {
     if (!(await this.#store.getPartner(partnerId))) {
       throw new PartnerKeyNotFoundError(`Partner ${partnerId} was not found.`);
     }
-    const active = await this.#store.listApiKeys(partnerId);
-    if (active.length >= MAX_KEYS_PER_PARTNER) {
-      throw new ConflictError(
-        `Partner ${partnerId} already holds ${MAX_KEYS_PER_PARTNER} keys; revoke one first.`,
-      );
-    }
+    // The limit is enforced by the store, atomically (ConflictError past it).
     return this.#issueKey(partnerId);
   }
 
@@ -854,6 +768,7 @@ export class PartnerService {
     await this.#store.putApiKey(hashApiKey(apiKey), { role: "partner", partnerId }, createdAt, {
       keyId,
       usageKey,
+      maxKeys: MAX_KEYS_PER_PARTNER,
     });
     return { keyId, createdAt, apiKey };
   }

@@ -227,13 +227,14 @@ export interface TenantStore {
   getPartner(partnerId: string): Promise<Partner | undefined>;
   /**
    * Stores only the hash of the key. With `meta.keyId` (partner keys) the key is also listed
-   * under its partner, so that it can be listed and revoked by id.
+   * under its partner, so that it can be listed and revoked by id. With `meta.maxKeys`: a
+   * ConflictError, atomically, when the partner holds that many keys already.
    */
   putApiKey(
     keyHash: string,
     principal: Principal,
     now: string,
-    meta?: { keyId: string; usageKey?: boolean },
+    meta?: { keyId: string; usageKey?: boolean; maxKeys?: number },
   ): Promise<void>;
   findApiKey(keyHash: string): Promise<ApiKeyPrincipal | undefined>;
   /** The partner's active keys, oldest first. */

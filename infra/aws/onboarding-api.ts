@@ -25,6 +25,7 @@ import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import { PublicRateLimit, type PublicRateLimitProps } from "./public-rate-limit.ts";
 import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
 
@@ -59,8 +60,13 @@ export interface OnboardingApiProps {
    * (accounts with a low concurrency quota). @default { api: 100, authorizer: 50 }
    */
   readonly reservedConcurrency?: { api: number; authorizer: number } | null;
-  /** A regional WAFv2 web ACL to attach to the stage. @default - none */
+  /**
+   * A regional WAFv2 web ACL to attach to the stage instead of the stack's own (which limits the
+   * routes without a key per client address): it should do the same. @default - the stack's own
+   */
   readonly webAclArn?: string;
+  /** The stack's own web ACL's per-address limit (without `webAclArn`). @default 300 per 5 minutes */
+  readonly publicRateLimit?: PublicRateLimitProps;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
   /**
@@ -398,17 +404,11 @@ export class OnboardingApi extends Construct {
       "Adds a new partner's API key to the partners' usage plan, found by name: its id cannot be referenced (the plan depends on the stage, which depends on this function).",
     );
 
-    if (props.webAclArn) {
-      new CfnWebACLAssociation(this, "WebAcl", {
-        resourceArn: this.api.deploymentStage.stageArn,
-        webAclArn: props.webAclArn,
-      });
-    } else {
-      Validations.of(this.api.deploymentStage).acknowledge({
-        id: "AwsSolutions-APIG3",
-        reason:
-          "No web ACL given (prop webAclArn / context webAclArn): the API is protected by API keys, stage throttling and body limits; a WAF is an account-level choice documented in docs/deploy.md.",
-      });
-    }
+    // The stack's own web ACL (a per-address limit on the routes without a key), or one's own.
+    new CfnWebACLAssociation(this, "WebAcl", {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn:
+        props.webAclArn ?? new PublicRateLimit(this, "PublicRateLimit", props.publicRateLimit).webAclArn,
+    });
   }
 }

@@ -38,6 +38,7 @@ export const TABLE_ACCESS = {
       "WEBHOOK#*", // the partner's endpoint (secret encrypted)
       "WEBHOOK_DELIVERIES#*", // delivery log, replay
       "CUSTOMER#*", // customerName reservations (one partner per slug)
+      "SIGNIN#*", // consent sign-in states (single use, bound to a browser)
     ],
     indexes: {
       [byPartner]: ["TENANTS#*", "WEBHOOK_DELIVERIES#*"], // a partner's tenants, deliveries (shards)

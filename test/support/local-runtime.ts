@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../infra/local/runtime.ts";
+import { consentAsAdmin } from "./browser.ts";
 
 /** Parsed JSON of many shapes; tests assert on it. */
 // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -32,10 +33,11 @@ export interface TestRuntime {
     options?: { failJournalRule?: boolean; customerName?: string },
   ): Promise<string>;
   /**
-   * The customer's admin opens a consentUrl as a browser would, following every redirect: the
-   * simulator's admin consent page sends it to the service's consent callback, which sends it
-   * on to the simulator's sign-in of the tenant (the admin signs in at once), which sends it
-   * back to the callback with a code. Returns the last page.
+   * The customer's admin opens a consentUrl as a browser would, following every redirect and
+   * keeping cookies: the simulator's admin consent page sends it to the service's consent
+   * callback, whose page (the partner and the tenant) the admin continues from; the service
+   * sends it on to the simulator's sign-in of the tenant (the admin signs in at once), which
+   * sends it back to the callback with a code. Returns the last page.
    */
   consent(consentUrl: string): Promise<{ status: number; html: string; url: string }>;
   /** Polls the tenant until its status is one of `statuses`. */
@@ -44,11 +46,16 @@ export interface TestRuntime {
 }
 
 export async function startTestRuntime(
-  options: { logLevel?: "INFO" | "ERROR"; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    logLevel?: "INFO" | "ERROR";
+    env?: NodeJS.ProcessEnv;
+    /** An existing DATA_DIR (kept at close); a new temporary one by default. */
+    dataDir?: string;
+  } = {},
 ): Promise<TestRuntime> {
   // Request lines of the API's own logger would drown the test output.
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "ERROR";
-  const dataDir = await mkdtemp(join(tmpdir(), "runtime-"));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "runtime-")));
   const runtime = await startLocalRuntime({
     port: 0,
     dataDir,
@@ -92,8 +99,8 @@ export async function startTestRuntime(
   };
 
   const consent: TestRuntime["consent"] = async (consentUrl) => {
-    const response = await fetch(consentUrl, { redirect: "follow" });
-    return { status: response.status, html: await response.text(), url: response.url };
+    const page = await consentAsAdmin(consentUrl);
+    return { status: page.status, html: page.html, url: page.url };
   };
 
   return {
@@ -138,7 +145,7 @@ export async function startTestRuntime(
     },
     close: async () => {
       await runtime.close({ graceMs: 2_000 });
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,11 +1,17 @@
 /**
  * API keys: the lookup item `APIKEY#<sha256>` / `APIKEY` (hash -> principal) and, for partner
- * keys, the listing item `PARTNER#<partnerId>` / `KEY#<keyId>` (to list and revoke by id).
+ * keys, the listing item `PARTNER#<partnerId>` / `KEY#<keyId>` (to list and revoke by id) and
+ * the partner's key count `PARTNER#<partnerId>` / `KEYCOUNT` (`activeKeys`), which enforces the
+ * limit: one conditional increment per new key, so concurrent creations cannot pass it.
  */
-import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ConflictError } from "../../domain/errors.ts";
 import type { ApiKeyInfo, ApiKeyPrincipal, Principal } from "../../domain/store.ts";
 import { apiKeyKey, PARTNER_API_KEY_SK_PREFIX, partnerApiKeyKey, partnerKey } from "./keys.ts";
-import { queryAll, type TableContext } from "./query.ts";
+import { isConditionFailure, queryAll, type TableContext } from "./query.ts";
+
+/** The partner's count of active keys (under the partner, apart from the `KEY#` listing items). */
+const keyCountKey = (partnerId: string) => ({ pk: partnerKey(partnerId).pk, sk: "KEYCOUNT" });
 
 export class ApiKeyRecords {
   readonly #ctx: TableContext;
@@ -19,7 +25,7 @@ export class ApiKeyRecords {
     keyHash: string,
     principal: Principal,
     now: string,
-    meta?: { keyId: string; usageKey?: boolean },
+    meta?: { keyId: string; usageKey?: boolean; maxKeys?: number },
   ): Promise<void> {
     if (!/^(?:[0-9a-f]{64}|[A-Za-z0-9_-]{43})$/.test(keyHash)) {
       throw new TypeError("putApiKey expects the SHA-256 hash of the key, hex or base64url");
@@ -28,20 +34,31 @@ export class ApiKeyRecords {
       throw new TypeError("a partner key needs a partnerId");
     const { client, table } = this.#ctx;
     if (meta && principal.partnerId) {
+      if (meta.maxKeys !== undefined && !(await this.#takeKeySlot(principal.partnerId, meta.maxKeys))) {
+        throw new ConflictError(
+          `Partner ${principal.partnerId} already holds ${meta.maxKeys} keys; revoke one first.`,
+        );
+      }
       // Listed first: a key that works is always listed, hence revocable.
-      await client.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            ...partnerApiKeyKey(principal.partnerId, meta.keyId),
-            kind: "partnerApiKey",
-            keyId: meta.keyId,
-            keyHash,
-            createdAt: now,
-          },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: table,
+            Item: {
+              ...partnerApiKeyKey(principal.partnerId, meta.keyId),
+              kind: "partnerApiKey",
+              keyId: meta.keyId,
+              keyHash,
+              createdAt: now,
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+      } catch (err) {
+        // A key never listed gives its slot back.
+        if (meta.maxKeys !== undefined) await this.#giveKeySlot(principal.partnerId);
+        throw err;
+      }
     }
     await client.send(
       new PutCommand({
@@ -92,7 +109,78 @@ export class ApiKeyRecords {
     if (!Item) return false;
     // The lookup item goes first: from this write on, the key authenticates nothing.
     await client.send(new DeleteCommand({ TableName: table, Key: apiKeyKey(Item["keyHash"] as string) }));
-    await client.send(new DeleteCommand({ TableName: table, Key: partnerApiKeyKey(partnerId, keyId) }));
+    try {
+      // Only the revocation that removes the listing item gives its slot back.
+      await client.send(
+        new DeleteCommand({
+          TableName: table,
+          Key: partnerApiKeyKey(partnerId, keyId),
+          ConditionExpression: "attribute_exists(pk)",
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) return true;
+      throw err;
+    }
+    await this.#giveKeySlot(partnerId);
     return true;
+  }
+
+  /**
+   * One more active key for the partner, unless it holds `max` already: a conditional
+   * increment of its count. A partner from before the count is counted from its listing first
+   * (once: a conditional put that only the first writer makes).
+   */
+  async #takeKeySlot(partnerId: string, max: number): Promise<boolean> {
+    const { client, table } = this.#ctx;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: keyCountKey(partnerId),
+            UpdateExpression: "ADD activeKeys :one",
+            ConditionExpression: "attribute_exists(pk) AND activeKeys < :max",
+            ExpressionAttributeValues: { ":one": 1, ":max": max },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+      const { Item } = await client.send(
+        new GetCommand({ TableName: table, Key: keyCountKey(partnerId), ConsistentRead: true }),
+      );
+      if (Item) return false;
+      const listed = (await this.listApiKeys(partnerId)).length;
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...keyCountKey(partnerId), kind: "partnerKeyCount", activeKeys: listed },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+    }
+    return false;
+  }
+
+  async #giveKeySlot(partnerId: string): Promise<void> {
+    try {
+      await this.#ctx.client.send(
+        new UpdateCommand({
+          TableName: this.#ctx.table,
+          Key: keyCountKey(partnerId),
+          UpdateExpression: "ADD activeKeys :minus",
+          ConditionExpression: "activeKeys > :zero",
+          ExpressionAttributeValues: { ":minus": -1, ":zero": 0 },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
   }
 }

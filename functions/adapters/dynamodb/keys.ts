@@ -31,6 +31,8 @@ export const partnerApiKeyKey = (partnerId: string, keyId: string) => ({
   sk: `KEY#${keyId}`,
 });
 export const PARTNER_API_KEY_SK_PREFIX = "KEY#";
+/** A consent sign-in state's record, by its nonce (single use, see sign-in-states.ts). */
+export const signInStateKey = (nonce: string) => ({ pk: `SIGNIN#${nonce}`, sk: "SIGNIN" });
 
 /**
  * Index partition values are sharded: a list's items spread over a fixed number of partitions,

@@ -195,7 +195,7 @@ export class DynamoTenantStore implements TenantStore {
     keyHash: string,
     principal: Principal,
     now: string,
-    meta?: { keyId: string; usageKey?: boolean },
+    meta?: { keyId: string; usageKey?: boolean; maxKeys?: number },
   ): Promise<void> {
     return this.#apiKeys.putApiKey(keyHash, principal, now, meta);
   }

@@ -53,7 +53,7 @@ export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
 
   return {
     clientId: options.clientId,
-    authorizeUrl({ tenantId, redirectUri, state, nonce }) {
+    authorizeUrl({ tenantId, redirectUri, state, nonce, codeChallenge }) {
       const url = new URL(`${authorityHost}/${encodeURIComponent(tenantId)}/oauth2/v2.0/authorize`);
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("response_type", "code");
@@ -63,9 +63,13 @@ export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
       url.searchParams.set("state", state);
       url.searchParams.set("nonce", nonce);
       url.searchParams.set("prompt", options.prompt ?? "select_account");
+      if (codeChallenge) {
+        url.searchParams.set("code_challenge", codeChallenge);
+        url.searchParams.set("code_challenge_method", "S256");
+      }
       return url.toString();
     },
-    async redeem({ tenantId, code, redirectUri, nonce }): Promise<RedeemResult> {
+    async redeem({ tenantId, code, redirectUri, nonce, codeVerifier }): Promise<RedeemResult> {
       let result: RedeemResult;
       try {
         // One client per redemption: nothing of a customer's admin stays cached in the process.
@@ -77,7 +81,13 @@ export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
           },
         });
         // MSAL refuses an ID token whose nonce is not the request's.
-        const token = await client.acquireTokenByCode({ code, redirectUri, scopes: SCOPES, nonce });
+        const token = await client.acquireTokenByCode({
+          code,
+          redirectUri,
+          scopes: SCOPES,
+          nonce,
+          ...(codeVerifier && { codeVerifier }),
+        });
         result = { ok: true, claims: token.idTokenClaims ?? {} };
       } catch (err) {
         result = failure(err);

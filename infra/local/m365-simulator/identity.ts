@@ -7,6 +7,7 @@
  */
 import {
   constants,
+  createHash,
   createHmac,
   randomBytes,
   randomUUID,
@@ -31,6 +32,8 @@ interface IssuedCode {
   clientId: string;
   redirectUri: string;
   nonce: string | undefined;
+  /** PKCE: the authorize request's challenge (S256 or plain). */
+  codeChallenge: { value: string; method: string } | undefined;
   scopes: string[];
   user: Required<SimSignInUser> & { oid: string };
   expiresAt: number;
@@ -176,7 +179,8 @@ export class IdentityService {
   /**
    * The sign-in of a user of the tenant (`response_type=code`, `response_mode=query`): the
    * simulated user signs in at once and the browser goes back to the registered `redirect_uri`
-   * with a single-use `code` bound to the client, the redirect URI and the nonce.
+   * with a single-use `code` bound to the client, the redirect URI, the nonce and the PKCE
+   * challenge (when given, the redemption must bring its verifier).
    */
   async #authorize(res: ServerResponse, tenantId: string, url: URL): Promise<void> {
     const call = this.#host.record({ tenantId, service: "identity", operation: "authorize", write: false });
@@ -246,6 +250,9 @@ export class IdentityService {
       clientId,
       redirectUri,
       nonce: q.get("nonce") ?? undefined,
+      codeChallenge: q.get("code_challenge")
+        ? { value: q.get("code_challenge") ?? "", method: q.get("code_challenge_method") ?? "plain" }
+        : undefined,
       scopes,
       user,
       expiresAt: Date.now() + CODE_LIFETIME_MS,
@@ -395,6 +402,12 @@ export class IdentityService {
       return invalid(
         "AADSTS500112: The reply address does not match the reply address provided when requesting the authorization code.",
         500112,
+      );
+    }
+    if (issued.codeChallenge && !pkceMatches(issued.codeChallenge, form.get("code_verifier"))) {
+      return invalid(
+        "AADSTS50148: The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
+        50148,
       );
     }
     const { user } = issued;
@@ -559,4 +572,12 @@ export function verifyToken(token: string, key: Buffer): TokenClaims | undefined
   } catch {
     return undefined;
   }
+}
+
+/** RFC 7636 4.6: the verifier, hashed (S256) or as is (plain), is the authorize request's challenge. */
+function pkceMatches(challenge: { value: string; method: string }, verifier: string | null): boolean {
+  if (!verifier) return false;
+  const derived =
+    challenge.method === "S256" ? createHash("sha256").update(verifier).digest("base64url") : verifier;
+  return derived === challenge.value;
 }
