@@ -86,6 +86,14 @@ export interface OnboardingApiProps {
 /** Stage name. The API's paths carry the version (`/v1/...`), so the stage does not. */
 export const API_STAGE = "prod";
 
+/**
+ * The Authorization header API Gateway lets through to the authorizer: the scheme in any case
+ * (RFC 9110: auth schemes are case-insensitive) and the key as the API itself reads it
+ * (`bearerKey` in functions/api/auth.ts). Written without flags: API Gateway's (Java) regex and
+ * JavaScript's read it the same way.
+ */
+export const AUTHORIZATION_PATTERN = "^[Bb][Ee][Aa][Rr][Ee][Rr] +[\\x21-\\x7e]{1,512} *$";
+
 /** A revoked key must stop working within this on every path. */
 export const MAX_AUTHORIZER_CACHE_TTL = Duration.seconds(60);
 
@@ -311,7 +319,7 @@ export class OnboardingApi extends Construct {
     const tokenAuthorizer = new TokenAuthorizer(this, "ApiKeyAuthorizer", {
       handler: this.authorizer,
       resultsCacheTtl: authorizerCacheTtl,
-      validationRegex: "^Bearer [^\\s]+$",
+      validationRegex: AUTHORIZATION_PATTERN,
     });
     // The API function validates bodies itself (zod, problem+json with field errors); the
     // gateway only insists on the header the authorizer needs.
