@@ -90,6 +90,12 @@ export type Outcome =
  */
 export const TASK_TIMEOUT_SECONDS = 930;
 
+/** The drift check's execution (Express: at most 300 s) ends itself before AWS ends it. */
+export const DRIFT_CHECK_TIMEOUT_SECONDS = 280;
+
+/** The CheckDrift Task state's TimeoutSeconds (the task ends itself 10 s before). */
+export const DRIFT_TASK_TIMEOUT_SECONDS = 240;
+
 type Json = Record<string, unknown>;
 type States = Record<string, Json>;
 
@@ -401,6 +407,8 @@ export function offboardingDefinition(taskArn: (task: TaskName) => string): Json
 export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json {
   return {
     Comment: "Checks a tenant for drift with reads only.",
+    // Below Express's 5 minutes: the execution ends itself, with its error in the log.
+    TimeoutSeconds: DRIFT_CHECK_TIMEOUT_SECONDS,
     StartAt: "CheckDrift",
     States: {
       CheckDrift: task(
@@ -409,11 +417,13 @@ export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json 
         { "check.$": "$.check" },
         {
           ResultPath: null,
-          // Express executions last at most 5 minutes: a short schedule, then the next check.
-          TimeoutSeconds: 240,
+          // Express executions last at most 5 minutes: a short schedule, then the next check. A
+          // check that ran out of time is not retried: its invocation may still be running, and
+          // a retry would run beside it (the next tick checks again).
+          TimeoutSeconds: DRIFT_TASK_TIMEOUT_SECONDS,
           Retry: [
             DRIFT_LAMBDA_SERVICE_RETRY,
-            { ...TRANSIENT_RETRY, MaxAttempts: 3, MaxDelaySeconds: 30 },
+            { ...TRANSIENT_RETRY, ErrorEquals: [ErrorName.Transient], MaxAttempts: 3, MaxDelaySeconds: 30 },
             { ...THROTTLE_RETRY, MaxAttempts: 2, MaxDelaySeconds: 60 },
           ],
           End: true,
