@@ -49,3 +49,47 @@ describe("the authorizer's header check", () => {
     expect(gateway.test("bearer jok_abc")).toBe(true);
   });
 });
+
+describe("request limits", () => {
+  type Setting = {
+    HttpMethod: string;
+    ResourcePath: string;
+    ThrottlingRateLimit?: number;
+    ThrottlingBurstLimit?: number;
+  };
+  const stageSettings = (all: Record<string, Resource>) =>
+    ofType(all, "AWS::ApiGateway::Stage")[0]!.Properties["MethodSettings"] as Setting[];
+  const plan = (all: Record<string, Resource>, suffix: string) =>
+    ofType(all, "AWS::ApiGateway::UsagePlan")
+      .map((p) => p.Properties)
+      .find((p) => String(p["UsagePlanName"]).endsWith(suffix))!["Throttle"] as {
+      RateLimit: number;
+      BurstLimit: number;
+    };
+
+  it("each partner's usage plan is the limit that binds: the stage's is a safety net far above it", () => {
+    const stage = stageSettings(resources).find((m) => m.ResourcePath === "/*")!;
+    const partner = plan(resources, "-partners");
+    // Twenty partners at their full rate at once still do not reach the stage's limit.
+    expect(stage.ThrottlingRateLimit!).toBeGreaterThanOrEqual(20 * partner.RateLimit);
+    expect(stage.ThrottlingBurstLimit!).toBeGreaterThanOrEqual(20 * partner.BurstLimit);
+    // No method setting of the partners' routes is below the plan (it would bind for all of them).
+    for (const m of stageSettings(resources)) {
+      if (m.ResourcePath.startsWith("/v1") && !m.ResourcePath.includes("consent")) {
+        expect(m.ThrottlingRateLimit ?? Number.POSITIVE_INFINITY, m.ResourcePath).toBeGreaterThan(
+          partner.RateLimit,
+        );
+      }
+    }
+    expect(plan(resources, "-ops")).toEqual({ RateLimit: 50, BurstLimit: 100 });
+  });
+
+  it("keeps the anonymous routes' own small limits", () => {
+    const settings = stageSettings(resources);
+    const partner = plan(resources, "-partners");
+    for (const path of ["/~1health", "/~1v1~1consent~1callback"]) {
+      const setting = settings.find((m) => m.ResourcePath === path)!;
+      expect(setting.ThrottlingRateLimit!, path).toBeLessThan(partner.RateLimit);
+    }
+  });
+});

@@ -417,8 +417,8 @@ describe("REST API", () => {
         Match.objectLike({
           HttpMethod: "*",
           ResourcePath: "/*",
-          ThrottlingRateLimit: 50,
-          ThrottlingBurstLimit: 100,
+          ThrottlingRateLimit: 1000,
+          ThrottlingBurstLimit: 2000,
           DataTraceEnabled: false,
           LoggingLevel: "ERROR",
         }),

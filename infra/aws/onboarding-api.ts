@@ -37,10 +37,16 @@ export interface OnboardingApiProps {
   readonly driftCheck?: StateMachine;
   /** Webhook delivery queue: the API enqueues replays of deliveries. */
   readonly webhookQueue: IQueue;
-  /** Stage-wide steady request rate (requests per second). @default 50 */
+  /**
+   * Stage-wide steady request rate (requests per second), all callers together: a safety net
+   * for the account, sized to what the API function's reserved concurrency serves, never the
+   * limit a partner meets first (that is its usage plan). @default 1000
+   */
   readonly throttlingRateLimit?: number;
-  /** Stage-wide burst. @default 100 */
+  /** Stage-wide burst. @default 2000 */
   readonly throttlingBurstLimit?: number;
+  /** The ops key's own limit (its usage plan). @default 50 requests/s, burst 100 */
+  readonly opsRateLimit?: { rateLimit: number; burstLimit: number };
   /**
    * How long API Gateway caches the authorizer's answer per API key. A revoked partner key
    * keeps working for at most this long; at most 60 seconds.
@@ -93,6 +99,13 @@ export const API_STAGE = "prod";
  * JavaScript's read it the same way.
  */
 export const AUTHORIZATION_PATTERN = "^[Bb][Ee][Aa][Rr][Ee][Rr] +[\\x21-\\x7e]{1,512} *$";
+
+/**
+ * The stage's limit, all callers together: an account-level safety net (about what the API
+ * function's 100 reserved instances serve at 100 ms a request), well above any one partner's
+ * usage plan, so that each partner's plan is the limit that binds.
+ */
+export const STAGE_RATE_LIMIT = { rateLimit: 1000, burstLimit: 2000 } as const;
 
 /** A revoked key must stop working within this on every path. */
 export const MAX_AUTHORIZER_CACHE_TTL = Duration.seconds(60);
@@ -237,8 +250,9 @@ export class OnboardingApi extends Construct {
         // ERROR only, and no data trace: request bodies and headers carry API keys and secrets.
         loggingLevel: MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
-        throttlingRateLimit: props.throttlingRateLimit ?? 50,
-        throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+        // The account's safety net; each caller's own usage plan is the limit it meets first.
+        throttlingRateLimit: props.throttlingRateLimit ?? STAGE_RATE_LIMIT.rateLimit,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? STAGE_RATE_LIMIT.burstLimit,
         // Anonymous traffic: the health route has its own, small limit.
         methodOptions: {
           "/health/GET": {
@@ -373,10 +387,7 @@ export class OnboardingApi extends Construct {
     this.opsUsagePlan = this.api.addUsagePlan("OpsUsagePlan", {
       name: `${Stack.of(this).stackName}-ops`,
       description: "The ops key's limit",
-      throttle: {
-        rateLimit: props.throttlingRateLimit ?? 50,
-        burstLimit: props.throttlingBurstLimit ?? 100,
-      },
+      throttle: props.opsRateLimit ?? { rateLimit: 50, burstLimit: 100 },
       apiStages: [{ api: this.api, stage }],
     });
     const usageKey = (id: string, suffix: string, plan: UsagePlan) => {

@@ -51,8 +51,13 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly tableEncryptionKey?: IKey;
   /** Regional WAFv2 web ACL for the API stage. @default - none */
   readonly webAclArn?: string;
-  /** API stage throttling (all callers together; also the ops key's limit). @default 50 requests/s, burst 100 */
+  /**
+   * API stage throttling, all callers together: the account's safety net, not a partner's
+   * limit (each partner's usage plan binds first). @default 1000 requests/s, burst 2000
+   */
   readonly apiThrottling?: { rateLimit: number; burstLimit: number };
+  /** The ops key's limit (its usage plan). @default 50 requests/s, burst 100 */
+  readonly opsRateLimit?: { rateLimit: number; burstLimit: number };
   /** Each partner's own request limit (API Gateway usage plan, per partner key). @default 25 requests/s, burst 50 */
   readonly partnerRateLimit?: { rateLimit: number; burstLimit: number };
   /**
@@ -137,6 +142,7 @@ export class JournalOnboardingStack extends Stack {
         ...(props.consentRedirectUri ? { M365_CONSENT_REDIRECT_URI: props.consentRedirectUri } : {}),
       },
       ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
+      ...(props.opsRateLimit ? { opsRateLimit: props.opsRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
       ...(props.apiThrottling
         ? {
