@@ -125,14 +125,15 @@ describe("every setting as -c name=value", () => {
   });
 
   it("refuses a value it cannot read instead of deploying a default", () => {
-    for (const context of <Record<string, string>[]>[
+    const bad: Record<string, string>[] = [
       { reservedConcurrency: "api=0" },
       { reservedConcurrency: "lots" },
       { partnerRateLimit: "fast" },
       { eventRetentionDays: "0" },
       { tableIndexes: "gsi9" },
       { driftCheckInterval: "90s" },
-    ]) {
+    ];
+    for (const context of bad) {
       expect(() => synth(context), JSON.stringify(context)).toThrow();
     }
   });
