@@ -21,6 +21,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
 import { Construct } from "constructs";
+import { usageKeyValue } from "../../functions/api/usage-key.ts";
 import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
@@ -169,8 +170,9 @@ export class OnboardingApi extends Construct {
     // It reads API key items only (GetItem on `APIKEY#<hash>`): not tenants, not webhook secrets.
     grantTableItems(this.authorizer, props.table.table, TABLE_ACCESS.authorizer);
     this.authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
-    // API Gateway API key values are unique per account and region: the stack name keeps two
-    // stacks apart. The values are no secrets (callers never send them).
+    // API Gateway API key names and values are unique per account and region: the stack name in
+    // the name (and so in the value, its digest) keeps two stacks apart. No secrets (callers
+    // never send them).
     this.usageKeyPrefix = `journal-onboarding-${Stack.of(this).stackName}-`;
     this.authorizer.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
 
@@ -393,7 +395,8 @@ export class OnboardingApi extends Construct {
     const usageKey = (id: string, suffix: string, plan: UsagePlan) => {
       const key = new ApiKey(this, id, {
         apiKeyName: `${this.usageKeyPrefix}${suffix}`,
-        value: `${this.usageKeyPrefix}${suffix}`,
+        // API Gateway takes 20-128 alphanumeric characters: a digest of the name (usage-key.ts).
+        value: usageKeyValue(`${this.usageKeyPrefix}${suffix}`),
         description: `Usage plan key (${suffix}); not a credential: the authorizer names it`,
       });
       plan.addApiKey(key);
