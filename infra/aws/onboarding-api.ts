@@ -138,6 +138,8 @@ export class OnboardingApi extends Construct {
   readonly authorizer: LambdaFunction;
   /** The ops API key (generated); the authorizer reads it at cold start. */
   readonly opsApiKey: Secret;
+  /** Signs cursors and consent states (generated; survives an ops key rotation). */
+  readonly signingSecret: Secret;
   /** Base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod/`. */
   readonly url: string;
   /** Partners' usage plan: one API Gateway API key per partner, throttled per key. */
@@ -159,6 +161,19 @@ export class OnboardingApi extends Construct {
       id: "AwsSolutions-SMG4",
       reason:
         "The ops key is a bearer key handed to people, not a database credential: it is rotated by putting a new value (docs/deploy.md); the authorizer and the API re-read it within 60 seconds.",
+    });
+
+    // Signs pagination cursors and consent links' state: its own secret, so that an ops key
+    // rotation breaks neither (every container reads the same value).
+    this.signingSecret = new Secret(this, "SigningSecret", {
+      description:
+        "Signs pagination cursors and the state of consent links (not a key anyone sends). Changing it invalidates cursors and consent links issued before.",
+      generateSecretString: { excludePunctuation: true, passwordLength: 64 },
+    });
+    Validations.of(this.signingSecret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "An HMAC key of the API's own (cursors, consent states), never handed out: rotating it would only invalidate the cursors and consent links partners hold.",
     });
 
     this.authorizer = new LambdaFunction(this, "Authorizer", {
@@ -201,6 +216,7 @@ export class OnboardingApi extends Construct {
     });
     grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);
     this.handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    this.handler.bindSecret(this.signingSecret, "SIGNING_SECRET_ARN");
     props.credentials?.bind(this.handler);
     const reserved =
       props.reservedConcurrency === undefined ? { api: 100, authorizer: 50 } : props.reservedConcurrency;
