@@ -41,8 +41,10 @@ describe("the drift schedule in the template", () => {
     },
   );
 
-  it("refuses an interval that is not a whole number of minutes", () => {
+  it("refuses an interval that is not a whole number of minutes, or that cannot be spread", () => {
     expect(() => synth("90s")).toThrow(/whole number of minutes/);
+    // 73 minutes: one tick of 73 would check every tenant at once.
+    expect(() => synth("73m")).toThrow(/cannot be spread/);
   });
 
   it("the Express check ends itself before Express's 5 minutes, and never retries a timed-out attempt", () => {

@@ -7,7 +7,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { DEFAULT_REMEDIATIONS_PER_DAY, parseDriftInterval } from "../../functions/domain/drift.ts";
-import { tickMs } from "../../functions/domain/drift-ticks.ts";
+import { tickMs, ticksPerInterval } from "../../functions/domain/drift-ticks.ts";
 import {
   driftCheckDefinition,
   offboardingDefinition,
@@ -159,6 +159,12 @@ export class OnboardingWorkflow extends Construct {
     const intervalMs = parseDriftInterval(interval);
     if (intervalMs % 60_000 !== 0) {
       throw new Error(`driftCheckInterval must be a whole number of minutes (30m, 6h, 1d); got ${interval}`);
+    }
+    // An interval with few whole-minute divisors (73m: one tick) would check every tenant at once.
+    if (intervalMs > 0 && ticksPerInterval(intervalMs) < Math.min(12, intervalMs / 60_000)) {
+      throw new Error(
+        `driftCheckInterval ${interval} cannot be spread over ticks of whole minutes; choose one with more divisors (e.g. 30m, 1h, 6h, 1d)`,
+      );
     }
     const tickSeconds = intervalMs > 0 ? tickMs(intervalMs) / 1000 : 60;
     const fanOutTimeout = Math.min(900, tickSeconds);
