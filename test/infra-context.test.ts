@@ -117,6 +117,18 @@ describe("every setting as -c name=value", () => {
     expect(names).toEqual(["gsi3", "gsi4", "gsi5"]);
   });
 
+  it("sizes the stage's limit to the API function's reserved instances unless apiThrottling is given", () => {
+    const small = synth({ reservedConcurrency: "api=20" });
+    const stage = small.ofType("AWS::ApiGateway::Stage")[0]!.Properties["MethodSettings"] as Record<
+      string,
+      unknown
+    >[];
+    expect(stage.find((m) => m["ResourcePath"] === "/*")).toMatchObject({
+      ThrottlingRateLimit: 200,
+      ThrottlingBurstLimit: 400,
+    });
+  });
+
   it("reservedConcurrency=off reserves nothing", () => {
     const off = synth({ reservedConcurrency: "off" });
     expect(

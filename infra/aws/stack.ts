@@ -70,7 +70,8 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly webAclArn?: string;
   /**
    * API stage throttling, all callers together: the account's safety net, not a partner's
-   * limit (each partner's usage plan binds first). @default 1000 requests/s, burst 2000
+   * limit (each partner's usage plan binds first). @default 10 requests/s per reserved instance
+   * of the API function, burst 20 (1000/s, burst 2000 with the default 100 or none reserved)
    */
   readonly apiThrottling?: { rateLimit: number; burstLimit: number };
   /** The ops key's limit (its usage plan). @default 50 requests/s, burst 100 */
@@ -170,12 +171,11 @@ export class JournalOnboardingStack extends Stack {
       ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
       ...(props.opsRateLimit ? { opsRateLimit: props.opsRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
-      ...(props.apiThrottling
-        ? {
-            throttlingRateLimit: props.apiThrottling.rateLimit,
-            throttlingBurstLimit: props.apiThrottling.burstLimit,
-          }
-        : {}),
+      // What the API function's reserved instances serve (about 100 ms a request), unless given.
+      throttlingRateLimit:
+        props.apiThrottling?.rateLimit ?? 10 * (reserved?.api ?? DEFAULT_RESERVED_CONCURRENCY.api),
+      throttlingBurstLimit:
+        props.apiThrottling?.burstLimit ?? 20 * (reserved?.api ?? DEFAULT_RESERVED_CONCURRENCY.api),
     });
     // Webhook secrets: sealed by the API (Encrypt), opened only by the signing code (Decrypt).
     this.webhookSecretKey =
