@@ -11,7 +11,7 @@
  * tick's checks: its listing is measured on this run's tenants and scaled to 100,000.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { tenantTick } from "../functions/tasks/drift-schedule.ts";
+import { tenantPhase } from "../functions/domain/drift-ticks.ts";
 import { PRICES } from "./cost.ts";
 import {
   ALL_MODES,
@@ -112,7 +112,7 @@ export async function run(): Promise<Result> {
     const fanOutPerDay = TICKS_PER_DAY * (listingUsd + PRICES.lambdaPerRequest);
     const spread = Array.from({ length: 72 }, () => 0);
     for (let i = 0; i < 10_000; i++)
-      spread[tenantTick(`00000000-0000-4000-8000-${String(i).padStart(12, "0")}`)]! += 1;
+      spread[tenantPhase(`00000000-0000-4000-8000-${String(i).padStart(12, "0")}`)]! += 1;
     const avg = perCheck.reduce((s, v) => s + v, 0) / perCheck.length;
     return {
       name: "drift",

@@ -228,7 +228,9 @@ describe("POST /v1/tenants", () => {
       "groups",
       "journal-rules",
     ]);
-    expect(t.engine.startsFor(tenantId)).toEqual([{ kind: "onboarding", input: { tenantId, run: 1 } }]);
+    expect(t.engine.startsFor(tenantId)).toEqual([
+      { kind: "onboarding", input: { tenantId, run: 1, incarnation: expect.any(String) } },
+    ]);
   });
 
   it("accepts split with groups (without echoing them) and refuses groups elsewhere", async () => {
@@ -418,7 +420,9 @@ describe("POST /v1/tenants", () => {
     t.engine.refuse.delete(tenantId);
     const retried = await t.call("POST", `/v1/tenants/${tenantId}/retry`, { key: a.key });
     expect(retried.status).toBe(202);
-    expect(t.engine.startsFor(tenantId)).toEqual([{ kind: "onboarding", input: { tenantId, run: 2 } }]);
+    expect(t.engine.startsFor(tenantId)).toEqual([
+      { kind: "onboarding", input: { tenantId, run: 2, incarnation: expect.any(String) } },
+    ]);
   });
 });
 
@@ -604,7 +608,10 @@ describe("retry and offboarding", () => {
     const res = await t.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.key });
     expect(res.status).toBe(202);
     expect(res.body.status).toBe("offboarding");
-    expect(t.engine.startsFor(tenantId).at(-1)).toEqual({ kind: "offboarding", input: { tenantId, run: 2 } });
+    expect(t.engine.startsFor(tenantId).at(-1)).toEqual({
+      kind: "offboarding",
+      input: { tenantId, run: 2, incarnation: expect.any(String) },
+    });
     const again = await t.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.key });
     expect(again.status).toBe(409);
     expect((await t.call("POST", "/v1/tenants", { key: a.key, body: onboardingBody(tenantId) })).status).toBe(

@@ -179,9 +179,9 @@ describe("drift checks", () => {
 
   it("the schedule starts checks of succeeded tenants, spread over the interval", async () => {
     const tenantId = await onboarded();
-    const { tenantTick, tickMs } = await import("../functions/tasks/drift-schedule.ts");
-    // A time in this tenant's tick of a 6-hour interval.
-    const at = new Date(tenantTick(tenantId) * tickMs(6 * 3_600_000));
+    const { nextTickOf } = await import("../functions/domain/drift-ticks.ts");
+    // This tenant's next tick of a 6-hour interval (the runtime's interval), after it succeeded.
+    const at = new Date(nextTickOf(tenantId, 6 * 3_600_000, Date.now()));
     const started = await rt.runtime.driftTick(at);
     expect(started).toBeGreaterThanOrEqual(1);
     await rt.runtime.engine.idle();

@@ -9,6 +9,7 @@ import { Queue } from "aws-cdk-lib/aws-sqs";
 import nag from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TABLE_INDEXES, TABLE_KEYS } from "../functions/adapters/dynamodb/schema.ts";
+import { usageKeyValue } from "../functions/api/usage-key.ts";
 import { JournalOnboardingStack, type JournalOnboardingStackProps } from "../infra/aws/stack.ts";
 import { TASK_FUNCTION, taskStates, WORKFLOW_TASKS } from "../workflows/definition.ts";
 
@@ -417,8 +418,8 @@ describe("REST API", () => {
         Match.objectLike({
           HttpMethod: "*",
           ResourcePath: "/*",
-          ThrottlingRateLimit: 50,
-          ThrottlingBurstLimit: 100,
+          ThrottlingRateLimit: 1000,
+          ThrottlingBurstLimit: 2000,
           DataTraceEnabled: false,
           LoggingLevel: "ERROR",
         }),
@@ -477,7 +478,12 @@ describe("per-partner limits and concurrency", () => {
     expect(ops["Throttle"]).toEqual({ RateLimit: 50, BurstLimit: 100 });
     // The ops key and the shared key of partners created before per-partner limits.
     const keys = ofType("AWS::ApiGateway::ApiKey").map(([, k]) => k.Properties["Value"]);
-    expect(keys.sort()).toEqual([`${stack.api.usageKeyPrefix}ops`, `${stack.api.usageKeyPrefix}shared`]);
+    expect(keys.sort()).toEqual(
+      [
+        usageKeyValue(`${stack.api.usageKeyPrefix}ops`),
+        usageKeyValue(`${stack.api.usageKeyPrefix}shared`),
+      ].sort(),
+    );
     expect(ofType("AWS::ApiGateway::UsagePlanKey")).toHaveLength(2);
     // The authorizer names the key; the API function adds one per new partner.
     expect(envOf(stack.api.authorizer)["USAGE_KEY_PREFIX"]).toBe(stack.api.usageKeyPrefix);

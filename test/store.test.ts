@@ -103,6 +103,7 @@ describe("registration", () => {
     ]);
     expect(stored.internals).toEqual({
       run: 1,
+      incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
     });
@@ -168,6 +169,7 @@ describe("registration", () => {
     });
     expect(again.internals).toEqual({
       run: 3,
+      incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
     });
@@ -457,6 +459,7 @@ describe("transitions and events", () => {
     );
     expect(own.stored.internals).toEqual({
       run: 1,
+      incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       previousNdrTo: null,
       owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"] },
       adopted: { connectors: {}, journalRules: {} },

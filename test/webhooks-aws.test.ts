@@ -299,6 +299,8 @@ describe("stream forwarder", () => {
         eventId: e.id,
         partnerId,
         event: e,
+        // The registration's first sequence: the dispatcher's order gate starts from it.
+        first: 1,
       });
     }
     // Per tenant, in sequence order, never two of one tenant in one call.

@@ -1,6 +1,6 @@
 import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executionName } from "../functions/domain/engine.ts";
+import { executionName, workflowInput } from "../functions/domain/engine.ts";
 import { AREA1 } from "../functions/domain/provider.ts";
 import type { OnboardingRequest, StepName, Tenant } from "../functions/domain/tenant.ts";
 import { endedExecutionOf, recordEndedExecution } from "../functions/tasks/execution-ended.ts";
@@ -182,7 +182,8 @@ describe("failures and retries", () => {
         expect(stepStatus(failed)["journal-rules"]).toBe("pending");
         expect(h.sim.tenant(req.tenantId).journalRules).toEqual([]);
       }
-      expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 1 })).toMatchObject({
+      const stored = (await h.store.getTenant(req.tenantId))!;
+      expect(await h.engine.describe("onboarding", workflowInput(stored))).toMatchObject({
         status: "FAILED",
         error: expect.stringContaining("A step failed"),
       });
@@ -198,7 +199,9 @@ describe("failures and retries", () => {
       const retried = await h.retry(req.tenantId);
       expect(retried.error).toBeUndefined();
       expect(retried.status).toBe("succeeded");
-      expect(await h.engine.describe("onboarding", { tenantId: req.tenantId, run: 2 })).toMatchObject({
+      expect(
+        await h.engine.describe("onboarding", workflowInput((await h.store.getTenant(req.tenantId))!)),
+      ).toMatchObject({
         status: "SUCCEEDED",
       });
       expectConfigured(req);

@@ -90,10 +90,21 @@ export type Outcome =
  */
 export const TASK_TIMEOUT_SECONDS = 930;
 
+/** The drift check's execution (Express: at most 300 s) ends itself before AWS ends it. */
+export const DRIFT_CHECK_TIMEOUT_SECONDS = 280;
+
+/** The CheckDrift Task state's TimeoutSeconds (the task ends itself 10 s before). */
+export const DRIFT_TASK_TIMEOUT_SECONDS = 240;
+
 type Json = Record<string, unknown>;
 type States = Record<string, Json>;
 
-/** Retries of the Lambda service itself (not of our code). */
+/**
+ * The Lambda service itself (not our code): throttling of the task function when the account's
+ * concurrency is used up (a bulk import on a busy account), and its own faults. Waited out for
+ * minutes rather than failing the tenant: 2 s doubling to 2 min, 12 tries, full jitter; at most
+ * 14.1 minutes, about half that on average.
+ */
 const LAMBDA_SERVICE_RETRY: Json = {
   ErrorEquals: [
     "Lambda.ServiceException",
@@ -101,13 +112,23 @@ const LAMBDA_SERVICE_RETRY: Json = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
   ],
-  IntervalSeconds: 1,
-  MaxAttempts: 3,
+  IntervalSeconds: 2,
+  MaxAttempts: 12,
   BackoffRate: 2,
+  MaxDelaySeconds: 120,
   JitterStrategy: "FULL",
 };
 
-/** Transient Microsoft 365 faults (and a task that timed out), after the in-task attempts are spent. */
+/**
+ * The same in the drift check, whose Express execution ends at 5 minutes: 2 s doubling to 1 min,
+ * 6 tries, full jitter; at most 2 minutes (a check that still cannot run waits for its next tick).
+ */
+const DRIFT_LAMBDA_SERVICE_RETRY: Json = { ...LAMBDA_SERVICE_RETRY, MaxAttempts: 6, MaxDelaySeconds: 60 };
+
+/**
+ * Transient Microsoft 365 faults (and a task that timed out), after the in-task attempts are
+ * spent: 5 s doubling to 2 min, 6 tries, full jitter; at most 4.6 minutes.
+ */
 const TRANSIENT_RETRY: Json = {
   ErrorEquals: [ErrorName.Transient, "Sandbox.Timedout", "States.Timeout"],
   IntervalSeconds: 5,
@@ -120,7 +141,7 @@ const TRANSIENT_RETRY: Json = {
 /**
  * Throttling: Exchange may ask for minutes (a Retry-After longer than the in-task cap is thrown
  * to here), so a longer schedule than for transient faults: up to 8 retries, 30 s doubling to
- * 15 min, full jitter; about 40 min at most, 20 on average.
+ * 15 min, full jitter; at most 60.5 minutes, about half that on average.
  */
 const THROTTLE_RETRY: Json = {
   ErrorEquals: [ErrorName.Throttled],
@@ -133,7 +154,7 @@ const THROTTLE_RETRY: Json = {
 
 /**
  * Exchange cannot find a new connector for validation until directory replication catches up:
- * retried with backoff for up to about 15 minutes (30 s growing to 5 min; 922 s in all).
+ * retried with backoff: 30 s growing to 5 min, 7 tries; at most 15.4 minutes.
  */
 const VALIDATION_PENDING_RETRY: Json = {
   ErrorEquals: [ErrorName.ValidationPending],
@@ -145,7 +166,7 @@ const VALIDATION_PENDING_RETRY: Json = {
 
 /**
  * A validation verdict with failed tasks (a smart host refused, the test message bounced): a few
- * more tries within about 5 minutes (60 + 90 + 135 s), each sending one test message, then the
+ * more tries (60 + 90 + 135 s: at most 4.8 minutes), each sending one test message, then the
  * step fails with CONNECTOR_VALIDATION_FAILED.
  */
 const VALIDATION_FAILED_RETRY: Json = {
@@ -157,7 +178,7 @@ const VALIDATION_FAILED_RETRY: Json = {
 
 /**
  * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to an hour
- * to apply it. 60 s growing to 10 min, 10 tries: about 61 minutes in all.
+ * to apply it. 60 s growing to 10 min, 10 tries: at most 60.8 minutes.
  */
 const HYDRATION_RETRY: Json = {
   ErrorEquals: [ErrorName.Hydrating],
@@ -177,13 +198,29 @@ export const WORKFLOW_RETRIED_ERRORS: ReadonlySet<string> = new Set(
   ),
 );
 
-/** Bookkeeping tasks only touch DynamoDB: a short retry on any failure. */
+/**
+ * Bookkeeping tasks only touch DynamoDB: a short retry on any other failure (1 s doubling, 4
+ * tries, full jitter; at most 15 seconds). The Lambda service's errors come first (their own,
+ * longer schedule).
+ */
 const RECORD_RETRY: Json = {
   ErrorEquals: ["States.ALL"],
   IntervalSeconds: 1,
   MaxAttempts: 4,
   BackoffRate: 2,
   JitterStrategy: "FULL",
+};
+
+/** The named Retry policies, with the window their comment states (test/workflow-retry-windows.test.ts). */
+export const RETRY_POLICIES: Readonly<Record<string, Json>> = {
+  LAMBDA_SERVICE_RETRY,
+  DRIFT_LAMBDA_SERVICE_RETRY,
+  TRANSIENT_RETRY,
+  THROTTLE_RETRY,
+  VALIDATION_PENDING_RETRY,
+  VALIDATION_FAILED_RETRY,
+  HYDRATION_RETRY,
+  RECORD_RETRY,
 };
 
 const TASK_INPUT = { "tenantId.$": "$.tenantId", "run.$": "$.run" };
@@ -206,7 +243,7 @@ function recordOutcome(taskArn: (t: TaskName) => string, outcome: Outcome, extra
     { outcome, ...extra },
     {
       ResultPath: null,
-      Retry: [RECORD_RETRY],
+      Retry: [LAMBDA_SERVICE_RETRY, RECORD_RETRY],
       ...next,
     },
   );
@@ -370,6 +407,8 @@ export function offboardingDefinition(taskArn: (task: TaskName) => string): Json
 export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json {
   return {
     Comment: "Checks a tenant for drift with reads only.",
+    // Below Express's 5 minutes: the execution ends itself, with its error in the log.
+    TimeoutSeconds: DRIFT_CHECK_TIMEOUT_SECONDS,
     StartAt: "CheckDrift",
     States: {
       CheckDrift: task(
@@ -378,11 +417,13 @@ export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json 
         { "check.$": "$.check" },
         {
           ResultPath: null,
-          // Express executions last at most 5 minutes: a short schedule, then the next check.
-          TimeoutSeconds: 240,
+          // Express executions last at most 5 minutes: a short schedule, then the next check. A
+          // check that ran out of time is not retried: its invocation may still be running, and
+          // a retry would run beside it (the next tick checks again).
+          TimeoutSeconds: DRIFT_TASK_TIMEOUT_SECONDS,
           Retry: [
-            LAMBDA_SERVICE_RETRY,
-            { ...TRANSIENT_RETRY, MaxAttempts: 3, MaxDelaySeconds: 30 },
+            DRIFT_LAMBDA_SERVICE_RETRY,
+            { ...TRANSIENT_RETRY, ErrorEquals: [ErrorName.Transient], MaxAttempts: 3, MaxDelaySeconds: 30 },
             { ...THROTTLE_RETRY, MaxAttempts: 2, MaxDelaySeconds: 60 },
           ],
           End: true,

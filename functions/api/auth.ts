@@ -8,8 +8,10 @@
  * by their SHA-256 on every call (a consistent read): a revoked key fails at once. Nothing here
  * caches a partner key; the ops key from Secrets Manager is re-read every `OPS_KEY_TTL_MS`.
  */
+
 import { API_KEY_PATTERN, hashApiKey, sameKeyHash } from "../domain/onboarding.ts";
 import type { ApiKeyPrincipal, Principal, TenantStore } from "../domain/store.ts";
+import { usageKeyValue } from "./usage-key.ts";
 
 /** Header bags as API Gateway gives them (any case, possibly null). */
 export type HeaderBag = Record<string, string | undefined> | null | undefined;
@@ -85,12 +87,13 @@ function validPrincipal(p: ApiKeyPrincipal | undefined): ApiKeyPrincipal | undef
 
 /**
  * The API Gateway API key value (`usageIdentifierKey`) whose usage plan limits this caller:
- * the partner's own (`<prefix><partnerId>`), a shared one for partners whose own key does not
- * exist yet (created before per-partner limits; any new key of theirs creates it), or ops'.
+ * the partner's own (named `<prefix><partnerId>`), a shared one for partners whose own key does
+ * not exist (created before per-partner limits, or its creation failed; any new key of theirs
+ * creates it), or ops'. The value is derived from the name (usage-key.ts).
  */
 export function usageIdentifier(principal: ApiKeyPrincipal, prefix: string): string {
-  if (principal.role === "ops") return `${prefix}ops`;
-  return principal.usageKey ? `${prefix}${principal.partnerId}` : `${prefix}shared`;
+  if (principal.role === "ops") return usageKeyValue(`${prefix}ops`);
+  return usageKeyValue(principal.usageKey ? `${prefix}${principal.partnerId}` : `${prefix}shared`);
 }
 
 /** What the Lambda authorizer puts in `requestContext.authorizer` (string values only). */

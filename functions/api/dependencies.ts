@@ -5,6 +5,7 @@
  * Environment: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (optional), `STATE_MACHINE_ARN`,
  * `OFFBOARDING_STATE_MACHINE_ARN`, `DRIFT_STATE_MACHINE_ARN` (drift checks), `WEBHOOK_QUEUE_URL`, and the ops key as `OPS_API_KEY_HASH`,
  * `OPS_API_KEY_SECRET_ARN` (re-read every 60 s) or `OPS_API_KEY` (see `resolveOpsKeyHash`);
+ * `SIGNING_SECRET_ARN` (signs cursors and consent states; read once per container);
  * `USAGE_PLAN_NAME` and `USAGE_KEY_PREFIX` give each new partner its API Gateway usage plan key;
  * `M365_CLIENT_ID` (the app's client id, public) fills in the permissions script.
  * Consent: `M365_CLIENT_ID`, `M365_CLOUD` / `M365_AUTHORITY_HOST`, `M365_CONSENT_REDIRECT_URI`,
@@ -30,6 +31,7 @@ import { readSecretString } from "./secrets.ts";
 import { usagePlanLimitsFromEnv } from "./usage-plans.ts";
 
 type Env = Record<string, string | undefined>;
+type ReadSecret = (arn: string) => Promise<string>;
 
 function required(env: Env, name: string): string {
   const value = env[name]?.trim();
@@ -37,15 +39,15 @@ function required(env: Env, name: string): string {
   return value;
 }
 
-async function tableDependencies(env: Env) {
+async function tableDependencies(env: Env, readSecret: ReadSecret) {
   const tableName = required(env, "TABLE_NAME");
   const endpoint = env.DYNAMODB_ENDPOINT?.trim();
   const client = createDynamoClient(endpoint ? { endpoint } : {});
   const docClient = createDocumentClient({ client });
-  // The ops key is re-read on a short TTL (a rotated key is in force within 60 s); cursors
-  // keep the key this container started with.
-  const opsKeyHash = await opsKeyHashSource(env, readSecretString);
-  const cursorSecret = cursorSecretFrom(await opsKeyHash());
+  // The ops key is re-read on a short TTL (a rotated key is in force within 60 s). Cursors and
+  // consent states are signed with their own secret, which a rotation of the ops key leaves alone.
+  const opsKeyHash = await opsKeyHashSource(env, readSecret);
+  const cursorSecret = await signingSecret(env, readSecret, opsKeyHash);
   const store = new DynamoTenantStore({ client: docClient, tableName, cursorSecret });
   const changeLog = new DynamoChangeLogStore({
     client: docClient,
@@ -67,9 +69,26 @@ async function tableDependencies(env: Env) {
 }
 
 /**
- * The key that signs pagination cursors: derived from the ops key (a secret the API already
- * reads), so a cursor cannot be forged without it and no other secret is needed.
+ * The key that signs pagination cursors and consent states: the stack's own generated secret
+ * (`SIGNING_SECRET_ARN`), read once per container, so that every container signs alike and an
+ * ops key rotation breaks no cursor and no consent link. A stack without it (an earlier
+ * version) derives the key from the ops key as before.
  */
+export async function signingSecret(
+  env: Env,
+  readSecret: ReadSecret,
+  opsKeyHash: () => Promise<string>,
+): Promise<string> {
+  const arn = env.SIGNING_SECRET_ARN?.trim();
+  if (arn) {
+    const value = (await readSecret(arn)).trim();
+    if (value.length < 32) throw new Error("the signing secret is shorter than 32 characters");
+    return value;
+  }
+  return cursorSecretFrom(await opsKeyHash());
+}
+
+/** The signing key of a stack without its own signing secret: derived from the ops key. */
 export function cursorSecretFrom(opsKeyHash: string): string {
   return createHmac("sha256", opsKeyHash).update("journal-onboarding pagination cursors").digest("base64url");
 }
@@ -81,8 +100,8 @@ export function cursorSecretFrom(opsKeyHash: string): string {
 export const requestOrigin = { value: "" };
 
 /**
- * Claims and consent links in AWS. The state's key is derived from the ops key (a Secrets
- * Manager secret the API already reads, like the cursors' key); the admin consent URL needs
+ * Claims and consent links in AWS. The state's key is the signing secret (the cursors' key,
+ * `signingSecret`); the admin consent URL needs
  * only the app's id (`M365_CLIENT_ID`, not a secret) and the cloud's authority host. The
  * admin's sign-in code is redeemed with the app's credential from `M365_SECRET_ARN`, read at
  * the first redemption of a container. Without an app id no consent link can be issued:
@@ -133,9 +152,9 @@ async function appCredential(arn: string, clientId: string): Promise<SignInCrede
   throw new Error("Microsoft 365 app secret has neither clientSecret nor clientCertificate.");
 }
 
-/** Everything `createApi` needs in AWS. */
-export async function apiDependencies(env: Env = process.env) {
-  const { docClient, cursorSecret, ...table } = await tableDependencies(env);
+/** Everything `createApi` needs in AWS (`readSecret`: Secrets Manager, read once per container). */
+export async function apiDependencies(env: Env = process.env, readSecret: ReadSecret = readSecretString) {
+  const { docClient, cursorSecret, ...table } = await tableDependencies(env, readSecret);
   return {
     ...table,
     binding: bindingFromEnv(env, docClient, cursorSecret),

@@ -7,7 +7,8 @@ import { errorTypeUri } from "../domain/error-catalogue.ts";
 
 /**
  * A problem's `code` (its entry in the error catalogue) from its slug, and its `type`:
- * `/v1/errors#<CODE>`, relative to the API's URL (`validation-failed` -> `VALIDATION_FAILED`).
+ * `/v1/errors#<CODE>` (under the API's base path when served: `problem-responses.ts`;
+ * `validation-failed` -> `VALIDATION_FAILED`).
  */
 export function problemCode(slug: string): string {
   return slug.toUpperCase().replaceAll("-", "_");

@@ -161,7 +161,7 @@ export function buildOpenApiDocument(
     info: {
       title: "Journal onboarding API",
       version: "1.0.0",
-      description: `Onboards Microsoft 365 tenants to an email-security provider's journaling service. Errors are RFC 9457 problems: \`type\` is \`${ERROR_CATALOGUE_PATH}#<CODE>\` (relative to the API's URL) and \`code\` the code; every code a tenant, a step, a webhook delivery or a problem can carry is in \`x-error-codes\` and at \`GET ${ERROR_CATALOGUE_PATH}\`.`,
+      description: `Onboards Microsoft 365 tenants to an email-security provider's journaling service. Errors are RFC 9457 problems: \`type\` is \`${ERROR_CATALOGUE_PATH}#<CODE>\` (under the API's base path: \`/prod\` in AWS) and \`code\` the code; every code a tenant, a step, a webhook delivery or a problem can carry is in \`x-error-codes\` and at \`GET ${ERROR_CATALOGUE_PATH}\`.`,
     },
     ...(options.serverUrl && { servers: [{ url: options.serverUrl }] }),
     security: [{ apiKey: [] }],

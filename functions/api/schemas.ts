@@ -498,7 +498,8 @@ responseSchemas.add(HealthSchema, { id: "Health" });
 export const ProblemSchema = z
   .object({
     type: z.string().meta({
-      description: "`/v1/errors#<CODE>`: the code's entry in the error catalogue, relative to the API's URL.",
+      description:
+        "`<base path>/v1/errors#<CODE>`: the code's entry in the error catalogue, under the API's base path (`/prod` in AWS, none locally).",
     }),
     code: z
       .string()

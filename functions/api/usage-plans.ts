@@ -12,18 +12,28 @@ import {
   GetApiKeysCommand,
   GetUsagePlansCommand,
 } from "@aws-sdk/client-api-gateway";
+import { logger } from "../commons/observability.ts";
 import type { PartnerLimits } from "../domain/onboarding.ts";
+import { usageKeyValue } from "./usage-key.ts";
 
 export class UsagePlanPartnerLimits implements PartnerLimits {
   readonly #client: APIGatewayClient;
   readonly #planName: string;
   readonly #prefix: string;
+  readonly #onError: (err: unknown, partnerId: string) => void;
   #planId: Promise<string> | undefined;
 
-  constructor(options: { usagePlanName: string; keyPrefix: string; client?: APIGatewayClient }) {
+  constructor(options: {
+    usagePlanName: string;
+    keyPrefix: string;
+    client?: APIGatewayClient;
+    /** Told when a partner's key could not be made (it then meets the shared limit). */
+    onError?: (err: unknown, partnerId: string) => void;
+  }) {
     this.#client = options.client ?? new APIGatewayClient({});
     this.#planName = options.usagePlanName;
     this.#prefix = options.keyPrefix;
+    this.#onError = options.onError ?? (() => {});
   }
 
   /** The plan's id, looked up by name once per container. */
@@ -46,15 +56,30 @@ export class UsagePlanPartnerLimits implements PartnerLimits {
     return this.#planId;
   }
 
-  /** Creates the partner's API key and adds it to the plan; both steps tolerate "already there". */
+  /**
+   * Creates the partner's API key and adds it to the plan; both steps tolerate "already there",
+   * so a failed attempt is finished by the next (a new key of the partner's). Answers false,
+   * without throwing, when API Gateway could not be brought to hold the key: the partner's key
+   * is issued all the same and meets the shared partners' limit until then.
+   */
   async ensurePartner(partnerId: string): Promise<boolean> {
+    try {
+      await this.#ensure(partnerId);
+      return true;
+    } catch (err) {
+      this.#onError(err, partnerId);
+      return false;
+    }
+  }
+
+  async #ensure(partnerId: string): Promise<void> {
     const name = `${this.#prefix}${partnerId}`;
     let keyId: string | undefined;
     try {
       const created = await this.#client.send(
         new CreateApiKeyCommand({
           name,
-          value: name,
+          value: usageKeyValue(name),
           enabled: true,
           description: `Request limit of partner ${partnerId}`,
         }),
@@ -79,7 +104,6 @@ export class UsagePlanPartnerLimits implements PartnerLimits {
     } catch (err) {
       if (!(err instanceof ConflictException)) throw err;
     }
-    return true;
   }
 }
 
@@ -89,5 +113,15 @@ export function usagePlanLimitsFromEnv(
 ): UsagePlanPartnerLimits | undefined {
   const usagePlanName = env.USAGE_PLAN_NAME?.trim();
   const keyPrefix = env.USAGE_KEY_PREFIX?.trim();
-  return usagePlanName && keyPrefix ? new UsagePlanPartnerLimits({ usagePlanName, keyPrefix }) : undefined;
+  return usagePlanName && keyPrefix
+    ? new UsagePlanPartnerLimits({
+        usagePlanName,
+        keyPrefix,
+        onError: (err, partnerId) =>
+          logger.error("could not create the partner's API Gateway key; it meets the shared limit", {
+            partnerId,
+            error: String(err),
+          }),
+      })
+    : undefined;
 }

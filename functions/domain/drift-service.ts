@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { ChangeLogStore, ChangeRecord, RequestedBy } from "./change-log.ts";
 import type { DriftResult } from "./drift.ts";
-import type { DriftCheckStarter, WorkflowEngine } from "./engine.ts";
+import { type DriftCheckStarter, type WorkflowEngine, workflowInput } from "./engine.ts";
 import { ConflictError, TenantNotFoundError, WorkflowStartError } from "./errors.ts";
 import type { Page, Principal, StoredTenant, TenantStore } from "./store.ts";
 import { DRIFT_CHECKABLE_STATUSES, type Tenant } from "./tenant.ts";
@@ -103,7 +103,7 @@ export class DriftService {
       this.#clock().toISOString(),
     );
     try {
-      await this.#engine.start("onboarding", { tenantId, run: stored.internals.run });
+      await this.#engine.start("onboarding", workflowInput(stored));
     } catch (cause) {
       // Back to where it was, with its plan: nothing was written.
       await this.#store

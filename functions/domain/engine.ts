@@ -2,14 +2,29 @@
  * The port to the workflow engine: AWS Step Functions in the cloud, aws-local-stepfunctions
  * running the very same definition locally (`functions/adapters/workflow/`).
  *
- * Execution names derive from the tenant id, the kind and the tenant's `run` counter, so
- * starting the same run twice is harmless (the second start is a no-op).
+ * Execution names derive from the tenant id, the kind, the tenant record's incarnation and its
+ * `run` counter, so starting the same run twice is harmless (the second start is a no-op), and a
+ * tenant registered again after its old record expired (`run` starts at 1 again) never meets
+ * the names of the old record's executions (Step Functions keeps them 90 days).
  */
+import type { StoredTenant } from "./store.ts";
+
 export type WorkflowKind = "onboarding" | "offboarding";
 
 export interface WorkflowInput {
   tenantId: string;
   run: number;
+  /**
+   * The tenant record's incarnation (a new one per registration). Absent for records registered
+   * before incarnations existed: their executions keep the names they were started with.
+   */
+  incarnation?: string;
+}
+
+/** The input of the tenant's current run. */
+export function workflowInput(stored: StoredTenant): WorkflowInput {
+  const { run, incarnation } = stored.internals;
+  return { tenantId: stored.tenant.tenantId, run, ...(incarnation !== undefined && { incarnation }) };
 }
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
@@ -40,9 +55,25 @@ export interface WorkflowEngine {
   readonly consistentDescribe?: boolean;
 }
 
+/** Step Functions' execution names: 1-80 characters of [A-Za-z0-9-_]. */
+const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** `on-<tenantId>-<incarnation>-<run>` (`on-<tenantId>-<run>` for records without an incarnation). */
 export function executionName(kind: WorkflowKind, input: WorkflowInput): string {
-  // Step Functions names: 1-80 chars of [A-Za-z0-9-_].
-  return `${kind === "onboarding" ? "on" : "off"}-${input.tenantId}-${input.run}`;
+  const prefix = kind === "onboarding" ? "on" : "off";
+  const record = input.incarnation === undefined ? "" : `-${input.incarnation}`;
+  const name = `${prefix}-${input.tenantId}${record}-${input.run}`;
+  if (!EXECUTION_NAME.test(name)) throw new RangeError(`not a Step Functions execution name: ${name}`);
+  return name;
+}
+
+/**
+ * Step Functions already has an execution of this name, closed or with another input (it answers
+ * a repeated start of a running execution with the same input as a success): starting it again
+ * would do nothing, so the run would never start. Carries what DescribeExecution said of it.
+ */
+export class ExecutionNameTakenError extends Error {
+  override readonly name = "ExecutionNameTakenError";
 }
 
 /** A drift check of one tenant: reads only; `check` makes each check's execution name unique. */

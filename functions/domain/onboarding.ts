@@ -18,7 +18,7 @@ import {
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
 import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./consent-flow.ts";
-import type { WorkflowEngine, WorkflowKind } from "./engine.ts";
+import { type WorkflowEngine, type WorkflowKind, workflowInput } from "./engine.ts";
 import {
   ConflictError,
   type ErrorInfo,
@@ -376,7 +376,7 @@ export class OnboardingService {
   async #stranded(stored: StoredTenant): Promise<boolean> {
     const kind = IN_FLIGHT[stored.tenant.status];
     if (!kind) return false;
-    const input = { tenantId: stored.tenant.tenantId, run: stored.internals.run };
+    const input = workflowInput(stored);
     if ((await this.#engine.describe(kind, input))?.status === "RUNNING") return false;
     // Step Functions' DescribeExecution is eventually consistent: an execution started a moment
     // ago may not be found yet. Unless the tenant has not changed for a while, look again a few
@@ -611,7 +611,7 @@ export class OnboardingService {
   async #startWorkflow(kind: WorkflowKind, stored: StoredTenant): Promise<Tenant> {
     const { tenantId } = stored.tenant;
     try {
-      await this.#engine.start(kind, { tenantId, run: stored.internals.run });
+      await this.#engine.start(kind, workflowInput(stored));
       return this.#present(stored.tenant);
     } catch (cause) {
       const failure = START_FAILURE[kind];

@@ -92,6 +92,8 @@ export type AdoptedKind = keyof AdoptedObjects;
 export interface TenantInternals {
   /** Increases on every (re)start of a workflow; execution names derive from it. */
   run: number;
+  /** Names this record among the tenant's registrations (in execution names); absent on older records. */
+  incarnation?: string;
   owned: Record<OwnedObjectKind, string[]>;
   /** Previous values of adopted objects, recorded before the first change; offboarding restores them. */
   adopted: AdoptedObjects;

@@ -4,6 +4,7 @@
  * `task` name every Task state puts in its payload.
  */
 import {
+  DRIFT_TASK_TIMEOUT_SECONDS,
   RETIRED_TASKS,
   type RetiredTaskName,
   type TaskName,
@@ -17,6 +18,10 @@ import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
 import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
+import { withinBudget } from "./time-budget.ts";
+
+/** The drift check's own limit: 10 s below its Task state's TimeoutSeconds. */
+const DRIFT_TASK_BUDGET_MS = (DRIFT_TASK_TIMEOUT_SECONDS - 10) * 1000;
 
 let handlers: Record<TaskName | RetiredTaskName, TaskHandler> | undefined;
 
@@ -95,7 +100,9 @@ export function taskLambda() {
       if (typeof task !== "string" || !TASK_NAMES.has(task)) {
         throw new Error(`Unknown workflow task ${JSON.stringify(task)}.`);
       }
-      return taskHandlers()[task](rest);
+      const work = taskHandlers()[task](rest);
+      // The drift check ends before its Task state's timeout (a retry must not run beside it).
+      return task === "CheckDrift" ? withinBudget(work, DRIFT_TASK_BUDGET_MS, task) : work;
     },
     { metrics: true },
   );

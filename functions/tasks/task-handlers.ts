@@ -18,7 +18,7 @@ import {
 import { recordingTenant } from "../adapters/m365/change-recorder.ts";
 import type { ChangeLogStore } from "../domain/change-log.ts";
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
-import type { WorkflowInput } from "../domain/engine.ts";
+import { type WorkflowInput, workflowInput } from "../domain/engine.ts";
 import {
   ConflictError,
   DehydratedOrganizationError,
@@ -622,7 +622,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
     }
     if (outcome.remediate && deps.startOnboarding) {
       try {
-        await deps.startOnboarding({ tenantId: input.tenantId, run: after.internals.run });
+        await deps.startOnboarding(workflowInput(after));
       } catch (err) {
         const error = {
           code: "WORKFLOW_START_FAILED",

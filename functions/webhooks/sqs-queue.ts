@@ -23,6 +23,16 @@ export interface DeliveryMessage {
   event?: TenantEvent;
   /** The delivery's replay round this message is for; a message of an earlier round is stale. @default 0 */
   replays?: number;
+  /**
+   * The first sequence of the event's registration (from the event item): the dispatcher sends
+   * `sequence` only once `sequence - 1` is decided, unless it is this one. Absent: no order gate
+   * (an event written before the gate existed).
+   */
+  first?: number;
+  /** How often the dispatcher put the message back behind its group to wait for its predecessor. */
+  deferrals?: number;
+  /** When it started waiting for its predecessor (ISO time). */
+  waitingSince?: string;
 }
 
 const SEND_BATCH_MAX = 10;
@@ -47,7 +57,7 @@ export function eventMessage(event: TenantEvent, partnerId: string): DeliveryMes
 
 /** Same event, same round: SQS drops the copy within its 5-minute deduplication window. */
 export const deduplicationIdOf = (m: DeliveryMessage) =>
-  m.replays ? `${m.eventId}:r${m.replays}` : m.eventId;
+  `${m.replays ? `${m.eventId}:r${m.replays}` : m.eventId}${m.deferrals ? `:d${m.deferrals}` : ""}`;
 
 /** Parses a message body; undefined for anything that is not a delivery message. */
 export function parseDeliveryMessage(body: string): DeliveryMessage | undefined {
@@ -65,7 +75,10 @@ export function parseDeliveryMessage(body: string): DeliveryMessage | undefined 
     !Number.isInteger(m.sequence) ||
     typeof m.eventId !== "string" ||
     typeof m.partnerId !== "string" ||
-    (m.replays !== undefined && !Number.isInteger(m.replays))
+    (m.replays !== undefined && !Number.isInteger(m.replays)) ||
+    (m.first !== undefined && !Number.isInteger(m.first)) ||
+    (m.deferrals !== undefined && !Number.isInteger(m.deferrals)) ||
+    (m.waitingSince !== undefined && Number.isNaN(Date.parse(String(m.waitingSince))))
   ) {
     return undefined;
   }

@@ -69,7 +69,12 @@ export function messageOfRecord(record: DynamoDBRecord): DeliveryMessage | undef
       ...(errorInfo && { error: errorInfo }),
     },
   };
-  return eventMessage(event, partnerId);
+  // The registration's first sequence: the dispatcher keeps the registration's events in order.
+  const first = Number(image["firstSequence"]?.N);
+  return {
+    ...eventMessage(event, partnerId),
+    ...(Number.isInteger(first) && first <= sequence && { first }),
+  };
 }
 
 export interface StreamForwarderDeps {

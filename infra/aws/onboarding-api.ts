@@ -21,6 +21,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
 import { Construct } from "constructs";
+import { usageKeyValue } from "../../functions/api/usage-key.ts";
 import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
@@ -37,10 +38,16 @@ export interface OnboardingApiProps {
   readonly driftCheck?: StateMachine;
   /** Webhook delivery queue: the API enqueues replays of deliveries. */
   readonly webhookQueue: IQueue;
-  /** Stage-wide steady request rate (requests per second). @default 50 */
+  /**
+   * Stage-wide steady request rate (requests per second), all callers together: a safety net
+   * for the account, sized to what the API function's reserved concurrency serves, never the
+   * limit a partner meets first (that is its usage plan). @default 1000
+   */
   readonly throttlingRateLimit?: number;
-  /** Stage-wide burst. @default 100 */
+  /** Stage-wide burst. @default 2000 */
   readonly throttlingBurstLimit?: number;
+  /** The ops key's own limit (its usage plan). @default 50 requests/s, burst 100 */
+  readonly opsRateLimit?: { rateLimit: number; burstLimit: number };
   /**
    * How long API Gateway caches the authorizer's answer per API key. A revoked partner key
    * keeps working for at most this long; at most 60 seconds.
@@ -86,6 +93,21 @@ export interface OnboardingApiProps {
 /** Stage name. The API's paths carry the version (`/v1/...`), so the stage does not. */
 export const API_STAGE = "prod";
 
+/**
+ * The Authorization header API Gateway lets through to the authorizer: the scheme in any case
+ * (RFC 9110: auth schemes are case-insensitive) and the key as the API itself reads it
+ * (`bearerKey` in functions/api/auth.ts). Written without flags: API Gateway's (Java) regex and
+ * JavaScript's read it the same way.
+ */
+export const AUTHORIZATION_PATTERN = "^[Bb][Ee][Aa][Rr][Ee][Rr] +[\\x21-\\x7e]{1,512} *$";
+
+/**
+ * The stage's limit, all callers together: an account-level safety net (about what the API
+ * function's 100 reserved instances serve at 100 ms a request), well above any one partner's
+ * usage plan, so that each partner's plan is the limit that binds.
+ */
+export const STAGE_RATE_LIMIT = { rateLimit: 1000, burstLimit: 2000 } as const;
+
 /** A revoked key must stop working within this on every path. */
 export const MAX_AUTHORIZER_CACHE_TTL = Duration.seconds(60);
 
@@ -116,6 +138,8 @@ export class OnboardingApi extends Construct {
   readonly authorizer: LambdaFunction;
   /** The ops API key (generated); the authorizer reads it at cold start. */
   readonly opsApiKey: Secret;
+  /** Signs cursors and consent states (generated; survives an ops key rotation). */
+  readonly signingSecret: Secret;
   /** Base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod/`. */
   readonly url: string;
   /** Partners' usage plan: one API Gateway API key per partner, throttled per key. */
@@ -139,6 +163,19 @@ export class OnboardingApi extends Construct {
         "The ops key is a bearer key handed to people, not a database credential: it is rotated by putting a new value (docs/deploy.md); the authorizer and the API re-read it within 60 seconds.",
     });
 
+    // Signs pagination cursors and consent links' state: its own secret, so that an ops key
+    // rotation breaks neither (every container reads the same value).
+    this.signingSecret = new Secret(this, "SigningSecret", {
+      description:
+        "Signs pagination cursors and the state of consent links (not a key anyone sends). Changing it invalidates cursors and consent links issued before.",
+      generateSecretString: { excludePunctuation: true, passwordLength: 64 },
+    });
+    Validations.of(this.signingSecret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "An HMAC key of the API's own (cursors, consent states), never handed out: rotating it would only invalidate the cursors and consent links partners hold.",
+    });
+
     this.authorizer = new LambdaFunction(this, "Authorizer", {
       entry: "functions/api/authorizer.ts",
       description: "API key authorizer: partner keys (hashed, in the table) and the ops key",
@@ -148,8 +185,9 @@ export class OnboardingApi extends Construct {
     // It reads API key items only (GetItem on `APIKEY#<hash>`): not tenants, not webhook secrets.
     grantTableItems(this.authorizer, props.table.table, TABLE_ACCESS.authorizer);
     this.authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
-    // API Gateway API key values are unique per account and region: the stack name keeps two
-    // stacks apart. The values are no secrets (callers never send them).
+    // API Gateway API key names and values are unique per account and region: the stack name in
+    // the name (and so in the value, its digest) keeps two stacks apart. No secrets (callers
+    // never send them).
     this.usageKeyPrefix = `journal-onboarding-${Stack.of(this).stackName}-`;
     this.authorizer.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
 
@@ -178,6 +216,7 @@ export class OnboardingApi extends Construct {
     });
     grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);
     this.handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    this.handler.bindSecret(this.signingSecret, "SIGNING_SECRET_ARN");
     props.credentials?.bind(this.handler);
     const reserved =
       props.reservedConcurrency === undefined ? { api: 100, authorizer: 50 } : props.reservedConcurrency;
@@ -229,8 +268,9 @@ export class OnboardingApi extends Construct {
         // ERROR only, and no data trace: request bodies and headers carry API keys and secrets.
         loggingLevel: MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
-        throttlingRateLimit: props.throttlingRateLimit ?? 50,
-        throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+        // The account's safety net; each caller's own usage plan is the limit it meets first.
+        throttlingRateLimit: props.throttlingRateLimit ?? STAGE_RATE_LIMIT.rateLimit,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? STAGE_RATE_LIMIT.burstLimit,
         // Anonymous traffic: the health route has its own, small limit.
         methodOptions: {
           "/health/GET": {
@@ -311,7 +351,7 @@ export class OnboardingApi extends Construct {
     const tokenAuthorizer = new TokenAuthorizer(this, "ApiKeyAuthorizer", {
       handler: this.authorizer,
       resultsCacheTtl: authorizerCacheTtl,
-      validationRegex: "^Bearer [^\\s]+$",
+      validationRegex: AUTHORIZATION_PATTERN,
     });
     // The API function validates bodies itself (zod, problem+json with field errors); the
     // gateway only insists on the header the authorizer needs.
@@ -365,16 +405,14 @@ export class OnboardingApi extends Construct {
     this.opsUsagePlan = this.api.addUsagePlan("OpsUsagePlan", {
       name: `${Stack.of(this).stackName}-ops`,
       description: "The ops key's limit",
-      throttle: {
-        rateLimit: props.throttlingRateLimit ?? 50,
-        burstLimit: props.throttlingBurstLimit ?? 100,
-      },
+      throttle: props.opsRateLimit ?? { rateLimit: 50, burstLimit: 100 },
       apiStages: [{ api: this.api, stage }],
     });
     const usageKey = (id: string, suffix: string, plan: UsagePlan) => {
       const key = new ApiKey(this, id, {
         apiKeyName: `${this.usageKeyPrefix}${suffix}`,
-        value: `${this.usageKeyPrefix}${suffix}`,
+        // API Gateway takes 20-128 alphanumeric characters: a digest of the name (usage-key.ts).
+        value: usageKeyValue(`${this.usageKeyPrefix}${suffix}`),
         description: `Usage plan key (${suffix}); not a credential: the authorizer names it`,
       });
       plan.addApiKey(key);

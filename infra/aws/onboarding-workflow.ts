@@ -7,7 +7,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { DEFAULT_REMEDIATIONS_PER_DAY, parseDriftInterval } from "../../functions/domain/drift.ts";
-import { tickMs } from "../../functions/tasks/drift-schedule.ts";
+import { tickMs, ticksPerInterval } from "../../functions/domain/drift-ticks.ts";
 import {
   driftCheckDefinition,
   offboardingDefinition,
@@ -153,25 +153,40 @@ export class OnboardingWorkflow extends Construct {
       driftCheckDefinition(() => PLACEHOLDER),
       { type: StateMachineType.EXPRESS },
     );
-    // The schedule: one invocation per tick (interval / 72), each starting that tick's checks.
+    // The schedule: one invocation per tick (a whole number of minutes, at most 72 per interval),
+    // each starting its tick's checks paced over most of the tick, within the function's timeout.
     const interval = props.driftCheckInterval ?? "6h";
     const intervalMs = parseDriftInterval(interval);
+    if (intervalMs % 60_000 !== 0) {
+      throw new Error(`driftCheckInterval must be a whole number of minutes (30m, 6h, 1d); got ${interval}`);
+    }
+    // An interval with few whole-minute divisors (73m: one tick) would check every tenant at once.
+    if (intervalMs > 0 && ticksPerInterval(intervalMs) < Math.min(12, intervalMs / 60_000)) {
+      throw new Error(
+        `driftCheckInterval ${interval} cannot be spread over ticks of whole minutes; choose one with more divisors (e.g. 30m, 1h, 6h, 1d)`,
+      );
+    }
+    const tickSeconds = intervalMs > 0 ? tickMs(intervalMs) / 1000 : 60;
+    const fanOutTimeout = Math.min(900, tickSeconds);
     this.driftFanOut = new LambdaFunction(this, "DriftFanOut", {
       entry: "functions/tasks/drift-fan-out.ts",
       description: "Starts the drift checks of this tick's tenants, spread over the tick",
-      timeout: Duration.seconds(Math.min(900, Math.max(60, Math.ceil(tickMs(intervalMs || 1) / 1000)))),
+      timeout: Duration.seconds(fanOutTimeout),
       logRetention,
       environment: {
         DRIFT_CHECK_INTERVAL: interval,
         DRIFT_STATE_MACHINE_ARN: this.driftCheck.stateMachineArn,
+        // Starts end well before the timeout (a timed-out tick is retried by EventBridge and its
+        // claims keep the retry from starting a check twice).
+        DRIFT_SPREAD_SECONDS: String(Math.floor(Math.min(tickSeconds * 0.8, fanOutTimeout - 30))),
       },
     });
     grantTableItems(this.driftFanOut, props.table.table, TABLE_ACCESS.driftFanOut);
     this.driftCheck.grantStartExecution(this.driftFanOut);
     if (intervalMs > 0) {
       new Rule(this, "DriftCheckTick", {
-        description: "One tick of the drift check schedule",
-        schedule: Schedule.rate(Duration.seconds(Math.max(60, Math.round(tickMs(intervalMs) / 1000)))),
+        description: "One tick of the drift check schedule (the event's time names the tick)",
+        schedule: Schedule.rate(Duration.minutes(tickSeconds / 60)),
         targets: [new LambdaFunctionTarget(this.driftFanOut, { retryAttempts: 2 })],
       });
     }

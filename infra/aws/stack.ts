@@ -11,6 +11,19 @@ import { OnboardingWorkflow } from "./onboarding-workflow.ts";
 import { TenantTable } from "./tenant-table.ts";
 import { WebhookDelivery } from "./webhook-delivery.ts";
 
+/** Instances reserved per function (none of them can starve the others, or take theirs). */
+export interface ReservedConcurrency {
+  api: number;
+  authorizer: number;
+  webhookDispatcher: number;
+}
+
+export const DEFAULT_RESERVED_CONCURRENCY: ReservedConcurrency = {
+  api: 100,
+  authorizer: 50,
+  webhookDispatcher: 20,
+};
+
 export interface JournalOnboardingStackProps extends StackProps {
   /** Microsoft national cloud of the customers' tenants (`M365_CLOUD`). @default "global" */
   readonly m365Cloud?: M365Cloud;
@@ -49,18 +62,33 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly webhookSecretKey?: IKey;
   /** Customer-managed key for the table. @default - AWS-managed key */
   readonly tableEncryptionKey?: IKey;
+  /** The same, as a key ARN (context `tableEncryptionKeyArn`). @default - none */
+  readonly tableEncryptionKeyArn?: string;
+  /** `webhookSecretKey` as a key ARN (context `webhookSecretKeyArn`). @default - none */
+  readonly webhookSecretKeyArn?: string;
   /** Regional WAFv2 web ACL for the API stage. @default - none */
   readonly webAclArn?: string;
-  /** API stage throttling (all callers together; also the ops key's limit). @default 50 requests/s, burst 100 */
+  /**
+   * API stage throttling, all callers together: the account's safety net, not a partner's
+   * limit (each partner's usage plan binds first). @default 10 requests/s per reserved instance
+   * of the API function, burst 20 (1000/s, burst 2000 with the default 100 or none reserved)
+   */
   readonly apiThrottling?: { rateLimit: number; burstLimit: number };
+  /** The ops key's limit (its usage plan). @default 50 requests/s, burst 100 */
+  readonly opsRateLimit?: { rateLimit: number; burstLimit: number };
   /** Each partner's own request limit (API Gateway usage plan, per partner key). @default 25 requests/s, burst 50 */
   readonly partnerRateLimit?: { rateLimit: number; burstLimit: number };
   /**
-   * Reserved concurrency of the API function, the authorizer and the webhook dispatcher; `null`
-   * for none (an account whose concurrency quota is too low to reserve any).
-   * @default { api: 100, authorizer: 50, webhookDispatcher: 20 }
+   * Reserved concurrency of the API function, the authorizer and the webhook dispatcher (each
+   * left out keeps its default); `null` for none (an account whose concurrency quota is too low
+   * to reserve any). @default { api: 100, authorizer: 50, webhookDispatcher: 20 }
    */
-  readonly reservedConcurrency?: { api: number; authorizer: number; webhookDispatcher: number } | null;
+  readonly reservedConcurrency?: Partial<ReservedConcurrency> | null;
+  /**
+   * The table's global secondary indexes by name, for an upgrade in steps (docs/deploy.md).
+   * @default - this version's indexes
+   */
+  readonly tableIndexes?: readonly string[];
   /** Retention of every log group. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
@@ -91,11 +119,15 @@ export class JournalOnboardingStack extends Stack {
     }
     const endpoints = props.m365Endpoints ?? {};
 
-    this.table = new TenantTable(
-      this,
-      "Tenants",
-      props.tableEncryptionKey ? { encryptionKey: props.tableEncryptionKey } : {},
-    );
+    const tableKey =
+      props.tableEncryptionKey ??
+      (props.tableEncryptionKeyArn
+        ? Key.fromKeyArn(this, "TableKey", props.tableEncryptionKeyArn)
+        : undefined);
+    this.table = new TenantTable(this, "Tenants", {
+      ...(tableKey && { encryptionKey: tableKey }),
+      ...(props.tableIndexes && { indexes: props.tableIndexes }),
+    });
     this.credentials = new M365Credentials(this, "M365Credentials");
     this.workflow = new OnboardingWorkflow(this, "Workflow", {
       table: this.table,
@@ -113,9 +145,9 @@ export class JournalOnboardingStack extends Stack {
       },
     });
     const reserved =
-      props.reservedConcurrency === undefined
-        ? { api: 100, authorizer: 50, webhookDispatcher: 20 }
-        : props.reservedConcurrency;
+      props.reservedConcurrency === null
+        ? null
+        : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
     this.webhooks = new WebhookDelivery(this, "Webhooks", {
       table: this.table,
       logRetention,
@@ -137,17 +169,20 @@ export class JournalOnboardingStack extends Stack {
         ...(props.consentRedirectUri ? { M365_CONSENT_REDIRECT_URI: props.consentRedirectUri } : {}),
       },
       ...(props.partnerRateLimit ? { partnerRateLimit: props.partnerRateLimit } : {}),
+      ...(props.opsRateLimit ? { opsRateLimit: props.opsRateLimit } : {}),
       ...(props.webAclArn ? { webAclArn: props.webAclArn } : {}),
-      ...(props.apiThrottling
-        ? {
-            throttlingRateLimit: props.apiThrottling.rateLimit,
-            throttlingBurstLimit: props.apiThrottling.burstLimit,
-          }
-        : {}),
+      // What the API function's reserved instances serve (about 100 ms a request), unless given.
+      throttlingRateLimit:
+        props.apiThrottling?.rateLimit ?? 10 * (reserved?.api ?? DEFAULT_RESERVED_CONCURRENCY.api),
+      throttlingBurstLimit:
+        props.apiThrottling?.burstLimit ?? 20 * (reserved?.api ?? DEFAULT_RESERVED_CONCURRENCY.api),
     });
     // Webhook secrets: sealed by the API (Encrypt), opened only by the signing code (Decrypt).
     this.webhookSecretKey =
       props.webhookSecretKey ??
+      (props.webhookSecretKeyArn
+        ? Key.fromKeyArn(this, "WebhookKey", props.webhookSecretKeyArn)
+        : undefined) ??
       new Key(this, "WebhookSecretKey", {
         description: "Encrypts partners' webhook signing secrets; only the webhook dispatcher decrypts",
         enableKeyRotation: true,

@@ -23,6 +23,7 @@ export interface TableItemAccess {
 
 const byPartner = TABLE_INDEXES.byPartner.name;
 const all = TABLE_INDEXES.all.name;
+const driftDue = TABLE_INDEXES.driftDue.name;
 
 /** Which items each function reaches (read the code: stores, keys.ts, webhook-store.ts, idempotency.ts). */
 export const TABLE_ACCESS = {
@@ -54,8 +55,14 @@ export const TABLE_ACCESS = {
   watchdog: { items: ["TENANT#*"] },
   /** Writes out tenants' outboxes (event items). */
   streamForwarder: { items: ["TENANT#*"] },
-  /** The drift schedule: lists every succeeded tenant (ops index) and reads nothing else. */
-  driftFanOut: { items: ["TENANT#*"], indexes: { [all]: ["TENANTS#ALL#*"] } },
+  /**
+   * The drift schedule: the tick's tenants (drift index), each claimed on its item; its marker
+   * and the listing of succeeded tenants (ops index) enrol tenants from before the drift index.
+   */
+  driftFanOut: {
+    items: ["TENANT#*", "SCHEDULE#*"],
+    indexes: { [all]: ["TENANTS#ALL#*"], [driftDue]: ["DRIFT#*"] },
+  },
   /** Endpoints (to sign and send) and deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;

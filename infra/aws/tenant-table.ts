@@ -14,6 +14,7 @@ import {
   TABLE_INDEXES,
   TABLE_KEYS,
 } from "../../functions/adapters/dynamodb/schema.ts";
+import { tableIndexes } from "./table-indexes.ts";
 
 export interface TenantTableProps {
   /**
@@ -24,6 +25,11 @@ export interface TenantTableProps {
    * @default - AWS-managed key
    */
   readonly encryptionKey?: IKey;
+  /**
+   * The global secondary indexes to have, by name, for an upgrade in steps (one index added or
+   * removed per deployment; see table-indexes.ts). @default - this version's indexes
+   */
+  readonly indexes?: readonly string[];
 }
 
 /**
@@ -57,14 +63,15 @@ export class TenantTable extends Construct {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    for (const index of Object.values(TABLE_INDEXES)) {
+    for (const index of tableIndexes(props.indexes)) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
         // Keys and status only: other changes (steps, attempts, logs) write nothing to the index.
-        projectionType: ProjectionType.INCLUDE,
-        nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
+        ...(index.projection === "all"
+          ? { projectionType: ProjectionType.ALL }
+          : { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] }),
       });
     }
   }

@@ -17,6 +17,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
+import { DynamoDriftDue } from "../../functions/adapters/dynamodb/drift-due.ts";
 import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
 import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts";
 import { DynamoSignInStates } from "../../functions/adapters/dynamodb/sign-in-states.ts";
@@ -36,12 +37,13 @@ import {
   DEFAULT_REMEDIATIONS_PER_DAY,
   parseDriftInterval,
 } from "../../functions/domain/drift.ts";
+import { tickMs } from "../../functions/domain/drift-ticks.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
 import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
-import { runDriftTick, tickMs } from "../../functions/tasks/drift-schedule.ts";
+import { runDriftTick, succeededPages } from "../../functions/tasks/drift-schedule.ts";
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
 import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
@@ -273,15 +275,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     // Drift checks: every tick starts the checks of the tenants whose tick it is (spread over
     // DRIFT_CHECK_INTERVAL; 0 switches the schedule off).
-    const driftTick = (now = new Date()) =>
-      runDriftTick({
-        store,
+    const driftDue = new DynamoDriftDue({ client: docClient, table: tableName });
+    const driftTick = async (now = new Date()) => {
+      await driftDue.enrolEarlier(succeededPages(store), new Date().toISOString());
+      return runDriftTick({
+        due: driftDue,
         starter: engine,
         intervalMs: driftIntervalMs || DEFAULT_DRIFT_CHECK_INTERVAL_MS,
-        now: () => now,
+        at: now,
         onError: (err, tenantId) =>
           logger.warn("could not start a drift check", { tenantId, error: String(err) }),
       });
+    };
     if (driftIntervalMs > 0) {
       let ticking = false;
       const timer = setInterval(() => {

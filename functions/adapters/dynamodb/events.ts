@@ -31,6 +31,8 @@ interface EventItem {
   type: EventType;
   timestamp: string;
   data: TenantEvent["data"];
+  /** The registration's first sequence: the webhook dispatcher delivers a registration's events in order from it. */
+  firstSequence: number;
   /** TTL (epoch seconds). */
   expiresAt: number;
 }
@@ -285,6 +287,7 @@ export class TenantEvents {
           type: e.type,
           timestamp: e.timestamp,
           data: e.data,
+          firstSequence: item.firstSequence,
           expiresAt: Math.floor(Date.parse(e.timestamp) / 1000) + this.#retentionSeconds,
         }),
       ),

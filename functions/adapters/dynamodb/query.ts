@@ -35,29 +35,47 @@ export async function queryAll(
   return items;
 }
 
-/** Puts in batches of 25, retrying unprocessed items with jittered back-off. */
-export async function batchPut({ client, table }: TableContext, items: object[]): Promise<void> {
-  for (let start = 0; start < items.length; start += BATCH_WRITE_MAX) {
-    let requests = items.slice(start, start + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } }));
+type WriteRequest = { PutRequest: { Item: object } } | { DeleteRequest: { Key: Record<string, unknown> } };
+
+/** Retries of the items DynamoDB left unprocessed (throttling) before giving up loudly. */
+const UNPROCESSED_RETRIES = 10;
+
+/**
+ * Writes in batches of 25. DynamoDB may process only part of a batch (throttling) and return the
+ * rest as UnprocessedItems: those are sent again with jittered back-off until none is left, or
+ * fail loudly after UNPROCESSED_RETRIES (a silently dropped delete would leave a membership or a
+ * group part behind).
+ */
+async function batchWrite({ client, table }: TableContext, all: WriteRequest[]): Promise<void> {
+  for (let start = 0; start < all.length; start += BATCH_WRITE_MAX) {
+    let requests = all.slice(start, start + BATCH_WRITE_MAX);
     for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > 0)
-        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt * Math.random())));
+      if (attempt > UNPROCESSED_RETRIES) {
+        throw new Error(`BatchWriteItem left ${requests.length} items unprocessed after ${attempt} attempts`);
+      }
+      if (attempt > 0) {
+        await new Promise((r) => setTimeout(r, Math.min(2000, 25 * 2 ** attempt) * Math.random()));
+      }
       const { UnprocessedItems } = await client.send(
-        new BatchWriteCommand({ RequestItems: { [table]: requests } }),
+        new BatchWriteCommand({ RequestItems: { [table]: requests as never } }),
       );
-      requests = (UnprocessedItems?.[table] ?? []) as typeof requests;
-      if (attempt > 8 && requests.length) throw new Error("BatchWriteItem kept returning unprocessed items");
+      requests = (UnprocessedItems?.[table] ?? []) as WriteRequest[];
     }
   }
 }
 
-/** Deletes in batches of 25. */
-export async function batchDelete(
-  { client, table }: TableContext,
-  keys: { pk: string; sk: string }[],
-): Promise<void> {
-  for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX) {
-    const requests = keys.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
-    await client.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-  }
+/** Puts in batches of 25, retrying unprocessed items (see batchWrite). */
+export async function batchPut(ctx: TableContext, items: object[]): Promise<void> {
+  await batchWrite(
+    ctx,
+    items.map((Item) => ({ PutRequest: { Item } })),
+  );
+}
+
+/** Deletes in batches of 25, retrying unprocessed items (see batchWrite). */
+export async function batchDelete(ctx: TableContext, keys: { pk: string; sk: string }[]): Promise<void> {
+  await batchWrite(
+    ctx,
+    keys.map((Key) => ({ DeleteRequest: { Key } })),
+  );
 }

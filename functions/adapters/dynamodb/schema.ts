@@ -22,6 +22,11 @@ export const TABLE_INDEXES = {
   byPartner: { name: "gsi3", partitionKey: "gsi3pk", sortKey: "gsi3sk" },
   /** Every tenant, partner and delivery (ops), newest first, in shards. */
   all: { name: "gsi4", partitionKey: "gsi4pk", sortKey: "gsi4sk" },
+  /**
+   * The drift schedule (sparse: `succeeded` tenants only): `DRIFT#<phase>`, sorted by the tick
+   * each was last claimed for (drift-due.ts).
+   */
+  driftDue: { name: "gsi5", partitionKey: "gsi5pk", sortKey: "gsi5sk" },
 } as const;
 
 /** What both indexes project besides the table's and their own keys. */

@@ -54,12 +54,19 @@ export interface StoredStep {
   progress?: string;
 }
 
+/** A record's incarnation: 10 hex characters of its registration id (execution names stay within 80). */
+export function recordIncarnation(registrationId: string): string {
+  return registrationId.replaceAll("-", "").slice(0, 10);
+}
+
 export interface TenantItem {
   pk: string;
   sk: string;
   tenantId: string;
   partnerId: string;
   registrationId: string;
+  /** Set by each registration since execution names carry it (functions/domain/engine.ts). */
+  incarnation?: string;
   customerName: string;
   region: Tenant["region"];
   outboundGateway: boolean;
@@ -150,6 +157,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
   const sorted = (set: Set<string> | undefined) => [...(set ?? [])].sort();
   const internals: TenantInternals = {
     run: item.run,
+    ...(item.incarnation ? { incarnation: item.incarnation } : {}),
     owned: {
       connectors: sorted(item.ownedConnectors),
       groups: sorted(item.ownedGroups),

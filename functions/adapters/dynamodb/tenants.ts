@@ -17,6 +17,7 @@ import {
   type TenantStatus,
 } from "../../domain/tenant.ts";
 import type { CursorCodec } from "./cursor.ts";
+import { DRIFT_DUE_ATTRIBUTES, setDriftDue } from "./drift-due.ts";
 import type { TenantEvents } from "./events.ts";
 import type { GroupParts } from "./group-parts.ts";
 import { itemBytes } from "./item-size.ts";
@@ -39,6 +40,7 @@ import {
   type OutboxEntry,
   OWNED_ATTRIBUTES,
   readTenantItem,
+  recordIncarnation,
   type StoredStep,
   type TenantItem,
   toStoredTenant,
@@ -104,6 +106,7 @@ export class TenantRecords {
       tenantId,
       partnerId,
       registrationId,
+      incarnation: recordIncarnation(registrationId),
       customerName: request.customerName,
       region: request.region,
       outboundGateway: request.outboundGateway,
@@ -141,6 +144,7 @@ export class TenantRecords {
       "drift",
       "requestedBy",
       "remediations",
+      ...DRIFT_DUE_ATTRIBUTES,
       ...Object.values(OWNED_ATTRIBUTES),
     ];
     for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
@@ -286,6 +290,7 @@ export class TenantRecords {
         pinned = current.status;
       }
       const u = this.#transitionCommand(change, now, changeId, known ?? pinned, pinned, groupsParts);
+      if (change.status) setDriftDue(u, tenantId, change.status, now);
       if (attempt === 1) this.#guard(tenantId, change, u.values);
       let item: TenantItem;
       try {

@@ -1,6 +1,10 @@
 /**
  * The AWS workflow engine: Step Functions Standard executions. Execution names derive from the
- * tenant and its run counter, so a duplicate start (a retried API call) is harmless.
+ * tenant record and its run counter, so a duplicate start (a retried API call) is harmless:
+ * Step Functions answers a start of a running execution with the same name and input as a
+ * success. ExecutionAlreadyExists (a closed execution of that name, or another input) is a real
+ * clash: the run would never start, so it fails loudly (ExecutionNameTakenError) and the caller
+ * records the tenant failed instead of leaving it queued.
  *
  * Retries start a new execution (run + 1) rather than RedriveExecution: every failure in our
  * definition is caught and recorded, so the failed execution ended in a Fail state, which a
@@ -18,6 +22,7 @@ import {
   type DriftCheckStarter,
   driftExecutionName,
   type ExecutionDescription,
+  ExecutionNameTakenError,
   type ExecutionStatus,
   executionName,
   type WorkflowEngine,
@@ -59,24 +64,29 @@ export class StepFunctionsEngine implements WorkflowEngine, DriftCheckStarter {
   }
 
   async start(kind: WorkflowKind, input: WorkflowInput): Promise<void> {
+    const name = executionName(kind, input);
     try {
       await this.#client.send(
         new StartExecutionCommand({
           stateMachineArn: this.#arns[kind],
-          name: executionName(kind, input),
+          name,
           input: JSON.stringify({ tenantId: input.tenantId, run: input.run }),
         }),
       );
     } catch (err) {
-      // Same name and same input: Step Functions says it exists; the start already happened.
       if (!(err instanceof ExecutionAlreadyExists)) throw err;
+      const taken = await this.describe(kind, input).catch(() => undefined);
+      const what = taken ? `${taken.status}, started ${taken.startedAt}` : "not describable";
+      throw new ExecutionNameTakenError(
+        `Step Functions already has an execution named ${name} (${what}): this run was not started.`,
+        { cause: err },
+      );
     }
   }
 
   async describe(kind: WorkflowKind, input: WorkflowInput): Promise<ExecutionDescription | undefined> {
     const name = executionName(kind, input);
-    // An execution ARN is the state machine ARN with `stateMachine` -> `execution` plus the name.
-    const executionArn = `${this.#arns[kind].replace(":stateMachine:", ":execution:")}:${name}`;
+    const executionArn = executionArnOf(this.#arns[kind], name);
     try {
       const out = await this.#client.send(new DescribeExecutionCommand({ executionArn }));
       return {
@@ -91,4 +101,9 @@ export class StepFunctionsEngine implements WorkflowEngine, DriftCheckStarter {
       throw err;
     }
   }
+}
+
+/** An execution's ARN: its state machine's ARN with `stateMachine` -> `execution`, plus its name. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 }

@@ -7,6 +7,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyResult, Context } from "aws-lambda";
 import { errorTypeUri } from "../../domain/error-catalogue.ts";
+import { basePathOf, underBasePath } from "./base-path.ts";
 
 export interface MappedProblem {
   status: number;
@@ -31,12 +32,19 @@ export function problemResponses<TEvent>(
     name: "problemResponses",
     onError: (request) => {
       if (request.response !== undefined) return;
+      // The problem's `type` resolves under the stage's (or custom domain's) base path.
+      const base = basePathOf(request.event as never);
       const mapped = options.map(request.error);
       if (mapped) {
+        const problem = mapped.problem as { type?: unknown };
         request.response = {
           statusCode: mapped.status,
           headers: { ...mapped.headers, "content-type": PROBLEM_CONTENT_TYPE },
-          body: JSON.stringify(mapped.problem),
+          body: JSON.stringify(
+            typeof problem.type === "string"
+              ? { ...problem, type: underBasePath(problem.type, base) }
+              : problem,
+          ),
         };
         return;
       }
@@ -45,7 +53,7 @@ export function problemResponses<TEvent>(
         statusCode: 500,
         headers: { "content-type": PROBLEM_CONTENT_TYPE },
         body: JSON.stringify({
-          type: errorTypeUri("INTERNAL_ERROR"),
+          type: underBasePath(errorTypeUri("INTERNAL_ERROR"), base),
           code: "INTERNAL_ERROR",
           title: "Internal Server Error",
           status: 500,
