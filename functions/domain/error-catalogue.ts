@@ -82,6 +82,11 @@ export const ERROR_CATALOGUE = {
     "The customer's admin completed consent through another provider's link, so the tenant is connected to that provider. Nothing was done in the tenant for this request.",
     "Check with the customer. If they choose you, `POST .../retry` issues a new `consentUrl`; once their admin consents through it, the tenant moves to you.",
   ),
+  TENANT_MOVED: tenant(
+    "no",
+    "The customer's admin connected this tenant to another provider. Your record of it ended `offboarded`: the journal rules, groups and connectors the service set up for you are now managed (re-pointed or removed) by the customer's new onboarding, and nothing keeps journaling to your account.",
+    "Nothing to do in the tenant. Check with the customer; if they choose you again, `POST /v1/tenants` issues a new `consentUrl`, and the tenant moves back once their admin consents through it.",
+  ),
   CONSENT_EXPIRED: tenant(
     "after-fix",
     "The customer's admin did not consent within 30 days of the request; nothing was done in the tenant.",

@@ -17,6 +17,7 @@ import {
   type StoredClaim,
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
+import { registerBound } from "./change-of-owner.ts";
 import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./consent-flow.ts";
 import { type WorkflowEngine, type WorkflowKind, workflowInput } from "./engine.ts";
 import {
@@ -430,9 +431,9 @@ export class OnboardingService {
   /**
    * Binds the tenant to the partner whose open claim it is, and starts that partner's
    * onboarding: the first binding wins; the other open claims end `failed`
-   * TENANT_BOUND_ELSEWHERE. A tenant bound to another partner moves: that partner's record is
-   * kept, `offboarded`, readable by it (nothing is done in the customer's tenant), and the new
-   * owner's onboarding adopts what is there. A binding by ops is recorded in the tenant's
+   * TENANT_BOUND_ELSEWHERE. A tenant bound to another partner moves (`change-of-owner.ts`): that
+   * partner's record ends `offboarded`, readable by it, and the new record takes over what the
+   * service owns in the tenant. A binding by ops is recorded in the tenant's
    * history (`tenant.bound_by_ops`).
    */
   async bind(partnerId: string, tenantId: string, by: "consent" | "ops"): Promise<ConsentOutcome> {
@@ -457,36 +458,14 @@ export class OnboardingService {
     }
     if (!open) return { kind: "link-not-valid" };
 
-    if (current && current.tenant.partnerId !== partnerId) {
-      // The binding moves: the previous owner's record ends offboarded (no workflow, no call in
-      // the tenant); a late task of its run is refused (new run).
-      let previous = current;
-      if (current.tenant.status !== "offboarded") {
-        try {
-          ({ stored: previous } = await this.#store.transition(
-            tenantId,
-            {
-              status: "offboarded",
-              expectRun: current.internals.run,
-              newRun: true,
-              error: null,
-              consentUrl: null,
-              event: { type: "tenant.offboarding.succeeded" },
-            },
-            this.#now(),
-          ));
-        } catch (err) {
-          if (!(err instanceof ConflictError)) throw err;
-          return { kind: "link-not-valid" };
-        }
-      }
-      await claims.putFormerRecord(previous.tenant, this.#now());
-    }
-    let stored: StoredTenant;
-    try {
-      stored = await this.#store.registerTenant(partnerId, claim.request, this.#now());
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+    let stored = await registerBound(
+      { store: this.#store, claims, now: () => this.#now() },
+      current,
+      partnerId,
+      claim.request,
+    );
+    if (stored === "changed") return { kind: "link-not-valid" };
+    if (stored === "lost") {
       // Another consent bound it a moment earlier: this claim lost.
       await this.#failClaim(claims, tenantId, partnerId);
       return { kind: "link-not-valid" };

@@ -258,12 +258,17 @@ export class DynamoClaimStore implements ClaimStore {
         tenant.steps.map((s) => [s.name, { ...s, initialStatus: s.status }]),
       ) as ClaimItem["steps"],
       ...(tenant.ndrAddressKept && { ndrAddressKept: true }),
+      ...(tenant.error && { error: tenant.error }),
       createdAt: tenant.createdAt,
       updatedAt: now,
       events: [],
       claimSeq: 0,
     };
-    appendEvent(item, { type: "tenant.offboarding.succeeded" }, now);
+    appendEvent(
+      item,
+      { type: "tenant.offboarding.succeeded", ...(tenant.error && { error: tenant.error }) },
+      now,
+    );
     await this.#ctx.client.send(
       new PutCommand({
         TableName: this.#ctx.table,
