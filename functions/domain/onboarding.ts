@@ -11,6 +11,7 @@ import {
   type ClaimStore,
   CONSENT_PENDING,
   type ConsentLinks,
+  CUSTOMER_NAME_TAKEN,
   claimExpired,
   claimView,
   partnerConsentUrl,
@@ -155,14 +156,15 @@ export class OnboardingService {
   async register(partnerId: string, request: OnboardingRequest): Promise<Tenant> {
     const binding = this.#binding;
     if (binding) {
-      await this.#reserveCustomerName(binding.claims, request.customerName, partnerId);
       // Bound to this partner (also an offboarded one it may onboard again): registered as ever.
-      // Not bound to it (new, unconsented, or another partner's): a claim waits for consent.
+      // Not bound to it (new, unconsented, or another partner's): a claim waits for consent, and
+      // reserves nothing (its customerName is reserved at binding).
       const own = await this.#store.getTenant(request.tenantId, { partnerId });
       if (!own) {
         const claim = await binding.claims.putClaim(partnerId, request, this.#now());
         return this.#present(claimView(claim, this.#clock()));
       }
+      await this.#reserveCustomerName(binding.claims, request.customerName, request.tenantId, partnerId);
     }
     let stored: StoredTenant;
     try {
@@ -256,11 +258,12 @@ export class OnboardingService {
    */
   async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
     const visible = await this.#resolve(principal, tenantId, { groups: true });
-    const owner = visible.kind === "claim" ? visible.claim.tenant.partnerId : visible.stored.tenant.partnerId;
-    if (this.#binding && correction.customerName !== undefined) {
-      await this.#reserveCustomerName(this.#binding.claims, correction.customerName, owner);
-    }
     if (visible.kind === "claim") return this.#correctClaim(visible.claim, correction);
+    if (this.#binding && correction.customerName !== undefined) {
+      // A bound tenant's new slug is reserved for it; its old one is free once the change is stored.
+      const owner = visible.stored.tenant.partnerId;
+      await this.#reserveCustomerName(this.#binding.claims, correction.customerName, tenantId, owner);
+    }
     const current = await this.#settled(visible.stored);
     const { tenant } = current;
     // onDrift alone changes nothing in the tenant: also settable on an onboarded tenant.
@@ -457,6 +460,10 @@ export class OnboardingService {
       return { kind: "already-bound", tenantId };
     }
     if (!open) return { kind: "link-not-valid" };
+    if (!(await claims.reserveCustomerName(claim.request.customerName, tenantId, partnerId, this.#now()))) {
+      await this.#failClaim(claims, tenantId, partnerId, CUSTOMER_NAME_TAKEN);
+      return { kind: "link-not-valid" };
+    }
 
     let stored = await registerBound(
       { store: this.#store, claims, now: () => this.#now() },
@@ -495,7 +502,12 @@ export class OnboardingService {
     return { kind: "bound", tenantId };
   }
 
-  async #failClaim(claims: ClaimStore, tenantId: string, partnerId: string): Promise<void> {
+  async #failClaim(
+    claims: ClaimStore,
+    tenantId: string,
+    partnerId: string,
+    error: ErrorInfo = TENANT_BOUND_ELSEWHERE,
+  ): Promise<void> {
     await claims
       .updateClaim(
         tenantId,
@@ -503,8 +515,8 @@ export class OnboardingService {
         {
           status: "failed",
           expectStatus: ["awaiting_consent"],
-          error: TENANT_BOUND_ELSEWHERE,
-          event: { type: "tenant.onboarding.failed", error: TENANT_BOUND_ELSEWHERE },
+          error,
+          event: { type: "tenant.onboarding.failed", error },
         },
         this.#now(),
       )
@@ -552,9 +564,17 @@ export class OnboardingService {
     return this.#present(claimView(corrected, this.#clock()));
   }
 
-  async #reserveCustomerName(claims: ClaimStore, customerName: string, partnerId: string): Promise<void> {
-    if (!(await claims.reserveCustomerName(customerName, partnerId, this.#now()))) {
-      throw new ConflictError(`customerName ${customerName} is used by another partner; choose another.`);
+  /** For a tenant bound to the caller only: a claim reserves nothing and learns nothing. */
+  async #reserveCustomerName(
+    claims: ClaimStore,
+    customerName: string,
+    tenantId: string,
+    partnerId: string,
+  ): Promise<void> {
+    if (!(await claims.reserveCustomerName(customerName, tenantId, partnerId, this.#now()))) {
+      throw new ConflictError(
+        `customerName ${customerName} is the account of another partner's customer tenant (${CUSTOMER_NAME_TAKEN.code}); choose another.`,
+      );
     }
   }
 
