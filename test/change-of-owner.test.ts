@@ -187,6 +187,52 @@ describe("a change of owner moves the service's objects with the binding", () =>
     },
   );
 
+  it("ops move a tenant by hand (bindTenant) the same way", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    const before = state(tenantId);
+    await onboardThroughLink(a.apiKey, body(tenantId, slugA, "split", true, "a"));
+    const claim = await rt.call("POST", "/v1/tenants", {
+      key: b.apiKey,
+      body: body(tenantId, slugB, "us", false, "b"),
+    });
+    expect(claim.body.status).toBe("awaiting_consent");
+    const bound = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, {
+      body: { bindTenant: true, partnerId: b.partnerId },
+    });
+    expect(bound.status).toBe(202);
+    expect((await waitFor(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    expectOnlyB(tenantId, "us", false, slugA, slugB, "b");
+    expect((await get(a.apiKey, tenantId)).error?.code).toBe("TENANT_MOVED");
+    await offboard(b.apiKey, tenantId);
+    expect(state(tenantId)).toEqual(before);
+  });
+
+  it("memberships A added to the customer's own group are removed when B uses no groups", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    const demo = sim().demo(tenantId);
+    const before = state(tenantId);
+    const request = body(tenantId, slugA, "split", false, "a");
+    // A journals the EU users through the customer's existing group, adding alice to it.
+    request.groups!.eu = {
+      name: demo.existingGroup.name,
+      primarySmtpAddress: demo.existingGroup.address,
+      members: [demo.alice],
+    };
+    await onboardThroughLink(a.apiKey, request);
+    const adopted = () => state(tenantId).groups.find((g) => g.name === demo.existingGroup.name);
+    expect(adopted()?.members).toContain(demo.alice.toLowerCase());
+
+    await onboardThroughLink(b.apiKey, body(tenantId, slugB, "us", false, "b"));
+    expectOnlyB(tenantId, "us", false, slugA, slugB, "b");
+    expect(adopted()).toEqual(before.groups.find((g) => g.name === demo.existingGroup.name));
+    await offboard(b.apiKey, tenantId);
+    expect(state(tenantId)).toEqual(before);
+  });
+
   it("the customer's own rule and connector, adopted by A, get the customer's values back, never A's", async () => {
     const tenantId = randomUUID();
     const short = tenantId.slice(0, 8);

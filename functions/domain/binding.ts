@@ -16,8 +16,11 @@
  *   30 days;
  * - the first consent completed through a partner's URL binds the tenant to that partner and
  *   starts its onboarding; the other open claims end `failed` TENANT_BOUND_ELSEWHERE. When the
- *   tenant was bound to another partner, that partner's record is kept, `offboarded`, as its
- *   own claim-like record (nothing is done in the customer's tenant).
+ *   tenant was bound to another partner, that partner's record is kept, `offboarded` with
+ *   TENANT_MOVED, as its own claim-like record, and the new record takes over what the service
+ *   owns in the tenant (`change-of-owner.ts`);
+ * - `customerName` is reserved at binding, never by a claim (CUSTOMER_NAME_TAKEN when another
+ *   partner's bound tenant holds it).
  *
  * Pure rules and ports; the DynamoDB adapter is `adapters/dynamodb/claim-store.ts`, the HTTP
  * side `api/consent.ts`.
