@@ -442,7 +442,7 @@ export class OnboardingService {
   async bind(partnerId: string, tenantId: string, by: "consent" | "ops"): Promise<ConsentOutcome> {
     const claims = this.#binding?.claims;
     if (!claims) return { kind: "link-not-valid" };
-    const current = await this.#store.getTenant(tenantId);
+    const current = await this.#store.getTenant(tenantId, { groups: false });
     const claim = await claims.getClaim(tenantId, partnerId);
     const open =
       claim &&
