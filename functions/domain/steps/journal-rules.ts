@@ -3,7 +3,6 @@ import { sameAddress } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
-import { applyLeftover, diffLeftovers, LEFTOVERS_OBJECT, removeLeftMemberships } from "./leftovers.ts";
 
 /**
  * The journal rules: one per region, Scope External, enabled (the cmdlet's default is a disabled
@@ -123,19 +122,13 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
       );
     }
   });
-  await diffLeftovers(ctx, diff);
   return diff;
 }
 
-/**
- * Step `journal-rules`: creates, corrects and enables what `diffJournalRules` found; then, once
- * the request's own rules journal, removes or restores what the request no longer uses.
- */
+/** Step `journal-rules`: creates, corrects and enables what `diffJournalRules` found. */
 export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
-  const own = { ...diff, objects: diff.objects.filter((o) => o.object !== LEFTOVERS_OBJECT) };
-  const leftovers = { ...diff, objects: diff.objects.filter((o) => o.object === LEFTOVERS_OBJECT) };
-  const changes = await applyObjects(ctx, own, async (action) => {
+  const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
       case "new-journal-rule":
         await createOwned(ctx, "journalRules", action.spec.name, (options) =>
@@ -152,7 +145,5 @@ export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): P
         throw new Error(`journal-rules cannot apply ${action.kind}`);
     }
   });
-  changes.push(...(await applyObjects(ctx, leftovers, (action) => applyLeftover(ctx, action))));
-  changes.push(...(await removeLeftMemberships(ctx)));
   return { changes };
 }

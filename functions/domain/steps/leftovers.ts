@@ -15,13 +15,33 @@ import { sameAddress, sameSet, sameText } from "../normalize.ts";
 import { type ProviderProfile, regionsOf } from "../provider.ts";
 import type { AdoptedObjects } from "../store.ts";
 import { desiredConnectors } from "./connector.ts";
-import type { DiffContext, StepContext } from "./context.ts";
-import { addAction, type StepAction, type StepDiff } from "./diff.ts";
+import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
+import { addAction, applyObjects, type StepAction, type StepDiff } from "./diff.ts";
 import { parseMembership } from "./groups.ts";
-import { desiredJournalRules } from "./journal-rules.ts";
+import { applyJournalRulesDiff, desiredJournalRules, diffJournalRules } from "./journal-rules.ts";
 
 /** The diff entry holding the leftovers' actions (applied in order). */
 export const LEFTOVERS_OBJECT = "objects this request no longer uses";
+
+/** Step `journal-rules` as onboarding, drift checks and plans run it: the rules, then the leftovers. */
+export async function diffJournalRulesAndLeftovers(ctx: DiffContext): Promise<StepDiff> {
+  const diff = await diffJournalRules(ctx);
+  await diffLeftovers(ctx, diff);
+  return diff;
+}
+
+/**
+ * Step `journal-rules`: the request's own rules first (side by side), then, once they journal,
+ * the leftovers one after the other, then the memberships of a request without groups.
+ */
+export async function applyJournalRulesAndLeftovers(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
+  const own = { ...diff, objects: diff.objects.filter((o) => o.object !== LEFTOVERS_OBJECT) };
+  const leftovers = { ...diff, objects: diff.objects.filter((o) => o.object === LEFTOVERS_OBJECT) };
+  const { changes } = await applyJournalRulesDiff(ctx, own);
+  changes.push(...(await applyObjects(ctx, leftovers, (action) => applyLeftover(ctx, action))));
+  changes.push(...(await removeLeftMemberships(ctx)));
+  return { changes };
+}
 
 type ConnectorValues = AdoptedObjects["connectors"][string];
 type RuleValues = AdoptedObjects["journalRules"][string];
