@@ -1,7 +1,8 @@
 /**
  * "Not yours" costs what "does not exist" costs: the same DynamoDB requests, in the same order,
  * for another partner's tenant (one with large groups in parts and a long delivery history) as
- * for a tenant id nobody registered. Counted at the DynamoDB client, not timed.
+ * for a tenant id nobody registered, with the same read capacity (items and bytes read). Counted
+ * at the DynamoDB client, not timed.
  */
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -44,7 +45,15 @@ beforeAll(async () => {
           /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
           "<tenant>",
         );
-        requests.push(`${context.commandName} ${what}`);
+        // Read capacity stands for the items and bytes read: asked of every read, summed per call.
+        if (/^(Get|Query|BatchGet)/.test(context.commandName ?? "")) {
+          (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = "TOTAL";
+        }
+        const result = await next(args);
+        const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } })
+          .ConsumedCapacity;
+        requests.push(`${context.commandName} ${what} ${consumed?.CapacityUnits ?? "-"}`);
+        return result;
       }
       return next(args);
     },
