@@ -145,6 +145,33 @@ function expectOnlyB(
   expect(JSON.stringify(sim().tenant(tenantId))).not.toContain(slugA);
 }
 
+/** The customer's own connector, NDR address and journal rule, of the service's names, set up by hand. */
+async function customerObjects(tenantId: string): Promise<void> {
+  const demo = sim().demo(tenantId);
+  // The customer's own objects of the service's names, set up by hand before any partner.
+  sim().setConsented(tenantId, true);
+  const ex = rt.runtime.m365.tenant(tenantId).exchange;
+  await ex.newOutboundConnector({
+    name: AREA1.connectorName,
+    comment: "set up by hand",
+    connectorType: "Partner",
+    recipientDomains: ["journaling.mxrecord.io"],
+    smartHosts: ["relay.customer-archive.example"],
+    useMxRecord: false,
+    tlsSettings: "EncryptionOnly",
+    enabled: false,
+  });
+  await ex.setTransportConfig({ journalingReportNdrTo: demo.contact.address });
+  await ex.newJournalRule({
+    name: AREA1.journalRuleName,
+    journalEmailAddress: "journal@customer-archive.example",
+    scope: "Global",
+    recipient: null,
+    enabled: false,
+  });
+  sim().setConsented(tenantId, false);
+}
+
 const PAIRS: [Mode, Mode][] = [
   ["split", "us"],
   ["us", "split"],
@@ -233,33 +260,34 @@ describe("a change of owner moves the service's objects with the binding", () =>
     expect(state(tenantId)).toEqual(before);
   });
 
+  it("B offboarding before its onboarding converged still gives the customer's values back", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    await customerObjects(tenantId);
+    const before = state(tenantId);
+    await onboardThroughLink(a.apiKey, body(tenantId, slugA, "us", true, "a"));
+    // B (no gateway) fails at journal-rules: the customer's rule still journals to A's account,
+    // the customer's connector still sends to the provider.
+    sim().failNext(tenantId, "Set-JournalRule", { kind: "error", status: 400, message: "refused" }, 1);
+    const posted = await rt.call("POST", "/v1/tenants", {
+      key: b.apiKey,
+      body: body(tenantId, slugB, "us", false, "b"),
+    });
+    await rt.consent(posted.body.consentUrl);
+    const failed = await waitFor(b.apiKey, tenantId, ["succeeded", "failed"]);
+    expect(failed.status).toBe("failed");
+    expect(state(tenantId).journalRules[0]?.journalEmailAddress.toLowerCase()).toBe(address("us", slugA));
+
+    await offboard(b.apiKey, tenantId);
+    expect(state(tenantId)).toEqual(before);
+  });
+
   it("the customer's own rule and connector, adopted by A, get the customer's values back, never A's", async () => {
     const tenantId = randomUUID();
     const short = tenantId.slice(0, 8);
     const [slugA, slugB] = [`a-${short}`, `b-${short}`];
-    const demo = sim().demo(tenantId);
-    // The customer's own objects of the service's names, set up by hand before any partner.
-    sim().setConsented(tenantId, true);
-    const ex = rt.runtime.m365.tenant(tenantId).exchange;
-    await ex.newOutboundConnector({
-      name: AREA1.connectorName,
-      comment: "set up by hand",
-      connectorType: "Partner",
-      recipientDomains: ["journaling.mxrecord.io"],
-      smartHosts: ["relay.customer-archive.example"],
-      useMxRecord: false,
-      tlsSettings: "EncryptionOnly",
-      enabled: false,
-    });
-    await ex.setTransportConfig({ journalingReportNdrTo: demo.contact.address });
-    await ex.newJournalRule({
-      name: AREA1.journalRuleName,
-      journalEmailAddress: "journal@customer-archive.example",
-      scope: "Global",
-      recipient: null,
-      enabled: false,
-    });
-    sim().setConsented(tenantId, false);
+    await customerObjects(tenantId);
     const before = state(tenantId);
 
     await onboardThroughLink(a.apiKey, body(tenantId, slugA, "us", true, "a"));

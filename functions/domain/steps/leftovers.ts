@@ -199,7 +199,7 @@ export async function removeLeftMemberships(ctx: StepContext): Promise<string[]>
   return changes;
 }
 
-function journalsToProvider(profile: ProviderProfile, rule: JournalRule): boolean {
+export function journalsToProvider(profile: ProviderProfile, rule: JournalRule): boolean {
   const domains = regionsOf("split").map((r) =>
     (profile.regions[r].journalAddressTemplate.split("@").pop() ?? "").toLowerCase(),
   );
@@ -207,11 +207,11 @@ function journalsToProvider(profile: ProviderProfile, rule: JournalRule): boolea
   return domains.includes(domain);
 }
 
-function sendsToProvider(profile: ProviderProfile, connector: OutboundConnector): boolean {
+export function sendsToProvider(profile: ProviderProfile, connector: OutboundConnector): boolean {
   return regionsOf("split").some((r) => sameSet(connector.smartHosts, profile.regions[r].smartHosts));
 }
 
-function ruleRestore(
+export function ruleRestore(
   current: JournalRule,
   previous: RuleValues,
 ): { changes: Partial<Omit<RuleValues, "name" | "enabled">>; disable: boolean } {
@@ -223,7 +223,7 @@ function ruleRestore(
   return { changes, disable: current.enabled && !previous.enabled };
 }
 
-function connectorRestore(
+export function connectorRestore(
   current: OutboundConnector,
   previous: ConnectorValues,
 ): Partial<OutboundConnectorSpec> & { isValidated?: boolean } {
