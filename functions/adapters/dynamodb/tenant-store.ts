@@ -25,7 +25,8 @@ import { GroupParts } from "./group-parts.ts";
 import { Memberships } from "./memberships.ts";
 import { PartnerRecords } from "./partners.ts";
 import type { TableContext } from "./query.ts";
-import { type RegisterOptions, TenantRecords } from "./tenants.ts";
+import type { RegisterOptions } from "./tenant-item.ts";
+import { TenantRecords } from "./tenants.ts";
 
 export { createDocumentClient, createDynamoClient } from "./client.ts";
 

@@ -39,8 +39,10 @@ import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 import {
   type OutboxEntry,
   OWNED_ATTRIBUTES,
+  type RegisterOptions,
   readTenantItem,
   recordIncarnation,
+  SERVICE_KNOWLEDGE,
   type StoredStep,
   type TenantItem,
   toStoredTenant,
@@ -61,28 +63,6 @@ export interface TenantRecordsOptions {
   /** An offboarded tenant's item and group parts expire this long after offboarding (TTL). */
   offboardedRetentionDays: number;
 }
-
-/** How a registration treats the record it replaces. */
-export interface RegisterOptions {
-  /**
-   * A change of owner: replaces the previous owner's record, ended `offboarded` at this `run`
-   * (else ConflictError), and keeps what the service knows of the tenant (objects it created,
-   * memberships it added, adopted objects' values from before the service, the NDR address
-   * found before onboarding), so that the new owner's onboarding converges them and its
-   * offboarding removes or restores them.
-   */
-  takeOver?: { run: number };
-}
-
-/** Attributes a change of owner carries over to the new record (memberships are items of their own). */
-const SERVICE_KNOWLEDGE = [
-  ...Object.values(OWNED_ATTRIBUTES),
-  "adopted",
-  "ownedMembers",
-  "previousNdrTo",
-  "customizationEnabledAt",
-  "ndrAddressSet",
-];
 
 export class TenantRecords {
   readonly #ctx: TableContext;
