@@ -4,7 +4,7 @@
  * reserves the slugs of tenants bound before this rule, against dynalite.
  */
 import { randomUUID } from "node:crypto";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CustomerNames, reserveBoundCustomerNames } from "../functions/adapters/dynamodb/customer-names.ts";
 import { freshTable } from "./support/dynamodb.ts";
@@ -208,5 +208,31 @@ describe("the migration from claim-time reservations", () => {
     expect(await names.reserve("legacy", legacyOnly, "p_other", now)).toBe(true);
     // Idempotent.
     expect((await reserveBoundCustomerNames(ctx, now)).reserved).toBe(1);
+  });
+
+  it("a slug whose tenant's record expired (TTL) is free for another partner", async () => {
+    const table = await freshTable();
+    const ctx = { client: table.docClient, table: table.tableName };
+    const names = new CustomerNames(ctx);
+    const now = new Date().toISOString();
+    const tenantId = randomUUID();
+    await table.store.registerTenant(
+      "p_a",
+      {
+        tenantId,
+        customerName: "fabrikam",
+        region: "us",
+        outboundGateway: false,
+        ndrAddress: "x@contoso.example",
+      },
+      now,
+    );
+    expect(await names.reserve("fabrikam", tenantId, "p_a", now)).toBe(true);
+    expect(await names.reserve("fabrikam", randomUUID(), "p_b", now)).toBe(false);
+    // DynamoDB's TTL removes the record.
+    await table.docClient.send(
+      new DeleteCommand({ TableName: table.tableName, Key: { pk: `TENANT#${tenantId}`, sk: "TENANT" } }),
+    );
+    expect(await names.reserve("fabrikam", randomUUID(), "p_b", now)).toBe(true);
   });
 });
