@@ -51,9 +51,15 @@ async function moveTenant(
 ): Promise<StoredTenant | "changed" | "lost"> {
   const { store, claims, now } = deps;
   const { tenantId } = current.tenant;
-  // An owner that offboarded by itself left nothing of the service's: a fresh registration.
   if (current.tenant.status === "offboarded") {
     await claims.putFormerRecord(current.tenant, now());
+    // Ended by a move whose registration did not happen (a crash in between): take it over now.
+    if (current.tenant.error?.code === TENANT_MOVED.code) {
+      return registerOrLose(() =>
+        store.registerTenant(partnerId, request, now(), { takeOver: { run: current.internals.run } }),
+      );
+    }
+    // An owner that offboarded by itself left nothing of the service's: a fresh registration.
     return registerOrLose(() => store.registerTenant(partnerId, request, now()));
   }
   let ended: StoredTenant;
