@@ -80,7 +80,7 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
     const current = await exchange.getJournalRule(name);
     const changes =
       current && journalsToProvider(profile, current) ? ruleRestore(current, previous) : undefined;
-    if (current && changes) {
+    if (current && changes && (Object.keys(changes.changes).length > 0 || changes.disable)) {
       add(
         { kind: "restore-journal-rule", name, identity: current.identity, ...changes },
         `journal rule "${name}"`,
@@ -116,7 +116,7 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
     const current = await exchange.getOutboundConnector(name);
     const changes =
       current && sendsToProvider(profile, current) ? connectorRestore(current, previous) : undefined;
-    if (current && changes) {
+    if (current && changes && Object.keys(changes).length > 0) {
       add(
         { kind: "restore-connector", name, identity: current.identity, changes },
         `connector "${name}"`,
