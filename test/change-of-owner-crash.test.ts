@@ -80,6 +80,14 @@ describe("a change of owner interrupted after the previous record ended", () => 
       now(),
     );
 
+    // A asks again meanwhile: a claim, not a fresh registration over what the service owns.
+    const again = await t.call("POST", "/v1/tenants", {
+      key: a.key,
+      body: onboardingBody(tenantId, { customerName: `a-${tenantId.slice(0, 8)}` }),
+    });
+    expect(again.body.status).toBe("awaiting_consent");
+    expect((await t.store.getTenant(tenantId))?.internals.owned.journalRules).toHaveLength(1);
+
     expect((await bind(b.partnerId)).status).toBe(202);
     const moved = await t.store.getTenant(tenantId);
     expect(moved?.tenant.partnerId).toBe(b.partnerId);

@@ -18,7 +18,7 @@ import {
   type StoredClaim,
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
-import { registerBound } from "./change-of-owner.ts";
+import { registerBound, TENANT_MOVED } from "./change-of-owner.ts";
 import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./consent-flow.ts";
 import { type WorkflowEngine, type WorkflowKind, workflowInput } from "./engine.ts";
 import {
@@ -160,7 +160,8 @@ export class OnboardingService {
       // Not bound to it (new, unconsented, or another partner's): a claim waits for consent, and
       // reserves nothing (its customerName is reserved at binding).
       const own = await this.#store.getTenant(request.tenantId, { partnerId });
-      if (!own) {
+      // A record ended by a move (not replaced yet after a crash) is no longer this partner's.
+      if (!own || own.tenant.error?.code === TENANT_MOVED.code) {
         const claim = await binding.claims.putClaim(partnerId, request, this.#now());
         return this.#present(claimView(claim, this.#clock()));
       }
