@@ -3,13 +3,16 @@
  * the real local runtime (claims, consents through the simulator's Entra), and the migration that
  * reserves the slugs of tenants bound before this rule, against dynalite.
  */
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CustomerNames, reserveBoundCustomerNames } from "../functions/adapters/dynamodb/customer-names.ts";
 import { freshTable } from "./support/dynamodb.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
+const run = promisify(execFile);
 let rt: TestRuntime;
 let a: { partnerId: string; apiKey: string };
 let b: { partnerId: string; apiKey: string };
@@ -208,6 +211,17 @@ describe("the migration from claim-time reservations", () => {
     expect(await names.reserve("legacy", legacyOnly, "p_other", now)).toBe(true);
     // Idempotent.
     expect((await reserveBoundCustomerNames(ctx, now)).reserved).toBe(1);
+    // The one-off for a deployed table does the same, from the command line.
+    const { stdout } = await run(process.execPath, ["infra/tools/reserve-customer-names.ts"], {
+      env: {
+        ...process.env,
+        TABLE_NAME: table.tableName,
+        DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
+        AWS_REGION: "us-east-1",
+      },
+    });
+    expect(stdout).toContain("1 bound tenants hold their customerName.");
+    expect(stdout).toContain(`not reserved (an older tenant holds it): ${newer} shared`);
   });
 
   it("a slug whose tenant's record expired (TTL) is free for another partner", async () => {
