@@ -157,15 +157,14 @@ export class OnboardingService {
     const binding = this.#binding;
     if (binding) {
       // Bound to this partner (also an offboarded one it may onboard again): registered as ever.
-      // Not bound to it (new, unconsented, or another partner's): a claim waits for consent, and
-      // reserves nothing (its customerName is reserved at binding).
+      // Not bound to it (new, unconsented, another partner's, or ended by a move): a claim waits
+      // for consent, and reserves nothing (its customerName is reserved at binding).
       const own = await this.#store.getTenant(request.tenantId, { partnerId });
-      // A record ended by a move (not replaced yet after a crash) is no longer this partner's.
       if (!own || own.tenant.error?.code === TENANT_MOVED.code) {
         const claim = await binding.claims.putClaim(partnerId, request, this.#now());
         return this.#present(claimView(claim, this.#clock()));
       }
-      await this.#reserveCustomerName(binding.claims, request.customerName, request.tenantId, partnerId);
+      await this.#reserveCustomerName(request.customerName, { ...request, partnerId });
     }
     let stored: StoredTenant;
     try {
@@ -260,11 +259,6 @@ export class OnboardingService {
   async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
     const visible = await this.#resolve(principal, tenantId, { groups: true });
     if (visible.kind === "claim") return this.#correctClaim(visible.claim, correction);
-    if (this.#binding && correction.customerName !== undefined) {
-      // A bound tenant's new slug is reserved for it; its old one is free once the change is stored.
-      const owner = visible.stored.tenant.partnerId;
-      await this.#reserveCustomerName(this.#binding.claims, correction.customerName, tenantId, owner);
-    }
     const current = await this.#settled(visible.stored);
     const { tenant } = current;
     // onDrift alone changes nothing in the tenant: also settable on an onboarded tenant.
@@ -279,6 +273,8 @@ export class OnboardingService {
         `Only allowed when region is split (this tenant is ${tenant.region}).`,
       );
     }
+    // A bound tenant's new slug is reserved for it; its old one is free once the change is stored.
+    if (correction.customerName) await this.#reserveCustomerName(correction.customerName, tenant);
     const changed = (Object.keys(STEPS_USING_FIELD) as (keyof TenantCorrection)[]).filter(
       (field) =>
         correction[field] !== undefined &&
@@ -567,12 +563,14 @@ export class OnboardingService {
 
   /** For a tenant bound to the caller only: a claim reserves nothing and learns nothing. */
   async #reserveCustomerName(
-    claims: ClaimStore,
     customerName: string,
-    tenantId: string,
-    partnerId: string,
+    bound: { tenantId: string; partnerId: string },
   ): Promise<void> {
-    if (!(await claims.reserveCustomerName(customerName, tenantId, partnerId, this.#now()))) {
+    const claims = this.#binding?.claims;
+    if (
+      claims &&
+      !(await claims.reserveCustomerName(customerName, bound.tenantId, bound.partnerId, this.#now()))
+    ) {
       throw new ConflictError(
         `customerName ${customerName} is the account of another partner's customer tenant (${CUSTOMER_NAME_TAKEN.code}); choose another.`,
       );
