@@ -111,6 +111,25 @@ describe("customerName is reserved at binding", () => {
     expect((await waitFor(b.apiKey, other, ["succeeded", "failed"])).status).toBe("succeeded");
   });
 
+  it("a tenant bound to you cannot be corrected to a slug another partner's bound tenant holds (409)", async () => {
+    const held = slug();
+    expect((await claimAndConsent(a.apiKey, randomUUID(), held)).status).toBe("succeeded");
+    const tenantId = randomUUID();
+    sim().failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message: "quota" }, 1);
+    expect((await claimAndConsent(b.apiKey, tenantId, slug())).status).toBe("failed");
+    const taken = await rt.call("PATCH", `/v1/tenants/${tenantId}`, {
+      key: b.apiKey,
+      body: { customerName: held },
+    });
+    expect(taken.status).toBe(409);
+    expect(taken.body.detail).toContain("CUSTOMER_NAME_TAKEN");
+    const fresh = await rt.call("PATCH", `/v1/tenants/${tenantId}`, {
+      key: b.apiKey,
+      body: { customerName: slug() },
+    });
+    expect(fresh.status).toBe(200);
+  });
+
   it("the oracle is gone: a POST or PATCH with a slug another partner's bound tenant holds looks like any other", async () => {
     const held = slug();
     expect((await claimAndConsent(b.apiKey, randomUUID(), held)).status).toBe("succeeded");
