@@ -236,6 +236,37 @@ describe("a change of owner moves the service's objects with the binding", () =>
     expect(state(tenantId)).toEqual(before);
   });
 
+  it("with approval required, B's plan shows what goes, and the approved plan converges the tenant", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    await onboardThroughLink(a.apiKey, body(tenantId, slugA, "split", true, "a"));
+    const posted = await rt.call("POST", "/v1/tenants", {
+      key: b.apiKey,
+      body: { ...body(tenantId, slugB, "us", true, "b"), approval: "required" },
+    });
+    await rt.consent(posted.body.consentUrl);
+    const waiting = await waitFor(b.apiKey, tenantId, ["awaiting_approval", "failed", "succeeded"]);
+    expect(waiting.status).toBe("awaiting_approval");
+    const cmdlets = waiting.plan.map((w: Json) => `${w.cmdlet} ${w.parameters.Identity ?? ""}`.trim());
+    expect(cmdlets).toEqual(
+      expect.arrayContaining([
+        `Remove-JournalRule ${AREA1.journalRuleName} (EU)`,
+        `Remove-JournalRule ${AREA1.journalRuleName} (US)`,
+        "Remove-DistributionGroup Journal EU a",
+        "Remove-DistributionGroup Journal US a",
+        `Remove-OutboundConnector ${AREA1.connectorName} (EU)`,
+      ]),
+    );
+    // Nothing was written before the approval: A's rules are as they were.
+    expect(state(tenantId).journalRules).toHaveLength(2);
+    expect((await rt.call("POST", `/v1/tenants/${tenantId}/approve`, { key: b.apiKey })).status).toBe(202);
+    expect((await waitFor(b.apiKey, tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(
+      "succeeded",
+    );
+    expectOnlyB(tenantId, "us", true, slugA, slugB, "b");
+  });
+
   it("memberships A added to the customer's own group are removed when B uses no groups", async () => {
     const tenantId = randomUUID();
     const short = tenantId.slice(0, 8);
