@@ -267,25 +267,6 @@ describe("binding by consent", () => {
     expect((await get(a.apiKey, tenantId)).status).toBe("awaiting_consent");
   });
 
-  it("(d) a customerName another partner uses is a 409", async () => {
-    const a = await rt.createPartner("a");
-    const b = await rt.createPartner("b");
-    const slug = `shared-${randomUUID().slice(0, 8)}`;
-    expect((await post(a.apiKey, randomUUID(), slug)).status).toBe(202);
-    expect((await post(a.apiKey, randomUUID(), slug)).status).toBe(202);
-    const taken = await post(b.apiKey, randomUUID(), slug);
-    expect(taken.status).toBe(409);
-    expect(taken.body.detail).toContain("customerName");
-    // Nor by PATCH.
-    const other = randomUUID();
-    await post(b.apiKey, other, `b-${other.slice(0, 8)}`);
-    const patched = await rt.call("PATCH", `/v1/tenants/${other}`, {
-      key: b.apiKey,
-      body: { customerName: slug },
-    });
-    expect(patched.status).toBe(409);
-  });
-
   it("(e) ops bind a tenant by hand, recorded in its history", async () => {
     const a = await rt.createPartner("a");
     const tenantId = randomUUID();

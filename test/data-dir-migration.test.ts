@@ -107,6 +107,14 @@ describe("a DATA_DIR of the previous release", () => {
     const partner = await rt.createPartner("New partner");
     const fresh = await rt.onboard(partner.apiKey);
     expect((await rt.waitFor(fresh, ["succeeded", "failed"])).status).toBe("succeeded");
+    // That release reserved customerName at claim time: the start reserved the bound tenant's.
+    const taken = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+    const claim = await rt.call("POST", "/v1/tenants", {
+      key: partner.apiKey,
+      body: { tenantId: taken, customerName: "oldus", region: "us", ndrAddress: "admin@example.com" },
+    });
+    expect((await rt.consent(claim.body.consentUrl)).status).toBe(400);
+    expect((await rt.waitFor(taken, ["failed"])).error?.code).toBe("CUSTOMER_NAME_TAKEN");
   });
 
   it("a rebuild interrupted at any point is finished at the next start, every item kept", async () => {

@@ -270,7 +270,7 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Register a tenant and start onboarding",
     description:
-      "Answers 202 with the tenant (status `queued`); progress is reported by webhook and on the tenant resource.",
+      "Answers 202 with the tenant (status `queued`); progress is reported by webhook and on the tenant resource. A tenant not bound to you yet answers `awaiting_consent` with its `consentUrl`; its `customerName` is reserved only when the customer's admin consents (a slug of another partner's bound tenant then fails it with `CUSTOMER_NAME_TAKEN`).",
     access: ["partner"],
     body: OnboardingRequestBody,
     idempotent: true,
@@ -489,7 +489,7 @@ export const routes: readonly Route[] = [
         await services.onboarding.bind(body.partnerId, params.tenantId, "ops").then((outcome) => {
           if (outcome.kind !== "bound" && outcome.kind !== "already-bound") {
             throw new ConflictError(
-              `Partner ${body.partnerId} has no open claim on tenant ${params.tenantId} to bind.`,
+              `Partner ${body.partnerId} has no open claim on tenant ${params.tenantId} to bind (or the claim failed: read its error).`,
             );
           }
         });

@@ -16,8 +16,11 @@
  *   30 days;
  * - the first consent completed through a partner's URL binds the tenant to that partner and
  *   starts its onboarding; the other open claims end `failed` TENANT_BOUND_ELSEWHERE. When the
- *   tenant was bound to another partner, that partner's record is kept, `offboarded`, as its
- *   own claim-like record (nothing is done in the customer's tenant).
+ *   tenant was bound to another partner, that partner's record is kept, `offboarded` with
+ *   TENANT_MOVED, as its own claim-like record, and the new record takes over what the service
+ *   owns in the tenant (`change-of-owner.ts`);
+ * - `customerName` is reserved at binding, never by a claim (CUSTOMER_NAME_TAKEN when another
+ *   partner's bound tenant holds it).
  *
  * Pure rules and ports; the DynamoDB adapter is `adapters/dynamodb/claim-store.ts`, the HTTP
  * side `api/consent.ts`.
@@ -37,6 +40,12 @@ export const TENANT_BOUND_ELSEWHERE: ErrorInfo = {
   code: "TENANT_BOUND_ELSEWHERE",
   message:
     "The customer's admin connected this tenant to another provider; nothing was changed in the tenant. Contact the customer if this is unexpected.",
+};
+
+export const CUSTOMER_NAME_TAKEN: ErrorInfo = {
+  code: "CUSTOMER_NAME_TAKEN",
+  message:
+    "The customer's admin consented, but the customerName is the account of another provider's customer tenant; nothing was changed in the tenant. Correct customerName (PATCH), then retry for a new consentUrl.",
 };
 
 export const CLAIM_EXPIRED: ErrorInfo = {
@@ -92,10 +101,17 @@ export interface ClaimStore {
   /** Keeps a previous owner's record, `offboarded`, readable by that partner. */
   putFormerRecord(tenant: Tenant, now: string): Promise<void>;
   /**
-   * Reserves `customerName` for the partner: true when it is the partner's (newly or already),
-   * false when another partner holds it.
+   * Reserves `customerName` for a partner's bound tenant (at binding, never for a claim): true
+   * when it is theirs (newly or already, also for the same tenant moving from another partner),
+   * false when another partner's bound tenant holds it. A slug whose tenants were offboarded for
+   * good, renamed, or whose records expired is free again.
    */
-  reserveCustomerName(customerName: string, partnerId: string, now: string): Promise<boolean>;
+  reserveCustomerName(
+    customerName: string,
+    tenantId: string,
+    partnerId: string,
+    now: string,
+  ): Promise<boolean>;
   /** The claim's history, a page at a time (InvalidCursorError for a cursor not issued). */
   pageClaimEvents(claim: StoredClaim, query: { limit: number; cursor?: string }): Page<TenantEvent>;
 }

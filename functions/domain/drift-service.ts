@@ -124,9 +124,18 @@ export class DriftService {
     return stored.tenant;
   }
 
+  /**
+   * The owner check comes first, on the tenant item alone: another partner's tenant costs what a
+   * tenant that does not exist costs (its groups, stored apart when large, are never read here).
+   */
   async #visible(principal: Principal, tenantId: string): Promise<StoredTenant> {
-    const stored = await this.#store.getTenant(tenantId);
-    if (!stored || (principal.role !== "ops" && stored.tenant.partnerId !== principal.partnerId)) {
+    if (principal.role !== "ops" && !principal.partnerId)
+      throw new Error("partner principal without partnerId");
+    const stored = await this.#store.getTenant(tenantId, {
+      groups: false,
+      ...(principal.role !== "ops" && { partnerId: principal.partnerId }),
+    });
+    if (!stored) {
       throw new TenantNotFoundError(`Tenant ${tenantId} was not found.`);
     }
     return stored;

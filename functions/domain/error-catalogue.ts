@@ -82,6 +82,16 @@ export const ERROR_CATALOGUE = {
     "The customer's admin completed consent through another provider's link, so the tenant is connected to that provider. Nothing was done in the tenant for this request.",
     "Check with the customer. If they choose you, `POST .../retry` issues a new `consentUrl`; once their admin consents through it, the tenant moves to you.",
   ),
+  CUSTOMER_NAME_TAKEN: tenant(
+    "after-fix",
+    "The customer's admin consented through your link, but the request's `customerName` is the provider account of another partner's customer tenant that is connected to the service. Nothing was done in the tenant. (A claim reserves no `customerName`; a tenant keeps its own when it moves between partners.)",
+    `Check the customer's account name at the provider, correct \`customerName\` with ${PATCH}, then ${RETRY} for a new \`consentUrl\` and send it to the customer's admin.`,
+  ),
+  TENANT_MOVED: tenant(
+    "no",
+    "The customer's admin connected this tenant to another provider. Your record of it ended `offboarded`: the journal rules, groups and connectors the service set up for you are now managed (re-pointed or removed) by the customer's new onboarding, and nothing keeps journaling to your account.",
+    "Nothing to do in the tenant. Check with the customer; if they choose you again, `POST /v1/tenants` issues a new `consentUrl`, and the tenant moves back once their admin consents through it.",
+  ),
   CONSENT_EXPIRED: tenant(
     "after-fix",
     "The customer's admin did not consent within 30 days of the request; nothing was done in the tenant.",

@@ -11,12 +11,14 @@ import {
   type ClaimStore,
   CONSENT_PENDING,
   type ConsentLinks,
+  CUSTOMER_NAME_TAKEN,
   claimExpired,
   claimView,
   partnerConsentUrl,
   type StoredClaim,
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
+import { registerBound, TENANT_MOVED } from "./change-of-owner.ts";
 import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./consent-flow.ts";
 import { type WorkflowEngine, type WorkflowKind, workflowInput } from "./engine.ts";
 import {
@@ -154,14 +156,15 @@ export class OnboardingService {
   async register(partnerId: string, request: OnboardingRequest): Promise<Tenant> {
     const binding = this.#binding;
     if (binding) {
-      await this.#reserveCustomerName(binding.claims, request.customerName, partnerId);
       // Bound to this partner (also an offboarded one it may onboard again): registered as ever.
-      // Not bound to it (new, unconsented, or another partner's): a claim waits for consent.
+      // Not bound to it (new, unconsented, another partner's, or ended by a move): a claim waits
+      // for consent, and reserves nothing (its customerName is reserved at binding).
       const own = await this.#store.getTenant(request.tenantId, { partnerId });
-      if (!own) {
+      if (!own || own.tenant.error?.code === TENANT_MOVED.code) {
         const claim = await binding.claims.putClaim(partnerId, request, this.#now());
         return this.#present(claimView(claim, this.#clock()));
       }
+      await this.#reserveCustomerName(request.customerName, { ...request, partnerId });
     }
     let stored: StoredTenant;
     try {
@@ -255,10 +258,6 @@ export class OnboardingService {
    */
   async correct(principal: Principal, tenantId: string, correction: TenantCorrection): Promise<Tenant> {
     const visible = await this.#resolve(principal, tenantId, { groups: true });
-    const owner = visible.kind === "claim" ? visible.claim.tenant.partnerId : visible.stored.tenant.partnerId;
-    if (this.#binding && correction.customerName !== undefined) {
-      await this.#reserveCustomerName(this.#binding.claims, correction.customerName, owner);
-    }
     if (visible.kind === "claim") return this.#correctClaim(visible.claim, correction);
     const current = await this.#settled(visible.stored);
     const { tenant } = current;
@@ -274,6 +273,8 @@ export class OnboardingService {
         `Only allowed when region is split (this tenant is ${tenant.region}).`,
       );
     }
+    // A bound tenant's new slug is reserved for it; its old one is free once the change is stored.
+    if (correction.customerName) await this.#reserveCustomerName(correction.customerName, tenant);
     const changed = (Object.keys(STEPS_USING_FIELD) as (keyof TenantCorrection)[]).filter(
       (field) =>
         correction[field] !== undefined &&
@@ -430,15 +431,15 @@ export class OnboardingService {
   /**
    * Binds the tenant to the partner whose open claim it is, and starts that partner's
    * onboarding: the first binding wins; the other open claims end `failed`
-   * TENANT_BOUND_ELSEWHERE. A tenant bound to another partner moves: that partner's record is
-   * kept, `offboarded`, readable by it (nothing is done in the customer's tenant), and the new
-   * owner's onboarding adopts what is there. A binding by ops is recorded in the tenant's
+   * TENANT_BOUND_ELSEWHERE. A tenant bound to another partner moves (`change-of-owner.ts`): that
+   * partner's record ends `offboarded`, readable by it, and the new record takes over what the
+   * service owns in the tenant. A binding by ops is recorded in the tenant's
    * history (`tenant.bound_by_ops`).
    */
   async bind(partnerId: string, tenantId: string, by: "consent" | "ops"): Promise<ConsentOutcome> {
     const claims = this.#binding?.claims;
     if (!claims) return { kind: "link-not-valid" };
-    const current = await this.#store.getTenant(tenantId);
+    const current = await this.#store.getTenant(tenantId, { groups: false });
     const claim = await claims.getClaim(tenantId, partnerId);
     const open =
       claim &&
@@ -456,37 +457,19 @@ export class OnboardingService {
       return { kind: "already-bound", tenantId };
     }
     if (!open) return { kind: "link-not-valid" };
-
-    if (current && current.tenant.partnerId !== partnerId) {
-      // The binding moves: the previous owner's record ends offboarded (no workflow, no call in
-      // the tenant); a late task of its run is refused (new run).
-      let previous = current;
-      if (current.tenant.status !== "offboarded") {
-        try {
-          ({ stored: previous } = await this.#store.transition(
-            tenantId,
-            {
-              status: "offboarded",
-              expectRun: current.internals.run,
-              newRun: true,
-              error: null,
-              consentUrl: null,
-              event: { type: "tenant.offboarding.succeeded" },
-            },
-            this.#now(),
-          ));
-        } catch (err) {
-          if (!(err instanceof ConflictError)) throw err;
-          return { kind: "link-not-valid" };
-        }
-      }
-      await claims.putFormerRecord(previous.tenant, this.#now());
+    if (!(await claims.reserveCustomerName(claim.request.customerName, tenantId, partnerId, this.#now()))) {
+      await this.#failClaim(claims, tenantId, partnerId, CUSTOMER_NAME_TAKEN);
+      return { kind: "link-not-valid" };
     }
-    let stored: StoredTenant;
-    try {
-      stored = await this.#store.registerTenant(partnerId, claim.request, this.#now());
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+
+    let stored = await registerBound(
+      { store: this.#store, claims, now: () => this.#now() },
+      current,
+      partnerId,
+      claim.request,
+    );
+    if (stored === "changed") return { kind: "link-not-valid" };
+    if (stored === "lost") {
       // Another consent bound it a moment earlier: this claim lost.
       await this.#failClaim(claims, tenantId, partnerId);
       return { kind: "link-not-valid" };
@@ -516,7 +499,12 @@ export class OnboardingService {
     return { kind: "bound", tenantId };
   }
 
-  async #failClaim(claims: ClaimStore, tenantId: string, partnerId: string): Promise<void> {
+  async #failClaim(
+    claims: ClaimStore,
+    tenantId: string,
+    partnerId: string,
+    error: ErrorInfo = TENANT_BOUND_ELSEWHERE,
+  ): Promise<void> {
     await claims
       .updateClaim(
         tenantId,
@@ -524,8 +512,8 @@ export class OnboardingService {
         {
           status: "failed",
           expectStatus: ["awaiting_consent"],
-          error: TENANT_BOUND_ELSEWHERE,
-          event: { type: "tenant.onboarding.failed", error: TENANT_BOUND_ELSEWHERE },
+          error,
+          event: { type: "tenant.onboarding.failed", error },
         },
         this.#now(),
       )
@@ -573,9 +561,19 @@ export class OnboardingService {
     return this.#present(claimView(corrected, this.#clock()));
   }
 
-  async #reserveCustomerName(claims: ClaimStore, customerName: string, partnerId: string): Promise<void> {
-    if (!(await claims.reserveCustomerName(customerName, partnerId, this.#now()))) {
-      throw new ConflictError(`customerName ${customerName} is used by another partner; choose another.`);
+  /** For a tenant bound to the caller only: a claim reserves nothing and learns nothing. */
+  async #reserveCustomerName(
+    customerName: string,
+    bound: { tenantId: string; partnerId: string },
+  ): Promise<void> {
+    const claims = this.#binding?.claims;
+    if (
+      claims &&
+      !(await claims.reserveCustomerName(customerName, bound.tenantId, bound.partnerId, this.#now()))
+    ) {
+      throw new ConflictError(
+        `customerName ${customerName} is the account of another partner's customer tenant (${CUSTOMER_NAME_TAKEN.code}); choose another.`,
+      );
     }
   }
 

@@ -190,7 +190,20 @@ export interface TenantStore {
    * Registers a tenant for a partner, status `queued`. Throws ConflictError when the tenantId
    * is registered and not `offboarded` (an offboarded one is replaced).
    */
-  registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant>;
+  registerTenant(
+    partnerId: string,
+    request: OnboardingRequest,
+    now: string,
+    options?: {
+      /**
+       * A change of owner: replaces the previous owner's record, ended `offboarded` at this run
+       * (else ConflictError), keeping what the service knows of the tenant (objects it created,
+       * memberships it added, adopted objects' values from before the service, the NDR address
+       * found before onboarding).
+       */
+      takeOver?: { run: number };
+    },
+  ): Promise<StoredTenant>;
   /**
    * One read of the tenant's own record. `groups: false` leaves out `groups` (stored apart
    * when large): what the API reads, so that a tenant costs the same with large groups. With

@@ -609,6 +609,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
       profile,
       m365: await m365For(stored, "check-access"),
       owned: stored.internals.owned,
+      adopted: stored.internals.adopted,
     };
     const differences = await findDifferences(ctx);
     const perDay = deps.startOnboarding ? (deps.remediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY) : 0;

@@ -38,7 +38,7 @@ export const TABLE_ACCESS = {
       "IDEMPOTENCY#*", // Idempotency-Key records
       "WEBHOOK#*", // the partner's endpoint (secret encrypted)
       "WEBHOOK_DELIVERIES#*", // delivery log, replay
-      "CUSTOMER#*", // customerName reservations (one partner per slug)
+      "CUSTOMER#*", // customerName reservations (one partner's bound tenants per slug)
       "SIGNIN#*", // consent sign-in states (single use, bound to a browser)
     ],
     indexes: {

@@ -17,6 +17,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
 import { DynamoClaimStore } from "../../functions/adapters/dynamodb/claim-store.ts";
 import { createDocumentClient, createDynamoClient } from "../../functions/adapters/dynamodb/client.ts";
+import { reserveCustomerNamesAtStart } from "../../functions/adapters/dynamodb/customer-names.ts";
 import { DynamoDriftDue } from "../../functions/adapters/dynamodb/drift-due.ts";
 import { backfillListKeys } from "../../functions/adapters/dynamodb/list-keys.ts";
 import { DEFAULT_TABLE_NAME } from "../../functions/adapters/dynamodb/schema.ts";
@@ -140,6 +141,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (!existsSync(listKeysDone)) {
       await backfillListKeys({ client: docClient, table: tableName });
       await writeFile(listKeysDone, `${new Date().toISOString()}\n`);
+    }
+    // State of an earlier version: customerName was reserved per partner at claim time (once).
+    const namesDone = join(dataDir, `customer-names-v2-${tableName}`);
+    if (!existsSync(namesDone)) {
+      await reserveCustomerNamesAtStart({ client: docClient, table: tableName }, logger);
+      await writeFile(namesDone, `${new Date().toISOString()}\n`);
     }
     const cursorSecret = await keptSecret(join(dataDir, "cursor-secret"), () => generateApiKey());
     // Webhooks: every event the store writes goes to the in-process dispatcher. Receivers on

@@ -5,7 +5,7 @@
  * | item | pk | sk | index keys |
  * |---|---|---|---|
  * | claim (open, failed, or a former binding) | `TENANT#<tenantId>` | `CLAIM#<partnerId>` | listed with the tenants (`tenantListKeys`, sharded by tenantId), position `<createdAt>#<tenantId>/<partnerId>` |
- * | customer name | `CUSTOMER#<customerName>` | `CUSTOMER` | |
+ * | customer name (`customer-names.ts`) | `CUSTOMER#<customerName>` | `CUSTOMER` | |
  *
  * A claim item has the tenant item's request and status attributes (so tenant lists show it
  * as is), `kind: "claim"`, `former` (a previous binding), `groupsGz` (the requested groups,
@@ -35,6 +35,7 @@ import {
   type TenantStatus,
 } from "../../domain/tenant.ts";
 import { CursorCodec } from "./cursor.ts";
+import { CustomerNames } from "./customer-names.ts";
 import { newestFirstSortKey, tenantListKeys } from "./keys.ts";
 import { isConditionFailure, queryAll, type TableContext } from "./query.ts";
 import { TABLE_KEYS } from "./schema.ts";
@@ -43,10 +44,6 @@ export const CLAIM_SK_PREFIX = "CLAIM#";
 export const claimKey = (tenantId: string, partnerId: string) => ({
   pk: `TENANT#${tenantId}`,
   sk: `${CLAIM_SK_PREFIX}${partnerId}`,
-});
-export const customerNameKey = (customerName: string) => ({
-  pk: `CUSTOMER#${customerName}`,
-  sk: "CUSTOMER",
 });
 /** Index sort-key id of a claim (`<tenantId>/<partnerId>`): tells a claim from a tenant in list cursors. */
 export const claimListId = (tenantId: string, partnerId: string) => `${tenantId}/${partnerId}`;
@@ -84,9 +81,11 @@ interface ClaimItem {
 export class DynamoClaimStore implements ClaimStore {
   readonly #ctx: TableContext;
   readonly #cursors: CursorCodec;
+  readonly #names: CustomerNames;
 
   constructor(options: { client: TableContext["client"]; tableName: string; cursorSecret?: string }) {
     this.#ctx = { client: options.client, table: options.tableName };
+    this.#names = new CustomerNames(this.#ctx);
     this.#cursors = new CursorCodec(options.cursorSecret ?? `journal-onboarding-cursor:${options.tableName}`);
   }
 
@@ -258,12 +257,17 @@ export class DynamoClaimStore implements ClaimStore {
         tenant.steps.map((s) => [s.name, { ...s, initialStatus: s.status }]),
       ) as ClaimItem["steps"],
       ...(tenant.ndrAddressKept && { ndrAddressKept: true }),
+      ...(tenant.error && { error: tenant.error }),
       createdAt: tenant.createdAt,
       updatedAt: now,
       events: [],
       claimSeq: 0,
     };
-    appendEvent(item, { type: "tenant.offboarding.succeeded" }, now);
+    appendEvent(
+      item,
+      { type: "tenant.offboarding.succeeded", ...(tenant.error && { error: tenant.error }) },
+      now,
+    );
     await this.#ctx.client.send(
       new PutCommand({
         TableName: this.#ctx.table,
@@ -275,27 +279,13 @@ export class DynamoClaimStore implements ClaimStore {
     );
   }
 
-  async reserveCustomerName(customerName: string, partnerId: string, now: string): Promise<boolean> {
-    try {
-      await this.#ctx.client.send(
-        new PutCommand({
-          TableName: this.#ctx.table,
-          Item: {
-            ...customerNameKey(customerName),
-            kind: "customerName",
-            customerName,
-            partnerId,
-            createdAt: now,
-          },
-          ConditionExpression: "attribute_not_exists(pk) OR partnerId = :p",
-          ExpressionAttributeValues: { ":p": partnerId },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return false;
-    }
+  reserveCustomerName(
+    customerName: string,
+    tenantId: string,
+    partnerId: string,
+    now: string,
+  ): Promise<boolean> {
+    return this.#names.reserve(customerName, tenantId, partnerId, now);
   }
 
   pageClaimEvents(claim: StoredClaim, query: { limit: number; cursor?: string }): Page<TenantEvent> {

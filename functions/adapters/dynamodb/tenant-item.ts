@@ -31,6 +31,28 @@ export const OWNED_ATTRIBUTES: Record<OwnedObjectKind, string> = {
   journalRules: "ownedJournalRules",
 };
 
+/** How a registration treats the record it replaces. */
+export interface RegisterOptions {
+  /**
+   * A change of owner: replaces the previous owner's record, ended `offboarded` at this `run`
+   * (else ConflictError), and keeps what the service knows of the tenant (objects it created,
+   * memberships it added, adopted objects' values from before the service, the NDR address
+   * found before onboarding), so that the new owner's onboarding converges them and its
+   * offboarding removes or restores them.
+   */
+  takeOver?: { run: number };
+}
+
+/** Attributes a change of owner carries over to the new record (memberships are items of their own). */
+export const SERVICE_KNOWLEDGE = [
+  ...Object.values(OWNED_ATTRIBUTES),
+  "adopted",
+  "ownedMembers",
+  "previousNdrTo",
+  "customizationEnabledAt",
+  "ndrAddressSet",
+];
+
 /** An event waiting in the tenant item; its sequence follows from its position (see `pendingEvents`). */
 export interface OutboxEntry {
   id: string;

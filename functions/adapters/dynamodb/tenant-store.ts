@@ -25,6 +25,7 @@ import { GroupParts } from "./group-parts.ts";
 import { Memberships } from "./memberships.ts";
 import { PartnerRecords } from "./partners.ts";
 import type { TableContext } from "./query.ts";
+import type { RegisterOptions } from "./tenant-item.ts";
 import { TenantRecords } from "./tenants.ts";
 
 export { createDocumentClient, createDynamoClient } from "./client.ts";
@@ -114,8 +115,13 @@ export class DynamoTenantStore implements TenantStore {
 
   // ---- tenants -------------------------------------------------------------------------
 
-  registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant> {
-    return this.#tenants.registerTenant(partnerId, request, now);
+  registerTenant(
+    partnerId: string,
+    request: OnboardingRequest,
+    now: string,
+    options?: RegisterOptions,
+  ): Promise<StoredTenant> {
+    return this.#tenants.registerTenant(partnerId, request, now, options);
   }
 
   getTenant(

@@ -39,8 +39,10 @@ import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
 import {
   type OutboxEntry,
   OWNED_ATTRIBUTES,
+  type RegisterOptions,
   readTenantItem,
   recordIncarnation,
+  SERVICE_KNOWLEDGE,
   type StoredStep,
   type TenantItem,
   toStoredTenant,
@@ -90,7 +92,13 @@ export class TenantRecords {
    * execution names and event items never repeat; the new registration's events start after
    * the old ones and the old ones are not listed.
    */
-  async registerTenant(partnerId: string, request: OnboardingRequest, now: string): Promise<StoredTenant> {
+  async registerTenant(
+    partnerId: string,
+    request: OnboardingRequest,
+    now: string,
+    options: RegisterOptions = {},
+  ): Promise<StoredTenant> {
+    const takeOver = options.takeOver;
     const { tenantId } = request;
     const registrationId = randomUUID();
     // Event items outlive an expired tenant item: continue after their sequences.
@@ -113,12 +121,13 @@ export class TenantRecords {
       ndrAddress: request.ndrAddress,
       status: "queued",
       steps,
-      adopted: { connectors: {}, journalRules: {} },
       createdAt: now,
       updatedAt: now,
       lastChangeId: registrationId,
       ...tenantListKeys(partnerId, tenantId, newestFirstSortKey(now, tenantId)),
     };
+    // A change of owner keeps what the service knows of the tenant (see `RegisterOptions`).
+    if (!takeOver) fields["adopted"] = { connectors: {}, journalRules: {} };
     if (groupsParts) fields["groupsParts"] = groupsParts;
     else if (request.groups) fields["groups"] = request.groups;
     if (request.onDrift) fields["onDrift"] = request.onDrift;
@@ -147,7 +156,8 @@ export class TenantRecords {
       ...DRIFT_DUE_ATTRIBUTES,
       ...Object.values(OWNED_ATTRIBUTES),
     ];
-    for (const name of removed) if (!(name in fields)) u.remove(u.path(name));
+    const kept = new Set<string>(takeOver ? SERVICE_KNOWLEDGE : []);
+    for (const name of removed) if (!(name in fields) && !kept.has(name)) u.remove(u.path(name));
     const run = u.path("run");
     const seq = u.path("seq");
     u.set(run, `if_not_exists(${run}, ${u.value(0)}) + ${u.value(1)}`);
@@ -155,9 +165,13 @@ export class TenantRecords {
     u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(floor)}) + ${u.value(1)}`);
     // Events of the previous registration are flushed first: their items belong to that partner.
     const outbox = u.path("outbox");
+    const replaceable =
+      `${u.path("status")} = ${u.value("offboarded")} AND ` +
+      `(attribute_not_exists(${outbox}) OR size(${outbox}) = ${u.value(0)})`;
     u.condition(
-      `attribute_not_exists(${u.path("pk")}) OR (${u.path("status")} = ${u.value("offboarded")} AND ` +
-        `(attribute_not_exists(${outbox}) OR size(${outbox}) = ${u.value(0)}))`,
+      takeOver
+        ? `${replaceable} AND ${run} = ${u.value(takeOver.run)}`
+        : `attribute_not_exists(${u.path("pk")}) OR (${replaceable})`,
     );
 
     for (let attempt = 0; ; attempt++) {

@@ -47,7 +47,8 @@ export interface StepContext {
 }
 
 /** What a step's read-only comparison needs: no way to write, in the tenant or in the store. */
-export type DiffContext = Pick<StepContext, "request" | "profile" | "m365" | "owned">;
+export type DiffContext = Pick<StepContext, "request" | "profile" | "m365" | "owned"> &
+  Partial<Pick<StepContext, "adopted">>;
 
 /** What a step did: counted by the tests and the benchmarks, shown in logs. */
 export interface StepOutcome {

@@ -76,7 +76,27 @@ export type StepAction =
       identity: string;
       changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>;
     }
-  | { kind: "enable-journal-rule"; name: string; identity: string };
+  | { kind: "enable-journal-rule"; name: string; identity: string }
+  // Objects the request no longer uses (steps/leftovers.ts), applied in order.
+  | { kind: "remove-journal-rule"; name: string; identity: string }
+  | {
+      kind: "restore-journal-rule";
+      name: string;
+      identity: string;
+      changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>;
+      disable: boolean;
+    }
+  | { kind: "remove-group"; name: string; identity: string }
+  | { kind: "remove-connector"; name: string; identity: string }
+  | {
+      kind: "restore-connector";
+      name: string;
+      identity: string;
+      changes: Partial<OutboundConnectorSpec> & { isValidated?: boolean };
+    }
+  /** Bookkeeping only: the object is gone already. */
+  | { kind: "forget-owned"; ownedKind: "connectors" | "groups" | "journalRules"; name: string }
+  | { kind: "forget-adopted"; adoptKind: "connectors" | "journalRules"; name: string };
 
 /** What one step's comparison found. */
 export interface StepDiff {
@@ -174,6 +194,34 @@ export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "r
       ];
     case "enable-journal-rule":
       return [{ cmdlet: "Enable-JournalRule", parameters: { Identity: action.name } }];
+    case "remove-journal-rule":
+      return [{ cmdlet: "Remove-JournalRule", parameters: { Identity: action.name } }];
+    case "restore-journal-rule":
+      return [
+        ...(Object.keys(action.changes).length > 0
+          ? [
+              {
+                cmdlet: "Set-JournalRule",
+                parameters: { Identity: action.name, ...journalRuleParameters(action.changes) },
+              },
+            ]
+          : []),
+        ...(action.disable ? [{ cmdlet: "Disable-JournalRule", parameters: { Identity: action.name } }] : []),
+      ];
+    case "remove-group":
+      return [{ cmdlet: "Remove-DistributionGroup", parameters: { Identity: action.name } }];
+    case "remove-connector":
+      return [{ cmdlet: "Remove-OutboundConnector", parameters: { Identity: action.name } }];
+    case "restore-connector":
+      return [
+        {
+          cmdlet: "Set-OutboundConnector",
+          parameters: { Identity: action.name, ...connectorParameters(action.changes) },
+        },
+      ];
+    case "forget-owned":
+    case "forget-adopted":
+      return [];
   }
 }
 

@@ -4,8 +4,8 @@ import { applyConnectorDiff, applyValidationDiff, diffConnectors, diffValidation
 import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 import type { StepDiff } from "./diff.ts";
 import { applyGroupsDiff, diffGroups } from "./groups.ts";
-import { applyJournalRulesDiff, diffJournalRules } from "./journal-rules.ts";
 import { applyJournalSettingsDiff, diffJournalSettings } from "./journal-settings.ts";
+import { applyJournalRulesAndLeftovers, diffJournalRulesAndLeftovers } from "./leftovers.ts";
 
 export type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 export type { Difference, PlannedWrite, StepDiff } from "./diff.ts";
@@ -17,7 +17,7 @@ export const DIFFS: Readonly<Record<StepName, (ctx: DiffContext) => Promise<Step
   "validate-connector": diffValidation,
   "journal-settings": diffJournalSettings,
   groups: diffGroups,
-  "journal-rules": diffJournalRules,
+  "journal-rules": diffJournalRulesAndLeftovers,
 };
 
 /** Each step's writes for a diff (check-access writes nothing). */
@@ -28,5 +28,5 @@ export const APPLIES: Readonly<Record<StepName, (ctx: StepContext, diff: StepDif
     "validate-connector": applyValidationDiff,
     "journal-settings": applyJournalSettingsDiff,
     groups: applyGroupsDiff,
-    "journal-rules": applyJournalRulesDiff,
+    "journal-rules": applyJournalRulesAndLeftovers,
   };

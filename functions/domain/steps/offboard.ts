@@ -6,6 +6,7 @@ import type { OffboardingStepName } from "../tenant.ts";
 import { desiredConnectors } from "./connector.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
 import { parseMembership } from "./groups.ts";
+import { connectorRestore, journalsToProvider, ruleRestore, sendsToProvider } from "./leftovers.ts";
 
 export type OffboardPart = OffboardingStepName;
 
@@ -97,6 +98,13 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
       if (Object.keys(back).length > 0) await exchange.setJournalRule(current.identity, back);
       if (current.enabled && !previous.enabled) await exchange.disableJournalRule(current.identity);
       changes.push(`restored journal rule ${name}`);
+    } else if (current && journalsToProvider(ctx.profile, current)) {
+      // Taken over from a previous owner and not converged yet (or of a mode this request does
+      // not use): it journals to the provider, so the customer's values come back whole.
+      const back = ruleRestore(current, previous);
+      if (Object.keys(back.changes).length > 0) await exchange.setJournalRule(current.identity, back.changes);
+      if (back.disable) await exchange.disableJournalRule(current.identity);
+      changes.push(`restored journal rule ${name}`);
     }
     await ctx.release("journalRules", name);
   }
@@ -185,6 +193,14 @@ async function removeConnectors(ctx: OffboardContext): Promise<StepOutcome> {
         sameSet(current.recipientDomains, ours.recipientDomains) &&
         sameSet(current.smartHosts, ours.smartHosts);
       if (stillOurs && current.isValidated !== previous.isValidated) back.isValidated = previous.isValidated;
+      if (Object.keys(back).length > 0) {
+        await exchange.setOutboundConnector(current.identity, back);
+        changes.push(`restored connector ${name}: ${Object.keys(back).join(", ")}`);
+      }
+    } else if (current && sendsToProvider(ctx.profile, current)) {
+      // One this request does not use (a previous owner's gateway) that still sends to the
+      // provider: the customer's values come back whole.
+      const back = connectorRestore(current, previous);
       if (Object.keys(back).length > 0) {
         await exchange.setOutboundConnector(current.identity, back);
         changes.push(`restored connector ${name}: ${Object.keys(back).join(", ")}`);
