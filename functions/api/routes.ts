@@ -383,6 +383,7 @@ export const routes: readonly Route[] = [
             outcome: c.outcome,
             ...(c.errorCode !== undefined && { errorCode: c.errorCode }),
             requestedBy: c.requestedBy,
+            actor: c.actor ?? "service",
           })),
           ...(page.nextCursor && { nextCursor: page.nextCursor }),
         },
@@ -585,6 +586,7 @@ export const routes: readonly Route[] = [
         ...(query.code !== undefined && { code: query.code }),
         ...(query.error !== undefined && { error: query.error }),
         ...(query.error_description !== undefined && { errorDescription: query.error_description }),
+        ...(query.least_privilege !== undefined && { leastPrivilege: query.least_privilege }),
       });
       return consentResponse(outcome);
     },

@@ -1,0 +1,94 @@
+/**
+ * The least-privilege setup as the consent callback runs it: right after the tenant is bound and
+ * before its onboarding starts, with the customer's admin's own access (their sign-in), every
+ * write recorded in the tenant's audit trail as made by the admin (`actor: customer-admin`).
+ * Whatever the outcome, the onboarding then starts as usual: when the app's role group is not
+ * complete, check-access finds the missing roles and the tenant waits in `awaiting_permissions`
+ * with the script.
+ */
+import { randomUUID } from "node:crypto";
+import type { ChangeLogStore } from "./change-log.ts";
+import { toErrorInfo } from "./errors.ts";
+import {
+  type AdminCmdletRunner,
+  type LeastPrivilegeOutcome,
+  setUpLeastPrivilege,
+} from "./least-privilege-setup.ts";
+import type { Json } from "./steps/diff.ts";
+import type { StoredTenant } from "./store.ts";
+
+/**
+ * What the admin's sign-in hands over for the setup: a runner of cmdlets as the admin (their
+ * delegated token stays inside it) and the app's service principal in the tenant.
+ */
+export interface AdminExchangeAccess {
+  run: AdminCmdletRunner;
+  servicePrincipalId: string;
+}
+
+/**
+ * The admin's choice on the consent page: `setup` (the default: the sign-in also asks for
+ * Exchange, and the setup runs) or `script` (the admin will run the permissions script).
+ */
+export type LeastPrivilegeChoice = "setup" | "script";
+
+/** What the page tells the admin about the setup. */
+export type SetupSummary = "done" | "hydration-pending" | "failed" | "declined";
+
+export interface ConsentSetupContext {
+  access: AdminExchangeAccess;
+  appId: string;
+  tenant: StoredTenant;
+  changeLog?: ChangeLogStore;
+  now: () => string;
+}
+
+/** Runs the setup as the admin, recording each write; never throws. */
+export async function setUpAtConsent(ctx: ConsentSetupContext): Promise<LeastPrivilegeOutcome> {
+  const { tenant } = ctx.tenant;
+  const record = async (
+    cmdlet: string,
+    parameters: Record<string, unknown>,
+    outcome: "ok" | "error",
+    errorCode?: string,
+  ) => {
+    try {
+      await ctx.changeLog?.record({
+        changeId: randomUUID(),
+        tenantId: tenant.tenantId,
+        at: ctx.now(),
+        run: ctx.tenant.internals.run,
+        step: "check-access",
+        cmdlet,
+        parameters: parameters as Record<string, Json>,
+        outcome,
+        ...(errorCode ? { errorCode } : {}),
+        requestedBy: ctx.tenant.internals.requestedBy ?? "partner",
+        actor: "customer-admin",
+      });
+    } catch {
+      // The audit trail must never change what happened in the tenant.
+    }
+  };
+  const recorded: AdminCmdletRunner = async (cmdlet, parameters) => {
+    if (/^Get-/i.test(cmdlet)) return ctx.access.run(cmdlet, parameters);
+    try {
+      const rows = await ctx.access.run(cmdlet, parameters);
+      await record(cmdlet, parameters, "ok");
+      return rows;
+    } catch (err) {
+      await record(cmdlet, parameters, "error", toErrorInfo(err).code);
+      throw err;
+    }
+  };
+  return setUpLeastPrivilege(recorded, {
+    appId: ctx.appId,
+    servicePrincipalId: ctx.access.servicePrincipalId,
+    request: tenant,
+  });
+}
+
+/** The outcome in the page's words. */
+export function summarize(outcome: LeastPrivilegeOutcome): SetupSummary {
+  return outcome.kind;
+}
