@@ -88,7 +88,13 @@ export async function setUpAtConsent(ctx: ConsentSetupContext): Promise<LeastPri
   });
 }
 
-/** The outcome in the page's words. */
-export function summarize(outcome: LeastPrivilegeOutcome): SetupSummary {
-  return outcome.kind;
-}
+/** What the least-privilege setup made of the admin's sign-in. */
+export const SETUP_TEXT: Readonly<Record<SetupSummary, string>> = {
+  done: "With your sign-in, the provider's app now holds only the Exchange roles it needs (role group Journal Onboarding Service); it needs no administrator role.",
+  "hydration-pending":
+    "Exchange Online is still preparing your organisation for custom roles; your provider will send you a short PowerShell script to finish the app's least-privilege roles once it is ready.",
+  failed:
+    "The app's least-privilege roles could not be set up with your sign-in (it needs an Exchange Administrator or Global Administrator); your provider will send you a short PowerShell script to do it.",
+  declined:
+    "You did not allow Exchange management during the sign-in; your provider will send you a short PowerShell script to give the app its least-privilege roles.",
+};
