@@ -180,3 +180,57 @@ describe("least-privilege setup by the admin's sign-in", () => {
     expect(script.redeemed.ok && script.redeemed.admin).toBeFalsy();
   });
 });
+
+describe("the simulator's Exchange for a signed-in user", () => {
+  /** The code grant by hand: the raw delegated token, as Entra answers it. */
+  async function rawToken(scope: string): Promise<{ access_token: string; scope: string }> {
+    await fetch(`${sim.endpoints.authorityHost}/${tenantId}/adminconsent?client_id=${sim.clientId}`);
+    const authorize = new URL(`${sim.endpoints.authorityHost}/${tenantId}/oauth2/v2.0/authorize`);
+    for (const [k, v] of Object.entries({
+      client_id: sim.clientId,
+      response_type: "code",
+      redirect_uri: REDIRECT,
+      scope,
+      nonce: "n",
+    }))
+      authorize.searchParams.set(k, v);
+    const back = await fetch(authorize, { redirect: "manual" });
+    const code = new URL(back.headers.get("location") ?? "").searchParams.get("code") ?? "";
+    const token = await fetch(`${sim.endpoints.authorityHost}/${tenantId}/oauth2/v2.0/token`, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: sim.clientId,
+        client_secret: sim.clientSecret,
+        code,
+        redirect_uri: REDIRECT,
+        scope,
+      }),
+    });
+    return (await token.json()) as { access_token: string; scope: string };
+  }
+  const invoke = (token: string, anchor: "APP" | "UPN") =>
+    fetch(`${sim.endpoints.exchange}/adminapi/beta/${tenantId}/InvokeCommand`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "x-anchormailbox": `${anchor}:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@${tenantId}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ CmdletInput: { CmdletName: "Get-RoleGroup", Parameters: {} } }),
+    });
+
+  it("a delegated token runs as the user, with the UPN anchor only; without Exchange.Manage there is no Exchange token", async () => {
+    const granted = await rawToken(`openid profile ${sim.endpoints.exchange}/Exchange.Manage`);
+    expect(granted.scope).toContain("Exchange.Manage");
+    expect((await invoke(granted.access_token, "UPN")).status).toBe(200);
+    expect((await invoke(granted.access_token, "APP")).status).toBe(400);
+    const plain = await rawToken("openid profile");
+    expect((await invoke(plain.access_token, "UPN")).status).toBe(401);
+    sim.setSignInUser(tenantId, { roles: [PRIVILEGED_ROLE_ADMINISTRATOR] });
+    const notAdmin = await rawToken(`openid profile ${sim.endpoints.exchange}/Exchange.Manage`);
+    const refused = await invoke(notAdmin.access_token, "UPN");
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toContain("User is not allowed to call Get-RoleGroup");
+  });
+});
