@@ -35,12 +35,16 @@ beforeEach(() => {
 });
 
 /** Admin consent, then the admin's sign-in asking for Exchange, redeemed by the real adapter. */
-async function signIn(exchange = true) {
+async function signIn(exchange = true, budgetMs?: number) {
   const adapter = createAdminSignIn({
     clientId: sim.clientId,
     authorityHost: sim.endpoints.authorityHost,
     credential: { clientSecret: sim.clientSecret },
-    exchange: { endpoint: sim.endpoints.exchange, retry: { baseDelayMs: 1 } },
+    exchange: {
+      endpoint: sim.endpoints.exchange,
+      retry: { baseDelayMs: 1 },
+      ...(budgetMs !== undefined && { budgetMs }),
+    },
   });
   const consent = await fetch(
     `${sim.endpoints.authorityHost}/${tenantId}/adminconsent?client_id=${sim.clientId}`,
@@ -55,8 +59,8 @@ async function signIn(exchange = true) {
   };
 }
 
-async function adminAccess(): Promise<AdminExchangeAccess> {
-  const { redeemed } = await signIn();
+async function adminAccess(budgetMs?: number): Promise<AdminExchangeAccess> {
+  const { redeemed } = await signIn(true, budgetMs);
   if (!redeemed.ok || !redeemed.admin) throw new Error(`no admin access: ${JSON.stringify(redeemed)}`);
   return redeemed.admin;
 }
@@ -129,6 +133,31 @@ describe("least-privilege setup by the admin's sign-in", () => {
     expect([...(group()?.roles ?? [])].sort()).toEqual([...requiredRoles(SPLIT)].sort());
     expect(group()?.members).toEqual([sp]);
     expect(writes().map((c) => c.operation)).toContain("Add-RoleGroupMember");
+  });
+
+  it("the setup keeps within its time budget (the callback's request): a slow cmdlet ends it, the next run finishes", async () => {
+    sim.configure({ slowCmdlets: { "New-RoleGroup": 1_500 } });
+    try {
+      const admin = await adminAccess(700);
+      const input = { appId: sim.clientId, servicePrincipalId: admin.servicePrincipalId, request: US };
+      const started = Date.now();
+      expect(await setUpLeastPrivilege(admin.run, input)).toMatchObject({
+        kind: "failed",
+        step: "role-group",
+      });
+      expect(Date.now() - started).toBeLessThan(1_400);
+    } finally {
+      sim.configure({ slowCmdlets: {} });
+    }
+    await new Promise((r) => setTimeout(r, 1_200));
+    const next = await adminAccess();
+    const again = await setUpLeastPrivilege(next.run, {
+      appId: sim.clientId,
+      servicePrincipalId: next.servicePrincipalId,
+      request: US,
+    });
+    expect(again.kind).toBe("done");
+    expect(writes().filter((c) => c.operation === "New-RoleGroup" && c.status === 200)).toHaveLength(1);
   });
 
   it("a dehydrated organisation gets Enable-OrganizationCustomization once; while it hydrates the setup stops", async () => {

@@ -17,6 +17,8 @@ export interface AdminExchangeOptions {
   endpoint: string;
   retry?: RetryOptions;
   fetch?: typeof fetch;
+  /** The setup's time budget within the callback's request. @default 15000 */
+  budgetMs?: number;
 }
 
 /** The delegated permission asked for (docs/m365-fidelity.md A8). */
@@ -57,6 +59,7 @@ export async function adminExchangeAccess(
     accessToken: token.accessToken,
     ...(exchange.retry && { retry: exchange.retry }),
     ...(exchange.fetch && { fetch: exchange.fetch }),
+    ...(exchange.budgetMs !== undefined && { budgetMs: exchange.budgetMs }),
   });
   return { admin: { run, servicePrincipalId } };
 }

@@ -5,6 +5,7 @@
  * a user's calls. The token lives only in the returned function's closure: it is never cached,
  * stored or logged, and is gone when the caller drops the runner (the end of the request).
  */
+import { TransientError } from "../../domain/errors.ts";
 import type { AdminCmdletRunner } from "../../domain/least-privilege-setup.ts";
 import { ExchangeClient } from "./exchange-client.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
@@ -17,6 +18,12 @@ export interface DelegatedExchangeOptions {
   accessToken: string;
   retry?: RetryOptions;
   fetch?: typeof fetch;
+  /**
+   * The whole setup's time, from the runner's creation: it runs inside the consent callback's
+   * request (the API function has 25 s), so once spent every further call fails at once and the
+   * setup ends with what it has (the script finishes it). @default 15000
+   */
+  budgetMs?: number;
 }
 
 /** A runner of cmdlets in `tenantId` as the signed-in admin. */
@@ -31,5 +38,15 @@ export function delegatedExchange(options: DelegatedExchangeOptions): AdminCmdle
     maxConcurrentPerTenant: 1,
     ...(options.fetch && { fetch: options.fetch }),
   });
-  return (cmdlet, parameters) => client.invoke(options.tenantId, cmdlet, parameters);
+  const deadline = Date.now() + (options.budgetMs ?? 15_000);
+  return (cmdlet, parameters) => {
+    const left = deadline - Date.now();
+    if (left <= 0) return Promise.reject(new TransientError(`${cmdlet}: the setup's time is spent`));
+    // A write is not sent again after an uncertain failure: the next run's reads decide.
+    const write = !/^Get-/i.test(cmdlet);
+    return client.invoke(options.tenantId, cmdlet, parameters, {
+      timeoutMs: Math.min(left, 10_000),
+      ...(write && { resend: "if-not-processed" as const }),
+    });
+  };
 }
