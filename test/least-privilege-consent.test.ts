@@ -169,6 +169,37 @@ describe("least privilege set up by the admin's sign-in", () => {
     expect(sim.tenant(tenantId).roleGroups).toEqual([]);
   });
 
+  it("a dehydrated organisation: the admin's sign-in enables customization, the tenant waits with that reason; the script and a retry finish", async () => {
+    const sim = rt.runtime.simulator!;
+    const { tenantId, consentUrl } = await newTenant();
+    sim.setDehydrated(tenantId, true);
+    sim.configure({ hydrationDelayMs: 3_600_000 });
+    try {
+      const page = await rt.consent(consentUrl);
+      expect(page.html).toContain("still preparing your organisation");
+      const tenant = await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_permissions"]);
+      expect(tenant).toMatchObject({
+        status: "awaiting_permissions",
+        error: { code: "ORGANIZATION_HYDRATING" },
+      });
+      expect(tenant.error.message).toContain("permissions-script");
+    } finally {
+      sim.configure({ hydrationDelayMs: 0 });
+    }
+    const trail = await changes(tenantId);
+    expect(trail.map((c: Json) => [c.cmdlet, c.actor])).toEqual([
+      ["Enable-OrganizationCustomization", "customer-admin"],
+    ]);
+    expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    // Exchange is ready; the customer's admin runs the script (as the simulator's control API does).
+    sim.setDehydrated(tenantId, false);
+    sim.setAppRoles(tenantId, { roles: requiredRoles(REQUEST) });
+    expect((await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: partnerKey })).status).toBe(202);
+    expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_permissions"])).status).toBe(
+      "succeeded",
+    );
+  });
+
   it("the admin's delegated token is in no table item, log line or execution", async () => {
     expect(seen.delegatedTokens.size).toBeGreaterThan(0);
     const doc = createDocumentClient({

@@ -8,14 +8,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChangeLogStore } from "./change-log.ts";
-import { toErrorInfo } from "./errors.ts";
+import { ConflictError, type ErrorInfo, toErrorInfo } from "./errors.ts";
 import {
   type AdminCmdletRunner,
   type LeastPrivilegeOutcome,
   setUpLeastPrivilege,
 } from "./least-privilege-setup.ts";
 import type { Json } from "./steps/diff.ts";
-import type { StoredTenant } from "./store.ts";
+import type { StoredTenant, TenantStore } from "./store.ts";
 
 /**
  * What the admin's sign-in hands over for the setup: a runner of cmdlets as the admin (their
@@ -98,3 +98,43 @@ export const SETUP_TEXT: Readonly<Record<SetupSummary, string>> = {
   declined:
     "You did not allow Exchange management during the sign-in; your provider will send you a short PowerShell script to give the app its least-privilege roles.",
 };
+
+/** The tenant's error while Exchange hydrates the organisation after the admin's setup began. */
+export function hydrationPending(tenantId: string): ErrorInfo {
+  return {
+    code: "ORGANIZATION_HYDRATING",
+    message: `Exchange Online is still preparing this organisation for custom roles: the customer's admin ran Enable-OrganizationCustomization with their sign-in at consent, and Exchange can take hours to apply it. Once it has, the customer's admin runs the PowerShell of GET /v1/tenants/${tenantId}/permissions-script once (it gives the app its least-privilege role group), then retry.`,
+  };
+}
+
+/**
+ * After a setup that stopped for hydration, the tenant waits in `awaiting_permissions` with
+ * that reason instead of starting a run that could only fail the same way; the admin's
+ * Enable-OrganizationCustomization is recorded as the tenant's one run of it. False when the
+ * tenant moved meanwhile (its run then goes on as usual).
+ */
+export async function holdForHydration(
+  store: TenantStore,
+  stored: StoredTenant,
+  now: string,
+): Promise<boolean> {
+  const error = hydrationPending(stored.tenant.tenantId);
+  try {
+    await store.transition(
+      stored.tenant.tenantId,
+      {
+        expectStatus: ["queued"],
+        expectRun: stored.internals.run,
+        status: "awaiting_permissions",
+        error,
+        customizationEnabledAt: now,
+        event: { type: "tenant.onboarding.awaiting_permissions", error },
+      },
+      now,
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConflictError) return false;
+    throw err;
+  }
+}

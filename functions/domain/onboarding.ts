@@ -29,7 +29,7 @@ import {
   TenantNotFoundError,
   WorkflowStartError,
 } from "./errors.ts";
-import { type AdminExchangeAccess, setUpAtConsent } from "./least-privilege-consent.ts";
+import { type AdminExchangeAccess, holdForHydration, setUpAtConsent } from "./least-privilege-consent.ts";
 import type {
   ApiKeyInfo,
   Page,
@@ -511,10 +511,14 @@ export class OnboardingService {
             ...(this.#binding?.changeLog && { changeLog: this.#binding.changeLog }),
           })
         : undefined;
-    await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
-      // The tenant is bound and failed (retryable): the partner sees it.
-      if (!(err instanceof WorkflowStartError)) throw err;
-    });
+    const held =
+      setup?.kind === "hydration-pending" && (await holdForHydration(this.#store, stored, this.#now()));
+    if (!held) {
+      await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
+        // The tenant is bound and failed (retryable): the partner sees it.
+        if (!(err instanceof WorkflowStartError)) throw err;
+      });
+    }
     return { kind: "bound", tenantId, ...(setup && { setup: setup.kind }) };
   }
 
