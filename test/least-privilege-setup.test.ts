@@ -101,6 +101,18 @@ describe("least-privilege setup by the admin's sign-in", () => {
     expect(writes()).toHaveLength(before);
   });
 
+  it("two sign-ins at once (another admin, the script): whichever creates first, both end done, one group", async () => {
+    const [a, b] = [await adminAccess(), await adminAccess()];
+    const input = { appId: sim.clientId, servicePrincipalId: a.servicePrincipalId, request: US };
+    const outcomes = await Promise.all([
+      setUpLeastPrivilege(a.run, input),
+      setUpLeastPrivilege(b.run, input),
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual(["done", "done"]);
+    expect(sim.tenant(tenantId).roleGroups.filter((g) => g.name === ROLE_GROUP_NAME)).toHaveLength(1);
+    expect(group()?.members).toEqual([a.servicePrincipalId]);
+  });
+
   it("an interrupted setup leaves no role group, and the next run finishes it", async () => {
     sim.failNext(
       tenantId,

@@ -17,7 +17,7 @@
  * or by the script. Nothing here ever throws at the caller: a refusal (an admin without Exchange
  * rights) or a failure is an outcome, and the onboarding goes on as it does without the setup.
  */
-import { NotFoundError, toErrorInfo } from "./errors.ts";
+import { NotFoundError, ObjectExistsError, toErrorInfo } from "./errors.ts";
 import { type ManagementRole, requiredRoles } from "./permissions.ts";
 import { ROLE_GROUP_NAME } from "./permissions-script.ts";
 import type { OnboardingRequest } from "./tenant.ts";
@@ -64,9 +64,10 @@ export async function setUpLeastPrivilege(
     await ensureServicePrincipal(counted, input);
     step = "role-group";
     const roles = requiredRoles(input.request);
-    const created = await ensureRoleGroup(counted, roles, input.servicePrincipalId);
+    await ensureRoleGroup(counted, roles, input.servicePrincipalId);
     step = "membership";
-    if (!created) await ensureMember(counted, input.servicePrincipalId);
+    // A group just created has the app as member: the read finds it and nothing is written.
+    await ensureMember(counted, input.servicePrincipalId);
     return { kind: "done", roles, writes };
   } catch (err) {
     const info = toErrorInfo(err);
@@ -107,15 +108,26 @@ async function readOrNone(
   }
 }
 
+/** A create that finds the object made meanwhile (another sign-in, the script) goes on to the read-back. */
+async function created(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err;
+  }
+}
+
 async function ensureServicePrincipal(run: AdminCmdletRunner, input: LeastPrivilegeInput): Promise<void> {
   const read = () => readOrNone(run, "Get-ServicePrincipal", { Identity: input.servicePrincipalId });
   let row = (await read())[0];
   if (!row) {
-    await run("New-ServicePrincipal", {
-      AppId: input.appId,
-      ObjectId: input.servicePrincipalId,
-      DisplayName: DISPLAY_NAME,
-    });
+    await created(
+      run("New-ServicePrincipal", {
+        AppId: input.appId,
+        ObjectId: input.servicePrincipalId,
+        DisplayName: DISPLAY_NAME,
+      }),
+    );
     row = (await read())[0];
   }
   if (!row || !same(row["AppId"], input.appId)) {
@@ -125,21 +137,23 @@ async function ensureServicePrincipal(run: AdminCmdletRunner, input: LeastPrivil
   }
 }
 
-/** True when the group was created now (with the app as member). */
+/** The role group with (at least) `roles`; a new one is created with the app as member. */
 async function ensureRoleGroup(
   run: AdminCmdletRunner,
   roles: readonly ManagementRole[],
   servicePrincipalId: string,
-): Promise<boolean> {
+): Promise<void> {
   const read = async () => (await readOrNone(run, "Get-RoleGroup", { Identity: ROLE_GROUP_NAME }))[0];
   const existing = await read();
   if (!existing) {
-    await run("New-RoleGroup", {
-      Name: ROLE_GROUP_NAME,
-      Roles: [...roles],
-      Members: [servicePrincipalId],
-      Description: DESCRIPTION,
-    });
+    await created(
+      run("New-RoleGroup", {
+        Name: ROLE_GROUP_NAME,
+        Roles: [...roles],
+        Members: [servicePrincipalId],
+        Description: DESCRIPTION,
+      }),
+    );
   } else {
     for (const role of missingRoles(existing, roles)) {
       await run("New-ManagementRoleAssignment", { Role: role, SecurityGroup: ROLE_GROUP_NAME });
@@ -150,8 +164,6 @@ async function ensureRoleGroup(
   if (missing.length > 0) {
     throw new SetupVerificationError(`The role group ${ROLE_GROUP_NAME} lacks ${missing.join(", ")}.`);
   }
-  if (!existing) await verifyMember(run, servicePrincipalId);
-  return !existing;
 }
 
 function missingRoles(group: Record<string, unknown>, roles: readonly ManagementRole[]): ManagementRole[] {
