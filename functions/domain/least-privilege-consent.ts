@@ -138,3 +138,32 @@ export async function holdForHydration(
     throw err;
   }
 }
+
+/**
+ * What the consent callback runs between binding and the first run: the setup as the admin (when
+ * their sign-in gave Exchange access), then, when it stopped for hydration, the tenant held in
+ * `awaiting_permissions` (`held`: start no run).
+ */
+export async function setUpBeforeRun(
+  admin: AdminExchangeAccess | undefined,
+  stored: StoredTenant,
+  deps: {
+    store: TenantStore;
+    now: () => string;
+    links?: { signIn?: { clientId: string } };
+    changeLog?: ChangeLogStore;
+  },
+): Promise<{ setup?: SetupSummary; held: boolean }> {
+  const appId = deps.links?.signIn?.clientId;
+  if (!admin || !appId) return { held: false };
+  const outcome = await setUpAtConsent({
+    access: admin,
+    appId,
+    tenant: stored,
+    now: deps.now,
+    ...(deps.changeLog && { changeLog: deps.changeLog }),
+  });
+  const held =
+    outcome.kind === "hydration-pending" && (await holdForHydration(deps.store, stored, deps.now()));
+  return { setup: outcome.kind, held };
+}

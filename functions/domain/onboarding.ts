@@ -29,7 +29,7 @@ import {
   TenantNotFoundError,
   WorkflowStartError,
 } from "./errors.ts";
-import { type AdminExchangeAccess, holdForHydration, setUpAtConsent } from "./least-privilege-consent.ts";
+import { type AdminExchangeAccess, setUpBeforeRun } from "./least-privilege-consent.ts";
 import type {
   ApiKeyInfo,
   Page,
@@ -500,26 +500,18 @@ export class OnboardingService {
       }
     }
     // The admin's least-privilege setup (their sign-in's Exchange access), before the run starts.
-    const appId = this.#binding?.links?.signIn?.clientId;
-    const setup =
-      admin && appId
-        ? await setUpAtConsent({
-            access: admin,
-            appId,
-            tenant: stored,
-            now: () => this.#now(),
-            ...(this.#binding?.changeLog && { changeLog: this.#binding.changeLog }),
-          })
-        : undefined;
-    const held =
-      setup?.kind === "hydration-pending" && (await holdForHydration(this.#store, stored, this.#now()));
+    const { setup, held } = await setUpBeforeRun(admin, stored, {
+      store: this.#store,
+      now: () => this.#now(),
+      ...this.#binding,
+    });
     if (!held) {
       await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
         // The tenant is bound and failed (retryable): the partner sees it.
         if (!(err instanceof WorkflowStartError)) throw err;
       });
     }
-    return { kind: "bound", tenantId, ...(setup && { setup: setup.kind }) };
+    return { kind: "bound", tenantId, ...(setup && { setup }) };
   }
 
   async #failClaim(
