@@ -2,9 +2,10 @@
  * The least-privilege setup as the consent callback runs it: right after the tenant is bound and
  * before its onboarding starts, with the customer's admin's own access (their sign-in), every
  * write recorded in the tenant's audit trail as made by the admin (`actor: customer-admin`).
- * Whatever the outcome, the onboarding then starts as usual: when the app's role group is not
+ * Whatever the outcome, the onboarding then starts as usual (when the app's role group is not
  * complete, check-access finds the missing roles and the tenant waits in `awaiting_permissions`
- * with the script.
+ * with the script), except after a setup that stopped for hydration: the tenant then waits in
+ * `awaiting_permissions` with that reason and no run starts.
  */
 import { randomUUID } from "node:crypto";
 import type { ChangeLogStore } from "./change-log.ts";
