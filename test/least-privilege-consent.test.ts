@@ -11,10 +11,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDocumentClient, createDynamoClient } from "../functions/adapters/dynamodb/client.ts";
 import { requiredRoles } from "../functions/domain/permissions.ts";
 import { ROLE_GROUP_NAME } from "../functions/domain/permissions-script.ts";
+import { TestBrowser } from "./support/browser.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
 const PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814";
 const REQUEST = { region: "us", outboundGateway: true } as const;
+const isSignIn = (url: URL) => url.pathname.endsWith("/oauth2/v2.0/authorize");
+const hasCode = (url: URL) => url.searchParams.has("code");
 
 /** Every Authorization header sent with a `UPN:` anchor (the admin's delegated calls), and all output. */
 const seen = { delegatedTokens: new Set<string>(), output: [] as string[] };
@@ -153,20 +156,59 @@ describe("least privilege set up by the admin's sign-in", () => {
     expect(sim.calls(tenantId).filter((c) => c.service === "exchange" && c.write)).toEqual([]);
   });
 
-  it("'I will run the script': the sign-in does not ask for Exchange and nothing is set up", async () => {
+  it("'I will run the script' on the page: the sign-in does not ask for Exchange and nothing is set up", async () => {
     const sim = rt.runtime.simulator!;
     const { tenantId, consentUrl } = await newTenant();
-    // The admin consent page sends the browser to the callback; the admin's choice rides along.
-    const toCallback = (await fetch(consentUrl, { redirect: "manual" })).headers.get("location")!;
-    const withChoice = new URL(toCallback);
-    withChoice.searchParams.set("least_privilege", "script");
-    const toSignIn = (await fetch(withChoice, { redirect: "manual" })).headers.get("location")!;
-    expect(new URL(toSignIn).searchParams.get("scope")).toBe("openid profile");
-    expect((await rt.consent(toSignIn)).status).toBe(200);
+    const browser = new TestBrowser();
+    const signIn = await browser.submit(await browser.open(consentUrl), {
+      choose: { least_privilege: "script" },
+      stopAt: isSignIn,
+    });
+    expect(new URL(signIn.url).searchParams.get("scope")).toBe("openid profile");
+    const page = await browser.open(signIn.url);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain("Consent received");
+    expect(page.html).not.toContain("Exchange management");
     expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_permissions"])).status).toBe(
       "awaiting_permissions",
     );
     expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    expect(await changes(tenantId)).toEqual([]);
+  });
+
+  it("the choice is the page's: a query parameter before the page or after Continue changes nothing", async () => {
+    const sim = rt.runtime.simulator!;
+    // Before the page: a link carrying least_privilege=script still shows the default, and
+    // Continue asks for Exchange.
+    const first = await newTenant();
+    const toCallback = new URL(
+      (await fetch(first.consentUrl, { redirect: "manual" })).headers.get("location")!,
+    );
+    toCallback.searchParams.set("least_privilege", "script");
+    const browser = new TestBrowser();
+    const page = await browser.open(toCallback.toString());
+    expect(page.status).toBe(200);
+    expect(new URL(TestBrowser.formUrl(page)!).searchParams.get("least_privilege")).toBe("setup");
+    const signIn = await browser.submit(page, { stopAt: isSignIn });
+    expect(new URL(signIn.url).searchParams.get("scope")).toContain("/Exchange.Manage");
+    // After Continue: the admin chose the script; setup on the sign-in's answer is ignored.
+    const second = await newTenant();
+    const admin = new TestBrowser();
+    const scriptSignIn = await admin.submit(await admin.open(second.consentUrl), {
+      choose: { least_privilege: "script" },
+      stopAt: isSignIn,
+    });
+    const answer = new URL((await admin.open(scriptSignIn.url, { stopAt: hasCode })).url);
+    answer.searchParams.set("least_privilege", "setup");
+    const bound = await admin.open(answer.toString());
+    expect(bound.status).toBe(200);
+    expect(bound.html).toContain("Consent received");
+    expect(bound.html).not.toContain("Exchange management");
+    expect((await rt.waitFor(second.tenantId, ["succeeded", "failed", "awaiting_permissions"])).status).toBe(
+      "awaiting_permissions",
+    );
+    expect(sim.tenant(second.tenantId).roleGroups).toEqual([]);
+    expect(await changes(second.tenantId)).toEqual([]);
   });
 
   it("a dehydrated organisation: the admin's sign-in enables customization, the tenant waits with that reason; the script and a retry finish", async () => {
