@@ -168,6 +168,7 @@ describe("least privilege set up by the admin's sign-in", () => {
     const page = await browser.open(signIn.url);
     expect(page.status).toBe(200);
     expect(page.html).toContain("Consent received");
+    expect(page.html).toContain("You chose to run the permissions script");
     expect(page.html).not.toContain("Exchange management");
     expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_permissions"])).status).toBe(
       "awaiting_permissions",
@@ -202,7 +203,7 @@ describe("least privilege set up by the admin's sign-in", () => {
     answer.searchParams.set("least_privilege", "setup");
     const bound = await admin.open(answer.toString());
     expect(bound.status).toBe(200);
-    expect(bound.html).toContain("Consent received");
+    expect(bound.html).toContain("You chose to run the permissions script");
     expect(bound.html).not.toContain("Exchange management");
     expect((await rt.waitFor(second.tenantId, ["succeeded", "failed", "awaiting_permissions"])).status).toBe(
       "awaiting_permissions",

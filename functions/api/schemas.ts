@@ -152,7 +152,7 @@ export const ConsentCallbackQuery = z.object({
   code: z.string().max(4096).optional(),
   error: z.string().max(256).optional(),
   error_description: z.string().max(2048).optional(),
-  /** The admin's choice on the consent page: `script` to set least privilege up themselves. */
+  /** The consent page's least-privilege choice (`setup` or `script`), read on Continue only. */
   least_privilege: z.enum(["setup", "script"]).optional(),
 });
 

@@ -185,7 +185,9 @@ export async function consentCallback(
   });
   if (rejection) return { kind: "sign-in-rejected", tenantId, reason: rejection };
   const bound = await ctx.bind(partnerId, tenantId, redeemed.admin);
-  return bound.kind === "bound" && redeemed.exchangeDeclined ? { ...bound, setup: "declined" } : bound;
+  if (bound.kind !== "bound") return bound;
+  if (state.leastPrivilege === "script") return { ...bound, setup: "script" };
+  return redeemed.exchangeDeclined ? { ...bound, setup: "declined" } : bound;
 }
 
 /** The origin of the tenant's sign-in endpoint (the Continue form's redirect goes there). */

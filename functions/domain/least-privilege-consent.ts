@@ -33,8 +33,8 @@ export interface AdminExchangeAccess {
  */
 export type LeastPrivilegeChoice = "setup" | "script";
 
-/** What the page tells the admin about the setup. */
-export type SetupSummary = "done" | "hydration-pending" | "failed" | "declined";
+/** What the page tells the admin about the setup (`script`: they chose to run the script). */
+export type SetupSummary = "done" | "hydration-pending" | "failed" | "declined" | "script";
 
 export interface ConsentSetupContext {
   access: AdminExchangeAccess;
@@ -98,6 +98,8 @@ export const SETUP_TEXT: Readonly<Record<SetupSummary, string>> = {
     "The app's least-privilege roles could not be set up with your sign-in (it needs an Exchange Administrator or Global Administrator); your provider will send you a short PowerShell script to do it.",
   declined:
     "You did not allow Exchange management during the sign-in; your provider will send you a short PowerShell script to give the app its least-privilege roles.",
+  script:
+    "You chose to run the permissions script: your provider will send you a short PowerShell script to give the app its least-privilege roles.",
 };
 
 /** The tenant's error while Exchange hydrates the organisation after the admin's setup began. */
