@@ -134,8 +134,8 @@ export const ERROR_CATALOGUE = {
   ),
   ORGANIZATION_HYDRATING: tenant(
     "yes",
-    "The organisation was dehydrated; the service ran Enable-OrganizationCustomization (once: it cannot be undone) and Exchange takes up to an hour to apply it. Shown on the step while the workflow retries it; as the tenant's error, it was still not applied after about an hour. With status `awaiting_permissions`: the customer's admin's sign-in at consent ran it to set up the app's least-privilege role group, and Exchange has not applied it yet (it can take hours).",
-    `Nothing while the step retries; if the tenant failed with this code, wait a while, then ${RETRY}. In \`awaiting_permissions\`: once Exchange has applied it, the customer's admin runs the permissions script once, then ${RETRY}.`,
+    "The organisation was dehydrated; the service ran Enable-OrganizationCustomization (once: it cannot be undone) and Exchange takes up to an hour to apply it. Shown on the step while the workflow retries it; as the tenant's error, it was still not applied after about an hour.",
+    `Nothing while the step retries; if the tenant failed with this code, wait a while, then ${RETRY}.`,
   ),
   CONNECTOR_VALIDATION_PENDING: tenant(
     "yes",

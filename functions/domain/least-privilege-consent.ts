@@ -2,14 +2,14 @@
  * The least-privilege setup as the consent callback runs it: right after the tenant is bound and
  * before its onboarding starts, with the customer's admin's own access (their sign-in), every
  * write recorded in the tenant's audit trail as made by the admin (`actor: customer-admin`).
- * Whatever the outcome, the onboarding then starts as usual (when the app's role group is not
- * complete, check-access finds the missing roles and the tenant waits in `awaiting_permissions`
- * with the script), except after a setup that stopped for hydration: the tenant then waits in
- * `awaiting_permissions` with that reason and no run starts.
+ * Whatever the outcome, the onboarding then starts as usual: when the app's role group is not
+ * complete (the setup failed, or stopped while Exchange hydrates the organisation), check-access
+ * finds the missing roles and the tenant waits in `awaiting_permissions` with the script; an app
+ * that holds the roles otherwise (Exchange Administrator) goes on, waiting for the hydration.
  */
 import { randomUUID } from "node:crypto";
 import type { ChangeLogStore } from "./change-log.ts";
-import { ConflictError, type ErrorInfo, toErrorInfo } from "./errors.ts";
+import { ConflictError, toErrorInfo } from "./errors.ts";
 import {
   type AdminCmdletRunner,
   type LeastPrivilegeOutcome,
@@ -102,50 +102,31 @@ export const SETUP_TEXT: Readonly<Record<SetupSummary, string>> = {
     "You chose to run the permissions script: your provider will send you a short PowerShell script to give the app its least-privilege roles.",
 };
 
-/** The tenant's error while Exchange hydrates the organisation after the admin's setup began. */
-export function hydrationPending(tenantId: string): ErrorInfo {
-  return {
-    code: "ORGANIZATION_HYDRATING",
-    message: `Exchange Online is still preparing this organisation for custom roles: the customer's admin ran Enable-OrganizationCustomization with their sign-in at consent, and Exchange can take hours to apply it. Once it has, the customer's admin runs the PowerShell of GET /v1/tenants/${tenantId}/permissions-script once (it gives the app its least-privilege role group), then retry.`,
-  };
-}
-
 /**
- * After a setup that stopped for hydration, the tenant waits in `awaiting_permissions` with
- * that reason instead of starting a run that could only fail the same way; the admin's
- * Enable-OrganizationCustomization is recorded as the tenant's one run of it. False when the
- * tenant moved meanwhile (its run then goes on as usual).
+ * After a setup that stopped for hydration, the admin's Enable-OrganizationCustomization is
+ * recorded as the tenant's one run of it: the onboarding's steps then wait for Exchange to apply
+ * it (as after their own run) instead of running it again. Nothing when the tenant moved meanwhile.
  */
-export async function holdForHydration(
+export async function recordCustomizationRun(
   store: TenantStore,
   stored: StoredTenant,
   now: string,
-): Promise<boolean> {
-  const error = hydrationPending(stored.tenant.tenantId);
+): Promise<void> {
   try {
     await store.transition(
       stored.tenant.tenantId,
-      {
-        expectStatus: ["queued"],
-        expectRun: stored.internals.run,
-        status: "awaiting_permissions",
-        error,
-        customizationEnabledAt: now,
-        event: { type: "tenant.onboarding.awaiting_permissions", error },
-      },
+      { expectStatus: ["queued"], expectRun: stored.internals.run, customizationEnabledAt: now },
       now,
     );
-    return true;
   } catch (err) {
-    if (err instanceof ConflictError) return false;
-    throw err;
+    if (!(err instanceof ConflictError)) throw err;
   }
 }
 
 /**
  * What the consent callback runs between binding and the first run: the setup as the admin (when
- * their sign-in gave Exchange access), then, when it stopped for hydration, the tenant held in
- * `awaiting_permissions` (`held`: start no run).
+ * their sign-in gave Exchange access), then, when it stopped for hydration, the admin's run of
+ * Enable-OrganizationCustomization recorded as the tenant's.
  */
 export async function setUpBeforeRun(
   admin: AdminExchangeAccess | undefined,
@@ -156,9 +137,9 @@ export async function setUpBeforeRun(
     links?: { signIn?: { clientId: string } };
     changeLog?: ChangeLogStore;
   },
-): Promise<{ setup?: SetupSummary; held: boolean }> {
+): Promise<{ setup?: SetupSummary }> {
   const appId = deps.links?.signIn?.clientId;
-  if (!admin || !appId) return { held: false };
+  if (!admin || !appId) return {};
   const outcome = await setUpAtConsent({
     access: admin,
     appId,
@@ -166,7 +147,6 @@ export async function setUpBeforeRun(
     now: deps.now,
     ...(deps.changeLog && { changeLog: deps.changeLog }),
   });
-  const held =
-    outcome.kind === "hydration-pending" && (await holdForHydration(deps.store, stored, deps.now()));
-  return { setup: outcome.kind, held };
+  if (outcome.kind === "hydration-pending") await recordCustomizationRun(deps.store, stored, deps.now());
+  return { setup: outcome.kind };
 }

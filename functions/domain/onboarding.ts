@@ -500,17 +500,15 @@ export class OnboardingService {
       }
     }
     // The admin's least-privilege setup (their sign-in's Exchange access), before the run starts.
-    const { setup, held } = await setUpBeforeRun(admin, stored, {
+    const { setup } = await setUpBeforeRun(admin, stored, {
       store: this.#store,
       now: () => this.#now(),
       ...this.#binding,
     });
-    if (!held) {
-      await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
-        // The tenant is bound and failed (retryable): the partner sees it.
-        if (!(err instanceof WorkflowStartError)) throw err;
-      });
-    }
+    await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
+      // The tenant is bound and failed (retryable): the partner sees it.
+      if (!(err instanceof WorkflowStartError)) throw err;
+    });
     return { kind: "bound", tenantId, ...(setup && { setup }) };
   }
 
