@@ -332,7 +332,8 @@ describe("the customer's admin signs in to confirm the consent", () => {
       client_id: sim().clientId,
       response_type: "code",
       response_mode: "query",
-      scope: "openid profile",
+      // The default choice: least privilege set up with the same sign-in (delegated Exchange.Manage).
+      scope: `openid profile ${sim().endpoints.exchange}/Exchange.Manage`,
       redirect_uri: callbackUrl(),
       prompt: "select_account",
     });

@@ -82,6 +82,42 @@ describe("the consent page", () => {
     await expectUnbound(key, tenantId);
   });
 
+  it("offers the least-privilege choice: two labelled radio buttons in the form, the setup checked", async () => {
+    const { key, tenantId, consentUrl } = await claim("A");
+    const page = await new TestBrowser().open(consentUrl);
+    const form = /<form[\s\S]*<\/form>/.exec(page.html)![0];
+    expect(form).toMatch(/<fieldset>\s*<legend>[^<]+<\/legend>/);
+    const radios = [
+      ...form.matchAll(
+        /<input type="radio" id="([^"]+)" name="least_privilege" value="(\w+)" aria-describedby="([^"]+)"( checked)?>/g,
+      ),
+    ];
+    expect(radios.map((r) => [r[2], r[4] === " checked"])).toEqual([
+      ["setup", true],
+      ["script", false],
+    ]);
+    for (const [, id, , help] of radios) {
+      expect(form).toMatch(new RegExp(`<label for="${id}">[^<]+</label>`));
+      expect(form).toMatch(new RegExp(`<p id="${help}">[^<]+\\.</p>`));
+    }
+    expect(form).toContain(">Set up least privilege for me (recommended)</label>");
+    expect(form).toContain(">I will run the permissions script</label>");
+    // The sign-in asks for Exchange with the default, not after "I will run the permissions script".
+    for (const [choice, exchange] of [
+      ["setup", true],
+      ["script", false],
+    ] as const) {
+      const browser = new TestBrowser();
+      const signIn = await browser.submit(await browser.open(consentUrl), {
+        choose: { least_privilege: choice },
+        stopAt: isSignIn,
+      });
+      const scope = new URL(signIn.url).searchParams.get("scope")!.split(" ");
+      expect(scope.some((s) => s.endsWith("/Exchange.Manage"))).toBe(exchange);
+    }
+    await expectUnbound(key, tenantId);
+  });
+
   it("a forwarded Continue link shows the page again in another browser (no sign-in)", async () => {
     const { key, tenantId, consentUrl } = await claim("B");
     const partner = new TestBrowser();

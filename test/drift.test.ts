@@ -69,8 +69,17 @@ async function check(tenantId: string): Promise<Json> {
   return (await as(`/v1/tenants/${tenantId}/drift`)).body;
 }
 
+/** The customer admin's own least-privilege setup at consent (their sign-in), not the service's writes. */
+const ADMIN_SETUP = new Set([
+  "New-ServicePrincipal",
+  "New-RoleGroup",
+  "New-ManagementRoleAssignment",
+  "Add-RoleGroupMember",
+]);
 const writes = (tenantId: string) =>
-  sim.calls(tenantId).filter((c) => c.write && c.service === "exchange" && c.status < 400);
+  sim
+    .calls(tenantId)
+    .filter((c) => c.write && c.service === "exchange" && c.status < 400 && !ADMIN_SETUP.has(c.operation));
 const driftEvents = async (tenantId: string) =>
   ((await as(`/v1/tenants/${tenantId}/events?limit=100`)).body.items as Json[]).filter((e) =>
     e.type.startsWith("tenant.drift."),

@@ -82,7 +82,7 @@ export interface ApiDependencies {
    * Binding tenants to partners by consent (claims, customer names, consent links). Both
    * runtimes wire it in; without it a POST registers and starts onboarding at once.
    */
-  binding?: { claims: ClaimStore; links?: ConsentLinks };
+  binding?: { claims: ClaimStore; links?: ConsentLinks; changeLog?: ChangeLogStore };
   clock?: () => Date;
 }
 

@@ -3,11 +3,12 @@
  * admin to continue, and gives the browser its id (the cookie the sign-in is bound to). Plain
  * HTML, no script; the form is a GET to the callback (the Continue leg), whose answer redirects
  * to Entra's sign-in: the page's Content-Security-Policy allows exactly those two form targets.
- * More form fields (a choice for the admin) fit inside the form, before the button.
+ * The form carries the admin's least-privilege choice (least-privilege-choice.ts).
  */
 
 import { BROWSER_ID_LIFETIME_S } from "../domain/consent-browser.ts";
 import type { ConsentOutcome } from "../domain/consent-flow.ts";
+import { leastPrivilegeFieldset } from "./least-privilege-choice.ts";
 
 /** The cookie that carries the browser's id; only the callback ever receives it. */
 export const BROWSER_COOKIE = "consent_browser";
@@ -55,7 +56,7 @@ export function confirmPageHtml(outcome: Confirm): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Connect your tenant to ${partner}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}dt{font-weight:bold}button{font:inherit;padding:.5rem 1.5rem}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}dt{font-weight:bold}button{font:inherit;padding:.5rem 1.5rem}fieldset{margin:1rem 0;padding:.5rem 1rem}.choice{margin:.5rem 0}.choice p{margin:.25rem 0 0 1.75rem;color:#444}</style>
 </head><body><main>
 <h1>Connect your tenant to ${partner}?</h1>
 <p>You granted consent to the email journaling service. Continue to connect this tenant to the provider below; it will then set up journaling in your tenant.</p>
@@ -64,6 +65,7 @@ export function confirmPageHtml(outcome: Confirm): string {
 <form method="get" action="${escapeHtml(outcome.callbackUrl)}">
 ${field("state", outcome.state)}
 ${field("continue", outcome.pageToken)}
+${leastPrivilegeFieldset()}
 <p>After Continue, sign in with a Global Administrator or Privileged Role Administrator account of this tenant.</p>
 <button type="submit">Continue</button>
 </form>

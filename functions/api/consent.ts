@@ -8,6 +8,7 @@
 import { type AdminSignIn, type ConsentLinks, ConsentStateSigner } from "../domain/binding.ts";
 import { BrowserBinding, type SignInStates } from "../domain/consent-browser.ts";
 import type { ConsentOutcome } from "../domain/consent-flow.ts";
+import { SETUP_TEXT } from "../domain/least-privilege-consent.ts";
 import { browserCookie, confirmPageHtml, confirmPagePolicy, escapeHtml } from "./consent-confirm.ts";
 
 export const CONSENT_CALLBACK_PATH = "/v1/consent/callback";
@@ -113,6 +114,7 @@ function describe(outcome: Page): {
         title: "Consent received",
         text: [
           `Tenant ${outcome.tenantId} is now connected to the provider who sent you this link; the journaling setup has started.`,
+          ...(outcome.setup ? [SETUP_TEXT[outcome.setup]] : []),
           "You can close this page.",
         ],
       };

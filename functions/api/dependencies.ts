@@ -129,6 +129,7 @@ function bindingFromEnv(env: Env, docClient: DynamoDBDocumentClient, cursorSecre
           authorityHost,
           ...(resolved.explicitAuthorityHost && { disableInstanceDiscovery: true }),
           credential: () => appCredential(secretArn, clientId),
+          exchange: { endpoint: resolved.endpoints.exchange },
           onFailure: (failure) => logger.warn("consent sign-in not redeemed", failure),
         }),
       }),
@@ -157,7 +158,7 @@ export async function apiDependencies(env: Env = process.env, readSecret: ReadSe
   const { docClient, cursorSecret, ...table } = await tableDependencies(env, readSecret);
   return {
     ...table,
-    binding: bindingFromEnv(env, docClient, cursorSecret),
+    binding: { ...bindingFromEnv(env, docClient, cursorSecret), changeLog: table.changeLog },
     // Without a delivery queue (a deployment without webhooks) the webhook routes answer 501.
     ...(env.WEBHOOK_QUEUE_URL && { webhooks: webhookServiceFromEnv({ docClient, cursorSecret, env }) }),
     m365AppId: async () => env.M365_CLIENT_ID?.trim() || undefined,

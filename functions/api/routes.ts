@@ -383,6 +383,7 @@ export const routes: readonly Route[] = [
             outcome: c.outcome,
             ...(c.errorCode !== undefined && { errorCode: c.errorCode }),
             requestedBy: c.requestedBy,
+            actor: c.actor ?? "service",
           })),
           ...(page.nextCursor && { nextCursor: page.nextCursor }),
         },
@@ -547,7 +548,7 @@ export const routes: readonly Route[] = [
     tag: "tenants",
     summary: "Where Entra's admin consent sends the customer's admin back",
     description:
-      "Opened by the customer admin's browser, not by partners, three times. After admin consent (`?admin_consent=True&tenant=&state=`, which Entra does not authenticate) it verifies the signed `state` (partner and tenant) and that `tenant` is the one named in it, binds nothing, and shows a page naming the partner and the tenant with a Continue button; the page sets a cookie (HttpOnly, SameSite=Lax, Secure over https, limited to this path) that identifies the browser. Continue (`?state=&continue=`, the page's token, valid only with that browser's cookie) redirects (302) to Entra's sign-in of that tenant with a new state valid for 10 minutes, usable once and only by that browser, and a PKCE challenge; without the matching cookie the page is shown again. After the sign-in (`?code=&state=`, with the cookie) it uses up the state, redeems the code with the app's own credential and binds the tenant to the partner only when the ID token is of that tenant, for this app, with the sign-in's nonce, and of a Global Administrator or Privileged Role Administrator; then onboarding starts. `error=` or any failed check binds nothing. Every answer but the redirect is a small HTML page saying what happened.",
+      "Opened by the customer admin's browser, not by partners, three times. After admin consent (`?admin_consent=True&tenant=&state=`, which Entra does not authenticate) it verifies the signed `state` (partner and tenant) and that `tenant` is the one named in it, binds nothing, and shows a page naming the partner and the tenant with a Continue button and the admin's least-privilege choice (`setup`, the default, or `script`); the page sets a cookie (HttpOnly, SameSite=Lax, Secure over https, limited to this path) that identifies the browser. Continue (`?state=&continue=&least_privilege=`, the page's token, valid only with that browser's cookie) redirects (302) to Entra's sign-in of that tenant with a new signed state carrying the choice, valid for 10 minutes, usable once and only by that browser, and a PKCE challenge; without the matching cookie the page is shown again (`least_privilege` is read on Continue only). After the sign-in (`?code=&state=`, with the cookie) it uses up the state, redeems the code with the app's own credential and binds the tenant to the partner only when the ID token is of that tenant, for this app, with the sign-in's nonce, and of a Global Administrator or Privileged Role Administrator; then onboarding starts. With the choice `setup` the sign-in also asks for the delegated `Exchange.Manage`, and the service uses it once, in that request, to give the app its least-privilege Exchange role group as that admin (audit trail entries with `actor: customer-admin`; the token is never stored); when that is not possible the tenant later waits in `awaiting_permissions` with the permissions script. `error=` or any failed check binds nothing. Every answer but the redirect is a small HTML page saying what happened.",
     access: "public",
     query: ConsentCallbackQuery,
     responses: {
@@ -585,6 +586,7 @@ export const routes: readonly Route[] = [
         ...(query.code !== undefined && { code: query.code }),
         ...(query.error !== undefined && { error: query.error }),
         ...(query.error_description !== undefined && { errorDescription: query.error_description }),
+        ...(query.least_privilege !== undefined && { leastPrivilege: query.least_privilege }),
       });
       return consentResponse(outcome);
     },

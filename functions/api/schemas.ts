@@ -6,7 +6,7 @@
  * an internal field can never leak unnoticed: the tests validate every response against them.
  */
 import * as z from "zod";
-import { REQUESTERS } from "../domain/change-log.ts";
+import { CHANGE_ACTORS, REQUESTERS } from "../domain/change-log.ts";
 import { APPROVAL, ON_DRIFT } from "../domain/drift.ts";
 import { nameProblem, normalizeName } from "../domain/names.ts";
 import {
@@ -152,6 +152,8 @@ export const ConsentCallbackQuery = z.object({
   code: z.string().max(4096).optional(),
   error: z.string().max(256).optional(),
   error_description: z.string().max(2048).optional(),
+  /** The consent page's least-privilege choice (`setup` or `script`), read on Continue only. */
+  least_privilege: z.enum(["setup", "script"]).optional(),
 });
 
 export const PartnerCreateBody = z.strictObject({
@@ -317,6 +319,10 @@ export const ChangeSchema = z.strictObject({
   outcome: z.enum(["ok", "error"]),
   errorCode: z.string().optional(),
   requestedBy: z.enum(REQUESTERS),
+  actor: z.enum(CHANGE_ACTORS).meta({
+    description:
+      "Whose access made the write: `service` (the app) or `customer-admin` (the customer's admin, through their own sign-in at consent, setting up the app's least-privilege role group).",
+  }),
 });
 responseSchemas.add(ChangeSchema, { id: "Change" });
 

@@ -11,6 +11,7 @@
  * the raw answers (tokens and e-mail addresses removed), and compares each answer's shape with
  * the simulator's (docs/doctor-baseline.json, `npm run doctor:baseline`).
  */
+
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ExchangeClient } from "../adapters/m365/exchange-client.ts";
@@ -20,6 +21,7 @@ import { PUBLIC_AUTHORITY_HOSTS, readM365AppConfig, resolveM365Endpoints } from 
 import { NotFoundError, OnboardingError } from "../domain/errors.ts";
 import { CMDLET_ROLES, missingPermissions, requiredCmdlets } from "../domain/permissions.ts";
 import type { RegionMode } from "../domain/provider.ts";
+import { ADMIN_SETUP_REASONS, probeAdminSetup } from "./doctor-admin-setup.ts";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 export type RowVerdict = "confirmed" | "refuted" | "unknown";
@@ -80,6 +82,8 @@ export interface DoctorOptions {
   fidelityMarkdown?: string;
   baseline?: Record<string, Shape>;
   fetch?: typeof fetch;
+  /** With it, the least-privilege setup's probe (A7-A12) as an admin who signs in once. */
+  adminSignIn?: (authorizeUrl: string) => Promise<string>;
 }
 
 /** Exchange gives a cmdlet 15 minutes; validation connects to the host and sends a message (never re-sent). */
@@ -497,8 +501,19 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const fidelity =
     options.fidelityMarkdown ?? (await readFile(REPO_FILE("docs/m365-fidelity.md"), "utf8").catch(() => ""));
   const baseline = options.baseline ?? (await loadBaseline());
+  const admin = options.adminSignIn
+    ? await probeAdminSetup({
+        ...options,
+        writeTest: options.writeTest === true,
+        mode,
+        signIn: options.adminSignIn,
+      })
+    : undefined;
+  for (const c of admin?.checks ?? []) check(c.id, c.title, c.status, c.detail);
   const rows = assumedRows(fidelity).map((row) =>
-    verdictFor(row, { reads, writes, available, writeTest: options.writeTest === true }),
+    admin?.rows[row.id]
+      ? { ...row, ...admin.rows[row.id]! }
+      : verdictFor(row, { reads, writes, available, writeTest: options.writeTest === true }),
   );
   if (!fidelity)
     check("fidelity", "docs/m365-fidelity.md", "warn", "not found: the report cannot list the assumed rows");
@@ -668,7 +683,9 @@ function verdictFor(row: { id: string; title: string }, e: Evidence): RowResult 
     default:
       return result(
         "unknown",
-        REASONS[row.id] ?? "needs a fault, a write or a timing that a read cannot produce",
+        REASONS[row.id] ??
+          ADMIN_SETUP_REASONS[row.id] ??
+          "needs a fault, a write or a timing that a read cannot produce",
       );
   }
 }

@@ -27,6 +27,7 @@ import {
 } from "./bulk.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
 import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
+import { doctorRedirectUri, loopbackSignIn } from "./doctor-admin-setup.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
 import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
 
@@ -537,6 +538,10 @@ Exit codes:
         .default("split"),
     )
     .option("--no-gateway", "check without the outbound connector's cmdlets")
+    .option(
+      "--admin-sign-in",
+      "also probe the least-privilege setup at consent: an Exchange admin signs in once",
+    )
     .option("--out <path>", "report path, without extension: <path>.md and <path>.json", "doctor-report")
     .action(
       async (opts: {
@@ -545,6 +550,7 @@ Exit codes:
         region: RegionMode;
         gateway: boolean;
         out: string;
+        adminSignIn?: boolean;
       }) => {
         const report = await runDoctor({
           env: io.env,
@@ -552,6 +558,9 @@ Exit codes:
           writeTest: opts.writeTest === true,
           mode: { region: opts.region, outboundGateway: opts.gateway },
           log: (line) => io.stderr.write(`${clean(line)}\n`),
+          ...(opts.adminSignIn && {
+            adminSignIn: loopbackSignIn(doctorRedirectUri(io.env), (line) => io.stderr.write(`${line}\n`)),
+          }),
         });
         const base = opts.out.replace(/\.(md|json)$/i, "");
         await writeFile(`${base}.md`, renderDoctorMarkdown(report));

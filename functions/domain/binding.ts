@@ -28,6 +28,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { BrowserBinding } from "./consent-browser.ts";
 import type { ErrorInfo } from "./errors.ts";
+import type { AdminExchangeAccess, LeastPrivilegeChoice } from "./least-privilege-consent.ts";
 import type { Page } from "./store.ts";
 import type { OnboardingRequest, Tenant, TenantCorrection, TenantEvent, TenantStatus } from "./tenant.ts";
 
@@ -139,6 +140,8 @@ export const SIGN_IN_STATE_LIFETIME_MS = 10 * 60 * 1000;
 export interface ConsentState {
   partnerId: string;
   tenantId: string;
+  /** The admin's least-privilege choice, carried by the sign-in stage's state. @default "setup" */
+  leastPrivilege?: LeastPrivilegeChoice;
 }
 
 /**
@@ -150,7 +153,7 @@ export interface ConsentState {
 export type ConsentStage = "consent" | "sign-in";
 
 export type ConsentStateCheck =
-  | ({ ok: true; stage: ConsentStage; nonce: string } & ConsentState)
+  | ({ ok: true; stage: ConsentStage; nonce: string; leastPrivilege: LeastPrivilegeChoice } & ConsentState)
   | { ok: false; reason: "malformed" | "signature" | "expired" };
 
 /**
@@ -189,6 +192,7 @@ export class ConsentStateSigner {
         e: Math.floor((now.getTime() + lifetime) / 1000),
         n: nonce,
         ...(stage === "sign-in" && { s: "i" }),
+        ...(state.leastPrivilege === "script" && { l: "s" }),
       }),
     ).toString("base64url");
     return { state: `${payload}.${this.#mac(payload)}`, nonce };
@@ -204,7 +208,7 @@ export class ConsentStateSigner {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: "signature" };
     }
-    let parsed: { p?: unknown; t?: unknown; e?: unknown; n?: unknown; s?: unknown };
+    let parsed: { p?: unknown; t?: unknown; e?: unknown; n?: unknown; s?: unknown; l?: unknown };
     try {
       parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
     } catch {
@@ -225,6 +229,7 @@ export class ConsentStateSigner {
       tenantId: parsed.t,
       nonce: parsed.n,
       stage: parsed.s === "i" ? "sign-in" : "consent",
+      leastPrivilege: parsed.l === "s" ? "script" : "setup",
     };
   }
 
@@ -260,7 +265,11 @@ export interface IdTokenClaims {
 }
 
 export type RedeemResult =
-  | { ok: true; claims: IdTokenClaims }
+  /**
+   * `admin`: the admin's Exchange access for the least-privilege setup, when it was asked for
+   * and granted (`exchangeDeclined` when asked for and not granted).
+   */
+  | { ok: true; claims: IdTokenClaims; admin?: AdminExchangeAccess; exchangeDeclined?: boolean }
   /** `error`: Entra's short error code (e.g. `invalid_grant`); `transient`: 429/5xx/network. */
   | { ok: false; error: string; transient: boolean };
 
@@ -273,6 +282,7 @@ export interface AdminSignIn {
   /** The app's client id: the ID token's `aud`. */
   readonly clientId: string;
   /** `{authority}/{tenantId}/oauth2/v2.0/authorize?...` with `response_type=code`, `scope=openid profile`. */
+  /** With `exchange`, the sign-in also asks for the delegated Exchange permission (least-privilege setup). */
   authorizeUrl(request: {
     tenantId: string;
     redirectUri: string;
@@ -280,6 +290,7 @@ export interface AdminSignIn {
     nonce: string;
     /** PKCE (S256). */
     codeChallenge?: string;
+    exchange?: boolean;
   }): string;
   redeem(request: {
     tenantId: string;
@@ -288,6 +299,7 @@ export interface AdminSignIn {
     nonce: string;
     /** PKCE: the verifier of the authorize request's challenge. */
     codeVerifier?: string;
+    exchange?: boolean;
   }): Promise<RedeemResult>;
 }
 

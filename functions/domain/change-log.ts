@@ -27,7 +27,16 @@ export interface ChangeRecord {
   /** The error code (see the error catalogue) when `outcome` is `error`. */
   errorCode?: string;
   requestedBy: RequestedBy;
+  /**
+   * Whose access made the write: the service's app (absent), or the customer's admin through
+   * their own sign-in (the least-privilege setup at consent).
+   */
+  actor?: ChangeActor;
 }
+
+/** Who made a write: the service's app, or the customer's admin (their sign-in at consent). */
+export const CHANGE_ACTORS = ["service", "customer-admin"] as const;
+export type ChangeActor = (typeof CHANGE_ACTORS)[number];
 
 /** How long an entry is kept by default: like events (EVENT_RETENTION_DAYS); the store sets a TTL from it. */
 export const CHANGE_LOG_RETENTION_DAYS = 90;

@@ -21,6 +21,7 @@ import {
   type SignInRejection,
 } from "./binding.ts";
 import { codeChallenge } from "./consent-browser.ts";
+import type { AdminExchangeAccess, LeastPrivilegeChoice, SetupSummary } from "./least-privilege-consent.ts";
 
 /**
  * What the consent callback received: Entra's query parameters (after admin consent
@@ -38,6 +39,11 @@ export interface ConsentAnswer {
   continueToken?: string;
   /** The browser's id, from its cookie. */
   browser?: string;
+  /**
+   * The Continue form's least-privilege choice (`setup`, the default, or `script`); read only
+   * with a valid page token, so a forwarded link cannot change it after the page.
+   */
+  leastPrivilege?: string;
 }
 
 /**
@@ -58,7 +64,7 @@ export type ConsentOutcome =
       /** The origin of Entra's sign-in, where the Continue form's answer redirects. */
       signInOrigin: string;
     }
-  | { kind: "bound"; tenantId: string }
+  | { kind: "bound"; tenantId: string; setup?: SetupSummary }
   | { kind: "already-bound"; tenantId: string }
   | { kind: "sign-in"; location: string }
   | { kind: "declined"; error: string; stage: "consent" | "sign-in" }
@@ -74,8 +80,11 @@ export interface ConsentFlowContext {
   now: Date;
   /** The partner's name as the customer's admin is shown it; undefined when it does not exist. */
   partnerName(partnerId: string): Promise<string | undefined>;
-  /** Binds the tenant to the partner (the admin's sign-in proved the consent). */
-  bind(partnerId: string, tenantId: string): Promise<ConsentOutcome>;
+  /**
+   * Binds the tenant to the partner (the admin's sign-in proved the consent); with `admin`, the
+   * admin's Exchange access sets up the app's least privilege first.
+   */
+  bind(partnerId: string, tenantId: string, admin?: AdminExchangeAccess): Promise<ConsentOutcome>;
 }
 
 /** Entra's `error` as shown on the page: a short code of safe characters, never its description. */
@@ -112,7 +121,8 @@ export async function consentCallback(
         return { kind: "tenant-mismatch" };
       }
     } else if (browserId && browser.checkPageToken(browserId, answer.state, answer.continueToken)) {
-      const next = links.signer.signSignIn({ partnerId, tenantId }, ctx.now);
+      const leastPrivilege: LeastPrivilegeChoice = answer.leastPrivilege === "script" ? "script" : "setup";
+      const next = links.signer.signSignIn({ partnerId, tenantId, leastPrivilege }, ctx.now);
       const record = { browser: browser.hash(browserId), partnerId, tenantId };
       await browser.states.issue(next.nonce, record, new Date(ctx.now.getTime() + SIGN_IN_STATE_LIFETIME_MS));
       const verifier = browser.codeVerifier(browserId, next.nonce);
@@ -123,6 +133,7 @@ export async function consentCallback(
           redirectUri: links.redirectUri,
           ...next,
           codeChallenge: codeChallenge(verifier),
+          exchange: leastPrivilege === "setup",
         }),
       };
     }
@@ -160,6 +171,7 @@ export async function consentCallback(
     redirectUri: links.redirectUri,
     nonce: state.nonce,
     codeVerifier: browser.codeVerifier(browserId, state.nonce),
+    exchange: state.leastPrivilege === "setup",
   });
   if (!redeemed.ok) {
     return redeemed.transient
@@ -172,7 +184,10 @@ export async function consentCallback(
     nonce: state.nonce,
   });
   if (rejection) return { kind: "sign-in-rejected", tenantId, reason: rejection };
-  return ctx.bind(partnerId, tenantId);
+  const bound = await ctx.bind(partnerId, tenantId, redeemed.admin);
+  if (bound.kind !== "bound") return bound;
+  if (state.leastPrivilege === "script") return { ...bound, setup: "script" };
+  return redeemed.exchangeDeclined ? { ...bound, setup: "declined" } : bound;
 }
 
 /** The origin of the tenant's sign-in endpoint (the Continue form's redirect goes there). */

@@ -18,6 +18,7 @@ import {
   type StoredClaim,
   TENANT_BOUND_ELSEWHERE,
 } from "./binding.ts";
+import type { ChangeLogStore } from "./change-log.ts";
 import { registerBound, TENANT_MOVED } from "./change-of-owner.ts";
 import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./consent-flow.ts";
 import { type WorkflowEngine, type WorkflowKind, workflowInput } from "./engine.ts";
@@ -28,6 +29,7 @@ import {
   TenantNotFoundError,
   WorkflowStartError,
 } from "./errors.ts";
+import { type AdminExchangeAccess, setUpBeforeRun } from "./least-privilege-consent.ts";
 import type {
   ApiKeyInfo,
   Page,
@@ -64,7 +66,7 @@ export interface OnboardingServiceOptions {
    * Binding by consent (functions/domain/binding.ts): both runtimes wire it in. Without it (the
    * API's unit tests only) a POST registers and starts onboarding at once.
    */
-  binding?: { claims: ClaimStore; links?: ConsentLinks };
+  binding?: { claims: ClaimStore; links?: ConsentLinks; changeLog?: ChangeLogStore };
   /**
    * With an eventually consistent engine: how long to wait before the second look that confirms
    * a run is stranded. @default 3000
@@ -424,7 +426,7 @@ export class OnboardingService {
       links: this.#binding?.links,
       now: this.#clock(),
       partnerName: async (partnerId) => (await this.#store.getPartner(partnerId))?.name,
-      bind: (partnerId, tenantId) => this.bind(partnerId, tenantId, "consent"),
+      bind: (partnerId, tenantId, admin) => this.bind(partnerId, tenantId, "consent", admin),
     });
   }
 
@@ -436,7 +438,12 @@ export class OnboardingService {
    * service owns in the tenant. A binding by ops is recorded in the tenant's
    * history (`tenant.bound_by_ops`).
    */
-  async bind(partnerId: string, tenantId: string, by: "consent" | "ops"): Promise<ConsentOutcome> {
+  async bind(
+    partnerId: string,
+    tenantId: string,
+    by: "consent" | "ops",
+    admin?: AdminExchangeAccess,
+  ): Promise<ConsentOutcome> {
     const claims = this.#binding?.claims;
     if (!claims) return { kind: "link-not-valid" };
     const current = await this.#store.getTenant(tenantId, { groups: false });
@@ -492,11 +499,17 @@ export class OnboardingService {
         await this.#failClaim(claims, tenantId, other.tenant.partnerId);
       }
     }
+    // The admin's least-privilege setup (their sign-in's Exchange access), before the run starts.
+    const { setup } = await setUpBeforeRun(admin, stored, {
+      store: this.#store,
+      now: () => this.#now(),
+      ...this.#binding,
+    });
     await this.#startWorkflow("onboarding", stored).catch((err: unknown) => {
       // The tenant is bound and failed (retryable): the partner sees it.
       if (!(err instanceof WorkflowStartError)) throw err;
     });
-    return { kind: "bound", tenantId };
+    return { kind: "bound", tenantId, ...(setup && { setup }) };
   }
 
   async #failClaim(

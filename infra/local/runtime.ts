@@ -345,23 +345,31 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let apiUrl = "";
     const gateway = m365;
     const app = readM365AppConfig(env);
-    const signInApp: { clientId: string; credential: SignInCredential; authorityHost: string } = app
+    const signInApp: {
+      clientId: string;
+      credential: SignInCredential;
+      authorityHost: string;
+      exchange: { endpoint: string };
+    } = app
       ? {
           clientId: app.clientId,
           credential: app.clientCertificatePath
             ? { certificatePath: app.clientCertificatePath }
             : { clientSecret: app.clientSecret! },
           authorityHost: resolveM365Endpoints(env).endpoints.authorityHost,
+          exchange: { endpoint: resolveM365Endpoints(env).endpoints.exchange },
         }
       : {
           clientId: simulator!.clientId,
           credential: { clientSecret: simulator!.clientSecret },
           authorityHost: simulator!.endpoints.authorityHost,
+          exchange: { endpoint: simulator!.endpoints.exchange },
         };
     const consentRedirect = () =>
       env["M365_CONSENT_REDIRECT_URI"]?.trim() || `${apiUrl}${CONSENT_CALLBACK_PATH}`;
     const binding = {
       claims: new DynamoClaimStore({ client: docClient, tableName, cursorSecret }),
+      changeLog,
       links: createConsentLinks({
         secret: consentSecret,
         adminConsentUrl: (tenantId) => gateway.consentUrl(tenantId),

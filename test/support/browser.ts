@@ -54,21 +54,45 @@ export class TestBrowser {
     throw new Error("too many redirects");
   }
 
-  /** The URL the page's first GET form submits to (hidden fields only: a click on its button). */
-  static formUrl(page: Page): string | undefined {
+  /**
+   * The URL the page's first GET form submits to, as a click on its button sends it: its hidden
+   * fields and its checked radio buttons. `choose` picks a radio button by name and value first,
+   * as the admin would; one the form does not offer throws.
+   */
+  static formUrl(page: Page, choose: Record<string, string> = {}): string | undefined {
     const form = /<form method="get" action="([^"]*)">([\s\S]*?)<\/form>/.exec(page.html);
     if (!form) return undefined;
     const target = new URL(unescapeHtml(form[1]!), page.url);
     target.search = "";
-    for (const input of form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-      target.searchParams.append(input[1]!, unescapeHtml(input[2]!));
+    const radios = new Map<string, { values: string[]; checked?: string }>();
+    for (const tag of form[2]!.matchAll(/<input\b([^>]*)>/g)) {
+      const attrs = attributes(tag[1]!);
+      const { name, value = "" } = attrs;
+      if (name === undefined) continue;
+      if (attrs["type"] === "hidden") target.searchParams.append(name, value);
+      if (attrs["type"] === "radio") {
+        const group = radios.get(name) ?? { values: [] };
+        group.values.push(value);
+        if ("checked" in attrs) group.checked = value;
+        radios.set(name, group);
+      }
+    }
+    for (const [name, value] of Object.entries(choose)) {
+      if (!radios.get(name)?.values.includes(value)) throw new Error(`the form offers no ${name}=${value}`);
+      radios.get(name)!.checked = value;
+    }
+    for (const [name, group] of radios) {
+      if (group.checked !== undefined) target.searchParams.append(name, group.checked);
     }
     return target.toString();
   }
 
-  /** Clicks the page's Continue button and follows. */
-  async submit(page: Page, options: { stopAt?: (url: URL) => boolean } = {}): Promise<Page> {
-    const url = TestBrowser.formUrl(page);
+  /** Clicks the page's Continue button (after choosing `choose`'s radio buttons) and follows. */
+  async submit(
+    page: Page,
+    options: { stopAt?: (url: URL) => boolean; choose?: Record<string, string> } = {},
+  ): Promise<Page> {
+    const url = TestBrowser.formUrl(page, options.choose);
     if (!url) throw new Error(`no form on the page: ${page.status} ${page.html.slice(0, 300)}`);
     return this.open(url, options);
   }
@@ -91,18 +115,36 @@ export class TestBrowser {
   }
 }
 
+/** An HTML tag's attributes (`name="value"` or bare `name`), values unescaped. */
+function attributes(text: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const a of text.matchAll(/([a-z-]+)(?:="([^"]*)")?/g)) found[a[1]!] = unescapeHtml(a[2] ?? "");
+  return found;
+}
+
 const unescapeHtml = (text: string) =>
   text.replace(
     /&(amp|lt|gt|quot|#39);/g,
     (_, e: string) => ({ amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'" })[e] ?? e,
   );
 
+/** The admin's choices on the consent page; by default the page's own (least privilege `setup`). */
+export interface ConsentChoices {
+  leastPrivilege?: "setup" | "script";
+}
+
 /**
- * The customer's admin opens a consent link in a fresh browser, reads the page and clicks
- * Continue, signs in: the last page.
+ * The customer's admin opens a consent link in a fresh browser, reads the page, makes their
+ * choices and clicks Continue, signs in: the last page.
  */
-export async function consentAsAdmin(consentUrl: string, browser = new TestBrowser()): Promise<Page> {
+export async function consentAsAdmin(
+  consentUrl: string,
+  browser = new TestBrowser(),
+  choices: ConsentChoices = {},
+): Promise<Page> {
   const page = await browser.open(consentUrl);
   if (page.status !== 200 || !TestBrowser.formUrl(page)) return page;
-  return browser.submit(page);
+  const choose: Record<string, string> = {};
+  if (choices.leastPrivilege) choose["least_privilege"] = choices.leastPrivilege;
+  return browser.submit(page, { choose });
 }

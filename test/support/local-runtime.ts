@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../infra/local/runtime.ts";
-import { consentAsAdmin } from "./browser.ts";
+import { type ConsentChoices, consentAsAdmin } from "./browser.ts";
 
 /** Parsed JSON of many shapes; tests assert on it. */
 // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -37,9 +37,13 @@ export interface TestRuntime {
    * keeping cookies: the simulator's admin consent page sends it to the service's consent
    * callback, whose page (the partner and the tenant) the admin continues from; the service
    * sends it on to the simulator's sign-in of the tenant (the admin signs in at once), which
-   * sends it back to the callback with a code. Returns the last page.
+   * sends it back to the callback with a code. Returns the last page. `choices`: what the admin
+   * picks on the page (by default the page's defaults: least privilege set up by the sign-in).
    */
-  consent(consentUrl: string): Promise<{ status: number; html: string; url: string }>;
+  consent(
+    consentUrl: string,
+    choices?: ConsentChoices,
+  ): Promise<{ status: number; html: string; url: string }>;
   /** Polls the tenant until its status is one of `statuses`. */
   waitFor(tenantId: string, statuses: readonly TenantStatus[], timeoutMs?: number): Promise<Json>;
   close(): Promise<void>;
@@ -98,8 +102,8 @@ export async function startTestRuntime(
     }
   };
 
-  const consent: TestRuntime["consent"] = async (consentUrl) => {
-    const page = await consentAsAdmin(consentUrl);
+  const consent: TestRuntime["consent"] = async (consentUrl, choices) => {
+    const page = await consentAsAdmin(consentUrl, undefined, choices);
     return { status: page.status, html: page.html, url: page.url };
   };
 

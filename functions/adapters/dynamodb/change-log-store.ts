@@ -126,5 +126,6 @@ function toRecord(item: ChangeItem): ChangeRecord {
     outcome: item.outcome,
     ...(item.errorCode ? { errorCode: item.errorCode } : {}),
     requestedBy: item.requestedBy,
+    ...(item.actor ? { actor: item.actor } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { ConfidentialClientApplication, type Configuration } from "@azure/msal-node";
 import { PUBLIC_AUTHORITY_HOSTS } from "../../commons/config.ts";
 import type { AdminSignIn, RedeemResult } from "../../domain/binding.ts";
+import { type AdminExchangeOptions, adminExchangeAccess, scopesOf } from "./admin-exchange-access.ts";
 
 export type SignInCredential =
   | { clientSecret: string }
@@ -31,10 +32,13 @@ export interface AdminSignInOptions {
   prompt?: "select_account" | "none" | "login";
   /** Told of a failed redemption (logs): Entra's error code, never the code or a token. */
   onFailure?: (failure: { tenantId: string; error: string; transient: boolean }) => void;
+  /**
+   * Exchange Online (its endpoint, e.g. `https://outlook.office365.com`): when a sign-in asks for
+   * it, the admin's delegated `Exchange.Manage` for the least-privilege setup. Without it the
+   * sign-in never asks for Exchange.
+   */
+  exchange?: AdminExchangeOptions;
 }
-
-/** The scopes of the sign-in: an ID token with the user's ids and roles, no API access. */
-const SCOPES = ["openid", "profile"];
 
 export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
   const authorityHost = options.authorityHost.replace(/\/+$/, "");
@@ -53,13 +57,14 @@ export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
 
   return {
     clientId: options.clientId,
-    authorizeUrl({ tenantId, redirectUri, state, nonce, codeChallenge }) {
+    authorizeUrl(request) {
+      const { tenantId, redirectUri, state, nonce, codeChallenge } = request;
       const url = new URL(`${authorityHost}/${encodeURIComponent(tenantId)}/oauth2/v2.0/authorize`);
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("response_type", "code");
       url.searchParams.set("redirect_uri", redirectUri);
       url.searchParams.set("response_mode", "query");
-      url.searchParams.set("scope", SCOPES.join(" "));
+      url.searchParams.set("scope", scopesOf(options.exchange, request.exchange).join(" "));
       url.searchParams.set("state", state);
       url.searchParams.set("nonce", nonce);
       url.searchParams.set("prompt", options.prompt ?? "select_account");
@@ -69,7 +74,7 @@ export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
       }
       return url.toString();
     },
-    async redeem({ tenantId, code, redirectUri, nonce, codeVerifier }): Promise<RedeemResult> {
+    async redeem({ tenantId, code, redirectUri, nonce, codeVerifier, exchange }): Promise<RedeemResult> {
       let result: RedeemResult;
       try {
         // One client per redemption: nothing of a customer's admin stays cached in the process.
@@ -84,11 +89,14 @@ export function createAdminSignIn(options: AdminSignInOptions): AdminSignIn {
         const token = await client.acquireTokenByCode({
           code,
           redirectUri,
-          scopes: SCOPES,
+          scopes: scopesOf(options.exchange, exchange),
           nonce,
           ...(codeVerifier && { codeVerifier }),
         });
         result = { ok: true, claims: token.idTokenClaims ?? {} };
+        if (options.exchange && exchange) {
+          result = { ...result, ...(await adminExchangeAccess(client, token, tenantId, options.exchange)) };
+        }
       } catch (err) {
         result = failure(err);
       }

@@ -18,7 +18,13 @@ export type CmdletParameters = Record<string, unknown>;
 export interface ExchangeClientOptions {
   /** e.g. `https://outlook.office365.com`; also the token's resource. */
   endpoint: string;
-  tokens: TokenProvider;
+  /** The app's tokens, or (for a customer admin's delegated calls) one given token. */
+  tokens: Pick<TokenProvider, "getToken" | "invalidate">;
+  /**
+   * `X-AnchorMailbox` prefix: `APP:` for the app's own calls, `UPN:` for a signed-in user's
+   * (delegated) calls, as public code sends them (docs/m365-fidelity.md A10). @default "APP"
+   */
+  anchor?: "APP" | "UPN";
   retry: RetryPolicy;
   fetch?: typeof fetch;
   /** Most pages followed for one cmdlet (a guard against a nextLink loop). @default 10000 */
@@ -65,7 +71,8 @@ class TenantSlots {
 export class ExchangeClient {
   readonly #endpoint: string;
   readonly #origin: string;
-  readonly #tokens: TokenProvider;
+  readonly #tokens: Pick<TokenProvider, "getToken" | "invalidate">;
+  readonly #anchor: "APP" | "UPN";
   readonly #retry: RetryPolicy;
   readonly #fetch: typeof fetch;
   readonly #maxPages: number;
@@ -76,6 +83,7 @@ export class ExchangeClient {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
     this.#origin = new URL(this.#endpoint).origin;
     this.#tokens = options.tokens;
+    this.#anchor = options.anchor ?? "APP";
     this.#retry = options.retry;
     this.#fetch = options.fetch ?? fetch;
     this.#maxPages = options.maxPages ?? 10_000;
@@ -115,7 +123,7 @@ export class ExchangeClient {
               signal,
               headers: {
                 authorization: `Bearer ${token}`,
-                "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+                "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
                 "content-type": "application/json; charset=utf-8",
                 accept: "application/json",
                 prefer: "odata.maxpagesize=1000",
@@ -183,7 +191,7 @@ export class ExchangeClient {
             signal: AbortSignal.timeout(timeoutMs),
             headers: {
               authorization: `Bearer ${token}`,
-              "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+              "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
               accept: "application/json",
               commandname: "*",
               "client-request-id": randomUUID(),

@@ -10,7 +10,7 @@ import type { SimulatorServer } from "./server.ts";
  * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
  * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`,
  *   `POST /_sim/tenants/:id/mailboxes` (`{ prefix, count, group? }`)
- * - `PUT /_sim/tenants/:id/sign-in-user` (`{ user: { roles?, tenantId?, wids? } | null }`): who signs
+ * - `PUT /_sim/tenants/:id/sign-in-user` (`{ user: { roles?, tenantId?, wids?, declineExchange? } | null }`): who signs
  *   in at the tenant's authorize endpoint; `POST /_sim/redirect-uris` (`{ uri }`): registers one
  * - `PUT /_sim/tenants/:id/app-roles` (`{ exchangeAdministrator?, roles? }`: the app's access)
  * - `POST /_sim/tenants/:id/tamper` (a `SimTamper`): change the tenant behind the service's back

@@ -15,6 +15,8 @@ import {
   verify as verifySignature,
 } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { asksForExchange, type DelegatedClaims, EXCHANGE_MANAGE } from "./exchange/delegated.ts";
+import { servicePrincipalObjectId } from "./exchange/rbac.ts";
 import { entraError, escapeHtml, readBody, send } from "./http.ts";
 import type { SimHost } from "./server.ts";
 import type { SimSignInUser } from "./types.ts";
@@ -40,7 +42,7 @@ interface IssuedCode {
   redeemed: boolean;
 }
 
-export interface TokenClaims {
+export interface TokenClaims extends DelegatedClaims {
   aud: string;
   tid: string;
   appid: string;
@@ -242,6 +244,7 @@ export class IdentityService {
       roles: chosen?.roles ?? [GLOBAL_ADMINISTRATOR_ROLE],
       tenantId: (chosen?.tenantId ?? tenantId).toLowerCase(),
       wids: chosen?.wids ?? true,
+      declineExchange: chosen?.declineExchange ?? false,
       oid: randomUUID(),
     };
     const code = `sim.${randomBytes(32).toString("base64url")}`;
@@ -338,6 +341,8 @@ export class IdentityService {
       appid: clientId,
       roles: resource === endpoints.exchange ? ["Exchange.ManageAsApp"] : ["Organization.Read.All"],
       exp: Math.floor(Date.now() / 1000) + lifetime,
+      // App-only tokens name the app's service principal in the tenant (Entra's `oid` claim).
+      oid: servicePrincipalObjectId(tenantId, clientId),
     };
     reply(200, {
       token_type: "Bearer",
@@ -433,18 +438,25 @@ export class IdentityService {
       },
       this.#host.settings.tokenKey,
     );
+    // With Exchange.Manage asked for (and not declined), the access token is the user's for
+    // Exchange (delegated: `scp`, and the user's roles decide what it may run); else for Graph.
+    const exchange = asksForExchange(issued.scopes, this.#host.endpoints.exchange) && !user.declineExchange;
+    const granted = issued.scopes.filter(
+      (s) => exchange || !asksForExchange([s], this.#host.endpoints.exchange),
+    );
     reply(200, {
       token_type: "Bearer",
-      scope: issued.scopes.join(" "),
+      scope: granted.join(" "),
       expires_in: lifetime,
       ext_expires_in: lifetime,
       access_token: signToken(
         {
-          aud: this.#host.endpoints.graph,
+          aud: exchange ? this.#host.endpoints.exchange : this.#host.endpoints.graph,
           tid: user.tenantId,
           appid: clientId,
           roles: [],
           exp: now + lifetime,
+          ...(exchange && { scp: EXCHANGE_MANAGE, wids: [...user.roles, USER_ROLE], oid: user.oid }),
         },
         this.#host.settings.tokenKey,
       ),

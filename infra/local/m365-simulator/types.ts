@@ -272,6 +272,11 @@ export interface SimSignInUser {
    * roles). @default true
    */
   wids?: boolean;
+  /**
+   * The user declines the delegated Exchange permission (`Exchange.Manage`) the sign-in asks
+   * for: the token answer leaves it out and no Exchange token is issued. @default false
+   */
+  declineExchange?: boolean;
 }
 
 /** Inspect and steer the simulator. In-process it is synchronous; see `connectSimulator` for HTTP. */

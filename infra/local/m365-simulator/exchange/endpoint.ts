@@ -10,6 +10,7 @@ import { readBody, send, sleep } from "../http.ts";
 import type { SimHost } from "../server.ts";
 import type { SimFault } from "../types.ts";
 import { cmdletNames, runCmdlet } from "./cmdlets.ts";
+import { delegatedAccess, delegatedAnchor, isDelegated } from "./delegated.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
 import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
 
@@ -79,8 +80,13 @@ export async function handleExchange(
   }
   // Source: X-AnchorMailbox APP:SystemMailbox{bb558c35-...}@<tenant> (KelvinTegelaar/CIPP-API
   // Modules/CIPPCore/Public/GraphHelper/New-ExoRequest.ps1; cisagov/ScubaGear EXORestHelper.psm1).
+  // A user's (delegated) call is anchored `UPN:` (see delegated.ts), the app's own `APP:`.
+  const delegated = isDelegated(claims);
   const anchor = String(req.headers["x-anchormailbox"] ?? "");
-  if (anchor.toLowerCase() !== `app:${EXCHANGE_ANCHOR_MAILBOX}@${tenantId}`.toLowerCase()) {
+  const expectedAnchor = delegated
+    ? delegatedAnchor(EXCHANGE_ANCHOR_MAILBOX, tenantId)
+    : `APP:${EXCHANGE_ANCHOR_MAILBOX}@${tenantId}`;
+  if (anchor.toLowerCase() !== expectedAnchor.toLowerCase()) {
     return reply(
       400,
       exchangeError(
@@ -159,7 +165,7 @@ export async function handleExchange(
           notYetReplicated: (name, guid) => host.runtime.notYetReplicated(behaviours, name, guid, Date.now()),
           created: (guid) => host.runtime.created(guid, Date.now()),
           warnings,
-          access: accessOf(state, claims.appid),
+          access: delegated ? delegatedAccess(claims) : accessOf(state, claims.appid),
         });
       } catch (err) {
         if (!(err instanceof CmdletError)) throw err;
