@@ -87,6 +87,14 @@ export class PermissionMissingError extends OnboardingError {
   }
 }
 
+/**
+ * The app has consent but no Exchange role at all in this tenant: Exchange refuses every call
+ * with 403 "The role assigned to application ... isn't supported in this scenario". To the
+ * workflow and the partner it is a PermissionMissingError (same name and code) with every role
+ * missing; check-access tells it apart to list the roles this tenant needs.
+ */
+export class NoExchangeRoleError extends PermissionMissingError {}
+
 /** Authenticated, but not allowed (missing role or permission). */
 export class AccessDeniedError extends OnboardingError {
   override readonly name = ErrorName.AccessDenied;

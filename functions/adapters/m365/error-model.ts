@@ -10,6 +10,7 @@ import {
   DehydratedOrganizationError,
   InvalidRequestError,
   M365ConfigurationError,
+  NoExchangeRoleError,
   NotFoundError,
   ObjectExistsError,
   type OnboardingError,
@@ -18,6 +19,9 @@ import {
   TransientError,
 } from "../../domain/errors.ts";
 import { PARAMETER_ROLES, roleOf } from "../../domain/permissions.ts";
+import { exceptionTypeHeader, lowerKeys, parseODataError, splitDetail } from "./error-details.ts";
+
+export { parseODataError } from "./error-details.ts";
 
 export type M365Service = "graph" | "exchange" | "identity";
 
@@ -118,6 +122,11 @@ const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|m
  */
 const CMDLET_NOT_ALLOWED =
   /is not recognized as (a |the )?name of a cmdlet|CommandNotFoundException|is not allowed to call\b/i;
+/**
+ * An app with consent but no Exchange role at all: 403 "The role assigned to application <id>
+ * isn't supported in this scenario" (CmdletAccessDeniedException; docs/m365-fidelity.md R10).
+ */
+const NO_ROLE = /role assigned to application .{0,80}?isn'?t supported in this scenario/i;
 /** The cmdlet a refusal names: `The term 'X'` or `allowed to call X`. */
 const REFUSED_CMDLET = /The term '([A-Za-z]+-[A-Za-z]+)'|allowed to call ([A-Za-z]+-[A-Za-z]+)/;
 /** A parameter the binder does not know: for one held by a role (PARAMETER_ROLES), the role is missing. */
@@ -138,63 +147,6 @@ const NETWORK_CODES = new Set([
   "UND_ERR_BODY_TIMEOUT",
 ]);
 
-interface ParsedBody {
-  message?: string;
-  exceptionType?: string;
-  code?: string;
-}
-
-function lowerKeys(value: unknown): Record<string, unknown> | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
-}
-
-/**
- * The useful text of an OData error: `error.details[].message` (Exchange writes
- * `ErrorId|ExceptionType|Text` there), then `error.innererror.internalException.message`,
- * then `error.message`.
- */
-export function parseODataError(body: string): ParsedBody {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    const text = body.trim().slice(0, 500);
-    return text ? { message: text } : {};
-  }
-  const error = lowerKeys(lowerKeys(json)?.error);
-  if (!error) return {};
-  const out: ParsedBody = {};
-  if (typeof error.code === "string") out.code = error.code;
-  const detailMessages = Array.isArray(error.details)
-    ? error.details
-        .map((d) => lowerKeys(d)?.message)
-        .filter((m): m is string => typeof m === "string" && m.length > 0)
-    : [];
-  const texts: string[] = [];
-  for (const m of detailMessages) {
-    const { exceptionType, text } = splitDetail(m);
-    if (exceptionType) out.exceptionType ??= exceptionType;
-    texts.push(text);
-  }
-  const inner = lowerKeys(error.innererror);
-  const internal = lowerKeys(inner?.internalexception);
-  if (typeof internal?.type === "string") out.exceptionType ??= internal.type;
-  if (texts.length > 0) out.message = texts.join(" ");
-  else if (typeof internal?.message === "string") out.message = internal.message;
-  else if (typeof error.message === "string") out.message = error.message;
-  return out;
-}
-
-/** Exchange's `ErrorId|ExceptionType|Text` (the ErrorId varies per call site); other text as it is. */
-function splitDetail(message: string): { exceptionType?: string; text: string } {
-  const parts = message.split("|");
-  if (parts.length >= 3 && /^Ex[0-9A-F]+$/i.test(parts[0] ?? "")) {
-    return { exceptionType: parts[1]!, text: parts.slice(2).join("|") };
-  }
-  return { text: message };
-}
-
 /** Maps a non-2xx Graph or Exchange answer to a named error. */
 export function errorFromResponse(
   service: M365Service,
@@ -206,14 +158,16 @@ export function errorFromResponse(
   const parsed = parseODataError(body);
   const text = parsed.message ?? `HTTP ${status}`;
   const message = `${operation}: ${text}`;
+  // The body's exception type is the full class name; the header may carry a short one.
+  const exceptionType = parsed.exceptionType ?? exceptionTypeHeader(headers);
   const d: M365ErrorDetails = {
     service,
     operation,
     status,
-    ...(parsed.exceptionType ? { exceptionType: parsed.exceptionType } : {}),
+    ...(exceptionType ? { exceptionType } : {}),
   };
   const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
-  return classify(service, status, retryAfterMs, parsed.exceptionType, text, message, d);
+  return classify(service, status, retryAfterMs, exceptionType, text, message, d);
 }
 
 /**
@@ -257,6 +211,15 @@ function classify(
   if (AMBIGUOUS.test(typeAndText)) return withDetails(new AmbiguousIdentityError(message), d);
   if (/ManagementObjectNotFoundException/.test(exceptionType ?? "")) {
     return withDetails(new NotFoundError(message), d);
+  }
+  if (service === "exchange" && NO_ROLE.test(text)) {
+    return withDetails(
+      new NoExchangeRoleError(
+        `Exchange refused ${d.operation}: the app has no Exchange role in this tenant. Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry (a new role can take up to an hour to reach Exchange). Exchange said: ${text}`,
+        [],
+      ),
+      d,
+    );
   }
   if (service === "exchange" && CMDLET_NOT_ALLOWED.test(typeAndText)) {
     const named = REFUSED_CMDLET.exec(text);

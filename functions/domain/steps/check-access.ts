@@ -1,4 +1,9 @@
-import { InvalidNdrRecipientError, NotFoundError, PermissionMissingError } from "../errors.ts";
+import {
+  InvalidNdrRecipientError,
+  NoExchangeRoleError,
+  NotFoundError,
+  PermissionMissingError,
+} from "../errors.ts";
 import {
   describeMissing,
   type MissingPermission,
@@ -28,11 +33,16 @@ export async function diffAccess(ctx: DiffContext): Promise<AccessDiff> {
     ctx.m365.graph.getOrganization(),
     // An endpoint without the module file (404) skips the preflight; the steps still report a
     // refused cmdlet.
+    // An app with no Exchange role at all may run nothing: every role this tenant needs is missing.
     ctx.m365.exchange.availableCmdlets().catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
+      if (err instanceof NoExchangeRoleError) return [];
       throw err;
     }),
-    ndrProblem(ctx),
+    ndrProblem(ctx).catch((err: unknown) => {
+      if (err instanceof NoExchangeRoleError) return undefined;
+      throw err;
+    }),
   ]);
   if (Array.isArray(available)) {
     const missing = missingPermissions(requiredCmdlets(ctx.request), available as string[]);

@@ -4,7 +4,7 @@
  * Exchange's server code does. The settings live in {@link ExchangeBehaviours}; the
  * per-process bookkeeping (requests in flight, object creation times) in {@link BehaviourRuntime}.
  */
-import type { DeniedCmdletAnswer, NdrClearing, SimulatorConfig } from "./types.ts";
+import type { DeniedCmdletAnswer, ErrorDetailForm, NdrClearing, SimulatorConfig } from "./types.ts";
 
 /** The current value of every switch (see `SimulatorConfig` for their meaning). */
 export interface ExchangeBehaviours {
@@ -30,6 +30,8 @@ export interface ExchangeBehaviours {
   validation: { lag: number; fail: boolean; refuseHosts: string[] };
   /** "not-allowed": the REST API's 401 (office-docs-powershell issues #7970, #8058); "not-recognized": PowerShell's text (docs/m365-fidelity.md R8). */
   deniedCmdletAnswer: DeniedCmdletAnswer;
+  /** "pipe": CIPP-API New-ExoRequest.ps1, ExoHelper; "json": terraprovider/go-exoscc adminapi/invoke.go (docs/m365-fidelity.md E5). */
+  errorDetailForm: ErrorDetailForm;
 }
 
 export function defaultBehaviours(): ExchangeBehaviours {
@@ -46,6 +48,7 @@ export function defaultBehaviours(): ExchangeBehaviours {
     maxJournalRules: 50,
     validation: { lag: 0, fail: false, refuseHosts: [] },
     deniedCmdletAnswer: "not-allowed",
+    errorDetailForm: "pipe",
   };
 }
 
@@ -94,6 +97,11 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
     if (config.deniedCmdletAnswer !== "not-allowed" && config.deniedCmdletAnswer !== "not-recognized")
       throw new Error("deniedCmdletAnswer must be not-allowed or not-recognized");
     current.deniedCmdletAnswer = config.deniedCmdletAnswer;
+  }
+  if (config.errorDetailForm !== undefined) {
+    if (config.errorDetailForm !== "pipe" && config.errorDetailForm !== "json")
+      throw new Error("errorDetailForm must be pipe or json");
+    current.errorDetailForm = config.errorDetailForm;
   }
   const v = config.validation;
   if (v?.lag !== undefined) current.validation.lag = nonNegative(v.lag, "validation.lag");

@@ -84,7 +84,16 @@ export interface SimulatorConfig {
    * `not-recognized` (400 CommandNotFoundException "The term 'X' is not recognized ...").
    */
   deniedCmdletAnswer?: DeniedCmdletAnswer;
+  /**
+   * The form of `error.details[].message` in Exchange's error answers: `pipe` (default:
+   * `ErrorId|ExceptionType|Text`) or `json` (`{"Message": ..., "TypeName": ...}`). Either way the
+   * `X-ExceptionType` header names the exception.
+   */
+  errorDetailForm?: ErrorDetailForm;
 }
+
+/** See {@link SimulatorConfig.errorDetailForm}. */
+export type ErrorDetailForm = "pipe" | "json";
 
 /** See {@link SimulatorConfig.deniedCmdletAnswer}. */
 export type DeniedCmdletAnswer = "not-allowed" | "not-recognized";

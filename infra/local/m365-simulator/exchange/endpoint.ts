@@ -9,6 +9,7 @@ import { DIRECTORY_EXCEPTIONS } from "../behaviours.ts";
 import { readBody, send, sleep } from "../http.ts";
 import type { SimHost } from "../server.ts";
 import type { SimFault } from "../types.ts";
+import { exchangeFailure, noRoleFailure } from "./answers.ts";
 import { cmdletNames, runCmdlet } from "./cmdlets.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
 import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
@@ -104,6 +105,11 @@ export async function handleExchange(
   }
 
   const behaviours = host.behaviours;
+  const access = accessOf(host.state(tenantId), claims.appid);
+  if (!access.all && access.roles.size === 0) {
+    const refused = noRoleFailure(claims.appid, behaviours.errorDetailForm);
+    return reply(403, refused.body, refused.headers);
+  }
   // Behaviour `maxConcurrentPerTenant`: status, Retry-After and text assumed (no public text for
   // the REST API; the RPS era allowed 3 concurrent sessions per tenant, office-docs-powershell issue #4582).
   if (!host.runtime.enter(tenantId, behaviours.maxConcurrentPerTenant)) {
@@ -138,7 +144,14 @@ export async function handleExchange(
       const pick = DIRECTORY_EXCEPTIONS[Math.floor(host.random() * DIRECTORY_EXCEPTIONS.length)]!;
       const status = host.random() < 0.5 ? 400 : 500;
       call.fault = "directory-error";
-      return reply(status, exchangeError(status, pick.type, pick.message, "Ex3D9F1B"));
+      const failure = exchangeFailure(
+        status,
+        pick.type,
+        pick.message,
+        "Ex3D9F1B",
+        behaviours.errorDetailForm,
+      );
+      return reply(status, failure.body, failure.headers);
     }
     // Behaviour `slowCmdlets`: this cmdlet answers after the given delay.
     const slow = behaviours.slowCmdlets[cmdlet.toLowerCase()] ?? 0;
@@ -159,12 +172,19 @@ export async function handleExchange(
           notYetReplicated: (name, guid) => host.runtime.notYetReplicated(behaviours, name, guid, Date.now()),
           created: (guid) => host.runtime.created(guid, Date.now()),
           warnings,
-          access: accessOf(state, claims.appid),
+          access,
         });
       } catch (err) {
         if (!(err instanceof CmdletError)) throw err;
         if (err.exceptionType === NOT_ALLOWED) return reply(err.status, deniedBody(err.message));
-        return reply(err.status, exchangeError(err.status, err.exceptionType, err.message, err.errorId));
+        const failure = exchangeFailure(
+          err.status,
+          err.exceptionType,
+          err.message,
+          err.errorId,
+          behaviours.errorDetailForm,
+        );
+        return reply(err.status, failure.body, failure.headers);
       }
       if (call.write) host.changed();
     }
@@ -225,9 +245,9 @@ async function moduleFile(
   url: URL,
 ): Promise<void> {
   const call = host.record({ tenantId, service: "exchange", operation: "EXOModuleFile", write: false });
-  const reply = (status: number, body: unknown) => {
+  const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
     call.status = status;
-    send(res, status, body);
+    send(res, status, body, headers);
   };
   const claims = host.identity.authenticate(req, host.endpoints.exchange);
   if (typeof claims === "string") return reply(401, { error: { code: "Unauthorized", message: claims } });
@@ -238,7 +258,13 @@ async function moduleFile(
   }
   await host.latency();
   if (await host.applyFault(call, res, host.takeFault(tenantId, "EXOModuleFile"), "odata")) return;
-  const cmdlets = allowedCmdlets(accessOf(host.state(tenantId), claims.appid), cmdletNames());
+  const access = accessOf(host.state(tenantId), claims.appid);
+  // An app with no Exchange role at all is refused here too: what Connect-ExchangeOnline reports.
+  if (!access.all && access.roles.size === 0) {
+    const refused = noRoleFailure(claims.appid, host.behaviours.errorDetailForm);
+    return reply(403, refused.body, refused.headers);
+  }
+  const cmdlets = allowedCmdlets(access, cmdletNames());
   reply(200, {
     "@odata.context": `${host.endpoints.exchange}/adminapi/v1.0/${tenantId}/$metadata#EXOModuleFile`,
     value: [

@@ -1,0 +1,66 @@
+/**
+ * Exchange as it really behaves towards an app's access: an app with consent and no Exchange role
+ * at all is refused with 403 "The role assigned to application ... isn't supported in this
+ * scenario" (not an empty cmdlet list), and the tenant waits in `awaiting_permissions` with every
+ * role missing. Against the HTTPS simulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
+import { NoExchangeRoleError, PermissionMissingError } from "../functions/domain/errors.ts";
+import { requiredCmdlets, requiredRoles, roleOf } from "../functions/domain/permissions.ts";
+import { caught } from "./support/m365.ts";
+import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
+
+let h: WorkflowHarness;
+beforeAll(async () => {
+  h = await workflowHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe("an app with consent and no Exchange role", () => {
+  it("the simulator refuses the module file and every cmdlet with 403 'isn't supported in this scenario'", async () => {
+    const tenantId = crypto.randomUUID();
+    h.sim.setAppRoles(tenantId, { exchangeAdministrator: false });
+    const m365 = createM365Gateway({
+      clientId: h.sim.clientId,
+      clientSecret: h.sim.clientSecret,
+      endpoints: h.sim.endpoints,
+      retry: { baseDelayMs: 1, maxDelayMs: 10 },
+    });
+    const exchange = m365.tenant(tenantId).exchange;
+    for (const call of [() => exchange.availableCmdlets(), () => exchange.getTransportConfig()]) {
+      const err = await caught(call());
+      expect(err).toBeInstanceOf(NoExchangeRoleError);
+      expect(err).toBeInstanceOf(PermissionMissingError);
+      expect(err.message).toMatch(/role assigned to application .* isn't supported in this scenario/);
+    }
+    const statuses = h.sim
+      .calls(tenantId)
+      .filter((c) => c.service === "exchange")
+      .map((c) => [c.operation, c.status]);
+    expect(statuses).toEqual([
+      ["EXOModuleFile", 403],
+      ["Get-TransportConfig", 403],
+    ]);
+  });
+
+  it("ends awaiting_permissions with every role missing, not failed; a retry after the grant finishes", async () => {
+    const req = h.request({ region: "split", outboundGateway: true });
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    const waiting = await h.onboard(req);
+    expect(waiting.status).toBe("awaiting_permissions");
+    expect(waiting.error?.code).toBe("M365_PERMISSION_MISSING");
+    expect(new Set(waiting.missingPermissions?.map((m) => m.role))).toEqual(
+      new Set(requiredCmdlets(req).map((c) => roleOf(c))),
+    );
+    expect(waiting.missingPermissions?.map((m) => m.cmdlet).sort()).toEqual([...requiredCmdlets(req)].sort());
+    expect(h.sim.calls(req.tenantId).filter((c) => c.write)).toEqual([]);
+
+    h.sim.setAppRoles(req.tenantId, { roles: requiredRoles(req) });
+    const done = await h.retry(req.tenantId);
+    expect(done.status).toBe("succeeded");
+    expect(done.missingPermissions).toBeUndefined();
+  });
+});
