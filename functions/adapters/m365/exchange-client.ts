@@ -4,9 +4,16 @@
  * failures mapped to named errors, retried by the shared {@link RetryPolicy}.
  */
 import { randomUUID } from "node:crypto";
-import { AccessDeniedError, InvalidRequestError, TransientError } from "../../domain/errors.ts";
+import {
+  AccessDeniedError,
+  InvalidRequestError,
+  type OnboardingError,
+  ThrottledError,
+  TransientError,
+} from "../../domain/errors.ts";
 import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
+import { TenantHolds } from "./tenant-holds.ts";
 import type { TokenProvider } from "./tokens.ts";
 
 /** The mailbox every app-only InvokeCommand call is anchored to (as the EXO V3 module does). */
@@ -71,6 +78,7 @@ export class ExchangeClient {
   readonly #maxPages: number;
   readonly #slots: TenantSlots;
   readonly #onWarning: ExchangeClientOptions["onWarning"];
+  readonly #holds = new TenantHolds();
 
   constructor(options: ExchangeClientOptions) {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
@@ -108,6 +116,7 @@ export class ExchangeClient {
           const token = await this.#tokens.getToken(tenantId, this.#endpoint);
           const release = await this.#slots.acquire(tenantId);
           try {
+            await this.#holds.wait(tenantId, cmdlet, this.#retry.maxDelayMs);
             // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
             const signal = AbortSignal.timeout(timeoutMs);
             const res = await this.#fetch(pageUrl, {
@@ -125,7 +134,7 @@ export class ExchangeClient {
             });
             const text = await res.text();
             if (!res.ok) {
-              const error = errorFromResponse("exchange", cmdlet, res.status, res.headers, text);
+              const error = this.#held(tenantId, errorFromResponse("exchange", cmdlet, res.status, res.headers, text));
               // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
               // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
               if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
@@ -161,6 +170,14 @@ export class ExchangeClient {
     return rows;
   }
 
+  /** After a 429 with Retry-After, the tenant's other requests wait too (Exchange's budget is per tenant). */
+  #held(tenantId: string, error: OnboardingError): OnboardingError {
+    if (error instanceof ThrottledError && error.retryAfterMs !== undefined) {
+      this.#holds.hold(tenantId, error.retryAfterMs);
+    }
+    return error;
+  }
+
   /**
    * The cmdlets Exchange lets the app run in this tenant: `GET {exchange}/adminapi/v1.0/{tenantId}/EXOModuleFile`
    * with `CommandName: *`, whose `value[].exportedCmdlets` is a comma-separated list (what the
@@ -178,6 +195,7 @@ export class ExchangeClient {
         const token = await this.#tokens.getToken(tenantId, this.#endpoint);
         const release = await this.#slots.acquire(tenantId);
         try {
+          await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
           const res = await this.#fetch(url, {
             method: "GET",
             signal: AbortSignal.timeout(timeoutMs),
@@ -191,7 +209,7 @@ export class ExchangeClient {
           });
           const text = await res.text();
           if (!res.ok) {
-            const error = errorFromResponse("exchange", operation, res.status, res.headers, text);
+            const error = this.#held(tenantId, errorFromResponse("exchange", operation, res.status, res.headers, text));
             if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
               refreshedToken = true;
               this.#tokens.invalidate(tenantId, this.#endpoint);
