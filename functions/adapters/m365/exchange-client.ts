@@ -134,7 +134,10 @@ export class ExchangeClient {
             });
             const text = await res.text();
             if (!res.ok) {
-              const error = this.#held(tenantId, errorFromResponse("exchange", cmdlet, res.status, res.headers, text));
+              const error = this.#held(
+                tenantId,
+                errorFromResponse("exchange", cmdlet, res.status, res.headers, text),
+              );
               // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
               // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
               if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
@@ -209,7 +212,10 @@ export class ExchangeClient {
           });
           const text = await res.text();
           if (!res.ok) {
-            const error = this.#held(tenantId, errorFromResponse("exchange", operation, res.status, res.headers, text));
+            const error = this.#held(
+              tenantId,
+              errorFromResponse("exchange", operation, res.status, res.headers, text),
+            );
             if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
               refreshedToken = true;
               this.#tokens.invalidate(tenantId, this.#endpoint);
