@@ -12,6 +12,7 @@ import {
   TransientError,
 } from "../../domain/errors.ts";
 import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
+import { ExchangeHosts } from "./exchange-hosts.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
 import { TenantHolds } from "./tenant-holds.ts";
 import type { TokenProvider } from "./tokens.ts";
@@ -25,6 +26,11 @@ export type CmdletParameters = Record<string, unknown>;
 export interface ExchangeClientOptions {
   /** e.g. `https://outlook.office365.com`; also the token's resource. */
   endpoint: string;
+  /**
+   * The domain whose hosts may serve a tenant's requests after a regional redirect or in a
+   * nextLink (its subdomains, on the endpoint's port). @default the endpoint's host
+   */
+  exchangeDomain?: string;
   tokens: TokenProvider;
   retry: RetryPolicy;
   fetch?: typeof fetch;
@@ -71,7 +77,7 @@ class TenantSlots {
 
 export class ExchangeClient {
   readonly #endpoint: string;
-  readonly #origin: string;
+  readonly #hosts: ExchangeHosts;
   readonly #tokens: TokenProvider;
   readonly #retry: RetryPolicy;
   readonly #fetch: typeof fetch;
@@ -82,7 +88,7 @@ export class ExchangeClient {
 
   constructor(options: ExchangeClientOptions) {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
-    this.#origin = new URL(this.#endpoint).origin;
+    this.#hosts = new ExchangeHosts(this.#endpoint, options.exchangeDomain);
     this.#tokens = options.tokens;
     this.#retry = options.retry;
     this.#fetch = options.fetch ?? fetch;
@@ -119,7 +125,7 @@ export class ExchangeClient {
             await this.#holds.wait(tenantId, cmdlet, this.#retry.maxDelayMs);
             // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
             const signal = AbortSignal.timeout(timeoutMs);
-            const res = await this.#fetch(pageUrl, {
+            const res = await this.#hosts.send(this.#fetch, tenantId, cmdlet, pageUrl, {
               method: "POST",
               signal,
               headers: {
@@ -164,10 +170,14 @@ export class ExchangeClient {
         options,
       );
       rows.push(...result.value);
-      url = result.nextLink;
-      // The token goes only to the Exchange endpoint, whatever a nextLink says.
-      if (url !== undefined && new URL(url).origin !== this.#origin) {
-        throw new InvalidRequestError(`${cmdlet}: refusing a nextLink outside ${this.#origin}`);
+      url = undefined;
+      if (result.nextLink !== undefined) {
+        // The token goes only to the Exchange endpoint and its cloud's regional hosts.
+        const next = this.#hosts.resolve(result.nextLink, pageUrl);
+        if (!this.#hosts.allows(next)) {
+          throw new InvalidRequestError(`${cmdlet}: refusing a nextLink to ${next.origin}`);
+        }
+        url = next.toString();
       }
     }
     return rows;
@@ -199,7 +209,7 @@ export class ExchangeClient {
         const release = await this.#slots.acquire(tenantId);
         try {
           await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
-          const res = await this.#fetch(url, {
+          const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
             method: "GET",
             signal: AbortSignal.timeout(timeoutMs),
             headers: {

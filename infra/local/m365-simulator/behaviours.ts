@@ -32,6 +32,8 @@ export interface ExchangeBehaviours {
   deniedCmdletAnswer: DeniedCmdletAnswer;
   /** "pipe": CIPP-API New-ExoRequest.ps1, ExoHelper; "json": terraprovider/go-exoscc adminapi/invoke.go (docs/m365-fidelity.md E5). */
   errorDetailForm: ErrorDetailForm;
+  /** ScubaGear EXORestHelper.psm1, go-exoscc adminapi/transport.go: "some tenants get redirected" (docs/m365-fidelity.md E8). */
+  regionalRedirect: number;
 }
 
 export function defaultBehaviours(): ExchangeBehaviours {
@@ -49,6 +51,7 @@ export function defaultBehaviours(): ExchangeBehaviours {
     validation: { lag: 0, fail: false, refuseHosts: [] },
     deniedCmdletAnswer: "not-allowed",
     errorDetailForm: "pipe",
+    regionalRedirect: 0,
   };
 }
 
@@ -103,6 +106,8 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
       throw new Error("errorDetailForm must be pipe or json");
     current.errorDetailForm = config.errorDetailForm;
   }
+  if (config.regionalRedirect !== undefined)
+    current.regionalRedirect = share(config.regionalRedirect, "regionalRedirect");
   const v = config.validation;
   if (v?.lag !== undefined) current.validation.lag = nonNegative(v.lag, "validation.lag");
   if (v?.fail !== undefined) current.validation.fail = Boolean(v.fail);

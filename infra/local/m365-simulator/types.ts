@@ -90,6 +90,12 @@ export interface SimulatorConfig {
    * `X-ExceptionType` header names the exception.
    */
   errorDetailForm?: ErrorDetailForm;
+  /**
+   * Share (0..1) of tenants whose Exchange requests to the front door are answered 302 to the
+   * tenant's regional host (a name under `localhost` on the same server), chosen by a hash of
+   * the tenant id (default 0).
+   */
+  regionalRedirect?: number;
 }
 
 /** See {@link SimulatorConfig.errorDetailForm}. */
@@ -193,7 +199,8 @@ export interface SimCall {
     | "error"
     | "adminapi-errors"
     | "directory-error"
-    | "concurrency-limit";
+    | "concurrency-limit"
+    | "regional-redirect";
 }
 
 export interface ConnectorSnapshot {

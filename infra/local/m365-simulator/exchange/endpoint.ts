@@ -13,6 +13,7 @@ import { exchangeFailure, noRoleFailure } from "./answers.ts";
 import { cmdletNames, runCmdlet } from "./cmdlets.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
 import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
+import { exchangeBase, redirectToRegion } from "./regional.ts";
 
 /** The system mailbox every InvokeCommand call is anchored to (what the EXO V3 module sends). */
 export const EXCHANGE_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
@@ -28,6 +29,7 @@ export async function handleExchange(
 ): Promise<void> {
   const [api, version, pathTenant, action] = parts;
   if (api === "adminapi" && pathTenant && action === "EXOModuleFile" && req.method === "GET") {
+    if (redirectToRegion(host, req, res, pathTenant.toLowerCase(), "EXOModuleFile")) return;
     return moduleFile(host, req, res, pathTenant.toLowerCase(), url);
   }
   if (
@@ -42,6 +44,8 @@ export async function handleExchange(
     });
   }
   const tenantId = pathTenant.toLowerCase();
+  // The front door answers before it reads the body: the client sends it again to the region.
+  if (redirectToRegion(host, req, res, tenantId, "InvokeCommand")) return;
   let input: { CmdletInput?: { CmdletName?: unknown; Parameters?: unknown } };
   try {
     input = JSON.parse(await readBody(req));
@@ -192,7 +196,7 @@ export async function handleExchange(
       await host.applyFault(call, res, fault, "odata");
       return;
     }
-    const base = `${host.endpoints.exchange}/adminapi/${version}/${pathTenant}`;
+    const base = `${exchangeBase(host, req)}/adminapi/${version}/${pathTenant}`;
     // `$select=A,B` keeps only those properties (KelvinTegelaar/CIPP-API New-ExoRequest.ps1 sends it).
     const select = (url.searchParams.get("$select") ?? "")
       .split(",")
