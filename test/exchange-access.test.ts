@@ -64,3 +64,60 @@ describe("an app with consent and no Exchange role", () => {
     expect(done.missingPermissions).toBeUndefined();
   });
 });
+
+describe("an unknown group member", () => {
+  it("fails check-access with INVALID_GROUP_MEMBER naming each unknown member, before any change", async () => {
+    const tenantId = crypto.randomUUID();
+    const demo = h.sim.demo(tenantId);
+    const req = h.request({
+      tenantId,
+      region: "split",
+      outboundGateway: true,
+      groups: {
+        eu: {
+          name: "Journal EU",
+          primarySmtpAddress: `journal-eu@${demo.domain}`,
+          members: [demo.alice, `nobody@${demo.customDomain}`],
+        },
+        us: {
+          name: "Journal US",
+          primarySmtpAddress: `journal-us@${demo.domain}`,
+          members: [demo.bob, "ghost"],
+        },
+      },
+    });
+    const failed = await h.onboard(req);
+    expect(failed.status).toBe("failed");
+    expect(failed.error?.code).toBe("INVALID_GROUP_MEMBER");
+    expect(failed.error?.message).toContain(`nobody@${demo.customDomain}`);
+    expect(failed.error?.message).toContain("ghost");
+    expect(failed.steps.find((s) => s.name === "check-access")?.status).toBe("failed");
+    expect(h.sim.calls(tenantId).filter((c) => c.write)).toEqual([]);
+    expect(h.sim.tenant(tenantId).groups.map((g) => g.name)).not.toContain("Journal US");
+  });
+
+  it("checks a long member list with one listing of the organisation's recipients, not a read per member", async () => {
+    const tenantId = crypto.randomUUID();
+    const demo = h.sim.demo(tenantId);
+    const many = await h.sim.addMailboxes(tenantId, { count: 120, prefix: "m" });
+    const members = [...many, `nobody@${demo.customDomain}`];
+    const req = h.request({
+      tenantId,
+      region: "split",
+      groups: {
+        eu: { name: "Journal EU", primarySmtpAddress: `journal-eu@${demo.domain}`, members },
+        us: { name: "Journal US", primarySmtpAddress: `journal-us@${demo.domain}`, members: [demo.bob] },
+      },
+    });
+    const failed = await h.onboard(req);
+    expect(failed.error?.code).toBe("INVALID_GROUP_MEMBER");
+    expect(failed.error?.message).toMatch(
+      /^.*1 requested group member\(s\) are not recipients in this tenant: nobody@/,
+    );
+    const recipientReads = h.sim.calls(tenantId).filter((c) => c.operation === "Get-Recipient");
+    // One read of the NDR address; the members: pages of one listing (the simulator pages by 2).
+    expect(recipientReads.filter((c) => c.parameters?.Identity !== undefined)).toHaveLength(1);
+    expect(recipientReads.filter((c) => c.parameters?.ResultSize === "Unlimited").length).toBeGreaterThan(0);
+    expect(h.sim.calls(tenantId).filter((c) => c.write)).toEqual([]);
+  });
+});

@@ -122,6 +122,8 @@ export interface ExchangeOperations {
 
   /** undefined when no recipient has that identity; AmbiguousIdentityError when several do. */
   getRecipient(identity: string): Promise<Recipient | undefined>;
+  /** Every recipient of the organisation, every page (to check many names with one listing). */
+  listRecipients(): Promise<Recipient[]>;
   /** Domain names of the organisation's accepted domains (`*.x` for wildcard ones). */
   getAcceptedDomains(): Promise<string[]>;
 

@@ -202,7 +202,7 @@ export type TenantCorrection = Partial<
 /** Which onboarding steps re-apply a corrected field (they go back to `pending`). */
 export const STEPS_USING_FIELD: Readonly<Record<keyof TenantCorrection, readonly StepName[]>> = {
   ndrAddress: ["check-access", "journal-settings"],
-  groups: ["groups", "journal-rules"],
+  groups: ["check-access", "groups", "journal-rules"],
   outboundGateway: ["connector", "validate-connector", "journal-rules"],
   customerName: ["connector", "validate-connector", "journal-rules"],
   onDrift: [],

@@ -51,6 +51,13 @@ const SLOW_CMDLETS: Readonly<Record<string, CallOptions>> = {
   "Enable-OrganizationCustomization": { timeoutMs: 600_000, resend: "if-not-processed" },
 };
 
+/**
+ * Reads of whole lists that can be long (a group of 10,000 members, every recipient): the module
+ * gives Get-DistributionGroupMember 3,600 s (`CmdletHttpTimeoutCollection`); a task has 900 s, so
+ * each page may take up to 600 s here. Reads are safe to send again.
+ */
+const LONG_READ: CallOptions = { timeoutMs: 600_000 };
+
 /** New-DistributionGroup resolves every member: about 60 s plus 50 ms a member, at most 10 minutes. */
 function groupCreationOptions(members: number): CallOptions {
   const timeoutMs = Math.min(600_000, 60_000 + members * 50);
@@ -207,6 +214,11 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toRecipient(row);
   }
 
+  async listRecipients(): Promise<Recipient[]> {
+    const rows = await this.#run("Get-Recipient", { ResultSize: "Unlimited" }, LONG_READ);
+    return rows.map(toRecipient);
+  }
+
   async getAcceptedDomains(): Promise<string[]> {
     const rows = await this.#run("Get-AcceptedDomain");
     return rows
@@ -309,10 +321,11 @@ export class ExchangeTenantOperations implements ExchangeOperations {
   }
 
   async listDistributionGroupMembers(identity: string): Promise<Recipient[]> {
-    const rows = await this.#run("Get-DistributionGroupMember", {
-      Identity: identity,
-      ResultSize: "Unlimited",
-    });
+    const rows = await this.#run(
+      "Get-DistributionGroupMember",
+      { Identity: identity, ResultSize: "Unlimited" },
+      LONG_READ,
+    );
     return rows.map(toRecipient);
   }
 
