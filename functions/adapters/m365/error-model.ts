@@ -101,8 +101,9 @@ const NOT_FOUND_TEXT =
 /** Exchange's refusal of a write in a dehydrated organisation (not any text naming the cmdlet). */
 const DEHYDRATED = /InvalidOperationInDehydratedContextException|organi[sz]ation is dehydrated/i;
 /**
- * Directory and storage faults the ExchangeOnlineManagement module retries whatever the HTTP
- * status carrying them (docs/m365-fidelity.md lists the source).
+ * Directory and storage faults retried whatever the HTTP status carrying them: the five names of
+ * the ExchangeOnlineManagement module's `$RetryableExceptions`, plus `ADTransientException` (and
+ * any `...TransientException`), which is our own assumption (docs/m365-fidelity.md R6).
  */
 const TRANSIENT_EXCEPTIONS =
   /DCOverloadedException|SuitabilityDirectoryException|ServerInMMException|ADServerSettingsChangedException|StorageTransientException|ADTransientException|TransientException\b/;
@@ -127,6 +128,11 @@ const CMDLET_NOT_ALLOWED =
  * isn't supported in this scenario" (CmdletAccessDeniedException; docs/m365-fidelity.md R10).
  */
 const NO_ROLE = /role assigned to application .{0,80}?isn'?t supported in this scenario/i;
+/**
+ * A group with owners changed by a caller that is none of them, without the role that makes
+ * -BypassSecurityGroupManagerCheck work: "... can only be performed by a manager of the group".
+ */
+const MANAGER_ONLY = /only be performed by a manager of the group|OperationRequiresGroupManagerException/i;
 /** The cmdlet a refusal names: `The term 'X'` or `allowed to call X`. */
 const REFUSED_CMDLET = /The term '([A-Za-z]+-[A-Za-z]+)'|allowed to call ([A-Za-z]+-[A-Za-z]+)/;
 /** A parameter the binder does not know: for one held by a role (PARAMETER_ROLES), the role is missing. */
@@ -229,6 +235,16 @@ function classify(
       new PermissionMissingError(
         `Exchange refused ${cmdlet}: the app may not run it in this tenant (management role: ${role}). Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry. Exchange said: ${text}`,
         [{ cmdlet, role }],
+      ),
+      d,
+    );
+  }
+  if (service === "exchange" && MANAGER_ONLY.test(typeAndText)) {
+    const role = PARAMETER_ROLES.BypassSecurityGroupManagerCheck ?? "Security Group Creation and Membership";
+    return withDetails(
+      new PermissionMissingError(
+        `Exchange refused ${d.operation}: only the group's owners may change it, and the app lacks the role that lets it act for them (management role: ${role}). Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry. Exchange said: ${text}`,
+        [{ cmdlet: `${d.operation} -BypassSecurityGroupManagerCheck`, role }],
       ),
       d,
     );

@@ -65,3 +65,30 @@ export function unknownMembersMessage(unknown: readonly string[]): string {
   const more = unknown.length > NAMED ? ` and ${unknown.length - NAMED} more` : "";
   return `${unknown.length} requested group member(s) are not recipients in this tenant: ${named}${more}. Correct the groups' members and retry; nothing was changed.`;
 }
+
+/** Recipients that may own a group (ManagedBy): mailboxes, mail users, mail-enabled security groups. */
+const OWNER_TYPES = new Set(["usermailbox", "sharedmailbox", "mailuser", "mailuniversalsecuritygroup"]);
+/** Members looked at for a default owner. */
+const OWNER_CANDIDATES = 10;
+
+/**
+ * The owner of a group created without requested owners. A group needs one, and an app that
+ * creates it is no user account Exchange could record; so the first of its first ten members that
+ * may own a group (a mailbox, mail user or mail-enabled security group) is its owner. Empty when
+ * none of them may (then no ManagedBy is sent).
+ */
+export async function defaultOwners(ctx: DiffContext, spec: GroupSpec): Promise<string[]> {
+  const candidates = spec.members.slice(0, OWNER_CANDIDATES);
+  const found = await Promise.all(
+    candidates.map((member) =>
+      ctx.m365.exchange.getRecipient(member).catch((err: unknown): Recipient | undefined => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      }),
+    ),
+  );
+  const owner = candidates.find((_, i) =>
+    OWNER_TYPES.has(found[i]?.recipientTypeDetails.toLowerCase() ?? ""),
+  );
+  return owner === undefined ? [] : [owner];
+}

@@ -11,6 +11,7 @@ import {
   type StepDiff,
   summariseMembers,
 } from "./diff.ts";
+import { defaultOwners } from "./group-members.ts";
 
 const groupObject = (name: string) => `distribution group "${name}"`;
 
@@ -35,6 +36,8 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
   const object = groupObject(spec.name);
   const current = await exchange.getDistributionGroup(spec.name);
   if (!current) {
+    // Always an owner: an app that creates a group is no user account Exchange could record.
+    const owners = spec.owners?.length ? spec.owners : await defaultOwners(ctx, spec);
     diff.differences.push({ step: "groups", object, field: "exists", expected: true, actual: false });
     addAction(
       diff,
@@ -45,7 +48,7 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
           name: spec.name,
           primarySmtpAddress: spec.primarySmtpAddress,
           members: spec.members,
-          ...(spec.owners?.length ? { owners: spec.owners } : {}),
+          ...(owners.length > 0 ? { owners } : {}),
         },
       },
       "The group does not exist.",

@@ -17,7 +17,7 @@ export interface ExchangeBehaviours {
   slowCmdlets: Record<string, number>;
   /** Assumed status and text (RPS era: 3 sessions per tenant, office-docs-powershell issue #4582). */
   maxConcurrentPerTenant: number;
-  /** Assumed: the exception names the ExchangeOnlineManagement module retries; its retry list is not public (docs/m365-fidelity.md). */
+  /** The five exception names of the ExchangeOnlineManagement module's `$RetryableExceptions`; the statuses are assumed (docs/m365-fidelity.md R6). */
   directoryErrorRate: number;
   /** Assumed: `@adminapi.errors` is not seen in public code (docs/m365-fidelity.md). */
   adminApiErrorRate: number;
@@ -119,9 +119,10 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
 }
 
 /**
- * The transient directory exceptions the Exchange Online PowerShell module retries on.
- * Source: assumed: the names the ExchangeOnlineManagement module is reported to retry (the module's retry list is not public text we
- * could cite); each is answered in Exchange's usual OData error body.
+ * The transient directory exceptions the Exchange Online PowerShell module retries on: its
+ * `$RetryableExceptions` (public copies of the module's script, constants region: exactly these
+ * five names). Which HTTP status carries them is assumed; each is answered in Exchange's usual
+ * OData error body.
  */
 export const DIRECTORY_EXCEPTIONS = [
   {
