@@ -76,7 +76,7 @@ describe("against the simulator answering in the JSON form", () => {
     const err = await caught(exchange.setTransportConfig({ journalingReportNdrTo: "x@example.com" }));
     expect(err).toBeInstanceOf(DehydratedOrganizationError);
     expect(err.message).not.toContain("TypeName");
-    expect(err.message).toMatch(/^Set-TransportConfig: The operation on this object isn't allowed/);
+    expect(err.message).toMatch(/^Set-TransportConfig: The command you tried to run isn't currently allowed/);
     expect(m365ErrorDetails(err)?.exceptionType).toMatch(/InvalidOperationInDehydratedContextException$/);
     const call = sim.calls(tenantId).find((c) => c.operation === "Set-TransportConfig");
     expect(call?.status).toBe(400);

@@ -177,15 +177,17 @@ const VALIDATION_FAILED_RETRY: Json = {
 };
 
 /**
- * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to an hour
- * to apply it. 60 s growing to 10 min, 10 tries: at most 60.8 minutes.
+ * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to 48 hours
+ * to apply it (Microsoft says an hour; vendors see up to two days). 60 s doubling to an hour, then
+ * hourly: 53 tries, about 48 hours in all (60 + 120 + ... + 1,920 s, then 47 x 3,600 s). Step
+ * Functions waits between tries: no Lambda is held.
  */
 const HYDRATION_RETRY: Json = {
   ErrorEquals: [ErrorName.Hydrating],
   IntervalSeconds: 60,
-  MaxAttempts: 10,
-  BackoffRate: 1.5,
-  MaxDelaySeconds: 600,
+  MaxAttempts: 53,
+  BackoffRate: 2,
+  MaxDelaySeconds: 3600,
 };
 
 /** Every task that talks to Microsoft 365 retries these. */

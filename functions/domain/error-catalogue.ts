@@ -134,7 +134,7 @@ export const ERROR_CATALOGUE = {
   ),
   ORGANIZATION_HYDRATING: tenant(
     "yes",
-    "The organisation was dehydrated; the service ran Enable-OrganizationCustomization (once: it cannot be undone) and Exchange takes up to an hour to apply it. Shown on the step while the workflow retries it; as the tenant's error, it was still not applied after about an hour.",
+    "The organisation was dehydrated; the service ran Enable-OrganizationCustomization (once: it cannot be undone) and Exchange takes up to 48 hours to apply it. Shown on the step, with `waitingUntil`, while the workflow retries it (60 s doubling to an hour, then hourly); as the tenant's error, it was still not applied after 48 hours.",
     `Nothing while the step retries; if the tenant failed with this code, wait a while, then ${RETRY}.`,
   ),
   CONNECTOR_VALIDATION_PENDING: tenant(

@@ -67,6 +67,11 @@ export interface Step {
   error?: ErrorInfo;
   /** Where a long step stands while it runs, e.g. "members 4,000 of 10,000". */
   progress?: string;
+  /**
+   * While the workflow waits to try the step again because only time helps (Exchange applying
+   * Enable-OrganizationCustomization, up to 48 hours): until when it keeps trying at the latest.
+   */
+  waitingUntil?: string;
 }
 
 export interface GroupSpec {

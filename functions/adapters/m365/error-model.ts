@@ -98,8 +98,13 @@ const BAD_CREDENTIAL_CODES = /AADSTS(7000215|7000222|700027|700024|7000216|50027
 const CONSENT_TEXT = /consent|not (been )?(installed|provisioned)|service principal/i;
 const NOT_FOUND_TEXT =
   /couldn'?t be found|could not be found|ManagementObjectNotFoundException|does not exist/i;
-/** Exchange's refusal of a write in a dehydrated organisation (not any text naming the cmdlet). */
-const DEHYDRATED = /InvalidOperationInDehydratedContextException|organi[sz]ation is dehydrated/i;
+/**
+ * Exchange's refusal of a write in a dehydrated organisation (not any text naming the cmdlet):
+ * the exception type, or Microsoft's text "... you first need to run the command:
+ * Enable-OrganizationCustomization" (docs/m365-fidelity.md D4).
+ */
+const DEHYDRATED =
+  /InvalidOperationInDehydratedContextException|organi[sz]ation is dehydrated|you first need to run the command:?\s*Enable-OrganizationCustomization/i;
 /**
  * Directory and storage faults retried whatever the HTTP status carrying them: the five names of
  * the ExchangeOnlineManagement module's `$RetryableExceptions`, plus `ADTransientException` (and
