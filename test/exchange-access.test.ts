@@ -115,9 +115,50 @@ describe("an unknown group member", () => {
       /^.*1 requested group member\(s\) are not recipients in this tenant: nobody@/,
     );
     const recipientReads = h.sim.calls(tenantId).filter((c) => c.operation === "Get-Recipient");
-    // One read of the NDR address; the members: pages of one listing (the simulator pages by 2).
-    expect(recipientReads.filter((c) => c.parameters?.Identity !== undefined)).toHaveLength(1);
+    // The members: pages of one listing (the simulator pages by 2); one by one only the NDR
+    // address and each new group's default owner (its first member, test/exchange-corrections.test.ts).
+    expect(recipientReads.filter((c) => c.parameters?.Identity !== undefined)).toHaveLength(3);
     expect(recipientReads.filter((c) => c.parameters?.ResultSize === "Unlimited").length).toBeGreaterThan(0);
     expect(h.sim.calls(tenantId).filter((c) => c.write)).toEqual([]);
+  });
+});
+
+describe("role assignments that reach Exchange late", () => {
+  it("a tenant awaiting permissions re-checks by itself (reads only) and goes on once granted, without a retry", async () => {
+    const req = h.request({ region: "us", outboundGateway: false });
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    await h.service.register("p_test", req);
+    for (let i = 0; i < 500; i++) {
+      const stored = await h.store.getTenant(req.tenantId);
+      if (stored?.tenant.status === "awaiting_permissions") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect((await h.store.getTenant(req.tenantId))?.tenant.status).toBe("awaiting_permissions");
+    const runBefore = (await h.store.getTenant(req.tenantId))!.internals.run;
+    // The admin grants the roles; Exchange sees them a while later.
+    await new Promise((r) => setTimeout(r, 400));
+    h.sim.setAppRoles(req.tenantId, { roles: requiredRoles(req) });
+    await h.engine.idle();
+    const stored = (await h.store.getTenant(req.tenantId))!;
+    expect(stored.tenant.status).toBe("succeeded");
+    expect(stored.internals.run).toBe(runBefore);
+    // Before the grant, the re-checks only read.
+    const modules = h.sim.calls(req.tenantId).filter((c) => c.operation === "EXOModuleFile");
+    expect(modules.length).toBeGreaterThan(2);
+    const firstWrite = h.sim.calls(req.tenantId).find((c) => c.write);
+    expect(firstWrite?.seq).toBeGreaterThan(modules.at(-1)!.seq);
+  });
+
+  it("never granted: re-checks for a few hours (scaled) with reads only, then waits for a retry", async () => {
+    const req = h.request({ region: "us", outboundGateway: false });
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    const waiting = await h.onboard(req);
+    expect(waiting.status).toBe("awaiting_permissions");
+    const modules = h.sim.calls(req.tenantId).filter((c) => c.operation === "EXOModuleFile");
+    // The first check, then ten re-checks after a first wait (5 min growing to 30 min, about 3 hours).
+    expect(modules).toHaveLength(11);
+    expect(h.sim.calls(req.tenantId).filter((c) => c.write)).toEqual([]);
+    const events = (await h.store.listEvents(req.tenantId)).map((e) => e.type);
+    expect(events.filter((t) => t === "tenant.onboarding.awaiting_permissions")).toHaveLength(1);
   });
 });

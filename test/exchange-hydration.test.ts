@@ -1,8 +1,9 @@
 /**
  * Hydration that takes days: after Enable-OrganizationCustomization (sent once, never again), the
  * step is retried by the workflow (Step Functions waits, no Lambda held) for up to 48 hours, and
- * shows until when it waits. The simulator keeps writes failing beyond an hour (the engine's
- * retry scale is 0.001: 6 s stand for 100 minutes), with IsDehydrated already reading false.
+ * shows until when it waits. The local engine waits each Retry interval scaled (60 s -> 60 ms)
+ * without backoff: the old policy's 10 tries (about an hour in AWS) lasted about a second here,
+ * the new one's 53 tries (48 hours in AWS) several; the simulator keeps writes failing for 3 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorFromResponse } from "../functions/adapters/m365/error-model.ts";
@@ -35,7 +36,7 @@ describe("a dehydrated organisation", () => {
   it("waits beyond an hour for hydration, sends Enable-OrganizationCustomization once, and shows until when it waits", async () => {
     const req = h.request({ region: "us", outboundGateway: false });
     h.sim.setDehydrated(req.tenantId, true);
-    h.sim.configure({ hydrationDelayMs: 6_000 });
+    h.sim.configure({ hydrationDelayMs: 3_000 });
     const seen: { step: string; waitingUntil: string; error?: string }[] = [];
     let done = false;
     const watch = (async () => {

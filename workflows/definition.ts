@@ -41,6 +41,7 @@ import type { OffboardingStepName, StepName } from "../functions/domain/tenant.t
  */
 export const WORKFLOW_TASKS = [
   "CheckAccess",
+  "RecheckPermissions",
   "Configure",
   "Journal",
   "RecordOutcome",
@@ -190,6 +191,19 @@ const HYDRATION_RETRY: Json = {
   MaxDelaySeconds: 3600,
 };
 
+/**
+ * A tenant awaiting permissions re-checks them by itself (reads only): role assignments take up
+ * to an hour to reach Exchange. After a first wait of 5 min, 10 checks 5 min growing to 30 min
+ * apart: about 3 hours in all.
+ */
+const PERMISSION_RECHECK_RETRY: Json = {
+  ErrorEquals: [ErrorName.PermissionMissing],
+  IntervalSeconds: 300,
+  MaxAttempts: 9,
+  BackoffRate: 1.5,
+  MaxDelaySeconds: 1800,
+};
+
 /** Every task that talks to Microsoft 365 retries these. */
 const M365_RETRIES: Json[] = [TRANSIENT_RETRY, THROTTLE_RETRY, HYDRATION_RETRY];
 
@@ -327,8 +341,30 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         taskArn,
         "awaiting_permissions",
         { "error.$": "$.error" },
-        { End: true },
+        { Next: "Wait before re-checking permissions" },
       ),
+      "Wait before re-checking permissions": { Type: "Wait", Seconds: 300, Next: "RecheckPermissions" },
+      // Reads only, retried with backoff for a few hours; granted: queued again, on from CheckAccess.
+      RecheckPermissions: task(
+        taskArn,
+        "RecheckPermissions",
+        {},
+        {
+          ResultPath: "$.recheck",
+          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY, PERMISSION_RECHECK_RETRY],
+          Catch: [
+            { ErrorEquals: ["States.ALL"], ResultPath: "$.recheckError", Next: "StillAwaitingPermissions" },
+          ],
+          Next: "Permissions granted?",
+        },
+      ),
+      "Permissions granted?": {
+        Type: "Choice",
+        Choices: [{ Variable: "$.recheck.granted", BooleanEquals: true, Next: "CheckAccess" }],
+        Default: "StillAwaitingPermissions",
+      },
+      // The tenant stays awaiting_permissions: a retry continues once the roles are granted.
+      StillAwaitingPermissions: { Type: "Succeed" },
       "Record CheckAccess failure": recordOutcome(
         taskArn,
         "step_failed",

@@ -51,6 +51,7 @@ import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
 import { applicableSteps, OFFBOARDING_STEP_NAMES, STEP_NAMES, type StepName } from "../domain/tenant.ts";
 import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
 import { HYDRATION_CLAIM_MS, HYDRATION_WAIT_HOURS, hydratingError, waitingPatch } from "./hydration-wait.ts";
+import { recheckPermissions } from "./recheck-permissions.ts";
 
 /** Whether the workflow retries the task that threw `err` (so a retry can still succeed). */
 const retriedByWorkflow = (err: unknown): boolean =>
@@ -725,6 +726,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
 
   return {
     CheckAccess: checkAccessTask,
+    RecheckPermissions: recheckPermissions({ store, gateway, profile, now }),
     Configure: runSteps(CONFIGURE_STEPS, "side-by-side"),
     Journal: runSteps(JOURNAL_STEPS, "in-order", true),
     RecordOutcome: recordOutcome,

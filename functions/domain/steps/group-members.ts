@@ -78,17 +78,13 @@ const OWNER_CANDIDATES = 10;
  * none of them may (then no ManagedBy is sent).
  */
 export async function defaultOwners(ctx: DiffContext, spec: GroupSpec): Promise<string[]> {
-  const candidates = spec.members.slice(0, OWNER_CANDIDATES);
-  const found = await Promise.all(
-    candidates.map((member) =>
-      ctx.m365.exchange.getRecipient(member).catch((err: unknown): Recipient | undefined => {
-        if (err instanceof NotFoundError) return undefined;
-        throw err;
-      }),
-    ),
-  );
-  const owner = candidates.find((_, i) =>
-    OWNER_TYPES.has(found[i]?.recipientTypeDetails.toLowerCase() ?? ""),
-  );
-  return owner === undefined ? [] : [owner];
+  // One at a time: the first member is usually a mailbox, so one read is usually all it takes.
+  for (const member of spec.members.slice(0, OWNER_CANDIDATES)) {
+    const recipient = await ctx.m365.exchange.getRecipient(member).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    if (recipient && OWNER_TYPES.has(recipient.recipientTypeDetails.toLowerCase())) return [member];
+  }
+  return [];
 }
