@@ -13,6 +13,7 @@ import {
 } from "../../domain/errors.ts";
 import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
 import { ExchangeHosts } from "./exchange-hosts.ts";
+import { paceOnRateLimit } from "./rate-limit.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
 import { TenantHolds } from "./tenant-holds.ts";
 import type { TokenProvider } from "./tokens.ts";
@@ -98,6 +99,66 @@ export class ExchangeClient {
   }
 
   /**
+   * One request to the tenant's Exchange admin API, retried by the shared policy: the token, one
+   * of the tenant's request slots, the tenant's hold after a 429 (or an exhausted rate limit),
+   * regional redirects followed, failures mapped to named errors. `read` turns a 2xx answer
+   * into the result (and may throw a named error).
+   */
+  async #send<T>(
+    tenantId: string,
+    operation: string,
+    url: string,
+    init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string },
+    options: CallOptions,
+    read: (text: string) => T,
+  ): Promise<T> {
+    let refreshedToken = false;
+    return this.#retry.run(
+      { service: "exchange", tenantId, operation },
+      async (_signal, _n, timeoutMs) => {
+        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
+        const release = await this.#slots.acquire(tenantId);
+        try {
+          await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
+          // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
+          const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
+            method: init.method,
+            signal: AbortSignal.timeout(timeoutMs),
+            headers: {
+              authorization: `Bearer ${token}`,
+              "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+              accept: "application/json",
+              "client-request-id": randomUUID(),
+              ...init.headers,
+            },
+            ...(init.body !== undefined ? { body: init.body } : {}),
+          });
+          const text = await res.text();
+          paceOnRateLimit(this.#holds, tenantId, res.headers);
+          if (!res.ok) {
+            const error = this.#held(
+              tenantId,
+              errorFromResponse("exchange", operation, res.status, res.headers, text),
+            );
+            // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
+            // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
+            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
+              refreshedToken = true;
+              this.#tokens.invalidate(tenantId, this.#endpoint);
+              throw staleTokenError("exchange", operation, res.status);
+            }
+            throw error;
+          }
+          return { value: read(text), status: res.status };
+        } finally {
+          release();
+        }
+      },
+      options,
+    );
+  }
+
+  /**
    * Runs one cmdlet in a tenant and returns every row of every page. `options` sets the call's
    * time limit and whether it may be re-sent after an uncertain failure (see {@link CallOptions}).
    */
@@ -109,65 +170,27 @@ export class ExchangeClient {
   ): Promise<CmdletRow[]> {
     const body = JSON.stringify({ CmdletInput: { CmdletName: cmdlet, Parameters: parameters } });
     const rows: CmdletRow[] = [];
-    let url: string | undefined =
-      `${this.#endpoint}/adminapi/beta/${encodeURIComponent(tenantId)}/InvokeCommand`;
+    let url: string | undefined = this.invokeUrl(tenantId);
     for (let page = 0; url !== undefined; page++) {
       if (page >= this.#maxPages)
         throw new TransientError(`${cmdlet}: more than ${this.#maxPages} result pages`);
       const pageUrl: string = url;
-      let refreshedToken = false;
-      const result = await this.#retry.run(
-        { service: "exchange", tenantId, operation: cmdlet },
-        async (_signal, _n, timeoutMs) => {
-          const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-          const release = await this.#slots.acquire(tenantId);
-          try {
-            await this.#holds.wait(tenantId, cmdlet, this.#retry.maxDelayMs);
-            // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
-            const signal = AbortSignal.timeout(timeoutMs);
-            const res = await this.#hosts.send(this.#fetch, tenantId, cmdlet, pageUrl, {
-              method: "POST",
-              signal,
-              headers: {
-                authorization: `Bearer ${token}`,
-                "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-                "content-type": "application/json; charset=utf-8",
-                accept: "application/json",
-                prefer: "odata.maxpagesize=1000",
-                "client-request-id": randomUUID(),
-              },
-              body,
-            });
-            const text = await res.text();
-            if (!res.ok) {
-              const error = this.#held(
-                tenantId,
-                errorFromResponse("exchange", cmdlet, res.status, res.headers, text),
-              );
-              // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
-              // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
-              if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
-                refreshedToken = true;
-                this.#tokens.invalidate(tenantId, this.#endpoint);
-                throw staleTokenError("exchange", cmdlet, res.status);
-              }
-              throw error;
-            }
-            const parsed = parsePage(cmdlet, text);
-            if (parsed.errors.length > 0) throw errorFromAdminApiErrors(cmdlet, parsed.errors);
-            if (parsed.warnings.length > 0) {
-              try {
-                this.#onWarning?.({ tenantId, cmdlet, warnings: parsed.warnings });
-              } catch {
-                // Logging must never break a call.
-              }
-            }
-            return { value: parsed, status: res.status };
-          } finally {
-            release();
-          }
+      const result = await this.#send(
+        tenantId,
+        cmdlet,
+        pageUrl,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json; charset=utf-8", prefer: "odata.maxpagesize=1000" },
+          body,
         },
         options,
+        (text) => {
+          const parsed = parsePage(cmdlet, text);
+          if (parsed.errors.length > 0) throw errorFromAdminApiErrors(cmdlet, parsed.errors);
+          if (parsed.warnings.length > 0) this.#warn(tenantId, cmdlet, parsed.warnings);
+          return parsed;
+        },
       );
       rows.push(...result.value);
       url = undefined;
@@ -181,6 +204,56 @@ export class ExchangeClient {
       }
     }
     return rows;
+  }
+
+  /** The InvokeCommand URL of a tenant at the configured endpoint. */
+  invokeUrl(tenantId: string): string {
+    return `${this.#endpoint}/adminapi/beta/${encodeURIComponent(tenantId)}/InvokeCommand`;
+  }
+
+  /**
+   * `POST {exchange}/adminapi/beta/{tenantId}/$batch` with a JSON body of `requests`; returns the
+   * parsed answer (see exchange-batch.ts for its shape). The batch as a whole is retried like a
+   * single call.
+   */
+  async batch(
+    tenantId: string,
+    operation: string,
+    body: unknown,
+    options: CallOptions = {},
+  ): Promise<unknown> {
+    const url = `${this.#endpoint}/adminapi/beta/${encodeURIComponent(tenantId)}/$batch`;
+    return this.#send(
+      tenantId,
+      operation,
+      url,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json; charset=utf-8" },
+        body: JSON.stringify(body),
+      },
+      options,
+      (text) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          throw new TransientError(`${operation}: the answer was not JSON`);
+        }
+      },
+    );
+  }
+
+  /** Told of `@adminapi.warnings`; logging must never break a call. */
+  warn(tenantId: string, cmdlet: string, warnings: string[]): void {
+    this.#warn(tenantId, cmdlet, warnings);
+  }
+
+  #warn(tenantId: string, cmdlet: string, warnings: string[]): void {
+    try {
+      this.#onWarning?.({ tenantId, cmdlet, warnings });
+    } catch {
+      // Logging must never break a call.
+    }
   }
 
   /** After a 429 with Retry-After, the tenant's other requests wait too (Exchange's budget is per tenant). */
@@ -199,46 +272,14 @@ export class ExchangeClient {
    * reported by the step that runs it).
    */
   async availableCmdlets(tenantId: string): Promise<string[] | undefined> {
-    const operation = "EXOModuleFile";
     const url = `${this.#endpoint}/adminapi/v1.0/${encodeURIComponent(tenantId)}/EXOModuleFile?Version=${MODULE_FILE_VERSION}`;
-    let refreshedToken = false;
-    return this.#retry.run(
-      { service: "exchange", tenantId, operation },
-      async (_signal, _n, timeoutMs) => {
-        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-        const release = await this.#slots.acquire(tenantId);
-        try {
-          await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
-          const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
-            method: "GET",
-            signal: AbortSignal.timeout(timeoutMs),
-            headers: {
-              authorization: `Bearer ${token}`,
-              "x-anchormailbox": `APP:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-              accept: "application/json",
-              commandname: "*",
-              "client-request-id": randomUUID(),
-            },
-          });
-          const text = await res.text();
-          if (!res.ok) {
-            const error = this.#held(
-              tenantId,
-              errorFromResponse("exchange", operation, res.status, res.headers, text),
-            );
-            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
-              refreshedToken = true;
-              this.#tokens.invalidate(tenantId, this.#endpoint);
-              throw staleTokenError("exchange", operation, res.status);
-            }
-            throw error;
-          }
-          return { value: parseModuleFile(text), status: res.status };
-        } finally {
-          release();
-        }
-      },
+    return this.#send(
+      tenantId,
+      "EXOModuleFile",
+      url,
+      { method: "GET", headers: { commandname: "*" } },
       {},
+      parseModuleFile,
     );
   }
 }

@@ -21,6 +21,7 @@ import type {
   TransportConfig,
 } from "../../domain/m365.ts";
 import { ALREADY_EXISTS, m365ErrorDetails } from "./error-model.ts";
+import { invokeBatch } from "./exchange-batch.ts";
 import type { CmdletParameters, CmdletRow, ExchangeClient } from "./exchange-client.ts";
 import {
   prop,
@@ -343,6 +344,29 @@ export class ExchangeTenantOperations implements ExchangeOperations {
       if (ALREADY_MEMBER.test(exchangeText(err))) return { added: retried(err) };
       throw err;
     }
+  }
+
+  async addDistributionGroupMembers(
+    identity: string,
+    members: readonly string[],
+  ): Promise<{ member: string; added: boolean }[]> {
+    const calls = members.map((member) => ({
+      cmdlet: "Add-DistributionGroupMember",
+      parameters: { Identity: identity, Member: member, BypassSecurityGroupManagerCheck: true },
+    }));
+    // A batch is not re-sent after an uncertain failure: the step's retry compares afresh.
+    const outcomes = await invokeBatch(this.#client, this.#tenantId, calls, { resend: "if-not-processed" });
+    const results: { member: string; added: boolean }[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
+      const member = members[i]!;
+      if (!outcome.error) results.push({ member, added: true });
+      else if (ALREADY_MEMBER.test(exchangeText(outcome.error))) results.push({ member, added: false });
+      // Throttled or transient inside the batch: that one member alone, with the usual retries.
+      else if (outcome.error.retryable)
+        results.push({ member, ...(await this.addDistributionGroupMember(identity, member)) });
+      else throw outcome.error;
+    }
+    return results;
   }
 
   async removeDistributionGroupMember(identity: string, member: string): Promise<void> {

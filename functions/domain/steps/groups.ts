@@ -128,8 +128,13 @@ async function addMembers(
         batch.map((m) => membership(action.group, m.id)),
       );
     const notOurs: string[] = [];
-    for (const member of batch) {
-      const result = await exchange.addDistributionGroupMember(action.identity, member.id);
+    // Ten adds per request (Exchange's $batch): a batch of 100 is ten requests.
+    const results = await exchange.addDistributionGroupMembers(
+      action.identity,
+      batch.map((m) => m.id),
+    );
+    for (const [i, result] of results.entries()) {
+      const member = batch[i]!;
       if (result.added) added++;
       else if (action.adopted) notOurs.push(membership(action.group, member.id));
       if (result.added && members.length <= LISTED_ADDS)

@@ -10,6 +10,7 @@ import { readBody, send, sleep } from "../http.ts";
 import type { SimHost } from "../server.ts";
 import type { SimFault } from "../types.ts";
 import { exchangeFailure, noRoleFailure } from "./answers.ts";
+import { handleBatch } from "./batch.ts";
 import { cmdletNames, runCmdlet } from "./cmdlets.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
 import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
@@ -31,6 +32,10 @@ export async function handleExchange(
   if (api === "adminapi" && pathTenant && action === "EXOModuleFile" && req.method === "GET") {
     if (redirectToRegion(host, req, res, pathTenant.toLowerCase(), "EXOModuleFile")) return;
     return moduleFile(host, req, res, pathTenant.toLowerCase(), url);
+  }
+  if (api === "adminapi" && pathTenant && action === "$batch" && req.method === "POST") {
+    if (redirectToRegion(host, req, res, pathTenant.toLowerCase(), "$batch")) return;
+    return handleBatch(host, req, res, version ?? "beta", pathTenant.toLowerCase());
   }
   if (
     api !== "adminapi" ||
