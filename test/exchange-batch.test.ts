@@ -66,24 +66,34 @@ describe("member adds", () => {
 });
 
 describe("Rate-Limit-* headers", () => {
-  it("hold the tenant until Rate-Limit-Reset once Rate-Limit-Remaining reaches 0", () => {
+  it("hold the tenant until Rate-Limit-Reset once Rate-Limit-Remaining is down to what is in flight", () => {
     const now = Date.parse("2026-12-07T10:00:00Z");
     const holds = new TenantHolds({ now: () => now });
-    paceOnRateLimit(
-      holds,
-      "t",
-      new Headers({ "rate-limit-remaining": "3", "rate-limit-reset": "2026-12-07T10:00:05Z" }),
-      now,
-    );
+    const at = (remaining: string, reset = "2026-12-07T10:00:05Z") =>
+      new Headers({ "rate-limit-remaining": remaining, "rate-limit-reset": reset });
+    paceOnRateLimit(holds, "t", at("3"), 0, now);
     expect(holds.remaining("t")).toBe(0);
-    paceOnRateLimit(
-      holds,
-      "t",
-      new Headers({ "rate-limit-remaining": "0", "rate-limit-reset": "2026-12-07T10:00:05Z" }),
-      now,
-    );
+    paceOnRateLimit(holds, "t", at("0"), 0, now);
     expect(holds.remaining("t")).toBe(5_000);
-    paceOnRateLimit(holds, "u", new Headers({ "rate-limit-remaining": "0", "rate-limit-reset": "2" }), now);
+    // With two more requests in flight, it holds while two remain.
+    paceOnRateLimit(holds, "v", at("2"), 2, now);
+    expect(holds.remaining("v")).toBe(5_000);
+    paceOnRateLimit(holds, "u", at("0", "2"), 0, now);
     expect(holds.remaining("u")).toBe(2_000);
+  });
+
+  it("pace the tenant against the simulator: no request beyond the limit, though many are sent at once", async () => {
+    const tenantId = crypto.randomUUID();
+    h.sim.configure({ rateLimit: { limit: 4, windowMs: 1_000 } });
+    try {
+      const exchange = h.m365.tenant(tenantId).exchange;
+      const reads = await Promise.all(Array.from({ length: 10 }, () => exchange.getAcceptedDomains()));
+      expect(reads.every((r) => r.length > 0)).toBe(true);
+    } finally {
+      h.sim.configure({ rateLimit: null });
+    }
+    const calls = h.sim.calls(tenantId).filter((c) => c.service === "exchange");
+    expect(calls.filter((c) => c.status === 429)).toEqual([]);
+    expect(calls).toHaveLength(10);
   });
 });

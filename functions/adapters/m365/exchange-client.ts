@@ -49,6 +49,9 @@ export interface ExchangeClientOptions {
 /** A counting semaphore per tenant; idle tenants leave no entry behind. */
 class TenantSlots {
   readonly #max: number;
+  get max(): number {
+    return this.#max;
+  }
   readonly #slots = new Map<string, { active: number; waiting: (() => void)[] }>();
   constructor(max: number) {
     this.#max = Math.max(1, Math.floor(max));
@@ -134,7 +137,7 @@ export class ExchangeClient {
             ...(init.body !== undefined ? { body: init.body } : {}),
           });
           const text = await res.text();
-          paceOnRateLimit(this.#holds, tenantId, res.headers);
+          paceOnRateLimit(this.#holds, tenantId, res.headers, this.#slots.max - 1);
           if (!res.ok) {
             const error = this.#held(
               tenantId,

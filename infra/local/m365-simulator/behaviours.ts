@@ -34,6 +34,8 @@ export interface ExchangeBehaviours {
   errorDetailForm: ErrorDetailForm;
   /** ScubaGear EXORestHelper.psm1, go-exoscc adminapi/transport.go: "some tenants get redirected" (docs/m365-fidelity.md E8). */
   regionalRedirect: number;
+  /** Rate-Limit-* header names: go-exoscc adminapi/invoke.go, ExoHelper; window and 429 assumed (docs/m365-fidelity.md E11). */
+  rateLimit: { limit: number; windowMs: number } | null;
 }
 
 export function defaultBehaviours(): ExchangeBehaviours {
@@ -52,6 +54,7 @@ export function defaultBehaviours(): ExchangeBehaviours {
     deniedCmdletAnswer: "not-allowed",
     errorDetailForm: "pipe",
     regionalRedirect: 0,
+    rateLimit: null,
   };
 }
 
@@ -108,6 +111,16 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
   }
   if (config.regionalRedirect !== undefined)
     current.regionalRedirect = share(config.regionalRedirect, "regionalRedirect");
+  if (config.rateLimit !== undefined) {
+    const r = config.rateLimit;
+    current.rateLimit =
+      r === null
+        ? null
+        : {
+            limit: Math.floor(nonNegative(r.limit, "rateLimit.limit")),
+            windowMs: nonNegative(r.windowMs, "rateLimit.windowMs"),
+          };
+  }
   const v = config.validation;
   if (v?.lag !== undefined) current.validation.lag = nonNegative(v.lag, "validation.lag");
   if (v?.fail !== undefined) current.validation.fail = Boolean(v.fail);

@@ -96,6 +96,11 @@ export interface SimulatorConfig {
    * the tenant id (default 0).
    */
   regionalRedirect?: number;
+  /**
+   * Each tenant may make `limit` InvokeCommand requests per `windowMs`; answers carry
+   * `Rate-Limit-Limit`/`-Remaining`/`-Reset`, beyond the limit a 429 (null: off, the default).
+   */
+  rateLimit?: { limit: number; windowMs: number } | null;
 }
 
 /** See {@link SimulatorConfig.errorDetailForm}. */

@@ -13,6 +13,7 @@ import { exchangeFailure, noRoleFailure } from "./answers.ts";
 import { handleBatch } from "./batch.ts";
 import { cmdletNames, runCmdlet } from "./cmdlets.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
+import { rateLimit } from "./rate-limit.ts";
 import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
 import { exchangeBase, redirectToRegion } from "./regional.ts";
 
@@ -73,9 +74,10 @@ export async function handleExchange(
     parameters,
     ...(skip > 0 ? { page: Math.floor(skip / pageSize) + 1 } : {}),
   });
+  let limitHeaders: Record<string, string> = {};
   const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
     call.status = status;
-    send(res, status, body, headers);
+    send(res, status, body, { ...limitHeaders, ...headers });
   };
   const claims = host.identity.authenticate(req, host.endpoints.exchange);
   if (typeof claims === "string") return reply(401, { error: { code: "Unauthorized", message: claims } });
@@ -114,6 +116,16 @@ export async function handleExchange(
   }
 
   const behaviours = host.behaviours;
+  const limited = rateLimit(`${host.url}|${tenantId}`, behaviours.rateLimit, Date.now());
+  limitHeaders = limited.headers;
+  if (limited.retryAfterSeconds !== undefined) {
+    call.fault = "throttle";
+    return reply(
+      429,
+      { error: { code: "TooManyRequests", message: "The tenant's request rate limit was reached." } },
+      { "retry-after": String(limited.retryAfterSeconds) },
+    );
+  }
   const access = accessOf(host.state(tenantId), claims.appid);
   if (!access.all && access.roles.size === 0) {
     const refused = noRoleFailure(claims.appid, behaviours.errorDetailForm);
