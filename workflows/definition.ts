@@ -180,8 +180,8 @@ const VALIDATION_FAILED_RETRY: Json = {
 /**
  * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to 48 hours
  * to apply it (Microsoft says an hour; vendors see up to two days). 60 s doubling to an hour, then
- * hourly: 53 tries, about 48 hours in all (60 + 120 + ... + 1,920 s, then 47 x 3,600 s). Step
- * Functions waits between tries: no Lambda is held.
+ * hourly: 53 tries (60 + 120 + ... + 1,920 s, then 47 x 3,600 s); at most 2883 minutes, about 48
+ * hours. Step Functions waits between tries: no Lambda is held.
  */
 const HYDRATION_RETRY: Json = {
   ErrorEquals: [ErrorName.Hydrating],
@@ -193,8 +193,8 @@ const HYDRATION_RETRY: Json = {
 
 /**
  * A tenant awaiting permissions re-checks them by itself (reads only): role assignments take up
- * to an hour to reach Exchange. After a first wait of 5 min, 10 checks 5 min growing to 30 min
- * apart: about 3 hours in all.
+ * to an hour to reach Exchange. After a first wait of 5 min (a Wait state), 10 checks, 5 min
+ * growing by 1.5 to 30 min apart, 9 retries; at most 185.9 minutes, about 3 hours in all.
  */
 const PERMISSION_RECHECK_RETRY: Json = {
   ErrorEquals: [ErrorName.PermissionMissing],
@@ -236,6 +236,7 @@ export const RETRY_POLICIES: Readonly<Record<string, Json>> = {
   VALIDATION_PENDING_RETRY,
   VALIDATION_FAILED_RETRY,
   HYDRATION_RETRY,
+  PERMISSION_RECHECK_RETRY,
   RECORD_RETRY,
 };
 
