@@ -5,12 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
+import type { M365CallEvent } from "../functions/adapters/m365/retry.ts";
 import { ThrottledError } from "../functions/domain/errors.ts";
 import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
 import { caught } from "./support/m365.ts";
 
 let sim: Simulator;
 let m365: ReturnType<typeof createM365Gateway>;
+const events: M365CallEvent[] = [];
 beforeAll(async () => {
   sim = await startSimulator();
   m365 = createM365Gateway({
@@ -18,6 +20,7 @@ beforeAll(async () => {
     clientSecret: sim.clientSecret,
     endpoints: sim.endpoints,
     retry: { baseDelayMs: 1, maxDelayMs: 2_000 },
+    onCall: (event) => events.push(event),
   });
 });
 afterAll(async () => {
@@ -40,7 +43,8 @@ describe("after a 429 with Retry-After", () => {
     await m365.tenant(other).exchange.getAcceptedDomains();
     sim.failNext(tenantId, "Get-TransportConfig", { kind: "throttle", retryAfterSeconds: 1 });
     const throttled = exchange.getTransportConfig();
-    await until(() => exchangeCalls(tenantId).some((c) => c.status === 429));
+    // Once the client has the 429 in hand (not merely once the simulator sent it).
+    await until(() => events.some((e) => e.tenantId === tenantId && e.status === 429));
     const answeredAt = performance.timeOrigin + performance.now();
     const [, , elsewhere] = await Promise.all([
       throttled,
@@ -55,7 +59,7 @@ describe("after a 429 with Retry-After", () => {
     for (const c of after) expect(c.at).toBeGreaterThanOrEqual(answeredAt + 1_000 - 50);
     // The other tenant was not held.
     const otherLast = exchangeCalls(other).at(-1)!;
-    expect(otherLast.at).toBeLessThan(answeredAt + 500);
+    expect(otherLast.at).toBeLessThan(answeredAt + 900);
   });
 
   it("does not wait out in-task a hold longer than the longest in-task wait: the call is not sent", async () => {
