@@ -383,13 +383,13 @@ describe("errors", () => {
     sim.failNext(tenantId, "Get-TransportConfig", {
       kind: "error",
       status: 403,
-      message: "The role assigned to application isn't supported in this scenario.",
+      message: "Access is denied.",
     });
+    // (A 403 saying the app's role "isn't supported in this scenario" is missing permissions:
+    // test/exchange-access.test.ts.)
     const denied = await caught(ex.getTransportConfig());
     expect(denied).toBeInstanceOf(AccessDeniedError);
-    expect(denied.message).toBe(
-      "Get-TransportConfig: The role assigned to application isn't supported in this scenario.",
-    );
+    expect(denied.message).toBe("Get-TransportConfig: Access is denied.");
     sim.failNext(tenantId, "Get-TransportConfig", {
       kind: "error",
       status: 401,

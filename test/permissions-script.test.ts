@@ -50,7 +50,7 @@ describe("the script", () => {
       expect(script).toContain(`$TenantId = '${TENANT}'`);
       expect(script).toContain(`$RoleGroupName = '${ROLE_GROUP_NAME}'`);
       for (const [check, create] of [
-        ["Get-ServicePrincipal -Identity", "= New-ServicePrincipal"],
+        ["Get-ServicePrincipal -Identity", "New-ServicePrincipal -AppId"],
         ["Get-RoleGroup -Identity", "= New-RoleGroup"],
         ["Get-RoleGroupMember -Identity", "Add-RoleGroupMember -Identity"],
         ["Get-ManagementRoleAssignment -Role", "New-ManagementRoleAssignment -Role"],
@@ -59,7 +59,20 @@ describe("the script", () => {
         expect(script.indexOf(check!)).toBeLessThan(script.indexOf(create!));
       }
       expect(script).toContain("Connect-ExchangeOnline");
-      expect(script).not.toContain("Enable-OrganizationCustomization\n");
+      // Before any change: the connected organisation is the script's tenant, then hydration.
+      const firstChange = script.indexOf("New-ServicePrincipal -AppId");
+      expect(script.indexOf("(Get-ConnectionInformation")).toBeGreaterThan(
+        script.indexOf("Connect-ExchangeOnline"),
+      );
+      expect(script.indexOf("(Get-ConnectionInformation")).toBeLessThan(firstChange);
+      expect(script).toMatch(/"\$\(\$connected\.TenantID\)" -ne \$TenantId\) \{\n {2}throw/);
+      expect(script.indexOf("(Get-OrganizationConfig).IsDehydrated")).toBeLessThan(firstChange);
+      // The service principal is read back after New-ServicePrincipal and its AppId checked.
+      expect(
+        script.indexOf("$exoSp = Get-ServicePrincipal -Identity $ServicePrincipalObjectId\n"),
+      ).toBeGreaterThan(firstChange);
+      expect(script).toContain('"$($exoSp.AppId)" -ne $AppId');
+      expect(script).toMatch(/-notmatch 'already a member'/);
     }
   });
 });
@@ -140,6 +153,90 @@ describe("the script's Exchange steps against the simulator", () => {
     const done = await h.onboard(req);
     expect(done.status).toBe("succeeded");
     expect((await h.offboard(req.tenantId)).status).toBe("offboarded");
+  });
+});
+
+describe("the script's Exchange steps, in the script's order, on a dehydrated organisation", () => {
+  let h: WorkflowHarness;
+  beforeAll(async () => {
+    h = await workflowHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("hydrates before creating anything, reads the service principal back, and can run again (already a member)", async () => {
+    const req = h.request({ region: "us", outboundGateway: false });
+    h.sim.setDehydrated(req.tenantId, true);
+    const script = permissionsScript({ tenantId: req.tenantId, appId: h.sim.clientId, request: req });
+    const roles = /\$Roles = @\((.*)\)/
+      .exec(script)![1]!
+      .split(", ")
+      .map((r) => r.slice(1, -1));
+    const exchange = new ExchangeClient({
+      endpoint: h.sim.endpoints.exchange,
+      tokens: new TokenProvider({
+        clientId: h.sim.clientId,
+        credential: { clientSecret: h.sim.clientSecret },
+        authorityHost: h.sim.endpoints.authorityHost,
+        disableInstanceDiscovery: true,
+      }),
+      retry: new RetryPolicy({ baseDelayMs: 1, maxDelayMs: 10 }),
+    });
+    const run = (cmdlet: string, parameters: Record<string, unknown> = {}) =>
+      exchange.invoke(req.tenantId, cmdlet, parameters);
+    const objectId = servicePrincipalObjectId(req.tenantId, h.sim.clientId);
+    const tolerate = (pattern: RegExp) => (err: unknown) => {
+      if (!pattern.test(String((err as Error).message))) throw err;
+    };
+    // Each step as the script runs it; they run in the order the script has them.
+    const steps: Record<string, () => Promise<void>> = {
+      "(Get-OrganizationConfig).IsDehydrated": async () => {
+        const [org] = await run("Get-OrganizationConfig");
+        if (org?.["IsDehydrated"] === true) {
+          await run("Enable-OrganizationCustomization").catch(tolerate(/already enabled|not required/));
+        }
+      },
+      "New-ServicePrincipal -AppId": async () => {
+        const found = await run("Get-ServicePrincipal", { Identity: objectId }).catch((err: unknown) =>
+          err instanceof NotFoundError ? [] : Promise.reject(err),
+        );
+        if (found.length === 0) {
+          await run("New-ServicePrincipal", { AppId: h.sim.clientId, ObjectId: objectId, DisplayName: "x" });
+        }
+        const [sp] = await run("Get-ServicePrincipal", { Identity: objectId });
+        expect(String(sp?.["AppId"]).toLowerCase()).toBe(h.sim.clientId.toLowerCase());
+      },
+      "New-RoleGroup -Name": async () => {
+        const found = await run("Get-RoleGroup", { Identity: ROLE_GROUP_NAME }).catch((err: unknown) =>
+          err instanceof NotFoundError ? [] : Promise.reject(err),
+        );
+        if (found.length === 0) await run("New-RoleGroup", { Name: ROLE_GROUP_NAME, Roles: roles });
+      },
+      // The member check may miss (another identity form): the add itself is safe to repeat.
+      "Add-RoleGroupMember -Identity": async () => {
+        await run("Add-RoleGroupMember", { Identity: ROLE_GROUP_NAME, Member: objectId }).catch(
+          tolerate(/already a member/),
+        );
+      },
+    };
+    const order = Object.keys(steps).sort((a, b) => script.indexOf(a) - script.indexOf(b));
+    expect(order.every((k) => script.includes(k))).toBe(true);
+    for (const key of order) await steps[key]!();
+    for (const key of order) await steps[key]!();
+    const enables = h.sim
+      .calls(req.tenantId)
+      .filter((c) => c.operation === "Enable-OrganizationCustomization");
+    expect(enables).toHaveLength(1);
+    expect(
+      h.sim
+        .calls(req.tenantId)
+        .filter((c) => c.write && c.status >= 400)
+        .map((c) => c.operation),
+    ).toEqual(["Add-RoleGroupMember"]);
+
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    expect((await h.onboard(req)).status).toBe("succeeded");
   });
 });
 

@@ -108,9 +108,10 @@ describe("the tenant changes between the wave and the writes", () => {
 
   it("a retry of a failed attempt compares afresh: no write of the first attempt is sent again", async () => {
     const req = h.request({ region: "split", outboundGateway: false });
-    // The first group to be created is throttled for longer than a task waits: the task fails
-    // (after its sibling group was created) and the workflow retries it.
-    h.sim.failNext(req.tenantId, "New-DistributionGroup", { kind: "throttle", retryAfterSeconds: 600 });
+    // Group creation fails on every in-task attempt: the task fails and the workflow retries it.
+    // (Not a long 429: after one, every request to the tenant waits out its Retry-After,
+    // test/m365-tenant-throttle.test.ts.)
+    h.sim.failNext(req.tenantId, "New-DistributionGroup", { kind: "server-error" }, 8);
     const tenant = await h.onboard(req);
     expect(tenant.status).toBe("succeeded");
     expect(tenant.steps.find((s) => s.name === "groups")?.attempts).toBeGreaterThan(1);
@@ -160,10 +161,10 @@ describe("retries never act on what the wave read", () => {
     expect(connector?.smartHosts.map((x) => x.toLowerCase()).sort()).toEqual(AREA1.regions.us.smartHosts);
   });
 
-  it("a step Exchange refused for good is not sent again while its throttled sibling is retried", async () => {
+  it("a step Exchange refused for good is not sent again while its failing sibling is retried", async () => {
     const req = h.request({ region: "split", outboundGateway: false });
     h.sim.failNext(req.tenantId, "Set-TransportConfig", { kind: "error", status: 400, message: "Refused." });
-    h.sim.failNext(req.tenantId, "New-DistributionGroup", { kind: "throttle", retryAfterSeconds: 600 });
+    h.sim.failNext(req.tenantId, "New-DistributionGroup", { kind: "server-error" }, 8);
     const tenant = await h.onboard(req);
     expect(tenant.status).toBe("failed");
     expect(tenant.error?.code).toBe("M365_INVALID_REQUEST");

@@ -41,6 +41,7 @@ import type { OffboardingStepName, StepName } from "../functions/domain/tenant.t
  */
 export const WORKFLOW_TASKS = [
   "CheckAccess",
+  "RecheckPermissions",
   "Configure",
   "Journal",
   "RecordOutcome",
@@ -177,15 +178,30 @@ const VALIDATION_FAILED_RETRY: Json = {
 };
 
 /**
- * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to an hour
- * to apply it. 60 s growing to 10 min, 10 tries: at most 60.8 minutes.
+ * A dehydrated organisation after Enable-OrganizationCustomization: Exchange takes up to 48 hours
+ * to apply it (Microsoft says an hour; vendors see up to two days). 60 s doubling to an hour, then
+ * hourly: 53 tries (60 + 120 + ... + 1,920 s, then 47 x 3,600 s); at most 2883 minutes, about 48
+ * hours. Step Functions waits between tries: no Lambda is held.
  */
 const HYDRATION_RETRY: Json = {
   ErrorEquals: [ErrorName.Hydrating],
   IntervalSeconds: 60,
-  MaxAttempts: 10,
+  MaxAttempts: 53,
+  BackoffRate: 2,
+  MaxDelaySeconds: 3600,
+};
+
+/**
+ * A tenant awaiting permissions re-checks them by itself (reads only): role assignments take up
+ * to an hour to reach Exchange. After a first wait of 5 min (a Wait state), 10 checks, 5 min
+ * growing by 1.5 to 30 min apart, 9 retries; at most 185.9 minutes, about 3 hours in all.
+ */
+const PERMISSION_RECHECK_RETRY: Json = {
+  ErrorEquals: [ErrorName.PermissionMissing],
+  IntervalSeconds: 300,
+  MaxAttempts: 9,
   BackoffRate: 1.5,
-  MaxDelaySeconds: 600,
+  MaxDelaySeconds: 1800,
 };
 
 /** Every task that talks to Microsoft 365 retries these. */
@@ -220,6 +236,7 @@ export const RETRY_POLICIES: Readonly<Record<string, Json>> = {
   VALIDATION_PENDING_RETRY,
   VALIDATION_FAILED_RETRY,
   HYDRATION_RETRY,
+  PERMISSION_RECHECK_RETRY,
   RECORD_RETRY,
 };
 
@@ -325,8 +342,30 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         taskArn,
         "awaiting_permissions",
         { "error.$": "$.error" },
-        { End: true },
+        { Next: "Wait before re-checking permissions" },
       ),
+      "Wait before re-checking permissions": { Type: "Wait", Seconds: 300, Next: "RecheckPermissions" },
+      // Reads only, retried with backoff for a few hours; granted: queued again, on from CheckAccess.
+      RecheckPermissions: task(
+        taskArn,
+        "RecheckPermissions",
+        {},
+        {
+          ResultPath: "$.recheck",
+          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY, PERMISSION_RECHECK_RETRY],
+          Catch: [
+            { ErrorEquals: ["States.ALL"], ResultPath: "$.recheckError", Next: "StillAwaitingPermissions" },
+          ],
+          Next: "Permissions granted?",
+        },
+      ),
+      "Permissions granted?": {
+        Type: "Choice",
+        Choices: [{ Variable: "$.recheck.granted", BooleanEquals: true, Next: "CheckAccess" }],
+        Default: "StillAwaitingPermissions",
+      },
+      // The tenant stays awaiting_permissions: a retry continues once the roles are granted.
+      StillAwaitingPermissions: { Type: "Succeed" },
       "Record CheckAccess failure": recordOutcome(
         taskArn,
         "step_failed",

@@ -63,6 +63,7 @@ export function toTenantResource(t: Tenant) {
       ...(s.finishedAt !== undefined && { finishedAt: s.finishedAt }),
       ...(s.error !== undefined && { error: s.error }),
       ...(s.progress !== undefined && { progress: s.progress }),
+      ...(s.waitingUntil !== undefined && { waitingUntil: s.waitingUntil }),
     })),
     ...(t.consentUrl !== undefined && t.consentUrl !== null && { consentUrl: t.consentUrl }),
     ...(t.missingPermissions !== undefined &&

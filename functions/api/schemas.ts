@@ -261,6 +261,10 @@ export const StepSchema = z.strictObject({
     .string()
     .optional()
     .meta({ description: 'Where a long step stands while it runs, e.g. "members 4,000 of 10,000".' }),
+  waitingUntil: Timestamp.optional().meta({
+    description:
+      "While the workflow waits to try the step again because only time helps (Exchange applying Enable-OrganizationCustomization, up to 48 hours): until when it keeps trying at the latest.",
+  }),
 });
 responseSchemas.add(StepSchema, { id: "Step" });
 

@@ -104,7 +104,7 @@ export const ERROR_CATALOGUE = {
   ),
   M365_PERMISSION_MISSING: tenant(
     "after-fix",
-    'The app may not run some Exchange cmdlets in this tenant: it has neither the Exchange Administrator role nor a role group holding the management roles of those cmdlets. Found before any write by check-access (the tenant is `awaiting_permissions` with `missingPermissions`: each cmdlet and its role), or when Exchange refused a cmdlet as "not recognized" / "not allowed" during a step (the message names the cmdlet and its role).',
+    'The app may not run some Exchange cmdlets in this tenant: it has neither the Exchange Administrator role nor a role group holding the management roles of those cmdlets. Found before any write by check-access (the tenant is `awaiting_permissions` with `missingPermissions`: each cmdlet and its role), or when Exchange refused a cmdlet as "not recognized" / "not allowed" during a step (the message names the cmdlet and its role). An app with consent but no Exchange role at all (Exchange answers 403: the role assigned to the application is not supported in this scenario) is the same case, with every role missing.',
     `Have the customer's admin run the PowerShell of \`GET /v1/tenants/{tenantId}/permissions-script\` (\`npx onboarding permissions-script <tenantId>\`) once, or assign the app the Exchange Administrator role (docs/real-tenant.md), then ${RETRY}.`,
   ),
   M365_INVALID_REQUEST: tenant(
@@ -134,7 +134,7 @@ export const ERROR_CATALOGUE = {
   ),
   ORGANIZATION_HYDRATING: tenant(
     "yes",
-    "The organisation was dehydrated; the service ran Enable-OrganizationCustomization (once: it cannot be undone) and Exchange takes up to an hour to apply it. Shown on the step while the workflow retries it; as the tenant's error, it was still not applied after about an hour.",
+    "The organisation was dehydrated; the service ran Enable-OrganizationCustomization (once: it cannot be undone) and Exchange takes up to 48 hours to apply it. Shown on the step, with `waitingUntil`, while the workflow retries it (60 s doubling to an hour, then hourly); as the tenant's error, it was still not applied after 48 hours.",
     `Nothing while the step retries; if the tenant failed with this code, wait a while, then ${RETRY}.`,
   ),
   CONNECTOR_VALIDATION_PENDING: tenant(

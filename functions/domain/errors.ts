@@ -87,6 +87,14 @@ export class PermissionMissingError extends OnboardingError {
   }
 }
 
+/**
+ * The app has consent but no Exchange role at all in this tenant: Exchange refuses every call
+ * with 403 "The role assigned to application ... isn't supported in this scenario". To the
+ * workflow and the partner it is a PermissionMissingError (same name and code) with every role
+ * missing; check-access tells it apart to list the roles this tenant needs.
+ */
+export class NoExchangeRoleError extends PermissionMissingError {}
+
 /** Authenticated, but not allowed (missing role or permission). */
 export class AccessDeniedError extends OnboardingError {
   override readonly name = ErrorName.AccessDenied;
@@ -134,12 +142,18 @@ export class ConnectorValidationFailedError extends OnboardingError {
 
 /**
  * The organisation was dehydrated and `Enable-OrganizationCustomization` has been run; Exchange
- * takes up to an hour to apply it, so the workflow retries the step with backoff meanwhile.
+ * takes up to 48 hours to apply it, so the workflow retries the step with a long backoff meanwhile.
  */
 export class OrganizationHydratingError extends OnboardingError {
   override readonly name = ErrorName.Hydrating;
   readonly code = "ORGANIZATION_HYDRATING";
   override readonly retryable = true;
+  /** Until when (ISO 8601) the step is retried at the latest. */
+  readonly waitingUntil: string | undefined;
+  constructor(message: string, waitingUntil?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.waitingUntil = waitingUntil;
+  }
 }
 
 /** An identity (address, name) matches more than one object in Exchange: never read as "absent". */

@@ -122,6 +122,8 @@ export interface ExchangeOperations {
 
   /** undefined when no recipient has that identity; AmbiguousIdentityError when several do. */
   getRecipient(identity: string): Promise<Recipient | undefined>;
+  /** Every recipient of the organisation, every page (to check many names with one listing). */
+  listRecipients(): Promise<Recipient[]>;
   /** Domain names of the organisation's accepted domains (`*.x` for wildcard ones). */
   getAcceptedDomains(): Promise<string[]>;
 
@@ -142,6 +144,14 @@ export interface ExchangeOperations {
   listDistributionGroupMembers(identity: string): Promise<Recipient[]>;
   /** `added: false` when Exchange says it is a member already (someone else's membership). */
   addDistributionGroupMember(identity: string, member: string): Promise<{ added: boolean }>;
+  /**
+   * Adds several members, ten cmdlets per request (Exchange's `$batch`); one result per member,
+   * in order, `added: false` for one that was a member already. Throws the first other refusal.
+   */
+  addDistributionGroupMembers(
+    identity: string,
+    members: readonly string[],
+  ): Promise<{ member: string; added: boolean }[]>;
   /** Succeeds quietly when the recipient is not a member. */
   removeDistributionGroupMember(identity: string, member: string): Promise<void>;
 

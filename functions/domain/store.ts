@@ -71,6 +71,8 @@ export interface StepPatch {
   initialStatus?: "pending" | "skipped";
   /** Where a long step stands; `null` clears it. */
   progress?: string | null;
+  /** Until when the workflow retries the step at the latest while it waits; `null` clears it. */
+  waitingUntil?: string | null;
 }
 
 /** Objects this service created in the tenant (offboarding removes only these). */

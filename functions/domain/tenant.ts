@@ -67,6 +67,11 @@ export interface Step {
   error?: ErrorInfo;
   /** Where a long step stands while it runs, e.g. "members 4,000 of 10,000". */
   progress?: string;
+  /**
+   * While the workflow waits to try the step again because only time helps (Exchange applying
+   * Enable-OrganizationCustomization, up to 48 hours): until when it keeps trying at the latest.
+   */
+  waitingUntil?: string;
 }
 
 export interface GroupSpec {
@@ -202,7 +207,7 @@ export type TenantCorrection = Partial<
 /** Which onboarding steps re-apply a corrected field (they go back to `pending`). */
 export const STEPS_USING_FIELD: Readonly<Record<keyof TenantCorrection, readonly StepName[]>> = {
   ndrAddress: ["check-access", "journal-settings"],
-  groups: ["groups", "journal-rules"],
+  groups: ["check-access", "groups", "journal-rules"],
   outboundGateway: ["connector", "validate-connector", "journal-rules"],
   customerName: ["connector", "validate-connector", "journal-rules"],
   onDrift: [],

@@ -24,7 +24,6 @@ import {
   DehydratedOrganizationError,
   type ErrorInfo,
   ErrorName,
-  OrganizationHydratingError,
   PermissionMissingError,
   PlanStaleError,
   partnerMessage,
@@ -51,6 +50,8 @@ import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts
 import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
 import { applicableSteps, OFFBOARDING_STEP_NAMES, STEP_NAMES, type StepName } from "../domain/tenant.ts";
 import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
+import { HYDRATION_CLAIM_MS, HYDRATION_WAIT_HOURS, hydratingError, waitingPatch } from "./hydration-wait.ts";
+import { recheckPermissions } from "./recheck-permissions.ts";
 
 /** Whether the workflow retries the task that threw `err` (so a retry can still succeed). */
 const retriedByWorkflow = (err: unknown): boolean =>
@@ -64,9 +65,6 @@ const withGroups = (stored: StoredTenant, groups: StoredTenant["tenant"]["groups
 const FINISH_ATTEMPTS = 4;
 const FINISH_BACKOFF_MS = 200;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** How long Exchange may take to apply Enable-OrganizationCustomization, plus a margin. */
-const HYDRATION_CLAIM_MS = 70 * 60_000;
 
 export interface TaskDeps {
   store: TenantStore;
@@ -223,7 +221,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
   /**
    * Runs a step; a write refused because the organisation is dehydrated gets
    * Enable-OrganizationCustomization once per tenant (recorded, never run again: it cannot be
-   * undone), then the step is retried by the workflow with backoff for up to an hour while
+   * undone), then the step is retried by the workflow with backoff for up to 48 hours while
    * Exchange applies it (OrganizationHydratingError).
    */
   const hydrating = async <T>(stored: StoredTenant, ctx: StepContext, fn: () => Promise<T>): Promise<T> => {
@@ -231,11 +229,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
       return await fn();
     } catch (err) {
       if (!(err instanceof DehydratedOrganizationError)) throw err;
-      const enabledAt = await enableCustomizationOnce(stored, ctx);
-      throw new OrganizationHydratingError(
-        `Exchange refused a change because the organization was dehydrated; Enable-OrganizationCustomization was run at ${enabledAt} and takes up to an hour to apply. The step is retried meanwhile.`,
-        { cause: err },
-      );
+      throw hydratingError(await enableCustomizationOnce(stored, ctx), err);
     }
   };
 
@@ -284,6 +278,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
     startedAt: now(),
     error: null,
     progress: null,
+    waitingUntil: null,
   });
 
   /** Records a step's failed attempt: the error stays visible while the workflow retries; the Catch marks it failed. */
@@ -308,7 +303,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
           steps: { [step]: { status: "failed", finishedAt: now(), error } },
           event: { type: "tenant.onboarding.step_failed", step, error },
         }
-      : { steps: { [step]: { error } } };
+      : { steps: { [step]: { error, ...waitingPatch(err) } } };
     await write(stored.tenant.tenantId, stored.internals.run, { ...change, ...missing }).catch(
       () => undefined,
     );
@@ -731,6 +726,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
 
   return {
     CheckAccess: checkAccessTask,
+    RecheckPermissions: recheckPermissions({ store, gateway, profile, now }),
     Configure: runSteps(CONFIGURE_STEPS, "side-by-side"),
     Journal: runSteps(JOURNAL_STEPS, "in-order", true),
     RecordOutcome: recordOutcome,
@@ -779,7 +775,7 @@ export function caughtToErrorInfo(caught: CaughtError | undefined): ErrorInfo {
     if (name === ErrorName.Hydrating) {
       return {
         code: known,
-        message: `${message} It was still not applied after about an hour; retry the tenant later.`,
+        message: `${message} It was still not applied after ${HYDRATION_WAIT_HOURS} hours; retry the tenant later.`,
       };
     }
     return { code: known, message: partnerMessage(known, message) };

@@ -74,6 +74,7 @@ export interface StoredStep {
   finishedAt?: string;
   error?: ErrorInfo;
   progress?: string;
+  waitingUntil?: string;
 }
 
 /** A record's incarnation: 10 hex characters of its registration id (execution names stay within 80). */
@@ -209,5 +210,6 @@ function toStep(name: AnyStepName, stored: StoredStep | undefined): Step {
     ...(stored.finishedAt ? { finishedAt: stored.finishedAt } : {}),
     ...(stored.error ? { error: stored.error } : {}),
     ...(stored.progress ? { progress: stored.progress } : {}),
+    ...(stored.waitingUntil ? { waitingUntil: stored.waitingUntil } : {}),
   };
 }

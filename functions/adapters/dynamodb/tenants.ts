@@ -484,7 +484,8 @@ function stepUpdates(u: UpdateExpression, change: TenantChange): void {
     const fields = new Map<string, { value: unknown } | { fromPath: string } | "remove" | "increment">();
     if (change.resetSteps && (STEP_NAMES as readonly string[]).includes(name)) {
       fields.set("status", { fromPath: "initialStatus" });
-      for (const f of ["startedAt", "finishedAt", "error", "progress"]) fields.set(f, "remove");
+      for (const f of ["startedAt", "finishedAt", "error", "progress", "waitingUntil"])
+        fields.set(f, "remove");
     }
     if (patch) {
       if (patch.status) fields.set("status", { value: patch.status });
@@ -496,6 +497,8 @@ function stepUpdates(u: UpdateExpression, change: TenantChange): void {
       if (patch.initialStatus) fields.set("initialStatus", { value: patch.initialStatus });
       if (patch.progress === null) fields.set("progress", "remove");
       else if (patch.progress) fields.set("progress", { value: patch.progress });
+      if (patch.waitingUntil === null) fields.set("waitingUntil", "remove");
+      else if (patch.waitingUntil) fields.set("waitingUntil", { value: patch.waitingUntil });
     }
     for (const [field, op] of fields) {
       const path = u.path("steps", name, field);

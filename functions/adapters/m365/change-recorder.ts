@@ -119,6 +119,10 @@ const WRITES: Writes = {
     cmdlet: "Add-DistributionGroupMember",
     parameters: { Identity: identity, Member: member },
   }),
+  addDistributionGroupMembers: (identity, members) => ({
+    cmdlet: "Add-DistributionGroupMember",
+    parameters: { Identity: identity, Member: summariseMembers([...members]) },
+  }),
   removeDistributionGroupMember: (identity, member) => ({
     cmdlet: "Remove-DistributionGroupMember",
     parameters: { Identity: identity, Member: member },

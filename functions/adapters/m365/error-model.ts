@@ -10,6 +10,7 @@ import {
   DehydratedOrganizationError,
   InvalidRequestError,
   M365ConfigurationError,
+  NoExchangeRoleError,
   NotFoundError,
   ObjectExistsError,
   type OnboardingError,
@@ -18,6 +19,9 @@ import {
   TransientError,
 } from "../../domain/errors.ts";
 import { PARAMETER_ROLES, roleOf } from "../../domain/permissions.ts";
+import { exceptionTypeHeader, lowerKeys, parseODataError, splitDetail } from "./error-details.ts";
+
+export { parseODataError } from "./error-details.ts";
 
 export type M365Service = "graph" | "exchange" | "identity";
 
@@ -94,11 +98,17 @@ const BAD_CREDENTIAL_CODES = /AADSTS(7000215|7000222|700027|700024|7000216|50027
 const CONSENT_TEXT = /consent|not (been )?(installed|provisioned)|service principal/i;
 const NOT_FOUND_TEXT =
   /couldn'?t be found|could not be found|ManagementObjectNotFoundException|does not exist/i;
-/** Exchange's refusal of a write in a dehydrated organisation (not any text naming the cmdlet). */
-const DEHYDRATED = /InvalidOperationInDehydratedContextException|organi[sz]ation is dehydrated/i;
 /**
- * Directory and storage faults the ExchangeOnlineManagement module retries whatever the HTTP
- * status carrying them (docs/m365-fidelity.md lists the source).
+ * Exchange's refusal of a write in a dehydrated organisation (not any text naming the cmdlet):
+ * the exception type, or Microsoft's text "... you first need to run the command:
+ * Enable-OrganizationCustomization" (docs/m365-fidelity.md D4).
+ */
+const DEHYDRATED =
+  /InvalidOperationInDehydratedContextException|organi[sz]ation is dehydrated|you first need to run the command:?\s*Enable-OrganizationCustomization/i;
+/**
+ * Directory and storage faults retried whatever the HTTP status carrying them: the five names of
+ * the ExchangeOnlineManagement module's `$RetryableExceptions`, plus `ADTransientException` (and
+ * any `...TransientException`), which is our own assumption (docs/m365-fidelity.md R6).
  */
 const TRANSIENT_EXCEPTIONS =
   /DCOverloadedException|SuitabilityDirectoryException|ServerInMMException|ADServerSettingsChangedException|StorageTransientException|ADTransientException|TransientException\b/;
@@ -118,6 +128,16 @@ const AMBIGUOUS = /ManagementObjectAmbiguousException|matches multiple entries|m
  */
 const CMDLET_NOT_ALLOWED =
   /is not recognized as (a |the )?name of a cmdlet|CommandNotFoundException|is not allowed to call\b/i;
+/**
+ * An app with consent but no Exchange role at all: 403 "The role assigned to application <id>
+ * isn't supported in this scenario" (CmdletAccessDeniedException; docs/m365-fidelity.md R10).
+ */
+const NO_ROLE = /role assigned to application .{0,80}?isn'?t supported in this scenario/i;
+/**
+ * A group with owners changed by a caller that is none of them, without the role that makes
+ * -BypassSecurityGroupManagerCheck work: "... can only be performed by a manager of the group".
+ */
+const MANAGER_ONLY = /only be performed by a manager of the group|OperationRequiresGroupManagerException/i;
 /** The cmdlet a refusal names: `The term 'X'` or `allowed to call X`. */
 const REFUSED_CMDLET = /The term '([A-Za-z]+-[A-Za-z]+)'|allowed to call ([A-Za-z]+-[A-Za-z]+)/;
 /** A parameter the binder does not know: for one held by a role (PARAMETER_ROLES), the role is missing. */
@@ -138,63 +158,6 @@ const NETWORK_CODES = new Set([
   "UND_ERR_BODY_TIMEOUT",
 ]);
 
-interface ParsedBody {
-  message?: string;
-  exceptionType?: string;
-  code?: string;
-}
-
-function lowerKeys(value: unknown): Record<string, unknown> | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
-}
-
-/**
- * The useful text of an OData error: `error.details[].message` (Exchange writes
- * `ErrorId|ExceptionType|Text` there), then `error.innererror.internalException.message`,
- * then `error.message`.
- */
-export function parseODataError(body: string): ParsedBody {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    const text = body.trim().slice(0, 500);
-    return text ? { message: text } : {};
-  }
-  const error = lowerKeys(lowerKeys(json)?.error);
-  if (!error) return {};
-  const out: ParsedBody = {};
-  if (typeof error.code === "string") out.code = error.code;
-  const detailMessages = Array.isArray(error.details)
-    ? error.details
-        .map((d) => lowerKeys(d)?.message)
-        .filter((m): m is string => typeof m === "string" && m.length > 0)
-    : [];
-  const texts: string[] = [];
-  for (const m of detailMessages) {
-    const { exceptionType, text } = splitDetail(m);
-    if (exceptionType) out.exceptionType ??= exceptionType;
-    texts.push(text);
-  }
-  const inner = lowerKeys(error.innererror);
-  const internal = lowerKeys(inner?.internalexception);
-  if (typeof internal?.type === "string") out.exceptionType ??= internal.type;
-  if (texts.length > 0) out.message = texts.join(" ");
-  else if (typeof internal?.message === "string") out.message = internal.message;
-  else if (typeof error.message === "string") out.message = error.message;
-  return out;
-}
-
-/** Exchange's `ErrorId|ExceptionType|Text` (the ErrorId varies per call site); other text as it is. */
-function splitDetail(message: string): { exceptionType?: string; text: string } {
-  const parts = message.split("|");
-  if (parts.length >= 3 && /^Ex[0-9A-F]+$/i.test(parts[0] ?? "")) {
-    return { exceptionType: parts[1]!, text: parts.slice(2).join("|") };
-  }
-  return { text: message };
-}
-
 /** Maps a non-2xx Graph or Exchange answer to a named error. */
 export function errorFromResponse(
   service: M365Service,
@@ -206,14 +169,16 @@ export function errorFromResponse(
   const parsed = parseODataError(body);
   const text = parsed.message ?? `HTTP ${status}`;
   const message = `${operation}: ${text}`;
+  // The body's exception type is the full class name; the header may carry a short one.
+  const exceptionType = parsed.exceptionType ?? exceptionTypeHeader(headers);
   const d: M365ErrorDetails = {
     service,
     operation,
     status,
-    ...(parsed.exceptionType ? { exceptionType: parsed.exceptionType } : {}),
+    ...(exceptionType ? { exceptionType } : {}),
   };
   const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
-  return classify(service, status, retryAfterMs, parsed.exceptionType, text, message, d);
+  return classify(service, status, retryAfterMs, exceptionType, text, message, d);
 }
 
 /**
@@ -258,6 +223,15 @@ function classify(
   if (/ManagementObjectNotFoundException/.test(exceptionType ?? "")) {
     return withDetails(new NotFoundError(message), d);
   }
+  if (service === "exchange" && NO_ROLE.test(text)) {
+    return withDetails(
+      new NoExchangeRoleError(
+        `Exchange refused ${d.operation}: the app has no Exchange role in this tenant. Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry (a new role can take up to an hour to reach Exchange). Exchange said: ${text}`,
+        [],
+      ),
+      d,
+    );
+  }
   if (service === "exchange" && CMDLET_NOT_ALLOWED.test(typeAndText)) {
     const named = REFUSED_CMDLET.exec(text);
     const cmdlet = named?.[1] ?? named?.[2] ?? d.operation;
@@ -266,6 +240,16 @@ function classify(
       new PermissionMissingError(
         `Exchange refused ${cmdlet}: the app may not run it in this tenant (management role: ${role}). Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry. Exchange said: ${text}`,
         [{ cmdlet, role }],
+      ),
+      d,
+    );
+  }
+  if (service === "exchange" && MANAGER_ONLY.test(typeAndText)) {
+    const role = PARAMETER_ROLES.BypassSecurityGroupManagerCheck ?? "Security Group Creation and Membership";
+    return withDetails(
+      new PermissionMissingError(
+        `Exchange refused ${d.operation}: only the group's owners may change it, and the app lacks the role that lets it act for them (management role: ${role}). Have the customer's admin run the permissions script (GET /v1/tenants/{tenantId}/permissions-script) or assign Exchange Administrator, then retry. Exchange said: ${text}`,
+        [{ cmdlet: `${d.operation} -BypassSecurityGroupManagerCheck`, role }],
       ),
       d,
     );

@@ -4,9 +4,18 @@
  * failures mapped to named errors, retried by the shared {@link RetryPolicy}.
  */
 import { randomUUID } from "node:crypto";
-import { AccessDeniedError, InvalidRequestError, TransientError } from "../../domain/errors.ts";
+import {
+  AccessDeniedError,
+  InvalidRequestError,
+  type OnboardingError,
+  ThrottledError,
+  TransientError,
+} from "../../domain/errors.ts";
 import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
+import { ExchangeHosts } from "./exchange-hosts.ts";
+import { paceOnRateLimit } from "./rate-limit.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
+import { TenantHolds } from "./tenant-holds.ts";
 import type { TokenProvider } from "./tokens.ts";
 
 /** The mailbox every app-only InvokeCommand call is anchored to (as the EXO V3 module does). */
@@ -18,6 +27,11 @@ export type CmdletParameters = Record<string, unknown>;
 export interface ExchangeClientOptions {
   /** e.g. `https://outlook.office365.com`; also the token's resource. */
   endpoint: string;
+  /**
+   * The domain whose hosts may serve a tenant's requests after a regional redirect or in a
+   * nextLink (its subdomains, on the endpoint's port). @default the endpoint's host
+   */
+  exchangeDomain?: string;
   /** The app's tokens, or (for a customer admin's delegated calls) one given token. */
   tokens: Pick<TokenProvider, "getToken" | "invalidate">;
   /**
@@ -41,6 +55,9 @@ export interface ExchangeClientOptions {
 /** A counting semaphore per tenant; idle tenants leave no entry behind. */
 class TenantSlots {
   readonly #max: number;
+  get max(): number {
+    return this.#max;
+  }
   readonly #slots = new Map<string, { active: number; waiting: (() => void)[] }>();
   constructor(max: number) {
     this.#max = Math.max(1, Math.floor(max));
@@ -70,7 +87,7 @@ class TenantSlots {
 
 export class ExchangeClient {
   readonly #endpoint: string;
-  readonly #origin: string;
+  readonly #hosts: ExchangeHosts;
   readonly #tokens: Pick<TokenProvider, "getToken" | "invalidate">;
   readonly #anchor: "APP" | "UPN";
   readonly #retry: RetryPolicy;
@@ -78,10 +95,11 @@ export class ExchangeClient {
   readonly #maxPages: number;
   readonly #slots: TenantSlots;
   readonly #onWarning: ExchangeClientOptions["onWarning"];
+  readonly #holds = new TenantHolds();
 
   constructor(options: ExchangeClientOptions) {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
-    this.#origin = new URL(this.#endpoint).origin;
+    this.#hosts = new ExchangeHosts(this.#endpoint, options.exchangeDomain);
     this.#tokens = options.tokens;
     this.#anchor = options.anchor ?? "APP";
     this.#retry = options.retry;
@@ -89,6 +107,66 @@ export class ExchangeClient {
     this.#maxPages = options.maxPages ?? 10_000;
     this.#slots = new TenantSlots(options.maxConcurrentPerTenant ?? 3);
     this.#onWarning = options.onWarning;
+  }
+
+  /**
+   * One request to the tenant's Exchange admin API, retried by the shared policy: the token, one
+   * of the tenant's request slots, the tenant's hold after a 429 (or an exhausted rate limit),
+   * regional redirects followed, failures mapped to named errors. `read` turns a 2xx answer
+   * into the result (and may throw a named error).
+   */
+  async #send<T>(
+    tenantId: string,
+    operation: string,
+    url: string,
+    init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string },
+    options: CallOptions,
+    read: (text: string) => T,
+  ): Promise<T> {
+    let refreshedToken = false;
+    return this.#retry.run(
+      { service: "exchange", tenantId, operation },
+      async (_signal, _n, timeoutMs) => {
+        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
+        const release = await this.#slots.acquire(tenantId);
+        try {
+          await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
+          // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
+          const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
+            method: init.method,
+            signal: AbortSignal.timeout(timeoutMs),
+            headers: {
+              authorization: `Bearer ${token}`,
+              "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+              accept: "application/json",
+              "client-request-id": randomUUID(),
+              ...init.headers,
+            },
+            ...(init.body !== undefined ? { body: init.body } : {}),
+          });
+          const text = await res.text();
+          paceOnRateLimit(this.#holds, tenantId, res.headers, this.#slots.max - 1);
+          if (!res.ok) {
+            const error = this.#held(
+              tenantId,
+              errorFromResponse("exchange", operation, res.status, res.headers, text),
+            );
+            // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
+            // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
+            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
+              refreshedToken = true;
+              this.#tokens.invalidate(tenantId, this.#endpoint);
+              throw staleTokenError("exchange", operation, res.status);
+            }
+            throw error;
+          }
+          return { value: read(text), status: res.status };
+        } finally {
+          release();
+        }
+      },
+      options,
+    );
   }
 
   /**
@@ -103,70 +181,98 @@ export class ExchangeClient {
   ): Promise<CmdletRow[]> {
     const body = JSON.stringify({ CmdletInput: { CmdletName: cmdlet, Parameters: parameters } });
     const rows: CmdletRow[] = [];
-    let url: string | undefined =
-      `${this.#endpoint}/adminapi/beta/${encodeURIComponent(tenantId)}/InvokeCommand`;
+    let url: string | undefined = this.invokeUrl(tenantId);
     for (let page = 0; url !== undefined; page++) {
       if (page >= this.#maxPages)
         throw new TransientError(`${cmdlet}: more than ${this.#maxPages} result pages`);
       const pageUrl: string = url;
-      let refreshedToken = false;
-      const result = await this.#retry.run(
-        { service: "exchange", tenantId, operation: cmdlet },
-        async (_signal, _n, timeoutMs) => {
-          const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-          const release = await this.#slots.acquire(tenantId);
-          try {
-            // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
-            const signal = AbortSignal.timeout(timeoutMs);
-            const res = await this.#fetch(pageUrl, {
-              method: "POST",
-              signal,
-              headers: {
-                authorization: `Bearer ${token}`,
-                "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-                "content-type": "application/json; charset=utf-8",
-                accept: "application/json",
-                prefer: "odata.maxpagesize=1000",
-                "client-request-id": randomUUID(),
-              },
-              body,
-            });
-            const text = await res.text();
-            if (!res.ok) {
-              const error = errorFromResponse("exchange", cmdlet, res.status, res.headers, text);
-              // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
-              // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
-              if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
-                refreshedToken = true;
-                this.#tokens.invalidate(tenantId, this.#endpoint);
-                throw staleTokenError("exchange", cmdlet, res.status);
-              }
-              throw error;
-            }
-            const parsed = parsePage(cmdlet, text);
-            if (parsed.errors.length > 0) throw errorFromAdminApiErrors(cmdlet, parsed.errors);
-            if (parsed.warnings.length > 0) {
-              try {
-                this.#onWarning?.({ tenantId, cmdlet, warnings: parsed.warnings });
-              } catch {
-                // Logging must never break a call.
-              }
-            }
-            return { value: parsed, status: res.status };
-          } finally {
-            release();
-          }
+      const result = await this.#send(
+        tenantId,
+        cmdlet,
+        pageUrl,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json; charset=utf-8", prefer: "odata.maxpagesize=1000" },
+          body,
         },
         options,
+        (text) => {
+          const parsed = parsePage(cmdlet, text);
+          if (parsed.errors.length > 0) throw errorFromAdminApiErrors(cmdlet, parsed.errors);
+          if (parsed.warnings.length > 0) this.#warn(tenantId, cmdlet, parsed.warnings);
+          return parsed;
+        },
       );
       rows.push(...result.value);
-      url = result.nextLink;
-      // The token goes only to the Exchange endpoint, whatever a nextLink says.
-      if (url !== undefined && new URL(url).origin !== this.#origin) {
-        throw new InvalidRequestError(`${cmdlet}: refusing a nextLink outside ${this.#origin}`);
+      url = undefined;
+      if (result.nextLink !== undefined) {
+        // The token goes only to the Exchange endpoint and its cloud's regional hosts.
+        const next = this.#hosts.resolve(result.nextLink, pageUrl);
+        if (!this.#hosts.allows(next)) {
+          throw new InvalidRequestError(`${cmdlet}: refusing a nextLink to ${next.origin}`);
+        }
+        url = next.toString();
       }
     }
     return rows;
+  }
+
+  /** The InvokeCommand URL of a tenant at the configured endpoint. */
+  invokeUrl(tenantId: string): string {
+    return `${this.#endpoint}/adminapi/beta/${encodeURIComponent(tenantId)}/InvokeCommand`;
+  }
+
+  /**
+   * `POST {exchange}/adminapi/beta/{tenantId}/$batch` with a JSON body of `requests`; returns the
+   * parsed answer (see exchange-batch.ts for its shape). The batch as a whole is retried like a
+   * single call.
+   */
+  async batch(
+    tenantId: string,
+    operation: string,
+    body: unknown,
+    options: CallOptions = {},
+  ): Promise<unknown> {
+    const url = `${this.#endpoint}/adminapi/beta/${encodeURIComponent(tenantId)}/$batch`;
+    return this.#send(
+      tenantId,
+      operation,
+      url,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json; charset=utf-8" },
+        body: JSON.stringify(body),
+      },
+      options,
+      (text) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          throw new TransientError(`${operation}: the answer was not JSON`);
+        }
+      },
+    );
+  }
+
+  /** Told of `@adminapi.warnings`; logging must never break a call. */
+  warn(tenantId: string, cmdlet: string, warnings: string[]): void {
+    this.#warn(tenantId, cmdlet, warnings);
+  }
+
+  #warn(tenantId: string, cmdlet: string, warnings: string[]): void {
+    try {
+      this.#onWarning?.({ tenantId, cmdlet, warnings });
+    } catch {
+      // Logging must never break a call.
+    }
+  }
+
+  /** After a 429 with Retry-After, the tenant's other requests wait too (Exchange's budget is per tenant). */
+  #held(tenantId: string, error: OnboardingError): OnboardingError {
+    if (error instanceof ThrottledError && error.retryAfterMs !== undefined) {
+      this.#holds.hold(tenantId, error.retryAfterMs);
+    }
+    return error;
   }
 
   /**
@@ -177,42 +283,14 @@ export class ExchangeClient {
    * reported by the step that runs it).
    */
   async availableCmdlets(tenantId: string): Promise<string[] | undefined> {
-    const operation = "EXOModuleFile";
     const url = `${this.#endpoint}/adminapi/v1.0/${encodeURIComponent(tenantId)}/EXOModuleFile?Version=${MODULE_FILE_VERSION}`;
-    let refreshedToken = false;
-    return this.#retry.run(
-      { service: "exchange", tenantId, operation },
-      async (_signal, _n, timeoutMs) => {
-        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-        const release = await this.#slots.acquire(tenantId);
-        try {
-          const res = await this.#fetch(url, {
-            method: "GET",
-            signal: AbortSignal.timeout(timeoutMs),
-            headers: {
-              authorization: `Bearer ${token}`,
-              "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-              accept: "application/json",
-              commandname: "*",
-              "client-request-id": randomUUID(),
-            },
-          });
-          const text = await res.text();
-          if (!res.ok) {
-            const error = errorFromResponse("exchange", operation, res.status, res.headers, text);
-            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
-              refreshedToken = true;
-              this.#tokens.invalidate(tenantId, this.#endpoint);
-              throw staleTokenError("exchange", operation, res.status);
-            }
-            throw error;
-          }
-          return { value: parseModuleFile(text), status: res.status };
-        } finally {
-          release();
-        }
-      },
+    return this.#send(
+      tenantId,
+      "EXOModuleFile",
+      url,
+      { method: "GET", headers: { commandname: "*" } },
       {},
+      parseModuleFile,
     );
   }
 }

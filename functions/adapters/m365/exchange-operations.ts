@@ -21,6 +21,7 @@ import type {
   TransportConfig,
 } from "../../domain/m365.ts";
 import { ALREADY_EXISTS, m365ErrorDetails } from "./error-model.ts";
+import { invokeBatch } from "./exchange-batch.ts";
 import type { CmdletParameters, CmdletRow, ExchangeClient } from "./exchange-client.ts";
 import {
   prop,
@@ -50,6 +51,13 @@ const SLOW_CMDLETS: Readonly<Record<string, CallOptions>> = {
   "Validate-OutboundConnector": { timeoutMs: 540_000, resend: "if-not-processed" },
   "Enable-OrganizationCustomization": { timeoutMs: 600_000, resend: "if-not-processed" },
 };
+
+/**
+ * Reads of whole lists that can be long (a group of 10,000 members, every recipient): the module
+ * gives Get-DistributionGroupMember 3,600 s (`CmdletHttpTimeoutCollection`); a task has 900 s, so
+ * each page may take up to 600 s here. Reads are safe to send again.
+ */
+const LONG_READ: CallOptions = { timeoutMs: 600_000 };
 
 /** New-DistributionGroup resolves every member: about 60 s plus 50 ms a member, at most 10 minutes. */
 function groupCreationOptions(members: number): CallOptions {
@@ -207,6 +215,11 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toRecipient(row);
   }
 
+  async listRecipients(): Promise<Recipient[]> {
+    const rows = await this.#run("Get-Recipient", { ResultSize: "Unlimited" }, LONG_READ);
+    return rows.map(toRecipient);
+  }
+
   async getAcceptedDomains(): Promise<string[]> {
     const rows = await this.#run("Get-AcceptedDomain");
     return rows
@@ -309,10 +322,11 @@ export class ExchangeTenantOperations implements ExchangeOperations {
   }
 
   async listDistributionGroupMembers(identity: string): Promise<Recipient[]> {
-    const rows = await this.#run("Get-DistributionGroupMember", {
-      Identity: identity,
-      ResultSize: "Unlimited",
-    });
+    const rows = await this.#run(
+      "Get-DistributionGroupMember",
+      { Identity: identity, ResultSize: "Unlimited" },
+      LONG_READ,
+    );
     return rows.map(toRecipient);
   }
 
@@ -330,6 +344,29 @@ export class ExchangeTenantOperations implements ExchangeOperations {
       if (ALREADY_MEMBER.test(exchangeText(err))) return { added: retried(err) };
       throw err;
     }
+  }
+
+  async addDistributionGroupMembers(
+    identity: string,
+    members: readonly string[],
+  ): Promise<{ member: string; added: boolean }[]> {
+    const calls = members.map((member) => ({
+      cmdlet: "Add-DistributionGroupMember",
+      parameters: { Identity: identity, Member: member, BypassSecurityGroupManagerCheck: true },
+    }));
+    // A batch is not re-sent after an uncertain failure: the step's retry compares afresh.
+    const outcomes = await invokeBatch(this.#client, this.#tenantId, calls, { resend: "if-not-processed" });
+    const results: { member: string; added: boolean }[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
+      const member = members[i]!;
+      if (!outcome.error) results.push({ member, added: true });
+      else if (ALREADY_MEMBER.test(exchangeText(outcome.error))) results.push({ member, added: false });
+      // Throttled or transient inside the batch: that one member alone, with the usual retries.
+      else if (outcome.error.retryable)
+        results.push({ member, ...(await this.addDistributionGroupMember(identity, member)) });
+      else throw outcome.error;
+    }
+    return results;
   }
 
   async removeDistributionGroupMember(identity: string, member: string): Promise<void> {

@@ -31,6 +31,11 @@ export interface M365GatewayOptions {
   /** @default M365_CLOUDS.global */
   endpoints?: M365Endpoints;
   /**
+   * The domain whose subdomains may serve Exchange after a regional redirect (e.g.
+   * `outlook.office365.com` for `eur01.outlook.office365.com`). @default the Exchange endpoint's host
+   */
+  exchangeDomain?: string;
+  /**
    * MSAL instance discovery; off when the authority host is not a public cloud's.
    * @default true for explicit (private or simulated) authority hosts
    */
@@ -113,6 +118,7 @@ export function createM365Gateway(options: M365GatewayOptions): M365Gateway {
   });
   const exchange = new ExchangeClient({
     endpoint: endpoints.exchange,
+    ...(options.exchangeDomain ? { exchangeDomain: options.exchangeDomain } : {}),
     tokens,
     retry,
     ...(options.fetch ? { fetch: options.fetch } : {}),

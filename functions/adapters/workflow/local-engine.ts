@@ -96,7 +96,18 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
           retryIntervalOverrides[state] = retry.map((r) => Number(r.IntervalSeconds ?? 1) * 1000 * scale);
         }
       }
-      return { taskResourceLocalHandlers, retryIntervalOverrides };
+      // Wait states (a tenant awaiting permissions waits before it re-checks) are scaled alike.
+      const waitTimeOverrides: Record<string, number> = {};
+      if (scale !== 1) {
+        for (const [state, body] of Object.entries(
+          definition.States as Record<string, Record<string, unknown>>,
+        )) {
+          if (body.Type === "Wait" && typeof body.Seconds === "number") {
+            waitTimeOverrides[state] = body.Seconds * 1000 * scale;
+          }
+        }
+      }
+      return { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides };
     };
     this.#machines = {
       onboarding: new StateMachine(definitions.onboarding as never),

@@ -1,4 +1,10 @@
-import { InvalidNdrRecipientError, NotFoundError, PermissionMissingError } from "../errors.ts";
+import {
+  InvalidGroupMemberError,
+  InvalidNdrRecipientError,
+  NoExchangeRoleError,
+  NotFoundError,
+  PermissionMissingError,
+} from "../errors.ts";
 import {
   describeMissing,
   type MissingPermission,
@@ -7,9 +13,14 @@ import {
 } from "../permissions.ts";
 import { type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { emptyDiff, type StepDiff } from "./diff.ts";
+import { unknownGroupMembers, unknownMembersMessage } from "./group-members.ts";
 import { NDR_EXPECTED, ndrProblem } from "./journal-settings.ts";
 
-export type AccessDiff = StepDiff & { ndrMessage?: string; missingPermissions?: MissingPermission[] };
+export type AccessDiff = StepDiff & {
+  ndrMessage?: string;
+  memberMessage?: string;
+  missingPermissions?: MissingPermission[];
+};
 
 /**
  * Step `check-access`, reads only: a token and Graph `GET /organization` (a tenant without
@@ -24,15 +35,24 @@ export async function diffAccess(ctx: DiffContext): Promise<AccessDiff> {
   const diff: AccessDiff = emptyDiff("check-access");
   // Side by side: the Graph and Exchange tokens are fetched in parallel too. Without consent
   // every one of them fails at the token request, before any call reaches the tenant.
-  const [, available, problem] = await settled<unknown>([
+  const [, available, problem, unknownMembers] = await settled<unknown>([
     ctx.m365.graph.getOrganization(),
     // An endpoint without the module file (404) skips the preflight; the steps still report a
     // refused cmdlet.
+    // An app with no Exchange role at all may run nothing: every role this tenant needs is missing.
     ctx.m365.exchange.availableCmdlets().catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
+      if (err instanceof NoExchangeRoleError) return [];
       throw err;
     }),
-    ndrProblem(ctx),
+    ndrProblem(ctx).catch((err: unknown) => {
+      if (err instanceof NoExchangeRoleError) return undefined;
+      throw err;
+    }),
+    unknownGroupMembers(ctx).catch((err: unknown) => {
+      if (err instanceof NoExchangeRoleError) return [];
+      throw err;
+    }),
   ]);
   if (Array.isArray(available)) {
     const missing = missingPermissions(requiredCmdlets(ctx.request), available as string[]);
@@ -58,13 +78,25 @@ export async function diffAccess(ctx: DiffContext): Promise<AccessDiff> {
     });
     diff.ndrMessage = message;
   }
+  const unknown = unknownMembers as string[];
+  for (const member of unknown.slice(0, 100)) {
+    diff.differences.push({
+      step: "check-access",
+      object: `group member ${member}`,
+      field: "recipient",
+      expected: "a recipient of the tenant",
+      actual: "no recipient",
+    });
+  }
+  if (unknown.length > 0) diff.memberMessage = unknownMembersMessage(unknown);
   return diff;
 }
 
 /**
  * Step `check-access`, before any write: the comparison above. Missing permissions end the
  * onboarding in `awaiting_permissions` (PermissionMissingError naming each cmdlet and its role);
- * an NDR address Exchange would refuse fails before anything is changed (InvalidNdrRecipientError).
+ * an NDR address Exchange would refuse (InvalidNdrRecipientError) or a requested group member that
+ * is no recipient (InvalidGroupMemberError, naming each) fails before anything is changed.
  */
 export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
   const diff = await diffAccess(ctx);
@@ -75,5 +107,6 @@ export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
     );
   }
   if (diff.ndrMessage) throw new InvalidNdrRecipientError(diff.ndrMessage);
+  if (diff.memberMessage) throw new InvalidGroupMemberError(diff.memberMessage);
   return { changes: [] };
 }

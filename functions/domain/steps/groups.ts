@@ -11,6 +11,7 @@ import {
   type StepDiff,
   summariseMembers,
 } from "./diff.ts";
+import { defaultOwners } from "./group-members.ts";
 
 const groupObject = (name: string) => `distribution group "${name}"`;
 
@@ -35,6 +36,8 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
   const object = groupObject(spec.name);
   const current = await exchange.getDistributionGroup(spec.name);
   if (!current) {
+    // Always an owner: an app that creates a group is no user account Exchange could record.
+    const owners = spec.owners?.length ? spec.owners : await defaultOwners(ctx, spec);
     diff.differences.push({ step: "groups", object, field: "exists", expected: true, actual: false });
     addAction(
       diff,
@@ -45,7 +48,7 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
           name: spec.name,
           primarySmtpAddress: spec.primarySmtpAddress,
           members: spec.members,
-          ...(spec.owners?.length ? { owners: spec.owners } : {}),
+          ...(owners.length > 0 ? { owners } : {}),
         },
       },
       "The group does not exist.",
@@ -125,8 +128,13 @@ async function addMembers(
         batch.map((m) => membership(action.group, m.id)),
       );
     const notOurs: string[] = [];
-    for (const member of batch) {
-      const result = await exchange.addDistributionGroupMember(action.identity, member.id);
+    // Ten adds per request (Exchange's $batch): a batch of 100 is ten requests.
+    const results = await exchange.addDistributionGroupMembers(
+      action.identity,
+      batch.map((m) => m.id),
+    );
+    for (const [i, result] of results.entries()) {
+      const member = batch[i]!;
       if (result.added) added++;
       else if (action.adopted) notOurs.push(membership(action.group, member.id));
       if (result.added && members.length <= LISTED_ADDS)

@@ -26,6 +26,7 @@ const EXCHANGE_READS = new Set<PropertyKey>([
   "getOutboundConnector",
   "getTransportConfig",
   "getRecipient",
+  "listRecipients",
   "getAcceptedDomains",
   "getJournalRule",
   "getDistributionGroup",

@@ -4,7 +4,7 @@
  * Exchange's server code does. The settings live in {@link ExchangeBehaviours}; the
  * per-process bookkeeping (requests in flight, object creation times) in {@link BehaviourRuntime}.
  */
-import type { DeniedCmdletAnswer, NdrClearing, SimulatorConfig } from "./types.ts";
+import type { DeniedCmdletAnswer, ErrorDetailForm, NdrClearing, SimulatorConfig } from "./types.ts";
 
 /** The current value of every switch (see `SimulatorConfig` for their meaning). */
 export interface ExchangeBehaviours {
@@ -17,7 +17,7 @@ export interface ExchangeBehaviours {
   slowCmdlets: Record<string, number>;
   /** Assumed status and text (RPS era: 3 sessions per tenant, office-docs-powershell issue #4582). */
   maxConcurrentPerTenant: number;
-  /** Assumed: the exception names the ExchangeOnlineManagement module retries; its retry list is not public (docs/m365-fidelity.md). */
+  /** The five exception names of the ExchangeOnlineManagement module's `$RetryableExceptions`; the statuses are assumed (docs/m365-fidelity.md R6). */
   directoryErrorRate: number;
   /** Assumed: `@adminapi.errors` is not seen in public code (docs/m365-fidelity.md). */
   adminApiErrorRate: number;
@@ -30,6 +30,12 @@ export interface ExchangeBehaviours {
   validation: { lag: number; fail: boolean; refuseHosts: string[] };
   /** "not-allowed": the REST API's 401 (office-docs-powershell issues #7970, #8058); "not-recognized": PowerShell's text (docs/m365-fidelity.md R8). */
   deniedCmdletAnswer: DeniedCmdletAnswer;
+  /** "pipe": CIPP-API New-ExoRequest.ps1, ExoHelper; "json": terraprovider/go-exoscc adminapi/invoke.go (docs/m365-fidelity.md E5). */
+  errorDetailForm: ErrorDetailForm;
+  /** ScubaGear EXORestHelper.psm1, go-exoscc adminapi/transport.go: "some tenants get redirected" (docs/m365-fidelity.md E8). */
+  regionalRedirect: number;
+  /** Rate-Limit-* header names: go-exoscc adminapi/invoke.go, ExoHelper; window and 429 assumed (docs/m365-fidelity.md E11). */
+  rateLimit: { limit: number; windowMs: number } | null;
 }
 
 export function defaultBehaviours(): ExchangeBehaviours {
@@ -46,6 +52,9 @@ export function defaultBehaviours(): ExchangeBehaviours {
     maxJournalRules: 50,
     validation: { lag: 0, fail: false, refuseHosts: [] },
     deniedCmdletAnswer: "not-allowed",
+    errorDetailForm: "pipe",
+    regionalRedirect: 0,
+    rateLimit: null,
   };
 }
 
@@ -95,6 +104,23 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
       throw new Error("deniedCmdletAnswer must be not-allowed or not-recognized");
     current.deniedCmdletAnswer = config.deniedCmdletAnswer;
   }
+  if (config.errorDetailForm !== undefined) {
+    if (config.errorDetailForm !== "pipe" && config.errorDetailForm !== "json")
+      throw new Error("errorDetailForm must be pipe or json");
+    current.errorDetailForm = config.errorDetailForm;
+  }
+  if (config.regionalRedirect !== undefined)
+    current.regionalRedirect = share(config.regionalRedirect, "regionalRedirect");
+  if (config.rateLimit !== undefined) {
+    const r = config.rateLimit;
+    current.rateLimit =
+      r === null
+        ? null
+        : {
+            limit: Math.floor(nonNegative(r.limit, "rateLimit.limit")),
+            windowMs: nonNegative(r.windowMs, "rateLimit.windowMs"),
+          };
+  }
   const v = config.validation;
   if (v?.lag !== undefined) current.validation.lag = nonNegative(v.lag, "validation.lag");
   if (v?.fail !== undefined) current.validation.fail = Boolean(v.fail);
@@ -106,9 +132,10 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
 }
 
 /**
- * The transient directory exceptions the Exchange Online PowerShell module retries on.
- * Source: assumed: the names the ExchangeOnlineManagement module is reported to retry (the module's retry list is not public text we
- * could cite); each is answered in Exchange's usual OData error body.
+ * The transient directory exceptions the Exchange Online PowerShell module retries on: its
+ * `$RetryableExceptions` (public copies of the module's script, constants region: exactly these
+ * five names). Which HTTP status carries them is assumed; each is answered in Exchange's usual
+ * OData error body.
  */
 export const DIRECTORY_EXCEPTIONS = [
   {

@@ -21,6 +21,8 @@ import {
   thumbprints,
   trustCertificate,
 } from "./certificates.ts";
+import { REGIONAL_HOSTS } from "./exchange/regional.ts";
+import { resolveLocalhostNames } from "./localhost-names.ts";
 import { type ServerSettings, SimulatorServer } from "./server.ts";
 import type { TenantState } from "./state.ts";
 import type { Simulator, SimulatorConfig } from "./types.ts";
@@ -28,6 +30,7 @@ import type { Simulator, SimulatorConfig } from "./types.ts";
 export { cmdletNames } from "./exchange/cmdlets.ts";
 export { EXCHANGE_ANCHOR_MAILBOX } from "./exchange/endpoint.ts";
 export { ROLE_CMDLETS, servicePrincipalObjectId } from "./exchange/rbac.ts";
+export { REGIONAL_DOMAIN, REGIONAL_HOSTS } from "./exchange/regional.ts";
 export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
 export { demoMailboxes, demoOnboardingRequest } from "./state.ts";
 export type * from "./types.ts";
@@ -68,7 +71,12 @@ const STATE_FILE = "simulator.json";
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const stored = options.dataDir ? await load(join(options.dataDir, STATE_FILE)) : undefined;
   const ca = await createCertificateAuthority(stored?.ca);
-  const serverCert = await ca.issueServerCertificate({ dns: ["localhost"], ip: ["127.0.0.1"] });
+  // The regional hosts are names under localhost, served by the same server.
+  const serverCert = await ca.issueServerCertificate({
+    dns: ["localhost", ...REGIONAL_HOSTS],
+    ip: ["127.0.0.1"],
+  });
+  resolveLocalhostNames();
   const clientId = options.clientId ?? stored?.clientId ?? randomUUID();
   const clientSecret =
     options.clientSecret ?? stored?.clientSecret ?? `sim~${randomBytes(24).toString("base64url")}`;

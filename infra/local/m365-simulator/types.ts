@@ -84,7 +84,27 @@ export interface SimulatorConfig {
    * `not-recognized` (400 CommandNotFoundException "The term 'X' is not recognized ...").
    */
   deniedCmdletAnswer?: DeniedCmdletAnswer;
+  /**
+   * The form of `error.details[].message` in Exchange's error answers: `pipe` (default:
+   * `ErrorId|ExceptionType|Text`) or `json` (`{"Message": ..., "TypeName": ...}`). Either way the
+   * `X-ExceptionType` header names the exception.
+   */
+  errorDetailForm?: ErrorDetailForm;
+  /**
+   * Share (0..1) of tenants whose Exchange requests to the front door are answered 302 to the
+   * tenant's regional host (a name under `localhost` on the same server), chosen by a hash of
+   * the tenant id (default 0).
+   */
+  regionalRedirect?: number;
+  /**
+   * Each tenant may make `limit` InvokeCommand requests per `windowMs`; answers carry
+   * `Rate-Limit-Limit`/`-Remaining`/`-Reset`, beyond the limit a 429 (null: off, the default).
+   */
+  rateLimit?: { limit: number; windowMs: number } | null;
 }
+
+/** See {@link SimulatorConfig.errorDetailForm}. */
+export type ErrorDetailForm = "pipe" | "json";
 
 /** See {@link SimulatorConfig.deniedCmdletAnswer}. */
 export type DeniedCmdletAnswer = "not-allowed" | "not-recognized";
@@ -184,7 +204,8 @@ export interface SimCall {
     | "error"
     | "adminapi-errors"
     | "directory-error"
-    | "concurrency-limit";
+    | "concurrency-limit"
+    | "regional-redirect";
 }
 
 export interface ConnectorSnapshot {

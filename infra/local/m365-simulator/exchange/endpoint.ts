@@ -9,10 +9,14 @@ import { DIRECTORY_EXCEPTIONS } from "../behaviours.ts";
 import { readBody, send, sleep } from "../http.ts";
 import type { SimHost } from "../server.ts";
 import type { SimFault } from "../types.ts";
+import { exchangeFailure, noRoleFailure } from "./answers.ts";
+import { handleBatch } from "./batch.ts";
 import { cmdletNames, runCmdlet } from "./cmdlets.ts";
 import { delegatedAccess, delegatedAnchor, isDelegated } from "./delegated.ts";
 import { CmdletError, exchangeError, isWriteCmdlet } from "./invoke.ts";
+import { rateLimit } from "./rate-limit.ts";
 import { accessOf, allowedCmdlets, deniedBody, NOT_ALLOWED } from "./rbac.ts";
+import { exchangeBase, redirectToRegion } from "./regional.ts";
 
 /** The system mailbox every InvokeCommand call is anchored to (what the EXO V3 module sends). */
 export const EXCHANGE_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
@@ -28,7 +32,12 @@ export async function handleExchange(
 ): Promise<void> {
   const [api, version, pathTenant, action] = parts;
   if (api === "adminapi" && pathTenant && action === "EXOModuleFile" && req.method === "GET") {
+    if (redirectToRegion(host, req, res, pathTenant.toLowerCase(), "EXOModuleFile")) return;
     return moduleFile(host, req, res, pathTenant.toLowerCase(), url);
+  }
+  if (api === "adminapi" && pathTenant && action === "$batch" && req.method === "POST") {
+    if (redirectToRegion(host, req, res, pathTenant.toLowerCase(), "$batch")) return;
+    return handleBatch(host, req, res, version ?? "beta", pathTenant.toLowerCase());
   }
   if (
     api !== "adminapi" ||
@@ -42,6 +51,8 @@ export async function handleExchange(
     });
   }
   const tenantId = pathTenant.toLowerCase();
+  // The front door answers before it reads the body: the client sends it again to the region.
+  if (redirectToRegion(host, req, res, tenantId, "InvokeCommand")) return;
   let input: { CmdletInput?: { CmdletName?: unknown; Parameters?: unknown } };
   try {
     input = JSON.parse(await readBody(req));
@@ -64,9 +75,10 @@ export async function handleExchange(
     parameters,
     ...(skip > 0 ? { page: Math.floor(skip / pageSize) + 1 } : {}),
   });
+  let limitHeaders: Record<string, string> = {};
   const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
     call.status = status;
-    send(res, status, body, headers);
+    send(res, status, body, { ...limitHeaders, ...headers });
   };
   const claims = host.identity.authenticate(req, host.endpoints.exchange);
   if (typeof claims === "string") return reply(401, { error: { code: "Unauthorized", message: claims } });
@@ -110,6 +122,23 @@ export async function handleExchange(
   }
 
   const behaviours = host.behaviours;
+  const limited = rateLimit(`${host.url}|${tenantId}`, behaviours.rateLimit, Date.now());
+  limitHeaders = limited.headers;
+  if (limited.retryAfterSeconds !== undefined) {
+    call.fault = "throttle";
+    return reply(
+      429,
+      { error: { code: "TooManyRequests", message: "The tenant's request rate limit was reached." } },
+      { "retry-after": String(limited.retryAfterSeconds) },
+    );
+  }
+  const access = delegated ? delegatedAccess(claims) : accessOf(host.state(tenantId), claims.appid);
+  // An app with no Exchange role at all is refused as a whole; a user without rights is refused
+  // per cmdlet ("User is not allowed to call ...", delegated.ts).
+  if (!delegated && !access.all && access.roles.size === 0) {
+    const refused = noRoleFailure(claims.appid, behaviours.errorDetailForm);
+    return reply(403, refused.body, refused.headers);
+  }
   // Behaviour `maxConcurrentPerTenant`: status, Retry-After and text assumed (no public text for
   // the REST API; the RPS era allowed 3 concurrent sessions per tenant, office-docs-powershell issue #4582).
   if (!host.runtime.enter(tenantId, behaviours.maxConcurrentPerTenant)) {
@@ -144,7 +173,14 @@ export async function handleExchange(
       const pick = DIRECTORY_EXCEPTIONS[Math.floor(host.random() * DIRECTORY_EXCEPTIONS.length)]!;
       const status = host.random() < 0.5 ? 400 : 500;
       call.fault = "directory-error";
-      return reply(status, exchangeError(status, pick.type, pick.message, "Ex3D9F1B"));
+      const failure = exchangeFailure(
+        status,
+        pick.type,
+        pick.message,
+        "Ex3D9F1B",
+        behaviours.errorDetailForm,
+      );
+      return reply(status, failure.body, failure.headers);
     }
     // Behaviour `slowCmdlets`: this cmdlet answers after the given delay.
     const slow = behaviours.slowCmdlets[cmdlet.toLowerCase()] ?? 0;
@@ -165,12 +201,19 @@ export async function handleExchange(
           notYetReplicated: (name, guid) => host.runtime.notYetReplicated(behaviours, name, guid, Date.now()),
           created: (guid) => host.runtime.created(guid, Date.now()),
           warnings,
-          access: delegated ? delegatedAccess(claims) : accessOf(state, claims.appid),
+          access,
         });
       } catch (err) {
         if (!(err instanceof CmdletError)) throw err;
         if (err.exceptionType === NOT_ALLOWED) return reply(err.status, deniedBody(err.message));
-        return reply(err.status, exchangeError(err.status, err.exceptionType, err.message, err.errorId));
+        const failure = exchangeFailure(
+          err.status,
+          err.exceptionType,
+          err.message,
+          err.errorId,
+          behaviours.errorDetailForm,
+        );
+        return reply(err.status, failure.body, failure.headers);
       }
       if (call.write) host.changed();
     }
@@ -178,7 +221,7 @@ export async function handleExchange(
       await host.applyFault(call, res, fault, "odata");
       return;
     }
-    const base = `${host.endpoints.exchange}/adminapi/${version}/${pathTenant}`;
+    const base = `${exchangeBase(host, req)}/adminapi/${version}/${pathTenant}`;
     // `$select=A,B` keeps only those properties (KelvinTegelaar/CIPP-API New-ExoRequest.ps1 sends it).
     const select = (url.searchParams.get("$select") ?? "")
       .split(",")
@@ -231,9 +274,9 @@ async function moduleFile(
   url: URL,
 ): Promise<void> {
   const call = host.record({ tenantId, service: "exchange", operation: "EXOModuleFile", write: false });
-  const reply = (status: number, body: unknown) => {
+  const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
     call.status = status;
-    send(res, status, body);
+    send(res, status, body, headers);
   };
   const claims = host.identity.authenticate(req, host.endpoints.exchange);
   if (typeof claims === "string") return reply(401, { error: { code: "Unauthorized", message: claims } });
@@ -244,7 +287,13 @@ async function moduleFile(
   }
   await host.latency();
   if (await host.applyFault(call, res, host.takeFault(tenantId, "EXOModuleFile"), "odata")) return;
-  const cmdlets = allowedCmdlets(accessOf(host.state(tenantId), claims.appid), cmdletNames());
+  const access = accessOf(host.state(tenantId), claims.appid);
+  // An app with no Exchange role at all is refused here too: what Connect-ExchangeOnline reports.
+  if (!access.all && access.roles.size === 0) {
+    const refused = noRoleFailure(claims.appid, host.behaviours.errorDetailForm);
+    return reply(403, refused.body, refused.headers);
+  }
+  const cmdlets = allowedCmdlets(access, cmdletNames());
   reply(200, {
     "@odata.context": `${host.endpoints.exchange}/adminapi/v1.0/${tenantId}/$metadata#EXOModuleFile`,
     value: [

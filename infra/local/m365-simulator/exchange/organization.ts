@@ -22,14 +22,16 @@ const customizationRequested = (state: TenantState) =>
   !state.dehydrated || typeof state.hydratingUntil === "number";
 
 /**
- * Writes in a dehydrated organisation. Class: InvalidOperationInDehydratedContextException
- * (no public text found; docs/m365-fidelity.md); text assumed.
+ * Writes in a dehydrated organisation. Text: Microsoft's support article "Unable to enable unified
+ * auditing" (MicrosoftDocs/OfficeDocs-Support; the same text is reported for New-ManagementScope
+ * while IsDehydrated already reads False). Class InvalidOperationInDehydratedContextException and
+ * status 400: assumed (the article shows a 500 from the admin center's API).
  */
 export function dehydratedError(): CmdletError {
   return new CmdletError(
     400,
     EXCEPTION.DEHYDRATED,
-    "The operation on this object isn't allowed because the organization is dehydrated. Run Enable-OrganizationCustomization if you need to create or modify objects in your organization.",
+    "The command you tried to run isn't currently allowed in your organization. To run this command, you first need to run the command: Enable-OrganizationCustomization.",
     "ExBA8FEF",
   );
 }
@@ -39,8 +41,10 @@ const getOrganizationConfig = ({ state, nowMs }: CmdletContext): Row[] => [
     Identity: state.domain,
     Name: state.domain,
     DisplayName: state.displayName,
-    // Source: Enable-OrganizationCustomization.md (IsDehydrated True until customization is enabled).
-    IsDehydrated: isDehydrated(state, nowMs),
+    // Source: Enable-OrganizationCustomization.md (IsDehydrated True until customization is
+    // enabled). It reads False as soon as the cmdlet ran, while writes may still be refused until
+    // hydration completes (a public report: IsDehydrated=False, writes still asking for it).
+    IsDehydrated: isDehydrated(state, nowMs) && !customizationRequested(state),
     Guid: state.tenantId,
   },
 ];
