@@ -5,8 +5,10 @@
  * writes only what is missing and reads back what it wrote:
  *
  * 1. hydration: a dehydrated organisation gets `Enable-OrganizationCustomization` once (creating a
- *    role group needs it); while it still reads dehydrated, the setup stops there (the tenant
- *    then waits in `awaiting_permissions`, and a new sign-in or the script finishes it);
+ *    role group needs it), and the setup stops there, as it does while it still reads dehydrated or
+ *    Exchange still refuses a write as dehydrated (applying it takes up to 48 hours, and
+ *    `IsDehydrated` may read false meanwhile): the tenant then waits in `awaiting_permissions`,
+ *    and the script finishes it;
  * 2. the app's service principal in Exchange (`New-ServicePrincipal`, read back with
  *    `Get-ServicePrincipal`: the cmdlet does not check what it is given);
  * 3. the role group with this tenant's required roles (`New-RoleGroup` with the app as member,
@@ -17,7 +19,7 @@
  * or by the script. Nothing here ever throws at the caller: a refusal (an admin without Exchange
  * rights) or a failure is an outcome, and the onboarding goes on as it does without the setup.
  */
-import { NotFoundError, ObjectExistsError, toErrorInfo } from "./errors.ts";
+import { DehydratedOrganizationError, NotFoundError, ObjectExistsError, toErrorInfo } from "./errors.ts";
 import { type ManagementRole, requiredRoles } from "./permissions.ts";
 import { ROLE_GROUP_NAME } from "./permissions-script.ts";
 import type { OnboardingRequest } from "./tenant.ts";
@@ -59,7 +61,9 @@ export async function setUpLeastPrivilege(
   let writes = 0;
   let step: SetupStep = "hydration";
   try {
-    if (!(await hydrated(counted))) return { kind: "hydration-pending", writes };
+    // Just asked for, or still dehydrated: writes would be refused for up to 48 hours, even once
+    // `IsDehydrated` reads false, so the setup stops here.
+    if ((await hydrate(counted)) !== "hydrated") return { kind: "hydration-pending", writes };
     step = "service-principal";
     await ensureServicePrincipal(counted, input);
     step = "role-group";
@@ -70,6 +74,11 @@ export async function setUpLeastPrivilege(
     await ensureMember(counted, input.servicePrincipalId);
     return { kind: "done", roles, writes };
   } catch (err) {
+    if (err instanceof DehydratedOrganizationError) {
+      // It reads hydrated (customization was enabled), yet Exchange still refuses writes as
+      // dehydrated: the change is being applied (up to 48 hours). Never sent again.
+      return { kind: "hydration-pending", writes };
+    }
     const info = toErrorInfo(err);
     const message = err instanceof SetupVerificationError ? err.message : info.message;
     return { kind: "failed", step, code: info.code, message, writes };
@@ -81,15 +90,17 @@ export class SetupVerificationError extends Error {
   override readonly name = "SetupVerificationError";
 }
 
-async function hydrated(run: AdminCmdletRunner): Promise<boolean> {
+/** Enables customization of a dehydrated organisation once; "hydrated" when it already was. */
+async function hydrate(run: AdminCmdletRunner): Promise<"hydrated" | "enabled" | "pending"> {
   const dehydrated = async () => (await run("Get-OrganizationConfig", {}))[0]?.["IsDehydrated"] === true;
-  if (!(await dehydrated())) return true;
+  if (!(await dehydrated())) return "hydrated";
   try {
     await run("Enable-OrganizationCustomization", {});
+    return "enabled";
   } catch {
-    // Already asked for (the organisation is still hydrating): the read below decides.
+    // Already asked for (the organisation is still hydrating).
+    return "pending";
   }
-  return !(await dehydrated());
 }
 
 const same = (a: unknown, b: string) => typeof a === "string" && a.toLowerCase() === b.toLowerCase();
