@@ -1,0 +1,59 @@
+/**
+ * The stack's template synthesized in process (asset bundling skipped: these tests invoke the
+ * source handlers, not the bundles), written to a cloud assembly folder and read back with
+ * `loadAssembly`, as `npm run start:aws` reads `cdk.out`. The synthesized template is kept in
+ * the temporary folder by a hash of the sources it comes from, so the test files share one synth.
+ */
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CfnTemplate } from "../../infra/aws-local/contracts.ts";
+import { type Assembly, loadAssembly } from "../../infra/aws-local/template.ts";
+
+const SOURCES = [
+  ...readdirSync("infra/aws").map((f) => join("infra/aws", f)),
+  "workflows/definition.ts",
+  "functions/domain/drift.ts",
+  "functions/tasks/drift-schedule.ts",
+  "package-lock.json",
+];
+
+async function synthesize(): Promise<CfnTemplate> {
+  const hash = createHash("sha256");
+  for (const file of SOURCES) hash.update(file).update(readFileSync(file));
+  const cached = join(tmpdir(), `aws-form-template-${hash.digest("hex").slice(0, 16)}.json`);
+  if (existsSync(cached)) return JSON.parse(readFileSync(cached, "utf8")) as CfnTemplate;
+  const { App } = await import("aws-cdk-lib");
+  const { Template } = await import("aws-cdk-lib/assertions");
+  const { JournalOnboardingStack } = await import("../../infra/aws/stack.ts");
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const template = Template.fromStack(new JournalOnboardingStack(app, "JournalOnboarding")).toJSON();
+  const tmp = `${cached}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(template));
+  renameSync(tmp, cached);
+  return template as CfnTemplate;
+}
+
+/** The stack's template as an assembly; `edit` changes a copy first (a test's own variant). */
+export async function synthAssembly(edit?: (template: CfnTemplate) => void): Promise<Assembly> {
+  const template = structuredClone(await synthesize());
+  edit?.(template);
+  const dir = mkdtempSync(join(tmpdir(), "aws-form-"));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "JournalOnboarding.template.json"), JSON.stringify(template));
+  return loadAssembly(dir, { cloudUrl: "http://127.0.0.1:1" });
+}
+
+/** A temporary DATA_DIR. */
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), "aws-form-data-"));
+}
