@@ -24,7 +24,7 @@ import { readStateMachines } from "../../infra/aws-local/stepfunctions/machines.
 import type { Assembly } from "../../infra/aws-local/template.ts";
 import { synthAssembly, tempDataDir } from "./assembly.ts";
 
-const TASK = "${WorkflowTask}";
+const TASK = ["$", "{WorkflowTask}"].join("");
 const standard = {
   StartAt: "Work",
   States: {
