@@ -122,6 +122,8 @@ export const handler = instrument(
         }),
         // The only code that may decrypt endpoint secrets (kms:Decrypt is granted to this function only).
         secrets: secretBoxFromEnv(),
+        // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes it.
+        allowInsecureLoopback: process.env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
         onAttempt: (delivery) => {
           if (delivery.status === "succeeded")
             metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);

@@ -17,7 +17,9 @@ export function lockDataDir(dataDir: string): () => void {
   if (existsSync(file)) {
     const owner = Number(readFileSync(file, "utf8").trim());
     if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw new Error(`DATA_DIR ${dataDir} is in use by another running instance (pid ${owner}); stop it or set another DATA_DIR.`);
+      throw new Error(
+        `DATA_DIR ${dataDir} is in use by another running instance (pid ${owner}); stop it or set another DATA_DIR.`,
+      );
     }
   }
   writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
@@ -47,12 +49,23 @@ function newest(path: string): number {
 /** Runs `cdk synth` when cdk.out is missing or older than what it is built from. Returns whether it did. */
 export function synthIfStale(cdkOut: string, log: (line: string) => void): boolean {
   const manifest = join(cdkOut, "manifest.json");
-  const sources = ["infra/app.ts", "infra/aws", "functions", "workflows", "cdk.json", "package-lock.json"].map((p) => join(ROOT, p));
+  const sources = [
+    "infra/app.ts",
+    "infra/aws",
+    "functions",
+    "workflows",
+    "cdk.json",
+    "package-lock.json",
+  ].map((p) => join(ROOT, p));
   if (existsSync(manifest)) {
     const built = statSync(manifest).mtimeMs;
     if (sources.every((s) => !existsSync(s) || newest(s) <= built)) return false;
   }
-  log(existsSync(manifest) ? "cdk.out is older than the sources: synthesizing..." : "No cdk.out: synthesizing...");
+  log(
+    existsSync(manifest)
+      ? "cdk.out is older than the sources: synthesizing..."
+      : "No cdk.out: synthesizing...",
+  );
   const result = spawnSync(join(ROOT, "node_modules/.bin/cdk"), ["synth", "--quiet", "--output", cdkOut], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "inherit"],
@@ -72,7 +85,13 @@ export interface M365App {
 
 /** The configured app (M365_CLIENT_ID and a secret or certificate), else the simulator. */
 export async function m365App(env: NodeJS.ProcessEnv, dataDir: string): Promise<M365App> {
-  const pass = ["M365_CLOUD", "M365_AUTHORITY_HOST", "M365_GRAPH_ENDPOINT", "M365_EXCHANGE_ENDPOINT", "M365_CONSENT_REDIRECT_URI"];
+  const pass = [
+    "M365_CLOUD",
+    "M365_AUTHORITY_HOST",
+    "M365_GRAPH_ENDPOINT",
+    "M365_EXCHANGE_ENDPOINT",
+    "M365_CONSENT_REDIRECT_URI",
+  ];
   const given = Object.fromEntries(pass.filter((k) => env[k]?.trim()).map((k) => [k, env[k]!.trim()]));
   const clientId = env["M365_CLIENT_ID"]?.trim();
   if (clientId) {
@@ -81,14 +100,20 @@ export async function m365App(env: NodeJS.ProcessEnv, dataDir: string): Promise<
       simulator: undefined,
       secret: {
         clientId,
-        ...(certPath ? { clientCertificate: readFileSync(certPath, "utf8") } : { clientSecret: env["M365_CLIENT_SECRET"]?.trim() ?? "" }),
+        ...(certPath
+          ? { clientCertificate: readFileSync(certPath, "utf8") }
+          : { clientSecret: env["M365_CLIENT_SECRET"]?.trim() ?? "" }),
       },
       env: { ...given, M365_CLIENT_ID: clientId },
     };
   }
   const raw = env["M365_SIMULATOR_CONFIG"]?.trim();
   const config = raw ? (JSON.parse(raw) as SimulatorConfig) : {};
-  const simulator = await startSimulatorThread({ dataDir: join(dataDir, "m365-simulator"), clientCertificate: true, ...config });
+  const simulator = await startSimulatorThread({
+    dataDir: join(dataDir, "m365-simulator"),
+    clientCertificate: true,
+    ...config,
+  });
   return {
     simulator,
     secret: {

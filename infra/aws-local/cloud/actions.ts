@@ -15,18 +15,25 @@ const arn = (service: string, resource: string, region = LOCAL_REGION, account =
   `arn:${LOCAL_PARTITION}:${service}:${region}:${account}:${resource}`;
 
 /** Partition key attribute of each table and index, by table name. */
-export function keySchemas(assembly: Assembly): Map<string, { table: string; indexes: Record<string, string> }> {
+export function keySchemas(
+  assembly: Assembly,
+): Map<string, { table: string; indexes: Record<string, string> }> {
   const out = new Map<string, { table: string; indexes: Record<string, string> }>();
   for (const [id, resource] of assembly.ofType("AWS::DynamoDB::Table")) {
     const p = resource.Properties as {
       KeySchema: { AttributeName: string; KeyType: string }[];
-      GlobalSecondaryIndexes?: { IndexName: string; KeySchema: { AttributeName: string; KeyType: string }[] }[];
+      GlobalSecondaryIndexes?: {
+        IndexName: string;
+        KeySchema: { AttributeName: string; KeyType: string }[];
+      }[];
     };
     const hash = (schema: { AttributeName: string; KeyType: string }[]) =>
       schema.find((k) => k.KeyType === "HASH")?.AttributeName ?? "";
     out.set(assembly.ref(id), {
       table: hash(p.KeySchema),
-      indexes: Object.fromEntries((p.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, hash(g.KeySchema)])),
+      indexes: Object.fromEntries(
+        (p.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, hash(g.KeySchema)]),
+      ),
     });
   }
   return out;
@@ -61,14 +68,26 @@ export function authorizationsOf(
     }
     case "secretsmanager": {
       const id = String(body["SecretId"] ?? "");
-      return [{ action: `secretsmanager:${operation}`, resource: id.startsWith("arn:") ? id : arn("secretsmanager", `secret:${id}`), context: {} }];
+      return [
+        {
+          action: `secretsmanager:${operation}`,
+          resource: id.startsWith("arn:") ? id : arn("secretsmanager", `secret:${id}`),
+          context: {},
+        },
+      ];
     }
     case "states": {
       const resource = String(body["stateMachineArn"] ?? body["executionArn"] ?? "*");
       return [{ action: `states:${operation}`, resource, context: {} }];
     }
     case "apigateway":
-      return [{ action: `apigateway:${method.toUpperCase()}`, resource: `arn:${LOCAL_PARTITION}:apigateway:${LOCAL_REGION}::${path}`, context: {} }];
+      return [
+        {
+          action: `apigateway:${method.toUpperCase()}`,
+          resource: `arn:${LOCAL_PARTITION}:apigateway:${LOCAL_REGION}::${path}`,
+          context: {},
+        },
+      ];
     default:
       return [{ action: `${service}:${operation}`, resource: "*", context: {} }];
   }
@@ -91,40 +110,73 @@ function dynamodb(operation: string, body: Json, keys: ReturnType<typeof keySche
     case "GetItem":
     case "DeleteItem":
     case "UpdateItem":
-      return [{ action: `dynamodb:${operation}`, resource: tableArn(table), context: leading([pk(table, body["Key"])]) }];
+      return [
+        {
+          action: `dynamodb:${operation}`,
+          resource: tableArn(table),
+          context: leading([pk(table, body["Key"])]),
+        },
+      ];
     case "PutItem":
-      return [{ action: "dynamodb:PutItem", resource: tableArn(table), context: leading([pk(table, body["Item"])]) }];
+      return [
+        {
+          action: "dynamodb:PutItem",
+          resource: tableArn(table),
+          context: leading([pk(table, body["Item"])]),
+        },
+      ];
     case "Query": {
       const index = body["IndexName"] as string | undefined;
       const schema = keys.get(table);
       const attr = index ? schema?.indexes[index] : schema?.table;
-      return [{ action: "dynamodb:Query", resource: tableArn(table, index), context: leading([queryKey(body, attr)]) }];
+      return [
+        {
+          action: "dynamodb:Query",
+          resource: tableArn(table, index),
+          context: leading([queryKey(body, attr)]),
+        },
+      ];
     }
     case "Scan": {
       const index = body["IndexName"] as string | undefined;
       return [{ action: "dynamodb:Scan", resource: tableArn(table, index), context: {} }];
     }
     case "BatchGetItem":
-      return Object.entries((body["RequestItems"] ?? {}) as Record<string, { Keys: unknown[] }>).map(([t, r]) => ({
-        action: "dynamodb:BatchGetItem",
-        resource: tableArn(t),
-        context: leading(r.Keys.map((k) => pk(t, k))),
-      }));
+      return Object.entries((body["RequestItems"] ?? {}) as Record<string, { Keys: unknown[] }>).map(
+        ([t, r]) => ({
+          action: "dynamodb:BatchGetItem",
+          resource: tableArn(t),
+          context: leading(r.Keys.map((k) => pk(t, k))),
+        }),
+      );
     case "BatchWriteItem":
       return Object.entries((body["RequestItems"] ?? {}) as Record<string, Json[]>).map(([t, requests]) => ({
         action: "dynamodb:BatchWriteItem",
         resource: tableArn(t),
         context: leading(
-          requests.map((r) => pk(t, (r["PutRequest"] as Json)?.["Item"] ?? (r["DeleteRequest"] as Json)?.["Key"])),
+          requests.map((r) =>
+            pk(t, (r["PutRequest"] as Json)?.["Item"] ?? (r["DeleteRequest"] as Json)?.["Key"]),
+          ),
         ),
       }));
     case "TransactWriteItems":
     case "TransactGetItems":
       return ((body["TransactItems"] ?? []) as Json[]).map((entry) => {
         const [kind, request] = Object.entries(entry)[0] as [string, Json];
-        const action = { ConditionCheck: "ConditionCheckItem", Put: "PutItem", Update: "UpdateItem", Delete: "DeleteItem", Get: "GetItem" }[kind] ?? kind;
+        const action =
+          {
+            ConditionCheck: "ConditionCheckItem",
+            Put: "PutItem",
+            Update: "UpdateItem",
+            Delete: "DeleteItem",
+            Get: "GetItem",
+          }[kind] ?? kind;
         const t = String(request["TableName"]);
-        return { action: `dynamodb:${action}`, resource: tableArn(t), context: leading([pk(t, request["Key"] ?? request["Item"])]) };
+        return {
+          action: `dynamodb:${action}`,
+          resource: tableArn(t),
+          context: leading([pk(t, request["Key"] ?? request["Item"])]),
+        };
       });
     default:
       return [{ action: `dynamodb:${operation}`, resource: table ? tableArn(table) : "*", context: {} }];

@@ -32,7 +32,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDynamoDbLocal(options: { dataDir: string; assembly: Assembly }): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(options: {
+  dataDir: string;
+  assembly: Assembly;
+}): Promise<DynamoDbLocal> {
   const require = createRequire(import.meta.url);
   const jarDir = join(dirname(require.resolve("amplify-dynamodb-simulator/package.json")), "emulator");
   const dbPath = join(options.dataDir, "dynamodb-local");
@@ -77,7 +80,11 @@ export async function startDynamoDbLocal(options: { dataDir: string; assembly: A
   };
   const call = async <T>(target: string, body: object): Promise<T> => {
     const response = await forward(target, JSON.stringify(body));
-    const parsed = JSON.parse(response.body.toString() || "{}") as T & { __type?: string; message?: string; Message?: string };
+    const parsed = JSON.parse(response.body.toString() || "{}") as T & {
+      __type?: string;
+      message?: string;
+      Message?: string;
+    };
     if (response.status >= 400) {
       const err = new Error(parsed.message ?? parsed.Message ?? `DynamoDB Local answered ${response.status}`);
       err.name = String(parsed.__type ?? "DynamoDBLocalError").replace(/^.*#/, "");
@@ -87,12 +94,14 @@ export async function startDynamoDbLocal(options: { dataDir: string; assembly: A
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}): ${stderr.trim()}`);
+    if (child.exitCode !== null)
+      throw new Error(`DynamoDB Local exited (${child.exitCode}): ${stderr.trim()}`);
     try {
       await call("DynamoDB_20120810.ListTables", {});
       break;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`DynamoDB Local did not start in 60 s: ${String(err)} ${stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`DynamoDB Local did not start in 60 s: ${String(err)} ${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -115,7 +124,9 @@ async function createTables(
   assembly: Assembly,
   call: <T = Record<string, unknown>>(target: string, body: object) => Promise<T>,
 ): Promise<void> {
-  const existing = new Set((await call<{ TableNames: string[] }>("DynamoDB_20120810.ListTables", {})).TableNames);
+  const existing = new Set(
+    (await call<{ TableNames: string[] }>("DynamoDB_20120810.ListTables", {})).TableNames,
+  );
   for (const [id, resource] of assembly.ofType("AWS::DynamoDB::Table")) {
     const p = assembly.resolve(resource.Properties ?? {}) as Record<string, unknown>;
     const name = assembly.ref(id);
@@ -128,10 +139,17 @@ async function createTables(
       BillingMode: p["BillingMode"] ?? "PROVISIONED",
       ...(p["GlobalSecondaryIndexes"] ? { GlobalSecondaryIndexes: p["GlobalSecondaryIndexes"] } : {}),
       ...(p["LocalSecondaryIndexes"] ? { LocalSecondaryIndexes: p["LocalSecondaryIndexes"] } : {}),
-      ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType } } : {}),
+      ...(stream
+        ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType } }
+        : {}),
       ...(p["BillingMode"] === "PAY_PER_REQUEST"
         ? {}
-        : { ProvisionedThroughput: p["ProvisionedThroughput"] ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } }),
+        : {
+            ProvisionedThroughput: p["ProvisionedThroughput"] ?? {
+              ReadCapacityUnits: 5,
+              WriteCapacityUnits: 5,
+            },
+          }),
     });
     const ttl = p["TimeToLiveSpecification"] as { AttributeName: string; Enabled: boolean } | undefined;
     if (ttl?.Enabled) {

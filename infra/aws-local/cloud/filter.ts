@@ -13,11 +13,13 @@ export function matchesAny(filters: { Pattern: string }[] | undefined, record: u
 
 export function matches(pattern: Pattern, value: unknown): boolean {
   for (const [key, expected] of Object.entries(pattern)) {
-    const actual = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+    const actual =
+      value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
     if (Array.isArray(expected)) {
       if (!leafMatches(expected, actual)) return false;
     } else if (expected !== null && typeof expected === "object") {
-      if (actual === null || typeof actual !== "object" || !matches(expected as Pattern, actual)) return false;
+      if (actual === null || typeof actual !== "object" || !matches(expected as Pattern, actual))
+        return false;
     } else return false;
   }
   return true;
@@ -52,7 +54,18 @@ function leafMatches(allowed: unknown[], actual: unknown): boolean {
 function numeric(conditions: unknown[], v: number): boolean {
   for (let i = 0; i < conditions.length; i += 2) {
     const [op, n] = [conditions[i], Number(conditions[i + 1])];
-    const ok = op === "=" ? v === n : op === "<" ? v < n : op === "<=" ? v <= n : op === ">" ? v > n : op === ">=" ? v >= n : false;
+    const ok =
+      op === "="
+        ? v === n
+        : op === "<"
+          ? v < n
+          : op === "<="
+            ? v <= n
+            : op === ">"
+              ? v > n
+              : op === ">="
+                ? v >= n
+                : false;
     if (!ok) return false;
   }
   return true;

@@ -51,7 +51,10 @@ export function createIamChecker(assembly: Assembly): IamChecker {
     const p = assembly.resolve(resource.Properties ?? {}) as { PolicyDocument: Policy; Queues: string[] };
     for (const url of p.Queues) {
       const name = url.slice(url.lastIndexOf("/") + 1);
-      resourcePolicies.set(`arn:${LOCAL_PARTITION}:sqs:${assembly.resolve({ Ref: "AWS::Region" })}:${LOCAL_ACCOUNT}:${name}`, p.PolicyDocument);
+      resourcePolicies.set(
+        `arn:${LOCAL_PARTITION}:sqs:${assembly.resolve({ Ref: "AWS::Region" })}:${LOCAL_ACCOUNT}:${name}`,
+        p.PolicyDocument,
+      );
     }
   }
   const cache = new Map<string, Decision>();

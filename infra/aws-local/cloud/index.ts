@@ -21,12 +21,13 @@ export interface LocalCloud {
   sqs: SqsStandIn;
   secrets: SecretsService;
   kms: KmsService;
-  /** Starts the template's event source mappings (stream -> function, queue -> function). */
-  startMappings(invoke: Invoke): void;
+  /** Starts the template's event source mappings (stream -> function, queue -> function); close them before the functions. */
+  startMappings(invoke: Invoke): { close(): Promise<void> };
   close(): Promise<void>;
 }
 
-const json = (target: string | undefined, body: Buffer) => [target ?? "", JSON.parse(body.toString() || "{}") as Record<string, unknown>] as const;
+const json = (target: string | undefined, body: Buffer) =>
+  [target ?? "", JSON.parse(body.toString() || "{}") as Record<string, unknown>] as const;
 
 export async function startLocalCloud(o: {
   assembly: Assembly;
@@ -47,19 +48,40 @@ export async function startLocalCloud(o: {
       iam: createIamChecker(assembly),
       log: o.log,
       prepare: (service, target, body) => {
-        if (service === "kms" && target?.endsWith(".Decrypt") && !body["KeyId"] && typeof body["CiphertextBlob"] === "string") {
+        if (
+          service === "kms" &&
+          target?.endsWith(".Decrypt") &&
+          !body["KeyId"] &&
+          typeof body["CiphertextBlob"] === "string"
+        ) {
           const arn = kms.keyArnOfBlob(body["CiphertextBlob"]);
           if (arn) body["KeyId"] = arn;
         }
       },
     });
     closers.push(() => endpoint.close());
-    const jsonService = (serve: (target: string, body: Record<string, unknown>) => Promise<import("../contracts.ts").AwsResponse>): AwsServiceHandler =>
-      (request) => serve(...json(request.target, request.body));
+    const jsonService =
+      (
+        serve: (
+          target: string,
+          body: Record<string, unknown>,
+        ) => Promise<import("../contracts.ts").AwsResponse>,
+      ): AwsServiceHandler =>
+      (request) =>
+        serve(...json(request.target, request.body));
     endpoint.register("dynamodb", (request) => db.forward(request.target ?? "", request.body));
-    endpoint.register("sqs", jsonService((t, b) => sqs.handle(t, b)));
-    endpoint.register("kms", jsonService((t, b) => kms.handle(t, b)));
-    endpoint.register("secretsmanager", jsonService((t, b) => secrets.handle(t, b)));
+    endpoint.register(
+      "sqs",
+      jsonService((t, b) => sqs.handle(t, b)),
+    );
+    endpoint.register(
+      "kms",
+      jsonService((t, b) => kms.handle(t, b)),
+    );
+    endpoint.register(
+      "secretsmanager",
+      jsonService((t, b) => secrets.handle(t, b)),
+    );
     const mappings: { close(): Promise<void> }[] = [];
     return {
       endpoint,
@@ -69,8 +91,17 @@ export async function startLocalCloud(o: {
       kms,
       startMappings: (invoke) => {
         for (const [, resource] of assembly.ofType("AWS::Lambda::EventSourceMapping")) {
-          mappings.push(startMapping(assembly, resource.Properties ?? {}, { db, sqs, invoke, dataDir: o.dataDir, log: o.log }));
+          mappings.push(
+            startMapping(assembly, resource.Properties ?? {}, {
+              db,
+              sqs,
+              invoke,
+              dataDir: o.dataDir,
+              log: o.log,
+            }),
+          );
         }
+        return { close: async () => void (await Promise.all(mappings.splice(0).map((m) => m.close()))) };
       },
       close: async () => {
         for (const m of mappings) await m.close();
@@ -91,7 +122,9 @@ function startMapping(
   const p = assembly.resolve(properties) as Record<string, unknown>;
   const source = String(p["EventSourceArn"]);
   const functionRef = String(p["FunctionName"]);
-  const reportBatchItemFailures = ((p["FunctionResponseTypes"] ?? []) as string[]).includes("ReportBatchItemFailures");
+  const reportBatchItemFailures = ((p["FunctionResponseTypes"] ?? []) as string[]).includes(
+    "ReportBatchItemFailures",
+  );
   if (source.includes(":sqs:")) {
     return startQueueMapping({
       sqs: c.sqs,
@@ -99,13 +132,16 @@ function startMapping(
       functionRef,
       queueArn: source,
       batchSize: Number(p["BatchSize"] ?? 10),
-      maxConcurrency: Number((p["ScalingConfig"] as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency ?? 1000),
+      maxConcurrency: Number(
+        (p["ScalingConfig"] as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency ?? 1000,
+      ),
       reportBatchItemFailures,
       log: c.log,
     });
   }
   const tableName = source.split(":table/")[1]!.split("/")[0]!;
-  const destination = (p["DestinationConfig"] as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
+  const destination = (p["DestinationConfig"] as { OnFailure?: { Destination?: string } } | undefined)
+    ?.OnFailure?.Destination;
   return startStreamMapping({
     db: c.db,
     invoke: c.invoke,
@@ -114,9 +150,12 @@ function startMapping(
     streamArn: source,
     batchSize: Number(p["BatchSize"] ?? 100),
     startingPosition: String(p["StartingPosition"] ?? "TRIM_HORIZON"),
-    ...(p["FilterCriteria"] ? { filters: (p["FilterCriteria"] as { Filters: { Pattern: string }[] }).Filters } : {}),
+    ...(p["FilterCriteria"]
+      ? { filters: (p["FilterCriteria"] as { Filters: { Pattern: string }[] }).Filters }
+      : {}),
     bisect: p["BisectBatchOnFunctionError"] === true,
-    maxRetries: p["MaximumRetryAttempts"] === undefined ? Number.POSITIVE_INFINITY : Number(p["MaximumRetryAttempts"]),
+    maxRetries:
+      p["MaximumRetryAttempts"] === undefined ? Number.POSITIVE_INFINITY : Number(p["MaximumRetryAttempts"]),
     reportBatchItemFailures,
     ...(destination
       ? {

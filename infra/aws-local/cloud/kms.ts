@@ -23,7 +23,10 @@ export class KmsService {
       const keyId = assembly.ref(id);
       const file = join(dir, keyId);
       if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("base64"), { mode: 0o600 });
-      this.#keys.set(keyId, { arn: assembly.getAtt(id, "Arn"), material: Buffer.from(readFileSync(file, "utf8"), "base64") });
+      this.#keys.set(keyId, {
+        arn: assembly.getAtt(id, "Arn"),
+        material: Buffer.from(readFileSync(file, "utf8"), "base64"),
+      });
     }
   }
 
@@ -58,7 +61,8 @@ export class KmsService {
       case "Encrypt":
       case "GenerateDataKey": {
         const key = this.#key(String(body["KeyId"] ?? ""));
-        if (!key) return awsJsonError(400, "NotFoundException", `Key '${String(body["KeyId"])}' does not exist`);
+        if (!key)
+          return awsJsonError(400, "NotFoundException", `Key '${String(body["KeyId"])}' does not exist`);
         const plaintext =
           operation === "Encrypt"
             ? Buffer.from(String(body["Plaintext"] ?? ""), "base64")
@@ -80,25 +84,39 @@ export class KmsService {
         const invalid = () => awsJsonError(400, "InvalidCiphertextException", "");
         if (!key) return invalid();
         if (body["KeyId"] && this.#key(String(body["KeyId"]))?.id !== key.id) {
-          return awsJsonError(400, "IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation.");
+          return awsJsonError(
+            400,
+            "IncorrectKeyException",
+            "The key ID in the request does not identify a CMK that can perform this operation.",
+          );
         }
         try {
           const decipher = createDecipheriv("aes-256-gcm", key.material, raw.subarray(40, 52));
           decipher.setAAD(aad);
           decipher.setAuthTag(raw.subarray(52, 68));
           const plaintext = Buffer.concat([decipher.update(raw.subarray(68)), decipher.final()]);
-          return ok({ KeyId: key.arn, Plaintext: plaintext.toString("base64"), EncryptionAlgorithm: "SYMMETRIC_DEFAULT" });
+          return ok({
+            KeyId: key.arn,
+            Plaintext: plaintext.toString("base64"),
+            EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+          });
         } catch {
           return invalid();
         }
       }
       default:
-        return awsJsonError(400, "UnsupportedOperationException", `${operation} is not served by the AWS form's KMS`);
+        return awsJsonError(
+          400,
+          "UnsupportedOperationException",
+          `${operation} is not served by the AWS form's KMS`,
+        );
     }
   }
 }
 
 function canonicalContext(context: unknown): string {
   if (!context || typeof context !== "object") return "";
-  return JSON.stringify(Object.entries(context as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return JSON.stringify(
+    Object.entries(context as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 }

@@ -49,14 +49,17 @@ export function startQueueMapping(o: QueueMappingOptions): { close(): Promise<vo
         continue;
       }
       if (!result.ok) {
-        o.log(`${o.functionRef} failed on a batch of ${messages.length}: ${result.errorType}: ${result.errorMessage}`);
+        o.log(
+          `${o.functionRef} failed on a batch of ${messages.length}: ${result.errorType}: ${result.errorMessage}`,
+        );
         return;
       }
       const failures = new Set(
         o.reportBatchItemFailures
-          ? ((result.payload as { batchItemFailures?: { itemIdentifier: string }[] } | null)?.batchItemFailures ?? []).map(
-              (f) => f.itemIdentifier,
-            )
+          ? (
+              (result.payload as { batchItemFailures?: { itemIdentifier: string }[] } | null)
+                ?.batchItemFailures ?? []
+            ).map((f) => f.itemIdentifier)
           : [],
       );
       for (const m of messages) if (!failures.has(m.id) && m.receipt) o.sqs.delete(queue, m.receipt);

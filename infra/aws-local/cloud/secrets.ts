@@ -27,7 +27,9 @@ export class SecretsService {
 
   constructor(assembly: Assembly, dataDir: string) {
     this.#file = join(dataDir, "secrets.json");
-    this.#values = existsSync(this.#file) ? (JSON.parse(readFileSync(this.#file, "utf8")) as Record<string, Stored>) : {};
+    this.#values = existsSync(this.#file)
+      ? (JSON.parse(readFileSync(this.#file, "utf8")) as Record<string, Stored>)
+      : {};
     for (const [id, resource] of assembly.ofType("AWS::SecretsManager::Secret")) {
       const arn = assembly.ref(id);
       const name = arn.slice(arn.indexOf(":secret:") + 8, -7);
@@ -62,7 +64,12 @@ export class SecretsService {
   async handle(target: string, body: Record<string, unknown>): Promise<AwsResponse> {
     const operation = target.replace(/^secretsmanager\./, "");
     const arn = this.arnOf(String(body["SecretId"] ?? ""));
-    if (!arn) return awsJsonError(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    if (!arn)
+      return awsJsonError(
+        400,
+        "ResourceNotFoundException",
+        "Secrets Manager can't find the specified secret.",
+      );
     const name = arn.slice(arn.indexOf(":secret:") + 8, -7);
     const ok = (payload: object): AwsResponse => ({
       status: 200,
@@ -72,7 +79,12 @@ export class SecretsService {
     switch (operation) {
       case "GetSecretValue": {
         const s = this.#values[arn]!;
-        return ok({ SecretString: s.value, VersionId: s.versionId, VersionStages: ["AWSCURRENT"], CreatedDate: s.createdAt / 1000 });
+        return ok({
+          SecretString: s.value,
+          VersionId: s.versionId,
+          VersionStages: ["AWSCURRENT"],
+          CreatedDate: s.createdAt / 1000,
+        });
       }
       case "PutSecretValue":
         this.put(arn, String(body["SecretString"] ?? ""));
@@ -80,7 +92,11 @@ export class SecretsService {
       case "DescribeSecret":
         return ok({ LastChangedDate: this.#values[arn]!.createdAt / 1000 });
       default:
-        return awsJsonError(400, "InvalidRequestException", `${operation} is not served by the AWS form's Secrets Manager`);
+        return awsJsonError(
+          400,
+          "InvalidRequestException",
+          `${operation} is not served by the AWS form's Secrets Manager`,
+        );
     }
   }
 }

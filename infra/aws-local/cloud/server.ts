@@ -58,13 +58,22 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]),
     );
     if (req.method === "GET" && req.url === "/_form/stats") {
-      return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...stats, ...Object.assign({}, ...extras.map((f) => f())) }) };
+      return {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...stats, ...Object.assign({}, ...extras.map((f) => f())) }),
+      };
     }
     const credential = parseAuthorization(headers["authorization"]);
-    if (!credential) return awsJsonError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+    if (!credential)
+      return awsJsonError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
     const caller = options.credentials.byAccessKey(credential.accessKeyId);
     if (!caller || headers["x-amz-security-token"] !== caller.sessionToken) {
-      return awsJsonError(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
+      return awsJsonError(
+        400,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+      );
     }
     const request = { method: req.method ?? "GET", url: req.url ?? "/", headers, body: raw };
     if (!verifySignature(request, credential, caller.secretAccessKey)) {
@@ -90,16 +99,31 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
     for (const authorization of authorizationsOf(service, target, request.method, path, body, keys)) {
       const decision = await options.iam.check(caller.roleArn, caller.functionId, authorization);
       if (!decision.allowed) {
-        const refusal = { at: new Date().toISOString(), caller: caller.functionId, action: authorization.action, resource: authorization.resource, message: decision.message ?? "" };
+        const refusal = {
+          at: new Date().toISOString(),
+          caller: caller.functionId,
+          action: authorization.action,
+          resource: authorization.resource,
+          message: decision.message ?? "",
+        };
         stats.refusals.push(refusal);
         options.log(`IAM refused ${caller.functionId}: ${refusal.message}`);
         return accessDenied(service, refusal.message);
       }
     }
     const handler = handlers.get(service);
-    if (!handler) return awsJsonError(400, "UnknownOperationException", `The AWS form does not serve ${service}`);
+    if (!handler)
+      return awsJsonError(400, "UnknownOperationException", `The AWS form does not serve ${service}`);
     stats.calls[`${service}:${operation}`] = (stats.calls[`${service}:${operation}`] ?? 0) + 1;
-    const awsRequest: AwsRequest = { service, method: request.method, url: request.url, headers, body: raw, caller: caller.functionId, ...(target ? { target } : {}) };
+    const awsRequest: AwsRequest = {
+      service,
+      method: request.method,
+      url: request.url,
+      headers,
+      body: raw,
+      caller: caller.functionId,
+      ...(target ? { target } : {}),
+    };
     return await handler(awsRequest);
   };
 
@@ -109,8 +133,14 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
     req.on("end", () => {
       serve(req, Buffer.concat(chunks))
         .catch((err: unknown) => {
-          options.log(`cloud endpoint error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-          return awsJsonError(500, "InternalFailure", "The request processing has failed because of an unknown error.");
+          options.log(
+            `cloud endpoint error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+          );
+          return awsJsonError(
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error.",
+          );
         })
         .then((response) => {
           res.writeHead(response.status, response.headers);
@@ -142,6 +172,9 @@ function accessDenied(service: string, message: string): AwsResponse {
       body: JSON.stringify({ Message: message }),
     };
   }
-  const type = service === "dynamodb" ? "com.amazonaws.dynamodb.v20120810#AccessDeniedException" : "AccessDeniedException";
+  const type =
+    service === "dynamodb"
+      ? "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
+      : "AccessDeniedException";
   return awsJsonError(400, type, message);
 }

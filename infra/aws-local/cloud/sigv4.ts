@@ -23,7 +23,8 @@ export interface Credential {
   signature: string;
 }
 
-const AUTH = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
+const AUTH =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
 
 /** The credential of the Authorization header; undefined when missing or malformed. */
 export function parseAuthorization(header: string | undefined): Credential | undefined {
@@ -68,8 +69,10 @@ function canonicalQuery(query: string): string {
 /** Whether the request carries a valid signature by this secret (and a date within 15 minutes). */
 export function verifySignature(request: SignedRequest, credential: Credential, secret: string): boolean {
   const amzDate = request.headers["x-amz-date"];
-  if (!amzDate || !amzDate.startsWith(credential.date)) return false;
-  const when = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
+  if (!amzDate?.startsWith(credential.date)) return false;
+  const when = Date.parse(
+    amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"),
+  );
   if (!Number.isFinite(when) || Math.abs(Date.now() - when) > 15 * 60_000) return false;
   const [path = "/", query = ""] = request.url.split(/\?(.*)/s, 2);
   const headers = credential.signedHeaders

@@ -65,7 +65,10 @@ export class SqsStandIn {
         dedup: {},
       };
       try {
-        const saved = JSON.parse(readFileSync(this.#file(queue), "utf8")) as Pick<Queue, "messages" | "dedup">;
+        const saved = JSON.parse(readFileSync(this.#file(queue), "utf8")) as Pick<
+          Queue,
+          "messages" | "dedup"
+        >;
         queue.messages = saved.messages;
         queue.dedup = saved.dedup;
       } catch {
@@ -87,19 +90,29 @@ export class SqsStandIn {
   }
 
   queue(ref: string): Queue | undefined {
-    return this.#queues.get(ref) ?? [...this.#queues.values()].find((q) => q.url === ref || q.name === ref || ref.endsWith(`/${q.name}`));
+    return (
+      this.#queues.get(ref) ??
+      [...this.#queues.values()].find((q) => q.url === ref || q.name === ref || ref.endsWith(`/${q.name}`))
+    );
   }
 
   send(queue: Queue, entry: { body: string; groupId?: string; dedupId?: string; delaySeconds?: number }) {
-    if (queue.fifo && !entry.groupId) throw sqsError("MissingParameter", "The request must contain the parameter MessageGroupId.");
-    const dedupId = entry.dedupId ?? (queue.contentDedup ? createHash("sha256").update(entry.body).digest("hex") : undefined);
+    if (queue.fifo && !entry.groupId)
+      throw sqsError("MissingParameter", "The request must contain the parameter MessageGroupId.");
+    const dedupId =
+      entry.dedupId ??
+      (queue.contentDedup ? createHash("sha256").update(entry.body).digest("hex") : undefined);
     if (queue.fifo && !dedupId) {
-      throw sqsError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
+      throw sqsError(
+        "InvalidParameterValue",
+        "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+      );
     }
     const now = Date.now();
     for (const [id, until] of Object.entries(queue.dedup)) if (until < now) delete queue.dedup[id];
     const sequence = String(++this.#sequence).padStart(20, "0");
-    if (queue.fifo && dedupId && queue.dedup[dedupId]) return { id: randomUUID(), sequence, md5: md5(entry.body) };
+    if (queue.fifo && dedupId && queue.dedup[dedupId])
+      return { id: randomUUID(), sequence, md5: md5(entry.body) };
     if (queue.fifo && dedupId) queue.dedup[dedupId] = now + DEDUP_WINDOW_MS;
     const message: QueueMessage = {
       id: randomUUID(),
@@ -178,7 +191,8 @@ export class SqsStandIn {
   async handle(target: string, body: Record<string, unknown>): Promise<AwsResponse> {
     const operation = target.replace(/^AmazonSQS\./, "");
     const queue = this.queue(String(body["QueueUrl"] ?? body["QueueName"] ?? ""));
-    if (!queue) return awsJsonError(400, "com.amazonaws.sqs#QueueDoesNotExist", "The specified queue does not exist.");
+    if (!queue)
+      return awsJsonError(400, "com.amazonaws.sqs#QueueDoesNotExist", "The specified queue does not exist.");
     try {
       return ok(this.#operation(queue, operation, body));
     } catch (err) {
@@ -198,14 +212,20 @@ export class SqsStandIn {
         ...(e["DelaySeconds"] !== undefined ? { delaySeconds: Number(e["DelaySeconds"]) } : {}),
       });
     const batch = (fn: (e: Entry) => object) => {
-      if (entries.length === 0 || entries.length > 10) throw sqsError("TooManyEntriesInBatchRequest", "Maximum number of entries per request are 10.");
+      if (entries.length === 0 || entries.length > 10)
+        throw sqsError("TooManyEntriesInBatchRequest", "Maximum number of entries per request are 10.");
       const Successful: object[] = [];
       const Failed: object[] = [];
       for (const e of entries) {
         try {
           Successful.push({ Id: e["Id"], ...fn(e) });
         } catch (err) {
-          Failed.push({ Id: e["Id"], SenderFault: true, Code: (err as Error).name, Message: (err as Error).message });
+          Failed.push({
+            Id: e["Id"],
+            SenderFault: true,
+            Code: (err as Error).name,
+            Message: (err as Error).message,
+          });
         }
       }
       return { Successful, Failed };
@@ -234,24 +254,39 @@ export class SqsStandIn {
         this.delete(queue, String(body["ReceiptHandle"]));
         return {};
       case "DeleteMessageBatch":
-        return batch((e) => (this.delete(queue, String(e["ReceiptHandle"])), {}));
+        return batch((e) => {
+          this.delete(queue, String(e["ReceiptHandle"]));
+          return {};
+        });
       case "GetQueueUrl":
         return { QueueUrl: queue.url };
       case "GetQueueAttributes":
         return {
           Attributes: {
             QueueArn: queue.arn,
-            ApproximateNumberOfMessages: String(queue.messages.filter((m) => m.visibleAt <= Date.now()).length),
-            ApproximateNumberOfMessagesNotVisible: String(queue.messages.filter((m) => m.visibleAt > Date.now()).length),
+            ApproximateNumberOfMessages: String(
+              queue.messages.filter((m) => m.visibleAt <= Date.now()).length,
+            ),
+            ApproximateNumberOfMessagesNotVisible: String(
+              queue.messages.filter((m) => m.visibleAt > Date.now()).length,
+            ),
             VisibilityTimeout: String(queue.visibilitySeconds),
             FifoQueue: String(queue.fifo),
           },
         };
       case "ReceiveMessage":
         return {
-          Messages: this.receive(queue, Number(body["MaxNumberOfMessages"] ?? 1), body["VisibilityTimeout"] as number | undefined).map(
-            (m) => ({ MessageId: m.id, ReceiptHandle: m.receipt, Body: m.body, MD5OfBody: md5(m.body), Attributes: attributesOf(m) }),
-          ),
+          Messages: this.receive(
+            queue,
+            Number(body["MaxNumberOfMessages"] ?? 1),
+            body["VisibilityTimeout"] as number | undefined,
+          ).map((m) => ({
+            MessageId: m.id,
+            ReceiptHandle: m.receipt,
+            Body: m.body,
+            MD5OfBody: md5(m.body),
+            Attributes: attributesOf(m),
+          })),
         };
       default:
         throw sqsError("UnsupportedOperation", `${operation} is not served by the AWS form's SQS stand-in`);
@@ -277,5 +312,9 @@ function sqsError(name: string, message: string): Error {
 }
 
 function ok(body: object): AwsResponse {
-  return { status: 200, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify(body) };
+  return {
+    status: 200,
+    headers: { "content-type": "application/x-amz-json-1.0" },
+    body: JSON.stringify(body),
+  };
 }

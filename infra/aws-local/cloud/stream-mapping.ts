@@ -31,7 +31,11 @@ export interface StreamMappingOptions {
   log: (line: string) => void;
 }
 
-type StreamRecord = { eventID: string; eventName: string; dynamodb: { SequenceNumber: string } & Record<string, unknown> } & Record<string, unknown>;
+type StreamRecord = {
+  eventID: string;
+  eventName: string;
+  dynamodb: { SequenceNumber: string } & Record<string, unknown>;
+} & Record<string, unknown>;
 type Checkpoints = { stream: string; shards: Record<string, { after?: string; closed?: boolean }> };
 
 export function startStreamMapping(o: StreamMappingOptions): { close(): Promise<void> } {
@@ -49,9 +53,11 @@ export function startStreamMapping(o: StreamMappingOptions): { close(): Promise<
     while (records.length > 0 && running) {
       const batch = records.slice(0, size);
       const result = await o.invoke(o.functionRef, { Records: batch });
-      const failures = result.ok && o.reportBatchItemFailures
-        ? ((result.payload as { batchItemFailures?: { itemIdentifier: string }[] } | null)?.batchItemFailures ?? [])
-        : [];
+      const failures =
+        result.ok && o.reportBatchItemFailures
+          ? ((result.payload as { batchItemFailures?: { itemIdentifier: string }[] } | null)
+              ?.batchItemFailures ?? [])
+          : [];
       if (result.ok && failures.length === 0) {
         records.splice(0, batch.length);
         checkpoint(batch.at(-1)!.dynamodb.SequenceNumber);
@@ -61,17 +67,26 @@ export function startStreamMapping(o: StreamMappingOptions): { close(): Promise<
       }
       attempts++;
       if (result.ok) {
-        const first = Math.max(0, batch.findIndex((r) => failures.some((f) => f.itemIdentifier === r.dynamodb.SequenceNumber)));
+        const first = Math.max(
+          0,
+          batch.findIndex((r) => failures.some((f) => f.itemIdentifier === r.dynamodb.SequenceNumber)),
+        );
         if (first > 0) checkpoint(batch[first - 1]!.dynamodb.SequenceNumber);
         records.splice(0, first);
       } else {
-        o.log(`${o.functionRef} failed on ${batch.length} stream records: ${result.errorType}: ${result.errorMessage}`);
+        o.log(
+          `${o.functionRef} failed on ${batch.length} stream records: ${result.errorType}: ${result.errorMessage}`,
+        );
         if (o.bisect && batch.length > 1) size = Math.ceil(batch.length / 2);
       }
       if (attempts > o.maxRetries) {
         const failed = records.splice(0, Math.min(size, records.length));
         o.onFailure?.({
-          requestContext: { condition: "RetryAttemptsExhausted", approximateInvokeCount: attempts, functionArn: o.functionRef },
+          requestContext: {
+            condition: "RetryAttemptsExhausted",
+            approximateInvokeCount: attempts,
+            functionArn: o.functionRef,
+          },
           DDBStreamBatchInfo: {
             streamArn: o.streamArn,
             startSequenceNumber: failed[0]?.dynamodb.SequenceNumber,
@@ -89,29 +104,44 @@ export function startStreamMapping(o: StreamMappingOptions): { close(): Promise<
   };
 
   const poll = async () => {
-    const { StreamArn } = (await o.db.call<{ Streams: { StreamArn: string }[] }>("DynamoDBStreams_20120810.ListStreams", { TableName: o.tableName })).Streams[0] ?? {};
+    const { StreamArn } =
+      (
+        await o.db.call<{ Streams: { StreamArn: string }[] }>("DynamoDBStreams_20120810.ListStreams", {
+          TableName: o.tableName,
+        })
+      ).Streams[0] ?? {};
     if (!StreamArn) return;
-    let c: Checkpoints = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Checkpoints) : { stream: StreamArn, shards: {} };
+    let c: Checkpoints = existsSync(file)
+      ? (JSON.parse(readFileSync(file, "utf8")) as Checkpoints)
+      : { stream: StreamArn, shards: {} };
     if (c.stream !== StreamArn) c = { stream: StreamArn, shards: {} };
-    const { StreamDescription } = await o.db.call<{ StreamDescription: { Shards: { ShardId: string; ParentShardId?: string }[] } }>(
-      "DynamoDBStreams_20120810.DescribeStream",
-      { StreamArn },
-    );
+    const { StreamDescription } = await o.db.call<{
+      StreamDescription: { Shards: { ShardId: string; ParentShardId?: string }[] };
+    }>("DynamoDBStreams_20120810.DescribeStream", { StreamArn });
     for (const shard of StreamDescription.Shards) {
-      const state = (c.shards[shard.ShardId] ??= {});
+      c.shards[shard.ShardId] ??= {};
+      const state = c.shards[shard.ShardId]!;
       if (state.closed) continue;
-      let { ShardIterator } = await o.db.call<{ ShardIterator?: string }>("DynamoDBStreams_20120810.GetShardIterator", {
-        StreamArn,
-        ShardId: shard.ShardId,
-        ...(state.after
-          ? { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", SequenceNumber: state.after }
-          : { ShardIteratorType: o.startingPosition === "LATEST" ? "LATEST" : "TRIM_HORIZON" }),
-      });
+      let { ShardIterator } = await o.db.call<{ ShardIterator?: string }>(
+        "DynamoDBStreams_20120810.GetShardIterator",
+        {
+          StreamArn,
+          ShardId: shard.ShardId,
+          ...(state.after
+            ? { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", SequenceNumber: state.after }
+            : { ShardIteratorType: o.startingPosition === "LATEST" ? "LATEST" : "TRIM_HORIZON" }),
+        },
+      );
       while (ShardIterator && running) {
-        const out = await o.db.call<{ Records: StreamRecord[]; NextShardIterator?: string }>("DynamoDBStreams_20120810.GetRecords", { ShardIterator, Limit: 1000 });
-        const kept = out.Records.map((r) => ({ ...r, awsRegion: o.streamArn.split(":")[3], eventSourceARN: o.streamArn })).filter((r) =>
-          matchesAny(o.filters, r),
+        const out = await o.db.call<{ Records: StreamRecord[]; NextShardIterator?: string }>(
+          "DynamoDBStreams_20120810.GetRecords",
+          { ShardIterator, Limit: 1000 },
         );
+        const kept = out.Records.map((r) => ({
+          ...r,
+          awsRegion: o.streamArn.split(":")[3],
+          eventSourceARN: o.streamArn,
+        })).filter((r) => matchesAny(o.filters, r));
         const last = out.Records.at(-1)?.dynamodb.SequenceNumber;
         if (kept.length > 0) {
           await deliver(kept, (seq) => {

@@ -5,6 +5,7 @@
  * does: the event and the result through JSON, a thrown error as {errorType, errorMessage,
  * trace}. Timeouts and crashes are the parent's business (it kills this process).
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -75,6 +76,11 @@ function contextFor(message: InvokeMessage): object {
   };
 }
 
+function traceId(): string {
+  const hex = (n: number) => randomBytes(n).toString("hex");
+  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${hex(12)};Parent=${hex(8)};Sampled=0`;
+}
+
 let handler: Handler;
 try {
   handler = await loadHandler();
@@ -88,6 +94,9 @@ process.on("message", (raw: InvokeMessage) => {
   const run = async () => {
     try {
       const event = JSON.parse(raw.event) as unknown;
+      // As Lambda's runtime sets it per invocation (from Lambda-Runtime-Trace-Id); not sampled:
+      // the tracer finds its context and sends no segment.
+      process.env["_X_AMZN_TRACE_ID"] = traceId();
       const result = await handler(event, contextFor(raw));
       await send({ type: "result", id: raw.id, payload: JSON.stringify(result ?? null) });
     } catch (err) {

@@ -58,14 +58,19 @@ export class LambdaEnvironment {
       });
       this.#child.on("exit", (code, signal) => {
         this.#dead = true;
-        this.#exitReason = signal ? `signal: ${signal === "SIGKILL" ? "killed" : signal}` : `exit status ${code}`;
+        this.#exitReason = signal
+          ? `signal: ${signal === "SIGKILL" ? "killed" : signal}`
+          : `exit status ${code}`;
         resolve(failure("Runtime.ExitError", `Runtime exited with error: ${this.#exitReason}`));
         const pending = this.#pending;
         if (pending) {
           this.#pending = undefined;
           clearTimeout(pending.timer);
           pending.resolve(
-            failure("Runtime.ExitError", `RequestId: ${pending.id} Error: Runtime exited with error: ${this.#exitReason}`),
+            failure(
+              "Runtime.ExitError",
+              `RequestId: ${pending.id} Error: Runtime exited with error: ${this.#exitReason}`,
+            ),
           );
         }
       });
@@ -89,7 +94,10 @@ export class LambdaEnvironment {
         this.#pending = undefined;
         this.kill();
         resolve(
-          failure("Sandbox.Timedout", `RequestId: ${id} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`),
+          failure(
+            "Sandbox.Timedout",
+            `RequestId: ${id} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`,
+          ),
         );
       }, timeoutSeconds * 1000);
       this.#pending = { id, resolve, timer };

@@ -50,7 +50,10 @@ interface FunctionState {
 export interface LambdaService {
   invoke: Invoke;
   /** Per function logical id: cold starts, invocations, throttles, environments alive. */
-  stats(): Record<string, { coldStarts: number; invocations: number; throttles: number; environments: number }>;
+  stats(): Record<
+    string,
+    { coldStarts: number; invocations: number; throttles: number; environments: number }
+  >;
   /** The logical id of a function given by logical id, name or ARN (undefined when unknown). */
   functionId(ref: string): string | undefined;
   /** Kills the environments of a function (chaos: the next invocation starts cold). */
@@ -69,7 +72,8 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
     byName.set(state.name, id);
     byName.set(state.arn, id);
   }
-  const accountLimit = options.accountConcurrency ?? Number(process.env["LAMBDA_ACCOUNT_CONCURRENCY"] ?? 1000);
+  const accountLimit =
+    options.accountConcurrency ?? Number(process.env["LAMBDA_ACCOUNT_CONCURRENCY"] ?? 1000);
   const reservedTotal = [...functions.values()].reduce((sum, f) => sum + (f.reserved ?? 0), 0);
   let unreservedBusy = 0;
   const idleMs = options.idleMs ?? 10 * 60_000;
@@ -94,12 +98,22 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
   const invoke: Invoke = async (ref, event) => {
     const id = functionId(ref);
     const f = id ? functions.get(id) : undefined;
-    if (!f) return { ok: false, errorType: "ResourceNotFoundException", errorMessage: `Function not found: ${ref}` };
+    if (!f)
+      return {
+        ok: false,
+        errorType: "ResourceNotFoundException",
+        errorMessage: `Function not found: ${ref}`,
+      };
     const limit = f.reserved ?? accountLimit - reservedTotal;
     const inUse = f.reserved !== undefined ? f.inflight : unreservedBusy;
     if (inUse >= limit) {
       f.throttles++;
-      return { ok: false, refused: true, errorType: "TooManyRequestsException", errorMessage: "Rate Exceeded." };
+      return {
+        ok: false,
+        refused: true,
+        errorType: "TooManyRequestsException",
+        errorMessage: "Rate Exceeded.",
+      };
     }
     f.invocations++;
     f.inflight++;
@@ -165,7 +179,11 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
   };
 }
 
-function describeFunction(id: string, p: Record<string, unknown>, options: LambdaServiceOptions): FunctionState {
+function describeFunction(
+  id: string,
+  p: Record<string, unknown>,
+  options: LambdaServiceOptions,
+): FunctionState {
   const { assembly } = options;
   const name = assembly.ref(id);
   const arn = assembly.getAtt(id, "Arn");
@@ -187,6 +205,8 @@ function describeFunction(id: string, p: Record<string, unknown>, options: Lambd
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
     AWS_LAMBDA_LOG_STREAM_NAME: "local",
     AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
+    AWS_XRAY_CONTEXT_MISSING: "LOG_ERROR",
+    AWS_XRAY_DAEMON_ADDRESS: "127.0.0.1:2000",
     AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001",
     LAMBDA_TASK_ROOT: taskRoot,
     LAMBDA_RUNTIME_DIR: join(taskRoot),
@@ -199,7 +219,9 @@ function describeFunction(id: string, p: Record<string, unknown>, options: Lambd
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_SESSION_TOKEN: credentials.sessionToken,
     AWS_ENDPOINT_URL: options.cloudUrl,
-    ...(process.env["NODE_EXTRA_CA_CERTS"] ? { NODE_EXTRA_CA_CERTS: process.env["NODE_EXTRA_CA_CERTS"] } : {}),
+    ...(process.env["NODE_EXTRA_CA_CERTS"]
+      ? { NODE_EXTRA_CA_CERTS: process.env["NODE_EXTRA_CA_CERTS"] }
+      : {}),
   };
   if (options.overrides) env = { ...env, ...options.overrides(id, env) };
   const reservedRaw = p["ReservedConcurrentExecutions"];

@@ -3,7 +3,15 @@
  * name, at LOG_LEVEL. Powertools' JSON lines are filtered by their `level`; the metrics' EMF
  * lines (`_aws`) show at DEBUG only; anything else (stack traces, plain prints) always shows.
  */
-const LEVELS: Record<string, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, CRITICAL: 5, SILENT: 6 };
+const LEVELS: Record<string, number> = {
+  TRACE: 0,
+  DEBUG: 1,
+  INFO: 2,
+  WARN: 3,
+  ERROR: 4,
+  CRITICAL: 5,
+  SILENT: 6,
+};
 
 export function functionLogger(name: string, logLevel: string) {
   const threshold = LEVELS[logLevel.toUpperCase()] ?? LEVELS["INFO"]!;
