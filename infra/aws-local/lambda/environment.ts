@@ -30,6 +30,7 @@ export class LambdaEnvironment {
   readonly ready: Promise<InvokeResult | undefined>;
   #pending: Pending | undefined;
   #dead = false;
+  #killed = false;
   #exitReason = "";
 
   constructor(options: EnvironmentOptions) {
@@ -78,7 +79,7 @@ export class LambdaEnvironment {
   }
 
   get alive(): boolean {
-    return !this.#dead;
+    return !this.#dead && !this.#killed;
   }
 
   get pid(): number | undefined {
@@ -86,7 +87,7 @@ export class LambdaEnvironment {
   }
 
   invoke(event: unknown): Promise<InvokeResult> {
-    if (this.#dead) return Promise.resolve(failure("Runtime.ExitError", "Runtime exited"));
+    if (!this.alive) return Promise.resolve(failure("Runtime.ExitError", "Runtime exited"));
     const id = randomUUID();
     const { timeoutSeconds } = this.#options;
     return new Promise((resolve) => {
@@ -123,8 +124,11 @@ export class LambdaEnvironment {
     }
   }
 
+  /** Kills the process; the environment is never handed an invocation again. */
   kill(): void {
-    if (!this.#dead) this.#child.kill("SIGKILL");
+    if (this.#killed) return;
+    this.#killed = true;
+    this.#child.kill("SIGKILL");
   }
 }
 
