@@ -118,6 +118,7 @@ describe("Lambda-like environments", () => {
   });
 
   it("starts environments cold when all are busy, and refuses past the reserved concurrency", async () => {
+    await lambda.invoke("Free", {}); // one warm environment (the crash above left none)
     const cold = lambda.stats()["Free"]!.coldStarts;
     const both = await Promise.all([
       lambda.invoke("Free", { sleepMs: 300 }),
