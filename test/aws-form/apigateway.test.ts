@@ -403,6 +403,59 @@ describe("usage plans and throttling", () => {
   });
 });
 
+describe("request validators and binary media types (the template varied)", () => {
+  let gw: ApiGateway;
+  beforeAll(async () => {
+    const varied = await synthAssembly((template) => {
+      for (const resource of Object.values(template.Resources)) {
+        const p = resource.Properties ?? {};
+        if (resource.Type === "AWS::ApiGateway::RestApi")
+          p["BinaryMediaTypes"] = ["application~1octet-stream"];
+        if (resource.Type === "AWS::ApiGateway::Method" && p["AuthorizationType"] === "CUSTOM") {
+          p["AuthorizationType"] = "NONE";
+          delete p["AuthorizerId"];
+          delete p["ApiKeyRequired"];
+        }
+      }
+    });
+    fns.set(apiArn, echo);
+    gw = await startApiGateway({ assembly: varied, invoke, port: 0, dataDir: tempDataDir() });
+  });
+  afterAll(() => gw.close());
+
+  it("refuses a request without a required header (400 through DEFAULT_4XX)", async () => {
+    const res = await fetch(`${gw.url}/v1/tenants`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get("x-amzn-errortype")).toBe("BadRequestException");
+    expect(await res.json()).toEqual({
+      type: "about:blank",
+      title: "Bad Request",
+      detail: "Missing required request parameters: [Authorization]",
+    });
+    expect((await fetch(`${gw.url}/v1/tenants`, { headers: { Authorization: "x" } })).status).toBe(200);
+  });
+
+  it("base64-encodes a body of a binary media type, and only that", async () => {
+    const bytes = Buffer.from([0, 255, 1, 254]);
+    const binary = await (
+      await fetch(`${gw.url}/v1/x`, {
+        method: "PUT",
+        body: bytes,
+        headers: { Authorization: "x", "Content-Type": "application/octet-stream" },
+      })
+    ).json();
+    expect(binary).toMatchObject({ body: bytes.toString("base64"), isBase64Encoded: true });
+    const text = await (
+      await fetch(`${gw.url}/v1/x`, {
+        method: "PUT",
+        body: "{}",
+        headers: { Authorization: "x", "Content-Type": "application/json" },
+      })
+    ).json();
+    expect(text).toMatchObject({ body: "{}", isBase64Encoded: false });
+  });
+});
+
 describe("the integration timeout", () => {
   it("answers 504 when the function takes longer than the integration timeout", async () => {
     fns.set(
