@@ -17,6 +17,8 @@ import { type ExecutionRecord, ExecutionStore } from "./store.ts";
 
 /** Express executions' longest duration. */
 export const EXPRESS_LIMIT_MS = 5 * 60 * 1000;
+/** Ended Express executions kept for `describe` (Step Functions keeps none). */
+const EXPRESS_KEPT = 1000;
 
 export interface StepFunctionsOptions {
   assembly: Assembly;
@@ -73,6 +75,14 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
     for (const r of cutOff) statusChange(store.get(r.executionArn) as ExecutionRecord);
   });
 
+  // Express executions are kept in memory only while the form runs: the last ones, for `describe`.
+  const forgetOldExpress = () => {
+    for (const [arn, r] of express) {
+      if (express.size <= EXPRESS_KEPT) break;
+      if (r.status !== "RUNNING") express.delete(arn);
+    }
+  };
+
   const finish = (record: ExecutionRecord, outcome: Outcome) => {
     const current =
       record.stateMachineArn && machines.get(record.stateMachineArn)?.type === "EXPRESS"
@@ -80,8 +90,10 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
         : store.get(record.executionArn);
     if (closing || !current || current.status !== "RUNNING") return;
     const ended: ExecutionRecord = { ...current, ...outcome, stopDate: Date.now() };
-    if (express.has(record.executionArn)) express.set(record.executionArn, ended);
-    else store.put(ended);
+    if (express.has(record.executionArn)) {
+      express.set(record.executionArn, ended);
+      forgetOldExpress();
+    } else store.put(ended);
     statusChange(ended);
   };
 
