@@ -84,6 +84,15 @@ export interface RestApiModel {
 const LAMBDA_URI = /:lambda:path\/2015-03-31\/functions\/(.+)\/invocations$/;
 
 /** Reads the template's (single) REST API. */
+interface ReadContext {
+  assembly: Assembly;
+  apiId: string;
+  props(resource: CfnResource): Record<string, unknown>;
+  /** Resources of a type that belong to this API. */
+  ofThisApi(type: string): [string, CfnResource][];
+}
+
+/** Reads the template's (single) REST API. */
 export function readRestApi(assembly: Assembly): RestApiModel {
   const [apiEntry] = assembly.ofType("AWS::ApiGateway::RestApi");
   if (!apiEntry) throw new Error("the template has no AWS::ApiGateway::RestApi");
@@ -92,11 +101,33 @@ export function readRestApi(assembly: Assembly): RestApiModel {
   const props = (r: CfnResource) => assembly.resolve(r.Properties ?? {}) as Record<string, unknown>;
   const ofThisApi = (type: string) =>
     assembly.ofType(type).filter(([, r]) => assembly.resolve(r.Properties?.["RestApiId"]) === apiId);
+  const ctx: ReadContext = { assembly, apiId, props, ofThisApi };
+  const stage = ofThisApi("AWS::ApiGateway::Stage")[0];
+  if (!stage) throw new Error("the REST API has no AWS::ApiGateway::Stage");
+  const stageProps = props(stage[1]);
+  const apiProps = props(api);
+  return {
+    apiId,
+    name: String(apiProps["Name"] ?? apiLogicalId),
+    stageName: String(stageProps["StageName"]),
+    apiKeySource: apiProps["ApiKeySourceType"] === "AUTHORIZER" ? "AUTHORIZER" : "HEADER",
+    binaryMediaTypes: ((apiProps["BinaryMediaTypes"] ?? []) as string[]).map((t) => t.replace(/~1/g, "/")),
+    resources: readMethods(ctx, apiLogicalId),
+    authorizers: readAuthorizers(ctx),
+    validators: readValidators(ctx),
+    gatewayResponses: readGatewayResponses(ctx),
+    methodThrottles: readMethodThrottles(stageProps),
+    usagePlans: readUsagePlans(ctx),
+    apiKeys: readApiKeys(ctx),
+    usagePlanKeys: readUsagePlanKeys(ctx),
+  };
+}
 
-  const paths = resourcePaths(assembly, apiLogicalId, ofThisApi("AWS::ApiGateway::Resource"));
+function readMethods(ctx: ReadContext, apiLogicalId: string): Map<string, Map<string, MethodModel>> {
+  const paths = resourcePaths(ctx.assembly, apiLogicalId, ctx.ofThisApi("AWS::ApiGateway::Resource"));
   const resources = new Map<string, Map<string, MethodModel>>();
-  for (const [logicalId, resource] of ofThisApi("AWS::ApiGateway::Method")) {
-    const p = props(resource);
+  for (const [logicalId, resource] of ctx.ofThisApi("AWS::ApiGateway::Method")) {
+    const p = ctx.props(resource);
     const resourceId = String(p["ResourceId"]);
     const resourcePath = paths.get(resourceId);
     if (!resourcePath) throw new Error(`${logicalId}: unknown resource ${resourceId}`);
@@ -120,13 +151,17 @@ export function readRestApi(assembly: Assembly): RestApiModel {
     resources.set(resourcePath, methods);
   }
 
+  return resources;
+}
+
+function readAuthorizers(ctx: ReadContext): Map<string, AuthorizerModel> {
   const authorizers = new Map<string, AuthorizerModel>();
-  for (const [logicalId, resource] of ofThisApi("AWS::ApiGateway::Authorizer")) {
-    const p = props(resource);
+  for (const [logicalId, resource] of ctx.ofThisApi("AWS::ApiGateway::Authorizer")) {
+    const p = ctx.props(resource);
     const functionArn = LAMBDA_URI.exec(String(p["AuthorizerUri"] ?? ""))?.[1];
     if (!functionArn) throw new Error(`${logicalId}: not a Lambda authorizer`);
-    authorizers.set(assembly.ref(logicalId), {
-      id: assembly.ref(logicalId),
+    authorizers.set(ctx.assembly.ref(logicalId), {
+      id: ctx.assembly.ref(logicalId),
       type: String(p["Type"]),
       functionArn,
       identitySource: String(p["IdentitySource"] ?? ""),
@@ -138,11 +173,15 @@ export function readRestApi(assembly: Assembly): RestApiModel {
     });
   }
 
+  return authorizers;
+}
+
+function readValidators(ctx: ReadContext): RestApiModel["validators"] {
   const validators = new Map(
-    ofThisApi("AWS::ApiGateway::RequestValidator").map(([logicalId, resource]) => {
-      const p = props(resource);
+    ctx.ofThisApi("AWS::ApiGateway::RequestValidator").map(([logicalId, resource]) => {
+      const p = ctx.props(resource);
       return [
-        assembly.ref(logicalId),
+        ctx.assembly.ref(logicalId),
         {
           validateRequestParameters: p["ValidateRequestParameters"] === true,
           validateRequestBody: p["ValidateRequestBody"] === true,
@@ -151,9 +190,13 @@ export function readRestApi(assembly: Assembly): RestApiModel {
     }),
   );
 
+  return validators;
+}
+
+function readGatewayResponses(ctx: ReadContext): Map<string, GatewayResponseModel> {
   const gatewayResponses = new Map<string, GatewayResponseModel>();
-  for (const [, resource] of ofThisApi("AWS::ApiGateway::GatewayResponse")) {
-    const p = props(resource);
+  for (const [, resource] of ctx.ofThisApi("AWS::ApiGateway::GatewayResponse")) {
+    const p = ctx.props(resource);
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries((p["ResponseParameters"] ?? {}) as Record<string, string>)) {
       const name = /^gatewayresponse\.header\.(.+)$/.exec(key)?.[1];
@@ -167,9 +210,10 @@ export function readRestApi(assembly: Assembly): RestApiModel {
     });
   }
 
-  const stage = ofThisApi("AWS::ApiGateway::Stage")[0];
-  if (!stage) throw new Error("the REST API has no AWS::ApiGateway::Stage");
-  const stageProps = props(stage[1]);
+  return gatewayResponses;
+}
+
+function readMethodThrottles(stageProps: Record<string, unknown>): Map<string, Throttle> {
   const methodThrottles = new Map<string, Throttle>();
   for (const setting of (stageProps["MethodSettings"] ?? []) as Record<string, unknown>[]) {
     if (setting["ThrottlingRateLimit"] === undefined && setting["ThrottlingBurstLimit"] === undefined)
@@ -182,11 +226,15 @@ export function readRestApi(assembly: Assembly): RestApiModel {
     });
   }
 
-  const usagePlans = assembly.ofType("AWS::ApiGateway::UsagePlan").map(([logicalId, resource]) => {
-    const p = props(resource);
+  return methodThrottles;
+}
+
+function readUsagePlans(ctx: ReadContext): UsagePlanModel[] {
+  const usagePlans = ctx.assembly.ofType("AWS::ApiGateway::UsagePlan").map(([logicalId, resource]) => {
+    const p = ctx.props(resource);
     const throttle = toThrottle(p["Throttle"]);
     return {
-      id: assembly.ref(logicalId),
+      id: ctx.assembly.ref(logicalId),
       name: String(p["UsagePlanName"] ?? logicalId),
       ...(typeof p["Description"] === "string" && { description: p["Description"] }),
       ...(throttle && { throttle }),
@@ -202,9 +250,13 @@ export function readRestApi(assembly: Assembly): RestApiModel {
       })),
     };
   });
-  const apiKeys = assembly.ofType("AWS::ApiGateway::ApiKey").map(([logicalId, resource]) => {
-    const p = props(resource);
-    const id = assembly.ref(logicalId);
+  return usagePlans;
+}
+
+function readApiKeys(ctx: ReadContext): ApiKeyModel[] {
+  const apiKeys = ctx.assembly.ofType("AWS::ApiGateway::ApiKey").map(([logicalId, resource]) => {
+    const p = ctx.props(resource);
+    const id = ctx.assembly.ref(logicalId);
     return {
       id,
       name: String(p["Name"] ?? id),
@@ -213,27 +265,16 @@ export function readRestApi(assembly: Assembly): RestApiModel {
       ...(typeof p["Description"] === "string" && { description: p["Description"] }),
     };
   });
-  const usagePlanKeys = assembly.ofType("AWS::ApiGateway::UsagePlanKey").map(([, resource]) => {
-    const p = props(resource);
+  return apiKeys;
+}
+
+function readUsagePlanKeys(ctx: ReadContext): [string, string][] {
+  const usagePlanKeys = ctx.assembly.ofType("AWS::ApiGateway::UsagePlanKey").map(([, resource]) => {
+    const p = ctx.props(resource);
     return [String(p["UsagePlanId"]), String(p["KeyId"])] as [string, string];
   });
 
-  const apiProps = props(api);
-  return {
-    apiId,
-    name: String(apiProps["Name"] ?? apiLogicalId),
-    stageName: String(stageProps["StageName"]),
-    apiKeySource: apiProps["ApiKeySourceType"] === "AUTHORIZER" ? "AUTHORIZER" : "HEADER",
-    binaryMediaTypes: ((apiProps["BinaryMediaTypes"] ?? []) as string[]).map((t) => t.replace(/~1/g, "/")),
-    resources,
-    authorizers,
-    validators,
-    gatewayResponses,
-    methodThrottles,
-    usagePlans,
-    apiKeys,
-    usagePlanKeys,
-  };
+  return usagePlanKeys;
 }
 
 function toThrottle(value: unknown): Throttle | undefined {
