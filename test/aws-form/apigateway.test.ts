@@ -89,6 +89,8 @@ describe("routes and the proxy event", () => {
         },
       });
       expect(event.headers["X-Custom"]).toBe("one");
+      expect(event.headers["X-Forwarded-For"]).toBe("127.0.0.1");
+      expect(event.headers["X-Amzn-Trace-Id"]).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
       expect(event.multiValueHeaders["X-Custom"]).toEqual(["one"]);
       expect(res.headers.get("content-type")).toBe("application/json");
     }

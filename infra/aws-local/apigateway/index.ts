@@ -56,7 +56,7 @@ export async function startApiGateway(o: ApiGatewayOptions): Promise<ApiGateway>
         : await gateway.handle({
             method: req.method ?? "GET",
             ...paths(req.url ?? "/", stagePrefix),
-            rawHeaders: req.rawHeaders,
+            rawHeaders: forwardedHeaders(req),
             query: new URL(req.url ?? "/", "http://localhost").searchParams,
             body,
             sourceIp: (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, ""),
@@ -92,6 +92,35 @@ export async function startApiGateway(o: ApiGatewayOptions): Promise<ApiGateway>
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * The client's headers with those API Gateway adds (`X-Forwarded-For` appended to, port,
+ * protocol, and an X-Ray trace id).
+ */
+function forwardedHeaders(req: IncomingMessage): string[] {
+  const own = new Set(["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"]);
+  const kept: string[] = [];
+  let forwardedFor: string | undefined;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    if (name.toLowerCase() === "x-forwarded-for") forwardedFor = req.rawHeaders[i + 1];
+    if (!own.has(name.toLowerCase())) kept.push(name, req.rawHeaders[i + 1] as string);
+  }
+  const ip = (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
+  const trace = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+  return [
+    ...kept,
+    "X-Amzn-Trace-Id",
+    trace,
+    "X-Forwarded-For",
+    forwardedFor ? `${forwardedFor}, ${ip}` : ip,
+    "X-Forwarded-Port",
+    String(req.socket.localPort ?? ""),
+    // This form serves http; AWS's endpoint is https only.
+    "X-Forwarded-Proto",
+    "http",
+  ];
 }
 
 /** The path without the stage (`/prod/v1/x` and `/v1/x` are both `/v1/x`) and as sent. */
