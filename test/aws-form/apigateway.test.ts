@@ -155,7 +155,11 @@ describe("routes and the proxy event", () => {
       [
         () => ({
           ok: true,
-          payload: { statusCode: 201, multiValueHeaders: { "Set-Cookie": ["a=1", "b=2"] } },
+          payload: {
+            statusCode: 201,
+            headers: { "WWW-Authenticate": "Bearer", "Content-Length": "999" },
+            multiValueHeaders: { "Set-Cookie": ["a=1", "b=2"] },
+          },
         }),
         201,
       ],
@@ -172,6 +176,10 @@ describe("routes and the proxy event", () => {
           });
         } else {
           expect(res.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+          // Renamed by API Gateway, as on AWS.
+          expect(res.headers.get("www-authenticate")).toBeNull();
+          expect(res.headers.get("x-amzn-remapped-www-authenticate")).toBe("Bearer");
+          expect(res.headers.get("content-length")).toBe("0");
         }
       }
     } finally {

@@ -17,6 +17,32 @@ import { methodThrottle, TokenBuckets } from "./throttle.ts";
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 /** API Gateway's payload limit. */
 export const PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
+/**
+ * Response headers of the function that API Gateway renames `x-amzn-Remapped-<name>` (its REST
+ * API notes): a client never sees the function's own WWW-Authenticate, Date or Server.
+ */
+const REMAPPED = new Set(
+  [
+    "Authorization",
+    "Connection",
+    "Content-Length",
+    "Content-MD5",
+    "Date",
+    "Expect",
+    "Host",
+    "Max-Forwards",
+    "Proxy-Authenticate",
+    "Server",
+    "TE",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "User-Agent",
+    "Via",
+    "Warn",
+    "WWW-Authenticate",
+  ].map((h) => h.toLowerCase()),
+);
 /** The account's API Gateway limit in a region (all APIs). */
 const ACCOUNT_THROTTLE: Throttle = { rateLimit: 10_000, burstLimit: 5_000 };
 
@@ -119,6 +145,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       return refuse("INTEGRATION_FAILURE", "Internal server error", requestId);
     const answer = result.ok ? readProxyAnswer(result.payload) : undefined;
     if (!answer) return refuse("BAD_GATEWAY", "Internal server error", requestId);
+    answer.headers = answer.headers.map(([n, v]) => [
+      REMAPPED.has(n.toLowerCase()) ? `x-amzn-Remapped-${n}` : n,
+      v,
+    ]);
     if (!answer.headers.some(([n]) => n.toLowerCase() === "content-type")) {
       answer.headers.push(["Content-Type", "application/json"]);
     }
