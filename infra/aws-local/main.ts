@@ -80,6 +80,10 @@ async function start() {
   });
   parts.push(lambda);
   cloud.endpoint.extraStats(() => ({ lambda: lambda.stats() }));
+  // Chaos: kill a function's environments (those mid-invocation answer Runtime.ExitError).
+  cloud.endpoint.control("kill-environments", (q) => ({
+    killed: lambda.killEnvironments(q.get("function") ?? ""),
+  }));
   const events = startEventRules({ assembly, invoke: lambda.invoke, dataDir: awsDir });
   parts.push(events);
   const stepFunctions = createStepFunctions({

@@ -35,6 +35,8 @@ export interface CloudEndpoint {
   register(service: string, handler: AwsServiceHandler): void;
   /** Extra JSON the stats page shows (Lambda cold starts, queue depths...). */
   extraStats(fn: () => object): void;
+  /** A control call for tests and chaos: `POST /_form/<name>?<query>` answers what `fn` returns. */
+  control(name: string, fn: (query: URLSearchParams) => object): void;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
   const keys = keySchemas(options.assembly);
   const stats: CloudStats = { calls: {}, refusals: [] };
   const extras: (() => object)[] = [];
+  const controls = new Map<string, (query: URLSearchParams) => object>();
 
   const serve = async (req: IncomingMessage, raw: Buffer): Promise<AwsResponse> => {
     const headers = Object.fromEntries(
@@ -62,6 +65,16 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
         status: 200,
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ ...stats, ...Object.assign({}, ...extras.map((f) => f())) }),
+      };
+    }
+    const control =
+      req.method === "POST" && req.url?.startsWith("/_form/") ? new URL(req.url, "http://x") : undefined;
+    const controlFn = control && controls.get(control.pathname.slice("/_form/".length));
+    if (control && controlFn) {
+      return {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(controlFn(control.searchParams)),
       };
     }
     const credential = parseAuthorization(headers["authorization"]);
@@ -156,6 +169,7 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
     stats: () => stats,
     register: (service, handler) => handlers.set(service, handler),
     extraStats: (fn) => extras.push(fn),
+    control: (name, fn) => controls.set(name, fn),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
