@@ -84,7 +84,21 @@ async function start() {
   cloud.endpoint.control("kill-environments", (q) => ({
     killed: lambda.killEnvironments(q.get("function") ?? ""),
   }));
-  const events = startEventRules({ assembly, invoke: lambda.invoke, dataDir: awsDir });
+  const events = startEventRules({
+    assembly,
+    invoke: lambda.invoke,
+    dataDir: awsDir,
+    // A target's dead-letter queue is a queue of this form's SQS (attributes are not kept).
+    sendToQueue: async (queueArn, body) => {
+      const queue = cloud.sqs.queue(queueArn);
+      if (queue) cloud.sqs.send(queue, { body });
+    },
+  });
+  // Tests: fire a schedule rule now, as at `time` (default now).
+  cloud.endpoint.control("fire-rule", (q) => {
+    void events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
+    return { fired: q.get("rule") };
+  });
   parts.push(events);
   const stepFunctions = createStepFunctions({
     assembly,
