@@ -144,6 +144,12 @@ describe("routes and the proxy event", () => {
       [() => ({ ok: true, payload: "hello" }), 502],
       [() => ({ ok: false, errorType: "Error", errorMessage: "boom" }), 502],
       [
+        () => {
+          throw new Error("no such function");
+        },
+        500,
+      ],
+      [
         () => ({
           ok: false,
           errorType: "TooManyRequestsException",
@@ -210,6 +216,7 @@ describe("the TOKEN authorizer", () => {
       if (token === "Bearer bad") return { ok: false, errorType: "Error", errorMessage: "Unauthorized" };
       if (token === "Bearer broken")
         return { ok: false, errorType: "TypeError", errorMessage: "x is undefined" };
+      if (token === "Bearer gone") throw new Error("no such function");
       if (token === "Bearer deny") return allow(String(e["methodArn"]), `${PREFIX}shared`, "Deny");
       if (token === "Bearer nokey") return allow(String(e["methodArn"]), `${PREFIX}nobody-has-this-key`);
       return allow(String(e["methodArn"]));
@@ -260,6 +267,9 @@ describe("the TOKEN authorizer", () => {
       title: "Internal Server Error",
       detail: null,
     });
+    const gone = await get("Bearer gone");
+    expect(gone.status).toBe(500);
+    expect(await gone.json()).toEqual({ type: "about:blank", title: "Internal Server Error", detail: null });
     const noKey = await get("Bearer nokey");
     expect(noKey.status).toBe(403);
     expect(await noKey.json()).toMatchObject({ detail: "Forbidden" });

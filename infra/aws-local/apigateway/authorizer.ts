@@ -5,7 +5,7 @@
  * request's method ARN), an explicit Deny or no Allow: 403, the `Unauthorized` error: 401, any
  * other error or a malformed answer: 500.
  */
-import type { Invoke } from "../contracts.ts";
+import type { Invoke, InvokeResult } from "../contracts.ts";
 import type { AuthorizerModel } from "./model.ts";
 import type { GatewayErrorType } from "./responses.ts";
 
@@ -50,7 +50,18 @@ export function createTokenAuthorizer(
     if (!answer || answer.expires <= now()) {
       cache.delete(token);
       invocations += 1;
-      const result = await invoke(model.functionArn, { type: "TOKEN", authorizationToken: token, methodArn });
+      const result = await invoke(model.functionArn, {
+        type: "TOKEN",
+        authorizationToken: token,
+        methodArn,
+      }).catch(
+        (): InvokeResult => ({
+          ok: false,
+          errorType: "ServiceException",
+          errorMessage: "not invoked",
+          refused: true,
+        }),
+      );
       if (!result.ok) {
         if (!result.refused && result.errorMessage === "Unauthorized") {
           return { ok: false, type: "UNAUTHORIZED", message: "Unauthorized" };

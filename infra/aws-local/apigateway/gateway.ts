@@ -3,7 +3,7 @@
  * Lambda authorizer, the request validator, the API key and its usage plan, throttling, then
  * the Lambda proxy integration (29 s at most); each refusal is the template's gateway response.
  */
-import type { Invoke } from "../contracts.ts";
+import type { Invoke, InvokeResult } from "../contracts.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "../contracts.ts";
 import { createTokenAuthorizer, type TokenAuthorizer } from "./authorizer.ts";
 import type { ApiKeyStore } from "./keys.ts";
@@ -136,9 +136,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS);
     });
-    const result = await Promise.race([invoke(functionArn, event), timeout]).finally(() =>
-      clearTimeout(timer),
+    // An invocation that could not be made at all (no such function) fails like a refused one.
+    const invoked = invoke(functionArn, event).catch(
+      (): InvokeResult => ({
+        ok: false,
+        errorType: "ServiceException",
+        errorMessage: "not invoked",
+        refused: true,
+      }),
     );
+    const result = await Promise.race([invoked, timeout]).finally(() => clearTimeout(timer));
     if (result === "timeout") return refuse("INTEGRATION_TIMEOUT", "Endpoint request timed out", requestId);
     // Lambda refused the invocation (throttled): API Gateway answers 500.
     if (!result.ok && result.refused)
