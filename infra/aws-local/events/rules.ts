@@ -35,6 +35,9 @@ export function readRules(assembly: Assembly): RuleModel[] {
       ...(typeof p["ScheduleExpression"] === "string" && { scheduleExpression: p["ScheduleExpression"] }),
       ...(pattern && { eventPattern: pattern as Record<string, unknown> }),
       targets: ((p["Targets"] ?? []) as Record<string, unknown>[]).map((t) => {
+        if (t["InputPath"] !== undefined || t["InputTransformer"] !== undefined) {
+          throw new Error(`${logicalId}: InputPath and InputTransformer are not supported by the AWS form`);
+        }
         const retry = (t["RetryPolicy"] ?? {}) as Record<string, unknown>;
         const dlq = (t["DeadLetterConfig"] ?? {}) as Record<string, unknown>;
         return {
