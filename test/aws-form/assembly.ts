@@ -19,17 +19,18 @@ import { join } from "node:path";
 import type { CfnTemplate } from "../../infra/aws-local/contracts.ts";
 import { type Assembly, loadAssembly } from "../../infra/aws-local/template.ts";
 
-const SOURCES = [
-  ...readdirSync("infra/aws").map((f) => join("infra/aws", f)),
-  "workflows/definition.ts",
-  "functions/domain/drift.ts",
-  "functions/tasks/drift-schedule.ts",
-  "package-lock.json",
-];
+/** Everything the stack's template can depend on. */
+function sources(): string[] {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+    );
+  return [...walk("infra/aws"), ...walk("workflows"), ...walk("functions"), "package-lock.json", "cdk.json"];
+}
 
 async function synthesize(): Promise<CfnTemplate> {
   const hash = createHash("sha256");
-  for (const file of SOURCES) hash.update(file).update(readFileSync(file));
+  for (const file of sources()) hash.update(file).update(readFileSync(file));
   const cached = join(tmpdir(), `aws-form-template-${hash.digest("hex").slice(0, 16)}.json`);
   if (existsSync(cached)) return JSON.parse(readFileSync(cached, "utf8")) as CfnTemplate;
   const { App } = await import("aws-cdk-lib");
