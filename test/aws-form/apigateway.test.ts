@@ -114,7 +114,15 @@ describe("routes and the proxy event", () => {
       httpMethod: "POST",
       body: "{}",
       pathParameters: { proxy: "tenants/t-1" },
-      requestContext: { authorizer: { role: "partner", partnerId: "p1", flag: "true", principalId: "p1" } },
+      requestContext: {
+        authorizer: {
+          role: "partner",
+          partnerId: "p1",
+          flag: "true",
+          principalId: "p1",
+          integrationLatency: expect.any(Number),
+        },
+      },
     });
   });
 

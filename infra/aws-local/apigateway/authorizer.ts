@@ -10,7 +10,7 @@ import type { AuthorizerModel } from "./model.ts";
 import type { GatewayErrorType } from "./responses.ts";
 
 export type AuthorizerOutcome =
-  | { ok: true; context: Record<string, string>; usageIdentifierKey?: string }
+  | { ok: true; context: Record<string, string | number>; usageIdentifierKey?: string }
   | { ok: false; type: GatewayErrorType; message: string | null };
 
 interface CachedAnswer {
@@ -47,9 +47,11 @@ export function createTokenAuthorizer(
       return { ok: false, type: "UNAUTHORIZED", message: "Unauthorized" };
     }
     let answer = model.ttlSeconds > 0 ? cache.get(token) : undefined;
+    let latency = 0;
     if (!answer || answer.expires <= now()) {
       cache.delete(token);
       invocations += 1;
+      const invokedAt = Date.now();
       const result = await invoke(model.functionArn, {
         type: "TOKEN",
         authorizationToken: token,
@@ -68,6 +70,7 @@ export function createTokenAuthorizer(
         }
         return { ok: false, type: "AUTHORIZER_CONFIGURATION_ERROR", message: null };
       }
+      latency = Date.now() - invokedAt;
       const read = readAnswer(result.payload);
       if (!read) return { ok: false, type: "AUTHORIZER_CONFIGURATION_ERROR", message: null };
       answer = { ...read, expires: now() + model.ttlSeconds * 1000 };
@@ -86,7 +89,8 @@ export function createTokenAuthorizer(
     }
     return {
       ok: true,
-      context: { ...answer.context, principalId: answer.principalId },
+      // As in the proxy event: the answer's context, its principal, and the authorizer's latency (0 when cached).
+      context: { ...answer.context, principalId: answer.principalId, integrationLatency: latency },
       ...(answer.usageIdentifierKey !== undefined && { usageIdentifierKey: answer.usageIdentifierKey }),
     };
   };

@@ -82,7 +82,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const guarded = method.authorizationType === "CUSTOM" || method.apiKeyRequired;
     if (!guarded && !buckets.take(throttles)) return refuse("THROTTLED", "Too Many Requests", requestId);
 
-    let authorizer: Record<string, string> | undefined;
+    let authorizer: Record<string, string | number> | undefined;
     let usageIdentifierKey: string | undefined;
     if (method.authorizationType === "CUSTOM" && method.authorizerId) {
       const model = api.authorizers.get(method.authorizerId);

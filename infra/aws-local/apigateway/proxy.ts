@@ -26,7 +26,7 @@ export interface ProxyContext {
   resourcePath: string;
   pathParameters: Record<string, string> | null;
   binaryMediaTypes: string[];
-  authorizer?: Record<string, string>;
+  authorizer?: Record<string, string | number>;
   apiKey?: { id: string; value: string };
 }
 
