@@ -186,6 +186,21 @@ describe("executions", () => {
     });
   });
 
+  it("reports an error without an error type as Lambda.Unknown", async () => {
+    behaviour = () => ({
+      ok: false,
+      errorType: "",
+      errorMessage: "Process exited before completing request",
+    });
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: offboardingArn, name: "off-t3-2", input: "{}" }),
+    );
+    await sfn.idle();
+    const out = JSON.parse((await describeIt(executionArn as string)).output as string);
+    expect(out.error.Error).toBe("Lambda.Unknown");
+    expect(out.error.Cause).toMatch(/did not return an error type/);
+  });
+
   it("reports a refused invocation as Lambda.TooManyRequestsException", async () => {
     behaviour = () => ({
       ok: false,

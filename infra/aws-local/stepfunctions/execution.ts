@@ -59,6 +59,12 @@ export function overridesFor(model: StateMachineModel, invoke: Invoke, retryScal
           );
         }
         const { errorType, errorMessage, trace } = result;
+        if (!errorType) {
+          throw taskError(
+            "Lambda.Unknown",
+            `The cause could not be determined because Lambda did not return an error type. Returned payload: ${JSON.stringify({ errorMessage })}`,
+          );
+        }
         throw taskError(errorType, JSON.stringify({ errorType, errorMessage, trace: trace ?? [] }));
       }
       if (byteLength(result.payload) > DATA_LIMIT_BYTES) {
