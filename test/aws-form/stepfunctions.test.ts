@@ -12,6 +12,7 @@ import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
   ListExecutionsCommand,
   SFNClient,
   StartExecutionCommand,
@@ -184,6 +185,21 @@ describe("executions", () => {
       errorMessage: "Exchange busy",
       trace: ["at x"],
     });
+  });
+
+  it("gives the execution history in Step Functions' events", async () => {
+    const arn = `${offboardingArn.replace(":stateMachine:", ":execution:")}:off-t3-1`;
+    const { events } = await client.send(new GetExecutionHistoryCommand({ executionArn: arn }));
+    const types = events?.map((e) => e.type);
+    expect(types?.[0]).toBe("ExecutionStarted");
+    expect(types?.filter((t) => t === "LambdaFunctionScheduled")).toHaveLength(3);
+    expect(types?.filter((t) => t === "LambdaFunctionFailed")).toHaveLength(3);
+    expect(types).toContain("TaskStateEntered");
+    expect(types).toContain("PassStateEntered");
+    expect(types?.at(-1)).toBe("ExecutionSucceeded");
+    const failed = events?.find((e) => e.type === "LambdaFunctionFailed");
+    expect(failed?.lambdaFunctionFailedEventDetails?.error).toBe("TransientError");
+    expect(events?.map((e) => e.id)).toEqual(events?.map((_, i) => i + 1));
   });
 
   it("reports an error without an error type as Lambda.Unknown", async () => {

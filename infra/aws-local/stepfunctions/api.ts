@@ -1,11 +1,13 @@
 /**
  * The Step Functions JSON protocol (awsJson1_0, `X-Amz-Target: AWSStepFunctions.<Action>`):
- * StartExecution, DescribeExecution, StopExecution, ListExecutions, with Step Functions' errors.
+ * StartExecution, DescribeExecution, StopExecution, ListExecutions, GetExecutionHistory, with
+ * Step Functions' errors.
  * StartExecution of a Standard machine is idempotent for a RUNNING execution of the same name
  * and input; any other reuse of a name within 90 days is ExecutionAlreadyExists.
  */
 import { type AwsRequest, type AwsResponse, type AwsServiceHandler, awsJsonError } from "../contracts.ts";
 import { DATA_LIMIT_BYTES } from "./execution.ts";
+import { historyPage } from "./history.ts";
 import type { Engine } from "./index.ts";
 import { type ExecutionRecord, NAME_RETENTION_MS } from "./store.ts";
 
@@ -46,6 +48,11 @@ export function createStatesApi(engine: Engine): AwsServiceHandler {
       }
       case "ListExecutions":
         return listExecutions(engine, body);
+      case "GetExecutionHistory": {
+        const found = find(engine, String(body["executionArn"] ?? ""));
+        if ("error" in found) return found.error;
+        return ok(historyPage(engine.histories.get(found.record.executionArn), body));
+      }
       default:
         return awsJsonError(
           400,

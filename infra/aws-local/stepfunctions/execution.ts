@@ -86,6 +86,8 @@ export function overridesFor(model: StateMachineModel, invoke: Invoke, retryScal
 export interface Running {
   result: Promise<Outcome>;
   abort(): void;
+  /** aws-local-stepfunctions' event log of the execution. */
+  eventLogs: AsyncGenerator<unknown>;
 }
 
 export function runExecution(
@@ -134,6 +136,7 @@ export function runExecution(
   );
   return {
     result,
+    eventLogs: run.eventLogs,
     abort: () => {
       aborted = true;
       run.abort();

@@ -1,6 +1,7 @@
 /**
  * Step Functions of the deployed form: the template's state machines run by
- * aws-local-stepfunctions behind the JSON protocol (`AWSStepFunctions.<Action>`, see `api.ts`).
+ * aws-local-stepfunctions behind the JSON protocol (`AWSStepFunctions.<Action>`, see `api.ts`;
+ * execution history: `history.ts`).
  * Standard executions are kept in DATA_DIR (names unique for 90 days, closed ones included); an
  * execution a stop or crash of the form cut off ends ABORTED at the next start, with its status
  * change event. Express executions are not kept (Step Functions does not either), send no
@@ -12,7 +13,8 @@ import { type AwsServiceHandler, type Invoke, LOCAL_ACCOUNT, LOCAL_REGION } from
 import type { Assembly } from "../template.ts";
 import { createStatesApi } from "./api.ts";
 import { createMachine, type Outcome, overridesFor, type Running, runExecution } from "./execution.ts";
-import { readStateMachines, type StateMachineModel } from "./machines.ts";
+import { ExecutionHistories } from "./history.ts";
+import { readStateMachines, type StateMachineModel, taskStatesOf } from "./machines.ts";
 import { type ExecutionRecord, ExecutionStore } from "./store.ts";
 
 /** Express executions' longest duration. */
@@ -44,6 +46,7 @@ export interface Engine {
   machines: Map<string, StateMachineModel>;
   store: ExecutionStore;
   express: Map<string, ExecutionRecord>;
+  histories: ExecutionHistories;
   start(model: StateMachineModel, name: string, input: string): ExecutionRecord;
   stop(record: ExecutionRecord, error?: string, cause?: string): void;
 }
@@ -58,6 +61,7 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
     ]),
   );
   const store = new ExecutionStore(o.dataDir);
+  const histories = new ExecutionHistories();
   const express = new Map<string, ExecutionRecord>();
   const running = new Map<string, { run: Running; done: Promise<void> }>();
   let closing = false;
@@ -134,6 +138,10 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
             run.abort();
           }, o.expressLimitMs ?? EXPRESS_LIMIT_MS)
         : undefined;
+    if (model.type === "STANDARD") {
+      const tasks = new Map(taskStatesOf(model.definition).map((t) => [t.state, t.resource]));
+      histories.follow(executionArn, run.eventLogs, (state) => tasks.get(state));
+    }
     const done = run.result
       .then((outcome) => finish(record, outcome))
       .finally(() => {
@@ -149,7 +157,7 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
     running.get(record.executionArn)?.run.abort();
   };
 
-  const engine: Engine = { machines, store, express, start, stop };
+  const engine: Engine = { machines, store, express, histories, start, stop };
   return {
     handler: createStatesApi(engine),
     idle: async () => {
