@@ -482,6 +482,22 @@ describe("request validators and binary media types (the template varied)", () =
     ).json();
     expect(text).toMatchObject({ body: "{}", isBase64Encoded: false });
   });
+
+  it("decodes a base64 answer only for a client that accepts a binary media type", async () => {
+    const bytes = Buffer.from([0, 255, 1, 254]);
+    fns.set(apiArn, () => ({
+      ok: true,
+      payload: { statusCode: 200, body: bytes.toString("base64"), isBase64Encoded: true },
+    }));
+    try {
+      const binary = await fetch(`${gw.url}/health`, { headers: { Accept: "application/octet-stream" } });
+      expect(Buffer.from(await binary.arrayBuffer())).toEqual(bytes);
+      const text = await fetch(`${gw.url}/health`, { headers: { Accept: "application/json" } });
+      expect(await text.text()).toBe(bytes.toString("base64"));
+    } finally {
+      fns.set(apiArn, echo);
+    }
+  });
 });
 
 describe("the integration timeout", () => {

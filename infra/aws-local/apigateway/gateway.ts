@@ -8,7 +8,7 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from "../contracts.ts";
 import { createTokenAuthorizer, type TokenAuthorizer } from "./authorizer.ts";
 import type { ApiKeyStore } from "./keys.ts";
 import type { MethodModel, RestApiModel, Throttle } from "./model.ts";
-import { headerValue, type IncomingRequest, proxyEvent, readProxyAnswer } from "./proxy.ts";
+import { acceptsBinary, headerValue, type IncomingRequest, proxyEvent, readProxyAnswer } from "./proxy.ts";
 import { type GatewayAnswer, type GatewayErrorType, gatewayResponse } from "./responses.ts";
 import { createRouter } from "./router.ts";
 import { methodThrottle, TokenBuckets } from "./throttle.ts";
@@ -128,10 +128,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       ...(authorizer && { authorizer }),
       ...(apiKey && { apiKey }),
     });
-    return integrate(method.functionArn, event, requestId);
+    const binaryAccepted = acceptsBinary(headerValue(request.rawHeaders, "accept"), api.binaryMediaTypes);
+    return integrate(method.functionArn, event, requestId, binaryAccepted);
   };
 
-  const integrate = async (functionArn: string, event: unknown, requestId: string) => {
+  const integrate = async (
+    functionArn: string,
+    event: unknown,
+    requestId: string,
+    binaryAccepted: boolean,
+  ) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS);
@@ -150,7 +156,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Lambda refused the invocation (throttled): API Gateway answers 500.
     if (!result.ok && result.refused)
       return refuse("INTEGRATION_FAILURE", "Internal server error", requestId);
-    const answer = result.ok ? readProxyAnswer(result.payload) : undefined;
+    const answer = result.ok ? readProxyAnswer(result.payload, binaryAccepted) : undefined;
     if (!answer) return refuse("BAD_GATEWAY", "Internal server error", requestId);
     answer.headers = answer.headers.map(([n, v]) => [
       REMAPPED.has(n.toLowerCase()) ? `x-amzn-Remapped-${n}` : n,

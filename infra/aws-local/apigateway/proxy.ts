@@ -55,6 +55,11 @@ export function headerValue(rawHeaders: string[], name: string): string | undefi
   return found;
 }
 
+/** Whether an Accept header's media types include one of the API's binary media types. */
+export function acceptsBinary(accept: string | undefined, binaryMediaTypes: string[]): boolean {
+  return (accept ?? "").split(",").some((type) => isBinary(type, binaryMediaTypes));
+}
+
 /** Whether a Content-Type is one of the API's binary media types (`*\/*` and `image/*` included). */
 export function isBinary(contentType: string | undefined, binaryMediaTypes: string[]): boolean {
   if (!contentType || binaryMediaTypes.length === 0) return false;
@@ -132,8 +137,12 @@ export interface ProxyAnswer {
   body: Buffer;
 }
 
-/** The function's answer as API Gateway reads it; undefined when malformed (a 502). */
-export function readProxyAnswer(payload: unknown): ProxyAnswer | undefined {
+/**
+ * The function's answer as API Gateway reads it; undefined when malformed (a 502). A base64 body
+ * (`isBase64Encoded`) is decoded only when `binaryAccepted` (the request's Accept header names a
+ * binary media type of the API); otherwise the client gets the base64 text.
+ */
+export function readProxyAnswer(payload: unknown, binaryAccepted = false): ProxyAnswer | undefined {
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return undefined;
   const answer = payload as Record<string, unknown>;
   const allowed = new Set(["statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"]);
@@ -161,7 +170,8 @@ export function readProxyAnswer(payload: unknown): ProxyAnswer | undefined {
     if (!fromMulti.has(name.toLowerCase())) headers.push([name, String(value)]);
   }
   const text = (answer["body"] as string | null | undefined) ?? "";
-  const body = answer["isBase64Encoded"] === true ? Buffer.from(text, "base64") : Buffer.from(text, "utf8");
+  const decode = answer["isBase64Encoded"] === true && binaryAccepted;
+  const body = decode ? Buffer.from(text, "base64") : Buffer.from(text, "utf8");
   return { status, headers, body };
 }
 
