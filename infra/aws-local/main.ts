@@ -79,7 +79,12 @@ async function start() {
     }),
   });
   parts.push(lambda);
-  cloud.endpoint.extraStats(() => ({ lambda: lambda.stats() }));
+  cloud.endpoint.extraStats(() => ({
+    lambda: lambda.stats(),
+    queues: Object.fromEntries(
+      assembly.ofType("AWS::SQS::Queue").map(([id]) => [id, cloud.sqs.depth(assembly.getAtt(id, "Arn"))]),
+    ),
+  }));
   // Chaos: kill a function's environments (those mid-invocation answer Runtime.ExitError).
   cloud.endpoint.control("kill-environments", (q) => ({
     killed: lambda.killEnvironments(q.get("function") ?? ""),
@@ -95,9 +100,20 @@ async function start() {
     },
   });
   // Tests: fire a schedule rule now, as at `time` (default now).
-  cloud.endpoint.control("fire-rule", (q) => {
-    void events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
+  // Tests: fire a schedule rule as at `time` (default now); answers when its targets are done.
+  cloud.endpoint.control("fire-rule", async (q) => {
+    await events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
     return { fired: q.get("rule") };
+  });
+  // Tests: put a message on a queue as any sender could (a body the consumer must survive).
+  cloud.endpoint.control("send-message", (q) => {
+    const queue = cloud.sqs.queue(q.get("queue") ?? "");
+    if (!queue) return { error: "no such queue" };
+    const groupId = q.get("group");
+    return cloud.sqs.send(queue, {
+      body: q.get("body") ?? "",
+      ...(groupId ? { groupId, dedupId: crypto.randomUUID() } : {}),
+    });
   });
   parts.push(events);
   const stepFunctions = createStepFunctions({

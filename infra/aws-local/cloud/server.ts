@@ -36,7 +36,7 @@ export interface CloudEndpoint {
   /** Extra JSON the stats page shows (Lambda cold starts, queue depths...). */
   extraStats(fn: () => object): void;
   /** A control call for tests and chaos: `POST /_form/<name>?<query>` answers what `fn` returns. */
-  control(name: string, fn: (query: URLSearchParams) => object): void;
+  control(name: string, fn: (query: URLSearchParams) => object | Promise<object>): void;
   close(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
   const keys = keySchemas(options.assembly);
   const stats: CloudStats = { calls: {}, refusals: [] };
   const extras: (() => object)[] = [];
-  const controls = new Map<string, (query: URLSearchParams) => object>();
+  const controls = new Map<string, (query: URLSearchParams) => object | Promise<object>>();
 
   const serve = async (req: IncomingMessage, raw: Buffer): Promise<AwsResponse> => {
     const headers = Object.fromEntries(

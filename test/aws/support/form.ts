@@ -29,6 +29,8 @@ export interface FormStats {
     string,
     { coldStarts: number; invocations: number; throttles: number; environments: number }
   >;
+  /** Messages in each queue, by logical id. */
+  queues: Record<string, number>;
 }
 
 async function freePort(): Promise<number> {
@@ -151,6 +153,40 @@ export class AwsForm {
 
   async stats(): Promise<FormStats> {
     return (await (await fetch(`${this.info.cloudUrl}/_form/stats`)).json()) as FormStats;
+  }
+
+  /** A control call of the local AWS endpoint (`fire-rule`, `send-message`, `kill-environments`). */
+  async control(name: string, query: Record<string, string>): Promise<Json> {
+    const response = await fetch(`${this.info.cloudUrl}/_form/${name}?${new URLSearchParams(query)}`, {
+      method: "POST",
+    });
+    return await response.json();
+  }
+
+  /** The tenant's record as the partner reads it. */
+  async tenant(tenantId: string, key: string): Promise<Json> {
+    return (await this.call("GET", `/v1/tenants/${tenantId}`, { key })).body;
+  }
+
+  /** Registers a tenant and has its admin consent; returns its id and the simulator's demo mailboxes. */
+  async onboard(key: string, extra: Record<string, unknown> = {}): Promise<{ tenantId: string; demo: Json }> {
+    const tenantId = crypto.randomUUID();
+    const demo = await this.sim.demo(tenantId);
+    const posted = await this.call("POST", "/v1/tenants", {
+      key,
+      body: {
+        tenantId,
+        customerName: `c-${tenantId.slice(0, 8)}`,
+        region: "eu",
+        ndrAddress: demo.admin,
+        ...extra,
+      },
+    });
+    if (posted.status !== 202)
+      throw new Error(`tenant not accepted: ${posted.status} ${JSON.stringify(posted.body)}`);
+    const consent = await this.consent(posted.body.consentUrl);
+    if (consent.status !== 200) throw new Error(`consent not accepted: ${consent.status}`);
+    return { tenantId, demo };
   }
 
   async createPartner(name: string): Promise<{ partnerId: string; apiKey: string }> {
