@@ -19,6 +19,7 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StepFunctionsEngine } from "../../functions/adapters/workflow/sfn-engine.ts";
 import type { AwsServiceHandler, CfnTemplate, InvokeResult } from "../../infra/aws-local/contracts.ts";
 import { createStepFunctions, type StepFunctions } from "../../infra/aws-local/stepfunctions/index.ts";
 import { readStateMachines } from "../../infra/aws-local/stepfunctions/machines.ts";
@@ -281,6 +282,47 @@ describe("executions", () => {
     await sfn.idle();
     expect(sfn.describe(a.executionArn as string)?.status).toBe("TIMED_OUT");
     expect(events.length).toBe(before);
+  });
+});
+
+describe("the product's Step Functions engine (sfn-engine.ts) against the form", () => {
+  it("starts, describes by the ARN it derives, and treats ExecutionAlreadyExists as started", async () => {
+    behaviour = () => ({ ok: true, payload: {} });
+    const sfn = createStepFunctions({
+      assembly,
+      invoke,
+      dataDir: tempDataDir(),
+      retryScale: 1,
+      onStatusChange: () => {},
+    });
+    const endpoint = await serveStates(sfn.handler);
+    try {
+      const client = new SFNClient({
+        endpoint: endpoint.url,
+        region: "us-east-1",
+        credentials: { accessKeyId: "x", secretAccessKey: "y" },
+      });
+      const engine = new StepFunctionsEngine({
+        client,
+        stateMachineArns: { onboarding: offboardingArn, offboarding: offboardingArn },
+        driftStateMachineArn: driftArn,
+      });
+      const input = { tenantId: "6f1d4c2a-0b7e-4c59-9d0e-3a8b5e7f9c11", run: 1 };
+      expect(await engine.describe("offboarding", input)).toBeUndefined();
+      await engine.start("offboarding", input);
+      await sfn.idle();
+      expect(await engine.describe("offboarding", input)).toMatchObject({
+        name: `off-${input.tenantId}-1`,
+        status: "SUCCEEDED",
+      });
+      // The same name again, closed: Step Functions says it exists, and the engine takes that as started.
+      await expect(engine.start("offboarding", input)).resolves.toBeUndefined();
+      await engine.startDriftCheck({ tenantId: input.tenantId, run: 1, check: "c1" });
+      await sfn.idle();
+    } finally {
+      await sfn.close();
+      await endpoint.close();
+    }
   });
 });
 
