@@ -12,6 +12,8 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +35,16 @@ async function synthesize(): Promise<CfnTemplate> {
   for (const file of sources()) hash.update(file).update(readFileSync(file));
   const cached = join(tmpdir(), `aws-form-template-${hash.digest("hex").slice(0, 16)}.json`);
   if (existsSync(cached)) return JSON.parse(readFileSync(cached, "utf8")) as CfnTemplate;
+  // One test file synthesizes; the others (run at the same time) wait for its result.
+  const lock = `${cached}.lock`;
+  const fresh = () => existsSync(lock) && Date.now() - statSync(lock).mtimeMs < 120_000;
+  try {
+    mkdirSync(lock);
+  } catch {
+    // A lock left by a run that was killed goes stale after 2 minutes.
+    while (fresh() && !existsSync(cached)) await new Promise((resolve) => setTimeout(resolve, 200));
+    if (existsSync(cached)) return JSON.parse(readFileSync(cached, "utf8")) as CfnTemplate;
+  }
   const { App } = await import("aws-cdk-lib");
   const { Template } = await import("aws-cdk-lib/assertions");
   const { JournalOnboardingStack } = await import("../../infra/aws/stack.ts");
@@ -41,6 +53,7 @@ async function synthesize(): Promise<CfnTemplate> {
   const tmp = `${cached}.${process.pid}`;
   writeFileSync(tmp, JSON.stringify(template));
   renameSync(tmp, cached);
+  rmSync(lock, { recursive: true, force: true });
   return template as CfnTemplate;
 }
 
