@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 import type { CfnTemplate } from "../../infra/aws-local/contracts.ts";
 import { type Assembly, loadAssembly } from "../../infra/aws-local/template.ts";
 
@@ -61,7 +62,7 @@ async function synthesize(): Promise<CfnTemplate> {
 export async function synthAssembly(edit?: (template: CfnTemplate) => void): Promise<Assembly> {
   const template = structuredClone(await synthesize());
   edit?.(template);
-  const dir = mkdtempSync(join(tmpdir(), "aws-form-"));
+  const dir = temporary("aws-form-");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "JournalOnboarding.template.json"), JSON.stringify(template));
   return loadAssembly(dir, { cloudUrl: "http://127.0.0.1:1" });
@@ -69,5 +70,18 @@ export async function synthAssembly(edit?: (template: CfnTemplate) => void): Pro
 
 /** A temporary DATA_DIR. */
 export function tempDataDir(): string {
-  return mkdtempSync(join(tmpdir(), "aws-form-data-"));
+  return temporary("aws-form-data-");
+}
+
+const created: string[] = [];
+// Registered in the importing test file's root suite.
+afterAll(() => {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary folder, removed after the test file's tests. */
+function temporary(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
