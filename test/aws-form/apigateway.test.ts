@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { APIGatewayClient } from "@aws-sdk/client-api-gateway";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsagePlanPartnerLimits } from "../../functions/api/usage-plans.ts";
+import { javaRegExp } from "../../infra/aws-local/apigateway/authorizer.ts";
 import { createGateway } from "../../infra/aws-local/apigateway/gateway.ts";
 import { type ApiGateway, startApiGateway } from "../../infra/aws-local/apigateway/index.ts";
 import { ApiKeyStore } from "../../infra/aws-local/apigateway/keys.ts";
@@ -281,6 +282,12 @@ describe("the TOKEN authorizer", () => {
     const noKey = await get("Bearer nokey");
     expect(noKey.status).toBe(403);
     expect(await noKey.json()).toMatchObject({ detail: "Forbidden" });
+  });
+
+  it("reads the validation expression as the Java regular expression it is (inline flags)", () => {
+    expect(javaRegExp("(?i)^bearer [^\\s]+$").test("Bearer k1")).toBe(true);
+    expect(javaRegExp("(?i)^bearer [^\\s]+$").test("BEARER k1")).toBe(true);
+    expect(javaRegExp("^Bearer [^\\s]+$").test("bearer k1")).toBe(false);
   });
 
   it("expires the cache after the authorizer's TTL", async () => {

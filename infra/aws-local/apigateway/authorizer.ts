@@ -39,7 +39,7 @@ export function createTokenAuthorizer(
   now: () => number = Date.now,
 ): TokenAuthorizer {
   const cache = new Map<string, CachedAnswer>();
-  const validation = model.validationExpression ? new RegExp(model.validationExpression) : undefined;
+  const validation = model.validationExpression ? javaRegExp(model.validationExpression) : undefined;
   let invocations = 0;
 
   const authorize = async (token: string | undefined, methodArn: string): Promise<AuthorizerOutcome> => {
@@ -150,4 +150,13 @@ function wildcard(pattern: string, value: string): boolean {
     .replace(/\*/g, ".*")
     .replace(/\?/g, ".");
   return new RegExp(`^${source}$`).test(value);
+}
+
+/**
+ * API Gateway's validation expressions are Java regular expressions: the common subset is the
+ * same in JavaScript; Java's leading inline flags (`(?i)`, `(?s)`, `(?m)`) become RegExp flags.
+ */
+export function javaRegExp(expression: string): RegExp {
+  const inline = /^\(\?([ism]+)\)/.exec(expression);
+  return inline ? new RegExp(expression.slice(inline[0].length), inline[1]) : new RegExp(expression);
 }
