@@ -6,6 +6,7 @@
 import type { AwsServiceHandler, Invoke } from "../contracts.ts";
 import type { CredentialStore } from "../lambda/credentials.ts";
 import type { Assembly } from "../template.ts";
+import { createCapacityMeter } from "./capacity.ts";
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb.ts";
 import { createIamChecker } from "./iam.ts";
 import { KmsService } from "./kms.ts";
@@ -69,7 +70,9 @@ export async function startLocalCloud(o: {
       ): AwsServiceHandler =>
       (request) =>
         serve(...json(request.target, request.body));
-    endpoint.register("dynamodb", (request) => db.forward(request.target ?? "", request.body));
+    const capacity = createCapacityMeter(db.forward);
+    endpoint.register("dynamodb", (request) => capacity.serve(request.target ?? "", request.body));
+    endpoint.extraStats(() => ({ dynamodb: capacity.totals }));
     endpoint.register(
       "sqs",
       jsonService((t, b) => sqs.handle(t, b)),

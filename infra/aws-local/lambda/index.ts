@@ -45,6 +45,8 @@ interface FunctionState {
   coldStarts: number;
   invocations: number;
   throttles: number;
+  /** Sum of the invocations' durations, each rounded up to 1 ms as Lambda bills (init excluded). */
+  billedMs: number;
 }
 
 export interface LambdaService {
@@ -52,7 +54,7 @@ export interface LambdaService {
   /** Per function logical id: cold starts, invocations, throttles, environments alive. */
   stats(): Record<
     string,
-    { coldStarts: number; invocations: number; throttles: number; environments: number }
+    { coldStarts: number; invocations: number; throttles: number; environments: number; billedMs: number }
   >;
   /** The logical id of a function given by logical id, name or ARN (undefined when unknown). */
   functionId(ref: string): string | undefined;
@@ -134,7 +136,9 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
         cold = await environment.ready;
       }
       f.busy.add(environment);
+      const began = performance.now();
       const result = cold ?? (await environment.invoke(event));
+      f.billedMs += Math.ceil(performance.now() - began);
       f.busy.delete(environment);
       if (environment.alive) f.idle.push({ environment, since: Date.now() });
       return result;
@@ -156,6 +160,7 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
             coldStarts: f.coldStarts,
             invocations: f.invocations,
             throttles: f.throttles,
+            billedMs: f.billedMs,
             environments: f.idle.length + f.busy.size,
           },
         ]),
@@ -237,6 +242,7 @@ function describeFunction(
     idle: [],
     busy: new Set(),
     inflight: 0,
+    billedMs: 0,
     coldStarts: 0,
     invocations: 0,
     throttles: 0,
