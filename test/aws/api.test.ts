@@ -4,6 +4,8 @@
  * registered with API Gateway's usage plan (CreateApiKey, CreateUsagePlanKey) as the stack does.
  */
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AwsForm } from "./support/form.ts";
 
@@ -62,5 +64,14 @@ describe("the API on the AWS form", () => {
     const listed = await form.call("GET", "/v1/tenants", { key: partner.apiKey });
     expect(listed.body.items.map((t: { tenantId: string }) => t.tenantId)).toEqual([tenantId]);
     expect((await form.stats()).refusals).toEqual([]);
+  });
+
+  it("stops on SIGTERM with exit code 0 and the DATA_DIR lock released; the next start keeps partners and keys", async () => {
+    const partner = await form.createPartner("Restart MSP");
+    expect(await form.stop()).toBe(0);
+    expect(existsSync(join(form.dataDir, "aws-form.pid"))).toBe(false);
+    await form.start();
+    expect((await form.call("GET", "/v1/tenants", { key: partner.apiKey })).status).toBe(200);
+    expect((await form.call("GET", "/health")).status).toBe(200);
   });
 });
