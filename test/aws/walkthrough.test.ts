@@ -107,6 +107,27 @@ describe("the README walk-through on the AWS form", () => {
       actual: false,
     });
 
+    // Step 6: a distribution group as NDR address fails in check-access; PATCH, retry, succeeded.
+    const badId = randomUUID();
+    const badDemo = await form.sim.demo(badId);
+    const badPost = await form.call("POST", "/v1/tenants", {
+      key: partner.apiKey,
+      body: { tenantId: badId, customerName: "fabrikam", region: "us", ndrAddress: badDemo.group.address },
+    });
+    expect(badPost.status).toBe(202);
+    expect((await form.consent(badPost.body.consentUrl)).status).toBe(200);
+    const badFailed = await form.waitFor(badId, partner.apiKey, ["failed", "succeeded"], 120_000);
+    expect(badFailed.error?.code).toBe("INVALID_NDR_ADDRESS");
+    const patched = await form.call("PATCH", `/v1/tenants/${badId}`, {
+      key: partner.apiKey,
+      body: { ndrAddress: badDemo.admin },
+    });
+    expect(patched.status).toBe(200);
+    expect((await form.call("POST", `/v1/tenants/${badId}/retry`, { key: partner.apiKey })).status).toBe(202);
+    expect((await form.waitFor(badId, partner.apiKey, ["failed", "succeeded"], 120_000)).status).toBe(
+      "succeeded",
+    );
+
     const deleted = await form.call("DELETE", `/v1/tenants/${tenantId}`, { key: partner.apiKey });
     expect(deleted.status).toBe(202);
     const gone = await form.waitFor(tenantId, partner.apiKey, ["offboarded", "offboarding_failed"], 120_000);
