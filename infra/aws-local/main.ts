@@ -105,6 +105,10 @@ async function start() {
     await events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
     return { fired: q.get("rule") };
   });
+  // Tests: DynamoDB's TTL deletions as of `at` (an ISO time; default now).
+  cloud.endpoint.control("expire-items", async (q) => ({
+    deleted: await cloud.expire(new Date(q.get("at") ?? Date.now())),
+  }));
   // Tests: put a message on a queue as any sender could (a body the consumer must survive).
   cloud.endpoint.control("send-message", (q) => {
     const queue = cloud.sqs.queue(q.get("queue") ?? "");

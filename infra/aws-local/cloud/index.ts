@@ -15,6 +15,7 @@ import { SecretsService } from "./secrets.ts";
 import { type CloudEndpoint, startCloudEndpoint } from "./server.ts";
 import { SqsStandIn } from "./sqs.ts";
 import { startStreamMapping } from "./stream-mapping.ts";
+import { startTtlSweeper } from "./ttl.ts";
 
 export interface LocalCloud {
   endpoint: CloudEndpoint;
@@ -22,6 +23,8 @@ export interface LocalCloud {
   sqs: SqsStandIn;
   secrets: SecretsService;
   kms: KmsService;
+  /** Deletes the items expired by `at` (DynamoDB's TTL), as the periodic sweep does. */
+  expire(at?: Date): Promise<number>;
   /** Starts the template's event source mappings (stream -> function, queue -> function); close them before the functions. */
   startMappings(invoke: Invoke): { close(): Promise<void> };
   close(): Promise<void>;
@@ -85,6 +88,8 @@ export async function startLocalCloud(o: {
       "secretsmanager",
       jsonService((t, b) => secrets.handle(t, b)),
     );
+    const ttl = startTtlSweeper({ db, assembly, log: o.log });
+    closers.push(() => ttl.close());
     const mappings: { close(): Promise<void> }[] = [];
     return {
       endpoint,
@@ -92,6 +97,7 @@ export async function startLocalCloud(o: {
       sqs,
       secrets,
       kms,
+      expire: (at) => ttl.sweep(at),
       startMappings: (invoke) => {
         for (const [, resource] of assembly.ofType("AWS::Lambda::EventSourceMapping")) {
           mappings.push(

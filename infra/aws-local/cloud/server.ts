@@ -74,7 +74,7 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
       return {
         status: 200,
         headers: { "content-type": "application/json" },
-        body: JSON.stringify(controlFn(control.searchParams)),
+        body: JSON.stringify(await controlFn(control.searchParams)),
       };
     }
     const credential = parseAuthorization(headers["authorization"]);
