@@ -33,6 +33,7 @@ export const handler = async (event, context) => {
 };`;
 
 let lambda: LambdaService;
+let small: LambdaService;
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), "aws-lambda-"));
   mkdirSync(join(dir, "asset.fixture"));
@@ -51,6 +52,15 @@ beforeAll(() => {
   });
   const template = { Resources: { Free: fn({}), Reserved: fn({ ReservedConcurrentExecutions: 1 }) } };
   writeFileSync(join(dir, "JournalOnboarding.template.json"), JSON.stringify(template));
+  const options = {
+    assembly: loadAssembly(dir, { cloudUrl: "http://127.0.0.1:9" }),
+    credentials: new CredentialStore(),
+    cloudUrl: "http://127.0.0.1:9",
+    nodePath: join(ROOT, "node_modules/.bin/node"),
+    logLevel: "SILENT",
+  };
+  // An account whose concurrency is 2: 1 reserved by `Reserved`, 1 left for every other function.
+  small = createLambdaService({ ...options, accountConcurrency: 2 });
   lambda = createLambdaService({
     assembly: loadAssembly(dir, { cloudUrl: "http://127.0.0.1:9" }),
     credentials: new CredentialStore(),
@@ -61,6 +71,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await lambda?.close();
+  await small?.close();
 });
 
 describe("Lambda-like environments", () => {
@@ -134,5 +145,16 @@ describe("Lambda-like environments", () => {
     expect(one).toMatchObject({ ok: true });
     expect(two).toMatchObject({ ok: false, refused: true, errorType: "TooManyRequestsException" });
     expect(lambda.stats()["Reserved"]).toMatchObject({ throttles: 1, invocations: 1 });
+  });
+
+  it("refuses past the account's unreserved concurrency (LAMBDA_ACCOUNT_CONCURRENCY less the reservations)", async () => {
+    const [one, two] = await Promise.all([
+      small.invoke("Free", { sleepMs: 500 }),
+      small.invoke("Free", { sleepMs: 500 }),
+    ]);
+    expect(one).toMatchObject({ ok: true });
+    expect(two).toMatchObject({ ok: false, refused: true, errorType: "TooManyRequestsException" });
+    // The reservation stays usable beside it.
+    await expect(small.invoke("Reserved", {})).resolves.toMatchObject({ ok: true });
   });
 });
