@@ -109,6 +109,13 @@ async function start() {
   cloud.endpoint.control("expire-items", async (q) => ({
     deleted: await cloud.expire(new Date(q.get("at") ?? Date.now())),
   }));
+  // Tests: an operator's `aws secretsmanager put-secret-value` (e.g. rotating the ops key).
+  cloud.endpoint.control("put-secret", (q) => {
+    const arn = assembly.ofType("AWS::SecretsManager::Secret").find(([id]) => id === q.get("secret"));
+    if (!arn) return { error: "no such secret" };
+    cloud.secrets.put(assembly.ref(arn[0]), q.get("value") ?? "");
+    return { put: arn[0] };
+  });
   // Tests: put a message on a queue as any sender could (a body the consumer must survive).
   cloud.endpoint.control("send-message", (q) => {
     const queue = cloud.sqs.queue(q.get("queue") ?? "");
