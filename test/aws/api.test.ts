@@ -15,7 +15,7 @@ beforeAll(async () => {
   await form.start();
 });
 afterAll(async () => {
-  await form?.stop();
+  await form?.close();
 });
 
 describe("the API on the AWS form", () => {

@@ -5,7 +5,7 @@
  * AWS sends them; KMS's encryption context (KmsSecretBox: a secret sealed for one partner
  * does not open for another); the SQS FIFO stand-in's groups, deduplication and redrive.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
@@ -19,6 +19,7 @@ import { ROOT } from "../../infra/aws-local/setup.ts";
 import { type Assembly, loadAssembly } from "../../infra/aws-local/template.ts";
 
 let cloud: LocalCloud;
+const dataDir = mkdtempSync(join(tmpdir(), "aws-cloud-"));
 let assembly: Assembly;
 const credentials = new CredentialStore();
 const lines: string[] = [];
@@ -46,7 +47,7 @@ beforeAll(async () => {
   const preliminary = loadAssembly(cdkOut, { cloudUrl: "http://127.0.0.1:0" });
   cloud = await startLocalCloud({
     assembly: preliminary,
-    dataDir: mkdtempSync(join(tmpdir(), "aws-cloud-")),
+    dataDir,
     credentials,
     log: (line) => lines.push(line),
   });
@@ -54,6 +55,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cloud?.close();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 const table = () => assembly.ref(assembly.ofType("AWS::DynamoDB::Table")[0]![0]);

@@ -20,7 +20,7 @@ beforeAll(async () => {
   await form.start();
 });
 afterAll(async () => {
-  await form?.stop();
+  await form?.close();
 });
 
 async function newTenant(key: string): Promise<string> {

@@ -5,7 +5,7 @@
  * `Runtime.ExitError` on a crash, warm reuse and cold starts, TooManyRequestsException past the
  * reserved concurrency (refused, never queued).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,8 +34,9 @@ export const handler = async (event, context) => {
 
 let lambda: LambdaService;
 let small: LambdaService;
+let dir = "";
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), "aws-lambda-"));
+  dir = mkdtempSync(join(tmpdir(), "aws-lambda-"));
   mkdirSync(join(dir, "asset.fixture"));
   writeFileSync(join(dir, "asset.fixture", "index.mjs"), HANDLER);
   const fn = (extra: Record<string, unknown>) => ({
@@ -72,6 +73,7 @@ beforeAll(() => {
 afterAll(async () => {
   await lambda?.close();
   await small?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("Lambda-like environments", () => {

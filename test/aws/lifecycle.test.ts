@@ -14,7 +14,7 @@ beforeAll(async () => {
   await form.start();
 });
 afterAll(async () => {
-  await form?.stop();
+  await form?.close();
 });
 
 describe("a tenant's life on the AWS form", () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   await form.start();
 });
 afterAll(async () => {
-  await form?.stop();
+  await form?.close();
   receiver?.close();
 });
 

@@ -5,7 +5,7 @@
  * from the same DATA_DIR.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,6 +113,12 @@ export class AwsForm {
     const code = await exited;
     this.#child = undefined;
     return code;
+  }
+
+  /** Stops the form and removes its DATA_DIR (the end of a suite). */
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   /** SIGKILLs the whole process group (the form, its JVM, its environments, at once). */
