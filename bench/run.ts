@@ -21,9 +21,10 @@ const BENCHMARKS = [
   "api-latency",
   "cold-start",
   "dynamodb-scale",
+  "aws-form",
 ] as const;
-/** Long, and needing Java: run only when named (`npm run bench:dynamodb`). */
-const OPTIONAL: readonly string[] = ["dynamodb-scale"];
+/** Long, and needing Java: run only when named (`npm run bench:dynamodb`, `node bench/run.ts aws-form`). */
+const OPTIONAL: readonly string[] = ["dynamodb-scale", "aws-form"];
 
 const ROOT = join(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results.json");

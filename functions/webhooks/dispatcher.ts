@@ -188,6 +188,8 @@ function dispatcherFromEnv(): ReturnType<typeof createDispatcher> {
       webhookStore,
       // The only code that may decrypt endpoint secrets (kms:Decrypt is granted to this function only).
       secrets: secretBoxFromEnv(),
+      // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes it.
+      allowInsecureLoopback: process.env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
       onAttempt: (delivery) => {
         if (delivery.status === "succeeded") metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);
         if (delivery.status === "failed") metrics.addMetric(METRIC.webhookFailed, MetricUnit.Count, 1);

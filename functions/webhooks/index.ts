@@ -46,6 +46,8 @@ export function webhookServiceFromEnv(options: {
     replays: new SqsDeliveryQueue({ client: options.sqsClient ?? new SQSClient({}), queueUrl }),
     // Encrypt only: the API function may seal new secrets, never open them (WEBHOOK_SECRET_KEY_ID).
     secrets: secretBoxFromEnv(env),
+    // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes it.
+    allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
   });
 }
 
