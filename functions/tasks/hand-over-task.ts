@@ -10,7 +10,7 @@ import { handOver } from "../domain/steps/hand-over.ts";
 import type { StepContext } from "../domain/steps/index.ts";
 import type { StoredTenant, TenantChange } from "../domain/store.ts";
 import { type AnyStepName, HAND_OVER_STEP } from "../domain/tenant.ts";
-import type { TaskHandler } from "./task-handlers.ts";
+import type { StepResult, TaskHandler } from "./task-handlers.ts";
 
 export interface HandOverDeps {
   load(tenantId: string, run: number): Promise<StoredTenant>;
@@ -19,6 +19,8 @@ export interface HandOverDeps {
   markRunning(stored: StoredTenant, extra: TenantChange): Promise<StoredTenant>;
   contextFor(stored: StoredTenant, step: AnyStepName): Promise<StepContext>;
   now(): string;
+  /** Told of the step's result (logging, metrics). */
+  onStepResult?: ((result: StepResult) => void) | undefined;
 }
 
 /** Whether the record still has its hand-over to do (the workflow input says so to the first state). */
@@ -37,13 +39,22 @@ export function handOverTask(deps: HandOverDeps): TaskHandler {
       steps: { [step]: { status: "running", countAttempt: true, startedAt: now(), error: null } },
     });
     const attempts = stored.tenant.steps.find((s) => s.name === step)?.attempts ?? 0;
+    const started = Date.now();
+    const result = (outcome: StepResult["outcome"], changes: string[]): StepResult => ({
+      tenantId: input.tenantId,
+      step,
+      outcome,
+      durationMs: Date.now() - started,
+      changes,
+    });
+    let changes: string[];
     try {
-      await handOver(await deps.contextFor(stored, step));
+      changes = await handOver(await deps.contextFor(stored, step));
     } catch (err) {
       // The last error stays visible while the workflow retries; its Catch marks the step failed.
-      await write(input.tenantId, input.run, { steps: { [step]: { error: toErrorInfo(err) } } }).catch(
-        () => undefined,
-      );
+      const error = toErrorInfo(err);
+      await write(input.tenantId, input.run, { steps: { [step]: { error } } }).catch(() => undefined);
+      deps.onStepResult?.({ ...result("failed", []), error });
       throw err;
     }
     await write(input.tenantId, input.run, {
@@ -52,6 +63,7 @@ export function handOverTask(deps: HandOverDeps): TaskHandler {
       steps: { [step]: { status: "succeeded", finishedAt: now(), error: null } },
       event: { type: "tenant.onboarding.step_succeeded", step },
     });
+    deps.onStepResult?.(result("succeeded", changes));
     return null;
   };
 }

@@ -92,7 +92,7 @@ export interface TaskDeps {
 
 export interface StepResult {
   tenantId: string;
-  step: StepName;
+  step: RunStepName;
   outcome: "succeeded" | "failed" | "skipped";
   durationMs: number;
   changes: string[];
@@ -726,7 +726,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
   };
 
   return {
-    HandOver: handOverTask({ load, write, markRunning, contextFor, now }),
+    HandOver: handOverTask({ load, write, markRunning, contextFor, now, onStepResult: deps.onStepResult }),
     CheckAccess: checkAccessTask,
     RecheckPermissions: recheckPermissions({ store, gateway, profile, now }),
     Configure: runSteps(CONFIGURE_STEPS, "side-by-side"),
