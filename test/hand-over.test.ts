@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requiredRoles } from "../functions/domain/permissions.ts";
 import { AREA1 } from "../functions/domain/provider.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
@@ -190,6 +191,25 @@ describe("the hand-over at a change of owner", () => {
     expect((await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey })).status).toBe(202);
     const waiting = await waitFor(b.apiKey, tenantId, ["awaiting_approval", "failed", "succeeded"]);
     expect(waiting.status, JSON.stringify(waiting.steps)).toBe("awaiting_approval");
+    expect(waiting.steps[0]).toMatchObject({ name: "hand-over", status: "succeeded" });
+    expect(enabledRulesTo(tenantId, slugA)).toEqual([]);
+    await expectANotTold(tenantId, slugB);
+  });
+
+  it("stops the previous owner's rules also when B then waits for a permission", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    await onboardedByA(tenantId, slugA);
+    // The app keeps the Journaling role (the hand-over's) but loses the transport settings' role.
+    const roles = requiredRoles({ region: "split", outboundGateway: false });
+    sim().setAppRoles(tenantId, {
+      exchangeAdministrator: false,
+      roles: roles.filter((r) => r !== "Organization Transport Settings"),
+    });
+    await onboardThroughLink(b.apiKey, body(tenantId, slugB, "us", "b"));
+    const waiting = await waitFor(b.apiKey, tenantId, ["awaiting_permissions", "failed", "succeeded"]);
+    expect(waiting.status, JSON.stringify(waiting.steps)).toBe("awaiting_permissions");
     expect(waiting.steps[0]).toMatchObject({ name: "hand-over", status: "succeeded" });
     expect(enabledRulesTo(tenantId, slugA)).toEqual([]);
     await expectANotTold(tenantId, slugB);
