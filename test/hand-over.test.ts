@@ -66,10 +66,11 @@ async function waitFor(key: string, tenantId: string, statuses: string[]): Promi
   throw new Error(`tenant ${tenantId} never reached ${statuses.join("/")}`);
 }
 
-async function onboardThroughLink(key: string, request: Json): Promise<Json> {
+async function onboardThroughLink(key: string, request: Json, leastPrivilege?: "script"): Promise<Json> {
   const posted = await rt.call("POST", "/v1/tenants", { key, body: request });
   expect(posted.status, JSON.stringify(posted.body)).toBe(202);
-  expect((await rt.consent(posted.body.consentUrl)).status).toBe(200);
+  const choices = leastPrivilege ? { leastPrivilege } : undefined;
+  expect((await rt.consent(posted.body.consentUrl, choices)).status).toBe(200);
   return posted.body;
 }
 
@@ -201,13 +202,18 @@ describe("the hand-over at a change of owner", () => {
     const short = tenantId.slice(0, 8);
     const [slugA, slugB] = [`a-${short}`, `b-${short}`];
     await onboardedByA(tenantId, slugA);
-    // The app keeps the Journaling role (the hand-over's) but loses the transport settings' role.
-    const roles = requiredRoles({ region: "split", outboundGateway: false });
+    // B needs a connector; the app keeps the Journaling role (the hand-over's) but lacks the
+    // connectors' role, and the admin chooses to run the permissions script (no setup at consent).
+    const roles = requiredRoles({ region: "split", outboundGateway: true });
     sim().setAppRoles(tenantId, {
       exchangeAdministrator: false,
-      roles: roles.filter((r) => r !== "Organization Transport Settings"),
+      roles: roles.filter((r) => r !== "Remote and Accepted Domains"),
     });
-    await onboardThroughLink(b.apiKey, body(tenantId, slugB, "us", "b"));
+    await onboardThroughLink(
+      b.apiKey,
+      { ...body(tenantId, slugB, "us", "b"), outboundGateway: true },
+      "script",
+    );
     const waiting = await waitFor(b.apiKey, tenantId, ["awaiting_permissions", "failed", "succeeded"]);
     expect(waiting.status, JSON.stringify(waiting.steps)).toBe("awaiting_permissions");
     expect(waiting.steps[0]).toMatchObject({ name: "hand-over", status: "succeeded" });
