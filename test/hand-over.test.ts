@@ -221,6 +221,29 @@ describe("the hand-over at a change of owner", () => {
     await expectANotTold(tenantId, slugB);
   });
 
+  it("a second move stops the second owner's rules the same way; its record keeps its own steps only", async () => {
+    const c = await rt.createPartner("partner c");
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB, slugC] = [`a-${short}`, `b-${short}`, `c-${short}`];
+    await onboardedByA(tenantId, slugA);
+    await onboardThroughLink(b.apiKey, body(tenantId, slugB, "us", "b"));
+    expect((await waitFor(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    expect(enabledRulesTo(tenantId, slugB)).toEqual([AREA1.journalRuleName]);
+
+    await onboardThroughLink(c.apiKey, { ...body(tenantId, slugC, "split", "c"), approval: "required" });
+    expect((await waitFor(c.apiKey, tenantId, ["awaiting_approval", "failed"])).status).toBe(
+      "awaiting_approval",
+    );
+    expect(enabledRulesTo(tenantId, slugB)).toEqual([]);
+    const former = await get(b.apiKey, tenantId);
+    expect(former.status).toBe("offboarded");
+    expect(former.steps[0]).toMatchObject({ name: "hand-over", status: "succeeded" });
+    const events = (await rt.call("GET", `/v1/tenants/${tenantId}/events`, { key: b.apiKey })).body.items;
+    const seen = JSON.stringify([former, events]);
+    for (const secret of [c.partnerId, slugC]) expect(seen).not.toContain(secret);
+  });
+
   it("a tenant registered without a change of owner shows no hand-over step", async () => {
     const tenantId = randomUUID();
     await onboardThroughLink(a.apiKey, body(tenantId, `a-${tenantId.slice(0, 8)}`, "us", "a"));
