@@ -298,8 +298,9 @@ describe("a change of owner moves the service's objects with the binding", () =>
     await customerObjects(tenantId);
     const before = state(tenantId);
     await onboardThroughLink(a.apiKey, body(tenantId, slugA, "us", true, "a"));
-    // B (no gateway) fails at journal-rules: the customer's rule still journals to A's account,
-    // the customer's connector still sends to the provider.
+    // B (no gateway) fails at its first step, hand-over (giving the customer's rule its values
+    // back is refused): the rule still journals to A's account, the customer's connector still
+    // sends to the provider.
     sim().failNext(tenantId, "Set-JournalRule", { kind: "error", status: 400, message: "refused" }, 1);
     const posted = await rt.call("POST", "/v1/tenants", {
       key: b.apiKey,
@@ -308,6 +309,7 @@ describe("a change of owner moves the service's objects with the binding", () =>
     await rt.consent(posted.body.consentUrl);
     const failed = await waitFor(b.apiKey, tenantId, ["succeeded", "failed"]);
     expect(failed.status).toBe("failed");
+    expect(failed.steps[0]).toMatchObject({ name: "hand-over", status: "failed" });
     expect(state(tenantId).journalRules[0]?.journalEmailAddress.toLowerCase()).toBe(address("us", slugA));
 
     await offboard(b.apiKey, tenantId);

@@ -8,6 +8,9 @@
  * Shape of the onboarding workflow (the journaling guide's steps in dependency order; read once,
  * then write):
  *
+ *   HandOver (only after a change of owner, while step hand-over is not done): the previous
+ *        |   owner's journal rules stop; no approval needed (the service's own objects)
+ *        |
  *   CheckAccess: access, plus ONE wave of reads for every remaining step's comparison; the
  *        |       diffs go forward in the state ($.plan.diffs) so the writes need no reads
  *        |  \--consent missing--> AwaitConsent (ends, tenant awaiting_consent)
@@ -40,6 +43,7 @@ import type { OffboardingStepName, StepName } from "../functions/domain/tenant.t
  * and one handler there.
  */
 export const WORKFLOW_TASKS = [
+  "HandOver",
   "CheckAccess",
   "RecheckPermissions",
   "Configure",
@@ -301,8 +305,39 @@ function stepTask(
 export function onboardingDefinition(taskArn: (task: TaskName) => string): Json {
   return {
     Comment: "Onboards a Microsoft 365 tenant to journaling.",
-    StartAt: "CheckAccess",
+    StartAt: "Hand-over pending?",
     States: {
+      // After a change of owner: the previous owner's journaling stops before anything else.
+      "Hand-over pending?": {
+        Type: "Choice",
+        Choices: [
+          {
+            And: [
+              { Variable: "$.handOver", IsPresent: true },
+              { Variable: "$.handOver", BooleanEquals: true },
+            ],
+            Next: "HandOver",
+          },
+        ],
+        Default: "CheckAccess",
+      },
+      HandOver: task(
+        taskArn,
+        "HandOver",
+        {},
+        {
+          ResultPath: null,
+          Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
+          Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record HandOver failure" }],
+          Next: "CheckAccess",
+        },
+      ),
+      "Record HandOver failure": recordOutcome(
+        taskArn,
+        "step_failed",
+        { step: "hand-over", "error.$": "$.error" },
+        { Next: "OnboardingFailed" },
+      ),
       CheckAccess: task(
         taskArn,
         "CheckAccess",

@@ -8,6 +8,7 @@
  * the names of the old record's executions (Step Functions keeps them 90 days).
  */
 import type { StoredTenant } from "./store.ts";
+import { HAND_OVER_STEP } from "./tenant.ts";
 
 export type WorkflowKind = "onboarding" | "offboarding";
 
@@ -19,12 +20,20 @@ export interface WorkflowInput {
    * before incarnations existed: their executions keep the names they were started with.
    */
   incarnation?: string;
+  /** The record took the tenant over and its hand-over is not done: the workflow's first state runs it. */
+  handOver?: true;
 }
 
 /** The input of the tenant's current run. */
 export function workflowInput(stored: StoredTenant): WorkflowInput {
   const { run, incarnation } = stored.internals;
-  return { tenantId: stored.tenant.tenantId, run, ...(incarnation !== undefined && { incarnation }) };
+  const handOver = stored.tenant.steps.some((s) => s.name === HAND_OVER_STEP && s.status !== "succeeded");
+  return {
+    tenantId: stored.tenant.tenantId,
+    run,
+    ...(incarnation !== undefined && { incarnation }),
+    ...(handOver && { handOver: true }),
+  };
 }
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";

@@ -18,7 +18,7 @@ import type {
   AnyStepName,
   EventType,
   OnboardingRequest,
-  StepName,
+  RunStepName,
   StepStatus,
   Tenant,
   TenantCorrection,
@@ -175,7 +175,7 @@ export interface TenantChange {
   /** The event this change causes; it gets the next sequence in the same write. */
   event?: {
     type: EventType;
-    step?: StepName;
+    step?: RunStepName;
     error?: ErrorInfo;
     ndrAddressKept?: boolean;
     drift?: DriftResult;

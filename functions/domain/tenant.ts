@@ -51,8 +51,19 @@ export const OFFBOARDING_STEP_NAMES = [
 ] as const;
 export type OffboardingStepName = (typeof OFFBOARDING_STEP_NAMES)[number];
 
-/** Every step a tenant can show: onboarding's, then offboarding's. */
-export const ALL_STEP_NAMES = [...STEP_NAMES, ...OFFBOARDING_STEP_NAMES] as const;
+/**
+ * After a change of owner, the new record's first step: the previous owner's journaling stops
+ * (the service's rules to its account disabled, adopted rules given the customer's values back)
+ * before anything else of the new onboarding. Shown only on a record that took a tenant over.
+ */
+export const HAND_OVER_STEP = "hand-over";
+
+/** The steps an onboarding run may show and report in events: the hand-over, then onboarding's. */
+export const RUN_STEP_NAMES = [HAND_OVER_STEP, ...STEP_NAMES] as const;
+export type RunStepName = (typeof RUN_STEP_NAMES)[number];
+
+/** Every step a tenant can show: the hand-over, onboarding's, then offboarding's. */
+export const ALL_STEP_NAMES = [...RUN_STEP_NAMES, ...OFFBOARDING_STEP_NAMES] as const;
 export type AnyStepName = (typeof ALL_STEP_NAMES)[number];
 
 export const STEP_STATUSES = ["pending", "running", "succeeded", "failed", "skipped"] as const;
@@ -154,7 +165,7 @@ export interface TenantEvent {
     tenantId: string;
     status: TenantStatus;
     sequence: number;
-    step?: StepName;
+    step?: RunStepName;
     error?: ErrorInfo;
     /** On `tenant.offboarding.succeeded`: the NDR address could not be cleared and was left. */
     ndrAddressKept?: boolean;

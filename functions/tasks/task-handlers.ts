@@ -47,9 +47,10 @@ import {
   waveSteps,
 } from "../domain/steps/wave.ts";
 import type { StoredTenant, TenantChange, TenantStore } from "../domain/store.ts";
-import type { AnyStepName, TenantEvent } from "../domain/tenant.ts";
+import type { AnyStepName, RunStepName, TenantEvent } from "../domain/tenant.ts";
 import { applicableSteps, OFFBOARDING_STEP_NAMES, STEP_NAMES, type StepName } from "../domain/tenant.ts";
 import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
+import { handOverTask } from "./hand-over-task.ts";
 import { HYDRATION_CLAIM_MS, HYDRATION_WAIT_HOURS, hydratingError, waitingPatch } from "./hydration-wait.ts";
 import { recheckPermissions } from "./recheck-permissions.ts";
 
@@ -91,7 +92,7 @@ export interface TaskDeps {
 
 export interface StepResult {
   tenantId: string;
-  step: StepName;
+  step: RunStepName;
   outcome: "succeeded" | "failed" | "skipped";
   durationMs: number;
   changes: string[];
@@ -110,7 +111,7 @@ export interface TaskInput {
   tenantId: string;
   run: number;
   outcome?: Outcome;
-  step?: StepName;
+  step?: RunStepName;
   error?: CaughtError;
   part?: OffboardPart;
   /** The drift check's id (CheckDrift). */
@@ -725,6 +726,7 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
   };
 
   return {
+    HandOver: handOverTask({ load, write, markRunning, contextFor, now, onStepResult: deps.onStepResult }),
     CheckAccess: checkAccessTask,
     RecheckPermissions: recheckPermissions({ store, gateway, profile, now }),
     Configure: runSteps(CONFIGURE_STEPS, "side-by-side"),

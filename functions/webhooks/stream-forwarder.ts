@@ -22,8 +22,8 @@ import type { ErrorInfo } from "../domain/errors.ts";
 import {
   EVENT_TYPES,
   type EventType,
-  STEP_NAMES,
-  type StepName,
+  RUN_STEP_NAMES,
+  type RunStepName,
   TENANT_STATUSES,
   type TenantEvent,
   type TenantStatus,
@@ -51,7 +51,7 @@ export function messageOfRecord(record: DynamoDBRecord): DeliveryMessage | undef
     return undefined;
   if (!(EVENT_TYPES as readonly string[]).includes(type) || !TENANT_STATUSES.includes(status))
     return undefined;
-  const step = data?.["step"]?.S as StepName | undefined;
+  const step = data?.["step"]?.S as RunStepName | undefined;
   const error = data?.["error"]?.M;
   const errorInfo: ErrorInfo | undefined =
     error?.["code"]?.S !== undefined
@@ -65,7 +65,7 @@ export function messageOfRecord(record: DynamoDBRecord): DeliveryMessage | undef
       tenantId,
       status,
       sequence,
-      ...(step !== undefined && STEP_NAMES.includes(step) && { step }),
+      ...(step !== undefined && RUN_STEP_NAMES.includes(step) && { step }),
       ...(errorInfo && { error: errorInfo }),
     },
   };

@@ -29,7 +29,7 @@ import {
   type GroupSpec,
   initialSteps,
   type OnboardingRequest,
-  STEP_NAMES,
+  RUN_STEP_NAMES,
   type Tenant,
   type TenantEvent,
   type TenantStatus,
@@ -344,9 +344,9 @@ function toClaim(item: ClaimItem): StoredClaim {
     ...(item.approval && { approval: item.approval }),
     ...(groups && { groups }),
   };
-  const known = new Set<string>(STEP_NAMES);
+  const known = new Set<string>(RUN_STEP_NAMES);
   const steps = [
-    ...STEP_NAMES.map((name) => item.steps[name] && { name, ...item.steps[name] }),
+    ...RUN_STEP_NAMES.map((name) => item.steps[name] && { name, ...item.steps[name] }),
     ...Object.entries(item.steps)
       .filter(([name]) => !known.has(name))
       .map(([name, s]) => ({ name, ...s })),

@@ -13,7 +13,9 @@ import {
   type AnyStepName,
   type EventType,
   type GroupSpec,
+  HAND_OVER_STEP,
   OFFBOARDING_STEP_NAMES,
+  type RunStepName,
   STEP_NAMES,
   type Step,
   type StepName,
@@ -59,7 +61,7 @@ export interface OutboxEntry {
   type: EventType;
   timestamp: string;
   status: TenantStatus;
-  step?: StepName;
+  step?: RunStepName;
   error?: ErrorInfo;
   ndrAddressKept?: boolean;
   drift?: DriftResult;
@@ -161,6 +163,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
     ...(groups ? { groups } : {}),
     status: item.status,
     steps: [
+      ...(item.steps[HAND_OVER_STEP] ? [toStep(HAND_OVER_STEP, item.steps[HAND_OVER_STEP])] : []),
       ...STEP_NAMES.map((name) => toStep(name, item.steps[name])),
       ...OFFBOARDING_STEP_NAMES.filter((name) => item.steps[name] !== undefined).map((name) =>
         toStep(name, item.steps[name]),

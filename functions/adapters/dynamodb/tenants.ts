@@ -9,6 +9,7 @@ import { ConflictError, StateLimitError } from "../../domain/errors.ts";
 import type { OwnedObjectKind, Page, StepPatch, StoredTenant, TenantChange } from "../../domain/store.ts";
 import {
   ALL_STEP_NAMES,
+  HAND_OVER_STEP,
   initialSteps,
   type OnboardingRequest,
   STEP_NAMES,
@@ -106,9 +107,11 @@ export class TenantRecords {
     const groupsParts = await this.#parts.putIfLarge(tenantId, registrationId, request.groups, now);
 
     const u = new UpdateExpression();
-    const steps = Object.fromEntries(
+    const steps: Record<string, unknown> = Object.fromEntries(
       initialSteps(request).map((s) => [s.name, { status: s.status, initialStatus: s.status, attempts: 0 }]),
     );
+    // A change of owner: the previous owner's journaling stops first (see HAND_OVER_STEP).
+    if (takeOver) steps[HAND_OVER_STEP] = { status: "pending", initialStatus: "pending", attempts: 0 };
     const fields: Record<string, unknown> = {
       kind: "tenant",
       tenantId,

@@ -153,7 +153,7 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
     };
     this.#executions.set(name, record);
     const execution = this.#machines[kind].run(
-      { tenantId: input.tenantId, run: input.run },
+      { tenantId: input.tenantId, run: input.run, ...(input.handOver && { handOver: true }) },
       { overrides: this.#overrides[kind], noThrowOnAbort: true },
     );
     this.#track(name, execution, record, () => {

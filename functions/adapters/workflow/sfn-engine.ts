@@ -70,7 +70,11 @@ export class StepFunctionsEngine implements WorkflowEngine, DriftCheckStarter {
         new StartExecutionCommand({
           stateMachineArn: this.#arns[kind],
           name,
-          input: JSON.stringify({ tenantId: input.tenantId, run: input.run }),
+          input: JSON.stringify({
+            tenantId: input.tenantId,
+            run: input.run,
+            ...(input.handOver && { handOver: true }),
+          }),
         }),
       );
     } catch (err) {
