@@ -4,8 +4,10 @@
  * Against the HTTPS simulator, which serves `$batch` by running each cmdlet as InvokeCommand would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
 import { paceOnRateLimit } from "../functions/adapters/m365/rate-limit.ts";
 import { TenantHolds } from "../functions/adapters/m365/tenant-holds.ts";
+import { startSimulatorThread } from "../infra/local/m365-simulator/thread.ts";
 import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
 
 let h: WorkflowHarness;
@@ -62,6 +64,37 @@ describe("member adds", () => {
       { member: demo.carol.address, added: false },
     ]);
     expect(h.sim.calls(tenantId).filter((c) => c.operation === "$batch")).toHaveLength(1);
+  });
+
+  it("add a member to an existing group that has members on the simulator's own thread (as npm start runs it)", async () => {
+    // The worker thread that serves $batch runs each cmdlet through its own HTTPS InvokeCommand:
+    // that call must trust the simulator's CA there too, not only in the thread that started it.
+    const sim = await startSimulatorThread();
+    try {
+      const tenantId = crypto.randomUUID();
+      const demo = sim.demo(tenantId);
+      const gateway = createM365Gateway({
+        clientId: sim.clientId,
+        clientSecret: sim.clientSecret,
+        endpoints: sim.endpoints,
+        retry: { baseDelayMs: 5, maxDelayMs: 50 },
+      });
+      const results = await gateway
+        .tenant(tenantId)
+        .exchange.addDistributionGroupMembers(demo.existingGroup.name, [demo.alice]);
+      expect(results).toEqual([{ member: demo.alice, added: true }]);
+      const calls = sim.calls(tenantId);
+      expect(calls.filter((c) => c.operation === "$batch").map((c) => c.status)).toEqual([200]);
+      expect(calls.filter((c) => c.operation === "Add-DistributionGroupMember").map((c) => c.status)).toEqual(
+        [200],
+      );
+      const group = sim.tenant(tenantId).groups.find((g) => g.name === demo.existingGroup.name);
+      expect(group?.members).toEqual(
+        expect.arrayContaining([...demo.existingGroup.members, demo.alice].map((m) => m.toLowerCase())),
+      );
+    } finally {
+      await sim.close();
+    }
   });
 });
 

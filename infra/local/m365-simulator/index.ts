@@ -128,6 +128,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     host: "127.0.0.1",
     port: options.port ?? 0,
     tls: serverCert,
+    caPem: ca.pem.certPem,
     clientId,
     clientSecret,
     clientCertificates: accepted,

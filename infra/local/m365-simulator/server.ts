@@ -49,6 +49,8 @@ export interface ServerSettings {
   host: string;
   port: number;
   tls: { certPem: string; keyPem: string };
+  /** The CA that issued `tls` (what the simulator's calls to itself trust, whatever the thread trusts). */
+  caPem: string;
   clientId: string;
   clientSecret: string;
   /** Thumbprints (hex) and PEM of the client certificates the token endpoint accepts. */

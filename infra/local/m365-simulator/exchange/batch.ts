@@ -9,8 +9,11 @@
  *
  * Each inner request is served by this simulator's own InvokeCommand (over loopback, with the
  * batch's token), one after the other, so that every behaviour of a single call applies to it.
+ * That call trusts the simulator's own CA explicitly: the thread serving it (a worker, under
+ * `npm start`) need not trust it, as the thread that started the simulator does.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { readBody, send } from "../http.ts";
 import type { SimHost } from "../server.ts";
 import { exchangeError } from "./invoke.ts";
@@ -92,21 +95,17 @@ export async function handleBatch(
     const anchor = Object.entries(inner.headers ?? {}).find(
       ([k]) => k.toLowerCase() === "x-anchormailbox",
     )?.[1];
-    const answer = await fetch(target, {
-      method: "POST",
-      headers: {
-        authorization: String(req.headers.authorization ?? ""),
-        "x-anchormailbox": String(anchor ?? req.headers["x-anchormailbox"] ?? ""),
-        "content-type": "application/json",
-      },
-      body: JSON.stringify(inner.body ?? {}),
+    const answer = await loopbackPost(target, host.settings.caPem, JSON.stringify(inner.body ?? {}), {
+      authorization: String(req.headers.authorization ?? ""),
+      "x-anchormailbox": String(anchor ?? req.headers["x-anchormailbox"] ?? ""),
+      "content-type": "application/json",
     });
-    const text = await answer.text();
+    const { text } = answer;
     const headers: Record<string, string> = {};
-    const exceptionType = answer.headers.get("x-exceptiontype");
-    if (exceptionType) headers["x-exceptiontype"] = exceptionType;
-    const retryAfter = answer.headers.get("retry-after");
-    if (retryAfter) headers["retry-after"] = retryAfter;
+    const exceptionType = answer.headers["x-exceptiontype"];
+    if (typeof exceptionType === "string") headers["x-exceptiontype"] = exceptionType;
+    const retryAfter = answer.headers["retry-after"];
+    if (typeof retryAfter === "string") headers["retry-after"] = retryAfter;
     let body: unknown = text;
     try {
       body = text ? JSON.parse(text) : {};
@@ -116,4 +115,43 @@ export async function handleBatch(
     responses.push({ id, status: answer.status, headers, body });
   }
   reply(200, { responses });
+}
+
+interface LoopbackAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** POSTs `body` to this simulator's own HTTPS server, trusting its CA (`caPem`) whatever the thread trusts. */
+function loopbackPost(
+  url: string,
+  caPem: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<LoopbackAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      {
+        method: "POST",
+        ca: caPem,
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
 }
