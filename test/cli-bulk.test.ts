@@ -186,12 +186,13 @@ describe("tenants import: validation before anything is sent", () => {
     ]);
   });
 
-  it("an ops key cannot onboard: exit 6, and the rows stay not_sent for a later run", async () => {
+  it("an ops key cannot onboard: exit 6 with Forbidden, nothing sent, no result file written", async () => {
     const file = join(dir, "ops.csv");
     await writeFile(file, `${HEADER}\n${csvRow(1)}\n`);
     const run = await cli(["tenants", "import", file], { ONBOARDING_API_KEY: rt.opsKey });
     expect(run.code).toBe(6);
-    expect((await records(join(dir, "ops.results.csv")))[0]!["result"]).toBe("not_sent");
+    expect(run.stderr).toMatch(/^onboarding: Forbidden/);
+    await expect(stat(join(dir, "ops.results.csv"))).rejects.toThrow();
   });
 });
 
@@ -248,6 +249,7 @@ describe(`tenants import of ${ROWS} rows`, () => {
         "tenantStatus",
         "errorCode",
         "errorMessage",
+        "consentUrl",
       ]);
       expect(written[0]).toMatchObject({ row: "2", customerName: "customer-0", result: "accepted" });
       const awaiting = written.filter((r) => r["tenantStatus"] === "awaiting_consent");
@@ -314,6 +316,7 @@ describe(`tenants import of ${ROWS} rows`, () => {
         "errorCode",
         "updatedAt",
         "partnerId",
+        "consentUrl",
       ]);
       const imported = await records(file());
       const byId = new Map(exported.map((r) => [r["tenantId"], r]));
@@ -331,10 +334,10 @@ describe(`tenants import of ${ROWS} rows`, () => {
       expect(stdout.code).toBe(0);
       const lines = stdout.stdout.trim().split("\r\n");
       expect(lines[0]).toBe(
-        "tenantId,customerName,region,outboundGateway,ndrAddress,status,errorCode,updatedAt,partnerId",
+        "tenantId,customerName,region,outboundGateway,ndrAddress,status,errorCode,updatedAt,partnerId,consentUrl",
       );
       expect(lines).toHaveLength(1 + [...firstStatuses.values()].filter((x) => x === "succeeded").length);
-      expect(lines.slice(1).every((l) => l.includes(",succeeded,,"))).toBe(true);
+      expect(lines.slice(1).every((l) => l.includes(",succeeded,,") && l.endsWith(","))).toBe(true);
 
       // The export's single-region rows are an import file as they are (status columns ignored).
       const single = join(dir, "single.csv");

@@ -16,6 +16,7 @@ import type { OnboardingClient, OnboardingRequestBody, TenantResource } from "./
 import { type CsvRecord, CsvSyntaxError, csvText, parseCsv, toCsv } from "./csv.ts";
 import { ApiProblemError, ApiUnreachableError, CliError, ExitCode } from "./errors.ts";
 import { clean, type Writable } from "./format.ts";
+import { applyTenant, readCurrentState } from "./import-state.ts";
 
 export type InputFormat = "csv" | "jsonl";
 
@@ -46,6 +47,7 @@ export const EXPORT_COLUMNS = [
   "errorCode",
   "updatedAt",
   "partnerId",
+  "consentUrl",
 ] as const;
 const IGNORED_COLUMNS = new Set<string>(EXPORT_COLUMNS.filter((c) => !IMPORT_COLUMNS.includes(c as never)));
 const REQUIRED_COLUMNS: readonly ImportColumn[] = ["tenantId", "customerName", "region", "ndrAddress"];
@@ -76,6 +78,8 @@ export interface RowOutcome {
   tenantStatus?: TenantStatus | undefined;
   errorCode?: string | undefined;
   errorMessage?: string | undefined;
+  /** The link the customer's admin opens to consent, while the tenant awaits it. */
+  consentUrl?: string | undefined;
 }
 
 export const RESULT_COLUMNS = [
@@ -86,6 +90,7 @@ export const RESULT_COLUMNS = [
   "tenantStatus",
   "errorCode",
   "errorMessage",
+  "consentUrl",
 ] as const;
 
 /** Statuses a tenant stays in until someone acts (retry, consent, offboard). */
@@ -377,6 +382,7 @@ export async function sendRows(
   }));
   let next = 0;
   let abort: CliError | undefined;
+  const stale: RowOutcome[] = [];
   const worker = async () => {
     while (next < rows.length && !abort) {
       const i = next++;
@@ -384,12 +390,11 @@ export async function sendRows(
       const outcome = outcomes[i]!;
       try {
         const { tenant, replayed } = await api.onboardTenant(row.body, row.idempotencyKey);
-        Object.assign(outcome, {
-          result: replayed ? "already" : "accepted",
-          tenantStatus: tenant.status,
-          // A new tenant waits for its customer's consent at once (with why, CONSENT_REQUIRED).
-          ...(tenant.error && { errorCode: tenant.error.code, errorMessage: tenant.error.message }),
-        });
+        // A new tenant waits for its customer's consent at once (with why, CONSENT_REQUIRED).
+        outcome.result = replayed ? "already" : "accepted";
+        applyTenant(outcome, tenant);
+        // The first answer again, not today's state: read below.
+        if (replayed) stale.push(outcome);
       } catch (err) {
         if (
           err instanceof ApiUnreachableError ||
@@ -406,6 +411,7 @@ export async function sendRows(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, rows.length)) }, worker));
+  if (!abort) await readCurrentState(api, stale, concurrency);
   return { outcomes, counts, ...(abort && { abort }) };
 }
 
@@ -414,11 +420,9 @@ async function failureOf(api: OnboardingClient, row: ImportRow, err: unknown): P
   if (err instanceof ApiProblemError && err.status === 409) {
     try {
       const tenant = await api.getTenant(row.body.tenantId);
-      return {
-        result: "already",
-        tenantStatus: tenant.status,
-        ...(tenant.error && { errorCode: tenant.error.code, errorMessage: tenant.error.message }),
-      };
+      const outcome: Partial<RowOutcome> = { result: "already" };
+      applyTenant(outcome as RowOutcome, tenant);
+      return outcome;
     } catch (getErr) {
       if (getErr instanceof ApiProblemError && getErr.status === 404) {
         return {
@@ -452,17 +456,8 @@ export async function waitForTenants(
   outcomes: RowOutcome[],
   options: { concurrency: number; timeoutMs: number; onRound: (outcomes: readonly RowOutcome[]) => void },
 ): Promise<{ settled: boolean }> {
-  const byId = new Map(
-    outcomes.filter((o) => o.result === "accepted" || o.result === "already").map((o) => [o.tenantId, o]),
-  );
-  const pending = () => [...byId.values()].filter((o) => !SETTLED_STATUSES.includes(o.tenantStatus as never));
-  const apply = (t: TenantResource) => {
-    const o = byId.get(t.tenantId);
-    if (!o) return;
-    o.tenantStatus = t.status;
-    o.errorCode = t.error?.code;
-    o.errorMessage = t.error?.message;
-  };
+  const following = new Set(outcomes.filter((o) => o.result === "accepted" || o.result === "already"));
+  const pending = () => [...following].filter((o) => !SETTLED_STATUSES.includes(o.tenantStatus as never));
   const deadline = Date.now() + options.timeoutMs;
   let pause = 1000;
   for (;;) {
@@ -472,24 +467,8 @@ export async function waitForTenants(
     if (Date.now() > deadline) return { settled: false };
     await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
     pause = Math.min(pause * 1.5, 10_000);
-    if (open.length > 20) {
-      for await (const t of api.allTenants({ limit: 100 })) apply(t);
-    } else {
-      let next = 0;
-      const worker = async () => {
-        while (next < open.length) {
-          const o = open[next++]!;
-          try {
-            apply(await api.getTenant(o.tenantId));
-          } catch (err) {
-            if (!(err instanceof ApiProblemError && err.status === 404)) throw err;
-            o.tenantStatus = undefined;
-            byId.delete(o.tenantId);
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(options.concurrency, open.length) }, worker));
-    }
+    const { gone } = await readCurrentState(api, open, options.concurrency);
+    for (const o of gone) following.delete(o);
   }
 }
 
@@ -513,6 +492,7 @@ export async function writeResults(path: string, outcomes: readonly RowOutcome[]
       o.tenantStatus,
       o.errorCode,
       csvText(o.errorMessage),
+      o.consentUrl,
     ]),
   );
   const tmp = `${path}.${process.pid}.tmp`;
@@ -533,6 +513,7 @@ export function exportCsv(tenants: readonly TenantResource[]): string {
       t.error?.code,
       t.updatedAt,
       t.partnerId,
+      t.consentUrl,
     ]),
   );
 }
@@ -546,6 +527,7 @@ export class CountsView {
   readonly #tty: boolean;
   #drawn = 0;
   #lastDecile = -1;
+  #lastLine = "";
   #dirty = false;
 
   constructor(out: Writable, tty: boolean) {
@@ -564,8 +546,10 @@ export class CountsView {
       return;
     }
     const decile = total === 0 ? 10 : Math.floor((done / total) * 10);
-    if (decile !== this.#lastDecile || force) {
+    // The same line twice (the last tenth, then the closing count) is written once.
+    if ((decile !== this.#lastDecile || force) && text !== this.#lastLine) {
       this.#lastDecile = decile;
+      this.#lastLine = text;
       this.#out.write(`${text}\n`);
     }
   }

@@ -5,51 +5,28 @@
  * Every command prints a table or a summary for people, or with `--json` the API's JSON for
  * scripts. Exit codes: see `ExitCode` (errors.ts) and docs/operating.md.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { RegionMode } from "../domain/provider.ts";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
-import {
-  CountsView,
-  defaultResultPath,
-  exportCsv,
-  formatOf,
-  type InputFormat,
-  keyIdOf,
-  readRows,
-  sendLine,
-  sendRows,
-  statusCounts,
-  statusLine,
-  waitForTenants,
-  writeResults,
-} from "./bulk.ts";
+import { intIn, parseDeliveryId, parseGuid, parseLimit } from "./args.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
+import { registerImportExport } from "./commands/tenants-import.ts";
+import type { CliIo, CommandContext } from "./context.ts";
 import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
 import { doctorRedirectUri, loopbackSignIn } from "./doctor-admin-setup.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
-import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
+import { clean, duration, errorText, fields, ProgressBar, table, time } from "./format.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 
-/** What the CLI touches of its process; tests and main.ts pass the real ones. */
-export interface CliIo {
-  stdout: Writable;
-  stderr: Writable;
-  env: NodeJS.ProcessEnv;
-  /** Whether stderr is a terminal (progress bar redraws in place). */
-  stderrIsTty: boolean;
-  /** Whether stdin is a terminal (confirmation prompts are possible). */
-  stdinIsTty: boolean;
-  stdin?: NodeJS.ReadableStream;
-}
+export type { CliIo };
 
 interface GlobalOptions {
   json?: boolean;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent", "awaiting_permissions"];
 
 /** Runs the CLI; resolves to the process exit code. */
@@ -83,7 +60,8 @@ function reportError(io: CliIo, err: Error, json: boolean): void {
   io.stderr.write(`onboarding: ${err.message.split("\n").map(clean).join("\n")}\n`);
 }
 
-function buildProgram(io: CliIo, state: { exitCode: number }): Command {
+/** The whole command tree (also read by a test that checks docs/operating.md against it). */
+export function buildProgram(io: CliIo, state: { exitCode: number }): Command {
   const out = (text: string): void => {
     io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
   };
@@ -131,6 +109,7 @@ Exit codes:
   // Subcommands created after this point inherit exitOverride and the output streams.
 
   const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<GlobalOptions>().json);
+  const ctx: CommandContext = { io, state, out, printJson, client, json };
   const limitOption = (what: string) =>
     new Option("--limit <n>", `${what} per page, 1-100`).argParser(parseLimit);
 
@@ -357,158 +336,7 @@ Exit codes:
       moreHint(out, page, `tenants changes ${tenantId}`);
     });
 
-  tenants
-    .command("import")
-    .description(
-      "Onboard every tenant of a CSV or JSON-lines file (partner key); a second run resumes, never duplicates",
-    )
-    .argument(
-      "<file>",
-      "a .csv (columns: see docs/bulk.md) or .jsonl file (one POST /v1/tenants body per line)",
-    )
-    .addOption(
-      new Option("--format <format>", "the file's format (default: from its extension)").choices([
-        "csv",
-        "jsonl",
-      ]),
-    )
-    .addOption(new Option("--concurrency <n>", "requests in flight, 1-32").argParser(intIn(1, 32)).default(8))
-    .option("--out <file>", "the result file (default: <file>.results.csv beside the input)")
-    .option("--dry-run", "validate every row, send nothing")
-    .option("--wait", "then follow the onboardings to their end states and update the result file")
-    .addOption(
-      new Option("--wait-timeout <minutes>", "with --wait: give up after this long, 1-1440")
-        .argParser(intIn(1, 1440))
-        .default(60),
-    )
-    .action(async (file: string, opts: ImportOptions, cmd: Command) => {
-      state.exitCode = await importCommand(file, opts, json(cmd));
-    });
-
-  tenants
-    .command("export")
-    .description("Every tenant (all pages) as CSV: id, customer, region, gateway, NDR, status, error, update")
-    .addOption(new Option("--status <status>", "only tenants in this status").choices(TENANT_STATUSES))
-    .option("--partner <partnerId>", "only this partner's tenants (ops)")
-    .option("--out <file>", "write to this file instead of stdout")
-    .action(async (opts: { status?: TenantStatus; partner?: string; out?: string }, cmd: Command) => {
-      const api = client();
-      const items: TenantResource[] = [];
-      for await (const t of api.allTenants({
-        ...(opts.status && { status: opts.status }),
-        ...(opts.partner && { partnerId: opts.partner }),
-      })) {
-        items.push(t);
-      }
-      if (json(cmd) && !opts.out) return printJson({ items });
-      const text = exportCsv(items);
-      if (!opts.out) {
-        io.stdout.write(text);
-        return;
-      }
-      await writeFile(opts.out, text, "utf8");
-      if (json(cmd)) return printJson({ file: opts.out, tenants: items.length });
-      io.stderr.write(`${items.length} tenants written to ${clean(opts.out)}\n`);
-    });
-
-  async function importCommand(file: string, opts: ImportOptions, asJson: boolean): Promise<number> {
-    const format = formatOf(file, opts.format);
-    if (!format)
-      throw new UsageError(`Cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format.`);
-    const apiKey = io.env["ONBOARDING_API_KEY"];
-    if (!apiKey) throw new MissingApiKeyError();
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      throw new UsageError(
-        `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
-    const { rows, errors } = readRows(text, format, keyIdOf(apiKey));
-    if (errors.length > 0) {
-      const total = new Set(errors.map((e) => e.row)).size;
-      const detail = `${total} row(s) of ${file} are invalid; nothing was sent.`;
-      if (asJson) {
-        io.stderr.write(
-          `${JSON.stringify({ title: "Invalid rows", detail, errors, exitCode: ExitCode.Usage })}\n`,
-        );
-      } else {
-        for (const e of errors) {
-          io.stderr.write(`row ${e.row}: ${e.field ? `${clean(e.field)}: ` : ""}${clean(e.message)}\n`);
-        }
-        io.stderr.write(`onboarding: ${clean(detail)}\n`);
-      }
-      return ExitCode.Usage;
-    }
-    if (opts.dryRun) {
-      if (asJson) printJson({ file, rows: rows.length, valid: true });
-      else out(`${rows.length} rows are valid; nothing was sent (--dry-run).`);
-      return ExitCode.Ok;
-    }
-    const api = client();
-    const resultPath = opts.out ?? defaultResultPath(file);
-    const view = new CountsView(io.stderr, io.stderrIsTty && !asJson);
-    const started = Date.now();
-    const sent = await sendRows(api, rows, opts.concurrency, (c) =>
-      view.update(sendLine(c), c.sent, c.total),
-    );
-    view.update(sendLine(sent.counts), sent.counts.sent, sent.counts.total, true);
-    view.finish();
-    await writeResults(resultPath, sent.outcomes);
-    if (sent.abort) {
-      io.stderr.write(
-        `onboarding: stopped; the rows not sent are "not_sent" in ${clean(resultPath)}. Run again to resume.\n`,
-      );
-      throw sent.abort;
-    }
-    const sendSeconds = (Date.now() - started) / 1000;
-    let settled: boolean | undefined;
-    if (opts.wait) {
-      const waited = await waitForTenants(api, sent.outcomes, {
-        concurrency: opts.concurrency,
-        timeoutMs: opts.waitTimeout * 60_000,
-        onRound: (outcomes) => {
-          const counts = statusCounts(outcomes);
-          const open = (counts["queued"] ?? 0) + (counts["running"] ?? 0) + (counts["offboarding"] ?? 0);
-          const total = Object.values(counts).reduce((a, b) => a + b, 0);
-          view.update(`waiting: ${statusLine(counts)}`, total - open, total, open === 0);
-        },
-      });
-      view.finish();
-      settled = waited.settled;
-      await writeResults(resultPath, sent.outcomes);
-    }
-    const endStates = statusCounts(sent.outcomes);
-    const failedTenants = (endStates["failed"] ?? 0) + (endStates["offboarding_failed"] ?? 0);
-    const code =
-      sent.counts.failed > 0 || (opts.wait && (failedTenants > 0 || settled === false))
-        ? ExitCode.ApiError
-        : ExitCode.Ok;
-    if (asJson) {
-      printJson({
-        file,
-        resultFile: resultPath,
-        ...sent.counts,
-        seconds: Math.round(sendSeconds * 10) / 10,
-        ...(opts.wait && { settled, statuses: endStates }),
-        rows: sent.outcomes,
-      });
-      return code;
-    }
-    for (const o of sent.outcomes.filter((x) => x.result === "failed")) {
-      out(`row ${o.row}  ${o.tenantId}  ${clean(o.errorCode)}: ${clean(o.errorMessage)}`);
-    }
-    const c = sent.counts;
-    out(
-      `${c.total} rows in ${sendSeconds.toFixed(1)} s: ${c.accepted} accepted, ${c.already} already there, ${c.failed} failed.`,
-    );
-    if (opts.wait) {
-      out(`${settled ? "End states" : "Not all settled before --wait-timeout"}: ${statusLine(endStates)}`);
-    }
-    out(`Results: ${clean(resultPath)}`);
-    return code;
-  }
+  registerImportExport(tenants, ctx);
 
   // ---- least privilege and real-tenant checks ----------------------------------------------
   program
@@ -663,15 +491,6 @@ Exit codes:
   return program;
 }
 
-interface ImportOptions {
-  format?: InputFormat;
-  concurrency: number;
-  out?: string;
-  dryRun?: boolean;
-  wait?: boolean;
-  waitTimeout: number;
-}
-
 interface ListOptions {
   limit: number;
   cursor?: string;
@@ -798,27 +617,4 @@ async function confirm(io: CliIo, tenantId: string): Promise<void> {
   } finally {
     rl.close();
   }
-}
-
-function parseLimit(value: string): number {
-  return intIn(1, 100)(value);
-}
-
-function intIn(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`Must be an integer from ${min} to ${max}.`);
-    }
-    return Number(value);
-  };
-}
-
-function parseGuid(value: string): string {
-  if (!GUID.test(value)) throw new InvalidArgumentError("Must be a tenant id (a GUID).");
-  return value.toLowerCase();
-}
-
-function parseDeliveryId(value: string): string {
-  if (!/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new InvalidArgumentError("Not a delivery id.");
-  return value;
 }
