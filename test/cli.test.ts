@@ -298,9 +298,14 @@ describe("tenants drift, plan, approve, changes", () => {
     const sim = rt.runtime.simulator!;
     const tenantId = await rt.onboard(partner.apiKey, { customerName: "drift-cli" });
     await rt.waitFor(tenantId, ["succeeded"]);
+    const inSync = await cli(["tenants", "drift", tenantId, "--check"]);
+    expect(inSync.code, inSync.stderr).toBe(0);
+    expect(inSync.stdout).toMatch(/in sync/);
     sim.tamper(tenantId, { action: "disable-journal-rule", name: "Journal Messages to CloudflareArea 1" });
     const drift = await cli(["tenants", "drift", tenantId, "--check"]);
-    expect(drift.code).toBe(0);
+    // Drift is exit code 7, with or without --json, so that a monitor needs no parsing.
+    expect(drift.code).toBe(7);
+    expect((await cli(["--json", "tenants", "drift", tenantId])).code).toBe(7);
     expect(drift.stdout).toMatch(/DRIFT/);
     expect(drift.stdout).toMatch(/journal-rules\s+journal rule .*\s+enabled\s+true\s+false/);
 
@@ -325,7 +330,13 @@ describe("tenants drift, plan, approve, changes", () => {
     await rt.waitFor(waiting, ["awaiting_approval"]);
     const plan = await cli(["tenants", "plan", waiting]);
     expect(plan.stdout).toMatch(/journal-settings\s+Set-TransportConfig/);
-    expect(plan.stdout).toContain(`tenants approve ${waiting}`);
+    expect(plan.stdout).toContain(`npx onboarding tenants approve ${waiting}`);
+    // Readable on a terminal: no raw JSON, no line much wider than a terminal.
+    expect(plan.stdout).not.toContain('{"');
+    expect(Math.max(...plan.stdout.split("\n").map((l) => l.length))).toBeLessThan(160);
+    expect(plan.stdout).toMatch(/^\s+-JournalingReportNdrTo \S+@/m);
+    const planJson = JSON.parse((await cli(["--json", "tenants", "plan", waiting])).stdout);
+    expect(planJson[0]).toHaveProperty("parameters");
     const approve = await cli(["tenants", "approve", waiting]);
     expect(approve.code).toBe(0);
     expect((await rt.waitFor(waiting, ["succeeded", "failed"])).status).toBe("succeeded");

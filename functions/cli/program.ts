@@ -12,6 +12,7 @@ import type { RegionMode } from "../domain/provider.ts";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
 import { intIn, parseDeliveryId, parseGuid, parseLimit } from "./args.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
+import { registerDriftCommands } from "./commands/tenants-drift.ts";
 import { registerImportExport } from "./commands/tenants-import.ts";
 import type { CliIo, CommandContext } from "./context.ts";
 import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
@@ -104,7 +105,8 @@ Environment:
 
 Exit codes:
   0 ok   1 API error   2 usage error   3 not found   4 conflict
-  5 cannot reach the API   6 no key or key refused (401/403)`,
+  5 cannot reach the API   6 no key or key refused (401/403)
+  7 tenants drift: the tenant has drifted`,
     );
   // Subcommands created after this point inherit exitOverride and the output streams.
 
@@ -244,71 +246,7 @@ Exit codes:
       moreHint(out, page, `tenants events ${tenantId}`);
     });
 
-  tenants
-    .command("drift")
-    .description("The latest drift check of a tenant; --check checks it now first")
-    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
-    .option("--check", "start a drift check now (read-only) and wait for its result")
-    .action(async (tenantId: string, opts: { check?: boolean }, cmd: Command) => {
-      const api = client();
-      let drift = await api.getDrift(tenantId);
-      if (opts.check) {
-        const before = drift.checkedAt;
-        await api.checkDrift(tenantId);
-        for (let i = 0; i < 600 && drift.checkedAt === before; i++) {
-          await new Promise((r) => setTimeout(r, 200));
-          drift = await api.getDrift(tenantId);
-        }
-      }
-      if (json(cmd)) return printJson(drift);
-      if (drift.checkedAt === null) return out("Not checked yet (tenants drift <tenantId> --check).");
-      const remediation =
-        drift.remediation === "started"
-          ? " A remediation run was started."
-          : drift.remediation === "daily_limit_reached"
-            ? " Remediations for today are used up: reported only."
-            : "";
-      out(`Checked ${time(drift.checkedAt)}: ${drift.inSync ? "in sync" : "DRIFT"}.${remediation}`);
-      if (drift.differences.length > 0)
-        out(
-          table(drift.differences, [
-            { header: "STEP", value: (d) => d.step },
-            { header: "OBJECT", value: (d) => d.object },
-            { header: "FIELD", value: (d) => d.field },
-            { header: "EXPECTED", value: (d) => JSON.stringify(d.expected) },
-            { header: "ACTUAL", value: (d) => JSON.stringify(d.actual) },
-          ]),
-        );
-    });
-
-  tenants
-    .command("plan")
-    .description("The writes a tenant awaiting approval would make, in order, and why")
-    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
-    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
-      const tenant = await client().getTenant(tenantId);
-      if (json(cmd)) return printJson(tenant.plan ?? []);
-      if (!tenant.plan) return out(`Tenant ${tenant.tenantId} is ${tenant.status}: no plan to approve.`);
-      out(
-        table(tenant.plan, [
-          { header: "STEP", value: (w) => w.step },
-          { header: "CMDLET", value: (w) => w.cmdlet },
-          { header: "PARAMETERS", value: (w) => JSON.stringify(w.parameters) },
-          { header: "REASON", value: (w) => w.reason },
-        ]),
-      );
-      out(`Approve with: tenants approve ${tenant.tenantId}`);
-    });
-
-  tenants
-    .command("approve")
-    .description("Approve the plan of a tenant awaiting approval: exactly its writes are applied")
-    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
-    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
-      const tenant = await client().approveTenant(tenantId);
-      if (json(cmd)) return printJson(tenant);
-      out(`Plan approved: tenant ${tenant.tenantId} is ${tenant.status}.`);
-    });
+  registerDriftCommands(tenants, ctx);
 
   tenants
     .command("changes")

@@ -53,6 +53,7 @@ import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
 import { handOverTask } from "./hand-over-task.ts";
 import { HYDRATION_CLAIM_MS, HYDRATION_WAIT_HOURS, hydratingError, waitingPatch } from "./hydration-wait.ts";
 import { recheckPermissions } from "./recheck-permissions.ts";
+import { recheckAfterRemediation } from "./remediation-recheck.ts";
 
 /** Whether the workflow retries the task that threw `err` (so a retry can still succeed). */
 const retriedByWorkflow = (err: unknown): boolean =>
@@ -432,6 +433,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
         for (let attempt = 1; ; attempt++) {
           try {
             await write(input.tenantId, input.run, change);
+            await recheckAfterRemediation(loaded, () =>
+              checkDrift({ tenantId: input.tenantId, run: input.run }),
+            );
             return null;
           } catch (err) {
             // Someone moved the tenant on (a newer run): this outcome is stale, as in RecordOutcome.
