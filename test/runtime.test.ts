@@ -64,6 +64,8 @@ describe("stopping", () => {
         () => out,
       );
       expect(out).toContain(`${url}/console`);
+      // Where the simulator's CA is, to trust it for curl or in a browser (consent links).
+      expect(out).toMatch(/Simulator CA\s+\S+\/m365-simulator\/ca\.pem/);
       expect(out).toMatch(/curl -H "Authorization: Bearer jops_[\w-]+" http:\/\/\S+\/v1\/openapi\.json/);
       expect((await fetch(`${url}/health`)).status).toBe(200);
       expect(existsSync(join(dataDir, "service.pid"))).toBe(true);
