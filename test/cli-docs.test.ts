@@ -1,12 +1,14 @@
 /**
- * docs/operating.md's table of commands against the CLI itself: every command the CLI has is
- * in the table, every command and option the table names exists, so that neither drifts.
+ * docs/operating.md against the code: every command the CLI has is in its table, every command
+ * and option the table names exists, and the statuses it gives for the console's buttons and
+ * the API's retry conflict are the code's, so that neither drifts.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../functions/cli/program.ts";
+import { OFFBOARDABLE_STATUSES, RETRYABLE_STATUSES } from "../functions/domain/tenant.ts";
 
 const sink = { write: () => true };
 const program = buildProgram(
@@ -57,5 +59,23 @@ describe("docs/operating.md's CLI table", () => {
         expect(options.has(flag) || flag === "--json", `${commandOf(row)} ${flag}`).toBe(true);
       }
     }
+  });
+});
+
+describe("docs/operating.md's statuses", () => {
+  it("name every status the console's buttons and the API's retry conflict accept", async () => {
+    const text = await readFile(join(import.meta.dirname, "..", "docs", "operating.md"), "utf8");
+    const flat = text.replace(/\s+/g, " ");
+    const statusesAfter = (marker: string) => {
+      const from = flat.indexOf(marker);
+      expect(from, marker).toBeGreaterThan(-1);
+      const sentence = flat.slice(from, flat.indexOf(";", from + marker.length));
+      return [...sentence.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).sort();
+    };
+    expect(statusesAfter("**Retry** is enabled for")).toEqual([...RETRYABLE_STATUSES].sort());
+    expect(statusesAfter("**Offboard** (after a confirmation) for")).toEqual(
+      [...OFFBOARDABLE_STATUSES].sort(),
+    );
+    expect(flat).toContain(`it can be retried only when ${RETRYABLE_STATUSES.join(", ")}.`);
   });
 });
