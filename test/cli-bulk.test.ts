@@ -143,6 +143,8 @@ describe("tenants import: validation before anything is sent", () => {
     expect(run.stderr).toContain("row 3: ndrAddress:");
     expect(run.stderr).toContain("row 4: tenantId: The same tenant as row 2");
     expect(run.stderr).toContain("row 5: us_group_name: The EU and US groups must have different names");
+    // Each problem once, in one wording (not again as the schema's own check says it).
+    expect(run.stderr.match(/^row 5:/gm)).toHaveLength(1);
     expect(run.stderr).toContain("row 6: eu_group_*/us_group_*: Only allowed when region is split");
     expect(run.stderr).toContain("4 row(s) of");
     expect(run.stderr).toContain("nothing was sent");

@@ -139,8 +139,11 @@ export function readRows(
     }
     const parsed = RequestSchema.safeParse(value);
     if (!parsed.success) {
+      // The schema's own cross-field checks (the EU/US clash) are already reported above, once.
+      const reported = new Set(rowErrors.map((e) => e.field));
       for (const issue of parsed.error.issues) {
         const field = fieldName(issue.path, columns);
+        if (issue.code === "custom" && reported.has(field)) continue;
         rowErrors.push({ row, field, message: messageOf(issue.path, issue.message, columns) });
       }
     }

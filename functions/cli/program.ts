@@ -534,7 +534,7 @@ function renderTenant(t: TenantResource): string {
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
   const script =
     t.status === "awaiting_permissions"
-      ? `\nThe customer's admin runs, once: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
+      ? `\nSend the customer's admin the script to run once in PowerShell 7: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
       : "";
   const hint = RETRYABLE.includes(t.status)
     ? `\n${fix}${script}\nRetry with: npx onboarding tenants retry ${t.tenantId}`

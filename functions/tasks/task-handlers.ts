@@ -857,7 +857,8 @@ async function outcomeChange(
         status: "awaiting_permissions",
         error: {
           code: "M365_PERMISSION_MISSING",
-          message: `The customer's admin must grant the app the management roles in missingPermissions: run the PowerShell of GET /v1/tenants/${input.tenantId}/permissions-script once (or assign Exchange Administrator), then retry. (${missing.message})`,
+          // The cmdlets and roles are in missingPermissions and the step's error: not repeated here.
+          message: `The app lacks Exchange roles in this tenant (missingPermissions). The customer's admin grants them once in PowerShell with the script of GET /v1/tenants/${input.tenantId}/permissions-script (or assigns the app the Exchange Administrator role); then retry.`,
         },
         steps: { "check-access": { status: "failed", finishedAt: now(), error: missing } },
         event: { type: "tenant.onboarding.awaiting_permissions", error: missing },
