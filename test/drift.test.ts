@@ -95,8 +95,9 @@ const driftEvents = async (tenantId: string) =>
     e.type.startsWith("tenant.drift."),
   );
 const delivered = async () => {
-  // Deliveries are asynchronous: wait until the dispatcher has nothing queued.
-  await new Promise((r) => setTimeout(r, 300));
+  // Deliveries are asynchronous: wait until the engine and the dispatcher have nothing queued.
+  await rt.runtime.engine.idle();
+  await rt.runtime.webhooks.dispatcher.idle();
   return ((await as("/v1/webhook/deliveries?limit=100")).body.items as Json[]).length;
 };
 
