@@ -88,6 +88,70 @@ describe("stopping", () => {
     }
   });
 
+  it("a second signal stops at once and says what happens to the workflow it cuts off", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "runtime-twice-"));
+    const child = spawn("npm", ["start"], {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: {
+        ...process.env,
+        PORT: "0",
+        DATA_DIR: dataDir,
+        POWERTOOLS_LOG_LEVEL: "ERROR",
+        // check-access's read of the transport config takes a minute: the workflow is running.
+        M365_SIMULATOR_CONFIG: JSON.stringify({ slowCmdlets: { "Get-TransportConfig": 60_000 } }),
+      },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const group = child.pid!;
+    try {
+      let out = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      const url = await waitUntil(() => /Journal onboarding API\s+(http:\/\/\S+)/.exec(out)?.[1], 60_000);
+      const key = /Ops API key\s+(jops_\S+)/.exec(out)![1]!;
+      const call = async (method: string, path: string, body?: unknown, as = key) => {
+        const r = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${as}`, "content-type": "application/json" },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+        return { status: r.status, body: await r.json() };
+      };
+      const partner = (await call("POST", "/v1/partners", { name: "p" })).body;
+      const tenantId = randomUUID();
+      const ndr = `admin@t${tenantId.slice(0, 8)}.onmicrosoft.com`;
+      const body = { tenantId, customerName: "twice", region: "us", ndrAddress: ndr };
+      expect((await call("POST", "/v1/tenants", body, partner.apiKey)).status).toBe(202);
+      // Ops bind it by hand (no browser here): onboarding starts and waits on Exchange.
+      const bound = await call("POST", `/v1/tenants/${tenantId}/retry`, {
+        bindTenant: true,
+        partnerId: partner.partnerId,
+      });
+      expect(bound.status, JSON.stringify(bound.body)).toBe(202);
+      await waitUntil(
+        async () =>
+          (await call("GET", `/v1/tenants/${tenantId}`)).body.status === "running" ? true : undefined,
+        20_000,
+      );
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      process.kill(child.pid!, "SIGTERM");
+      await waitUntil(() => (out.includes("stopping (running workflows get") ? true : undefined), 10_000);
+      await new Promise((r) => setTimeout(r, 1_200)); // a second signal, not the first one twice
+      process.kill(child.pid!, "SIGTERM");
+      expect(await exited).not.toBe(0);
+      expect(out).toContain("SIGTERM again: stopping now.");
+      // What does happen: the next start marks it failed (INTERRUPTED), and a retry finishes it.
+      expect(out).toContain("marked failed (INTERRUPTED) at the next start");
+      expect(out).not.toMatch(/retried after the next start/);
+    } finally {
+      if (groupAlive(group)) process.kill(-group, "SIGKILL");
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it("lets a workflow that can finish in time finish instead of marking it INTERRUPTED", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "runtime-grace-"));
     try {
