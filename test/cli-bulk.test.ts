@@ -5,7 +5,6 @@
  * with bad rows that sends nothing at all; `tenants export` read back and imported again; and
  * throttling and server errors waited out against a fake API.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
@@ -15,9 +14,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../functions/cli/csv.ts";
 import { demoOnboardingRequest } from "../infra/local/m365-simulator/index.ts";
+import { type CliRun, runCliProcess } from "./support/cli-process.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
-const MAIN = join(import.meta.dirname, "..", "functions", "cli", "main.ts");
 const ROWS = 1000;
 /** The local runtime onboards about 10 tenants a second on 2 cores (docs/benchmarks.md). */
 const BULK_TIMEOUT = 300_000;
@@ -28,36 +27,8 @@ let rt: TestRuntime;
 let dir: string;
 let partner: { partnerId: string; apiKey: string };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: {
-        PATH: process.env["PATH"],
-        ONBOARDING_API_URL: rt?.url,
-        ONBOARDING_API_KEY: partner?.apiKey,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-  });
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return runCliProcess(args, { ONBOARDING_API_URL: rt?.url, ONBOARDING_API_KEY: partner?.apiKey, ...env });
 }
 
 /** A CSV row for a simulated tenant: every third split (with both groups), the rest us or eu. */

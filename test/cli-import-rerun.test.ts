@@ -4,7 +4,6 @@
  * each tenant, and an import with the wrong key that stops at once and leaves the previous
  * result file alone. A whole local runtime; the CLI as a child process, as partners run it.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,37 +11,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../functions/cli/csv.ts";
 import { demoOnboardingRequest } from "../infra/local/m365-simulator/index.ts";
+import { runCliProcess } from "./support/cli-process.ts";
 import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
-const MAIN = join(import.meta.dirname, "..", "functions", "cli", "main.ts");
 const HEADER = "tenantId,customerName,region,outboundGateway,ndrAddress";
 
 let rt: TestRuntime;
 let dir: string;
 let partner: { partnerId: string; apiKey: string };
 
-function cli(args: string[], key?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: {
-        PATH: process.env["PATH"],
-        ONBOARDING_API_URL: rt.url,
-        ONBOARDING_API_KEY: key ?? partner.apiKey,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], key?: string) =>
+  runCliProcess(args, { ONBOARDING_API_URL: rt.url, ONBOARDING_API_KEY: key ?? partner.apiKey });
 
 async function records(path: string): Promise<Record<string, string>[]> {
   const [header, ...rows] = parseCsv(await readFile(path, "utf8"));

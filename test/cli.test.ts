@@ -4,52 +4,28 @@
  * simulator). Every command's output and exit code, `--json` parsed, failures made real with
  * the simulator's fault injection.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, runCliProcess } from "./support/cli-process.ts";
 import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
-
-const MAIN = join(import.meta.dirname, "..", "functions", "cli", "main.ts");
 
 let rt: TestRuntime;
 let partner: { partnerId: string; apiKey: string };
 /** Every stdout and stderr the CLI wrote, checked at the end for the key. */
 const transcript: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: {
-        PATH: process.env["PATH"],
-        ONBOARDING_API_URL: rt.url,
-        ONBOARDING_API_KEY: rt.opsKey,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      transcript.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const run = await runCliProcess(args, {
+    ONBOARDING_API_URL: rt.url,
+    ONBOARDING_API_KEY: rt.opsKey,
+    ...env,
   });
+  transcript.push(run.stdout, run.stderr);
+  return run;
 }
 
 const json = (run: Run) => JSON.parse(run.stdout);
