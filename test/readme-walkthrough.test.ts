@@ -1,9 +1,9 @@
 /**
  * The README's walk-through as a newcomer runs it: `npm start` exactly as the README says (its
- * first block), then its shell commands verbatim in bash from a fresh folder, up to and including
- * step 5 (the webhook): the partner is created, the tenant onboarded after the consent, its
- * history read, and the loopback webhook registered (it needs the setting the README starts with).
- * Only the API's and the simulator's URLs are put in (the test cannot have port 3000 to itself).
+ * first block), then its whole shell block verbatim in bash from a fresh folder: the partner,
+ * the tenant onboarded after the consent, its history, the loopback webhook (it needs the setting
+ * the README starts with), the failed tenant corrected and retried, drift found, and offboarding.
+ * Only the API's URL is put in (the test cannot have port 3000 to itself).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 describe("the README walk-through, verbatim", () => {
-  it("steps 1 to 5 work as written, the webhook included", async () => {
+  it("every step works as written: consent, webhook, correction and retry, drift, offboarding", async () => {
     const [start, script] = await walkthroughBlocks();
     // The start command as written, with this test's own port and a data folder where the
     // script runs (the script reads .data/ relative to where it runs, as from the repository).
@@ -69,18 +69,26 @@ describe("the README walk-through, verbatim", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const api = /Journal onboarding API\s+(http:\/\/\S+)/.exec(output)![1]!;
-    const steps = script!.slice(0, script!.indexOf("# 6.")).replaceAll("http://127.0.0.1:3000", api);
-    const run = spawnSync("bash", ["-e", "-c", `${steps}\necho "PARTNER_KEY_SET=\${PARTNER_KEY:+yes}"`], {
+    const steps = script!.replaceAll("http://127.0.0.1:3000", api);
+    const check =
+      'echo; test -n "$PARTNER_KEY" && echo PARTNER_KEY_SET=yes; curl -s $API/v1/tenants/$BAD -H "Authorization: Bearer $PARTNER_KEY"';
+    const run = spawnSync("bash", ["-e", "-c", `${steps}\n${check}`], {
       cwd: dir,
       encoding: "utf8",
-      timeout: 60_000,
+      timeout: 120_000,
       env: { ...process.env, PATH: process.env["PATH"] },
     });
-    expect(run.status, run.stderr).toBe(0);
+    expect(run.status, run.stderr + run.stdout.slice(-2000)).toBe(0);
     expect(run.stdout).toContain("PARTNER_KEY_SET=yes");
     expect(run.stdout).toContain("Consent received");
     // Step 5: the loopback receiver is accepted, and its secret shown once.
     expect(run.stdout).toMatch(/"secret":"whsec_/);
     expect(run.stdout).not.toContain("must use https");
+    // Step 6: the failed tenant shows its code, is corrected (no 409) and ends succeeded.
+    expect(run.stdout).toContain("INVALID_NDR_ADDRESS");
+    expect(run.stdout).not.toMatch(/"status":409/);
+    expect(JSON.parse(run.stdout.trim().split("\n").at(-1)!).status).toBe("succeeded");
+    // Step 7: the disabled rule is found as drift; step 8 ran to the end (bash -e, wait_for).
+    expect(run.stdout).toMatch(/"inSync":false,"differences":\[\{"step":"journal-rules"/);
   });
 });
