@@ -6,6 +6,8 @@
  * "Most frequent errors" leaves out tenants waiting for consent.
  */
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
@@ -43,7 +45,10 @@ describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chro
     rt = await startTestRuntime();
     partner = await rt.createPartner("Newcomer MSP");
     // Onboarded this hour (created and succeeded now), and two that wait for consent.
-    for (let i = 0; i < 3; i++) tenants.push(await rt.onboard(partner.apiKey, { customerName: `ok-${i}` }));
+    for (let i = 0; i < 3; i++) {
+      // Customer names as long as real ones, so that the list is as wide as in real use.
+      tenants.push(await rt.onboard(partner.apiKey, { customerName: `contoso-northwind-${i}` }));
+    }
     for (const id of tenants) await rt.waitFor(id, ["succeeded"]);
     for (let i = 0; i < 2; i++) {
       const tenantId = crypto.randomUUID();
@@ -91,9 +96,13 @@ describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chro
   });
 
   it("at 1280 with a tenant open, every shown column of the list and the changes lies inside its card", async () => {
-    const { page } = await signedIn(rt.opsKey, 1280, 800);
+    // Opened wider, then narrowed to 1280 (as a window is resized): the layout follows.
+    const { page } = await signedIn(rt.opsKey, 1400, 800);
     await page.click(`#tenants-table tr[data-tenant-id="${tenants[0]}"] button`);
     await page.waitForSelector("#changes-table tbody tr", WAIT);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(tmpdir(), "console-1280-open.png") });
     for (const [card, table] of [
       ["#tenants-section", "#tenants-table"],
       ["#tenant-detail", "#changes-table"],

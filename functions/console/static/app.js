@@ -16,7 +16,7 @@ import {
 } from "./js/core.js";
 import { loadDeliveries, replayAllFailed, replaySelected, selectFailed } from "./js/deliveries.js";
 import { chartWidth, loadFleet } from "./js/fleet.js";
-import { nameConsole } from "./js/layout.js";
+import { nameConsole, showDetail } from "./js/layout.js";
 import {
   approveTenant,
   checkDrift,
@@ -72,7 +72,7 @@ function signOut(message) {
   state.timer = undefined;
   state.selected = undefined;
   show($("app"), false);
-  show($("tenant-detail"), false);
+  showDetail(false);
   show($("forget-key"), false);
   show($("key-role"), false);
   show($("key-section"), true);

@@ -14,3 +14,13 @@ export function nameConsole(role) {
   document.getElementById("console-kind").textContent = label;
   document.title = `Journal onboarding · ${label}`;
 }
+
+/**
+ * Shows or hides the tenant panel, and marks the layout (`detail-open`) so that the list makes
+ * room for it: a class set here, not a `:has()` rule the browser must re-evaluate on its own.
+ */
+export function showDetail(open) {
+  const panel = document.getElementById("tenant-detail");
+  panel.hidden = !open;
+  panel.parentElement.classList.toggle("detail-open", open);
+}

@@ -21,7 +21,7 @@ import {
   statusBadge,
   utc,
 } from "./core.js";
-import { reveal } from "./layout.js";
+import { reveal, showDetail } from "./layout.js";
 
 export async function loadTenants() {
   const t = state.tenants;
@@ -180,7 +180,7 @@ export function renderTenant(tenant) {
 
   $("retry-tenant").disabled = !RETRYABLE.includes(tenant.status);
   $("offboard-tenant").disabled = !OFFBOARDABLE.includes(tenant.status);
-  show(panel, true);
+  showDetail(true);
 }
 
 /** Only http(s) URLs become links: a `javascript:` URL in data must never run. */
@@ -272,7 +272,7 @@ export async function checkDrift() {
 
 export function closeTenant() {
   state.selected = undefined;
-  show($("tenant-detail"), false);
+  showDetail(false);
   for (const row of $("tenants-table").tBodies[0].rows) row.className = "";
 }
 
