@@ -464,6 +464,10 @@ describe.skipIf(!HAS_CHROMIUM)(
         // Nothing scrolls sideways, and each key element lies within the viewport's width.
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         expect(overflow).toBeLessThanOrEqual(0);
+        // Nor does a card hide columns in a sideways scroll (a tenant is open here).
+        for (const card of ["#tenants-section", "#tenant-detail", "#deliveries-section"]) {
+          expect(await page.$eval(card, (n) => n.scrollWidth - n.clientWidth), card).toBeLessThanOrEqual(0);
+        }
         for (const selector of [
           "#key-role",
           "#fleet-counts",
