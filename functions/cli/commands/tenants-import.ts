@@ -9,22 +9,24 @@ import { type Command, Option } from "commander";
 import { TENANT_STATUSES, type TenantStatus } from "../../domain/tenant.ts";
 import { intIn } from "../args.ts";
 import {
-  CountsView,
-  defaultResultPath,
-  exportCsv,
   formatOf,
   type ImportRow,
   type InputFormat,
   keyIdOf,
   type RowError,
   readRows,
-  sendLine,
   sendRows,
+  waitForTenants,
+} from "../bulk.ts";
+import {
+  CountsView,
+  defaultResultPath,
+  exportCsv,
+  sendLine,
   statusCounts,
   statusLine,
-  waitForTenants,
   writeResults,
-} from "../bulk.ts";
+} from "../bulk-output.ts";
 import type { TenantResource } from "../client.ts";
 import type { CommandContext } from "../context.ts";
 import { ExitCode, MissingApiKeyError, UsageError } from "../errors.ts";
