@@ -6,7 +6,8 @@
  * anything is sent, then POSTs the rows with bounded concurrency, each with an Idempotency-Key
  * derived from the key in use, the tenant id and the row's content: a second run of the same
  * file gets the API's first answers back (or a 409 for a tenant registered since), so it resumes
- * where a first run stopped and never onboards a tenant twice. The layout is in docs/bulk.md.
+ * where a first run stopped and never onboards a tenant twice; those rows' tenants are then read
+ * again, since a first answer says what a tenant was, not what it is. The layout is in docs/bulk.md.
  */
 import { createHash } from "node:crypto";
 import { extname } from "node:path";
