@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // A committed `.only` would run one test and pass: CI (CI set, as .ci/run does) refuses it.
+    allowOnly: !process.env["CI"],
   },
 });

@@ -69,6 +69,11 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
       connector: "skipped",
     });
     expect(patched.body.steps.find((s: Json) => s.name === "check-access").error).toBeUndefined();
+    // The step that failed is pending again: its error is answered, not shown as current.
+    expect(patched.body.error).toBeUndefined();
+    expect(
+      (await t.call("GET", `/v1/tenants/${tenantId}`, { key: partner.apiKey })).body.error,
+    ).toBeUndefined();
 
     const events = await t.call("GET", `/v1/tenants/${tenantId}/events`, { key: partner.apiKey });
     expect(events.body.items.at(-1)).toMatchObject({ type: "tenant.updated", data: { status: "failed" } });
@@ -101,6 +106,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
       "journal-rules": "pending",
     });
     expect(res.body).toMatchObject({ outboundGateway: true, customerName: "contoso-eu" });
+    expect(res.body.error).toBeUndefined();
     await t.call("POST", `/v1/tenants/${tenantId}/retry`, { key: partner.apiKey });
     const done = await t.waitFor(tenantId, ["succeeded", "failed"]);
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");

@@ -92,7 +92,8 @@ describe("binding by consent", () => {
     expect(claim.body.partnerId).toBe(b.partnerId);
     // B's retry and a while later: still nothing in the tenant.
     expect((await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey })).status).toBe(202);
-    await new Promise((r) => setTimeout(r, 200));
+    // Nothing may happen: wait until the engine has nothing left to run, then look.
+    await rt.runtime.engine.idle();
     expect(exchangeCalls(tenantId)).toEqual([]);
     expect(JSON.stringify(sim().tenant(tenantId).journalRules)).toBe(before);
     expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
@@ -196,7 +197,8 @@ describe("binding by consent", () => {
     sim().resetCalls();
     const retried = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey });
     expect(retried.body.status).toBe("awaiting_consent");
-    await new Promise((r) => setTimeout(r, 200));
+    // Nothing may happen: wait until the engine has nothing left to run, then look.
+    await rt.runtime.engine.idle();
     expect(exchangeCalls(tenantId)).toEqual([]);
     expect(journalRuleAddresses(tenantId)).toEqual([`a-${tenantId.slice(0, 8)}@journaling.mxrecord.io`]);
     // B's own history, sequences from 1; nothing of A's.
@@ -372,7 +374,8 @@ describe("the customer's admin signs in to confirm the consent", () => {
       `${callbackUrl()}?${new URLSearchParams({ code: "sim.made-up", state: stateOf(claim.body.consentUrl) })}`,
     );
     expect(madeUp.status).toBe(400);
-    await new Promise((r) => setTimeout(r, 200));
+    // Nothing may happen: wait until the engine has nothing left to run, then look.
+    await rt.runtime.engine.idle();
     expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
     expect((await get(a.apiKey, tenantId)).status).toBe("succeeded");
     expect(exchangeCalls(tenantId)).toEqual([]);

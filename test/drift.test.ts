@@ -76,6 +76,16 @@ const ADMIN_SETUP = new Set([
   "New-ManagementRoleAssignment",
   "Add-RoleGroupMember",
 ]);
+
+/**
+ * With `onDrift: remediate`, a check and the run it starts (which checks again as it ends):
+ * the drift the first check found, as its `tenant.drift.detected` event carries it.
+ */
+async function checkRemediated(tenantId: string): Promise<Json> {
+  await check(tenantId);
+  return (await driftEvents(tenantId)).filter((e) => e.type === "tenant.drift.detected").at(-1)?.data.drift;
+}
+
 const writes = (tenantId: string) =>
   sim
     .calls(tenantId)
@@ -85,8 +95,9 @@ const driftEvents = async (tenantId: string) =>
     e.type.startsWith("tenant.drift."),
   );
 const delivered = async () => {
-  // Deliveries are asynchronous: wait until the dispatcher has nothing queued.
-  await new Promise((r) => setTimeout(r, 300));
+  // Deliveries are asynchronous: wait until the engine and the dispatcher have nothing queued.
+  await rt.runtime.engine.idle();
+  await rt.runtime.webhooks.dispatcher.idle();
   return ((await as("/v1/webhook/deliveries?limit=100")).body.items as Json[]).length;
 };
 
@@ -202,7 +213,7 @@ describe("remediation", () => {
   it("repairs drift with a normal onboarding run, its writes in the audit trail, then resolves", async () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
     sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
-    const drift = await check(tenantId);
+    const drift = await checkRemediated(tenantId);
     expect(drift).toMatchObject({ inSync: false, remediation: "started" });
     const tenant = await rt.waitFor(tenantId, ["succeeded", "failed"]);
     expect(tenant.status).toBe("succeeded");
@@ -216,6 +227,15 @@ describe("remediation", () => {
     });
     // Onboarding's own writes are older, asked for by the partner.
     expect(changes.items.at(-1)).toMatchObject({ requestedBy: "partner" });
+    // The remediation run checked again as it ended: in sync without another request.
+    await rt.runtime.engine.idle();
+    const after = (await as(`/v1/tenants/${tenantId}/drift`)).body;
+    expect(after).toMatchObject({ inSync: true, differences: [] });
+    expect(after.remediation).toBeUndefined();
+    expect((await driftEvents(tenantId)).map((e) => e.type)).toEqual([
+      "tenant.drift.detected",
+      "tenant.drift.resolved",
+    ]);
     expect((await check(tenantId)).inSync).toBe(true);
     expect((await driftEvents(tenantId)).map((e) => e.type)).toEqual([
       "tenant.drift.detected",
@@ -234,7 +254,7 @@ describe("remediation", () => {
     expect(patched.body).toMatchObject({ status: "succeeded", onDrift: "remediate" });
     expect((await as(`/v1/tenants/${tenantId}`, "PATCH", { ndrAddress: "x@example.com" })).status).toBe(409);
     sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
-    expect((await check(tenantId)).remediation).toBe("started");
+    expect((await checkRemediated(tenantId)).remediation).toBe("started");
     expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
   });
 
@@ -242,8 +262,12 @@ describe("remediation", () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
     for (let i = 0; i < 2; i++) {
       sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
-      expect((await check(tenantId)).remediation).toBe("started");
+      await check(tenantId);
       await rt.waitFor(tenantId, ["succeeded"]);
+      // Each remediation run ends with a check: back in sync, so the next drift is detected anew.
+      expect((await driftEvents(tenantId)).map((e) => e.data.drift.remediation ?? e.type)).toEqual(
+        Array.from({ length: i + 1 }, () => ["started", "tenant.drift.resolved"]).flat(),
+      );
     }
     sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
     const drift = await check(tenantId);

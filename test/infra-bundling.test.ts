@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSOLE_MODULES } from "../functions/console/assets.ts";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..");
@@ -165,7 +166,11 @@ describe("npx cdk synth with real bundling", () => {
     );
     const withConsole = served.filter((s) => s.files.length > 0);
     expect(withConsole).toHaveLength(1);
-    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "styles.css", "vendor"]);
+    expect(withConsole[0]!.files.sort()).toEqual(["app.js", "index.html", "js", "styles.css", "vendor"]);
+    // app.js's modules, one per view, travel with it.
+    expect((await readdir(join(withConsole[0]!.dir, "static", "js"))).sort()).toEqual(
+      CONSOLE_MODULES.map((m) => `${m}.js`).sort(),
+    );
     expect((await readdir(join(withConsole[0]!.dir, "static", "vendor"))).sort()).toEqual([
       "uPlot.iife.min.js",
       "uPlot.min.css",
@@ -178,7 +183,8 @@ describe("npx cdk synth with real bundling", () => {
         `const { handler } = await import(process.argv[1]);
          const r = await handler({ httpMethod: "GET", path: "/console/app.js" }, {});
          const v = await handler({ httpMethod: "GET", path: "/console/vendor/uPlot.iife.min.js" }, {});
-         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length, vendor: [v.statusCode, v.body.length] }));`,
+         const m = await handler({ httpMethod: "GET", path: "/console/js/tenants.js" }, {});
+         console.log(JSON.stringify({ status: r.statusCode, csp: r.headers["content-security-policy"], size: r.body.length, vendor: [v.statusCode, v.body.length], module: [m.statusCode, m.body.length] }));`,
         join(withConsole[0]!.dir, "index.mjs"),
       ],
       {
@@ -192,6 +198,7 @@ describe("npx cdk synth with real bundling", () => {
       csp: string;
       size: number;
       vendor: number[];
+      module: number[];
     };
     expect(answer.status).toBe(200);
     expect(answer.csp).toContain("script-src 'self'");
@@ -199,5 +206,7 @@ describe("npx cdk synth with real bundling", () => {
     // The chart library comes from the bundle's copy (cwd is elsewhere: no node_modules to fall back on).
     expect(answer.vendor[0]).toBe(200);
     expect(answer.vendor[1]).toBeGreaterThan(20_000);
+    expect(answer.module[0]).toBe(200);
+    expect(answer.module[1]).toBeGreaterThan(1000);
   });
 });

@@ -77,6 +77,10 @@ describe("a tenant missing a role", () => {
     expect(waiting.status).toBe("awaiting_permissions");
     expect(waiting.error?.code).toBe("M365_PERMISSION_MISSING");
     expect(waiting.error?.message).toContain(`/v1/tenants/${req.tenantId}/permissions-script`);
+    // What the customer's admin does, once: the cmdlets are in missingPermissions, not repeated.
+    expect(waiting.error?.message).not.toContain("New-JournalRule");
+    expect(waiting.error?.message.match(/permissions-script/g)).toHaveLength(1);
+    expect(waiting.error?.message).not.toContain("npx");
     expect(waiting.missingPermissions).toEqual(
       [
         "New-JournalRule",

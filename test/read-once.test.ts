@@ -203,9 +203,33 @@ describe("retries never act on what the wave read", () => {
     expect(faults).toBe(2);
   });
 
-  it("still serves the previous release's task names (executions started before a deploy)", () => {
-    for (const task of Object.keys(RETIRED_TASKS))
-      expect(typeof h.handlers[task as RetiredTaskName]).toBe("function");
+  it("still serves the previous release's task names (executions started before a deploy)", async () => {
+    const req = h.request({ region: "split", outboundGateway: true });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    for (const [task, steps] of Object.entries(RETIRED_TASKS)) {
+      // An execution of the previous release reaches this task with its step still pending.
+      const { stored } = await h.store.transition(
+        req.tenantId,
+        {
+          status: "running",
+          steps: Object.fromEntries(steps.map((s) => [s, { status: "pending" as const }])),
+        },
+        new Date().toISOString(),
+      );
+      const before = h.sim.calls(req.tenantId).length;
+      await h.handlers[task as RetiredTaskName]({ tenantId: req.tenantId, run: stored.internals.run });
+      const after = (await h.store.getTenant(req.tenantId))!.tenant;
+      for (const step of steps) {
+        expect(after.steps.find((s) => s.name === step)?.status, `${task}: ${step}`).toBe("succeeded");
+      }
+      // It read before it wrote, as before: the tenant is as wanted, so nothing is created again.
+      const calls = h.sim.calls(req.tenantId).slice(before);
+      expect(calls.some(isRead), task).toBe(true);
+      expect(
+        calls.filter((c) => c.write && c.operation.startsWith("New-")),
+        task,
+      ).toEqual([]);
+    }
   });
 });
 

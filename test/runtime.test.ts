@@ -1,5 +1,5 @@
 /** The local runtime's own guarantees: one instance per DATA_DIR, and a graceful stop. */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -42,29 +42,17 @@ describe("local runtime", () => {
 describe("stopping", () => {
   it("npm start stops on SIGTERM to npm: port free, no process left, lock released, exit 0", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "runtime-stop-"));
-    // Its own process group, to see every process npm started.
-    const child = spawn("npm", ["start"], {
-      cwd: new URL("..", import.meta.url).pathname,
-      env: { ...process.env, PORT: "0", DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: "ERROR" },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const group = child.pid!;
+    const { child, group, output } = npmStart({ DATA_DIR: dataDir });
     try {
-      let out = "";
-      child.stdout!.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr!.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
       const url = await waitUntil(
-        () => /Journal onboarding API\s+(http:\/\/\S+)/.exec(out)?.[1],
+        () => /Journal onboarding API\s+(http:\/\/\S+)/.exec(output())?.[1],
         60_000,
-        () => out,
+        () => output(),
       );
-      expect(out).toContain(`${url}/console`);
-      expect(out).toMatch(/curl -H "Authorization: Bearer jops_[\w-]+" http:\/\/\S+\/v1\/openapi\.json/);
+      expect(output()).toContain(`${url}/console`);
+      // Where the simulator's CA is, to trust it for curl or in a browser (consent links).
+      expect(output()).toMatch(/Simulator CA\s+\S+\/m365-simulator\/ca\.pem/);
+      expect(output()).toMatch(/curl -H "Authorization: Bearer jops_[\w-]+" http:\/\/\S+\/v1\/openapi\.json/);
       expect((await fetch(`${url}/health`)).status).toBe(200);
       expect(existsSync(join(dataDir, "service.pid"))).toBe(true);
 
@@ -79,7 +67,64 @@ describe("stopping", () => {
       expect(groupAlive(group)).toBe(false);
       await expect(fetch(`${url}/health`)).rejects.toThrow();
       expect(existsSync(join(dataDir, "service.pid"))).toBe(false);
-      expect(out).toContain("Stopped.");
+      expect(output()).toContain("Stopped.");
+    } finally {
+      if (groupAlive(group)) process.kill(-group, "SIGKILL");
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a second signal stops at once and says what happens to the workflow it cuts off", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "runtime-twice-"));
+    const { child, group, output } = npmStart({
+      DATA_DIR: dataDir,
+      // check-access's read of the transport config takes a minute: the workflow is running.
+      M365_SIMULATOR_CONFIG: JSON.stringify({ slowCmdlets: { "Get-TransportConfig": 60_000 } }),
+    });
+    try {
+      const url = await waitUntil(
+        () => /Journal onboarding API\s+(http:\/\/\S+)/.exec(output())?.[1],
+        60_000,
+      );
+      const key = /Ops API key\s+(jops_\S+)/.exec(output())![1]!;
+      const call = async (method: string, path: string, body?: unknown, as = key) => {
+        const r = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${as}`, "content-type": "application/json" },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+        return { status: r.status, body: await r.json() };
+      };
+      const partner = (await call("POST", "/v1/partners", { name: "p" })).body;
+      const tenantId = randomUUID();
+      const ndr = `admin@t${tenantId.slice(0, 8)}.onmicrosoft.com`;
+      const body = { tenantId, customerName: "twice", region: "us", ndrAddress: ndr };
+      expect((await call("POST", "/v1/tenants", body, partner.apiKey)).status).toBe(202);
+      // Ops bind it by hand (no browser here): onboarding starts and waits on Exchange.
+      const bound = await call("POST", `/v1/tenants/${tenantId}/retry`, {
+        bindTenant: true,
+        partnerId: partner.partnerId,
+      });
+      expect(bound.status, JSON.stringify(bound.body)).toBe(202);
+      await waitUntil(
+        async () =>
+          (await call("GET", `/v1/tenants/${tenantId}`)).body.status === "running" ? true : undefined,
+        20_000,
+      );
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      process.kill(child.pid!, "SIGTERM");
+      await waitUntil(
+        () => (output().includes("stopping (running workflows get") ? true : undefined),
+        10_000,
+      );
+      await new Promise((r) => setTimeout(r, 1_200)); // a second signal, not the first one twice
+      process.kill(child.pid!, "SIGTERM");
+      expect(await exited).not.toBe(0);
+      expect(output()).toContain("SIGTERM again: stopping now.");
+      // What does happen: the next start marks it failed (INTERRUPTED), and a retry finishes it.
+      expect(output()).toContain("marked failed (INTERRUPTED) at the next start");
+      expect(output()).not.toMatch(/retried after the next start/);
     } finally {
       if (groupAlive(group)) process.kill(-group, "SIGKILL");
       await rm(dataDir, { recursive: true, force: true });
@@ -192,6 +237,26 @@ describe("stopping", () => {
     }
   });
 });
+
+/**
+ * `npm start` in its own process group (to see every process npm started), its stdout and
+ * stderr collected in `output()`.
+ */
+function npmStart(env: Record<string, string>): { child: ChildProcess; group: number; output: () => string } {
+  const child = spawn("npm", ["start"], {
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { ...process.env, PORT: "0", POWERTOOLS_LOG_LEVEL: "ERROR", ...env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const collect = (d: Buffer) => {
+    out += d.toString();
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
+  return { child, group: child.pid!, output: () => out };
+}
 
 function groupAlive(pgid: number): boolean {
   try {

@@ -106,6 +106,14 @@ describe("the service's own ports and loopback", () => {
         body: { url: "http://127.0.0.1:9000/hooks" },
       });
       expect(put.status).toBe(400);
+      // The refusal names the setting that allows it (the README's step 5 needs it).
+      expect(JSON.stringify(put.body)).toContain("WEBHOOK_ALLOW_LOOPBACK=true");
+      const loopback = await strict.call("PUT", "/v1/webhook", {
+        key: partner.apiKey,
+        body: { url: "https://127.0.0.1:9000/hooks" },
+      });
+      expect(loopback.status).toBe(400);
+      expect(JSON.stringify(loopback.body)).toContain("WEBHOOK_ALLOW_LOOPBACK=true");
     } finally {
       await strict.close();
     }

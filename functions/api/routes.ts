@@ -22,6 +22,7 @@ import {
   DriftReportSchema,
   ErrorCatalogueSchema,
   HealthSchema,
+  KeyIdentitySchema,
   OnboardingRequestBody,
   OpenApiDocumentSchema,
   PageQuery,
@@ -159,6 +160,20 @@ export const routes: readonly Route[] = [
       200: { description: "The OpenAPI 3.1 document of this API.", schema: OpenApiDocumentSchema },
     },
     handle: async ({ services }) => ({ status: 200, body: services.openapi() }),
+  }),
+  defineRoute({
+    operationId: "getKeyIdentity",
+    method: "GET",
+    path: "/v1/me",
+    tag: "meta",
+    summary: "The role of the key in use",
+    description: "`ops`, or `partner` with its `partnerId`: a client shows which kind of key it uses.",
+    access: "any",
+    responses: { 200: { description: "The key's role.", schema: KeyIdentitySchema } },
+    handle: async ({ principal }) => ({
+      status: 200,
+      body: principal.role === "ops" ? { role: "ops" } : { role: "partner", partnerId: partnerOf(principal) },
+    }),
   }),
   defineRoute({
     operationId: "getErrorCatalogue",

@@ -505,6 +505,13 @@ responseSchemas.add(WebhookDeliveryPageSchema, { id: "WebhookDeliveryPage" });
 export const HealthSchema = z.strictObject({ status: z.literal("ok") });
 responseSchemas.add(HealthSchema, { id: "Health" });
 
+/** Who the key in use is: what a client (the console) shows without probing an ops-only route. */
+export const KeyIdentitySchema = z.strictObject({
+  role: z.enum(["ops", "partner"]),
+  partnerId: z.string().optional().meta({ description: "Set for a partner key: the partner it belongs to." }),
+});
+responseSchemas.add(KeyIdentitySchema, { id: "KeyIdentity" });
+
 /** RFC 9457 problem details, with `errors` for field problems. */
 export const ProblemSchema = z
   .object({

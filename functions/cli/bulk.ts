@@ -1,21 +1,23 @@
 /**
- * Bulk onboarding for partners (`tenants import`) and the fleet as CSV (`tenants export`).
+ * Bulk onboarding for partners (`tenants import`): reading, checking and sending the rows, and
+ * following the tenants (what is written is in bulk-output.ts).
  *
  * Import reads a CSV or JSON-lines file, validates every row with the API's own rules before
  * anything is sent, then POSTs the rows with bounded concurrency, each with an Idempotency-Key
  * derived from the key in use, the tenant id and the row's content: a second run of the same
  * file gets the API's first answers back (or a 409 for a tenant registered since), so it resumes
- * where a first run stopped and never onboards a tenant twice. The layout is in docs/bulk.md.
+ * where a first run stopped and never onboards a tenant twice; those rows' tenants are then read
+ * again, since a first answer says what a tenant was, not what it is. The layout is in docs/bulk.md.
  */
 import { createHash } from "node:crypto";
-import { rename, writeFile } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
+import { extname } from "node:path";
 import { OnboardingRequestBody as RequestSchema } from "../api/schemas.ts";
 import type { TenantStatus } from "../domain/tenant.ts";
-import type { OnboardingClient, OnboardingRequestBody, TenantResource } from "./client.ts";
-import { type CsvRecord, CsvSyntaxError, csvText, parseCsv, toCsv } from "./csv.ts";
+import type { OnboardingClient, OnboardingRequestBody } from "./client.ts";
+import { type CsvRecord, CsvSyntaxError, parseCsv } from "./csv.ts";
 import { ApiProblemError, ApiUnreachableError, CliError, ExitCode } from "./errors.ts";
-import { clean, type Writable } from "./format.ts";
+import { clean } from "./format.ts";
+import { applyTenant, readCurrentState } from "./import-state.ts";
 
 export type InputFormat = "csv" | "jsonl";
 
@@ -46,6 +48,7 @@ export const EXPORT_COLUMNS = [
   "errorCode",
   "updatedAt",
   "partnerId",
+  "consentUrl",
 ] as const;
 const IGNORED_COLUMNS = new Set<string>(EXPORT_COLUMNS.filter((c) => !IMPORT_COLUMNS.includes(c as never)));
 const REQUIRED_COLUMNS: readonly ImportColumn[] = ["tenantId", "customerName", "region", "ndrAddress"];
@@ -76,6 +79,8 @@ export interface RowOutcome {
   tenantStatus?: TenantStatus | undefined;
   errorCode?: string | undefined;
   errorMessage?: string | undefined;
+  /** The link the customer's admin opens to consent, while the tenant awaits it. */
+  consentUrl?: string | undefined;
 }
 
 export const RESULT_COLUMNS = [
@@ -86,6 +91,7 @@ export const RESULT_COLUMNS = [
   "tenantStatus",
   "errorCode",
   "errorMessage",
+  "consentUrl",
 ] as const;
 
 /** Statuses a tenant stays in until someone acts (retry, consent, offboard). */
@@ -134,8 +140,11 @@ export function readRows(
     }
     const parsed = RequestSchema.safeParse(value);
     if (!parsed.success) {
+      // The schema's own cross-field checks (the EU/US clash) are already reported above, once.
+      const reported = new Set(rowErrors.map((e) => e.field));
       for (const issue of parsed.error.issues) {
         const field = fieldName(issue.path, columns);
+        if (issue.code === "custom" && reported.has(field)) continue;
         rowErrors.push({ row, field, message: messageOf(issue.path, issue.message, columns) });
       }
     }
@@ -377,6 +386,7 @@ export async function sendRows(
   }));
   let next = 0;
   let abort: CliError | undefined;
+  const stale: RowOutcome[] = [];
   const worker = async () => {
     while (next < rows.length && !abort) {
       const i = next++;
@@ -384,12 +394,11 @@ export async function sendRows(
       const outcome = outcomes[i]!;
       try {
         const { tenant, replayed } = await api.onboardTenant(row.body, row.idempotencyKey);
-        Object.assign(outcome, {
-          result: replayed ? "already" : "accepted",
-          tenantStatus: tenant.status,
-          // A new tenant waits for its customer's consent at once (with why, CONSENT_REQUIRED).
-          ...(tenant.error && { errorCode: tenant.error.code, errorMessage: tenant.error.message }),
-        });
+        // A new tenant waits for its customer's consent at once (with why, CONSENT_REQUIRED).
+        outcome.result = replayed ? "already" : "accepted";
+        applyTenant(outcome, tenant);
+        // The first answer again, not today's state: read below.
+        if (replayed) stale.push(outcome);
       } catch (err) {
         if (
           err instanceof ApiUnreachableError ||
@@ -406,6 +415,7 @@ export async function sendRows(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, rows.length)) }, worker));
+  if (!abort) await readCurrentState(api, stale, concurrency);
   return { outcomes, counts, ...(abort && { abort }) };
 }
 
@@ -414,11 +424,9 @@ async function failureOf(api: OnboardingClient, row: ImportRow, err: unknown): P
   if (err instanceof ApiProblemError && err.status === 409) {
     try {
       const tenant = await api.getTenant(row.body.tenantId);
-      return {
-        result: "already",
-        tenantStatus: tenant.status,
-        ...(tenant.error && { errorCode: tenant.error.code, errorMessage: tenant.error.message }),
-      };
+      const outcome: Partial<RowOutcome> = { result: "already" };
+      applyTenant(outcome as RowOutcome, tenant);
+      return outcome;
     } catch (getErr) {
       if (getErr instanceof ApiProblemError && getErr.status === 404) {
         return {
@@ -452,17 +460,8 @@ export async function waitForTenants(
   outcomes: RowOutcome[],
   options: { concurrency: number; timeoutMs: number; onRound: (outcomes: readonly RowOutcome[]) => void },
 ): Promise<{ settled: boolean }> {
-  const byId = new Map(
-    outcomes.filter((o) => o.result === "accepted" || o.result === "already").map((o) => [o.tenantId, o]),
-  );
-  const pending = () => [...byId.values()].filter((o) => !SETTLED_STATUSES.includes(o.tenantStatus as never));
-  const apply = (t: TenantResource) => {
-    const o = byId.get(t.tenantId);
-    if (!o) return;
-    o.tenantStatus = t.status;
-    o.errorCode = t.error?.code;
-    o.errorMessage = t.error?.message;
-  };
+  const following = new Set(outcomes.filter((o) => o.result === "accepted" || o.result === "already"));
+  const pending = () => [...following].filter((o) => !SETTLED_STATUSES.includes(o.tenantStatus as never));
   const deadline = Date.now() + options.timeoutMs;
   let pause = 1000;
   for (;;) {
@@ -472,130 +471,7 @@ export async function waitForTenants(
     if (Date.now() > deadline) return { settled: false };
     await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
     pause = Math.min(pause * 1.5, 10_000);
-    if (open.length > 20) {
-      for await (const t of api.allTenants({ limit: 100 })) apply(t);
-    } else {
-      let next = 0;
-      const worker = async () => {
-        while (next < open.length) {
-          const o = open[next++]!;
-          try {
-            apply(await api.getTenant(o.tenantId));
-          } catch (err) {
-            if (!(err instanceof ApiProblemError && err.status === 404)) throw err;
-            o.tenantStatus = undefined;
-            byId.delete(o.tenantId);
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(options.concurrency, open.length) }, worker));
-    }
+    const { gone } = await readCurrentState(api, open, options.concurrency);
+    for (const o of gone) following.delete(o);
   }
-}
-
-// ---- output ---------------------------------------------------------------------------------
-
-/** `tenants.csv` -> `tenants.results.csv`, beside the input. */
-export function defaultResultPath(input: string): string {
-  const ext = extname(input);
-  return join(dirname(input), `${basename(input, ext)}.results.csv`);
-}
-
-/** Writes the result file atomically (a temporary file renamed over it). */
-export async function writeResults(path: string, outcomes: readonly RowOutcome[]): Promise<void> {
-  const text = toCsv(
-    RESULT_COLUMNS,
-    outcomes.map((o) => [
-      o.row,
-      o.tenantId,
-      o.customerName,
-      o.result,
-      o.tenantStatus,
-      o.errorCode,
-      csvText(o.errorMessage),
-    ]),
-  );
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text, "utf8");
-  await rename(tmp, path);
-}
-
-export function exportCsv(tenants: readonly TenantResource[]): string {
-  return toCsv(
-    EXPORT_COLUMNS,
-    tenants.map((t) => [
-      t.tenantId,
-      t.customerName,
-      t.region,
-      t.outboundGateway,
-      t.ndrAddress,
-      t.status,
-      t.error?.code,
-      t.updatedAt,
-      t.partnerId,
-    ]),
-  );
-}
-
-/**
- * Counts on stderr: one line redrawn in place on a terminal (at most 10 times a second), else
- * a line per tenth of the work (and the last), so that logs stay short.
- */
-export class CountsView {
-  readonly #out: Writable;
-  readonly #tty: boolean;
-  #drawn = 0;
-  #lastDecile = -1;
-  #dirty = false;
-
-  constructor(out: Writable, tty: boolean) {
-    this.#out = out;
-    this.#tty = tty;
-  }
-
-  /** `done` of `total` decides the plain line's tenth; `text` is the line. */
-  update(text: string, done: number, total: number, force = false): void {
-    if (this.#tty) {
-      const now = Date.now();
-      if (!force && now - this.#drawn < 100) return;
-      this.#drawn = now;
-      this.#dirty = true;
-      this.#out.write(`\r\u001b[2K${text}`);
-      return;
-    }
-    const decile = total === 0 ? 10 : Math.floor((done / total) * 10);
-    if (decile !== this.#lastDecile || force) {
-      this.#lastDecile = decile;
-      this.#out.write(`${text}\n`);
-    }
-  }
-
-  /** Ends the redrawn line. */
-  finish(): void {
-    if (this.#tty && this.#dirty) this.#out.write("\n");
-    this.#dirty = false;
-    this.#lastDecile = -1;
-  }
-}
-
-export function sendLine(c: Counts): string {
-  return `sent ${c.sent}/${c.total}  accepted ${c.accepted}  already ${c.already}  failed ${c.failed}`;
-}
-
-/** `succeeded 980  awaiting_consent 12  running 8` for the rows that reached the API. */
-export function statusCounts(outcomes: readonly RowOutcome[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const o of outcomes) {
-    if (o.result !== "accepted" && o.result !== "already") continue;
-    const s = o.tenantStatus ?? "unknown";
-    counts[s] = (counts[s] ?? 0) + 1;
-  }
-  return counts;
-}
-
-export function statusLine(counts: Record<string, number>): string {
-  return Object.entries(counts)
-    .sort((a, b) => b[1] - a[1])
-    .map(([s, n]) => `${s} ${n}`)
-    .join("  ");
 }

@@ -17,6 +17,8 @@ export const ExitCode = {
   Unreachable: 5,
   /** No key, or the API refused it (HTTP 401 or 403). */
   Auth: 6,
+  /** `tenants drift`: the tenant's latest check found drift (the command itself worked). */
+  Drift: 7,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -5,51 +5,29 @@
  * Every command prints a table or a summary for people, or with `--json` the API's JSON for
  * scripts. Exit codes: see `ExitCode` (errors.ts) and docs/operating.md.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { RegionMode } from "../domain/provider.ts";
 import { TENANT_STATUSES, type TenantStatus } from "../domain/tenant.ts";
-import {
-  CountsView,
-  defaultResultPath,
-  exportCsv,
-  formatOf,
-  type InputFormat,
-  keyIdOf,
-  readRows,
-  sendLine,
-  sendRows,
-  statusCounts,
-  statusLine,
-  waitForTenants,
-  writeResults,
-} from "./bulk.ts";
+import { intIn, parseDeliveryId, parseGuid, parseLimit } from "./args.ts";
 import { OnboardingClient, type Page, type TenantResource } from "./client.ts";
+import { registerDriftCommands } from "./commands/tenants-drift.ts";
+import { registerImportExport } from "./commands/tenants-import.ts";
+import type { CliIo, CommandContext } from "./context.ts";
 import { renderDoctorMarkdown, runDoctor } from "./doctor.ts";
 import { doctorRedirectUri, loopbackSignIn } from "./doctor-admin-setup.ts";
 import { ApiProblemError, CliError, ExitCode, MissingApiKeyError, UsageError } from "./errors.ts";
-import { clean, duration, errorText, fields, ProgressBar, table, time, type Writable } from "./format.ts";
+import { clean, duration, errorText, fields, ProgressBar, table, time } from "./format.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 
-/** What the CLI touches of its process; tests and main.ts pass the real ones. */
-export interface CliIo {
-  stdout: Writable;
-  stderr: Writable;
-  env: NodeJS.ProcessEnv;
-  /** Whether stderr is a terminal (progress bar redraws in place). */
-  stderrIsTty: boolean;
-  /** Whether stdin is a terminal (confirmation prompts are possible). */
-  stdinIsTty: boolean;
-  stdin?: NodeJS.ReadableStream;
-}
+export type { CliIo };
 
 interface GlobalOptions {
   json?: boolean;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RETRYABLE: readonly TenantStatus[] = ["failed", "awaiting_consent", "awaiting_permissions"];
 
 /** Runs the CLI; resolves to the process exit code. */
@@ -83,7 +61,8 @@ function reportError(io: CliIo, err: Error, json: boolean): void {
   io.stderr.write(`onboarding: ${err.message.split("\n").map(clean).join("\n")}\n`);
 }
 
-function buildProgram(io: CliIo, state: { exitCode: number }): Command {
+/** The whole command tree (also read by a test that checks docs/operating.md against it). */
+export function buildProgram(io: CliIo, state: { exitCode: number }): Command {
   const out = (text: string): void => {
     io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
   };
@@ -126,11 +105,13 @@ Environment:
 
 Exit codes:
   0 ok   1 API error   2 usage error   3 not found   4 conflict
-  5 cannot reach the API   6 no key or key refused (401/403)`,
+  5 cannot reach the API   6 no key or key refused (401/403)
+  7 tenants drift: the tenant has drifted`,
     );
   // Subcommands created after this point inherit exitOverride and the output streams.
 
   const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<GlobalOptions>().json);
+  const ctx: CommandContext = { io, state, out, printJson, client, json };
   const limitOption = (what: string) =>
     new Option("--limit <n>", `${what} per page, 1-100`).argParser(parseLimit);
 
@@ -265,71 +246,7 @@ Exit codes:
       moreHint(out, page, `tenants events ${tenantId}`);
     });
 
-  tenants
-    .command("drift")
-    .description("The latest drift check of a tenant; --check checks it now first")
-    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
-    .option("--check", "start a drift check now (read-only) and wait for its result")
-    .action(async (tenantId: string, opts: { check?: boolean }, cmd: Command) => {
-      const api = client();
-      let drift = await api.getDrift(tenantId);
-      if (opts.check) {
-        const before = drift.checkedAt;
-        await api.checkDrift(tenantId);
-        for (let i = 0; i < 600 && drift.checkedAt === before; i++) {
-          await new Promise((r) => setTimeout(r, 200));
-          drift = await api.getDrift(tenantId);
-        }
-      }
-      if (json(cmd)) return printJson(drift);
-      if (drift.checkedAt === null) return out("Not checked yet (tenants drift <tenantId> --check).");
-      const remediation =
-        drift.remediation === "started"
-          ? " A remediation run was started."
-          : drift.remediation === "daily_limit_reached"
-            ? " Remediations for today are used up: reported only."
-            : "";
-      out(`Checked ${time(drift.checkedAt)}: ${drift.inSync ? "in sync" : "DRIFT"}.${remediation}`);
-      if (drift.differences.length > 0)
-        out(
-          table(drift.differences, [
-            { header: "STEP", value: (d) => d.step },
-            { header: "OBJECT", value: (d) => d.object },
-            { header: "FIELD", value: (d) => d.field },
-            { header: "EXPECTED", value: (d) => JSON.stringify(d.expected) },
-            { header: "ACTUAL", value: (d) => JSON.stringify(d.actual) },
-          ]),
-        );
-    });
-
-  tenants
-    .command("plan")
-    .description("The writes a tenant awaiting approval would make, in order, and why")
-    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
-    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
-      const tenant = await client().getTenant(tenantId);
-      if (json(cmd)) return printJson(tenant.plan ?? []);
-      if (!tenant.plan) return out(`Tenant ${tenant.tenantId} is ${tenant.status}: no plan to approve.`);
-      out(
-        table(tenant.plan, [
-          { header: "STEP", value: (w) => w.step },
-          { header: "CMDLET", value: (w) => w.cmdlet },
-          { header: "PARAMETERS", value: (w) => JSON.stringify(w.parameters) },
-          { header: "REASON", value: (w) => w.reason },
-        ]),
-      );
-      out(`Approve with: tenants approve ${tenant.tenantId}`);
-    });
-
-  tenants
-    .command("approve")
-    .description("Approve the plan of a tenant awaiting approval: exactly its writes are applied")
-    .argument("<tenantId>", "the Entra tenant id (GUID)", parseGuid)
-    .action(async (tenantId: string, _opts: unknown, cmd: Command) => {
-      const tenant = await client().approveTenant(tenantId);
-      if (json(cmd)) return printJson(tenant);
-      out(`Plan approved: tenant ${tenant.tenantId} is ${tenant.status}.`);
-    });
+  registerDriftCommands(tenants, ctx);
 
   tenants
     .command("changes")
@@ -357,158 +274,7 @@ Exit codes:
       moreHint(out, page, `tenants changes ${tenantId}`);
     });
 
-  tenants
-    .command("import")
-    .description(
-      "Onboard every tenant of a CSV or JSON-lines file (partner key); a second run resumes, never duplicates",
-    )
-    .argument(
-      "<file>",
-      "a .csv (columns: see docs/bulk.md) or .jsonl file (one POST /v1/tenants body per line)",
-    )
-    .addOption(
-      new Option("--format <format>", "the file's format (default: from its extension)").choices([
-        "csv",
-        "jsonl",
-      ]),
-    )
-    .addOption(new Option("--concurrency <n>", "requests in flight, 1-32").argParser(intIn(1, 32)).default(8))
-    .option("--out <file>", "the result file (default: <file>.results.csv beside the input)")
-    .option("--dry-run", "validate every row, send nothing")
-    .option("--wait", "then follow the onboardings to their end states and update the result file")
-    .addOption(
-      new Option("--wait-timeout <minutes>", "with --wait: give up after this long, 1-1440")
-        .argParser(intIn(1, 1440))
-        .default(60),
-    )
-    .action(async (file: string, opts: ImportOptions, cmd: Command) => {
-      state.exitCode = await importCommand(file, opts, json(cmd));
-    });
-
-  tenants
-    .command("export")
-    .description("Every tenant (all pages) as CSV: id, customer, region, gateway, NDR, status, error, update")
-    .addOption(new Option("--status <status>", "only tenants in this status").choices(TENANT_STATUSES))
-    .option("--partner <partnerId>", "only this partner's tenants (ops)")
-    .option("--out <file>", "write to this file instead of stdout")
-    .action(async (opts: { status?: TenantStatus; partner?: string; out?: string }, cmd: Command) => {
-      const api = client();
-      const items: TenantResource[] = [];
-      for await (const t of api.allTenants({
-        ...(opts.status && { status: opts.status }),
-        ...(opts.partner && { partnerId: opts.partner }),
-      })) {
-        items.push(t);
-      }
-      if (json(cmd) && !opts.out) return printJson({ items });
-      const text = exportCsv(items);
-      if (!opts.out) {
-        io.stdout.write(text);
-        return;
-      }
-      await writeFile(opts.out, text, "utf8");
-      if (json(cmd)) return printJson({ file: opts.out, tenants: items.length });
-      io.stderr.write(`${items.length} tenants written to ${clean(opts.out)}\n`);
-    });
-
-  async function importCommand(file: string, opts: ImportOptions, asJson: boolean): Promise<number> {
-    const format = formatOf(file, opts.format);
-    if (!format)
-      throw new UsageError(`Cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format.`);
-    const apiKey = io.env["ONBOARDING_API_KEY"];
-    if (!apiKey) throw new MissingApiKeyError();
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      throw new UsageError(
-        `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
-    const { rows, errors } = readRows(text, format, keyIdOf(apiKey));
-    if (errors.length > 0) {
-      const total = new Set(errors.map((e) => e.row)).size;
-      const detail = `${total} row(s) of ${file} are invalid; nothing was sent.`;
-      if (asJson) {
-        io.stderr.write(
-          `${JSON.stringify({ title: "Invalid rows", detail, errors, exitCode: ExitCode.Usage })}\n`,
-        );
-      } else {
-        for (const e of errors) {
-          io.stderr.write(`row ${e.row}: ${e.field ? `${clean(e.field)}: ` : ""}${clean(e.message)}\n`);
-        }
-        io.stderr.write(`onboarding: ${clean(detail)}\n`);
-      }
-      return ExitCode.Usage;
-    }
-    if (opts.dryRun) {
-      if (asJson) printJson({ file, rows: rows.length, valid: true });
-      else out(`${rows.length} rows are valid; nothing was sent (--dry-run).`);
-      return ExitCode.Ok;
-    }
-    const api = client();
-    const resultPath = opts.out ?? defaultResultPath(file);
-    const view = new CountsView(io.stderr, io.stderrIsTty && !asJson);
-    const started = Date.now();
-    const sent = await sendRows(api, rows, opts.concurrency, (c) =>
-      view.update(sendLine(c), c.sent, c.total),
-    );
-    view.update(sendLine(sent.counts), sent.counts.sent, sent.counts.total, true);
-    view.finish();
-    await writeResults(resultPath, sent.outcomes);
-    if (sent.abort) {
-      io.stderr.write(
-        `onboarding: stopped; the rows not sent are "not_sent" in ${clean(resultPath)}. Run again to resume.\n`,
-      );
-      throw sent.abort;
-    }
-    const sendSeconds = (Date.now() - started) / 1000;
-    let settled: boolean | undefined;
-    if (opts.wait) {
-      const waited = await waitForTenants(api, sent.outcomes, {
-        concurrency: opts.concurrency,
-        timeoutMs: opts.waitTimeout * 60_000,
-        onRound: (outcomes) => {
-          const counts = statusCounts(outcomes);
-          const open = (counts["queued"] ?? 0) + (counts["running"] ?? 0) + (counts["offboarding"] ?? 0);
-          const total = Object.values(counts).reduce((a, b) => a + b, 0);
-          view.update(`waiting: ${statusLine(counts)}`, total - open, total, open === 0);
-        },
-      });
-      view.finish();
-      settled = waited.settled;
-      await writeResults(resultPath, sent.outcomes);
-    }
-    const endStates = statusCounts(sent.outcomes);
-    const failedTenants = (endStates["failed"] ?? 0) + (endStates["offboarding_failed"] ?? 0);
-    const code =
-      sent.counts.failed > 0 || (opts.wait && (failedTenants > 0 || settled === false))
-        ? ExitCode.ApiError
-        : ExitCode.Ok;
-    if (asJson) {
-      printJson({
-        file,
-        resultFile: resultPath,
-        ...sent.counts,
-        seconds: Math.round(sendSeconds * 10) / 10,
-        ...(opts.wait && { settled, statuses: endStates }),
-        rows: sent.outcomes,
-      });
-      return code;
-    }
-    for (const o of sent.outcomes.filter((x) => x.result === "failed")) {
-      out(`row ${o.row}  ${o.tenantId}  ${clean(o.errorCode)}: ${clean(o.errorMessage)}`);
-    }
-    const c = sent.counts;
-    out(
-      `${c.total} rows in ${sendSeconds.toFixed(1)} s: ${c.accepted} accepted, ${c.already} already there, ${c.failed} failed.`,
-    );
-    if (opts.wait) {
-      out(`${settled ? "End states" : "Not all settled before --wait-timeout"}: ${statusLine(endStates)}`);
-    }
-    out(`Results: ${clean(resultPath)}`);
-    return code;
-  }
+  registerImportExport(tenants, ctx);
 
   // ---- least privilege and real-tenant checks ----------------------------------------------
   program
@@ -663,15 +429,6 @@ Exit codes:
   return program;
 }
 
-interface ImportOptions {
-  format?: InputFormat;
-  concurrency: number;
-  out?: string;
-  dryRun?: boolean;
-  wait?: boolean;
-  waitTimeout: number;
-}
-
 interface ListOptions {
   limit: number;
   cursor?: string;
@@ -777,7 +534,7 @@ function renderTenant(t: TenantResource): string {
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
   const script =
     t.status === "awaiting_permissions"
-      ? `\nThe customer's admin runs, once: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
+      ? `\nSend the customer's admin the script to run once in PowerShell 7: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
       : "";
   const hint = RETRYABLE.includes(t.status)
     ? `\n${fix}${script}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
@@ -798,27 +555,4 @@ async function confirm(io: CliIo, tenantId: string): Promise<void> {
   } finally {
     rl.close();
   }
-}
-
-function parseLimit(value: string): number {
-  return intIn(1, 100)(value);
-}
-
-function intIn(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`Must be an integer from ${min} to ${max}.`);
-    }
-    return Number(value);
-  };
-}
-
-function parseGuid(value: string): string {
-  if (!GUID.test(value)) throw new InvalidArgumentError("Must be a tenant id (a GUID).");
-  return value.toLowerCase();
-}
-
-function parseDeliveryId(value: string): string {
-  if (!/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new InvalidArgumentError("Not a delivery id.");
-  return value;
 }

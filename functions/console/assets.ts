@@ -39,6 +39,9 @@ export const CONSOLE_VENDOR_FILES = [
   { module: "uplot/dist/uPlot.min.css", file: "vendor/uPlot.min.css" },
 ] as const;
 
+/** The console's own modules under `static/js/`, imported by `app.js`. */
+export const CONSOLE_MODULES = ["core", "tenants", "deliveries", "fleet", "layout"] as const;
+
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
@@ -47,6 +50,10 @@ const FILES: Readonly<Record<string, { file: string; type: string; module?: stri
   "/console": { file: "index.html", type: "text/html; charset=utf-8" },
   "/console/app.js": { file: "app.js", type: JS },
   "/console/styles.css": { file: "styles.css", type: CSS },
+  // app.js imports one module per view from js/ (plain ES modules, no build step).
+  ...Object.fromEntries(
+    CONSOLE_MODULES.map((m) => [`/console/js/${m}.js`, { file: `js/${m}.js`, type: JS }]),
+  ),
   ...Object.fromEntries(
     CONSOLE_VENDOR_FILES.map(({ module, file }) => [
       `/console/${file}`,

@@ -32,9 +32,13 @@ export function registerBound(
   current: StoredTenant | undefined,
   partnerId: string,
   request: OnboardingRequest,
+  createdAt?: string,
 ): Promise<StoredTenant | "changed" | "lost"> {
-  if (current && current.tenant.partnerId !== partnerId) return moveTenant(deps, current, partnerId, request);
-  return registerOrLose(() => deps.store.registerTenant(partnerId, request, deps.now()));
+  const asked = createdAt ? { createdAt } : {};
+  if (current && current.tenant.partnerId !== partnerId) {
+    return moveTenant(deps, current, partnerId, request, asked);
+  }
+  return registerOrLose(() => deps.store.registerTenant(partnerId, request, deps.now(), asked));
 }
 
 /**
@@ -48,6 +52,7 @@ async function moveTenant(
   current: StoredTenant,
   partnerId: string,
   request: OnboardingRequest,
+  asked: { createdAt?: string },
 ): Promise<StoredTenant | "changed" | "lost"> {
   const { store, claims, now } = deps;
   const { tenantId } = current.tenant;
@@ -56,11 +61,14 @@ async function moveTenant(
     // Ended by a move whose registration did not happen (a crash in between): take it over now.
     if (current.tenant.error?.code === TENANT_MOVED.code) {
       return registerOrLose(() =>
-        store.registerTenant(partnerId, request, now(), { takeOver: { run: current.internals.run } }),
+        store.registerTenant(partnerId, request, now(), {
+          ...asked,
+          takeOver: { run: current.internals.run },
+        }),
       );
     }
     // An owner that offboarded by itself left nothing of the service's: a fresh registration.
-    return registerOrLose(() => store.registerTenant(partnerId, request, now()));
+    return registerOrLose(() => store.registerTenant(partnerId, request, now(), asked));
   }
   let ended: StoredTenant;
   try {
@@ -85,7 +93,7 @@ async function moveTenant(
   }
   await claims.putFormerRecord(ended.tenant, now());
   return registerOrLose(() =>
-    store.registerTenant(partnerId, request, now(), { takeOver: { run: ended.internals.run } }),
+    store.registerTenant(partnerId, request, now(), { ...asked, takeOver: { run: ended.internals.run } }),
   );
 }
 

@@ -290,6 +290,8 @@ export class OnboardingService {
       const initial = used.has(name) ? "pending" : "skipped";
       steps[name] = { status: initial, initialStatus: initial, error: null };
     }
+    // The error of a step this correction puts back to pending is answered: no longer shown.
+    const answered = !tenant.steps.some((s) => s.status === "failed" && !steps[s.name as StepName]);
     const { stored } = await this.#store.transition(
       tenantId,
       {
@@ -297,6 +299,7 @@ export class OnboardingService {
         expectRun: current.internals.run,
         correct: correction,
         steps,
+        ...(answered && tenant.error && { error: null }),
         event: { type: "tenant.updated" },
       },
       this.#now(),
@@ -474,6 +477,8 @@ export class OnboardingService {
       current,
       partnerId,
       claim.request,
+      // Created when the partner asked (the claim), not when the customer consented.
+      claim.tenant.createdAt,
     );
     if (stored === "changed") return { kind: "link-not-valid" };
     if (stored === "lost") {

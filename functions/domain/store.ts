@@ -190,7 +190,8 @@ export interface StoredTenant {
 export interface TenantStore {
   /**
    * Registers a tenant for a partner, status `queued`. Throws ConflictError when the tenantId
-   * is registered and not `offboarded` (an offboarded one is replaced).
+   * is registered and not `offboarded` (an offboarded one is replaced). `createdAt` (default
+   * `now`): when the partner asked, for a tenant registered when its customer consented later.
    */
   registerTenant(
     partnerId: string,
@@ -204,6 +205,8 @@ export interface TenantStore {
        * found before onboarding).
        */
       takeOver?: { run: number };
+      /** When the partner asked (default `now`): a tenant registered when its customer consented later. */
+      createdAt?: string;
     },
   ): Promise<StoredTenant>;
   /**

@@ -199,16 +199,13 @@ export const RETRYABLE_STATUSES: readonly TenantStatus[] = [
 ];
 /** Statuses from which a drift check may run (`POST .../drift-checks`, the schedule). */
 export const DRIFT_CHECKABLE_STATUSES: readonly TenantStatus[] = ["succeeded"];
-/**
- * Statuses from which `PATCH` may correct the request (then `retry` applies it).
- * `awaiting_approval` joins here once it exists in TENANT_STATUSES.
- */
+/** Statuses from which `PATCH` may correct the request (then `retry` or `approve` applies it). */
 export const PATCHABLE_STATUSES: readonly TenantStatus[] = [
   "failed",
   "awaiting_consent",
   "awaiting_permissions",
   "awaiting_approval",
-].filter((s): s is TenantStatus => (TENANT_STATUSES as readonly string[]).includes(s));
+];
 
 /** The request fields `PATCH` may correct. */
 export type TenantCorrection = Partial<

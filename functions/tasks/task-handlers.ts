@@ -53,6 +53,7 @@ import { driftOutcome, failedDiff, findDifferences } from "./drift-check.ts";
 import { handOverTask } from "./hand-over-task.ts";
 import { HYDRATION_CLAIM_MS, HYDRATION_WAIT_HOURS, hydratingError, waitingPatch } from "./hydration-wait.ts";
 import { recheckPermissions } from "./recheck-permissions.ts";
+import { recheckAfterRemediation } from "./remediation-recheck.ts";
 
 /** Whether the workflow retries the task that threw `err` (so a retry can still succeed). */
 const retriedByWorkflow = (err: unknown): boolean =>
@@ -432,6 +433,9 @@ export function createTaskHandlers(deps: TaskDeps): Record<TaskName | RetiredTas
         for (let attempt = 1; ; attempt++) {
           try {
             await write(input.tenantId, input.run, change);
+            await recheckAfterRemediation(loaded, () =>
+              checkDrift({ tenantId: input.tenantId, run: input.run }),
+            );
             return null;
           } catch (err) {
             // Someone moved the tenant on (a newer run): this outcome is stale, as in RecordOutcome.
@@ -853,7 +857,8 @@ async function outcomeChange(
         status: "awaiting_permissions",
         error: {
           code: "M365_PERMISSION_MISSING",
-          message: `The customer's admin must grant the app the management roles in missingPermissions: run the PowerShell of GET /v1/tenants/${input.tenantId}/permissions-script once (or assign Exchange Administrator), then retry. (${missing.message})`,
+          // The cmdlets and roles are in missingPermissions and the step's error: not repeated here.
+          message: `The app lacks Exchange roles in this tenant (missingPermissions). The customer's admin grants them once in PowerShell with the script of GET /v1/tenants/${input.tenantId}/permissions-script (or assigns the app the Exchange Administrator role); then retry.`,
         },
         steps: { "check-access": { status: "failed", finishedAt: now(), error: missing } },
         event: { type: "tenant.onboarding.awaiting_permissions", error: missing },

@@ -104,6 +104,9 @@ export function createLocalWebhooks(
     ...(secrets && { secrets }),
     replays: dispatcher,
     allowInsecureLoopback,
+    // Only the local runtime has the setting: its refusals of http and loopback name it.
+    refusedHint:
+      "For a receiver on this machine over http, start the service with WEBHOOK_ALLOW_LOOPBACK=true.",
     ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),
     ...(options.resolve && { resolve: options.resolve }),
   });

@@ -42,6 +42,8 @@ export interface PartnerWebhookServiceOptions {
   allowInsecureLoopback?: boolean;
   /** Loopback ports refused even then (the service's own). */
   refusedLoopbackPorts?: () => readonly number[];
+  /** Added to the refusal of http or loopback URLs: how to allow them (UrlPolicy.refusedHint). */
+  refusedHint?: string;
   /** DNS resolver used to check URLs. @default the system's */
   resolve?: HostResolver;
   /** How long a rotated-out secret still signs (second signature). @default 24 hours */
@@ -79,6 +81,7 @@ export class PartnerWebhookService implements WebhookService {
     this.#policy = {
       allowInsecureLoopback: options.allowInsecureLoopback ?? false,
       ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),
+      ...(options.refusedHint && { refusedHint: options.refusedHint }),
       ...(options.resolve && { resolve: options.resolve }),
     };
     this.#overlapMs = options.secretOverlapMs ?? 24 * 3_600_000;

@@ -24,6 +24,11 @@ export interface UrlPolicy {
    * PORT, the Microsoft 365 simulator's), so a webhook can never call the service itself.
    */
   refusedLoopbackPorts?: () => readonly number[];
+  /**
+   * Added to the refusal of an `http:` URL or a loopback address while they are not allowed:
+   * how to allow them where that is possible (the local runtime names WEBHOOK_ALLOW_LOOPBACK).
+   */
+  refusedHint?: string;
   /** @default node's dns.lookup (the system resolver) */
   resolve?: HostResolver;
 }
@@ -131,7 +136,7 @@ export function isAllowedAddress(
  */
 export function checkWebhookUrlSyntax(
   url: string,
-  policy: Pick<UrlPolicy, "allowInsecureLoopback"> = {},
+  policy: Pick<UrlPolicy, "allowInsecureLoopback" | "refusedHint"> = {},
 ): URL {
   if (url.length > MAX_WEBHOOK_URL_LENGTH) {
     throw new InvalidWebhookUrlError(`The URL is longer than ${MAX_WEBHOOK_URL_LENGTH} characters.`);
@@ -144,7 +149,9 @@ export function checkWebhookUrlSyntax(
   }
   if (parsed.protocol !== "https:" && !(policy.allowInsecureLoopback && parsed.protocol === "http:")) {
     throw new InvalidWebhookUrlError(
-      policy.allowInsecureLoopback ? "The URL must use http or https." : "The URL must use https.",
+      policy.allowInsecureLoopback
+        ? "The URL must use http or https."
+        : `The URL must use https.${parsed.protocol === "http:" && policy.refusedHint ? ` ${policy.refusedHint}` : ""}`,
     );
   }
   if (parsed.username || parsed.password) {
@@ -199,7 +206,7 @@ export async function resolveDeliveryAddress(
     throw new InvalidWebhookUrlError(
       policy.allowInsecureLoopback
         ? `The host ${host} resolves to ${refused.address}, a private or link-local address.`
-        : `The host ${host} resolves to ${refused.address}, which is not a public address.`,
+        : `The host ${host} resolves to ${refused.address}, which is not a public address.${isLoopback(refused.address) && policy.refusedHint ? ` ${policy.refusedHint}` : ""}`,
     );
   }
   const ownPorts = policy.refusedLoopbackPorts?.() ?? [];

@@ -26,6 +26,11 @@ const lines = [
   `  OpenAPI (needs a key)    curl -H "Authorization: Bearer ${key}" ${runtime.url}/v1/openapi.json`,
   `  Ops API key              ${keyShown ? `${runtime.opsApiKey}${runtime.opsApiKeyGenerated ? "   (generated, kept in DATA_DIR/ops-api-key)" : "   (kept in DATA_DIR/ops-api-key)"}` : "from OPS_API_KEY"}`,
   `  Microsoft 365            ${runtime.simulator ? `built-in simulator at ${runtime.simulator.url}` : "the configured app (M365_CLIENT_ID)"}`,
+  ...(runtime.simulator
+    ? [
+        `  Simulator CA             ${runtime.simulator.caPath}   (curl --cacert; trust it in a browser to open consent links)`,
+      ]
+    : []),
   ...(runtime.simulator && process.env["M365_SIMULATOR_CONFIG"]?.trim()
     ? [`  Simulator behaviours     ${process.env["M365_SIMULATOR_CONFIG"].trim()}   (M365_SIMULATOR_CONFIG)`]
     : []),
@@ -42,7 +47,7 @@ const stop = async (signal: string) => {
     // Ctrl-C reaches this process twice: from the terminal and forwarded by npm.
     if (Date.now() - stopping < 1_000) return;
     process.stdout.write(
-      `${signal} again: stopping now; running workflows are retried after the next start.\n`,
+      `${signal} again: stopping now. A workflow cut off is marked failed (INTERRUPTED) at the next start: retry it then.\n`,
     );
     process.exit(130);
   }

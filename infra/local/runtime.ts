@@ -53,6 +53,7 @@ import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
 import type { Simulator, SimulatorConfig, SimulatorOptions } from "./m365-simulator/index.ts";
 import { startSimulatorThread } from "./m365-simulator/thread.ts";
 import { loopbackPorts } from "./own-ports.ts";
+import { rememberSimulatorPort, simulatorPort } from "./simulator-port.ts";
 
 export interface LocalRuntimeOptions {
   /** @default process.env.PORT ?? 3000; 0 picks a free port */
@@ -198,11 +199,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let simulator: Simulator | undefined;
     let m365 = createM365GatewayFromEnv(env);
     if (!m365) {
+      const simulatorDir = join(dataDir, "m365-simulator");
       simulator = await startSimulatorThread({
-        dataDir: join(dataDir, "m365-simulator"),
+        dataDir: simulatorDir,
+        port: await simulatorPort(simulatorDir, env),
         ...simulatorConfigFromEnv(env["M365_SIMULATOR_CONFIG"]),
         ...options.simulator,
       });
+      await rememberSimulatorPort(simulatorDir, simulator.url);
       closers.push(() => simulator!.close());
       ownPorts.push(...loopbackPorts([simulator.url, ...Object.values(simulator.endpoints)]));
       m365 = createM365Gateway({

@@ -82,6 +82,8 @@ describe("chaos", { timeout: TEST_TIMEOUT_MS }, () => {
   it(`${ONBOARDINGS} onboardings under Microsoft 365 faults lose and duplicate nothing`, async () => {
     const sim = runtime.simulator!;
     let lostAnswers = 0;
+    /** `tenantId cmdlet` of each write whose answer is lost after it applied. */
+    const lostAt: string[] = [];
     for (let i = 0; i < ONBOARDINGS; i++) {
       const body = onboardingBody("chaos", i);
       bodies.push(body);
@@ -92,6 +94,7 @@ describe("chaos", { timeout: TEST_TIMEOUT_MS }, () => {
       if (applies) {
         sim.failNext(body.tenantId, cmdlet, { kind: "drop", afterApplying: true });
         lostAnswers++;
+        lostAt.push(`${body.tenantId} ${cmdlet}`);
       }
     }
     for (const body of bodies) {
@@ -158,6 +161,12 @@ describe("chaos", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(faults[429]).toBeGreaterThan(0);
     expect(faults[503]).toBeGreaterThan(0);
     expect(faults.dropped).toBeGreaterThan(0);
+    // Every answer lost after its write was lost indeed (and the tenant still ended right).
+    expect(lostAnswers).toBeGreaterThan(0);
+    const droppedWrites = new Set(
+      calls.filter((c) => c.write && c.fault === "drop").map((c) => `${c.tenantId} ${c.operation}`),
+    );
+    expect(lostAt.filter((k) => !droppedWrites.has(k))).toEqual([]);
     console.log(
       `chaos: ${count(ONBOARDINGS)} onboardings, ${count(calls.length)} Microsoft 365 calls, ` +
         `${count(injected)} faults injected (${count(faults[429])} 429, ${count(faults[503])} 503, ` +

@@ -43,6 +43,8 @@ export interface RegisterOptions {
    * offboarding removes or restores them.
    */
   takeOver?: { run: number };
+  /** When the partner asked (default: the registration's time), for a tenant bound later. */
+  createdAt?: string;
 }
 
 /** Attributes a change of owner carries over to the new record (memberships are items of their own). */

@@ -100,6 +100,7 @@ export class TenantRecords {
     options: RegisterOptions = {},
   ): Promise<StoredTenant> {
     const takeOver = options.takeOver;
+    const createdAt = options.createdAt ?? now;
     const { tenantId } = request;
     const registrationId = randomUUID();
     // Event items outlive an expired tenant item: continue after their sequences.
@@ -124,10 +125,10 @@ export class TenantRecords {
       ndrAddress: request.ndrAddress,
       status: "queued",
       steps,
-      createdAt: now,
+      createdAt,
       updatedAt: now,
       lastChangeId: registrationId,
-      ...tenantListKeys(partnerId, tenantId, newestFirstSortKey(now, tenantId)),
+      ...tenantListKeys(partnerId, tenantId, newestFirstSortKey(createdAt, tenantId)),
     };
     // A change of owner keeps what the service knows of the tenant (see `RegisterOptions`).
     if (!takeOver) fields["adopted"] = { connectors: {}, journalRules: {} };

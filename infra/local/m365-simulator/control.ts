@@ -2,6 +2,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody, send } from "./http.ts";
 import type { SimulatorServer } from "./server.ts";
+import type { SimTamper } from "./types.ts";
+
+/** Every `SimTamper` action: anything else is a 400, not a silent `{"ok":true}`. */
+const TAMPER_ACTIONS: readonly string[] = [
+  "remove-journal-rule",
+  "disable-journal-rule",
+  "set-connector",
+  "remove-recipient",
+  "set-ndr-address",
+  "remove-group-member",
+  "revoke-consent",
+] satisfies readonly SimTamper["action"][];
 
 /**
  * Routes:
@@ -74,7 +86,11 @@ export async function handleControl(
       case "POST tenants :id mailboxes":
         return send(res, 200, await sim.addMailboxes(id!, body));
       case "POST tenants :id tamper":
-        if (typeof body.action !== "string") break;
+        if (!TAMPER_ACTIONS.includes(body.action)) {
+          return send(res, 400, {
+            error: `unknown tamper action ${JSON.stringify(body.action)}; one of: ${TAMPER_ACTIONS.join(", ")}`,
+          });
+        }
         sim.tamper(id!, body);
         return send(res, 200, ok);
       case "POST tenants :id fail-next":

@@ -6,12 +6,16 @@
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
+import { rememberSimulatorPort, simulatorPort } from "../simulator-port.ts";
 import { type DeniedCmdletAnswer, type NdrClearing, startSimulator } from "./index.ts";
 
 const program = new Command()
   .name("m365-simulator")
   .description("Stateful Microsoft 365 simulator (Entra ID tokens, Graph, Exchange admin API) on 127.0.0.1")
-  .option("--port <port>", "port on 127.0.0.1 (0 picks a free one)", process.env.M365_SIMULATOR_PORT ?? "0")
+  .option(
+    "--port <port>",
+    "port on 127.0.0.1 (0 picks a free one; default: M365_SIMULATOR_PORT, else the previous start's port when free)",
+  )
   .option(
     "--data-dir <dir>",
     "keeps the CA, app credentials and tenants across restarts",
@@ -57,7 +61,7 @@ const o = program.opts<Record<string, string | boolean | undefined>>();
 const num = (name: string) => Number(o[name]);
 const dataDir = resolve(String(o.dataDir));
 const sim = await startSimulator({
-  port: num("port"),
+  port: o.port !== undefined ? num("port") : await simulatorPort(dataDir, process.env),
   dataDir,
   latencyMs: num("latency"),
   faults: {
@@ -85,6 +89,8 @@ const sim = await startSimulator({
   tenantDefaults: { consented: !o.unconsented },
   clientCertificate: Boolean(o.clientCertificate),
 });
+
+await rememberSimulatorPort(dataDir, sim.url);
 
 // The app secret is the simulator's own, but it still goes to a file, not the terminal.
 const envPath = join(dataDir, "simulator.env");
@@ -122,9 +128,18 @@ const lines = [
 ];
 process.stdout.write(`${lines.join("\n")}\n`);
 
-const stop = async () => {
-  await sim.close();
-  process.exit(0);
+// `npm run simulator` execs this process, so npm's forwarded SIGINT/SIGTERM arrive here. A
+// second signal (or a close that hangs) ends it at once.
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  process.stdout.write(`${signal}: stopping the simulator.\n`);
+  setTimeout(() => process.exit(1), 5_000).unref();
+  sim.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
-process.once("SIGINT", stop);
-process.once("SIGTERM", stop);
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));

@@ -1,0 +1,148 @@
+/**
+ * The console as a newcomer meets it, in headless Chromium with bounding boxes: on a phone
+ * (390x844) a tapped tenant's detail comes into view; at 1280 with a tenant open no column hides
+ * in a sideways-scrolling card; the chart draws the current hour's bars whole and side by side;
+ * a partner key sees "partner console" without a refused request in the browser's console; and
+ * "Most frequent errors" leaves out tenants waiting for consent.
+ */
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const WAIT = { timeout: 15_000 };
+
+let rt: TestRuntime;
+let partner: { partnerId: string; apiKey: string };
+let browser: Browser;
+const tenants: string[] = [];
+
+async function signedIn(
+  key: string,
+  width: number,
+  height: number,
+): Promise<{ page: Page; logged: string[] }> {
+  const page = await browser.newPage({ viewport: { width, height } });
+  const logged: string[] = [];
+  page.on("console", (m) => logged.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logged.push(`pageerror: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) logged.push(`response ${r.status()} ${r.url()}`);
+  });
+  await page.goto(`${rt.url}/console`);
+  await page.fill("#api-key", key);
+  await page.click("#key-form button[type=submit]");
+  await page.waitForSelector("#app", { state: "visible", ...WAIT });
+  await page.waitForSelector("#tenants-table tbody tr", WAIT);
+  return { page, logged };
+}
+
+describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chromium", () => {
+  beforeAll(async () => {
+    rt = await startTestRuntime();
+    partner = await rt.createPartner("Newcomer MSP");
+    // Onboarded this hour (created and succeeded now), and two that wait for consent.
+    for (let i = 0; i < 3; i++) {
+      // Customer names as long as real ones, so that the list is as wide as in real use.
+      tenants.push(await rt.onboard(partner.apiKey, { customerName: `contoso-northwind-${i}` }));
+    }
+    for (const id of tenants) await rt.waitFor(id, ["succeeded"]);
+    for (let i = 0; i < 2; i++) {
+      const tenantId = crypto.randomUUID();
+      const post = await rt.call("POST", "/v1/tenants", {
+        key: partner.apiKey,
+        body: { tenantId, customerName: `wait-${i}`, region: "us", ndrAddress: `admin@t${i}.example` },
+      });
+      expect(post.body.status).toBe("awaiting_consent");
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox"] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await rt?.close();
+  });
+
+  it("a partner key: 'partner console' in the header, and no refused request on the way", async () => {
+    const { page, logged } = await signedIn(partner.apiKey, 1280, 800);
+    await page.waitForFunction(() => document.querySelector("#key-role")?.textContent === "partner key");
+    expect(await page.textContent("h1")).toContain("partner console");
+    expect(await page.title()).toContain("partner console");
+    await page.click("#refresh-fleet");
+    await page.waitForSelector("#fleet-counts li", WAIT);
+    expect(logged.filter((l) => /\b40[13]\b|Failed to load/.test(l))).toEqual([]);
+    await page.close();
+
+    const ops = await signedIn(rt.opsKey, 1280, 800);
+    await ops.page.waitForFunction(() => document.querySelector("#key-role")?.textContent === "ops key");
+    expect(await ops.page.textContent("h1")).toContain("ops console");
+    await ops.page.close();
+  });
+
+  it("at 390x844, tapping a tenant brings its detail into view", async () => {
+    const { page } = await signedIn(rt.opsKey, 390, 844);
+    const last = page.locator("#tenants-table tbody tr:last-child button");
+    await last.scrollIntoViewIfNeeded();
+    await last.click();
+    await page.waitForSelector("#tenant-detail:not([hidden]) #timeline li", WAIT);
+    const box = (await page.locator("#tenant-detail").boundingBox())!;
+    // The detail's top is on the screen the user looks at, not thousands of pixels below.
+    expect(box.y).toBeGreaterThanOrEqual(-1);
+    expect(box.y).toBeLessThan(844 / 2);
+    await page.close();
+  });
+
+  it("at 1280 with a tenant open, every shown column of the list and the changes lies inside its card", async () => {
+    // Opened wider, then narrowed to 1280 (as a window is resized): the layout follows.
+    const { page } = await signedIn(rt.opsKey, 1400, 800);
+    await page.click(`#tenants-table tr[data-tenant-id="${tenants[0]}"] button`);
+    await page.waitForSelector("#changes-table tbody tr", WAIT);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(tmpdir(), "console-1280-open.png") });
+    for (const [card, table] of [
+      ["#tenants-section", "#tenants-table"],
+      ["#tenant-detail", "#changes-table"],
+    ] as const) {
+      const cardBox = (await page.locator(card).boundingBox())!;
+      const scrolls = await page.$eval(card, (n) => n.scrollWidth - n.clientWidth);
+      expect(scrolls, `${card} scrolls sideways`).toBeLessThanOrEqual(0);
+      const cells = await page.$$(`${table} tbody tr:first-child td`);
+      expect(cells.length).toBeGreaterThan(3);
+      for (const cell of cells) {
+        const box = await cell.boundingBox();
+        if (!box) continue; // a column this width leaves out (display: none) is not hidden in a scroll
+        expect(box.x + box.width, `${table} cell`).toBeLessThanOrEqual(cardBox.x + cardBox.width + 0.5);
+      }
+    }
+    await page.close();
+  });
+
+  it("the chart draws the current hour's bars whole and side by side; errors leave out consent", async () => {
+    const { page } = await signedIn(rt.opsKey, 1280, 800);
+    await page.click("#refresh-fleet");
+    await page.waitForFunction(() => document.querySelector("#fleet-chart")?.getAttribute("data-bars"));
+    const bars = JSON.parse((await page.getAttribute("#fleet-chart", "data-bars"))!) as {
+      plot: { left: number; width: number };
+      lastHour: { series: number; left: number; width: number; height: number }[];
+    };
+    const started = bars.lastHour.find((b) => b.series === 1)!;
+    const succeeded = bars.lastHour.find((b) => b.series === 2)!;
+    expect(started.height).toBeGreaterThan(0);
+    expect(succeeded.height).toBeGreaterThan(0);
+    // Side by side: neither drawn behind the other; whole: inside the plot.
+    expect(started.left + started.width).toBeLessThanOrEqual(succeeded.left + 0.5);
+    expect(succeeded.width).toBeGreaterThan(2);
+    expect(succeeded.left + succeeded.width).toBeLessThanOrEqual(bars.plot.left + bars.plot.width + 0.5);
+    expect(started.left).toBeGreaterThanOrEqual(bars.plot.left - 0.5);
+
+    await page.waitForFunction(
+      () => document.querySelector("#fleet-counts li[data-status='awaiting_consent']") !== null,
+    );
+    expect(await page.textContent("#fleet-errors")).not.toContain("CONSENT_REQUIRED");
+    await page.close();
+  });
+});
