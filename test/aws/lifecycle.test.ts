@@ -35,11 +35,10 @@ describe("a tenant's life on the AWS form", () => {
     expect((await form.call("GET", `/v1/tenants/${tenantId}`, { key })).status).toBe(404);
   });
 
-  // Issue 22's first defect, shown on the form: the new record's run restarts at 1, so its
-  // execution has the name of the closed one; Step Functions answers ExecutionAlreadyExists,
-  // which is taken for "already started", and the tenant sits in `queued`. Fixed in another
-  // branch; then this passes, and `.fails` must go.
-  it.fails("registers the same tenant again and onboards it", async () => {
+  // Issue 22's first defect, on the form: the new record's run restarted at 1, so its execution
+  // had the name of the closed one; Step Functions answered ExecutionAlreadyExists, taken for
+  // "already started", and the tenant sat in `queued`. Names now carry the record's incarnation.
+  it("registers the same tenant again and onboards it", async () => {
     const demo = await form.sim.demo(tenantId);
     const posted = await form.call("POST", "/v1/tenants", {
       key,

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../../infra/aws-local/setup.ts";
 import { connectSimulator, type RemoteSimulatorControl } from "../../../infra/local/m365-simulator/index.ts";
+import { type ConsentChoices, consentAsAdmin } from "../../support/browser.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the API answers as the tests read them (JSON of any shape)
 export type Json = any;
@@ -201,10 +202,13 @@ export class AwsForm {
     return res.body;
   }
 
-  /** The customer's admin opens the consent link as a browser would, following redirects. */
-  async consent(consentUrl: string): Promise<{ status: number; html: string }> {
-    const response = await fetch(consentUrl, { redirect: "follow" });
-    return { status: response.status, html: await response.text() };
+  /**
+   * The customer's admin opens the consent link in a browser: reads the page naming the partner
+   * and the tenant, clicks Continue (the page's own choices), signs in; the last page.
+   */
+  async consent(consentUrl: string, choices: ConsentChoices = {}): Promise<{ status: number; html: string }> {
+    const page = await consentAsAdmin(consentUrl, undefined, choices);
+    return { status: page.status, html: page.html };
   }
 
   async waitFor(tenantId: string, key: string, statuses: string[], timeoutMs = 60_000): Promise<Json> {
