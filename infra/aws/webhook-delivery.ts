@@ -94,6 +94,8 @@ export class WebhookDelivery extends Construct {
       environment: { WEBHOOK_QUEUE_URL: this.queue.queueUrl },
     });
     grantTableItems(this.dispatcher, props.table.table, TABLE_ACCESS.dispatcher);
+    // The order gate puts an event that came before its predecessor back behind its group.
+    this.queue.grantSendMessages(this.dispatcher);
     const reserved = props.reservedConcurrency === undefined ? 20 : props.reservedConcurrency;
     if (reserved !== null) {
       (this.dispatcher.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved;

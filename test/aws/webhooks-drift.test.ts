@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nextTickOf } from "../../functions/domain/drift-ticks.ts";
 import { AwsForm, type Json } from "./support/form.ts";
 
 let form: AwsForm;
@@ -116,8 +117,11 @@ describe("drift on the AWS form", () => {
     expect(perCheck).toBeGreaterThan(0);
     const fanOut = async () => (await form.stats()).lambda["WorkflowDriftFanOutDA61970A"]!.invocations;
     const fanOutBefore = await fanOut();
-    // 6 h in 72 ticks of 5 minutes, each firing with its own scheduled time.
-    const start = Date.UTC(2026, 0, 1);
+    // 6 h in 72 ticks of 5 minutes, each firing with its own scheduled time: one interval of
+    // ticks, all after the tenant became due, its own tick the 11th (so the 3 ticks before the
+    // first, which each firing catches up, are not its).
+    const sixHours = 6 * 3_600_000;
+    const start = nextTickOf(tenantId, sixHours, Date.now() + 3_600_000) - 10 * 300_000;
     const afterOnDemand = await reads();
     for (let i = 0; i < 72; i++) {
       const time = new Date(start + i * 300_000).toISOString();
