@@ -286,7 +286,7 @@ describe("executions", () => {
 });
 
 describe("the product's Step Functions engine (sfn-engine.ts) against the form", () => {
-  it("starts, describes by the ARN it derives, and treats ExecutionAlreadyExists as started", async () => {
+  it("starts, describes by the ARN it derives, and takes ExecutionAlreadyExists of a closed name as a clash", async () => {
     behaviour = () => ({ ok: true, payload: {} });
     const sfn = createStepFunctions({
       assembly,
@@ -315,8 +315,11 @@ describe("the product's Step Functions engine (sfn-engine.ts) against the form",
         name: `off-${input.tenantId}-1`,
         status: "SUCCEEDED",
       });
-      // The same name again, closed: Step Functions says it exists, and the engine takes that as started.
-      await expect(engine.start("offboarding", input)).resolves.toBeUndefined();
+      // The same name again, closed: Step Functions says it exists, and the engine fails loudly
+      // (the run was not started) instead of taking it as started.
+      await expect(engine.start("offboarding", input)).rejects.toMatchObject({
+        name: "ExecutionNameTakenError",
+      });
       await engine.startDriftCheck({ tenantId: input.tenantId, run: 1, check: "c1" });
       await sfn.idle();
     } finally {
