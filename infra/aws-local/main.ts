@@ -8,6 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { lockDataDir } from "../local/data-dir-lock.ts";
 import { startApiGateway } from "./apigateway/index.ts";
 import { freePort } from "./cloud/dynamodb.ts";
 import { startLocalCloud } from "./cloud/index.ts";
@@ -15,7 +16,7 @@ import type { Part } from "./contracts.ts";
 import { startEventRules } from "./events/index.ts";
 import { CredentialStore } from "./lambda/credentials.ts";
 import { createLambdaService } from "./lambda/index.ts";
-import { lockDataDir, m365App, ROOT, synthIfStale } from "./setup.ts";
+import { m365App, ROOT, synthIfStale } from "./setup.ts";
 import { createStepFunctions } from "./stepfunctions/index.ts";
 import { loadAssembly } from "./template.ts";
 
@@ -32,7 +33,7 @@ const parts: Part[] = [];
 let unlock: () => void = () => undefined;
 
 async function start() {
-  unlock = lockDataDir(dataDir);
+  unlock = await lockDataDir(dataDir);
   const cdkOut = resolve(env["CDK_OUT"] ?? join(ROOT, "cdk.out"));
   synthIfStale(cdkOut, log);
   const credentials = new CredentialStore();

@@ -4,36 +4,12 @@
  * else the built-in simulator, as `npm start` does).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Simulator, SimulatorConfig } from "../local/m365-simulator/index.ts";
 import { startSimulatorThread } from "../local/m365-simulator/thread.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
-
-/** Takes DATA_DIR (a pid file; one left by a process that is gone, even SIGKILLed, is taken over). */
-export function lockDataDir(dataDir: string): () => void {
-  const file = join(dataDir, "aws-form.pid");
-  if (existsSync(file)) {
-    const owner = Number(readFileSync(file, "utf8").trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw new Error(
-        `DATA_DIR ${dataDir} is in use by another running instance (pid ${owner}); stop it or set another DATA_DIR.`,
-      );
-    }
-  }
-  writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
-  return () => rmSync(file, { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function newest(path: string): number {
   const stat = statSync(path);

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
@@ -48,6 +48,7 @@ import { runDriftTick, succeededPages } from "../../functions/tasks/drift-schedu
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
 import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynalite } from "./dynamodb.ts";
 import { type LocalHttpServer, startHttpServer } from "./http-server.ts";
 import type { Simulator, SimulatorConfig, SimulatorOptions } from "./m365-simulator/index.ts";
@@ -117,7 +118,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const dataDir = resolve(options.dataDir ?? env["DATA_DIR"] ?? ".data");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const releaseDataDir = await lockDataDir(dataDir);
-  const closers: (() => Promise<void>)[] = [releaseDataDir];
+  const closers: (() => Promise<void>)[] = [async () => releaseDataDir()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
@@ -459,34 +460,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
  * One service per DATA_DIR: its embedded DynamoDB files can have one owner only. A lock file
  * holds the owner's pid; one left by a process that is gone (a crash) is taken over.
  */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const file = join(dataDir, "service.pid");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(file, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
-      return () => rm(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const owner = Number((await readFile(file, "utf8").catch(() => "")).trim());
-      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-        throw new Error(
-          `DATA_DIR ${dataDir} is in use by another running instance (pid ${owner}); stop it or set another DATA_DIR.`,
-        );
-      }
-      await rm(file, { force: true }); // left by a process that is gone
-    }
-  }
-  throw new Error(`Could not lock DATA_DIR ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Reads a secret kept in a file (mode 600), creating it once. */
 async function keptSecret(file: string, create: () => string): Promise<string> {

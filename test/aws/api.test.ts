@@ -91,7 +91,7 @@ describe("the API on the AWS form", () => {
   it("stops on SIGTERM with exit code 0 and the DATA_DIR lock released; the next start keeps partners and keys", async () => {
     const partner = await form.createPartner("Restart MSP");
     expect(await form.stop()).toBe(0);
-    expect(existsSync(join(form.dataDir, "aws-form.pid"))).toBe(false);
+    expect(existsSync(join(form.dataDir, "service.pid"))).toBe(false);
     await form.start();
     expect((await form.call("GET", "/v1/tenants", { key: partner.apiKey })).status).toBe(200);
     expect((await form.call("GET", "/health")).status).toBe(200);

@@ -172,19 +172,29 @@ const MEMBERS_PAGE = 500;
 
 /**
  * A request without groups uses no membership: the ones the service added to adopted groups
- * (under a previous owner's split request) are removed, a page at a time, each forgotten once
- * removed.
+ * (under a previous owner's split request) are removed.
  */
 export async function removeLeftMemberships(ctx: StepContext): Promise<string[]> {
   if (ctx.request.region === "split") return [];
-  const { exchange } = ctx.m365;
   const changes: string[] = [];
+  await removeOwnedMemberships(ctx, changes);
+  return changes;
+}
+
+/**
+ * Removes every membership the service added (up to 2 x 10,000), a page at a time, each forgotten
+ * once removed, so that a crash resumes with what is left; says how many it went through.
+ */
+export async function removeOwnedMemberships(ctx: StepContext, changes: string[]): Promise<number> {
+  const { exchange } = ctx.m365;
+  let work = 0;
   const groups = new Map<string, Awaited<ReturnType<typeof exchange.getDistributionGroup>>>();
   for (
     let page = await ctx.ownedMembers(MEMBERS_PAGE);
     page.length > 0;
     page = await ctx.ownedMembers(MEMBERS_PAGE)
   ) {
+    work += page.length;
     for (const value of page) {
       const { group, member } = parseMembership(value);
       if (!groups.has(group)) groups.set(group, await exchange.getDistributionGroup(group));
@@ -196,7 +206,7 @@ export async function removeLeftMemberships(ctx: StepContext): Promise<string[]>
     }
     await ctx.disown("members", page);
   }
-  return changes;
+  return work;
 }
 
 export function journalsToProvider(profile: ProviderProfile, rule: JournalRule): boolean {

@@ -5,8 +5,13 @@ import type { OwnedObjectKind } from "../store.ts";
 import type { OffboardingStepName } from "../tenant.ts";
 import { desiredConnectors } from "./connector.ts";
 import type { StepContext, StepOutcome } from "./context.ts";
-import { parseMembership } from "./groups.ts";
-import { connectorRestore, journalsToProvider, ruleRestore, sendsToProvider } from "./leftovers.ts";
+import {
+  connectorRestore,
+  journalsToProvider,
+  removeOwnedMemberships,
+  ruleRestore,
+  sendsToProvider,
+} from "./leftovers.ts";
 
 export type OffboardPart = OffboardingStepName;
 
@@ -111,33 +116,12 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
   return outcome(changes, ctx.owned.journalRules.length + Object.keys(ctx.adopted.journalRules).length);
 }
 
-/** Owned memberships read per page by remove-groups. */
-const MEMBERS_PAGE = 500;
-
 async function removeGroups(ctx: OffboardContext): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
   const changes: string[] = [];
   let work = ctx.owned.groups.length;
-  // Memberships we added to groups we adopted first (a page at a time: up to 2 x 10,000, each
-  // forgotten once removed, so a crash resumes with what is left), then the groups we created.
-  const groups = new Map<string, Awaited<ReturnType<typeof exchange.getDistributionGroup>>>();
-  for (
-    let page = await ctx.ownedMembers(MEMBERS_PAGE);
-    page.length > 0;
-    page = await ctx.ownedMembers(MEMBERS_PAGE)
-  ) {
-    work += page.length;
-    for (const value of page) {
-      const { group, member } = parseMembership(value);
-      if (!groups.has(group)) groups.set(group, await exchange.getDistributionGroup(group));
-      const current = groups.get(group);
-      if (current) {
-        await exchange.removeDistributionGroupMember(current.identity, member);
-        changes.push(`removed ${member} from ${group}`);
-      }
-    }
-    await ctx.disown("members", page);
-  }
+  // Memberships we added to groups we adopted first, then the groups we created.
+  work += await removeOwnedMemberships(ctx, changes);
   await removeOwned(
     ctx,
     "groups",
