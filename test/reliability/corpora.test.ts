@@ -352,7 +352,8 @@ describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
     const all = (await api.listAll("/v1/tenants", runtime.opsApiKey)).map((t) => t.tenantId);
     for (const p of partners) expect(all).toEqual(expect.arrayContaining(p.tenants));
 
-    // The same Idempotency-Key from two partners: two records, never the other's response.
+    // The same Idempotency-Key and body from two partners: two records (an unbound claim reserves
+    // nothing, so the second partner gets its own claim on the tenant), never the other's response.
     const shared = "corpus-shared-key";
     const mine = onboardingBody("corpora-idem", 0);
     const first = await api.call("POST", "/v1/tenants", {
@@ -366,21 +367,23 @@ describe("isolation corpus", { timeout: TEST_TIMEOUT_MS }, () => {
       body: mine,
       headers: { "idempotency-key": shared },
     });
-    expect(second.status, second.text).toBe(409);
+    expect(second.status, second.text).toBe(202);
+    expect(second.body.partnerId).toBe(partners[1]!.partnerId);
+    expect(second.body.consentUrl).not.toBe(first.body.consentUrl);
     expect(second.text).not.toContain(partners[0]!.partnerId);
     expect(second.text).not.toContain(partners[0]!.name);
     const theirs = onboardingBody("corpora-idem", 1);
     const third = await api.call("POST", "/v1/tenants", {
       key: partners[1]!.key,
       body: theirs,
-      headers: { "idempotency-key": shared },
+      headers: { "idempotency-key": `${shared}-2` },
     });
     expect(third.status, third.text).toBe(202);
     expect(third.body.tenantId).toBe(theirs.tenantId);
     expect(third.body.partnerId).toBe(partners[1]!.partnerId);
     await runtime.engine.idle();
     partners[0]!.tenants.push(mine.tenantId);
-    partners[1]!.tenants.push(theirs.tenantId);
+    partners[1]!.tenants.push(mine.tenantId, theirs.tenantId);
 
     // Nothing the corpus did changed a thing (the idempotency controls aside).
     const after = JSON.parse(await visibleState());
