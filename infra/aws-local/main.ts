@@ -176,6 +176,11 @@ process.stdout.write(
     `  OpenAPI (needs a key)    curl -H "Authorization: Bearer ${key}" ${url}/v1/openapi.json`,
     `  Ops API key              ${keyShown ? `${form.opsApiKey}   (the stack's ops key secret, kept in DATA_DIR/ops-api-key)` : "from OPS_API_KEY"}`,
     `  Microsoft 365            ${form.m365.simulator ? `built-in simulator at ${form.m365.simulator.url}` : "the configured app (M365_CLIENT_ID)"}`,
+    ...(form.m365.simulator
+      ? [
+          `  Simulator CA             ${form.m365.simulator.caPath}   (curl --cacert; trust it in a browser to open consent links)`,
+        ]
+      : []),
     ...(form.m365.simulator && env["M365_SIMULATOR_CONFIG"]?.trim()
       ? [`  Simulator behaviours     ${env["M365_SIMULATOR_CONFIG"].trim()}   (M365_SIMULATOR_CONFIG)`]
       : []),
