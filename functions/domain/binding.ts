@@ -29,7 +29,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { BrowserBinding } from "./consent-browser.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { AdminExchangeAccess, LeastPrivilegeChoice } from "./least-privilege-consent.ts";
-import type { Page } from "./store.ts";
+import type { Page } from "./page.ts";
 import type { OnboardingRequest, Tenant, TenantCorrection, TenantEvent, TenantStatus } from "./tenant.ts";
 
 /** How long an unbound claim waits for the customer's consent. */

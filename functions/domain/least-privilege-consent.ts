@@ -15,7 +15,7 @@ import {
   type LeastPrivilegeOutcome,
   setUpLeastPrivilege,
 } from "./least-privilege-setup.ts";
-import type { Json } from "./steps/diff.ts";
+import type { Json } from "./plan.ts";
 import type { StoredTenant, TenantStore } from "./store.ts";
 
 /**
