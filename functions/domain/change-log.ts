@@ -4,8 +4,8 @@
  * of the Exchange write operations (`functions/adapters/m365/change-recorder.ts`), one entry per
  * write, so that no step can forget it; served newest first at `GET /v1/tenants/{id}/changes`.
  */
-import type { Json } from "./plan.ts";
 import type { Page } from "./page.ts";
+import type { Json } from "./plan.ts";
 import type { AnyStepName } from "./step-names.ts";
 
 /** Who asked for the run that made a write. */
