@@ -86,6 +86,13 @@ describe("architecture: what each folder may import", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("no domain module depends on the onboarding facade: each use case has its own ports", () => {
+    const facade = "functions/domain/onboarding.ts";
+    const users = all.filter((i) => i.to === facade).map((i) => i.from);
+    expect(users).toContain("functions/api/app.ts");
+    expect(users.filter(under("functions/domain"))).toEqual([]);
+  });
+
   it("the cycle finder finds a cycle (the check below is not vacuous)", () => {
     const edges = new Map([
       ["a.ts", new Set(["b.ts"])],
