@@ -46,6 +46,13 @@ export interface RegistrationPorts extends PresentPorts {
   resume: { retry(principal: Principal, tenantId: string): Promise<Tenant> };
 }
 
+/**
+ * @example
+ * ```ts
+ * const registration = new Registration({ store, engine, claims, links, clock, resume: lifecycle });
+ * await registration.register("p_1", request); // awaiting_consent: a claim with its consent link
+ * ```
+ */
 export class Registration {
   readonly #ports: RegistrationPorts;
 

@@ -41,6 +41,13 @@ export interface LifecyclePorts extends PresentPorts {
 /** Where a PATCH of `onDrift` alone is allowed besides PATCHABLE_STATUSES. */
 const ON_DRIFT_PATCHABLE_STATUSES: readonly TenantStatus[] = ["succeeded"];
 
+/**
+ * @example
+ * ```ts
+ * const lifecycle = new TenantLifecycle({ store, engine, clock: () => new Date(), strandedConfirmMs: 3000 });
+ * await lifecycle.retry({ role: "ops" }, tenantId); // queued, a new onboarding run started
+ * ```
+ */
 export class TenantLifecycle {
   readonly #ports: LifecyclePorts;
 

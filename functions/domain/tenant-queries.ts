@@ -22,6 +22,13 @@ export interface TenantQueryPorts extends PresentPorts {
   claims?: Pick<ClaimStore, "getClaim" | "listClaims" | "pageClaimEvents"> | undefined;
 }
 
+/**
+ * @example
+ * ```ts
+ * const queries = new TenantQueries({ store, clock: () => new Date() });
+ * const tenant = await queries.getTenant({ role: "partner", partnerId: "p_1" }, tenantId);
+ * ```
+ */
 export class TenantQueries {
   readonly #ports: TenantQueryPorts;
 
