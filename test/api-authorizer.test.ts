@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { APIGatewayAuthorizerResult, Context } from "aws-lambda";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { resolveOpsKeyHash } from "../functions/api/auth.ts";
-import { hashApiKey, PartnerService } from "../functions/domain/onboarding.ts";
+import { hashApiKey } from "../functions/domain/api-keys.ts";
+import { PartnerService } from "../functions/domain/partners.ts";
 import { apiEvent } from "./support/api.ts";
 import { freshTable } from "./support/dynamodb.ts";
 

@@ -4,7 +4,7 @@
  */
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_KEYS_PER_PARTNER } from "../functions/domain/onboarding.ts";
+import { MAX_KEYS_PER_PARTNER } from "../functions/domain/partners.ts";
 import { startTestApi, type TestApi } from "./support/api.ts";
 
 let t: TestApi;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { opsKeyHashSource } from "../functions/api/auth.ts";
 import { RateLimiter, rateLimitFromEnv } from "../functions/api/rate-limit.ts";
-import { API_KEY_PATTERN, hashApiKey, OPS_KEY_PREFIX } from "../functions/domain/onboarding.ts";
+import { API_KEY_PATTERN, hashApiKey, OPS_KEY_PREFIX } from "../functions/domain/api-keys.ts";
 import { newTenantId, onboardingBody, startTestApi, type TestApi } from "./support/api.ts";
 import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 

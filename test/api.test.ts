@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../functions/api/routes.ts";
-import { hashApiKey } from "../functions/domain/onboarding.ts";
+import { hashApiKey } from "../functions/domain/api-keys.ts";
 import { newTenantId, onboardingBody, splitGroups, startTestApi, type TestApi } from "./support/api.ts";
 
 const PROBLEM = "application/problem+json";

@@ -12,7 +12,8 @@ import type {
   WorkflowInput,
   WorkflowKind,
 } from "../functions/domain/engine.ts";
-import { OnboardingService, STRANDED_SETTLED_MS } from "../functions/domain/onboarding.ts";
+import { OnboardingService } from "../functions/domain/onboarding.ts";
+import { STRANDED_SETTLED_MS } from "../functions/domain/workflow-runs.ts";
 import { onboardingBody } from "./support/api.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
 

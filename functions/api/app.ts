@@ -27,12 +27,8 @@ import {
   WebhookNotFoundError,
   WorkflowStartError,
 } from "../domain/errors.ts";
-import {
-  OnboardingService,
-  PartnerKeyNotFoundError,
-  type PartnerLimits,
-  PartnerService,
-} from "../domain/onboarding.ts";
+import { OnboardingService } from "../domain/onboarding.ts";
+import { PartnerKeyNotFoundError, type PartnerLimits, PartnerService } from "../domain/partners.ts";
 import type { TenantStore } from "../domain/store.ts";
 import type { WebhookService } from "../domain/webhooks.ts";
 import { type Authorize, createAuthorizer, type OpsKeyHash } from "./auth.ts";

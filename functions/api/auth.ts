@@ -9,7 +9,7 @@
  * caches a partner key; the ops key from Secrets Manager is re-read every `OPS_KEY_TTL_MS`.
  */
 
-import { API_KEY_PATTERN, hashApiKey, sameKeyHash } from "../domain/onboarding.ts";
+import { API_KEY_PATTERN, hashApiKey, sameKeyHash } from "../domain/api-keys.ts";
 import type { ApiKeyPrincipal, Principal, TenantStore } from "../domain/store.ts";
 import { usageKeyValue } from "./usage-key.ts";
 

@@ -9,7 +9,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import type { z } from "zod";
 import type { DriftService } from "../domain/drift-service.ts";
-import type { OnboardingService, PartnerService } from "../domain/onboarding.ts";
+import type { OnboardingService } from "../domain/onboarding.ts";
+import type { PartnerService } from "../domain/partners.ts";
 import type { Principal, Role } from "../domain/store.ts";
 import type { WebhookService } from "../domain/webhooks.ts";
 

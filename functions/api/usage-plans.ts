@@ -13,7 +13,7 @@ import {
   GetUsagePlansCommand,
 } from "@aws-sdk/client-api-gateway";
 import { logger } from "../commons/observability.ts";
-import type { PartnerLimits } from "../domain/onboarding.ts";
+import type { PartnerLimits } from "../domain/partners.ts";
 import { usageKeyValue } from "./usage-key.ts";
 
 export class UsagePlanPartnerLimits implements PartnerLimits {

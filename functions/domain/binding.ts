@@ -27,9 +27,9 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { BrowserBinding } from "./consent-browser.ts";
-import type { ErrorInfo } from "./errors.ts";
+import { ConflictError, type ErrorInfo } from "./errors.ts";
 import type { AdminExchangeAccess, LeastPrivilegeChoice } from "./least-privilege-consent.ts";
-import type { Page } from "./store.ts";
+import type { Page } from "./page.ts";
 import type { OnboardingRequest, Tenant, TenantCorrection, TenantEvent, TenantStatus } from "./tenant.ts";
 
 /** How long an unbound claim waits for the customer's consent. */
@@ -130,6 +130,24 @@ export function claimExpired(claim: StoredClaim, now: Date): boolean {
 export function claimView(claim: StoredClaim, now: Date): Tenant {
   if (!claimExpired(claim, now)) return claim.tenant;
   return { ...claim.tenant, status: "failed", error: CLAIM_EXPIRED };
+}
+
+/**
+ * Reserves a bound tenant's customerName for its partner (never for a claim: a claim reserves
+ * nothing and learns nothing); ConflictError when another partner's bound tenant holds it.
+ * Without binding by consent (`claims` absent) nothing is reserved.
+ */
+export async function reserveCustomerName(
+  claims: Pick<ClaimStore, "reserveCustomerName"> | undefined,
+  customerName: string,
+  bound: { tenantId: string; partnerId: string },
+  now: string,
+): Promise<void> {
+  if (claims && !(await claims.reserveCustomerName(customerName, bound.tenantId, bound.partnerId, now))) {
+    throw new ConflictError(
+      `customerName ${customerName} is the account of another partner's customer tenant (${CUSTOMER_NAME_TAKEN.code}); choose another.`,
+    );
+  }
 }
 
 // ---- the signed state ------------------------------------------------------------------------

@@ -4,9 +4,9 @@
  * of the Exchange write operations (`functions/adapters/m365/change-recorder.ts`), one entry per
  * write, so that no step can forget it; served newest first at `GET /v1/tenants/{id}/changes`.
  */
-import type { Json } from "./steps/diff.ts";
-import type { Page } from "./store.ts";
-import type { AnyStepName } from "./tenant.ts";
+import type { Page } from "./page.ts";
+import type { Json } from "./plan.ts";
+import type { AnyStepName } from "./step-names.ts";
 
 /** Who asked for the run that made a write. */
 export const REQUESTERS = ["partner", "ops", "drift-remediation"] as const;

@@ -16,6 +16,13 @@ import { ConflictError } from "./errors.ts";
 import type { StoredTenant, TenantStore } from "./store.ts";
 import type { OnboardingRequest } from "./tenant.ts";
 
+/** What binding (and a change of owner) needs: registering, ending the previous record, keeping it readable. */
+export interface MovePorts {
+  store: Pick<TenantStore, "registerTenant" | "transition">;
+  claims: Pick<ClaimStore, "putFormerRecord">;
+  now: () => string;
+}
+
 export const TENANT_MOVED: ErrorInfo = {
   code: "TENANT_MOVED",
   message:
@@ -28,7 +35,7 @@ export const TENANT_MOVED: ErrorInfo = {
  * `lost`: another binding registered first.
  */
 export function registerBound(
-  deps: { store: TenantStore; claims: ClaimStore; now: () => string },
+  deps: MovePorts,
   current: StoredTenant | undefined,
   partnerId: string,
   request: OnboardingRequest,
@@ -48,7 +55,7 @@ export function registerBound(
  * registered first.
  */
 async function moveTenant(
-  deps: { store: TenantStore; claims: ClaimStore; now: () => string },
+  deps: MovePorts,
   current: StoredTenant,
   partnerId: string,
   request: OnboardingRequest,

@@ -1,10 +1,10 @@
 /**
  * Drift: how a tenant onboarded earlier differs from what onboarding set up, found by running
- * every step's read-only comparison (`steps/diff.ts`). Pure types and rules.
+ * every step's read-only comparison (`steps/diff.ts`). Pure types and rules; a leaf of the domain.
  */
-import type { Difference, PlannedWrite } from "./steps/diff.ts";
+import type { Difference, PlannedWrite } from "./plan.ts";
 
-export type { Difference, PlannedWrite } from "./steps/diff.ts";
+export type { Difference, PlannedWrite } from "./plan.ts";
 
 /** What a tenant does when a check finds drift. */
 export const ON_DRIFT = ["report", "remediate"] as const;

@@ -15,7 +15,7 @@ import {
   type LeastPrivilegeOutcome,
   setUpLeastPrivilege,
 } from "./least-privilege-setup.ts";
-import type { Json } from "./steps/diff.ts";
+import type { Json } from "./plan.ts";
 import type { StoredTenant, TenantStore } from "./store.ts";
 
 /**
@@ -108,7 +108,7 @@ export const SETUP_TEXT: Readonly<Record<SetupSummary, string>> = {
  * it (as after their own run) instead of running it again. Nothing when the tenant moved meanwhile.
  */
 export async function recordCustomizationRun(
-  store: TenantStore,
+  store: Pick<TenantStore, "transition">,
   stored: StoredTenant,
   now: string,
 ): Promise<void> {
@@ -132,7 +132,7 @@ export async function setUpBeforeRun(
   admin: AdminExchangeAccess | undefined,
   stored: StoredTenant,
   deps: {
-    store: TenantStore;
+    store: Pick<TenantStore, "transition">;
     now: () => string;
     links?: { signIn?: { clientId: string } };
     changeLog?: ChangeLogStore;

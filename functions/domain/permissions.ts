@@ -5,7 +5,16 @@
  * `permissions-script.ts`, the sources and confidence of each mapping in docs/m365-fidelity.md
  * (rows A3-A6).
  */
-import type { OnboardingRequest } from "./tenant.ts";
+import type { RegionMode } from "./provider.ts";
+
+/**
+ * What decides the cmdlets a tenant needs: the request's region and outbound gateway (typed
+ * here, not taken from the tenant, so that the tenant can name a MissingPermission).
+ */
+export interface PermissionScope {
+  region: RegionMode;
+  outboundGateway: boolean;
+}
 
 /** The Exchange management roles the app needs (a custom role group holds exactly these). */
 export const MANAGEMENT_ROLES = [
@@ -117,7 +126,7 @@ const GROUPS = [
  * outbound gateway, the groups' only for `split` (journal rules read a group there too).
  * Offboarding's Remove-* are included so that a tenant that onboards can also be offboarded.
  */
-export function requiredCmdlets(request: Pick<OnboardingRequest, "region" | "outboundGateway">): string[] {
+export function requiredCmdlets(request: PermissionScope): string[] {
   return [
     ...ALWAYS,
     ...(request.outboundGateway ? CONNECTOR : []),
@@ -146,9 +155,7 @@ export function missingPermissions(
 }
 
 /** The roles this tenant's cmdlets need, in MANAGEMENT_ROLES order (the script's role group). */
-export function requiredRoles(
-  request: Pick<OnboardingRequest, "region" | "outboundGateway">,
-): ManagementRole[] {
+export function requiredRoles(request: PermissionScope): ManagementRole[] {
   const roles = new Set<string>(requiredCmdlets(request).map((c) => CMDLET_ROLES[c] ?? ""));
   // Adding and removing members of a group the app does not own needs the switch's role.
   if (request.region === "split") roles.add("Security Group Creation and Membership");

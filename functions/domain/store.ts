@@ -12,7 +12,8 @@
 import type { RequestedBy } from "./change-log.ts";
 import type { DriftResult, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
-import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
+import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "./owned.ts";
+import type { Page } from "./page.ts";
 import type { MissingPermission } from "./permissions.ts";
 import type {
   AnyStepName,
@@ -25,6 +26,9 @@ import type {
   TenantEvent,
   TenantStatus,
 } from "./tenant.ts";
+
+export type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "./owned.ts";
+export type { Page } from "./page.ts";
 
 export type Role = "partner" | "ops";
 
@@ -52,11 +56,6 @@ export interface ApiKeyPrincipal extends Principal {
   usageKey?: boolean;
 }
 
-export interface Page<T> {
-  items: T[];
-  nextCursor?: string;
-}
-
 export interface StepPatch {
   /** Replaces the whole step (attempts from 0): for a step shown for the first time. */
   fresh?: boolean;
@@ -74,21 +73,6 @@ export interface StepPatch {
   /** Until when the workflow retries the step at the latest while it waits; `null` clears it. */
   waitingUntil?: string | null;
 }
-
-/** Objects this service created in the tenant (offboarding removes only these). */
-export type OwnedKind = "connectors" | "groups" | "journalRules" | "members";
-/**
- * Owned kinds read with the tenant (a few names each). Memberships (`members`, up to 2 x 10,000)
- * are stored apart and read with `listOwnedMembers`, never with the tenant.
- */
-export type OwnedObjectKind = Exclude<OwnedKind, "members">;
-
-/** Objects that existed before onboarding and were changed by it: their values before. */
-export interface AdoptedObjects {
-  connectors: Record<string, OutboundConnectorSpec & { isValidated: boolean }>;
-  journalRules: Record<string, JournalRuleSpec>;
-}
-export type AdoptedKind = keyof AdoptedObjects;
 
 /** Internal, never shown by the API: what offboarding needs. */
 export interface TenantInternals {

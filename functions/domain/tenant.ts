@@ -16,6 +16,19 @@ import type { Approval, DriftResult, OnDrift, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { MissingPermission } from "./permissions.ts";
 import type { RegionMode } from "./provider.ts";
+import { type AnyStepName, type RunStepName, STEP_NAMES, type StepName } from "./step-names.ts";
+
+export {
+  ALL_STEP_NAMES,
+  type AnyStepName,
+  HAND_OVER_STEP,
+  OFFBOARDING_STEP_NAMES,
+  type OffboardingStepName,
+  RUN_STEP_NAMES,
+  type RunStepName,
+  STEP_NAMES,
+  type StepName,
+} from "./step-names.ts";
 
 export const TENANT_STATUSES = [
   "queued",
@@ -30,41 +43,6 @@ export const TENANT_STATUSES = [
   "offboarding_failed",
 ] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
-
-/** Workflow order. */
-export const STEP_NAMES = [
-  "check-access",
-  "connector",
-  "validate-connector",
-  "journal-settings",
-  "groups",
-  "journal-rules",
-] as const;
-export type StepName = (typeof STEP_NAMES)[number];
-
-/** Offboarding's own steps, shown on the tenant once offboarding has started, in order. */
-export const OFFBOARDING_STEP_NAMES = [
-  "remove-journal-rules",
-  "remove-groups",
-  "remove-connectors",
-  "restore-journal-settings",
-] as const;
-export type OffboardingStepName = (typeof OFFBOARDING_STEP_NAMES)[number];
-
-/**
- * After a change of owner, the new record's first step: the previous owner's journaling stops
- * (the service's rules to its account disabled, adopted rules given the customer's values back)
- * before anything else of the new onboarding. Shown only on a record that took a tenant over.
- */
-export const HAND_OVER_STEP = "hand-over";
-
-/** The steps an onboarding run may show and report in events: the hand-over, then onboarding's. */
-export const RUN_STEP_NAMES = [HAND_OVER_STEP, ...STEP_NAMES] as const;
-export type RunStepName = (typeof RUN_STEP_NAMES)[number];
-
-/** Every step a tenant can show: the hand-over, onboarding's, then offboarding's. */
-export const ALL_STEP_NAMES = [...RUN_STEP_NAMES, ...OFFBOARDING_STEP_NAMES] as const;
-export type AnyStepName = (typeof ALL_STEP_NAMES)[number];
 
 export const STEP_STATUSES = ["pending", "running", "succeeded", "failed", "skipped"] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];

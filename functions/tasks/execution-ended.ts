@@ -10,9 +10,9 @@
  */
 import type { WorkflowKind } from "../domain/engine.ts";
 import { ConflictError } from "../domain/errors.ts";
-import { IN_FLIGHT, STRANDED } from "../domain/onboarding.ts";
 import type { TenantStore } from "../domain/store.ts";
 import type { TenantStatus } from "../domain/tenant.ts";
+import { IN_FLIGHT, STRANDED } from "../domain/workflow-runs.ts";
 
 export interface EndedExecution {
   kind: WorkflowKind;

@@ -33,6 +33,7 @@ import { CONSENT_CALLBACK_PATH, createConsentLinks } from "../../functions/api/c
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
 import { RateLimiter, rateLimitFromEnv } from "../../functions/api/rate-limit.ts";
 import { readM365AppConfig, resolveM365Endpoints, retentionFromEnv } from "../../functions/commons/config.ts";
+import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/api-keys.ts";
 import {
   DEFAULT_DRIFT_CHECK_INTERVAL_MS,
   DEFAULT_REMEDIATIONS_PER_DAY,
@@ -41,7 +42,6 @@ import {
 import { tickMs } from "../../functions/domain/drift-ticks.ts";
 import type { ErrorInfo } from "../../functions/domain/errors.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
-import { generateApiKey, generateOpsKey, hashApiKey } from "../../functions/domain/onboarding.ts";
 import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { runDriftTick, succeededPages } from "../../functions/tasks/drift-schedule.ts";

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateApiKey } from "../../functions/domain/onboarding.ts";
+import { generateApiKey } from "../../functions/domain/api-keys.ts";
 import { connectSimulator, type RemoteSimulatorControl } from "../../infra/local/m365-simulator/index.ts";
 import { type ApiClient, apiClient, type Json, waitUntil } from "./support/api.ts";
 import {

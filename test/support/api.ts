@@ -9,6 +9,7 @@ import addFormatsModule from "ajv-formats";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { type ApiDependencies, type ApiHandler, createApi } from "../../functions/api/app.ts";
 import { TableIdempotencyLayer } from "../../functions/api/idempotency.ts";
+import { hashApiKey } from "../../functions/domain/api-keys.ts";
 import {
   type ExecutionDescription,
   executionName,
@@ -16,7 +17,6 @@ import {
   type WorkflowInput,
   type WorkflowKind,
 } from "../../functions/domain/engine.ts";
-import { hashApiKey } from "../../functions/domain/onboarding.ts";
 import { type FreshTable, freshTable } from "./dynamodb.ts";
 
 // ajv-formats is CommonJS with a default export.

@@ -1,8 +1,8 @@
 import { ConnectorValidationFailedError, ConnectorValidationPendingError, NotFoundError } from "../errors.ts";
 import type { ConnectorValidationTask, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
+import type { AdoptedObjects } from "../owned.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import type { AdoptedObjects } from "../store.ts";
 import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type Json, type StepAction, type StepDiff } from "./diff.ts";
 

@@ -1,7 +1,7 @@
 import { ObjectExistsError } from "../errors.ts";
 import type { CreateOptions, M365Tenant } from "../m365.ts";
+import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "../owned.ts";
 import type { ProviderProfile } from "../provider.ts";
-import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "../store.ts";
 import type { OnboardingRequest } from "../tenant.ts";
 
 /**

@@ -9,30 +9,12 @@
  */
 import { createHash } from "node:crypto";
 import type { DistributionGroupSpec, JournalRuleSpec, OutboundConnectorSpec } from "../m365.ts";
-import type { AdoptedObjects } from "../store.ts";
+import type { AdoptedObjects } from "../owned.ts";
+import type { Difference, Json, PlannedWrite } from "../plan.ts";
 import type { StepName } from "../tenant.ts";
 import { type StepContext, settled } from "./context.ts";
 
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-
-/** One way the live tenant differs from what onboarding set up, in the product's words. */
-export interface Difference {
-  step: StepName;
-  /** The object, e.g. `journal rule "Journal Messages to CloudflareArea 1"`. */
-  object: string;
-  /** The field, e.g. `enabled`, `smartHosts`, or `exists` for a missing object. */
-  field: string;
-  expected: Json;
-  actual: Json;
-}
-
-/** One write the step would make: the cmdlet, its parameters (secrets never; long lists summarised) and why. */
-export interface PlannedWrite {
-  step: StepName;
-  cmdlet: string;
-  parameters: Record<string, Json>;
-  reason: string;
-}
+export type { Difference, Json, PlannedWrite } from "../plan.ts";
 
 /** Bookkeeping and writes `apply` carries out, in order, for one object. */
 export type StepAction =

@@ -12,8 +12,8 @@
  */
 import type { JournalRule, OutboundConnector, OutboundConnectorSpec } from "../m365.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
+import type { AdoptedObjects } from "../owned.ts";
 import { type ProviderProfile, regionsOf } from "../provider.ts";
-import type { AdoptedObjects } from "../store.ts";
 import { desiredConnectors } from "./connector.ts";
 import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 import { addAction, applyObjects, type StepAction, type StepDiff } from "./diff.ts";

@@ -1,7 +1,7 @@
 import { InvalidRequestError } from "../errors.ts";
 import { sameAddress, sameSet, sameText } from "../normalize.ts";
+import type { OwnedObjectKind } from "../owned.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
-import type { OwnedObjectKind } from "../store.ts";
 import type { OffboardingStepName } from "../tenant.ts";
 import { desiredConnectors } from "./connector.ts";
 import type { StepContext, StepOutcome } from "./context.ts";

@@ -1,0 +1,21 @@
+/**
+ * What this service owns in a customer's tenant and what it adopted there (objects that existed
+ * before onboarding changed them): offboarding removes the first and restores the second. A
+ * leaf of the domain (it imports only the Microsoft 365 object specs).
+ */
+import type { JournalRuleSpec, OutboundConnectorSpec } from "./m365.ts";
+
+/** Objects this service created in the tenant (offboarding removes only these). */
+export type OwnedKind = "connectors" | "groups" | "journalRules" | "members";
+/**
+ * Owned kinds read with the tenant (a few names each). Memberships (`members`, up to 2 x 10,000)
+ * are stored apart and read with `listOwnedMembers`, never with the tenant.
+ */
+export type OwnedObjectKind = Exclude<OwnedKind, "members">;
+
+/** Objects that existed before onboarding and were changed by it: their values before. */
+export interface AdoptedObjects {
+  connectors: Record<string, OutboundConnectorSpec & { isValidated: boolean }>;
+  journalRules: Record<string, JournalRuleSpec>;
+}
+export type AdoptedKind = keyof AdoptedObjects;
