@@ -8,8 +8,9 @@ import { type Command, Option } from "commander";
 import type { RegionMode } from "../../domain/provider.ts";
 import { parseGuid } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { renderDoctorMarkdown, runDoctor } from "../doctor.ts";
-import { doctorRedirectUri, loopbackSignIn } from "../doctor-admin-setup.ts";
+import { doctorRedirectUri, loopbackSignIn } from "../doctor/admin-setup.ts";
+import { renderDoctorMarkdown } from "../doctor/markdown.ts";
+import { runDoctor } from "../doctor/run-doctor.ts";
 import { ExitCode } from "../errors.ts";
 import { clean } from "../format.ts";
 

@@ -9,11 +9,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { createAdminSignIn } from "../adapters/m365/admin-sign-in.ts";
-import { readM365AppConfig, resolveM365Endpoints } from "../commons/config.ts";
-import { toErrorInfo } from "../domain/errors.ts";
-import { setUpLeastPrivilege } from "../domain/least-privilege-setup.ts";
-import type { OnboardingRequest } from "../domain/tenant.ts";
+import { createAdminSignIn } from "../../adapters/m365/admin-sign-in.ts";
+import { readM365AppConfig, resolveM365Endpoints } from "../../commons/config.ts";
+import { toErrorInfo } from "../../domain/errors.ts";
+import { setUpLeastPrivilege } from "../../domain/least-privilege-setup.ts";
+import type { OnboardingRequest } from "../../domain/tenant.ts";
 
 /** The setup's cmdlets and the role we expect to hold each (A10). */
 const SETUP_CMDLETS = [
