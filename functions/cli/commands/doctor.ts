@@ -8,7 +8,7 @@ import { type Command, Option } from "commander";
 import type { RegionMode } from "../../domain/provider.ts";
 import { parseGuid } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { doctorRedirectUri, loopbackSignIn } from "../doctor/admin-setup.ts";
+import { doctorRedirectUri, loopbackSignIn } from "../doctor/loopback-sign-in.ts";
 import { renderDoctorMarkdown } from "../doctor/markdown.ts";
 import { runDoctor } from "../doctor/run-doctor.ts";
 import { ExitCode } from "../errors.ts";
