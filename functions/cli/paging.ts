@@ -1,7 +1,9 @@
-/** The paging options the list commands share (`--limit`, `--cursor`, `--all`) and the hint for the next page. */
-import { Option } from "commander";
+/** The paging the list commands share: `--limit`, `--cursor`, `--all`, and a page printed with the hint for the next. */
+import { type Command, Option } from "commander";
 import { parseLimit } from "./args.ts";
 import type { Page } from "./client.ts";
+import type { CommandContext } from "./context.ts";
+import { type Column, table } from "./format.ts";
 
 export interface ListOptions {
   limit: number;
@@ -32,4 +34,22 @@ export async function pageOrAll<T>(
 
 export function moreHint(out: (s: string) => void, page: Page<unknown>, command: string): void {
   if (page.nextCursor) out(`\nMore: npx onboarding ${command} --cursor ${page.nextCursor}   (or --all)`);
+}
+
+/**
+ * A page as `--json` asks (the API's JSON) or for people: a table, or `empty` when there is
+ * nothing, then how to ask for the next page.
+ */
+export function printPage<T>(
+  ctx: CommandContext,
+  cmd: Command,
+  page: Page<T>,
+  view: { empty: string; columns: readonly Column<T>[]; command: string },
+): void {
+  if (ctx.json(cmd)) {
+    ctx.printJson(page);
+    return;
+  }
+  ctx.out(page.items.length === 0 ? view.empty : table(page.items, view.columns));
+  moreHint(ctx.out, page, view.command);
 }

@@ -1,8 +1,8 @@
 /** `partners create` (prints the new partner's API key, once) and `partners list` (ops). */
 import type { Command } from "commander";
 import type { CommandContext } from "../context.ts";
-import { clean, table, time } from "../format.ts";
-import { type ListOptions, limitOption, moreHint, pageOrAll } from "../paging.ts";
+import { clean, time } from "../format.ts";
+import { type ListOptions, limitOption, pageOrAll, printPage } from "../paging.ts";
 
 export function registerPartnerCommands(program: Command, ctx: CommandContext): void {
   const partners = program.command("partners").description("Partners and their API keys (ops)");
@@ -32,16 +32,14 @@ export function registerPartnerCommands(program: Command, ctx: CommandContext): 
     .action(async (opts: ListOptions, cmd: Command) => {
       const api = ctx.client();
       const page = await pageOrAll(opts, (q) => api.listPartners(q));
-      if (ctx.json(cmd)) return ctx.printJson(page);
-      if (page.items.length === 0) ctx.out("No partners.");
-      else
-        ctx.out(
-          table(page.items, [
-            { header: "PARTNER ID", value: (p) => p.partnerId },
-            { header: "NAME", value: (p) => p.name },
-            { header: "CREATED", value: (p) => time(p.createdAt) },
-          ]),
-        );
-      moreHint(ctx.out, page, "partners list");
+      printPage(ctx, cmd, page, {
+        empty: "No partners.",
+        command: "partners list",
+        columns: [
+          { header: "PARTNER ID", value: (p) => p.partnerId },
+          { header: "NAME", value: (p) => p.name },
+          { header: "CREATED", value: (p) => time(p.createdAt) },
+        ],
+      });
     });
 }

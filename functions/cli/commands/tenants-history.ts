@@ -5,8 +5,8 @@
 import type { Command } from "commander";
 import { parseGuid } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { errorText, table, time } from "../format.ts";
-import { type ListOptions, limitOption, moreHint, pageOrAll } from "../paging.ts";
+import { errorText, time } from "../format.ts";
+import { type ListOptions, limitOption, pageOrAll, printPage } from "../paging.ts";
 
 export function registerTenantsEvents(tenants: Command, ctx: CommandContext): void {
   tenants
@@ -19,20 +19,18 @@ export function registerTenantsEvents(tenants: Command, ctx: CommandContext): vo
     .action(async (tenantId: string, opts: ListOptions, cmd: Command) => {
       const api = ctx.client();
       const page = await pageOrAll(opts, (q) => api.listEvents(tenantId, q));
-      if (ctx.json(cmd)) return ctx.printJson(page);
-      if (page.items.length === 0) ctx.out("No events.");
-      else
-        ctx.out(
-          table(page.items, [
-            { header: "TIME", value: (e) => time(e.timestamp) },
-            { header: "SEQ", value: (e) => e.data.sequence },
-            { header: "TYPE", value: (e) => e.type },
-            { header: "STEP", value: (e) => e.data.step },
-            { header: "STATUS", value: (e) => e.data.status },
-            { header: "ERROR", value: (e) => errorText(e.data.error) },
-          ]),
-        );
-      moreHint(ctx.out, page, `tenants events ${tenantId}`);
+      printPage(ctx, cmd, page, {
+        empty: "No events.",
+        command: `tenants events ${tenantId}`,
+        columns: [
+          { header: "TIME", value: (e) => time(e.timestamp) },
+          { header: "SEQ", value: (e) => e.data.sequence },
+          { header: "TYPE", value: (e) => e.type },
+          { header: "STEP", value: (e) => e.data.step },
+          { header: "STATUS", value: (e) => e.data.status },
+          { header: "ERROR", value: (e) => errorText(e.data.error) },
+        ],
+      });
     });
 }
 
@@ -47,19 +45,17 @@ export function registerTenantsChanges(tenants: Command, ctx: CommandContext): v
     .action(async (tenantId: string, opts: ListOptions, cmd: Command) => {
       const api = ctx.client();
       const page = await pageOrAll(opts, (q) => api.listChanges(tenantId, q));
-      if (ctx.json(cmd)) return ctx.printJson(page);
-      if (page.items.length === 0) ctx.out("No changes.");
-      else
-        ctx.out(
-          table(page.items, [
-            { header: "TIME", value: (c) => time(c.at) },
-            { header: "RUN", value: (c) => c.run },
-            { header: "STEP", value: (c) => c.step },
-            { header: "CMDLET", value: (c) => c.cmdlet },
-            { header: "OUTCOME", value: (c) => (c.errorCode ? `error ${c.errorCode}` : c.outcome) },
-            { header: "BY", value: (c) => c.requestedBy },
-          ]),
-        );
-      moreHint(ctx.out, page, `tenants changes ${tenantId}`);
+      printPage(ctx, cmd, page, {
+        empty: "No changes.",
+        command: `tenants changes ${tenantId}`,
+        columns: [
+          { header: "TIME", value: (c) => time(c.at) },
+          { header: "RUN", value: (c) => c.run },
+          { header: "STEP", value: (c) => c.step },
+          { header: "CMDLET", value: (c) => c.cmdlet },
+          { header: "OUTCOME", value: (c) => (c.errorCode ? `error ${c.errorCode}` : c.outcome) },
+          { header: "BY", value: (c) => c.requestedBy },
+        ],
+      });
     });
 }

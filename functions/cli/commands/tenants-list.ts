@@ -2,8 +2,8 @@
 import { type Command, Option } from "commander";
 import { TENANT_STATUSES, type TenantStatus } from "../../domain/tenant.ts";
 import type { CommandContext } from "../context.ts";
-import { table, time } from "../format.ts";
-import { type ListOptions, limitOption, moreHint, pageOrAll } from "../paging.ts";
+import { time } from "../format.ts";
+import { type ListOptions, limitOption, pageOrAll, printPage } from "../paging.ts";
 
 export function registerTenantsList(tenants: Command, ctx: CommandContext): void {
   tenants
@@ -21,21 +21,18 @@ export function registerTenantsList(tenants: Command, ctx: CommandContext): void
         ...(opts.partner && { partnerId: opts.partner }),
       };
       const page = await pageOrAll(opts, (q) => api.listTenants({ ...filter, ...q }));
-      if (ctx.json(cmd)) return ctx.printJson(page);
-      if (page.items.length === 0)
-        ctx.out(opts.status ? `No tenants with status ${opts.status}.` : "No tenants.");
-      else
-        ctx.out(
-          table(page.items, [
-            { header: "TENANT ID", value: (t) => t.tenantId },
-            { header: "CUSTOMER", value: (t) => t.customerName },
-            { header: "REGION", value: (t) => t.region },
-            { header: "STATUS", value: (t) => t.status },
-            { header: "PARTNER", value: (t) => t.partnerId },
-            { header: "UPDATED", value: (t) => time(t.updatedAt) },
-            { header: "ERROR", value: (t) => t.error?.code },
-          ]),
-        );
-      moreHint(ctx.out, page, "tenants list");
+      printPage(ctx, cmd, page, {
+        empty: opts.status ? `No tenants with status ${opts.status}.` : "No tenants.",
+        command: "tenants list",
+        columns: [
+          { header: "TENANT ID", value: (t) => t.tenantId },
+          { header: "CUSTOMER", value: (t) => t.customerName },
+          { header: "REGION", value: (t) => t.region },
+          { header: "STATUS", value: (t) => t.status },
+          { header: "PARTNER", value: (t) => t.partnerId },
+          { header: "UPDATED", value: (t) => time(t.updatedAt) },
+          { header: "ERROR", value: (t) => t.error?.code },
+        ],
+      });
     });
 }

@@ -2,8 +2,8 @@
 import type { Command } from "commander";
 import { parseDeliveryId, parseGuid } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { errorText, table, time } from "../format.ts";
-import { type ListOptions, limitOption, moreHint, pageOrAll } from "../paging.ts";
+import { errorText, time } from "../format.ts";
+import { type ListOptions, limitOption, pageOrAll, printPage } from "../paging.ts";
 
 export function registerWebhookCommands(program: Command, ctx: CommandContext): void {
   const webhooks = program.command("webhooks").description("Webhook deliveries and their replay");
@@ -19,22 +19,20 @@ export function registerWebhookCommands(program: Command, ctx: CommandContext): 
       const api = ctx.client();
       const filter = opts.tenant ? { tenantId: opts.tenant } : {};
       const page = await pageOrAll(opts, (q) => api.listDeliveries({ ...filter, ...q }));
-      if (ctx.json(cmd)) return ctx.printJson(page);
-      if (page.items.length === 0) ctx.out("No deliveries.");
-      else
-        ctx.out(
-          table(page.items, [
-            { header: "DELIVERY ID", value: (d) => d.deliveryId },
-            { header: "TENANT ID", value: (d) => d.tenantId },
-            { header: "TYPE", value: (d) => d.type },
-            { header: "STATUS", value: (d) => d.status },
-            { header: "ATTEMPTS", value: (d) => d.attempts },
-            { header: "HTTP", value: (d) => d.lastResponseStatus },
-            { header: "CREATED", value: (d) => time(d.createdAt) },
-            { header: "ERROR", value: (d) => errorText(d.error) },
-          ]),
-        );
-      moreHint(ctx.out, page, "webhooks deliveries");
+      printPage(ctx, cmd, page, {
+        empty: "No deliveries.",
+        command: "webhooks deliveries",
+        columns: [
+          { header: "DELIVERY ID", value: (d) => d.deliveryId },
+          { header: "TENANT ID", value: (d) => d.tenantId },
+          { header: "TYPE", value: (d) => d.type },
+          { header: "STATUS", value: (d) => d.status },
+          { header: "ATTEMPTS", value: (d) => d.attempts },
+          { header: "HTTP", value: (d) => d.lastResponseStatus },
+          { header: "CREATED", value: (d) => time(d.createdAt) },
+          { header: "ERROR", value: (d) => errorText(d.error) },
+        ],
+      });
     });
 
   webhooks
