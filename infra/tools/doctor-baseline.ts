@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
-import { baselineOf, type DoctorReport, runDoctor } from "../../functions/cli/doctor.ts";
+import { baselineOf } from "../../functions/cli/doctor/baseline.ts";
+import type { DoctorReport } from "../../functions/cli/doctor/report.ts";
+import { runDoctor } from "../../functions/cli/doctor/run-doctor.ts";
 import type { Simulator } from "../local/m365-simulator/index.ts";
 import { startSimulator } from "../local/m365-simulator/index.ts";
 

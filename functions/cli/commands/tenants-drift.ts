@@ -10,7 +10,7 @@ import type { CommandContext } from "../context.ts";
 import { ExitCode } from "../errors.ts";
 import { clean, table, time } from "../format.ts";
 
-export function registerDriftCommands(tenants: Command, ctx: CommandContext): void {
+export function registerTenantsDrift(tenants: Command, ctx: CommandContext): void {
   tenants
     .command("drift")
     .description(

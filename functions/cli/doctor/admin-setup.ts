@@ -8,12 +8,17 @@
  * The admin's token stays in this function's runner; nothing of it reaches the report.
  */
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
-import { createAdminSignIn } from "../adapters/m365/admin-sign-in.ts";
-import { readM365AppConfig, resolveM365Endpoints } from "../commons/config.ts";
-import { toErrorInfo } from "../domain/errors.ts";
-import { setUpLeastPrivilege } from "../domain/least-privilege-setup.ts";
-import type { OnboardingRequest } from "../domain/tenant.ts";
+import { createAdminSignIn } from "../../adapters/m365/admin-sign-in.ts";
+import { type M365AppConfig, readM365AppConfig, resolveM365Endpoints } from "../../commons/config.ts";
+import { toErrorInfo } from "../../domain/errors.ts";
+import type { AdminExchangeAccess } from "../../domain/least-privilege-consent.ts";
+import {
+  type AdminCmdletRunner,
+  type LeastPrivilegeInput,
+  setUpLeastPrivilege,
+} from "../../domain/least-privilege-setup.ts";
+import type { OnboardingRequest } from "../../domain/tenant.ts";
+import { doctorRedirectUri } from "./loopback-sign-in.ts";
 
 /** The setup's cmdlets and the role we expect to hold each (A10). */
 const SETUP_CMDLETS = [
@@ -60,6 +65,34 @@ export interface AdminSetupProbeOptions {
 export async function probeAdminSetup(options: AdminSetupProbeOptions): Promise<AdminSetupProbe> {
   const app = readM365AppConfig(options.env);
   if (!app) throw new Error("doctor needs the app's credentials");
+  const probe: AdminSetupProbe = { checks: [], rows: {} };
+  const admin = await signInAsAdmin(options, app, probe);
+  if (!admin) return probe;
+  if (!(await probeAsAdmin(probe, admin.run, options.writeTest))) return probe;
+  await probeSetupWrites(probe, admin.run, {
+    appId: app.clientId,
+    servicePrincipalId: admin.servicePrincipalId,
+    request: options.mode,
+  });
+  return probe;
+}
+
+function row(
+  probe: AdminSetupProbe,
+  id: string,
+  verdict: ProbeVerdict["verdict"],
+  detail: string,
+  evidence: string[] = [],
+): void {
+  probe.rows[id] = { verdict, detail, evidence };
+}
+
+/** The admin's sign-in asking for Exchange.Manage, redeemed as the consent callback does (A7). */
+async function signInAsAdmin(
+  options: AdminSetupProbeOptions,
+  app: M365AppConfig,
+  probe: AdminSetupProbe,
+): Promise<AdminExchangeAccess | undefined> {
   const { endpoints, explicitAuthorityHost } = resolveM365Endpoints(options.env);
   const redirectUri = options.redirectUri ?? doctorRedirectUri(options.env);
   const adapter = createAdminSignIn({
@@ -71,10 +104,6 @@ export async function probeAdminSetup(options: AdminSetupProbeOptions): Promise<
       : { clientSecret: app.clientSecret! },
     exchange: { endpoint: endpoints.exchange, ...(options.fetch && { fetch: options.fetch }) },
   });
-  const probe: AdminSetupProbe = { checks: [], rows: {} };
-  const row = (id: string, verdict: ProbeVerdict["verdict"], detail: string, evidence: string[] = []) => {
-    probe.rows[id] = { verdict, detail, evidence };
-  };
   const nonce = randomBytes(16).toString("base64url");
   const url = adapter.authorizeUrl({
     tenantId: options.tenantId,
@@ -98,40 +127,46 @@ export async function probeAdminSetup(options: AdminSetupProbeOptions): Promise<
       : redeemed.exchangeDeclined
         ? "the redemption did not grant Exchange.Manage"
         : "the app's service principal id could not be read";
-    probe.checks.push({
-      id: "admin-sign-in",
-      title: "Admin sign-in with Exchange.Manage",
-      status: "fail",
-      detail: why,
-    });
-    if (redeemed.ok && redeemed.exchangeDeclined) row("A7", "refuted", why, ["token"]);
-    return probe;
+    probe.checks.push({ id: "admin-sign-in", title: SIGN_IN_TITLE, status: "fail", detail: why });
+    if (redeemed.ok && redeemed.exchangeDeclined) row(probe, "A7", "refuted", why, ["token"]);
+    return undefined;
   }
-  probe.checks.push({
-    id: "admin-sign-in",
-    title: "Admin sign-in with Exchange.Manage",
-    status: "pass",
-    detail: "granted",
-  });
-  row("A7", "confirmed", "the code's redemption granted Exchange.Manage with an access token", ["token"]);
-  const { run, servicePrincipalId } = redeemed.admin;
+  probe.checks.push({ id: "admin-sign-in", title: SIGN_IN_TITLE, status: "pass", detail: "granted" });
+  row(probe, "A7", "confirmed", "the code's redemption granted Exchange.Manage with an access token", [
+    "token",
+  ]);
+  return redeemed.admin;
+}
+
+const SIGN_IN_TITLE = "Admin sign-in with Exchange.Manage";
+
+/**
+ * The admin's reads: the organisation (A8/A9, and whether it is dehydrated, A12) and the role of
+ * each setup cmdlet (A10). Whether the setup's writes should follow.
+ */
+async function probeAsAdmin(
+  probe: AdminSetupProbe,
+  run: AdminCmdletRunner,
+  writeTest: boolean,
+): Promise<boolean> {
   let dehydrated: boolean | undefined;
   try {
     dehydrated = (await run("Get-OrganizationConfig", {}))[0]?.["IsDehydrated"] === true;
-    row("A9", "confirmed", "a delegated call with the UPN: anchor and the tenant id was answered", [
+    row(probe, "A9", "confirmed", "a delegated call with the UPN: anchor and the tenant id was answered", [
       "Get-OrganizationConfig",
     ]);
   } catch (err) {
     const info = toErrorInfo(err);
-    row("A8", "refuted", `InvokeCommand refused the admin's delegated token: ${info.code}`, [
+    row(probe, "A8", "refuted", `InvokeCommand refused the admin's delegated token: ${info.code}`, [
       "Get-OrganizationConfig",
     ]);
     row(
+      probe,
       "A10",
       "unknown",
       "the first call was refused; was the admin an Exchange Administrator or Global Administrator?",
     );
-    return probe;
+    return false;
   }
   const held: string[] = [];
   for (const cmdlet of SETUP_CMDLETS) {
@@ -139,6 +174,7 @@ export async function probeAdminSetup(options: AdminSetupProbeOptions): Promise<
     if (roles.some((r) => String(r["Name"] ?? r["Identity"]) === EXPECTED_ROLE)) held.push(cmdlet);
   }
   row(
+    probe,
     "A10",
     held.length === SETUP_CMDLETS.length ? "confirmed" : "refuted",
     held.length === SETUP_CMDLETS.length
@@ -147,16 +183,31 @@ export async function probeAdminSetup(options: AdminSetupProbeOptions): Promise<
     SETUP_CMDLETS.map((c) => `Get-ManagementRole:${c}`),
   );
   if (dehydrated)
-    row("A12", "unknown", "the organisation is dehydrated: run with --write-test to see the setup stop");
-  if (!options.writeTest) {
-    row("A8", "unknown", "the admin's token was accepted for reads; --write-test runs the setup's writes");
-    return probe;
+    row(
+      probe,
+      "A12",
+      "unknown",
+      "the organisation is dehydrated: run with --write-test to see the setup stop",
+    );
+  if (!writeTest) {
+    row(
+      probe,
+      "A8",
+      "unknown",
+      "the admin's token was accepted for reads; --write-test runs the setup's writes",
+    );
+    return false;
   }
-  const outcome = await setUpLeastPrivilege(run, {
-    appId: app.clientId,
-    servicePrincipalId,
-    request: options.mode,
-  });
+  return true;
+}
+
+/** `--write-test`: the least-privilege setup itself, as the admin (A8, A11, A12). */
+async function probeSetupWrites(
+  probe: AdminSetupProbe,
+  run: AdminCmdletRunner,
+  input: LeastPrivilegeInput,
+): Promise<void> {
+  const outcome = await setUpLeastPrivilege(run, input);
   const ok = outcome.kind === "done";
   probe.checks.push({
     id: "admin-setup",
@@ -170,53 +221,27 @@ export async function probeAdminSetup(options: AdminSetupProbeOptions): Promise<
   });
   if (ok) {
     row(
+      probe,
       "A8",
       "confirmed",
       `the setup's cmdlets ran with the admin's token (${outcome.writes} writes)`,
       SETUP_CMDLETS,
     );
-    row("A11", "confirmed", "Get-ServicePrincipal read the app's service principal back by its object id", [
-      "Get-ServicePrincipal",
-    ]);
+    row(
+      probe,
+      "A11",
+      "confirmed",
+      "Get-ServicePrincipal read the app's service principal back by its object id",
+      ["Get-ServicePrincipal"],
+    );
   } else if (outcome.kind === "hydration-pending") {
     row(
+      probe,
       "A12",
       "confirmed",
       "Enable-OrganizationCustomization was run; the organisation still reads dehydrated",
     );
   } else {
-    row("A8", "refuted", `the setup failed at ${outcome.step}: ${outcome.code}`, [outcome.step]);
+    row(probe, "A8", "refuted", `the setup failed at ${outcome.step}: ${outcome.code}`, [outcome.step]);
   }
-  return probe;
-}
-
-/** The doctor's sign-in comes back to this loopback URI (register it on the app as a Web redirect URI). */
-export function doctorRedirectUri(env: NodeJS.ProcessEnv): string {
-  return env["M365_DOCTOR_REDIRECT_URI"]?.trim() || "http://localhost:8400/doctor";
-}
-
-/**
- * The browser round trip on this machine: prints the URL, then waits (up to 10 minutes) on the
- * redirect URI's loopback port for the admin's browser to come back.
- */
-export function loopbackSignIn(redirectUri: string, print: (line: string) => void) {
-  return (authorizeUrl: string) =>
-    new Promise<string>((resolve, reject) => {
-      const target = new URL(redirectUri);
-      const server = createServer((req, res) => {
-        const url = new URL(req.url ?? "/", redirectUri);
-        if (url.pathname !== target.pathname) return void res.writeHead(404).end();
-        res.writeHead(200, { "content-type": "text/plain" }).end("Signed in: you can close this tab.");
-        clearTimeout(timer);
-        server.close();
-        resolve(url.toString());
-      });
-      const timer = setTimeout(() => {
-        server.close();
-        reject(new Error("no sign-in within 10 minutes"));
-      }, 600_000);
-      server.listen(Number(target.port || 80), target.hostname, () =>
-        print(`Sign in as an Exchange admin of the test tenant: ${authorizeUrl}`),
-      );
-    });
 }
