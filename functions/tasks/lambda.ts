@@ -17,7 +17,8 @@ import { m365Gateway } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
-import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
+import type { StepResult, TaskHandler, TaskInput } from "./task-context.ts";
+import { createTaskHandlers } from "./task-handlers.ts";
 import { withinBudget } from "./time-budget.ts";
 
 /** The drift check's own limit: 10 s below its Task state's TimeoutSeconds. */

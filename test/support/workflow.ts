@@ -9,7 +9,8 @@ import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { OnboardingService } from "../../functions/domain/onboarding.ts";
 import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
-import { createTaskHandlers, type TaskHandler } from "../../functions/tasks/task-handlers.ts";
+import type { TaskHandler } from "../../functions/tasks/task-context.ts";
+import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
 import {
   demoOnboardingRequest,
   type Simulator,

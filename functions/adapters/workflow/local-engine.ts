@@ -3,7 +3,7 @@
  * with each Task state's Lambda replaced by the in-process task handler of the same function.
  */
 import { type RunOptions, StateMachine } from "aws-local-stepfunctions";
-import type { TaskHandler } from "../../../functions/tasks/task-handlers.ts";
+import type { TaskHandler } from "../../../functions/tasks/task-context.ts";
 import {
   driftCheckDefinition,
   offboardingDefinition,
