@@ -30,7 +30,8 @@ import { createDocumentClient } from "../functions/adapters/dynamodb/client.ts";
 import { DEFAULT_TABLE_NAME } from "../functions/adapters/dynamodb/schema.ts";
 import { DynamoTenantStore } from "../functions/adapters/dynamodb/tenant-store.ts";
 import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
-import { createTaskHandlers, type TaskHandler, type TaskInput } from "../functions/tasks/task-handlers.ts";
+import type { TaskHandler, TaskInput } from "../functions/tasks/task-context.ts";
+import { createTaskHandlers } from "../functions/tasks/task-handlers.ts";
 import { TASK_FUNCTION, type TaskName } from "../workflows/definition.ts";
 import {
   ALL_MODES,

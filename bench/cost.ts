@@ -22,7 +22,7 @@ import { StateMachine } from "aws-local-stepfunctions";
 import { createApi } from "../functions/api/app.ts";
 import { generateApiKey, hashApiKey } from "../functions/domain/api-keys.ts";
 import type { WorkflowEngine, WorkflowInput, WorkflowKind } from "../functions/domain/engine.ts";
-import type { TaskHandler } from "../functions/tasks/task-handlers.ts";
+import type { TaskHandler } from "../functions/tasks/task-context.ts";
 import { startHttpServer } from "../infra/local/http-server.ts";
 import {
   offboardingDefinition,

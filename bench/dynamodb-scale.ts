@@ -28,7 +28,7 @@ import { createDocumentClient } from "../functions/adapters/dynamodb/client.ts";
 import { itemBytes } from "../functions/adapters/dynamodb/item-size.ts";
 import { DEFAULT_TABLE_NAME } from "../functions/adapters/dynamodb/schema.ts";
 import type { OnboardingRequest } from "../functions/domain/tenant.ts";
-import type { TaskHandler } from "../functions/tasks/task-handlers.ts";
+import type { TaskHandler } from "../functions/tasks/task-context.ts";
 import type { TaskName } from "../workflows/definition.ts";
 import { type Cell, log, type Result, round, startWorkflowStack } from "./harness.ts";
 

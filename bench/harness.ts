@@ -19,7 +19,9 @@ import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../functions/adapters/workflow/local-engine.ts";
 import type { RegionMode } from "../functions/domain/provider.ts";
 import type { OnboardingRequest, Tenant } from "../functions/domain/tenant.ts";
-import { createTaskHandlers, type TaskHandler } from "../functions/tasks/task-handlers.ts";
+import { createTaskRouter } from "../functions/tasks/router.ts";
+import type { TaskHandler } from "../functions/tasks/task-context.ts";
+import { createTaskHandlers } from "../functions/tasks/task-handlers.ts";
 import { startDynalite } from "../infra/local/dynamodb.ts";
 import type { Simulator, SimulatorConfig } from "../infra/local/m365-simulator/index.ts";
 import { demoOnboardingRequest, startSimulator } from "../infra/local/m365-simulator/index.ts";
@@ -154,7 +156,10 @@ export async function startWorkflowStack(
       options.wrap ? options.wrap(name as TaskName, handler) : handler,
     ]),
   ) as Record<TaskName, TaskHandler>;
-  const engine = new LocalWorkflowEngine({ handlers, retryScale: options.retryScale ?? 0.001 });
+  const engine = new LocalWorkflowEngine({
+    route: createTaskRouter(handlers),
+    retryScale: options.retryScale ?? 0.001,
+  });
 
   const runToEnd = async (tenantId: string, run: number) => {
     const started = performance.now();

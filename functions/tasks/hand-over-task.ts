@@ -10,7 +10,7 @@ import { handOver } from "../domain/steps/hand-over.ts";
 import type { StepContext } from "../domain/steps/index.ts";
 import type { StoredTenant, TenantChange } from "../domain/store.ts";
 import { type AnyStepName, HAND_OVER_STEP } from "../domain/tenant.ts";
-import type { StepResult, TaskHandler } from "./task-handlers.ts";
+import type { StepResult, TaskHandler } from "./task-context.ts";
 
 export interface HandOverDeps {
   load(tenantId: string, run: number): Promise<StoredTenant>;

@@ -1,14 +1,12 @@
 /**
  * The workflow task function for Lambda: Powertools logger (tenant id and task as keys), tracer
- * and metrics as middy middleware around the task logic of `task-handlers.ts`, routed by the
- * `task` name every Task state puts in its payload.
+ * and metrics as middy middleware around the task router (`router.ts`), which routes by the
+ * `task` name every Task state puts in its payload to the task logic of `task-handlers.ts`.
  */
 import {
   DRIFT_TASK_TIMEOUT_SECONDS,
-  RETIRED_TASKS,
   type RetiredTaskName,
   type TaskName,
-  WORKFLOW_TASKS,
 } from "../../workflows/definition.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { changeLogStore, tenantStore } from "../commons/aws-deps.ts";
@@ -17,7 +15,9 @@ import { m365Gateway } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
-import { createTaskHandlers, type StepResult, type TaskHandler, type TaskInput } from "./task-handlers.ts";
+import { createTaskRouter, type RoutedTaskInput, type TaskRouter } from "./router.ts";
+import type { StepResult, TaskHandler } from "./task-context.ts";
+import { createTaskHandlers } from "./task-handlers.ts";
 import { withinBudget } from "./time-budget.ts";
 
 /** The drift check's own limit: 10 s below its Task state's TimeoutSeconds. */
@@ -82,10 +82,7 @@ export function countEvent(event: TenantEvent): void {
     });
 }
 
-const TASK_NAMES: ReadonlySet<string> = new Set([...WORKFLOW_TASKS, ...Object.keys(RETIRED_TASKS)]);
-
-/** The payload of every Task state: the task's input and which task it is. */
-export type RoutedTaskInput = TaskInput & { task: TaskName | RetiredTaskName };
+let router: TaskRouter | undefined;
 
 /**
  * The Lambda handler of the task function: every task of every workflow, by `input.task`.
@@ -95,12 +92,10 @@ export type RoutedTaskInput = TaskInput & { task: TaskName | RetiredTaskName };
 export function taskLambda() {
   return instrument(
     async (input: RoutedTaskInput) => {
-      const { task, ...rest } = input;
+      const { task } = input;
       logger.appendKeys({ tenantId: input.tenantId, run: input.run, task });
-      if (typeof task !== "string" || !TASK_NAMES.has(task)) {
-        throw new Error(`Unknown workflow task ${JSON.stringify(task)}.`);
-      }
-      const work = taskHandlers()[task](rest);
+      router ??= createTaskRouter(taskHandlers());
+      const work = router(input);
       // The drift check ends before its Task state's timeout (a retry must not run beside it).
       return task === "CheckDrift" ? withinBudget(work, DRIFT_TASK_BUDGET_MS, task) : work;
     },

@@ -46,7 +46,9 @@ import type { TenantChange } from "../../functions/domain/store.ts";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { runDriftTick, succeededPages } from "../../functions/tasks/drift-schedule.ts";
 import { recordEndedExecution } from "../../functions/tasks/execution-ended.ts";
-import { createTaskHandlers, type StepResult } from "../../functions/tasks/task-handlers.ts";
+import { createTaskRouter } from "../../functions/tasks/router.ts";
+import type { StepResult } from "../../functions/tasks/task-context.ts";
+import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
 import { createLocalWebhooks, type LocalWebhooks } from "../../functions/webhooks/index.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynalite } from "./dynamodb.ts";
@@ -266,7 +268,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }),
     });
     const engine = new LocalWorkflowEngine({
-      handlers: track(handlers),
+      route: createTaskRouter(track(handlers)),
       retryScale: options.retryScale ?? Number(env["WORKFLOW_RETRY_SCALE"] ?? 1),
       onExecutionEnd: (name, { kind, input, ...result }) => {
         logger.info("execution ended", { execution: name, tenantId: input.tenantId, ...result });

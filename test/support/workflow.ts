@@ -9,7 +9,9 @@ import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { OnboardingService } from "../../functions/domain/onboarding.ts";
 import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
-import { createTaskHandlers, type TaskHandler } from "../../functions/tasks/task-handlers.ts";
+import { createTaskRouter } from "../../functions/tasks/router.ts";
+import type { TaskHandler } from "../../functions/tasks/task-context.ts";
+import { createTaskHandlers } from "../../functions/tasks/task-handlers.ts";
 import {
   demoOnboardingRequest,
   type Simulator,
@@ -42,7 +44,10 @@ export async function workflowHarness(
         Object.entries(created).map(([task, handler]) => [task, wrap(task as TaskName, handler)]),
       ) as typeof created)
     : created;
-  const engine = new LocalWorkflowEngine({ handlers, retryScale: options.retryScale ?? 0.001 });
+  const engine = new LocalWorkflowEngine({
+    route: createTaskRouter(handlers),
+    retryScale: options.retryScale ?? 0.001,
+  });
   const { store } = table;
 
   /** A request for a fresh simulated tenant, valid against its demo mailboxes. */

@@ -1,16 +1,17 @@
 /**
  * The local workflow engine: aws-local-stepfunctions runs the very definition that AWS runs,
- * with each Task state's Lambda replaced by the in-process task handler of the same function.
+ * every Task state's Resource the one task function, as in AWS, and each invocation of it the
+ * in-process task router that function runs (`functions/tasks/router.ts`): the payload's `task`
+ * picks the handler in both forms.
  */
 import { type RunOptions, StateMachine } from "aws-local-stepfunctions";
-import type { TaskHandler } from "../../../functions/tasks/task-handlers.ts";
+import type { TaskRouter } from "../../../functions/tasks/router.ts";
 import {
   driftCheckDefinition,
   offboardingDefinition,
   onboardingDefinition,
-  type TaskName,
+  TASK_FUNCTION,
   taskStates,
-  WORKFLOW_TASKS,
 } from "../../../workflows/definition.ts";
 import {
   type DriftCheckInput,
@@ -24,7 +25,8 @@ import {
 } from "../../domain/engine.ts";
 
 export interface LocalEngineOptions {
-  handlers: Record<TaskName, TaskHandler>;
+  /** The task function's router, over the task handlers' table (`createTaskRouter`). */
+  route: TaskRouter;
   /**
    * Multiplies every Retry interval (1 = as in AWS). Tests and demos use a small factor so that
    * the same retry schedule runs in milliseconds. Note: with a factor the local engine does not
@@ -55,7 +57,8 @@ export interface ExecutionRecord {
 
 type LocalHandlers = NonNullable<NonNullable<RunOptions["overrides"]>["taskResourceLocalHandlers"]>;
 
-const fakeArn = (task: TaskName) => `arn:aws:lambda:us-east-1:000000000000:function:${task}`;
+/** The one task function's ARN: every Task state's Resource, as in the deployed definition. */
+const taskFunctionArn = () => `arn:aws:lambda:us-east-1:000000000000:function:${TASK_FUNCTION.name}`;
 
 /** A drift check as the local engine keeps it. */
 export interface DriftExecutionRecord {
@@ -80,18 +83,19 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
   constructor(options: LocalEngineOptions) {
     this.#options = options;
     const definitions = {
-      onboarding: onboardingDefinition(fakeArn),
-      offboarding: offboardingDefinition(fakeArn),
+      onboarding: onboardingDefinition(taskFunctionArn),
+      offboarding: offboardingDefinition(taskFunctionArn),
     };
     const scale = options.retryScale ?? 1;
-    const byArn = new Map(WORKFLOW_TASKS.map((t) => [fakeArn(t), options.handlers[t]]));
+    const { route } = options;
     const overridesFor = (definition: Record<string, unknown>) => {
       const taskResourceLocalHandlers: LocalHandlers = {};
       const retryIntervalOverrides: Record<string, number[]> = {};
-      for (const { state, resource, retry } of taskStates(definition)) {
-        const handler = byArn.get(resource);
-        if (!handler) throw new Error(`No local handler for ${resource}`);
-        taskResourceLocalHandlers[state] = handler as unknown as LocalHandlers[string];
+      for (const { state, retry, parameters } of taskStates(definition)) {
+        // A task the router cannot run fails here, at start, not in the middle of an execution.
+        if (!route.handles(parameters.task))
+          throw new Error(`No task handler for ${String(parameters.task)}`);
+        taskResourceLocalHandlers[state] = route as unknown as LocalHandlers[string];
         if (scale !== 1) {
           retryIntervalOverrides[state] = retry.map((r) => Number(r.IntervalSeconds ?? 1) * 1000 * scale);
         }
@@ -109,17 +113,17 @@ export class LocalWorkflowEngine implements WorkflowEngine, DriftCheckStarter {
       }
       return { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides };
     };
-    this.#machines = {
-      onboarding: new StateMachine(definitions.onboarding as never),
-      offboarding: new StateMachine(definitions.offboarding as never),
-    };
+    const drift = driftCheckDefinition(taskFunctionArn);
     this.#overrides = {
       onboarding: overridesFor(definitions.onboarding),
       offboarding: overridesFor(definitions.offboarding),
     };
-    const drift = driftCheckDefinition(fakeArn);
-    this.#driftMachine = new StateMachine(drift as never);
     this.#driftOverrides = overridesFor(drift);
+    this.#machines = {
+      onboarding: new StateMachine(definitions.onboarding as never),
+      offboarding: new StateMachine(definitions.offboarding as never),
+    };
+    this.#driftMachine = new StateMachine(drift as never);
   }
 
   /** Starts a drift check in the background; the same check twice is a no-op. */
