@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DIRECTORY_EXCEPTIONS } from "../behaviours.ts";
 import { readBody, send, sleep } from "../http.ts";
-import type { TokenClaims } from "../identity.ts";
+import type { TokenClaims } from "../identity/tokens.ts";
 import type { SimHost } from "../server.ts";
 import type { TenantState } from "../state.ts";
 import type { SimCall, SimFault } from "../types.ts";
