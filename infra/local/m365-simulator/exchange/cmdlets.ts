@@ -2,6 +2,7 @@
 import type { ExchangeBehaviours } from "../behaviours.ts";
 import type { TenantState } from "../state.ts";
 import { CONNECTOR_CMDLETS } from "./connectors.ts";
+import { DISTRIBUTION_GROUP_CMDLETS } from "./distribution-groups.ts";
 import {
   bindParameters,
   bool,
@@ -25,6 +26,7 @@ const CMDLETS = new Map<string, CmdletDefinition>(
     ...TRANSPORT_CONFIG_CMDLETS,
     ...JOURNAL_RULE_CMDLETS,
     ...RECIPIENT_CMDLETS,
+    ...DISTRIBUTION_GROUP_CMDLETS,
     ...ORGANIZATION_CMDLETS,
     ...RBAC_CMDLETS,
   ].map((def) => [def.name.toLowerCase(), def]),
