@@ -16,8 +16,9 @@ import {
 } from "./invoke.ts";
 import { JOURNAL_RULE_CMDLETS } from "./journal-rules.ts";
 import { dehydratedError, isDehydrated, ORGANIZATION_CMDLETS } from "./organization.ts";
-import { type Access, authorize, RBAC_CMDLETS } from "./rbac.ts";
+import { type Access, authorize } from "./rbac.ts";
 import { RECIPIENT_CMDLETS } from "./recipients.ts";
+import { RBAC_CMDLETS } from "./role-groups.ts";
 import { TRANSPORT_CONFIG_CMDLETS } from "./transport-config.ts";
 
 const CMDLETS = new Map<string, CmdletDefinition>(
