@@ -12,7 +12,7 @@
  * ```
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,9 +23,9 @@ import {
 } from "./certificates.ts";
 import { REGIONAL_HOSTS } from "./exchange/regional.ts";
 import { resolveLocalhostNames } from "./localhost-names.ts";
+import { loadPersisted, StateFile } from "./persistence.ts";
 import { type ServerSettings, SimulatorServer } from "./server.ts";
-import type { TenantState } from "./state.ts";
-import type { Simulator, SimulatorConfig } from "./types.ts";
+import type { Simulator, SimulatorConfig, SimulatorControl } from "./types.ts";
 
 export { cmdletNames } from "./exchange/cmdlets.ts";
 export { EXCHANGE_ANCHOR_MAILBOX } from "./exchange/endpoint.ts";
@@ -57,19 +57,9 @@ export interface SimulatorOptions extends SimulatorConfig {
   tenantDefaults?: { consented?: boolean; dehydrated?: boolean };
 }
 
-interface Persisted {
-  clientId: string;
-  clientSecret: string;
-  tokenKey: string;
-  ca: { certPem: string; keyPem: string };
-  tenants: TenantState[];
-}
-
-const STATE_FILE = "simulator.json";
-
 /** Starts the simulator; the returned object is also its control API. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const stored = options.dataDir ? await load(join(options.dataDir, STATE_FILE)) : undefined;
+  const stored = await loadPersisted(options.dataDir);
   const ca = await createCertificateAuthority(stored?.ca);
   // The regional hosts are names under localhost, served by the same server.
   const serverCert = await ca.issueServerCertificate({
@@ -97,32 +87,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...(options.trustedClientCertificates ?? []).map((certPem) => ({ ...thumbprints(certPem), certPem })),
   ];
 
-  let saving: Promise<void> | undefined;
-  let dirty = false;
-  const persist = async (): Promise<void> => {
-    if (!options.dataDir) return;
-    const file = join(options.dataDir, STATE_FILE);
-    const data: Persisted = {
-      clientId,
-      clientSecret,
-      tokenKey: tokenKey.toString("base64"),
-      ca: ca.pem,
-      tenants: server.states(),
-    };
-    await writeFile(`${file}.tmp`, JSON.stringify(data), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
-  };
-  const scheduleSave = (): void => {
-    if (!options.dataDir) return;
-    dirty = true;
-    saving ??= (async () => {
-      while (dirty) {
-        dirty = false;
-        await persist();
-      }
-      saving = undefined;
-    })();
-  };
+  const stateFile = new StateFile(options.dataDir, () => ({
+    clientId,
+    clientSecret,
+    tokenKey: tokenKey.toString("base64"),
+    ca: ca.pem,
+    tenants: server.states(),
+  }));
 
   const settings: ServerSettings = {
     host: "127.0.0.1",
@@ -145,7 +116,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       faults: { throttleRate: 0, retryAfterSeconds: 1, serverErrorRate: 0, dropRate: 0 },
     },
     tenants: stored?.tenants ?? [],
-    onChange: scheduleSave,
+    onChange: () => stateFile.schedule(),
   };
   const server = new SimulatorServer(settings);
   server.configure(options);
@@ -157,9 +128,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const caPath = join(caDir, "ca.pem");
   await writeFile(caPath, ca.pem.certPem);
   if (options.trust !== false) trustCertificate(ca.pem.certPem);
-  if (options.dataDir) await persist();
+  await stateFile.save();
 
-  const sim: Simulator = {
+  return {
     url: server.url,
     caPem: ca.pem.certPem,
     caPath,
@@ -169,9 +140,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     endpoints: server.endpoints,
     close: async () => {
       await server.close();
-      await saving;
-      if (options.dataDir) await persist();
+      await stateFile.close();
     },
+    ...controlOf(server),
+  };
+}
+
+/** The control API's methods, each the server's own. */
+function controlOf(server: SimulatorServer): SimulatorControl {
+  return {
     tenant: (id) => server.tenant(id),
     calls: (id) => server.calls(id),
     resetCalls: () => server.resetCalls(),
@@ -188,14 +165,4 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     demo: (id) => server.demo(id),
     addMailboxes: (id, options) => server.addMailboxes(id, options),
   };
-  return sim;
-}
-
-async function load(file: string): Promise<Persisted | undefined> {
-  try {
-    return JSON.parse(await readFile(file, "utf8")) as Persisted;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * The simulator's HTTPS server: routing to each Microsoft surface (`identity.ts`, `graph.ts`,
- * `exchange/endpoint.ts`, `control.ts`), injected and random faults, the call log, and the
- * tenants it keeps. The surfaces reach it through {@link SimHost}.
+ * `exchange/endpoint.ts`, `control.ts`), the call log, the tenants it keeps, and the control
+ * API's methods over them (faults in faults.ts, tamper.ts, mailboxes.ts, snapshot.ts). The
+ * surfaces reach it through {@link SimHost}.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -14,21 +15,22 @@ import {
 } from "./behaviours.ts";
 import { handleControl } from "./control.ts";
 import { handleExchange } from "./exchange/endpoint.ts";
-import { exchangeError, statusCode } from "./exchange/invoke.ts";
-import { isDehydrated } from "./exchange/organization.ts";
 import { setAppRoles } from "./exchange/rbac.ts";
+import { answerFault, drawRandomFault, PendingFaults } from "./faults.ts";
 import { handleGraph } from "./graph.ts";
-import { aadstsCode, entraError, HttpFailure, nonNegative, send, sleep } from "./http.ts";
+import { HttpFailure, nonNegative, send, sleep } from "./http.ts";
 import { IdentityService } from "./identity.ts";
+import { createMailboxes } from "./mailboxes.ts";
 import { seededRandom } from "./prng.ts";
+import { snapshot } from "./snapshot.ts";
 import {
   type DemoMailboxes,
   demoMailboxes,
-  newRecipient,
   newTenantState,
   type TenantState,
   upgradeTenantState,
 } from "./state.ts";
+import { applyTamper } from "./tamper.ts";
 import type {
   AppAccess,
   SimCall,
@@ -95,16 +97,11 @@ export interface SimHost {
   changed(): void;
 }
 
-interface PendingFault {
-  fault: SimFault;
-  remaining: number;
-}
-
 export class SimulatorServer implements SimulatorControl, SimHost {
   readonly #settings: ServerSettings;
   readonly #server: Server;
   readonly #tenants = new Map<string, TenantState>();
-  readonly #pending = new Map<string, PendingFault[]>();
+  readonly #pending = new PendingFaults();
   readonly #behaviours: ExchangeBehaviours = defaultBehaviours();
   readonly #runtime = new BehaviourRuntime();
   readonly #identity: IdentityService;
@@ -264,63 +261,12 @@ export class SimulatorServer implements SimulatorControl, SimHost {
   }
 
   tamper(tenantId: string, change: SimTamper): void {
-    const state = this.state(tenantId);
-    const same = (a: string | null | undefined, b: string) => (a ?? "").toLowerCase() === b.toLowerCase();
-    const missing = (what: string): never => {
-      throw new Error(`tamper: no ${what} in tenant ${tenantId}`);
-    };
-    const byAddress = (address: string) =>
-      state.recipients.find(
-        (r) =>
-          same(r.primarySmtpAddress, address) ||
-          r.emailAddresses.some((e) => same(e.replace(/^smtp:/i, ""), address)),
-      );
-    switch (change.action) {
-      case "remove-journal-rule": {
-        const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
-        state.journalRules.splice(state.journalRules.indexOf(rule), 1);
-        break;
-      }
-      case "disable-journal-rule": {
-        const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
-        rule.enabled = false;
-        break;
-      }
-      case "set-connector": {
-        const c = state.connectors.find((x) => same(x.name, change.name)) ?? missing("connector");
-        Object.assign(c, change.changes);
-        c.isValidated = false;
-        c.whenChanged = new Date().toISOString();
-        break;
-      }
-      case "remove-recipient": {
-        const r = byAddress(change.address) ?? missing(`recipient ${change.address}`);
-        state.recipients.splice(state.recipients.indexOf(r), 1);
-        for (const g of state.recipients) if (g.members) g.members = g.members.filter((m) => m !== r.guid);
-        break;
-      }
-      case "set-ndr-address":
-        state.journalingReportNdrTo = change.address;
-        break;
-      case "revoke-consent":
-        state.consented = false;
-        state.tokensRevokedAt = Math.floor(Date.now() / 1000);
-        break;
-      case "remove-group-member": {
-        const g = state.recipients.find((x) => x.members && same(x.name, change.name)) ?? missing("group");
-        const member = byAddress(change.address) ?? missing(`recipient ${change.address}`);
-        g.members = (g.members ?? []).filter((m) => m !== member.guid);
-        break;
-      }
-    }
+    applyTamper(this.state(tenantId), tenantId, change);
     this.#settings.onChange?.();
   }
 
   failNext(tenantId: string, operation: string, fault: SimFault, times = 1): void {
-    const key = `${tenantId.toLowerCase()}|${operation.toLowerCase()}`;
-    const list = this.#pending.get(key) ?? [];
-    list.push({ fault, remaining: Math.max(1, Math.floor(times)) });
-    this.#pending.set(key, list);
+    this.#pending.add(tenantId, operation, fault, times);
   }
 
   reset(): void {
@@ -340,28 +286,9 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     tenantId: string,
     options: { prefix: string; count: number; group?: { name: string; address: string; members: number } },
   ): string[] {
-    const state = this.state(tenantId);
-    const { domain } = demoMailboxes(tenantId);
-    if (!/^[a-z0-9-]{1,40}$/.test(options.prefix) || !(options.count >= 0 && options.count <= 50_000))
-      throw new Error("addMailboxes: prefix [a-z0-9-]{1,40}, count 0-50,000");
-    const added = Array.from({ length: options.count }, (_, n) => {
-      const address = `${options.prefix}-${n}@${domain}`;
-      const alias = `${options.prefix}-${n}`;
-      return newRecipient({ alias, name: alias, address, type: "UserMailbox", userPrincipalName: address });
-    });
-    state.recipients.push(...added);
-    if (options.group) {
-      const group = newRecipient({
-        alias: options.group.address.split("@")[0]!,
-        name: options.group.name,
-        address: options.group.address,
-        type: "MailUniversalDistributionGroup",
-      });
-      group.members = added.slice(0, options.group.members).map((r) => r.guid);
-      state.recipients.push(group);
-    }
+    const added = createMailboxes(this.state(tenantId), tenantId, options);
     this.#settings.onChange?.();
-    return added.map((r) => r.primarySmtpAddress);
+    return added;
   }
 
   state(tenantId: string): TenantState {
@@ -409,182 +336,23 @@ export class SimulatorServer implements SimulatorControl, SimHost {
   }
 
   takeFault(tenantId: string, operation: string): SimFault | undefined {
-    for (const key of [`${tenantId}|${operation.toLowerCase()}`, `*|${operation.toLowerCase()}`]) {
-      const list = this.#pending.get(key);
-      const head = list?.[0];
-      if (!list || !head) continue;
-      head.remaining -= 1;
-      if (head.remaining <= 0) list.shift();
-      if (list.length === 0) this.#pending.delete(key);
-      return head.fault;
-    }
-    return undefined;
+    return this.#pending.take(tenantId, operation);
   }
 
   randomFault(): SimFault | undefined {
-    const f = this.#settings.config.faults;
-    if (f.throttleRate + f.serverErrorRate + f.dropRate <= 0) return undefined;
-    const r = this.#random();
-    if (r < f.throttleRate) return { kind: "throttle", retryAfterSeconds: f.retryAfterSeconds };
-    if (r < f.throttleRate + f.serverErrorRate) return { kind: "server-error" };
-    if (r < f.throttleRate + f.serverErrorRate + f.dropRate) return { kind: "drop" };
-    return undefined;
+    return drawRandomFault(this.#settings.config.faults, () => this.#random());
   }
 
   /**
    * Applies an injected (or random) fault. Returns true when the answer has been given
    * (or the connection dropped); a `delay` fault waits and lets the call go on.
    */
-  async applyFault(
+  applyFault(
     call: SimCall,
     res: ServerResponse,
     fault: SimFault | undefined,
     format: "odata" | "entra",
   ): Promise<boolean> {
-    if (!fault) return false;
-    const f = typeof fault === "string" ? ({ kind: fault } as Exclude<SimFault, string>) : fault;
-    call.fault = f.kind;
-    switch (f.kind) {
-      case "delay":
-        await sleep(f.ms);
-        return false;
-      case "drop":
-        call.status = 0;
-        res.socket?.destroy();
-        return true;
-      case "throttle": {
-        const retryAfter =
-          f.retryAfterDate ?? String(f.retryAfterSeconds ?? this.#settings.config.faults.retryAfterSeconds);
-        call.status = 429;
-        send(
-          res,
-          429,
-          format === "entra"
-            ? entraError(
-                "temporarily_unavailable",
-                "AADSTS50196: The server terminated an operation because it encountered a client request loop.",
-                50196,
-              )
-            : {
-                error: {
-                  code: "TooManyRequests",
-                  message: "Too many requests. Retry after the time given in the Retry-After header.",
-                },
-              },
-          { "retry-after": retryAfter },
-        );
-        return true;
-      }
-      case "server-error": {
-        const status = f.status ?? 503;
-        call.status = status;
-        if (format === "entra") {
-          send(
-            res,
-            status,
-            entraError(
-              "temporarily_unavailable",
-              "AADSTS90033: A transient error has occurred. Please try again.",
-              90033,
-            ),
-          );
-          return true;
-        }
-        send(res, status, {
-          error: {
-            code: "ServiceUnavailable",
-            message: "The service is temporarily unavailable. Try again later.",
-          },
-        });
-        return true;
-      }
-      case "adminapi-errors":
-        // Answered by the Exchange endpoint (a 200 with @adminapi.errors); elsewhere, no fault.
-        call.fault = undefined;
-        return false;
-      case "error": {
-        call.status = f.status;
-        if (format === "entra") {
-          send(res, f.status, entraError(f.code ?? "invalid_request", f.message, aadstsCode(f.message)));
-        } else if (call.service === "exchange") {
-          send(
-            res,
-            f.status,
-            exchangeError(
-              f.status,
-              f.exceptionType ?? "System.InvalidOperationException",
-              f.message,
-              "Ex000000",
-            ),
-          );
-        } else {
-          send(res, f.status, { error: { code: f.code ?? statusCode(f.status), message: f.message } });
-        }
-        return true;
-      }
-    }
+    return answerFault(call, res, fault, format, this.#settings.config.faults.retryAfterSeconds);
   }
-}
-
-// ---- helpers ---------------------------------------------------------------------------
-
-function snapshot(state: TenantState): TenantSnapshot {
-  const address = (guid: string) => state.recipients.find((r) => r.guid === guid)?.primarySmtpAddress ?? guid;
-  const dehydrated = isDehydrated(state, Date.now());
-  return structuredClone({
-    tenantId: state.tenantId,
-    domain: state.domain,
-    consented: state.consented,
-    dehydrated,
-    hydrating: dehydrated && typeof state.hydratingUntil === "number",
-    journalingReportNdrTo: state.journalingReportNdrTo,
-    acceptedDomains: state.acceptedDomains.map((d) => ({
-      domainName: d.domainName,
-      domainType: d.domainType,
-      default: d.default,
-    })),
-    connectors: state.connectors.map((c) => ({
-      name: c.name,
-      comment: c.comment,
-      connectorType: c.connectorType,
-      recipientDomains: c.recipientDomains,
-      smartHosts: c.smartHosts,
-      useMxRecord: c.useMxRecord,
-      tlsSettings: c.tlsSettings,
-      tlsDomain: c.tlsDomain,
-      enabled: c.enabled,
-      isTransportRuleScoped: c.isTransportRuleScoped,
-      isValidated: c.isValidated,
-      lastValidationTimestamp: c.lastValidationTimestamp,
-      validationRecipients: c.validationRecipients,
-      validations: c.validations,
-    })),
-    journalRules: state.journalRules.map((r) => ({
-      name: r.name,
-      journalEmailAddress: r.journalEmailAddress,
-      scope: r.scope,
-      recipient: r.recipient,
-      enabled: r.enabled,
-    })),
-    groups: state.recipients
-      .filter((r) => r.members !== undefined)
-      .map((g) => ({
-        name: g.name,
-        primarySmtpAddress: g.primarySmtpAddress,
-        recipientTypeDetails: g.recipientTypeDetails,
-        members: (g.members ?? []).map(address),
-        seeded: g.seeded === true,
-      })),
-    recipients: state.recipients.map((r) => ({
-      name: r.name,
-      alias: r.alias,
-      primarySmtpAddress: r.primarySmtpAddress,
-      recipientTypeDetails: r.recipientTypeDetails,
-      emailAddresses: r.emailAddresses,
-      userPrincipalName: r.userPrincipalName ?? null,
-    })),
-    appExchangeAdministrator: state.appExchangeAdministrator,
-    servicePrincipals: state.servicePrincipals,
-    roleGroups: state.roleGroups.map((g) => ({ name: g.name, roles: g.roles, members: g.members })),
-  });
 }

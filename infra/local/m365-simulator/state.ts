@@ -312,94 +312,52 @@ function demoRecipients(demo: DemoMailboxes): SimRecipient[] {
       userPrincipalName: type === "UserMailbox" ? `${alias}@${demo.domain}` : undefined,
       seeded: true,
     });
+  /** A seeded recipient named and addressed as the demo says. */
+  const seeded = (
+    alias: string,
+    { name, address }: { name: string; address: string },
+    type: RecipientTypeDetails,
+    more: { userPrincipalName?: string; externalEmailAddress?: string; secondary?: string[] } = {},
+  ) => newRecipient({ alias, name, address, type, ...more, seeded: true });
   const admin = mailbox("admin", "Administrator", demo.admin);
   const alice = mailbox("alice", "Alice Martin", demo.alice);
   const bob = mailbox("bob", "Bob Jones", demo.bob);
-  const group = newRecipient({
-    alias: "allstaff",
-    name: demo.group.name,
-    address: demo.group.address,
-    type: "MailUniversalDistributionGroup",
-    seeded: true,
-  });
+  const group = seeded("allstaff", demo.group, "MailUniversalDistributionGroup");
   group.members = [alice.guid, bob.guid];
-  const team = newRecipient({
-    alias: "projectteam",
-    name: demo.team.name,
-    address: demo.team.address,
-    type: "GroupMailbox",
-    seeded: true,
-  });
+  const team = seeded("projectteam", demo.team, "GroupMailbox");
   team.members = [admin.guid];
-  const carol = newRecipient({
-    alias: demo.carol.alias,
-    name: demo.carol.name,
-    address: demo.carol.address,
-    type: "UserMailbox",
+  const carol = seeded(demo.carol.alias, demo.carol, "UserMailbox", {
     userPrincipalName: demo.carol.userPrincipalName,
     secondary: [demo.carol.secondaryAddress],
-    seeded: true,
   });
-  const contact = newRecipient({
-    alias: "auditor",
-    name: demo.contact.name,
-    address: demo.contact.address,
-    type: "MailContact",
+  const contact = seeded("auditor", demo.contact, "MailContact", {
     externalEmailAddress: demo.contact.address,
-    seeded: true,
   });
-  const mailUser = newRecipient({
-    alias: "archive",
-    name: demo.mailUser.name,
-    address: demo.mailUser.address,
-    type: "MailUser",
+  const mailUser = seeded("archive", demo.mailUser, "MailUser", {
     userPrincipalName: demo.mailUser.userPrincipalName,
     externalEmailAddress: demo.mailUser.externalAddress,
-    seeded: true,
   });
   const shared = mailbox("support", demo.shared.name, demo.shared.address, "SharedMailbox");
   shared.userPrincipalName = `support@${demo.domain}`;
-  const security = newRecipient({
-    alias: "finance-sg",
-    name: demo.securityGroup.name,
-    address: demo.securityGroup.address,
-    type: "MailUniversalSecurityGroup",
-    seeded: true,
-  });
+  const security = seeded("finance-sg", demo.securityGroup, "MailUniversalSecurityGroup");
   security.members = [alice.guid];
-  const dynamic = newRecipient({
-    alias: "allusers",
-    name: demo.dynamicGroup.name,
-    address: demo.dynamicGroup.address,
-    type: "DynamicDistributionGroup",
-    seeded: true,
-  });
-  const legacy = newRecipient({
-    alias: "journal-legacy",
-    name: demo.existingGroup.name,
-    address: demo.existingGroup.address,
-    type: "MailUniversalDistributionGroup",
-    seeded: true,
-  });
+  const dynamic = seeded("allusers", demo.dynamicGroup, "DynamicDistributionGroup");
+  const legacy = seeded("journal-legacy", demo.existingGroup, "MailUniversalDistributionGroup");
   legacy.members = [carol.guid];
   legacy.managedBy = [admin.guid];
   // "jlee" is the mailbox's alias and the contact's name: an ambiguous identity.
-  const jordan = newRecipient({
-    alias: demo.ambiguousIdentity,
-    name: "Jordan Lee",
-    address: `jordan.lee@${demo.customDomain}`,
-    type: "UserMailbox",
-    userPrincipalName: `jlee@${demo.domain}`,
-    seeded: true,
-  });
-  const jordanContact = newRecipient({
-    alias: "jordan.lee.partner",
-    name: demo.ambiguousIdentity,
-    address: "jordan.lee@partner-firm.example",
-    type: "MailContact",
-    externalEmailAddress: "jordan.lee@partner-firm.example",
-    seeded: true,
-  });
+  const jordan = seeded(
+    demo.ambiguousIdentity,
+    { name: "Jordan Lee", address: `jordan.lee@${demo.customDomain}` },
+    "UserMailbox",
+    { userPrincipalName: `jlee@${demo.domain}` },
+  );
+  const jordanContact = seeded(
+    "jordan.lee.partner",
+    { name: demo.ambiguousIdentity, address: "jordan.lee@partner-firm.example" },
+    "MailContact",
+    { externalEmailAddress: "jordan.lee@partner-firm.example" },
+  );
   jordanContact.displayName = "Jordan Lee (partner)";
   return [
     admin,

@@ -1,5 +1,5 @@
 /** Public types of the Microsoft 365 simulator and its control API. */
-import type { DemoMailboxes } from "./state.ts";
+import type { DemoMailboxes, SimConnector } from "./state.ts";
 
 export type { DemoMailboxes };
 
@@ -208,23 +208,24 @@ export interface SimCall {
     | "regional-redirect";
 }
 
-export interface ConnectorSnapshot {
-  name: string;
-  comment: string;
-  connectorType: string;
-  recipientDomains: string[];
-  smartHosts: string[];
-  useMxRecord: boolean;
-  tlsSettings: string | null;
-  tlsDomain: string | null;
-  enabled: boolean;
-  isTransportRuleScoped: boolean;
-  isValidated: boolean;
-  lastValidationTimestamp: string | null;
-  validationRecipients: string[];
-  /** Validate-OutboundConnector runs (they never set isValidated). */
-  validations: number;
-}
+/** A connector as `tenant()` shows it; `validations`: Validate-OutboundConnector runs (they never set isValidated). */
+export type ConnectorSnapshot = Pick<
+  SimConnector,
+  | "name"
+  | "comment"
+  | "connectorType"
+  | "recipientDomains"
+  | "smartHosts"
+  | "useMxRecord"
+  | "tlsSettings"
+  | "tlsDomain"
+  | "enabled"
+  | "isTransportRuleScoped"
+  | "isValidated"
+  | "lastValidationTimestamp"
+  | "validationRecipients"
+  | "validations"
+>;
 
 export interface JournalRuleSnapshot {
   name: string;

@@ -2,6 +2,7 @@
 import type { ExchangeBehaviours } from "../behaviours.ts";
 import type { TenantState } from "../state.ts";
 import { CONNECTOR_CMDLETS } from "./connectors.ts";
+import { DISTRIBUTION_GROUP_CMDLETS } from "./distribution-groups.ts";
 import {
   bindParameters,
   bool,
@@ -15,8 +16,9 @@ import {
 } from "./invoke.ts";
 import { JOURNAL_RULE_CMDLETS } from "./journal-rules.ts";
 import { dehydratedError, isDehydrated, ORGANIZATION_CMDLETS } from "./organization.ts";
-import { type Access, authorize, RBAC_CMDLETS } from "./rbac.ts";
+import { type Access, authorize } from "./rbac.ts";
 import { RECIPIENT_CMDLETS } from "./recipients.ts";
+import { RBAC_CMDLETS } from "./role-groups.ts";
 import { TRANSPORT_CONFIG_CMDLETS } from "./transport-config.ts";
 
 const CMDLETS = new Map<string, CmdletDefinition>(
@@ -25,6 +27,7 @@ const CMDLETS = new Map<string, CmdletDefinition>(
     ...TRANSPORT_CONFIG_CMDLETS,
     ...JOURNAL_RULE_CMDLETS,
     ...RECIPIENT_CMDLETS,
+    ...DISTRIBUTION_GROUP_CMDLETS,
     ...ORGANIZATION_CMDLETS,
     ...RBAC_CMDLETS,
   ].map((def) => [def.name.toLowerCase(), def]),
