@@ -1,0 +1,133 @@
+/**
+ * The per-tenant cap on Exchange requests in flight holds across environments: several Exchange
+ * clients (as several Lambda containers have, each with its own in-process cap) working on the
+ * same tenant at once take the tenant's lease on the same table (dynalite over HTTP) before they
+ * send, so the simulator never sees more than the cap in flight; without the lease it does. A
+ * holder that died blocks the tenant only until its lease expires, and a 429's Retry-After
+ * reaches the next holder. Against the HTTPS simulator.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoTenantLeaseStore } from "../functions/adapters/dynamodb/tenant-lease-store.ts";
+import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
+import { TenantLeases, type TenantLeasesOptions } from "../functions/adapters/m365/tenant-leases.ts";
+import { TenantBusyError, ThrottledError } from "../functions/domain/errors.ts";
+import type { M365Gateway } from "../functions/domain/m365.ts";
+import { maxInFlight, type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { type FreshTable, freshTable } from "./support/dynamodb.ts";
+import { caught } from "./support/m365.ts";
+
+const CAP = 3;
+let sim: Simulator;
+let table: FreshTable;
+let leaseStore: DynamoTenantLeaseStore;
+
+beforeAll(async () => {
+  table = await freshTable();
+  leaseStore = new DynamoTenantLeaseStore({ client: table.docClient, tableName: table.tableName });
+  // Latency keeps requests in flight long enough to overlap.
+  sim = await startSimulator({ latencyMs: 40 });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+/** One environment (a Lambda container): its own gateway, Exchange client and cap, and its own lease owner. */
+function environment(
+  lease: boolean | Partial<TenantLeasesOptions>,
+  retry = { baseDelayMs: 5, maxDelayMs: 2_000 },
+): { m365: M365Gateway; leases?: TenantLeases } {
+  const leases = lease
+    ? new TenantLeases({ store: leaseStore, ...(typeof lease === "object" ? lease : {}) })
+    : undefined;
+  const m365 = createM365Gateway({
+    clientId: sim.clientId,
+    clientSecret: sim.clientSecret,
+    endpoints: sim.endpoints,
+    retry,
+    maxConcurrentPerTenant: CAP,
+    ...(leases ? { lease: leases } : {}),
+  });
+  return { m365, ...(leases ? { leases } : {}) };
+}
+
+/** Every environment sends `each` reads to the tenant at once. */
+async function burst(envs: { m365: M365Gateway }[], tenantId: string, each: number): Promise<void> {
+  await Promise.all(
+    envs.flatMap(({ m365 }) =>
+      Array.from({ length: each }, (_, i) =>
+        i % 2 === 0
+          ? m365.tenant(tenantId).exchange.getAcceptedDomains()
+          : m365.tenant(tenantId).exchange.getTransportConfig(),
+      ),
+    ),
+  );
+}
+
+const peak = (tenantId: string) => maxInFlight(sim.calls(tenantId)).max;
+
+describe("Exchange requests in flight per tenant, across environments", () => {
+  it("without a shared lease, three environments exceed the cap (each keeps only its own)", async () => {
+    const tenantId = randomUUID();
+    await burst([environment(false), environment(false), environment(false)], tenantId, 6);
+    expect(peak(tenantId)).toBeGreaterThan(CAP);
+  });
+
+  it("with the lease on the shared table, never more than the cap, and every call answered", async () => {
+    const tenantId = randomUUID();
+    const envs = [environment(true), environment(true), environment(true)];
+    await burst(envs, tenantId, 6);
+    const calls = sim.calls(tenantId).filter((c) => c.service === "exchange");
+    expect(calls.filter((c) => c.inFlight !== undefined)).toHaveLength(18);
+    expect(peak(tenantId)).toBeLessThanOrEqual(CAP);
+    for (const env of envs) await env.leases!.releaseIdle();
+  });
+});
+
+describe("a holder that died", () => {
+  it("blocks the tenant only until its lease expires", async () => {
+    const tenantId = randomUUID();
+    // What a container killed mid-task leaves: its lease, never released nor renewed.
+    const diedAt = Date.now();
+    expect((await leaseStore.take(tenantId, "dead-container", diedAt, diedAt + 1_500)).taken).toBe(true);
+    const { m365, leases } = environment({ maxWaitMs: 10_000 });
+    await m365.tenant(tenantId).exchange.getAcceptedDomains();
+    const sent = sim.calls(tenantId).find((c) => c.service === "exchange")!;
+    expect(sent.at).toBeGreaterThanOrEqual(diedAt + 1_500 - 50);
+    expect(sent.at).toBeLessThan(diedAt + 1_500 + 2_500);
+    await leases!.releaseIdle();
+  });
+
+  it("a wait longer than the environment's bound fails with TenantBusyError, nothing sent", async () => {
+    const tenantId = randomUUID();
+    const now = Date.now();
+    await leaseStore.take(tenantId, "dead-container", now, now + 60_000);
+    const { m365 } = environment({ maxWaitMs: 300 });
+    const error = await caught(m365.tenant(tenantId).exchange.getAcceptedDomains());
+    expect(error).toBeInstanceOf(TenantBusyError);
+    expect(error.name).toBe("TenantBusyError");
+    expect(sim.calls(tenantId).filter((c) => c.service === "exchange")).toEqual([]);
+  });
+});
+
+describe("a 429's Retry-After", () => {
+  it("holds the next environment that takes the lease, not only the one that was answered 429", async () => {
+    const tenantId = randomUUID();
+    // Environment A gives up at once on a long Retry-After (the workflow would retry it later).
+    const a = environment({ lingerMs: 0 }, { baseDelayMs: 5, maxDelayMs: 100 });
+    const b = environment({ lingerMs: 0 }, { baseDelayMs: 5, maxDelayMs: 5_000 });
+    await a.m365.tenant(tenantId).exchange.getAcceptedDomains();
+    await b.m365.tenant(tenantId).exchange.getAcceptedDomains();
+    sim.failNext(tenantId, "Get-TransportConfig", { kind: "throttle", retryAfterSeconds: 2 });
+    expect(await caught(a.m365.tenant(tenantId).exchange.getTransportConfig())).toBeInstanceOf(
+      ThrottledError,
+    );
+    const refused = sim.calls(tenantId).find((c) => c.status === 429)!;
+    await a.leases!.releaseIdle();
+    await b.m365.tenant(tenantId).exchange.getAcceptedDomains();
+    const next = sim.calls(tenantId).filter((c) => c.seq > refused.seq);
+    expect(next.map((c) => c.operation)).toEqual(["Get-AcceptedDomain"]);
+    expect(next[0]!.at).toBeGreaterThanOrEqual(refused.at + 2_000 - 100);
+    await b.leases!.releaseIdle();
+  });
+});
