@@ -11,9 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTenantLeaseStore } from "../functions/adapters/dynamodb/tenant-lease-store.ts";
 import { createM365Gateway } from "../functions/adapters/m365/gateway.ts";
 import { TenantLeases, type TenantLeasesOptions } from "../functions/adapters/m365/tenant-leases.ts";
-import { TenantBusyError, ThrottledError } from "../functions/domain/errors.ts";
+import { ErrorName, TenantBusyError, ThrottledError } from "../functions/domain/errors.ts";
 import type { M365Gateway } from "../functions/domain/m365.ts";
 import { maxInFlight, type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import {
+  driftCheckDefinition,
+  offboardingDefinition,
+  onboardingDefinition,
+  taskStates,
+  WORKFLOW_RETRIED_ERRORS,
+} from "../workflows/definition.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
 import { caught } from "./support/m365.ts";
 
@@ -129,5 +136,34 @@ describe("a 429's Retry-After", () => {
     expect(next.map((c) => c.operation)).toEqual(["Get-AcceptedDomain"]);
     expect(next[0]!.at).toBeGreaterThanOrEqual(refused.at + 2_000 - 100);
     await b.leases!.releaseIdle();
+  });
+});
+
+describe("the workflows", () => {
+  it("retry TenantBusyError in every Task state that talks to Microsoft 365", () => {
+    const m365Tasks = [
+      "HandOver",
+      "CheckAccess",
+      "RecheckPermissions",
+      "Configure",
+      "Journal",
+      "Offboard",
+      "CheckDrift",
+    ];
+    const machines = [
+      onboardingDefinition(() => "arn"),
+      offboardingDefinition(() => "arn"),
+      driftCheckDefinition(() => "arn"),
+    ];
+    const states = machines.flatMap((m) => taskStates(m));
+    for (const name of m365Tasks) {
+      const matching = states.filter((s) => s.parameters["task"] === name);
+      expect(matching.length, name).toBeGreaterThan(0);
+      for (const s of matching) {
+        const errors = s.retry.flatMap((r) => r["ErrorEquals"] as string[]);
+        expect(errors, `${s.state} (${name})`).toContain(ErrorName.TenantBusy);
+      }
+    }
+    expect(WORKFLOW_RETRIED_ERRORS.has(ErrorName.TenantBusy)).toBe(true);
   });
 });
