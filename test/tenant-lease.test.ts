@@ -71,6 +71,10 @@ async function burst(envs: { m365: M365Gateway }[], tenantId: string, each: numb
   );
 }
 
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+}
+
 const peak = (tenantId: string) => maxInFlight(sim.calls(tenantId)).max;
 
 describe("Exchange requests in flight per tenant, across environments", () => {
@@ -88,6 +92,27 @@ describe("Exchange requests in flight per tenant, across environments", () => {
     expect(calls.filter((c) => c.inFlight !== undefined)).toHaveLength(18);
     expect(peak(tenantId)).toBeLessThanOrEqual(CAP);
     for (const env of envs) await env.leases!.releaseIdle();
+  });
+});
+
+describe("a holder that is alive", () => {
+  it("keeps its lease through a request longer than the lease time (renewed), so nobody takes it over", async () => {
+    const tenantId = randomUUID();
+    const a = environment({ leaseMs: 900 });
+    const b = environment({ leaseMs: 900, maxWaitMs: 10_000 });
+    sim.configure({ slowCmdlets: { "Get-TransportConfig": 2_500 } });
+    try {
+      const slow = a.m365.tenant(tenantId).exchange.getTransportConfig();
+      await until(() => sim.calls(tenantId).some((c) => c.operation === "Get-TransportConfig"));
+      await b.m365.tenant(tenantId).exchange.getAcceptedDomains();
+      await slow;
+    } finally {
+      sim.configure({ slowCmdlets: {} });
+    }
+    const [first, second] = sim.calls(tenantId).filter((c) => c.service === "exchange");
+    expect([first!.operation, second!.operation]).toEqual(["Get-TransportConfig", "Get-AcceptedDomain"]);
+    expect(second!.at).toBeGreaterThanOrEqual(first!.at + 2_500);
+    for (const env of [a, b]) await env.leases!.releaseIdle();
   });
 });
 
