@@ -119,9 +119,9 @@ export class ExchangeClient {
 
   /**
    * One request to the tenant's Exchange admin API, retried by the shared policy: the tenant's
-   * lease (when leases are shared), the token, one of the tenant's request slots, the tenant's hold after a 429 (or an exhausted rate limit),
-   * regional redirects followed, failures mapped to named errors. `read` turns a 2xx answer
-   * into the result (and may throw a named error).
+   * lease (when leases are shared), the token, one of the tenant's request slots, the tenant's
+   * hold after a 429 (or an exhausted rate limit), regional redirects followed, failures mapped
+   * to named errors. `read` turns a 2xx answer into the result (and may throw a named error).
    */
   async #send<T>(
     tenantId: string,
@@ -133,67 +133,54 @@ export class ExchangeClient {
   ): Promise<T> {
     // Waiting for the lease is not retried in-task: TenantBusyError goes to the workflow.
     const entry = await this.#lease?.enter(tenantId);
-    try {
-      const held = (entry?.holdUntilMs ?? 0) - Date.now();
-      if (held > 0) this.#holds.hold(tenantId, held);
-      return await this.#attempts(tenantId, operation, url, init, options, read);
-    } finally {
-      entry?.leave();
-    }
-  }
-
-  async #attempts<T>(
-    tenantId: string,
-    operation: string,
-    url: string,
-    init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string },
-    options: CallOptions,
-    read: (text: string) => T,
-  ): Promise<T> {
+    const held = (entry?.holdUntilMs ?? 0) - Date.now();
+    if (held > 0) this.#holds.hold(tenantId, held);
     let refreshedToken = false;
-    return this.#retry.run(
-      { service: "exchange", tenantId, operation },
-      async (_signal, _n, timeoutMs) => {
-        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-        const release = await this.#slots.acquire(tenantId);
-        try {
-          await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
-          // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
-          const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
-            method: init.method,
-            signal: AbortSignal.timeout(timeoutMs),
-            headers: {
-              authorization: `Bearer ${token}`,
-              "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-              accept: "application/json",
-              "client-request-id": randomUUID(),
-              ...init.headers,
-            },
-            ...(init.body !== undefined ? { body: init.body } : {}),
-          });
-          const text = await res.text();
-          paceOnRateLimit(this.#holds, tenantId, res.headers, this.#slots.max - 1);
-          if (!res.ok) {
-            const error = this.#held(
-              tenantId,
-              errorFromResponse("exchange", operation, res.status, res.headers, text),
-            );
-            // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
-            // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
-            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
-              refreshedToken = true;
-              this.#tokens.invalidate(tenantId, this.#endpoint);
-              throw staleTokenError("exchange", operation, res.status);
+    return this.#retry
+      .run(
+        { service: "exchange", tenantId, operation },
+        async (_signal, _n, timeoutMs) => {
+          const token = await this.#tokens.getToken(tenantId, this.#endpoint);
+          const release = await this.#slots.acquire(tenantId);
+          try {
+            await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
+            // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
+            const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
+              method: init.method,
+              signal: AbortSignal.timeout(timeoutMs),
+              headers: {
+                authorization: `Bearer ${token}`,
+                "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+                accept: "application/json",
+                "client-request-id": randomUUID(),
+                ...init.headers,
+              },
+              ...(init.body !== undefined ? { body: init.body } : {}),
+            });
+            const text = await res.text();
+            paceOnRateLimit(this.#holds, tenantId, res.headers, this.#slots.max - 1);
+            if (!res.ok) {
+              const error = this.#held(
+                tenantId,
+                errorFromResponse("exchange", operation, res.status, res.headers, text),
+              );
+              // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
+              // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
+              if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
+                refreshedToken = true;
+                this.#tokens.invalidate(tenantId, this.#endpoint);
+                throw staleTokenError("exchange", operation, res.status);
+              }
+              throw error;
             }
-            throw error;
+            return { value: read(text), status: res.status };
+          } finally {
+            release();
           }
-          return { value: read(text), status: res.status };
-        } finally {
-          release();
-        }
-      },
-      options,
-    );
+        },
+        options,
+      )
+      .finally(() => entry?.leave());
   }
 
   /**
