@@ -14,6 +14,7 @@ import { TenantLeases, type TenantLeasesOptions } from "../functions/adapters/m3
 import { ErrorName, TenantBusyError, ThrottledError } from "../functions/domain/errors.ts";
 import type { M365Gateway } from "../functions/domain/m365.ts";
 import { maxInFlight, type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { localTenantLeases } from "../infra/local/tenant-leases.ts";
 import {
   driftCheckDefinition,
   offboardingDefinition,
@@ -139,6 +140,26 @@ describe("a holder that died", () => {
     expect(error).toBeInstanceOf(TenantBusyError);
     expect(error.name).toBe("TenantBusyError");
     expect(sim.calls(tenantId).filter((c) => c.service === "exchange")).toEqual([]);
+  });
+});
+
+describe("the local service", () => {
+  it("restarted on the same DATA_DIR takes its own leases back at once; another service cannot", async () => {
+    const tenantId = randomUUID();
+    // The service that was killed while it held the tenant: its lease stays.
+    const killed = localTenantLeases(table.docClient, table.tableName, "/srv/a/.data");
+    const held = await killed.enter(tenantId);
+    const restarted = localTenantLeases(table.docClient, table.tableName, "/srv/a/.data");
+    const startedAt = Date.now();
+    const entry = await restarted.enter(tenantId);
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    const now = Date.now();
+    const elsewhere = localTenantLeases(table.docClient, table.tableName, "/srv/b/.data");
+    expect(await leaseStore.take(tenantId, elsewhere.owner, now, now + 1_000)).toMatchObject({
+      taken: false,
+    });
+    for (const e of [held, entry]) e.leave();
+    await Promise.all([killed.releaseIdle(), restarted.releaseIdle()]);
   });
 });
 
