@@ -136,51 +136,50 @@ export class ExchangeClient {
     const held = (entry?.holdUntilMs ?? 0) - Date.now();
     if (held > 0) this.#holds.hold(tenantId, held);
     let refreshedToken = false;
-    return this.#retry
-      .run(
-        { service: "exchange", tenantId, operation },
-        async (_signal, _n, timeoutMs) => {
-          const token = await this.#tokens.getToken(tenantId, this.#endpoint);
-          const release = await this.#slots.acquire(tenantId);
-          try {
-            await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
-            // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
-            const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
-              method: init.method,
-              signal: AbortSignal.timeout(timeoutMs),
-              headers: {
-                authorization: `Bearer ${token}`,
-                "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
-                accept: "application/json",
-                "client-request-id": randomUUID(),
-                ...init.headers,
-              },
-              ...(init.body !== undefined ? { body: init.body } : {}),
-            });
-            const text = await res.text();
-            paceOnRateLimit(this.#holds, tenantId, res.headers, this.#slots.max - 1);
-            if (!res.ok) {
-              const error = this.#held(
-                tenantId,
-                errorFromResponse("exchange", operation, res.status, res.headers, text),
-              );
-              // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
-              // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
-              if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
-                refreshedToken = true;
-                this.#tokens.invalidate(tenantId, this.#endpoint);
-                throw staleTokenError("exchange", operation, res.status);
-              }
-              throw error;
+    const call = this.#retry.run(
+      { service: "exchange", tenantId, operation },
+      async (_signal, _n, timeoutMs) => {
+        const token = await this.#tokens.getToken(tenantId, this.#endpoint);
+        const release = await this.#slots.acquire(tenantId);
+        try {
+          await this.#holds.wait(tenantId, operation, this.#retry.maxDelayMs);
+          // The call's time limit starts once it has a slot: waiting for one is not Exchange's time.
+          const res = await this.#hosts.send(this.#fetch, tenantId, operation, url, {
+            method: init.method,
+            signal: AbortSignal.timeout(timeoutMs),
+            headers: {
+              authorization: `Bearer ${token}`,
+              "x-anchormailbox": `${this.#anchor}:${EXCHANGE_SYSTEM_MAILBOX}@${tenantId}`,
+              accept: "application/json",
+              "client-request-id": randomUUID(),
+              ...init.headers,
+            },
+            ...(init.body !== undefined ? { body: init.body } : {}),
+          });
+          const text = await res.text();
+          paceOnRateLimit(this.#holds, tenantId, res.headers, this.#slots.max - 1);
+          if (!res.ok) {
+            const error = this.#held(
+              tenantId,
+              errorFromResponse("exchange", operation, res.status, res.headers, text),
+            );
+            // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
+            // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
+            if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
+              refreshedToken = true;
+              this.#tokens.invalidate(tenantId, this.#endpoint);
+              throw staleTokenError("exchange", operation, res.status);
             }
-            return { value: read(text), status: res.status };
-          } finally {
-            release();
+            throw error;
           }
-        },
-        options,
-      )
-      .finally(() => entry?.leave());
+          return { value: read(text), status: res.status };
+        } finally {
+          release();
+        }
+      },
+      options,
+    );
+    return call.finally(() => entry?.leave());
   }
 
   /**
