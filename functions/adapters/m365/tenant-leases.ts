@@ -54,7 +54,7 @@ interface Held {
 
 /** First and longest pause between two tries of a lease another environment holds. */
 const POLL_FIRST_MS = 100;
-const POLL_MAX_MS = 2_000;
+const POLL_MAX_MS = 1_000;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
