@@ -242,8 +242,9 @@ describe("functions", () => {
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,
       ExecutionWatchdog: task,
-      // The one task function: the union of the tasks' access, which is the same for each.
-      WorkflowTask: task,
+      // The one task function: the union of the tasks' access, which is the same for each, and
+      // the tenants' Exchange leases.
+      WorkflowTask: { table: "TENANT#* EXCHANGE_LEASE#*" },
     });
   });
 

@@ -158,6 +158,21 @@ const THROTTLE_RETRY: Json = {
 };
 
 /**
+ * Other work on the same tenant (another run, an offboarding, a drift check, in another Lambda
+ * container) holds the tenant's Exchange lease beyond a task's own wait (30 s): one environment
+ * at a time sends a tenant's requests, and a task holds the lease at most until its own timeout
+ * (15 min). 15 s doubling to 5 min, 8 tries, full jitter; at most 22.8 minutes.
+ */
+const TENANT_BUSY_RETRY: Json = {
+  ErrorEquals: [ErrorName.TenantBusy],
+  IntervalSeconds: 15,
+  MaxAttempts: 8,
+  BackoffRate: 2,
+  MaxDelaySeconds: 300,
+  JitterStrategy: "FULL",
+};
+
+/**
  * Exchange cannot find a new connector for validation until directory replication catches up:
  * retried with backoff: 30 s growing to 5 min, 7 tries; at most 15.4 minutes.
  */
@@ -209,7 +224,7 @@ const PERMISSION_RECHECK_RETRY: Json = {
 };
 
 /** Every task that talks to Microsoft 365 retries these. */
-const M365_RETRIES: Json[] = [TRANSIENT_RETRY, THROTTLE_RETRY, HYDRATION_RETRY];
+const M365_RETRIES: Json[] = [TRANSIENT_RETRY, THROTTLE_RETRY, TENANT_BUSY_RETRY, HYDRATION_RETRY];
 
 /** The error names a step's task is retried on by the workflow (after its in-task attempts). */
 export const WORKFLOW_RETRIED_ERRORS: ReadonlySet<string> = new Set(
@@ -237,6 +252,7 @@ export const RETRY_POLICIES: Readonly<Record<string, Json>> = {
   DRIFT_LAMBDA_SERVICE_RETRY,
   TRANSIENT_RETRY,
   THROTTLE_RETRY,
+  TENANT_BUSY_RETRY,
   VALIDATION_PENDING_RETRY,
   VALIDATION_FAILED_RETRY,
   HYDRATION_RETRY,
@@ -344,7 +360,7 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         {},
         {
           ResultPath: "$.plan",
-          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY],
+          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY, TENANT_BUSY_RETRY],
           Catch: [
             { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
             {
@@ -387,7 +403,13 @@ export function onboardingDefinition(taskArn: (task: TaskName) => string): Json 
         {},
         {
           ResultPath: "$.recheck",
-          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY, PERMISSION_RECHECK_RETRY],
+          Retry: [
+            LAMBDA_SERVICE_RETRY,
+            TRANSIENT_RETRY,
+            THROTTLE_RETRY,
+            TENANT_BUSY_RETRY,
+            PERMISSION_RECHECK_RETRY,
+          ],
           Catch: [
             { ErrorEquals: ["States.ALL"], ResultPath: "$.recheckError", Next: "StillAwaitingPermissions" },
           ],
@@ -499,6 +521,7 @@ export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json 
             DRIFT_LAMBDA_SERVICE_RETRY,
             { ...TRANSIENT_RETRY, ErrorEquals: [ErrorName.Transient], MaxAttempts: 3, MaxDelaySeconds: 30 },
             { ...THROTTLE_RETRY, MaxAttempts: 2, MaxDelaySeconds: 60 },
+            { ...TENANT_BUSY_RETRY, MaxAttempts: 2, MaxDelaySeconds: 60 },
           ],
           End: true,
         },

@@ -3,11 +3,15 @@
  * serves every step that meets this container): the app's credentials come from the Secrets
  * Manager secret M365_SECRET_ARN (a certificate; a client secret works but is logged as a
  * warning), never from plain environment variables; the endpoints from M365_CLOUD or the
- * explicit M365_* variables.
+ * explicit M365_* variables. Its Exchange requests go out under the tenants' leases on TABLE_NAME
+ * (one owner per cold start), so the per-tenant cap holds across containers.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
+import { DynamoTenantLeaseStore } from "../adapters/dynamodb/tenant-lease-store.ts";
 import { createM365Gateway } from "../adapters/m365/gateway.ts";
 import type { OnCall } from "../adapters/m365/retry.ts";
+import { TenantLeases } from "../adapters/m365/tenant-leases.ts";
 import type { M365Gateway } from "../domain/m365.ts";
 import { requireEnv } from "./aws-deps.ts";
 import { M365_CLIENT_ID_PLACEHOLDER, resolveM365Endpoints } from "./config.ts";
@@ -24,6 +28,27 @@ interface AppSecret {
   clientId?: string;
   clientSecret?: string;
   clientCertificate?: string;
+}
+
+let leases: TenantLeases | undefined;
+/** This container's Exchange leases, on TABLE_NAME. */
+function tenantLeases(): TenantLeases {
+  leases ??= new TenantLeases({
+    store: new DynamoTenantLeaseStore({
+      client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),
+      tableName: requireEnv("TABLE_NAME"),
+    }),
+    onError: (err) => logger.warn("could not write a tenant's Exchange lease", { error: String(err) }),
+  });
+  return leases;
+}
+
+/**
+ * Frees the leases this container holds with no request in flight: called as each invocation
+ * ends, so that a frozen container does not keep a tenant until its lease expires.
+ */
+export async function releaseTenantLeases(): Promise<void> {
+  await leases?.releaseIdle();
 }
 
 let gateway: Promise<M365Gateway> | undefined;
@@ -60,6 +85,7 @@ export function m365Gateway(): Promise<M365Gateway> {
           : {}),
       endpoints,
       onCall: countThrottles,
+      lease: tenantLeases(),
       onWarning: ({ tenantId, cmdlet, warnings }) =>
         logger.warn("Exchange warnings", { tenantId, cmdlet, warnings }),
     });

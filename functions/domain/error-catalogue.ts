@@ -122,6 +122,11 @@ export const ERROR_CATALOGUE = {
     "Microsoft 365 kept throttling the tenant (HTTP 429) beyond the workflow's retries.",
     `Nothing to fix: ${RETRY} later. Many at once after an outage: \`npx onboarding tenants retry --all-failed\`.`,
   ),
+  TENANT_BUSY: tenant(
+    "yes",
+    "Other work on the same tenant (another run, an offboarding or a drift check) kept its Exchange requests beyond the workflow's retries: the service sends a tenant's requests from one place at a time.",
+    `Nothing to fix: ${RETRY} once the other work has ended (its status or drift check settled).`,
+  ),
   M365_UNAVAILABLE: tenant(
     "yes",
     "Microsoft 365 answered 5xx, timed out or dropped the connection beyond the workflow's retries.",

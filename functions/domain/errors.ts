@@ -9,6 +9,7 @@
 export const ErrorName = {
   Throttled: "ThrottledError",
   Transient: "TransientError",
+  TenantBusy: "TenantBusyError",
   NotFound: "NotFoundError",
   ConsentRequired: "ConsentRequiredError",
   PermissionMissing: "PermissionMissingError",
@@ -56,6 +57,16 @@ export class ThrottledError extends OnboardingError {
 export class TransientError extends OnboardingError {
   override readonly name = ErrorName.Transient;
   readonly code = "M365_UNAVAILABLE";
+  override readonly retryable = true;
+}
+
+/**
+ * Another environment (another run's task, an offboarding, a drift check) holds the tenant's
+ * Exchange lease for longer than a task waits for it: nothing was sent; the workflow retries.
+ */
+export class TenantBusyError extends OnboardingError {
+  override readonly name = ErrorName.TenantBusy;
+  readonly code = "TENANT_BUSY";
   override readonly retryable = true;
 }
 

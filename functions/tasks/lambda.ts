@@ -11,7 +11,7 @@ import {
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { changeLogStore, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
-import { m365Gateway } from "../commons/m365-deps.ts";
+import { m365Gateway, releaseTenantLeases } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
@@ -96,8 +96,13 @@ export function taskLambda() {
       logger.appendKeys({ tenantId: input.tenantId, run: input.run, task });
       router ??= createTaskRouter(taskHandlers());
       const work = router(input);
-      // The drift check ends before its Task state's timeout (a retry must not run beside it).
-      return task === "CheckDrift" ? withinBudget(work, DRIFT_TASK_BUDGET_MS, task) : work;
+      try {
+        // The drift check ends before its Task state's timeout (a retry must not run beside it).
+        return await (task === "CheckDrift" ? withinBudget(work, DRIFT_TASK_BUDGET_MS, task) : work);
+      } finally {
+        // Lambda freezes the container once the invocation returns: its tenants' leases go now.
+        await releaseTenantLeases();
+      }
     },
     { metrics: true },
   );

@@ -48,9 +48,10 @@ export const TABLE_ACCESS = {
   },
   /**
    * The workflow task function (every task of both workflows): the union of the tasks' access,
-   * which is the same for each: their tenant's item, events and group parts.
+   * which is the same for each: their tenant's item, events and group parts, and the tenant's
+   * Exchange lease (one container at a time sends a tenant's Exchange requests).
    */
-  task: { items: ["TENANT#*"] },
+  task: { items: ["TENANT#*", "EXCHANGE_LEASE#*"] },
   /** Records an execution that ended without its outcome on the tenant. */
   watchdog: { items: ["TENANT#*"] },
   /** Writes out tenants' outboxes (event items). */

@@ -57,6 +57,7 @@ import type { Simulator, SimulatorConfig, SimulatorOptions } from "./m365-simula
 import { startSimulatorThread } from "./m365-simulator/thread.ts";
 import { loopbackPorts } from "./own-ports.ts";
 import { rememberSimulatorPort, simulatorPort } from "./simulator-port.ts";
+import { localTenantLeases } from "./tenant-leases.ts";
 
 export interface LocalRuntimeOptions {
   /** @default process.env.PORT ?? 3000; 0 picks a free port */
@@ -199,8 +200,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     // Microsoft 365: the configured app, else the simulator (its state kept in DATA_DIR too),
     // on a worker thread: its TLS, JSON and cmdlets stay off the service's event loop.
+    const lease = localTenantLeases(docClient, tableName, dataDir);
+    closers.push(() => lease.releaseIdle());
     let simulator: Simulator | undefined;
-    let m365 = createM365GatewayFromEnv(env);
+    let m365 = createM365GatewayFromEnv(env, { lease });
     if (!m365) {
       const simulatorDir = join(dataDir, "m365-simulator");
       simulator = await startSimulatorThread({
@@ -216,6 +219,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         clientId: simulator.clientId,
         clientSecret: simulator.clientSecret,
         endpoints: simulator.endpoints,
+        lease,
         onWarning: ({ tenantId, cmdlet, warnings }) =>
           logger.warn("Exchange warnings", { tenantId, cmdlet, warnings }),
       });

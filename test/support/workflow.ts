@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DynamoTenantStoreOptions } from "../../functions/adapters/dynamodb/tenant-store.ts";
-import { createM365Gateway } from "../../functions/adapters/m365/gateway.ts";
+import { createM365Gateway, type M365GatewayOptions } from "../../functions/adapters/m365/gateway.ts";
 import { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
 import { OnboardingService } from "../../functions/domain/onboarding.ts";
 import type { OnboardingRequest, Tenant } from "../../functions/domain/tenant.ts";
@@ -26,6 +26,8 @@ export async function workflowHarness(
     storeOptions?: Omit<DynamoTenantStoreOptions, "client" | "tableName">;
     /** Wraps task handlers (e.g. to change the tenant between two tasks, as its admin might). */
     wrap?: (task: TaskName, handler: TaskHandler) => TaskHandler;
+    /** More options of the tasks' gateway (e.g. the tenants' Exchange leases). */
+    gateway?: (table: Awaited<ReturnType<typeof freshTable>>) => Partial<M365GatewayOptions>;
   } = {},
 ) {
   const table = await freshTable(options.storeOptions);
@@ -36,6 +38,7 @@ export async function workflowHarness(
     endpoints: sim.endpoints,
     // Fast in-task backoff: the simulator's Retry-After (1 s) is still honoured.
     retry: { baseDelayMs: 5, maxDelayMs: 2_000 },
+    ...options.gateway?.(table),
   });
   const created = createTaskHandlers({ store: table.store, m365 });
   const { wrap } = options;

@@ -33,6 +33,14 @@ export const partnerApiKeyKey = (partnerId: string, keyId: string) => ({
 export const PARTNER_API_KEY_SK_PREFIX = "KEY#";
 /** A consent sign-in state's record, by its nonce (single use, see sign-in-states.ts). */
 export const signInStateKey = (nonce: string) => ({ pk: `SIGNIN#${nonce}`, sk: "SIGNIN" });
+/**
+ * A tenant's Exchange lease (tenant-lease-store.ts): its own partition per tenant, apart from the
+ * tenant's items, so that the table stream's filters (tenant and event items) never see it.
+ */
+export const exchangeLeaseKey = (tenantId: string) => ({
+  pk: `EXCHANGE_LEASE#${tenantId.toLowerCase()}`,
+  sk: "LEASE",
+});
 
 /**
  * Index partition values are sharded: a list's items spread over a fixed number of partitions,

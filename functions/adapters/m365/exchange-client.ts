@@ -16,6 +16,7 @@ import { ExchangeHosts } from "./exchange-hosts.ts";
 import { paceOnRateLimit } from "./rate-limit.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
 import { TenantHolds } from "./tenant-holds.ts";
+import type { TenantLeases } from "./tenant-leases.ts";
 import type { TokenProvider } from "./tokens.ts";
 
 /** The mailbox every app-only InvokeCommand call is anchored to (as the EXO V3 module does). */
@@ -48,6 +49,11 @@ export interface ExchangeClientOptions {
    * concurrent requests per tenant and answers over the limit as throttled. @default 3
    */
   maxConcurrentPerTenant?: number;
+  /**
+   * The tenants' Exchange leases shared by every environment (see tenant-leases.ts): with them,
+   * the cap above holds for the tenant as a whole, not per process. @default none (per process)
+   */
+  lease?: Pick<TenantLeases, "enter" | "hold">;
   /** Told of `@adminapi.warnings` in an answer (logged by the caller). */
   onWarning?: (warning: { tenantId: string; cmdlet: string; warnings: string[] }) => void;
 }
@@ -96,6 +102,7 @@ export class ExchangeClient {
   readonly #slots: TenantSlots;
   readonly #onWarning: ExchangeClientOptions["onWarning"];
   readonly #holds = new TenantHolds();
+  readonly #lease: ExchangeClientOptions["lease"];
 
   constructor(options: ExchangeClientOptions) {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
@@ -107,13 +114,14 @@ export class ExchangeClient {
     this.#maxPages = options.maxPages ?? 10_000;
     this.#slots = new TenantSlots(options.maxConcurrentPerTenant ?? 3);
     this.#onWarning = options.onWarning;
+    this.#lease = options.lease;
   }
 
   /**
-   * One request to the tenant's Exchange admin API, retried by the shared policy: the token, one
-   * of the tenant's request slots, the tenant's hold after a 429 (or an exhausted rate limit),
-   * regional redirects followed, failures mapped to named errors. `read` turns a 2xx answer
-   * into the result (and may throw a named error).
+   * One request to the tenant's Exchange admin API, retried by the shared policy: the tenant's
+   * lease (when leases are shared), the token, one of the tenant's request slots, the tenant's
+   * hold after a 429 (or an exhausted rate limit), regional redirects followed, failures mapped
+   * to named errors. `read` turns a 2xx answer into the result (and may throw a named error).
    */
   async #send<T>(
     tenantId: string,
@@ -123,8 +131,12 @@ export class ExchangeClient {
     options: CallOptions,
     read: (text: string) => T,
   ): Promise<T> {
+    // Waiting for the lease is not retried in-task: TenantBusyError goes to the workflow.
+    const entry = await this.#lease?.enter(tenantId);
+    const held = (entry?.holdUntilMs ?? 0) - Date.now();
+    if (held > 0) this.#holds.hold(tenantId, held);
     let refreshedToken = false;
-    return this.#retry.run(
+    const call = this.#retry.run(
       { service: "exchange", tenantId, operation },
       async (_signal, _n, timeoutMs) => {
         const token = await this.#tokens.getToken(tenantId, this.#endpoint);
@@ -167,6 +179,7 @@ export class ExchangeClient {
       },
       options,
     );
+    return call.finally(() => entry?.leave());
   }
 
   /**
@@ -271,6 +284,7 @@ export class ExchangeClient {
   #held(tenantId: string, error: OnboardingError): OnboardingError {
     if (error instanceof ThrottledError && error.retryAfterMs !== undefined) {
       this.#holds.hold(tenantId, error.retryAfterMs);
+      this.#lease?.hold(tenantId, Date.now() + error.retryAfterMs);
     }
     return error;
   }

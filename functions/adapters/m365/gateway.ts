@@ -17,6 +17,7 @@ import { ExchangeClient } from "./exchange-client.ts";
 import { ExchangeTenantOperations } from "./exchange-operations.ts";
 import { createGraphClient, GraphErrorSink } from "./graph-client.ts";
 import { type OnCall, type RetryOptions, RetryPolicy } from "./retry.ts";
+import type { TenantLeases } from "./tenant-leases.ts";
 import { type AppCredential, TokenProvider, type TokenProviderOptions } from "./tokens.ts";
 
 export interface M365GatewayOptions {
@@ -54,6 +55,11 @@ export interface M365GatewayOptions {
   maxTenants?: number;
   /** Exchange requests in flight per tenant from this process. @default 3 */
   maxConcurrentPerTenant?: number;
+  /**
+   * The tenants' Exchange leases shared with every other environment, so that the cap above
+   * holds per tenant across them. @default none: the cap holds in this process only
+   */
+  lease?: TenantLeases;
   /** Told of Exchange's `@adminapi.warnings` (logged). */
   onWarning?: (warning: { tenantId: string; cmdlet: string; warnings: string[] }) => void;
 }
@@ -124,6 +130,7 @@ export function createM365Gateway(options: M365GatewayOptions): M365Gateway {
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.maxConcurrentPerTenant ? { maxConcurrentPerTenant: options.maxConcurrentPerTenant } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    ...(options.lease ? { lease: options.lease } : {}),
   });
   const tenants = new Map<string, M365Tenant>();
   const maxTenants = options.maxTenants ?? 500;

@@ -31,6 +31,7 @@ export { cmdletNames } from "./exchange/cmdlets.ts";
 export { EXCHANGE_ANCHOR_MAILBOX } from "./exchange/endpoint.ts";
 export { ROLE_CMDLETS, servicePrincipalObjectId } from "./exchange/rbac.ts";
 export { REGIONAL_DOMAIN, REGIONAL_HOSTS } from "./exchange/regional.ts";
+export { type InFlightPeaks, maxInFlight } from "./in-flight.ts";
 export { connectSimulator, type RemoteSimulatorControl } from "./remote.ts";
 export { demoMailboxes, demoOnboardingRequest } from "./state.ts";
 export type * from "./types.ts";

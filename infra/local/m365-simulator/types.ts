@@ -206,6 +206,11 @@ export interface SimCall {
     | "directory-error"
     | "concurrency-limit"
     | "regional-redirect";
+  /**
+   * For an InvokeCommand the tenant accepted: its Exchange requests in flight once this one
+   * entered, itself included (the highest over a run is the most the tenant ever had at once).
+   */
+  inFlight?: number;
 }
 
 /** A connector as `tenant()` shows it; `validations`: Validate-OutboundConnector runs (they never set isValidated). */

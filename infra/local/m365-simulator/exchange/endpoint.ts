@@ -259,6 +259,7 @@ function admit(inv: Invocation, claims: TokenClaims): Access | undefined {
     inv.reply(429, body, { "retry-after": "1" });
     return undefined;
   }
+  call.inFlight = host.runtime.inFlight(tenantId);
   return access;
 }
 
