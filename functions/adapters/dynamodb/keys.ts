@@ -69,6 +69,20 @@ export const partnerDeliveriesPk = (partnerId: string, n: number) =>
 /** all index: every webhook delivery (ops), one shard. */
 export const allDeliveriesPk = (n: number) => `WEBHOOK_DELIVERIES#ALL#${shard(n)}`;
 
+/** A partner's webhook endpoint. */
+export const endpointKey = (partnerId: string) => ({ pk: `WEBHOOK#${partnerId}`, sk: "ENDPOINT" });
+/** The partition of a tenant's webhook deliveries, dispatch cursor and dispatch order. */
+export const deliveriesPk = (tenantId: string) => `WEBHOOK_DELIVERIES#${tenantId}`;
+/** Zero-padded so that the sort key orders a tenant's deliveries by sequence. */
+export const deliverySortKey = (sequence: number) => `DELIVERY#${String(sequence).padStart(10, "0")}`;
+export const DELIVERY_SK_PREFIX = "DELIVERY#";
+export const deliveryKey = (tenantId: string, sequence: number) => ({
+  pk: deliveriesPk(tenantId),
+  sk: deliverySortKey(sequence),
+});
+/** The local dispatcher's cursor of a tenant (webhook-dispatch-cursor.ts). */
+export const dispatchCursorKey = (tenantId: string) => ({ pk: deliveriesPk(tenantId), sk: "CURSOR" });
+
 /** Every shard's partition value of a list. */
 export const shards = (count: number, pk: (n: number) => string) =>
   Array.from({ length: count }, (_, n) => pk(n));
