@@ -93,20 +93,35 @@ export const newestFirstSortKey = (createdAt: string, id: string) => `${createdA
 /** The shape of a `newestFirstSortKey` taken back from a cursor. */
 export const isNewestFirstPosition = (position: string) => /^[^#]{1,64}#[^#]{1,128}$/.test(position);
 
+/** The byPartner and all index keys of an item listed at `position` in both lists. */
+function listKeysAt(partnerPk: string, allPk: string, position: string): Record<string, string> {
+  const { byPartner, all } = TABLE_INDEXES;
+  return {
+    [byPartner.partitionKey]: partnerPk,
+    [byPartner.sortKey]: position,
+    [all.partitionKey]: allPk,
+    [all.sortKey]: position,
+  };
+}
+
 /**
  * The index keys that list an item among a partner's tenants and among every tenant (ops):
  * tenant records and claims, sharded by tenantId, at `position` (a `newestFirstSortKey`).
  */
-export function tenantListKeys(
-  partnerId: string,
-  tenantId: string,
-  position: string,
-): Record<string, string> {
-  const { byPartner, all } = TABLE_INDEXES;
-  return {
-    [byPartner.partitionKey]: partnerTenantsPk(partnerId, shardOf(tenantId, PARTNER_LIST_SHARDS)),
-    [byPartner.sortKey]: position,
-    [all.partitionKey]: allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
-    [all.sortKey]: position,
-  };
-}
+export const tenantListKeys = (partnerId: string, tenantId: string, position: string) =>
+  listKeysAt(
+    partnerTenantsPk(partnerId, shardOf(tenantId, PARTNER_LIST_SHARDS)),
+    allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
+    position,
+  );
+
+/**
+ * The index keys that list a webhook delivery among its partner's deliveries and among every
+ * delivery (ops), sharded by delivery id, at `position` (createdAt#tenantId#sequence).
+ */
+export const deliveryListKeys = (partnerId: string, deliveryId: string, position: string) =>
+  listKeysAt(
+    partnerDeliveriesPk(partnerId, shardOf(deliveryId, PARTNER_LIST_SHARDS)),
+    allDeliveriesPk(shardOf(deliveryId, OPS_LIST_SHARDS)),
+    position,
+  );

@@ -12,18 +12,9 @@
  * - A settled delivery expires after the retention period (TTL); a pending one never does.
  */
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import {
-  allDeliveriesPk,
-  DELIVERY_SK_PREFIX,
-  deliveriesPk,
-  deliveryKey,
-  OPS_LIST_SHARDS,
-  PARTNER_LIST_SHARDS,
-  partnerDeliveriesPk,
-  shardOf,
-} from "./keys.ts";
+import { DELIVERY_SK_PREFIX, deliveriesPk, deliveryKey, deliveryListKeys } from "./keys.ts";
 import { isConditionFailure, queryAll, type TableContext } from "./query.ts";
-import { TABLE_INDEXES, TABLE_KEYS } from "./schema.ts";
+import { TABLE_KEYS } from "./schema.ts";
 import { UpdateExpression } from "./update-expression.ts";
 import {
   ATTEMPT_LOG_MAX,
@@ -47,7 +38,6 @@ export class DynamoWebhookDeliveries {
   /** Creates the delivery unless it exists; returns the stored one either way. */
   async create(record: DeliveryRecord): Promise<DeliveryRecord> {
     const position = deliveryIndexSortKey(record);
-    const id = deliveryIdOf(record.tenantId, record.sequence);
     try {
       await this.#ctx.client.send(
         new PutCommand({
@@ -56,13 +46,7 @@ export class DynamoWebhookDeliveries {
             ...deliveryKey(record.tenantId, record.sequence),
             kind: "webhookDelivery",
             ...record,
-            [TABLE_INDEXES.byPartner.partitionKey]: partnerDeliveriesPk(
-              record.partnerId,
-              shardOf(id, PARTNER_LIST_SHARDS),
-            ),
-            [TABLE_INDEXES.byPartner.sortKey]: position,
-            [TABLE_INDEXES.all.partitionKey]: allDeliveriesPk(shardOf(id, OPS_LIST_SHARDS)),
-            [TABLE_INDEXES.all.sortKey]: position,
+            ...deliveryListKeys(record.partnerId, deliveryIdOf(record.tenantId, record.sequence), position),
             ...(record.status !== "pending" && { [TABLE_KEYS.ttl]: this.#expiry(record.createdAt) }),
           },
           ConditionExpression: "attribute_not_exists(pk)",
