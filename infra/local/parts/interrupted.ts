@@ -6,29 +6,24 @@
 import type { DynamoTenantStore } from "../../../functions/adapters/dynamodb/tenant-store.ts";
 import type { ErrorInfo } from "../../../functions/domain/errors.ts";
 import type { TenantChange } from "../../../functions/domain/store.ts";
-import type { TenantStatus } from "../../../functions/domain/tenant.ts";
+import type { EventType, TenantStatus } from "../../../functions/domain/tenant.ts";
 
 const INTERRUPTED: ErrorInfo = {
   code: "INTERRUPTED",
   message: "The service stopped while this tenant's workflow was running; retry the tenant to finish it.",
 };
 
+const failedAs = (status: TenantStatus, type: EventType): TenantChange => ({
+  status,
+  error: INTERRUPTED,
+  event: { type, error: INTERRUPTED },
+});
+
+/** Per status a crash can leave a tenant in: how it is recorded. */
 const INTERRUPTED_CHANGES: Record<string, TenantChange> = {
-  queued: {
-    status: "failed",
-    error: INTERRUPTED,
-    event: { type: "tenant.onboarding.failed", error: INTERRUPTED },
-  },
-  running: {
-    status: "failed",
-    error: INTERRUPTED,
-    event: { type: "tenant.onboarding.failed", error: INTERRUPTED },
-  },
-  offboarding: {
-    status: "offboarding_failed",
-    error: INTERRUPTED,
-    event: { type: "tenant.offboarding.failed", error: INTERRUPTED },
-  },
+  queued: failedAs("failed", "tenant.onboarding.failed"),
+  running: failedAs("failed", "tenant.onboarding.failed"),
+  offboarding: failedAs("offboarding_failed", "tenant.offboarding.failed"),
 };
 
 /** Marks tenants a crash left mid-workflow as failed, with an event; returns their ids. */
