@@ -40,7 +40,7 @@ export const CONSOLE_VENDOR_FILES = [
 ] as const;
 
 /** The console's own modules under `static/js/`, imported by `app.js`. */
-export const CONSOLE_MODULES = ["core", "tenants", "deliveries", "fleet", "layout"] as const;
+export const CONSOLE_MODULES = ["core", "session", "tenants", "deliveries", "fleet", "layout"] as const;
 
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";

@@ -4,11 +4,11 @@
  * timing (per-tenant FIFO, timers or SQS visibility) are the runtimes' part.
  */
 
-import type { AttemptRecord } from "../adapters/dynamodb/webhook-store.ts";
-import {
-  type DeliveryRecord,
-  type DynamoWebhookStore,
-  deliveryIdOf,
+import { deliveryIdOf } from "../adapters/dynamodb/webhook-records.ts";
+import type {
+  AttemptRecord,
+  DeliveryRecord,
+  DynamoWebhookStore,
 } from "../adapters/dynamodb/webhook-store.ts";
 import { parseRetryAfter } from "../commons/http.ts";
 import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";

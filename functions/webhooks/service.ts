@@ -4,12 +4,12 @@
  * handed to a {@link ReplayQueue} (SQS in AWS, the local dispatcher locally).
  */
 import { randomBytes } from "node:crypto";
-import {
-  type AttemptRecord,
-  type DeliveryRecord,
-  type DynamoWebhookStore,
-  type EndpointRecord,
-  parseDeliveryId,
+import { parseDeliveryId } from "../adapters/dynamodb/webhook-records.ts";
+import type {
+  AttemptRecord,
+  DeliveryRecord,
+  DynamoWebhookStore,
+  EndpointRecord,
 } from "../adapters/dynamodb/webhook-store.ts";
 import { WebhookNotFoundError } from "../domain/errors.ts";
 import type { Page, Principal } from "../domain/store.ts";

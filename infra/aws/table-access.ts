@@ -25,7 +25,7 @@ const byPartner = TABLE_INDEXES.byPartner.name;
 const all = TABLE_INDEXES.all.name;
 const driftDue = TABLE_INDEXES.driftDue.name;
 
-/** Which items each function reaches (read the code: stores, keys.ts, webhook-store.ts, idempotency.ts). */
+/** Which items each function reaches (read the code: stores, keys.ts, webhook-*.ts, idempotency.ts). */
 export const TABLE_ACCESS = {
   /** API key lookups: `GetItem APIKEY#<hash>`, nothing else. */
   authorizer: { items: ["APIKEY#*"], getOnly: true },

@@ -4,14 +4,15 @@
  * The stream hands events to the queue in any order when one write made several of them, so
  * the dispatcher sends an event only once its predecessor is decided. Item:
  * pk `WEBHOOK_DELIVERIES#<tenantId>`, sk `ORDER#<first sequence>`, expiring with the events.
- * (The local dispatcher keeps a cursor of its own: webhook-store.ts, `CURSOR`.)
+ * (The local dispatcher keeps a cursor of its own: webhook-dispatch-cursor.ts, `CURSOR`.)
  */
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { retentionFromEnv } from "../../commons/config.ts";
+import { deliveriesPk } from "./keys.ts";
 import { isConditionFailure, type TableContext } from "./query.ts";
 
 const orderKey = (tenantId: string, first: number) => ({
-  pk: `WEBHOOK_DELIVERIES#${tenantId}`,
+  pk: deliveriesPk(tenantId),
   sk: `ORDER#${String(first).padStart(10, "0")}`,
 });
 

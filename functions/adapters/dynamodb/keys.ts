@@ -69,6 +69,20 @@ export const partnerDeliveriesPk = (partnerId: string, n: number) =>
 /** all index: every webhook delivery (ops), one shard. */
 export const allDeliveriesPk = (n: number) => `WEBHOOK_DELIVERIES#ALL#${shard(n)}`;
 
+/** A partner's webhook endpoint. */
+export const endpointKey = (partnerId: string) => ({ pk: `WEBHOOK#${partnerId}`, sk: "ENDPOINT" });
+/** The partition of a tenant's webhook deliveries, dispatch cursor and dispatch order. */
+export const deliveriesPk = (tenantId: string) => `WEBHOOK_DELIVERIES#${tenantId}`;
+/** Zero-padded so that the sort key orders a tenant's deliveries by sequence. */
+export const deliverySortKey = (sequence: number) => `DELIVERY#${String(sequence).padStart(10, "0")}`;
+export const DELIVERY_SK_PREFIX = "DELIVERY#";
+export const deliveryKey = (tenantId: string, sequence: number) => ({
+  pk: deliveriesPk(tenantId),
+  sk: deliverySortKey(sequence),
+});
+/** The local dispatcher's cursor of a tenant (webhook-dispatch-cursor.ts). */
+export const dispatchCursorKey = (tenantId: string) => ({ pk: deliveriesPk(tenantId), sk: "CURSOR" });
+
 /** Every shard's partition value of a list. */
 export const shards = (count: number, pk: (n: number) => string) =>
   Array.from({ length: count }, (_, n) => pk(n));
@@ -79,20 +93,35 @@ export const newestFirstSortKey = (createdAt: string, id: string) => `${createdA
 /** The shape of a `newestFirstSortKey` taken back from a cursor. */
 export const isNewestFirstPosition = (position: string) => /^[^#]{1,64}#[^#]{1,128}$/.test(position);
 
+/** The byPartner and all index keys of an item listed at `position` in both lists. */
+function listKeysAt(partnerPk: string, allPk: string, position: string): Record<string, string> {
+  const { byPartner, all } = TABLE_INDEXES;
+  return {
+    [byPartner.partitionKey]: partnerPk,
+    [byPartner.sortKey]: position,
+    [all.partitionKey]: allPk,
+    [all.sortKey]: position,
+  };
+}
+
 /**
  * The index keys that list an item among a partner's tenants and among every tenant (ops):
  * tenant records and claims, sharded by tenantId, at `position` (a `newestFirstSortKey`).
  */
-export function tenantListKeys(
-  partnerId: string,
-  tenantId: string,
-  position: string,
-): Record<string, string> {
-  const { byPartner, all } = TABLE_INDEXES;
-  return {
-    [byPartner.partitionKey]: partnerTenantsPk(partnerId, shardOf(tenantId, PARTNER_LIST_SHARDS)),
-    [byPartner.sortKey]: position,
-    [all.partitionKey]: allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
-    [all.sortKey]: position,
-  };
-}
+export const tenantListKeys = (partnerId: string, tenantId: string, position: string) =>
+  listKeysAt(
+    partnerTenantsPk(partnerId, shardOf(tenantId, PARTNER_LIST_SHARDS)),
+    allTenantsPk(shardOf(tenantId, OPS_LIST_SHARDS)),
+    position,
+  );
+
+/**
+ * The index keys that list a webhook delivery among its partner's deliveries and among every
+ * delivery (ops), sharded by delivery id, at `position` (createdAt#tenantId#sequence).
+ */
+export const deliveryListKeys = (partnerId: string, deliveryId: string, position: string) =>
+  listKeysAt(
+    partnerDeliveriesPk(partnerId, shardOf(deliveryId, PARTNER_LIST_SHARDS)),
+    allDeliveriesPk(shardOf(deliveryId, OPS_LIST_SHARDS)),
+    position,
+  );

@@ -17,7 +17,7 @@ import {
 } from "./keys.ts";
 import type { TableContext } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
-import { deliveryIdOf } from "./webhook-store.ts";
+import { deliveryIdOf } from "./webhook-records.ts";
 
 /** Returns how many items got their keys. */
 export async function backfillListKeys({ client, table }: TableContext): Promise<number> {
