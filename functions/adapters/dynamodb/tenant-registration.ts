@@ -30,16 +30,8 @@ export interface Registration {
   takeOver: RegisterOptions["takeOver"];
 }
 
-export function registrationCommand({
-  partnerId,
-  request,
-  now,
-  createdAt,
-  registrationId,
-  floor,
-  groupsParts,
-  takeOver,
-}: Registration): UpdateExpression {
+export function registrationCommand(registration: Registration): UpdateExpression {
+  const { partnerId, request, now, createdAt, registrationId, floor, groupsParts, takeOver } = registration;
   const { tenantId } = request;
   const u = new UpdateExpression();
   const steps: Record<string, unknown> = Object.fromEntries(

@@ -78,8 +78,6 @@ export class TenantRecords {
     now: string,
     options: RegisterOptions = {},
   ): Promise<StoredTenant> {
-    const takeOver = options.takeOver;
-    const createdAt = options.createdAt ?? now;
     const { tenantId } = request;
     const registrationId = randomUUID();
     // Event items outlive an expired tenant item: continue after their sequences.
@@ -90,11 +88,11 @@ export class TenantRecords {
       partnerId,
       request,
       now,
-      createdAt,
+      createdAt: options.createdAt ?? now,
       registrationId,
       floor,
       groupsParts,
-      takeOver,
+      takeOver: options.takeOver,
     });
     for (let attempt = 0; ; attempt++) {
       try {
