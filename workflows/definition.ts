@@ -34,72 +34,18 @@
  */
 import { ErrorName } from "../functions/domain/errors.ts";
 import type { OffboardingStepName, StepName } from "../functions/domain/tenant.ts";
+import {
+  CONFIGURE_STEPS,
+  DRIFT_CHECK_TIMEOUT_SECONDS,
+  DRIFT_TASK_TIMEOUT_SECONDS,
+  JOURNAL_STEPS,
+  type Outcome,
+  TASK_TIMEOUT_SECONDS,
+  type TaskName,
+} from "./tasks.ts";
 
-/**
- * The workflows' tasks. Every Task state passes its task's name as `task` in its payload, and
- * ONE task function (`TASK_FUNCTION`) routes the payload to the handler of that name
- * (`createTaskHandlers` in functions/tasks/task-handlers.ts): an onboarding's steps meet a warm
- * container and its token cache instead of one cold function each. A new task is one name here
- * and one handler there.
- */
-export const WORKFLOW_TASKS = [
-  "HandOver",
-  "CheckAccess",
-  "RecheckPermissions",
-  "Configure",
-  "Journal",
-  "RecordOutcome",
-  "Offboard",
-  "CheckDrift",
-] as const;
-export type TaskName = (typeof WORKFLOW_TASKS)[number];
-
-/**
- * Tasks of the previous release's definition, and the steps each ran: an execution started
- * before a deploy still calls them (for up to an hour of retries), so the task function keeps
- * serving them. They read before they write, as before.
- */
-export const RETIRED_TASKS = {
-  Connector: ["connector"],
-  JournalSettings: ["journal-settings"],
-  Groups: ["groups"],
-  ValidateConnector: ["validate-connector"],
-  JournalRules: ["journal-rules"],
-} as const satisfies Record<string, readonly StepName[]>;
-export type RetiredTaskName = keyof typeof RETIRED_TASKS;
-
-/** The one Lambda function behind every Task state: construct id and entry. */
-export const TASK_FUNCTION = { name: "WorkflowTask", entry: "functions/tasks/workflow-task.ts" } as const;
-
-/** The steps the Configure task runs side by side (those that apply to the tenant). */
-export const CONFIGURE_STEPS: readonly StepName[] = ["connector", "journal-settings", "groups"];
-
-/** The steps of the Journal task: the validation, then the rules (those that apply to the tenant). */
-export const JOURNAL_STEPS: readonly StepName[] = ["validate-connector", "journal-rules"];
-
-/** Outcomes the RecordOutcome task records (its `outcome` input). */
-export type Outcome =
-  | "step_failed"
-  | "awaiting_consent"
-  | "awaiting_permissions"
-  | "succeeded"
-  | "failed"
-  | "offboarding_succeeded"
-  | "offboarding_failed";
-
-/**
- * The Task states' TimeoutSeconds. The task functions' own timeout is 30 s shorter (900 s,
- * Lambda's maximum), so Lambda ends a slow invocation before Step Functions gives up on it: a
- * retry never runs beside it. Exchange gives a cmdlet up to 15 minutes; Validate-OutboundConnector,
- * Enable-OrganizationCustomization and large group creation need minutes.
- */
-export const TASK_TIMEOUT_SECONDS = 930;
-
-/** The drift check's execution (Express: at most 300 s) ends itself before AWS ends it. */
-export const DRIFT_CHECK_TIMEOUT_SECONDS = 280;
-
-/** The CheckDrift Task state's TimeoutSeconds (the task ends itself 10 s before). */
-export const DRIFT_TASK_TIMEOUT_SECONDS = 240;
+export { taskStates } from "./task-states.ts";
+export * from "./tasks.ts";
 
 type Json = Record<string, unknown>;
 type States = Record<string, Json>;
@@ -317,112 +263,132 @@ function stepTask(
   };
 }
 
+/** After a change of owner: the previous owner's journaling stops before anything else. */
+function handOverStates(taskArn: (task: TaskName) => string): States {
+  return {
+    "Hand-over pending?": {
+      Type: "Choice",
+      Choices: [
+        {
+          And: [
+            { Variable: "$.handOver", IsPresent: true },
+            { Variable: "$.handOver", BooleanEquals: true },
+          ],
+          Next: "HandOver",
+        },
+      ],
+      Default: "CheckAccess",
+    },
+    HandOver: task(
+      taskArn,
+      "HandOver",
+      {},
+      {
+        ResultPath: null,
+        Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record HandOver failure" }],
+        Next: "CheckAccess",
+      },
+    ),
+    "Record HandOver failure": recordOutcome(
+      taskArn,
+      "step_failed",
+      { step: "hand-over", "error.$": "$.error" },
+      { Next: "OnboardingFailed" },
+    ),
+  };
+}
+
+/** Access and the one wave of reads; consent, permissions or an approval missing end the run here. */
+function checkAccessStates(taskArn: (task: TaskName) => string): States {
+  return {
+    CheckAccess: task(
+      taskArn,
+      "CheckAccess",
+      {},
+      {
+        ResultPath: "$.plan",
+        Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY, TENANT_BUSY_RETRY],
+        Catch: [
+          { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
+          {
+            ErrorEquals: [ErrorName.PermissionMissing],
+            ResultPath: "$.error",
+            Next: "AwaitPermissions",
+          },
+          { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
+        ],
+        Next: "Approval needed?",
+      },
+    ),
+    // approval: required: CheckAccess recorded the plan and `awaiting_approval`; nothing is written.
+    "Approval needed?": {
+      Type: "Choice",
+      Choices: [
+        {
+          And: [
+            { Variable: "$.plan.awaitingApproval", IsPresent: true },
+            { Variable: "$.plan.awaitingApproval", BooleanEquals: true },
+          ],
+          Next: "AwaitApproval",
+        },
+      ],
+      Default: "Configure",
+    },
+    AwaitApproval: { Type: "Succeed" },
+    AwaitConsent: recordOutcome(taskArn, "awaiting_consent", { "error.$": "$.error" }, { End: true }),
+  };
+}
+
+/** A tenant awaiting permissions re-checks them by itself for a few hours, then waits for a retry. */
+function awaitPermissionsStates(taskArn: (task: TaskName) => string): States {
+  return {
+    AwaitPermissions: recordOutcome(
+      taskArn,
+      "awaiting_permissions",
+      { "error.$": "$.error" },
+      { Next: "Wait before re-checking permissions" },
+    ),
+    "Wait before re-checking permissions": { Type: "Wait", Seconds: 300, Next: "RecheckPermissions" },
+    // Reads only, retried with backoff for a few hours; granted: queued again, on from CheckAccess.
+    RecheckPermissions: task(
+      taskArn,
+      "RecheckPermissions",
+      {},
+      {
+        ResultPath: "$.recheck",
+        Retry: [
+          LAMBDA_SERVICE_RETRY,
+          TRANSIENT_RETRY,
+          THROTTLE_RETRY,
+          TENANT_BUSY_RETRY,
+          PERMISSION_RECHECK_RETRY,
+        ],
+        Catch: [
+          { ErrorEquals: ["States.ALL"], ResultPath: "$.recheckError", Next: "StillAwaitingPermissions" },
+        ],
+        Next: "Permissions granted?",
+      },
+    ),
+    "Permissions granted?": {
+      Type: "Choice",
+      Choices: [{ Variable: "$.recheck.granted", BooleanEquals: true, Next: "CheckAccess" }],
+      Default: "StillAwaitingPermissions",
+    },
+    // The tenant stays awaiting_permissions: a retry continues once the roles are granted.
+    StillAwaitingPermissions: { Type: "Succeed" },
+  };
+}
+
 /** The onboarding state machine; `taskArn` renders a task's Resource. */
 export function onboardingDefinition(taskArn: (task: TaskName) => string): Json {
   return {
     Comment: "Onboards a Microsoft 365 tenant to journaling.",
     StartAt: "Hand-over pending?",
     States: {
-      // After a change of owner: the previous owner's journaling stops before anything else.
-      "Hand-over pending?": {
-        Type: "Choice",
-        Choices: [
-          {
-            And: [
-              { Variable: "$.handOver", IsPresent: true },
-              { Variable: "$.handOver", BooleanEquals: true },
-            ],
-            Next: "HandOver",
-          },
-        ],
-        Default: "CheckAccess",
-      },
-      HandOver: task(
-        taskArn,
-        "HandOver",
-        {},
-        {
-          ResultPath: null,
-          Retry: [LAMBDA_SERVICE_RETRY, ...M365_RETRIES],
-          Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record HandOver failure" }],
-          Next: "CheckAccess",
-        },
-      ),
-      "Record HandOver failure": recordOutcome(
-        taskArn,
-        "step_failed",
-        { step: "hand-over", "error.$": "$.error" },
-        { Next: "OnboardingFailed" },
-      ),
-      CheckAccess: task(
-        taskArn,
-        "CheckAccess",
-        {},
-        {
-          ResultPath: "$.plan",
-          Retry: [LAMBDA_SERVICE_RETRY, TRANSIENT_RETRY, THROTTLE_RETRY, TENANT_BUSY_RETRY],
-          Catch: [
-            { ErrorEquals: [ErrorName.ConsentRequired], ResultPath: "$.error", Next: "AwaitConsent" },
-            {
-              ErrorEquals: [ErrorName.PermissionMissing],
-              ResultPath: "$.error",
-              Next: "AwaitPermissions",
-            },
-            { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Record CheckAccess failure" },
-          ],
-          Next: "Approval needed?",
-        },
-      ),
-      // approval: required: CheckAccess recorded the plan and `awaiting_approval`; nothing is written.
-      "Approval needed?": {
-        Type: "Choice",
-        Choices: [
-          {
-            And: [
-              { Variable: "$.plan.awaitingApproval", IsPresent: true },
-              { Variable: "$.plan.awaitingApproval", BooleanEquals: true },
-            ],
-            Next: "AwaitApproval",
-          },
-        ],
-        Default: "Configure",
-      },
-      AwaitApproval: { Type: "Succeed" },
-      AwaitConsent: recordOutcome(taskArn, "awaiting_consent", { "error.$": "$.error" }, { End: true }),
-      AwaitPermissions: recordOutcome(
-        taskArn,
-        "awaiting_permissions",
-        { "error.$": "$.error" },
-        { Next: "Wait before re-checking permissions" },
-      ),
-      "Wait before re-checking permissions": { Type: "Wait", Seconds: 300, Next: "RecheckPermissions" },
-      // Reads only, retried with backoff for a few hours; granted: queued again, on from CheckAccess.
-      RecheckPermissions: task(
-        taskArn,
-        "RecheckPermissions",
-        {},
-        {
-          ResultPath: "$.recheck",
-          Retry: [
-            LAMBDA_SERVICE_RETRY,
-            TRANSIENT_RETRY,
-            THROTTLE_RETRY,
-            TENANT_BUSY_RETRY,
-            PERMISSION_RECHECK_RETRY,
-          ],
-          Catch: [
-            { ErrorEquals: ["States.ALL"], ResultPath: "$.recheckError", Next: "StillAwaitingPermissions" },
-          ],
-          Next: "Permissions granted?",
-        },
-      ),
-      "Permissions granted?": {
-        Type: "Choice",
-        Choices: [{ Variable: "$.recheck.granted", BooleanEquals: true, Next: "CheckAccess" }],
-        Default: "StillAwaitingPermissions",
-      },
-      // The tenant stays awaiting_permissions: a retry continues once the roles are granted.
-      StillAwaitingPermissions: { Type: "Succeed" },
+      ...handOverStates(taskArn),
+      ...checkAccessStates(taskArn),
+      ...awaitPermissionsStates(taskArn),
       "Record CheckAccess failure": recordOutcome(
         taskArn,
         "step_failed",
@@ -528,26 +494,4 @@ export function driftCheckDefinition(taskArn: (task: TaskName) => string): Json 
       ),
     },
   };
-}
-
-/** Every Task state of a definition (nested branches included) with its Resource, Retry and Parameters. */
-export function taskStates(
-  definition: Json,
-): { state: string; resource: string; retry: Json[]; parameters: Json }[] {
-  const out: { state: string; resource: string; retry: Json[]; parameters: Json }[] = [];
-  const walk = (states: States) => {
-    for (const [state, body] of Object.entries(states)) {
-      if (body.Type === "Task") {
-        out.push({
-          state,
-          resource: String(body.Resource),
-          retry: (body.Retry as Json[]) ?? [],
-          parameters: (body.Parameters as Json) ?? {},
-        });
-      }
-      for (const branch of (body.Branches as { States: States }[]) ?? []) walk(branch.States);
-    }
-  };
-  walk(definition.States as States);
-  return out;
 }

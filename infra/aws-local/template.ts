@@ -49,6 +49,38 @@ export function loadAssembly(dir: string, options: LoadOptions): Assembly {
   const stackName = options.stackName ?? "JournalOnboarding";
   const template = JSON.parse(readFileSync(join(dir, `${stackName}.template.json`), "utf8")) as CfnTemplate;
   const resources = template.Resources;
+  const names = localNames(stackName, resources, options.cloudUrl);
+  const ref = referrer(names);
+  const getAtt = attributeGetter(names, ref);
+  const resolve = resolver(ref, getAtt);
+  return {
+    stackName,
+    dir,
+    template,
+    resolve,
+    ref,
+    getAtt,
+    ofType: (type) => Object.entries(resources).filter(([, r]) => r.Type === type),
+    assetDir: (id) => {
+      const path = resources[id]?.Metadata?.["aws:asset:path"];
+      if (typeof path !== "string") throw new Error(`${id} has no bundled asset`);
+      return join(dir, path);
+    },
+  };
+}
+
+/** What CloudFormation would name each resource here: given names, else `<stack>-<logical id>`. */
+interface LocalNames {
+  stackName: string;
+  resources: CfnTemplate["Resources"];
+  cloudUrl: string;
+  arn(service: string, resource: string, region?: string, account?: string): string;
+  prop(id: string, name: string): unknown;
+  named(id: string, property: string): string;
+  queueName(id: string): string;
+}
+
+function localNames(stackName: string, resources: CfnTemplate["Resources"], cloudUrl: string): LocalNames {
   const arn = (service: string, resource: string, region = LOCAL_REGION, account = LOCAL_ACCOUNT) =>
     `arn:${LOCAL_PARTITION}:${service}:${region}:${account}:${resource}`;
   const prop = (id: string, name: string) => resources[id]?.Properties?.[name];
@@ -62,7 +94,12 @@ export function loadAssembly(dir: string, options: LoadOptions): Assembly {
     return prop(id, "FifoQueue") === true ? `${stackName}-${id}.fifo` : `${stackName}-${id}`;
   };
 
-  const ref = (id: string): string => {
+  return { stackName, resources, cloudUrl, arn, prop, named, queueName };
+}
+
+/** `Ref`: a resource's physical id here, or a pseudo parameter's local value. */
+function referrer({ stackName, resources, cloudUrl, arn, prop, named, queueName }: LocalNames) {
+  return (id: string): string => {
     switch (id) {
       case "AWS::AccountId":
         return LOCAL_ACCOUNT;
@@ -89,7 +126,7 @@ export function loadAssembly(dir: string, options: LoadOptions): Assembly {
       case "AWS::Events::Rule":
         return named(id, "Name");
       case "AWS::SQS::Queue":
-        return `${options.cloudUrl}/${LOCAL_ACCOUNT}/${queueName(id)}`;
+        return `${cloudUrl}/${LOCAL_ACCOUNT}/${queueName(id)}`;
       case "AWS::StepFunctions::StateMachine":
         return arn("states", `stateMachine:${named(id, "StateMachineName")}`);
       case "AWS::SecretsManager::Secret":
@@ -103,8 +140,11 @@ export function loadAssembly(dir: string, options: LoadOptions): Assembly {
         return stableId(id);
     }
   };
+}
 
-  const getAtt = (id: string, attribute: string): string => {
+/** `Fn::GetAtt`: the attributes the stack's intrinsics use. */
+function attributeGetter({ resources, arn, named, queueName }: LocalNames, ref: (id: string) => string) {
+  return (id: string, attribute: string): string => {
     const resource = resources[id];
     if (!resource) throw new Error(`Fn::GetAtt of unknown resource ${id}`);
     const key = `${resource.Type}.${attribute}`;
@@ -139,7 +179,10 @@ export function loadAssembly(dir: string, options: LoadOptions): Assembly {
         throw new Error(`Fn::GetAtt ${key} is not known to the AWS form`);
     }
   };
+}
 
+/** Resolves `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Select`, `Fn::Split` and `Fn::Sub` anywhere in a value. */
+function resolver(ref: (id: string) => string, getAtt: (id: string, attribute: string) => string): Resolve {
   const resolve: Resolve = (value) => {
     if (Array.isArray(value)) return value.map(resolve);
     if (value === null || typeof value !== "object") return value;
@@ -183,20 +226,7 @@ export function loadAssembly(dir: string, options: LoadOptions): Assembly {
     return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v)]));
   };
 
-  return {
-    stackName,
-    dir,
-    template,
-    resolve,
-    ref,
-    getAtt,
-    ofType: (type) => Object.entries(resources).filter(([, r]) => r.Type === type),
-    assetDir: (id) => {
-      const path = resources[id]?.Metadata?.["aws:asset:path"];
-      if (typeof path !== "string") throw new Error(`${id} has no bundled asset`);
-      return join(dir, path);
-    },
-  };
+  return resolve;
 }
 
 /** A UUID-shaped id derived from a logical id (KMS key ids are UUIDs). */

@@ -54,6 +54,20 @@ export interface MonitoringProps {
   readonly webhookAgeThreshold?: Duration;
 }
 
+const FIVE_MINUTES = Duration.minutes(5);
+
+/** The metrics the alarms watch that the dashboard shows too. */
+interface DashboardMetrics {
+  requests: Metric;
+  serverErrors: Metric;
+  api5xxRate: MathExpression;
+  m365Throttled: Metric;
+  iteratorAge: Metric;
+  throttledRequests: MathExpression;
+  oldestWebhook: Metric;
+  authorizerErrors: Metric;
+}
+
 /**
  * Alarms (what each means and what to do: docs/deploy.md) and one dashboard. Every alarm
  * notifies the alarm topic when there is one.
@@ -65,59 +79,82 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    this.alarmTopic = props.alarmTopic;
-    if (!this.alarmTopic && props.alarmEmail) {
-      const topic = new Topic(this, "AlarmTopic", {
-        displayName: "Journal onboarding alarms",
-        enforceSSL: true,
-      });
-      topic.addSubscription(new EmailSubscription(props.alarmEmail));
-      Validations.of(topic).acknowledge({
-        id: "AwsSolutions-SNS2",
-        reason:
-          "Alarm notifications carry alarm names and states only; CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key for this is not worth its key policy.",
-      });
-      this.alarmTopic = topic;
-    }
-    const fiveMinutes = Duration.minutes(5);
-
-    const failed = (name: string, machine: IStateMachine) =>
-      this.alarm(`${name}ExecutionsFailed`, {
-        description: `${name} executions failed, timed out or were aborted: a tenant is in a *_failed state.`,
-        metric: new MathExpression({
-          expression: "failed + timedOut + aborted",
-          usingMetrics: {
-            failed: machine.metricFailed({ period: fiveMinutes, statistic: "Sum" }),
-            timedOut: machine.metricTimedOut({ period: fiveMinutes, statistic: "Sum" }),
-            aborted: machine.metricAborted({ period: fiveMinutes, statistic: "Sum" }),
-          },
-          label: `${name} executions failed`,
-          period: fiveMinutes,
-        }),
-        threshold: 1,
-      });
+    this.alarmTopic = props.alarmTopic ?? (props.alarmEmail ? this.emailTopic(props.alarmEmail) : undefined);
     const machines: [string, IStateMachine][] = [
       ["Onboarding", props.onboarding],
       ["Offboarding", props.offboarding],
     ];
-    for (const [name, machine] of machines) failed(name, machine);
+    for (const [name, machine] of machines) this.executionsFailedAlarm(name, machine);
+    this.deadLetterAlarms(props.deadLetterQueues);
+    const api = this.apiAlarm(props);
+    this.throttleAlarms(props.functions);
+    const shown: DashboardMetrics = {
+      ...api,
+      m365Throttled: this.m365ThrottlingAlarm(props),
+      iteratorAge: this.forwarderAlarm(props.streamForwarder),
+      throttledRequests: this.dynamoDbAlarm(props.table),
+      oldestWebhook: this.webhookQueueAlarm(props),
+      authorizerErrors: this.authorizerAlarm(props.authorizer),
+    };
+    this.dashboard = this.dashboardOf(props, machines, shown);
+  }
 
-    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+  /** A topic of its own, with the address subscribed. */
+  private emailTopic(alarmEmail: string): ITopic {
+    const topic = new Topic(this, "AlarmTopic", {
+      displayName: "Journal onboarding alarms",
+      enforceSSL: true,
+    });
+    topic.addSubscription(new EmailSubscription(alarmEmail));
+    Validations.of(topic).acknowledge({
+      id: "AwsSolutions-SNS2",
+      reason:
+        "Alarm notifications carry alarm names and states only; CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key for this is not worth its key policy.",
+    });
+    return topic;
+  }
+
+  private executionsFailedAlarm(name: string, machine: IStateMachine): void {
+    this.alarm(`${name}ExecutionsFailed`, {
+      description: `${name} executions failed, timed out or were aborted: a tenant is in a *_failed state.`,
+      metric: new MathExpression({
+        expression: "failed + timedOut + aborted",
+        usingMetrics: {
+          failed: machine.metricFailed({ period: FIVE_MINUTES, statistic: "Sum" }),
+          timedOut: machine.metricTimedOut({ period: FIVE_MINUTES, statistic: "Sum" }),
+          aborted: machine.metricAborted({ period: FIVE_MINUTES, statistic: "Sum" }),
+        },
+        label: `${name} executions failed`,
+        period: FIVE_MINUTES,
+      }),
+      threshold: 1,
+    });
+  }
+
+  private deadLetterAlarms(queues: Readonly<Record<string, IQueue>>): void {
+    for (const [name, queue] of Object.entries(queues)) {
       this.alarm(`${name}NotEmpty`, {
         description: `${name} holds a message: something could not be delivered or forwarded after every retry.`,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: "Maximum" }),
+        metric: queue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: "Maximum",
+        }),
         threshold: 1,
       });
     }
+  }
 
-    const requests = props.api.metricCount({ period: fiveMinutes, statistic: "Sum" });
-    const serverErrors = props.api.metricServerError({ period: fiveMinutes, statistic: "Sum" });
+  private apiAlarm(
+    props: MonitoringProps,
+  ): Pick<DashboardMetrics, "requests" | "serverErrors" | "api5xxRate"> {
+    const requests = props.api.metricCount({ period: FIVE_MINUTES, statistic: "Sum" });
+    const serverErrors = props.api.metricServerError({ period: FIVE_MINUTES, statistic: "Sum" });
     const api5xxRate = new MathExpression({
       // Below 10 requests a single error would look like a high rate.
       expression: "IF(requests >= 10, errors / requests, 0)",
       usingMetrics: { requests, errors: serverErrors },
       label: "API 5xx rate",
-      period: fiveMinutes,
+      period: FIVE_MINUTES,
     });
     this.alarm("Api5xxRate", {
       description: "More than the threshold share of API requests answered 5xx, two periods running.",
@@ -125,20 +162,25 @@ export class Monitoring extends Construct {
       threshold: props.api5xxRateThreshold ?? 0.05,
       evaluationPeriods: 2,
     });
+    return { requests, serverErrors, api5xxRate };
+  }
 
-    for (const [name, fn] of Object.entries(props.functions)) {
+  private throttleAlarms(functions: Readonly<Record<string, IFunction>>): void {
+    for (const [name, fn] of Object.entries(functions)) {
       this.alarm(`${name}Throttles`, {
         description: `Lambda throttled ${name}: the account's or function's concurrency is exhausted.`,
-        metric: fn.metricThrottles({ period: fiveMinutes, statistic: "Sum" }),
+        metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: "Sum" }),
         threshold: 1,
       });
     }
+  }
 
+  private m365ThrottlingAlarm(props: MonitoringProps): Metric {
     const m365Throttled = new Metric({
       namespace: METRICS_NAMESPACE,
       metricName: M365_THROTTLED_METRIC,
       dimensionsMap: { service: SERVICE_NAME },
-      period: fiveMinutes,
+      period: FIVE_MINUTES,
       statistic: "Sum",
     });
     this.alarm("M365Throttling", {
@@ -148,9 +190,12 @@ export class Monitoring extends Construct {
       threshold: props.m365ThrottleThreshold ?? 20,
       evaluationPeriods: 3,
     });
+    return m365Throttled;
+  }
 
-    const iteratorAge = props.streamForwarder.metric("IteratorAge", {
-      period: fiveMinutes,
+  private forwarderAlarm(streamForwarder: IFunction): Metric {
+    const iteratorAge = streamForwarder.metric("IteratorAge", {
+      period: FIVE_MINUTES,
       statistic: "Maximum",
     });
     this.alarm("WebhookEventsBehind", {
@@ -160,7 +205,10 @@ export class Monitoring extends Construct {
       threshold: Duration.minutes(10).toMilliseconds(),
       evaluationPeriods: 2,
     });
+    return iteratorAge;
+  }
 
+  private dynamoDbAlarm(table: ITable): MathExpression {
     // DynamoDB: a throttled request means a partition (of the table or of an index, whose
     // back-pressure throttles the table's writes) took more than it can; the lists are sharded so
     // that this should not happen (docs/scale.md).
@@ -179,15 +227,15 @@ export class Monitoring extends Construct {
           ] as const
         ).map((operation) => [
           operation.charAt(0).toLowerCase() + operation.slice(1),
-          props.table.metric("ThrottledRequests", {
-            dimensionsMap: { TableName: props.table.tableName, Operation: operation },
-            period: fiveMinutes,
+          table.metric("ThrottledRequests", {
+            dimensionsMap: { TableName: table.tableName, Operation: operation },
+            period: FIVE_MINUTES,
             statistic: "Sum",
           }),
         ]),
       ),
       label: "DynamoDB throttled requests",
-      period: fiveMinutes,
+      period: FIVE_MINUTES,
     });
     this.alarm("DynamoDbThrottled", {
       description:
@@ -195,9 +243,12 @@ export class Monitoring extends Construct {
       metric: throttledRequests,
       threshold: 1,
     });
+    return throttledRequests;
+  }
 
+  private webhookQueueAlarm(props: MonitoringProps): Metric {
     const oldestWebhook = props.webhookQueue.metricApproximateAgeOfOldestMessage({
-      period: fiveMinutes,
+      period: FIVE_MINUTES,
       statistic: "Maximum",
     });
     this.alarm("WebhookDeliveriesOld", {
@@ -207,16 +258,35 @@ export class Monitoring extends Construct {
       threshold: (props.webhookAgeThreshold ?? Duration.minutes(15)).toSeconds(),
       evaluationPeriods: 2,
     });
+    return oldestWebhook;
+  }
 
-    const authorizerErrors = props.authorizer.metricErrors({ period: fiveMinutes, statistic: "Sum" });
+  private authorizerAlarm(authorizer: IFunction): Metric {
+    const authorizerErrors = authorizer.metricErrors({ period: FIVE_MINUTES, statistic: "Sum" });
     this.alarm("AuthorizerErrors", {
       description:
         "The API's authorizer failed (not a refused key: an error): API Gateway answered those requests 500.",
       metric: authorizerErrors,
       threshold: 1,
     });
+    return authorizerErrors;
+  }
 
-    this.dashboard = new Dashboard(this, "Dashboard", {
+  private dashboardOf(
+    props: MonitoringProps,
+    machines: [string, IStateMachine][],
+    {
+      requests,
+      serverErrors,
+      api5xxRate,
+      m365Throttled,
+      iteratorAge,
+      throttledRequests,
+      oldestWebhook,
+      authorizerErrors,
+    }: DashboardMetrics,
+  ): Dashboard {
+    return new Dashboard(this, "Dashboard", {
       widgets: [
         [
           new TextWidget({
@@ -261,12 +331,12 @@ export class Monitoring extends Construct {
         [
           new GraphWidget({
             title: "Lambda errors",
-            left: Object.values(props.functions).map((fn) => fn.metricErrors({ period: fiveMinutes })),
+            left: Object.values(props.functions).map((fn) => fn.metricErrors({ period: FIVE_MINUTES })),
             width: 12,
           }),
           new GraphWidget({
             title: "Lambda throttles",
-            left: Object.values(props.functions).map((fn) => fn.metricThrottles({ period: fiveMinutes })),
+            left: Object.values(props.functions).map((fn) => fn.metricThrottles({ period: FIVE_MINUTES })),
             width: 12,
           }),
         ],

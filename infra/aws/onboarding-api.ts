@@ -8,7 +8,6 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
-  ResponseType,
   RestApi,
   TokenAuthorizer,
   type UsagePlan,
@@ -23,6 +22,7 @@ import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
 import { Construct } from "constructs";
 import { usageKeyValue } from "../../functions/api/usage-key.ts";
 import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
+import { addGatewayProblems } from "./gateway-problems.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
@@ -111,21 +111,6 @@ export const STAGE_RATE_LIMIT = { rateLimit: 1000, burstLimit: 2000 } as const;
 /** A revoked key must stop working within this on every path. */
 export const MAX_AUTHORIZER_CACHE_TTL = Duration.seconds(60);
 
-/** Problem+json bodies for the answers API Gateway gives itself (before or instead of the API function). */
-const GATEWAY_PROBLEMS: readonly {
-  type: ResponseType;
-  title: string;
-  status?: number;
-  retryAfter?: number;
-}[] = [
-  { type: ResponseType.UNAUTHORIZED, title: "Unauthorized", status: 401 },
-  { type: ResponseType.ACCESS_DENIED, title: "Forbidden", status: 403 },
-  { type: ResponseType.THROTTLED, title: "Too Many Requests", status: 429, retryAfter: 1 },
-  { type: ResponseType.REQUEST_TOO_LARGE, title: "Content Too Large", status: 413 },
-  { type: ResponseType.DEFAULT_4XX, title: "Bad Request" },
-  { type: ResponseType.DEFAULT_5XX, title: "Internal Server Error" },
-];
-
 /**
  * The REST API: `GET /health` and the ops console (`GET /console`, `GET /console/{proxy+}`,
  * static files) without auth, and `ANY /v1/{proxy+}` behind a cached Lambda
@@ -152,12 +137,36 @@ export class OnboardingApi extends Construct {
   constructor(scope: Construct, id: string, props: OnboardingApiProps) {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    ({ opsApiKey: this.opsApiKey, signingSecret: this.signingSecret } = this.secrets());
+    // API Gateway API key names and values are unique per account and region: the stack name in
+    // the name (and so in the value, its digest) keeps two stacks apart. No secrets (callers
+    // never send them).
+    this.usageKeyPrefix = `journal-onboarding-${Stack.of(this).stackName}-`;
+    this.authorizer = this.authorizerFunction(props, logRetention);
+    this.handler = this.apiFunction(props, logRetention);
+    this.grantWorkflows(props);
+    this.api = this.restApi(props, logRetention);
+    this.url = this.api.url;
+    addGatewayProblems(this.api);
+    const integration = new LambdaIntegration(this.handler, { allowTestInvoke: false });
+    this.publicRoutes(integration);
+    this.keyedRoutes(props, integration);
+    ({ partners: this.partnerUsagePlan, ops: this.opsUsagePlan } = this.usagePlans(props));
+    // The stack's own web ACL (a per-address limit on the routes without a key), or one's own.
+    new CfnWebACLAssociation(this, "WebAcl", {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn:
+        props.webAclArn ?? new PublicRateLimit(this, "PublicRateLimit", props.publicRateLimit).webAclArn,
+    });
+  }
 
-    this.opsApiKey = new Secret(this, "OpsApiKey", {
+  /** The ops key and the signing secret, both generated. */
+  private secrets(): { opsApiKey: Secret; signingSecret: Secret } {
+    const opsApiKey = new Secret(this, "OpsApiKey", {
       description: "Ops API key (Authorization: Bearer <value>). Rotate by putting a new value.",
       generateSecretString: { excludePunctuation: true, passwordLength: 48 },
     });
-    Validations.of(this.opsApiKey).acknowledge({
+    Validations.of(opsApiKey).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
         "The ops key is a bearer key handed to people, not a database credential: it is rotated by putting a new value (docs/deploy.md); the authorizer and the API re-read it within 60 seconds.",
@@ -165,33 +174,39 @@ export class OnboardingApi extends Construct {
 
     // Signs pagination cursors and consent links' state: its own secret, so that an ops key
     // rotation breaks neither (every container reads the same value).
-    this.signingSecret = new Secret(this, "SigningSecret", {
+    const signingSecret = new Secret(this, "SigningSecret", {
       description:
         "Signs pagination cursors and the state of consent links (not a key anyone sends). Changing it invalidates cursors and consent links issued before.",
       generateSecretString: { excludePunctuation: true, passwordLength: 64 },
     });
-    Validations.of(this.signingSecret).acknowledge({
+    Validations.of(signingSecret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
         "An HMAC key of the API's own (cursors, consent states), never handed out: rotating it would only invalidate the cursors and consent links partners hold.",
     });
 
-    this.authorizer = new LambdaFunction(this, "Authorizer", {
+    return { opsApiKey, signingSecret };
+  }
+
+  /** The TOKEN authorizer's function: it reads API key items only, and the ops key. */
+  private authorizerFunction(props: OnboardingApiProps, logRetention: RetentionDays): LambdaFunction {
+    const authorizer = new LambdaFunction(this, "Authorizer", {
       entry: "functions/api/authorizer.ts",
       description: "API key authorizer: partner keys (hashed, in the table) and the ops key",
       timeout: Duration.seconds(10),
       logRetention,
     });
     // It reads API key items only (GetItem on `APIKEY#<hash>`): not tenants, not webhook secrets.
-    grantTableItems(this.authorizer, props.table.table, TABLE_ACCESS.authorizer);
-    this.authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
-    // API Gateway API key names and values are unique per account and region: the stack name in
-    // the name (and so in the value, its digest) keeps two stacks apart. No secrets (callers
-    // never send them).
-    this.usageKeyPrefix = `journal-onboarding-${Stack.of(this).stackName}-`;
-    this.authorizer.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
+    grantTableItems(authorizer, props.table.table, TABLE_ACCESS.authorizer);
+    authorizer.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    authorizer.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
 
-    this.handler = new LambdaFunction(this, "Handler", {
+    return authorizer;
+  }
+
+  /** The API function: the API's routes, the console's files, the workflows it starts. */
+  private apiFunction(props: OnboardingApiProps, logRetention: RetentionDays): LambdaFunction {
+    const handler = new LambdaFunction(this, "Handler", {
       entry: "functions/api/handler.ts",
       description: "REST API v1: partners, tenants, webhooks",
       // API Gateway gives up after 29 s.
@@ -214,16 +229,21 @@ export class OnboardingApi extends Construct {
         ...props.consent,
       },
     });
-    grantTableItems(this.handler, props.table.table, TABLE_ACCESS.api);
-    this.handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
-    this.handler.bindSecret(this.signingSecret, "SIGNING_SECRET_ARN");
-    props.credentials?.bind(this.handler);
+    grantTableItems(handler, props.table.table, TABLE_ACCESS.api);
+    handler.bindSecret(this.opsApiKey, "OPS_API_KEY_SECRET_ARN");
+    handler.bindSecret(this.signingSecret, "SIGNING_SECRET_ARN");
+    props.credentials?.bind(handler);
     const reserved =
       props.reservedConcurrency === undefined ? { api: 100, authorizer: 50 } : props.reservedConcurrency;
     if (reserved) {
-      (this.handler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.api;
+      (handler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.api;
       (this.authorizer.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved.authorizer;
     }
+    return handler;
+  }
+
+  /** The webhook queue (replays) and the workflows: started, and described (is a run alive?). */
+  private grantWorkflows(props: OnboardingApiProps): void {
     props.webhookQueue.grantSendMessages(this.handler);
     props.driftCheck?.grantStartExecution(this.handler);
     for (const machine of [props.onboarding, props.offboarding]) {
@@ -247,12 +267,15 @@ export class OnboardingApi extends Construct {
         "DescribeExecution (is a tenant's run still alive?) acts on executions, whose names are per tenant and run: the grant is limited to this state machine's executions.",
       );
     }
+  }
 
+  /** The REST API and its `prod` stage: access logs, X-Ray, the stage's and anonymous routes' throttles. */
+  private restApi(props: OnboardingApiProps, logRetention: RetentionDays): RestApi {
     const accessLogs = new LogGroup(this, "AccessLogs", {
       retention: logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.api = new RestApi(this, "Api", {
+    const api = new RestApi(this, "Api", {
       restApiName: `${Stack.of(this).stackName}-api`,
       description: "Journal onboarding REST API",
       endpointTypes: [EndpointType.REGIONAL],
@@ -285,8 +308,7 @@ export class OnboardingApi extends Construct {
         },
       },
     });
-    this.url = this.api.url;
-    Validations.of(this.api).acknowledge(
+    Validations.of(api).acknowledge(
       {
         id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
         reason:
@@ -299,22 +321,11 @@ export class OnboardingApi extends Construct {
       },
     );
 
-    for (const problem of GATEWAY_PROBLEMS) {
-      const status = problem.status === undefined ? "" : `,"status":${problem.status}`;
-      this.api.addGatewayResponse(`Problem${problem.type.responseType}`, {
-        type: problem.type,
-        ...(problem.status === undefined ? {} : { statusCode: String(problem.status) }),
-        responseHeaders: {
-          "Content-Type": "'application/problem+json'",
-          ...(problem.retryAfter !== undefined && { "Retry-After": `'${problem.retryAfter}'` }),
-        },
-        templates: {
-          "application/json": `{"type":"about:blank","title":"${problem.title}"${status},"detail":$context.error.messageString}`,
-        },
-      });
-    }
+    return api;
+  }
 
-    const integration = new LambdaIntegration(this.handler, { allowTestInvoke: false });
+  /** `GET /health` and the ops console's static files: no key. */
+  private publicRoutes(integration: LambdaIntegration): void {
     const health = this.api.root.addResource("health").addMethod("GET", integration, {
       authorizationType: AuthorizationType.NONE,
     });
@@ -343,7 +354,10 @@ export class OnboardingApi extends Construct {
         },
       );
     }
+  }
 
+  /** `ANY /v1/{proxy+}` behind the cached TOKEN authorizer, and the consent callback without a key. */
+  private keyedRoutes(props: OnboardingApiProps, integration: LambdaIntegration): void {
     const authorizerCacheTtl = props.authorizerCacheTtl ?? MAX_AUTHORIZER_CACHE_TTL;
     if (authorizerCacheTtl.toSeconds() > MAX_AUTHORIZER_CACHE_TTL.toSeconds()) {
       throw new Error("authorizerCacheTtl must be at most 60 seconds: a revoked key must stop within that");
@@ -387,13 +401,16 @@ export class OnboardingApi extends Construct {
       reason:
         "Callers are partner portals and ops tools holding API keys (docs/api.md), not Cognito users: a Lambda TOKEN authorizer checks the key.",
     });
+  }
 
+  /** Each partner's and the ops key's usage plans, and the API function's right to add partners' keys. */
+  private usagePlans(props: OnboardingApiProps): { partners: UsagePlan; ops: UsagePlan } {
     // Per-partner limits: one plan whose throttle applies to each API key in it; every partner
     // gets its own key when created (the API function: functions/api/usage-plans.ts). Partners
     // created before per-partner limits share the `shared` key until they are issued a new key.
     const stage = this.api.deploymentStage;
     const partnerPlanName = `${Stack.of(this).stackName}-partners`;
-    this.partnerUsagePlan = this.api.addUsagePlan("PartnerUsagePlan", {
+    const partners = this.api.addUsagePlan("PartnerUsagePlan", {
       name: partnerPlanName,
       description: "Per-partner request limit (applies to each partner's API key)",
       throttle: {
@@ -402,7 +419,7 @@ export class OnboardingApi extends Construct {
       },
       apiStages: [{ api: this.api, stage }],
     });
-    this.opsUsagePlan = this.api.addUsagePlan("OpsUsagePlan", {
+    const ops = this.api.addUsagePlan("OpsUsagePlan", {
       name: `${Stack.of(this).stackName}-ops`,
       description: "The ops key's limit",
       throttle: props.opsRateLimit ?? { rateLimit: 50, burstLimit: 100 },
@@ -417,8 +434,8 @@ export class OnboardingApi extends Construct {
       });
       plan.addApiKey(key);
     };
-    usageKey("OpsUsageKey", "ops", this.opsUsagePlan);
-    usageKey("SharedUsageKey", "shared", this.partnerUsagePlan);
+    usageKey("OpsUsageKey", "ops", ops);
+    usageKey("SharedUsageKey", "shared", partners);
     // By name, not id: the plan depends on the stage, which depends on the API function.
     this.handler.addEnvironment("USAGE_PLAN_NAME", partnerPlanName);
     this.handler.addEnvironment("USAGE_KEY_PREFIX", this.usageKeyPrefix);
@@ -442,11 +459,6 @@ export class OnboardingApi extends Construct {
       "Adds a new partner's API key to the partners' usage plan, found by name: its id cannot be referenced (the plan depends on the stage, which depends on this function).",
     );
 
-    // The stack's own web ACL (a per-address limit on the routes without a key), or one's own.
-    new CfnWebACLAssociation(this, "WebAcl", {
-      resourceArn: this.api.deploymentStage.stageArn,
-      webAclArn:
-        props.webAclArn ?? new PublicRateLimit(this, "PublicRateLimit", props.publicRateLimit).webAclArn,
-    });
+    return { partners, ops };
   }
 }

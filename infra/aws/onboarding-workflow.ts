@@ -66,7 +66,38 @@ export class OnboardingWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: OnboardingWorkflowProps) {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    this.task = this.taskFunction(props, logRetention);
+    const onboardingName = this.allowRemediationRuns(props);
+    this.onboarding = this.stateMachine(
+      "Onboarding",
+      onboardingDefinition(() => PLACEHOLDER),
+      logRetention,
+      {
+        name: onboardingName,
+      },
+    );
+    this.offboarding = this.stateMachine(
+      "Offboarding",
+      offboardingDefinition(() => PLACEHOLDER),
+      logRetention,
+    );
+    this.driftCheck = this.stateMachine(
+      "DriftCheck",
+      driftCheckDefinition(() => PLACEHOLDER),
+      logRetention,
+      {
+        type: StateMachineType.EXPRESS,
+      },
+    );
+    this.driftFanOut = this.driftSchedule(props, logRetention);
+    ({ watchdog: this.watchdog, deadLetterQueue: this.watchdogDeadLetterQueue } = this.executionWatchdog(
+      props,
+      logRetention,
+    ));
+  }
 
+  /** The one task function of every Task state. */
+  private taskFunction(props: OnboardingWorkflowProps, logRetention: RetentionDays): LambdaFunction {
     const fn = new LambdaFunction(this, TASK_FUNCTION.name, {
       entry: TASK_FUNCTION.entry,
       description: "Workflow tasks of onboarding and offboarding, by the task name in the payload",
@@ -78,10 +109,16 @@ export class OnboardingWorkflow extends Construct {
     });
     grantTableItems(fn, props.table.table, TABLE_ACCESS.task);
     props.credentials.bind(fn);
-    this.task = fn;
 
-    // The onboarding machine has a set name so that its ARN can be built without referring to
-    // it: the task function (which the machine invokes) starts remediation runs of it (CheckDrift).
+    return fn;
+  }
+
+  /**
+   * The onboarding machine has a set name so that its ARN can be built without referring to it:
+   * the task function (which the machine invokes) starts remediation runs of it (CheckDrift).
+   * Returns that name.
+   */
+  private allowRemediationRuns(props: OnboardingWorkflowProps): string {
     const stack = Stack.of(this);
     const onboardingName = `${stack.stackName}-Onboarding`;
     const onboardingArn = stack.formatArn({
@@ -90,69 +127,61 @@ export class OnboardingWorkflow extends Construct {
       resourceName: onboardingName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    fn.addEnvironment("STATE_MACHINE_ARN", onboardingArn);
-    fn.addEnvironment(
+    this.task.addEnvironment("STATE_MACHINE_ARN", onboardingArn);
+    this.task.addEnvironment(
       "DRIFT_REMEDIATIONS_PER_DAY",
       String(props.driftRemediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY),
     );
-    fn.addToRolePolicy(
+    this.task.addToRolePolicy(
       new PolicyStatement({ actions: ["states:StartExecution"], resources: [onboardingArn] }),
     );
 
-    const machine = (
-      machineId: string,
-      definition: object,
-      options: { type?: StateMachineType; name?: string } = {},
-    ) => {
-      const type = options.type ?? StateMachineType.STANDARD;
-      const json = JSON.stringify(definition);
-      const logs = new LogGroup(this, `${machineId}Logs`, {
-        // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing per log group.
-        logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${machineId}`,
-        retention: logRetention,
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
-      const sm = new StateMachine(this, machineId, {
-        ...(options.name && { stateMachineName: options.name }),
-        stateMachineType: type,
-        definitionBody: DefinitionBody.fromString(json),
-        definitionSubstitutions: { [TASK_FUNCTION.name]: fn.functionArn },
-        // Every state's event is logged, without its data: the states carry what the onboarding's
-        // read wave found (addresses, group members), which stays in the execution history
-        // (Step Functions keeps it 90 days, readable with states:GetExecutionHistory only).
-        logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
-        tracingEnabled: true,
-      });
-      if (!json.includes(PLACEHOLDER)) throw new Error(`${machineId} calls no task`);
-      fn.grantInvoke(sm);
-      acknowledgeWildcard(
-        sm,
-        `${attrRef(fn)}:*`,
-        "grantInvoke also covers the function's versions and aliases (ARN:*).",
-      );
-      acknowledgeWildcard(
-        sm,
-        "*",
-        "Log delivery (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy) and X-Ray actions have no resource-level permissions.",
-      );
-      return sm;
-    };
-    this.onboarding = machine(
-      "Onboarding",
-      onboardingDefinition(() => PLACEHOLDER),
-      {
-        name: onboardingName,
-      },
+    return onboardingName;
+  }
+
+  /** A state machine of `definition`, its Task states calling the task function; logged and traced. */
+  private stateMachine(
+    machineId: string,
+    definition: object,
+    logRetention: RetentionDays,
+    options: { type?: StateMachineType; name?: string } = {},
+  ): StateMachine {
+    const type = options.type ?? StateMachineType.STANDARD;
+    const json = JSON.stringify(definition);
+    const logs = new LogGroup(this, `${machineId}Logs`, {
+      // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing per log group.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${machineId}`,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const sm = new StateMachine(this, machineId, {
+      ...(options.name && { stateMachineName: options.name }),
+      stateMachineType: type,
+      definitionBody: DefinitionBody.fromString(json),
+      definitionSubstitutions: { [TASK_FUNCTION.name]: this.task.functionArn },
+      // Every state's event is logged, without its data: the states carry what the onboarding's
+      // read wave found (addresses, group members), which stays in the execution history
+      // (Step Functions keeps it 90 days, readable with states:GetExecutionHistory only).
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    if (!json.includes(PLACEHOLDER)) throw new Error(`${machineId} calls no task`);
+    this.task.grantInvoke(sm);
+    acknowledgeWildcard(
+      sm,
+      `${attrRef(this.task)}:*`,
+      "grantInvoke also covers the function's versions and aliases (ARN:*).",
     );
-    this.offboarding = machine(
-      "Offboarding",
-      offboardingDefinition(() => PLACEHOLDER),
+    acknowledgeWildcard(
+      sm,
+      "*",
+      "Log delivery (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy) and X-Ray actions have no resource-level permissions.",
     );
-    this.driftCheck = machine(
-      "DriftCheck",
-      driftCheckDefinition(() => PLACEHOLDER),
-      { type: StateMachineType.EXPRESS },
-    );
+    return sm;
+  }
+
+  /** Each tick's fan-out of drift checks (EventBridge schedule), unless the interval is 0. */
+  private driftSchedule(props: OnboardingWorkflowProps, logRetention: RetentionDays): LambdaFunction {
     // The schedule: one invocation per tick (a whole number of minutes, at most 72 per interval),
     // each starting its tick's checks paced over most of the tick, within the function's timeout.
     const interval = props.driftCheckInterval ?? "6h";
@@ -168,7 +197,7 @@ export class OnboardingWorkflow extends Construct {
     }
     const tickSeconds = intervalMs > 0 ? tickMs(intervalMs) / 1000 : 60;
     const fanOutTimeout = Math.min(900, tickSeconds);
-    this.driftFanOut = new LambdaFunction(this, "DriftFanOut", {
+    const driftFanOut = new LambdaFunction(this, "DriftFanOut", {
       entry: "functions/tasks/drift-fan-out.ts",
       description: "Starts the drift checks of this tick's tenants, spread over the tick",
       timeout: Duration.seconds(fanOutTimeout),
@@ -181,31 +210,39 @@ export class OnboardingWorkflow extends Construct {
         DRIFT_SPREAD_SECONDS: String(Math.floor(Math.min(tickSeconds * 0.8, fanOutTimeout - 30))),
       },
     });
-    grantTableItems(this.driftFanOut, props.table.table, TABLE_ACCESS.driftFanOut);
-    this.driftCheck.grantStartExecution(this.driftFanOut);
+    grantTableItems(driftFanOut, props.table.table, TABLE_ACCESS.driftFanOut);
+    this.driftCheck.grantStartExecution(driftFanOut);
     if (intervalMs > 0) {
       new Rule(this, "DriftCheckTick", {
         description: "One tick of the drift check schedule (the event's time names the tick)",
         schedule: Schedule.rate(Duration.minutes(tickSeconds / 60)),
-        targets: [new LambdaFunctionTarget(this.driftFanOut, { retryAttempts: 2 })],
+        targets: [new LambdaFunctionTarget(driftFanOut, { retryAttempts: 2 })],
       });
     }
 
+    return driftFanOut;
+  }
+
+  /** The watchdog of executions that ended without their outcome, and its dead-letter queue. */
+  private executionWatchdog(
+    props: OnboardingWorkflowProps,
+    logRetention: RetentionDays,
+  ): { watchdog: LambdaFunction; deadLetterQueue: Queue } {
     // A timed-out or aborted execution records nothing itself: the watchdog marks its run failed.
-    this.watchdog = new LambdaFunction(this, "ExecutionWatchdog", {
+    const watchdog = new LambdaFunction(this, "ExecutionWatchdog", {
       entry: "functions/tasks/execution-watchdog.ts",
       description: "Marks a tenant failed when its workflow execution ended without recording an outcome",
       logRetention,
     });
-    grantTableItems(this.watchdog, props.table.table, TABLE_ACCESS.watchdog);
+    grantTableItems(watchdog, props.table.table, TABLE_ACCESS.watchdog);
     // An ended execution the watchdog never heard of leaves its tenant looking in flight until
     // someone reads it (the API then records it): keep the event, and alarm on it.
-    this.watchdogDeadLetterQueue = new Queue(this, "WatchdogDeadLetterQueue", {
+    const deadLetterQueue = new Queue(this, "WatchdogDeadLetterQueue", {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.watchdogDeadLetterQueue).acknowledge({
+    Validations.of(deadLetterQueue).acknowledge({
       id: "AwsSolutions-SQS3",
       reason: "This queue is itself a dead-letter destination; an alarm fires on its first message.",
     });
@@ -220,11 +257,12 @@ export class OnboardingWorkflow extends Construct {
         },
       },
       targets: [
-        new LambdaFunctionTarget(this.watchdog, {
+        new LambdaFunctionTarget(watchdog, {
           retryAttempts: 8,
-          deadLetterQueue: this.watchdogDeadLetterQueue,
+          deadLetterQueue: deadLetterQueue,
         }),
       ],
     });
+    return { watchdog, deadLetterQueue };
   }
 }

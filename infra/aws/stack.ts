@@ -93,6 +93,12 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly logRetention?: RetentionDays;
 }
 
+/** The customers' Microsoft 365 cloud and any endpoints given explicitly. */
+interface M365Settings {
+  cloud: M365Cloud;
+  endpoints: Partial<M365Endpoints>;
+}
+
 /**
  * The whole service on AWS: API Gateway -> API function -> Step Functions workflows -> task
  * functions -> the tenant table, whose stream feeds webhook delivery. Environment-agnostic:
@@ -117,19 +123,45 @@ export class JournalOnboardingStack extends Stack {
     if (!(m365Cloud in M365_CLOUDS)) {
       throw new Error(`m365Cloud must be one of ${Object.keys(M365_CLOUDS).join(", ")}; got ${m365Cloud}`);
     }
-    const endpoints = props.m365Endpoints ?? {};
+    const m365 = { cloud: m365Cloud, endpoints: props.m365Endpoints ?? {} };
+    this.table = this.tenantTable(props);
+    this.credentials = new M365Credentials(this, "M365Credentials");
+    this.workflow = this.onboardingWorkflow(props, m365, logRetention);
+    const reserved =
+      props.reservedConcurrency === null
+        ? null
+        : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
+    this.webhooks = new WebhookDelivery(this, "Webhooks", {
+      table: this.table,
+      logRetention,
+      reservedConcurrency: reserved ? reserved.webhookDispatcher : null,
+    });
+    this.api = this.onboardingApi(props, m365, reserved, logRetention);
+    this.webhookSecretKey = this.webhookSecrets(props);
+    this.setRetention(props);
+    this.monitoring = this.monitoringOf(props);
+    this.outputs();
+  }
 
+  private tenantTable(props: JournalOnboardingStackProps): TenantTable {
     const tableKey =
       props.tableEncryptionKey ??
       (props.tableEncryptionKeyArn
         ? Key.fromKeyArn(this, "TableKey", props.tableEncryptionKeyArn)
         : undefined);
-    this.table = new TenantTable(this, "Tenants", {
+    return new TenantTable(this, "Tenants", {
       ...(tableKey && { encryptionKey: tableKey }),
       ...(props.tableIndexes && { indexes: props.tableIndexes }),
     });
-    this.credentials = new M365Credentials(this, "M365Credentials");
-    this.workflow = new OnboardingWorkflow(this, "Workflow", {
+  }
+
+  /** The workflows and their task function, which reaches Microsoft 365 in the customers' cloud. */
+  private onboardingWorkflow(
+    props: JournalOnboardingStackProps,
+    { cloud: m365Cloud, endpoints }: M365Settings,
+    logRetention: RetentionDays,
+  ): OnboardingWorkflow {
+    return new OnboardingWorkflow(this, "Workflow", {
       table: this.table,
       credentials: this.credentials,
       logRetention,
@@ -144,16 +176,16 @@ export class JournalOnboardingStack extends Stack {
         ...(endpoints.exchange ? { M365_EXCHANGE_ENDPOINT: endpoints.exchange } : {}),
       },
     });
-    const reserved =
-      props.reservedConcurrency === null
-        ? null
-        : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
-    this.webhooks = new WebhookDelivery(this, "Webhooks", {
-      table: this.table,
-      logRetention,
-      reservedConcurrency: reserved ? reserved.webhookDispatcher : null,
-    });
-    this.api = new OnboardingApi(this, "Api", {
+  }
+
+  /** The REST API, its limits and its consent-link settings. */
+  private onboardingApi(
+    props: JournalOnboardingStackProps,
+    { cloud: m365Cloud, endpoints }: M365Settings,
+    reserved: ReservedConcurrency | null,
+    logRetention: RetentionDays,
+  ): OnboardingApi {
+    return new OnboardingApi(this, "Api", {
       table: this.table,
       onboarding: this.workflow.onboarding,
       offboarding: this.workflow.offboarding,
@@ -177,8 +209,11 @@ export class JournalOnboardingStack extends Stack {
       throttlingBurstLimit:
         props.apiThrottling?.burstLimit ?? 20 * (reserved?.api ?? DEFAULT_RESERVED_CONCURRENCY.api),
     });
-    // Webhook secrets: sealed by the API (Encrypt), opened only by the signing code (Decrypt).
-    this.webhookSecretKey =
+  }
+
+  /** Webhook secrets: sealed by the API (Encrypt), opened only by the signing code (Decrypt). */
+  private webhookSecrets(props: JournalOnboardingStackProps): IKey {
+    const key =
       props.webhookSecretKey ??
       (props.webhookSecretKeyArn
         ? Key.fromKeyArn(this, "WebhookKey", props.webhookSecretKeyArn)
@@ -187,12 +222,16 @@ export class JournalOnboardingStack extends Stack {
         description: "Encrypts partners' webhook signing secrets; only the webhook dispatcher decrypts",
         enableKeyRotation: true,
       });
-    this.webhookSecretKey.grant(this.api.handler, "kms:Encrypt");
-    this.webhookSecretKey.grantDecrypt(this.webhooks.dispatcher);
-    this.api.handler.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
-    this.webhooks.dispatcher.addEnvironment("WEBHOOK_SECRET_KEY_ID", this.webhookSecretKey.keyArn);
+    key.grant(this.api.handler, "kms:Encrypt");
+    key.grantDecrypt(this.webhooks.dispatcher);
+    this.api.handler.addEnvironment("WEBHOOK_SECRET_KEY_ID", key.keyArn);
+    this.webhooks.dispatcher.addEnvironment("WEBHOOK_SECRET_KEY_ID", key.keyArn);
 
-    // Every function that writes events, deliveries or tenants sets their TTLs from these.
+    return key;
+  }
+
+  /** Every function that writes events, deliveries or tenants sets their TTLs from these. */
+  private setRetention(props: JournalOnboardingStackProps): void {
     const retention = {
       ...(props.eventRetentionDays !== undefined && {
         EVENT_RETENTION_DAYS: String(props.eventRetentionDays),
@@ -210,8 +249,10 @@ export class JournalOnboardingStack extends Stack {
     ]) {
       for (const [name, value] of Object.entries(retention)) fn.addEnvironment(name, value);
     }
+  }
 
-    this.monitoring = new Monitoring(this, "Monitoring", {
+  private monitoringOf(props: JournalOnboardingStackProps): Monitoring {
+    return new Monitoring(this, "Monitoring", {
       api: this.api.api,
       onboarding: this.workflow.onboarding,
       offboarding: this.workflow.offboarding,
@@ -236,7 +277,9 @@ export class JournalOnboardingStack extends Stack {
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
+  }
 
+  private outputs(): void {
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     output("ApiUrl", this.api.url, "Base URL of the REST API (append health or v1/...)");

@@ -8,11 +8,11 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AwsRequest, type AwsResponse, type AwsServiceHandler, awsJsonError } from "../contracts.ts";
-import type { CredentialStore } from "../lambda/credentials.ts";
+import type { CredentialStore, FunctionCredentials } from "../lambda/credentials.ts";
 import type { Assembly } from "../template.ts";
 import { authorizationsOf, keySchemas } from "./actions.ts";
 import type { IamChecker } from "./iam.ts";
-import { parseAuthorization, verifySignature } from "./sigv4.ts";
+import { type Credential, parseAuthorization, verifySignature } from "./sigv4.ts";
 
 export interface Refusal {
   at: string;
@@ -49,102 +49,30 @@ export interface CloudOptions {
   log: (line: string) => void;
 }
 
+/** What the endpoint keeps: the services' handlers, the counts, the stats page's extras, the controls. */
+interface EndpointState {
+  options: CloudOptions;
+  handlers: Map<string, AwsServiceHandler>;
+  keys: ReturnType<typeof keySchemas>;
+  stats: CloudStats;
+  extras: (() => object)[];
+  controls: Map<string, (query: URLSearchParams) => object | Promise<object>>;
+}
+
 export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEndpoint> {
-  const handlers = new Map<string, AwsServiceHandler>();
-  const keys = keySchemas(options.assembly);
-  const stats: CloudStats = { calls: {}, refusals: [] };
-  const extras: (() => object)[] = [];
-  const controls = new Map<string, (query: URLSearchParams) => object | Promise<object>>();
-
-  const serve = async (req: IncomingMessage, raw: Buffer): Promise<AwsResponse> => {
-    const headers = Object.fromEntries(
-      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]),
-    );
-    if (req.method === "GET" && req.url === "/_form/stats") {
-      return {
-        status: 200,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ...stats, ...Object.assign({}, ...extras.map((f) => f())) }),
-      };
-    }
-    const control =
-      req.method === "POST" && req.url?.startsWith("/_form/") ? new URL(req.url, "http://x") : undefined;
-    const controlFn = control && controls.get(control.pathname.slice("/_form/".length));
-    if (control && controlFn) {
-      return {
-        status: 200,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(await controlFn(control.searchParams)),
-      };
-    }
-    const credential = parseAuthorization(headers["authorization"]);
-    if (!credential)
-      return awsJsonError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
-    const caller = options.credentials.byAccessKey(credential.accessKeyId);
-    if (!caller || headers["x-amz-security-token"] !== caller.sessionToken) {
-      return awsJsonError(
-        400,
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-      );
-    }
-    const request = { method: req.method ?? "GET", url: req.url ?? "/", headers, body: raw };
-    if (!verifySignature(request, credential, caller.secretAccessKey)) {
-      return awsJsonError(
-        400,
-        "InvalidSignatureException",
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-      );
-    }
-    const service = credential.service;
-    const target = headers["x-amz-target"];
-    let body: Record<string, unknown> = {};
-    if (raw.length > 0 && (headers["content-type"] ?? "").includes("json")) {
-      try {
-        body = JSON.parse(raw.toString()) as Record<string, unknown>;
-      } catch {
-        return awsJsonError(400, "SerializationException", "The request body is not valid JSON");
-      }
-    }
-    options.prepare?.(service, target, body);
-    const path = request.url.split("?")[0] ?? "/";
-    const operation = target ? target.slice(target.indexOf(".") + 1) : `${request.method} ${path}`;
-    for (const authorization of authorizationsOf(service, target, request.method, path, body, keys)) {
-      const decision = await options.iam.check(caller.roleArn, caller.functionId, authorization);
-      if (!decision.allowed) {
-        const refusal = {
-          at: new Date().toISOString(),
-          caller: caller.functionId,
-          action: authorization.action,
-          resource: authorization.resource,
-          message: decision.message ?? "",
-        };
-        stats.refusals.push(refusal);
-        options.log(`IAM refused ${caller.functionId}: ${refusal.message}`);
-        return accessDenied(service, refusal.message);
-      }
-    }
-    const handler = handlers.get(service);
-    if (!handler)
-      return awsJsonError(400, "UnknownOperationException", `The AWS form does not serve ${service}`);
-    stats.calls[`${service}:${operation}`] = (stats.calls[`${service}:${operation}`] ?? 0) + 1;
-    const awsRequest: AwsRequest = {
-      service,
-      method: request.method,
-      url: request.url,
-      headers,
-      body: raw,
-      caller: caller.functionId,
-      ...(target ? { target } : {}),
-    };
-    return await handler(awsRequest);
+  const state: EndpointState = {
+    options,
+    handlers: new Map(),
+    keys: keySchemas(options.assembly),
+    stats: { calls: {}, refusals: [] },
+    extras: [],
+    controls: new Map(),
   };
-
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      serve(req, Buffer.concat(chunks))
+      serve(state, req, Buffer.concat(chunks))
         .catch((err: unknown) => {
           options.log(
             `cloud endpoint error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
@@ -166,16 +94,145 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
-    stats: () => stats,
-    register: (service, handler) => handlers.set(service, handler),
-    extraStats: (fn) => extras.push(fn),
-    control: (name, fn) => controls.set(name, fn),
+    stats: () => state.stats,
+    register: (service, handler) => state.handlers.set(service, handler),
+    extraStats: (fn) => state.extras.push(fn),
+    control: (name, fn) => state.controls.set(name, fn),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/** One call: the form's own pages, else authenticated, authorized, counted and handed to its service. */
+async function serve(state: EndpointState, req: IncomingMessage, raw: Buffer): Promise<AwsResponse> {
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]),
+  );
+  const page = await formPage(state, req);
+  if (page) return page;
+  const signed = authenticate(state.options, req, headers, raw);
+  if ("status" in signed) return signed;
+  const { caller, credential, request } = signed;
+  const service = credential.service;
+  const target = headers["x-amz-target"];
+  let body: Record<string, unknown> = {};
+  if (raw.length > 0 && (headers["content-type"] ?? "").includes("json")) {
+    try {
+      body = JSON.parse(raw.toString()) as Record<string, unknown>;
+    } catch {
+      return awsJsonError(400, "SerializationException", "The request body is not valid JSON");
+    }
+  }
+  state.options.prepare?.(service, target, body);
+  const path = request.url.split("?")[0] ?? "/";
+  const operation = target ? target.slice(target.indexOf(".") + 1) : `${request.method} ${path}`;
+  const refused = await authorize(state, caller, { service, target, method: request.method, path, body });
+  if (refused) return refused;
+  const handler = state.handlers.get(service);
+  if (!handler)
+    return awsJsonError(400, "UnknownOperationException", `The AWS form does not serve ${service}`);
+  state.stats.calls[`${service}:${operation}`] = (state.stats.calls[`${service}:${operation}`] ?? 0) + 1;
+  const awsRequest: AwsRequest = {
+    service,
+    method: request.method,
+    url: request.url,
+    headers,
+    body: raw,
+    caller: caller.functionId,
+    ...(target ? { target } : {}),
+  };
+  return await handler(awsRequest);
+}
+
+/** `GET /_form/stats` and `POST /_form/<control>`; undefined for any other request. */
+async function formPage(state: EndpointState, req: IncomingMessage): Promise<AwsResponse | undefined> {
+  if (req.method === "GET" && req.url === "/_form/stats") {
+    return {
+      status: 200,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...state.stats, ...Object.assign({}, ...state.extras.map((f) => f())) }),
+    };
+  }
+  const control =
+    req.method === "POST" && req.url?.startsWith("/_form/") ? new URL(req.url, "http://x") : undefined;
+  const controlFn = control && state.controls.get(control.pathname.slice("/_form/".length));
+  if (control && controlFn) {
+    return {
+      status: 200,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(await controlFn(control.searchParams)),
+    };
+  }
+  return undefined;
+}
+
+/** The calling function, by its access key, session token and SigV4 signature; else AWS's error. */
+function authenticate(
+  options: CloudOptions,
+  req: IncomingMessage,
+  headers: Record<string, string>,
+  raw: Buffer,
+):
+  | AwsResponse
+  | {
+      caller: FunctionCredentials;
+      credential: Credential;
+      request: { method: string; url: string; headers: Record<string, string>; body: Buffer };
+    } {
+  const credential = parseAuthorization(headers["authorization"]);
+  if (!credential)
+    return awsJsonError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+  const caller = options.credentials.byAccessKey(credential.accessKeyId);
+  if (!caller || headers["x-amz-security-token"] !== caller.sessionToken) {
+    return awsJsonError(
+      400,
+      "UnrecognizedClientException",
+      "The security token included in the request is invalid.",
+    );
+  }
+  const request = { method: req.method ?? "GET", url: req.url ?? "/", headers, body: raw };
+  if (!verifySignature(request, credential, caller.secretAccessKey)) {
+    return awsJsonError(
+      400,
+      "InvalidSignatureException",
+      "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+    );
+  }
+  return { caller, credential, request };
+}
+
+/** Every authorization the call needs, checked against the caller's role; the first refusal is logged and answered. */
+async function authorize(
+  state: EndpointState,
+  caller: FunctionCredentials,
+  call: {
+    service: string;
+    target: string | undefined;
+    method: string;
+    path: string;
+    body: Record<string, unknown>;
+  },
+): Promise<AwsResponse | undefined> {
+  const { service, target, method, path, body } = call;
+  for (const authorization of authorizationsOf(service, target, method, path, body, state.keys)) {
+    const decision = await state.options.iam.check(caller.roleArn, caller.functionId, authorization);
+    if (!decision.allowed) {
+      const refusal = {
+        at: new Date().toISOString(),
+        caller: caller.functionId,
+        action: authorization.action,
+        resource: authorization.resource,
+        message: decision.message ?? "",
+      };
+      state.stats.refusals.push(refusal);
+      state.options.log(`IAM refused ${caller.functionId}: ${refusal.message}`);
+      return accessDenied(service, refusal.message);
+    }
+  }
+  return undefined;
 }
 
 function accessDenied(service: string, message: string): AwsResponse {
