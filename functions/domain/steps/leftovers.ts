@@ -46,6 +46,40 @@ export async function applyJournalRulesAndLeftovers(ctx: StepContext, diff: Step
 type ConnectorValues = AdoptedObjects["connectors"][string];
 type RuleValues = AdoptedObjects["journalRules"][string];
 
+type OwnedKind = "journalRules" | "groups" | "connectors";
+type Exchange = DiffContext["m365"]["exchange"];
+
+/** The objects the service creates, by kind: how to read one and which action removes it. */
+const OWNED_KINDS: Record<
+  OwnedKind,
+  {
+    noun: string;
+    /** The word its reason uses ("this rule"). */
+    short: string;
+    read: (exchange: Exchange, name: string) => Promise<{ name: string; identity: string } | undefined>;
+    remove: "remove-journal-rule" | "remove-group" | "remove-connector";
+  }
+> = {
+  journalRules: {
+    noun: "journal rule",
+    short: "rule",
+    read: (x, n) => x.getJournalRule(n),
+    remove: "remove-journal-rule",
+  },
+  groups: {
+    noun: "group",
+    short: "group",
+    read: (x, n) => x.getDistributionGroup(n),
+    remove: "remove-group",
+  },
+  connectors: {
+    noun: "connector",
+    short: "connector",
+    read: (x, n) => x.getOutboundConnector(n),
+    remove: "remove-connector",
+  },
+};
+
 const unused = (names: readonly string[], used: readonly string[]) =>
   names.filter((n) => !used.some((u) => sameText(u, n)));
 
@@ -64,17 +98,23 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
   };
   const forget = (action: StepAction) => addAction(diff, LEFTOVERS_OBJECT, action, "");
 
-  for (const name of unused(owned.journalRules, rules)) {
-    const current = await exchange.getJournalRule(name);
-    if (current && sameText(current.name, name)) {
-      add(
-        { kind: "remove-journal-rule", name, identity: current.identity },
-        `journal rule "${name}"`,
-        "exists",
-        "The service created this rule; the request does not use it.",
-      );
-    } else forget({ kind: "forget-owned", ownedKind: "journalRules", name });
-  }
+  // What the service created and the request no longer uses: removed while it is still there.
+  const removeOwned = async <K extends OwnedKind>(ownedKind: K, used: readonly string[]) => {
+    const { noun, short, read, remove } = OWNED_KINDS[ownedKind];
+    for (const name of unused(owned[ownedKind], used)) {
+      const current = await read(exchange, name);
+      if (current && sameText(current.name, name)) {
+        add(
+          { kind: remove, name, identity: current.identity },
+          `${noun} "${name}"`,
+          "exists",
+          `The service created this ${short}; the request does not use it.`,
+        );
+      } else forget({ kind: "forget-owned", ownedKind, name });
+    }
+  };
+
+  await removeOwned("journalRules", rules);
   for (const name of unused(Object.keys(adopted.journalRules), rules)) {
     const previous = adopted.journalRules[name] as RuleValues;
     const current = await exchange.getJournalRule(name);
@@ -89,28 +129,8 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
       );
     } else forget({ kind: "forget-adopted", adoptKind: "journalRules", name });
   }
-  for (const name of unused(owned.groups, groups)) {
-    const current = await exchange.getDistributionGroup(name);
-    if (current && sameText(current.name, name)) {
-      add(
-        { kind: "remove-group", name, identity: current.identity },
-        `group "${name}"`,
-        "exists",
-        "The service created this group; the request does not use it.",
-      );
-    } else forget({ kind: "forget-owned", ownedKind: "groups", name });
-  }
-  for (const name of unused(owned.connectors, connectors)) {
-    const current = await exchange.getOutboundConnector(name);
-    if (current && sameText(current.name, name)) {
-      add(
-        { kind: "remove-connector", name, identity: current.identity },
-        `connector "${name}"`,
-        "exists",
-        "The service created this connector; the request does not use it.",
-      );
-    } else forget({ kind: "forget-owned", ownedKind: "connectors", name });
-  }
+  await removeOwned("groups", groups);
+  await removeOwned("connectors", connectors);
   for (const name of unused(Object.keys(adopted.connectors), connectors)) {
     const previous = adopted.connectors[name] as ConnectorValues;
     const current = await exchange.getOutboundConnector(name);
