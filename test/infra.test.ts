@@ -656,6 +656,29 @@ describe("monitoring", () => {
     );
   });
 
+  it("a watchdog that fails on an event sends it, after Lambda's two retries, to the same dead-letter queue", () => {
+    const queue = logicalId(stack.workflow.watchdogDeadLetterQueue);
+    const configs = ofType("AWS::Lambda::EventInvokeConfig").filter(
+      ([, c]) =>
+        JSON.stringify(c.Properties["FunctionName"]) ===
+        JSON.stringify({ Ref: logicalId(stack.workflow.watchdog) }),
+    );
+    expect(configs).toHaveLength(1);
+    const [, config] = configs[0]!;
+    expect(config.Properties["MaximumRetryAttempts"]).toBe(2);
+    expect(config.Properties["DestinationConfig"]).toEqual({
+      OnFailure: { Destination: { "Fn::GetAtt": [queue, "Arn"] } },
+    });
+    // Lambda sends to the destination with the function's own role.
+    const sends = ofType("AWS::IAM::Policy").filter(
+      ([, p]) =>
+        JSON.stringify(p.Properties["Roles"]).includes(logicalId(stack.workflow.watchdog.executionRole)) &&
+        JSON.stringify(p.Properties["PolicyDocument"]).includes("sqs:SendMessage") &&
+        JSON.stringify(p.Properties["PolicyDocument"]).includes(queue),
+    );
+    expect(sends).toHaveLength(1);
+  });
+
   it("alarms on DynamoDB throttling (every operation), the oldest webhook message and authorizer errors", () => {
     const dynamo = alarms().find(
       (a) =>

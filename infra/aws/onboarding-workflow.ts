@@ -2,6 +2,7 @@ import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
@@ -236,7 +237,10 @@ export class OnboardingWorkflow extends Construct {
     });
     grantTableItems(watchdog, props.table.table, TABLE_ACCESS.watchdog);
     // An ended execution the watchdog never heard of leaves its tenant looking in flight until
-    // someone reads it (the API then records it): keep the event, and alarm on it.
+    // someone reads it (the API then records it): keep the event, and alarm on it. Two ways it
+    // is lost otherwise: EventBridge cannot invoke the function (the target's dead-letter queue),
+    // or the function fails on it (Lambda's asynchronous retries, twice, then its on-failure
+    // destination: the same queue, with the event as `requestPayload`).
     const deadLetterQueue = new Queue(this, "WatchdogDeadLetterQueue", {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -246,6 +250,7 @@ export class OnboardingWorkflow extends Construct {
       id: "AwsSolutions-SQS3",
       reason: "This queue is itself a dead-letter destination; an alarm fires on its first message.",
     });
+    watchdog.configureAsyncInvoke({ onFailure: new SqsDestination(deadLetterQueue), retryAttempts: 2 });
     new Rule(this, "ExecutionEnded", {
       description: "Onboarding/offboarding executions that failed, timed out or were aborted",
       eventPattern: {

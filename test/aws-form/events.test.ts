@@ -2,7 +2,8 @@
  * EventBridge of the deployed form on the stack's own rules: the drift tick's schedule (the
  * event AWS sends, its scheduled time, no replay of missed firings, its phase across a
  * restart), the execution-ended pattern, and delivery to Lambda targets (EventBridge's retries
- * and dead-letter queue for a failed hand-over; Lambda's asynchronous retries for a function error).
+ * and dead-letter queue for a failed hand-over; Lambda's asynchronous retries and the function's
+ * on-failure destination for a function error).
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { InvokeResult } from "../../infra/aws-local/contracts.ts";
@@ -215,16 +216,52 @@ describe("delivery", () => {
     });
   });
 
-  it("leaves a function error to Lambda's asynchronous retries (2), then drops it: no dead letter", async () => {
+  it("leaves a function error to Lambda's asynchronous retries (2), then sends the invocation record to the watchdog's on-failure destination", async () => {
     const { calls, invoke } = recorder(() => ({
       ok: false,
       errorType: "Error",
       errorMessage: "table unreachable",
     }));
-    const sent: unknown[] = [];
+    const sent: { queue: string; body: string }[] = [];
     const outcomes: DeliveryOutcome[] = [];
     const rules = startEventRules({
       assembly,
+      invoke,
+      dataDir: tempDataDir(),
+      timers: false,
+      retryScale: 0.0001,
+      sendToQueue: async (queue, body) => {
+        sent.push({ queue, body });
+      },
+      onOutcome: (o) => outcomes.push(o),
+    });
+    rules.publish(failed());
+    await rules.settled();
+    await rules.close();
+    expect(calls).toHaveLength(3);
+    // The same queue as EventBridge's dead letters: one alarm covers both ways an event is lost.
+    expect(sent.map((s) => s.queue)).toEqual([ended.dlq]);
+    expect(JSON.parse(sent[0]?.body ?? "{}")).toMatchObject({
+      requestContext: { condition: "RetriesExhausted", approximateInvokeCount: 3 },
+      requestPayload: { detail: { name: "y", status: "FAILED" } },
+      responsePayload: { errorType: "Error", errorMessage: "table unreachable" },
+    });
+    expect(outcomes).toEqual([
+      expect.objectContaining({ result: "function-error-sent-on-failure", attempts: 3 }),
+    ]);
+  });
+
+  it("drops a function error after Lambda's retries when the function has no on-failure destination", async () => {
+    const bare = await synthAssembly((template) => {
+      for (const [id, r] of Object.entries(template.Resources)) {
+        if ((r as { Type: string }).Type === "AWS::Lambda::EventInvokeConfig") delete template.Resources[id];
+      }
+    });
+    const { calls, invoke } = recorder(() => ({ ok: false, errorType: "Error", errorMessage: "boom" }));
+    const sent: unknown[] = [];
+    const outcomes: DeliveryOutcome[] = [];
+    const rules = startEventRules({
+      assembly: bare,
       invoke,
       dataDir: tempDataDir(),
       timers: false,

@@ -7,11 +7,14 @@
  *    DeadLetterConfig queue (`sendToQueue`) with EventBridge's message attributes.
  * 2. Lambda's asynchronous queue (a stand-in: the Lambda environments take synchronous calls)
  *    runs the accepted event: a throttled invocation is retried for up to 6 hours, a function
- *    error twice (after 1 and 2 minutes), then the event is dropped; EventBridge's dead-letter
- *    queue never sees it (a function's own on-failure destination would: none in the template).
+ *    error twice (after 1 and 2 minutes, or the function's `MaximumRetryAttempts`), then the
+ *    event goes to the function's on-failure destination (its AWS::Lambda::EventInvokeConfig,
+ *    an SQS queue: the invocation record Lambda sends, the event as `requestPayload`) or, without
+ *    one, is dropped; EventBridge's dead-letter queue never sees it.
  *
  * Every delay is multiplied by `retryScale` (tests).
  */
+import { randomUUID } from "node:crypto";
 import type { Invoke } from "../contracts.ts";
 import type { RuleModel, TargetModel } from "./rules.ts";
 
@@ -25,14 +28,29 @@ export interface DeliveryOptions {
   invoke: Invoke;
   retryScale: number;
   sendToQueue?: SendToQueue;
+  /** A function's asynchronous invocation settings (its EventInvokeConfig), by function ARN. */
+  asyncConfigOf?: (functionArn: string) => AsyncInvokeConfig | undefined;
   /** Told of every outcome (logs, tests). */
   onOutcome?: (outcome: DeliveryOutcome) => void;
+}
+
+export interface AsyncInvokeConfig {
+  /** @default 2 */
+  maximumRetryAttempts?: number;
+  /** An SQS queue ARN. */
+  onFailure?: string;
 }
 
 export interface DeliveryOutcome {
   rule: string;
   target: string;
-  result: "delivered" | "function-error-dropped" | "dead-lettered" | "dropped" | "throttled-expired";
+  result:
+    | "delivered"
+    | "function-error-dropped"
+    | "function-error-sent-on-failure"
+    | "dead-lettered"
+    | "dropped"
+    | "throttled-expired";
   attempts: number;
   error?: string;
 }
@@ -129,8 +147,9 @@ export class Deliveries {
         throttleDelay = Math.min(300_000, throttleDelay * 2);
       } else {
         functionErrors += 1;
-        if (functionErrors > LAMBDA_ASYNC_RETRIES) {
-          this.#outcome(rule, target, "function-error-dropped", attempts, result.errorType);
+        const config = this.#o.asyncConfigOf?.(target.arn);
+        if (functionErrors > (config?.maximumRetryAttempts ?? LAMBDA_ASYNC_RETRIES)) {
+          await this.#onFailure(rule, target, payload, result, attempts, config?.onFailure);
           return;
         }
         if (!(await this.#sleep(functionErrors * 60_000))) return;
@@ -143,6 +162,36 @@ export class Deliveries {
       }));
     }
     this.#outcome(rule, target, "delivered", attempts + handOvers - 1);
+  }
+
+  /** Retries exhausted on function errors: the invocation record to the on-failure queue, or dropped. */
+  async #onFailure(
+    rule: RuleModel,
+    target: TargetModel,
+    payload: unknown,
+    result: { errorType: string; errorMessage: string },
+    attempts: number,
+    destination: string | undefined,
+  ) {
+    if (!destination || !this.#o.sendToQueue) {
+      this.#outcome(rule, target, "function-error-dropped", attempts, result.errorType);
+      return;
+    }
+    const record = {
+      version: "1.0",
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: `${target.arn}:$LATEST`,
+        condition: "RetriesExhausted",
+        approximateInvokeCount: attempts,
+      },
+      requestPayload: payload,
+      responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+      responsePayload: { errorType: result.errorType, errorMessage: result.errorMessage },
+    };
+    await this.#o.sendToQueue(destination, JSON.stringify(record), {});
+    this.#outcome(rule, target, "function-error-sent-on-failure", attempts, result.errorType);
   }
 
   async #deadLetter(rule: RuleModel, target: TargetModel, event: unknown, error: string, attempts: number) {

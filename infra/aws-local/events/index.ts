@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Invoke, LOCAL_ACCOUNT, LOCAL_REGION } from "../contracts.ts";
 import type { Assembly } from "../template.ts";
-import { Deliveries, type DeliveryOutcome, type SendToQueue } from "./delivery.ts";
+import { type AsyncInvokeConfig, Deliveries, type DeliveryOutcome, type SendToQueue } from "./delivery.ts";
 import { matches } from "./pattern.ts";
 import { type RuleModel, readRules } from "./rules.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
@@ -42,8 +42,10 @@ export interface EventRules {
 
 export function startEventRules(o: EventRulesOptions): EventRules {
   const rules = readRules(o.assembly).filter((r) => r.enabled);
+  const asyncConfigs = readAsyncInvokeConfigs(o.assembly);
   const deliveries = new Deliveries({
     invoke: o.invoke,
+    asyncConfigOf: (arn) => asyncConfigs.get(arn.split(":function:")[1]?.split(":")[0] ?? arn),
     retryScale: o.retryScale ?? 1,
     ...(o.sendToQueue && { sendToQueue: o.sendToQueue }),
     ...(o.onOutcome && { onOutcome: o.onOutcome }),
@@ -139,4 +141,21 @@ function scheduleAnchors(dataDir: string, rules: RuleModel[]): Record<string, nu
     renameSync(`${file}.tmp`, file);
   }
   return anchors;
+}
+
+/** Each function's asynchronous invocation settings (AWS::Lambda::EventInvokeConfig), by function name. */
+function readAsyncInvokeConfigs(assembly: Assembly): Map<string, AsyncInvokeConfig> {
+  const configs = new Map<string, AsyncInvokeConfig>();
+  for (const [, resource] of assembly.ofType("AWS::Lambda::EventInvokeConfig")) {
+    const p = assembly.resolve(resource.Properties ?? {}) as Record<string, unknown>;
+    const destination = (p["DestinationConfig"] as { OnFailure?: { Destination?: string } } | undefined)
+      ?.OnFailure?.Destination;
+    configs.set(String(p["FunctionName"]), {
+      ...(p["MaximumRetryAttempts"] !== undefined && {
+        maximumRetryAttempts: Number(p["MaximumRetryAttempts"]),
+      }),
+      ...(destination && { onFailure: destination }),
+    });
+  }
+  return configs;
 }
