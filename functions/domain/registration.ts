@@ -19,6 +19,7 @@ import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./cons
 import type { WorkflowEngine } from "./engine.ts";
 import { ConflictError, type ErrorInfo, WorkflowStartError } from "./errors.ts";
 import { type AdminExchangeAccess, setUpBeforeRun } from "./least-privilege-consent.ts";
+import { setUpPermissions, waitingForPermissions } from "./permissions-link.ts";
 import type { Principal, StoredTenant, TenantStore } from "./store.ts";
 import type { OnboardingRequest, Tenant } from "./tenant.ts";
 import { type PresentPorts, present } from "./tenant-records.ts";
@@ -98,6 +99,10 @@ export class Registration {
       now: this.#ports.clock(),
       partnerName: async (partnerId) => (await this.#ports.store.getPartner(partnerId))?.name,
       bind: (partnerId, tenantId, admin) => this.bind(partnerId, tenantId, "consent", admin),
+      waitingForPermissions: async (partnerId, tenantId) =>
+        (await waitingForPermissions(this.#ports, partnerId, tenantId)) !== undefined,
+      setUpPermissions: (partnerId, tenantId, admin) =>
+        setUpPermissions({ ...this.#ports, now: () => this.#now() }, partnerId, tenantId, admin),
     });
   }
 
