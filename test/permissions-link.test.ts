@@ -105,6 +105,40 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     expect((await get(keyA, tenantId)).status).toBe("succeeded");
   });
 
+  it("a dehydrated organisation: the link's sign-in enables customization and the tenant waits again; the link works once Exchange is ready", async () => {
+    const sim = rt.runtime.simulator!;
+    const tenantId = randomUUID();
+    sim.setDehydrated(tenantId, true);
+    sim.configure({ hydrationDelayMs: 3_600_000 });
+    try {
+      const tenant = await waitingForScript(keyA, tenantId);
+      const page = await consentAsAdmin(tenant.consentUrl);
+      expect(page.html).toContain("Least privilege is not set up yet");
+      expect(page.html).toContain("still preparing your organisation");
+      const again = await rt.waitFor(tenantId, WAITING);
+      expect(again).toMatchObject({
+        status: "awaiting_permissions",
+        error: { code: "M365_PERMISSION_MISSING" },
+      });
+      expect(again.missingPermissions.length).toBeGreaterThan(0);
+      // Retried by the link's sign-in: check-access ran again and the tenant waits a second time.
+      const events = (await rt.call("GET", `/v1/tenants/${tenantId}/events?limit=100`, { key: keyA })).body
+        .items;
+      expect(events.filter((e: Json) => e.type === "tenant.onboarding.awaiting_permissions")).toHaveLength(2);
+      expect(again.consentUrl).toMatch(/\/v1\/consent\/callback\?state=/);
+      expect((await changes(keyA, tenantId)).map((c: Json) => [c.cmdlet, c.actor])).toEqual([
+        ["Enable-OrganizationCustomization", "customer-admin"],
+      ]);
+      expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    } finally {
+      sim.configure({ hydrationDelayMs: 0 });
+    }
+    sim.setDehydrated(tenantId, false);
+    const ready = await get(keyA, tenantId);
+    expect((await consentAsAdmin(ready.consentUrl)).html).toContain("Least privilege set up");
+    expect((await rt.waitFor(tenantId, WAITING)).status).toBe("succeeded");
+  });
+
   it("GET renews the link; the tenant still waits with it while nobody uses it", async () => {
     const tenant = await waitingForScript(keyA);
     const again = await get(keyA, tenant.tenantId);
