@@ -8,7 +8,7 @@
 import type { ConsentOutcome } from "../domain/consent-flow.ts";
 import { SETUP_TEXT } from "../domain/least-privilege-consent.ts";
 import type { PermissionsOutcome } from "../domain/permissions-link.ts";
-import { escapeHtml } from "./consent-confirm.ts";
+import { escapeHtml, hiddenField } from "./consent-confirm.ts";
 
 type Confirm = Extract<ConsentOutcome, { kind: "confirm" }>;
 
@@ -17,10 +17,7 @@ const STYLE =
 
 /** The first page: the Continue form (state and the page's token) goes on to the admin's sign-in. */
 export function permissionsPageHtml(outcome: Confirm): string {
-  const partner = escapeHtml(outcome.partnerName);
-  const tenant = escapeHtml(outcome.tenantId);
-  const field = (name: string, value: string) =>
-    `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+  const [partner, tenant] = [escapeHtml(outcome.partnerName), escapeHtml(outcome.tenantId)];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Set up the Exchange roles of ${partner}'s app</title>
@@ -32,8 +29,8 @@ export function permissionsPageHtml(outcome: Confirm): string {
 <p>Your sign-in will also ask to manage Exchange as you, once, so the service can give the provider's app a role group with only the Exchange roles it needs (never an administrator role); your access is not kept. The journaling setup then continues by itself.</p>
 <p>If you do not know this provider, close this page: nothing is changed unless you continue and sign in.</p>
 <form method="get" action="${escapeHtml(outcome.callbackUrl)}">
-${field("state", outcome.state)}
-${field("continue", outcome.pageToken)}
+${hiddenField("state", outcome.state)}
+${hiddenField("continue", outcome.pageToken)}
 <p>After Continue, sign in with a Global Administrator or Privileged Role Administrator account of this tenant that may manage Exchange (an Exchange Administrator or Global Administrator).</p>
 <button type="submit">Continue</button>
 </form>

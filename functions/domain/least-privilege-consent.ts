@@ -139,6 +139,8 @@ export async function setUpBeforeRun(
     now: () => string;
     links?: { signIn?: { clientId: string } };
     changeLog?: ChangeLogStore;
+    /** The tenant's status the customization's record expects. @default ["queued"] */
+    expectStatus?: readonly TenantStatus[];
   },
 ): Promise<{ setup?: SetupSummary }> {
   const appId = deps.links?.signIn?.clientId;
@@ -150,6 +152,8 @@ export async function setUpBeforeRun(
     now: deps.now,
     ...(deps.changeLog && { changeLog: deps.changeLog }),
   });
-  if (outcome.kind === "hydration-pending") await recordCustomizationRun(deps.store, stored, deps.now());
+  if (outcome.kind === "hydration-pending") {
+    await recordCustomizationRun(deps.store, stored, deps.now(), deps.expectStatus);
+  }
   return { setup: outcome.kind };
 }

@@ -15,12 +15,7 @@
 import type { ConsentLinks } from "./binding.ts";
 import type { ChangeLogStore } from "./change-log.ts";
 import { ConflictError } from "./errors.ts";
-import {
-  type AdminExchangeAccess,
-  recordCustomizationRun,
-  type SetupSummary,
-  setUpAtConsent,
-} from "./least-privilege-consent.ts";
+import { type AdminExchangeAccess, type SetupSummary, setUpBeforeRun } from "./least-privilege-consent.ts";
 import type { Principal, StoredTenant, TenantStore } from "./store.ts";
 
 /** What the link's sign-in did: the setup's summary, or nothing at all (`permissions-not-needed`). */
@@ -73,23 +68,22 @@ export async function setUpPermissions(
   admin: AdminExchangeAccess | undefined,
 ): Promise<PermissionsOutcome> {
   const stored = await waitingForPermissions(ports, partnerId, tenantId);
-  const appId = ports.links?.signIn?.clientId;
-  if (!stored || !appId) return { kind: "permissions-not-needed" };
-  if (!admin) return { kind: "permissions-set", tenantId, setup: "declined" };
-  const outcome = await setUpAtConsent({
-    access: admin,
-    appId,
-    tenant: stored,
+  if (!stored) return { kind: "permissions-not-needed" };
+  // The setup as the admin; nothing without their Exchange access (declined on the sign-in).
+  const { links, changeLog } = ports;
+  const { setup = "declined" } = await setUpBeforeRun(admin, stored, {
+    store: ports.store,
     now: ports.now,
-    ...(ports.changeLog && { changeLog: ports.changeLog }),
+    expectStatus: ["awaiting_permissions"],
+    ...(links && { links }),
+    ...(changeLog && { changeLog }),
   });
-  if (outcome.kind === "hydration-pending") {
-    await recordCustomizationRun(ports.store, stored, ports.now(), ["awaiting_permissions"]);
-  }
+  if (setup === "declined" || setup === "script")
+    return { kind: "permissions-set", tenantId, setup: "declined" };
   // check-access runs again: it passes, or the tenant waits again with what is still missing.
   await ports.resume.retry({ role: "partner", partnerId }, tenantId).catch((err: unknown) => {
     // Retried meanwhile (by the partner, or its own re-check went on): nothing more to do.
     if (!(err instanceof ConflictError)) throw err;
   });
-  return { kind: "permissions-set", tenantId, setup: outcome.kind };
+  return { kind: "permissions-set", tenantId, setup };
 }
