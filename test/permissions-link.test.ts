@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { requiredRoles } from "../functions/domain/permissions.ts";
 import { ROLE_GROUP_NAME } from "../functions/domain/permissions-script.ts";
 import { consentAsAdmin, TestBrowser } from "./support/browser.ts";
+import { runCliProcess } from "./support/cli-process.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
 const REQUEST = { region: "us", outboundGateway: true } as const;
@@ -145,6 +146,14 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     expect(again.status).toBe("awaiting_permissions");
     expect(again.consentUrl).toMatch(/\/v1\/consent\/callback\?state=/);
     expect(again.consentUrl).not.toBe(tenant.consentUrl);
+    // The partner's CLI shows it, and says what it is for.
+    const shown = await runCliProcess(["tenants", "show", tenant.tenantId], {
+      ONBOARDING_API_URL: rt.url,
+      ONBOARDING_API_KEY: keyA,
+    });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^Consent URL\s+http\S+\/v1\/consent\/callback\?state=\S+$/m);
+    expect(shown.stdout).toContain("Send the customer's admin the Consent URL above");
   });
 
   it("a page opened while waiting and continued after the tenant went on (the script and a retry): nothing done", async () => {
