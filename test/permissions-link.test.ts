@@ -13,6 +13,7 @@ import { consentAsAdmin, TestBrowser } from "./support/browser.ts";
 import { runCliProcess } from "./support/cli-process.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
+const PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814";
 const REQUEST = { region: "us", outboundGateway: true } as const;
 const WAITING = ["succeeded", "failed", "awaiting_permissions"] as const;
 const NOTHING_TO_SET_UP = "Nothing to set up";
@@ -138,6 +139,26 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     const ready = await get(keyA, tenantId);
     expect((await consentAsAdmin(ready.consentUrl)).html).toContain("Least privilege set up");
     expect((await rt.waitFor(tenantId, WAITING)).status).toBe("succeeded");
+  });
+
+  it("a declined Exchange permission or an admin without Exchange rights: the page says so, nothing made, the tenant still waits", async () => {
+    const sim = rt.runtime.simulator!;
+    const tenant = await waitingForScript(keyA);
+    const { tenantId } = tenant;
+    sim.setSignInUser(tenantId, { declineExchange: true });
+    const declined = await consentAsAdmin(tenant.consentUrl);
+    expect(declined.html).toContain("Least privilege is not set up yet");
+    expect(declined.html).toContain("did not allow Exchange management");
+    expect(sim.calls(tenantId).filter((c) => c.service === "exchange" && c.write)).toEqual([]);
+    expect((await get(keyA, tenantId)).status).toBe("awaiting_permissions");
+
+    sim.setSignInUser(tenantId, { roles: [PRIVILEGED_ROLE_ADMINISTRATOR] });
+    const refused = await consentAsAdmin((await get(keyA, tenantId)).consentUrl);
+    expect(refused.html).toContain("could not be set up with your sign-in");
+    expect(refused.html).toContain("link again later to retry with your sign-in");
+    expect((await rt.waitFor(tenantId, WAITING)).status).toBe("awaiting_permissions");
+    expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    expect(await changes(keyA, tenantId)).toEqual([]);
   });
 
   it("GET renews the link; the tenant still waits with it while nobody uses it", async () => {
