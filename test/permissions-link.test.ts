@@ -43,7 +43,10 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
   const changes = async (key: string, tenantId: string): Promise<Json[]> =>
     (await rt.call("GET", `/v1/tenants/${tenantId}/changes?limit=100`, { key })).body.items;
 
-  /** The partner asks for the tenant; its admin consents choosing the script: awaiting_permissions. */
+  /**
+   * The partner asks for the tenant; its admin consents choosing the script: awaiting_permissions.
+   * The tenant as the partner reads it, with `firstConsentUrl`: the link the admin consented through.
+   */
   async function waitingForScript(key: string, tenantId = randomUUID()): Promise<Json> {
     const sim = rt.runtime.simulator!;
     sim.setAppRoles(tenantId, { exchangeAdministrator: false });
@@ -61,7 +64,7 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     expect(bound.html).toContain("You chose to run the permissions script");
     const tenant = await rt.waitFor(tenantId, WAITING);
     expect(tenant.status).toBe("awaiting_permissions");
-    return get(key, tenantId);
+    return { ...(await get(key, tenantId)), firstConsentUrl: created.body.consentUrl };
   }
 
   it("script chosen first, then the link: the admin's sign-in sets least privilege up and the tenant succeeds with no PowerShell", async () => {
@@ -159,6 +162,15 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     expect((await rt.waitFor(tenantId, WAITING)).status).toBe("awaiting_permissions");
     expect(sim.tenant(tenantId).roleGroups).toEqual([]);
     expect(await changes(keyA, tenantId)).toEqual([]);
+  });
+
+  it("the first consent link opened again, with the setup chosen this time, does the same", async () => {
+    const sim = rt.runtime.simulator!;
+    const { tenantId, firstConsentUrl } = await waitingForScript(keyA);
+    const again = await rt.consent(firstConsentUrl, { leastPrivilege: "setup" });
+    expect(again.html).toContain("Least privilege set up");
+    expect((await rt.waitFor(tenantId, WAITING)).status).toBe("succeeded");
+    expect(sim.tenant(tenantId).roleGroups.map((g) => g.name)).toEqual([ROLE_GROUP_NAME]);
   });
 
   it("GET renews the link; the tenant still waits with it while nobody uses it", async () => {

@@ -101,8 +101,7 @@ export class Registration {
       bind: (partnerId, tenantId, admin) => this.bind(partnerId, tenantId, "consent", admin),
       waitingForPermissions: async (partnerId, tenantId) =>
         (await waitingForPermissions(this.#ports, partnerId, tenantId)) !== undefined,
-      setUpPermissions: (partnerId, tenantId, admin) =>
-        setUpPermissions({ ...this.#ports, now: () => this.#now() }, partnerId, tenantId, admin),
+      setUpPermissions: (partnerId, tenantId, admin) => this.#setUpPermissions(partnerId, tenantId, admin),
     });
   }
 
@@ -136,6 +135,10 @@ export class Registration {
         await this.#ports.resume.retry({ role: "ops" }, tenantId).catch((err: unknown) => {
           if (!(err instanceof ConflictError)) throw err;
         });
+      }
+      // Waiting for permissions, and the admin's sign-in gave Exchange access: the setup, then a retry.
+      if (admin && current.tenant.status === "awaiting_permissions") {
+        return this.#setUpPermissions(partnerId, tenantId, admin);
       }
       return { kind: "already-bound", tenantId };
     }
@@ -212,6 +215,10 @@ export class Registration {
       .catch((err: unknown) => {
         if (!(err instanceof ConflictError)) throw err;
       });
+  }
+
+  #setUpPermissions(partnerId: string, tenantId: string, admin?: AdminExchangeAccess) {
+    return setUpPermissions({ ...this.#ports, now: () => this.#now() }, partnerId, tenantId, admin);
   }
 
   #now(): string {
