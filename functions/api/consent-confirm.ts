@@ -48,11 +48,13 @@ export function confirmPagePolicy(outcome: Confirm): string {
   return `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action ${[...new Set(targets)].join(" ")}; frame-ancestors 'none'`;
 }
 
+/** A hidden field of the Continue form, its value escaped. */
+export const hiddenField = (name: string, value: string) =>
+  `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+
 export function confirmPageHtml(outcome: Confirm): string {
   const partner = escapeHtml(outcome.partnerName);
   const tenant = escapeHtml(outcome.tenantId);
-  const field = (name: string, value: string) =>
-    `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Connect your tenant to ${partner}</title>
@@ -63,8 +65,8 @@ export function confirmPageHtml(outcome: Confirm): string {
 <dl><dt>Provider</dt><dd>${partner}</dd><dt>Microsoft 365 tenant</dt><dd>${tenant}</dd></dl>
 <p>If you do not know this provider or did not ask it to set up journaling, close this page: nothing is connected unless you continue and sign in.</p>
 <form method="get" action="${escapeHtml(outcome.callbackUrl)}">
-${field("state", outcome.state)}
-${field("continue", outcome.pageToken)}
+${hiddenField("state", outcome.state)}
+${hiddenField("continue", outcome.pageToken)}
 ${leastPrivilegeFieldset()}
 <p>After Continue, sign in with a Global Administrator or Privileged Role Administrator account of this tenant.</p>
 <button type="submit">Continue</button>

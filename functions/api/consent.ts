@@ -10,6 +10,7 @@ import { BrowserBinding, type SignInStates } from "../domain/consent-browser.ts"
 import type { ConsentOutcome } from "../domain/consent-flow.ts";
 import { SETUP_TEXT } from "../domain/least-privilege-consent.ts";
 import { browserCookie, confirmPageHtml, confirmPagePolicy, escapeHtml } from "./consent-confirm.ts";
+import { describePermissions, permissionsPageHtml } from "./permissions-page.ts";
 
 export const CONSENT_CALLBACK_PATH = "/v1/consent/callback";
 
@@ -57,7 +58,7 @@ export function consentResponse(outcome: ConsentOutcome): {
   if (outcome.kind === "confirm") {
     return {
       status: 200,
-      text: confirmPageHtml(outcome),
+      text: outcome.purpose === "permissions" ? permissionsPageHtml(outcome) : confirmPageHtml(outcome),
       headers: {
         ...CONSENT_PAGE_HEADERS,
         "content-security-policy": confirmPagePolicy(outcome),
@@ -108,6 +109,9 @@ function describe(outcome: Page): {
   const newLink = "Ask your provider for a new consent link.";
   const retry = "Nothing was connected. Open the consent link from your provider again to retry.";
   switch (outcome.kind) {
+    case "permissions-set":
+    case "permissions-not-needed":
+      return describePermissions(outcome);
     case "bound":
       return {
         status: 200,

@@ -160,7 +160,16 @@ export interface ConsentState {
   tenantId: string;
   /** The admin's least-privilege choice, carried by the sign-in stage's state. @default "setup" */
   leastPrivilege?: LeastPrivilegeChoice;
+  /**
+   * What the link is for: `bind` (the partner's consentUrl of a tenant waiting for consent) or
+   * `permissions` (the consentUrl of a tenant bound to the partner and waiting in
+   * `awaiting_permissions`: the admin's sign-in sets up least privilege and never binds).
+   * Inside the MAC, so one never passes for the other. @default "bind"
+   */
+  purpose?: ConsentPurpose;
 }
+
+export type ConsentPurpose = "bind" | "permissions";
 
 /**
  * The two stages of a consent link. `consent`: the state of the partner's consentUrl, handed
@@ -171,12 +180,19 @@ export interface ConsentState {
 export type ConsentStage = "consent" | "sign-in";
 
 export type ConsentStateCheck =
-  | ({ ok: true; stage: ConsentStage; nonce: string; leastPrivilege: LeastPrivilegeChoice } & ConsentState)
+  | ({
+      ok: true;
+      stage: ConsentStage;
+      nonce: string;
+      leastPrivilege: LeastPrivilegeChoice;
+      purpose: ConsentPurpose;
+    } & ConsentState)
   | { ok: false; reason: "malformed" | "signature" | "expired" };
 
 /**
- * `state` = base64url(JSON {p, t, e, n, s?}) + "." + base64url(HMAC-SHA256); `e` is the expiry
- * in epoch seconds, `n` a random nonce, `s: "i"` marks the sign-in stage (minutes, not days).
+ * `state` = base64url(JSON {p, t, e, n, s?, l?, u?}) + "." + base64url(HMAC-SHA256); `e` is the
+ * expiry in epoch seconds, `n` a random nonce, `s: "i"` marks the sign-in stage (minutes, not
+ * days), `l: "s"` the admin's choice of the script, `u: "p"` the purpose `permissions`.
  * The stage is inside the MAC: a consent-stage state is never accepted as a sign-in one.
  * Verification is constant time on the MAC, then the expiry.
  */
@@ -211,6 +227,7 @@ export class ConsentStateSigner {
         n: nonce,
         ...(stage === "sign-in" && { s: "i" }),
         ...(state.leastPrivilege === "script" && { l: "s" }),
+        ...(state.purpose === "permissions" && { u: "p" }),
       }),
     ).toString("base64url");
     return { state: `${payload}.${this.#mac(payload)}`, nonce };
@@ -226,7 +243,7 @@ export class ConsentStateSigner {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: "signature" };
     }
-    let parsed: { p?: unknown; t?: unknown; e?: unknown; n?: unknown; s?: unknown; l?: unknown };
+    let parsed: { p?: unknown; t?: unknown; e?: unknown; n?: unknown; s?: unknown; l?: unknown; u?: unknown };
     try {
       parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
     } catch {
@@ -248,6 +265,7 @@ export class ConsentStateSigner {
       nonce: parsed.n,
       stage: parsed.s === "i" ? "sign-in" : "consent",
       leastPrivilege: parsed.l === "s" ? "script" : "setup",
+      purpose: parsed.u === "p" ? "permissions" : "bind",
     };
   }
 

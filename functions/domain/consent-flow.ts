@@ -13,6 +13,11 @@
  *    own credential and the PKCE verifier, and only an ID token of that tenant, for this app, with
  *    the nonce, of a user holding a role that can grant the app's consent binds the tenant to the
  *    partner named in the state.
+ *
+ * A link with the purpose `permissions` (the consentUrl of a tenant bound to its partner and
+ * waiting in `awaiting_permissions`) goes through the same legs without Entra's consent: its page
+ * offers the least-privilege setup, and its sign-in runs the setup and never binds
+ * (permissions-link.ts).
  */
 import {
   type ConsentLinks,
@@ -22,6 +27,7 @@ import {
 } from "./binding.ts";
 import { codeChallenge } from "./consent-browser.ts";
 import type { AdminExchangeAccess, LeastPrivilegeChoice, SetupSummary } from "./least-privilege-consent.ts";
+import type { PermissionsOutcome } from "./permissions-link.ts";
 
 /**
  * What the consent callback received: Entra's query parameters (after admin consent
@@ -63,7 +69,10 @@ export type ConsentOutcome =
       callbackUrl: string;
       /** The origin of Entra's sign-in, where the Continue form's answer redirects. */
       signInOrigin: string;
+      /** `permissions`: the page of a bound tenant's least-privilege setup, not of a binding. */
+      purpose?: "permissions";
     }
+  | PermissionsOutcome
   | { kind: "bound"; tenantId: string; setup?: SetupSummary }
   | { kind: "already-bound"; tenantId: string }
   | { kind: "sign-in"; location: string }
@@ -85,6 +94,10 @@ export interface ConsentFlowContext {
    * admin's Exchange access sets up the app's least privilege first.
    */
   bind(partnerId: string, tenantId: string, admin?: AdminExchangeAccess): Promise<ConsentOutcome>;
+  /** Whether the partner's tenant waits in `awaiting_permissions` (a `permissions` link's page). */
+  waitingForPermissions(partnerId: string, tenantId: string): Promise<boolean>;
+  /** The setup as the admin, then a retry of the tenant (permissions-link.ts); never binds. */
+  setUpPermissions(partnerId: string, tenantId: string, admin?: AdminExchangeAccess): Promise<ConsentOutcome>;
 }
 
 /** Entra's `error` as shown on the page: a short code of safe characters, never its description. */
@@ -110,19 +123,32 @@ export async function consentCallback(
   const { signIn, browser } = links;
   if (!signIn || !browser) return { kind: "sign-in-unavailable" };
   const { partnerId, tenantId } = state;
+  const forPermissions = state.purpose === "permissions";
   const browserId = browser.isId(answer.browser) ? answer.browser : undefined;
 
   if (state.stage === "consent") {
-    if (answer.continueToken === undefined) {
+    if (forPermissions) {
+      // Bound already, no consent from Entra: the page only while the tenant waits for permissions.
+      if (!(await ctx.waitingForPermissions(partnerId, tenantId))) return { kind: "permissions-not-needed" };
+    } else if (answer.continueToken === undefined) {
       if (
         answer.adminConsent?.toLowerCase() !== "true" ||
         answer.tenant?.toLowerCase() !== tenantId.toLowerCase()
       ) {
         return { kind: "tenant-mismatch" };
       }
-    } else if (browserId && browser.checkPageToken(browserId, answer.state, answer.continueToken)) {
-      const leastPrivilege: LeastPrivilegeChoice = answer.leastPrivilege === "script" ? "script" : "setup";
-      const next = links.signer.signSignIn({ partnerId, tenantId, leastPrivilege }, ctx.now);
+    }
+    if (
+      answer.continueToken !== undefined &&
+      browserId &&
+      browser.checkPageToken(browserId, answer.state, answer.continueToken)
+    ) {
+      const leastPrivilege: LeastPrivilegeChoice =
+        answer.leastPrivilege === "script" && !forPermissions ? "script" : "setup";
+      const next = links.signer.signSignIn(
+        { partnerId, tenantId, leastPrivilege, ...(forPermissions && { purpose: "permissions" as const }) },
+        ctx.now,
+      );
       const record = { browser: browser.hash(browserId), partnerId, tenantId };
       await browser.states.issue(next.nonce, record, new Date(ctx.now.getTime() + SIGN_IN_STATE_LIFETIME_MS));
       const verifier = browser.codeVerifier(browserId, next.nonce);
@@ -150,6 +176,7 @@ export async function consentCallback(
       browserId: id,
       callbackUrl: links.redirectUri,
       signInOrigin: signInOrigin(links, tenantId),
+      ...(forPermissions && { purpose: "permissions" as const }),
     };
   }
 
@@ -184,6 +211,7 @@ export async function consentCallback(
     nonce: state.nonce,
   });
   if (rejection) return { kind: "sign-in-rejected", tenantId, reason: rejection };
+  if (forPermissions) return ctx.setUpPermissions(partnerId, tenantId, redeemed.admin);
   const bound = await ctx.bind(partnerId, tenantId, redeemed.admin);
   if (bound.kind !== "bound") return bound;
   if (state.leastPrivilege === "script") return { ...bound, setup: "script" };

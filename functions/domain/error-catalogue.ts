@@ -105,7 +105,7 @@ export const ERROR_CATALOGUE = {
   M365_PERMISSION_MISSING: tenant(
     "after-fix",
     'The app may not run some Exchange cmdlets in this tenant: it has neither the Exchange Administrator role nor a role group holding the management roles of those cmdlets. Found before any write by check-access (the tenant is `awaiting_permissions` with `missingPermissions`: each cmdlet and its role), or when Exchange refused a cmdlet as "not recognized" / "not allowed" during a step (the message names the cmdlet and its role). An app with consent but no Exchange role at all (Exchange answers 403: the role assigned to the application is not supported in this scenario) is the same case, with every role missing.',
-    `Send the customer's admin the PowerShell of \`GET /v1/tenants/{tenantId}/permissions-script\` (ops and partners get it with \`npx onboarding permissions-script <tenantId> --out grant.ps1\`); the admin runs it once in PowerShell 7, or assigns the app the Exchange Administrator role (docs/real-tenant.md). Then ${RETRY}.`,
+    `Send the customer's admin the tenant's \`consentUrl\` (read the tenant for a fresh one): they set the app's least privilege up with their sign-in, and the tenant is retried by itself. Or send them the PowerShell of \`GET /v1/tenants/{tenantId}/permissions-script\` (ops and partners get it with \`npx onboarding permissions-script <tenantId> --out grant.ps1\`); the admin runs it once in PowerShell 7, or assigns the app the Exchange Administrator role (docs/real-tenant.md). Then ${RETRY}.`,
   ),
   M365_INVALID_REQUEST: tenant(
     "after-fix",

@@ -17,6 +17,7 @@ import {
 } from "./least-privilege-setup.ts";
 import type { Json } from "./plan.ts";
 import type { StoredTenant, TenantStore } from "./store.ts";
+import type { TenantStatus } from "./tenant.ts";
 
 /**
  * What the admin's sign-in hands over for the setup: a runner of cmdlets as the admin (their
@@ -105,17 +106,19 @@ export const SETUP_TEXT: Readonly<Record<SetupSummary, string>> = {
 /**
  * After a setup that stopped for hydration, the admin's Enable-OrganizationCustomization is
  * recorded as the tenant's one run of it: the onboarding's steps then wait for Exchange to apply
- * it (as after their own run) instead of running it again. Nothing when the tenant moved meanwhile.
+ * it (as after their own run) instead of running it again. Nothing when the tenant moved meanwhile
+ * (left `expectStatus`: `queued` at consent, `awaiting_permissions` for the later link).
  */
 export async function recordCustomizationRun(
   store: Pick<TenantStore, "transition">,
   stored: StoredTenant,
   now: string,
+  expectStatus: readonly TenantStatus[] = ["queued"],
 ): Promise<void> {
   try {
     await store.transition(
       stored.tenant.tenantId,
-      { expectStatus: ["queued"], expectRun: stored.internals.run, customizationEnabledAt: now },
+      { expectStatus, expectRun: stored.internals.run, customizationEnabledAt: now },
       now,
     );
   } catch (err) {
@@ -136,6 +139,8 @@ export async function setUpBeforeRun(
     now: () => string;
     links?: { signIn?: { clientId: string } };
     changeLog?: ChangeLogStore;
+    /** The tenant's status the customization's record expects. @default ["queued"] */
+    expectStatus?: readonly TenantStatus[];
   },
 ): Promise<{ setup?: SetupSummary }> {
   const appId = deps.links?.signIn?.clientId;
@@ -147,6 +152,8 @@ export async function setUpBeforeRun(
     now: deps.now,
     ...(deps.changeLog && { changeLog: deps.changeLog }),
   });
-  if (outcome.kind === "hydration-pending") await recordCustomizationRun(deps.store, stored, deps.now());
+  if (outcome.kind === "hydration-pending") {
+    await recordCustomizationRun(deps.store, stored, deps.now(), deps.expectStatus);
+  }
   return { setup: outcome.kind };
 }

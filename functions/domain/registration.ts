@@ -19,6 +19,7 @@ import { type ConsentAnswer, type ConsentOutcome, consentCallback } from "./cons
 import type { WorkflowEngine } from "./engine.ts";
 import { ConflictError, type ErrorInfo, WorkflowStartError } from "./errors.ts";
 import { type AdminExchangeAccess, setUpBeforeRun } from "./least-privilege-consent.ts";
+import { setUpPermissions, waitingForPermissions } from "./permissions-link.ts";
 import type { Principal, StoredTenant, TenantStore } from "./store.ts";
 import type { OnboardingRequest, Tenant } from "./tenant.ts";
 import { type PresentPorts, present } from "./tenant-records.ts";
@@ -98,6 +99,9 @@ export class Registration {
       now: this.#ports.clock(),
       partnerName: async (partnerId) => (await this.#ports.store.getPartner(partnerId))?.name,
       bind: (partnerId, tenantId, admin) => this.bind(partnerId, tenantId, "consent", admin),
+      waitingForPermissions: async (partnerId, tenantId) =>
+        (await waitingForPermissions(this.#ports, partnerId, tenantId)) !== undefined,
+      setUpPermissions: (partnerId, tenantId, admin) => this.#setUpPermissions(partnerId, tenantId, admin),
     });
   }
 
@@ -131,6 +135,10 @@ export class Registration {
         await this.#ports.resume.retry({ role: "ops" }, tenantId).catch((err: unknown) => {
           if (!(err instanceof ConflictError)) throw err;
         });
+      }
+      // Waiting for permissions, and the admin's sign-in gave Exchange access: the setup, then a retry.
+      if (admin && current.tenant.status === "awaiting_permissions") {
+        return this.#setUpPermissions(partnerId, tenantId, admin);
       }
       return { kind: "already-bound", tenantId };
     }
@@ -207,6 +215,10 @@ export class Registration {
       .catch((err: unknown) => {
         if (!(err instanceof ConflictError)) throw err;
       });
+  }
+
+  #setUpPermissions(partnerId: string, tenantId: string, admin?: AdminExchangeAccess) {
+    return setUpPermissions({ ...this.#ports, now: () => this.#now() }, partnerId, tenantId, admin);
   }
 
   #now(): string {

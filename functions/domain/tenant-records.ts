@@ -8,6 +8,7 @@
  */
 import { type ClaimStore, type ConsentLinks, partnerConsentUrl, type StoredClaim } from "./binding.ts";
 import { ConflictError, TenantNotFoundError } from "./errors.ts";
+import { permissionsLinkUrl } from "./permissions-link.ts";
 import type { Principal, StoredTenant, TenantStore } from "./store.ts";
 import type { Tenant, TenantStatus } from "./tenant.ts";
 
@@ -67,9 +68,17 @@ export async function resolveRecord(
   throw notFound(tenantId);
 }
 
-/** A tenant waiting for consent shows the consent URL issued to its partner (fresh signed state). */
+/**
+ * A tenant waiting for consent shows the consent URL issued to its partner (fresh signed state);
+ * one waiting for permissions, its partner's link to the least-privilege setup by the admin's
+ * sign-in (permissions-link.ts), when the service has that sign-in.
+ */
 export function present(ports: PresentPorts, tenant: Tenant): Tenant {
   const { links } = ports;
+  if (links && tenant.status === "awaiting_permissions") {
+    const consentUrl = permissionsLinkUrl(links, tenant, ports.clock());
+    return consentUrl ? { ...tenant, consentUrl } : tenant;
+  }
   if (!links || tenant.status !== "awaiting_consent") return tenant;
   const consentUrl = partnerConsentUrl(
     links,

@@ -61,7 +61,7 @@ const awaitingPermissions: OutcomeBuilder = (input, error, { now }) => {
     error: {
       code: "M365_PERMISSION_MISSING",
       // The cmdlets and roles are in missingPermissions and the step's error: not repeated here.
-      message: `The app lacks Exchange roles in this tenant (missingPermissions). The customer's admin grants them once in PowerShell with the script of GET /v1/tenants/${input.tenantId}/permissions-script (or assigns the app the Exchange Administrator role); then retry.`,
+      message: `The app lacks Exchange roles in this tenant (missingPermissions). The customer's admin grants them with their sign-in at the tenant's consentUrl (the tenant is then retried), or once in PowerShell with the script of GET /v1/tenants/${input.tenantId}/permissions-script (or assigns the app the Exchange Administrator role), then retry.`,
     },
     steps: { "check-access": { status: "failed", finishedAt: now(), error: missing } },
     event: { type: "tenant.onboarding.awaiting_permissions", error: missing },

@@ -235,7 +235,10 @@ export const TenantSchema = z.strictObject({
   ndrAddress: z.string(),
   status: z.enum(TENANT_STATUSES),
   steps: z.array(StepSchema),
-  consentUrl: z.url().optional(),
+  consentUrl: z.url().optional().meta({
+    description:
+      "Your own link for the customer's admin, new on every read (valid 7 days): in `awaiting_consent`, the admin consent that binds the tenant to you; in `awaiting_permissions`, the page where the admin sets the app's least privilege up with their sign-in (then the tenant is retried).",
+  }),
   missingPermissions: z
     .array(
       z.strictObject({
@@ -246,7 +249,7 @@ export const TenantSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        "In `awaiting_permissions`: what the app may not run. GET .../permissions-script gives the PowerShell that grants it.",
+        "In `awaiting_permissions`: what the app may not run. GET .../permissions-script gives the PowerShell that grants it; the customer's admin can instead use `consentUrl` (their sign-in).",
     }),
   ndrAddressKept: z.boolean().optional().meta({
     description:

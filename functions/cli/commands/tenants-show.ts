@@ -50,9 +50,12 @@ function renderTenant(t: TenantResource): string {
   ]);
   const code = t.error?.code;
   const fix = code ? `\nWhat ${code} means and how to fix it: GET /v1/errors (docs/errors.md#${code}).` : "";
+  const link = t.consentUrl
+    ? "the Consent URL above (they set least privilege up with their sign-in; the tenant is then retried by itself), or "
+    : "";
   const script =
     t.status === "awaiting_permissions"
-      ? `\nSend the customer's admin the script to run once in PowerShell 7: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
+      ? `\nSend the customer's admin ${link}the script to run once in PowerShell 7: npx onboarding permissions-script ${t.tenantId} --out grant.ps1`
       : "";
   const hint = RETRYABLE.includes(t.status)
     ? `\n${fix}${script}\nRetry with: npx onboarding tenants retry ${t.tenantId}`
