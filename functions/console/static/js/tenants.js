@@ -121,7 +121,7 @@ export function renderTenant(tenant) {
   if (tenant.missingPermissions?.length) {
     fields.push([
       "Missing permissions",
-      `${tenant.missingPermissions.map((m) => `${m.cmdlet} (${m.role})`).join(", ")}; the customer's admin runs GET v1/tenants/${tenant.tenantId}/permissions-script once, then retry`,
+      `${tenant.missingPermissions.map((m) => `${m.cmdlet} (${m.role})`).join(", ")}; the customer's admin signs in at the setup page below (the service then sets the roles up and retries), or runs GET v1/tenants/${tenant.tenantId}/permissions-script once, then retry`,
     ]);
   }
   const list = [el("dt", { text: "Status" }), el("dd", {}, [statusBadge(tenant.status, STATUSES)])];
@@ -133,7 +133,14 @@ export function renderTenant(tenant) {
   show(error, Boolean(tenant.error));
 
   const consent = consentHref(tenant.consentUrl);
-  const link = el("a", { text: "open the consent page", title: consent });
+  const setup = tenant.status === "awaiting_permissions";
+  $("consent-text").textContent = setup
+    ? "The customer's admin can grant the missing roles by signing in:"
+    : "Consent is needed in the customer's tenant:";
+  const link = el("a", {
+    text: setup ? "open the sign-in setup page" : "open the consent page",
+    title: consent,
+  });
   if (consent) {
     link.href = consent;
     link.target = "_blank";
