@@ -136,6 +136,11 @@ async function start() {
     onStatusChange: (event) => events.publish(event),
   });
   parts.push(stepFunctions);
+  // Tests: answers once no Standard execution is running (what `npm start`'s engine.idle() waits for).
+  cloud.endpoint.control("workflows-idle", async () => {
+    await stepFunctions.idle();
+    return { idle: true };
+  });
   cloud.endpoint.register("states", stepFunctions.handler);
   const api = await startApiGateway({ assembly, invoke: lambda.invoke, port, dataDir: awsDir });
   parts.push(api);

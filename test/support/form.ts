@@ -1,0 +1,222 @@
+/**
+ * One handle on either form of the service for the end-to-end suites, chosen by `FORM`:
+ * `npm test` runs them on the local form (`npm start`'s runtime, in this process), `npm run
+ * test:aws` sets FORM=aws and runs them on the AWS form (`npm run start:aws` as a child process
+ * group, reached over HTTP only). A suite written against the handle holds on both; a test that
+ * needs the local form's internals reads `f.local` and is skipped on the AWS form with its reason.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TenantStatus } from "../../functions/domain/tenant.ts";
+import type { RemoteSimulatorControl, SimulatorControl } from "../../infra/local/m365-simulator/index.ts";
+import { AwsForm } from "../aws/support/form.ts";
+import type { ConsentChoices } from "./browser.ts";
+import { type Json, startTestRuntime, type TestRuntime } from "./local-runtime.ts";
+
+export type { Json };
+export type FormName = "local" | "aws";
+
+/** The form this run tests (`FORM=aws`: the AWS form). */
+export const form: FormName = process.env["FORM"] === "aws" ? "aws" : "local";
+
+/** How much longer waits are on the AWS form (cold starts, a process per function, DynamoDB Local). */
+export const slower = form === "aws" ? 4 : 1;
+
+/** The drift check schedule's rule in the template (the AWS form fires it on request). */
+const DRIFT_RULE = "WorkflowDriftCheckTickC2F18183";
+
+export interface FormHandle {
+  form: FormName;
+  url: string;
+  opsKey: string;
+  /** The Microsoft 365 simulator's control API (the same calls on both forms, all async). */
+  sim: RemoteSimulatorControl;
+  /** The simulator app's client secret (for scans of the logs). */
+  clientSecret: string;
+  /** Calls the API with a key (the ops key by default); status, parsed body and headers. */
+  call(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
+  createPartner(name: string): Promise<{ partnerId: string; apiKey: string; keyId?: string }>;
+  /** Registers a fresh tenant (region us) as the partner and has its admin consent; its id. */
+  onboard(
+    partnerKey: string,
+    options?: { failJournalRule?: boolean; customerName?: string },
+  ): Promise<string>;
+  /** The customer's admin opens a consent link in a browser (test/support/browser.ts). */
+  consent(
+    consentUrl: string,
+    choices?: ConsentChoices,
+  ): Promise<{ status: number; html: string; url?: string }>;
+  /** Polls the tenant (as ops) until its status is one of `statuses`. */
+  waitFor(tenantId: string, statuses: readonly TenantStatus[], timeoutMs?: number): Promise<Json>;
+  /** Waits until no workflow runs and no webhook delivery is pending. */
+  idle(): Promise<void>;
+  /** Runs one tick of the drift check schedule as at `now`, and waits for the checks it started. */
+  driftTick(now?: Date): Promise<void>;
+  /** What the service logged so far (the AWS form's log file; on the local form, undefined: capture stdout). */
+  logs(): string | undefined;
+  /** The local form's runtime (undefined on the AWS form). */
+  local: TestRuntime | undefined;
+  /** The AWS form's process (undefined on the local form). */
+  aws: AwsForm | undefined;
+  close(): Promise<void>;
+}
+
+export interface FormOptions {
+  /** Variables of the service (`npm start` / `npm run start:aws` read the same ones). */
+  env?: Record<string, string>;
+  logLevel?: "INFO" | "ERROR";
+}
+
+/** Starts the form of this run. */
+export async function startForm(options: FormOptions = {}): Promise<FormHandle> {
+  return form === "aws" ? await startAwsForm(options) : await startLocalForm(options);
+}
+
+/** The in-process simulator's calls, each as a promise (as the remote control answers them). */
+function asRemote(sim: SimulatorControl): RemoteSimulatorControl {
+  return new Proxy({} as RemoteSimulatorControl, {
+    get: (_target, name) => {
+      const fn = (sim as unknown as Record<string | symbol, unknown>)[name];
+      if (typeof fn !== "function") return undefined;
+      return async (...args: unknown[]) => (fn as (...a: unknown[]) => unknown).apply(sim, args);
+    },
+  });
+}
+
+async function startLocalForm(options: FormOptions): Promise<FormHandle> {
+  const rt = await startTestRuntime({
+    ...(options.env && { env: options.env }),
+    ...(options.logLevel && { logLevel: options.logLevel }),
+  });
+  const simulator = rt.runtime.simulator!;
+  const call: FormHandle["call"] = async (method, path, o = {}) => {
+    const response = await fetch(`${rt.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${o.key ?? rt.opsKey}`,
+        ...(o.body !== undefined && { "content-type": "application/json" }),
+        ...o.headers,
+      },
+      ...(o.body !== undefined && { body: JSON.stringify(o.body) }),
+    });
+    return { status: response.status, body: await parsed(response), headers: response.headers };
+  };
+  const idle = async () => {
+    await rt.runtime.engine.idle();
+    await rt.runtime.webhooks.dispatcher.idle();
+  };
+  return {
+    form: "local",
+    url: rt.url,
+    opsKey: rt.opsKey,
+    sim: asRemote(simulator),
+    clientSecret: simulator.clientSecret,
+    call,
+    createPartner: rt.createPartner,
+    onboard: rt.onboard,
+    consent: rt.consent,
+    waitFor: rt.waitFor,
+    idle,
+    driftTick: async (now) => {
+      await rt.runtime.driftTick(now);
+      await rt.runtime.engine.idle();
+    },
+    logs: () => undefined,
+    local: rt,
+    aws: undefined,
+    close: () => rt.close(),
+  };
+}
+
+async function startAwsForm(options: FormOptions): Promise<FormHandle> {
+  const aws = new AwsForm({
+    LOG_LEVEL: options.logLevel ?? "WARN",
+    WORKFLOW_RETRY_SCALE: "0.001",
+    ...options.env,
+  });
+  await aws.start();
+  const app = JSON.parse(readFileSync(join(aws.dataDir, "m365-simulator", "simulator.json"), "utf8"));
+  const call: FormHandle["call"] = (method, path, o = {}) =>
+    aws.call(method, path, { ...o, key: o.key ?? aws.opsKey });
+  const waitFor: FormHandle["waitFor"] = async (tenantId, statuses, timeoutMs = 20_000) =>
+    await aws.waitFor(tenantId, aws.opsKey, [...statuses], timeoutMs * slower);
+  const workflowsIdle = async () => void (await aws.control("workflows-idle", {}));
+  const idle = async () => {
+    await workflowsIdle();
+    // Webhook deliveries: the stream forwarder fills the queue a moment after the writes, the
+    // dispatcher empties it; idle once the queue stays empty for a while (bounded: a receiver
+    // that keeps failing keeps its message).
+    const deadline = Date.now() + 30_000;
+    let quiet = 0;
+    while (quiet < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      const { queues } = await aws.stats();
+      quiet = (queues["WebhooksQueueCBC86013"] ?? 0) === 0 ? quiet + 1 : 0;
+    }
+    await workflowsIdle();
+  };
+  const onboard: FormHandle["onboard"] = async (partnerKey, o = {}) => {
+    const tenantId = randomUUID();
+    if (o.failJournalRule) {
+      await aws.sim.failNext(
+        tenantId,
+        "New-JournalRule",
+        { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
+        1,
+      );
+    }
+    const demo = await aws.sim.demo(tenantId);
+    const posted = await aws.call("POST", "/v1/tenants", {
+      key: partnerKey,
+      body: {
+        tenantId,
+        customerName: o.customerName ?? `contoso-${tenantId.slice(0, 8)}`,
+        region: "us",
+        ndrAddress: demo.admin,
+      },
+    });
+    if (posted.status !== 202) throw new Error(`onboarding not accepted: ${posted.status}`);
+    if (posted.body?.status === "awaiting_consent" && posted.body.consentUrl) {
+      const page = await aws.consent(posted.body.consentUrl);
+      if (page.status !== 200) throw new Error(`consent not accepted: ${page.status} ${page.html}`);
+    }
+    return tenantId;
+  };
+  return {
+    form: "aws",
+    url: aws.url,
+    opsKey: aws.opsKey,
+    sim: aws.sim,
+    clientSecret: String(app.clientSecret),
+    call,
+    createPartner: (name) => aws.createPartner(name),
+    onboard,
+    consent: (url, choices) => aws.consent(url, choices),
+    waitFor,
+    idle,
+    driftTick: async (now) => {
+      await aws.control("fire-rule", { rule: DRIFT_RULE, time: (now ?? new Date()).toISOString() });
+      await workflowsIdle();
+    },
+    // The banner shows the generated ops key by design (as `npm start`'s does): not a log line.
+    logs: () => aws.log().replace(/^ {2}Journal onboarding API[\s\S]*?Ctrl-C \(or SIGTERM\)[^\n]*$/gm, ""),
+    local: undefined,
+    aws,
+    close: () => aws.close(),
+  };
+}
+
+async function parsed(response: Response): Promise<Json> {
+  const text = await response.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
