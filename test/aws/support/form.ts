@@ -85,6 +85,10 @@ export class AwsForm {
     const log = createWriteStream(join(this.dataDir, "form.log"), { flags: "a" });
     child.stderr?.pipe(log);
     let out = "";
+    let err = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (err.length < 100_000) err += chunk.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       child.stdout?.on("data", (chunk: Buffer) => {
         log.write(chunk);
@@ -92,7 +96,7 @@ export class AwsForm {
         if (out.includes("Ctrl-C (or SIGTERM)")) resolve();
       });
       child.once("exit", (code) =>
-        reject(new Error(`the form exited (${code}) before serving: ${out.slice(-2000)}`)),
+        reject(new Error(`the form exited (${code}) before serving: ${out.slice(-2000)}${err.slice(-2000)}`)),
       );
     });
     this.startedInMs = Date.now() - began;
