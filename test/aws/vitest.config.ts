@@ -4,7 +4,13 @@ import { defineConfig } from "vitest/config";
  * The end-to-end suites that run on both forms (test/support/form.ts), here against the AWS form
  * (`npm run start:aws`); `npm test` runs the same files against the local form.
  */
-export const BOTH_FORMS = ["test/e2e.test.ts", "test/walkthrough.test.ts"];
+export const BOTH_FORMS = [
+  "test/e2e.test.ts",
+  "test/walkthrough.test.ts",
+  "test/tenant-created-at.test.ts",
+  "test/permissions-drift.test.ts",
+  "test/api-patch.test.ts",
+];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
 export default defineConfig({
