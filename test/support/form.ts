@@ -8,9 +8,10 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { inject } from "vitest";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import type { RemoteSimulatorControl, SimulatorControl } from "../../infra/local/m365-simulator/index.ts";
-import { AwsForm } from "../aws/support/form.ts";
+import { AwsForm, SHARED_FORM_ENV } from "../aws/support/form.ts";
 import type { ConsentChoices } from "./browser.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./local-runtime.ts";
 
@@ -134,12 +135,17 @@ async function startLocalForm(options: FormOptions): Promise<FormHandle> {
 }
 
 async function startAwsForm(options: FormOptions): Promise<FormHandle> {
-  const aws = new AwsForm({
-    LOG_LEVEL: options.logLevel ?? "WARN",
-    WORKFLOW_RETRY_SCALE: "0.001",
-    ...options.env,
-  });
-  await aws.start();
+  // A suite that sets nothing of its own uses the run's shared form (test/aws/global-setup.ts);
+  // it makes its own partners and tenants, so suites do not see each other's.
+  const shared = !options.env && !options.logLevel ? inject("sharedAwsForm") : undefined;
+  const aws = shared
+    ? AwsForm.attach(shared)
+    : new AwsForm({
+        ...SHARED_FORM_ENV,
+        ...(options.logLevel && { LOG_LEVEL: options.logLevel }),
+        ...options.env,
+      });
+  if (!shared) await aws.start();
   const app = JSON.parse(readFileSync(join(aws.dataDir, "m365-simulator", "simulator.json"), "utf8"));
   const call: FormHandle["call"] = (method, path, o = {}) =>
     aws.call(method, path, { ...o, key: o.key ?? aws.opsKey });

@@ -44,6 +44,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The variables of the form the suites of both forms share (retries 1000 times faster). */
+export const SHARED_FORM_ENV: Record<string, string> = { LOG_LEVEL: "WARN", WORKFLOW_RETRY_SCALE: "0.001" };
+
+/** What another process needs to use a running form (test/aws/global-setup.ts shares one). */
+export interface SharedForm {
+  dataDir: string;
+  info: FormInfo;
+  opsKey: string;
+}
+
 export class AwsForm {
   readonly dataDir: string;
   readonly env: Record<string, string>;
@@ -54,9 +64,34 @@ export class AwsForm {
   #child: ChildProcess | undefined;
   #port = 0;
 
-  constructor(env: Record<string, string> = {}) {
-    this.dataDir = mkdtempSync(join(tmpdir(), "aws-form-"));
+  /** Not started by this object: close() leaves it running (its owner stops it). */
+  #attached = false;
+
+  constructor(env: Record<string, string> = {}, dataDir?: string) {
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), "aws-form-"));
     this.env = env;
+  }
+
+  /** A form another process started and shares (see {@link SharedForm}). */
+  static attach(shared: SharedForm): AwsForm {
+    const form = new AwsForm({}, shared.dataDir);
+    form.#attached = true;
+    form.info = shared.info;
+    form.opsKey = shared.opsKey;
+    form.#connect();
+    return form;
+  }
+
+  get shared(): SharedForm {
+    return { dataDir: this.dataDir, info: this.info, opsKey: this.opsKey };
+  }
+
+  #connect(): void {
+    if (this.info.simulatorUrl && this.info.simulatorCaPath) {
+      this.sim = connectSimulator(this.info.simulatorUrl, {
+        caPem: readFileSync(this.info.simulatorCaPath, "utf8"),
+      });
+    }
   }
 
   get url(): string {
@@ -102,11 +137,7 @@ export class AwsForm {
     this.startedInMs = Date.now() - began;
     this.info = JSON.parse(readFileSync(join(this.dataDir, "aws", "form.json"), "utf8")) as FormInfo;
     this.opsKey = /Ops API key\s+(\S+)/.exec(out)?.[1] ?? "";
-    if (this.info.simulatorUrl && this.info.simulatorCaPath) {
-      this.sim = connectSimulator(this.info.simulatorUrl, {
-        caPem: readFileSync(this.info.simulatorCaPath, "utf8"),
-      });
-    }
+    this.#connect();
   }
 
   /** SIGTERM and wait for the exit (the graceful stop); returns the exit code. */
@@ -122,6 +153,7 @@ export class AwsForm {
 
   /** Stops the form and removes its DATA_DIR (the end of a suite). */
   async close(): Promise<void> {
+    if (this.#attached) return;
     await this.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
