@@ -4,8 +4,7 @@
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { ROOT, synthIfStale } from "../../infra/aws-local/setup.ts";
-import { SHARED_FORM_ENV } from "../support/form.ts";
-import { AwsForm, type SharedForm } from "./support/form.ts";
+import { AwsForm, SHARED_FORM_ENV, type SharedForm } from "./support/form.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

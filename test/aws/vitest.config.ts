@@ -10,6 +10,8 @@ export const BOTH_FORMS = [
   "test/tenant-created-at.test.ts",
   "test/permissions-drift.test.ts",
   "test/api-patch.test.ts",
+  "test/customer-names.test.ts",
+  "test/hand-over.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
