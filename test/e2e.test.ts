@@ -125,7 +125,7 @@ describe("a partner's onboarding, end to end", () => {
       opsKey: rt.opsKey,
       partnerKey: partner.apiKey,
       webhookSecret: secret.slice("whsec_".length),
-      m365ClientSecret: rt.clientSecret,
+      m365ClientSecret: rt.simulator.clientSecret,
     };
     for (const [name, value] of Object.entries(secrets)) {
       expect(output.includes(value), `${name} appears in the logs`).toBe(false);

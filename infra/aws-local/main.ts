@@ -126,7 +126,7 @@ async function closeAll() {
 // Where a test or a tool finds this form's parts (the ops key is not in it).
 writeFileSync(
   join(awsDir, "form.json"),
-  `${JSON.stringify({ pid: process.pid, url: form.api.url, cloudUrl: form.cloud.endpoint.url, simulatorUrl: form.m365.simulator?.url, simulatorCaPath: form.m365.simulator?.caPath }, null, 2)}\n`,
+  `${JSON.stringify({ pid: process.pid, url: form.api.url, cloudUrl: form.cloud.endpoint.url, simulatorUrl: form.m365.simulator?.url, simulatorCaPath: form.m365.simulator?.caPath, simulatorEndpoints: form.m365.simulator?.endpoints }, null, 2)}\n`,
 );
 
 const keyShown = !env["OPS_API_KEY"];

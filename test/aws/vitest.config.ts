@@ -12,6 +12,8 @@ export const BOTH_FORMS = [
   "test/api-patch.test.ts",
   "test/customer-names.test.ts",
   "test/hand-over.test.ts",
+  "test/binding.test.ts",
+  "test/change-of-owner.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */

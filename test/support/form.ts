@@ -10,7 +10,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
-import type { RemoteSimulatorControl, SimulatorControl } from "../../infra/local/m365-simulator/index.ts";
+import type {
+  RemoteSimulatorControl,
+  SimulatorControl,
+  SimulatorEndpoints,
+} from "../../infra/local/m365-simulator/index.ts";
 import { AwsForm, SHARED_FORM_ENV } from "../aws/support/form.ts";
 import type { ConsentChoices } from "./browser.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./local-runtime.ts";
@@ -33,8 +37,8 @@ export interface FormHandle {
   opsKey: string;
   /** The Microsoft 365 simulator's control API (the same calls on both forms, all async). */
   sim: RemoteSimulatorControl;
-  /** The simulator app's client secret (for scans of the logs). */
-  clientSecret: string;
+  /** The simulator's address, its app (client id and secret) and its endpoints. */
+  simulator: { url: string; clientId: string; clientSecret: string; endpoints: SimulatorEndpoints };
   /** Calls the API with a key (the ops key by default); status, parsed body and headers. */
   call(
     method: string,
@@ -51,11 +55,13 @@ export interface FormHandle {
   consent(
     consentUrl: string,
     choices?: ConsentChoices,
-  ): Promise<{ status: number; html: string; url?: string }>;
+  ): Promise<{ status: number; html: string; url: string }>;
   /** Polls the tenant (as ops) until its status is one of `statuses`. */
   waitFor(tenantId: string, statuses: readonly TenantStatus[], timeoutMs?: number): Promise<Json>;
-  /** Waits until no workflow runs and no webhook delivery is pending. */
+  /** Waits until no workflow runs (drift checks included). */
   idle(): Promise<void>;
+  /** Waits until no webhook delivery is due (one whose retry waits minutes does not count on the local form). */
+  deliveriesIdle(): Promise<void>;
   /** Runs one tick of the drift check schedule as at `now`, and waits for the checks it started. */
   driftTick(now?: Date): Promise<void>;
   /** What the service logged so far (the AWS form's log file; on the local form, undefined: capture stdout). */
@@ -107,22 +113,26 @@ async function startLocalForm(options: FormOptions): Promise<FormHandle> {
     });
     return { status: response.status, body: await parsed(response), headers: response.headers };
   };
-  const idle = async () => {
-    await rt.runtime.engine.idle();
-    await rt.runtime.webhooks.dispatcher.idle();
-  };
+  const idle = () => rt.runtime.engine.idle();
+  const deliveriesIdle = () => rt.runtime.webhooks.dispatcher.idle();
   return {
     form: "local",
     url: rt.url,
     opsKey: rt.opsKey,
     sim: asRemote(simulator),
-    clientSecret: simulator.clientSecret,
+    simulator: {
+      url: simulator.url,
+      clientId: simulator.clientId,
+      clientSecret: simulator.clientSecret,
+      endpoints: simulator.endpoints,
+    },
     call,
     createPartner: rt.createPartner,
     onboard: rt.onboard,
     consent: rt.consent,
     waitFor: rt.waitFor,
     idle,
+    deliveriesIdle,
     driftTick: async (now) => {
       await rt.runtime.driftTick(now);
       await rt.runtime.engine.idle();
@@ -152,8 +162,7 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
   const waitFor: FormHandle["waitFor"] = async (tenantId, statuses, timeoutMs = 20_000) =>
     await aws.waitFor(tenantId, aws.opsKey, [...statuses], timeoutMs * slower);
   const workflowsIdle = async () => void (await aws.control("workflows-idle", {}));
-  const idle = async () => {
-    await workflowsIdle();
+  const deliveriesIdle = async () => {
     // Webhook deliveries: the stream forwarder fills the queue a moment after the writes, the
     // dispatcher empties it; idle once the queue stays empty for a while (bounded: a receiver
     // that keeps failing keeps its message).
@@ -164,7 +173,6 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
       const { queues } = await aws.stats();
       quiet = (queues["WebhooksQueueCBC86013"] ?? 0) === 0 ? quiet + 1 : 0;
     }
-    await workflowsIdle();
   };
   const onboard: FormHandle["onboard"] = async (partnerKey, o = {}) => {
     const tenantId = randomUUID();
@@ -198,13 +206,19 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
     url: aws.url,
     opsKey: aws.opsKey,
     sim: aws.sim,
-    clientSecret: String(app.clientSecret),
+    simulator: {
+      url: aws.info.simulatorUrl ?? "",
+      clientId: String(app.clientId),
+      clientSecret: String(app.clientSecret),
+      endpoints: aws.info.simulatorEndpoints!,
+    },
     call,
     createPartner: (name) => aws.createPartner(name),
     onboard,
     consent: (url, choices) => aws.consent(url, choices),
     waitFor,
-    idle,
+    idle: workflowsIdle,
+    deliveriesIdle,
     driftTick: async (now) => {
       await aws.control("fire-rule", { rule: DRIFT_RULE, time: (now ?? new Date()).toISOString() });
       await workflowsIdle();

@@ -10,7 +10,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../../infra/aws-local/setup.ts";
-import { connectSimulator, type RemoteSimulatorControl } from "../../../infra/local/m365-simulator/index.ts";
+import {
+  connectSimulator,
+  type RemoteSimulatorControl,
+  type SimulatorEndpoints,
+} from "../../../infra/local/m365-simulator/index.ts";
 import { type ConsentChoices, consentAsAdmin } from "../../support/browser.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the API answers as the tests read them (JSON of any shape)
@@ -21,6 +25,7 @@ export interface FormInfo {
   cloudUrl: string;
   simulatorUrl?: string;
   simulatorCaPath?: string;
+  simulatorEndpoints?: SimulatorEndpoints;
 }
 
 export interface FormStats {
@@ -242,9 +247,12 @@ export class AwsForm {
    * The customer's admin opens the consent link in a browser: reads the page naming the partner
    * and the tenant, clicks Continue (the page's own choices), signs in; the last page.
    */
-  async consent(consentUrl: string, choices: ConsentChoices = {}): Promise<{ status: number; html: string }> {
+  async consent(
+    consentUrl: string,
+    choices: ConsentChoices = {},
+  ): Promise<{ status: number; html: string; url: string }> {
     const page = await consentAsAdmin(consentUrl, undefined, choices);
-    return { status: page.status, html: page.html };
+    return { status: page.status, html: page.html, url: page.url };
   }
 
   async waitFor(tenantId: string, key: string, statuses: string[], timeoutMs = 60_000): Promise<Json> {
