@@ -9,14 +9,12 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";
-import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import type {
   RemoteSimulatorControl,
   SimulatorControl,
   SimulatorEndpoints,
 } from "../../infra/local/m365-simulator/index.ts";
 import { AwsForm, SHARED_FORM_ENV } from "../aws/support/form.ts";
-import type { ConsentChoices } from "./browser.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./local-runtime.ts";
 
 export type { Json };
@@ -45,19 +43,12 @@ export interface FormHandle {
     path: string,
     options?: { key?: string; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: Json; headers: Headers }>;
-  createPartner(name: string): Promise<{ partnerId: string; apiKey: string; keyId?: string }>;
+  createPartner: TestRuntime["createPartner"];
   /** Registers a fresh tenant (region us) as the partner and has its admin consent; its id. */
-  onboard(
-    partnerKey: string,
-    options?: { failJournalRule?: boolean; customerName?: string },
-  ): Promise<string>;
-  /** The customer's admin opens a consent link in a browser (test/support/browser.ts). */
-  consent(
-    consentUrl: string,
-    choices?: ConsentChoices,
-  ): Promise<{ status: number; html: string; url: string }>;
+  onboard: TestRuntime["onboard"];
+  consent: TestRuntime["consent"];
   /** Polls the tenant (as ops) until its status is one of `statuses`. */
-  waitFor(tenantId: string, statuses: readonly TenantStatus[], timeoutMs?: number): Promise<Json>;
+  waitFor: TestRuntime["waitFor"];
   /** Waits until no workflow runs (drift checks included). */
   idle(): Promise<void>;
   /** Waits until no webhook delivery is due (one whose retry waits minutes does not count on the local form). */
@@ -227,7 +218,12 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
     logs: () => aws.log().replace(/^ {2}Journal onboarding API[\s\S]*?Ctrl-C \(or SIGTERM\)[^\n]*$/gm, ""),
     local: undefined,
     aws,
-    close: () => aws.close(),
+    close: async () => {
+      // Every suite on this form: no call of any function was outside its role's policies.
+      const { refusals } = await aws.stats();
+      await aws.close();
+      if (refusals.length > 0) throw new Error(`IAM refused calls: ${JSON.stringify(refusals)}`);
+    },
   };
 }
 
