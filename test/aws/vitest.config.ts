@@ -14,6 +14,7 @@ export const BOTH_FORMS = [
   "test/hand-over.test.ts",
   "test/binding.test.ts",
   "test/change-of-owner.test.ts",
+  "test/consent-browser.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
