@@ -1,3 +1,4 @@
+// Local form only: its runtime part tests the local per-partner limiter (AWS: usage plans, test/aws/api.test.ts).
 /**
  * Partner API keys (several per partner, revocation) and per-partner request limits, through
  * the composed API (test/support/api.ts: every response validated against the OpenAPI

@@ -1,17 +1,17 @@
 /**
- * `PATCH /v1/tenants/{tenantId}` over the real HTTP API of a local runtime (dynalite, the local
- * workflow engine, the Microsoft 365 simulator): correct what made a tenant fail, then retry it.
+ * `PATCH /v1/tenants/{tenantId}` over the real HTTP API of either form (test/support/form.ts): correct what made a tenant fail, then retry it.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { demoMailboxes } from "../infra/local/m365-simulator/index.ts";
+import { type FormHandle, type Json, startForm } from "./support/form.ts";
 
-let t: TestRuntime;
+let t: FormHandle;
 let partner: { partnerId: string; apiKey: string };
 let other: { partnerId: string; apiKey: string };
 
 beforeAll(async () => {
-  t = await startTestRuntime();
+  t = await startForm();
   partner = await t.createPartner("Patch partner");
   other = await t.createPartner("Other partner");
 });
@@ -20,10 +20,10 @@ afterAll(async () => {
   await t?.close();
 });
 
-const sim = () => t.runtime.simulator!;
+const sim = () => t.sim;
 
 function splitBody(tenantId: string, ndrAddress: string) {
-  const demo = sim().demo(tenantId);
+  const demo = demoMailboxes(tenantId);
   return {
     tenantId,
     customerName: "contoso",
@@ -49,7 +49,7 @@ const stepStatus = (tenant: Json) =>
 describe("PATCH /v1/tenants/{tenantId}", () => {
   it("corrects an ndrAddress that is a group, and a retry then succeeds", async () => {
     const tenantId = randomUUID();
-    const demo = sim().demo(tenantId);
+    const demo = demoMailboxes(tenantId);
     const created = await onboard(partner.apiKey, splitBody(tenantId, demo.group.address));
     expect(created.status).toBe(202);
     const failed = await t.waitFor(tenantId, ["failed", "succeeded"]);
@@ -81,13 +81,13 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
     expect((await t.call("POST", `/v1/tenants/${tenantId}/retry`, { key: partner.apiKey })).status).toBe(202);
     const done = await t.waitFor(tenantId, ["succeeded", "failed"]);
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
-    expect(sim().tenant(tenantId).journalingReportNdrTo).toBe(demo.admin);
+    expect((await sim().tenant(tenantId)).journalingReportNdrTo).toBe(demo.admin);
   });
 
   it("resets the steps that use a changed field, and only those", async () => {
     const tenantId = randomUUID();
-    const demo = sim().demo(tenantId);
-    sim().failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message: "quota" }, 1);
+    const demo = demoMailboxes(tenantId);
+    await sim().failNext(tenantId, "New-JournalRule", { kind: "error", status: 400, message: "quota" }, 1);
     await onboard(partner.apiKey, { ...splitBody(tenantId, demo.admin), outboundGateway: false });
     const failed = await t.waitFor(tenantId, ["failed", "succeeded"]);
     expect(stepStatus(failed)).toMatchObject({ groups: "succeeded", "journal-rules": "failed" });
@@ -115,8 +115,8 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
 
   it("is a 409 while running and once succeeded, and a 404 for another partner", async () => {
     const tenantId = randomUUID();
-    const demo = sim().demo(tenantId);
-    sim().failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
+    const demo = demoMailboxes(tenantId);
+    await sim().failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
     await onboard(partner.apiKey, splitBody(tenantId, demo.admin));
     await t.waitFor(tenantId, ["running"]);
     const running = await t.call("PATCH", `/v1/tenants/${tenantId}`, {
@@ -144,7 +144,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
   it("refuses bad bodies with a 400 and a pointer to the field", async () => {
     const tenantId = await t.onboard(partner.apiKey, { failJournalRule: true });
     await t.waitFor(tenantId, ["failed"]);
-    const demo = sim().demo(tenantId);
+    const demo = demoMailboxes(tenantId);
     const group = (name: string, address: string) => ({ name, primarySmtpAddress: address, members: [] });
     const cases: [unknown, string][] = [
       [{}, "/body"],
@@ -172,7 +172,7 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
 
   it("refuses EU and US groups with the same name or address, at POST and at PATCH", async () => {
     const tenantId = randomUUID();
-    const demo = sim().demo(tenantId);
+    const demo = demoMailboxes(tenantId);
     const body = splitBody(tenantId, demo.admin);
     const sameName = structuredClone(body);
     sameName.groups.us.name = "journal eu";

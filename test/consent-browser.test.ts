@@ -1,26 +1,32 @@
 /**
  * The consent's first page names the partner and the tenant, and the sign-in that follows is
- * bound to the browser that continued from it: over HTTP against the real local runtime and
- * the simulator's Entra. A link forwarded by someone else (the page's Continue, the sign-in,
+ * bound to the browser that continued from it: over HTTP against either form
+ * (test/support/form.ts) and the simulator's Entra. A link forwarded by someone else (the page's Continue, the sign-in,
  * the sign-in's answer) completes nothing in another browser.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAdminSignIn } from "../functions/adapters/m365/admin-sign-in.ts";
 import { browserCookie, browserIdFromCookie } from "../functions/api/consent-confirm.ts";
+import { demoMailboxes } from "../infra/local/m365-simulator/index.ts";
 import { TestBrowser } from "./support/browser.ts";
-import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type FormHandle, form, type Json, slower, startForm } from "./support/form.ts";
 
-let rt: TestRuntime;
+let rt: FormHandle;
 
 beforeAll(async () => {
-  rt = await startTestRuntime();
+  rt = await startForm();
 });
 afterAll(async () => {
   await rt?.close();
 });
+// The AWS form's stage throttles GET /v1/consent/callback at 5/s, burst 10, for all browsers at
+// once (the stack's consentCallbackRateLimit): each case starts with the bucket refilled.
+beforeEach(async () => {
+  if (form === "aws") await new Promise((r) => setTimeout(r, 2_000));
+});
 
-const sim = () => rt.runtime.simulator!;
+const sim = () => rt.sim;
 const isSignIn = (url: URL) => url.pathname.endsWith("/oauth2/v2.0/authorize");
 const hasCode = (url: URL) => url.searchParams.has("code");
 
@@ -34,7 +40,7 @@ async function claim(partnerName: string): Promise<{ key: string; tenantId: stri
       tenantId,
       customerName: `c-${tenantId.slice(0, 8)}`,
       region: "us",
-      ndrAddress: sim().demo(tenantId).admin,
+      ndrAddress: demoMailboxes(tenantId).admin,
     },
   });
   expect(status).toBe(202);
@@ -46,13 +52,9 @@ async function statusOf(key: string, tenantId: string): Promise<Json> {
 }
 
 async function expectUnbound(key: string, tenantId: string): Promise<void> {
-  await new Promise((r) => setTimeout(r, 150));
+  await new Promise((r) => setTimeout(r, 150 * slower));
   expect(await statusOf(key, tenantId)).toBe("awaiting_consent");
-  expect(
-    sim()
-      .calls(tenantId)
-      .filter((c) => c.service !== "identity"),
-  ).toEqual([]);
+  expect((await sim().calls(tenantId)).filter((c) => c.service !== "identity")).toEqual([]);
 }
 
 describe("the consent page", () => {
@@ -69,7 +71,7 @@ describe("the consent page", () => {
     expect(page.html).not.toMatch(/<script|http-equiv="refresh"/i);
     const policy = page.headers.get("content-security-policy")!;
     expect(policy).toContain("default-src 'none'");
-    expect(policy).toContain(`form-action 'self' ${rt.url} ${sim().url}`);
+    expect(policy).toContain(`form-action 'self' ${rt.url} ${rt.simulator.url}`);
     expect(policy).toContain("frame-ancestors 'none'");
     expect(page.headers.get("cache-control")).toBe("no-store");
     const cookie = page.headers.get("set-cookie")!;
@@ -129,11 +131,7 @@ describe("the consent page", () => {
       expect(page.status).toBe(200);
       expect(page.urls).toHaveLength(1);
       expect(page.html).toContain("<dd>B</dd>");
-      expect(
-        sim()
-          .calls(tenantId)
-          .filter((c) => c.operation === "authorize"),
-      ).toEqual([]);
+      expect((await sim().calls(tenantId)).filter((c) => c.operation === "authorize")).toEqual([]);
     }
     await expectUnbound(key, tenantId);
     // Continued from the page itself, the same browser goes on to the sign-in.
@@ -201,9 +199,9 @@ describe("PKCE at the simulator's token endpoint", () => {
     const tenantId = randomUUID();
     const redirectUri = `${rt.url}/v1/consent/callback`;
     const signIn = createAdminSignIn({
-      clientId: sim().clientId,
-      authorityHost: sim().endpoints.authorityHost,
-      credential: { clientSecret: sim().clientSecret },
+      clientId: rt.simulator.clientId,
+      authorityHost: rt.simulator.endpoints.authorityHost,
+      credential: { clientSecret: rt.simulator.clientSecret },
     });
     const { codeChallenge } = await import("../functions/domain/consent-browser.ts");
     const verifier = "v".repeat(43);

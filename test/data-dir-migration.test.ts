@@ -1,3 +1,4 @@
+// Local form only: the embedded DynamoDB engine's table of an earlier release (AWS: DynamoDB Local, rebuilt by CloudFormation).
 /**
  * A DATA_DIR written by an earlier release starts: its table (indexes `gsi1`/`gsi2`, which the
  * embedded engine cannot replace in place) is rebuilt with this version's indexes at start,

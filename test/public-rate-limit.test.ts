@@ -1,3 +1,4 @@
+// Local form only: the local limiter of unkeyed traffic (AWS: the stage's method throttles and WAF, test/infra-waf.test.ts).
 /**
  * Traffic without a valid key is limited per client address, apart from keyed traffic: a flood
  * of `Bearer garbage` from one address cannot keep a customer (another address) from the

@@ -1,3 +1,4 @@
+// Local form only: the local runtime's process (the AWS form's SIGTERM and restart: test/aws/api.test.ts, crash.test.ts).
 /** The local runtime's own guarantees: one instance per DATA_DIR, and a graceful stop. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";

@@ -1,3 +1,4 @@
+// Local form only: the simulator's own process and npm start's port (no service form involved).
 /**
  * The simulator as a newcomer runs it: `npm run simulator` stops on SIGINT and SIGTERM sent to
  * npm (no orphan left on its port), keeps its port across restarts (also under `npm start`),

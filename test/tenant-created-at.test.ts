@@ -5,12 +5,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { demoMailboxes } from "../infra/local/m365-simulator/index.ts";
+import { type FormHandle, startForm } from "./support/form.ts";
 
-let rt: TestRuntime;
+let rt: FormHandle;
 
 beforeAll(async () => {
-  rt = await startTestRuntime();
+  rt = await startForm();
 });
 
 afterAll(async () => {
@@ -28,7 +29,7 @@ it("createdAt stays the time of the POST after consent and onboarding", async ()
         tenantId,
         customerName: `patient-${tenantId.slice(0, 8)}`,
         region: "us",
-        ndrAddress: rt.runtime.simulator!.demo(tenantId).admin,
+        ndrAddress: demoMailboxes(tenantId).admin,
       },
     });
     expect(status).toBe(202);

@@ -1,5 +1,5 @@
 /**
- * The README's walk-through over the real HTTP API of the local runtime, with every real-world
+ * The README's walk-through over the real HTTP API of either form (test/support/form.ts), with every real-world
  * behaviour of the simulator switched on through `M365_SIMULATOR_CONFIG` (as a user would
  * set it for `npm start`): replication lag, slow cmdlets, Exchange's per-tenant concurrency
  * limit, transient directory faults, errors inside 200 answers, a dehydrated organisation that
@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type FormHandle, startForm } from "./support/form.ts";
 
 const REALISTIC = {
   replicationLagCalls: 2,
@@ -21,9 +21,9 @@ const REALISTIC = {
   seed: 3,
 };
 
-let rt: TestRuntime;
+let rt: FormHandle;
 beforeAll(async () => {
-  rt = await startTestRuntime({ env: { M365_SIMULATOR_CONFIG: JSON.stringify(REALISTIC) } });
+  rt = await startForm({ env: { M365_SIMULATOR_CONFIG: JSON.stringify(REALISTIC) } });
 });
 afterAll(async () => {
   await rt?.close();
@@ -31,12 +31,12 @@ afterAll(async () => {
 
 describe("the README walk-through against Exchange as it really behaves", () => {
   it("onboards a split tenant with the connector, then offboards it, keeping the NDR address Exchange will not clear", async () => {
-    const sim = rt.runtime.simulator!;
-    expect(sim.config()).toMatchObject({ ndrClearing: "never", maxConcurrentPerTenant: 3 });
+    const sim = rt.sim;
+    expect(await sim.config()).toMatchObject({ ndrClearing: "never", maxConcurrentPerTenant: 3 });
     const partner = await rt.createPartner("Contoso MSP");
     const tenantId = randomUUID();
-    const demo = sim.demo(tenantId);
-    sim.setDehydrated(tenantId, true);
+    const demo = await sim.demo(tenantId);
+    await sim.setDehydrated(tenantId, true);
     const posted = await rt.call("POST", "/v1/tenants", {
       key: partner.apiKey,
       body: {
@@ -62,7 +62,7 @@ describe("the README walk-through against Exchange as it really behaves", () => 
 
     const events = await rt.call("GET", `/v1/tenants/${tenantId}/events`, { key: partner.apiKey });
     expect(events.body.items.at(-1).type).toBe("tenant.onboarding.succeeded");
-    const calls = sim.calls(tenantId);
+    const calls = await sim.calls(tenantId);
     // Run once: a call that a fault answered before it ran does not count (it is sent again).
     const enabled = calls.filter(
       (c) => c.operation === "Enable-OrganizationCustomization" && c.status === 200 && !c.fault,
@@ -72,17 +72,17 @@ describe("the README walk-through against Exchange as it really behaves", () => 
 
     // Drift: the EU rule disabled behind the service's back is found by one check, read-only.
     const rule = "Journal Messages to CloudflareArea 1 (EU)";
-    sim.tamper(tenantId, { action: "disable-journal-rule", name: rule });
-    const writesBefore = sim.calls(tenantId).filter((c) => c.write).length;
+    await sim.tamper(tenantId, { action: "disable-journal-rule", name: rule });
+    const writesBefore = (await sim.calls(tenantId)).filter((c) => c.write).length;
     const checked = await rt.call("POST", `/v1/tenants/${tenantId}/drift-checks`, { key: partner.apiKey });
     expect(checked.status).toBe(202);
-    await rt.runtime.engine.idle();
+    await rt.idle();
     const drift = await rt.call("GET", `/v1/tenants/${tenantId}/drift`, { key: partner.apiKey });
     expect(drift.body).toMatchObject({
       inSync: false,
       differences: [{ step: "journal-rules", object: `journal rule "${rule}"`, field: "enabled" }],
     });
-    expect(sim.calls(tenantId).filter((c) => c.write).length).toBe(writesBefore);
+    expect((await sim.calls(tenantId)).filter((c) => c.write).length).toBe(writesBefore);
 
     expect((await rt.call("DELETE", `/v1/tenants/${tenantId}`, { key: partner.apiKey })).status).toBe(202);
     const gone = await rt.waitFor(tenantId, ["offboarded", "offboarding_failed"], 60_000);
@@ -100,15 +100,15 @@ describe("the README walk-through against Exchange as it really behaves", () => 
       ["remove-connectors", "succeeded"],
       ["restore-journal-settings", "succeeded"],
     ]);
-    const state = sim.tenant(tenantId);
+    const state = await sim.tenant(tenantId);
     expect(state.connectors).toEqual([]);
     expect(state.journalRules).toEqual([]);
     expect(state.groups.filter((g) => !g.seeded)).toEqual([]);
   });
 
   it("refuses an M365_SIMULATOR_CONFIG that is not a JSON object, naming the variable", async () => {
-    await expect(
-      startTestRuntime({ env: { M365_SIMULATOR_CONFIG: "replicationLagCalls=2" } }),
-    ).rejects.toThrow(/M365_SIMULATOR_CONFIG/);
+    await expect(startForm({ env: { M365_SIMULATOR_CONFIG: "replicationLagCalls=2" } })).rejects.toThrow(
+      /M365_SIMULATOR_CONFIG/,
+    );
   });
 });

@@ -1,3 +1,4 @@
+// Local form only: it reads and plants endpoints in the local store (the AWS form's KMS box: test/aws/cloud.test.ts).
 /**
  * Webhook secrets at rest: stored encrypted, opened only to sign, bound to their partner; a
  * secret stored in clear before encryption existed still signs (migration).

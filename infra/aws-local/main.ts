@@ -13,6 +13,7 @@ import { startApiGateway } from "./apigateway/index.ts";
 import { freePort } from "./cloud/dynamodb.ts";
 import { startLocalCloud } from "./cloud/index.ts";
 import type { Part } from "./contracts.ts";
+import { registerControls } from "./controls.ts";
 import { startEventRules } from "./events/index.ts";
 import { CredentialStore } from "./lambda/credentials.ts";
 import { createLambdaService } from "./lambda/index.ts";
@@ -80,16 +81,6 @@ async function start() {
     }),
   });
   parts.push(lambda);
-  cloud.endpoint.extraStats(() => ({
-    lambda: lambda.stats(),
-    queues: Object.fromEntries(
-      assembly.ofType("AWS::SQS::Queue").map(([id]) => [id, cloud.sqs.depth(assembly.getAtt(id, "Arn"))]),
-    ),
-  }));
-  // Chaos: kill a function's environments (those mid-invocation answer Runtime.ExitError).
-  cloud.endpoint.control("kill-environments", (q) => ({
-    killed: lambda.killEnvironments(q.get("function") ?? ""),
-  }));
   const events = startEventRules({
     assembly,
     invoke: lambda.invoke,
@@ -99,33 +90,6 @@ async function start() {
       const queue = cloud.sqs.queue(queueArn);
       if (queue) cloud.sqs.send(queue, { body });
     },
-  });
-  // Tests: fire a schedule rule now, as at `time` (default now).
-  // Tests: fire a schedule rule as at `time` (default now); answers when its targets are done.
-  cloud.endpoint.control("fire-rule", async (q) => {
-    await events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
-    return { fired: q.get("rule") };
-  });
-  // Tests: DynamoDB's TTL deletions as of `at` (an ISO time; default now).
-  cloud.endpoint.control("expire-items", async (q) => ({
-    deleted: await cloud.expire(new Date(q.get("at") ?? Date.now())),
-  }));
-  // Tests: an operator's `aws secretsmanager put-secret-value` (e.g. rotating the ops key).
-  cloud.endpoint.control("put-secret", (q) => {
-    const arn = assembly.ofType("AWS::SecretsManager::Secret").find(([id]) => id === q.get("secret"));
-    if (!arn) return { error: "no such secret" };
-    cloud.secrets.put(assembly.ref(arn[0]), q.get("value") ?? "");
-    return { put: arn[0] };
-  });
-  // Tests: put a message on a queue as any sender could (a body the consumer must survive).
-  cloud.endpoint.control("send-message", (q) => {
-    const queue = cloud.sqs.queue(q.get("queue") ?? "");
-    if (!queue) return { error: "no such queue" };
-    const groupId = q.get("group");
-    return cloud.sqs.send(queue, {
-      body: q.get("body") ?? "",
-      ...(groupId ? { groupId, dedupId: crypto.randomUUID() } : {}),
-    });
   });
   parts.push(events);
   const stepFunctions = createStepFunctions({
@@ -137,6 +101,7 @@ async function start() {
   });
   parts.push(stepFunctions);
   cloud.endpoint.register("states", stepFunctions.handler);
+  registerControls({ assembly, cloud, lambda, events, stepFunctions });
   const api = await startApiGateway({ assembly, invoke: lambda.invoke, port, dataDir: awsDir });
   parts.push(api);
   cloud.endpoint.register("apigateway", api.management);
@@ -161,7 +126,7 @@ async function closeAll() {
 // Where a test or a tool finds this form's parts (the ops key is not in it).
 writeFileSync(
   join(awsDir, "form.json"),
-  `${JSON.stringify({ pid: process.pid, url: form.api.url, cloudUrl: form.cloud.endpoint.url, simulatorUrl: form.m365.simulator?.url, simulatorCaPath: form.m365.simulator?.caPath }, null, 2)}\n`,
+  `${JSON.stringify({ pid: process.pid, url: form.api.url, cloudUrl: form.cloud.endpoint.url, simulatorUrl: form.m365.simulator?.url, simulatorCaPath: form.m365.simulator?.caPath, simulatorEndpoints: form.m365.simulator?.endpoints }, null, 2)}\n`,
 );
 
 const keyShown = !env["OPS_API_KEY"];

@@ -6,8 +6,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Simulator, SimulatorConfig } from "../local/m365-simulator/index.ts";
+import type { Simulator } from "../local/m365-simulator/index.ts";
 import { startSimulatorThread } from "../local/m365-simulator/thread.ts";
+import { simulatorConfigFromEnv } from "../local/parts/m365.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -83,8 +84,7 @@ export async function m365App(env: NodeJS.ProcessEnv, dataDir: string): Promise<
       env: { ...given, M365_CLIENT_ID: clientId },
     };
   }
-  const raw = env["M365_SIMULATOR_CONFIG"]?.trim();
-  const config = raw ? (JSON.parse(raw) as SimulatorConfig) : {};
+  const config = simulatorConfigFromEnv(env["M365_SIMULATOR_CONFIG"]);
   const simulator = await startSimulatorThread({
     dataDir: join(dataDir, "m365-simulator"),
     clientCertificate: true,

@@ -1,9 +1,27 @@
 import { defineConfig } from "vitest/config";
 
-/** `npm run test:aws`: the end-to-end suites against the deployed form (`npm run start:aws`). */
+/**
+ * The end-to-end suites that run on both forms (test/support/form.ts), here against the AWS form
+ * (`npm run start:aws`); `npm test` runs the same files against the local form.
+ */
+export const BOTH_FORMS = [
+  "test/e2e.test.ts",
+  "test/walkthrough.test.ts",
+  "test/tenant-created-at.test.ts",
+  "test/permissions-drift.test.ts",
+  "test/api-patch.test.ts",
+  "test/customer-names.test.ts",
+  "test/hand-over.test.ts",
+  "test/binding.test.ts",
+  "test/change-of-owner.test.ts",
+  "test/consent-browser.test.ts",
+];
+
+/** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
 export default defineConfig({
   test: {
-    include: ["test/aws/**/*.test.ts"],
+    include: ["test/aws/**/*.test.ts", ...BOTH_FORMS],
+    env: { FORM: "aws" },
     globalSetup: ["test/aws/global-setup.ts"],
     testTimeout: 180_000,
     hookTimeout: 180_000,

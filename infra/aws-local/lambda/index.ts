@@ -47,6 +47,8 @@ interface FunctionState {
   throttles: number;
   /** Sum of the invocations' durations, each rounded up to 1 ms as Lambda bills (init excluded). */
   billedMs: number;
+  /** Chaos: how many of the next crashes answer without an error type, and their message. */
+  untyped: { times: number; message: string };
 }
 
 export interface LambdaService {
@@ -60,6 +62,17 @@ export interface LambdaService {
   functionId(ref: string): string | undefined;
   /** Kills the environments of a function (chaos: the next invocation starts cold). */
   killEnvironments(functionId: string): number;
+  /**
+   * `aws lambda update-function-configuration --timeout`: invocations from now on run in new
+   * environments with this Timeout (the warm ones are retired, as after any configuration change).
+   */
+  setTimeout(functionId: string, seconds: number): boolean;
+  /**
+   * Chaos: the function's next `times` crashes (an environment that dies mid-invocation) answer
+   * with a message and no error type, as Lambda's older runtimes did (`Process exited before
+   * completing request`); Step Functions reports that as `Lambda.Unknown`.
+   */
+  failWithoutErrorType(functionId: string, times: number, message: string): boolean;
   close(): Promise<void>;
 }
 
@@ -137,7 +150,7 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
       }
       f.busy.add(environment);
       const began = performance.now();
-      const result = cold ?? (await environment.invoke(event));
+      const result = untypedIfChosen(f, cold ?? (await environment.invoke(event)));
       f.billedMs += Math.ceil(performance.now() - began);
       f.busy.delete(environment);
       if (environment.alive) f.idle.push({ environment, since: Date.now() });
@@ -152,19 +165,7 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
   return {
     invoke,
     functionId,
-    stats: () =>
-      Object.fromEntries(
-        [...functions.values()].map((f) => [
-          f.id,
-          {
-            coldStarts: f.coldStarts,
-            invocations: f.invocations,
-            throttles: f.throttles,
-            billedMs: f.billedMs,
-            environments: f.idle.length + f.busy.size,
-          },
-        ]),
-      ),
+    stats: () => Object.fromEntries([...functions.values()].map((f) => [f.id, statsOf(f)])),
     killEnvironments: (id) => {
       const f = functions.get(id);
       if (!f) return 0;
@@ -172,6 +173,12 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
       for (const e of all) e.kill();
       f.idle = [];
       return all.length;
+    },
+    setTimeout: (id, seconds) => setFunctionTimeout(functions.get(id), seconds),
+    failWithoutErrorType: (id, times, message) => {
+      const f = functions.get(id);
+      if (f) f.untyped = { times, message };
+      return f !== undefined;
     },
     close: async () => {
       clearInterval(reaper);
@@ -182,6 +189,27 @@ export function createLambdaService(options: LambdaServiceOptions): LambdaServic
       }
     },
   };
+}
+
+function statsOf(f: FunctionState) {
+  const { coldStarts, invocations, throttles, billedMs } = f;
+  return { coldStarts, invocations, throttles, billedMs, environments: f.idle.length + f.busy.size };
+}
+
+/** A new Timeout (1 to 900 s) for the invocations from now on, in new environments. */
+function setFunctionTimeout(f: FunctionState | undefined, seconds: number): boolean {
+  if (!f || !(seconds >= 1 && seconds <= 900)) return false;
+  f.timeoutSeconds = seconds;
+  for (const { environment } of f.idle) environment.kill();
+  f.idle = [];
+  return true;
+}
+
+/** A crash answered without an error type while the chaos control asks for it. */
+function untypedIfChosen(f: FunctionState, result: InvokeResult): InvokeResult {
+  if (result.ok || result.errorType !== "Runtime.ExitError" || f.untyped.times <= 0) return result;
+  f.untyped.times--;
+  return { ok: false, errorType: "", errorMessage: f.untyped.message };
 }
 
 function describeFunction(
@@ -246,5 +274,6 @@ function describeFunction(
     coldStarts: 0,
     invocations: 0,
     throttles: 0,
+    untyped: { times: 0, message: "" },
   };
 }

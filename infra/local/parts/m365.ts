@@ -60,9 +60,9 @@ export async function startM365(options: {
 /**
  * `M365_SIMULATOR_CONFIG`: JSON of the simulator's settings and real-world behaviours (for
  * example `{"replicationLagCalls":2,"ndrClearing":"never","maxConcurrentPerTenant":3}`); the
- * simulator checks each value.
+ * simulator checks each value. Read the same way by `npm start` and `npm run start:aws`.
  */
-function simulatorConfigFromEnv(raw: string | undefined): SimulatorConfig {
+export function simulatorConfigFromEnv(raw: string | undefined): SimulatorConfig {
   if (!raw?.trim()) return {};
   let parsed: unknown;
   try {

@@ -10,7 +10,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../../infra/aws-local/setup.ts";
-import { connectSimulator, type RemoteSimulatorControl } from "../../../infra/local/m365-simulator/index.ts";
+import {
+  connectSimulator,
+  type RemoteSimulatorControl,
+  type SimulatorEndpoints,
+} from "../../../infra/local/m365-simulator/index.ts";
 import { type ConsentChoices, consentAsAdmin } from "../../support/browser.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the API answers as the tests read them (JSON of any shape)
@@ -21,6 +25,7 @@ export interface FormInfo {
   cloudUrl: string;
   simulatorUrl?: string;
   simulatorCaPath?: string;
+  simulatorEndpoints?: SimulatorEndpoints;
 }
 
 export interface FormStats {
@@ -44,6 +49,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The variables of the form the suites of both forms share (retries 1000 times faster). */
+export const SHARED_FORM_ENV: Record<string, string> = { LOG_LEVEL: "WARN", WORKFLOW_RETRY_SCALE: "0.001" };
+
+/** What another process needs to use a running form (test/aws/global-setup.ts shares one). */
+export interface SharedForm {
+  dataDir: string;
+  info: FormInfo;
+  opsKey: string;
+}
+
 export class AwsForm {
   readonly dataDir: string;
   readonly env: Record<string, string>;
@@ -54,9 +69,34 @@ export class AwsForm {
   #child: ChildProcess | undefined;
   #port = 0;
 
-  constructor(env: Record<string, string> = {}) {
-    this.dataDir = mkdtempSync(join(tmpdir(), "aws-form-"));
+  /** Not started by this object: close() leaves it running (its owner stops it). */
+  #attached = false;
+
+  constructor(env: Record<string, string> = {}, dataDir?: string) {
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), "aws-form-"));
     this.env = env;
+  }
+
+  /** A form another process started and shares (see {@link SharedForm}). */
+  static attach(shared: SharedForm): AwsForm {
+    const form = new AwsForm({}, shared.dataDir);
+    form.#attached = true;
+    form.info = shared.info;
+    form.opsKey = shared.opsKey;
+    form.#connect();
+    return form;
+  }
+
+  get shared(): SharedForm {
+    return { dataDir: this.dataDir, info: this.info, opsKey: this.opsKey };
+  }
+
+  #connect(): void {
+    if (this.info.simulatorUrl && this.info.simulatorCaPath) {
+      this.sim = connectSimulator(this.info.simulatorUrl, {
+        caPem: readFileSync(this.info.simulatorCaPath, "utf8"),
+      });
+    }
   }
 
   get url(): string {
@@ -85,6 +125,10 @@ export class AwsForm {
     const log = createWriteStream(join(this.dataDir, "form.log"), { flags: "a" });
     child.stderr?.pipe(log);
     let out = "";
+    let err = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (err.length < 100_000) err += chunk.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       child.stdout?.on("data", (chunk: Buffer) => {
         log.write(chunk);
@@ -92,17 +136,13 @@ export class AwsForm {
         if (out.includes("Ctrl-C (or SIGTERM)")) resolve();
       });
       child.once("exit", (code) =>
-        reject(new Error(`the form exited (${code}) before serving: ${out.slice(-2000)}`)),
+        reject(new Error(`the form exited (${code}) before serving: ${out.slice(-2000)}${err.slice(-2000)}`)),
       );
     });
     this.startedInMs = Date.now() - began;
     this.info = JSON.parse(readFileSync(join(this.dataDir, "aws", "form.json"), "utf8")) as FormInfo;
     this.opsKey = /Ops API key\s+(\S+)/.exec(out)?.[1] ?? "";
-    if (this.info.simulatorUrl && this.info.simulatorCaPath) {
-      this.sim = connectSimulator(this.info.simulatorUrl, {
-        caPem: readFileSync(this.info.simulatorCaPath, "utf8"),
-      });
-    }
+    this.#connect();
   }
 
   /** SIGTERM and wait for the exit (the graceful stop); returns the exit code. */
@@ -118,6 +158,7 @@ export class AwsForm {
 
   /** Stops the form and removes its DATA_DIR (the end of a suite). */
   async close(): Promise<void> {
+    if (this.#attached) return;
     await this.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
@@ -206,9 +247,12 @@ export class AwsForm {
    * The customer's admin opens the consent link in a browser: reads the page naming the partner
    * and the tenant, clicks Continue (the page's own choices), signs in; the last page.
    */
-  async consent(consentUrl: string, choices: ConsentChoices = {}): Promise<{ status: number; html: string }> {
+  async consent(
+    consentUrl: string,
+    choices: ConsentChoices = {},
+  ): Promise<{ status: number; html: string; url: string }> {
     const page = await consentAsAdmin(consentUrl, undefined, choices);
-    return { status: page.status, html: page.html };
+    return { status: page.status, html: page.html, url: page.url };
   }
 
   async waitFor(tenantId: string, key: string, statuses: string[], timeoutMs = 60_000): Promise<Json> {

@@ -1,0 +1,73 @@
+/**
+ * The form's controls for tests and chaos, on the local AWS endpoint: `POST /_form/<name>?<query>`
+ * (and the counts of `GET /_form/stats`). None of them exists in AWS; each stands for what an
+ * operator, a schedule, time or a fault would do there.
+ */
+import type { LocalCloud } from "./cloud/index.ts";
+import type { EventRules } from "./events/index.ts";
+import type { LambdaService } from "./lambda/index.ts";
+import type { StepFunctions } from "./stepfunctions/index.ts";
+import type { Assembly } from "./template.ts";
+
+export interface FormParts {
+  assembly: Assembly;
+  cloud: LocalCloud;
+  lambda: LambdaService;
+  events: EventRules;
+  stepFunctions: StepFunctions;
+}
+
+export function registerControls({ assembly, cloud, lambda, events, stepFunctions }: FormParts): void {
+  const control = cloud.endpoint.control.bind(cloud.endpoint);
+  cloud.endpoint.extraStats(() => ({
+    lambda: lambda.stats(),
+    queues: Object.fromEntries(
+      assembly.ofType("AWS::SQS::Queue").map(([id]) => [id, cloud.sqs.depth(assembly.getAtt(id, "Arn"))]),
+    ),
+  }));
+  // Chaos: kill a function's environments (those mid-invocation answer Runtime.ExitError).
+  control("kill-environments", (q) => ({ killed: lambda.killEnvironments(q.get("function") ?? "") }));
+  // Chaos: a function's next crashes answer without an error type (Step Functions: Lambda.Unknown).
+  control("fail-without-error-type", (q) => ({
+    set: lambda.failWithoutErrorType(
+      q.get("function") ?? "",
+      Number(q.get("times") ?? 1),
+      q.get("message") ?? "Process exited before completing request",
+    ),
+  }));
+  // An operator's `aws lambda update-function-configuration --timeout` (Sandbox.Timedout sooner).
+  control("set-function-timeout", (q) => ({
+    updated: lambda.setTimeout(q.get("function") ?? "", Number(q.get("seconds"))),
+  }));
+  // Fire a schedule rule as at `time` (default now); answers when its targets are done.
+  control("fire-rule", async (q) => {
+    await events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
+    return { fired: q.get("rule") };
+  });
+  // Answers once no execution is running (what `npm start`'s engine.idle() waits for).
+  control("workflows-idle", async () => {
+    await stepFunctions.idle();
+    return { idle: true };
+  });
+  // DynamoDB's TTL deletions as of `at` (an ISO time; default now).
+  control("expire-items", async (q) => ({
+    deleted: await cloud.expire(new Date(q.get("at") ?? Date.now())),
+  }));
+  // An operator's `aws secretsmanager put-secret-value` (e.g. rotating the ops key).
+  control("put-secret", (q) => {
+    const arn = assembly.ofType("AWS::SecretsManager::Secret").find(([id]) => id === q.get("secret"));
+    if (!arn) return { error: "no such secret" };
+    cloud.secrets.put(assembly.ref(arn[0]), q.get("value") ?? "");
+    return { put: arn[0] };
+  });
+  // A message on a queue as any sender could put it (a body the consumer must survive).
+  control("send-message", (q) => {
+    const queue = cloud.sqs.queue(q.get("queue") ?? "");
+    if (!queue) return { error: "no such queue" };
+    const groupId = q.get("group");
+    return cloud.sqs.send(queue, {
+      body: q.get("body") ?? "",
+      ...(groupId ? { groupId, dedupId: crypto.randomUUID() } : {}),
+    });
+  });
+}

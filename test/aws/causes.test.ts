@@ -1,0 +1,125 @@
+/**
+ * Lambda's error causes inside real workflow runs on the AWS form, each ending as the
+ * definition's Retry/Catch and the error catalogue say: a task that runs past its function's
+ * Timeout (`Sandbox.Timedout`: retried, then caught as STEP_TIMEOUT), a task whose invocation
+ * dies without an error type (`Lambda.Unknown`: retried by no retrier, caught as STEP_TIMEOUT);
+ * and DescribeExecution's `ExecutionDoesNotExist` through sfn-engine.ts (a tenant whose
+ * execution Step Functions no longer has is stranded: a retry starts it again).
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AwsForm, type Json } from "./support/form.ts";
+
+const TASK = "WorkflowWorkflowTaskFC450ECC";
+let form: AwsForm;
+let key = "";
+
+beforeAll(async () => {
+  form = new AwsForm();
+  await form.start();
+  key = (await form.createPartner("Causes MSP")).apiKey;
+});
+afterAll(async () => {
+  await form?.close();
+});
+
+/** Registers a tenant with the outbound gateway (its connector is validated) and has its admin consent. */
+async function register(tenantId: string): Promise<void> {
+  const demo = await form.sim.demo(tenantId);
+  const posted = await form.call("POST", "/v1/tenants", {
+    key,
+    body: {
+      tenantId,
+      customerName: `causes-${tenantId.slice(0, 8)}`,
+      region: "eu",
+      outboundGateway: true,
+      ndrAddress: demo.admin,
+    },
+  });
+  expect(posted.status, JSON.stringify(posted.body)).toBe(202);
+  expect((await form.consent(posted.body.consentUrl)).status).toBe(200);
+}
+
+async function untilStepRuns(tenantId: string, step: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const t: Json = await form.tenant(tenantId, key);
+    if (t.steps?.some((s: Json) => s.name === step && s.status === "running")) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`step ${step} never ran`);
+}
+
+const validations = async (tenantId: string) =>
+  (await form.sim.calls(tenantId)).filter((c) => c.operation === "Validate-OutboundConnector").length;
+
+describe("Lambda's error causes in a workflow on the AWS form", () => {
+  // Known defect, found here: this passed on main before the per-tenant Exchange lease was merged
+  // (functions/adapters/m365/tenant-leases.ts, whose holder dies with the timed-out environment);
+  // since, a tenant whose task timed out ends failed with INTERNAL_ERROR, neither finished by the
+  // retry nor caught as STEP_TIMEOUT. `.fails` until that is fixed.
+  it.fails("Sandbox.Timedout: a task past its function's Timeout is retried (TRANSIENT_RETRY), and once retries are spent caught as STEP_TIMEOUT", async () => {
+    // The operator shortens the task function's Timeout; Exchange answers one call slowly.
+    expect((await form.control("set-function-timeout", { function: TASK, seconds: "3" })).updated).toBe(true);
+    try {
+      const once = randomUUID();
+      await form.sim.failNext(once, "Validate-OutboundConnector", { kind: "delay", ms: 8_000 }, 1);
+      await register(once);
+      const recovered = await form.waitFor(once, key, ["succeeded", "failed"], 120_000);
+      expect(recovered.status, JSON.stringify(recovered.error)).toBe("succeeded");
+      expect(await validations(once)).toBeGreaterThanOrEqual(2);
+
+      // Every attempt too slow: the first try and TRANSIENT_RETRY's 6, then the Catch records the failure.
+      const always = randomUUID();
+      await form.sim.failNext(always, "Validate-OutboundConnector", { kind: "delay", ms: 8_000 }, 50);
+      await register(always);
+      const failed = await form.waitFor(always, key, ["succeeded", "failed"], 180_000);
+      expect(failed.status).toBe("failed");
+      expect(failed.error).toMatchObject({
+        code: "STEP_TIMEOUT",
+        message: "The step took too long and was stopped; retry the tenant.",
+      });
+      expect(await validations(always)).toBe(7);
+    } finally {
+      await form.control("set-function-timeout", { function: TASK, seconds: "900" });
+    }
+  });
+
+  it("Lambda.Unknown: a task whose environment dies without an error type is retried by no retrier and caught as STEP_TIMEOUT", async () => {
+    const tenantId = randomUUID();
+    await form.sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "delay", ms: 4_000 }, 1);
+    await register(tenantId);
+    await untilStepRuns(tenantId, "validate-connector");
+    // The task's environment dies mid-invocation and answers with no error type.
+    expect((await form.control("fail-without-error-type", { function: TASK, times: "1" })).set).toBe(true);
+    expect((await form.control("kill-environments", { function: TASK })).killed).toBeGreaterThan(0);
+    const failed = await form.waitFor(tenantId, key, ["succeeded", "failed"], 120_000);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatchObject({ code: "STEP_TIMEOUT" });
+    // Caught at once: one attempt of the step (no retry of Lambda.Unknown).
+    expect(failed.steps.find((s: Json) => s.name === "validate-connector")?.attempts).toBe(1);
+  });
+
+  it("ExecutionDoesNotExist: a running tenant whose execution Step Functions no longer has is stranded, and a retry runs it again", async () => {
+    const tenantId = randomUUID();
+    await form.sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "delay", ms: 4_000 }, 1);
+    await register(tenantId);
+    await untilStepRuns(tenantId, "validate-connector");
+    // The form stops at once; its record of the execution is gone when it starts again (what
+    // Step Functions answers for a run it never started, or no longer keeps).
+    await form.kill();
+    const file = join(form.dataDir, "aws", "stepfunctions", "executions.jsonl");
+    const lines = readFileSync(file, "utf8").split("\n");
+    expect(lines.some((l) => l.includes(tenantId))).toBe(true);
+    writeFileSync(file, lines.filter((l) => !l.includes(tenantId)).join("\n"));
+    await form.start();
+    expect((await form.tenant(tenantId, key)).status).toBe("running");
+    // DescribeExecution answers ExecutionDoesNotExist (twice, a few seconds apart): stranded.
+    const retried = await form.call("POST", `/v1/tenants/${tenantId}/retry`, { key });
+    expect(retried.status, JSON.stringify(retried.body)).toBe(202);
+    const done = await form.waitFor(tenantId, key, ["succeeded", "failed"], 120_000);
+    expect(done.status).toBe("succeeded");
+    expect((await form.stats()).refusals).toEqual([]);
+  });
+});
