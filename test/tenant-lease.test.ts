@@ -143,6 +143,39 @@ describe("a holder that died", () => {
   });
 });
 
+describe("a wait within one Lambda invocation", () => {
+  it("ends as TenantBusyError by the invocation's bound, long before maxWaitMs (never as the function's timeout)", async () => {
+    const tenantId = randomUUID();
+    const now = Date.now();
+    await leaseStore.take(tenantId, "timed-out-container", now, now + 60_000);
+    const { m365, leases } = environment({ maxWaitMs: 30_000 });
+    leases!.boundWaitsBy(Date.now() + 400);
+    const started = Date.now();
+    const error = await caught(m365.tenant(tenantId).exchange.getAcceptedDomains());
+    expect(error).toBeInstanceOf(TenantBusyError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sim.calls(tenantId).filter((c) => c.service === "exchange")).toEqual([]);
+    // The next invocation has no bound but its own.
+    leases!.boundWaitsBy(undefined);
+  });
+
+  it("a TenantBusyError the workflow caught after its retries is TENANT_BUSY, not an internal error; every named error has its code", async () => {
+    const { caughtToErrorInfo } = await import("../functions/tasks/caught-error.ts");
+    const busy = caughtToErrorInfo({
+      Error: ErrorName.TenantBusy,
+      Cause: JSON.stringify({ errorType: ErrorName.TenantBusy, errorMessage: "waited 30 s." }),
+    });
+    expect(busy.code).toBe("TENANT_BUSY");
+    // StepFailedError wraps a step's own error (its code is the step's): the others map to themselves.
+    const unmapped = Object.values(ErrorName).filter(
+      (name) =>
+        name !== ErrorName.StepFailed &&
+        caughtToErrorInfo({ Error: name, Cause: "x" }).code === "INTERNAL_ERROR",
+    );
+    expect(unmapped).toEqual([]);
+  });
+});
+
 describe("the local service", () => {
   it("restarted on the same DATA_DIR takes its own leases back at once; another service cannot", async () => {
     const tenantId = randomUUID();

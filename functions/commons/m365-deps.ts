@@ -43,11 +43,17 @@ function tenantLeases(): TenantLeases {
   return leases;
 }
 
+/** Waits for another environment's lease end by `atMs` (this invocation's end, less a margin). */
+export function boundLeaseWaits(atMs: number): void {
+  tenantLeases().boundWaitsBy(atMs);
+}
+
 /**
  * Frees the leases this container holds with no request in flight: called as each invocation
  * ends, so that a frozen container does not keep a tenant until its lease expires.
  */
 export async function releaseTenantLeases(): Promise<void> {
+  leases?.boundWaitsBy(undefined);
   await leases?.releaseIdle();
 }
 

@@ -76,4 +76,5 @@ const CODES_BY_NAME = new Map<string, string>([
   [ErrorName.StateLimit, "STATE_LIMIT_EXCEEDED"],
   [ErrorName.Conflict, "CONFLICT"],
   [ErrorName.PlanStale, "PLAN_STALE"],
+  [ErrorName.TenantBusy, "TENANT_BUSY"],
 ]);

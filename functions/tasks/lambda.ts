@@ -11,7 +11,7 @@ import {
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { changeLogStore, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
-import { m365Gateway, releaseTenantLeases } from "../commons/m365-deps.ts";
+import { boundLeaseWaits, m365Gateway, releaseTenantLeases } from "../commons/m365-deps.ts";
 import { logger, METRIC, MetricUnit, metrics } from "../commons/observability.ts";
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import type { TenantEvent } from "../domain/tenant.ts";
@@ -22,6 +22,9 @@ import { withinBudget } from "./time-budget.ts";
 
 /** The drift check's own limit: 10 s below its Task state's TimeoutSeconds. */
 const DRIFT_TASK_BUDGET_MS = (DRIFT_TASK_TIMEOUT_SECONDS - 10) * 1000;
+
+/** How long before the invocation's timeout a wait for a tenant's lease gives up (TenantBusyError). */
+const LEASE_WAIT_MARGIN_MS = 5_000;
 
 let handlers: Record<TaskName | RetiredTaskName, TaskHandler> | undefined;
 
@@ -91,10 +94,13 @@ let router: TaskRouter | undefined;
  */
 export function taskLambda() {
   return instrument(
-    async (input: RoutedTaskInput) => {
+    async (input: RoutedTaskInput, context) => {
       const { task } = input;
       logger.appendKeys({ tenantId: input.tenantId, run: input.run, task });
       router ??= createTaskRouter(taskHandlers());
+      // A wait for a tenant's Exchange lease ends before this invocation's timeout.
+      const remaining = context.getRemainingTimeInMillis?.();
+      if (remaining !== undefined) boundLeaseWaits(Date.now() + remaining - LEASE_WAIT_MARGIN_MS);
       const work = router(input);
       try {
         // The drift check ends before its Task state's timeout (a retry must not run beside it).

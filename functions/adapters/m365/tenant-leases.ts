@@ -71,6 +71,8 @@ export class TenantLeases {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
   readonly #held = new Map<string, Held>();
+  /** The end of the current Lambda invocation (epoch ms): no wait for a lease runs past it. */
+  #waitDeadline: number | undefined;
 
   constructor(options: TenantLeasesOptions) {
     this.#store = options.store;
@@ -122,6 +124,16 @@ export class TenantLeases {
     };
   }
 
+  /**
+   * Bounds every wait for another environment's lease to `atMs` (epoch ms; undefined: no bound
+   * but maxWaitMs): a Lambda invocation sets it a little before its own timeout, so that a wait
+   * ends as TenantBusyError, which the workflow retries, never as the function's timeout (which
+   * would spend a retry of the step and leave a lease behind).
+   */
+  boundWaitsBy(atMs: number | undefined): void {
+    this.#waitDeadline = atMs;
+  }
+
   /** Exchange asked the tenant's requests to wait until `untilMs`: whoever holds the lease next waits too. */
   hold(tenantId: string, untilMs: number): void {
     const h = this.#held.get(tenantId.toLowerCase());
@@ -140,7 +152,8 @@ export class TenantLeases {
 
   /** Takes the lease, waiting for another environment's for up to maxWaitMs. */
   async #take(key: string, h: Held): Promise<void> {
-    const deadline = this.#now() + this.#maxWaitMs;
+    const began = this.#now();
+    const deadline = Math.min(this.#now() + this.#maxWaitMs, this.#waitDeadline ?? Number.POSITIVE_INFINITY);
     for (let n = 0; ; n++) {
       const started = this.#now();
       const result = await this.#store.take(key, this.owner, started, started + this.leaseMs);
@@ -152,7 +165,7 @@ export class TenantLeases {
       const now = this.#now();
       if (now >= deadline) {
         throw new TenantBusyError(
-          `Exchange requests for tenant ${key} are being sent by other work on it (another run, an offboarding or a drift check); waited ${Math.round(this.#maxWaitMs / 1000)} s.`,
+          `Exchange requests for tenant ${key} are being sent by other work on it (another run, an offboarding or a drift check); waited ${Math.round((now - began) / 1000)} s.`,
         );
       }
       // Until the other lease expires at the latest; sooner, as its holder frees it when done.
