@@ -210,4 +210,25 @@ describe("tenants import against a flaky API", () => {
       await api.close();
     }
   });
+
+  it("a row still in progress (409 with Retry-After) after its answer was lost is waited out beyond 3 attempts", async () => {
+    // A slow first request: its answer lost (504), the resends find it still running (the API's
+    // 409 idempotency-in-progress, Retry-After) three times, then get its answer replayed.
+    const api = await fakeApi((n) =>
+      n === 1 ? { status: 504 } : n <= 4 ? { status: 409, headers: { "retry-after": "0" } } : undefined,
+    );
+    try {
+      const file = join(dir, "slow.csv");
+      await writeFile(file, `${HEADER}\n${csvRow(1)}\n`);
+      const run = await cli(["--json", "tenants", "import", file], {
+        ONBOARDING_API_URL: api.url,
+        ONBOARDING_API_KEY: "jok_fake",
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ total: 1, accepted: 1, already: 0, failed: 0 });
+      expect([...api.seen.values()]).toEqual([5]);
+    } finally {
+      await api.close();
+    }
+  });
 });

@@ -53,8 +53,9 @@ export interface OnboardingClientOptions {
   /** Per request. @default 30_000 */
   timeoutMs?: number;
   /**
-   * Attempts for throttled (429) requests, for GETs answered 502/503/504 or not at all, and for
-   * POSTs carrying an Idempotency-Key answered 5xx, 409 `idempotency-in-progress` or not at all.
+   * Attempts for GETs answered 502/503/504 or not at all, and for POSTs carrying an
+   * Idempotency-Key answered 5xx or not at all. Throttled answers (429) and a 409
+   * `idempotency-in-progress` are waited out besides, up to 10 times (Retry-After honoured).
    * @default 3
    */
   maxAttempts?: number;
@@ -63,6 +64,9 @@ export interface OnboardingClientOptions {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** Waits for answers asking to wait (429, a request still in progress), besides the attempts. */
+const MAX_WAITS = 10;
 
 /**
  * @example
@@ -225,6 +229,9 @@ export class OnboardingClient {
 
     // Whether an earlier attempt may have been handled: no answer, or a 5xx (not a 429 or in progress).
     let mayHaveReached = false;
+    // Answers asking to wait (429, the same Idempotency-Key still in progress) were not handled:
+    // waited out up to MAX_WAITS times besides the attempts.
+    let waits = 0;
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= this.#maxAttempts;
       let response: Response;
@@ -250,14 +257,16 @@ export class OnboardingClient {
         const body = (options.text ? text : text ? JSON.parse(text) : undefined) as T;
         return { body, headers: response.headers, mayHaveReached };
       }
+      const wait = response.status === 429 || (repeatable && method !== "GET" && isInProgress(response));
       const retryable =
-        response.status === 429 ||
         (method === "GET" && [502, 503, 504].includes(response.status)) ||
-        (repeatable && method !== "GET" && (response.status >= 500 || isInProgress(response)));
-      if (retryable && !last) {
-        mayHaveReached ||= response.status !== 429 && !isInProgress(response);
+        (repeatable && method !== "GET" && response.status >= 500);
+      if (wait ? waits < MAX_WAITS : retryable && !last) {
+        if (wait) attempt--;
+        else mayHaveReached = true;
+        const pause = wait ? backoff(Math.min(++waits, 5)) : backoff(attempt);
         await response.body?.cancel();
-        await sleep(retryAfter(response.headers.get("retry-after")) ?? backoff(attempt));
+        await sleep(retryAfter(response.headers.get("retry-after")) ?? pause);
         continue;
       }
       throw new ApiProblemError(response.status, await problemOf(response));
