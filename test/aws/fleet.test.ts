@@ -28,7 +28,7 @@ describe(`a fleet of ${TENANTS} tenants imported on the AWS form`, () => {
   it("every tenant succeeds, none twice, and a second import sends nothing new", async () => {
     const run = await runFleet(form, {
       tenants: TENANTS,
-      timeoutMs: 300_000,
+      timeoutMs: 360_000,
       onProgress: (line) => console.info(`fleet: ${line}`),
     });
     const { importSummary: summary } = run;

@@ -22,7 +22,7 @@ export interface FleetOptions {
   importConcurrency?: number;
   /** Admins consenting at the same moment. @default 8 */
   consentConcurrency?: number;
-  /** Give up waiting for the tenants to end after this long. @default 30 min */
+  /** Stop consenting and waiting this long after the import started (tenants left are not succeeded). @default 30 min */
   timeoutMs?: number;
   /** Called about every 10 s while waiting, with the statuses so far. */
   onProgress?: (line: string) => void;
@@ -82,16 +82,17 @@ export async function runFleet(form: AwsForm, options: FleetOptions): Promise<Fl
       String(options.importConcurrency ?? 16),
     ];
     const started = performance.now();
+    const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
     const imported = await runCliProcess(args, env);
     const importSeconds = (performance.now() - started) / 1000;
     const importSummary = parseJson(imported.stdout);
     options.onProgress?.(`imported in ${Math.round(importSeconds)} s: ${imported.stdout.slice(0, 200)}`);
     const links = await consentLinks(join(dir, "fleet.results.csv"));
     const consentStarted = performance.now();
-    const consent = await consentAll(links, options.consentConcurrency ?? 8);
+    const consent = await consentAll(links, options.consentConcurrency ?? 8, deadline);
     const consentSeconds = (performance.now() - consentStarted) / 1000;
     options.onProgress?.(`consents in ${Math.round(consentSeconds)} s (${consent.throttles} answered 429)`);
-    const ended = await waitForFleet(form, partner.apiKey, options, started);
+    const ended = await waitForFleet(form, partner.apiKey, options, started, deadline);
     const totalSeconds = (performance.now() - started) / 1000;
     await options.onEnded?.();
     const startedTwice = await onboardingsStartedTwice(form, partner.apiKey, ended.items);
@@ -141,12 +142,13 @@ async function consentLinks(resultFile: string): Promise<string[]> {
 async function consentAll(
   links: string[],
   concurrency: number,
+  deadline: number,
 ): Promise<{ throttles: number; failures: string[] }> {
   let next = 0;
   let throttles = 0;
   const failures: string[] = [];
   const worker = async () => {
-    while (next < links.length) {
+    while (next < links.length && Date.now() < deadline) {
       const url = links[next++]!;
       for (let attempt = 1; ; attempt++) {
         const page = await consentAsAdmin(url);
@@ -166,8 +168,13 @@ async function consentAll(
 }
 
 /** Reads the partner's tenants (all pages) until every one has ended or the time is up. */
-async function waitForFleet(form: AwsForm, key: string, options: FleetOptions, started: number) {
-  const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+async function waitForFleet(
+  form: AwsForm,
+  key: string,
+  options: FleetOptions,
+  started: number,
+  deadline: number,
+) {
   const endedAt = new Map<string, number>();
   let lastLine = 0;
   for (;;) {
