@@ -33,6 +33,7 @@ import {
 } from "../workflows/definition.ts";
 import {
   ALL_MODES,
+  consumedUnits,
   log,
   modeName,
   onboardingRequest,
@@ -173,13 +174,7 @@ function capacityMiddleware(meter: () => Meter) {
         const output = await next(args);
         const m = meter();
         m.requests += 1;
-        const consumed = (output.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-        const units = [consumed]
-          .flat()
-          .reduce(
-            (s: number, c) => s + ((c as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0),
-            0,
-          );
+        const units = consumedUnits(output.output);
         if (WRITES.has(command)) {
           m.writeUnits += units;
           if (isTenantItem(input) && setsStatus(input)) m.indexWriteUnits += TENANT_ITEM_INDEXES * 2;
