@@ -58,7 +58,6 @@ export async function run(): Promise<Result> {
     const fleet = await runFleet(form, {
       tenants: TENANTS,
       timeoutMs: MINUTES * 60_000,
-      consentConcurrency: 16,
       onProgress: (line) => log(line),
       onEnded: async () => {
         ended = await counters(form);
@@ -248,7 +247,7 @@ function notes(f: Figures, betweenSteps: number): string[] {
   return [
     `Machine load average (1/5/15 min) ${f.load[0]} at the start, ${f.load[1]} at the end, on ${availableParallelism()} cores: other work on the machine stretches every time here.`,
     `What limits it: ${what}, ${round((100 * seconds) / fleet.totalSeconds, 0)}% of the ${round(fleet.totalSeconds, 0)} s. ${total(d.throttles)} Lambda throttles, so no concurrency wait: the API function's time per invocation (CPU of this machine, every Lambda environment a process on ${availableParallelism()} cores) is what the import and the consents wait for. Inside an onboarding, ${betweenSteps}% of its span has no step running (Step Functions, Lambda starts and waits); the steps' own time is Exchange and Graph requests (the simulator answering at ${f.latencyMs ?? 0} ms of added latency) and DynamoDB.`,
-    "Consent is completed by the simulator's consent page as an admin's browser does, 16 at a time; a 429 is waited out and the link opened again. The partner's list is read every 2 s until every tenant has ended (its API calls are in the counts).",
+    "Consent is completed by the simulator's consent page as an admin's browser does, 8 at a time; a page answered 429 is reloaded after Retry-After (or 1 s), a consent ending on another error is started again from its link (up to 5 times). The partner's list is read every 2 s until every tenant has ended (its API calls are in the counts).",
     `Cost: Lambda requests and GB-s at 512 MB (billed duration per invocation), API Gateway REST requests (the API function's invocations), DynamoDB on-demand units as DynamoDB Local reports ConsumedCapacity, SQS FIFO requests through the local endpoint, Step Functions Standard at ${TRANSITIONS_PER_ONBOARDING} transitions per onboarding (the cost benchmark's count of the same definition; not measured here). Prices ${PRICES.asOf}. Not included: logs, X-Ray, storage, streams, data transfer, the SQS event source's polling.`,
     "Drift tick: fired a full interval after the fleet succeeded (the tick before it first, which catches up its missed ticks); units from the form's DynamoDB counters over the tick and the checks it started. At 100,000: the fan-out's units times the fleet ratio (an upper bound: one sparse index read per tick) and each check's units times the due tenants.",
   ];

@@ -2,7 +2,7 @@
  * A partner's fleet on the AWS form, as a partner and its customers would bring it: `tenants
  * import` of N CSV rows (every mode: eu, us, split, with and without the outbound gateway) through
  * the CLI, then each customer's admin consents through the link in the result file (a few at a
- * time, a 429 waited out and the page opened again, as a person reloads it), then the partner's
+ * time, a 429 waited out and the page reloaded, an error started again from the link), then the partner's
  * tenant list is read until every tenant has ended; a second import of the same file must send
  * nothing new. Used by test/aws/fleet.test.ts (small N) and the aws-form benchmark (N=1,000).
  */
@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCsv } from "../../../functions/cli/csv.ts";
-import { consentAsAdmin } from "../../support/browser.ts";
+import { type Page, TestBrowser } from "../../support/browser.ts";
 import { csvRow, HEADER } from "../../support/bulk-rows.ts";
 import { runCliProcess } from "../../support/cli-process.ts";
 import type { AwsForm, Json } from "./form.ts";
@@ -42,9 +42,9 @@ export interface FleetRun {
   importSeconds: number;
   consentSeconds: number;
   totalSeconds: number;
-  /** Consent pages answered 429 (then opened again after Retry-After or 1 s). */
+  /** Consent pages answered 429 (then reloaded after Retry-After or 1 s). */
   consentThrottles: number;
-  /** Consents that did not end on a 200 page. */
+  /** Consents that did not end on a 200 page after 5 tries. */
   consentFailures: string[];
   statuses: Record<string, number>;
   /** Tenants not succeeded: id, status, error code and message. */
@@ -138,33 +138,49 @@ async function consentLinks(resultFile: string): Promise<string[]> {
   return rows.map((r) => r.fields[at] ?? "").filter((url) => url !== "");
 }
 
-/** Every admin consents, `concurrency` at a time; a 429 is waited out and the link opened again. */
+/**
+ * Every admin consents, `concurrency` at a time, as a person would: a page answered 429 is
+ * reloaded after its Retry-After (or 1 s), the same page in the same browser; a consent that
+ * ends on another error is started again from its link, up to 5 times.
+ */
 async function consentAll(
   links: string[],
   concurrency: number,
   deadline: number,
 ): Promise<{ throttles: number; failures: string[] }> {
   let next = 0;
-  let throttles = 0;
+  const counts = { throttles: 0 };
   const failures: string[] = [];
   const worker = async () => {
     while (next < links.length && Date.now() < deadline) {
       const url = links[next++]!;
-      for (let attempt = 1; ; attempt++) {
-        const page = await consentAsAdmin(url);
-        if (page.status === 429 && attempt < 30) {
-          throttles++;
-          const seconds = Number(page.headers.get("retry-after") ?? "1");
-          await new Promise((r) => setTimeout(r, (Number.isFinite(seconds) ? seconds : 1) * 1000));
-          continue;
-        }
-        if (page.status !== 200) failures.push(`${page.status} ${page.url}: ${page.html.slice(0, 200)}`);
-        break;
+      let page: Page | undefined;
+      for (let attempt = 1; attempt <= 5 && page?.status !== 200; attempt++) {
+        page = await consentOnce(url, deadline, counts);
       }
+      if (page?.status !== 200) failures.push(`${page?.status} ${page?.url}: ${page?.html.slice(0, 200)}`);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { throttles, failures };
+  return { throttles: counts.throttles, failures };
+}
+
+/** One admin in a fresh browser: opens the link, clicks Continue (the page's own choices), signs in. */
+async function consentOnce(url: string, deadline: number, counts: { throttles: number }): Promise<Page> {
+  const browser = new TestBrowser();
+  const open = async (target: string) => {
+    let page = await browser.open(target);
+    while (page.status === 429 && Date.now() < deadline) {
+      counts.throttles++;
+      const seconds = Number(page.headers.get("retry-after") ?? "1");
+      await new Promise((r) => setTimeout(r, (Number.isFinite(seconds) ? seconds : 1) * 1000));
+      page = await browser.open(page.url);
+    }
+    return page;
+  };
+  const page = await open(url);
+  const form = page.status === 200 ? TestBrowser.formUrl(page) : undefined;
+  return form ? await open(form) : page;
 }
 
 /** Reads the partner's tenants (all pages) until every one has ended or the time is up. */
