@@ -5,6 +5,7 @@
  * tick, and what 1,000 onboardings cost at list prices.
  */
 import { nextTickOf, tenantPhase } from "../functions/domain/drift-ticks.ts";
+import { maxInFlight } from "../infra/local/m365-simulator/in-flight.ts";
 import type { SimCall } from "../infra/local/m365-simulator/types.ts";
 import type { AwsForm, FormStats, Json } from "../test/aws/support/form.ts";
 import { PRICES } from "./cost.ts";
@@ -114,24 +115,13 @@ export function simulatorCalls(calls: SimCall[], tenants: Set<string>) {
 }
 
 /**
- * Exchange requests in flight per tenant, the most seen over the run: read from the simulator
- * when it reports it (`maxInFlightPerTenant` in its config or stats), else undefined. The hook
- * for the figure of the per-tenant Exchange lease (issue 28, item 2).
+ * Exchange requests in flight per tenant, the most seen over the whole run (the simulator's call
+ * log records how many of the tenant's requests were in flight as each one entered), and the
+ * configured cap it is held to.
  */
-export async function exchangeMaxInFlightHook(form: AwsForm): Promise<number | undefined> {
-  const config = (await form.sim.config()) as Json;
-  const fromConfig = config?.maxInFlightPerTenant ?? config?.stats?.maxInFlightPerTenant;
-  if (typeof fromConfig === "number") return fromConfig;
-  try {
-    const url = `${form.info.simulatorUrl}/_sim/stats`;
-    const response = await fetch(url);
-    if (!response.ok) return undefined;
-    const stats = (await response.json()) as Json;
-    const value = stats?.maxInFlightPerTenant ?? stats?.exchange?.maxInFlightPerTenant;
-    return typeof value === "number" ? value : undefined;
-  } catch {
-    return undefined;
-  }
+export async function exchangeInFlight(form: AwsForm, calls: SimCall[]) {
+  const config = await form.sim.config();
+  return { max: maxInFlight(calls).max, cap: config.maxConcurrentPerTenant };
 }
 
 /**

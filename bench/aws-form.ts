@@ -23,7 +23,7 @@ import {
   counters,
   delta,
   driftTick,
-  exchangeMaxInFlightHook,
+  exchangeInFlight,
   simulatorCalls,
   stepTimes,
   tickAt,
@@ -68,8 +68,9 @@ export async function run(): Promise<Result> {
     });
     const d = delta(before, ended ?? (await counters(form)));
     const ids = fleet.items.map((t: Json) => t.tenantId as string);
-    const sim = simulatorCalls(await form.sim.calls(), new Set(ids));
-    const inFlight = await exchangeMaxInFlightHook(form);
+    const calls = await form.sim.calls();
+    const sim = simulatorCalls(calls, new Set(ids));
+    const inFlight = await exchangeInFlight(form, calls);
     const partnerKey = fleet.partnerKey;
     const tick = await driftTick(form, partnerKey, ids);
     log(`drift tick: ${JSON.stringify(tick)}`);
@@ -101,7 +102,7 @@ interface Figures {
   fleet: FleetRun;
   d: Counters;
   sim: ReturnType<typeof simulatorCalls>;
-  inFlight: number | undefined;
+  inFlight: Awaited<ReturnType<typeof exchangeInFlight>>;
   tick: Awaited<ReturnType<typeof driftTick>>;
   latencyMs: number | undefined;
   /** The machine's load average (1/5/15 min) at the start and the end of the run. */
@@ -163,10 +164,8 @@ function report(f: Figures): Result {
   row("tokens per tenant", f.sim.tokensPerTenant, JSON.stringify(f.sim.tokensPerResource));
   row(
     "Exchange requests in flight per tenant (max)",
-    f.inFlight ?? null,
-    f.inFlight === undefined
-      ? "not reported by this simulator (hook: exchangeMaxInFlightHook)"
-      : "from the simulator, whole run",
+    f.inFlight.max,
+    `the simulator's log over the whole run (cold onboarding, fleet, drift tick); the simulator refuses past ${f.inFlight.cap ?? "?"} per tenant`,
   );
   row(
     "DynamoDB per onboarding (requests / RCU / WCU)",
