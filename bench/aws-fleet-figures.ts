@@ -4,7 +4,7 @@
  * tenant and resource, Exchange requests in flight per tenant, the DynamoDB units of one drift
  * tick, and what 1,000 onboardings cost at list prices.
  */
-import { nextTickOf, tenantPhase } from "../functions/domain/drift-ticks.ts";
+import { nextTickOf, tenantPhase, ticksPerInterval } from "../functions/domain/drift-ticks.ts";
 import { maxInFlight } from "../infra/local/m365-simulator/in-flight.ts";
 import type { SimCall } from "../infra/local/m365-simulator/types.ts";
 import type { AwsForm, FormStats, Json } from "../test/aws/support/form.ts";
@@ -166,12 +166,13 @@ export async function driftTick(form: AwsForm, key: string, tenantIds: string[])
 }
 
 /**
- * Units of a tick at `tenants` by arithmetic from a measured tick: the due tenants grow with the
- * fleet, and so do the units of the fan-out (it reads only the tick's entries of the sparse
- * index) and of the checks it starts: the measured units per due tenant times the due tenants.
+ * Units of a tick at `tenants` by arithmetic from a measured tick: a tick holds tenants / 72 of
+ * them, and the units of the fan-out (it reads only the tick's entries of the sparse index) and
+ * of the checks it starts grow with them: the measured units per due tenant times the due tenants.
  */
-export function tickAt(tick: Awaited<ReturnType<typeof driftTick>>, fleet: number, tenants: number) {
-  const due = (tick.due * tenants) / fleet;
+export function tickAt(tick: Awaited<ReturnType<typeof driftTick>>, tenants: number) {
+  // Every tenant comes up once in the interval's ticks; the measured tick was picked to hold one.
+  const due = tenants / ticksPerInterval(DRIFT_INTERVAL_MS);
   const per = (units: number) => (tick.due ? units / tick.due : 0);
   return {
     due: Math.round(due),

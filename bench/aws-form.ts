@@ -115,7 +115,7 @@ function report(f: Figures): Result {
   const failed = n - (fleet.statuses["succeeded"] ?? 0);
   const steps = stepTimes(fleet.items);
   const cost = costPer1000(d, n, TRANSITIONS_PER_ONBOARDING);
-  const at100k = tickAt(f.tick, n, 100_000);
+  const at100k = tickAt(f.tick, 100_000);
   const onboardAfterConsents = fleet.totalSeconds - fleet.importSeconds - fleet.consentSeconds;
   const wall = fleet.totalSeconds;
   const busy = (fn: string) => round((d.billedMs[fn] ?? 0) / 1000 / wall, 1);
@@ -165,7 +165,7 @@ function report(f: Figures): Result {
   row(
     "Exchange requests in flight per tenant (max)",
     f.inFlight.max,
-    `the simulator's log over the whole run (cold onboarding, fleet, drift tick); the simulator refuses past ${f.inFlight.cap ?? "?"} per tenant`,
+    `the simulator's log over the whole run (cold onboarding, fleet, drift tick); ${f.inFlight.cap ? `the simulator refuses past ${f.inFlight.cap}` : "no cap set in the simulator"}`,
   );
   row(
     "DynamoDB per onboarding (requests / RCU / WCU)",
