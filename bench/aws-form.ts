@@ -213,7 +213,14 @@ function report(f: Figures): Result {
     notes: notes(f, steps.betweenStepsShare),
     details: {
       cold: f.cold,
-      fleet: { ...fleet, items: undefined, endedAt: undefined },
+      // Without the per-row and per-tenant lists (1,000 of each).
+      fleet: {
+        ...fleet,
+        items: undefined,
+        endedAt: undefined,
+        importStderr: undefined,
+        importSummary: { ...fleet.importSummary, rows: undefined },
+      },
       counters: d,
       sim: f.sim,
       tick: f.tick,
