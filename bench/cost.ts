@@ -18,6 +18,7 @@
  * Not included: CloudWatch Logs and X-Ray, Secrets Manager reads at cold start, DynamoDB
  * storage and streams, webhook delivery (SQS and its functions), data transfer, free tiers.
  */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { StateMachine } from "aws-local-stepfunctions";
 import { createApi } from "../functions/api/app.ts";
 import { generateApiKey, hashApiKey } from "../functions/domain/api-keys.ts";
@@ -32,6 +33,7 @@ import {
 } from "../workflows/definition.ts";
 import {
   ALL_MODES,
+  consumedUnits,
   log,
   modeName,
   onboardingRequest,
@@ -54,6 +56,8 @@ export const PRICES = {
   dynamoDbPerWriteUnit: 0.625 / 1_000_000,
   dynamoDbPerReadUnit: 0.125 / 1_000_000,
   apiGatewayRestPerRequest: 3.5 / 1_000_000,
+  stepFunctionsExpressPerRequest: 1.0 / 1_000_000,
+  sqsFifoPerRequest: 0.5 / 1_000_000,
 } as const;
 
 const LATENCY_MS = 100;
@@ -159,43 +163,50 @@ class MeteredEngine implements WorkflowEngine {
   }
 }
 
+/** Counts each DynamoDB request and the capacity it consumed into the current meter. */
+function capacityMiddleware(meter: () => Meter) {
+  return (client: DynamoDBClient) => {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = context.commandName ?? "";
+        const input = args.input as Record<string, unknown>;
+        if (CAPACITY_COMMANDS.has(command)) input["ReturnConsumedCapacity"] = "TOTAL";
+        const output = await next(args);
+        const m = meter();
+        m.requests += 1;
+        const units = consumedUnits(output.output);
+        if (WRITES.has(command)) {
+          m.writeUnits += units;
+          if (isTenantItem(input) && setsStatus(input)) m.indexWriteUnits += TENANT_ITEM_INDEXES * 2;
+        } else m.readUnits += units;
+        return output;
+      },
+      { step: "initialize", name: "benchConsumedCapacity" },
+    );
+  };
+}
+
+/** Counts each task invocation and its duration (rounded up to 1 ms) into the current meter. */
+const meterTask =
+  (meter: () => Meter) =>
+  (task: TaskName, handler: TaskHandler): TaskHandler =>
+  async (input) => {
+    const started = performance.now();
+    try {
+      return await handler(input);
+    } finally {
+      const m = meter();
+      m.invocations[task] = (m.invocations[task] ?? 0) + 1;
+      m.lambdaMs += Math.ceil(performance.now() - started);
+    }
+  };
+
 export async function run(): Promise<Result> {
   let meter = emptyMeter();
   const stack = await startWorkflowStack({
     simulator: { latencyMs: LATENCY_MS },
-    instrumentClient: (client) => {
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const command = context.commandName ?? "";
-          const input = args.input as Record<string, unknown>;
-          if (CAPACITY_COMMANDS.has(command)) input["ReturnConsumedCapacity"] = "TOTAL";
-          const output = await next(args);
-          meter.requests += 1;
-          const consumed = (output.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-          const units = [consumed]
-            .flat()
-            .reduce(
-              (s: number, c) => s + ((c as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0),
-              0,
-            );
-          if (WRITES.has(command)) {
-            meter.writeUnits += units;
-            if (isTenantItem(input) && setsStatus(input)) meter.indexWriteUnits += TENANT_ITEM_INDEXES * 2;
-          } else meter.readUnits += units;
-          return output;
-        },
-        { step: "initialize", name: "benchConsumedCapacity" },
-      );
-    },
-    wrap: (task, handler) => async (input) => {
-      const started = performance.now();
-      try {
-        return await handler(input);
-      } finally {
-        meter.invocations[task] = (meter.invocations[task] ?? 0) + 1;
-        meter.lambdaMs += Math.ceil(performance.now() - started);
-      }
-    },
+    instrumentClient: capacityMiddleware(() => meter),
+    wrap: meterTask(() => meter),
   });
 
   const engine = new MeteredEngine(stack.handlers, () => meter);
@@ -231,35 +242,9 @@ export async function run(): Promise<Result> {
       const tenant = (await stack.store.getTenant(request.tenantId))!.tenant;
       if (tenant.status !== "succeeded") throw new Error(`${modeName(mode)} did not succeed`);
 
-      const invocations = Object.values(meter.invocations).reduce((s, n) => s + (n ?? 0), 0);
-      const gbSeconds = (meter.lambdaMs / 1000) * LAMBDA_MEMORY_GB;
-      const wru = meter.writeUnits + meter.indexWriteUnits;
-      const perOnboarding = {
-        stepFunctions: (meter.transitions + meter.retries) * PRICES.stepFunctionsStandardPerTransition,
-        lambda: invocations * PRICES.lambdaPerRequest + gbSeconds * PRICES.lambdaArmPerGbSecond,
-        dynamoDb: wru * PRICES.dynamoDbPerWriteUnit + meter.readUnits * PRICES.dynamoDbPerReadUnit,
-        apiGateway: PRICES.apiGatewayRestPerRequest,
-      };
-      const total = Object.values(perOnboarding).reduce((s, v) => s + v, 0);
-      const per1000 = (v: number) => round(v * 1000, 4);
-      rows.push({
-        mode: modeName(mode),
-        "state transitions": meter.transitions + meter.retries,
-        "Lambda invocations": invocations,
-        "Lambda GB-s": round(gbSeconds, 2),
-        "DynamoDB requests": meter.requests,
-        "DynamoDB RRU": round(meter.readUnits, 1),
-        "DynamoDB WRU (table+indexes)": `${round(meter.writeUnits)}+${round(meter.indexWriteUnits)}`,
-        "$ per 1,000: Step Functions": per1000(perOnboarding.stepFunctions),
-        Lambda: per1000(perOnboarding.lambda),
-        DynamoDB: per1000(perOnboarding.dynamoDb),
-        "API Gateway": per1000(perOnboarding.apiGateway),
-        total: per1000(total),
-      });
+      const { row, perOnboarding } = costRow(modeName(mode), meter);
+      rows.push(row);
       details[modeName(mode)] = { ...meter, perOnboardingUsd: perOnboarding };
-      log(
-        `cost ${modeName(mode)}: ${meter.transitions} transitions, ${invocations} invocations, ${round(gbSeconds, 2)} GB-s, ${meter.requests} DynamoDB requests (${round(meter.readUnits, 1)} RRU, ${round(wru)} WRU): $${per1000(total)} per 1,000`,
-      );
     }
   } finally {
     await http.close();
@@ -279,4 +264,37 @@ export async function run(): Promise<Result> {
     ],
     details: { prices: PRICES, modes: details },
   };
+}
+
+/** A mode's row of the table, and its dollars per onboarding by service (the run log's line too). */
+function costRow(mode: string, meter: Meter) {
+  const invocations = Object.values(meter.invocations).reduce((s, n) => s + (n ?? 0), 0);
+  const gbSeconds = (meter.lambdaMs / 1000) * LAMBDA_MEMORY_GB;
+  const wru = meter.writeUnits + meter.indexWriteUnits;
+  const perOnboarding = {
+    stepFunctions: (meter.transitions + meter.retries) * PRICES.stepFunctionsStandardPerTransition,
+    lambda: invocations * PRICES.lambdaPerRequest + gbSeconds * PRICES.lambdaArmPerGbSecond,
+    dynamoDb: wru * PRICES.dynamoDbPerWriteUnit + meter.readUnits * PRICES.dynamoDbPerReadUnit,
+    apiGateway: PRICES.apiGatewayRestPerRequest,
+  };
+  const total = Object.values(perOnboarding).reduce((s, v) => s + v, 0);
+  const per1000 = (v: number) => round(v * 1000, 4);
+  const row = {
+    mode,
+    "state transitions": meter.transitions + meter.retries,
+    "Lambda invocations": invocations,
+    "Lambda GB-s": round(gbSeconds, 2),
+    "DynamoDB requests": meter.requests,
+    "DynamoDB RRU": round(meter.readUnits, 1),
+    "DynamoDB WRU (table+indexes)": `${round(meter.writeUnits)}+${round(meter.indexWriteUnits)}`,
+    "$ per 1,000: Step Functions": per1000(perOnboarding.stepFunctions),
+    Lambda: per1000(perOnboarding.lambda),
+    DynamoDB: per1000(perOnboarding.dynamoDb),
+    "API Gateway": per1000(perOnboarding.apiGateway),
+    total: per1000(total),
+  };
+  log(
+    `cost ${mode}: ${meter.transitions} transitions, ${invocations} invocations, ${round(gbSeconds, 2)} GB-s, ${meter.requests} DynamoDB requests (${round(meter.readUnits, 1)} RRU, ${round(wru)} WRU): $${per1000(total)} per 1,000`,
+  );
+  return { row, perOnboarding };
 }

@@ -150,10 +150,17 @@ export function longestPath(definition: Json, cost: (resource: string) => number
 /** The definition with each task's Resource set to its task name. */
 const DEFINITION = onboardingDefinition((task) => task);
 
-export async function run(): Promise<Result> {
+type Stack = Awaited<ReturnType<typeof startWorkflowStack>>;
+type PerTask = Map<TaskName, { depth: number; calls: number; levels: string[][] }>;
+
+/**
+ * The workflow stack with each task's window (its time and DynamoDB requests, by async context)
+ * recorded in `windows`; while `serialize` is set, tasks run one at a time.
+ */
+async function timedStack() {
   const context = new AsyncLocalStorage<TaskWindow>();
   const windows: TaskWindow[] = [];
-  let serialize = false;
+  const state = { serialize: false };
   let queue: Promise<unknown> = Promise.resolve();
 
   const stack = await startWorkflowStack({
@@ -194,111 +201,135 @@ export async function run(): Promise<Result> {
           window.end = epochNow();
         }
       };
-      if (!serialize) return call();
+      if (!state.serialize) return call();
       const result = queue.then(call, call);
       queue = result.catch(() => undefined);
       return result;
     },
   });
+  return { stack, windows, state };
+}
 
+/** Probe: tasks one at a time, each call attributed to the task whose window holds it. */
+async function probe(timed: Awaited<ReturnType<typeof timedStack>>, mode: Mode) {
+  const { stack, windows, state } = timed;
+  state.serialize = true;
+  const probed = await stack.onboard(onboardingRequest(mode));
+  state.serialize = false;
+  if (probed.tenant.status !== "succeeded") throw new Error(`probe of ${modeName(mode)} did not succeed`);
+  const probeCalls = stack.sim.calls(probed.tenant.tenantId);
+  const perTask: PerTask = new Map();
+  for (const w of windows.filter((w) => w.tenantId === probed.tenant.tenantId)) {
+    const calls = probeCalls.filter((c) => c.at >= w.start && c.at <= w.end);
+    const chain = chainOf(calls, LATENCY_MS);
+    const prior = perTask.get(w.task);
+    // RecordOutcome runs more than once on some paths; none of its runs calls Microsoft 365.
+    if (!prior || chain.depth > prior.depth) {
+      perTask.set(w.task, {
+        depth: chain.depth,
+        calls: calls.filter(delayed).length,
+        levels: chain.levels,
+      });
+    }
+  }
+  return { perTask, probeCalls };
+}
+
+/** Measured runs: the real workflow, tasks in parallel where the definition says so. */
+async function measuredRuns(stack: Stack, windows: TaskWindow[], mode: Mode) {
+  const walls: number[] = [];
+  const breakdowns: { dynamoOnPathMs: number; dynamoOnPath: number; tasksOnPathMs: number }[] = [];
+  let lastRun: Record<string, { ms: number; dynamoMs: number; dynamo: string[] }> = {};
+  for (let i = 0; i < RUNS; i++) {
+    const { tenant, wallMs } = await stack.onboard(onboardingRequest(mode, randomUUID()));
+    if (tenant.status !== "succeeded") throw new Error(`${modeName(mode)} did not succeed`);
+    walls.push(wallMs);
+    const mine = windows.filter((w) => w.tenantId === tenant.tenantId);
+    const sumOnPath = (pick: (w: TaskWindow[]) => number) =>
+      longestPath(DEFINITION, (task) => pick(mine.filter((w) => w.task === task)));
+    breakdowns.push({
+      tasksOnPathMs: sumOnPath((ws) => ws.reduce((s, w) => s + (w.end - w.start), 0)),
+      dynamoOnPathMs: sumOnPath((ws) => ws.reduce((s, w) => s + w.dynamoMs, 0)),
+      dynamoOnPath: sumOnPath((ws) => ws.reduce((s, w) => s + w.dynamoRequests, 0)),
+    });
+    lastRun = Object.fromEntries(
+      mine.map((w) => [
+        w.task,
+        { ms: round(w.end - w.start, 1), dynamoMs: round(w.dynamoMs, 1), dynamo: w.dynamoCommands },
+      ]),
+    );
+  }
+  return { walls, breakdowns, lastRun };
+}
+
+/** A mode's row and details: its probe, then its measured runs. */
+async function measureMode(timed: Awaited<ReturnType<typeof timedStack>>, mode: Mode) {
+  const { perTask, probeCalls } = await probe(timed, mode);
+  const chainLength = longestPath(DEFINITION, (task) => perTask.get(task as TaskName)?.depth ?? 0);
+  const chainMs = chainLength * LATENCY_MS;
+  const boundMs = unavoidableChain(mode) * LATENCY_MS;
+  const atLimit = unavoidableAtLimit(probeCalls, mode);
+  const { walls, breakdowns, lastRun } = await measuredRuns(timed.stack, timed.windows, mode);
+  const wallMs = median(walls);
+  const ratio = wallMs / boundMs;
+  const ownRatio = wallMs / chainMs;
+  const dynamoMs = median(breakdowns.map((b) => b.dynamoOnPathMs));
+  const tasksMs = median(breakdowns.map((b) => b.tasksOnPathMs));
+  const dynamoRequests = median(breakdowns.map((b) => b.dynamoOnPath));
+  const stepsText = [...perTask]
+    .filter(([, t]) => t.depth > 0)
+    .map(([task, t]) => `${task} ${t.depth}`)
+    .join(", ");
+  const row = {
+    mode: modeName(mode),
+    "M365 calls": [...perTask.values()].reduce((s, t) => s + t.calls, 0),
+    "unavoidable chain": unavoidableChain(mode),
+    "bound ms": boundMs,
+    "wall ms (median)": round(wallMs),
+    ratio: round(ratio, 2),
+    "this code's chain": chainLength,
+    "wall / own chain": round(ownRatio, 2),
+    "DynamoDB requests on path": dynamoRequests,
+    "DynamoDB on path ms": round(dynamoMs),
+    "engine+other ms": round(wallMs - chainMs - dynamoMs),
+    [`unavoidable at ${IN_FLIGHT_PER_TENANT} in flight`]: atLimit,
+    [`ratio at ${IN_FLIGHT_PER_TENANT} in flight`]: round(wallMs / (atLimit * LATENCY_MS), 2),
+    "per-task depth": stepsText,
+  };
+  const detail = {
+    walls: walls.map((w) => round(w, 1)),
+    tasksOnPathMs: round(tasksMs, 1),
+    lastRun,
+    tasks: Object.fromEntries(
+      [...perTask].map(([task, t]) => [task, { depth: t.depth, calls: t.calls, chain: t.levels }]),
+    ),
+  };
+  log(
+    `critical-path ${modeName(mode)}: unavoidable ${unavoidableChain(mode)} x ${LATENCY_MS} ms = ${boundMs} ms, this code's chain ${chainLength}, wall ${round(wallMs)} ms, ratio ${round(ratio, 2)} (to own chain ${round(ownRatio, 2)}; DynamoDB on path ${round(dynamoMs)} ms)`,
+  );
+  return { row, detail };
+}
+
+export async function run(): Promise<Result> {
+  const timed = await timedStack();
   const rows: Result["rows"] = [];
   const details: Record<string, unknown> = {};
   try {
     // Warm-up: JIT, TLS sessions and keep-alive connections, as in a service that is running.
-    await stack.onboard(onboardingRequest({ region: "split", outboundGateway: true }));
-    stack.sim.configure({ latencyMs: LATENCY_MS });
-
+    await timed.stack.onboard(onboardingRequest({ region: "split", outboundGateway: true }));
+    timed.stack.sim.configure({ latencyMs: LATENCY_MS });
     for (const mode of MODES) {
-      // Probe: tasks one at a time, each call attributed to the task whose window holds it.
-      serialize = true;
-      const probe = await stack.onboard(onboardingRequest(mode));
-      serialize = false;
-      if (probe.tenant.status !== "succeeded") throw new Error(`probe of ${modeName(mode)} did not succeed`);
-      const probeCalls = stack.sim.calls(probe.tenant.tenantId);
-      const perTask = new Map<TaskName, { depth: number; calls: number; levels: string[][] }>();
-      for (const w of windows.filter((w) => w.tenantId === probe.tenant.tenantId)) {
-        const calls = probeCalls.filter((c) => c.at >= w.start && c.at <= w.end);
-        const chain = chainOf(calls, LATENCY_MS);
-        const prior = perTask.get(w.task);
-        // RecordOutcome runs more than once on some paths; none of its runs calls Microsoft 365.
-        if (!prior || chain.depth > prior.depth) {
-          perTask.set(w.task, {
-            depth: chain.depth,
-            calls: calls.filter(delayed).length,
-            levels: chain.levels,
-          });
-        }
-      }
-      const chainLength = longestPath(DEFINITION, (task) => perTask.get(task as TaskName)?.depth ?? 0);
-      const chainMs = chainLength * LATENCY_MS;
-      const boundMs = unavoidableChain(mode) * LATENCY_MS;
-      const atLimit = unavoidableAtLimit(probeCalls, mode);
-
-      // Measured runs: the real workflow, tasks in parallel where the definition says so.
-      const walls: number[] = [];
-      const breakdowns: { dynamoOnPathMs: number; dynamoOnPath: number; tasksOnPathMs: number }[] = [];
-      let lastRun: Record<string, { ms: number; dynamoMs: number; dynamo: string[] }> = {};
-      for (let i = 0; i < RUNS; i++) {
-        const { tenant, wallMs } = await stack.onboard(onboardingRequest(mode, randomUUID()));
-        if (tenant.status !== "succeeded") throw new Error(`${modeName(mode)} did not succeed`);
-        walls.push(wallMs);
-        const mine = windows.filter((w) => w.tenantId === tenant.tenantId);
-        const sumOnPath = (pick: (w: TaskWindow[]) => number) =>
-          longestPath(DEFINITION, (task) => pick(mine.filter((w) => w.task === task)));
-        breakdowns.push({
-          tasksOnPathMs: sumOnPath((ws) => ws.reduce((s, w) => s + (w.end - w.start), 0)),
-          dynamoOnPathMs: sumOnPath((ws) => ws.reduce((s, w) => s + w.dynamoMs, 0)),
-          dynamoOnPath: sumOnPath((ws) => ws.reduce((s, w) => s + w.dynamoRequests, 0)),
-        });
-        lastRun = Object.fromEntries(
-          mine.map((w) => [
-            w.task,
-            { ms: round(w.end - w.start, 1), dynamoMs: round(w.dynamoMs, 1), dynamo: w.dynamoCommands },
-          ]),
-        );
-      }
-      const wallMs = median(walls);
-      const ratio = wallMs / boundMs;
-      const ownRatio = wallMs / chainMs;
-      const dynamoMs = median(breakdowns.map((b) => b.dynamoOnPathMs));
-      const tasksMs = median(breakdowns.map((b) => b.tasksOnPathMs));
-      const dynamoRequests = median(breakdowns.map((b) => b.dynamoOnPath));
-      const stepsText = [...perTask]
-        .filter(([, t]) => t.depth > 0)
-        .map(([task, t]) => `${task} ${t.depth}`)
-        .join(", ");
-      rows.push({
-        mode: modeName(mode),
-        "M365 calls": [...perTask.values()].reduce((s, t) => s + t.calls, 0),
-        "unavoidable chain": unavoidableChain(mode),
-        "bound ms": boundMs,
-        "wall ms (median)": round(wallMs),
-        ratio: round(ratio, 2),
-        "this code's chain": chainLength,
-        "wall / own chain": round(ownRatio, 2),
-        "DynamoDB requests on path": dynamoRequests,
-        "DynamoDB on path ms": round(dynamoMs),
-        "engine+other ms": round(wallMs - chainMs - dynamoMs),
-        [`unavoidable at ${IN_FLIGHT_PER_TENANT} in flight`]: atLimit,
-        [`ratio at ${IN_FLIGHT_PER_TENANT} in flight`]: round(wallMs / (atLimit * LATENCY_MS), 2),
-        "per-task depth": stepsText,
-      });
-      details[modeName(mode)] = {
-        walls: walls.map((w) => round(w, 1)),
-        tasksOnPathMs: round(tasksMs, 1),
-        lastRun,
-        tasks: Object.fromEntries(
-          [...perTask].map(([task, t]) => [task, { depth: t.depth, calls: t.calls, chain: t.levels }]),
-        ),
-      };
-      log(
-        `critical-path ${modeName(mode)}: unavoidable ${unavoidableChain(mode)} x ${LATENCY_MS} ms = ${boundMs} ms, this code's chain ${chainLength}, wall ${round(wallMs)} ms, ratio ${round(ratio, 2)} (to own chain ${round(ownRatio, 2)}; DynamoDB on path ${round(dynamoMs)} ms)`,
-      );
+      const { row, detail } = await measureMode(timed, mode);
+      rows.push(row);
+      details[modeName(mode)] = detail;
     }
   } finally {
-    await stack.close();
+    await timed.stack.close();
   }
+  return summary(rows, details);
+}
 
+function summary(rows: Result["rows"], details: Record<string, unknown>): Result {
   const worst = Math.max(...rows.map((r) => Number(r["ratio"])));
   const sample = details[modeName(MODES[0]!)] as
     | { lastRun: Record<string, { dynamo: string[] }> }

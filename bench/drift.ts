@@ -15,6 +15,7 @@ import { tenantPhase } from "../functions/domain/drift-ticks.ts";
 import { PRICES } from "./cost.ts";
 import {
   ALL_MODES,
+  consumedUnits,
   log,
   modeName,
   onboardingRequest,
@@ -47,10 +48,7 @@ function meterClient(client: DynamoDBClient, meter: () => Meter): void {
       const output = await next(args);
       const m = meter();
       m.requests += 1;
-      const consumed = (output.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-      const units = [consumed]
-        .flat()
-        .reduce((s: number, c) => s + ((c as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0), 0);
+      const units = consumedUnits(output.output);
       if (/Put|Update|Delete|BatchWrite/.test(context.commandName ?? "")) m.writeUnits += units;
       else m.readUnits += units;
       return output;

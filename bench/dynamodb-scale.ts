@@ -22,14 +22,21 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { createDocumentClient } from "../functions/adapters/dynamodb/client.ts";
 import { itemBytes } from "../functions/adapters/dynamodb/item-size.ts";
 import { DEFAULT_TABLE_NAME } from "../functions/adapters/dynamodb/schema.ts";
 import type { OnboardingRequest } from "../functions/domain/tenant.ts";
-import type { TaskHandler } from "../functions/tasks/task-context.ts";
-import type { TaskName } from "../workflows/definition.ts";
+import {
+  itemSizes,
+  type Meter,
+  type MeterRef,
+  meterClient,
+  newMeter,
+  sampleTaskMemory,
+  shardSpread,
+  type TaskMemory,
+} from "./dynamodb-scale-meter.ts";
 import { type Cell, log, type Result, round, startWorkflowStack } from "./harness.ts";
 
 const PACKAGE = "amplify-dynamodb-simulator@2.9.30";
@@ -41,14 +48,6 @@ const TENANTS = Number(process.env["BENCH_DDB_TENANTS"] ?? 10_000);
 const MEMBERS = Number(process.env["BENCH_DDB_MEMBERS"] ?? 10_000);
 const ADOPTED = Number(process.env["BENCH_DDB_ADOPTED"] ?? 500);
 const ADDED = Number(process.env["BENCH_DDB_ADDED"] ?? 8_000);
-
-interface Meter {
-  requests: number;
-  readUnits: number;
-  writeUnits: number;
-  byCommand: Record<string, number>;
-}
-const newMeter = (): Meter => ({ requests: 0, readUnits: 0, writeUnits: 0, byCommand: {} });
 
 export async function run(): Promise<Result> {
   const java = javaVersion();
@@ -85,65 +84,26 @@ export async function run(): Promise<Result> {
   }
 }
 
+type Stack = Awaited<ReturnType<typeof startWorkflowStack>>;
+
+/** What the sections of the measurement share: the stack, the current meter, the table's rows. */
+interface Ctx {
+  stack: Stack;
+  doc: ReturnType<typeof createDocumentClient>;
+  table: string;
+  meters: MeterRef;
+  rows: Record<string, Cell>[];
+  notes: string[];
+  row: (what: string, m: Meter, count: number, wallMs: number, extra?: string) => void;
+}
+
 async function measure(endpoint: string, java: string): Promise<Result> {
-  let meter = newMeter();
-  const taskMemory: Partial<Record<TaskName, { peakRssDeltaMiB: number; peakHeapDeltaMiB: number }>> = {};
-  const wrap =
-    (name: TaskName, handler: TaskHandler): TaskHandler =>
-    async (input) => {
-      const before = process.memoryUsage();
-      let peakRss = before.rss;
-      let peakHeap = before.heapUsed;
-      const sampler = setInterval(() => {
-        const m = process.memoryUsage();
-        peakRss = Math.max(peakRss, m.rss);
-        peakHeap = Math.max(peakHeap, m.heapUsed);
-      }, 20);
-      try {
-        return await handler(input);
-      } finally {
-        clearInterval(sampler);
-        const m = process.memoryUsage();
-        peakRss = Math.max(peakRss, m.rss);
-        peakHeap = Math.max(peakHeap, m.heapUsed);
-        const seen = taskMemory[name] ?? { peakRssDeltaMiB: 0, peakHeapDeltaMiB: 0 };
-        taskMemory[name] = {
-          peakRssDeltaMiB: Math.max(seen.peakRssDeltaMiB, (peakRss - before.rss) / 2 ** 20),
-          peakHeapDeltaMiB: Math.max(seen.peakHeapDeltaMiB, (peakHeap - before.heapUsed) / 2 ** 20),
-        };
-      }
-    };
-  const instrumentClient = (client: DynamoDBClient) =>
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as Record<string, unknown>;
-        const command = context.commandName ?? "";
-        if (!/^(Describe|Create|Update)Table|ListTables/.test(command))
-          input["ReturnConsumedCapacity"] = "TOTAL";
-        const output = await next(args);
-        meter.requests++;
-        meter.byCommand[command] = (meter.byCommand[command] ?? 0) + 1;
-        const consumed = [(output.output as { ConsumedCapacity?: unknown }).ConsumedCapacity]
-          .flat()
-          .filter(Boolean) as {
-          ReadCapacityUnits?: number;
-          WriteCapacityUnits?: number;
-          CapacityUnits?: number;
-        }[];
-        for (const c of consumed) {
-          const writes = /Put|Update|Delete|BatchWrite/.test(command);
-          const units = c.CapacityUnits ?? (writes ? c.WriteCapacityUnits : c.ReadCapacityUnits) ?? 0;
-          if (writes) meter.writeUnits += units;
-          else meter.readUnits += units;
-        }
-        return output;
-      },
-      { step: "initialize", name: "benchMeter" },
-    );
+  const meters: MeterRef = { meter: newMeter() };
+  const taskMemory: TaskMemory = {};
   const stack = await startWorkflowStack({
     dynamodbEndpoint: endpoint,
-    instrumentClient,
-    wrap,
+    instrumentClient: meterClient(meters),
+    wrap: sampleTaskMemory(taskMemory),
     simulator: { latencyMs: 0 },
   });
   const rows: Record<string, Cell>[] = [];
@@ -158,255 +118,290 @@ async function measure(endpoint: string, java: string): Promise<Result> {
       notes: extra,
     });
   const doc = createDocumentClient({ client: stack.client });
-  const table = DEFAULT_TABLE_NAME;
-  const notes: string[] = [];
+  const ctx: Ctx = { stack, doc, table: DEFAULT_TABLE_NAME, meters, rows, notes: [], row };
   try {
-    // ---- 1. registering and listing -------------------------------------------------------
-    const partners = ["p_scale_a", "p_scale_b"];
-    meter = newMeter();
-    let started = performance.now();
-    const ids = Array.from({ length: TENANTS }, () => randomUUID());
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < ids.length) {
-          const i = next++;
-          const tenantId = ids[i]!;
-          await stack.store.registerTenant(
-            partners[i % 2]!,
-            {
-              tenantId,
-              customerName: `scale-${i}`,
-              region: "us",
-              outboundGateway: false,
-              ndrAddress: "admin@contoso.example",
-            },
-            new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-          );
-        }
-      }),
-    );
-    row("register a tenant", meter, TENANTS, performance.now() - started);
-    log(`registered ${TENANTS} tenants`);
-
-    const walk = async (partnerId?: string) => {
-      meter = newMeter();
-      const t = performance.now();
-      let pages = 0;
-      let listed = 0;
-      let cursor: string | undefined;
-      do {
-        const page = await stack.store.listTenants({
-          limit: 100,
-          ...(partnerId && { partnerId }),
-          ...(cursor && { cursor }),
-        });
-        pages++;
-        listed += page.items.length;
-        cursor = page.nextCursor;
-      } while (cursor);
-      return { pages, listed, wallMs: performance.now() - t };
-    };
-    const partnerWalk = await walk(partners[0]);
-    row(
-      "a partner's list, a page of 100",
-      meter,
-      partnerWalk.pages,
-      partnerWalk.wallMs,
-      `${partnerWalk.listed} tenants in ${partnerWalk.pages} pages, 4 shards`,
-    );
-    const opsWalk = await walk();
-    row(
-      "the ops list, a page of 100",
-      meter,
-      opsWalk.pages,
-      opsWalk.wallMs,
-      `${opsWalk.listed} tenants in ${opsWalk.pages} pages, 16 shards`,
-    );
-    const statusWalk = async () => {
-      meter = newMeter();
-      const t = performance.now();
-      const page = await stack.store.listTenants({ limit: 20, status: "failed", partnerId: partners[0]! });
-      return { n: page.items.length, wallMs: performance.now() - t };
-    };
-    const filtered = await statusWalk();
-    row(
-      `a partner's failed tenants (none among ${TENANTS / 2})`,
-      meter,
-      1,
-      filtered.wallMs,
-      `${filtered.n} found: every shard read to its end`,
-    );
-    const spread = await shardSpread(doc, table);
-    notes.push(
-      `Index entries per shard after ${TENANTS} registrations: byPartner ${spread.byPartner}; all ${spread.all}. The busiest shard of a list takes ${spread.busiestShare}% of its writes.`,
-    );
-
-    // ---- 2. large groups ----------------------------------------------------------------
-    const split = splitRequest(stack);
-    await stack.sim.addMailboxes(split.tenantId, { prefix: "eu", count: MEMBERS });
-    await stack.sim.addMailboxes(split.tenantId, { prefix: "us", count: MEMBERS });
-    const demo = stack.sim.demo(split.tenantId);
-    split.groups = {
-      eu: {
-        name: "Journal EU",
-        primarySmtpAddress: `journal-eu@${demo.domain}`,
-        members: Array.from({ length: MEMBERS }, (_, n) => `eu-${n}@${demo.domain}`),
-      },
-      us: {
-        name: "Journal US",
-        primarySmtpAddress: `journal-us@${demo.domain}`,
-        members: Array.from({ length: MEMBERS }, (_, n) => `us-${n}@${demo.domain}`),
-      },
-    };
-    meter = newMeter();
-    started = performance.now();
-    const splitOn = await stack.onboard(split);
-    row(`onboard: 2 new groups of ${MEMBERS}`, meter, 1, performance.now() - started, splitOn.tenant.status);
-
-    const adopt = splitRequest(stack);
-    const adoptDemo = stack.sim.demo(adopt.tenantId);
-    const group = { name: "Scale Staff", address: `scale-staff@${adoptDemo.domain}`, members: ADOPTED };
-    const staff = await stack.sim.addMailboxes(adopt.tenantId, {
-      prefix: "staff",
-      count: ADOPTED + ADDED,
-      group,
-    });
-    adopt.groups = {
-      eu: { name: group.name, primarySmtpAddress: group.address, members: staff },
-      us: adopt.groups!.us,
-    };
-    meter = newMeter();
-    started = performance.now();
-    const adoptOn = await stack.onboard(adopt);
-    const adoptedSize = stack.sim.tenant(adopt.tenantId).groups.find((g) => g.name === group.name)
-      ?.members.length;
-    row(
-      `onboard: adopt a group of ${ADOPTED}, add ${ADDED}`,
-      meter,
-      1,
-      performance.now() - started,
-      `${adoptOn.tenant.status}; group ${adoptedSize}`,
-    );
-    const owned = (await stack.store.listOwnedMembers(adopt.tenantId, ADDED + 10)).length;
-    notes.push(
-      `Memberships recorded as the service's own for the adopted group: ${owned} (expected ${ADDED}).`,
-    );
-
-    // The cost of a GET (what the API reads) with and without large groups and members.
-    const small = splitRequest(stack);
-    await stack.onboard(small);
-    for (const [label, id] of [
-      ["a small split tenant", small.tenantId],
-      [`2 x ${MEMBERS} members`, split.tenantId],
-      [`adopted group, ${ADDED} owned memberships`, adopt.tenantId],
-    ] as const) {
-      meter = newMeter();
-      const t = performance.now();
-      await stack.store.getTenant(id, { groups: false });
-      const measured = meter;
-      const wallMs = performance.now() - t;
-      meter = newMeter();
-      const item = (
-        await doc.send(new GetCommand({ TableName: table, Key: { pk: `TENANT#${id}`, sk: "TENANT" } }))
-      ).Item!;
-      row(
-        `GET a tenant: ${label}`,
-        measured,
-        1,
-        wallMs,
-        `tenant item ${round(itemBytes(item) / 1024, 1)} KiB`,
-      );
-    }
-
-    for (const [label, id] of [
-      [`offboard: 2 new groups of ${MEMBERS}`, split.tenantId],
-      [`offboard: adopted group, remove ${ADDED}`, adopt.tenantId],
-    ] as const) {
-      meter = newMeter();
-      const t = performance.now();
-      const { internals } = await stack.store
-        .transition(
-          id,
-          {
-            status: "offboarding",
-            newRun: true,
-            steps: {
-              "remove-journal-rules": { fresh: true, status: "pending" },
-              "remove-groups": { fresh: true, status: "pending" },
-              "remove-connectors": { fresh: true, status: "pending" },
-              "restore-journal-settings": { fresh: true, status: "pending" },
-            },
-          },
-          new Date().toISOString(),
-        )
-        .then((r) => r.stored);
-      await stack.engine.start("offboarding", { tenantId: id, run: internals.run });
-      await stack.engine.idle();
-      const after = (await stack.store.getTenant(id, { groups: false }))!.tenant;
-      row(label, meter, 1, performance.now() - t, after.status);
-    }
-    const left = stack.sim.tenant(adopt.tenantId).groups.find((g) => g.name === group.name)?.members.length;
-    const splitGroups = stack.sim
-      .tenant(split.tenantId)
-      .groups.filter((g) => g.name === "Journal EU" || g.name === "Journal US").length;
-    const ownedAfter = (await stack.store.listOwnedMembers(adopt.tenantId, 10)).length;
-    notes.push(
-      `After offboarding: the adopted group has ${left} members (was ${ADOPTED}), ${ownedAfter} memberships still recorded, ${splitGroups} of the split tenant's groups left in Exchange.`,
-    );
-
-    const sizes = await itemSizes(doc, table);
-    notes.push(
-      `Largest item per kind (bytes, as DynamoDB counts them): ${Object.entries(sizes)
-        .map(([kind, bytes]) => `${kind} ${bytes}`)
-        .join(", ")}; DynamoDB's limit is 409,600.`,
-    );
-    const memoryRows = Object.entries(taskMemory).map(
-      ([task, m]) => `${task} ${round(m!.peakHeapDeltaMiB)} MiB heap / ${round(m!.peakRssDeltaMiB)} MiB RSS`,
-    );
-    notes.push(
-      `Peak memory added while each task ran (largest over all runs; measured in one process that also runs the simulator, so an upper bound for the task alone): ${memoryRows.join(", ")}. Process RSS at the end: ${round(process.memoryUsage().rss / 2 ** 20)} MiB. The task functions have ${LAMBDA_MEMORY_MB} MB.`,
-    );
-    notes.push(
-      `DynamoDB Local ${java}; consumed capacity as DynamoDB Local reports it (ReturnConsumedCapacity TOTAL: the table and its indexes); requests are what the store sends, SDK retries included.`,
-    );
-    const peakTaskMiB = Math.max(...Object.values(taskMemory).map((m) => m!.peakRssDeltaMiB));
-    return {
-      name: "dynamodb-scale",
-      title: `State at scale on DynamoDB Local: ${TENANTS} tenants, 2 x ${MEMBERS} members, a group of ${ADOPTED} + ${ADDED}`,
-      columns: ["what", "count", "wall s", "requests (each)", "RCU (each)", "WCU (each)", "notes"],
-      rows,
-      targets: [
-        {
-          name: "large tenants onboard and offboard",
-          target: "succeeded, offboarded, nothing left",
-          measured: `${splitOn.tenant.status}/${adoptOn.tenant.status}; group back to ${left}, ${ownedAfter} records, ${splitGroups} groups left`,
-          met:
-            splitOn.tenant.status === "succeeded" &&
-            adoptOn.tenant.status === "succeeded" &&
-            left === ADOPTED &&
-            ownedAfter === 0 &&
-            splitGroups === 0,
-        },
-        {
-          name: "every item under 400 KB",
-          target: "< 409,600 bytes",
-          measured: `${Math.max(...Object.values(sizes))} bytes`,
-          met: Math.max(...Object.values(sizes)) < 409_600,
-        },
-        {
-          name: "peak memory of a task",
-          target: `< ${LAMBDA_MEMORY_MB / 2} MiB (half the Lambda's)`,
-          measured: `${round(peakTaskMiB)} MiB`,
-          met: peakTaskMiB < LAMBDA_MEMORY_MB / 2,
-        },
-      ],
-      notes,
-      details: { taskMemory, sizes, spread },
-    };
+    const spread = await registerAndList(ctx);
+    const large = await largeGroups(ctx);
+    await getCosts(ctx, large);
+    const after = await offboardLarge(ctx, large);
+    const sizes = await itemSizes(doc, ctx.table);
+    return report(ctx, { java, taskMemory, sizes, spread, large, after });
   } finally {
     await stack.close();
   }
+}
+
+/** 1. Registering TENANTS tenants (two partners) and walking every list page by page. */
+async function registerAndList(ctx: Ctx) {
+  const { stack, row, notes, meters } = ctx;
+  const partners = ["p_scale_a", "p_scale_b"];
+  meters.meter = newMeter();
+  const started = performance.now();
+  const ids = Array.from({ length: TENANTS }, () => randomUUID());
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < ids.length) {
+        const i = next++;
+        const tenantId = ids[i]!;
+        await stack.store.registerTenant(
+          partners[i % 2]!,
+          {
+            tenantId,
+            customerName: `scale-${i}`,
+            region: "us",
+            outboundGateway: false,
+            ndrAddress: "admin@contoso.example",
+          },
+          new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+        );
+      }
+    }),
+  );
+  row("register a tenant", meters.meter, TENANTS, performance.now() - started);
+  log(`registered ${TENANTS} tenants`);
+
+  const walk = async (partnerId?: string) => {
+    meters.meter = newMeter();
+    const t = performance.now();
+    let pages = 0;
+    let listed = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await stack.store.listTenants({
+        limit: 100,
+        ...(partnerId && { partnerId }),
+        ...(cursor && { cursor }),
+      });
+      pages++;
+      listed += page.items.length;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return { pages, listed, wallMs: performance.now() - t };
+  };
+  const partnerWalk = await walk(partners[0]);
+  row(
+    "a partner's list, a page of 100",
+    meters.meter,
+    partnerWalk.pages,
+    partnerWalk.wallMs,
+    `${partnerWalk.listed} tenants in ${partnerWalk.pages} pages, 4 shards`,
+  );
+  const opsWalk = await walk();
+  row(
+    "the ops list, a page of 100",
+    meters.meter,
+    opsWalk.pages,
+    opsWalk.wallMs,
+    `${opsWalk.listed} tenants in ${opsWalk.pages} pages, 16 shards`,
+  );
+  meters.meter = newMeter();
+  const t = performance.now();
+  const page = await stack.store.listTenants({ limit: 20, status: "failed", partnerId: partners[0]! });
+  row(
+    `a partner's failed tenants (none among ${TENANTS / 2})`,
+    meters.meter,
+    1,
+    performance.now() - t,
+    `${page.items.length} found: every shard read to its end`,
+  );
+  const spread = await shardSpread(ctx.doc, ctx.table);
+  notes.push(
+    `Index entries per shard after ${TENANTS} registrations: byPartner ${spread.byPartner}; all ${spread.all}. The busiest shard of a list takes ${spread.busiestShare}% of its writes.`,
+  );
+  return spread;
+}
+
+/** 2. A split tenant with two new groups of MEMBERS, and a tenant adopting a group of ADOPTED + ADDED. */
+async function largeGroups(ctx: Ctx) {
+  const { stack, row, notes, meters } = ctx;
+  const split = splitRequest(stack);
+  await stack.sim.addMailboxes(split.tenantId, { prefix: "eu", count: MEMBERS });
+  await stack.sim.addMailboxes(split.tenantId, { prefix: "us", count: MEMBERS });
+  const demo = stack.sim.demo(split.tenantId);
+  split.groups = {
+    eu: {
+      name: "Journal EU",
+      primarySmtpAddress: `journal-eu@${demo.domain}`,
+      members: Array.from({ length: MEMBERS }, (_, n) => `eu-${n}@${demo.domain}`),
+    },
+    us: {
+      name: "Journal US",
+      primarySmtpAddress: `journal-us@${demo.domain}`,
+      members: Array.from({ length: MEMBERS }, (_, n) => `us-${n}@${demo.domain}`),
+    },
+  };
+  meters.meter = newMeter();
+  let started = performance.now();
+  const splitOn = await stack.onboard(split);
+  row(
+    `onboard: 2 new groups of ${MEMBERS}`,
+    meters.meter,
+    1,
+    performance.now() - started,
+    splitOn.tenant.status,
+  );
+
+  const adopt = splitRequest(stack);
+  const adoptDemo = stack.sim.demo(adopt.tenantId);
+  const group = { name: "Scale Staff", address: `scale-staff@${adoptDemo.domain}`, members: ADOPTED };
+  const staff = await stack.sim.addMailboxes(adopt.tenantId, {
+    prefix: "staff",
+    count: ADOPTED + ADDED,
+    group,
+  });
+  adopt.groups = {
+    eu: { name: group.name, primarySmtpAddress: group.address, members: staff },
+    us: adopt.groups!.us,
+  };
+  meters.meter = newMeter();
+  started = performance.now();
+  const adoptOn = await stack.onboard(adopt);
+  const adoptedSize = stack.sim.tenant(adopt.tenantId).groups.find((g) => g.name === group.name)
+    ?.members.length;
+  row(
+    `onboard: adopt a group of ${ADOPTED}, add ${ADDED}`,
+    meters.meter,
+    1,
+    performance.now() - started,
+    `${adoptOn.tenant.status}; group ${adoptedSize}`,
+  );
+  const owned = (await stack.store.listOwnedMembers(adopt.tenantId, ADDED + 10)).length;
+  notes.push(
+    `Memberships recorded as the service's own for the adopted group: ${owned} (expected ${ADDED}).`,
+  );
+  return { split, adopt, group, splitOn, adoptOn };
+}
+
+type Large = Awaited<ReturnType<typeof largeGroups>>;
+
+/** The cost of a GET (what the API reads) with and without large groups and members. */
+async function getCosts(ctx: Ctx, { split, adopt }: Large) {
+  const { stack, row, meters, doc, table } = ctx;
+  const small = splitRequest(stack);
+  await stack.onboard(small);
+  for (const [label, id] of [
+    ["a small split tenant", small.tenantId],
+    [`2 x ${MEMBERS} members`, split.tenantId],
+    [`adopted group, ${ADDED} owned memberships`, adopt.tenantId],
+  ] as const) {
+    meters.meter = newMeter();
+    const t = performance.now();
+    await stack.store.getTenant(id, { groups: false });
+    const measured = meters.meter;
+    const wallMs = performance.now() - t;
+    meters.meter = newMeter();
+    const item = (
+      await doc.send(new GetCommand({ TableName: table, Key: { pk: `TENANT#${id}`, sk: "TENANT" } }))
+    ).Item!;
+    row(`GET a tenant: ${label}`, measured, 1, wallMs, `tenant item ${round(itemBytes(item) / 1024, 1)} KiB`);
+  }
+}
+
+/** Both large tenants offboarded through the real workflow; what is left behind. */
+async function offboardLarge(ctx: Ctx, { split, adopt, group }: Large) {
+  const { stack, row, notes, meters } = ctx;
+  for (const [label, id] of [
+    [`offboard: 2 new groups of ${MEMBERS}`, split.tenantId],
+    [`offboard: adopted group, remove ${ADDED}`, adopt.tenantId],
+  ] as const) {
+    meters.meter = newMeter();
+    const t = performance.now();
+    const { internals } = await stack.store
+      .transition(
+        id,
+        {
+          status: "offboarding",
+          newRun: true,
+          steps: {
+            "remove-journal-rules": { fresh: true, status: "pending" },
+            "remove-groups": { fresh: true, status: "pending" },
+            "remove-connectors": { fresh: true, status: "pending" },
+            "restore-journal-settings": { fresh: true, status: "pending" },
+          },
+        },
+        new Date().toISOString(),
+      )
+      .then((r) => r.stored);
+    await stack.engine.start("offboarding", { tenantId: id, run: internals.run });
+    await stack.engine.idle();
+    const after = (await stack.store.getTenant(id, { groups: false }))!.tenant;
+    row(label, meters.meter, 1, performance.now() - t, after.status);
+  }
+  const left = stack.sim.tenant(adopt.tenantId).groups.find((g) => g.name === group.name)?.members.length;
+  const splitGroups = stack.sim
+    .tenant(split.tenantId)
+    .groups.filter((g) => g.name === "Journal EU" || g.name === "Journal US").length;
+  const ownedAfter = (await stack.store.listOwnedMembers(adopt.tenantId, 10)).length;
+  notes.push(
+    `After offboarding: the adopted group has ${left} members (was ${ADOPTED}), ${ownedAfter} memberships still recorded, ${splitGroups} of the split tenant's groups left in Exchange.`,
+  );
+  return { left, splitGroups, ownedAfter };
+}
+
+function report(
+  ctx: Ctx,
+  f: {
+    java: string;
+    taskMemory: TaskMemory;
+    sizes: Record<string, number>;
+    spread: Awaited<ReturnType<typeof shardSpread>>;
+    large: Large;
+    after: Awaited<ReturnType<typeof offboardLarge>>;
+  },
+): Result {
+  const { notes, rows } = ctx;
+  const { java, taskMemory, sizes, spread } = f;
+  const { splitOn, adoptOn } = f.large;
+  const { left, ownedAfter, splitGroups } = f.after;
+  notes.push(
+    `Largest item per kind (bytes, as DynamoDB counts them): ${Object.entries(sizes)
+      .map(([kind, bytes]) => `${kind} ${bytes}`)
+      .join(", ")}; DynamoDB's limit is 409,600.`,
+  );
+  const memoryRows = Object.entries(taskMemory).map(
+    ([task, m]) => `${task} ${round(m!.peakHeapDeltaMiB)} MiB heap / ${round(m!.peakRssDeltaMiB)} MiB RSS`,
+  );
+  notes.push(
+    `Peak memory added while each task ran (largest over all runs; measured in one process that also runs the simulator, so an upper bound for the task alone): ${memoryRows.join(", ")}. Process RSS at the end: ${round(process.memoryUsage().rss / 2 ** 20)} MiB. The task functions have ${LAMBDA_MEMORY_MB} MB.`,
+  );
+  notes.push(
+    `DynamoDB Local ${java}; consumed capacity as DynamoDB Local reports it (ReturnConsumedCapacity TOTAL: the table and its indexes); requests are what the store sends, SDK retries included.`,
+  );
+  const peakTaskMiB = Math.max(...Object.values(taskMemory).map((m) => m!.peakRssDeltaMiB));
+  return {
+    name: "dynamodb-scale",
+    title: `State at scale on DynamoDB Local: ${TENANTS} tenants, 2 x ${MEMBERS} members, a group of ${ADOPTED} + ${ADDED}`,
+    columns: ["what", "count", "wall s", "requests (each)", "RCU (each)", "WCU (each)", "notes"],
+    rows,
+    targets: [
+      {
+        name: "large tenants onboard and offboard",
+        target: "succeeded, offboarded, nothing left",
+        measured: `${splitOn.tenant.status}/${adoptOn.tenant.status}; group back to ${left}, ${ownedAfter} records, ${splitGroups} groups left`,
+        met:
+          splitOn.tenant.status === "succeeded" &&
+          adoptOn.tenant.status === "succeeded" &&
+          left === ADOPTED &&
+          ownedAfter === 0 &&
+          splitGroups === 0,
+      },
+      {
+        name: "every item under 400 KB",
+        target: "< 409,600 bytes",
+        measured: `${Math.max(...Object.values(sizes))} bytes`,
+        met: Math.max(...Object.values(sizes)) < 409_600,
+      },
+      {
+        name: "peak memory of a task",
+        target: `< ${LAMBDA_MEMORY_MB / 2} MiB (half the Lambda's)`,
+        measured: `${round(peakTaskMiB)} MiB`,
+        met: peakTaskMiB < LAMBDA_MEMORY_MB / 2,
+      },
+    ],
+    notes,
+    details: { taskMemory, sizes, spread },
+  };
 }
 
 function splitRequest(stack: Awaited<ReturnType<typeof startWorkflowStack>>): OnboardingRequest {
@@ -423,58 +418,6 @@ function splitRequest(stack: Awaited<ReturnType<typeof startWorkflowStack>>): On
       us: { name: "Journal US", primarySmtpAddress: `journal-us@${demo.domain}`, members: [demo.bob] },
     },
   };
-}
-
-async function shardSpread(doc: ReturnType<typeof createDocumentClient>, table: string) {
-  const counts = { byPartner: new Map<string, number>(), all: new Map<string, number>() };
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({
-        TableName: table,
-        FilterExpression: "attribute_exists(gsi4pk)",
-        ProjectionExpression: "gsi3pk, gsi4pk",
-        ...(startKey && { ExclusiveStartKey: startKey }),
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      for (const [key, map] of [
-        ["gsi3pk", counts.byPartner],
-        ["gsi4pk", counts.all],
-      ] as const) {
-        const value = item[key] as string | undefined;
-        if (value) map.set(value, (map.get(value) ?? 0) + 1);
-      }
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  const describe = (map: Map<string, number>) => {
-    const values = [...map.values()];
-    return `${map.size} partitions, ${Math.min(...values)}-${Math.max(...values)} entries each`;
-  };
-  const allValues = [...counts.all.entries()].filter(([k]) => k.startsWith("TENANTS#ALL#")).map(([, v]) => v);
-  const total = allValues.reduce((a, b) => a + b, 0);
-  return {
-    byPartner: describe(counts.byPartner),
-    all: describe(counts.all),
-    busiestShare: round((100 * Math.max(...allValues)) / total, 1),
-  };
-}
-
-async function itemSizes(doc: ReturnType<typeof createDocumentClient>, table: string) {
-  const largest: Record<string, number> = {};
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({ TableName: table, ...(startKey && { ExclusiveStartKey: startKey }) }),
-    );
-    for (const item of page.Items ?? []) {
-      const kind = (item["kind"] as string | undefined) ?? "other";
-      largest[kind] = Math.max(largest[kind] ?? 0, itemBytes(item));
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return largest;
 }
 
 function javaVersion(): string | undefined {

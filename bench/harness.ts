@@ -306,6 +306,14 @@ export function percentile(values: number[], p: number): number {
   return sorted[rank - 1]!;
 }
 
+/** The capacity units a DynamoDB answer reports (ReturnConsumedCapacity TOTAL), summed over tables. */
+export function consumedUnits(output: unknown): number {
+  const consumed = (output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+  return [consumed]
+    .flat()
+    .reduce((s: number, c) => s + ((c as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0), 0);
+}
+
 export const round = (value: number, digits = 0) => {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

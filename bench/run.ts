@@ -2,7 +2,8 @@
  * `npm run bench`: runs every benchmark (or those named: `node bench/run.ts scale cost`),
  * each in a fresh Node process (its own heap, peak RSS and JIT state; the service's log
  * lines go to /dev/null as Lambda's would go to CloudWatch), then writes bench/results.json
- * and docs/benchmarks.md and prints the Markdown tables to stdout.
+ * and docs/benchmarks.md and prints the Markdown tables to stdout. `--tenants N` sets the
+ * aws-form benchmark's fleet (`node bench/run.ts aws-form --tenants 1000`).
  */
 import { execFileSync, fork } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -51,6 +52,17 @@ if (process.argv[2] === "--child") {
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
+  // `--tenants N`: the size of the aws-form benchmark's fleet (passed to its process).
+  const at = asked.indexOf("--tenants");
+  if (at >= 0) {
+    const tenants = Number(asked[at + 1]);
+    if (!Number.isInteger(tenants) || tenants < 1) {
+      log("--tenants takes a whole number of tenants (the aws-form benchmark's fleet)");
+      process.exit(2);
+    }
+    process.env["BENCH_AWS_TENANTS"] = String(tenants);
+    asked.splice(at, 2);
+  }
   const unknown = asked.filter((a) => !(BENCHMARKS as readonly string[]).includes(a));
   if (unknown.length > 0) {
     log(`unknown benchmark(s): ${unknown.join(", ")}; known: ${BENCHMARKS.join(", ")}`);

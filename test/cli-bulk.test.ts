@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoOnboardingRequest } from "../infra/local/m365-simulator/index.ts";
 import { csvRow, HEADER, records, tenantsOf as tenantsOfIn } from "./support/bulk.ts";
 import { type CliRun, runCliProcess } from "./support/cli-process.ts";
-import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
 
 let rt: TestRuntime;
 let dir: string;
@@ -116,46 +116,65 @@ describe("tenants import: validation before anything is sent", () => {
   });
 });
 
+/** A fake API for `tenants import`: `answer(n, body)` answers the tenant's n-th POST. */
+async function fakeApi(
+  answer: (n: number, body: Json) => { status: number; headers?: Record<string, string> } | undefined,
+) {
+  const seen = new Map<string, number>();
+  const keys = new Map<string, Set<string>>();
+  const bodies = new Map<string, Json>();
+  const server = createServer(async (req: IncomingMessage, res) => {
+    let text = "";
+    for await (const chunk of req) text += chunk;
+    const now = new Date().toISOString();
+    const tenant = (body: Json) => ({
+      ...body,
+      partnerId: "p",
+      status: "queued",
+      steps: [],
+      createdAt: now,
+      updatedAt: now,
+    });
+    if (req.method === "GET") {
+      // A tenant read again (those already there): as registered.
+      const body = bodies.get(req.url?.split("/").at(-1) ?? "");
+      res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
+      return res.end(JSON.stringify(body ? tenant(body) : { status: 404 }));
+    }
+    const body = JSON.parse(text);
+    bodies.set(body.tenantId, body);
+    const key = String(req.headers["idempotency-key"]);
+    keys.set(body.tenantId, (keys.get(body.tenantId) ?? new Set()).add(key));
+    const n = (seen.get(body.tenantId) ?? 0) + 1;
+    seen.set(body.tenantId, n);
+    const fault = answer(n, body);
+    if (fault) {
+      res.writeHead(fault.status, { "content-type": "application/problem+json", ...fault.headers });
+      return res.end(JSON.stringify({ title: "Fault", status: fault.status }));
+    }
+    // The second answer to one key is the first one replayed, as the API marks it.
+    res.writeHead(202, {
+      "content-type": "application/json",
+      ...(n > 1 && { "idempotent-replayed": "true" }),
+    });
+    res.end(JSON.stringify(tenant(body)));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return { seen, keys, url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
 describe("tenants import against a flaky API", () => {
   it("waits out 429 (Retry-After) and 5xx, with the same Idempotency-Key on every attempt", async () => {
-    const seen = new Map<string, number>();
-    const keys = new Map<string, Set<string>>();
-    const server = createServer(async (req: IncomingMessage, res) => {
-      let text = "";
-      for await (const chunk of req) text += chunk;
-      const body = JSON.parse(text);
-      const key = String(req.headers["idempotency-key"]);
-      keys.set(body.tenantId, (keys.get(body.tenantId) ?? new Set()).add(key));
-      const n = (seen.get(body.tenantId) ?? 0) + 1;
-      seen.set(body.tenantId, n);
-      if (n === 1) {
-        res.writeHead(429, { "retry-after": "1", "content-type": "application/problem+json" });
-        return res.end(JSON.stringify({ title: "Too Many Requests", status: 429 }));
-      }
-      if (n === 2) {
-        res.writeHead(503, { "content-type": "application/problem+json" });
-        return res.end(JSON.stringify({ title: "Service Unavailable", status: 503 }));
-      }
-      const now = new Date().toISOString();
-      res.writeHead(202, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          ...body,
-          partnerId: "p",
-          status: "queued",
-          steps: [],
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const api = await fakeApi((n) =>
+      n === 1 ? { status: 429, headers: { "retry-after": "1" } } : n === 2 ? { status: 503 } : undefined,
+    );
+    const { seen, keys } = api;
     try {
       const file = join(dir, "flaky.csv");
       await writeFile(file, `${HEADER}\n${[1, 2, 3].map((i) => csvRow(i)).join("\n")}\n`);
-      const { port } = server.address() as AddressInfo;
       const run = await cli(["tenants", "import", file], {
-        ONBOARDING_API_URL: `http://127.0.0.1:${port}`,
+        ONBOARDING_API_URL: api.url,
         ONBOARDING_API_KEY: "jok_fake",
       });
       expect(run.code, run.stderr).toBe(0);
@@ -163,7 +182,53 @@ describe("tenants import against a flaky API", () => {
       expect([...seen.values()]).toEqual([3, 3, 3]);
       for (const set of keys.values()) expect(set.size).toBe(1);
     } finally {
-      await new Promise((r) => server.close(r));
+      await api.close();
+    }
+  });
+
+  it("a row whose answer was lost (504) and whose resend gets the replay counts as accepted, not already there", async () => {
+    // The row of customer-1 was sent by an earlier run: its first POST here is throttled (never
+    // handled), the second is that earlier run's answer replayed: already there.
+    const api = await fakeApi((n, body) =>
+      n === 1
+        ? { status: body.customerName === "customer-1" ? 429 : 504, headers: { "retry-after": "0" } }
+        : undefined,
+    );
+    try {
+      const file = join(dir, "lost.csv");
+      await writeFile(file, `${HEADER}\n${[1, 2, 3].map((i) => csvRow(i)).join("\n")}\n`);
+      const run = await cli(["--json", "tenants", "import", file], {
+        ONBOARDING_API_URL: api.url,
+        ONBOARDING_API_KEY: "jok_fake",
+      });
+      expect(run.code, run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout);
+      expect(summary).toMatchObject({ total: 3, accepted: 2, already: 1, failed: 0 });
+      expect(summary.rows.map((r: Json) => r.result)).toEqual(["already", "accepted", "accepted"]);
+      expect([...api.seen.values()]).toEqual([2, 2, 2]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("a row still in progress (409 with Retry-After) after its answer was lost is waited out beyond 3 attempts", async () => {
+    // A slow first request: its answer lost (504), the resends find it still running (the API's
+    // 409 idempotency-in-progress, Retry-After) three times, then get its answer replayed.
+    const api = await fakeApi((n) =>
+      n === 1 ? { status: 504 } : n <= 4 ? { status: 409, headers: { "retry-after": "0" } } : undefined,
+    );
+    try {
+      const file = join(dir, "slow.csv");
+      await writeFile(file, `${HEADER}\n${csvRow(1)}\n`);
+      const run = await cli(["--json", "tenants", "import", file], {
+        ONBOARDING_API_URL: api.url,
+        ONBOARDING_API_KEY: "jok_fake",
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ total: 1, accepted: 1, already: 0, failed: 0 });
+      expect([...api.seen.values()]).toEqual([5]);
+    } finally {
+      await api.close();
     }
   });
 });

@@ -53,8 +53,9 @@ export interface OnboardingClientOptions {
   /** Per request. @default 30_000 */
   timeoutMs?: number;
   /**
-   * Attempts for throttled (429) requests, for GETs answered 502/503/504 or not at all, and for
-   * POSTs carrying an Idempotency-Key answered 5xx, 409 `idempotency-in-progress` or not at all.
+   * Attempts for GETs answered 502/503/504 or not at all, and for POSTs carrying an
+   * Idempotency-Key answered 5xx or not at all. Throttled answers (429) and a 409
+   * `idempotency-in-progress` are waited out besides, up to 10 times (Retry-After honoured).
    * @default 3
    */
   maxAttempts?: number;
@@ -63,6 +64,9 @@ export interface OnboardingClientOptions {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** Waits for answers asking to wait (429, a request still in progress), besides the attempts. */
+const MAX_WAITS = 10;
 
 /**
  * @example
@@ -103,11 +107,16 @@ export class OnboardingClient {
     body: OnboardingRequestBody,
     idempotencyKey: string,
   ): Promise<{ tenant: TenantResource; replayed: boolean }> {
-    const { body: tenant, headers } = await this.#exchange<TenantResource>("POST", "v1/tenants", {
+    const {
+      body: tenant,
+      headers,
+      mayHaveReached,
+    } = await this.#exchange<TenantResource>("POST", "v1/tenants", {
       body,
       headers: { "idempotency-key": idempotencyKey },
     });
-    return { tenant, replayed: headers.get("idempotent-replayed") === "true" };
+    // A replay of an attempt of this same call (its answer lost) is this call's own acceptance.
+    return { tenant, replayed: headers.get("idempotent-replayed") === "true" && !mayHaveReached };
   }
 
   getTenant(tenantId: string): Promise<TenantResource> {
@@ -202,7 +211,7 @@ export class OnboardingClient {
     method: "GET" | "POST" | "DELETE",
     path: string,
     options: { query?: Query; body?: unknown; headers?: Record<string, string>; text?: boolean } = {},
-  ): Promise<{ body: T; headers: Headers }> {
+  ): Promise<{ body: T; headers: Headers; mayHaveReached: boolean }> {
     const url = new URL(path, this.baseUrl);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -218,6 +227,11 @@ export class OnboardingClient {
     // A GET changes nothing; a POST with an Idempotency-Key is answered once whatever the repeats.
     const repeatable = method === "GET" || headers["idempotency-key"] !== undefined;
 
+    // Whether an earlier attempt may have been handled: no answer, or a 5xx (not a 429 or in progress).
+    let mayHaveReached = false;
+    // Answers asking to wait (429, the same Idempotency-Key still in progress) were not handled:
+    // waited out up to MAX_WAITS times besides the attempts.
+    let waits = 0;
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= this.#maxAttempts;
       let response: Response;
@@ -232,6 +246,7 @@ export class OnboardingClient {
       } catch (err) {
         // A GET is safe to send again; a POST or DELETE that got no answer may have been applied.
         if (repeatable && !last) {
+          mayHaveReached = true;
           await sleep(backoff(attempt));
           continue;
         }
@@ -239,16 +254,19 @@ export class OnboardingClient {
       }
       if (response.ok) {
         const text = await response.text();
-        if (options.text) return { body: text as T, headers: response.headers };
-        return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
+        const body = (options.text ? text : text ? JSON.parse(text) : undefined) as T;
+        return { body, headers: response.headers, mayHaveReached };
       }
+      const wait = response.status === 429 || (repeatable && method !== "GET" && isInProgress(response));
       const retryable =
-        response.status === 429 ||
         (method === "GET" && [502, 503, 504].includes(response.status)) ||
-        (repeatable && method !== "GET" && (response.status >= 500 || isInProgress(response)));
-      if (retryable && !last) {
+        (repeatable && method !== "GET" && response.status >= 500);
+      if (wait ? waits < MAX_WAITS : retryable && !last) {
+        if (wait) attempt--;
+        else mayHaveReached = true;
+        const pause = wait ? backoff(Math.min(++waits, 5)) : backoff(attempt);
         await response.body?.cancel();
-        await sleep(retryAfter(response.headers.get("retry-after")) ?? backoff(attempt));
+        await sleep(retryAfter(response.headers.get("retry-after")) ?? pause);
         continue;
       }
       throw new ApiProblemError(response.status, await problemOf(response));

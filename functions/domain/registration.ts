@@ -129,9 +129,11 @@ export class Registration {
       claim.tenant.status === "awaiting_consent" &&
       !claimExpired(claim, this.#ports.clock());
     if (current && current.tenant.partnerId === partnerId && current.tenant.status !== "offboarded") {
-      // Bound already: a consent given again (or given at last in Entra) resumes a waiting tenant.
+      // Bound already: a consent given again (or given at last in Entra) resumes a waiting tenant,
+      // or one left `queued` by a consent whose request ended before its run started (the retry
+      // refuses, 409, while the run is running).
       if (claim) await claims.deleteClaim(tenantId, partnerId);
-      if (current.tenant.status === "awaiting_consent") {
+      if (current.tenant.status === "awaiting_consent" || current.tenant.status === "queued") {
         await this.#ports.resume.retry({ role: "ops" }, tenantId).catch((err: unknown) => {
           if (!(err instanceof ConflictError)) throw err;
         });

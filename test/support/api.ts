@@ -38,9 +38,14 @@ export class RecordingEngine implements WorkflowEngine {
   readonly refuse = new Set<string>();
   /** While set, starts wait for it (to hold a request in progress). */
   gate: Promise<void> | undefined;
+  /** Starts waiting at the gate now. */
+  held = 0;
 
   async start(kind: WorkflowKind, input: WorkflowInput): Promise<void> {
-    if (this.gate) await this.gate;
+    if (this.gate) {
+      this.held++;
+      await this.gate.finally(() => this.held--);
+    }
     if (this.refuse.has(input.tenantId)) throw new Error("ThrottlingException: Rate exceeded");
     this.starts.push({ kind, input });
   }

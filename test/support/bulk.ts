@@ -1,37 +1,13 @@
 /**
- * Bulk import files for the CLI's tests: CSV rows of simulated tenants (valid for the Microsoft
- * 365 simulator's demo mailboxes), and reading back result files and a partner's tenants.
+ * Bulk import files for the CLI's tests: CSV rows of simulated tenants (bulk-rows.ts, valid for
+ * the Microsoft 365 simulator's demo mailboxes), and reading back result files and a partner's tenants.
  */
-import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { expect } from "vitest";
 import { parseCsv } from "../../functions/cli/csv.ts";
-import { demoOnboardingRequest } from "../../infra/local/m365-simulator/index.ts";
 import type { Json, TestRuntime } from "./local-runtime.ts";
 
-export const HEADER =
-  "tenantId,customerName,region,outboundGateway,ndrAddress,eu_group_name,eu_group_address,eu_group_members,us_group_name,us_group_address,us_group_members";
-
-/** A CSV row for a simulated tenant: every third split (with both groups), the rest us or eu. */
-export function csvRow(i: number, tenantId: string = randomUUID()): string {
-  const region = i % 3 === 0 ? "split" : i % 3 === 1 ? "us" : "eu";
-  const body = demoOnboardingRequest(tenantId, {
-    customerName: `customer-${i}`,
-    region,
-    outboundGateway: i % 2 === 0,
-  });
-  const group = (g: { name: string; primarySmtpAddress: string; members: string[] } | undefined) =>
-    g ? [g.name, g.primarySmtpAddress, g.members.join(";")] : ["", "", ""];
-  return [
-    body.tenantId,
-    body.customerName,
-    body.region,
-    String(body.outboundGateway),
-    body.ndrAddress,
-    ...group(body.groups?.eu),
-    ...group(body.groups?.us),
-  ].join(",");
-}
+export { csvRow, HEADER } from "./bulk-rows.ts";
 
 /** Every tenant the key sees, all pages. */
 export async function tenantsOf(rt: TestRuntime, key: string): Promise<Json[]> {
