@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   errorFromAdminApiErrors,
   errorFromResponse,
+  errorFromTokenFailure,
   parseODataError,
 } from "../functions/adapters/m365/error-model.ts";
 import { createM365GatewayFromEnv } from "../functions/adapters/m365/gateway.ts";
@@ -98,6 +99,30 @@ describe("OData errors", () => {
     expect(parseRetryAfter("soon", now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
     fc.assert(fc.property(fc.nat(100_000), (s) => parseRetryAfter(String(s), now) === s * 1000));
+  });
+});
+
+describe("token failures", () => {
+  // Seen on the AWS form under a 1,000-tenant wave: a Graph token request that never reached the
+  // identity endpoint failed check-access as M365_ACCESS_DENIED (3 of 1,000 tenants).
+  it("a failure with no answer from Entra ID (no status, no AADSTS code) is transient, not a refusal", () => {
+    const timedOut = Object.assign(new Error("Request timed out after 30000 ms"), { name: "AbortError" });
+    expect(errorFromTokenFailure("t1", "graph", timedOut)).toBeInstanceOf(TransientError);
+    const discovery = new Error("endpoints_resolution_error: Endpoints cannot be resolved");
+    expect(errorFromTokenFailure("t1", "graph", discovery)).toBeInstanceOf(TransientError);
+  });
+
+  it("Entra ID's own refusals stay what they are", () => {
+    const badSecret = new Error("AADSTS7000215: Invalid client secret provided.");
+    expect(errorFromTokenFailure("t1", "graph", badSecret)).toBeInstanceOf(AccessDeniedError);
+    const noConsent = new Error(
+      "AADSTS65001: The user or administrator has not consented to use the application.",
+    );
+    expect(errorFromTokenFailure("t1", "graph", noConsent)).toBeInstanceOf(ConsentRequiredError);
+    const refused = Object.assign(new Error("AADSTS50034: The user account does not exist."), {
+      statusCode: 400,
+    });
+    expect(errorFromTokenFailure("t1", "graph", refused)).toBeInstanceOf(AccessDeniedError);
   });
 });
 

@@ -333,6 +333,14 @@ export function errorFromTokenFailure(tenantId: string, resource: string, err: u
   ) {
     return withDetails(new TransientError(`token for tenant ${tenantId}: ${reason}`, { cause: err }), d);
   }
+  // No verdict of Entra at all (no HTTP status, no AADSTS code): the request failed on the way
+  // (a client timeout, a discovery fetch that broke off), not a refusal; it is retried.
+  if (status === undefined && !/AADSTS\d+/.test(text)) {
+    return withDetails(
+      new TransientError(`token for tenant ${tenantId}: no answer from Entra ID: ${reason}`, { cause: err }),
+      d,
+    );
+  }
   return withDetails(new AccessDeniedError(`token for tenant ${tenantId}: ${reason}`, { cause: err }), d);
 }
 
