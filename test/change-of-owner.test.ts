@@ -226,6 +226,8 @@ describe("a change of owner moves the service's objects with the binding", () =>
       body: body(tenantId, slugB, "us", false, "b"),
     });
     expect(claim.body.status).toBe("awaiting_consent");
+    // A's run has ended (its status is written before its execution closes).
+    await rt.idle();
     const bound = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, {
       body: { bindTenant: true, partnerId: b.partnerId },
     });

@@ -150,14 +150,21 @@ export class Registration {
       return { kind: "link-not-valid" };
     }
 
-    let stored = await registerBound(
-      { store, claims, now: () => this.#now() },
-      current,
-      partnerId,
-      claim.request,
-      // Created when the partner asked (the claim), not when the customer consented.
-      claim.tenant.createdAt,
-    );
+    const register = (record: typeof current) =>
+      registerBound(
+        { store, claims, now: () => this.#now() },
+        record,
+        partnerId,
+        claim.request,
+        // Created when the partner asked (the claim), not when the customer consented.
+        claim.tenant.createdAt,
+      );
+    let stored = await register(current);
+    // The previous owner's record changed while it was moved (its run's last write, a drift
+    // check's start): read it again and move what is there now, a few times at most.
+    for (let tries = 1; stored === "changed" && tries < 3; tries++) {
+      stored = await register(await store.getTenant(tenantId, { groups: false }));
+    }
     if (stored === "changed") return { kind: "link-not-valid" };
     if (stored === "lost") {
       // Another consent bound it a moment earlier: this claim lost.
