@@ -70,7 +70,7 @@ describe("binding by consent", () => {
     expect((await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`)).status).toBe(409);
 
     const page = await rt.consent(body.consentUrl);
-    expect(page.status).toBe(200);
+    expect(page.status, page.html).toBe(200);
     expect(page.url.startsWith(`${rt.url}/v1/consent/callback?`)).toBe(true);
     expect(page.html).toContain("Consent received");
     const done = await waitForStatus(a.apiKey, tenantId, ["succeeded", "failed"]);
@@ -95,7 +95,7 @@ describe("binding by consent", () => {
     // B's retry and a while later: still nothing in the tenant.
     expect((await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey })).status).toBe(202);
     // Nothing may happen: wait until the engine has nothing left to run, then look.
-    await rt.idle();
+    await rt.idle(tenantId);
     expect(await exchangeCalls(tenantId)).toEqual([]);
     expect(JSON.stringify((await sim().tenant(tenantId)).journalRules)).toBe(before);
     expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
@@ -104,7 +104,7 @@ describe("binding by consent", () => {
 
     // The customer's admin consents through B's link: now B onboards.
     const page = await rt.consent((await get(b.apiKey, tenantId)).consentUrl);
-    expect(page.status).toBe(200);
+    expect(page.status, page.html).toBe(200);
     const bound = await waitForStatus(b.apiKey, tenantId, ["succeeded", "failed"]);
     expect(bound.status).toBe("succeeded");
     expect(await journalRuleAddresses(tenantId)).toContain(
@@ -200,7 +200,7 @@ describe("binding by consent", () => {
     const retried = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: b.apiKey });
     expect(retried.body.status).toBe("awaiting_consent");
     // Nothing may happen: wait until the engine has nothing left to run, then look.
-    await rt.idle();
+    await rt.idle(tenantId);
     expect(await exchangeCalls(tenantId)).toEqual([]);
     expect(await journalRuleAddresses(tenantId)).toEqual([
       `a-${tenantId.slice(0, 8)}@journaling.mxrecord.io`,
@@ -323,7 +323,7 @@ describe("the customer's admin signs in to confirm the consent", () => {
     const { body } = await post(a.apiKey, tenantId, `c-${tenantId.slice(0, 8)}`);
     const browser = new TestBrowser();
     const page = await browser.open(body.consentUrl);
-    expect(page.status).toBe(200);
+    expect(page.status, page.html).toBe(200);
     expect(page.urls).toHaveLength(2);
     expect(new URL(page.url).searchParams.get("admin_consent")).toBe("True");
     await sim().resetCalls();
@@ -380,7 +380,7 @@ describe("the customer's admin signs in to confirm the consent", () => {
     );
     expect(madeUp.status).toBe(400);
     // Nothing may happen: wait until the engine has nothing left to run, then look.
-    await rt.idle();
+    await rt.idle(tenantId);
     expect((await get(b.apiKey, tenantId)).status).toBe("awaiting_consent");
     expect((await get(a.apiKey, tenantId)).status).toBe("succeeded");
     expect(await exchangeCalls(tenantId)).toEqual([]);

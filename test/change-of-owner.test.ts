@@ -98,7 +98,7 @@ async function onboardThroughLink(key: string, request: ReturnType<typeof body>)
   expect(posted.status, JSON.stringify(posted.body)).toBe(202);
   expect(posted.body.status).toBe("awaiting_consent");
   const page = await rt.consent(posted.body.consentUrl);
-  expect(page.status).toBe(200);
+  expect(page.status, page.html).toBe(200);
   const done = await waitFor(key, request.tenantId, ["succeeded", "failed"]);
   expect(done.status, JSON.stringify(done.error ?? done.steps)).toBe("succeeded");
   return done;

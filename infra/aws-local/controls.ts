@@ -44,9 +44,16 @@ export function registerControls({ assembly, cloud, lambda, events, stepFunction
     await events.fire(q.get("rule") ?? "", new Date(q.get("time") ?? Date.now()));
     return { fired: q.get("rule") };
   });
-  // Answers once no execution is running (what `npm start`'s engine.idle() waits for).
-  control("workflows-idle", async () => {
-    await stepFunctions.idle();
+  // Answers once no execution is running (what `npm start`'s engine.idle() waits for); with
+  // `tenant` (repeatable), none of those tenants' (their names carry the tenant id); with
+  // `since` (epoch ms), none started at or after it: a suite waits for its own work only, not
+  // for another suite's execution sleeping in a Retry on the same form.
+  control("workflows-idle", async (q) => {
+    const tenants = q.getAll("tenant");
+    const since = Number(q.get("since") ?? 0);
+    await stepFunctions.idle(
+      (e) => e.startDate >= since && (tenants.length === 0 || tenants.some((t) => e.name.includes(t))),
+    );
     return { idle: true };
   });
   // DynamoDB's TTL deletions as of `at` (an ISO time; default now).

@@ -49,8 +49,11 @@ export interface FormHandle {
   consent: TestRuntime["consent"];
   /** Polls the tenant (as ops) until its status is one of `statuses`. */
   waitFor: TestRuntime["waitFor"];
-  /** Waits until no workflow runs (drift checks included). */
-  idle(): Promise<void>;
+  /**
+   * Waits until no workflow of this suite runs (drift checks included); given tenant ids, none of
+   * those tenants' (the local form's engine is this suite's own: it waits for all).
+   */
+  idle(...tenantIds: string[]): Promise<void>;
   /** Waits until no webhook delivery is due (one whose retry waits minutes does not count on the local form). */
   deliveriesIdle(): Promise<void>;
   /** Runs one tick of the drift check schedule as at `now`, and waits for the checks it started. */
@@ -152,7 +155,11 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
     aws.call(method, path, { ...o, key: o.key ?? aws.opsKey });
   const waitFor: FormHandle["waitFor"] = async (tenantId, statuses, timeoutMs = 20_000) =>
     await aws.waitFor(tenantId, aws.opsKey, [...statuses], timeoutMs * slower);
-  const workflowsIdle = async () => void (await aws.control("workflows-idle", {}));
+  // The shared form outlives this suite: wait for this suite's executions (or these tenants'),
+  // never for another suite's execution sleeping in a Retry.
+  const attachedAt = String(Date.now());
+  const workflowsIdle = async (...tenants: string[]) =>
+    void (await aws.control("workflows-idle", { since: attachedAt, tenant: tenants }));
   const deliveriesIdle = async () => {
     // Webhook deliveries: the stream forwarder fills the queue a moment after the writes, the
     // dispatcher empties it; idle once the queue stays empty for a while (bounded: a receiver

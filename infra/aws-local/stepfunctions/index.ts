@@ -34,8 +34,11 @@ export interface StepFunctionsOptions {
 
 export interface StepFunctions {
   handler: AwsServiceHandler;
-  /** Resolves when no execution is running. */
-  idle(): Promise<void>;
+  /**
+   * Resolves when no execution is running, or none of those `which` selects (executions it
+   * starts meanwhile included).
+   */
+  idle(which?: (execution: ExecutionRecord) => boolean): Promise<void>;
   /** Stops every running execution without recording an end (the next start marks them ABORTED). */
   close(): Promise<void>;
   /** Executions by ARN (Standard: kept; Express: while running and after, until close). */
@@ -63,7 +66,7 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
   const store = new ExecutionStore(o.dataDir);
   const histories = new ExecutionHistories();
   const express = new Map<string, ExecutionRecord>();
-  const running = new Map<string, { run: Running; done: Promise<void> }>();
+  const running = new Map<string, { run: Running; done: Promise<void>; record: ExecutionRecord }>();
   let closing = false;
 
   const statusChange = (record: ExecutionRecord) => {
@@ -148,7 +151,7 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
         clearTimeout(timer);
         running.delete(executionArn);
       });
-    running.set(executionArn, { run, done });
+    running.set(executionArn, { run, done, record });
     return record;
   };
 
@@ -160,8 +163,11 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
   const engine: Engine = { machines, store, express, histories, start, stop };
   return {
     handler: createStatesApi(engine),
-    idle: async () => {
-      while (running.size > 0) await Promise.all([...running.values()].map((r) => r.done));
+    idle: async (which = () => true) => {
+      const selected = () => [...running.values()].filter((r) => which(r.record));
+      for (let left = selected(); left.length > 0; left = selected()) {
+        await Promise.all(left.map((r) => r.done));
+      }
     },
     close: async () => {
       closing = true;

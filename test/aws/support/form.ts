@@ -204,8 +204,10 @@ export class AwsForm {
   }
 
   /** A control call of the local AWS endpoint (`fire-rule`, `send-message`, `kill-environments`). */
-  async control(name: string, query: Record<string, string>): Promise<Json> {
-    const response = await fetch(`${this.info.cloudUrl}/_form/${name}?${new URLSearchParams(query)}`, {
+  async control(name: string, query: Record<string, string | string[]>): Promise<Json> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) for (const one of [v].flat()) params.append(k, one);
+    const response = await fetch(`${this.info.cloudUrl}/_form/${name}?${params}`, {
       method: "POST",
     });
     return await response.json();
