@@ -209,6 +209,23 @@ export const RETRY_POLICIES: Readonly<Record<string, Json>> = {
 const TASK_INPUT = { "tenantId.$": "$.tenantId", "run.$": "$.run" };
 
 /** A Task state of `name`: its payload says which task it is, then the execution's tenant and run. */
+/** A Choice: to `next` when the flag at `path` is present and true, else to `otherwise`. */
+function whenTrue(path: string, next: string, otherwise: string): Json {
+  return {
+    Type: "Choice",
+    Choices: [
+      {
+        And: [
+          { Variable: path, IsPresent: true },
+          { Variable: path, BooleanEquals: true },
+        ],
+        Next: next,
+      },
+    ],
+    Default: otherwise,
+  };
+}
+
 function task(taskArn: (t: TaskName) => string, name: TaskName, parameters: Json, extra: Json): Json {
   return {
     Type: "Task",
@@ -266,19 +283,7 @@ function stepTask(
 /** After a change of owner: the previous owner's journaling stops before anything else. */
 function handOverStates(taskArn: (task: TaskName) => string): States {
   return {
-    "Hand-over pending?": {
-      Type: "Choice",
-      Choices: [
-        {
-          And: [
-            { Variable: "$.handOver", IsPresent: true },
-            { Variable: "$.handOver", BooleanEquals: true },
-          ],
-          Next: "HandOver",
-        },
-      ],
-      Default: "CheckAccess",
-    },
+    "Hand-over pending?": whenTrue("$.handOver", "HandOver", "CheckAccess"),
     HandOver: task(
       taskArn,
       "HandOver",
@@ -322,19 +327,7 @@ function checkAccessStates(taskArn: (task: TaskName) => string): States {
       },
     ),
     // approval: required: CheckAccess recorded the plan and `awaiting_approval`; nothing is written.
-    "Approval needed?": {
-      Type: "Choice",
-      Choices: [
-        {
-          And: [
-            { Variable: "$.plan.awaitingApproval", IsPresent: true },
-            { Variable: "$.plan.awaitingApproval", BooleanEquals: true },
-          ],
-          Next: "AwaitApproval",
-        },
-      ],
-      Default: "Configure",
-    },
+    "Approval needed?": whenTrue("$.plan.awaitingApproval", "AwaitApproval", "Configure"),
     AwaitApproval: { Type: "Succeed" },
     AwaitConsent: recordOutcome(taskArn, "awaiting_consent", { "error.$": "$.error" }, { End: true }),
   };
