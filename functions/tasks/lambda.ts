@@ -30,12 +30,13 @@ let handlers: Record<TaskName | RetiredTaskName, TaskHandler> | undefined;
 
 /** Built once per cold start; the Microsoft 365 gateway (a Secrets Manager read) only on first use. */
 function taskHandlers(): Record<TaskName | RetiredTaskName, TaskHandler> {
+  if (handlers) return handlers;
   // CheckDrift starts remediation runs (the onboarding state machine's ARN, STATE_MACHINE_ARN).
   const onboardingArn = process.env["STATE_MACHINE_ARN"];
   const engine = onboardingArn
     ? new StepFunctionsEngine({ stateMachineArns: { onboarding: onboardingArn, offboarding: "" } })
     : undefined;
-  handlers ??= createTaskHandlers({
+  handlers = createTaskHandlers({
     // The stack's stream forwarder writes out every outbox a state change leaves (it sees the
     // tenant item's new image): a task does not wait for two more requests per event.
     store: tenantStore({ flushAfterWrite: false }),
