@@ -2,6 +2,8 @@
  * The onboarding and offboarding workflows: ONE source for AWS (rendered by the CDK stack
  * with the one task function's ARN as the definition substitution of every task) and for the
  * local engine (aws-local-stepfunctions runs the same JSON with the task handlers in-process).
+ * Both forms call a task through the one router of the task Lambda (functions/tasks/router.ts),
+ * which picks the handler by the payload's `task` field.
  *
  * JSONPath only (no JSONata): the local engine does not run JSONata.
  *
