@@ -163,12 +163,7 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
   const engine: Engine = { machines, store, express, histories, start, stop };
   return {
     handler: createStatesApi(engine),
-    idle: async (which = () => true) => {
-      const selected = () => [...running.values()].filter((r) => which(r.record));
-      for (let left = selected(); left.length > 0; left = selected()) {
-        await Promise.all(left.map((r) => r.done));
-      }
-    },
+    idle: (which) => idleOf(running, which),
     close: async () => {
       closing = true;
       for (const r of running.values()) r.run.abort();
@@ -176,6 +171,16 @@ export function createStepFunctions(o: StepFunctionsOptions): StepFunctions {
     },
     describe: (arn) => store.get(arn) ?? express.get(arn),
   };
+}
+
+type RunningExecutions = Map<string, { done: Promise<void>; record: ExecutionRecord }>;
+
+/** Resolves once none of the running executions that `which` selects is left (new ones included). */
+async function idleOf(running: RunningExecutions, which: (e: ExecutionRecord) => boolean = () => true) {
+  const selected = () => [...running.values()].filter((r) => which(r.record));
+  for (let left = selected(); left.length > 0; left = selected()) {
+    await Promise.all(left.map((r) => r.done));
+  }
 }
 
 /** The EventBridge event Step Functions sends when a Standard execution's status changes. */
