@@ -15,6 +15,7 @@ export const BOTH_FORMS = [
   "test/binding.test.ts",
   "test/change-of-owner.test.ts",
   "test/consent-browser.test.ts",
+  "test/http-utf8.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
