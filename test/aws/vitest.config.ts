@@ -16,6 +16,7 @@ export const BOTH_FORMS = [
   "test/change-of-owner.test.ts",
   "test/consent-browser.test.ts",
   "test/http-utf8.test.ts",
+  "test/webhooks-own-ports.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
