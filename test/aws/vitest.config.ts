@@ -17,6 +17,7 @@ export const BOTH_FORMS = [
   "test/consent-browser.test.ts",
   "test/http-utf8.test.ts",
   "test/webhooks-own-ports.test.ts",
+  "test/least-privilege-consent.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
