@@ -6,6 +6,7 @@
  * deployed stack loopback is never allowed at all.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ownPortsFromEnv } from "../functions/webhooks/url-policy.ts";
 import { loopbackPorts } from "../infra/local/own-ports.ts";
 import { type FormHandle, startForm } from "./support/form.ts";
 
@@ -57,5 +58,11 @@ describe("webhooks and the form's own ports", () => {
         "not a url",
       ]),
     ).toEqual([4567, 443, 8000]);
+  });
+
+  it("reads the AWS form's own ports from WEBHOOK_OWN_PORTS (none when unset, junk ignored)", () => {
+    expect(ownPortsFromEnv({ WEBHOOK_OWN_PORTS: "3000,41234" })).toEqual([3000, 41234]);
+    expect(ownPortsFromEnv({ WEBHOOK_OWN_PORTS: "x,,-1,2.5,8080" })).toEqual([8080]);
+    expect(ownPortsFromEnv({})).toEqual([]);
   });
 });
