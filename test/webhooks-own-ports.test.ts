@@ -46,6 +46,22 @@ describe("webhooks and the form's own ports", () => {
     expect(other.status).toBe(200);
   });
 
+  it("a delivery sent to the service's own API (the deployed form's public host) is refused", async () => {
+    // As the dispatcher sends it: a signed JSON POST with no Authorization header.
+    const body = JSON.stringify({ type: "tenant.onboarding.succeeded", data: {} });
+    const headers = {
+      "content-type": "application/json",
+      "webhook-id": "msg_1",
+      "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+      "webhook-signature": "v1,c2lnbmF0dXJl",
+    };
+    for (const path of ["/v1/partners", "/v1/tenants", "/v1/consent/callback", "/health", "/"]) {
+      const res = await fetch(`${f.url}${path}`, { method: "POST", headers, body });
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+    }
+  });
+
   it("finds the ports of loopback URLs only", () => {
     expect(
       loopbackPorts([
