@@ -2,8 +2,9 @@
  * The least-privilege script: escaping, content per tenant mode, the route (text/plain, partner
  * sees only its own tenants, ops all), the CLI command, and the script's Exchange steps run
  * against the simulator (twice: the second run creates nothing), after which the app needs no
- * admin role to onboard.
+ * admin role to onboard: through the API of either form, the admin having chosen the script.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExchangeClient } from "../functions/adapters/m365/exchange-client.ts";
 import { RetryPolicy } from "../functions/adapters/m365/retry.ts";
@@ -12,9 +13,49 @@ import { runCli } from "../functions/cli/program.ts";
 import { NotFoundError } from "../functions/domain/errors.ts";
 import { requiredRoles } from "../functions/domain/permissions.ts";
 import { permissionsScript, psQuote, ROLE_GROUP_NAME } from "../functions/domain/permissions-script.ts";
-import { servicePrincipalObjectId } from "../infra/local/m365-simulator/index.ts";
-import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
-import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
+import type { RegionMode } from "../functions/domain/provider.ts";
+import { demoOnboardingRequest, servicePrincipalObjectId } from "../infra/local/m365-simulator/index.ts";
+import { type FormHandle, type Json, startForm } from "./support/form.ts";
+
+let f: FormHandle;
+let partnerKey: string;
+
+beforeAll(async () => {
+  f = await startForm();
+  partnerKey = (await f.createPartner("Script MSP")).apiKey;
+});
+afterAll(async () => {
+  await f?.close();
+});
+
+/** A request for a fresh simulated tenant, valid against its demo mailboxes. */
+const request = (options: { region: RegionMode; outboundGateway: boolean }) =>
+  demoOnboardingRequest(randomUUID(), options);
+
+/** The customer's admin session, as the script's Connect-ExchangeOnline: here the app itself while it still holds Exchange Administrator. */
+const adminSession = (tenantId: string) => {
+  const exchange = new ExchangeClient({
+    endpoint: f.simulator.endpoints.exchange,
+    tokens: new TokenProvider({
+      clientId: f.simulator.clientId,
+      credential: { clientSecret: f.simulator.clientSecret },
+      authorityHost: f.simulator.endpoints.authorityHost,
+      disableInstanceDiscovery: true,
+    }),
+    retry: new RetryPolicy({ baseDelayMs: 1, maxDelayMs: 10 }),
+  });
+  return (cmdlet: string, parameters: Record<string, unknown> = {}) =>
+    exchange.invoke(tenantId, cmdlet, parameters);
+};
+
+/** Registers the tenant through the API; the admin consents choosing to run the script; the settled tenant. */
+async function onboard(req: ReturnType<typeof request>): Promise<Json> {
+  const posted = await f.call("POST", "/v1/tenants", { key: partnerKey, body: req });
+  expect(posted.status).toBe(202);
+  const page = await f.consent(posted.body.consentUrl, { leastPrivilege: "script" });
+  expect(page.status, page.html).toBe(200);
+  return await f.waitFor(req.tenantId, ["succeeded", "failed", "awaiting_permissions"]);
+}
 
 const APP = "11111111-2222-4333-8444-555555555555";
 const TENANT = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
@@ -78,34 +119,15 @@ describe("the script", () => {
 });
 
 describe("the script's Exchange steps against the simulator", () => {
-  let h: WorkflowHarness;
-  beforeAll(async () => {
-    h = await workflowHarness();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
   it("registers the service principal and the role group once; the app then onboards without the admin role", async () => {
-    const req = h.request({ region: "split", outboundGateway: true });
-    const script = permissionsScript({ tenantId: req.tenantId, appId: h.sim.clientId, request: req });
+    const req = request({ region: "split", outboundGateway: true });
+    const clientId = f.simulator.clientId;
+    const script = permissionsScript({ tenantId: req.tenantId, appId: clientId, request: req });
     const roles = /\$Roles = @\((.*)\)/
       .exec(script)![1]!
       .split(", ")
       .map((r) => r.slice(1, -1));
-    // The admin's session: here the app itself while it still holds Exchange Administrator.
-    const exchange = new ExchangeClient({
-      endpoint: h.sim.endpoints.exchange,
-      tokens: new TokenProvider({
-        clientId: h.sim.clientId,
-        credential: { clientSecret: h.sim.clientSecret },
-        authorityHost: h.sim.endpoints.authorityHost,
-        disableInstanceDiscovery: true,
-      }),
-      retry: new RetryPolicy({ baseDelayMs: 1, maxDelayMs: 10 }),
-    });
-    const run = (cmdlet: string, parameters: Record<string, unknown>) =>
-      exchange.invoke(req.tenantId, cmdlet, parameters);
+    const run = adminSession(req.tenantId);
     const absent = async (cmdlet: string, parameters: Record<string, unknown>) => {
       try {
         return (await run(cmdlet, parameters)).length === 0;
@@ -114,12 +136,12 @@ describe("the script's Exchange steps against the simulator", () => {
         throw err;
       }
     };
-    const objectId = servicePrincipalObjectId(req.tenantId, h.sim.clientId);
+    const objectId = servicePrincipalObjectId(req.tenantId, clientId);
     const grant = async () => {
       let created = 0;
       if (await absent("Get-ServicePrincipal", { Identity: objectId })) {
         await run("New-ServicePrincipal", {
-          AppId: h.sim.clientId,
+          AppId: clientId,
           ObjectId: objectId,
           DisplayName: "Journal onboarding app",
         });
@@ -138,7 +160,7 @@ describe("the script's Exchange steps against the simulator", () => {
     };
     // A role group that exists without one role gets it added (the script's else branch).
     await run("New-ServicePrincipal", {
-      AppId: h.sim.clientId,
+      AppId: clientId,
       ObjectId: objectId,
       DisplayName: "Journal onboarding app",
     });
@@ -149,43 +171,26 @@ describe("the script's Exchange steps against the simulator", () => {
     const assignments = await run("Get-ManagementRoleAssignment", { RoleAssignee: objectId });
     expect(assignments.map((a) => a["Role"]).sort()).toEqual([...roles].sort());
 
-    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
-    const done = await h.onboard(req);
-    expect(done.status).toBe("succeeded");
-    expect((await h.offboard(req.tenantId)).status).toBe("offboarded");
+    await f.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    expect((await onboard(req)).status).toBe("succeeded");
+    const deleted = await f.call("DELETE", `/v1/tenants/${req.tenantId}`, { key: partnerKey });
+    expect(deleted.status).toBe(202);
+    expect((await f.waitFor(req.tenantId, ["offboarded", "failed"])).status).toBe("offboarded");
   });
 });
 
 describe("the script's Exchange steps, in the script's order, on a dehydrated organisation", () => {
-  let h: WorkflowHarness;
-  beforeAll(async () => {
-    h = await workflowHarness();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
   it("hydrates before creating anything, reads the service principal back, and can run again (already a member)", async () => {
-    const req = h.request({ region: "us", outboundGateway: false });
-    h.sim.setDehydrated(req.tenantId, true);
-    const script = permissionsScript({ tenantId: req.tenantId, appId: h.sim.clientId, request: req });
+    const req = request({ region: "us", outboundGateway: false });
+    const clientId = f.simulator.clientId;
+    await f.sim.setDehydrated(req.tenantId, true);
+    const script = permissionsScript({ tenantId: req.tenantId, appId: clientId, request: req });
     const roles = /\$Roles = @\((.*)\)/
       .exec(script)![1]!
       .split(", ")
       .map((r) => r.slice(1, -1));
-    const exchange = new ExchangeClient({
-      endpoint: h.sim.endpoints.exchange,
-      tokens: new TokenProvider({
-        clientId: h.sim.clientId,
-        credential: { clientSecret: h.sim.clientSecret },
-        authorityHost: h.sim.endpoints.authorityHost,
-        disableInstanceDiscovery: true,
-      }),
-      retry: new RetryPolicy({ baseDelayMs: 1, maxDelayMs: 10 }),
-    });
-    const run = (cmdlet: string, parameters: Record<string, unknown> = {}) =>
-      exchange.invoke(req.tenantId, cmdlet, parameters);
-    const objectId = servicePrincipalObjectId(req.tenantId, h.sim.clientId);
+    const run = adminSession(req.tenantId);
+    const objectId = servicePrincipalObjectId(req.tenantId, clientId);
     const tolerate = (pattern: RegExp) => (err: unknown) => {
       if (!pattern.test(String((err as Error).message))) throw err;
     };
@@ -202,10 +207,10 @@ describe("the script's Exchange steps, in the script's order, on a dehydrated or
           err instanceof NotFoundError ? [] : Promise.reject(err),
         );
         if (found.length === 0) {
-          await run("New-ServicePrincipal", { AppId: h.sim.clientId, ObjectId: objectId, DisplayName: "x" });
+          await run("New-ServicePrincipal", { AppId: clientId, ObjectId: objectId, DisplayName: "x" });
         }
         const [sp] = await run("Get-ServicePrincipal", { Identity: objectId });
-        expect(String(sp?.["AppId"]).toLowerCase()).toBe(h.sim.clientId.toLowerCase());
+        expect(String(sp?.["AppId"]).toLowerCase()).toBe(clientId.toLowerCase());
       },
       "New-RoleGroup -Name": async () => {
         const found = await run("Get-RoleGroup", { Identity: ROLE_GROUP_NAME }).catch((err: unknown) =>
@@ -224,49 +229,36 @@ describe("the script's Exchange steps, in the script's order, on a dehydrated or
     expect(order.every((k) => script.includes(k))).toBe(true);
     for (const key of order) await steps[key]!();
     for (const key of order) await steps[key]!();
-    const enables = h.sim
-      .calls(req.tenantId)
-      .filter((c) => c.operation === "Enable-OrganizationCustomization");
-    expect(enables).toHaveLength(1);
-    expect(
-      h.sim
-        .calls(req.tenantId)
-        .filter((c) => c.write && c.status >= 400)
-        .map((c) => c.operation),
-    ).toEqual(["Add-RoleGroupMember"]);
+    const calls = await f.sim.calls(req.tenantId);
+    expect(calls.filter((c) => c.operation === "Enable-OrganizationCustomization")).toHaveLength(1);
+    expect(calls.filter((c) => c.write && c.status >= 400).map((c) => c.operation)).toEqual([
+      "Add-RoleGroupMember",
+    ]);
 
-    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
-    expect((await h.onboard(req)).status).toBe("succeeded");
+    await f.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false });
+    expect((await onboard(req)).status).toBe("succeeded");
   });
 });
 
 describe("GET /v1/tenants/{tenantId}/permissions-script and the CLI", () => {
-  let rt: TestRuntime;
-  beforeAll(async () => {
-    rt = await startTestRuntime();
-  });
-  afterAll(async () => {
-    await rt?.close();
-  });
-
   const get = (tenantId: string, key: string) =>
-    fetch(`${rt.url}/v1/tenants/${tenantId}/permissions-script`, {
+    fetch(`${f.url}/v1/tenants/${tenantId}/permissions-script`, {
       headers: { authorization: `Bearer ${key}` },
     });
 
   it("answers text/plain to the owner and ops, 404 to another partner, and the CLI prints or writes it", async () => {
-    const mine = await rt.createPartner("Owner MSP");
-    const other = await rt.createPartner("Other MSP");
-    const tenantId = await rt.onboard(mine.apiKey);
-    await rt.waitFor(tenantId, ["succeeded"]);
+    const mine = await f.createPartner("Owner MSP");
+    const other = await f.createPartner("Other MSP");
+    const tenantId = await f.onboard(mine.apiKey);
+    await f.waitFor(tenantId, ["succeeded"]);
 
     const owner = await get(tenantId, mine.apiKey);
     expect(owner.status).toBe(200);
     expect(owner.headers.get("content-type")).toMatch(/^text\/plain/);
     const script = await owner.text();
     expect(script).toContain(`$TenantId = '${tenantId}'`);
-    expect(script).toContain(`$AppId = '${rt.runtime.simulator!.clientId.toLowerCase()}'`);
-    expect((await get(tenantId, rt.opsKey)).status).toBe(200);
+    expect(script).toContain(`$AppId = '${f.simulator.clientId.toLowerCase()}'`);
+    expect((await get(tenantId, f.opsKey)).status).toBe(200);
     const foreign = await get(tenantId, other.apiKey);
     expect(foreign.status).toBe(404);
     expect(await foreign.text()).not.toContain("$AppId");
@@ -276,7 +268,7 @@ describe("GET /v1/tenants/{tenantId}/permissions-script and the CLI", () => {
     const code = await runCli(["permissions-script", tenantId], {
       stdout: { write: (s: string) => stdout.push(s) },
       stderr: { write: (s: string) => stderr.push(s) },
-      env: { ONBOARDING_API_URL: rt.url, ONBOARDING_API_KEY: mine.apiKey },
+      env: { ONBOARDING_API_URL: f.url, ONBOARDING_API_KEY: mine.apiKey },
       stderrIsTty: false,
       stdinIsTty: false,
     });
@@ -285,7 +277,7 @@ describe("GET /v1/tenants/{tenantId}/permissions-script and the CLI", () => {
     expect(stdout.join("")).toBe(`${script}\n`.replace(/\n\n$/, "\n"));
 
     const openapi = await (
-      await fetch(`${rt.url}/v1/openapi.json`, { headers: { authorization: `Bearer ${rt.opsKey}` } })
+      await fetch(`${f.url}/v1/openapi.json`, { headers: { authorization: `Bearer ${f.opsKey}` } })
     ).json();
     expect(
       Object.keys(openapi.paths["/v1/tenants/{tenantId}/permissions-script"].get.responses["200"].content),

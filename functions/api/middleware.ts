@@ -102,7 +102,7 @@ export function requestValidation(): ApiMiddleware {
         if (json === NO_BODY) {
           if (!route.optionalBody) problems.push({ pointer: "/body", detail: "A JSON body is required" });
         } else body = validate(route.body, json, "/body", problems);
-      } else if ((event.body ?? "").trim().length > 0) {
+      } else if (bodyText(event).trim().length > 0) {
         // An operation without a body has no fields: anything sent is an unknown field.
         problems.push({ pointer: "/body", detail: "This operation takes no body" });
       }
@@ -165,6 +165,12 @@ function queryOf(event: APIGatewayProxyEvent, problems: FieldProblem[]): Record<
     }
   }
   return query;
+}
+
+/** The body as text (API Gateway passes it base64 for the API's binary media types). */
+function bodyText(event: APIGatewayProxyEvent): string {
+  const raw = event.body ?? "";
+  return event.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
 }
 
 function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>): unknown {

@@ -28,6 +28,7 @@ import { type GateDecision, markDecided, orderGate } from "./order-gate.ts";
 import { secretBoxFromEnv } from "./secret-box.ts";
 import { DEFAULT_TIMEOUT_MS } from "./sender.ts";
 import { type DeliveryMessage, parseDeliveryMessage, SqsDeliveryQueue } from "./sqs-queue.ts";
+import { ownPortsFromEnv } from "./url-policy.ts";
 
 /** Invisibility after the dispatcher's own failure (DynamoDB unreachable...). */
 const ERROR_RETRY_SECONDS = 30;
@@ -188,8 +189,9 @@ function dispatcherFromEnv(): ReturnType<typeof createDispatcher> {
       webhookStore,
       // The only code that may decrypt endpoint secrets (kms:Decrypt is granted to this function only).
       secrets: secretBoxFromEnv(),
-      // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes it.
+      // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes them.
       allowInsecureLoopback: process.env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
+      refusedLoopbackPorts: () => ownPortsFromEnv(),
       onAttempt: (delivery) => {
         if (delivery.status === "succeeded") metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);
         if (delivery.status === "failed") metrics.addMetric(METRIC.webhookFailed, MetricUnit.Count, 1);

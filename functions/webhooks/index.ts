@@ -13,6 +13,7 @@ import {
 import { LocalSecretBox, secretBoxFromEnv } from "./secret-box.ts";
 import { PartnerWebhookService } from "./service.ts";
 import { SqsDeliveryQueue } from "./sqs-queue.ts";
+import { ownPortsFromEnv } from "./url-policy.ts";
 
 export type { LocalDispatcher, RecoveryReport } from "./local-dispatcher.ts";
 export { createLocalDispatcher } from "./local-dispatcher.ts";
@@ -46,8 +47,9 @@ export function webhookServiceFromEnv(options: {
     replays: new SqsDeliveryQueue({ client: options.sqsClient ?? new SQSClient({}), queueUrl }),
     // Encrypt only: the API function may seal new secrets, never open them (WEBHOOK_SECRET_KEY_ID).
     secrets: secretBoxFromEnv(env),
-    // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes it.
+    // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes them.
     allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
+    refusedLoopbackPorts: () => ownPortsFromEnv(env),
   });
 }
 

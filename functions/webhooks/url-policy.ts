@@ -35,6 +35,18 @@ export interface UrlPolicy {
 
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
+/**
+ * The ports of the service's own parts on loopback, from `WEBHOOK_OWN_PORTS` (comma-separated):
+ * set only where loopback receivers are allowed on one machine (`npm run start:aws` with
+ * WEBHOOK_ALLOW_LOOPBACK=true), never by the stack.
+ */
+export function ownPortsFromEnv(env: NodeJS.ProcessEnv = process.env): number[] {
+  return (env["WEBHOOK_OWN_PORTS"] ?? "")
+    .split(",")
+    .map(Number)
+    .filter((port) => Number.isInteger(port) && port > 0);
+}
+
 const defaultResolve: HostResolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
 const LOOPBACK = new BlockList();

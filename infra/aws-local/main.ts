@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { lockDataDir } from "../local/data-dir-lock.ts";
+import { loopbackPorts } from "../local/own-ports.ts";
 import { startApiGateway } from "./apigateway/index.ts";
 import { freePort } from "./cloud/dynamodb.ts";
 import { startLocalCloud } from "./cloud/index.ts";
@@ -62,6 +63,13 @@ async function start() {
   // Where `npm start` keeps its generated key, so that the README's walk-through reads it the same way.
   if (!env["OPS_API_KEY"]) writeFileSync(join(dataDir, "ops-api-key"), `${opsApiKey}\n`, { mode: 0o600 });
 
+  const ownPorts = loopbackPorts([
+    `http://127.0.0.1:${port}`,
+    cloud.endpoint.url,
+    cloud.db.endpoint,
+    m365.simulator?.url,
+    ...Object.values(m365.simulator?.endpoints ?? {}),
+  ]);
   const lambda = createLambdaService({
     assembly,
     credentials,
@@ -77,6 +85,8 @@ async function start() {
       ...(m365.env["NODE_EXTRA_CA_CERTS"] ? { NODE_EXTRA_CA_CERTS: m365.env["NODE_EXTRA_CA_CERTS"] } : {}),
       ...(env["LOG_LEVEL"] ? { POWERTOOLS_LOG_LEVEL: env["LOG_LEVEL"] } : {}),
       ...(env["WEBHOOK_ALLOW_LOOPBACK"] ? { WEBHOOK_ALLOW_LOOPBACK: env["WEBHOOK_ALLOW_LOOPBACK"] } : {}),
+      // A loopback webhook may target none of this form's own parts (as `npm start`'s refuses its own).
+      ...(env["WEBHOOK_ALLOW_LOOPBACK"] ? { WEBHOOK_OWN_PORTS: ownPorts.join(",") } : {}),
       ...(env["WEBHOOK_TIMEOUT_MS"] ? { WEBHOOK_TIMEOUT_MS: env["WEBHOOK_TIMEOUT_MS"] } : {}),
     }),
   });
@@ -126,7 +136,7 @@ async function closeAll() {
 // Where a test or a tool finds this form's parts (the ops key is not in it).
 writeFileSync(
   join(awsDir, "form.json"),
-  `${JSON.stringify({ pid: process.pid, url: form.api.url, cloudUrl: form.cloud.endpoint.url, simulatorUrl: form.m365.simulator?.url, simulatorCaPath: form.m365.simulator?.caPath, simulatorEndpoints: form.m365.simulator?.endpoints }, null, 2)}\n`,
+  `${JSON.stringify({ pid: process.pid, url: form.api.url, cloudUrl: form.cloud.endpoint.url, dynamodbUrl: form.cloud.db.endpoint, simulatorUrl: form.m365.simulator?.url, simulatorCaPath: form.m365.simulator?.caPath, simulatorEndpoints: form.m365.simulator?.endpoints }, null, 2)}\n`,
 );
 
 const keyShown = !env["OPS_API_KEY"];

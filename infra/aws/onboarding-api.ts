@@ -282,6 +282,9 @@ export class OnboardingApi extends Construct {
       cloudWatchRole: true,
       // Usage plans are keyed by the authorizer's `usageIdentifierKey`: callers send no x-api-key.
       apiKeySourceType: ApiKeySourceType.AUTHORIZER,
+      // Every body reaches the function as its bytes (base64): a body of a text media type would
+      // be decoded as UTF-8 with U+FFFD for invalid bytes, which the API must refuse (400).
+      binaryMediaTypes: ["*/*"],
       deployOptions: {
         stageName: API_STAGE,
         accessLogDestination: new LogGroupLogDestination(accessLogs),

@@ -15,6 +15,10 @@ export const BOTH_FORMS = [
   "test/binding.test.ts",
   "test/change-of-owner.test.ts",
   "test/consent-browser.test.ts",
+  "test/http-utf8.test.ts",
+  "test/webhooks-own-ports.test.ts",
+  "test/least-privilege-consent.test.ts",
+  "test/permissions-script.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */

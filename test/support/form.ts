@@ -60,6 +60,11 @@ export interface FormHandle {
   driftTick(now?: Date): Promise<void>;
   /** What the service logged so far (the AWS form's log file; on the local form, undefined: capture stdout). */
   logs(): string | undefined;
+  /**
+   * What the form itself serves on loopback (its API, the simulator, its database; on the AWS
+   * form the local AWS endpoint too): a webhook may target none of them.
+   */
+  ownUrls: string[];
   /** The local form's runtime (undefined on the AWS form). */
   local: TestRuntime | undefined;
   /** The AWS form's process (undefined on the local form). */
@@ -132,6 +137,7 @@ async function startLocalForm(options: FormOptions): Promise<FormHandle> {
       await rt.runtime.engine.idle();
     },
     logs: () => undefined,
+    ownUrls: [rt.url, simulator.url, ...Object.values(simulator.endpoints), rt.runtime.dynamoEndpoint],
     local: rt,
     aws: undefined,
     close: () => rt.close(),
@@ -223,6 +229,13 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
     },
     // The banner shows the generated ops key by design (as `npm start`'s does): not a log line.
     logs: () => aws.log().replace(/^ {2}Journal onboarding API[\s\S]*?Ctrl-C \(or SIGTERM\)[^\n]*$/gm, ""),
+    ownUrls: [
+      aws.url,
+      aws.info.cloudUrl,
+      ...(aws.info.dynamodbUrl ? [aws.info.dynamodbUrl] : []),
+      ...(aws.info.simulatorUrl ? [aws.info.simulatorUrl] : []),
+      ...Object.values(aws.info.simulatorEndpoints ?? {}),
+    ],
     local: undefined,
     aws,
     close: async () => {

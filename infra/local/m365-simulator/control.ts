@@ -19,7 +19,8 @@ const TAMPER_ACTIONS: readonly string[] = [
  * Routes:
  * - `GET /_sim` (url, endpoints, clientId, tenants), `GET /_sim/config` (current configuration)
  * - `GET|DELETE /_sim/calls[?tenantId=]`, `POST /_sim/configure` (a `SimulatorConfig`), `POST /_sim/reset`
- * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`
+ * - `GET /_sim/tenants/:id`, `GET /_sim/tenants/:id/demo`, `GET /_sim/tenants/:id/user-tokens` (the
+ *   access tokens its code grants issued to signed-in users)
  * - `PUT /_sim/tenants/:id/consented|dehydrated` (`{ value }`), `POST /_sim/tenants/:id/fail-next`,
  *   `POST /_sim/tenants/:id/mailboxes` (`{ prefix, count, group? }`)
  * - `PUT /_sim/tenants/:id/sign-in-user` (`{ user: { roles?, tenantId?, wids?, declineExchange? } | null }`): who signs
@@ -67,6 +68,8 @@ export async function handleControl(
         return send(res, 200, sim.tenant(id!));
       case "GET tenants :id demo":
         return send(res, 200, sim.demo(id!));
+      case "GET tenants :id user-tokens":
+        return send(res, 200, sim.userTokens(id!));
       case "PUT tenants :id consented":
         sim.setConsented(id!, Boolean(body.value));
         return send(res, 200, ok);

@@ -18,7 +18,12 @@ import type { SimSignInUser } from "./types.ts";
 
 export class IdentityService {
   readonly #host: SimHost;
-  readonly #book: SignInBook = { users: new Map(), codes: new Map(), redirectUris: new Set() };
+  readonly #book: SignInBook = {
+    users: new Map(),
+    codes: new Map(),
+    redirectUris: new Set(),
+    userTokens: new Map(),
+  };
 
   constructor(host: SimHost) {
     this.#host = host;
@@ -37,6 +42,11 @@ export class IdentityService {
   reset(): void {
     this.#book.users.clear();
     this.#book.codes.clear();
+    this.#book.userTokens.clear();
+  }
+
+  userTokens(tenantId: string): string[] {
+    return [...(this.#book.userTokens.get(tenantId.toLowerCase()) ?? [])];
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, parts: string[], url: URL): Promise<void> {

@@ -159,6 +159,7 @@ function controlOf(server: SimulatorServer): SimulatorControl {
     setDehydrated: (id, value) => server.setDehydrated(id, value),
     setSignInUser: (id, user) => server.setSignInUser(id, user),
     registerRedirectUri: (uri) => server.registerRedirectUri(uri),
+    userTokens: (id) => server.userTokens(id),
     setAppRoles: (id, access) => server.setAppRoles(id, access),
     failNext: (id, operation, fault, times) => server.failNext(id, operation, fault, times),
     tamper: (id, change) => server.tamper(id, change),

@@ -47,6 +47,7 @@ export function connectSimulator(url: string, options: { caPem?: string } = {}):
     setSignInUser: async (id, user: SimSignInUser | null) =>
       void (await call("PUT", `${t(id)}/sign-in-user`, { user })),
     registerRedirectUri: async (uri) => void (await call("POST", "/redirect-uris", { uri })),
+    userTokens: (id) => call<string[]>("GET", `${t(id)}/user-tokens`),
     setAppRoles: async (id, access) => void (await call("PUT", `${t(id)}/app-roles`, access)),
     failNext: async (id, operation: string, fault: SimFault, times?: number) =>
       void (await call("POST", `${t(id)}/fail-next`, { operation, fault, times })),

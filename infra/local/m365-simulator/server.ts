@@ -251,6 +251,10 @@ export class SimulatorServer implements SimulatorControl, SimHost {
     this.#identity.setSignInUser(tenantId, user);
   }
 
+  userTokens(tenantId: string): string[] {
+    return this.#identity.userTokens(tenantId);
+  }
+
   registerRedirectUri(uri: string): void {
     this.#identity.registerRedirectUri(uri);
   }

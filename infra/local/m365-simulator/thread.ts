@@ -85,6 +85,7 @@ export async function startSimulatorThread(options: SimulatorOptions = {}): Prom
     tamper: (id, change) => call("tamper", [id, change]),
     setSignInUser: (id, user) => call("setSignInUser", [id, user]),
     registerRedirectUri: (uri) => call("registerRedirectUri", [uri]),
+    userTokens: (id) => call("userTokens", [id]),
     addMailboxes: async (id, request) => call("addMailboxes", [id, request]),
     reset: () => call("reset", []),
     demo: (id) => call("demo", [id]),

@@ -326,6 +326,11 @@ export interface SimulatorControl {
    * the authorize endpoint accepts only registered ones (before, any loopback http(s) URI).
    */
   registerRedirectUri(uri: string): void;
+  /**
+   * The access tokens the tenant's authorization code grants issued to signed-in users (an
+   * admin's delegated tokens), oldest first: a test can search for them where they must not be.
+   */
+  userTokens(tenantId: string): string[];
   /** Grants or revokes the app's access (Exchange Administrator, or a role group's roles). */
   setAppRoles(tenantId: string, access: AppAccess): void;
   /**

@@ -23,6 +23,8 @@ export type Json = any;
 export interface FormInfo {
   url: string;
   cloudUrl: string;
+  /** DynamoDB Local's own address (the functions reach it through the cloud endpoint). */
+  dynamodbUrl?: string;
   simulatorUrl?: string;
   simulatorCaPath?: string;
   simulatorEndpoints?: SimulatorEndpoints;

@@ -31,6 +31,8 @@ export interface SignInBook {
   readonly codes: Map<string, IssuedCode>;
   /** The app's registered redirect URIs; when none is registered, loopback http(s) ones are accepted. */
   readonly redirectUris: Set<string>;
+  /** The access tokens the code grant issued, per tenant (see `SimulatorControl.userTokens`). */
+  readonly userTokens: Map<string, string[]>;
 }
 
 function redirectAllowed(book: SignInBook, uri: string): boolean {

@@ -100,22 +100,24 @@ export async function redeemCode(
   // Exchange (delegated: `scp`, and the user's roles decide what it may run); else for Graph.
   const exchange = asksForExchange(issued.scopes, host.endpoints.exchange) && !user.declineExchange;
   const granted = issued.scopes.filter((s) => exchange || !asksForExchange([s], host.endpoints.exchange));
+  const accessToken = signToken(
+    {
+      aud: exchange ? host.endpoints.exchange : host.endpoints.graph,
+      tid: user.tenantId,
+      appid: clientId,
+      roles: [],
+      exp: now + lifetime,
+      ...(exchange && { scp: EXCHANGE_MANAGE, wids: [...user.roles, USER_ROLE], oid: user.oid }),
+    },
+    host.settings.tokenKey,
+  );
+  book.userTokens.set(tenantId, [...(book.userTokens.get(tenantId) ?? []), accessToken]);
   reply(200, {
     token_type: "Bearer",
     scope: granted.join(" "),
     expires_in: lifetime,
     ext_expires_in: lifetime,
-    access_token: signToken(
-      {
-        aud: exchange ? host.endpoints.exchange : host.endpoints.graph,
-        tid: user.tenantId,
-        appid: clientId,
-        roles: [],
-        exp: now + lifetime,
-        ...(exchange && { scp: EXCHANGE_MANAGE, wids: [...user.roles, USER_ROLE], oid: user.oid }),
-      },
-      host.settings.tokenKey,
-    ),
+    access_token: accessToken,
     id_token: idToken,
     client_info: Buffer.from(JSON.stringify({ uid: user.oid, utid: user.tenantId })).toString("base64url"),
   });
