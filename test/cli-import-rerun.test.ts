@@ -2,7 +2,8 @@
  * What a partner meets on the second day of a bulk import: the consent links to send (in the
  * result file and the export), a second `tenants import --wait` that reports today's state of
  * each tenant, and an import with the wrong key that stops at once and leaves the previous
- * result file alone. A whole local runtime; the CLI as a child process, as partners run it.
+ * result file alone. A running service on either form (test/support/form.ts); the CLI as a child
+ * process, as partners run it.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -12,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../functions/cli/csv.ts";
 import { demoOnboardingRequest } from "../infra/local/m365-simulator/index.ts";
 import { runCliProcess } from "./support/cli-process.ts";
-import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type FormHandle, startForm } from "./support/form.ts";
 
 const HEADER = "tenantId,customerName,region,outboundGateway,ndrAddress";
 
-let rt: TestRuntime;
+let rt: FormHandle;
 let dir: string;
 let partner: { partnerId: string; apiKey: string };
 
@@ -37,7 +38,7 @@ function row(tenantId: string, i: number): string {
 }
 
 beforeAll(async () => {
-  rt = await startTestRuntime();
+  rt = await startForm();
   partner = await rt.createPartner("Second Day MSP");
   dir = await mkdtemp(join(tmpdir(), "import-rerun-"));
 });

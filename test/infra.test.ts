@@ -451,17 +451,27 @@ describe("REST API", () => {
       expect(r["ResponseParameters"]).toEqual({
         "gatewayresponse.header.Content-Type": "'application/problem+json'",
         ...(r["ResponseType"] === "THROTTLED" && { "gatewayresponse.header.Retry-After": "'1'" }),
+        ...(r["ResponseType"] === "UNAUTHORIZED" && {
+          "gatewayresponse.header.WWW-Authenticate": `'Bearer realm="journal-onboarding"'`,
+        }),
       });
     }
     const unauthorized = responses.find((r) => r["ResponseType"] === "UNAUTHORIZED")!;
     expect(unauthorized["StatusCode"]).toBe("401");
     const body = (unauthorized["ResponseTemplates"] as Record<string, string>)["application/json"]!;
-    // The template is JSON once API Gateway fills in the (quoted) message.
-    expect(JSON.parse(body.replace("$context.error.messageString", '"Unauthorized"'))).toEqual({
+    // A refused key is told what the API function's own 401 tells (the authorizer's message is
+    // only "Unauthorized").
+    expect(JSON.parse(body)).toEqual({
       type: "about:blank",
       title: "Unauthorized",
       status: 401,
-      detail: "Unauthorized",
+      detail: "A valid API key is required: Authorization: Bearer <key>.",
+    });
+    const forbidden = responses.find((r) => r["ResponseType"] === "ACCESS_DENIED")!;
+    const denied = (forbidden["ResponseTemplates"] as Record<string, string>)["application/json"]!;
+    // The others are JSON once API Gateway fills in the (quoted) message.
+    expect(JSON.parse(denied.replace("$context.error.messageString", '"Denied"'))).toMatchObject({
+      detail: "Denied",
     });
   });
 });

@@ -88,11 +88,15 @@ export class MalformedJsonError extends HttpError {
   }
 }
 
+/** A 401's detail and challenge, the same from the API function and from API Gateway's own 401. */
+export const UNAUTHORIZED_DETAIL = "A valid API key is required: Authorization: Bearer <key>.";
+export const BEARER_CHALLENGE = 'Bearer realm="journal-onboarding"';
+
 export class UnauthorizedError extends HttpError {
   override readonly name = "UnauthorizedError";
   constructor() {
-    super(401, "unauthorized", "Unauthorized", "A valid API key is required: Authorization: Bearer <key>.", {
-      headers: { "www-authenticate": 'Bearer realm="journal-onboarding"' },
+    super(401, "unauthorized", "Unauthorized", UNAUTHORIZED_DETAIL, {
+      headers: { "www-authenticate": BEARER_CHALLENGE },
     });
   }
 }

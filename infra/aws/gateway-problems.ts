@@ -1,5 +1,6 @@
 /** The answers API Gateway gives itself (before or instead of the API function), as problem+json. */
 import { ResponseType, type RestApi } from "aws-cdk-lib/aws-apigateway";
+import { BEARER_CHALLENGE, UNAUTHORIZED_DETAIL } from "../../functions/api/errors.ts";
 
 /** Problem+json bodies for the answers API Gateway gives itself (before or instead of the API function). */
 const GATEWAY_PROBLEMS: readonly {
@@ -7,8 +8,18 @@ const GATEWAY_PROBLEMS: readonly {
   title: string;
   status?: number;
   retryAfter?: number;
+  /** A fixed detail instead of API Gateway's message (a refused key's is just "Unauthorized"). */
+  detail?: string;
+  headers?: Record<string, string>;
 }[] = [
-  { type: ResponseType.UNAUTHORIZED, title: "Unauthorized", status: 401 },
+  // The authorizer's refusal says what the API function's own 401 says: which key, and how to send it.
+  {
+    type: ResponseType.UNAUTHORIZED,
+    title: "Unauthorized",
+    status: 401,
+    detail: UNAUTHORIZED_DETAIL,
+    headers: { "WWW-Authenticate": `'${BEARER_CHALLENGE}'` },
+  },
   { type: ResponseType.ACCESS_DENIED, title: "Forbidden", status: 403 },
   { type: ResponseType.THROTTLED, title: "Too Many Requests", status: 429, retryAfter: 1 },
   { type: ResponseType.REQUEST_TOO_LARGE, title: "Content Too Large", status: 413 },
@@ -20,15 +31,18 @@ const GATEWAY_PROBLEMS: readonly {
 export function addGatewayProblems(api: RestApi): void {
   for (const problem of GATEWAY_PROBLEMS) {
     const status = problem.status === undefined ? "" : `,"status":${problem.status}`;
+    const detail =
+      problem.detail === undefined ? "$context.error.messageString" : JSON.stringify(problem.detail);
     api.addGatewayResponse(`Problem${problem.type.responseType}`, {
       type: problem.type,
       ...(problem.status === undefined ? {} : { statusCode: String(problem.status) }),
       responseHeaders: {
         "Content-Type": "'application/problem+json'",
         ...(problem.retryAfter !== undefined && { "Retry-After": `'${problem.retryAfter}'` }),
+        ...problem.headers,
       },
       templates: {
-        "application/json": `{"type":"about:blank","title":"${problem.title}"${status},"detail":$context.error.messageString}`,
+        "application/json": `{"type":"about:blank","title":"${problem.title}"${status},"detail":${detail}}`,
       },
     });
   }

@@ -19,6 +19,9 @@ export const BOTH_FORMS = [
   "test/webhooks-own-ports.test.ts",
   "test/least-privilege-consent.test.ts",
   "test/permissions-script.test.ts",
+  "test/cli.test.ts",
+  "test/cli-bulk.test.ts",
+  "test/cli-import-rerun.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */

@@ -10,7 +10,7 @@ import type { Json, TestRuntime } from "./local-runtime.ts";
 export { csvRow, HEADER } from "./bulk-rows.ts";
 
 /** Every tenant the key sees, all pages. */
-export async function tenantsOf(rt: TestRuntime, key: string): Promise<Json[]> {
+export async function tenantsOf(rt: Pick<TestRuntime, "call">, key: string): Promise<Json[]> {
   const items: Json[] = [];
   let cursor: string | undefined;
   do {
