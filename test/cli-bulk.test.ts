@@ -117,6 +117,38 @@ describe("tenants import: validation before anything is sent", () => {
   });
 });
 
+describe("tenants import against the service's own request limit", () => {
+  it("waits out the 429s of a partner's limit (Retry-After): every row accepted, once", async () => {
+    const own = await rt.createPartner("Throttled MSP");
+    const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const file = join(dir, "throttled.jsonl");
+    const rows = ids.map((id, i) =>
+      demoOnboardingRequest(id, { customerName: `limited-${i}-${id.slice(0, 6)}` }),
+    );
+    await writeFile(file, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
+    // 1 request a second, burst 1: the key's first request takes the bucket's one token, the
+    // next one at once is refused; the import's 4 rows, sent at once, meet 429s and wait.
+    await rt.limitPartners({ ratePerSecond: 1, burst: 1 });
+    try {
+      expect((await rt.call("GET", "/v1/tenants?limit=1", { key: own.apiKey })).status).toBe(200);
+      const refused = await rt.call("GET", "/v1/tenants?limit=1", { key: own.apiKey });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      const run = await cli(["--json", "tenants", "import", file, "--concurrency", "8"], {
+        ONBOARDING_API_KEY: own.apiKey,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ total: 4, accepted: 4, already: 0, failed: 0 });
+      // The limit held the import back: 4 requests at 1 a second from an empty bucket.
+      expect(run.ms).toBeGreaterThanOrEqual(3_000);
+    } finally {
+      await rt.limitPartners();
+    }
+    const listed = await tenantsOf(own.apiKey);
+    expect(listed.map((t: Json) => t.tenantId).sort()).toEqual([...ids].sort());
+  });
+});
+
 /** A fake API for `tenants import`: `answer(n, body)` answers the tenant's n-th POST. */
 async function fakeApi(
   answer: (n: number, body: Json) => { status: number; headers?: Record<string, string> } | undefined,

@@ -3,6 +3,7 @@
  * (and the counts of `GET /_form/stats`). None of them exists in AWS; each stands for what an
  * operator, a schedule, time or a fault would do there.
  */
+import type { UsagePlanModel } from "./apigateway/model.ts";
 import type { LocalCloud } from "./cloud/index.ts";
 import type { EventRules } from "./events/index.ts";
 import type { LambdaService } from "./lambda/index.ts";
@@ -76,5 +77,26 @@ export function registerControls({ assembly, cloud, lambda, events, stepFunction
       body: q.get("body") ?? "",
       ...(groupId ? { groupId, dedupId: crypto.randomUUID() } : {}),
     });
+  });
+}
+
+/**
+ * An operator's `aws apigateway update-usage-plan --usage-plan-id <id> --patch-operations
+ * op=replace,path=/throttle/rateLimit,value=<n> op=replace,path=/throttle/burstLimit,value=<n>`:
+ * `POST /_form/set-usage-plan-throttle?plan=<name>&rateLimit=<n>&burstLimit=<n>`; answers the
+ * throttle it replaced. Every key of the plan gets a full bucket of the new size.
+ */
+export function registerApiControls(cloud: LocalCloud, usagePlans: readonly UsagePlanModel[]): void {
+  cloud.endpoint.control("set-usage-plan-throttle", (q) => {
+    const plan = usagePlans.find((p) => p.name === q.get("plan"));
+    if (!plan) return { error: "no such usage plan", plans: usagePlans.map((p) => p.name) };
+    const rateLimit = Number(q.get("rateLimit"));
+    const burstLimit = Number(q.get("burstLimit"));
+    if (!(rateLimit > 0) || !Number.isInteger(burstLimit) || burstLimit < 0) {
+      return { error: "rateLimit must be > 0 and burstLimit a whole number" };
+    }
+    const previous = plan.throttle;
+    plan.throttle = { rateLimit, burstLimit };
+    return { plan: plan.name, previous, throttle: plan.throttle };
   });
 }

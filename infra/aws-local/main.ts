@@ -14,7 +14,7 @@ import { startApiGateway } from "./apigateway/index.ts";
 import { freePort } from "./cloud/dynamodb.ts";
 import { startLocalCloud } from "./cloud/index.ts";
 import type { Part } from "./contracts.ts";
-import { registerControls } from "./controls.ts";
+import { registerApiControls, registerControls } from "./controls.ts";
 import { startEventRules } from "./events/index.ts";
 import { CredentialStore } from "./lambda/credentials.ts";
 import { createLambdaService } from "./lambda/index.ts";
@@ -115,6 +115,7 @@ async function start() {
   const api = await startApiGateway({ assembly, invoke: lambda.invoke, port, dataDir: awsDir });
   parts.push(api);
   cloud.endpoint.register("apigateway", api.management);
+  registerApiControls(cloud, api.usagePlans);
   parts.push(cloud.startMappings(lambda.invoke));
   return { api, cloud, m365, opsApiKey, stepFunctions };
 }

@@ -17,6 +17,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoChangeLogStore } from "../../functions/adapters/dynamodb/change-log-store.ts";
 import type { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
 import type { LocalWorkflowEngine } from "../../functions/adapters/workflow/local-engine.ts";
+import type { RateLimiter } from "../../functions/api/rate-limit.ts";
 import { retentionFromEnv } from "../../functions/commons/config.ts";
 import { generateApiKey } from "../../functions/domain/api-keys.ts";
 import type { M365Gateway } from "../../functions/domain/m365.ts";
@@ -76,6 +77,8 @@ export interface LocalRuntime {
   m365: M365Gateway;
   /** Tenants the start-up found interrupted and marked failed. */
   recovered: string[];
+  /** The API's request limit of every key (PARTNER_RATE_LIMIT_*). */
+  rateLimiter: RateLimiter;
   /**
    * Graceful stop: the API stops accepting requests (those in progress finish), running
    * workflows get `graceMs` to finish; any still running then is stopped between steps (the
@@ -161,7 +164,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       logger,
       apiUrl: () => apiUrl,
     });
-    const { http } = parts.add(
+    const { http, rateLimiter } = parts.add(
       await startApiServer({
         env,
         port: options.port ?? Number(env["PORT"] ?? 3000),
@@ -199,6 +202,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       simulator,
       m365,
       recovered,
+      rateLimiter,
       close: async ({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS, stepGraceMs = STEP_GRACE_MS } = {}) => {
         await drainWorkflows({ http, engine, tasksInFlight, logger, graceMs, stepGraceMs });
         await parts.stopAll();

@@ -28,6 +28,8 @@ export const slower = form === "aws" ? 4 : 1;
 
 /** The drift check schedule's rule in the template (the AWS form fires it on request). */
 const DRIFT_RULE = "WorkflowDriftCheckTickC2F18183";
+/** The partners' usage plan in the template (each partner key's request limit). */
+const PARTNER_USAGE_PLAN = "JournalOnboarding-partners";
 
 export interface FormHandle {
   form: FormName;
@@ -56,6 +58,12 @@ export interface FormHandle {
   idle(...tenantIds: string[]): Promise<void>;
   /** Waits until no webhook delivery is due (one whose retry waits minutes does not count on the local form). */
   deliveriesIdle(): Promise<void>;
+  /**
+   * Sets each partner key's request limit as an operator would (the AWS form: the partners' usage
+   * plan's throttle; the local form: PARTNER_RATE_LIMIT_*, there one limit for every key, ops's
+   * too); without a limit, restores the form's own.
+   */
+  limitPartners(limit?: { ratePerSecond: number; burst: number }): Promise<void>;
   /** Runs one tick of the drift check schedule as at `now`, and waits for the checks it started. */
   driftTick(now?: Date): Promise<void>;
   /** What the service logged so far (the AWS form's log file; on the local form, undefined: capture stdout). */
@@ -113,6 +121,7 @@ async function startLocalForm(options: FormOptions): Promise<FormHandle> {
     return { status: response.status, body: await parsed(response), headers: response.headers };
   };
   const idle = () => rt.runtime.engine.idle();
+  const ownLimit = { ...rt.runtime.rateLimiter.limit };
   const deliveriesIdle = () => rt.runtime.webhooks.dispatcher.idle();
   return {
     form: "local",
@@ -132,6 +141,7 @@ async function startLocalForm(options: FormOptions): Promise<FormHandle> {
     waitFor: rt.waitFor,
     idle,
     deliveriesIdle,
+    limitPartners: async (limit) => void Object.assign(rt.runtime.rateLimiter.limit, limit ?? ownLimit),
     driftTick: async (now) => {
       await rt.runtime.driftTick(now);
       await rt.runtime.engine.idle();
@@ -178,6 +188,18 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
       quiet = (queues["WebhooksQueueCBC86013"] ?? 0) === 0 ? quiet + 1 : 0;
     }
   };
+  let ownThrottle: { rateLimit: number; burstLimit: number } | undefined;
+  const limitPartners: FormHandle["limitPartners"] = async (limit) => {
+    const throttle = limit ? { rateLimit: limit.ratePerSecond, burstLimit: limit.burst } : ownThrottle;
+    if (!throttle) return;
+    const answer = await aws.control("set-usage-plan-throttle", {
+      plan: PARTNER_USAGE_PLAN,
+      rateLimit: String(throttle.rateLimit),
+      burstLimit: String(throttle.burstLimit),
+    });
+    if (answer.error) throw new Error(`usage plan not changed: ${JSON.stringify(answer)}`);
+    ownThrottle ??= answer.previous;
+  };
   const onboard: FormHandle["onboard"] = async (partnerKey, o = {}) => {
     const tenantId = randomUUID();
     if (o.failJournalRule) {
@@ -223,6 +245,7 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
     waitFor,
     idle: workflowsIdle,
     deliveriesIdle,
+    limitPartners,
     driftTick: async (now) => {
       await aws.control("fire-rule", { rule: DRIFT_RULE, time: (now ?? new Date()).toISOString() });
       await workflowsIdle();

@@ -13,7 +13,7 @@ import type { Assembly } from "../template.ts";
 import { createGateway, type Gateway, PAYLOAD_LIMIT_BYTES } from "./gateway.ts";
 import { ApiKeyStore } from "./keys.ts";
 import { createManagement } from "./management.ts";
-import { readRestApi } from "./model.ts";
+import { readRestApi, type UsagePlanModel } from "./model.ts";
 
 export interface ApiGatewayOptions {
   assembly: Assembly;
@@ -32,6 +32,8 @@ export interface ApiGateway {
   management: AwsServiceHandler;
   /** The gateway itself (tests: its authorizers' invocation counts). */
   gateway: Gateway;
+  /** The stage's usage plans, as the gateway throttles by them (an operator may edit a throttle). */
+  usagePlans: UsagePlanModel[];
   close(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function startApiGateway(o: ApiGatewayOptions): Promise<ApiGateway>
     stage: api.stageName,
     management: createManagement(keys),
     gateway,
+    usagePlans: keys.plans,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -14,6 +14,8 @@ import type { Part } from "./parts.ts";
 
 export interface ApiPart extends Part {
   http: LocalHttpServer;
+  /** Every key's request limit (PARTNER_RATE_LIMIT_*). */
+  rateLimiter: RateLimiter;
 }
 
 /** `stop` closes the server (requests in progress finish); its port joins `ownPorts`. */
@@ -31,11 +33,12 @@ export async function startApiServer(options: {
   ownPorts: number[];
 }): Promise<ApiPart> {
   const { env, simulator } = options;
+  const rateLimiter = new RateLimiter(rateLimitFromEnv(env));
   const api = createApi({
     ...options.deps,
     opsKeyHash: hashApiKey(options.opsApiKey),
     idempotency: new TableIdempotencyLayer({ client: options.client, tableName: options.tableName }),
-    rateLimiter: new RateLimiter(rateLimitFromEnv(env)),
+    rateLimiter,
     m365AppId: async () => simulator?.clientId ?? readM365AppConfig(env)?.clientId,
   });
   const http = await startHttpServer({ handler: api, port: options.port });
@@ -48,5 +51,5 @@ export async function startApiServer(options: {
     throw err;
   }
   options.ownPorts.push(Number(new URL(http.url).port));
-  return { http, stop: () => http.close() };
+  return { http, rateLimiter, stop: () => http.close() };
 }
