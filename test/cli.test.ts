@@ -161,8 +161,10 @@ describe("tenants", () => {
   let failed: string;
 
   beforeAll(async () => {
-    succeeded = await rt.onboard(partner.apiKey, { customerName: "contoso" });
-    failed = await rt.onboard(partner.apiKey, { customerName: "adatum", failJournalRule: true });
+    [succeeded, failed] = await Promise.all([
+      rt.onboard(partner.apiKey, { customerName: "contoso-cli" }),
+      rt.onboard(partner.apiKey, { customerName: "adatum", failJournalRule: true }),
+    ]);
     await Promise.all([rt.waitFor(succeeded, ["succeeded"]), rt.waitFor(failed, ["failed"])]);
   });
 
@@ -172,7 +174,7 @@ describe("tenants", () => {
     const lines = all.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^TENANT ID\s+CUSTOMER\s+REGION\s+STATUS\s+PARTNER\s+UPDATED\s+ERROR$/);
     expect(lines.find((l) => l.startsWith(failed))).toMatch(/adatum\s+us\s+failed\s+.*M365_INVALID_REQUEST$/);
-    expect(lines.find((l) => l.startsWith(succeeded))).toMatch(/contoso\s+us\s+succeeded/);
+    expect(lines.find((l) => l.startsWith(succeeded))).toMatch(/contoso-cli\s+us\s+succeeded/);
 
     const onlyFailed = await cli(["tenants", "list", "--status", "failed", "--partner", partner.partnerId]);
     expect(onlyFailed.stdout).toContain(failed);
@@ -349,7 +351,8 @@ describe("tenants retry --all-failed", () => {
     expect(json(nothing)).toEqual({ retried: [], skipped: [], errors: [] });
   });
 
-  it("--json lists the retried tenants", async () => {
+  // The same requests as the case above, only printed as JSON: the local run covers both forms.
+  it.skipIf(form === "aws")("--json lists the retried tenants", async () => {
     const own = await rt.createPartner("Retry Partner 2");
     const id = await rt.onboard(own.apiKey, { failJournalRule: true });
     await rt.waitFor(id, ["failed"]);
