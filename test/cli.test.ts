@@ -277,8 +277,30 @@ describe("tenants", () => {
 });
 
 describe("tenants drift, plan, approve, changes", () => {
+  /** A tenant registered with approval required, consented, stopped at its plan. */
+  async function awaitingApproval(tenantId: string): Promise<void> {
+    const post = await rt.call("POST", "/v1/tenants", {
+      key: partner.apiKey,
+      body: {
+        tenantId,
+        customerName: "plan-cli",
+        region: "us",
+        ndrAddress: (await rt.sim.demo(tenantId)).admin,
+        approval: "required",
+      },
+    });
+    expect(post.status).toBe(202);
+    if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
+    await rt.waitFor(tenantId, ["awaiting_approval"]);
+  }
+
   it("checks drift, shows and approves a plan, and lists the audit trail", async () => {
-    const tenantId = await rt.onboard(partner.apiKey, { customerName: "drift-cli" });
+    // Both tenants at once: one onboarded, one stopped at its plan.
+    const waiting = randomUUID();
+    const [tenantId] = await Promise.all([
+      rt.onboard(partner.apiKey, { customerName: "drift-cli" }),
+      awaitingApproval(waiting),
+    ]);
     await rt.waitFor(tenantId, ["succeeded"]);
     const inSync = await cli(["tenants", "drift", tenantId, "--check"]);
     expect(inSync.code, inSync.stderr).toBe(0);
@@ -299,20 +321,6 @@ describe("tenants drift, plan, approve, changes", () => {
     expect(changes.stdout.split("\n")[0]).toMatch(/^TIME\s+RUN\s+STEP\s+CMDLET\s+OUTCOME\s+BY$/);
     expect(changes.stdout).toMatch(/journal-rules\s+New-JournalRule\s+ok\s+partner/);
 
-    const waiting = randomUUID();
-    const post = await rt.call("POST", "/v1/tenants", {
-      key: partner.apiKey,
-      body: {
-        tenantId: waiting,
-        customerName: "plan-cli",
-        region: "us",
-        ndrAddress: (await rt.sim.demo(waiting)).admin,
-        approval: "required",
-      },
-    });
-    expect(post.status).toBe(202);
-    if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
-    await rt.waitFor(waiting, ["awaiting_approval"]);
     const plan = await cli(["tenants", "plan", waiting]);
     expect(plan.stdout).toMatch(/journal-settings\s+Set-TransportConfig/);
     expect(plan.stdout).toContain(`npx onboarding tenants approve ${waiting}`);
