@@ -1,8 +1,8 @@
 /**
  * Bulk onboarding with the CLI, as a partner runs it: a file with bad rows that sends nothing at
- * all (each problem reported once), JSON lines, the ops key refused (against a running service on
- * either form, test/support/form.ts), and throttling and server errors waited out against a fake
- * API. The import of a whole fleet (1,000 rows at full scale)
+ * all (each problem reported once), JSON lines, the ops key refused, a partner's request limit
+ * waited out (against a running service on either form, test/support/form.ts), and throttling and
+ * server errors waited out against a fake API. The import of a whole fleet (1,000 rows at full scale)
  * is in test/reliability/bulk-import.test.ts.
  */
 import { randomUUID } from "node:crypto";
