@@ -256,8 +256,9 @@ describe("the TOKEN authorizer", () => {
         type: "about:blank",
         title: "Unauthorized",
         status: 401,
-        detail: "Unauthorized",
+        detail: "A valid API key is required: Authorization: Bearer <key>.",
       });
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="journal-onboarding"');
     }
     expect(calls).toEqual([]);
   });
