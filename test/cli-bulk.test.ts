@@ -126,20 +126,22 @@ describe("tenants import against the service's own request limit", () => {
       demoOnboardingRequest(id, { customerName: `limited-${i}-${id.slice(0, 6)}` }),
     );
     await writeFile(file, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
-    // 1 request a second, burst 1: the key's first request takes the bucket's one token, the
-    // next one at once is refused; the import's 4 rows, sent at once, meet 429s and wait.
-    await rt.limitPartners({ ratePerSecond: 1, burst: 1 });
+    // One request in 5 s, burst 1: the key's first request takes the bucket's one token, the
+    // next one is refused (however slow the first answer on a busy machine).
+    await rt.limitPartners({ ratePerSecond: 0.2, burst: 1 });
     try {
       expect((await rt.call("GET", "/v1/tenants?limit=1", { key: own.apiKey })).status).toBe(200);
       const refused = await rt.call("GET", "/v1/tenants?limit=1", { key: own.apiKey });
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      // One a second: the import's 4 rows, sent at once, meet 429s and wait.
+      await rt.limitPartners({ ratePerSecond: 1, burst: 1 });
       const run = await cli(["--json", "tenants", "import", file, "--concurrency", "8"], {
         ONBOARDING_API_KEY: own.apiKey,
       });
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout)).toMatchObject({ total: 4, accepted: 4, already: 0, failed: 0 });
-      // The limit held the import back: 4 requests at 1 a second from an empty bucket.
+      // The limit held the import back: 4 requests at 1 a second, the bucket holding 1.
       expect(run.ms).toBeGreaterThanOrEqual(3_000);
     } finally {
       await rt.limitPartners();
