@@ -276,7 +276,9 @@ describe("tenants", () => {
   });
 });
 
-describe("tenants drift, plan, approve, changes", () => {
+// Independent of each other (own tenants, three consents together: within the consent
+// callback's burst on the AWS form): run at once.
+describe.concurrent("tenants drift, plan, approve, changes", () => {
   /** A tenant registered with approval required, consented, stopped at its plan. */
   async function awaitingApproval(tenantId: string): Promise<void> {
     const post = await rt.call("POST", "/v1/tenants", {
@@ -337,41 +339,7 @@ describe("tenants drift, plan, approve, changes", () => {
   });
 });
 
-describe("tenants retry --all-failed", () => {
-  it("retries every failed tenant with a progress bar, then sums up; the tenants succeed", async () => {
-    const own = await rt.createPartner("Retry Partner");
-    const ids = await Promise.all(
-      [1, 2, 3].map((i) => rt.onboard(own.apiKey, { customerName: `retry-${i}`, failJournalRule: true })),
-    );
-    const healthy = await rt.onboard(own.apiKey, { customerName: "healthy" });
-    await Promise.all([...ids.map((id) => rt.waitFor(id, ["failed"])), rt.waitFor(healthy, ["succeeded"])]);
-
-    // The simulator fails each rule once only: now it answers normally.
-    const run = await cli(["tenants", "retry", "--all-failed", "--partner", own.partnerId]);
-    expect(run.code).toBe(0);
-    expect(run.stdout.trim()).toBe("retried 3, skipped 0, errors 0");
-    expect(run.stderr).toContain("] 3/3");
-    const final = await Promise.all(ids.map((id) => rt.waitFor(id, ["succeeded", "failed"])));
-    expect(final.map((t) => t.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
-
-    const nothing = await cli(["tenants", "retry", "--all-failed", "--partner", own.partnerId, "--json"]);
-    expect(nothing.code).toBe(0);
-    expect(json(nothing)).toEqual({ retried: [], skipped: [], errors: [] });
-  });
-
-  // The same requests as the case above, only printed as JSON: the local run covers both forms.
-  it.skipIf(form === "aws")("--json lists the retried tenants", async () => {
-    const own = await rt.createPartner("Retry Partner 2");
-    const id = await rt.onboard(own.apiKey, { failJournalRule: true });
-    await rt.waitFor(id, ["failed"]);
-    const run = await cli(["tenants", "retry", "--all-failed", "--partner", own.partnerId, "--json"]);
-    expect(run.code).toBe(0);
-    expect(json(run)).toEqual({ retried: [id], skipped: [], errors: [] });
-    await rt.waitFor(id, ["succeeded"]);
-  });
-});
-
-describe("webhooks", () => {
+describe.concurrent("webhooks", () => {
   it("deliveries and replay through the API", async () => {
     // Both forms always have webhooks: a 501 here is a defect, not a case to skip.
     const probe = await rt.call("GET", "/v1/webhook/deliveries");
@@ -415,6 +383,40 @@ describe("webhooks", () => {
     } finally {
       await new Promise((r) => receiver.close(r));
     }
+  });
+});
+
+describe("tenants retry --all-failed", () => {
+  it("retries every failed tenant with a progress bar, then sums up; the tenants succeed", async () => {
+    const own = await rt.createPartner("Retry Partner");
+    const ids = await Promise.all(
+      [1, 2, 3].map((i) => rt.onboard(own.apiKey, { customerName: `retry-${i}`, failJournalRule: true })),
+    );
+    const healthy = await rt.onboard(own.apiKey, { customerName: "healthy" });
+    await Promise.all([...ids.map((id) => rt.waitFor(id, ["failed"])), rt.waitFor(healthy, ["succeeded"])]);
+
+    // The simulator fails each rule once only: now it answers normally.
+    const run = await cli(["tenants", "retry", "--all-failed", "--partner", own.partnerId]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe("retried 3, skipped 0, errors 0");
+    expect(run.stderr).toContain("] 3/3");
+    const final = await Promise.all(ids.map((id) => rt.waitFor(id, ["succeeded", "failed"])));
+    expect(final.map((t) => t.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+
+    const nothing = await cli(["tenants", "retry", "--all-failed", "--partner", own.partnerId, "--json"]);
+    expect(nothing.code).toBe(0);
+    expect(json(nothing)).toEqual({ retried: [], skipped: [], errors: [] });
+  });
+
+  // The same requests as the case above, only printed as JSON: the local run covers both forms.
+  it.skipIf(form === "aws")("--json lists the retried tenants", async () => {
+    const own = await rt.createPartner("Retry Partner 2");
+    const id = await rt.onboard(own.apiKey, { failJournalRule: true });
+    await rt.waitFor(id, ["failed"]);
+    const run = await cli(["tenants", "retry", "--all-failed", "--partner", own.partnerId, "--json"]);
+    expect(run.code).toBe(0);
+    expect(json(run)).toEqual({ retried: [id], skipped: [], errors: [] });
+    await rt.waitFor(id, ["succeeded"]);
   });
 });
 
