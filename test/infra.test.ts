@@ -10,6 +10,7 @@ import nag from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TABLE_INDEXES, TABLE_KEYS } from "../functions/adapters/dynamodb/schema.ts";
 import { usageKeyValue } from "../functions/api/usage-key.ts";
+import { ERROR_CATALOGUE } from "../functions/domain/error-catalogue.ts";
 import { JournalOnboardingStack, type JournalOnboardingStackProps } from "../infra/aws/stack.ts";
 import { TASK_FUNCTION, taskStates, WORKFLOW_TASKS } from "../workflows/definition.ts";
 
@@ -440,6 +441,8 @@ describe("REST API", () => {
     expect(responses.map((r) => r["ResponseType"]).sort()).toEqual(
       [
         "ACCESS_DENIED",
+        "BAD_REQUEST_PARAMETERS",
+        "MISSING_AUTHENTICATION_TOKEN",
         "DEFAULT_4XX",
         "DEFAULT_5XX",
         "REQUEST_TOO_LARGE",
@@ -463,10 +466,34 @@ describe("REST API", () => {
     // only "Unauthorized").
     expect(JSON.parse(body)).toEqual({
       type: "about:blank",
+      code: "UNAUTHORIZED",
       title: "Unauthorized",
       status: 401,
       detail: "A valid API key is required: Authorization: Bearer <key>.",
     });
+    // Each carries the error catalogue's code, as the API function's problems do (but DEFAULT_4XX).
+    const codes = Object.fromEntries(
+      responses.map((r) => [
+        r["ResponseType"],
+        JSON.parse(
+          (r["ResponseTemplates"] as Record<string, string>)["application/json"]!.replace(
+            "$context.error.messageString",
+            '"m"',
+          ),
+        ).code,
+      ]),
+    );
+    expect(codes).toEqual({
+      UNAUTHORIZED: "UNAUTHORIZED",
+      ACCESS_DENIED: "FORBIDDEN",
+      MISSING_AUTHENTICATION_TOKEN: "NOT_FOUND",
+      BAD_REQUEST_PARAMETERS: "VALIDATION_FAILED",
+      THROTTLED: "RATE_LIMITED",
+      REQUEST_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+      DEFAULT_4XX: undefined,
+      DEFAULT_5XX: "INTERNAL_ERROR",
+    });
+    for (const code of Object.values(codes)) if (code) expect(ERROR_CATALOGUE).toHaveProperty(String(code));
     const forbidden = responses.find((r) => r["ResponseType"] === "ACCESS_DENIED")!;
     const denied = (forbidden["ResponseTemplates"] as Record<string, string>)["application/json"]!;
     // The others are JSON once API Gateway fills in the (quoted) message.

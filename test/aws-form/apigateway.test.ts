@@ -134,7 +134,7 @@ describe("routes and the proxy event", () => {
     });
   });
 
-  it("answers 403 Missing Authentication Token for an unknown route or method, via the template's DEFAULT_4XX", async () => {
+  it("answers an unknown route or method with the API's 404 NOT_FOUND (the template's MISSING_AUTHENTICATION_TOKEN)", async () => {
     for (const [method, path] of [
       ["GET", "/nope"],
       ["POST", "/health"],
@@ -142,13 +142,15 @@ describe("routes and the proxy event", () => {
       ["GET", "/v1"],
     ] as const) {
       const res = await fetch(`${gw.url}${path}`, { method });
-      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
       expect(res.headers.get("x-amzn-errortype")).toBe("MissingAuthenticationTokenException");
       expect(await res.json()).toEqual({
         type: "about:blank",
-        title: "Bad Request",
-        detail: "Missing Authentication Token",
+        code: "NOT_FOUND",
+        title: "Not found",
+        status: 404,
+        detail: "No such resource.",
       });
     }
   });
@@ -254,6 +256,7 @@ describe("the TOKEN authorizer", () => {
       expect(res.status, String(header)).toBe(401);
       expect(await res.json()).toEqual({
         type: "about:blank",
+        code: "UNAUTHORIZED",
         title: "Unauthorized",
         status: 401,
         detail: "A valid API key is required: Authorization: Bearer <key>.",
@@ -283,12 +286,18 @@ describe("the TOKEN authorizer", () => {
     expect(broken.status).toBe(500);
     expect(await broken.json()).toEqual({
       type: "about:blank",
+      code: "INTERNAL_ERROR",
       title: "Internal Server Error",
       detail: null,
     });
     const gone = await get("Bearer gone");
     expect(gone.status).toBe(500);
-    expect(await gone.json()).toEqual({ type: "about:blank", title: "Internal Server Error", detail: null });
+    expect(await gone.json()).toEqual({
+      type: "about:blank",
+      code: "INTERNAL_ERROR",
+      title: "Internal Server Error",
+      detail: null,
+    });
     const noKey = await get("Bearer nokey");
     expect(noKey.status).toBe(403);
     expect(await noKey.json()).toMatchObject({ detail: "Forbidden" });
@@ -467,13 +476,15 @@ describe("request validators and binary media types (the template varied)", () =
   });
   afterAll(() => gw.close());
 
-  it("refuses a request without a required header (400 through DEFAULT_4XX)", async () => {
+  it("refuses a request without a required header (400 VALIDATION_FAILED, BAD_REQUEST_PARAMETERS)", async () => {
     const res = await fetch(`${gw.url}/v1/tenants`);
     expect(res.status).toBe(400);
     expect(res.headers.get("x-amzn-errortype")).toBe("BadRequestException");
     expect(await res.json()).toEqual({
       type: "about:blank",
-      title: "Bad Request",
+      code: "VALIDATION_FAILED",
+      title: "Invalid request",
+      status: 400,
       detail: "Missing required request parameters: [Authorization]",
     });
     expect((await fetch(`${gw.url}/v1/tenants`, { headers: { Authorization: "x" } })).status).toBe(200);
