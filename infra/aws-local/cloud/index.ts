@@ -74,7 +74,9 @@ export async function startLocalCloud(o: {
       (request) =>
         serve(...json(request.target, request.body));
     const capacity = createCapacityMeter(db.forward);
-    endpoint.register("dynamodb", (request) => capacity.serve(request.target ?? "", request.body));
+    endpoint.register("dynamodb", (request) =>
+      capacity.serve(request.target ?? "", request.body, request.caller),
+    );
     endpoint.extraStats(() => ({ dynamodb: capacity.totals }));
     endpoint.register(
       "sqs",
