@@ -88,6 +88,9 @@ async function start() {
       // A loopback webhook may target none of this form's own parts (as `npm start`'s refuses its own).
       ...(env["WEBHOOK_ALLOW_LOOPBACK"] ? { WEBHOOK_OWN_PORTS: ownPorts.join(",") } : {}),
       ...(env["WEBHOOK_TIMEOUT_MS"] ? { WEBHOOK_TIMEOUT_MS: env["WEBHOOK_TIMEOUT_MS"] } : {}),
+      ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined
+        ? { WEBHOOK_RETRY_SCHEDULE: env["WEBHOOK_RETRY_SCHEDULE"] }
+        : {}),
     }),
   });
   parts.push(lambda);
