@@ -1,5 +1,6 @@
 /**
- * The console as a newcomer meets it, in headless Chromium with bounding boxes: on a phone
+ * The console as a newcomer meets it, on either form (test/support/form.ts), in headless
+ * Chromium with bounding boxes: on a phone
  * (390x844) a tapped tenant's detail comes into view; at 1280 with a tenant open no column hides
  * in a sideways-scrolling card; the chart draws the current hour's bars whole and side by side;
  * a partner key sees "partner console" without a refused request in the browser's console; and
@@ -10,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type FormHandle, slower, startForm } from "./support/form.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const WAIT = { timeout: 15_000 };
+const WAIT = { timeout: 15_000 * slower };
 
-let rt: TestRuntime;
+let rt: FormHandle;
 let partner: { partnerId: string; apiKey: string };
 let browser: Browser;
 const tenants: string[] = [];
@@ -42,7 +43,7 @@ async function signedIn(
 
 describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chromium", () => {
   beforeAll(async () => {
-    rt = await startTestRuntime();
+    rt = await startForm();
     partner = await rt.createPartner("Newcomer MSP");
     // Onboarded this hour (created and succeeded now), and two that wait for consent.
     for (let i = 0; i < 3; i++) {

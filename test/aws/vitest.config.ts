@@ -23,6 +23,7 @@ export const BOTH_FORMS = [
   "test/cli-bulk.test.ts",
   "test/cli-import-rerun.test.ts",
   "test/console.test.ts",
+  "test/console-newcomer.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
