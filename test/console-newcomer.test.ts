@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FormHandle, slower, startForm } from "./support/form.ts";
+import { type FormHandle, form, slower, startForm } from "./support/form.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const WAIT = { timeout: 15_000 * slower };
@@ -25,20 +25,23 @@ async function signedIn(
   key: string,
   width: number,
   height: number,
-): Promise<{ page: Page; logged: string[] }> {
+  base = rt.url,
+): Promise<{ page: Page; logged: string[]; requested: string[] }> {
   const page = await browser.newPage({ viewport: { width, height } });
   const logged: string[] = [];
+  const requested: string[] = [];
+  page.on("request", (r) => requested.push(r.url()));
   page.on("console", (m) => logged.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logged.push(`pageerror: ${e.message}`));
   page.on("response", (r) => {
     if (r.status() >= 400) logged.push(`response ${r.status()} ${r.url()}`);
   });
-  await page.goto(`${rt.url}/console`);
+  await page.goto(`${base}/console`);
   await page.fill("#api-key", key);
   await page.click("#key-form button[type=submit]");
   await page.waitForSelector("#app", { state: "visible", ...WAIT });
   await page.waitForSelector("#tenants-table tbody tr", WAIT);
-  return { page, logged };
+  return { page, logged, requested };
 }
 
 describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chromium", () => {
@@ -82,6 +85,25 @@ describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chro
     expect(await ops.page.textContent("h1")).toContain("ops console");
     await ops.page.close();
   });
+
+  // Only API Gateway serves the stage's path (a deployment's execute-api URL ends in /prod/).
+  it.skipIf(form === "local")(
+    "at the stage's URL (/prod/console) every file and call stays under the stage",
+    async () => {
+      const { page, logged, requested } = await signedIn(partner.apiKey, 1280, 800, `${rt.url}/prod`);
+      await page.click("#refresh-tenants");
+      await page.click(`#tenants-table tr[data-tenant-id="${tenants[0]}"] button`);
+      await page.waitForSelector("#changes-table tbody tr", WAIT);
+      await page.click("#refresh-fleet");
+      await page.waitForSelector("#fleet-counts li", WAIT);
+      expect(logged.filter((l) => /^response |pageerror|Failed to load/.test(l))).toEqual([]);
+      const paths = requested.map((url) => new URL(url).pathname);
+      expect(paths).toContain("/prod/console/app.js");
+      expect(paths).toContain("/prod/v1/tenants");
+      expect(paths.filter((p) => !p.startsWith("/prod/"))).toEqual([]);
+      await page.close();
+    },
+  );
 
   it("at 390x844, tapping a tenant brings its detail into view", async () => {
     const { page } = await signedIn(rt.opsKey, 390, 844);
