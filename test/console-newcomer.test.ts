@@ -102,6 +102,12 @@ describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chro
       expect(paths).toContain("/prod/v1/tenants");
       expect(paths.filter((p) => !p.startsWith("/prod/"))).toEqual([]);
       await page.close();
+      // `/console/` sends the browser to the page under the stage too.
+      const slash = await fetch(`${rt.url}/prod/console/`, { redirect: "manual" });
+      expect(slash.status).toBe(308);
+      expect(new URL(slash.headers.get("location")!, `${rt.url}/prod/console/`).pathname).toBe(
+        "/prod/console",
+      );
     },
   );
 
