@@ -1,14 +1,17 @@
 // Where deliveries may go (SSRF rules, checked on save and before every attempt, address
-// pinned), how a single request behaves (timeout, redirects), and the retry schedule.
+// pinned), how a single request behaves (timeout, redirects), and the retry schedule. The
+// service's own case runs on either form (test/support/form.ts); the rest needs no form.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
 import { parseRetryAfter } from "../functions/commons/http.ts";
 import { InvalidWebhookUrlError } from "../functions/domain/errors.ts";
 import type { TenantEvent } from "../functions/domain/tenant.ts";
 import { WebhookDeliverer } from "../functions/webhooks/delivery.ts";
+import { webhookServiceFromEnv } from "../functions/webhooks/index.ts";
 import {
   DEFAULT_RETRY_SCHEDULE_MS,
   MAX_RETRY_DELAY_MS,
@@ -19,6 +22,7 @@ import {
 import { PartnerWebhookService } from "../functions/webhooks/service.ts";
 import { type HostResolver, isAllowedAddress, validateWebhookUrl } from "../functions/webhooks/url-policy.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
+import { form, startForm } from "./support/form.ts";
 
 /** DNS answers this offline machine cannot get from a real resolver (public addresses). */
 const answering =
@@ -96,9 +100,26 @@ describe("the service's own ports and loopback", () => {
     );
   });
 
-  it("the local runtime allows loopback receivers only with WEBHOOK_ALLOW_LOOPBACK=true, never its own port", async () => {
-    const { startTestRuntime } = await import("./support/local-runtime.ts");
-    const strict = await startTestRuntime({ env: { WEBHOOK_ALLOW_LOOPBACK: "false" } });
+  it("the API function in AWS refuses http without naming a setting; on one machine (the form's own ports given) it names it", async () => {
+    const refusal = async (env: NodeJS.ProcessEnv, url = "http://127.0.0.1:9000/hooks") => {
+      const service = webhookServiceFromEnv({
+        // Never reached: the URL is refused before anything is read or written.
+        docClient: {} as DynamoDBDocumentClient,
+        env: { TABLE_NAME: "t", WEBHOOK_QUEUE_URL: "http://127.0.0.1:9/q", ...env },
+      });
+      const error = await service.putEndpoint("p_1", { url }, new Date().toISOString()).catch((e) => e);
+      expect(error).toBeInstanceOf(InvalidWebhookUrlError);
+      return (error as Error).message;
+    };
+    expect(await refusal({})).toBe("The URL must use https.");
+    expect(await refusal({ WEBHOOK_OWN_PORTS: "3000" })).toContain("WEBHOOK_ALLOW_LOOPBACK=true");
+    expect(
+      await refusal({ WEBHOOK_ALLOW_LOOPBACK: "true", WEBHOOK_OWN_PORTS: "3000" }, "http://127.0.0.1:3000/"),
+    ).toMatch(/this service itself/);
+  });
+
+  it("the service allows loopback receivers only with WEBHOOK_ALLOW_LOOPBACK=true, never its own port", async () => {
+    const strict = await startForm({ env: { WEBHOOK_ALLOW_LOOPBACK: "false" } });
     try {
       const partner = await strict.createPartner("Strict");
       const put = await strict.call("PUT", "/v1/webhook", {
@@ -117,7 +138,7 @@ describe("the service's own ports and loopback", () => {
     } finally {
       await strict.close();
     }
-    const dev = await startTestRuntime();
+    const dev = await startForm();
     try {
       const partner = await dev.createPartner("Dev");
       const ok = await dev.call("PUT", "/v1/webhook", {
@@ -131,10 +152,9 @@ describe("the service's own ports and loopback", () => {
       });
       expect(own.status).toBe(400);
       expect(JSON.stringify(own.body)).toContain("this service itself");
-      const simulatorUrl = dev.runtime.simulator!.url;
       const sim = await dev.call("PUT", "/v1/webhook", {
         key: partner.apiKey,
-        body: { url: `${simulatorUrl}/token` },
+        body: { url: `${dev.simulator.url}/token` },
       });
       expect(sim.status).toBe(400);
     } finally {
@@ -213,7 +233,8 @@ describe("URL validation", () => {
   });
 });
 
-describe("sending", () => {
+// The deliverer on its own against the run's dynalite, which only `npm test` starts (no form in it).
+describe.skipIf(form === "aws")("sending", () => {
   let db: FreshTable;
   let webhookStore: DynamoWebhookStore;
   let server: Server;

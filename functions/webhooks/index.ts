@@ -13,7 +13,7 @@ import {
 import { LocalSecretBox, secretBoxFromEnv } from "./secret-box.ts";
 import { PartnerWebhookService } from "./service.ts";
 import { SqsDeliveryQueue } from "./sqs-queue.ts";
-import { ownPortsFromEnv } from "./url-policy.ts";
+import { LOOPBACK_HINT, ownPortsFromEnv } from "./url-policy.ts";
 
 export type { LocalDispatcher, RecoveryReport } from "./local-dispatcher.ts";
 export { createLocalDispatcher } from "./local-dispatcher.ts";
@@ -50,6 +50,8 @@ export function webhookServiceFromEnv(options: {
     // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes them.
     allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
     refusedLoopbackPorts: () => ownPortsFromEnv(env),
+    // On one machine (the form names its own ports), refusals name the setting, as `npm start`'s do.
+    ...(ownPortsFromEnv(env).length > 0 && { refusedHint: LOOPBACK_HINT }),
   });
 }
 
@@ -107,8 +109,7 @@ export function createLocalWebhooks(
     replays: dispatcher,
     allowInsecureLoopback,
     // Only the local runtime has the setting: its refusals of http and loopback name it.
-    refusedHint:
-      "For a receiver on this machine over http, start the service with WEBHOOK_ALLOW_LOOPBACK=true.",
+    refusedHint: LOOPBACK_HINT,
     ...(options.refusedLoopbackPorts && { refusedLoopbackPorts: options.refusedLoopbackPorts }),
     ...(options.resolve && { resolve: options.resolve }),
   });

@@ -37,8 +37,7 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 /**
  * The ports of the service's own parts on loopback, from `WEBHOOK_OWN_PORTS` (comma-separated):
- * set only where loopback receivers are allowed on one machine (`npm run start:aws` with
- * WEBHOOK_ALLOW_LOOPBACK=true), never by the stack.
+ * set only where the service runs on one machine (`npm run start:aws`), never by the stack.
  */
 export function ownPortsFromEnv(env: NodeJS.ProcessEnv = process.env): number[] {
   return (env["WEBHOOK_OWN_PORTS"] ?? "")
@@ -46,6 +45,13 @@ export function ownPortsFromEnv(env: NodeJS.ProcessEnv = process.env): number[] 
     .map(Number)
     .filter((port) => Number.isInteger(port) && port > 0);
 }
+
+/**
+ * Added to a refusal of http or loopback where the service runs on one machine (`npm start`,
+ * `npm run start:aws`): the setting that allows them. A deployment has no such setting.
+ */
+export const LOOPBACK_HINT =
+  "For a receiver on this machine over http, start the service with WEBHOOK_ALLOW_LOOPBACK=true.";
 
 const defaultResolve: HostResolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 

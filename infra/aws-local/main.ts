@@ -85,9 +85,13 @@ async function start() {
       ...(m365.env["NODE_EXTRA_CA_CERTS"] ? { NODE_EXTRA_CA_CERTS: m365.env["NODE_EXTRA_CA_CERTS"] } : {}),
       ...(env["LOG_LEVEL"] ? { POWERTOOLS_LOG_LEVEL: env["LOG_LEVEL"] } : {}),
       ...(env["WEBHOOK_ALLOW_LOOPBACK"] ? { WEBHOOK_ALLOW_LOOPBACK: env["WEBHOOK_ALLOW_LOOPBACK"] } : {}),
-      // A loopback webhook may target none of this form's own parts (as `npm start`'s refuses its own).
-      ...(env["WEBHOOK_ALLOW_LOOPBACK"] ? { WEBHOOK_OWN_PORTS: ownPorts.join(",") } : {}),
+      // A loopback webhook may target none of this form's own parts (as `npm start`'s refuses its
+      // own); with them known, a refusal of http or loopback names WEBHOOK_ALLOW_LOOPBACK.
+      WEBHOOK_OWN_PORTS: ownPorts.join(","),
       ...(env["WEBHOOK_TIMEOUT_MS"] ? { WEBHOOK_TIMEOUT_MS: env["WEBHOOK_TIMEOUT_MS"] } : {}),
+      ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined
+        ? { WEBHOOK_RETRY_SCHEDULE: env["WEBHOOK_RETRY_SCHEDULE"] }
+        : {}),
     }),
   });
   parts.push(lambda);

@@ -22,6 +22,9 @@ export const BOTH_FORMS = [
   "test/cli.test.ts",
   "test/cli-bulk.test.ts",
   "test/cli-import-rerun.test.ts",
+  "test/console.test.ts",
+  "test/console-newcomer.test.ts",
+  "test/webhooks-policy.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
