@@ -281,18 +281,7 @@ describe("tenants", () => {
 describe.concurrent("tenants drift, plan, approve, changes", () => {
   /** A tenant registered with approval required, consented, stopped at its plan. */
   async function awaitingApproval(tenantId: string): Promise<void> {
-    const post = await rt.call("POST", "/v1/tenants", {
-      key: partner.apiKey,
-      body: {
-        tenantId,
-        customerName: "plan-cli",
-        region: "us",
-        ndrAddress: (await rt.sim.demo(tenantId)).admin,
-        approval: "required",
-      },
-    });
-    expect(post.status).toBe(202);
-    if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
+    await rt.onboard(partner.apiKey, { tenantId, customerName: "plan-cli", approval: "required" });
     await rt.waitFor(tenantId, ["awaiting_approval"]);
   }
 

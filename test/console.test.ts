@@ -291,18 +291,11 @@ describe.skipIf(!HAS_CHROMIUM)(
       await page.selectOption("#drift-filter", "");
 
       const waiting = crypto.randomUUID();
-      const post = await rt.call("POST", "/v1/tenants", {
-        key: partner.apiKey,
-        body: {
-          tenantId: waiting,
-          customerName: "approve-me",
-          region: "us",
-          ndrAddress: (await rt.sim.demo(waiting)).admin,
-          approval: "required",
-        },
+      await rt.onboard(partner.apiKey, {
+        tenantId: waiting,
+        customerName: "approve-me",
+        approval: "required",
       });
-      expect(post.status).toBe(202);
-      if (post.body.status === "awaiting_consent") await rt.consent(post.body.consentUrl);
       await rt.waitFor(waiting, ["awaiting_approval"]);
       await page.click("#refresh-tenants");
       await page.waitForSelector(`${row(waiting)} button`, WAIT);

@@ -5,7 +5,6 @@
  * group, reached over HTTP only). A suite written against the handle holds on both; a test that
  * needs the local form's internals reads `f.local` and is skipped on the AWS form with its reason.
  */
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";
@@ -16,6 +15,7 @@ import type {
 } from "../../infra/local/m365-simulator/index.ts";
 import { AwsForm, SHARED_FORM_ENV } from "../aws/support/form.ts";
 import { type Json, startTestRuntime, type TestRuntime } from "./local-runtime.ts";
+import { onboardTenant } from "./onboard.ts";
 
 export type { Json };
 export type FormName = "local" | "aws";
@@ -200,33 +200,17 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
     if (answer.error) throw new Error(`usage plan not changed: ${JSON.stringify(answer)}`);
     ownThrottle ??= answer.previous;
   };
-  const onboard: FormHandle["onboard"] = async (partnerKey, o = {}) => {
-    const tenantId = randomUUID();
-    if (o.failJournalRule) {
-      await aws.sim.failNext(
-        tenantId,
-        "New-JournalRule",
-        { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
-        1,
-      );
-    }
-    const demo = await aws.sim.demo(tenantId);
-    const posted = await aws.call("POST", "/v1/tenants", {
-      key: partnerKey,
-      body: {
-        tenantId,
-        customerName: o.customerName ?? `contoso-${tenantId.slice(0, 8)}`,
-        region: "us",
-        ndrAddress: demo.admin,
+  const onboard: FormHandle["onboard"] = (partnerKey, o = {}) =>
+    onboardTenant(
+      {
+        call: (method, path, c) => aws.call(method, path, c),
+        failNext: (tenantId, cmdlet, fault, times) => aws.sim.failNext(tenantId, cmdlet, fault, times),
+        demoAdmin: async (tenantId) => (await aws.sim.demo(tenantId)).admin,
+        consent: (url) => aws.consent(url),
       },
-    });
-    if (posted.status !== 202) throw new Error(`onboarding not accepted: ${posted.status}`);
-    if (posted.body?.status === "awaiting_consent" && posted.body.consentUrl) {
-      const page = await aws.consent(posted.body.consentUrl);
-      if (page.status !== 200) throw new Error(`consent not accepted: ${page.status} ${page.html}`);
-    }
-    return tenantId;
-  };
+      partnerKey,
+      o,
+    );
   return {
     form: "aws",
     url: aws.url,

@@ -3,7 +3,6 @@
  * end-to-end tests of API clients (the CLI, the console), with helpers to onboard tenants as a
  * partner and wait for their workflow.
  */
-import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { TenantStatus } from "../../functions/domain/tenant.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../infra/local/runtime.ts";
 import { type ConsentChoices, consentAsAdmin } from "./browser.ts";
+import { type OnboardOptions, onboardTenant } from "./onboard.ts";
 
 /** Parsed JSON of many shapes; tests assert on it. */
 // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -27,11 +27,8 @@ export interface TestRuntime {
     options?: { key?: string; body?: unknown },
   ): Promise<{ status: number; body: Json }>;
   createPartner(name: string): Promise<{ partnerId: string; apiKey: string }>;
-  /** Onboards a fresh tenant (region us) as the partner; `failJournalRule` makes its rule step fail once. */
-  onboard(
-    partnerKey: string,
-    options?: { failJournalRule?: boolean; customerName?: string },
-  ): Promise<string>;
+  /** Onboards a fresh tenant (region us) as the partner, consenting when asked; its id. */
+  onboard(partnerKey: string, options?: OnboardOptions): Promise<string>;
   /**
    * The customer's admin opens a consentUrl as a browser would, following every redirect and
    * keeping cookies: the simulator's admin consent page sends it to the service's consent
@@ -119,34 +116,17 @@ export async function startTestRuntime(
       if (status !== 201) throw new Error(`partner not created: ${status}`);
       return body;
     },
-    onboard: async (partnerKey, options = {}) => {
-      const tenantId = randomUUID();
-      if (options.failJournalRule) {
-        simulator.failNext(
-          tenantId,
-          "New-JournalRule",
-          { kind: "error", status: 400, message: "The journal rule quota is exhausted." },
-          1,
-        );
-      }
-      const { status, body } = await call("POST", "/v1/tenants", {
-        key: partnerKey,
-        body: {
-          tenantId,
-          // customerName is unique across partners: one per tenant unless a test names it.
-          customerName: options.customerName ?? `contoso-${tenantId.slice(0, 8)}`,
-          region: "us",
-          ndrAddress: simulator.demo(tenantId).admin,
+    onboard: (partnerKey, options = {}) =>
+      onboardTenant(
+        {
+          call: (method, path, o) => call(method, path, o),
+          failNext: (tenantId, cmdlet, fault, times) => simulator.failNext(tenantId, cmdlet, fault, times),
+          demoAdmin: (tenantId) => simulator.demo(tenantId).admin,
+          consent,
         },
-      });
-      if (status !== 202) throw new Error(`onboarding not accepted: ${status}`);
-      // A new tenant waits for the customer's consent through the partner's link.
-      if (body?.status === "awaiting_consent" && body.consentUrl) {
-        const page = await consent(body.consentUrl);
-        if (page.status !== 200) throw new Error(`consent not accepted: ${page.status} ${page.html}`);
-      }
-      return tenantId;
-    },
+        partnerKey,
+        options,
+      ),
     close: async () => {
       await runtime.close({ graceMs: 2_000 });
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
