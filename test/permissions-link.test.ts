@@ -1,17 +1,17 @@
 /**
- * The least-privilege link of a tenant waiting in `awaiting_permissions`, over HTTP against the
- * local runtime with the real identity client and the simulator: its `consentUrl` leads the
+ * The least-privilege link of a tenant waiting in `awaiting_permissions`, over HTTP against either
+ * form of the service (test/support/form.ts) with the real identity client and the simulator: its `consentUrl` leads the
  * customer's admin to the consent page, their sign-in sets the app's role group up and the tenant
  * is retried (succeeded with no PowerShell); a link of a partner that no longer holds the tenant,
  * or a tenant no longer waiting, does nothing and shows one page that reveals nothing.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requiredRoles } from "../functions/domain/permissions.ts";
 import { ROLE_GROUP_NAME } from "../functions/domain/permissions-script.ts";
 import { consentAsAdmin, TestBrowser } from "./support/browser.ts";
 import { runCliProcess } from "./support/cli-process.ts";
-import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { type FormHandle, type Json, startForm } from "./support/form.ts";
 
 const PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814";
 const REQUEST = { region: "us", outboundGateway: true } as const;
@@ -19,18 +19,12 @@ const WAITING = ["succeeded", "failed", "awaiting_permissions"] as const;
 const NOTHING_TO_SET_UP = "Nothing to set up";
 
 describe("the least-privilege link of a tenant awaiting permissions", () => {
-  let rt: TestRuntime;
+  let rt: FormHandle;
   let keyA: string;
   let keyB: string;
 
   beforeAll(async () => {
-    rt = await startTestRuntime({
-      env: {
-        DYNAMODB_ENDPOINT: inject("dynamodbEndpoint"),
-        TABLE_NAME: `test-${randomUUID()}`,
-        DRIFT_CHECK_INTERVAL: "0",
-      },
-    });
+    rt = await startForm();
     keyA = (await rt.createPartner("Partner A")).apiKey;
     keyB = (await rt.createPartner("Partner B")).apiKey;
   });
@@ -48,14 +42,14 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
    * The tenant as the partner reads it, with `firstConsentUrl`: the link the admin consented through.
    */
   async function waitingForScript(key: string, tenantId = randomUUID()): Promise<Json> {
-    const sim = rt.runtime.simulator!;
-    sim.setAppRoles(tenantId, { exchangeAdministrator: false });
+    const sim = rt.sim;
+    await sim.setAppRoles(tenantId, { exchangeAdministrator: false });
     const created = await rt.call("POST", "/v1/tenants", {
       key,
       body: {
         tenantId,
         customerName: `c-${randomUUID().slice(0, 8)}`,
-        ndrAddress: sim.demo(tenantId).admin,
+        ndrAddress: (await sim.demo(tenantId)).admin,
         ...REQUEST,
       },
     });
@@ -68,12 +62,12 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
   }
 
   it("script chosen first, then the link: the admin's sign-in sets least privilege up and the tenant succeeds with no PowerShell", async () => {
-    const sim = rt.runtime.simulator!;
+    const sim = rt.sim;
     const tenant = await waitingForScript(keyA);
     const { tenantId } = tenant;
     // The partner's own link, to the service's consent page (not Entra's consent again).
     expect(tenant.consentUrl).toMatch(/\/v1\/consent\/callback\?state=/);
-    expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    expect((await sim.tenant(tenantId)).roleGroups).toEqual([]);
 
     const browser = new TestBrowser();
     const page = await browser.open(tenant.consentUrl);
@@ -90,7 +84,7 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     expect(after.status).toBe("succeeded");
     expect(after.consentUrl).toBeUndefined();
 
-    const state = sim.tenant(tenantId);
+    const state = await sim.tenant(tenantId);
     expect(state.appExchangeAdministrator).toBe(false);
     const groups = state.roleGroups.filter((g) => g.members.length > 0);
     expect(groups.map((g) => g.name)).toEqual([ROLE_GROUP_NAME]);
@@ -100,21 +94,21 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
 
     // The link once the tenant left awaiting_permissions: a clear page, nothing done.
     const trail = await changes(keyA, tenantId);
-    const exchangeCalls = sim.calls(tenantId).length;
+    const exchangeCalls = (await sim.calls(tenantId)).length;
     const again = await consentAsAdmin(tenant.consentUrl);
     expect(again.status).toBe(200);
     expect(again.html).toContain(NOTHING_TO_SET_UP);
     expect(TestBrowser.formUrl(again)).toBeUndefined();
     expect(await changes(keyA, tenantId)).toEqual(trail);
-    expect(sim.calls(tenantId).length).toBe(exchangeCalls);
+    expect((await sim.calls(tenantId)).length).toBe(exchangeCalls);
     expect((await get(keyA, tenantId)).status).toBe("succeeded");
   });
 
   it("a dehydrated organisation: the link's sign-in enables customization and the tenant waits again; the link works once Exchange is ready", async () => {
-    const sim = rt.runtime.simulator!;
+    const sim = rt.sim;
     const tenantId = randomUUID();
-    sim.setDehydrated(tenantId, true);
-    sim.configure({ hydrationDelayMs: 3_600_000 });
+    await sim.setDehydrated(tenantId, true);
+    await sim.configure({ hydrationDelayMs: 3_600_000 });
     try {
       const tenant = await waitingForScript(keyA, tenantId);
       const page = await consentAsAdmin(tenant.consentUrl);
@@ -134,43 +128,43 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
       expect((await changes(keyA, tenantId)).map((c: Json) => [c.cmdlet, c.actor])).toEqual([
         ["Enable-OrganizationCustomization", "customer-admin"],
       ]);
-      expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+      expect((await sim.tenant(tenantId)).roleGroups).toEqual([]);
     } finally {
-      sim.configure({ hydrationDelayMs: 0 });
+      await sim.configure({ hydrationDelayMs: 0 });
     }
-    sim.setDehydrated(tenantId, false);
+    await sim.setDehydrated(tenantId, false);
     const ready = await get(keyA, tenantId);
     expect((await consentAsAdmin(ready.consentUrl)).html).toContain("Least privilege set up");
     expect((await rt.waitFor(tenantId, WAITING)).status).toBe("succeeded");
   });
 
   it("a declined Exchange permission or an admin without Exchange rights: the page says so, nothing made, the tenant still waits", async () => {
-    const sim = rt.runtime.simulator!;
+    const sim = rt.sim;
     const tenant = await waitingForScript(keyA);
     const { tenantId } = tenant;
-    sim.setSignInUser(tenantId, { declineExchange: true });
+    await sim.setSignInUser(tenantId, { declineExchange: true });
     const declined = await consentAsAdmin(tenant.consentUrl);
     expect(declined.html).toContain("Least privilege is not set up yet");
     expect(declined.html).toContain("did not allow Exchange management");
-    expect(sim.calls(tenantId).filter((c) => c.service === "exchange" && c.write)).toEqual([]);
+    expect((await sim.calls(tenantId)).filter((c) => c.service === "exchange" && c.write)).toEqual([]);
     expect((await get(keyA, tenantId)).status).toBe("awaiting_permissions");
 
-    sim.setSignInUser(tenantId, { roles: [PRIVILEGED_ROLE_ADMINISTRATOR] });
+    await sim.setSignInUser(tenantId, { roles: [PRIVILEGED_ROLE_ADMINISTRATOR] });
     const refused = await consentAsAdmin((await get(keyA, tenantId)).consentUrl);
     expect(refused.html).toContain("could not be set up with your sign-in");
     expect(refused.html).toContain("link again later to retry with your sign-in");
     expect((await rt.waitFor(tenantId, WAITING)).status).toBe("awaiting_permissions");
-    expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    expect((await sim.tenant(tenantId)).roleGroups).toEqual([]);
     expect(await changes(keyA, tenantId)).toEqual([]);
   });
 
   it("the first consent link opened again, with the setup chosen this time, does the same", async () => {
-    const sim = rt.runtime.simulator!;
+    const sim = rt.sim;
     const { tenantId, firstConsentUrl } = await waitingForScript(keyA);
     const again = await rt.consent(firstConsentUrl, { leastPrivilege: "setup" });
     expect(again.html).toContain("Least privilege set up");
     expect((await rt.waitFor(tenantId, WAITING)).status).toBe("succeeded");
-    expect(sim.tenant(tenantId).roleGroups.map((g) => g.name)).toEqual([ROLE_GROUP_NAME]);
+    expect((await sim.tenant(tenantId)).roleGroups.map((g) => g.name)).toEqual([ROLE_GROUP_NAME]);
   });
 
   it("GET renews the link; the tenant still waits with it while nobody uses it", async () => {
@@ -190,14 +184,14 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
   });
 
   it("a page opened while waiting and continued after the tenant went on (the script and a retry): nothing done", async () => {
-    const sim = rt.runtime.simulator!;
+    const sim = rt.sim;
     const tenant = await waitingForScript(keyA);
     const { tenantId } = tenant;
     const browser = new TestBrowser();
     const page = await browser.open(tenant.consentUrl);
     expect(page.html).toContain("Set up least privilege");
     // The admin ran the script after all; the partner retried.
-    sim.setAppRoles(tenantId, { roles: requiredRoles(REQUEST) });
+    await sim.setAppRoles(tenantId, { roles: requiredRoles(REQUEST) });
     // The tenant re-checks by itself too (scaled down here): a retry after it went on is a 409.
     const retried = await rt.call("POST", `/v1/tenants/${tenantId}/retry`, { key: keyA });
     expect([202, 409]).toContain(retried.status);
@@ -206,12 +200,12 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     const late = await browser.submit(page);
     expect(late.status).toBe(200);
     expect(late.html).toContain(NOTHING_TO_SET_UP);
-    expect(sim.tenant(tenantId).roleGroups.filter((g) => g.name === ROLE_GROUP_NAME)).toEqual([]);
+    expect((await sim.tenant(tenantId)).roleGroups.filter((g) => g.name === ROLE_GROUP_NAME)).toEqual([]);
     expect(await changes(keyA, tenantId)).toEqual(before);
   });
 
   it("another partner's link for the tenant (it moved to A meanwhile) does nothing and reveals nothing", async () => {
-    const sim = rt.runtime.simulator!;
+    const sim = rt.sim;
     // B held the tenant, waiting for permissions, and sent its link.
     const held = await waitingForScript(keyB);
     const { tenantId } = held;
@@ -235,7 +229,7 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
     expect(fresh.status).toBe(200);
     expect(fresh.html).toBe(continued.html);
     expect(fresh.html).not.toContain("Partner A");
-    expect(sim.tenant(tenantId).roleGroups).toEqual([]);
+    expect((await sim.tenant(tenantId)).roleGroups).toEqual([]);
     expect(await changes(keyA, tenantId)).toEqual(trail);
     expect((await get(keyA, tenantId)).status).toBe("awaiting_permissions");
     expect((await get(keyB, tenantId)).status).toBe("offboarded");

@@ -25,6 +25,7 @@ export const BOTH_FORMS = [
   "test/console.test.ts",
   "test/console-newcomer.test.ts",
   "test/webhooks-policy.test.ts",
+  "test/permissions-link.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
