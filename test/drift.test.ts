@@ -1,5 +1,6 @@
 /**
- * Keeping journaling alive, end to end over HTTP against the simulator: drift checks (a deleted
+ * Keeping journaling alive, end to end over HTTP against the simulator, on either form of the
+ * service (test/support/form.ts): drift checks (a deleted
  * rule, a disabled rule, an edited connector, a removed NDR mailbox, withdrawn consent), each
  * detected within one check and reported once; remediation with its writes in the audit trail
  * and its daily limit; plan and approval (exactly the plan's writes; a stale plan not applied);
@@ -9,12 +10,14 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DRIFT_PHASES, nextTickOf, tenantPhase } from "../functions/domain/drift-ticks.ts";
 import { AREA1, journalAddress } from "../functions/domain/provider.ts";
-import type { Simulator } from "../infra/local/m365-simulator/index.ts";
-import { type Json, startTestRuntime, type TestRuntime } from "./support/local-runtime.ts";
+import { CATCH_UP_TICKS } from "../functions/tasks/drift-schedule.ts";
+import type { RemoteSimulatorControl } from "../infra/local/m365-simulator/index.ts";
+import { type FormHandle, type Json, startForm } from "./support/form.ts";
 
-let rt: TestRuntime;
-let sim: Simulator;
+let rt: FormHandle;
+let sim: RemoteSimulatorControl;
 let partner: { partnerId: string; apiKey: string };
 let receiver: ReturnType<typeof createServer>;
 const received: Json[] = [];
@@ -23,8 +26,11 @@ const RULE = AREA1.journalRuleName;
 const CONNECTOR = AREA1.connectorName;
 
 beforeAll(async () => {
-  rt = await startTestRuntime({ env: { DRIFT_CHECK_INTERVAL: "0", DRIFT_REMEDIATIONS_PER_DAY: "2" } });
-  sim = rt.runtime.simulator!;
+  // Its own form (the simulator's behaviours are changed below). The AWS form keeps the stack's
+  // 6-hour schedule (no DRIFT_CHECK_INTERVAL there): its first tick fires 5 minutes after the
+  // start, after this suite.
+  rt = await startForm({ env: { DRIFT_CHECK_INTERVAL: "0", DRIFT_REMEDIATIONS_PER_DAY: "2" } });
+  sim = rt.sim;
   partner = await rt.createPartner("Drift MSP");
   receiver = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -45,14 +51,21 @@ afterAll(async () => {
 const as = (path: string, method = "GET", body?: unknown) =>
   rt.call(method, path, { key: partner.apiKey, ...(body !== undefined && { body }) });
 
+/** Every tenant this suite registered. */
+const tenants: string[] = [];
+
 /** Onboards a fresh tenant through the API and waits for its end. */
-async function onboarded(extra: Record<string, unknown> = {}, status = "succeeded"): Promise<string> {
-  const tenantId = randomUUID();
+async function onboarded(
+  extra: Record<string, unknown> = {},
+  status = "succeeded",
+  tenantId: string = randomUUID(),
+): Promise<string> {
+  tenants.push(tenantId);
   const { status: code, body } = await as("/v1/tenants", "POST", {
     tenantId,
     customerName: "contoso",
     region: "us",
-    ndrAddress: sim.demo(tenantId).admin,
+    ndrAddress: (await sim.demo(tenantId)).admin,
     ...extra,
   });
   expect(code).toBe(202);
@@ -65,7 +78,7 @@ async function onboarded(extra: Record<string, unknown> = {}, status = "succeede
 /** POST .../drift-checks and wait for every workflow (the check, a remediation) to end. */
 async function check(tenantId: string): Promise<Json> {
   expect((await as(`/v1/tenants/${tenantId}/drift-checks`, "POST")).status).toBe(202);
-  await rt.runtime.engine.idle();
+  await rt.idle(tenantId);
   return (await as(`/v1/tenants/${tenantId}/drift`)).body;
 }
 
@@ -86,28 +99,28 @@ async function checkRemediated(tenantId: string): Promise<Json> {
   return (await driftEvents(tenantId)).filter((e) => e.type === "tenant.drift.detected").at(-1)?.data.drift;
 }
 
-const writes = (tenantId: string) =>
-  sim
-    .calls(tenantId)
-    .filter((c) => c.write && c.service === "exchange" && c.status < 400 && !ADMIN_SETUP.has(c.operation));
+const writes = async (tenantId: string) =>
+  (await sim.calls(tenantId)).filter(
+    (c) => c.write && c.service === "exchange" && c.status < 400 && !ADMIN_SETUP.has(c.operation),
+  );
 const driftEvents = async (tenantId: string) =>
   ((await as(`/v1/tenants/${tenantId}/events?limit=100`)).body.items as Json[]).filter((e) =>
     e.type.startsWith("tenant.drift."),
   );
 const delivered = async () => {
-  // Deliveries are asynchronous: wait until the engine and the dispatcher have nothing queued.
-  await rt.runtime.engine.idle();
-  await rt.runtime.webhooks.dispatcher.idle();
+  // Deliveries are asynchronous: wait until the workflows and the dispatcher have nothing queued.
+  await rt.idle(...tenants);
+  await rt.deliveriesIdle();
   return ((await as("/v1/webhook/deliveries?limit=100")).body.items as Json[]).length;
 };
 
 describe("drift checks", () => {
   it("a tenant in sync: zero writes, zero webhook deliveries, inSync on the tenant", async () => {
     const tenantId = await onboarded();
-    const before = { writes: writes(tenantId).length, deliveries: await delivered() };
+    const before = { writes: (await writes(tenantId)).length, deliveries: await delivered() };
     const drift = await check(tenantId);
     expect(drift).toMatchObject({ inSync: true, differences: [] });
-    expect(writes(tenantId).length).toBe(before.writes);
+    expect((await writes(tenantId)).length).toBe(before.writes);
     expect(await delivered()).toBe(before.deliveries);
     expect(await driftEvents(tenantId)).toEqual([]);
     expect((await as(`/v1/tenants/${tenantId}`)).body.drift.inSync).toBe(true);
@@ -115,7 +128,7 @@ describe("drift checks", () => {
 
   it("a deleted journal rule: detected within one check, reported once, resolved once", async () => {
     const tenantId = await onboarded();
-    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    await sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
     const drift = await check(tenantId);
     expect(drift.inSync).toBe(false);
     expect(drift.differences).toContainEqual({
@@ -128,12 +141,12 @@ describe("drift checks", () => {
     await check(tenantId); // still drifting: no second event
     expect((await driftEvents(tenantId)).map((e) => e.type)).toEqual(["tenant.drift.detected"]);
     expect((await as(`/v1/tenants/${tenantId}`)).body.status).toBe("succeeded"); // report only
-    expect(writes(tenantId).filter((c) => c.operation === "New-JournalRule")).toHaveLength(1);
+    expect((await writes(tenantId)).filter((c) => c.operation === "New-JournalRule")).toHaveLength(1);
   });
 
   it("a disabled journal rule and a removed NDR mailbox are each a difference", async () => {
     const tenantId = await onboarded();
-    sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
+    await sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
     expect((await check(tenantId)).differences).toEqual([
       {
         step: "journal-rules",
@@ -144,7 +157,7 @@ describe("drift checks", () => {
       },
     ]);
     const other = await onboarded();
-    sim.tamper(other, { action: "remove-recipient", address: sim.demo(other).admin });
+    await sim.tamper(other, { action: "remove-recipient", address: (await sim.demo(other)).admin });
     const drift = await check(other);
     expect(drift.differences).toEqual([
       expect.objectContaining({ step: "check-access", field: "recipient", actual: "no recipient" }),
@@ -154,7 +167,7 @@ describe("drift checks", () => {
 
   it("an edited connector: its smart hosts and validation are differences", async () => {
     const tenantId = await onboarded({ outboundGateway: true });
-    sim.tamper(tenantId, {
+    await sim.tamper(tenantId, {
       action: "set-connector",
       name: CONNECTOR,
       changes: { smartHosts: ["mx.evil.example"] },
@@ -175,7 +188,7 @@ describe("drift checks", () => {
 
   it("withdrawn consent is drift of access, not a failure", async () => {
     const tenantId = await onboarded();
-    sim.tamper(tenantId, { action: "revoke-consent" });
+    await sim.tamper(tenantId, { action: "revoke-consent" });
     const drift = await check(tenantId);
     expect(drift.differences).toEqual([
       { step: "check-access", object: "admin consent", field: "granted", expected: true, actual: false },
@@ -198,26 +211,46 @@ describe("drift checks", () => {
   });
 
   it("the schedule starts checks of succeeded tenants, spread over the interval", async () => {
-    const tenantId = await onboarded();
-    const { nextTickOf } = await import("../functions/domain/drift-ticks.ts");
-    // This tenant's next tick of a 6-hour interval (the runtime's interval), after it succeeded.
-    const at = new Date(nextTickOf(tenantId, 6 * 3_600_000, Date.now()));
-    const started = await rt.runtime.driftTick(at);
-    expect(started).toBeGreaterThanOrEqual(1);
-    await rt.runtime.engine.idle();
-    expect((await as(`/v1/tenants/${tenantId}/drift`)).body.inSync).toBe(true);
+    const tenantId = await onboarded({}, "succeeded", aloneInItsTicks());
+    expect((await as(`/v1/tenants/${tenantId}/drift`)).body.checkedAt).toBeNull();
+    // This tenant's next tick of a 6-hour interval (the form's interval), after it succeeded.
+    await rt.driftTick(new Date(nextTickOf(tenantId, SIX_HOURS, Date.now())));
+    expect((await as(`/v1/tenants/${tenantId}/drift`)).body).toMatchObject({
+      checkedAt: expect.any(String),
+      inSync: true,
+    });
   });
 });
+
+const SIX_HOURS = 6 * 3_600_000;
+
+/**
+ * A new tenant id whose phase is no other tenant's of this suite in its tick or the ticks a tick
+ * catches up (one phase per tick at 6 hours): the AWS fan-out spreads a tick's starts over 4 of
+ * its 5 minutes, and a tick with this tenant alone starts its check at once.
+ */
+function aloneInItsTicks(): string {
+  const taken = new Set(tenants.map(tenantPhase));
+  for (;;) {
+    const tenantId = randomUUID();
+    const phase = tenantPhase(tenantId);
+    const ticked = Array.from(
+      { length: CATCH_UP_TICKS + 1 },
+      (_, back) => (phase - back + DRIFT_PHASES) % DRIFT_PHASES,
+    );
+    if (!ticked.some((p) => taken.has(p))) return tenantId;
+  }
+}
 
 describe("remediation", () => {
   it("repairs drift with a normal onboarding run, its writes in the audit trail, then resolves", async () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
-    sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
+    await sim.tamper(tenantId, { action: "disable-journal-rule", name: RULE });
     const drift = await checkRemediated(tenantId);
     expect(drift).toMatchObject({ inSync: false, remediation: "started" });
     const tenant = await rt.waitFor(tenantId, ["succeeded", "failed"]);
     expect(tenant.status).toBe("succeeded");
-    expect(sim.tenant(tenantId).journalRules[0]?.enabled).toBe(true);
+    expect((await sim.tenant(tenantId)).journalRules[0]?.enabled).toBe(true);
     const { body: changes } = await as(`/v1/tenants/${tenantId}/changes`);
     expect(changes.items[0]).toMatchObject({
       step: "journal-rules",
@@ -228,7 +261,7 @@ describe("remediation", () => {
     // Onboarding's own writes are older, asked for by the partner.
     expect(changes.items.at(-1)).toMatchObject({ requestedBy: "partner" });
     // The remediation run checked again as it ended: in sync without another request.
-    await rt.runtime.engine.idle();
+    await rt.idle(tenantId);
     const after = (await as(`/v1/tenants/${tenantId}/drift`)).body;
     expect(after).toMatchObject({ inSync: true, differences: [] });
     expect(after.remediation).toBeUndefined();
@@ -253,7 +286,7 @@ describe("remediation", () => {
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ status: "succeeded", onDrift: "remediate" });
     expect((await as(`/v1/tenants/${tenantId}`, "PATCH", { ndrAddress: "x@example.com" })).status).toBe(409);
-    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    await sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
     expect((await checkRemediated(tenantId)).remediation).toBe("started");
     expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
   });
@@ -261,7 +294,7 @@ describe("remediation", () => {
   it("after the daily limit only reports, and says so", async () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
     for (let i = 0; i < 2; i++) {
-      sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+      await sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
       await check(tenantId);
       await rt.waitFor(tenantId, ["succeeded"]);
       // Each remediation run ends with a check: back in sync, so the next drift is detected anew.
@@ -269,11 +302,11 @@ describe("remediation", () => {
         Array.from({ length: i + 1 }, () => ["started", "tenant.drift.resolved"]).flat(),
       );
     }
-    sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
+    await sim.tamper(tenantId, { action: "remove-journal-rule", name: RULE });
     const drift = await check(tenantId);
     expect(drift).toMatchObject({ inSync: false, remediation: "daily_limit_reached" });
     expect((await as(`/v1/tenants/${tenantId}`)).body.status).toBe("succeeded");
-    expect(sim.tenant(tenantId).journalRules).toEqual([]);
+    expect((await sim.tenant(tenantId)).journalRules).toEqual([]);
   });
 
   it("the audit trail pages newest first with an opaque cursor and records offboarding's removals", async () => {
@@ -295,7 +328,7 @@ describe("plan and approval", () => {
   it("stops after check-access with the plan, then applies exactly it once approved", async () => {
     const tenantId = await onboarded({ approval: "required" }, "awaiting_approval");
     const { body: waiting } = await as(`/v1/tenants/${tenantId}`);
-    expect(writes(tenantId)).toEqual([]);
+    expect(await writes(tenantId)).toEqual([]);
     expect(waiting.plan.map((w: Json) => [w.step, w.cmdlet])).toEqual([
       ["journal-settings", "Set-TransportConfig"],
       ["journal-rules", "New-JournalRule"],
@@ -311,7 +344,7 @@ describe("plan and approval", () => {
     expect((await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(
       "succeeded",
     );
-    expect(writes(tenantId).map((c) => c.operation)).toEqual(waiting.plan.map((w: Json) => w.cmdlet));
+    expect((await writes(tenantId)).map((c) => c.operation)).toEqual(waiting.plan.map((w: Json) => w.cmdlet));
     expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(409);
   });
 
@@ -319,27 +352,27 @@ describe("plan and approval", () => {
     const tenantId = await onboarded({ approval: "required" }, "awaiting_approval");
     const before = (await as(`/v1/tenants/${tenantId}`)).body.plan;
     // Someone sets the NDR address meanwhile: the approved Set-TransportConfig no longer holds.
-    sim.tamper(tenantId, { action: "set-ndr-address", address: sim.demo(tenantId).admin });
+    await sim.tamper(tenantId, { action: "set-ndr-address", address: (await sim.demo(tenantId)).admin });
     expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(202);
     const after = await rt.waitFor(tenantId, ["awaiting_approval", "succeeded", "failed"]);
-    await rt.runtime.engine.idle();
+    await rt.idle(tenantId);
     expect(after.status).toBe("awaiting_approval");
     expect(after.error.code).toBe("PLAN_STALE");
     expect(after.plan).not.toEqual(before);
     expect(after.plan.map((w: Json) => w.cmdlet)).toEqual(["New-JournalRule"]);
-    expect(writes(tenantId)).toEqual([]);
+    expect(await writes(tenantId)).toEqual([]);
   });
 
   it("an approved run that failed at validation plans and finishes what is left after a retry", async () => {
     const tenantId = await onboarded({ approval: "required", outboundGateway: true }, "awaiting_approval");
-    sim.configure({ validation: { fail: true } });
+    await sim.configure({ validation: { fail: true } });
     try {
       expect((await as(`/v1/tenants/${tenantId}/approve`, "POST")).status).toBe(202);
       const failed = await rt.waitFor(tenantId, ["succeeded", "failed", "awaiting_approval"]);
       expect(failed.status).toBe("failed");
       expect(failed.error.code).toBe("CONNECTOR_VALIDATION_FAILED");
     } finally {
-      sim.configure({ validation: { fail: false } });
+      await sim.configure({ validation: { fail: false } });
     }
     // The connector step succeeded: the new plan is the validation's and the rule's writes only.
     expect((await as(`/v1/tenants/${tenantId}/retry`, "POST")).status).toBe(202);

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { lockDataDir } from "../local/data-dir-lock.ts";
 import { loopbackPorts } from "../local/own-ports.ts";
+import { driftSettingsFromEnv } from "../local/parts/drift-schedule.ts";
 import { startApiGateway } from "./apigateway/index.ts";
 import { freePort } from "./cloud/dynamodb.ts";
 import { startLocalCloud } from "./cloud/index.ts";
@@ -70,6 +71,13 @@ async function start() {
     m365.simulator?.url,
     ...Object.values(m365.simulator?.endpoints ?? {}),
   ]);
+  // As `npm start` reads it (checked the same way); else the stack's driftRemediationsPerDay.
+  const remediations = env["DRIFT_REMEDIATIONS_PER_DAY"]?.trim()
+    ? String(
+        driftSettingsFromEnv({ DRIFT_REMEDIATIONS_PER_DAY: env["DRIFT_REMEDIATIONS_PER_DAY"] })
+          .remediationsPerDay,
+      )
+    : undefined;
   const lambda = createLambdaService({
     assembly,
     credentials,
@@ -91,6 +99,9 @@ async function start() {
       ...(env["WEBHOOK_TIMEOUT_MS"] ? { WEBHOOK_TIMEOUT_MS: env["WEBHOOK_TIMEOUT_MS"] } : {}),
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined
         ? { WEBHOOK_RETRY_SCHEDULE: env["WEBHOOK_RETRY_SCHEDULE"] }
+        : {}),
+      ...(remediations && fnEnv["DRIFT_REMEDIATIONS_PER_DAY"]
+        ? { DRIFT_REMEDIATIONS_PER_DAY: remediations }
         : {}),
     }),
   });
