@@ -73,7 +73,7 @@ let aloneTenant: string;
 
 async function onboardAhead(): Promise<void> {
   const jobs = AHEAD.flatMap(([extra, status, count]) =>
-    Array.from({ length: count }, () => ({ extra, status, tenantId: randomUUID() })),
+    Array.from({ length: count }, () => ({ extra, status, tenantId: randomUUID() as string })),
   );
   tenants.push(...jobs.map((j) => j.tenantId));
   aloneTenant = aloneInItsTicks();
