@@ -17,6 +17,9 @@ export const customerNameKey = (customerName: string) => ({
   sk: "CUSTOMER",
 });
 
+/** Rounds of read and conditional write, one per binding of the slug that wrote first. */
+const MAX_RESERVE_ATTEMPTS = 50;
+
 interface Reservation {
   partnerId: string;
   tenants?: string[];
@@ -33,10 +36,12 @@ export class CustomerNames {
   /**
    * Reserves the slug for the partner's bound tenant: true when it is theirs (newly or already,
    * also for the same tenant moving from another partner), false when another partner's bound
-   * tenant holds it.
+   * tenant holds it. A write that lost the version check (another binding of the slug wrote
+   * between the read and the write) reads again: each loss is another binding's progress, so
+   * bindings of one slug at once (a customer's tenants consenting together) all get it.
    */
   async reserve(customerName: string, tenantId: string, partnerId: string, now: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < MAX_RESERVE_ATTEMPTS; attempt++) {
       const { Item } = await this.#ctx.client.send(
         new GetCommand({
           TableName: this.#ctx.table,
@@ -59,7 +64,8 @@ export class CustomerNames {
       }
       if (await this.#write(customerName, { partnerId, tenants }, current, now)) return true;
     }
-    return false;
+    // Not "taken": the slug may well be this partner's. The caller's request fails and can be retried.
+    throw new Error(`customerName ${customerName}: more than ${MAX_RESERVE_ATTEMPTS} bindings of it at once`);
   }
 
   /** Whether the tenant's record is bound (not offboarded) with this slug. */
