@@ -64,7 +64,11 @@ export interface FormHandle {
    * too); without a limit, restores the form's own.
    */
   limitPartners(limit?: { ratePerSecond: number; burst: number }): Promise<void>;
-  /** Runs one tick of the drift check schedule as at `now`, and waits for the checks it started. */
+  /**
+   * Runs one tick of the drift check schedule as at `now`, and waits for the checks it started.
+   * On the AWS form the fan-out spreads the starts over 4 of the tick's 5 minutes when more than
+   * one tenant of the form is due (its phases and the 3 ticks it catches up): at once for one.
+   */
   driftTick(now?: Date): Promise<void>;
   /** What the service logged so far (the AWS form's log file; on the local form, undefined: capture stdout). */
   logs(): string | undefined;
