@@ -146,6 +146,14 @@ async function expectOnlyB(
   expect(JSON.stringify(await sim().tenant(tenantId))).not.toContain(slugA);
 }
 
+/** A new tenant with the customer's own objects (below), the two partners' slugs and its state before either. */
+async function customerTenant() {
+  const tenantId = randomUUID();
+  const short = tenantId.slice(0, 8);
+  await customerObjects(tenantId);
+  return { tenantId, slugA: `a-${short}`, slugB: `b-${short}`, before: await state(tenantId) };
+}
+
 /** The customer's own connector, NDR address and journal rule, of the service's names, set up by hand. */
 async function customerObjects(tenantId: string): Promise<void> {
   const demo = demoMailboxes(tenantId);
@@ -304,11 +312,7 @@ describe("a change of owner moves the service's objects with the binding", () =>
   it.skipIf(form === "aws")(
     "B offboarding before its onboarding converged still gives the customer's values back",
     async () => {
-      const tenantId = randomUUID();
-      const short = tenantId.slice(0, 8);
-      const [slugA, slugB] = [`a-${short}`, `b-${short}`];
-      await customerObjects(tenantId);
-      const before = await state(tenantId);
+      const { tenantId, slugA, slugB, before } = await customerTenant();
       await onboardThroughLink(a.apiKey, body(tenantId, slugA, "us", true, "a"));
       // B (no gateway) fails at its first step, hand-over (giving the customer's rule its values
       // back is refused): the rule still journals to A's account, the customer's connector still
@@ -340,11 +344,7 @@ describe("a change of owner moves the service's objects with the binding", () =>
   it.skipIf(form === "aws")(
     "the customer's own rule and connector, adopted by A, get the customer's values back, never A's",
     async () => {
-      const tenantId = randomUUID();
-      const short = tenantId.slice(0, 8);
-      const [slugA, slugB] = [`a-${short}`, `b-${short}`];
-      await customerObjects(tenantId);
-      const before = await state(tenantId);
+      const { tenantId, slugA, slugB, before } = await customerTenant();
 
       await onboardThroughLink(a.apiKey, body(tenantId, slugA, "us", true, "a"));
       expect((await state(tenantId)).journalRules[0]?.journalEmailAddress.toLowerCase()).toBe(
