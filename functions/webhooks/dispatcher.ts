@@ -181,6 +181,8 @@ function dispatcherFromEnv(): ReturnType<typeof createDispatcher> {
   const client = createDocumentClient();
   const tableName = requireEnv("TABLE_NAME");
   const webhookStore = new DynamoWebhookStore({ client, tableName });
+  // The service's own ports on this machine (none in a deployment): read once per container.
+  const ownPorts = ownPortsFromEnv();
   return createDispatcher({
     order: new DynamoDispatchOrder({ client, table: tableName }),
     pending: async (tenantId, sequence) =>
@@ -191,7 +193,7 @@ function dispatcherFromEnv(): ReturnType<typeof createDispatcher> {
       secrets: secretBoxFromEnv(),
       // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes them.
       allowInsecureLoopback: process.env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
-      refusedLoopbackPorts: () => ownPortsFromEnv(),
+      refusedLoopbackPorts: () => ownPorts,
       onAttempt: (delivery) => {
         if (delivery.status === "succeeded") metrics.addMetric(METRIC.webhookDelivered, MetricUnit.Count, 1);
         if (delivery.status === "failed") metrics.addMetric(METRIC.webhookFailed, MetricUnit.Count, 1);

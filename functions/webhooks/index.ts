@@ -37,6 +37,8 @@ export function webhookServiceFromEnv(options: {
   const tableName = env["TABLE_NAME"];
   const queueUrl = env["WEBHOOK_QUEUE_URL"];
   if (!tableName || !queueUrl) throw new Error("TABLE_NAME and WEBHOOK_QUEUE_URL must be set");
+  // The service's own ports on this machine (none in a deployment): read once.
+  const ownPorts = ownPortsFromEnv(env);
   const webhookStore = new DynamoWebhookStore({
     client: options.docClient,
     tableName,
@@ -49,9 +51,9 @@ export function webhookServiceFromEnv(options: {
     secrets: secretBoxFromEnv(env),
     // Never set by the stack: the AWS form run on one machine (`npm run start:aws`) passes them.
     allowInsecureLoopback: env["WEBHOOK_ALLOW_LOOPBACK"] === "true",
-    refusedLoopbackPorts: () => ownPortsFromEnv(env),
+    refusedLoopbackPorts: () => ownPorts,
     // On one machine (the form names its own ports), refusals name the setting, as `npm start`'s do.
-    ...(ownPortsFromEnv(env).length > 0 && { refusedHint: LOOPBACK_HINT }),
+    ...(ownPorts.length > 0 && { refusedHint: LOOPBACK_HINT }),
   });
 }
 
