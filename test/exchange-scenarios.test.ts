@@ -415,7 +415,9 @@ describe("many tenants at once under Exchange's limits", () => {
       .filter((c) => c.fault === "concurrency-limit");
     expect(refusals.length).toBeGreaterThan(0);
     h.sim.configure({ latencyMs: 0 });
-  });
+    // Each refusal's Retry-After (1 s, real time: Exchange's) is written on the tenant's Exchange
+    // lease and waited out by every request of that tenant: 40-60 s on a quiet 2-core machine.
+  }, 150_000);
 });
 
 describe("every mode and offboarding with all real-world behaviours on", () => {
