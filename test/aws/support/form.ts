@@ -255,7 +255,13 @@ export class AwsForm {
     consentUrl: string,
     choices: ConsentChoices = {},
   ): Promise<{ status: number; html: string; url: string }> {
-    const page = await consentAsAdmin(consentUrl, undefined, choices);
+    // The stage throttles the consent callback for all browsers at once (5/s, burst 10): a flow
+    // answered 429 bound nothing, and is opened again after Retry-After, as an admin would reload.
+    let page = await consentAsAdmin(consentUrl, undefined, choices);
+    for (let tries = 1; page.status === 429 && tries < 10; tries++) {
+      await new Promise((r) => setTimeout(r, 1_000 + Math.random() * 1_000));
+      page = await consentAsAdmin(consentUrl, undefined, choices);
+    }
     return { status: page.status, html: page.html, url: page.url };
   }
 
