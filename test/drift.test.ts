@@ -60,7 +60,7 @@ const tenants: string[] = [];
  * takes 4-5 s on the AWS form, most of it waiting). Each case still gets a fresh tenant of its own.
  */
 const AHEAD: [extra: Record<string, unknown>, status: string, count: number][] = [
-  [{}, "succeeded", 7],
+  [{}, "succeeded", 8],
   [{ outboundGateway: true }, "succeeded", 1],
   [{ onDrift: "remediate" }, "succeeded", 2],
   [{ approval: "required" }, "awaiting_approval", 3],
@@ -264,6 +264,28 @@ describe("drift checks", () => {
     expect(
       (await rt.call("POST", `/v1/tenants/${tenantId}/drift-checks`, { key: other.apiKey })).status,
     ).toBe(404);
+  });
+
+  it("a burst of check requests starts one check at a time: one partner cannot flood the shared task function", async () => {
+    const tenantId = await onboarded();
+    const reads = async () => (await sim.calls(tenantId)).length;
+    const before = await reads();
+    await check(tenantId);
+    const one = (await reads()) - before;
+    expect(one).toBeGreaterThan(0);
+    // 20 requests at once, as a partner looping on the route would send them: each is answered
+    // (the check already running answers them), and the Lambda-backed checks do not pile up.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => as(`/v1/tenants/${tenantId}/drift-checks`, "POST")),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
+    await rt.idle(tenantId);
+    const burst = (await reads()) - before - one;
+    // One check, or two when the first ended before the last request came; never one per request.
+    expect(burst).toBeLessThanOrEqual(2 * one);
+    // Once a check has ended, the next request checks again.
+    await check(tenantId);
+    expect((await reads()) - before - one - burst).toBe(one);
   });
 
   it("the schedule starts checks of succeeded tenants, spread over the interval", async () => {

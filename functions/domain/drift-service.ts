@@ -44,7 +44,11 @@ export class DriftService {
     return (await this.#visible(principal, tenantId)).tenant.drift;
   }
 
-  /** Starts a check now; only for a `succeeded` tenant (else ConflictError). */
+  /**
+   * Starts a check now; only for a `succeeded` tenant (else ConflictError). While a check started
+   * by an earlier request runs, it answers this one too: one at a time per tenant, so that a
+   * partner looping on the route cannot pile up checks on the task function all partners share.
+   */
   async checkNow(principal: Principal, tenantId: string): Promise<Tenant> {
     const { tenant, internals } = await this.#visible(principal, tenantId);
     if (!DRIFT_CHECKABLE_STATUSES.includes(tenant.status)) {
@@ -53,9 +57,13 @@ export class DriftService {
       );
     }
     if (!this.#drift) throw new WorkflowStartError("Drift checks are not configured on this deployment.");
+    const now = this.#clock();
+    const claim = this.#store.claimDriftCheck ? await this.#store.claimDriftCheck(tenantId, now) : "";
+    if (claim === undefined) return tenant;
     try {
-      await this.#drift.startDriftCheck({ tenantId, run: internals.run, check: newCheckId(this.#clock()) });
+      await this.#drift.startDriftCheck({ tenantId, run: internals.run, check: newCheckId(now) });
     } catch (cause) {
+      if (claim) await this.#store.releaseDriftCheck?.(tenantId, claim).catch(() => undefined);
       throw new WorkflowStartError("The drift check could not be started; try again.", { cause });
     }
     return tenant;

@@ -221,6 +221,13 @@ export interface TenantStore {
     change: TenantChange,
     now: string,
   ): Promise<{ stored: StoredTenant; event?: TenantEvent }>;
+  /**
+   * Claims the tenant's on-demand drift check: the claim, or undefined while a check claimed
+   * earlier has not recorded its result (nor lapsed). Recording a drift result ends it.
+   */
+  claimDriftCheck?(tenantId: string, now: Date): Promise<string | undefined>;
+  /** Gives back a claim whose check could not be started. */
+  releaseDriftCheck?(tenantId: string, claim: string): Promise<void>;
   /** Oldest first. */
   listEvents(tenantId: string, query?: { afterSequence?: number; limit?: number }): Promise<TenantEvent[]>;
   /** Oldest first, a page at a time with an opaque cursor (InvalidCursorError for one not issued). */

@@ -20,6 +20,7 @@ import type {
 import type { OnboardingRequest, Tenant, TenantEvent, TenantStatus } from "../../domain/tenant.ts";
 import { ApiKeyRecords } from "./api-keys.ts";
 import { CursorCodec } from "./cursor.ts";
+import { claimDriftCheck, releaseDriftCheck } from "./drift-check-claims.ts";
 import { TenantEvents } from "./events.ts";
 import { GroupParts } from "./group-parts.ts";
 import { Memberships } from "./memberships.ts";
@@ -83,6 +84,7 @@ const DEFAULT_MAX_ITEM_BYTES = 300 * 1024;
  * const { tenant } = await store.registerTenant("p_123", request, new Date().toISOString());
  */
 export class DynamoTenantStore implements TenantStore {
+  readonly #ctx: TableContext;
   readonly #tenants: TenantRecords;
   readonly #events: TenantEvents;
   readonly #partners: PartnerRecords;
@@ -90,6 +92,7 @@ export class DynamoTenantStore implements TenantStore {
 
   constructor(options: DynamoTenantStoreOptions) {
     const ctx: TableContext = { client: options.client, table: options.tableName };
+    this.#ctx = ctx;
     const retention = options.retention ?? retentionFromEnv();
     const cursors = new CursorCodec(options.cursorSecret ?? `journal-onboarding-cursor:${options.tableName}`);
     this.#events = new TenantEvents(ctx, cursors, {
@@ -129,6 +132,14 @@ export class DynamoTenantStore implements TenantStore {
     options?: { groups?: boolean; partnerId?: string },
   ): Promise<StoredTenant | undefined> {
     return this.#tenants.getTenant(tenantId, options);
+  }
+
+  claimDriftCheck(tenantId: string, now: Date): Promise<string | undefined> {
+    return claimDriftCheck(this.#ctx, tenantId, now);
+  }
+
+  releaseDriftCheck(tenantId: string, claim: string): Promise<void> {
+    return releaseDriftCheck(this.#ctx, tenantId, claim);
   }
 
   listOwnedMembers(tenantId: string, limit: number): Promise<string[]> {

@@ -7,6 +7,7 @@
 import { ConflictError } from "../../domain/errors.ts";
 import type { OwnedObjectKind, StepPatch, TenantChange } from "../../domain/store.ts";
 import { ALL_STEP_NAMES, STEP_NAMES, type TenantStatus } from "../../domain/tenant.ts";
+import { DRIFT_CHECK_CLAIM } from "./drift-check-claims.ts";
 import { TABLE_KEYS } from "./schema.ts";
 import { type OutboxEntry, OWNED_ATTRIBUTES, type StoredStep, type TenantItem } from "./tenant-item.ts";
 import { UpdateExpression } from "./update-expression.ts";
@@ -110,6 +111,9 @@ function serviceKnowledge(u: UpdateExpression, change: TenantChange): void {
     if (value === null) u.remove(u.path(name));
     else if (value !== undefined) u.set(u.path(name), u.value(value));
   }
+  // A check's result (or a new run, which a running check no longer writes to) ends the claim
+  // of the on-demand check (drift-check-claims.ts).
+  if (change.drift !== undefined || change.newRun) u.remove(u.path(DRIFT_CHECK_CLAIM));
   if (change.requestedBy !== undefined) u.set(u.path("requestedBy"), u.value(change.requestedBy));
   if (change.remediations !== undefined) u.set(u.path("remediations"), u.value(change.remediations));
   if (change.ndrAddressKept === null) u.remove(u.path("ndrAddressKept"));
