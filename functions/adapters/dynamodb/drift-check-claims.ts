@@ -23,38 +23,43 @@ export async function claimDriftCheck(
   now: Date,
 ): Promise<string | undefined> {
   const until = new Date(now.getTime() + DRIFT_CHECK_CLAIM_MS).toISOString();
-  try {
-    await ctx.client.send(
-      new UpdateCommand({
-        TableName: ctx.table,
-        Key: tenantKey(tenantId),
-        UpdateExpression: "SET #claim = :until",
-        ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(#claim) OR #claim < :now)",
-        ExpressionAttributeNames: { "#claim": DRIFT_CHECK_CLAIM },
-        ExpressionAttributeValues: { ":until": until, ":now": now.toISOString() },
-      }),
-    );
-    return until;
-  } catch (err) {
-    if (isConditionFailure(err)) return undefined;
-    throw err;
-  }
+  const claimed = await updateIf(ctx, tenantId, {
+    update: "SET #claim = :until",
+    condition: "attribute_exists(pk) AND (attribute_not_exists(#claim) OR #claim < :now)",
+    values: { ":until": until, ":now": now.toISOString() },
+  });
+  return claimed ? until : undefined;
 }
 
 /** Removes the claim if it is still `claim` (a check that could not be started). */
 export async function releaseDriftCheck(ctx: TableContext, tenantId: string, claim: string): Promise<void> {
+  await updateIf(ctx, tenantId, {
+    update: "REMOVE #claim",
+    condition: "#claim = :claim",
+    values: { ":claim": claim },
+  });
+}
+
+/** One conditional update of the claim on the tenant item; false when the condition failed. */
+async function updateIf(
+  ctx: TableContext,
+  tenantId: string,
+  write: { update: string; condition: string; values: Record<string, string> },
+): Promise<boolean> {
   try {
     await ctx.client.send(
       new UpdateCommand({
         TableName: ctx.table,
         Key: tenantKey(tenantId),
-        UpdateExpression: "REMOVE #claim",
-        ConditionExpression: "#claim = :claim",
+        UpdateExpression: write.update,
+        ConditionExpression: write.condition,
         ExpressionAttributeNames: { "#claim": DRIFT_CHECK_CLAIM },
-        ExpressionAttributeValues: { ":claim": claim },
+        ExpressionAttributeValues: write.values,
       }),
     );
+    return true;
   } catch (err) {
-    if (!isConditionFailure(err)) throw err;
+    if (isConditionFailure(err)) return false;
+    throw err;
   }
 }
