@@ -27,7 +27,7 @@ describe("the API's web ACL", () => {
     const [, acl] = acls[0]!;
     expect(acl.Properties).toMatchObject({ Scope: "REGIONAL", DefaultAction: { Allow: {} } });
     const rules = acl.Properties["Rules"] as Record<string, Record<string, unknown>>[];
-    expect(rules).toHaveLength(1);
+    expect(rules).toHaveLength(2);
     const rule = rules[0]!;
     expect(rule["Action"]).toEqual({
       Block: {
@@ -54,6 +54,16 @@ describe("the API's web ACL", () => {
       "tooManyRequests"
     ]!;
     expect(JSON.parse(body.Content)).toMatchObject({ status: 429, title: "Too Many Requests" });
+  });
+
+  it("limits every route per client IP address too: made-up keys from one address cannot use up the stage's throttle", () => {
+    const rules = acls[0]![1].Properties["Rules"] as Record<string, Record<string, unknown>>[];
+    const rule = rules.find((r) => r["Name"] === "AllRoutesPerAddress");
+    expect(rule).toBeDefined();
+    expect(rule!["Action"]).toEqual(rules[0]!["Action"]);
+    const rate = (rule!["Statement"] as Record<string, Record<string, unknown>>)["RateBasedStatement"]!;
+    // Keyed or not: WAF cannot tell an unknown key from a valid one. No scope-down statement.
+    expect(rate).toEqual({ AggregateKeyType: "IP", Limit: 30_000, EvaluationWindowSec: 300 });
   });
 
   it("is associated with the API stage", () => {

@@ -3,9 +3,14 @@
  * routes anyone may call without a key (`GET /health`, the consent callback a customer's admin
  * opens, the ops console's files). The stage's method throttles on those routes are shared by
  * every caller; this rule stops one address before it can use them up, so that nobody can keep
- * a customer from consenting. Keyed traffic is not counted here: each key has its own usage
+ * a customer from consenting. Keyed traffic is not counted by that rule: each key has its own usage
  * plan limit. Past the limit an address gets a 429 problem with `Retry-After` until its rate
  * falls below the limit again (WAF re-evaluates every few seconds over the window).
+ *
+ * WAF cannot tell an unknown key from a valid one, and every request with a key (unknown ones
+ * too, each invoking the authorizer) draws from the stage's throttle that all partners share:
+ * a second rule limits every request per client IP address, far above what one partner's usage
+ * plan lets through, so that one address sending made-up keys cannot use the stage's limit up.
  */
 import { Stack } from "aws-cdk-lib";
 import { CfnWebACL } from "aws-cdk-lib/aws-wafv2";
@@ -19,6 +24,11 @@ export interface PublicRateLimitProps {
   readonly limit?: number;
   /** The window WAF counts over: 60, 120, 300 or 600 seconds. @default 300 */
   readonly windowSeconds?: 60 | 120 | 300 | 600;
+  /**
+   * Requests per client IP address to any route within `windowSeconds`, keyed or not.
+   * @default 30000 (100/s on average over 5 minutes: four times a partner's default plan, twice the ops key's)
+   */
+  readonly allRoutesLimit?: number;
 }
 
 /**
@@ -46,6 +56,19 @@ export class PublicRateLimit extends Construct {
     const limit = props.limit ?? 300;
     if (!Number.isInteger(limit) || limit < 10)
       throw new Error("the public rate limit must be an integer >= 10");
+    const allRoutesLimit = props.allRoutesLimit ?? 30_000;
+    if (!Number.isInteger(allRoutesLimit) || allRoutesLimit < limit)
+      throw new Error("the all-routes rate limit must be an integer >= the public rate limit");
+    const window = props.windowSeconds ?? 300;
+    const block = {
+      block: {
+        customResponse: {
+          responseCode: 429,
+          customResponseBodyKey: "tooManyRequests",
+          responseHeaders: [{ name: "retry-after", value: String(RETRY_AFTER_SECONDS) }],
+        },
+      },
+    };
     const metric = (name: string) => ({
       cloudWatchMetricsEnabled: true,
       metricName: `${Stack.of(this).stackName}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 128),
@@ -64,7 +87,7 @@ export class PublicRateLimit extends Construct {
     });
     this.webAcl = new CfnWebACL(this, "WebAcl", {
       scope: "REGIONAL",
-      description: "Journal onboarding API: per-address rate limit on the routes without a key",
+      description: "Journal onboarding API: per-address rate limits (routes without a key; every route)",
       defaultAction: { allow: {} },
       visibilityConfig: metric("api"),
       customResponseBodies: {
@@ -74,7 +97,7 @@ export class PublicRateLimit extends Construct {
             type: "about:blank",
             title: "Too Many Requests",
             status: 429,
-            detail: `Too many requests without a key from this address; retry after ${RETRY_AFTER_SECONDS} s.`,
+            detail: `Too many requests from this address; retry after ${RETRY_AFTER_SECONDS} s.`,
           }),
         },
       },
@@ -82,20 +105,12 @@ export class PublicRateLimit extends Construct {
         {
           name: "PublicRoutesPerAddress",
           priority: 0,
-          action: {
-            block: {
-              customResponse: {
-                responseCode: 429,
-                customResponseBodyKey: "tooManyRequests",
-                responseHeaders: [{ name: "retry-after", value: String(RETRY_AFTER_SECONDS) }],
-              },
-            },
-          },
+          action: block,
           statement: {
             rateBasedStatement: {
               aggregateKeyType: "IP",
               limit,
-              evaluationWindowSec: props.windowSeconds ?? 300,
+              evaluationWindowSec: window,
               scopeDownStatement: {
                 orStatement: {
                   statements: PUBLIC_PATHS.map(path),
@@ -104,6 +119,19 @@ export class PublicRateLimit extends Construct {
             },
           },
           visibilityConfig: metric("public-routes-per-address"),
+        },
+        {
+          name: "AllRoutesPerAddress",
+          priority: 1,
+          action: block,
+          statement: {
+            rateBasedStatement: {
+              aggregateKeyType: "IP",
+              limit: allRoutesLimit,
+              evaluationWindowSec: window,
+            },
+          },
+          visibilityConfig: metric("all-routes-per-address"),
         },
       ],
     });
