@@ -6,7 +6,7 @@
  */
 import type { OnboardingRequest } from "../../domain/tenant.ts";
 import { HAND_OVER_STEP, initialSteps } from "../../domain/tenant.ts";
-import { DRIFT_DUE_ATTRIBUTES } from "./drift-due.ts";
+import { setScheduleKeys } from "./in-flight-due.ts";
 import { newestFirstSortKey, tenantListKeys } from "./keys.ts";
 import { TABLE_KEYS } from "./schema.ts";
 import {
@@ -63,6 +63,8 @@ export function registrationCommand(registration: Registration): UpdateExpressio
   if (request.onDrift) fields["onDrift"] = request.onDrift;
   if (request.approval) fields["approval"] = request.approval;
   for (const [name, value] of Object.entries(fields)) u.set(u.path(name), u.value(value));
+  // Queued: the stranded-run sweep looks at it if its run never starts (in-flight-due.ts).
+  setScheduleKeys(u, tenantId, "queued", now);
   const removed = [
     "groups",
     "groupsParts",
@@ -83,7 +85,6 @@ export function registrationCommand(registration: Registration): UpdateExpressio
     "drift",
     "requestedBy",
     "remediations",
-    ...DRIFT_DUE_ATTRIBUTES,
     ...Object.values(OWNED_ATTRIBUTES),
   ];
   const kept = new Set<string>(takeOver ? SERVICE_KNOWLEDGE : []);

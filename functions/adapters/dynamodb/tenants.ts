@@ -11,9 +11,9 @@ import { ConflictError } from "../../domain/errors.ts";
 import type { Page, StoredTenant, TenantChange } from "../../domain/store.ts";
 import type { OnboardingRequest, Tenant, TenantEvent, TenantStatus } from "../../domain/tenant.ts";
 import type { CursorCodec } from "./cursor.ts";
-import { setDriftDue } from "./drift-due.ts";
 import type { TenantEvents } from "./events.ts";
 import type { GroupParts } from "./group-parts.ts";
+import { setScheduleKeys } from "./in-flight-due.ts";
 import {
   allTenantsPk,
   isNewestFirstPosition,
@@ -190,7 +190,7 @@ export class TenantRecords {
         groupsParts,
         expiresAt: this.#expiry(now),
       });
-      if (change.status) setDriftDue(u, tenantId, change.status, now);
+      if (change.status) setScheduleKeys(u, tenantId, change.status, now);
       if (attempt === 1) this.#sizes.check(tenantId, change, u.values);
       let item: TenantItem;
       try {
