@@ -57,7 +57,7 @@ describe("the drift schedule in the template", () => {
     expect(body).not.toContain("Sandbox.Timedout");
   });
 
-  it("has the sparse drift index, which the fan-out alone queries", () => {
+  it("has the sparse drift index, which the fan-out (DRIFT# entries) and the stranded-run sweep (INFLIGHT#) alone query", () => {
     const { stack, ofType } = synth("6h");
     const [table] = ofType("AWS::DynamoDB::Table");
     const indexes = (table!.Properties["GlobalSecondaryIndexes"] as { IndexName: string }[]).map(
@@ -67,9 +67,10 @@ describe("the drift schedule in the template", () => {
     const policies = ofType("AWS::IAM::Policy").filter((p) =>
       JSON.stringify(p.Properties["PolicyDocument"]).includes(`/index/${TABLE_INDEXES.driftDue.name}`),
     );
-    const role = stack.getLogicalId(stack.workflow.driftFanOut.executionRole.node.defaultChild as never);
-    expect(policies.map((p) => JSON.stringify(p.Properties["Roles"]))).toEqual([
-      JSON.stringify([{ Ref: role }]),
-    ]);
+    const roleOf = (fn: typeof stack.workflow.driftFanOut) =>
+      JSON.stringify([{ Ref: stack.getLogicalId(fn.executionRole.node.defaultChild as never) }]);
+    expect(policies.map((p) => JSON.stringify(p.Properties["Roles"])).sort()).toEqual(
+      [roleOf(stack.workflow.driftFanOut), roleOf(stack.workflow.strandedSweep)].sort(),
+    );
   });
 });

@@ -105,8 +105,9 @@ describe("tenant table", () => {
 describe("functions", () => {
   it("all run Node.js 24 on arm64 with active tracing and their own retained log group", () => {
     const functions = ofType("AWS::Lambda::Function");
-    // API, authorizer, dispatcher, stream forwarder, execution watchdog, drift fan-out and the one task function.
-    expect(functions).toHaveLength(7);
+    // API, authorizer, dispatcher, stream forwarder, execution watchdog, drift fan-out, stranded
+    // sweep and the one task function.
+    expect(functions).toHaveLength(8);
     const logGroups = new Map(ofType("AWS::Logs::LogGroup"));
     for (const [id, fn] of functions) {
       expect(fn.Properties, id).toMatchObject({
@@ -191,6 +192,7 @@ describe("functions", () => {
       WebhookDispatcher: stack.webhooks.dispatcher,
       WebhookStreamForwarder: stack.webhooks.streamForwarder,
       ExecutionWatchdog: stack.workflow.watchdog,
+      StrandedSweep: stack.workflow.strandedSweep,
       WorkflowTask: stack.workflow.task,
     };
     const access: Record<string, Record<string, string>> = {};
@@ -243,6 +245,7 @@ describe("functions", () => {
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,
       ExecutionWatchdog: task,
+      StrandedSweep: { table: "TENANT#*", gsi5: "INFLIGHT#* (dynamodb:Query)" },
       // The one task function: the union of the tasks' access, which is the same for each, and
       // the tenants' Exchange leases.
       WorkflowTask: { table: "TENANT#* EXCHANGE_LEASE#*" },
@@ -266,6 +269,27 @@ describe("functions", () => {
       expect(allows(role, "states:StartExecution", id)).toBe(true);
       expect(allows(role, "states:DescribeExecution", id)).toBe(true);
       expect(allows(role, "states:RedriveExecution", id)).toBe(false);
+    }
+  });
+
+  it("the stranded-run sweep runs every minute, reads in-flight tenants and may only describe both workflows' executions", () => {
+    const fn = stack.workflow.strandedSweep;
+    const role = logicalId(fn.executionRole);
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [logicalId(fn), "Arn"] } })],
+    });
+    expect(envOf(fn)).toMatchObject({ STRANDED_AFTER_SECONDS: "300" });
+    const states = statementsOf(role).filter((st) =>
+      [st["Action"]].flat().some((a) => String(a).startsWith("states:")),
+    );
+    expect(states.map((st) => st["Action"])).toEqual([
+      "states:DescribeExecution",
+      "states:DescribeExecution",
+    ]);
+    for (const machine of [stack.workflow.onboarding, stack.workflow.offboarding]) {
+      expect(allows(role, "states:DescribeExecution", logicalId(machine))).toBe(true);
+      expect(allows(role, "states:StartExecution", logicalId(machine))).toBe(false);
     }
   });
 
@@ -296,7 +320,7 @@ describe("functions", () => {
       expect(env(fn)).toMatchObject({ EVENT_RETENTION_DAYS: "30", OFFBOARDED_RETENTION_DAYS: "7" });
     }
     expect(env(workflow.task)).toMatchObject({ DRIFT_REMEDIATIONS_PER_DAY: "1" });
-    // Interval 0: no schedule, drift checks on demand only.
+    // Interval 0: no drift schedule, drift checks on demand only; the stranded-run sweep stays.
     const resources = Object.values(
       custom.template.toJSON().Resources as Record<
         string,
@@ -306,7 +330,10 @@ describe("functions", () => {
     const ticks = resources.filter(
       (r) => r.Type === "AWS::Events::Rule" && r.Properties["ScheduleExpression"] !== undefined,
     );
-    expect(ticks).toEqual([]);
+    const sweep = custom.stack.getLogicalId(custom.stack.workflow.strandedSweep.node.defaultChild as never);
+    expect(
+      ticks.map((r) => [r.Properties["ScheduleExpression"], JSON.stringify(r.Properties["Targets"])]),
+    ).toEqual([["rate(1 minute)", expect.stringContaining(`"${sweep}"`)]]);
     const defaults =
       template.toJSON().Resources[stack.getLogicalId(stack.workflow.task.node.defaultChild as never)];
     expect(defaults.Properties.Environment.Variables).not.toHaveProperty("EVENT_RETENTION_DAYS");

@@ -15,7 +15,7 @@
  * doubling, at most an hour apart.
  */
 import type { StoredTenant } from "./store.ts";
-import { IN_FLIGHT, type StrandedPorts, settleStranded } from "./workflow-runs.ts";
+import { IN_FLIGHT, STRANDED_SETTLED_MS, type StrandedPorts, settleStranded } from "./workflow-runs.ts";
 
 /** An in-flight tenant's place in the sweep: since when it is quiet, and how often it was looked at. */
 export interface InFlightEntry {
@@ -98,4 +98,14 @@ async function judge(ports: SweepPorts, entry: InFlightEntry, now: number, resul
   ) {
     result.recorded.push(entry.tenantId);
   }
+}
+
+/** `STRANDED_AFTER_SECONDS` (a whole number of seconds, at least 1), else STRANDED_SETTLED_MS. */
+export function strandedAfterMsOf(seconds: string | undefined): number {
+  if (seconds === undefined || seconds.trim() === "") return STRANDED_SETTLED_MS;
+  const n = Number(seconds);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`STRANDED_AFTER_SECONDS must be a whole number of seconds >= 1; got "${seconds}"`);
+  }
+  return n * 1000;
 }

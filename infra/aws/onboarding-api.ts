@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import {
   AccessLogFormat,
   ApiKey,
@@ -22,10 +22,11 @@ import { CfnWebACLAssociation } from "aws-cdk-lib/aws-wafv2";
 import { Construct } from "constructs";
 import { usageKeyValue } from "../../functions/api/usage-key.ts";
 import { CONSOLE_VENDOR_FILES } from "../../functions/console/assets.ts";
+import { grantDescribeExecutions } from "./execution-access.ts";
 import { addGatewayProblems } from "./gateway-problems.ts";
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
-import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import { acknowledgeWildcard } from "./nag.ts";
 import { PublicRateLimit, type PublicRateLimitProps } from "./public-rate-limit.ts";
 import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
@@ -248,24 +249,7 @@ export class OnboardingApi extends Construct {
     props.driftCheck?.grantStartExecution(this.handler);
     for (const machine of [props.onboarding, props.offboarding]) {
       machine.grantStartExecution(this.handler);
-      // Execution names are per tenant and run (functions/domain/engine.ts), hence the wildcard.
-      const executions = `${Stack.of(this).formatArn({
-        service: "states",
-        resource: "execution",
-        resourceName: machine.stateMachineName,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      })}:*`;
-      this.handler.addToRolePolicy(
-        new PolicyStatement({
-          actions: ["states:DescribeExecution"],
-          resources: [executions],
-        }),
-      );
-      acknowledgeWildcard(
-        this.handler.executionRole,
-        `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${attrRef(machine, "Name")}:*`,
-        "DescribeExecution (is a tenant's run still alive?) acts on executions, whose names are per tenant and run: the grant is limited to this state machine's executions.",
-      );
+      grantDescribeExecutions(this.handler, machine);
     }
   }
 

@@ -19,6 +19,7 @@ import {
 import { LambdaFunction } from "./lambda-function.ts";
 import type { M365Credentials } from "./m365-credentials.ts";
 import { acknowledgeWildcard, attrRef } from "./nag.ts";
+import { strandedSweep } from "./stranded-sweep.ts";
 import { grantTableItems, TABLE_ACCESS } from "./table-access.ts";
 import type { TenantTable } from "./tenant-table.ts";
 
@@ -61,6 +62,8 @@ export class OnboardingWorkflow extends Construct {
   readonly task: LambdaFunction;
   /** Records runs whose execution ended FAILED, TIMED_OUT or ABORTED without their outcome. */
   readonly watchdog: LambdaFunction;
+  /** Records runs left in flight with no live execution (every minute). */
+  readonly strandedSweep: LambdaFunction;
   /** Watchdog events EventBridge could not deliver after its retries (an alarm fires on the first). */
   readonly watchdogDeadLetterQueue: Queue;
 
@@ -95,6 +98,12 @@ export class OnboardingWorkflow extends Construct {
       props,
       logRetention,
     ));
+    this.strandedSweep = strandedSweep(this, {
+      table: props.table,
+      onboarding: this.onboarding,
+      offboarding: this.offboarding,
+      logRetention,
+    });
   }
 
   /** The one task function of every Task state. */

@@ -245,6 +245,7 @@ export class JournalOnboardingStack extends Stack {
       this.webhooks.dispatcher,
       this.webhooks.streamForwarder,
       this.workflow.watchdog,
+      this.workflow.strandedSweep,
       this.workflow.task,
     ]) {
       for (const [name, value] of Object.entries(retention)) fn.addEnvironment(name, value);
@@ -271,6 +272,7 @@ export class JournalOnboardingStack extends Stack {
         WebhookStreamForwarder: this.webhooks.streamForwarder,
         ExecutionWatchdog: this.workflow.watchdog,
         DriftFanOut: this.workflow.driftFanOut,
+        StrandedSweep: this.workflow.strandedSweep,
         WorkflowTask: this.workflow.task,
       },
       streamForwarder: this.webhooks.streamForwarder,

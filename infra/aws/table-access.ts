@@ -64,6 +64,11 @@ export const TABLE_ACCESS = {
     items: ["TENANT#*", "SCHEDULE#*"],
     indexes: { [all]: ["TENANTS#ALL#*"], [driftDue]: ["DRIFT#*"] },
   },
+  /**
+   * The stranded-run sweep: in-flight tenants (their entries in the drift index), each claimed and
+   * possibly recorded failed on its item, with its event.
+   */
+  strandedSweep: { items: ["TENANT#*"], indexes: { [driftDue]: ["INFLIGHT#*"] } },
   /** Endpoints (to sign and send) and deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;
