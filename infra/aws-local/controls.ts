@@ -5,6 +5,7 @@
  */
 import type { UsagePlanModel } from "./apigateway/model.ts";
 import type { LocalCloud } from "./cloud/index.ts";
+import { awsJsonError } from "./contracts.ts";
 import type { EventRules } from "./events/index.ts";
 import type { LambdaService } from "./lambda/index.ts";
 import type { StepFunctions } from "./stepfunctions/index.ts";
@@ -36,6 +37,24 @@ export function registerControls({ assembly, cloud, lambda, events, stepFunction
       q.get("message") ?? "Process exited before completing request",
     ),
   }));
+  // Chaos: the function's environment dies as it makes this call, before the service acts on it
+  // (`target` ends the X-Amz-Target, e.g. StartExecution): a Lambda killed mid-invocation.
+  const crashes: { fn: string; target: string; times: number }[] = [];
+  control("crash-at-call", (q) => {
+    crashes.push({
+      fn: q.get("function") ?? "",
+      target: q.get("target") ?? "",
+      times: Number(q.get("times") ?? 1),
+    });
+    return { set: true };
+  });
+  cloud.endpoint.intercept((request) => {
+    const crash = crashes.find((c) => c.fn === request.caller && request.target?.endsWith(`.${c.target}`));
+    if (!crash) return undefined;
+    if (--crash.times <= 0) crashes.splice(crashes.indexOf(crash), 1);
+    lambda.killEnvironments(request.caller);
+    return awsJsonError(500, "InternalFailure", "The calling environment died.");
+  });
   // An operator's `aws lambda update-function-configuration --timeout` (Sandbox.Timedout sooner).
   control("set-function-timeout", (q) => ({
     updated: lambda.setTimeout(q.get("function") ?? "", Number(q.get("seconds"))),

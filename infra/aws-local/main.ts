@@ -8,6 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { strandedAfterMsOf } from "../../functions/domain/stranded-sweep.ts";
 import { lockDataDir } from "../local/data-dir-lock.ts";
 import { loopbackPorts } from "../local/own-ports.ts";
 import { driftSettingsFromEnv } from "../local/parts/drift-schedule.ts";
@@ -99,6 +100,10 @@ async function start() {
       ...(env["WEBHOOK_TIMEOUT_MS"] ? { WEBHOOK_TIMEOUT_MS: env["WEBHOOK_TIMEOUT_MS"] } : {}),
       ...(env["WEBHOOK_RETRY_SCHEDULE"] !== undefined
         ? { WEBHOOK_RETRY_SCHEDULE: env["WEBHOOK_RETRY_SCHEDULE"] }
+        : {}),
+      // As `npm start` reads it; else the stack's (5 minutes).
+      ...(env["STRANDED_AFTER_SECONDS"]?.trim() && fnEnv["STRANDED_AFTER_SECONDS"]
+        ? { STRANDED_AFTER_SECONDS: String(strandedAfterMsOf(env["STRANDED_AFTER_SECONDS"]) / 1000) }
         : {}),
       ...(remediations && fnEnv["DRIFT_REMEDIATIONS_PER_DAY"]
         ? { DRIFT_REMEDIATIONS_PER_DAY: remediations }

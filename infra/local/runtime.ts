@@ -38,6 +38,7 @@ import { startM365 } from "./parts/m365.ts";
 import { opsKeyOf } from "./parts/ops-key.ts";
 import { Parts } from "./parts/parts.ts";
 import { createStores } from "./parts/stores.ts";
+import { startStrandedSweep } from "./parts/stranded-sweep.ts";
 import { startTtlSweep } from "./parts/ttl-sweep.ts";
 import { startWebhooks } from "./parts/webhooks.ts";
 
@@ -149,6 +150,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await webhooks.dispatcher.recover();
     const recovered = await recoverInterrupted(store);
     if (recovered.length > 0) logger.warn("marked interrupted tenants failed", { tenants: recovered });
+    parts.add(startStrandedSweep({ ctx, store, engine, env, logger }));
     parts.add(await startTtlSweep({ ctx, env, logger }));
 
     const { opsApiKey, generated: opsApiKeyGenerated } = await opsKeyOf(env, dataDir);

@@ -35,6 +35,8 @@ export interface CloudEndpoint {
   register(service: string, handler: AwsServiceHandler): void;
   /** Extra JSON the stats page shows (Lambda cold starts, queue depths...). */
   extraStats(fn: () => object): void;
+  /** Chaos: sees each authorized call before its service; an answer it gives is sent instead. */
+  intercept(fn: (request: AwsRequest) => AwsResponse | undefined): void;
   /** A control call for tests and chaos: `POST /_form/<name>?<query>` answers what `fn` returns. */
   control(name: string, fn: (query: URLSearchParams) => object | Promise<object>): void;
   close(): Promise<void>;
@@ -57,6 +59,7 @@ interface EndpointState {
   stats: CloudStats;
   extras: (() => object)[];
   controls: Map<string, (query: URLSearchParams) => object | Promise<object>>;
+  interceptors: ((request: AwsRequest) => AwsResponse | undefined)[];
 }
 
 export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEndpoint> {
@@ -67,6 +70,7 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
     stats: { calls: {}, refusals: [] },
     extras: [],
     controls: new Map(),
+    interceptors: [],
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -97,6 +101,7 @@ export async function startCloudEndpoint(options: CloudOptions): Promise<CloudEn
     stats: () => state.stats,
     register: (service, handler) => state.handlers.set(service, handler),
     extraStats: (fn) => state.extras.push(fn),
+    intercept: (fn) => state.interceptors.push(fn),
     control: (name, fn) => state.controls.set(name, fn),
     close: () =>
       new Promise<void>((resolve) => {
@@ -144,6 +149,10 @@ async function serve(state: EndpointState, req: IncomingMessage, raw: Buffer): P
     caller: caller.functionId,
     ...(target ? { target } : {}),
   };
+  for (const intercept of state.interceptors) {
+    const answer = intercept(awsRequest);
+    if (answer) return answer;
+  }
   return await handler(awsRequest);
 }
 
