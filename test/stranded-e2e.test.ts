@@ -13,7 +13,7 @@ import { type FormHandle, form, type Json, startForm } from "./support/form.ts";
 
 /** The API function and the stranded-run sweep's schedule rule in the template. */
 const API_FUNCTION = "ApiHandler8AD6A8DF";
-const SWEEP_RULE = "WorkflowStrandedSweepTick4A1F7E7D";
+const SWEEP_RULE = "WorkflowStrandedSweepTickCB14359C";
 
 let rt: FormHandle;
 let partner: { partnerId: string; apiKey: string };

@@ -34,9 +34,9 @@ export interface InFlightDue {
 }
 
 /** Tenants one sweep looks at, at most. */
-export const SWEEP_PAGE = 50;
+export const SWEEP_PAGE = 200;
 /** How many of them are judged at once (a young run's second look waits a few seconds). */
-const AT_ONCE = 10;
+const AT_ONCE = 20;
 /** The longest time between two looks at a live run. */
 export const MAX_LOOK_GAP_MS = 60 * 60_000;
 

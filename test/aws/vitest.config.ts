@@ -27,6 +27,7 @@ export const BOTH_FORMS = [
   "test/webhooks-policy.test.ts",
   "test/permissions-link.test.ts",
   "test/drift.test.ts",
+  "test/stranded-e2e.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
