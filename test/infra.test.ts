@@ -245,7 +245,11 @@ describe("functions", () => {
       WebhookDispatcher: { table: "WEBHOOK#* WEBHOOK_DELIVERIES#*" },
       WebhookStreamForwarder: task,
       ExecutionWatchdog: task,
-      StrandedSweep: { table: "TENANT#*", gsi5: "INFLIGHT#* (dynamodb:Query)" },
+      StrandedSweep: {
+        table: "TENANT#* SCHEDULE#*",
+        gsi4: "TENANTS#ALL#* (dynamodb:Query)",
+        gsi5: "INFLIGHT#* (dynamodb:Query)",
+      },
       // The one task function: the union of the tasks' access, which is the same for each, and
       // the tenants' Exchange leases.
       WorkflowTask: { table: "TENANT#* EXCHANGE_LEASE#*" },

@@ -7,8 +7,10 @@
  * end in stranded-e2e.test.ts).
  */
 import { randomUUID } from "node:crypto";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DynamoInFlightDue } from "../functions/adapters/dynamodb/in-flight-due.ts";
+import { DynamoInFlightDue, enrolEarlierInFlight } from "../functions/adapters/dynamodb/in-flight-due.ts";
+import { tenantKey } from "../functions/adapters/dynamodb/keys.ts";
 import {
   type ExecutionDescription,
   executionName,
@@ -17,7 +19,12 @@ import {
   workflowInput,
 } from "../functions/domain/engine.ts";
 import type { InFlightDue } from "../functions/domain/stranded-sweep.ts";
-import { nextLookGapMs, type SweepPorts, sweepStranded } from "../functions/domain/stranded-sweep.ts";
+import {
+  inFlightPages,
+  nextLookGapMs,
+  type SweepPorts,
+  sweepStranded,
+} from "../functions/domain/stranded-sweep.ts";
 import type { OnboardingRequest } from "../functions/domain/tenant.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
 
@@ -170,5 +177,32 @@ describe("the stranded-run sweep", () => {
       const events = await db.store.listEvents(id);
       expect(events.filter((e) => e.data.error?.code === "INTERRUPTED")).toHaveLength(1);
     }
+  });
+
+  it("enrols tenants in flight from before its entries once, quiet since their last update", async () => {
+    const earlier = await queuedAt(at(0));
+    await db.store.transition(
+      earlier,
+      { status: "running", expectStatus: ["queued"] },
+      at(1000).toISOString(),
+    );
+    // As a tenant written by the previous version: no index entry.
+    await db.docClient.send(
+      new UpdateCommand({
+        TableName: db.tableName,
+        Key: tenantKey(earlier),
+        UpdateExpression: "REMOVE gsi5pk, gsi5sk",
+      }),
+    );
+    const engine = new Executions();
+    await sweepStranded(ports(engine, at(AFTER + 60_000)));
+    expect(engine.described).not.toContain(earlier);
+
+    const list = inFlightPages(db.store);
+    while (!(await enrolEarlierInFlight(ctx(), list))) {}
+    expect(await enrolEarlierInFlight(ctx(), list)).toBe(true);
+    const result = await sweepStranded(ports(engine, at(AFTER + 60_000)));
+    expect(result.recorded).toContain(earlier);
+    expect((await db.store.getTenant(earlier))?.tenant.error?.code).toBe("INTERRUPTED");
   });
 });

@@ -14,7 +14,9 @@
  * later (a run may hold a tenant for ~48 h while Exchange hydrates): twice the threshold, then
  * doubling, at most an hour apart.
  */
-import type { StoredTenant } from "./store.ts";
+import { InvalidCursorError } from "./errors.ts";
+import type { StoredTenant, TenantStore } from "./store.ts";
+import type { TenantStatus } from "./tenant.ts";
 import { IN_FLIGHT, STRANDED_SETTLED_MS, type StrandedPorts, settleStranded } from "./workflow-runs.ts";
 
 /** An in-flight tenant's place in the sweep: since when it is quiet, and how often it was looked at. */
@@ -108,4 +110,35 @@ export function strandedAfterMsOf(seconds: string | undefined): number {
     throw new RangeError(`STRANDED_AFTER_SECONDS must be a whole number of seconds >= 1; got "${seconds}"`);
   }
   return n * 1000;
+}
+
+const IN_FLIGHT_STATUSES = Object.keys(IN_FLIGHT) as TenantStatus[];
+
+/**
+ * In-flight tenants a page at a time, each status in turn (the cursor: `<status index>:<list
+ * cursor>`), for enrolling those from before the sweep's entries. A cursor that no longer reads
+ * starts that status's listing again: enrolling is idempotent.
+ */
+export function inFlightPages(store: Pick<TenantStore, "listTenants">) {
+  return async (cursor?: string) => {
+    const [indexText = "0", ...rest] = (cursor ?? "0:").split(":");
+    const index = Number(indexText) || 0;
+    const status = IN_FLIGHT_STATUSES[index] ?? "queued";
+    const from = rest.join(":");
+    const list = (c?: string) =>
+      store.listTenants({ status, limit: 100, ...(c !== undefined && c !== "" && { cursor: c }) });
+    const page = await list(from).catch((err: unknown) => {
+      if (from === "" || !(err instanceof InvalidCursorError)) throw err;
+      return list();
+    });
+    const next = page.nextCursor
+      ? `${index}:${page.nextCursor}`
+      : index + 1 < IN_FLIGHT_STATUSES.length
+        ? `${index + 1}:`
+        : undefined;
+    return {
+      tenants: page.items.map((t) => ({ tenantId: t.tenantId, status: t.status, updatedAt: t.updatedAt })),
+      ...(next !== undefined && { nextCursor: next }),
+    };
+  };
 }

@@ -3,26 +3,30 @@
  * records as failed (INTERRUPTED, with its event) a page of tenants whose status says a workflow
  * holds them while Step Functions has no live execution of their run, once they have been quiet
  * for STRANDED_AFTER_SECONDS (`functions/domain/stranded-sweep.ts`). It runs whether drift checks
- * are scheduled or not.
+ * are scheduled or not, and enrols tenants that were in flight before the sweep's index entries
+ * existed, a page per invocation.
  *
  * Environment: TABLE_NAME, STATE_MACHINE_ARN, OFFBOARDING_STATE_MACHINE_ARN, STRANDED_AFTER_SECONDS.
  */
 import { createDocumentClient, createDynamoClient } from "../adapters/dynamodb/client.ts";
-import { DynamoInFlightDue } from "../adapters/dynamodb/in-flight-due.ts";
+import { DynamoInFlightDue, enrolEarlierInFlight } from "../adapters/dynamodb/in-flight-due.ts";
+import type { TableContext } from "../adapters/dynamodb/query.ts";
 import { StepFunctionsEngine } from "../adapters/workflow/sfn-engine.ts";
 import { requireEnv, tenantStore } from "../commons/aws-deps.ts";
 import { instrument } from "../commons/instrument.ts";
 import { logger, tracer } from "../commons/observability.ts";
-import { strandedAfterMsOf, sweepStranded } from "../domain/stranded-sweep.ts";
+import { inFlightPages, strandedAfterMsOf, sweepStranded } from "../domain/stranded-sweep.ts";
 
+let ctx: TableContext | undefined;
 let due: DynamoInFlightDue | undefined;
 let engine: StepFunctionsEngine | undefined;
 
 export const handler = instrument(async () => {
-  due ??= new DynamoInFlightDue({
+  ctx ??= {
     client: createDocumentClient({ client: tracer.captureAWSv3Client(createDynamoClient()) }),
     table: requireEnv("TABLE_NAME"),
-  });
+  };
+  due ??= new DynamoInFlightDue(ctx);
   engine ??= new StepFunctionsEngine({
     stateMachineArns: {
       onboarding: requireEnv("STATE_MACHINE_ARN"),
@@ -43,5 +47,10 @@ export const handler = instrument(async () => {
   if (result.recorded.length > 0) {
     logger.warn("stranded runs recorded as interrupted", { tenants: result.recorded });
   }
+  // After the sweep (a slow listing never holds it up): tenants in flight before this version
+  // get their entries, a page per minute, until all have.
+  await enrolEarlierInFlight(ctx, inFlightPages(tenantStore())).catch((err: unknown) =>
+    logger.warn("could not enrol in-flight tenants in the sweep", { error: String(err) }),
+  );
   return { looked: result.looked, recorded: result.recorded.length };
 });

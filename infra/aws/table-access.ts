@@ -66,9 +66,13 @@ export const TABLE_ACCESS = {
   },
   /**
    * The stranded-run sweep: in-flight tenants (their entries in the drift index), each claimed and
-   * possibly recorded failed on its item, with its event.
+   * possibly recorded failed on its item, with its event; its marker and the listing of in-flight
+   * tenants (ops index) enrol tenants from before those entries.
    */
-  strandedSweep: { items: ["TENANT#*"], indexes: { [driftDue]: ["INFLIGHT#*"] } },
+  strandedSweep: {
+    items: ["TENANT#*", "SCHEDULE#*"],
+    indexes: { [all]: ["TENANTS#ALL#*"], [driftDue]: ["INFLIGHT#*"] },
+  },
   /** Endpoints (to sign and send) and deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;

@@ -6,11 +6,11 @@
  * before starting its check: a replayed event, a retried fan-out or a second timer finds nothing
  * left to start, and a missed tick's tenants are still there when it is caught up.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type DriftDue, type DueTenant, tenantPhase } from "../../domain/drift-ticks.ts";
 import type { TenantStatus } from "../../domain/tenant.ts";
 import { tenantKey } from "./keys.ts";
-import { isConditionFailure, type TableContext } from "./query.ts";
+import { isConditionFailure, queryIndexBefore, type TableContext } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
 import type { UpdateExpression } from "./update-expression.ts";
 
@@ -44,16 +44,9 @@ export class DynamoDriftDue implements DriftDue {
     const out: DueTenant[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.#ctx.client.send(
-        new QueryCommand({
-          TableName: this.#ctx.table,
-          IndexName: INDEX.name,
-          KeyConditionExpression: "#pk = :pk AND #sk < :tick",
-          ExpressionAttributeNames: { "#pk": INDEX.partitionKey, "#sk": INDEX.sortKey },
-          ExpressionAttributeValues: { ":pk": driftPhasePk(phase), ":tick": tick },
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
+      const page = await queryIndexBefore(this.#ctx, INDEX, driftPhasePk(phase), tick, {
+        ...(startKey && { startKey }),
+      });
       for (const item of page.Items ?? []) {
         out.push({
           tenantId: String(item["pk"]).slice("TENANT#".length),

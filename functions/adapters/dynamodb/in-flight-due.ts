@@ -7,13 +7,13 @@
  * sweep reads only in-flight tenants whose position is old enough, a page at a time, and claims
  * each by a conditional write of its position before it asks the engine about it.
  */
-import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { InFlightDue, InFlightEntry } from "../../domain/stranded-sweep.ts";
 import type { TenantStatus } from "../../domain/tenant.ts";
 import { IN_FLIGHT } from "../../domain/workflow-runs.ts";
 import { setDriftDue } from "./drift-due.ts";
 import { OPS_LIST_SHARDS, shardOf, tenantKey } from "./keys.ts";
-import { isConditionFailure, type TableContext } from "./query.ts";
+import { isConditionFailure, queryIndexBefore, type TableContext } from "./query.ts";
 import { TABLE_INDEXES } from "./schema.ts";
 import type { UpdateExpression } from "./update-expression.ts";
 
@@ -55,16 +55,7 @@ export class DynamoInFlightDue implements InFlightDue {
   async due(before: string, limit: number): Promise<InFlightEntry[]> {
     const pages = await Promise.all(
       Array.from({ length: SHARDS }, (_, shard) =>
-        this.#ctx.client.send(
-          new QueryCommand({
-            TableName: this.#ctx.table,
-            IndexName: INDEX.name,
-            KeyConditionExpression: "#pk = :pk AND #sk < :before",
-            ExpressionAttributeNames: { "#pk": INDEX.partitionKey, "#sk": INDEX.sortKey },
-            ExpressionAttributeValues: { ":pk": inFlightPk(shard), ":before": before },
-            Limit: limit,
-          }),
-        ),
+        queryIndexBefore(this.#ctx, INDEX, inFlightPk(shard), before, { limit }),
       ),
     );
     const entries = pages.flatMap((page) =>
@@ -103,4 +94,55 @@ export class DynamoInFlightDue implements InFlightDue {
       throw err;
     }
   }
+}
+
+const MARKER_KEY = { pk: "SCHEDULE#inflight", sk: "SCHEDULE" };
+
+/** A tenant as the enrolment lists it. */
+export interface ListedInFlight {
+  tenantId: string;
+  status: TenantStatus;
+  updatedAt: string;
+}
+
+/**
+ * Tenants that were in flight before the sweep's entries existed have none until their next
+ * status change: enrols them once (a page of `listInFlight` per call, its cursor kept in a marker
+ * item), quiet since their last update. True once every tenant is enrolled.
+ */
+export async function enrolEarlierInFlight(
+  ctx: TableContext,
+  listInFlight: (cursor?: string) => Promise<{ tenants: ListedInFlight[]; nextCursor?: string }>,
+): Promise<boolean> {
+  const { Item } = await ctx.client.send(new GetCommand({ TableName: ctx.table, Key: MARKER_KEY }));
+  if (Item?.["done"] === true) return true;
+  const page = await listInFlight(typeof Item?.["cursor"] === "string" ? Item["cursor"] : undefined);
+  for (const tenant of page.tenants) {
+    await ctx.client
+      .send(
+        new UpdateCommand({
+          TableName: ctx.table,
+          Key: tenantKey(tenant.tenantId),
+          UpdateExpression: "SET #pk = :pk, #sk = :sk",
+          ConditionExpression: "attribute_not_exists(#pk) AND #status = :status",
+          ExpressionAttributeNames: { "#pk": INDEX.partitionKey, "#sk": INDEX.sortKey, "#status": "status" },
+          ExpressionAttributeValues: {
+            ":pk": inFlightPk(shardOf(tenant.tenantId, SHARDS)),
+            ":sk": inFlightPosition(tenant.updatedAt, 0),
+            ":status": tenant.status,
+          },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!isConditionFailure(err)) throw err;
+      });
+  }
+  const done = page.nextCursor === undefined;
+  await ctx.client.send(
+    new PutCommand({
+      TableName: ctx.table,
+      Item: { ...MARKER_KEY, done, ...(page.nextCursor && { cursor: page.nextCursor }) },
+    }),
+  );
+  return done;
 }

@@ -12,6 +12,30 @@ export interface TableContext {
   table: string;
 }
 
+/**
+ * One page of a secondary index's entries in partition `pk` whose sort key is below `before`
+ * (ascending), from `startKey`, at most `limit`.
+ */
+export function queryIndexBefore(
+  ctx: TableContext,
+  index: { name: string; partitionKey: string; sortKey: string },
+  pk: string,
+  before: string,
+  page: { limit?: number; startKey?: Record<string, unknown> } = {},
+) {
+  return ctx.client.send(
+    new QueryCommand({
+      TableName: ctx.table,
+      IndexName: index.name,
+      KeyConditionExpression: "#pk = :pk AND #sk < :before",
+      ExpressionAttributeNames: { "#pk": index.partitionKey, "#sk": index.sortKey },
+      ExpressionAttributeValues: { ":pk": pk, ":before": before },
+      ...(page.limit !== undefined && { Limit: page.limit }),
+      ...(page.startKey && { ExclusiveStartKey: page.startKey }),
+    }),
+  );
+}
+
 const BATCH_WRITE_MAX = 25;
 
 // By name: an instanceof check breaks when two copies of the SDK are installed.
