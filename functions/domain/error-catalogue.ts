@@ -169,7 +169,7 @@ export const ERROR_CATALOGUE = {
   ),
   INTERRUPTED: tenant(
     "yes",
-    "The workflow stopped without recording an outcome: the service stopped or crashed while it ran, or the execution was aborted or timed out.",
+    "The workflow stopped without recording an outcome: the service stopped or crashed while it ran or before it started it, or the execution was aborted or timed out. The service notices such a run by itself within minutes.",
     `${RETRY}; it finishes what is left.`,
   ),
   WORKFLOW_START_FAILED: tenant(
