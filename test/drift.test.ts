@@ -7,20 +7,18 @@
  * and a check of a tenant in sync that makes no write and sends no webhook.
  */
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DRIFT_PHASES, nextTickOf, tenantPhase } from "../functions/domain/drift-ticks.ts";
 import { AREA1, journalAddress } from "../functions/domain/provider.ts";
 import { CATCH_UP_TICKS } from "../functions/tasks/drift-schedule.ts";
 import type { RemoteSimulatorControl } from "../infra/local/m365-simulator/index.ts";
 import { type FormHandle, form, type Json, startForm } from "./support/form.ts";
+import { receiveWebhooks, type WebhookReceiver } from "./support/webhook-receiver.ts";
 
 let rt: FormHandle;
 let sim: RemoteSimulatorControl;
 let partner: { partnerId: string; apiKey: string };
-let receiver: ReturnType<typeof createServer>;
-const received: Json[] = [];
+let receiver: WebhookReceiver;
 
 const RULE = AREA1.journalRuleName;
 const CONNECTOR = AREA1.connectorName;
@@ -32,15 +30,7 @@ beforeAll(async () => {
   rt = await startForm({ env: { DRIFT_CHECK_INTERVAL: "0", DRIFT_REMEDIATIONS_PER_DAY: "2" } });
   sim = rt.sim;
   partner = await rt.createPartner("Drift MSP");
-  receiver = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    received.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    res.writeHead(204).end();
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-  expect((await rt.call("PUT", "/v1/webhook", { key: partner.apiKey, body: { url } })).status).toBe(200);
+  receiver = await receiveWebhooks(rt, partner.apiKey);
   await onboardAhead();
 });
 

@@ -6,10 +6,9 @@
  * partner's webhook gets `tenant.onboarding.failed` with INTERRUPTED, and a retry finishes the
  * tenant. The threshold is 2 s here (STRANDED_AFTER_SECONDS; 5 minutes by default).
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type FormHandle, form, type Json, startForm } from "./support/form.ts";
+import { type FormHandle, form, startForm } from "./support/form.ts";
+import { receiveWebhooks, type WebhookReceiver } from "./support/webhook-receiver.ts";
 
 /** The API function and the stranded-run sweep's schedule rule in the template. */
 const API_FUNCTION = "ApiHandler8AD6A8DF";
@@ -17,21 +16,12 @@ const SWEEP_RULE = "WorkflowStrandedSweepTickCB14359C";
 
 let rt: FormHandle;
 let partner: { partnerId: string; apiKey: string };
-let receiver: ReturnType<typeof createServer>;
-const received: Json[] = [];
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   rt = await startForm({ env: { STRANDED_AFTER_SECONDS: "2", STRANDED_SWEEP_SECONDS: "1" } });
   partner = await rt.createPartner("Stranded MSP");
-  receiver = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    received.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    res.writeHead(204).end();
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-  expect((await rt.call("PUT", "/v1/webhook", { key: partner.apiKey, body: { url } })).status).toBe(200);
+  receiver = await receiveWebhooks(rt, partner.apiKey);
 });
 
 afterAll(async () => {
@@ -57,7 +47,7 @@ async function retryWhoseStartIsLost(tenantId: string): Promise<void> {
 }
 
 const interruptedEvent = (tenantId: string) =>
-  received.find(
+  receiver.received.find(
     (e) =>
       e?.type === "tenant.onboarding.failed" &&
       e.data?.tenantId === tenantId &&
