@@ -37,6 +37,7 @@ const ALL = {
   consentRedirectUri: "https://onboarding.example.com/v1/consent/callback",
   driftCheckInterval: "2h",
   driftRemediationsPerDay: "5",
+  strandedAfterSeconds: "600",
   eventRetentionDays: "30",
   offboardedRetentionDays: "7",
   reservedConcurrency: "api=10,authorizer=5",
@@ -77,6 +78,7 @@ describe("every setting as -c name=value", () => {
 
   it("drift and retention settings", () => {
     expect(s.env(stack.workflow.driftFanOut)["DRIFT_CHECK_INTERVAL"]).toBe("2h");
+    expect(s.env(stack.workflow.strandedSweep)["STRANDED_AFTER_SECONDS"]).toBe("600");
     expect(s.env(stack.workflow.task)).toMatchObject({
       DRIFT_REMEDIATIONS_PER_DAY: "5",
       EVENT_RETENTION_DAYS: "30",
@@ -144,6 +146,7 @@ describe("every setting as -c name=value", () => {
       { eventRetentionDays: "0" },
       { tableIndexes: "gsi9" },
       { driftCheckInterval: "90s" },
+      { strandedAfterSeconds: "30" },
     ];
     for (const context of bad) {
       expect(() => synth(context), JSON.stringify(context)).toThrow();

@@ -21,6 +21,7 @@ export const CONTEXT_SETTINGS = [
   "consentRedirectUri",
   "driftCheckInterval",
   "driftRemediationsPerDay",
+  "strandedAfterSeconds",
   "eventRetentionDays",
   "offboardedRetentionDays",
   "reservedConcurrency",
@@ -72,6 +73,7 @@ export function stackFromContext(app: App): JournalOnboardingStack {
   set("consentRedirectUri", text("consentRedirectUri"));
   set("driftCheckInterval", text("driftCheckInterval"));
   set("driftRemediationsPerDay", count("driftRemediationsPerDay", 0));
+  set("strandedAfterSeconds", count("strandedAfterSeconds", 60));
   set("eventRetentionDays", count("eventRetentionDays", 1));
   set("offboardedRetentionDays", count("offboardedRetentionDays", 1));
   set("reservedConcurrency", reservedConcurrency(text("reservedConcurrency")));

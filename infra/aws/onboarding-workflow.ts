@@ -37,6 +37,8 @@ export interface OnboardingWorkflowProps {
   readonly driftCheckInterval?: string;
   /** Drift remediations per tenant per day (DRIFT_REMEDIATIONS_PER_DAY). @default 3 */
   readonly driftRemediationsPerDay?: number;
+  /** The stranded-run sweep's threshold (STRANDED_AFTER_SECONDS). @default 300 */
+  readonly strandedAfterSeconds?: number;
 }
 
 /** The `${WorkflowTask}` placeholder of every Task state, filled by CloudFormation with the task function's ARN. */
@@ -103,6 +105,7 @@ export class OnboardingWorkflow extends Construct {
       onboarding: this.onboarding,
       offboarding: this.offboarding,
       logRetention,
+      ...(props.strandedAfterSeconds !== undefined && { afterSeconds: props.strandedAfterSeconds }),
     });
   }
 

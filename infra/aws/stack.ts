@@ -46,6 +46,11 @@ export interface JournalOnboardingStackProps extends StackProps {
   readonly driftCheckInterval?: string;
   /** Remediation runs a drift check may start per tenant in 24 hours. @default 3 */
   readonly driftRemediationsPerDay?: number;
+  /**
+   * Seconds a tenant `queued`, `running` or `offboarding` with no live execution stays so before
+   * the stranded-run sweep records it INTERRUPTED (`STRANDED_AFTER_SECONDS`). @default 300
+   */
+  readonly strandedAfterSeconds?: number;
   /** Days events, settled webhook deliveries and audit entries are kept (`EVENT_RETENTION_DAYS`). @default 90 */
   readonly eventRetentionDays?: number;
   /** Days an offboarded tenant's record is kept after offboarding (`OFFBOARDED_RETENTION_DAYS`). @default 30 */
@@ -169,6 +174,7 @@ export class JournalOnboardingStack extends Stack {
       ...(props.driftRemediationsPerDay !== undefined && {
         driftRemediationsPerDay: props.driftRemediationsPerDay,
       }),
+      ...(props.strandedAfterSeconds !== undefined && { strandedAfterSeconds: props.strandedAfterSeconds }),
       taskEnvironment: {
         M365_CLOUD: m365Cloud,
         ...(endpoints.authorityHost ? { M365_AUTHORITY_HOST: endpoints.authorityHost } : {}),

@@ -15,13 +15,15 @@ export interface StrandedSweepProps {
   readonly onboarding: StateMachine;
   readonly offboarding: StateMachine;
   readonly logRetention: RetentionDays;
+  /** STRANDED_AFTER_SECONDS. @default 300 (STRANDED_SETTLED_MS) */
+  readonly afterSeconds?: number;
 }
 
 /**
  * The stranded-run sweep (`functions/tasks/stranded-sweep.ts`) and its schedule, every minute
  * whatever the drift settings: a tenant left `queued`, `running` or `offboarding` with no live
  * execution (its start never happened, or the event of its end was lost) is recorded failed
- * with INTERRUPTED 5 minutes after its last status change. It reads the in-flight entries of
+ * with INTERRUPTED 5 minutes (`afterSeconds`) after its last status change. It reads the in-flight entries of
  * the drift index, writes only tenant items, and describes only the two workflows' executions.
  */
 export function strandedSweep(scope: Construct, props: StrandedSweepProps): LambdaFunction {
@@ -34,7 +36,7 @@ export function strandedSweep(scope: Construct, props: StrandedSweepProps): Lamb
     environment: {
       STATE_MACHINE_ARN: props.onboarding.stateMachineArn,
       OFFBOARDING_STATE_MACHINE_ARN: props.offboarding.stateMachineArn,
-      STRANDED_AFTER_SECONDS: String(STRANDED_SETTLED_MS / 1000),
+      STRANDED_AFTER_SECONDS: String(props.afterSeconds ?? STRANDED_SETTLED_MS / 1000),
     },
   });
   grantTableItems(fn, props.table.table, TABLE_ACCESS.strandedSweep);
