@@ -234,6 +234,24 @@ describe("drift checks", () => {
     );
   });
 
+  it("a connector scoped to transport rules only is a difference (journal reports no longer take it)", async () => {
+    const tenantId = await onboarded({ outboundGateway: true });
+    await sim.tamper(tenantId, {
+      action: "set-connector",
+      name: CONNECTOR,
+      changes: { isTransportRuleScoped: true },
+    });
+    const drift = await check(tenantId);
+    expect(drift.differences).toContainEqual(
+      expect.objectContaining({
+        step: "connector",
+        field: "isTransportRuleScoped",
+        expected: false,
+        actual: true,
+      }),
+    );
+  });
+
   it("withdrawn consent is drift of access, not a failure", async () => {
     const tenantId = await onboarded();
     await sim.tamper(tenantId, { action: "revoke-consent" });

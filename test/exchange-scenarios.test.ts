@@ -275,6 +275,40 @@ describe("a connector that changes", () => {
     expect(calls(tenantId, "Validate-OutboundConnector")).toHaveLength(1);
     expect(h.sim.tenant(tenantId).connectors[0]?.isValidated).toBe(true);
   });
+
+  it("is unscoped from transport rules (the guide's 'only when sent to these domains'), and offboarding scopes it back", async () => {
+    const tenantId = randomUUID();
+    const ex = h.m365.tenant(tenantId).exchange;
+    // The customer's own connector, right in every field but "Use of connector": only when a
+    // transport rule redirects messages to it, so journal reports would not take it.
+    await ex.newOutboundConnector({
+      name: AREA1.connectorName,
+      comment: AREA1.connectorName,
+      connectorType: "Partner",
+      recipientDomains: ["journaling.mxrecord.io"],
+      smartHosts: [...AREA1.regions.us.smartHosts],
+      useMxRecord: false,
+      tlsSettings: "CertificateValidation",
+      enabled: true,
+    });
+    await h.sim.tamper(tenantId, {
+      action: "set-connector",
+      name: AREA1.connectorName,
+      changes: { isTransportRuleScoped: true },
+    });
+    const req = h.request({ tenantId, region: "us", outboundGateway: true });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    expect(calls(tenantId, "Set-OutboundConnector").map((c) => c.parameters)).toContainEqual(
+      expect.objectContaining({ IsTransportRuleScoped: false }),
+    );
+    expect(h.sim.tenant(tenantId).connectors[0]).toMatchObject({
+      isTransportRuleScoped: false,
+      isValidated: true,
+    });
+
+    expect((await h.offboard(tenantId)).status).toBe("offboarded");
+    expect(h.sim.tenant(tenantId).connectors[0]).toMatchObject({ isTransportRuleScoped: true });
+  });
 });
 
 describe("group owners", () => {

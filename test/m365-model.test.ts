@@ -165,6 +165,7 @@ describe("Exchange output normalisation", () => {
       useMxRecord: false,
       tlsSettings: "CertificateValidation",
       enabled: true,
+      isTransportRuleScoped: false,
       isValidated: false,
       validationRecipients: [],
     });

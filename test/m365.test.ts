@@ -44,6 +44,7 @@ const connectorSpec = (name = "Deliver journal directly to Area 1"): OutboundCon
   useMxRecord: false,
   tlsSettings: "CertificateValidation",
   enabled: true,
+  isTransportRuleScoped: false,
 });
 
 function gatewayWith(overrides: Partial<Parameters<typeof createM365Gateway>[0]> = {}): M365Gateway {

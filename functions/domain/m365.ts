@@ -19,9 +19,16 @@ export interface OutboundConnectorSpec {
   useMxRecord: boolean;
   tlsSettings: TlsSettings | null;
   enabled: boolean;
+  /**
+   * IsTransportRuleScoped: $true is the admin center's "only when I have a transport rule set up
+   * that redirects messages to this connector": mail is not routed by RecipientDomains, so
+   * journal reports do not take it. Absent in values recorded before it was read.
+   */
+  isTransportRuleScoped?: boolean;
 }
 export interface OutboundConnector extends OutboundConnectorSpec {
   identity: string;
+  isTransportRuleScoped: boolean;
   /** Whether the admin center shows it validated (set by `markConnectorValidated`, not by validation). */
   isValidated: boolean;
   validationRecipients: string[];

@@ -41,6 +41,7 @@ const connector = (c: Record<string, unknown>): Record<string, Json> => {
     useMxRecord: "UseMXRecord",
     tlsSettings: "TlsSettings",
     enabled: "Enabled",
+    isTransportRuleScoped: "IsTransportRuleScoped",
     isValidated: "IsValidated",
   };
   return Object.fromEntries(

@@ -85,6 +85,7 @@ function connectorParameters(spec: Partial<OutboundConnectorSpec>): CmdletParame
   if (spec.useMxRecord !== undefined) p.UseMXRecord = spec.useMxRecord;
   if (spec.tlsSettings !== undefined) p.TlsSettings = spec.tlsSettings;
   if (spec.enabled !== undefined) p.Enabled = spec.enabled;
+  if (spec.isTransportRuleScoped !== undefined) p.IsTransportRuleScoped = spec.isTransportRuleScoped;
   return p;
 }
 

@@ -79,6 +79,7 @@ export function toOutboundConnector(row: CmdletRow): OutboundConnector {
     useMxRecord: flag(prop(row, "UseMXRecord")),
     tlsSettings: TLS.find((t) => t.toLowerCase() === tls.toLowerCase()) ?? null,
     enabled: flag(prop(row, "Enabled")),
+    isTransportRuleScoped: flag(prop(row, "IsTransportRuleScoped")),
     isValidated: flag(prop(row, "IsValidated")),
     validationRecipients: list(prop(row, "ValidationRecipients")).map((a) => a.replace(/^smtp:/i, "")),
   };

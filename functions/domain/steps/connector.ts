@@ -20,6 +20,8 @@ export function desiredConnectors(ctx: Pick<StepContext, "request" | "profile">)
       useMxRecord: false,
       tlsSettings: "CertificateValidation",
       enabled: true,
+      // The guide's "only when email messages are sent to these domains", not by transport rule.
+      isTransportRuleScoped: false,
     };
   });
 }
@@ -38,6 +40,8 @@ export function connectorDrift(
   if (current.useMxRecord !== desired.useMxRecord) drift.useMxRecord = desired.useMxRecord;
   if (current.tlsSettings !== desired.tlsSettings) drift.tlsSettings = desired.tlsSettings;
   if (current.enabled !== desired.enabled) drift.enabled = desired.enabled;
+  if ((current.isTransportRuleScoped ?? false) !== (desired.isTransportRuleScoped ?? false))
+    drift.isTransportRuleScoped = desired.isTransportRuleScoped ?? false;
   return drift;
 }
 
@@ -52,6 +56,7 @@ export function connectorValues(c: OutboundConnector): OutboundConnectorSpec & {
     useMxRecord: c.useMxRecord,
     tlsSettings: c.tlsSettings,
     enabled: c.enabled,
+    isTransportRuleScoped: c.isTransportRuleScoped,
     isValidated: c.isValidated,
   };
 }

@@ -219,6 +219,7 @@ function connectorParameters(
   if (c.useMxRecord !== undefined) p.UseMXRecord = c.useMxRecord;
   if (c.tlsSettings !== undefined) p.TlsSettings = c.tlsSettings;
   if (c.enabled !== undefined) p.Enabled = c.enabled;
+  if (c.isTransportRuleScoped !== undefined) p.IsTransportRuleScoped = c.isTransportRuleScoped;
   if (c.isValidated !== undefined) p.IsValidated = c.isValidated;
   return p;
 }

@@ -267,6 +267,11 @@ export function connectorRestore(
   if (previous.tlsSettings && current.tlsSettings !== previous.tlsSettings)
     back.tlsSettings = previous.tlsSettings;
   if (current.enabled !== previous.enabled) back.enabled = previous.enabled;
+  if (
+    previous.isTransportRuleScoped !== undefined &&
+    current.isTransportRuleScoped !== previous.isTransportRuleScoped
+  )
+    back.isTransportRuleScoped = previous.isTransportRuleScoped;
   if (current.isValidated !== previous.isValidated) back.isValidated = previous.isValidated;
   return back;
 }

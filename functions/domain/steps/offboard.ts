@@ -172,6 +172,12 @@ async function removeConnectors(ctx: OffboardContext): Promise<StepOutcome> {
         back.tlsSettings = previous.tlsSettings;
       if (current.enabled === ours.enabled && previous.enabled !== ours.enabled)
         back.enabled = previous.enabled;
+      if (
+        previous.isTransportRuleScoped !== undefined &&
+        current.isTransportRuleScoped === ours.isTransportRuleScoped &&
+        previous.isTransportRuleScoped !== ours.isTransportRuleScoped
+      )
+        back.isTransportRuleScoped = previous.isTransportRuleScoped;
       // Our validation mark goes too, on a connector that still sends to the provider.
       const stillOurs =
         sameSet(current.recipientDomains, ours.recipientDomains) &&

@@ -143,6 +143,7 @@ export type SimTamper =
         tlsSettings: string | null;
         useMxRecord: boolean;
         comment: string;
+        isTransportRuleScoped: boolean;
       }>;
     }
   | { action: "remove-recipient"; address: string }
