@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RegionMode } from "../functions/domain/provider.ts";
-import { AREA1 } from "../functions/domain/provider.ts";
+import { AREA1, journalAddress } from "../functions/domain/provider.ts";
 import type { OnboardingRequest, Tenant } from "../functions/domain/tenant.ts";
 import { defaultBehaviours } from "../infra/local/m365-simulator/behaviours.ts";
 import { type WorkflowHarness, workflowHarness } from "./support/workflow.ts";
@@ -156,6 +156,31 @@ describe("connector validation", () => {
 });
 
 describe("adopted objects", () => {
+  it("plans the clearing of an adopted rule's Recipient (journal everyone) as a visible change", async () => {
+    const tenantId = randomUUID();
+    const demo = h.sim.demo(tenantId);
+    const ex = h.m365.tenant(tenantId).exchange;
+    const req = h.request({ tenantId, region: "us", approval: "required" });
+    // The customer's own rule of that name journals one mailbox only; the guide's journals everyone.
+    await ex.setTransportConfig({ journalingReportNdrTo: demo.contact.address });
+    await ex.newJournalRule({
+      name: AREA1.journalRuleName,
+      journalEmailAddress: journalAddress(AREA1, "us", req.customerName),
+      scope: "External",
+      recipient: demo.alice,
+      enabled: true,
+    });
+    const waiting = await h.onboard(req);
+    expect(waiting.status).toBe("awaiting_approval");
+    expect(waiting.plan).toContainEqual(
+      expect.objectContaining({
+        step: "journal-rules",
+        cmdlet: "Set-JournalRule",
+        parameters: { Identity: AREA1.journalRuleName, Recipient: null },
+      }),
+    );
+  });
+
   it("adopts a group whose member the request names by UPN: no duplicate add, and offboarding keeps her", async () => {
     const tenantId = randomUUID();
     const demo = h.sim.demo(tenantId);

@@ -171,7 +171,7 @@ export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "r
       return [
         {
           cmdlet: "Set-JournalRule",
-          parameters: { Identity: action.name, ...journalRuleParameters(action.changes) },
+          parameters: { Identity: action.name, ...journalRuleParameters(action.changes, true) },
         },
       ];
     case "enable-journal-rule":
@@ -184,7 +184,7 @@ export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "r
           ? [
               {
                 cmdlet: "Set-JournalRule",
-                parameters: { Identity: action.name, ...journalRuleParameters(action.changes) },
+                parameters: { Identity: action.name, ...journalRuleParameters(action.changes, true) },
               },
             ]
           : []),
@@ -224,12 +224,16 @@ function connectorParameters(
   return p;
 }
 
-function journalRuleParameters(r: Partial<JournalRuleSpec>): Record<string, Json> {
+/**
+ * A rule's parameters as the adapter sends them: New-JournalRule leaves out a Recipient of null
+ * (every recipient), Set-JournalRule sends `-Recipient $null` to journal every recipient again.
+ */
+function journalRuleParameters(r: Partial<JournalRuleSpec>, set = false): Record<string, Json> {
   const p: Record<string, Json> = {};
   if (r.name !== undefined) p.Name = r.name;
   if (r.journalEmailAddress !== undefined) p.JournalEmailAddress = r.journalEmailAddress;
   if (r.scope !== undefined) p.Scope = r.scope;
-  if (r.recipient !== undefined && r.recipient !== null) p.Recipient = r.recipient;
+  if (r.recipient !== undefined && (set || r.recipient !== null)) p.Recipient = r.recipient;
   if (r.enabled !== undefined) p.Enabled = r.enabled;
   return p;
 }
