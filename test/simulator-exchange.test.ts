@@ -445,6 +445,29 @@ describe("Set-TransportConfig -JournalingReportNdrTo", () => {
     }
   });
 
+  it("refuses the address a journal rule journals (its Recipient), with InvalidOperationException", async () => {
+    const tenantId = randomUUID();
+    const d = sim.demo(tenantId);
+    await exo(tenantId, "Set-TransportConfig", { JournalingReportNdrTo: d.admin });
+    const rule = await exo(tenantId, "New-JournalRule", {
+      Name: "r",
+      JournalEmailAddress: "j@vault.example",
+      Recipient: d.alice,
+    });
+    expect(rule.status).toBe(200);
+    const a = await exo(tenantId, "Set-TransportConfig", { JournalingReportNdrTo: d.alice.toUpperCase() });
+    expect([...failure(a), errorText(a)]).toEqual([
+      400,
+      INVALID_OPERATION,
+      expect.stringMatching(/journal rule/),
+    ]);
+    expect(sim.tenant(tenantId).journalingReportNdrTo).toBe(d.admin);
+    // The journal rule's own JournalEmailAddress is only a warning in Exchange: accepted.
+    expect(
+      (await exo(tenantId, "Set-TransportConfig", { JournalingReportNdrTo: "j@vault.example" })).status,
+    ).toBe(200);
+  });
+
   it("ndrClearing while-no-rules (default): cleared without journal rules, refused with them", async () => {
     const tenantId = randomUUID();
     expect(sim.config().ndrClearing).toBe("while-no-rules");

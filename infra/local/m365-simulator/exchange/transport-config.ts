@@ -13,6 +13,7 @@ import {
   notFound,
   param,
   type Row,
+  same,
 } from "./invoke.ts";
 import { findRecipient, isAcceptedDomain, isAnyGroup } from "./recipients.ts";
 
@@ -73,6 +74,18 @@ const setTransportConfig = ({ state, params, behaviours }: CmdletContext): Row[]
   }
   // Assumed: an address in an accepted domain must resolve to a recipient of the organisation.
   if (!r && isAcceptedDomain(state, address)) throw notFound(address, state);
+  // Source: decompiled Exchange server code (PiratesRE/exchange_diff: SetTransportConfig.cs,
+  // JournalRuleObject.ValidateJournalNdrMailboxSetting): in a multi-tenant organisation an address
+  // equal to a journal rule's Recipient is refused (InvalidOperationException,
+  // JournalNdrMailboxInJournalRuleRecipient); equal to a JournalEmailAddress is a warning only.
+  // The text is assumed.
+  if (state.journalRules.some((rule) => rule.recipient !== null && same(rule.recipient, address))) {
+    throw new CmdletError(
+      400,
+      EXCEPTION.INVALID_OPERATION,
+      `The address "${address}" is the recipient of a journal rule, so it can't receive undeliverable journal reports. Use an address that no journal rule journals.`,
+    );
+  }
   state.journalingReportNdrTo = address;
   return [];
 };
