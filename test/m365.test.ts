@@ -235,7 +235,7 @@ describe("Exchange operations", () => {
     const early = await caught(ex.newJournalRule(spec));
     expect(early).toBeInstanceOf(InvalidRequestError);
     expect(early.message).toMatch(
-      /^New-JournalRule: Before you create a journal rule.*JournalingReportNdrTo/,
+      /^New-JournalRule: Before you create a journal rule, you must specify an email account/,
     );
 
     await ex.setTransportConfig({ journalingReportNdrTo: demo.admin });

@@ -481,7 +481,9 @@ describe("Set-TransportConfig -JournalingReportNdrTo", () => {
       expect([...failure(a), errorText(a)]).toEqual([
         400,
         INVALID_OPERATION,
-        expect.stringMatching(/journal rule/),
+        expect.stringMatching(
+          /^Before you create a journal rule, you must specify an email account to receive/,
+        ),
       ]);
     }
     expect(sim.tenant(tenantId).journalingReportNdrTo).toBe(sim.demo(tenantId).admin);
@@ -517,7 +519,9 @@ describe("journal rules", () => {
     expect([...failure(a), errorText(a)]).toEqual([
       400,
       INVALID_OPERATION,
-      expect.stringMatching(/^Before you create a journal rule/),
+      expect.stringMatching(
+        /^Before you create a journal rule, you must specify an email account to receive/,
+      ),
     ]);
   });
 

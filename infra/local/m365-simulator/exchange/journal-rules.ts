@@ -109,20 +109,24 @@ function ruleRow(r: SimJournalRule): Row {
   };
 }
 
+/**
+ * Exchange's text when a journal rule needs JournalingReportNdrTo: New-JournalRule without it,
+ * and Set-TransportConfig clearing it while journal rules exist (one resource string,
+ * JournalNdrMailboxCannotBeNull, in decompiled Exchange code: PiratesRE/exchange_diff). The text
+ * as Exchange Online printed it for Set-TransportConfig in a Hybrid Configuration Wizard log
+ * (Microsoft Q&A question 1304515).
+ */
+export const NDR_REQUIRED_TEXT =
+  "Before you create a journal rule, you must specify an email account to receive journal reports that can't be delivered to the journal destination. To do this, click OK. On the Journal rules page, select an email address to send undeliverable journal reports to. Browse to select a mailbox in your organization or an external contact to receive the undeliverable reports.";
+
 const newJournalRule = ({ state, params, behaviours }: CmdletContext): Row[] => {
   const name = str(params, "Name", true)!;
   const journalEmailAddress = str(params, "JournalEmailAddress", true)!;
   checkName(name);
   // Source: an alternate journaling mailbox must be set first (OfficeDocs-Exchange configure-journaling.md);
-  // class System.InvalidOperationException "Before you create a journal rule..." (Microsoft365DSC issue #5606);
-  // the rest of the text assumed.
+  // class System.InvalidOperationException (Microsoft365DSC issue #5606); the text: NDR_REQUIRED_TEXT.
   if (!state.journalingReportNdrTo) {
-    throw new CmdletError(
-      400,
-      EXCEPTION.INVALID_OPERATION,
-      "Before you create a journal rule, you need to specify an address for undeliverable journal reports. Use Set-TransportConfig -JournalingReportNdrTo to specify the mailbox that receives undeliverable journal reports, then try again.",
-      "Ex4B5C3A",
-    );
+    throw new CmdletError(400, EXCEPTION.INVALID_OPERATION, NDR_REQUIRED_TEXT, "Ex4B5C3A");
   }
   if (findRule(state, name)) {
     throw new CmdletError(

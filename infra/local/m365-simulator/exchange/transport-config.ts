@@ -1,5 +1,4 @@
 /** The organisation's transport settings: Get-/Set-TransportConfig (JournalingReportNdrTo). */
-import type { TenantState } from "../state.ts";
 import {
   badValue,
   bare,
@@ -15,6 +14,7 @@ import {
   type Row,
   same,
 } from "./invoke.ts";
+import { NDR_REQUIRED_TEXT } from "./journal-rules.ts";
 import { findRecipient, isAcceptedDomain, isAnyGroup } from "./recipients.ts";
 
 const getTransportConfig = ({ state }: CmdletContext): Row[] => [
@@ -31,16 +31,16 @@ const getTransportConfig = ({ state }: CmdletContext): Row[] => [
 ];
 
 /** What a clearing attempt answers when the `ndrClearing` behaviour refuses it. */
-function cannotClear(state: TenantState, mode: "while-no-rules" | "never"): CmdletError {
-  // Exception class: System.InvalidOperationException (microsoft/Microsoft365DSC issue #5606,
-  // "System.InvalidOperationException|Before you create a journal rule"); texts assumed, the
-  // "never" one after Microsoft365DSC PR #5851 ("Once set, the setting cannot be removed").
+function cannotClear(mode: "while-no-rules" | "never"): CmdletError {
+  // Exception class: System.InvalidOperationException (microsoft/Microsoft365DSC issue #5606); the
+  // "while-no-rules" text is Exchange Online's (NDR_REQUIRED_TEXT), the "never" one assumed after
+  // Microsoft365DSC PR #5851 ("Once set, the setting cannot be removed").
   return new CmdletError(
     400,
     EXCEPTION.INVALID_OPERATION,
     mode === "never"
       ? "JournalingReportNdrTo has to be a valid email address. Once set, the address for undeliverable journal reports can't be removed."
-      : `Before you create a journal rule, you need to specify an address for undeliverable journal reports (JournalingReportNdrTo). It can't be removed while the organization has journal rules (${state.journalRules.length}); remove them first.`,
+      : NDR_REQUIRED_TEXT,
     "ExB8E3D1",
   );
 }
@@ -52,9 +52,9 @@ const setTransportConfig = ({ state, params, behaviours }: CmdletContext): Row[]
   if (value === null || value === "" || value === "<>") {
     // Behaviour `ndrClearing`: "allowed" | "while-no-rules" (default: decompiled server code refuses
     // while journal rules exist; assumed, no public text) | "never" (Microsoft365DSC PR #5851).
-    if (behaviours.ndrClearing === "never") throw cannotClear(state, "never");
+    if (behaviours.ndrClearing === "never") throw cannotClear("never");
     if (behaviours.ndrClearing === "while-no-rules" && state.journalRules.length > 0)
-      throw cannotClear(state, "while-no-rules");
+      throw cannotClear("while-no-rules");
     state.journalingReportNdrTo = null;
     return [];
   }
