@@ -273,19 +273,23 @@ describe("adopted objects", () => {
 });
 
 describe("a connector that changes", () => {
-  it("is marked unvalidated when onboarding corrects it, then validated again", async () => {
-    const tenantId = randomUUID();
-    const ex = h.m365.tenant(tenantId).exchange;
-    await ex.newOutboundConnector({
+  /** The customer's own connector of the service's name, to the provider's US domain. */
+  const customerConnector = (tenantId: string, smartHosts: string[]) =>
+    h.m365.tenant(tenantId).exchange.newOutboundConnector({
       name: AREA1.connectorName,
       comment: AREA1.connectorName,
       connectorType: "Partner",
       recipientDomains: ["journaling.mxrecord.io"],
-      smartHosts: ["mailstream-east.mxrecord.io"],
+      smartHosts,
       useMxRecord: false,
       tlsSettings: "CertificateValidation",
       enabled: true,
     });
+
+  it("is marked unvalidated when onboarding corrects it, then validated again", async () => {
+    const tenantId = randomUUID();
+    const ex = h.m365.tenant(tenantId).exchange;
+    await customerConnector(tenantId, ["mailstream-east.mxrecord.io"]);
     await ex.markConnectorValidated(
       AREA1.connectorName,
       ["someone@journaling.mxrecord.io"],
@@ -303,19 +307,9 @@ describe("a connector that changes", () => {
 
   it("is unscoped from transport rules (the guide's 'only when sent to these domains'), and offboarding scopes it back", async () => {
     const tenantId = randomUUID();
-    const ex = h.m365.tenant(tenantId).exchange;
     // The customer's own connector, right in every field but "Use of connector": only when a
     // transport rule redirects messages to it, so journal reports would not take it.
-    await ex.newOutboundConnector({
-      name: AREA1.connectorName,
-      comment: AREA1.connectorName,
-      connectorType: "Partner",
-      recipientDomains: ["journaling.mxrecord.io"],
-      smartHosts: [...AREA1.regions.us.smartHosts],
-      useMxRecord: false,
-      tlsSettings: "CertificateValidation",
-      enabled: true,
-    });
+    await customerConnector(tenantId, [...AREA1.regions.us.smartHosts]);
     await h.sim.tamper(tenantId, {
       action: "set-connector",
       name: AREA1.connectorName,
