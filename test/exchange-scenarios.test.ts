@@ -410,6 +410,28 @@ describe("the NDR address policy", () => {
     expect(writes).toBe(0);
   });
 
+  it("refuses an address that one of the customer's journal rules journals, before any write", async () => {
+    const tenantId = randomUUID();
+    const demo = h.sim.demo(tenantId);
+    const ex = h.m365.tenant(tenantId).exchange;
+    // The customer's own archive rule journals alice; Exchange would refuse her as NDR address.
+    await ex.setTransportConfig({ journalingReportNdrTo: demo.contact.address });
+    await ex.newJournalRule({
+      name: "Archive Alice",
+      journalEmailAddress: "alice-archive@archive-vendor.example",
+      scope: "Global",
+      recipient: demo.alice,
+      enabled: true,
+    });
+    const before = okWrites(tenantId).length;
+    const req = h.request({ tenantId, region: "us", outboundGateway: true, ndrAddress: demo.alice });
+    const tenant = await h.onboard(req);
+    expect(tenant.status).toBe("failed");
+    expect(step(tenant, "check-access")?.error?.code).toBe("INVALID_NDR_ADDRESS");
+    expect(step(tenant, "check-access")?.error?.message).toMatch(/Archive Alice/);
+    expect(okWrites(tenantId).length).toBe(before);
+  });
+
   it("refuses a group member that is no recipient, before any membership changes", async () => {
     const tenantId = randomUUID();
     const demo = h.sim.demo(tenantId);

@@ -54,8 +54,8 @@ export const ERROR_CATALOGUE = {
   // ---- a tenant's or a step's error.code (also in webhook events) ----------------------------
   INVALID_NDR_ADDRESS: tenant(
     "after-fix",
-    "`ndrAddress` is a group or team (distribution list, mail-enabled security group, Microsoft 365 group), or an address in one of the tenant's domains that matches no recipient (a typo). Exchange cannot send undeliverable journal reports there.",
-    `Correct \`ndrAddress\` to a user mailbox, mail user, mail contact or external address with ${PATCH}, then ${RETRY}.`,
+    "`ndrAddress` is a group or team (distribution list, mail-enabled security group, Microsoft 365 group), or an address in one of the tenant's domains that matches no recipient (a typo), or an address that one of the tenant's journal rules journals. Exchange cannot send undeliverable journal reports there.",
+    `Correct \`ndrAddress\` with ${PATCH} to a user mailbox, mail user, mail contact or external address that no journal rule journals, then ${RETRY}.`,
   ),
   INVALID_GROUP_MEMBER: tenant(
     "after-fix",

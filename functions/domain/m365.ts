@@ -135,6 +135,8 @@ export interface ExchangeOperations {
   getAcceptedDomains(): Promise<string[]>;
 
   getJournalRule(name: string): Promise<JournalRule | undefined>;
+  /** Every journal rule of the organisation (at most 50). */
+  listJournalRules(): Promise<JournalRule[]>;
   newJournalRule(spec: JournalRuleSpec, options?: CreateOptions): Promise<JournalRule>;
   setJournalRule(
     identity: string,

@@ -244,6 +244,10 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return row && toJournalRule(row);
   }
 
+  async listJournalRules(): Promise<JournalRule[]> {
+    return (await this.#run("Get-JournalRule")).map(toJournalRule);
+  }
+
   async newJournalRule(spec: JournalRuleSpec, create: CreateOptions = {}): Promise<JournalRule> {
     const parameters: CmdletParameters = {
       Name: spec.name,

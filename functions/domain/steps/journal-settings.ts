@@ -34,12 +34,21 @@ export const NDR_EXPECTED = "a user mailbox, mail user, mail contact or external
  * Checks `ndrAddress` with Get-Recipient, reads only: a recipient of an accepted kind passes; a
  * group or team of any kind, or another kind of recipient, is a problem; an address no recipient
  * has passes when it is external, and is a problem when it is in one of the tenant's accepted
- * domains (a typo, or a mailbox removed since).
+ * domains (a typo, or a mailbox removed since). An address that a journal rule journals (its
+ * Recipient) is a problem too: Set-TransportConfig refuses it.
  */
 export async function ndrProblem(ctx: DiffContext): Promise<NdrProblem | undefined> {
   const address = ctx.request.ndrAddress;
   const { exchange } = ctx.m365;
-  const recipient = await exchange.getRecipient(address);
+  const [recipient, rules] = await Promise.all([exchange.getRecipient(address), exchange.listJournalRules()]);
+  // Exchange refuses an address that a journal rule journals (its Recipient) as this one.
+  const journaled = rules.find((rule) => sameAddress(rule.recipient, address));
+  if (journaled) {
+    return {
+      actual: `journaled by journal rule "${journaled.name}"`,
+      message: `ndrAddress ${address} is journaled by the journal rule "${journaled.name}", and Exchange does not send undeliverable journal reports to an address a journal rule journals. Use another address, or change that rule.`,
+    };
+  }
   if (recipient) {
     const type = recipient.recipientTypeDetails;
     if (ACCEPTED_TYPES.has(type.toLowerCase())) return undefined;

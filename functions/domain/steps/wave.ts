@@ -29,6 +29,7 @@ const EXCHANGE_READS = new Set<PropertyKey>([
   "listRecipients",
   "getAcceptedDomains",
   "getJournalRule",
+  "listJournalRules",
   "getDistributionGroup",
   "listDistributionGroupMembers",
 ]);
