@@ -432,6 +432,21 @@ describe("the NDR address policy", () => {
     expect(okWrites(tenantId).length).toBe(before);
   });
 
+  it("a removed NDR mailbox that JournalingReportNdrTo already names does not keep a run from re-enabling the rule", async () => {
+    const tenantId = randomUUID();
+    const demo = h.sim.demo(tenantId);
+    const req = h.request({ tenantId, region: "us", ndrAddress: demo.mailUser.address });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    // Next week the customer's admin deletes the NDR mail user and disables the journal rule.
+    h.sim.tamper(tenantId, { action: "remove-recipient", address: demo.mailUser.address });
+    h.sim.tamper(tenantId, { action: "disable-journal-rule", name: AREA1.journalRuleName });
+    // A run such as remediation's: nothing to write for the NDR address, so journaling comes back.
+    const after = await h.rerun(tenantId);
+    expect(after.status).toBe("succeeded");
+    expect(h.sim.tenant(tenantId).journalRules[0]?.enabled).toBe(true);
+    expect(calls(tenantId, "Set-TransportConfig")).toHaveLength(1);
+  });
+
   it("refuses a group member that is no recipient, before any membership changes", async () => {
     const tenantId = randomUUID();
     const demo = h.sim.demo(tenantId);

@@ -5,6 +5,7 @@ import {
   NotFoundError,
   PermissionMissingError,
 } from "../errors.ts";
+import { sameAddress } from "../normalize.ts";
 import {
   describeMissing,
   type MissingPermission,
@@ -17,6 +18,7 @@ import { unknownGroupMembers, unknownMembersMessage } from "./group-members.ts";
 import { NDR_EXPECTED, ndrProblem } from "./journal-settings.ts";
 
 export type AccessDiff = StepDiff & {
+  /** Why the NDR address cannot be written; absent when it needs no write (already set as is). */
   ndrMessage?: string;
   memberMessage?: string;
   missingPermissions?: MissingPermission[];
@@ -76,7 +78,10 @@ export async function diffAccess(ctx: DiffContext): Promise<AccessDiff> {
       expected: NDR_EXPECTED,
       actual,
     });
-    diff.ndrMessage = message;
+    // Only a write of the address needs it to be right first: one JournalingReportNdrTo already
+    // names (its mailbox removed since) stays a difference, and the run still repairs the rest.
+    const current = await ctx.m365.exchange.getTransportConfig().catch(() => undefined);
+    if (!sameAddress(current?.journalingReportNdrTo, ctx.request.ndrAddress)) diff.ndrMessage = message;
   }
   const unknown = unknownMembers as string[];
   for (const member of unknown.slice(0, 100)) {
@@ -95,8 +100,9 @@ export async function diffAccess(ctx: DiffContext): Promise<AccessDiff> {
 /**
  * Step `check-access`, before any write: the comparison above. Missing permissions end the
  * onboarding in `awaiting_permissions` (PermissionMissingError naming each cmdlet and its role);
- * an NDR address Exchange would refuse (InvalidNdrRecipientError) or a requested group member that
- * is no recipient (InvalidGroupMemberError, naming each) fails before anything is changed.
+ * an NDR address Exchange would refuse when the run sets it (InvalidNdrRecipientError) or a
+ * requested group member that is no recipient (InvalidGroupMemberError, naming each) fails before
+ * anything is changed.
  */
 export async function checkAccess(ctx: StepContext): Promise<StepOutcome> {
   const diff = await diffAccess(ctx);
