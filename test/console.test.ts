@@ -40,6 +40,34 @@ async function waitForText(selector: string, text: string): Promise<void> {
 
 const row = (tenantId: string) => `#tenants-table tr[data-tenant-id="${tenantId}"]`;
 
+/**
+ * Waits until the page has run two rendering updates: a viewport change fired its `resize` event
+ * (the chart resizes itself on it) and the layout that follows is the one measured.
+ */
+async function renderedTwice(): Promise<void> {
+  await page.evaluate(
+    () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
+  );
+}
+
+/**
+ * Clicks Refresh of the fleet until `settled` holds on the page. A click while a load is in flight
+ * (the section reloads by itself every minute) is ignored, and that older load renders what it
+ * read before: one click and a wait for the next render could measure that older load.
+ */
+async function refreshFleetUntil<A>(settled: (arg: A) => unknown, arg: A): Promise<void> {
+  const deadline = Date.now() + WAIT.timeout;
+  for (;;) {
+    await page.click("#refresh-fleet");
+    try {
+      await page.waitForFunction(settled as (arg: unknown) => unknown, arg, { timeout: 2_000 * slower });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+  }
+}
+
 beforeAll(async () => {
   // Deliveries to an endpoint that refuses them fail after two attempts, for bulk replay. (A form
   // of its own on AWS too: the ops key's lists and fleet counts see this suite's tenants only.)
@@ -218,10 +246,21 @@ describe.skipIf(!HAS_CHROMIUM)(
         null,
         WAIT,
       );
-      const first = await page.$$eval("#tenants-table tbody tr", (rows) =>
-        rows.map((r) => (r as HTMLElement).dataset["tenantId"]),
-      );
-      await page.waitForSelector("#tenants-next:enabled", WAIT);
+      // The first page read in the same turn as its Next button: an auto-refresh in flight when the
+      // page size changed renders the older, longer list after the new one (Next disabled then).
+      const first = (await (
+        await page.waitForFunction(
+          () => {
+            const rows = [...document.querySelectorAll("#tenants-table tbody tr")];
+            const next = document.querySelector<HTMLButtonElement>("#tenants-next");
+            return rows.length === 10 && next && !next.disabled
+              ? rows.map((r) => (r as HTMLElement).dataset["tenantId"])
+              : undefined;
+          },
+          null,
+          WAIT,
+        )
+      ).jsonValue()) as (string | undefined)[];
       await page.click("#tenants-next");
       await waitForText("#tenants-page", "Page 2");
       await page.waitForFunction(
@@ -380,13 +419,26 @@ describe.skipIf(!HAS_CHROMIUM)(
 
       // The count of an earlier load (the section reloads by itself every minute, long enough
       // ago on the AWS form to have seen this tenant running) is no sign that this one is done.
+      // Nor is a load that was in flight when Refresh was clicked: wait for a render of every tenant
+      // with the counts the API gives (a render that never shows them fails on the comparison below).
       await page.$eval("#fleet-section", (node) => delete (node as HTMLElement).dataset["tenants"]);
-      await page.click("#refresh-fleet");
-      await page.waitForFunction(
-        (n) => document.querySelector("#fleet-section")?.getAttribute("data-tenants") === String(n),
-        all.length,
-        WAIT,
-      );
+      await refreshFleetUntil(
+        ([n, want]) => {
+          if (document.querySelector("#fleet-section")?.getAttribute("data-tenants") !== String(n))
+            return false;
+          const shown = [...document.querySelectorAll("#fleet-counts li")].map(
+            (li) => `${(li as HTMLElement).dataset["status"]}=${li.querySelector(".count")?.textContent}`,
+          );
+          return shown.sort().join() === want;
+        },
+        [
+          all.length,
+          [...expected]
+            .map(([s, n]) => `${s}=${n}`)
+            .sort()
+            .join(),
+        ] as const,
+      ).catch(() => undefined);
       const counts = await page.$$eval("#fleet-counts li", (items) =>
         items.map((li) => [
           (li as HTMLElement).dataset["status"],
@@ -411,16 +463,17 @@ describe.skipIf(!HAS_CHROMIUM)(
         (node as HTMLElement).dataset["maxPages"] = "2";
         (node as HTMLElement).dataset["pageSize"] = "5";
       });
-      await page.click("#refresh-fleet");
-      await page.waitForSelector("#fleet-capped", { state: "visible", ...WAIT });
+      await refreshFleetUntil(() => !document.querySelector<HTMLElement>("#fleet-capped")?.hidden, null);
       expect(await page.textContent("#fleet-capped")).toContain("only the newest 10 tenants (2 pages of 5)");
       expect(await page.getAttribute("#fleet-section", "data-tenants")).toBe("10");
       await page.$eval("#fleet-section", (node) => {
         delete (node as HTMLElement).dataset["maxPages"];
         delete (node as HTMLElement).dataset["pageSize"];
       });
-      await page.click("#refresh-fleet");
-      await page.waitForSelector("#fleet-capped", { state: "hidden", ...WAIT });
+      await refreshFleetUntil(
+        () => document.querySelector<HTMLElement>("#fleet-capped")?.hidden === true,
+        null,
+      );
     });
 
     it("replays failed deliveries in bulk, with progress and a result", async () => {
@@ -437,14 +490,21 @@ describe.skipIf(!HAS_CHROMIUM)(
         await rt.call("PUT", "/v1/webhook", { key: own.apiKey, body: { url: `http://127.0.0.1:${port}/h` } });
         const tenantId = await rt.onboard(own.apiKey);
         await rt.waitFor(tenantId, ["succeeded"]);
+        // Every delivery has had its attempts (this tenant's, and the one replayed to a receiver
+        // gone since): the failed rows stop changing under the page's auto-refresh. A row that
+        // failed after the selection would uncheck "select all failed" under the click.
+        await rt.deliveriesIdle();
         const failedRows = `#deliveries-table tbody tr[data-status="failed"]`;
-        const deadline = Date.now() + 20_000 * slower;
-        while (Date.now() < deadline) {
-          await page.click("#refresh-deliveries");
-          await page.waitForTimeout(500);
-          if ((await page.$$(failedRows)).length >= 2) break;
-        }
-        const failedCount = (await page.$$(failedRows)).length;
+        await page.click("#refresh-deliveries");
+        const failedCount = Number(
+          await (
+            await page.waitForFunction(
+              (sel) => document.querySelectorAll(sel).length >= 2 && document.querySelectorAll(sel).length,
+              failedRows,
+              WAIT,
+            )
+          ).jsonValue(),
+        );
         expect(failedCount).toBeGreaterThan(0);
         await page.check("#select-failed");
         await waitForText("#replay-selected", "Replay selected (");
@@ -469,7 +529,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         await page.click("#refresh-fleet");
         await page.click("#refresh-deliveries");
         await page.waitForSelector("#deliveries-table tbody tr button", WAIT);
-        await page.waitForTimeout(300);
+        await renderedTwice();
         const shot = join(SHOTS, `console-${width}.png`);
         await page.screenshot({ path: shot, fullPage: true });
         // The whole page is long on a phone: the first screen and the deliveries, to look at.
