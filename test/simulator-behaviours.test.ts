@@ -156,9 +156,14 @@ describe("concurrency per tenant", () => {
     const tenantId = randomUUID();
     await exo(tenantId, "Get-OrganizationConfig");
     sim.configure({ maxConcurrentPerTenant: 1 });
-    sim.failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 250 });
+    sim.failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_000 });
     const slow = exo(tenantId, "Get-TransportConfig");
-    await new Promise((r) => setTimeout(r, 60));
+    // Once the simulator holds it in its delay (a fixed 60 ms could end before its TLS handshake did
+    // on a loaded machine: the second request then counted first); then 1 s to send the second.
+    const held = () =>
+      sim.calls(tenantId).some((c) => c.operation === "Get-TransportConfig" && c.fault === "delay");
+    for (let i = 0; i < 1_000 && !held(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(held()).toBe(true);
     expect((await exo(tenantId, "Get-OrganizationConfig")).status).toBe(429);
     expect((await slow).status).toBe(200);
     sim.failNext(tenantId, "Get-TransportConfig", "drop");
