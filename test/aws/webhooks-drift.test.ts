@@ -112,7 +112,8 @@ describe("drift on the AWS form", () => {
     await until("the on-demand check", async () =>
       Boolean((await form.tenant(tenantId, partner.apiKey)).drift?.checkedAt),
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // The check's run has ended (a fixed 1 s could end before its last read on a loaded machine).
+    await form.control("workflows-idle", { tenant: tenantId });
     const perCheck = (await reads()) - before;
     expect(perCheck).toBeGreaterThan(0);
     const fanOut = async () => (await form.stats()).lambda["WorkflowDriftFanOutDA61970A"]!.invocations;
@@ -127,7 +128,9 @@ describe("drift on the AWS form", () => {
       const time = new Date(start + i * 300_000).toISOString();
       await form.control("fire-rule", { rule: "WorkflowDriftCheckTickC2F18183", time });
     }
-    await new Promise((r) => setTimeout(r, 3000));
+    // Each firing answers once its fan-out is done; the checks it started run on: wait for them
+    // (a fixed 3 s could end before the tenant's check had made all its reads).
+    await form.control("workflows-idle", { tenant: tenantId });
     expect((await fanOut()) - fanOutBefore).toBe(72);
     expect((await form.stats()).refusals).toEqual([]);
     checks = ((await reads()) - afterOnDemand) / perCheck;
