@@ -707,10 +707,14 @@ describe("partners without an endpoint", () => {
   it("a read that saw no endpoint before a write through the store is not remembered", async () => {
     // Reads answer only when let go: this one saw the table before the endpoint's write.
     const gate = Promise.withResolvers<void>();
+    const fetched = Promise.withResolvers<void>();
     const slow = {
       send: async (command: object) => {
         const out = await db.docClient.send(command as GetCommand);
-        if (command instanceof GetCommand) await gate.promise;
+        if (command instanceof GetCommand) {
+          fetched.resolve();
+          await gate.promise;
+        }
         return out;
       },
     } as unknown as DynamoDBDocumentClient;
@@ -721,7 +725,8 @@ describe("partners without an endpoint", () => {
     });
     const partnerId = newPartner();
     const read = store.getEndpoint(partnerId);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The table was read (before the write below); the answer waits at the gate.
+    await fetched.promise;
     await webhookStore.createEndpoint({
       partnerId,
       url: "https://hooks.example/x",
@@ -738,10 +743,14 @@ describe("partners without an endpoint", () => {
     // Written through this instance while a read is out: not remembered.
     const other = newPartner();
     const gate2 = Promise.withResolvers<void>();
+    const fetched2 = Promise.withResolvers<void>();
     const slow2 = {
       send: async (command: object) => {
         const out = await db.docClient.send(command as GetCommand);
-        if (command instanceof GetCommand) await gate2.promise;
+        if (command instanceof GetCommand) {
+          fetched2.resolve();
+          await gate2.promise;
+        }
         return out;
       },
     } as unknown as DynamoDBDocumentClient;
@@ -751,7 +760,8 @@ describe("partners without an endpoint", () => {
       rememberMissingEndpointsMs: 60_000,
     });
     const read2 = store2.getEndpoint(other);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The table was read (before the write below); the answer waits at the gate.
+    await fetched2.promise;
     await store2.createEndpoint({
       partnerId: other,
       url: "https://hooks.example/y",
