@@ -29,8 +29,13 @@ afterAll(async () => {
 
 const exchangeCalls = (tenantId: string) => sim.calls(tenantId).filter((c) => c.service === "exchange");
 
+/** Waits until `check` holds (10 s at most: a loaded machine is slow, a count of polls is not time). */
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("the awaited condition never held");
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 describe("after a 429 with Retry-After", () => {

@@ -72,8 +72,13 @@ async function burst(envs: { m365: M365Gateway }[], tenantId: string, each: numb
   );
 }
 
+/** Waits until `check` holds (10 s at most: a loaded machine is slow, a count of polls is not time). */
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1_000 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("the awaited condition never held");
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 const peak = (tenantId: string) => maxInFlight(sim.calls(tenantId)).max;
