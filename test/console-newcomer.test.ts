@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderedTwice } from "./support/console-page.ts";
 import { type FormHandle, form, slower, startForm } from "./support/form.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -153,9 +154,7 @@ describe.skipIf(!existsSync(CHROMIUM))("console for a newcomer, in headless Chro
     await page.waitForSelector("#changes-table tbody tr", WAIT);
     await page.setViewportSize({ width: 1280, height: 800 });
     // Two rendering updates: the resize event has fired and the layout measured is the new one.
-    await page.evaluate(
-      () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
-    );
+    await renderedTwice(page);
     await page.screenshot({ path: join(tmpdir(), "console-1280-open.png") });
     for (const [card, table] of [
       ["#tenants-section", "#tenants-table"],

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_CSP } from "../functions/console/assets.ts";
+import { refreshFleetUntil as refreshConsoleFleetUntil, renderedTwice } from "./support/console-page.ts";
 import { type FormHandle, form, slower, startForm } from "./support/form.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -42,33 +43,9 @@ async function waitForText(selector: string, text: string): Promise<void> {
 
 const row = (tenantId: string) => `#tenants-table tr[data-tenant-id="${tenantId}"]`;
 
-/**
- * Waits until the page has run two rendering updates: a viewport change fired its `resize` event
- * (the chart resizes itself on it) and the layout that follows is the one measured.
- */
-async function renderedTwice(): Promise<void> {
-  await page.evaluate(
-    () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
-  );
-}
-
-/**
- * Clicks Refresh of the fleet until `settled` holds on the page. A click while a load is in flight
- * (the section reloads by itself every minute) is ignored, and that older load renders what it
- * read before: one click and a wait for the next render could measure that older load.
- */
-async function refreshFleetUntil<A>(settled: (arg: A) => unknown, arg: A): Promise<void> {
-  const deadline = Date.now() + WAIT.timeout;
-  for (;;) {
-    await page.click("#refresh-fleet");
-    try {
-      await page.waitForFunction(settled as (arg: unknown) => unknown, arg, { timeout: 2_000 * slower });
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-  }
-}
+/** Refresh of the fleet, clicked until `settled` holds (test/support/console-page.ts). */
+const refreshFleetUntil = <A>(settled: (arg: A) => unknown, arg: A) =>
+  refreshConsoleFleetUntil(page, settled, arg, { timeoutMs: WAIT.timeout, perClickMs: 2_000 * slower });
 
 beforeAll(async () => {
   // Deliveries to an endpoint that refuses them fail after two attempts, for bulk replay. (A form
@@ -531,7 +508,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         await page.click("#refresh-fleet");
         await page.click("#refresh-deliveries");
         await page.waitForSelector("#deliveries-table tbody tr button", WAIT);
-        await renderedTwice();
+        await renderedTwice(page);
         const shot = join(SHOTS, `console-${width}.png`);
         await page.screenshot({ path: shot, fullPage: true });
         // The whole page is long on a phone: the first screen and the deliveries, to look at.
