@@ -141,7 +141,8 @@ describe("per-partner rate limits", () => {
   });
 
   it("429 with Retry-After for the partner past its limit while another partner still gets 200", async () => {
-    const limited = t.withOptions({ rateLimiter: new RateLimiter({ ratePerSecond: 0.5, burst: 3 }) });
+    // One token in 100 s: no refill between the requests below, however slow a loaded machine.
+    const limited = t.withOptions({ rateLimiter: new RateLimiter({ ratePerSecond: 0.01, burst: 3 }) });
     const a = await t.newPartner("Busy");
     const b = await t.newPartner("Quiet");
     for (let i = 0; i < 3; i++)
