@@ -116,7 +116,9 @@ describe("PATCH /v1/tenants/{tenantId}", () => {
   it("is a 409 while running and once succeeded, and a 404 for another partner", async () => {
     const tenantId = randomUUID();
     const demo = demoMailboxes(tenantId);
-    await sim().failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 1_500 }, 1);
+    // Exchange answers one read in 5 s: the run is still going when the PATCH arrives, even with
+    // the status poll and the PATCH each taking a second on a loaded machine (1.5 s was too close).
+    await sim().failNext(tenantId, "Get-TransportConfig", { kind: "delay", ms: 5_000 }, 1);
     await onboard(partner.apiKey, splitBody(tenantId, demo.admin));
     await t.waitFor(tenantId, ["running"]);
     const running = await t.call("PATCH", `/v1/tenants/${tenantId}`, {
