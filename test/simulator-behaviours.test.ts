@@ -127,7 +127,13 @@ describe("concurrency per tenant", () => {
     const other = randomUUID();
     await exo(tenantId, "Get-OrganizationConfig");
     await exo(other, "Get-OrganizationConfig");
-    sim.configure({ maxConcurrentPerTenant: 2, slowCmdlets: { "Get-TransportConfig": 300 }, latencyMs: 20 });
+    // Each answer takes 1.5 s: the four requests, sent at once, all arrive while the first two are in
+    // flight, even when a loaded machine spreads their TLS handshakes over hundreds of ms.
+    sim.configure({
+      maxConcurrentPerTenant: 2,
+      slowCmdlets: { "Get-TransportConfig": 1_500 },
+      latencyMs: 20,
+    });
     const answers = await Promise.all([
       exo(tenantId, "Get-TransportConfig"),
       exo(tenantId, "Get-TransportConfig"),
