@@ -84,7 +84,9 @@ describe("Lambda's error causes in a workflow on the AWS form", () => {
 
   it("Lambda.Unknown: a task whose environment dies without an error type is retried by no retrier and caught as STEP_TIMEOUT", async () => {
     const tenantId = randomUUID();
-    await form.sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "delay", ms: 4_000 }, 1);
+    // 10 s: the step must still be at Exchange when the poll has seen it run and the environment is
+    // struck, which takes seconds on a loaded machine (4 s left little room).
+    await form.sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "delay", ms: 10_000 }, 1);
     await register(tenantId);
     await untilStepRuns(tenantId, "validate-connector");
     // The task's environment dies mid-invocation and answers with no error type.
@@ -101,7 +103,9 @@ describe("Lambda's error causes in a workflow on the AWS form", () => {
   // stranded run's retry), a third of 180 s is too little headroom for a loaded CI machine.
   it("ExecutionDoesNotExist: a running tenant whose execution Step Functions no longer has is stranded, and a retry runs it again", async () => {
     const tenantId = randomUUID();
-    await form.sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "delay", ms: 4_000 }, 1);
+    // 10 s: the step must still be at Exchange when the poll has seen it run and the environment is
+    // struck, which takes seconds on a loaded machine (4 s left little room).
+    await form.sim.failNext(tenantId, "Validate-OutboundConnector", { kind: "delay", ms: 10_000 }, 1);
     await register(tenantId);
     await untilStepRuns(tenantId, "validate-connector");
     // The form stops at once; its record of the execution is gone when it starts again (what

@@ -13,9 +13,10 @@ const TASK = "WorkflowWorkflowTaskFC450ECC";
 let form: AwsForm;
 
 beforeAll(async () => {
-  // Validating the connector takes 4 s in Exchange here: long enough to strike mid-invocation.
+  // Validating the connector takes 10 s in Exchange here: long enough to strike mid-invocation
+  // after the poll has seen the step run, which takes seconds on a loaded machine (4 s was tight).
   form = new AwsForm({
-    M365_SIMULATOR_CONFIG: JSON.stringify({ slowCmdlets: { "Validate-OutboundConnector": 4000 } }),
+    M365_SIMULATOR_CONFIG: JSON.stringify({ slowCmdlets: { "Validate-OutboundConnector": 10_000 } }),
   });
   await form.start();
 });
@@ -51,13 +52,13 @@ async function untilStepRuns(tenantId: string, key: string, step: string): Promi
 }
 
 describe("chaos and crashes on the AWS form", () => {
-  // 210 s, not the run's 180 s: the retry waits out the killed environment's 60 s Exchange lease;
-  // the case took 68-69 s on this machine under load.
+  // 240 s, not the run's 180 s: the retry waits out the killed environment's 60 s Exchange lease;
+  // the case took 68-75 s on this machine under load.
   it("an environment killed mid-invocation: the tenant fails with an error, and a retry finishes it", async () => {
     const partner = await form.createPartner("Chaos MSP");
     const tenantId = await newTenant(partner.apiKey);
     await untilStepRuns(tenantId, partner.apiKey, "validate-connector");
-    await new Promise((r) => setTimeout(r, 500)); // inside the 4 s cmdlet
+    await new Promise((r) => setTimeout(r, 500)); // inside the 10 s cmdlet
     const killed = await (
       await fetch(`${form.info.cloudUrl}/_form/kill-environments?function=${TASK}`, { method: "POST" })
     ).json();
@@ -69,7 +70,7 @@ describe("chaos and crashes on the AWS form", () => {
     expect(retried.status).toBe(202);
     const done = await form.waitFor(tenantId, partner.apiKey, ["succeeded", "failed"], 120_000);
     expect(done.status).toBe("succeeded");
-  }, 210_000);
+  }, 240_000);
 
   // 210 s, not the run's 180 s: a form restart and a retry that waits out the dead holder's 60 s
   // lease; the case took 65 s on this machine under load.
