@@ -173,7 +173,8 @@ async function startAwsForm(options: FormOptions): Promise<FormHandle> {
   const app = JSON.parse(readFileSync(join(aws.dataDir, "m365-simulator", "simulator.json"), "utf8"));
   const call: FormHandle["call"] = (method, path, o = {}) =>
     aws.call(method, path, { ...o, key: o.key ?? aws.opsKey });
-  const waitFor: FormHandle["waitFor"] = async (tenantId, statuses, timeoutMs = 20_000) =>
+  // 30 s x4 by default: an onboarding took 33 s on this form with the machine at a load of 30.
+  const waitFor: FormHandle["waitFor"] = async (tenantId, statuses, timeoutMs = 30_000) =>
     await aws.waitFor(tenantId, aws.opsKey, [...statuses], timeoutMs * slower);
   // The shared form outlives this suite: wait for this suite's executions (or these tenants'),
   // never for another suite's execution sleeping in a Retry.
