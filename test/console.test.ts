@@ -11,7 +11,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_CSP } from "../functions/console/assets.ts";
 import { refreshFleetUntil as refreshConsoleFleetUntil, renderedTwice } from "./support/console-page.ts";
@@ -275,6 +275,79 @@ describe.skipIf(!HAS_CHROMIUM)(
       await page.selectOption("#status-filter", "offboarded");
       await page.waitForSelector("#tenants-empty", { state: "visible", ...WAIT });
       await page.selectOption("#status-filter", "");
+    });
+
+    it("draws no answer that arrives after a newer one (paging on while a refresh is in flight)", async () => {
+      await page.selectOption("#page-size", "10");
+      await page.uncheck("#auto-refresh");
+      try {
+        const first = (await (
+          await page.waitForFunction(
+            () => {
+              const rows = [...document.querySelectorAll("#tenants-table tbody tr")];
+              const next = document.querySelector<HTMLButtonElement>("#tenants-next");
+              const onFirst = document.querySelector("#tenants-page")?.textContent === "Page 1";
+              return onFirst && rows.length === 10 && next && !next.disabled
+                ? rows.map((r) => (r as HTMLElement).dataset["tenantId"])
+                : undefined;
+            },
+            null,
+            WAIT,
+          )
+        ).jsonValue()) as (string | undefined)[];
+        // A refresh's read of page 1 answers late: after the user has paged on to page 2.
+        let release!: () => void;
+        const released = new Promise<void>((r) => {
+          release = r;
+        });
+        let held!: () => void;
+        const holding = new Promise<void>((r) => {
+          held = r;
+        });
+        let late: Request | undefined;
+        await page.route(/\/v1\/tenants\?/, async (route) => {
+          if (late || route.request().url().includes("cursor=")) return route.continue();
+          late = route.request();
+          held();
+          await released;
+          await route.continue();
+        });
+        await page.click("#refresh-tenants");
+        await holding;
+        await page.click("#tenants-next");
+        await waitForText("#tenants-page", "Page 2");
+        const pageTwo = () =>
+          page.evaluate((before) => {
+            const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
+              (r) => (r as HTMLElement).dataset["tenantId"],
+            );
+            return ids.length > 0 && ids.every((id) => !before.includes(id));
+          }, first);
+        await page.waitForFunction(
+          (before) => {
+            const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
+              (r) => (r as HTMLElement).dataset["tenantId"],
+            );
+            return ids.length > 0 && ids.every((id) => !before.includes(id));
+          },
+          first,
+          WAIT,
+        );
+        const finished = page.waitForEvent("requestfinished", { predicate: (r) => r === late, ...WAIT });
+        release();
+        await finished;
+        await page.unroute(/\/v1\/tenants\?/);
+        // The late answer has reached the page; its script parses and would draw it within
+        // milliseconds (old code: page 1's rows under "Page 2"). Nothing else loads meanwhile.
+        await page.waitForTimeout(500 * slower);
+        expect(await page.textContent("#tenants-page")).toBe("Page 2");
+        expect(await pageTwo(), "page 1's late rows drawn under 'Page 2'").toBe(true);
+        await page.click("#tenants-prev");
+        await waitForText("#tenants-page", "Page 1");
+      } finally {
+        await page.check("#auto-refresh");
+        await page.selectOption("#page-size", "100");
+      }
     });
 
     it("offboards the selected tenant after confirmation", async () => {

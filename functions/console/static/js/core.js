@@ -68,6 +68,20 @@ export const hooks = {
   signOut: (_message) => {},
 };
 
+/** The newest load of each view, by view name (`newest`). */
+const loads = new Map();
+
+/**
+ * Starts a load of `view` and returns whether it is still that view's newest: answers can arrive
+ * out of order (an auto-refresh in flight when the user pages on), and an older answer must not
+ * draw over a newer one.
+ */
+export function newest(view) {
+  const n = (loads.get(view) ?? 0) + 1;
+  loads.set(view, n);
+  return () => loads.get(view) === n;
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
     const title = problem?.title || `HTTP ${status}`;

@@ -6,6 +6,7 @@ import {
   api,
   el,
   errorText,
+  newest,
   notice,
   REPLAY_CONCURRENCY,
   REPLAY_MAX_PAGES,
@@ -16,12 +17,15 @@ import {
 
 export async function loadDeliveries() {
   const d = state.deliveries;
+  const current = newest("deliveries");
   try {
     const page = await api("GET", "v1/webhook/deliveries", { limit: 20, cursor: d.cursors[d.index] });
+    if (!current()) return;
     d.next = page.nextCursor;
     renderDeliveries(page.items);
     show($("deliveries-error"), false);
   } catch (err) {
+    if (!current()) return;
     d.next = undefined;
     renderDeliveries([]);
     show($("deliveries-empty"), false);

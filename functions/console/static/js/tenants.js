@@ -17,6 +17,7 @@ import {
   STATUSES,
   STEP_STATUSES,
   show,
+  newest,
   state,
   statusBadge,
   utc,
@@ -25,18 +26,21 @@ import { reveal, showDetail } from "./layout.js";
 
 export async function loadTenants() {
   const t = state.tenants;
+  const current = newest("tenants");
   try {
     const page = await api("GET", "v1/tenants", {
       status: $("status-filter").value,
       limit: $("page-size").value,
       cursor: t.cursors[t.index],
     });
+    if (!current()) return;
     t.next = page.nextCursor;
     // The drift filter applies to the page read (the API lists by status).
     const drift = $("drift-filter").value;
     renderTenants(drift ? page.items.filter((x) => driftState(x) === drift) : page.items);
     show($("tenants-error"), false);
   } catch (err) {
+    if (!current()) return;
     $("tenants-error").textContent = err.message;
     show($("tenants-error"), true);
   }
@@ -90,10 +94,12 @@ export async function selectTenant(tenantId) {
 export async function loadTenant() {
   const tenantId = state.selected;
   if (!tenantId) return;
+  const current = newest("tenant");
   try {
     const tenant = await api("GET", `v1/tenants/${encodeURIComponent(tenantId)}`);
-    if (state.selected === tenantId) renderTenant(tenant);
+    if (state.selected === tenantId && current()) renderTenant(tenant);
   } catch (err) {
+    if (!current()) return;
     if (err instanceof ApiError && err.status === 404) {
       closeTenant();
       notice(`Tenant ${tenantId} is not visible with this key.`, "error");
@@ -219,9 +225,10 @@ export function renderStep(step) {
 }
 
 export async function loadChanges(tenantId) {
+  const current = newest("changes");
   try {
     const page = await api("GET", `v1/tenants/${encodeURIComponent(tenantId)}/changes`, { limit: 20 });
-    if (state.selected !== tenantId) return;
+    if (state.selected !== tenantId || !current()) return;
     $("changes-table").tBodies[0].replaceChildren(
       ...page.items.map((c) =>
         el("tr", { data: { cmdlet: c.cmdlet } }, [
