@@ -59,7 +59,13 @@ async function partnerAt(path: string, what: "hang" | number) {
       timeoutMs: TIMEOUT_MS,
       clock: () => new Date(clock.now),
       random: () => 0.5,
-      logger: { warn: () => {}, error: () => {} },
+      // A breaker write that fails is only logged by the deliverer: here it fails the test.
+      logger: {
+        warn: (m, f) => {
+          throw new Error(`${m} ${JSON.stringify(f)}`);
+        },
+        error: (m, f) => console.error(m, f),
+      },
     });
   return { partnerId, clock, deliverer, path };
 }

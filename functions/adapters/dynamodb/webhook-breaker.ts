@@ -8,6 +8,7 @@
  */
 import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { isConditionFailure, type TableContext } from "./query.ts";
+import { TABLE_KEYS } from "./schema.ts";
 
 export interface BreakerState {
   /** The endpoint URL the breaker is about; another URL (a PUT since) has no breaker. */
@@ -20,6 +21,7 @@ export interface BreakerState {
   opens: number;
 }
 
+const KEEP_SECONDS = 24 * 3600;
 const breakerKey = (partnerId: string) => ({ pk: `WEBHOOK#${partnerId}`, sk: "BREAKER" });
 
 export class DynamoEndpointBreakers {
@@ -52,7 +54,8 @@ export class DynamoEndpointBreakers {
         new UpdateCommand({
           TableName: this.#ctx.table,
           Key: breakerKey(partnerId),
-          UpdateExpression: "SET #url = :url, #until = :until, #opens = :opens, #kind = :kind REMOVE #probe",
+          UpdateExpression:
+            "SET #url = :url, #until = :until, #opens = :opens, #kind = :kind, #ttl = :ttl REMOVE #probe",
           ConditionExpression: "attribute_not_exists(#until) OR #url <> :url OR #until < :until",
           ExpressionAttributeNames: {
             "#url": "url",
@@ -60,12 +63,15 @@ export class DynamoEndpointBreakers {
             "#opens": "opens",
             "#kind": "kind",
             "#probe": "probeUntil",
+            "#ttl": TABLE_KEYS.ttl,
           },
           ExpressionAttributeValues: {
             ":url": url,
             ":until": until,
             ":opens": opens,
             ":kind": "webhookBreaker",
+            // A breaker nobody closes (the endpoint was deleted meanwhile) goes a day after its time.
+            ":ttl": Math.floor(until / 1000) + KEEP_SECONDS,
           },
         }),
       );
