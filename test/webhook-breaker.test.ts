@@ -7,11 +7,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
-import type { TenantEvent } from "../functions/domain/tenant.ts";
 import { BASE_OPEN_MS } from "../functions/webhooks/circuit-breaker.ts";
 import { WebhookDeliverer } from "../functions/webhooks/delivery.ts";
 import { PartnerWebhookService } from "../functions/webhooks/service.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
+import { startedTenant } from "./support/started-tenant.ts";
 
 const TIMEOUT_MS = 300;
 let db: FreshTable;
@@ -72,24 +72,8 @@ async function partnerAt(path: string, what: "hang" | number) {
 
 /** A tenant of the partner with one stored event, admitted as a delivery. */
 async function deliveryOf(partnerId: string, deliverer: WebhookDeliverer): Promise<string> {
-  const tenantId = randomUUID();
-  await db.store.registerTenant(
-    partnerId,
-    {
-      tenantId,
-      customerName: "contoso",
-      region: "us",
-      outboundGateway: false,
-      ndrAddress: "admin@contoso.example",
-    },
-    new Date().toISOString(),
-  );
-  const { event } = await db.store.transition(
-    tenantId,
-    { status: "running", expectStatus: ["queued"], event: { type: "tenant.onboarding.started" } },
-    new Date().toISOString(),
-  );
-  await deliverer.admit(event as TenantEvent, partnerId);
+  const { tenantId, event } = await startedTenant(db.store, partnerId);
+  await deliverer.admit(event, partnerId);
   return tenantId;
 }
 
