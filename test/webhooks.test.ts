@@ -305,7 +305,7 @@ describe("delivery", () => {
   });
 
   it("sends for several tenants at once, never more than maxConcurrentAttempts", async () => {
-    const d = dispatcher({ maxConcurrentAttempts: 2 });
+    const d = dispatcher({ maxConcurrentAttempts: 2, maxConcurrentAttemptsPerPartner: 2 });
     const webhooks = service(d);
     const partnerId = newPartner();
     let inFlight = 0;

@@ -189,6 +189,11 @@ export const ERROR_CATALOGUE = {
     "The endpoint did not answer within the timeout.",
     "Answer 2xx quickly and process asynchronously; failed deliveries can be replayed.",
   ),
+  WEBHOOK_ENDPOINT_UNRESPONSIVE: delivery(
+    "yes",
+    "Not sent: a recent attempt to the endpoint timed out, so it is left alone until the time in the message (then one attempt probes it). Counts as a failed attempt; the retry schedule goes on.",
+    "Answer 2xx quickly and process asynchronously; once the endpoint answers again, later retries go through, and failed deliveries can be replayed.",
+  ),
   WEBHOOK_CONNECTION_FAILED: delivery(
     "yes",
     "The connection to the endpoint failed (refused, reset, TLS).",

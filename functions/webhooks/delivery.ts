@@ -9,10 +9,12 @@ import type {
   AttemptRecord,
   DeliveryRecord,
   DynamoWebhookStore,
+  EndpointRecord,
 } from "../adapters/dynamodb/webhook-store.ts";
 import { parseRetryAfter } from "../commons/http.ts";
 import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
 import { publicEventData, type TenantEvent } from "../domain/tenant.ts";
+import { type BreakerVerdict, EndpointBreaker } from "./circuit-breaker.ts";
 import { nextRetryDelay, retryScheduleFromEnv } from "./schedule.ts";
 import { CLEAR_SECRETS, type SecretOpener } from "./secret-box.ts";
 import { DEFAULT_TIMEOUT_MS, type SendResult, sendWebhook, signatureHeaders } from "./sender.ts";
@@ -46,6 +48,8 @@ export interface DeliveryOptions {
   retrySchedule?: readonly number[];
   /** Per attempt, for the whole exchange. @default 15000 (or WEBHOOK_TIMEOUT_MS) */
   timeoutMs?: number;
+  /** How long an endpoint is left alone after a timeout (circuit-breaker.ts); doubles in a row. @default 30000 */
+  breakerOpenMs?: number;
   /** Local runtime only: http and loopback receivers. @default false */
   allowInsecureLoopback?: boolean;
   /** Loopback ports refused even then (the service's own). */
@@ -94,6 +98,7 @@ export class WebhookDeliverer {
   readonly #logger: WebhookLogger;
 
   readonly #secrets: SecretOpener;
+  readonly #breaker: EndpointBreaker;
   constructor(options: DeliveryOptions) {
     this.#store = options.webhookStore;
     this.#secrets = options.secrets ?? CLEAR_SECRETS;
@@ -108,6 +113,12 @@ export class WebhookDeliverer {
     this.#random = options.random ?? Math.random;
     this.#onAttempt = options.onAttempt;
     this.#logger = options.logger ?? consoleLogger;
+    this.#breaker = new EndpointBreaker({
+      store: this.#store.breakers,
+      timeoutMs: this.#timeoutMs,
+      ...(options.breakerOpenMs !== undefined && { openMs: options.breakerOpenMs }),
+      now: () => this.#clock().getTime(),
+    });
   }
 
   get store(): DynamoWebhookStore {
@@ -176,22 +187,11 @@ export class WebhookDeliverer {
       return this.#settle(delivery, await this.#store.recordAttempt(delivery, { status: "failed", error }));
     }
 
-    const body = webhookBody(delivery.event);
-    const secrets = [await this.#secrets.open(endpoint.secret, endpoint.partnerId)];
-    if (
-      endpoint.previousSecret &&
-      endpoint.previousSecretExpiresAt &&
-      Date.parse(endpoint.previousSecretExpiresAt) > now.getTime()
-    ) {
-      secrets.push(await this.#secrets.open(endpoint.previousSecret, endpoint.partnerId));
-    }
-    const result = await this.#send(
-      endpoint.url,
-      {
-        ...signatureHeaders(secrets, delivery.eventId, now, body),
-      },
-      body,
-    );
+    // An endpoint that just timed out is not tried until its breaker's time: a failed attempt at once.
+    const verdict = await this.#breaker.check(delivery.partnerId, endpoint.url);
+    const result = verdict.send
+      ? await this.#signAndSend(delivery, endpoint, now, verdict)
+      : { latencyMs: 0, error: verdict.error };
     const attempt: AttemptRecord = {
       at: now.toISOString(),
       latencyMs: result.latencyMs,
@@ -240,6 +240,35 @@ export class WebhookDeliverer {
     }
     if (updated) this.#notify(updated, attempt);
     return this.#settle(delivery, updated);
+  }
+
+  async #signAndSend(
+    delivery: DeliveryRecord,
+    endpoint: EndpointRecord,
+    now: Date,
+    verdict: Extract<BreakerVerdict, { send: true }>,
+  ): Promise<SendResult> {
+    const body = webhookBody(delivery.event);
+    const secrets = [await this.#secrets.open(endpoint.secret, endpoint.partnerId)];
+    if (
+      endpoint.previousSecret &&
+      endpoint.previousSecretExpiresAt &&
+      Date.parse(endpoint.previousSecretExpiresAt) > now.getTime()
+    ) {
+      secrets.push(await this.#secrets.open(endpoint.previousSecret, endpoint.partnerId));
+    }
+    const result = await this.#send(
+      endpoint.url,
+      signatureHeaders(secrets, delivery.eventId, now, body),
+      body,
+    );
+    try {
+      await this.#breaker.after(delivery.partnerId, endpoint.url, verdict, result);
+    } catch (err) {
+      // The attempt is recorded anyway; the breaker only misses this one.
+      this.#logger.warn("webhook breaker not updated", { error: (err as Error).message });
+    }
+    return result;
   }
 
   async #send(endpointUrl: string, headers: Record<string, string>, body: string): Promise<SendResult> {

@@ -14,7 +14,7 @@
  * next start decide those events again (again no delivery).
  *
  * Its parts: the queues per tenant (tenant-queues.ts), one run of a queue (queue-work.ts), the
- * lagging cursors (lagging-cursors.ts), the concurrency limit (slots.ts) and the start-up
+ * lagging cursors (lagging-cursors.ts), the concurrency limits (slots.ts) and the start-up
  * recovery (local-recovery.ts).
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -46,6 +46,8 @@ export interface LocalDispatcherOptions extends Omit<DeliveryOptions, "webhookSt
   errorRetryMs?: number;
   /** Requests in flight at once, across tenants. @default 16 */
   maxConcurrentAttempts?: number;
+  /** Of those, at most this many to one partner's endpoint. @default a quarter of maxConcurrentAttempts */
+  maxConcurrentAttemptsPerPartner?: number;
   /**
    * How long the cursor of events without a delivery may lag in the table while the tenant's
    * workflow runs (ms); its last event (a status other than queued, running, offboarding)
@@ -103,7 +105,7 @@ export function createLocalDispatcher(
     logger,
     options.cursorLagMs ?? 30_000,
   );
-  const slots = new Slots(options.maxConcurrentAttempts ?? 16);
+  const slots = new Slots(options.maxConcurrentAttempts ?? 16, options.maxConcurrentAttemptsPerPartner);
   const queues: TenantQueues = new TenantQueues(
     (queue) => workQueue({ webhookStore, deliverer, cursors, slots, closed: () => queues.closed }, queue),
     logger,

@@ -37,7 +37,7 @@ export async function workQueue(deps: QueueWorkDeps, queue: TenantQueue): Promis
     const job = queue.jobs.get(sequence)!;
     if (!job.admitted) continue;
     const version = job.version;
-    const outcome = await deps.slots.run(() => deps.deliverer.attempt(tenantId, sequence));
+    const outcome = await deps.slots.run(() => deps.deliverer.attempt(tenantId, sequence), queue.partnerId);
     if (outcome.state === "waiting") return outcome.until;
     if (job.version === version) queue.jobs.delete(sequence);
   }

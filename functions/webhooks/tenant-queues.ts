@@ -25,6 +25,8 @@ export interface Job {
 
 export interface TenantQueue {
   tenantId: string;
+  /** Whose endpoint the queue's deliveries go to (undefined: not known to the queue). */
+  partnerId?: string;
   jobs: Map<number, Job>;
   running: boolean;
   timer?: NodeJS.Timeout;
@@ -147,7 +149,9 @@ export class TenantQueues {
   #queueOf(key: string, tenantId: string): TenantQueue {
     let queue = this.#queues.get(key);
     if (!queue) {
+      const partnerId = key.slice(key.indexOf("|") + 1);
       queue = { tenantId, jobs: new Map(), running: false, errorDelayMs: this.#errorRetryMs, dirty: false };
+      if (partnerId) queue.partnerId = partnerId;
       this.#queues.set(key, queue);
     }
     return queue;

@@ -73,7 +73,7 @@ export const TABLE_ACCESS = {
     items: ["TENANT#*", "SCHEDULE#*"],
     indexes: { [all]: ["TENANTS#ALL#*"], [driftDue]: ["INFLIGHT#*"] },
   },
-  /** Endpoints (to sign and send) and deliveries (to record attempts). */
+  /** Endpoints (to sign and send) and their breakers (`WEBHOOK#<partnerId>`), deliveries (to record attempts). */
   dispatcher: { items: ["WEBHOOK#*", "WEBHOOK_DELIVERIES#*"] },
 } as const satisfies Record<string, TableItemAccess>;
 

@@ -10,6 +10,7 @@ import { retentionFromEnv } from "../../commons/config.ts";
 import type { Page } from "../../domain/store.ts";
 import { CursorCodec } from "./cursor.ts";
 import type { TableContext } from "./query.ts";
+import { DynamoEndpointBreakers } from "./webhook-breaker.ts";
 import { DynamoWebhookDeliveries } from "./webhook-deliveries.ts";
 import { type DeliveryListQuery, listDeliveries, tenantOwner } from "./webhook-delivery-list.ts";
 import { DynamoDispatchCursors } from "./webhook-dispatch-cursor.ts";
@@ -51,6 +52,8 @@ export class DynamoWebhookStore {
   readonly #endpoints: DynamoWebhookEndpoints;
   readonly #deliveries: DynamoWebhookDeliveries;
   readonly #dispatchCursors: DynamoDispatchCursors;
+  /** Endpoints' circuit breakers (functions/webhooks/circuit-breaker.ts). */
+  readonly breakers: DynamoEndpointBreakers;
 
   constructor(options: DynamoWebhookStoreOptions) {
     this.#ctx = { client: options.client, table: options.tableName };
@@ -63,6 +66,7 @@ export class DynamoWebhookStore {
       options.retentionDays ?? retentionFromEnv().eventDays,
     );
     this.#dispatchCursors = new DynamoDispatchCursors(this.#ctx);
+    this.breakers = new DynamoEndpointBreakers(this.#ctx);
   }
 
   // ---- endpoints -------------------------------------------------------------------------
