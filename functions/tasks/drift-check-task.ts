@@ -25,6 +25,7 @@ export function driftCheckTask(ctx: TaskContext): TaskHandler {
       m365: await ctx.m365For(stored, "check-access"),
       owned: stored.internals.owned,
       adopted: stored.internals.adopted,
+      objectIds: stored.internals.objectIds,
     };
     const differences = await findDifferences(diffCtx);
     const perDay = deps.startOnboarding ? (deps.remediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY) : 0;

@@ -8,7 +8,13 @@ import type { RequestedBy } from "../../domain/change-log.ts";
 import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
 import type { MissingPermission } from "../../domain/permissions.ts";
-import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
+import type {
+  AdoptedObjects,
+  ObjectIds,
+  OwnedObjectKind,
+  StoredTenant,
+  TenantInternals,
+} from "../../domain/store.ts";
 import {
   type AnyStepName,
   type EventType,
@@ -51,6 +57,7 @@ export interface RegisterOptions {
 export const SERVICE_KNOWLEDGE = [
   ...Object.values(OWNED_ATTRIBUTES),
   "adopted",
+  "objectIds",
   "ownedMembers",
   "previousNdrTo",
   "customizationEnabledAt",
@@ -129,6 +136,8 @@ export interface TenantItem {
   previousNdrTo?: string | null;
   /** Previous values of adopted objects (bounded: at most two connectors and two rules). */
   adopted?: Partial<AdoptedObjects>;
+  /** Immutable identities of owned and adopted objects (absent on records written before them). */
+  objectIds?: Partial<ObjectIds>;
   customizationEnabledAt?: string;
   ndrAddressSet?: string;
   onDrift?: OnDrift;
@@ -195,6 +204,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       connectors: { ...(item.adopted?.connectors ?? {}) },
       journalRules: { ...(item.adopted?.journalRules ?? {}) },
     },
+    objectIds: { journalRules: { ...(item.objectIds?.journalRules ?? {}) } },
     ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
     ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
     ...(item.ndrAddressSet ? { ndrAddressSet: item.ndrAddressSet } : {}),
