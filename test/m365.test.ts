@@ -255,7 +255,10 @@ describe("Exchange operations", () => {
     // By its Guid whatever its name: renamed, read, changed and removed by the Guid.
     await ex.setJournalRule(rule.guid, { name: "Renamed by the admin" });
     expect(await ex.getJournalRule(spec.name)).toBeUndefined();
-    expect(await ex.getJournalRule(rule.guid)).toMatchObject({ name: "Renamed by the admin", guid: rule.guid });
+    expect(await ex.getJournalRule(rule.guid)).toMatchObject({
+      name: "Renamed by the admin",
+      guid: rule.guid,
+    });
     await ex.removeJournalRule(rule.guid);
     expect(await ex.getJournalRule(rule.guid)).toBeUndefined();
     expect(sim.tenant(tenantId).journalRules).toEqual([]);
