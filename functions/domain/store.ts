@@ -34,14 +34,7 @@ import type {
   TenantStatus,
 } from "./tenant.ts";
 
-export type {
-  AdoptedKind,
-  AdoptedObjects,
-  IdentifiedKind,
-  ObjectIds,
-  OwnedKind,
-  OwnedObjectKind,
-} from "./owned.ts";
+export type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "./owned.ts";
 export type { Page } from "./page.ts";
 
 export type Role = "partner" | "ops";

@@ -7,14 +7,9 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { RequestedBy } from "../../domain/change-log.ts";
 import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
+import type { ObjectIds } from "../../domain/owned.ts";
 import type { MissingPermission } from "../../domain/permissions.ts";
-import type {
-  AdoptedObjects,
-  ObjectIds,
-  OwnedObjectKind,
-  StoredTenant,
-  TenantInternals,
-} from "../../domain/store.ts";
+import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
   type AnyStepName,
   type EventType,
