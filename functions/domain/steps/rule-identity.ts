@@ -21,7 +21,9 @@ export async function findJournalRule(
   const id = recordedRuleId(ctx, name);
   if (id) {
     const byId = await exchange.getJournalRule(id);
-    if (byId) return byId;
+    // Only the rule of that Guid: the Get- pages warn that a value matching nothing may answer
+    // every object, and a customer's rule must never be taken for ours.
+    if (byId && byId.guid.toLowerCase() === id.toLowerCase()) return byId;
   }
   return exchange.getJournalRule(name);
 }
