@@ -132,6 +132,34 @@ describe("the hand-over at a change of owner", () => {
     ]);
   });
 
+  it("a rule of A's that the customer's admin renamed is stopped too, and B's run removes it: nothing journals to A", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    await onboardedByA(tenantId, slugA);
+    const eu = `${AREA1.journalRuleName} (EU)`;
+    await sim().tamper(tenantId, {
+      action: "rename-journal-rule",
+      name: eu,
+      newName: "Renamed by the admin",
+    });
+
+    await onboardThroughLink(b.apiKey, { ...body(tenantId, slugB, "us", "b"), approval: "required" });
+    expect((await waitFor(b.apiKey, tenantId, ["awaiting_approval", "failed"])).status).toBe(
+      "awaiting_approval",
+    );
+    // The change of owner carried A's rules' identities over: the renamed one stopped with the other.
+    expect(await enabledRulesTo(tenantId, slugA)).toEqual([]);
+    expect((await rt.call("POST", `/v1/tenants/${tenantId}/approve`, { key: b.apiKey })).status).toBe(202);
+    expect((await waitFor(b.apiKey, tenantId, ["succeeded", "failed", "awaiting_approval"])).status).toBe(
+      "succeeded",
+    );
+    const rules = (await sim().tenant(tenantId)).journalRules;
+    expect(rules.map((r) => [r.name, r.journalEmailAddress.toLowerCase()])).toEqual([
+      [AREA1.journalRuleName, `${slugB}@journaling.mxrecord.io`],
+    ]);
+  });
+
   // The customer's own rules are written through the local form's Exchange client (in this process).
   it.skipIf(form === "aws")(
     "gives an adopted rule the customer's values back at once, leaving the customer's other rules alone",

@@ -172,6 +172,7 @@ describe("Exchange output normalisation", () => {
     expect(
       toJournalRule({
         Name: "R",
+        guid: "0f6e8d52-3c1b-4a7e-9d2f-5b8a1c4e7f30",
         JournalEmailAddress: "SMTP:j@x.example",
         Scope: "external",
         Recipient: "",
@@ -179,6 +180,7 @@ describe("Exchange output normalisation", () => {
       }),
     ).toEqual({
       identity: "R",
+      guid: "0f6e8d52-3c1b-4a7e-9d2f-5b8a1c4e7f30",
       name: "R",
       journalEmailAddress: "j@x.example",
       scope: "External",

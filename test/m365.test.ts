@@ -240,7 +240,7 @@ describe("Exchange operations", () => {
 
     await ex.setTransportConfig({ journalingReportNdrTo: demo.admin });
     const rule = await ex.newJournalRule(spec);
-    expect(rule).toEqual({ ...spec, identity: spec.name });
+    expect(rule).toEqual({ ...spec, identity: spec.name, guid: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(sim.tenant(tenantId).journalRules[0]?.enabled).toBe(true);
 
     await ex.setJournalRule(rule.identity, { recipient: demo.group.address, scope: "Global" });
@@ -252,8 +252,16 @@ describe("Exchange operations", () => {
     expect((await ex.getJournalRule(spec.name))?.enabled).toBe(false);
     await ex.enableJournalRule(rule.identity);
     expect((await ex.getJournalRule(spec.name))?.enabled).toBe(true);
-    await ex.removeJournalRule(rule.identity);
+    // By its Guid whatever its name: renamed, read, changed and removed by the Guid.
+    await ex.setJournalRule(rule.guid, { name: "Renamed by the admin" });
     expect(await ex.getJournalRule(spec.name)).toBeUndefined();
+    expect(await ex.getJournalRule(rule.guid)).toMatchObject({
+      name: "Renamed by the admin",
+      guid: rule.guid,
+    });
+    await ex.removeJournalRule(rule.guid);
+    expect(await ex.getJournalRule(rule.guid)).toBeUndefined();
+    expect(sim.tenant(tenantId).journalRules).toEqual([]);
   });
 
   it("creates a distribution group, lists its members over several pages and adds members", async () => {

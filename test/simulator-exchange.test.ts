@@ -562,6 +562,34 @@ describe("journal rules", () => {
     expect(errorType(set)).toBe(INVALID_OPERATION);
   });
 
+  it("Get/Set/Enable/Remove-JournalRule -Identity take the name or the Guid; a rename keeps the Guid, a name in use is refused", async () => {
+    const tenantId = randomUUID();
+    await withNdr(tenantId);
+    const made = await exo(tenantId, "New-JournalRule", {
+      Name: "Ours",
+      JournalEmailAddress: "j@vault.example",
+    });
+    const guid = made.body.value?.[0]?.Guid as string;
+    expect(guid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await exo(tenantId, "New-JournalRule", { Name: "Theirs", JournalEmailAddress: "j@vault.example" });
+    expect((await exo(tenantId, "Get-JournalRule", { Identity: guid })).body.value?.[0]).toMatchObject({
+      Name: "Ours",
+      Guid: guid,
+    });
+    expect((await exo(tenantId, "Set-JournalRule", { Identity: guid, Name: "Renamed" })).status).toBe(200);
+    expect(failure(await exo(tenantId, "Get-JournalRule", { Identity: "Ours" }))).toEqual([404, NOT_FOUND]);
+    expect(
+      (await exo(tenantId, "Get-JournalRule", { Identity: guid.toUpperCase() })).body.value?.[0],
+    ).toMatchObject({
+      Name: "Renamed",
+      Guid: guid,
+    });
+    expect(failure(await exo(tenantId, "Set-JournalRule", { Identity: guid, Name: "theirs" }))[0]).toBe(400);
+    expect((await exo(tenantId, "Enable-JournalRule", { Identity: guid })).status).toBe(200);
+    expect((await exo(tenantId, "Remove-JournalRule", { Identity: guid, Confirm: false })).status).toBe(200);
+    expect(sim.tenant(tenantId).journalRules.map((r) => r.name)).toEqual(["Theirs"]);
+  });
+
   it("at most maxJournalRules (50 by default) per organisation", async () => {
     const tenantId = randomUUID();
     expect(sim.config().maxJournalRules).toBe(50);

@@ -106,6 +106,7 @@ describe("registration", () => {
       incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
+      objectIds: { journalRules: {} },
     });
     expect(await db.store.getTenant(tenantId)).toEqual(stored);
     expect(await db.store.getTenant(newTenantId())).toBeUndefined();
@@ -172,6 +173,7 @@ describe("registration", () => {
       incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
+      objectIds: { journalRules: {} },
     });
     expect(await db.store.listEvents(tenantId)).toEqual([]);
 
@@ -463,6 +465,7 @@ describe("transitions and events", () => {
       previousNdrTo: null,
       owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"] },
       adopted: { connectors: {}, journalRules: {} },
+      objectIds: { journalRules: {} },
     });
     const again = await db.store.transition(
       tenantId,
@@ -546,6 +549,35 @@ describe("transitions and events", () => {
       at(1),
     );
     expect(adopted.stored.internals.adopted.connectors).toEqual({ C: connector });
+  });
+
+  it("records a journal rule's identity, forgets it with the rule, also on a tenant stored before identities existed", async () => {
+    const guid = "0f6e8d52-3c1b-4a7e-9d2f-5b8a1c4e7f30";
+    for (const legacy of [false, true]) {
+      const tenantId = newTenantId();
+      await db.store.registerTenant("p_i", request(tenantId), T0);
+      if (legacy) {
+        await db.docClient.send(
+          new UpdateCommand({
+            TableName: db.tableName,
+            Key: { pk: `TENANT#${tenantId}`, sk: "TENANT" },
+            UpdateExpression: "REMOVE objectIds",
+          }),
+        );
+        // Read as having none: its rules are found by name.
+        expect((await db.store.getTenant(tenantId))!.internals.objectIds).toEqual({ journalRules: {} });
+      }
+      await db.store.transition(tenantId, { own: { journalRules: ["Rule (EU)", "Rule (US)"] } }, at(1));
+      const recorded = await db.store.transition(
+        tenantId,
+        { recordId: { kind: "journalRules", name: "Rule (EU)", id: guid } },
+        at(2),
+      );
+      expect(recorded.stored.internals.objectIds).toEqual({ journalRules: { "Rule (EU)": guid } });
+      const gone = await db.store.transition(tenantId, { disown: { journalRules: ["Rule (EU)"] } }, at(3));
+      expect(gone.stored.internals.objectIds).toEqual({ journalRules: {} });
+      expect(gone.stored.internals.owned.journalRules).toEqual(["Rule (US)"]);
+    }
   });
 
   it("shows offboarding's steps once started, and keeps ndrAddressKept and the customization time", async () => {

@@ -72,6 +72,8 @@ export interface JournalRuleSpec {
 }
 export interface JournalRule extends JournalRuleSpec {
   identity: string;
+  /** Exchange's immutable GUID of the rule (stays across renames); empty when Exchange did not say. */
+  guid: string;
 }
 
 export interface DistributionGroupSpec {
@@ -138,10 +140,8 @@ export interface ExchangeOperations {
   /** Every journal rule of the organisation (at most 50). */
   listJournalRules(): Promise<JournalRule[]>;
   newJournalRule(spec: JournalRuleSpec, options?: CreateOptions): Promise<JournalRule>;
-  setJournalRule(
-    identity: string,
-    changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>,
-  ): Promise<void>;
+  /** `identity`: the rule's name or GUID; `changes.name` renames it. */
+  setJournalRule(identity: string, changes: Partial<Omit<JournalRuleSpec, "enabled">>): Promise<void>;
   enableJournalRule(identity: string): Promise<void>;
   disableJournalRule(identity: string): Promise<void>;
   removeJournalRule(identity: string): Promise<void>;

@@ -19,3 +19,12 @@ export interface AdoptedObjects {
   journalRules: Record<string, JournalRuleSpec>;
 }
 export type AdoptedKind = keyof AdoptedObjects;
+
+/** Kinds whose objects' immutable identities are recorded (found again after a rename). */
+export type IdentifiedKind = "journalRules";
+/**
+ * Per kind, the name the service gave an object (owned or adopted) -> the object's immutable
+ * identity in Exchange (a journal rule's Guid): the admin may rename the object, never change
+ * this. Records written before identities were kept have none: their objects are found by name.
+ */
+export type ObjectIds = Record<IdentifiedKind, Record<string, string>>;

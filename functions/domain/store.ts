@@ -12,7 +12,14 @@
 import type { RequestedBy } from "./change-log.ts";
 import type { DriftResult, PlannedWrite } from "./drift.ts";
 import type { ErrorInfo } from "./errors.ts";
-import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "./owned.ts";
+import type {
+  AdoptedKind,
+  AdoptedObjects,
+  IdentifiedKind,
+  ObjectIds,
+  OwnedKind,
+  OwnedObjectKind,
+} from "./owned.ts";
 import type { Page } from "./page.ts";
 import type { MissingPermission } from "./permissions.ts";
 import type {
@@ -83,6 +90,8 @@ export interface TenantInternals {
   owned: Record<OwnedObjectKind, string[]>;
   /** Previous values of adopted objects, recorded before the first change; offboarding restores them. */
   adopted: AdoptedObjects;
+  /** Immutable identities of owned and adopted objects, by the name the service knows them by. */
+  objectIds: ObjectIds;
   /** JournalingReportNdrTo before we set it; `null` if it was empty; absent if never read. */
   previousNdrTo?: string | null;
   /** When this service ran Enable-OrganizationCustomization (it is run once, never again). */
@@ -125,15 +134,17 @@ export interface TenantChange {
    * of their own, after the tenant write that checks the change's conditions.
    */
   own?: Partial<Record<OwnedKind, string[]>>;
-  /** Forget objects once offboarding removed them. */
+  /** Forget objects once offboarding removed them (a journal rule's recorded identity too). */
   disown?: Partial<Record<OwnedKind, string[]>>;
+  /** Records an owned or adopted object's immutable identity (replacing one recorded before). */
+  recordId?: { kind: IdentifiedKind; name: string; id: string };
   /** Stored only if no previous value was recorded yet. */
   previousNdrTo?: string | null;
   /** The JournalingReportNdrTo onboarding wrote. */
   ndrAddressSet?: string;
   /** Records an adopted object's previous values, once (a later record of the same object is ignored). */
   adopt?: { kind: AdoptedKind; name: string; previous: AdoptedObjects[AdoptedKind][string] };
-  /** Forgets an adopted object once offboarding restored it. */
+  /** Forgets an adopted object once offboarding restored it (a journal rule's recorded identity too). */
   release?: { kind: AdoptedKind; name: string };
   /**
    * Claims the one run of Enable-OrganizationCustomization, so that concurrent steps run it

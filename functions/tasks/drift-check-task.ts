@@ -7,8 +7,8 @@
 import { DEFAULT_REMEDIATIONS_PER_DAY } from "../domain/drift.ts";
 import { workflowInput } from "../domain/engine.ts";
 import { ConflictError } from "../domain/errors.ts";
-import type { DiffContext } from "../domain/steps/index.ts";
-import type { StoredTenant } from "../domain/store.ts";
+import type { DiffContext, StepDiff } from "../domain/steps/index.ts";
+import type { StoredTenant, TenantChange } from "../domain/store.ts";
 import { driftOutcome, findDifferences } from "./drift-check.ts";
 import type { TaskContext, TaskHandler } from "./task-context.ts";
 
@@ -25,8 +25,18 @@ export function driftCheckTask(ctx: TaskContext): TaskHandler {
       m365: await ctx.m365For(stored, "check-access"),
       owned: stored.internals.owned,
       adopted: stored.internals.adopted,
+      objectIds: stored.internals.objectIds,
     };
-    const differences = await findDifferences(diffCtx);
+    const found: StepDiff[] = [];
+    const differences = await findDifferences(diffCtx, (diffs) => found.push(...diffs));
+    try {
+      // A rule found by name whose identity was never recorded (onboarded before identities were
+      // kept): recorded now, reads only in the tenant, so that a later rename cannot hide it.
+      for (const id of identitiesToRecord(found)) await write(input.tenantId, run, { recordId: id });
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      return null;
+    }
     const perDay = deps.startOnboarding ? (deps.remediationsPerDay ?? DEFAULT_REMEDIATIONS_PER_DAY) : 0;
     const outcome = driftOutcome(stored, differences, ctx.now(), perDay);
     let after: StoredTenant;
@@ -55,4 +65,13 @@ export function driftCheckTask(ctx: TaskContext): TaskHandler {
     }
     return null;
   };
+}
+
+/** The identities the diffs would record (bookkeeping a drift check may do: no Exchange write). */
+function identitiesToRecord(diffs: readonly StepDiff[]): NonNullable<TenantChange["recordId"]>[] {
+  return diffs.flatMap((d) =>
+    d.objects.flatMap((o) =>
+      o.actions.flatMap((a) => (a.kind === "record-id" ? [{ kind: a.idKind, name: a.name, id: a.id }] : [])),
+    ),
+  );
 }

@@ -55,7 +55,11 @@ export function failedDiff(step: StepName, err: unknown): StepDiff {
  * each made once (the connector and validation steps share their reads, as do the groups and
  * the rules).
  */
-export async function findDifferences(ctx: DiffContext): Promise<Difference[]> {
+export async function findDifferences(
+  ctx: DiffContext,
+  /** Receives the steps' diffs (their bookkeeping: identities to record). */
+  onDiffs?: (diffs: readonly StepDiff[]) => void,
+): Promise<Difference[]> {
   const wave: DiffContext = { ...ctx, m365: readingOnce(ctx.m365) };
   const [access, rest] = await Promise.allSettled([DIFFS["check-access"](wave), diffAll(wave)]);
   if (access.status === "rejected") {
@@ -79,6 +83,7 @@ export async function findDifferences(ctx: DiffContext): Promise<Difference[]> {
     throw err;
   }
   if (rest.status === "rejected") throw rest.reason;
+  onDiffs?.(rest.value);
   return [...access.value.differences, ...rest.value.flatMap((d) => d.differences)];
 }
 

@@ -167,6 +167,10 @@ async function stepContext(ctx: BaseContext, stored: StoredTenant, step: AnyStep
     owned: internals.owned,
     ownedMembers: (limit) => store.listOwnedMembers(tenantId, limit),
     adopted: internals.adopted,
+    objectIds: internals.objectIds,
+    recordId: async (kind, name, id) => {
+      await write(tenantId, internals.run, { ...fence, recordId: { kind, name, id } });
+    },
     own: async (kind, name) => {
       await write(tenantId, internals.run, { ...fence, own: { [kind]: names(name) } });
     },

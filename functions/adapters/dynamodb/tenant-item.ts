@@ -7,6 +7,7 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { RequestedBy } from "../../domain/change-log.ts";
 import type { Approval, DriftResult, OnDrift, PlannedWrite } from "../../domain/drift.ts";
 import type { ErrorInfo } from "../../domain/errors.ts";
+import type { ObjectIds } from "../../domain/owned.ts";
 import type { MissingPermission } from "../../domain/permissions.ts";
 import type { AdoptedObjects, OwnedObjectKind, StoredTenant, TenantInternals } from "../../domain/store.ts";
 import {
@@ -51,6 +52,7 @@ export interface RegisterOptions {
 export const SERVICE_KNOWLEDGE = [
   ...Object.values(OWNED_ATTRIBUTES),
   "adopted",
+  "objectIds",
   "ownedMembers",
   "previousNdrTo",
   "customizationEnabledAt",
@@ -129,6 +131,8 @@ export interface TenantItem {
   previousNdrTo?: string | null;
   /** Previous values of adopted objects (bounded: at most two connectors and two rules). */
   adopted?: Partial<AdoptedObjects>;
+  /** Immutable identities of owned and adopted objects (absent on records written before them). */
+  objectIds?: Partial<ObjectIds>;
   customizationEnabledAt?: string;
   ndrAddressSet?: string;
   onDrift?: OnDrift;
@@ -195,6 +199,7 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       connectors: { ...(item.adopted?.connectors ?? {}) },
       journalRules: { ...(item.adopted?.journalRules ?? {}) },
     },
+    objectIds: { journalRules: { ...(item.objectIds?.journalRules ?? {}) } },
     ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
     ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
     ...(item.ndrAddressSet ? { ndrAddressSet: item.ndrAddressSet } : {}),

@@ -125,6 +125,29 @@ function serviceKnowledge(u: UpdateExpression, change: TenantChange): void {
     u.set(path, `if_not_exists(${path}, ${u.value(change.adopt.previous)})`);
   }
   if (change.release) u.remove(u.path("adopted", change.release.kind, change.release.name));
+  objectIds(u, change);
+}
+
+/**
+ * A journal rule's recorded identity: set with `recordId`, removed with the rule's name when it
+ * is disowned or released (the name stays the key: the admin may rename the rule).
+ */
+function objectIds(u: UpdateExpression, change: TenantChange): void {
+  const forgotten = [
+    ...(change.disown?.journalRules ?? []),
+    ...(change.release?.kind === "journalRules" ? [change.release.name] : []),
+  ];
+  if (change.recordId) {
+    if (forgotten.includes(change.recordId.name))
+      throw new TypeError("record and forget an id in separate changes");
+    u.set(u.path("objectIds", change.recordId.kind, change.recordId.name), u.value(change.recordId.id));
+  }
+  for (const name of new Set(forgotten)) u.remove(u.path("objectIds", "journalRules", name));
+}
+
+/** Whether the change writes into the `adopted` or `objectIds` maps (absent on older records). */
+export function writesNestedMaps(change: TenantChange): boolean {
+  return Boolean(change.adopt || change.release || change.recordId || change.disown?.journalRules?.length);
 }
 
 function appendEvent(

@@ -30,7 +30,7 @@ import { TABLE_INDEXES } from "./schema.ts";
 import { type RegisterOptions, readTenantItem, type TenantItem, toStoredTenant } from "./tenant-item.ts";
 import { registrationCommand } from "./tenant-registration.ts";
 import { TenantSizeGuard } from "./tenant-size-guard.ts";
-import { tenantConflict, transitionCommand } from "./tenant-transition.ts";
+import { tenantConflict, transitionCommand, writesNestedMaps } from "./tenant-transition.ts";
 import { isInvalidDocumentPath, UpdateExpression } from "./update-expression.ts";
 
 /** Retries of a change whose event needs the current status, when that status moved meanwhile. */
@@ -197,8 +197,8 @@ export class TenantRecords {
         item = (await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId))))
           .Attributes as TenantItem;
       } catch (err) {
-        if (change.adopt && isInvalidDocumentPath(err) && attempt < PINNED_STATUS_ATTEMPTS) {
-          // A tenant registered before adopted objects were recorded: give it the map, then again.
+        if (writesNestedMaps(change) && isInvalidDocumentPath(err) && attempt < PINNED_STATUS_ATTEMPTS) {
+          // A tenant registered before adopted objects (or identities) were recorded: give it the maps, then again.
           await this.#ensureAdoptedMap(tenantId);
           continue;
         }
@@ -260,6 +260,8 @@ export class TenantRecords {
     u.condition(`attribute_exists(${u.path("pk")})`);
     const adopted = u.path("adopted");
     u.set(adopted, `if_not_exists(${adopted}, ${u.value({ connectors: {}, journalRules: {} })})`);
+    const ids = u.path("objectIds");
+    u.set(ids, `if_not_exists(${ids}, ${u.value({ journalRules: {} })})`);
     await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId))).catch((err: unknown) => {
       if (!isConditionFailure(err)) throw err;
     });

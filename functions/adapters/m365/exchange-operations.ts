@@ -266,11 +266,9 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     );
   }
 
-  async setJournalRule(
-    identity: string,
-    changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>,
-  ): Promise<void> {
+  async setJournalRule(identity: string, changes: Partial<Omit<JournalRuleSpec, "enabled">>): Promise<void> {
     const parameters: CmdletParameters = {};
+    if (changes.name !== undefined) parameters.Name = changes.name;
     if (changes.journalEmailAddress !== undefined)
       parameters.JournalEmailAddress = changes.journalEmailAddress;
     if (changes.scope !== undefined) parameters.Scope = changes.scope;

@@ -163,6 +163,7 @@ export function toJournalRule(row: CmdletRow): JournalRule {
   const scope = text(prop(row, "Scope")).toLowerCase();
   return {
     identity: identity(row),
+    guid: text(prop(row, "Guid")).trim(),
     name: text(prop(row, "Name")),
     journalEmailAddress: address(prop(row, "JournalEmailAddress")),
     scope: scope === "internal" ? "Internal" : scope === "external" ? "External" : "Global",

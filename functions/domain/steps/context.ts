@@ -1,6 +1,13 @@
 import { ObjectExistsError } from "../errors.ts";
 import type { CreateOptions, M365Tenant } from "../m365.ts";
-import type { AdoptedKind, AdoptedObjects, OwnedKind, OwnedObjectKind } from "../owned.ts";
+import type {
+  AdoptedKind,
+  AdoptedObjects,
+  IdentifiedKind,
+  ObjectIds,
+  OwnedKind,
+  OwnedObjectKind,
+} from "../owned.ts";
 import type { ProviderProfile } from "../provider.ts";
 import type { OnboardingRequest } from "../tenant.ts";
 
@@ -22,6 +29,10 @@ export interface StepContext {
   ownedMembers(limit: number): Promise<string[]>;
   /** Previous values of objects that existed before and that onboarding changed. */
   adopted: Readonly<AdoptedObjects>;
+  /** Immutable identities of owned and adopted objects (found again after a rename). */
+  objectIds: Readonly<ObjectIds>;
+  /** Records an owned or adopted object's immutable identity (a journal rule's Guid). */
+  recordId(kind: IdentifiedKind, name: string, id: string): Promise<void>;
   /** Records that we are about to create objects (one, or a batch), so offboarding may remove them. */
   own(kind: OwnedKind, names: string | readonly string[]): Promise<void>;
   /** Forgets objects: removed by offboarding, or not ours after all. */
@@ -48,7 +59,7 @@ export interface StepContext {
 
 /** What a step's read-only comparison needs: no way to write, in the tenant or in the store. */
 export type DiffContext = Pick<StepContext, "request" | "profile" | "m365" | "owned"> &
-  Partial<Pick<StepContext, "adopted">>;
+  Partial<Pick<StepContext, "adopted" | "objectIds">>;
 
 /** What a step did: counted by the tests and the benchmarks, shown in logs. */
 export interface StepOutcome {

@@ -56,7 +56,8 @@ export type StepAction =
       kind: "set-journal-rule";
       name: string;
       identity: string;
-      changes: Partial<Omit<JournalRuleSpec, "name" | "enabled">>;
+      /** `name`: a rule the customer's admin renamed gets its name back. */
+      changes: Partial<Omit<JournalRuleSpec, "enabled">>;
     }
   | { kind: "enable-journal-rule"; name: string; identity: string }
   // Objects the request no longer uses (steps/leftovers.ts), applied in order.
@@ -76,6 +77,8 @@ export type StepAction =
       identity: string;
       changes: Partial<OutboundConnectorSpec> & { isValidated?: boolean };
     }
+  /** Bookkeeping only: an owned or adopted rule's immutable identity, to find it after a rename. */
+  | { kind: "record-id"; idKind: "journalRules"; name: string; id: string }
   /** Bookkeeping only: the object is gone already. */
   | { kind: "forget-owned"; ownedKind: "connectors" | "groups" | "journalRules"; name: string }
   | { kind: "forget-adopted"; adoptKind: "connectors" | "journalRules"; name: string };
@@ -117,6 +120,7 @@ export function summariseMembers(members: readonly string[]): Json {
 export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "reason">[] {
   switch (action.kind) {
     case "adopt":
+    case "record-id":
       return [];
     case "new-connector":
       return [{ cmdlet: "New-OutboundConnector", parameters: connectorParameters(action.spec) }];
@@ -171,7 +175,11 @@ export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "r
       return [
         {
           cmdlet: "Set-JournalRule",
-          parameters: { Identity: action.name, ...journalRuleParameters(action.changes, true) },
+          // A renamed rule is found by what it is called now.
+          parameters: {
+            Identity: action.changes.name !== undefined ? action.identity : action.name,
+            ...journalRuleParameters(action.changes, true),
+          },
         },
       ];
     case "enable-journal-rule":

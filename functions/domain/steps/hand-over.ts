@@ -13,24 +13,26 @@ import { sameAddress } from "../normalize.ts";
 import type { StepContext } from "./context.ts";
 import { desiredJournalRules } from "./journal-rules.ts";
 import { journalsToProvider, ruleRestore } from "./leftovers.ts";
+import { findJournalRule, findOwnedJournalRule } from "./rule-identity.ts";
 
 /** Stops every journal rule of the service that sends to a previous owner's account; what changed. */
 export async function handOver(
-  ctx: Pick<StepContext, "request" | "profile" | "m365" | "owned" | "adopted">,
+  ctx: Pick<StepContext, "request" | "profile" | "m365" | "owned" | "adopted" | "objectIds">,
 ): Promise<string[]> {
   const { exchange } = ctx.m365;
   const own = desiredJournalRules(ctx).map((r) => r.journalEmailAddress);
   const toPrevious = (address: string) => !own.some((a) => sameAddress(a, address));
   const changes: string[] = [];
   for (const name of ctx.owned.journalRules) {
-    const rule = await exchange.getJournalRule(name);
+    // By its recorded identity too: a rule the customer's admin renamed still stops.
+    const rule = await findOwnedJournalRule(ctx, name);
     if (!rule?.enabled || !journalsToProvider(ctx.profile, rule)) continue;
     if (!toPrevious(rule.journalEmailAddress)) continue;
     await exchange.disableJournalRule(rule.identity);
     changes.push(`disabled journal rule ${name}`);
   }
   for (const [name, previous] of Object.entries(ctx.adopted.journalRules)) {
-    const rule = await exchange.getJournalRule(name);
+    const rule = await findJournalRule(ctx, name);
     if (!rule || !journalsToProvider(ctx.profile, rule) || !toPrevious(rule.journalEmailAddress)) continue;
     const back = ruleRestore(rule, previous);
     if (Object.keys(back.changes).length > 0) await exchange.setJournalRule(rule.identity, back.changes);

@@ -1,8 +1,9 @@
 import type { JournalRuleSpec } from "../m365.ts";
-import { sameAddress } from "../normalize.ts";
+import { sameAddress, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
+import { findJournalRule, recordedRuleId } from "./rule-identity.ts";
 
 /**
  * The journal rules: one per region, Scope External, enabled (the cmdlet's default is a disabled
@@ -35,7 +36,8 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
   const readGroups = groups
     ? settled([exchange.getDistributionGroup(groups.eu.name), exchange.getDistributionGroup(groups.us.name)])
     : Promise.resolve([]);
-  const readRules = settled(names.map((name) => exchange.getJournalRule(name)));
+  // By recorded identity first: a rule the customer's admin renamed is still ours.
+  const readRules = settled(names.map((name) => findJournalRule(ctx, name)));
   // Both settle before either answer is used (a failure waits for the other read).
   await Promise.allSettled([readGroups, readRules]);
   const [groupsNow, currents] = [await readGroups, await readRules];
@@ -60,7 +62,9 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
       addAction(diff, object, { kind: "new-journal-rule", spec: rule }, "The journal rule does not exist.");
       return;
     }
-    const drift: Partial<Omit<JournalRuleSpec, "name" | "enabled">> = {};
+    const drift: Partial<Omit<JournalRuleSpec, "enabled">> = {};
+    // Renamed in the admin center: the same rule, its name is a difference (never a second rule).
+    if (!sameText(current.name, rule.name)) drift.name = rule.name;
     if (!sameAddress(current.journalEmailAddress, rule.journalEmailAddress)) {
       drift.journalEmailAddress = rule.journalEmailAddress;
     }
@@ -85,7 +89,9 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
         actual: false,
       });
     }
-    if ((fields.length > 0 || !current.enabled) && !ctx.owned.journalRules.includes(rule.name)) {
+    const ours = ctx.owned.journalRules.includes(rule.name) || Boolean(ctx.adopted?.journalRules[rule.name]);
+    const adopting = (fields.length > 0 || !current.enabled) && !ctx.owned.journalRules.includes(rule.name);
+    if (adopting) {
       // A rule someone else made: remember what it was before our first change.
       addAction(
         diff,
@@ -102,6 +108,15 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
             enabled: current.enabled,
           },
         },
+        "",
+      );
+    }
+    if ((ours || adopting) && current.guid && recordedRuleId(ctx, rule.name) !== current.guid) {
+      // Its identity, before any change to it: found again if the admin renames it.
+      addAction(
+        diff,
+        object,
+        { kind: "record-id", idKind: "journalRules", name: rule.name, id: current.guid },
         "",
       );
     }
@@ -130,11 +145,16 @@ export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): P
   const { exchange } = ctx.m365;
   const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
-      case "new-journal-rule":
-        await createOwned(ctx, "journalRules", action.spec.name, (options) =>
+      case "new-journal-rule": {
+        const created = await createOwned(ctx, "journalRules", action.spec.name, (options) =>
           exchange.newJournalRule(action.spec, options),
         );
+        if (created.guid) await ctx.recordId("journalRules", action.spec.name, created.guid);
         return `created journal rule ${action.spec.name}`;
+      }
+      case "record-id":
+        await ctx.recordId(action.idKind, action.name, action.id);
+        return undefined;
       case "set-journal-rule":
         await exchange.setJournalRule(action.identity, action.changes);
         return `updated journal rule ${action.name}: ${Object.keys(action.changes).join(", ")}`;

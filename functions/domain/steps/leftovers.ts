@@ -19,6 +19,7 @@ import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 import { addAction, applyObjects, type StepAction, type StepDiff } from "./diff.ts";
 import { parseMembership } from "./groups.ts";
 import { applyJournalRulesDiff, desiredJournalRules, diffJournalRules } from "./journal-rules.ts";
+import { findJournalRule, findOwnedJournalRule } from "./rule-identity.ts";
 
 /** The diff entry holding the leftovers' actions (applied in order). */
 export const LEFTOVERS_OBJECT = "objects this request no longer uses";
@@ -102,8 +103,12 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
   const removeOwned = async <K extends OwnedKind>(ownedKind: K, used: readonly string[]) => {
     const { noun, short, read, remove } = OWNED_KINDS[ownedKind];
     for (const name of unused(owned[ownedKind], used)) {
-      const current = await read(exchange, name);
-      if (current && sameText(current.name, name)) {
+      // A rule by its recorded identity too: one the admin renamed still goes.
+      const current =
+        ownedKind === "journalRules"
+          ? await findOwnedJournalRule(ctx, name)
+          : await read(exchange, name).then((c) => (c && sameText(c.name, name) ? c : undefined));
+      if (current) {
         add(
           { kind: remove, name, identity: current.identity },
           `${noun} "${name}"`,
@@ -117,7 +122,7 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
   await removeOwned("journalRules", rules);
   for (const name of unused(Object.keys(adopted.journalRules), rules)) {
     const previous = adopted.journalRules[name] as RuleValues;
-    const current = await exchange.getJournalRule(name);
+    const current = await findJournalRule(ctx, name);
     const changes =
       current && journalsToProvider(profile, current) ? ruleRestore(current, previous) : undefined;
     if (current && changes && (Object.keys(changes.changes).length > 0 || changes.disable)) {

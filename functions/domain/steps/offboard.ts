@@ -12,6 +12,7 @@ import {
   ruleRestore,
   sendsToProvider,
 } from "./leftovers.ts";
+import { findJournalRule, findOwnedJournalRule } from "./rule-identity.ts";
 
 export type OffboardPart = OffboardingStepName;
 
@@ -46,23 +47,33 @@ export async function offboard(ctx: OffboardContext, part: OffboardPart): Promis
   }
 }
 
+/** `find` answers only the object that is ours: of that very name, or (rules) of its recorded identity. */
 async function removeOwned(
   ctx: OffboardContext,
   kind: OwnedObjectKind,
-  get: (name: string) => Promise<{ identity: string; name: string } | undefined>,
+  find: (name: string) => Promise<{ identity: string; name: string } | undefined>,
   remove: (identity: string) => Promise<void>,
   changes: string[],
 ): Promise<void> {
   for (const name of ctx.owned[kind]) {
-    const current = await get(name);
-    // An identity also matches aliases and addresses: only the object of that very name is ours.
-    if (current && sameText(current.name, name)) {
+    const current = await find(name);
+    if (current) {
       await remove(current.identity);
-      changes.push(`removed ${name}`);
+      changes.push(
+        sameText(current.name, name) ? `removed ${name}` : `removed ${name} (renamed ${current.name})`,
+      );
     }
     await ctx.disown(kind, name);
   }
 }
+
+/** An identity also matches aliases and addresses: only the object of that very name is ours. */
+const named =
+  <T extends { name: string }>(get: (name: string) => Promise<T | undefined>) =>
+  async (name: string): Promise<T | undefined> => {
+    const current = await get(name);
+    return current && sameText(current.name, name) ? current : undefined;
+  };
 
 async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
@@ -70,7 +81,7 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
   await removeOwned(
     ctx,
     "journalRules",
-    (n) => exchange.getJournalRule(n),
+    (name) => findOwnedJournalRule(ctx, name),
     (id) => exchange.removeJournalRule(id),
     changes,
   );
@@ -86,7 +97,8 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
     ]),
   );
   for (const [name, previous] of Object.entries(ctx.adopted.journalRules)) {
-    const current = await exchange.getJournalRule(name);
+    // Renamed by the admin since: still found by its recorded identity, its values still restored.
+    const current = await findJournalRule(ctx, name);
     const set = ours.get(name.toLowerCase());
     // Restore only a rule that still journals to us, and field by field only what still holds
     // onboarding's value: what the customer changed since is theirs.
@@ -125,7 +137,7 @@ async function removeGroups(ctx: OffboardContext): Promise<StepOutcome> {
   await removeOwned(
     ctx,
     "groups",
-    (n) => exchange.getDistributionGroup(n),
+    named((n) => exchange.getDistributionGroup(n)),
     (id) => exchange.removeDistributionGroup(id),
     changes,
   );
@@ -139,7 +151,7 @@ async function removeConnectors(ctx: OffboardContext): Promise<StepOutcome> {
   await removeOwned(
     ctx,
     "connectors",
-    (n) => exchange.getOutboundConnector(n),
+    named((n) => exchange.getOutboundConnector(n)),
     (id) => exchange.removeOutboundConnector(id),
     changes,
   );

@@ -8,6 +8,7 @@ import type { SimTamper } from "./types.ts";
 const TAMPER_ACTIONS: readonly string[] = [
   "remove-journal-rule",
   "disable-journal-rule",
+  "rename-journal-rule",
   "set-connector",
   "remove-recipient",
   "set-ndr-address",
@@ -27,7 +28,7 @@ const TAMPER_ACTIONS: readonly string[] = [
  *   in at the tenant's authorize endpoint; `POST /_sim/redirect-uris` (`{ uri }`): registers one
  * - `PUT /_sim/tenants/:id/app-roles` (`{ exchangeAdministrator?, roles? }`: the app's access)
  * - `POST /_sim/tenants/:id/tamper` (a `SimTamper`): change the tenant behind the service's back
- *   (delete or disable a journal rule, edit a connector, remove a recipient such as the NDR
+ *   (delete, disable or rename a journal rule, edit a connector, remove a recipient such as the NDR
  *   mailbox, set the NDR address, remove a group member); revoke consent with `consented`.
  */
 export async function handleControl(

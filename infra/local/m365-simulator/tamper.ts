@@ -25,6 +25,14 @@ export function applyTamper(state: TenantState, tenantId: string, change: SimTam
       rule.enabled = false;
       break;
     }
+    case "rename-journal-rule": {
+      const rule = state.journalRules.find((r) => same(r.name, change.name)) ?? missing("journal rule");
+      if (state.journalRules.some((r) => r !== rule && same(r.name, change.newName))) {
+        throw new Error(`tamper: a journal rule named ${change.newName} exists in tenant ${tenantId}`);
+      }
+      rule.name = change.newName;
+      break;
+    }
     case "set-connector": {
       const c = state.connectors.find((x) => same(x.name, change.name)) ?? missing("connector");
       Object.assign(c, change.changes);

@@ -123,6 +123,8 @@ export interface AppAccess {
 /**
  * A change made behind the service's back (`tamper`):
  * - `remove-journal-rule` / `disable-journal-rule`: the journal rule of that name;
+ * - `rename-journal-rule`: the journal rule of that name gets `newName` (its Guid stays), as the
+ *   admin center's edit or `Set-JournalRule -Name` does;
  * - `set-connector`: fields of the outbound connector of that name (e.g. `smartHosts`); the
  *   change drops its validation mark, as Exchange does after an edit;
  * - `remove-recipient`: the mailbox, mail user or contact with that address (e.g. the NDR mailbox);
@@ -133,6 +135,7 @@ export interface AppAccess {
 export type SimTamper =
   | { action: "remove-journal-rule"; name: string }
   | { action: "disable-journal-rule"; name: string }
+  | { action: "rename-journal-rule"; name: string; newName: string }
   | {
       action: "set-connector";
       name: string;
