@@ -325,7 +325,10 @@ export class SimulatorServer implements SimulatorControl, SimHost {
   record(call: Omit<SimCall, "seq" | "at" | "status">): SimCall {
     const entry: SimCall = {
       seq: ++this.#seq,
-      at: performance.timeOrigin + performance.now(),
+      // The wall clock, as Exchange judges a Retry-After date and as the service computes it: the
+      // monotonic clock plus the process's time origin drifts from it by milliseconds over a long
+      // run (m365.test saw a retry "9 ms before" an HTTP-date Retry-After it had honoured).
+      at: Date.now(),
       status: 0,
       ...call,
     };
