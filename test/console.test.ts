@@ -32,6 +32,14 @@ let browser: Browser;
 let page: Page;
 const pageProblems: string[] = [];
 
+/** In the page: the tenants list shows rows, and none of them is one of `before`. */
+const rowsNoneOf = (before: (string | undefined)[]) => {
+  const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
+    (r) => (r as HTMLElement).dataset["tenantId"],
+  );
+  return ids.length > 0 && ids.every((id) => !before.includes(id));
+};
+
 /** Waits until the element's text contains `text` (auto-refresh brings changes within seconds). */
 async function waitForText(selector: string, text: string): Promise<void> {
   await page.waitForFunction(
@@ -242,16 +250,7 @@ describe.skipIf(!HAS_CHROMIUM)(
       ).jsonValue()) as (string | undefined)[];
       await page.click("#tenants-next");
       await waitForText("#tenants-page", "Page 2");
-      await page.waitForFunction(
-        (before) => {
-          const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
-            (r) => (r as HTMLElement).dataset["tenantId"],
-          );
-          return ids.length > 0 && ids.every((id) => !before.includes(id));
-        },
-        first,
-        WAIT,
-      );
+      await page.waitForFunction(rowsNoneOf, first, WAIT);
       expect(await page.isEnabled("#tenants-prev")).toBe(true);
       await page.click("#tenants-prev");
       await waitForText("#tenants-page", "Page 1");
@@ -316,23 +315,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         await holding;
         await page.click("#tenants-next");
         await waitForText("#tenants-page", "Page 2");
-        const pageTwo = () =>
-          page.evaluate((before) => {
-            const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
-              (r) => (r as HTMLElement).dataset["tenantId"],
-            );
-            return ids.length > 0 && ids.every((id) => !before.includes(id));
-          }, first);
-        await page.waitForFunction(
-          (before) => {
-            const ids = [...document.querySelectorAll("#tenants-table tbody tr")].map(
-              (r) => (r as HTMLElement).dataset["tenantId"],
-            );
-            return ids.length > 0 && ids.every((id) => !before.includes(id));
-          },
-          first,
-          WAIT,
-        );
+        await page.waitForFunction(rowsNoneOf, first, WAIT);
         const finished = page.waitForEvent("requestfinished", { predicate: (r) => r === late, ...WAIT });
         release();
         await finished;
@@ -341,7 +324,7 @@ describe.skipIf(!HAS_CHROMIUM)(
         // milliseconds (old code: page 1's rows under "Page 2"). Nothing else loads meanwhile.
         await page.waitForTimeout(500 * slower);
         expect(await page.textContent("#tenants-page")).toBe("Page 2");
-        expect(await pageTwo(), "page 1's late rows drawn under 'Page 2'").toBe(true);
+        expect(await page.evaluate(rowsNoneOf, first), "page 1's late rows drawn under 'Page 2'").toBe(true);
         await page.click("#tenants-prev");
         await waitForText("#tenants-page", "Page 1");
       } finally {
