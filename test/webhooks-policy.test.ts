@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoWebhookStore } from "../functions/adapters/dynamodb/webhook-store.ts";
 import { parseRetryAfter } from "../functions/commons/http.ts";
 import { InvalidWebhookUrlError } from "../functions/domain/errors.ts";
-import type { TenantEvent } from "../functions/domain/tenant.ts";
 import { WebhookDeliverer } from "../functions/webhooks/delivery.ts";
 import { webhookServiceFromEnv } from "../functions/webhooks/index.ts";
 import {
@@ -23,6 +22,7 @@ import { PartnerWebhookService } from "../functions/webhooks/service.ts";
 import { type HostResolver, isAllowedAddress, validateWebhookUrl } from "../functions/webhooks/url-policy.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
 import { form, startForm } from "./support/form.ts";
+import { startedTenant } from "./support/started-tenant.ts";
 
 /** DNS answers this offline machine cannot get from a real resolver (public addresses). */
 const answering =
@@ -286,23 +286,7 @@ describe.skipIf(form === "aws")("sending", () => {
       { url: `${scheme}://${host}:${port}${path}` },
       new Date().toISOString(),
     );
-    const tenantId = randomUUID();
-    await db.store.registerTenant(
-      partnerId,
-      {
-        tenantId,
-        customerName: "contoso",
-        region: "us",
-        outboundGateway: false,
-        ndrAddress: "admin@contoso.example",
-      },
-      new Date().toISOString(),
-    );
-    const { event } = await db.store.transition(
-      tenantId,
-      { status: "running", expectStatus: ["queued"], event: { type: "tenant.onboarding.started" } },
-      new Date().toISOString(),
-    );
+    const { tenantId, event } = await startedTenant(db.store, partnerId);
     const deliverer = new WebhookDeliverer({
       webhookStore,
       allowInsecureLoopback: !(options.sendStrict ?? options.strict),
@@ -310,7 +294,7 @@ describe.skipIf(form === "aws")("sending", () => {
       retrySchedule: [],
       timeoutMs: 300,
     });
-    await deliverer.admit(event as TenantEvent, partnerId);
+    await deliverer.admit(event, partnerId);
     const outcome = await deliverer.attempt(tenantId, 1);
     return outcome.delivery!;
   }
