@@ -499,14 +499,15 @@ describe("many tenants at once under Exchange's limits", () => {
     h.sim.configure({ maxConcurrentPerTenant: 1, latencyMs: 5 });
     const reqs = Array.from({ length: 4 }, () => h.request({ region: "split", outboundGateway: true }));
     const tenants = await Promise.all(reqs.map((r) => h.onboard(r)));
-    expect(tenants.map((t) => t.status)).toEqual(reqs.map(() => "succeeded"));
+    expect(tenants.map((t) => t.error ?? t.status)).toEqual(reqs.map(() => "succeeded"));
     const refusals = reqs
       .flatMap((r) => h.sim.calls(r.tenantId))
       .filter((c) => c.fault === "concurrency-limit");
     expect(refusals.length).toBeGreaterThan(0);
     h.sim.configure({ latencyMs: 0 });
     // Each refusal's Retry-After (1 s, real time: Exchange's) is written on the tenant's Exchange
-    // lease and waited out by every request of that tenant: 40-60 s on a quiet 2-core machine.
+    // lease and waited out by every request of that tenant, and narrows the tenant's requests in
+    // flight: a few seconds (40-75 s, and one tenant in three failed, when every wave sent three).
   }, 150_000);
 });
 

@@ -79,3 +79,27 @@ describe("after a 429 with Retry-After", () => {
     expect(exchangeCalls(tenantId).map((c) => c.operation)).toEqual(["Get-TransportConfig"]);
   });
 });
+
+describe("Exchange's concurrency limit lower than ours (3)", () => {
+  it("narrows the tenant's requests in flight after a refusal: every call succeeds, only the first waves are refused", async () => {
+    const tenantId = crypto.randomUUID();
+    const exchange = m365.tenant(tenantId).exchange;
+    await exchange.getAcceptedDomains();
+    // Exchange takes one request at a time; each answer takes 100 ms, so three sent at once overlap.
+    sim.configure({ maxConcurrentPerTenant: 1, latencyMs: 100 });
+    try {
+      const reads = Array.from({ length: 12 }, (_, i) =>
+        i % 2 === 0 ? exchange.getAcceptedDomains() : exchange.getTransportConfig(),
+      );
+      const settled = await Promise.allSettled(reads);
+      expect(settled.filter((s) => s.status === "rejected")).toEqual([]);
+      const refused = exchangeCalls(tenantId).filter((c) => c.fault === "concurrency-limit");
+      // Three at once: two refused (our limit becomes two, or one), then at most one more (one).
+      // Without narrowing, each Retry-After (1 s) ends with three sent at once again: 2 refusals a wave.
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.length).toBeLessThanOrEqual(3);
+    } finally {
+      sim.configure({ maxConcurrentPerTenant: 0, latencyMs: 0 });
+    }
+  }, 30_000);
+});

@@ -41,6 +41,8 @@ export interface M365ErrorDetails {
    * run (a timeout, a dropped connection, a 5xx): this call may have been applied already.
    */
   sentBefore?: boolean;
+  /** Refused for Exchange's per-tenant limit on concurrent requests (throttling). */
+  concurrencyLimit?: boolean;
 }
 
 const details = new WeakMap<object, M365ErrorDetails>();
@@ -218,7 +220,9 @@ function classify(
   if (TRANSIENT_EXCEPTIONS.test(exceptionType ?? "")) return withDetails(new TransientError(message), d);
   if (DEHYDRATED.test(typeAndText)) return withDetails(new DehydratedOrganizationError(message), d);
   if (TRANSIENT_EXCEPTIONS.test(text)) return withDetails(new TransientError(message), d);
-  if (CONCURRENCY_LIMIT.test(text)) return withDetails(new ThrottledError(message, retryAfterMs), d);
+  if (CONCURRENCY_LIMIT.test(text)) {
+    return withDetails(new ThrottledError(message, retryAfterMs), { ...d, concurrencyLimit: true });
+  }
   if (AMBIGUOUS.test(typeAndText)) return withDetails(new AmbiguousIdentityError(message), d);
   if (/ManagementObjectNotFoundException/.test(exceptionType ?? "")) {
     return withDetails(new NotFoundError(message), d);

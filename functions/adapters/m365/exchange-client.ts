@@ -11,12 +11,18 @@ import {
   ThrottledError,
   TransientError,
 } from "../../domain/errors.ts";
-import { errorFromAdminApiErrors, errorFromResponse, staleTokenError } from "./error-model.ts";
+import {
+  errorFromAdminApiErrors,
+  errorFromResponse,
+  m365ErrorDetails,
+  staleTokenError,
+} from "./error-model.ts";
 import { ExchangeHosts } from "./exchange-hosts.ts";
 import { paceOnRateLimit } from "./rate-limit.ts";
 import type { CallOptions, RetryPolicy } from "./retry.ts";
 import { TenantHolds } from "./tenant-holds.ts";
 import type { TenantLeases } from "./tenant-leases.ts";
+import { TenantSlots } from "./tenant-slots.ts";
 import type { TokenProvider } from "./tokens.ts";
 
 /** The mailbox every app-only InvokeCommand call is anchored to (as the EXO V3 module does). */
@@ -56,39 +62,6 @@ export interface ExchangeClientOptions {
   lease?: Pick<TenantLeases, "enter" | "hold">;
   /** Told of `@adminapi.warnings` in an answer (logged by the caller). */
   onWarning?: (warning: { tenantId: string; cmdlet: string; warnings: string[] }) => void;
-}
-
-/** A counting semaphore per tenant; idle tenants leave no entry behind. */
-class TenantSlots {
-  readonly #max: number;
-  get max(): number {
-    return this.#max;
-  }
-  readonly #slots = new Map<string, { active: number; waiting: (() => void)[] }>();
-  constructor(max: number) {
-    this.#max = Math.max(1, Math.floor(max));
-  }
-
-  async acquire(tenantId: string): Promise<() => void> {
-    const key = tenantId.toLowerCase();
-    let slot = this.#slots.get(key);
-    if (!slot) {
-      slot = { active: 0, waiting: [] };
-      this.#slots.set(key, slot);
-    }
-    const s = slot;
-    if (s.active >= this.#max) await new Promise<void>((resolve) => s.waiting.push(resolve));
-    else s.active += 1;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = s.waiting.shift();
-      if (next)
-        next(); // the slot passes straight to the next waiter
-      else if (--s.active === 0) this.#slots.delete(key);
-    };
-  }
 }
 
 export class ExchangeClient {
@@ -163,6 +136,8 @@ export class ExchangeClient {
               tenantId,
               errorFromResponse("exchange", operation, res.status, res.headers, text),
             );
+            // Exchange's own concurrency limit is lower than ours: fewer requests at once from now on.
+            if (m365ErrorDetails(error)?.concurrencyLimit) this.#slots.narrow(tenantId);
             // A 401 that is not about consent: the token may be stale (revoked, keys rolled).
             // Once per call, as the ExchangeOnlineManagement module does: a new token, then again.
             if (res.status === 401 && !refreshedToken && error instanceof AccessDeniedError) {
