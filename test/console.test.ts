@@ -511,6 +511,51 @@ describe.skipIf(!HAS_CHROMIUM)(
       );
     });
 
+    it("fleet: a Refresh clicked while a load is in flight loads again after it (that load read before the click)", async () => {
+      // The fleet's reads are told apart from the tenant list's by their page size.
+      await page.$eval("#fleet-section", (node) => {
+        (node as HTMLElement).dataset["pageSize"] = "7";
+      });
+      const fleetRead = /\/v1\/tenants\?limit=7(&|$)/;
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      let held!: () => void;
+      const holding = new Promise<void>((r) => {
+        held = r;
+      });
+      let heldOnce = false;
+      // The first fleet read is answered by the service at once, and that answer reaches the page late.
+      await page.route(fleetRead, async (route) => {
+        if (heldOnce) return route.continue();
+        heldOnce = true;
+        const response = await route.fetch();
+        held();
+        await released;
+        await route.fulfill({ response });
+      });
+      try {
+        await page.click("#refresh-fleet");
+        await holding;
+        await rt.onboard(partner.apiKey, { customerName: "late-click" });
+        const now = ((await rt.call("GET", "/v1/tenants?limit=100")).body.items as unknown[]).length;
+        await page.click("#refresh-fleet");
+        release();
+        // The fleet reloads by itself only every minute: within 15 s it is the click's own load.
+        await page.waitForFunction(
+          (n) => document.querySelector("#fleet-section")?.getAttribute("data-tenants") === String(n),
+          now,
+          { timeout: 15_000 * Math.min(slower, 3) },
+        );
+      } finally {
+        await page.unroute(fleetRead);
+        await page.$eval("#fleet-section", (node) => {
+          delete (node as HTMLElement).dataset["pageSize"];
+        });
+      }
+    });
+
     it("replays failed deliveries in bulk, with progress and a result", async () => {
       expect((await rt.call("GET", "/v1/webhook/deliveries")).status).toBe(200);
       // An endpoint that refuses everything: its deliveries fail (after the short local schedule).

@@ -17,8 +17,9 @@ export async function renderedTwice(page: Page): Promise<void> {
 
 /**
  * Clicks Refresh of the fleet until `settled` holds on the page (each click waits `perClickMs`;
- * all of them `timeoutMs`). A click while a load is in flight is ignored, and that older load
- * renders what it read before: one click and a wait for the next render could measure it.
+ * all of them `timeoutMs`). A click while a load is in flight is answered by another load after
+ * it, but that older load renders first what it read before: one click and a wait for the next
+ * render could measure it.
  */
 export async function refreshFleetUntil<A>(
   page: Page,

@@ -46,7 +46,7 @@ function start() {
   $("page-size").addEventListener("change", resetTenantPaging);
   $("refresh-tenants").addEventListener("click", () => refreshAll());
   $("refresh-deliveries").addEventListener("click", () => loadDeliveries());
-  $("refresh-fleet").addEventListener("click", () => loadFleet());
+  $("refresh-fleet").addEventListener("click", () => loadFleet({ again: true }));
   $("select-failed").addEventListener("change", selectFailed);
   $("replay-selected").addEventListener("click", replaySelected);
   $("replay-all-failed").addEventListener("click", replayAllFailed);

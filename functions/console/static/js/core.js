@@ -54,6 +54,7 @@ export const state = {
   refreshing: false,
   fleetLoadedAt: 0,
   fleetLoading: false,
+  fleetAgain: false,
   chart: undefined,
   replaying: false,
   /** Failed deliveries on the current page, by id. */

@@ -22,8 +22,16 @@ export async function readFleet() {
   return { tenants, capped: Boolean(cursor), pages, pageSize };
 }
 
-export async function loadFleet() {
-  if (state.fleetLoading) return;
+/**
+ * Loads the fleet. A load is many pages: one runs at a time. A Refresh clicked while one is in
+ * flight (`again`) is not dropped: what that load read may predate the click, so another load
+ * follows it. The minute's own reload asks for none.
+ */
+export async function loadFleet({ again = false } = {}) {
+  if (state.fleetLoading) {
+    if (again) state.fleetAgain = true;
+    return;
+  }
   state.fleetLoading = true;
   try {
     const fleet = await readFleet();
@@ -35,6 +43,10 @@ export async function loadFleet() {
     show($("fleet-error"), true);
   } finally {
     state.fleetLoading = false;
+    if (state.fleetAgain) {
+      state.fleetAgain = false;
+      void loadFleet();
+    }
   }
 }
 
