@@ -12,6 +12,7 @@ import {
   domainOf,
   EXCEPTION,
   has,
+  limitRows,
   list,
   missing,
   multi,
@@ -240,11 +241,33 @@ const setOutboundConnector = (ctx: CmdletContext): Row[] => {
   return [];
 };
 
+const TEST_MODE_HIDDEN =
+  "There is at least one test mode connector which is not included in the result. Please use -IncludeTestModeConnectors to view test mode connectors.";
+
+/**
+ * Test-mode connectors are left out unless -IncludeTestModeConnectors $true, which lists only
+ * them; a listing that leaves some out warns. -IsTransportRuleScoped, when given, lists only
+ * connectors scoped that way. Sources: Get-OutboundConnector.md (-IncludeTestModeConnectors "$true:
+ * Only Outbound connectors that are in test mode", "$false: All Outbound connectors that aren't in
+ * test mode ... the default"; -IsTransportRuleScoped); the warning's text: timmcmic/DLConversionV2
+ * issue #159. Assumed: the same filters with -Identity (a filtered-out connector is not found), and
+ * no IsTransportRuleScoped filter when the parameter is not given.
+ */
 const getOutboundConnector = (ctx: CmdletContext): Row[] => {
-  const identity = str(ctx.params, "Identity");
-  if (identity === undefined)
-    return ctx.state.connectors.filter((c) => !ctx.notYetReplicated(c.guid)).map(connectorRow);
-  return [connectorRow(requireConnector(ctx, identity))];
+  const { params } = ctx;
+  const testMode = bool(params, "IncludeTestModeConnectors") ?? false;
+  const scoped = bool(params, "IsTransportRuleScoped");
+  const shown = (c: SimConnector) =>
+    c.testMode === testMode && (scoped === undefined || c.isTransportRuleScoped === scoped);
+  const identity = str(params, "Identity");
+  if (identity !== undefined) {
+    const c = requireConnector(ctx, identity);
+    if (!shown(c)) throw notFound(identity, ctx.state);
+    return [connectorRow(c)];
+  }
+  const visible = ctx.state.connectors.filter((c) => !ctx.notYetReplicated(c.guid));
+  if (!testMode && visible.some((c) => c.testMode)) ctx.warn(TEST_MODE_HIDDEN);
+  return limitRows(ctx, visible.filter(shown).map(connectorRow));
 };
 
 const removeOutboundConnector = (ctx: CmdletContext): Row[] => {
@@ -340,7 +363,7 @@ const CONNECTOR_PARAMETERS = [
 export const CONNECTOR_CMDLETS: CmdletDefinition[] = [
   {
     name: "Get-OutboundConnector",
-    parameters: ["Identity", "IncludeTestModeConnectors", "IsTransportRuleScoped"],
+    parameters: ["Identity", "IncludeTestModeConnectors", "IsTransportRuleScoped", "ResultSize"],
     shouldProcess: false,
     run: getOutboundConnector,
   },

@@ -1,0 +1,90 @@
+/**
+ * The simulator's Exchange, never more lenient than Exchange: filters Exchange applies by
+ * default on Get-* and the defaults and limits of New-* (docs/m365-fidelity.md, the rows named in
+ * each case). Every test fails if its rule is removed.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { exoClient, failure } from "./support/exo.ts";
+
+let sim: Simulator;
+const { exo } = exoClient(() => sim);
+
+beforeAll(async () => {
+  sim = await startSimulator();
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+const NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException";
+const TEST_MODE_WARNING =
+  "There is at least one test mode connector which is not included in the result. Please use -IncludeTestModeConnectors to view test mode connectors.";
+
+const connector = (name: string) => ({
+  Name: name,
+  ConnectorType: "Partner",
+  RecipientDomains: ["journaling.mxrecord.io"],
+  SmartHosts: ["mailstream-east.mxrecord.io"],
+  UseMXRecord: false,
+  TlsSettings: "CertificateValidation",
+});
+const names = (a: { body: { value?: Record<string, unknown>[] } }) => (a.body.value ?? []).map((r) => r.Name);
+
+describe("Get-OutboundConnector and test mode (O1)", () => {
+  it("leaves test-mode connectors out unless -IncludeTestModeConnectors $true, which lists only them, and warns", async () => {
+    const tenantId = randomUUID();
+    expect((await exo(tenantId, "New-OutboundConnector", connector("live"))).status).toBe(200);
+    const created = await exo(tenantId, "New-OutboundConnector", { ...connector("trial"), TestMode: true });
+    expect([created.status, created.body.value?.[0]?.TestMode]).toEqual([200, true]);
+
+    const plain = await exo(tenantId, "Get-OutboundConnector");
+    expect(names(plain)).toEqual(["live"]);
+    expect(plain.body["@adminapi.warnings"]).toEqual([TEST_MODE_WARNING]);
+    const excluded = await exo(tenantId, "Get-OutboundConnector", { IncludeTestModeConnectors: false });
+    expect([names(excluded), excluded.body["@adminapi.warnings"]]).toEqual([["live"], [TEST_MODE_WARNING]]);
+    const only = await exo(tenantId, "Get-OutboundConnector", { IncludeTestModeConnectors: true });
+    expect([names(only), only.body["@adminapi.warnings"] ?? []]).toEqual([["trial"], []]);
+  });
+
+  it("by -Identity too: a test-mode connector is found only with -IncludeTestModeConnectors $true", async () => {
+    const tenantId = randomUUID();
+    expect((await exo(tenantId, "New-OutboundConnector", connector("live"))).status).toBe(200);
+    expect((await exo(tenantId, "New-OutboundConnector", connector("trial"))).status).toBe(200);
+    expect((await exo(tenantId, "Set-OutboundConnector", { Identity: "trial", TestMode: true })).status).toBe(
+      200,
+    );
+    expect(failure(await exo(tenantId, "Get-OutboundConnector", { Identity: "trial" }))).toEqual([
+      404,
+      NOT_FOUND,
+    ]);
+    const asked = await exo(tenantId, "Get-OutboundConnector", { Identity: "trial", IncludeTestModeConnectors: true });
+    expect([asked.status, names(asked)]).toEqual([200, ["trial"]]);
+    expect(
+      failure(await exo(tenantId, "Get-OutboundConnector", { Identity: "live", IncludeTestModeConnectors: true })),
+    ).toEqual([404, NOT_FOUND]);
+    // Still there for the other cmdlets: the name is taken, and Set finds it.
+    expect(failure(await exo(tenantId, "New-OutboundConnector", connector("trial")))[0]).toBe(400);
+    expect((await exo(tenantId, "Set-OutboundConnector", { Identity: "trial", TestMode: false })).status).toBe(
+      200,
+    );
+    expect(names(await exo(tenantId, "Get-OutboundConnector", { Identity: "trial" }))).toEqual(["trial"]);
+  });
+
+  it("-IsTransportRuleScoped, when given, lists only connectors scoped that way", async () => {
+    const tenantId = randomUUID();
+    expect((await exo(tenantId, "New-OutboundConnector", connector("by-domain"))).status).toBe(200);
+    expect(
+      (await exo(tenantId, "New-OutboundConnector", { ...connector("by-rule"), IsTransportRuleScoped: true }))
+        .status,
+    ).toBe(200);
+    expect(names(await exo(tenantId, "Get-OutboundConnector")).sort()).toEqual(["by-domain", "by-rule"]);
+    expect(names(await exo(tenantId, "Get-OutboundConnector", { IsTransportRuleScoped: true }))).toEqual([
+      "by-rule",
+    ]);
+    expect(names(await exo(tenantId, "Get-OutboundConnector", { IsTransportRuleScoped: false }))).toEqual([
+      "by-domain",
+    ]);
+  });
+});
