@@ -51,7 +51,7 @@ const tenants: string[] = [];
  */
 const AHEAD: [extra: Record<string, unknown>, status: string, count: number][] = [
   [{}, "succeeded", 8],
-  [{ outboundGateway: true }, "succeeded", 1],
+  [{ outboundGateway: true }, "succeeded", 2],
   [{ onDrift: "remediate" }, "succeeded", 2],
   [{ approval: "required" }, "awaiting_approval", 3],
   [{ approval: "required", outboundGateway: true }, "awaiting_approval", 1],
@@ -250,6 +250,16 @@ describe("drift checks", () => {
         actual: true,
       }),
     );
+  });
+
+  it("a connector put in test mode is a difference (Exchange lists it only when asked)", async () => {
+    const tenantId = await onboarded({ outboundGateway: true });
+    await sim.tamper(tenantId, { action: "set-connector", name: CONNECTOR, changes: { testMode: true } });
+    const drift = await check(tenantId);
+    expect(drift.differences).toContainEqual(
+      expect.objectContaining({ step: "connector", field: "testMode", expected: false, actual: true }),
+    );
+    expect(drift.differences).not.toContainEqual(expect.objectContaining({ field: "exists" }));
   });
 
   it("withdrawn consent is drift of access, not a failure", async () => {

@@ -154,6 +154,7 @@ describe("Exchange output normalisation", () => {
         UseMXRecord: "False",
         TlsSettings: "certificatevalidation",
         Enabled: "True",
+        TestMode: true,
       }),
     ).toEqual({
       identity: "C",
@@ -166,6 +167,7 @@ describe("Exchange output normalisation", () => {
       tlsSettings: "CertificateValidation",
       enabled: true,
       isTransportRuleScoped: false,
+      testMode: true,
       isValidated: false,
       validationRecipients: [],
     });

@@ -151,7 +151,13 @@ describe("Exchange operations", () => {
     const spec = connectorSpec();
     expect(await ex.getOutboundConnector(spec.name)).toBeUndefined();
     const created = await ex.newOutboundConnector(spec);
-    expect(created).toEqual({ ...spec, identity: spec.name, isValidated: false, validationRecipients: [] });
+    expect(created).toEqual({
+      ...spec,
+      identity: spec.name,
+      testMode: false,
+      isValidated: false,
+      validationRecipients: [],
+    });
     expect(await ex.getOutboundConnector(spec.name)).toEqual(created);
 
     await ex.setOutboundConnector(created.identity, {

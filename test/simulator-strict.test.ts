@@ -59,16 +59,21 @@ describe("Get-OutboundConnector and test mode (O1)", () => {
       404,
       NOT_FOUND,
     ]);
-    const asked = await exo(tenantId, "Get-OutboundConnector", { Identity: "trial", IncludeTestModeConnectors: true });
+    const asked = await exo(tenantId, "Get-OutboundConnector", {
+      Identity: "trial",
+      IncludeTestModeConnectors: true,
+    });
     expect([asked.status, names(asked)]).toEqual([200, ["trial"]]);
     expect(
-      failure(await exo(tenantId, "Get-OutboundConnector", { Identity: "live", IncludeTestModeConnectors: true })),
+      failure(
+        await exo(tenantId, "Get-OutboundConnector", { Identity: "live", IncludeTestModeConnectors: true }),
+      ),
     ).toEqual([404, NOT_FOUND]);
     // Still there for the other cmdlets: the name is taken, and Set finds it.
     expect(failure(await exo(tenantId, "New-OutboundConnector", connector("trial")))[0]).toBe(400);
-    expect((await exo(tenantId, "Set-OutboundConnector", { Identity: "trial", TestMode: false })).status).toBe(
-      200,
-    );
+    expect(
+      (await exo(tenantId, "Set-OutboundConnector", { Identity: "trial", TestMode: false })).status,
+    ).toBe(200);
     expect(names(await exo(tenantId, "Get-OutboundConnector", { Identity: "trial" }))).toEqual(["trial"]);
   });
 

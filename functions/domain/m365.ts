@@ -25,10 +25,17 @@ export interface OutboundConnectorSpec {
    * journal reports do not take it. Absent in values recorded before it was read.
    */
   isTransportRuleScoped?: boolean;
+  /**
+   * TestMode: what New-OutboundConnector sets unless told (false) and what the guide's active
+   * connector is. Get-OutboundConnector leaves test-mode connectors out unless asked; the adapter
+   * asks. Absent in desired values (New's default) and in values recorded before it was read.
+   */
+  testMode?: boolean;
 }
 export interface OutboundConnector extends OutboundConnectorSpec {
   identity: string;
   isTransportRuleScoped: boolean;
+  testMode: boolean;
   /** Whether the admin center shows it validated (set by `markConnectorValidated`, not by validation). */
   isValidated: boolean;
   validationRecipients: string[];

@@ -42,6 +42,7 @@ const connector = (c: Record<string, unknown>): Record<string, Json> => {
     tlsSettings: "TlsSettings",
     enabled: "Enabled",
     isTransportRuleScoped: "IsTransportRuleScoped",
+    testMode: "TestMode",
     isValidated: "IsValidated",
   };
   return Object.fromEntries(

@@ -80,6 +80,7 @@ export function toOutboundConnector(row: CmdletRow): OutboundConnector {
     tlsSettings: TLS.find((t) => t.toLowerCase() === tls.toLowerCase()) ?? null,
     enabled: flag(prop(row, "Enabled")),
     isTransportRuleScoped: flag(prop(row, "IsTransportRuleScoped")),
+    testMode: flag(prop(row, "TestMode")),
     isValidated: flag(prop(row, "IsValidated")),
     validationRecipients: list(prop(row, "ValidationRecipients")).map((a) => a.replace(/^smtp:/i, "")),
   };

@@ -42,6 +42,8 @@ export function connectorDrift(
   if (current.enabled !== desired.enabled) drift.enabled = desired.enabled;
   if ((current.isTransportRuleScoped ?? false) !== (desired.isTransportRuleScoped ?? false))
     drift.isTransportRuleScoped = desired.isTransportRuleScoped ?? false;
+  // A connector in test mode is not the guide's active connector: taken out of it.
+  if ((current.testMode ?? false) !== (desired.testMode ?? false)) drift.testMode = desired.testMode ?? false;
   return drift;
 }
 
@@ -57,6 +59,7 @@ export function connectorValues(c: OutboundConnector): OutboundConnectorSpec & {
     tlsSettings: c.tlsSettings,
     enabled: c.enabled,
     isTransportRuleScoped: c.isTransportRuleScoped,
+    testMode: c.testMode,
     isValidated: c.isValidated,
   };
 }
@@ -85,7 +88,7 @@ export async function diffConnectors(ctx: DiffContext): Promise<StepDiff> {
         step: "connector",
         object,
         field,
-        expected: desired[field] as Json,
+        expected: drift[field] as Json,
         actual: (current[field] ?? null) as Json,
       });
     }

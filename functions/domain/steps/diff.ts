@@ -228,6 +228,7 @@ function connectorParameters(
   if (c.tlsSettings !== undefined) p.TlsSettings = c.tlsSettings;
   if (c.enabled !== undefined) p.Enabled = c.enabled;
   if (c.isTransportRuleScoped !== undefined) p.IsTransportRuleScoped = c.isTransportRuleScoped;
+  if (c.testMode !== undefined) p.TestMode = c.testMode;
   if (c.isValidated !== undefined) p.IsValidated = c.isValidated;
   return p;
 }

@@ -277,6 +277,8 @@ export function connectorRestore(
     current.isTransportRuleScoped !== previous.isTransportRuleScoped
   )
     back.isTransportRuleScoped = previous.isTransportRuleScoped;
+  if (previous.testMode !== undefined && current.testMode !== previous.testMode)
+    back.testMode = previous.testMode;
   if (current.isValidated !== previous.isValidated) back.isValidated = previous.isValidated;
   return back;
 }

@@ -190,6 +190,7 @@ async function removeConnectors(ctx: OffboardContext): Promise<StepOutcome> {
         previous.isTransportRuleScoped !== ours.isTransportRuleScoped
       )
         back.isTransportRuleScoped = previous.isTransportRuleScoped;
+      if (previous.testMode && !current.testMode) back.testMode = previous.testMode;
       // Our validation mark goes too, on a connector that still sends to the provider.
       const stillOurs =
         sameSet(current.recipientDomains, ours.recipientDomains) &&

@@ -29,6 +29,7 @@ export function snapshot(state: TenantState): TenantSnapshot {
       tlsDomain: c.tlsDomain,
       enabled: c.enabled,
       isTransportRuleScoped: c.isTransportRuleScoped,
+      testMode: c.testMode,
       isValidated: c.isValidated,
       lastValidationTimestamp: c.lastValidationTimestamp,
       validationRecipients: c.validationRecipients,

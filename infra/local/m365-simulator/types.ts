@@ -147,6 +147,7 @@ export type SimTamper =
         useMxRecord: boolean;
         comment: string;
         isTransportRuleScoped: boolean;
+        testMode: boolean;
       }>;
     }
   | { action: "remove-recipient"; address: string }
@@ -230,6 +231,7 @@ export type ConnectorSnapshot = Pick<
   | "tlsDomain"
   | "enabled"
   | "isTransportRuleScoped"
+  | "testMode"
   | "isValidated"
   | "lastValidationTimestamp"
   | "validationRecipients"
