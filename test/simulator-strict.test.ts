@@ -93,3 +93,55 @@ describe("Get-OutboundConnector and test mode (O1)", () => {
     ]);
   });
 });
+
+describe("New-DistributionGroup's defaults and allowed values (G1)", () => {
+  const group = (tenantId: string, name: string, extra: Record<string, unknown> = {}) =>
+    exo(tenantId, "New-DistributionGroup", {
+      Name: name,
+      PrimarySmtpAddress: `${name}@${sim.demo(tenantId).domain}`,
+      ...extra,
+    });
+
+  it("a distribution group: join Closed, depart Open, only authenticated senders; security: depart Closed", async () => {
+    const tenantId = randomUUID();
+    const made = await group(tenantId, "dl");
+    expect(made.body.value?.[0]).toMatchObject({
+      MemberJoinRestriction: "Closed",
+      MemberDepartRestriction: "Open",
+      RequireSenderAuthenticationEnabled: true,
+    });
+    const read = await exo(tenantId, "Get-DistributionGroup", { Identity: "dl" });
+    expect(read.body.value?.[0]).toMatchObject({ MemberDepartRestriction: "Open" });
+    const security = await group(tenantId, "sg", { Type: "Security" });
+    expect(security.body.value?.[0]).toMatchObject({
+      MemberJoinRestriction: "Closed",
+      MemberDepartRestriction: "Closed",
+    });
+  });
+
+  it("keeps what it is given, and refuses values Exchange does not take", async () => {
+    const tenantId = randomUUID();
+    const given = await group(tenantId, "open", {
+      MemberJoinRestriction: "ApprovalRequired",
+      MemberDepartRestriction: "Closed",
+      RequireSenderAuthenticationEnabled: false,
+    });
+    expect(given.body.value?.[0]).toMatchObject({
+      MemberJoinRestriction: "ApprovalRequired",
+      MemberDepartRestriction: "Closed",
+      RequireSenderAuthenticationEnabled: false,
+    });
+    for (const [i, extra] of [
+      { MemberJoinRestriction: "Anyone" },
+      { MemberDepartRestriction: "ApprovalRequired" },
+      { Type: "Security", MemberDepartRestriction: "Open" },
+      { Type: "Security", MemberJoinRestriction: "Open" },
+      { RequireSenderAuthenticationEnabled: "maybe" },
+    ].entries()) {
+      const refused = await group(tenantId, `bad${i}`, extra);
+      expect([extra, refused.status]).toEqual([extra, 400]);
+    }
+    const made = (await exo(tenantId, "Get-DistributionGroup")).body.value?.map((g) => String(g.Name));
+    expect(made?.filter((n) => n.startsWith("bad"))).toEqual([]);
+  });
+});

@@ -63,8 +63,16 @@ export interface SimRecipient {
   members?: string[];
   /** Guids of owners, for groups. */
   managedBy?: string[];
+  /** Distribution and security groups made by New-DistributionGroup (exchange/group-settings.ts). */
+  groupSettings?: SimGroupSettings;
   /** True for what the simulator seeded; the rest was created through cmdlets. */
   seeded?: boolean;
+}
+
+export interface SimGroupSettings {
+  memberJoinRestriction: string;
+  memberDepartRestriction: string;
+  requireSenderAuthenticationEnabled: boolean;
 }
 
 export interface SimJournalRule {

@@ -3,6 +3,7 @@
  * Get-/Add-/Remove-DistributionGroupMember (identity resolution is recipients.ts's).
  */
 import { newRecipient, type SimRecipient, type TenantState } from "../state.ts";
+import { groupSettingsRow, newGroupSettings } from "./group-settings.ts";
 import {
   bare,
   bool,
@@ -42,8 +43,7 @@ function groupRow(state: TenantState, r: SimRecipient): Row {
     GroupType:
       r.recipientTypeDetails === "MailUniversalSecurityGroup" ? "Universal, SecurityEnabled" : "Universal",
     ManagedBy: owners.length === 0 ? null : owners,
-    MemberJoinRestriction: "Closed",
-    MemberDepartRestriction: "Closed",
+    ...groupSettingsRow(r),
   };
 }
 
@@ -162,12 +162,10 @@ const newDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
     }
     return r.guid;
   });
-  const group = newRecipient({
-    alias,
-    name,
-    address,
-    type: type === "Security" ? "MailUniversalSecurityGroup" : "MailUniversalDistributionGroup",
-  });
+  const recipientType = type === "Security" ? "MailUniversalSecurityGroup" : "MailUniversalDistributionGroup";
+  const settings = newGroupSettings(params, recipientType);
+  const group = newRecipient({ alias, name, address, type: recipientType });
+  group.groupSettings = settings;
   group.displayName = displayName;
   group.members = [...new Set(members)];
   group.managedBy = [...new Set(owners)];

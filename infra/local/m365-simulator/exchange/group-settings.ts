@@ -1,0 +1,49 @@
+/**
+ * A distribution group's membership restrictions and sender authentication: what New-
+ * DistributionGroup takes, its defaults per group type, and how Get-DistributionGroup shows them.
+ * Source: New-DistributionGroup.md (-MemberJoinRestriction: Open, Closed, ApprovalRequired, Closed
+ * the default, Open not on security groups; -MemberDepartRestriction: Open, Closed, Open the default
+ * for distribution groups and Closed for security groups, Open not on security groups;
+ * -RequireSenderAuthenticationEnabled: $true the default). The refusal texts are assumed.
+ */
+import type { SimGroupSettings, SimRecipient } from "../state.ts";
+import { bool, CmdletError, EXCEPTION, oneOf, type Params, type Row } from "./invoke.ts";
+
+const JOIN = ["Open", "Closed", "ApprovalRequired"] as const;
+const DEPART = ["Open", "Closed"] as const;
+
+const isSecurity = (type: string) => type === "MailUniversalSecurityGroup";
+
+/** The settings New-DistributionGroup gives a group of that type, from its parameters. */
+export function newGroupSettings(params: Params, type: string): SimGroupSettings {
+  const join = oneOf(params, "MemberJoinRestriction", JOIN) ?? "Closed";
+  const depart = oneOf(params, "MemberDepartRestriction", DEPART) ?? (isSecurity(type) ? "Closed" : "Open");
+  for (const [parameter, value] of [
+    ["MemberJoinRestriction", join],
+    ["MemberDepartRestriction", depart],
+  ] as const) {
+    if (isSecurity(type) && value === "Open") {
+      throw new CmdletError(
+        400,
+        EXCEPTION.TASK_ARGUMENT,
+        `${parameter} can't be set to Open on a mail-enabled security group. Use Closed or ApprovalRequired.`,
+      );
+    }
+  }
+  return {
+    memberJoinRestriction: join,
+    memberDepartRestriction: depart,
+    requireSenderAuthenticationEnabled: bool(params, "RequireSenderAuthenticationEnabled") ?? true,
+  };
+}
+
+/** The properties Get-/New-DistributionGroup show (defaults for a group made before they were kept). */
+export function groupSettingsRow(r: SimRecipient): Row {
+  const s = r.groupSettings;
+  return {
+    MemberJoinRestriction: s?.memberJoinRestriction ?? "Closed",
+    MemberDepartRestriction:
+      s?.memberDepartRestriction ?? (isSecurity(r.recipientTypeDetails) ? "Closed" : "Open"),
+    RequireSenderAuthenticationEnabled: s?.requireSenderAuthenticationEnabled ?? true,
+  };
+}
