@@ -145,3 +145,44 @@ describe("New-DistributionGroup's defaults and allowed values (G1)", () => {
     expect(made?.filter((n) => n.startsWith("bad"))).toEqual([]);
   });
 });
+
+describe("New-/Set-OutboundConnector parameters (O2)", () => {
+  const BINDING = "System.Management.Automation.ParameterBindingException";
+
+  it("MtaStsMode and SmtpDaneMode: Opportunistic by default, only their documented values", async () => {
+    const tenantId = randomUUID();
+    const made = await exo(tenantId, "New-OutboundConnector", connector("c"));
+    expect(made.body.value?.[0]).toMatchObject({
+      MtaStsMode: "Opportunistic",
+      SmtpDaneMode: "Opportunistic",
+    });
+    const set = await exo(tenantId, "Set-OutboundConnector", {
+      Identity: "c",
+      MtaStsMode: "None",
+      SmtpDaneMode: "Mandatory",
+    });
+    expect(set.status).toBe(200);
+    expect((await exo(tenantId, "Get-OutboundConnector", { Identity: "c" })).body.value?.[0]).toMatchObject({
+      MtaStsMode: "None",
+      SmtpDaneMode: "Mandatory",
+    });
+    for (const [i, extra] of [
+      { MtaStsMode: "Mandatory" },
+      { MtaStsMode: "Enforce" },
+      { SmtpDaneMode: "Always" },
+    ].entries()) {
+      const refused = await exo(tenantId, "New-OutboundConnector", { ...connector(`bad${i}`), ...extra });
+      expect([extra, ...failure(refused)]).toEqual([extra, 400, BINDING]);
+    }
+  });
+
+  it("LinkForModifiedConnector is New-OutboundConnector's only: Set refuses it", async () => {
+    const tenantId = randomUUID();
+    expect((await exo(tenantId, "New-OutboundConnector", connector("c"))).status).toBe(200);
+    const refused = await exo(tenantId, "Set-OutboundConnector", {
+      Identity: "c",
+      LinkForModifiedConnector: randomUUID(),
+    });
+    expect(failure(refused)).toEqual([400, BINDING]);
+  });
+});

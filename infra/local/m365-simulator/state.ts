@@ -24,6 +24,9 @@ export interface SimConnector {
   cloudServicesMailEnabled: boolean;
   routeAllMessagesViaOnPremises: boolean;
   testMode: boolean;
+  /** Absent on connectors stored before they were kept: Opportunistic. */
+  mtaStsMode?: string;
+  smtpDaneMode?: string;
   validationRecipients: string[];
   isValidated: boolean;
   lastValidationTimestamp: string | null;

@@ -28,6 +28,10 @@ import {
 const TLS_SETTINGS = ["EncryptionOnly", "CertificateValidation", "DomainValidation"] as const;
 const CONNECTOR_TYPES = ["Partner", "OnPremises"] as const;
 const CONNECTOR_SOURCES = ["Default", "Migrated", "HybridWizard"] as const;
+// Source: New-OutboundConnector.md (-MtaStsMode: Opportunistic, the default, or None; -SmtpDaneMode:
+// Opportunistic, the default, Mandatory or None).
+const MTA_STS_MODES = ["Opportunistic", "None"] as const;
+const SMTP_DANE_MODES = ["Opportunistic", "Mandatory", "None"] as const;
 const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 // The last label (the TLD) has a letter, so that "300.1.1.1" is no FQDN.
 const FQDN = new RegExp(`^(?=.{1,253}$)(${LABEL}\\.)+(?=[A-Za-z0-9-]*[A-Za-z])${LABEL}$`);
@@ -120,6 +124,8 @@ function applyConnectorParams(c: SimConnector, p: Params): void {
   c.routeAllMessagesViaOnPremises =
     bool(p, "RouteAllMessagesViaOnPremises") ?? c.routeAllMessagesViaOnPremises;
   c.testMode = bool(p, "TestMode") ?? c.testMode;
+  c.mtaStsMode = oneOf(p, "MtaStsMode", MTA_STS_MODES) ?? c.mtaStsMode;
+  c.smtpDaneMode = oneOf(p, "SmtpDaneMode", SMTP_DANE_MODES) ?? c.smtpDaneMode;
 }
 
 function connectorRow(c: SimConnector): Row {
@@ -142,6 +148,8 @@ function connectorRow(c: SimConnector): Row {
     AllAcceptedDomains: c.allAcceptedDomains,
     CloudServicesMailEnabled: c.cloudServicesMailEnabled,
     TestMode: c.testMode,
+    MtaStsMode: c.mtaStsMode ?? "Opportunistic",
+    SmtpDaneMode: c.smtpDaneMode ?? "Opportunistic",
     ValidationRecipients: multi(c.validationRecipients),
     IsValidated: c.isValidated,
     LastValidationTimestamp: c.lastValidationTimestamp,
@@ -192,6 +200,8 @@ const newOutboundConnector = (ctx: CmdletContext): Row[] => {
     cloudServicesMailEnabled: false,
     routeAllMessagesViaOnPremises: false,
     testMode: false,
+    mtaStsMode: "Opportunistic",
+    smtpDaneMode: "Opportunistic",
     validationRecipients: [],
     isValidated: false,
     lastValidationTimestamp: null,
@@ -377,7 +387,8 @@ export const CONNECTOR_CMDLETS: CmdletDefinition[] = [
     name: "Set-OutboundConnector",
     parameters: [
       "Identity",
-      ...CONNECTOR_PARAMETERS,
+      // Source: Set-OutboundConnector.md's SYNTAX has no LinkForModifiedConnector (New's only).
+      ...CONNECTOR_PARAMETERS.filter((name) => name !== "LinkForModifiedConnector"),
       "IsValidated",
       "LastValidationTimestamp",
       "ValidationRecipients",
