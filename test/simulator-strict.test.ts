@@ -109,6 +109,7 @@ describe("New-DistributionGroup's defaults and allowed values (G1)", () => {
       MemberJoinRestriction: "Closed",
       MemberDepartRestriction: "Open",
       RequireSenderAuthenticationEnabled: true,
+      HiddenFromAddressListsEnabled: false,
     });
     const read = await exo(tenantId, "Get-DistributionGroup", { Identity: "dl" });
     expect(read.body.value?.[0]).toMatchObject({ MemberDepartRestriction: "Open" });
@@ -143,6 +144,41 @@ describe("New-DistributionGroup's defaults and allowed values (G1)", () => {
     }
     const made = (await exo(tenantId, "Get-DistributionGroup")).body.value?.map((g) => String(g.Name));
     expect(made?.filter((n) => n.startsWith("bad"))).toEqual([]);
+  });
+});
+
+describe("New-DistributionGroup's Alias (G1)", () => {
+  const DATA_VALIDATION = "Microsoft.Exchange.Data.DataValidationException";
+
+  it("refuses a given alias with characters Exchange does not take; from the name, spaces go and others become ?", async () => {
+    const tenantId = randomUUID();
+    const domain = sim.demo(tenantId).domain;
+    for (const [i, alias] of [
+      "journal eu",
+      "journal@eu",
+      ".journal",
+      "journal..eu",
+      "journal.",
+      "a(b)",
+    ].entries()) {
+      const refused = await exo(tenantId, "New-DistributionGroup", {
+        Name: `bad${i}`,
+        Alias: alias,
+        PrimarySmtpAddress: `bad${i}@${domain}`,
+      });
+      expect([alias, ...failure(refused)]).toEqual([alias, 400, DATA_VALIDATION]);
+    }
+    const taken = await exo(tenantId, "New-DistributionGroup", {
+      Name: "ok",
+      Alias: "journal.eu_1-x",
+      PrimarySmtpAddress: `ok@${domain}`,
+    });
+    expect(taken.body.value?.[0]).toMatchObject({ Alias: "journal.eu_1-x" });
+    const derived = await exo(tenantId, "New-DistributionGroup", {
+      Name: "Journal (EU) list",
+      PrimarySmtpAddress: `derived@${domain}`,
+    });
+    expect(derived.body.value?.[0]).toMatchObject({ Alias: "Journal?EU?list" });
   });
 });
 

@@ -3,7 +3,7 @@
  * Get-/Add-/Remove-DistributionGroupMember (identity resolution is recipients.ts's).
  */
 import { newRecipient, type SimRecipient, type TenantState } from "../state.ts";
-import { groupSettingsRow, newGroupSettings } from "./group-settings.ts";
+import { groupAlias, groupSettingsRow, newGroupSettings } from "./group-settings.ts";
 import {
   bare,
   bool,
@@ -107,9 +107,7 @@ const newDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
     );
   }
   const type = oneOf(params, "Type", ["Distribution", "Security"] as const) ?? "Distribution";
-  const givenAlias = str(params, "Alias");
-  if (givenAlias !== undefined && givenAlias.length > 64) checkName(givenAlias);
-  const alias = (givenAlias ?? name).replace(/[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]/g, "").slice(0, 64);
+  const alias = groupAlias(params, name);
   const defaultDomain = state.acceptedDomains.find((d) => d.default)?.domainName ?? state.domain;
   const address = bare(str(params, "PrimarySmtpAddress") ?? `${alias}@${defaultDomain}`);
   checkSmtp("PrimarySmtpAddress", address);
