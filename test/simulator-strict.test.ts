@@ -222,3 +222,34 @@ describe("New-/Set-OutboundConnector parameters (O2)", () => {
     expect(failure(refused)).toEqual([400, BINDING]);
   });
 });
+
+describe("Set-TransportConfig's other parameters (C2)", () => {
+  it("JournalMessageExpirationDays 0 to 7 (shown, 0 by default), MaxRecipientEnvelopeLimit up to 1000 or Unlimited, booleans", async () => {
+    const tenantId = randomUUID();
+    const read = async () => (await exo(tenantId, "Get-TransportConfig")).body.value?.[0];
+    expect(await read()).toMatchObject({ JournalMessageExpirationDays: 0 });
+    for (const ok of [
+      { JournalMessageExpirationDays: 7 },
+      { MaxRecipientEnvelopeLimit: 1000 },
+      { MaxRecipientEnvelopeLimit: "Unlimited" },
+      { ReplyAllStormProtectionEnabled: true },
+    ]) {
+      expect([ok, (await exo(tenantId, "Set-TransportConfig", ok)).status]).toEqual([ok, 200]);
+    }
+    expect(await read()).toMatchObject({ JournalMessageExpirationDays: 7 });
+    for (const bad of [
+      { JournalMessageExpirationDays: 8 },
+      { JournalMessageExpirationDays: -1 },
+      { JournalMessageExpirationDays: 1.5 },
+      { MaxRecipientEnvelopeLimit: 1001 },
+      { MaxRecipientEnvelopeLimit: "lots" },
+      { ReplyAllStormProtectionEnabled: "sometimes" },
+    ]) {
+      expect([bad, (await exo(tenantId, "Set-TransportConfig", bad)).status]).toEqual([bad, 400]);
+    }
+    // A call refused for one value sets none of the others.
+    const mixed = { JournalMessageExpirationDays: 3, JournalingReportNdrTo: "not an address" };
+    expect((await exo(tenantId, "Set-TransportConfig", mixed)).status).toBe(400);
+    expect(await read()).toMatchObject({ JournalMessageExpirationDays: 7 });
+  });
+});

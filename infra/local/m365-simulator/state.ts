@@ -123,6 +123,8 @@ export interface TenantState {
   /** Epoch ms when an Enable-OrganizationCustomization in progress completes (hydrationDelayMs). */
   hydratingUntil?: number | null;
   journalingReportNdrTo: string | null;
+  /** Set-TransportConfig -JournalMessageExpirationDays (absent: 0, the default). */
+  journalMessageExpirationDays?: number;
   acceptedDomains: SimAcceptedDomain[];
   connectors: SimConnector[];
   journalRules: SimJournalRule[];

@@ -25,6 +25,7 @@ const getTransportConfig = ({ state }: CmdletContext): Row[] => [
     JournalingReportNdrTo: state.journalingReportNdrTo ?? "<>",
     MaxSendSize: "35 MB (36,700,160 bytes)",
     MaxReceiveSize: "36 MB (37,748,736 bytes)",
+    JournalMessageExpirationDays: state.journalMessageExpirationDays ?? 0,
     ExternalDelayDsnEnabled: true,
     SmtpClientAuthenticationDisabled: true,
   },
@@ -45,9 +46,46 @@ function cannotClear(mode: "while-no-rules" | "never"): CmdletError {
   );
 }
 
+/** A whole number in [min, max], or undefined when the parameter is not given. */
+function wholeNumber(
+  params: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const v = param(params, name);
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === "number" || typeof v === "string" ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw badValue(name, v);
+  return n;
+}
+
+/**
+ * The settings besides JournalingReportNdrTo, checked before anything is set. Source:
+ * Set-TransportConfig.md (-JournalMessageExpirationDays "an integer from 0 to 7", 0 the default;
+ * -MaxRecipientEnvelopeLimit in Exchange Online "a custom value up to 1000" or Unlimited).
+ */
+function otherSettings(params: Record<string, unknown>): { journalMessageExpirationDays?: number } {
+  for (const flag of [
+    "ExternalDelayDsnEnabled",
+    "SmtpClientAuthenticationDisabled",
+    "ReplyAllStormProtectionEnabled",
+  ])
+    bool(params, flag);
+  const limit = param(params, "MaxRecipientEnvelopeLimit");
+  if (!(typeof limit === "string" && /^unlimited$/i.test(limit)))
+    wholeNumber(params, "MaxRecipientEnvelopeLimit", 0, 1000);
+  const days = wholeNumber(params, "JournalMessageExpirationDays", 0, 7);
+  return days === undefined ? {} : { journalMessageExpirationDays: days };
+}
+
 const setTransportConfig = ({ state, params, behaviours }: CmdletContext): Row[] => {
-  for (const flag of ["ExternalDelayDsnEnabled", "SmtpClientAuthenticationDisabled"]) bool(params, flag);
-  if (!has(params, "JournalingReportNdrTo")) return [];
+  // Every value is checked before any is set: a refused call changes nothing.
+  const other = otherSettings(params);
+  if (!has(params, "JournalingReportNdrTo")) {
+    Object.assign(state, other);
+    return [];
+  }
   const value = param(params, "JournalingReportNdrTo");
   if (value === null || value === "" || value === "<>") {
     // Behaviour `ndrClearing`: "allowed" | "while-no-rules" (default: decompiled server code refuses
@@ -55,7 +93,7 @@ const setTransportConfig = ({ state, params, behaviours }: CmdletContext): Row[]
     if (behaviours.ndrClearing === "never") throw cannotClear("never");
     if (behaviours.ndrClearing === "while-no-rules" && state.journalRules.length > 0)
       throw cannotClear("while-no-rules");
-    state.journalingReportNdrTo = null;
+    Object.assign(state, other, { journalingReportNdrTo: null });
     return [];
   }
   if (typeof value !== "string") throw badValue("JournalingReportNdrTo", value);
@@ -86,7 +124,7 @@ const setTransportConfig = ({ state, params, behaviours }: CmdletContext): Row[]
       `The address "${address}" is the recipient of a journal rule, so it can't receive undeliverable journal reports. Use an address that no journal rule journals.`,
     );
   }
-  state.journalingReportNdrTo = address;
+  Object.assign(state, other, { journalingReportNdrTo: address });
   return [];
 };
 
