@@ -253,3 +253,22 @@ describe("Set-TransportConfig's other parameters (C2)", () => {
     expect(await read()).toMatchObject({ JournalMessageExpirationDays: 7 });
   });
 });
+
+describe("parameters a cmdlet does not have are refused, as PowerShell's binder refuses them", () => {
+  const BINDING = "System.Management.Automation.ParameterBindingException";
+
+  it("Get-OrganizationConfig -Identity, Get-Recipient -PropertySets, Get-DistributionGroup -IncludeReject…", async () => {
+    const tenantId = randomUUID();
+    for (const [cmdlet, parameters] of [
+      ["Get-OrganizationConfig", { Identity: "contoso" }],
+      ["Get-Recipient", { PropertySets: "Minimum" }],
+      ["Get-DistributionGroup", { IncludeRejectMessagesFromWithDisplayNames: true }],
+    ] as const) {
+      expect([cmdlet, ...failure(await exo(tenantId, cmdlet, parameters))]).toEqual([cmdlet, 400, BINDING]);
+    }
+    expect((await exo(tenantId, "Get-Recipient", { PropertySet: "Minimum", ResultSize: 1 })).status).toBe(
+      200,
+    );
+    expect((await exo(tenantId, "Get-OrganizationConfig")).status).toBe(200);
+  });
+});

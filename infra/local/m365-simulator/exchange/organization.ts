@@ -75,7 +75,7 @@ const enableOrganizationCustomization = ({ state, behaviours, nowMs }: CmdletCon
 export const ORGANIZATION_CMDLETS: CmdletDefinition[] = [
   {
     name: "Get-OrganizationConfig",
-    parameters: ["Identity"],
+    parameters: [],
     shouldProcess: false,
     run: getOrganizationConfig,
   },

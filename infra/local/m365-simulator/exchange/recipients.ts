@@ -237,7 +237,7 @@ export const RECIPIENT_CMDLETS: CmdletDefinition[] = [
       "Anr",
       "SortBy",
       "Properties",
-      "PropertySets",
+      "PropertySet",
       "IncludeSoftDeletedRecipients",
       "BookmarkDisplayName",
       "IncludeBookmarkObject",
