@@ -4,19 +4,10 @@
  * each case). Every test fails if its rule is removed.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
-import { exoClient, failure } from "./support/exo.ts";
+import { describe, expect, it } from "vitest";
+import { failure, suiteSimulator } from "./support/exo.ts";
 
-let sim: Simulator;
-const { exo } = exoClient(() => sim);
-
-beforeAll(async () => {
-  sim = await startSimulator();
-});
-afterAll(async () => {
-  await sim?.close();
-});
+const { exo, sim } = suiteSimulator();
 
 const NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException";
 const TEST_MODE_WARNING =
@@ -98,7 +89,7 @@ describe("New-DistributionGroup's defaults and allowed values (G1)", () => {
   const group = (tenantId: string, name: string, extra: Record<string, unknown> = {}) =>
     exo(tenantId, "New-DistributionGroup", {
       Name: name,
-      PrimarySmtpAddress: `${name}@${sim.demo(tenantId).domain}`,
+      PrimarySmtpAddress: `${name}@${sim().demo(tenantId).domain}`,
       ...extra,
     });
 
@@ -152,7 +143,7 @@ describe("New-DistributionGroup's Alias (G1)", () => {
 
   it("refuses a given alias with characters Exchange does not take; from the name, spaces go and others become ?", async () => {
     const tenantId = randomUUID();
-    const domain = sim.demo(tenantId).domain;
+    const domain = sim().demo(tenantId).domain;
     for (const [i, alias] of [
       "journal eu",
       "journal@eu",

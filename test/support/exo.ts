@@ -1,5 +1,10 @@
 /** Raw HTTPS calls to the simulator's Exchange admin API, as the tests of the simulator make them. */
-import { EXCHANGE_ANCHOR_MAILBOX, type Simulator } from "../../infra/local/m365-simulator/index.ts";
+import { afterAll, beforeAll } from "vitest";
+import {
+  EXCHANGE_ANCHOR_MAILBOX,
+  type Simulator,
+  startSimulator,
+} from "../../infra/local/m365-simulator/index.ts";
 
 export interface ExoAnswer {
   status: number;
@@ -66,3 +71,19 @@ export const errorText = (a: ExoAnswer) => a.body.error?.details[0]?.message.spl
 export const errorType = (a: ExoAnswer) => a.body.error?.innererror.internalexception.type;
 /** `[status, exception type]`, for one-line expectations. */
 export const failure = (a: ExoAnswer) => [a.status, errorType(a)];
+
+/** A simulator of its own for the calling test file (started before its tests, closed after), with `exo`. */
+export function suiteSimulator() {
+  let started: Simulator | undefined;
+  beforeAll(async () => {
+    started = await startSimulator();
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const sim = (): Simulator => {
+    if (!started) throw new Error("the suite's simulator is not started yet");
+    return started;
+  };
+  return { sim, ...exoClient(sim) };
+}
