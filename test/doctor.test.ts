@@ -89,7 +89,7 @@ describe("doctor against the simulator", () => {
     expect(run.code).toBe(0);
     expect(run.report.checks.find((c) => c.id === "write:cleanup")?.status).toBe("pass");
     const verdicts = Object.fromEntries(run.report.rows.map((r) => [r.id, r.verdict]));
-    expect(verdicts).toMatchObject({ G2: "confirmed", O12: "confirmed" });
+    expect(verdicts).toMatchObject({ G2: "confirmed", O12: "confirmed", O1: "confirmed" });
     const after = sim.tenant(tenantId);
     expect(after.connectors).toEqual(before.connectors);
     expect(after.journalRules).toEqual(before.journalRules);

@@ -3,9 +3,10 @@
  * for the rows that the reads (or the write test) can settle, each a small function of the
  * answers, and the reason each other row stays `unknown`.
  */
+import { NotFoundError } from "../../domain/errors.ts";
 import { CMDLET_ROLES } from "../../domain/permissions.ts";
 import { ADMIN_SETUP_REASONS } from "./admin-setup.ts";
-import { redact } from "./answers.ts";
+import { describe, redact } from "./answers.ts";
 import type { Answers, RowResult, RowVerdict } from "./report.ts";
 
 /** The answers a verdict is drawn from. */
@@ -159,6 +160,36 @@ function validationRows(e: Evidence): Verdict {
     : verdict("refuted", `rows carry ${Object.keys(p).join(", ")}`, ["Validate-OutboundConnector"]);
 }
 
+/** O1: a connector in test mode is hidden from Get-OutboundConnector -Identity unless asked for. */
+function testModeHidden(e: Evidence): Verdict {
+  if (!e.writeTest) return verdict("unknown", NEEDS_WRITE);
+  const set = e.writes["Set-OutboundConnector:test-mode"];
+  const plain = e.writes["Get-OutboundConnector:test-mode"];
+  const asked = e.writes["Get-OutboundConnector:test-mode-included"];
+  if (!set || set.error || !plain || !asked)
+    return verdict("unknown", "the test connector could not be put in test mode");
+  const evidence = ["Get-OutboundConnector:test-mode", "Get-OutboundConnector:test-mode-included"];
+  if (asked.error || (asked.rows?.length ?? 0) === 0)
+    return verdict(
+      "refuted",
+      "-IncludeTestModeConnectors $true did not find the connector in test mode",
+      evidence,
+    );
+  if (plain.error instanceof NotFoundError)
+    return verdict(
+      "confirmed",
+      "hidden from -Identity without -IncludeTestModeConnectors, found with it",
+      evidence,
+    );
+  return plain.error
+    ? verdict("unknown", `the plain read failed: ${describe(plain.error)}`, evidence)
+    : verdict(
+        "refuted",
+        "found by -Identity without -IncludeTestModeConnectors (the filter spares -Identity)",
+        evidence,
+      );
+}
+
 /** The rows the doctor's own answers can settle. */
 const RULES: Readonly<Record<string, Rule>> = {
   E9: moduleFileListsWhatRuns,
@@ -168,6 +199,7 @@ const RULES: Readonly<Record<string, Rule>> = {
   G4: memberShape,
   G2: groupWithoutManagedBy,
   O12: validationRows,
+  O1: testModeHidden,
 };
 
 /** Why each other row stays unknown (A7-A12: the admin's probe, which has its own reasons). */
@@ -192,6 +224,7 @@ const UNKNOWN_BECAUSE: Readonly<Record<string, string>> = {
   D4: "needs a dehydrated organisation",
   O5: "needs writes with invalid smart hosts",
   O6: "needs writes with TlsDomain",
+  O15: "what a connector in test mode does with mail: needs mail sent through one",
   N4: "needs a 21Vianet tenant",
 };
 

@@ -1,7 +1,8 @@
 /**
  * `--write-test`: creates, validates and removes uniquely named objects (a disabled connector
- * to a non-delivering host, a disabled journal rule, an empty group), records their answers,
- * and checks that nothing is left behind. Never writes JournalingReportNdrTo.
+ * to a non-delivering host, put in test mode before it goes, a disabled journal rule, an empty
+ * group), records their answers, and checks that nothing is left behind. Never writes
+ * JournalingReportNdrTo.
  */
 import { randomBytes } from "node:crypto";
 import { NotFoundError } from "../../../domain/errors.ts";
@@ -76,10 +77,34 @@ async function writeConnector(s: DoctorSession, o: TestObjects, writes: Answers)
       Recipients: [`doctor@${o.host}`],
     },
   );
+  await probeTestMode(s, o, writes);
   writes["Remove-OutboundConnector"] = await s.run("Remove-OutboundConnector", "Remove-OutboundConnector", {
     Identity: o.connectorName,
     Confirm: false,
   });
+}
+
+/**
+ * O1: the test connector in test mode, read by its name without and with
+ * -IncludeTestModeConnectors $true (does Exchange hide it from the plain read?).
+ */
+async function probeTestMode(s: DoctorSession, o: TestObjects, writes: Answers): Promise<void> {
+  writes["Set-OutboundConnector:test-mode"] = await s.run(
+    "Set-OutboundConnector:test-mode",
+    "Set-OutboundConnector",
+    { Identity: o.connectorName, TestMode: true },
+  );
+  if (writes["Set-OutboundConnector:test-mode"].error) return;
+  writes["Get-OutboundConnector:test-mode"] = await s.run(
+    "Get-OutboundConnector:test-mode",
+    "Get-OutboundConnector",
+    { Identity: o.connectorName },
+  );
+  writes["Get-OutboundConnector:test-mode-included"] = await s.run(
+    "Get-OutboundConnector:test-mode-included",
+    "Get-OutboundConnector",
+    { Identity: o.connectorName, IncludeTestModeConnectors: true },
+  );
 }
 
 /** A journal rule needs the NDR address set; the doctor never sets it, so without it this is skipped. */
@@ -139,13 +164,15 @@ async function writeGroup(s: DoctorSession, o: TestObjects, domain: string, writ
 
 async function checkNothingLeft(s: DoctorSession, o: TestObjects): Promise<void> {
   const left: string[] = [];
-  for (const [cmdlet, identity] of [
-    ["Get-OutboundConnector", o.connectorName],
-    ["Get-JournalRule", o.ruleName],
-    ["Get-DistributionGroup", o.id],
+  for (const [cmdlet, identity, extra] of [
+    ["Get-OutboundConnector", o.connectorName, {}],
+    // Exchange leaves a connector in test mode out of the plain read (O1).
+    ["Get-OutboundConnector", o.connectorName, { IncludeTestModeConnectors: true }],
+    ["Get-JournalRule", o.ruleName, {}],
+    ["Get-DistributionGroup", o.id, {}],
   ] as const) {
     try {
-      const rows = await s.exchange.invoke(s.tenantId, cmdlet, { Identity: identity });
+      const rows = await s.exchange.invoke(s.tenantId, cmdlet, { Identity: identity, ...extra });
       if (rows.length > 0) left.push(`${cmdlet} ${identity}`);
     } catch (err) {
       if (!(err instanceof NotFoundError)) left.push(`${cmdlet} ${identity} (${describe(err)})`);
