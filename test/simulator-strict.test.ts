@@ -263,3 +263,31 @@ describe("parameters a cmdlet does not have are refused, as PowerShell's binder 
     expect((await exo(tenantId, "Get-OrganizationConfig")).status).toBe(200);
   });
 });
+
+describe("Get-DistributionGroup -RecipientTypeDetails (G3)", () => {
+  it("lists only the group subtypes asked for, and refuses other values", async () => {
+    const tenantId = randomUUID();
+    const domain = sim().demo(tenantId).domain;
+    for (const [name, type] of [
+      ["dl", "Distribution"],
+      ["sg", "Security"],
+    ]) {
+      const made = await exo(tenantId, "New-DistributionGroup", {
+        Name: name,
+        Type: type,
+        PrimarySmtpAddress: `${name}@${domain}`,
+      });
+      expect(made.status).toBe(200);
+    }
+    const security = await exo(tenantId, "Get-DistributionGroup", {
+      RecipientTypeDetails: ["MailUniversalSecurityGroup"],
+    });
+    expect(security.body.value?.map((g) => g.RecipientTypeDetails)).toEqual(
+      security.body.value?.map(() => "MailUniversalSecurityGroup"),
+    );
+    expect(security.body.value?.map((g) => g.Name)).toContain("sg");
+    expect(security.body.value?.map((g) => g.Name)).not.toContain("dl");
+    const refused = await exo(tenantId, "Get-DistributionGroup", { RecipientTypeDetails: ["UserMailbox"] });
+    expect(failure(refused)).toEqual([400, "System.Management.Automation.ParameterBindingException"]);
+  });
+});

@@ -171,12 +171,30 @@ const newDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
   return [groupRow(state, group)];
 };
 
+/** Source: Get-DistributionGroup.md (-RecipientTypeDetails: the group subtypes it filters by). */
+const GROUP_SUBTYPES = [
+  "MailNonUniversalGroup",
+  "MailUniversalDistributionGroup",
+  "MailUniversalSecurityGroup",
+  "RoomList",
+] as const;
+
 const getDistributionGroup = (ctx: CmdletContext): Row[] => {
   const { state, params } = ctx;
   const identity = str(params, "Identity");
+  const types = (list(params, "RecipientTypeDetails") ?? []).map((t) =>
+    oneOf({ RecipientTypeDetails: t }, "RecipientTypeDetails", GROUP_SUBTYPES),
+  );
+  const asked = (g: SimRecipient) =>
+    types.length === 0 || types.some((t) => same(t ?? "", g.recipientTypeDetails));
   if (identity === undefined)
-    return limitRows(ctx, state.recipients.filter(isDistributionGroup)).map((g) => groupRow(state, g));
-  return [groupRow(state, required(findGroup(state, identity), identity, state))];
+    return limitRows(
+      ctx,
+      state.recipients.filter((g) => isDistributionGroup(g) && asked(g)),
+    ).map((g) => groupRow(state, g));
+  // Assumed: the filter holds with -Identity too (a group of another subtype is not found).
+  const group = findGroup(state, identity);
+  return [groupRow(state, required(group && asked(group) ? group : undefined, identity, state))];
 };
 
 const removeDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
