@@ -27,6 +27,7 @@ afterEach(() => {
     maxConcurrentPerTenant: 0,
     directoryErrorRate: 0,
     adminApiErrorRate: 0,
+    identityMissReturnsAll: false,
   });
 });
 
@@ -58,6 +59,7 @@ describe("defaults", () => {
         directoryErrorRate: 0,
         adminApiErrorRate: 0,
         ndrClearing: "while-no-rules",
+        identityMissReturnsAll: false,
         hydrationDelayMs: 0,
         maxJournalRules: 50,
         validation: { lag: 0, fail: false, refuseHosts: [] },
@@ -317,5 +319,32 @@ describe("remote control", () => {
         validation: { refuseHosts: [] },
       });
     }
+  });
+});
+
+describe("identity that matches nothing", () => {
+  it("identityMissReturnsAll: Get- cmdlets answer every object for an unknown -Identity; off, ManagementObjectNotFoundException", async () => {
+    const tenantId = randomUUID();
+    expect((await exo(tenantId, "New-OutboundConnector", connector)).status).toBe(200);
+    const unknown = { Identity: "No such object" };
+    for (const cmdlet of [
+      "Get-OutboundConnector",
+      "Get-JournalRule",
+      "Get-DistributionGroup",
+      "Get-Recipient",
+    ]) {
+      expect(failure(await exo(tenantId, cmdlet, unknown)), cmdlet).toEqual([404, NOT_FOUND]);
+    }
+    sim.configure({ identityMissReturnsAll: true });
+    const connectors = await exo(tenantId, "Get-OutboundConnector", unknown);
+    expect(connectors.status).toBe(200);
+    expect((connectors.body.value ?? []).map((r) => r["Name"])).toEqual([connector.Name]);
+    const groups = await exo(tenantId, "Get-DistributionGroup", unknown);
+    expect((groups.body.value ?? []).length).toBeGreaterThan(0);
+    // An identity that exists still answers that object alone; other cmdlets still refuse.
+    expect(
+      (await exo(tenantId, "Get-OutboundConnector", { Identity: connector.Name })).body.value,
+    ).toHaveLength(1);
+    expect(failure(await exo(tenantId, "Get-DistributionGroupMember", unknown))).toEqual([404, NOT_FOUND]);
   });
 });

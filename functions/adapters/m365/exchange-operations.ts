@@ -24,6 +24,7 @@ import { ALREADY_EXISTS, m365ErrorDetails } from "./error-model.ts";
 import { invokeBatch } from "./exchange-batch.ts";
 import type { CmdletParameters, CmdletRow, ExchangeClient } from "./exchange-client.ts";
 import {
+  carriesIdentity,
   prop,
   text,
   toDistributionGroup,
@@ -103,10 +104,17 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     return this.#client.invoke(this.#tenantId, cmdlet, parameters, options ?? SLOW_CMDLETS[cmdlet] ?? {});
   }
 
-  /** One object or undefined when Exchange says it couldn't be found. */
-  async #read(cmdlet: string, parameters: CmdletParameters): Promise<CmdletRow | undefined> {
+  /**
+   * The object `-Identity` names, or undefined when Exchange says it couldn't be found, or answers
+   * only rows that are not that object (an identity matching nothing may list every object).
+   */
+  async #read(
+    cmdlet: string,
+    parameters: CmdletParameters & { Identity: string },
+  ): Promise<CmdletRow | undefined> {
     try {
-      return (await this.#run(cmdlet, parameters))[0];
+      const rows = await this.#run(cmdlet, parameters);
+      return rows.find((row) => carriesIdentity(row, parameters.Identity));
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;

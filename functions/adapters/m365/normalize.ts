@@ -150,6 +150,19 @@ function recipientNames(row: CmdletRow): string[] {
   return [...names];
 }
 
+/**
+ * Whether a row is the object that `identity` (a name, display name, address, GUID or Identity)
+ * asks for. The Get- pages caution that an `-Identity` matching nothing may answer every object
+ * (docs/m365-fidelity.md E12): a row that does not carry the identity asked for is not that object.
+ */
+export function carriesIdentity(row: CmdletRow, identity: string): boolean {
+  const wanted = address(identity).toLowerCase();
+  if (recipientNames(row).includes(wanted)) return true;
+  return ["DisplayName", "DistinguishedName"].some(
+    (key) => text(prop(row, key)).trim().toLowerCase() === wanted,
+  );
+}
+
 export function toRecipient(row: CmdletRow): Recipient {
   return {
     identity: identity(row),

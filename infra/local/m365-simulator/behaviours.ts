@@ -36,6 +36,13 @@ export interface ExchangeBehaviours {
   regionalRedirect: number;
   /** Rate-Limit-* header names: go-exoscc adminapi/invoke.go, ExoHelper; window and 429 assumed (docs/m365-fidelity.md E11). */
   rateLimit: { limit: number; windowMs: number } | null;
+  /**
+   * The Get- pages' caution: "a non-existent value for the Identity parameter returns *all* objects
+   * as if you ran the Get- command without the Identity parameter" [ref Get-JournalRule]; public
+   * code sees ManagementObjectNotFoundException for an unknown name, hence off by default
+   * (docs/m365-fidelity.md E12, assumed).
+   */
+  identityMissReturnsAll: boolean;
 }
 
 export function defaultBehaviours(): ExchangeBehaviours {
@@ -55,6 +62,7 @@ export function defaultBehaviours(): ExchangeBehaviours {
     errorDetailForm: "pipe",
     regionalRedirect: 0,
     rateLimit: null,
+    identityMissReturnsAll: false,
   };
 }
 
@@ -111,6 +119,11 @@ export function configureBehaviours(current: ExchangeBehaviours, config: Simulat
   }
   if (config.regionalRedirect !== undefined)
     current.regionalRedirect = share(config.regionalRedirect, "regionalRedirect");
+  if (config.identityMissReturnsAll !== undefined) {
+    if (typeof config.identityMissReturnsAll !== "boolean")
+      throw new Error("identityMissReturnsAll must be true or false");
+    current.identityMissReturnsAll = config.identityMissReturnsAll;
+  }
   if (config.rateLimit !== undefined) {
     const r = config.rateLimit;
     current.rateLimit =

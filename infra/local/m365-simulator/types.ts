@@ -101,6 +101,12 @@ export interface SimulatorConfig {
    * `Rate-Limit-Limit`/`-Remaining`/`-Reset`, beyond the limit a 429 (null: off, the default).
    */
   rateLimit?: { limit: number; windowMs: number } | null;
+  /**
+   * Get-OutboundConnector, Get-JournalRule, Get-DistributionGroup and Get-Recipient given an
+   * `-Identity` that matches nothing answer every object, as if no identity were given (the
+   * reference's caution), instead of ManagementObjectNotFoundException (default false).
+   */
+  identityMissReturnsAll?: boolean;
 }
 
 /** See {@link SimulatorConfig.errorDetailForm}. */

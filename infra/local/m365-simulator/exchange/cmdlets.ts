@@ -93,7 +93,24 @@ export function runCmdlet(state: TenantState, cmdlet: string, params: Params, op
     created: (guid) => options.created?.(guid),
     warn: (message) => options.warnings?.push(message),
   };
-  return def.run(ctx);
+  if (!(ctx.behaviours.identityMissReturnsAll && LIST_ON_MISS.has(def.name) && "Identity" in bound)) {
+    return def.run(ctx);
+  }
+  try {
+    return def.run(ctx);
+  } catch (err) {
+    if (!(err instanceof CmdletError && err.exceptionType === EXCEPTION.NOT_FOUND)) throw err;
+    const { Identity: _, ...rest } = bound;
+    return def.run({ ...ctx, params: rest });
+  }
 }
+
+/** Get- cmdlets that list every object without -Identity (behaviour `identityMissReturnsAll`). */
+const LIST_ON_MISS = new Set([
+  "Get-OutboundConnector",
+  "Get-JournalRule",
+  "Get-DistributionGroup",
+  "Get-Recipient",
+]);
 
 export { CmdletError, isWriteCmdlet };
