@@ -70,6 +70,7 @@ describe("doctor against the simulator", () => {
       P1: "confirmed",
       G4: "confirmed",
       R8: "confirmed",
+      E12: "confirmed",
     });
     expect(verdicts["G2"]).toBe("unknown");
     expect(run.report.checks.find((c) => c.id === "credential")?.status).toBe("pass");

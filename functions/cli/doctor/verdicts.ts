@@ -124,6 +124,33 @@ function memberShape(e: Evidence): Verdict {
     : verdict("refuted", `members lack ${absent.join(", ")}`, ["Get-DistributionGroupMember"]);
 }
 
+const ABSENT_READS = ["Get-Recipient:absent", "Get-OutboundConnector:absent", "Get-JournalRule:absent"];
+
+/** E12: an -Identity that matches nothing answers not found (the simulator's default), not every object. */
+function unknownIdentityNotFound(e: Evidence): Verdict {
+  const answers = ABSENT_READS.map((key) => [key, e.reads[key]] as const).filter(([, r]) => r);
+  if (answers.length === 0) return verdict("unknown", "no read by an unknown -Identity was made");
+  const listed = answers.filter(([, r]) => !r!.error);
+  if (listed.length > 0)
+    return verdict(
+      "refuted",
+      `${listed.map(([key, r]) => `${key}: ${r!.rows?.length ?? 0} rows`).join("; ")}: an unknown -Identity answered objects (run the simulator with identityMissReturnsAll; the service takes only rows that carry the identity asked for)`,
+      listed.map(([key]) => key),
+    );
+  const notFound = answers.filter(([, r]) => r!.error instanceof NotFoundError);
+  return notFound.length === answers.length
+    ? verdict(
+        "confirmed",
+        `${answers.length} reads by an unknown -Identity answered ManagementObjectNotFoundException`,
+        answers.map(([key]) => key),
+      )
+    : verdict(
+        "unknown",
+        "a read by an unknown -Identity failed otherwise",
+        answers.map(([key]) => key),
+      );
+}
+
 /** G2: an app can create a group without ManagedBy. */
 function groupWithoutManagedBy(e: Evidence): Verdict {
   if (!e.writeTest) return verdict("unknown", NEEDS_WRITE);
@@ -200,6 +227,7 @@ const RULES: Readonly<Record<string, Rule>> = {
   G2: groupWithoutManagedBy,
   O12: validationRows,
   O1: testModeHidden,
+  E12: unknownIdentityNotFound,
 };
 
 /** Why each other row stays unknown (A7-A12: the admin's probe, which has its own reasons). */

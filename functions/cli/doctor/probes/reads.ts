@@ -35,11 +35,22 @@ async function probeServiceReads(s: DoctorSession, reads: Answers): Promise<void
       "Get-Recipient",
       { Identity: `doctor-absent-${randomBytes(4).toString("hex")}@example.invalid` },
     ],
+    // An -Identity that matches nothing: not found, or every object (the Get- pages' caution, E12).
+    [
+      "Get-OutboundConnector:absent",
+      "Get-OutboundConnector",
+      { Identity: `doctor-absent-${randomBytes(4).toString("hex")}` },
+    ],
+    [
+      "Get-JournalRule:absent",
+      "Get-JournalRule",
+      { Identity: `doctor-absent-${randomBytes(4).toString("hex")}` },
+    ],
   ];
   for (const [key, cmdlet, params] of readList) {
     reads[key] = await s.run(key, cmdlet, params);
     const r = reads[key]!;
-    const expectedAbsent = key === "Get-Recipient:absent" && r.error instanceof NotFoundError;
+    const expectedAbsent = key.endsWith(":absent") && r.error instanceof NotFoundError;
     s.check(
       `read:${key}`,
       key,
