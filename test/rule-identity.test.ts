@@ -12,7 +12,7 @@ import type { M365Gateway } from "../functions/domain/m365.ts";
 import { AREA1, journalAddress } from "../functions/domain/provider.ts";
 import type { DiffContext } from "../functions/domain/steps/context.ts";
 import { diffJournalRules } from "../functions/domain/steps/journal-rules.ts";
-import { findOwnedJournalRule } from "../functions/domain/steps/rule-identity.ts";
+import { findOwnedJournalRule } from "../functions/domain/steps/object-identity.ts";
 import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
 
 let sim: Simulator;
@@ -61,7 +61,7 @@ const context = (tenantId: string, ids: Record<string, string> | undefined): Dif
   profile: AREA1,
   m365: gateway.tenant(tenantId),
   owned: { connectors: [], groups: [], journalRules: [RULE] },
-  ...(ids ? { objectIds: { journalRules: ids } } : {}),
+  ...(ids ? { objectIds: { journalRules: ids, groups: {} } } : {}),
 });
 
 describe("a journal rule the customer's admin renamed", () => {
@@ -78,8 +78,9 @@ describe("a journal rule the customer's admin renamed", () => {
         actual: RENAMED,
       },
     ]);
+    // Addressed by its Guid: a later write of the same run (enable) still finds it once renamed back.
     expect(diff.writes.map((w) => [w.cmdlet, w.parameters])).toEqual([
-      ["Set-JournalRule", { Identity: RENAMED, Name: RULE }],
+      ["Set-JournalRule", { Identity: guid, Name: RULE }],
     ]);
   });
 
