@@ -7,31 +7,14 @@
  * never taken for ours.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createM365Gateway } from "../functions/adapters/m365/index.ts";
-import type { M365Gateway } from "../functions/domain/m365.ts";
+import { describe, expect, it } from "vitest";
 import { AREA1 } from "../functions/domain/provider.ts";
 import type { DiffContext } from "../functions/domain/steps/context.ts";
 import { diffGroups } from "../functions/domain/steps/groups.ts";
 import { findOwnedGroup } from "../functions/domain/steps/object-identity.ts";
-import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { simulatorWithGateway } from "./support/m365.ts";
 
-let sim: Simulator;
-let gateway: M365Gateway;
-
-beforeAll(async () => {
-  sim = await startSimulator();
-  gateway = createM365Gateway({
-    clientId: sim.clientId,
-    clientSecret: sim.clientSecret,
-    endpoints: sim.endpoints,
-    retry: { baseDelayMs: 5, maxDelayMs: 100, timeoutMs: 5_000 },
-  });
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
+const suite = simulatorWithGateway();
 
 const EU = "Journal EU";
 const US = "Journal US";
@@ -40,15 +23,15 @@ const RENAMED = "EU list (renamed by the admin)";
 /** A split tenant holding our two groups, as onboarding created them; the EU group's Guid. */
 async function tenantWithOurGroups(): Promise<{ tenantId: string; guid: string }> {
   const tenantId = randomUUID();
-  const exchange = gateway.tenant(tenantId).exchange;
+  const exchange = suite.gateway.tenant(tenantId).exchange;
   const eu = await exchange.newDistributionGroup(spec(tenantId, "eu"));
   await exchange.newDistributionGroup(spec(tenantId, "us"));
-  expect(eu.guid).toBe(sim.tenant(tenantId).groups.find((g) => g.name === EU)?.guid);
+  expect(eu.guid).toBe(suite.sim.tenant(tenantId).groups.find((g) => g.name === EU)?.guid);
   return { tenantId, guid: eu.guid };
 }
 
 function spec(tenantId: string, region: "eu" | "us") {
-  const demo = sim.demo(tenantId);
+  const demo = suite.sim.demo(tenantId);
   return region === "eu"
     ? { name: EU, primarySmtpAddress: `journal-eu@${demo.domain}`, members: [demo.alice] }
     : { name: US, primarySmtpAddress: `journal-us@${demo.domain}`, members: [demo.bob] };
@@ -60,11 +43,11 @@ const context = (tenantId: string, ids: Record<string, string> | undefined): Dif
     customerName: "contoso",
     region: "split",
     outboundGateway: false,
-    ndrAddress: sim.demo(tenantId).admin,
+    ndrAddress: suite.sim.demo(tenantId).admin,
     groups: { eu: spec(tenantId, "eu"), us: spec(tenantId, "us") },
   },
   profile: AREA1,
-  m365: gateway.tenant(tenantId),
+  m365: suite.gateway.tenant(tenantId),
   owned: { connectors: [], groups: [EU, US], journalRules: [] },
   ...(ids ? { objectIds: { journalRules: {}, groups: ids } } : {}),
 });
@@ -72,9 +55,9 @@ const context = (tenantId: string, ids: Record<string, string> | undefined): Dif
 describe("a distribution group the customer's admin renamed", () => {
   it("is found by its recorded Guid: its name is the one difference, given back by its Guid; its new address stays", async () => {
     const { tenantId, guid } = await tenantWithOurGroups();
-    const address = `eu-list@${sim.demo(tenantId).domain}`;
-    sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED, newAddress: address });
-    const usGuid = sim.tenant(tenantId).groups.find((g) => g.name === US)!.guid;
+    const address = `eu-list@${suite.sim.demo(tenantId).domain}`;
+    suite.sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED, newAddress: address });
+    const usGuid = suite.sim.tenant(tenantId).groups.find((g) => g.name === US)!.guid;
     const diff = await diffGroups(context(tenantId, { [EU]: guid, [US]: usGuid }));
     expect(diff.differences).toEqual([
       { step: "groups", object: `distribution group "${EU}"`, field: "name", expected: EU, actual: RENAMED },
@@ -89,7 +72,7 @@ describe("a distribution group the customer's admin renamed", () => {
     const inSync = await diffGroups(context(tenantId, undefined));
     expect(inSync.differences).toEqual([]);
     expect(inSync.writes).toEqual([]);
-    const usGuid = sim.tenant(tenantId).groups.find((g) => g.name === US)!.guid;
+    const usGuid = suite.sim.tenant(tenantId).groups.find((g) => g.name === US)!.guid;
     expect(inSync.objects.flatMap((o) => o.actions)).toEqual([
       { kind: "record-id", idKind: "groups", name: EU, id: guid },
       { kind: "record-id", idKind: "groups", name: US, id: usGuid },
@@ -97,16 +80,16 @@ describe("a distribution group the customer's admin renamed", () => {
     // Recorded already: nothing to do.
     expect((await diffGroups(context(tenantId, { [EU]: guid, [US]: usGuid }))).objects).toEqual([]);
     // Renamed before its Guid was recorded: only its name was known (what older records did).
-    sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED });
+    suite.sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED });
     const missing = await diffGroups(context(tenantId, { [US]: usGuid }));
     expect(missing.differences.map((d) => d.field)).toEqual(["exists"]);
   });
 
   it("a group someone else later gave our name is not taken for ours", async () => {
     const { tenantId, guid } = await tenantWithOurGroups();
-    sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED });
-    const demo = sim.demo(tenantId);
-    await gateway.tenant(tenantId).exchange.newDistributionGroup({
+    suite.sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED });
+    const demo = suite.sim.demo(tenantId);
+    await suite.gateway.tenant(tenantId).exchange.newDistributionGroup({
       name: EU,
       primarySmtpAddress: `theirs@${demo.domain}`,
       members: [demo.bob],

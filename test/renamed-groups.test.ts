@@ -8,36 +8,21 @@
  * identity, and offboarding removes it under its new name.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RemoteSimulatorControl } from "../infra/local/m365-simulator/index.ts";
-import { type FormHandle, type Json, startForm } from "./support/form.ts";
+import { describe, expect, it } from "vitest";
+import { tamperForm } from "./support/tamper-form.ts";
 
-let rt: FormHandle;
-let sim: RemoteSimulatorControl;
-let partner: { partnerId: string; apiKey: string };
+const suite = tamperForm("Renamed groups MSP");
+const { as, writes, check } = suite;
 
 const RENAMED = "EU list (renamed by the admin)";
-
-beforeAll(async () => {
-  rt = await startForm({ env: { DRIFT_CHECK_INTERVAL: "0" } });
-  sim = rt.sim;
-  partner = await rt.createPartner("Renamed groups MSP");
-});
-
-afterAll(async () => {
-  await rt?.close();
-});
-
-const as = (path: string, method = "GET", body?: unknown) =>
-  rt.call(method, path, { key: partner.apiKey, ...(body !== undefined && { body }) });
 
 /** A split tenant onboarded with two groups of ours; the EU group's name and its demo mailboxes. */
 async function onboarded(extra: Record<string, unknown> = {}) {
   const tenantId = randomUUID();
   const tag = tenantId.slice(0, 8);
-  const demo = await sim.demo(tenantId);
+  const demo = await suite.sim.demo(tenantId);
   const eu = `Journal EU ${tag}`;
-  const { status, body } = await as("/v1/tenants", "POST", {
+  await suite.onboard({
     tenantId,
     customerName: `contoso-${tag}`,
     region: "split",
@@ -52,15 +37,12 @@ async function onboarded(extra: Record<string, unknown> = {}) {
     },
     ...extra,
   });
-  expect(status).toBe(202);
-  if (body.status === "awaiting_consent") expect((await rt.consent(body.consentUrl)).status).toBe(200);
-  expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
   return { tenantId, eu, demo };
 }
 
 /** The tenant's distribution groups (the seeded ones too), members by address. */
 async function groups(tenantId: string) {
-  return (await sim.tenant(tenantId)).groups
+  return (await suite.sim.tenant(tenantId)).groups
     .filter((g) => g.recipientTypeDetails === "MailUniversalDistributionGroup")
     .map((g) => ({
       name: g.name,
@@ -71,19 +53,10 @@ async function groups(tenantId: string) {
     }));
 }
 
-const writes = async (tenantId: string, cmdlet: string) =>
-  (await sim.calls(tenantId)).filter((c) => c.write && c.status < 400 && c.operation === cmdlet);
-
-async function check(tenantId: string): Promise<Json> {
-  expect((await as(`/v1/tenants/${tenantId}/drift-checks`, "POST")).status).toBe(202);
-  await rt.idle(tenantId);
-  return (await as(`/v1/tenants/${tenantId}/drift`)).body;
-}
-
 describe("a distribution group the customer's admin renamed", () => {
   it("a drift check reports its name as a difference, not a missing group", async () => {
     const { tenantId, eu } = await onboarded();
-    await sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED });
+    await suite.sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED });
     const drift = await check(tenantId);
     expect(drift.inSync).toBe(false);
     expect(drift.differences).toEqual([
@@ -96,11 +69,16 @@ describe("a distribution group the customer's admin renamed", () => {
     const [before] = (await groups(tenantId)).filter((g) => g.name === eu);
     const address = `eu-list-${tenantId.slice(0, 8)}@${demo.domain}`;
     // Renamed and readdressed, and alice taken out: her add goes through the group's identity.
-    await sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED, newAddress: address });
-    await sim.tamper(tenantId, { action: "remove-group-member", name: RENAMED, address: demo.alice });
+    await suite.sim.tamper(tenantId, {
+      action: "rename-group",
+      name: eu,
+      newName: RENAMED,
+      newAddress: address,
+    });
+    await suite.sim.tamper(tenantId, { action: "remove-group-member", name: RENAMED, address: demo.alice });
     await check(tenantId);
-    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
-    await rt.idle(tenantId);
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    await suite.rt.idle(tenantId);
     const ours = (await groups(tenantId)).filter((g) => g.guid === before!.guid || g.name === eu);
     expect(ours).toEqual([
       { name: eu, displayName: eu, guid: before!.guid, address, members: [demo.alice.toLowerCase()] },
@@ -111,25 +89,25 @@ describe("a distribution group the customer's admin renamed", () => {
       { Identity: before!.guid, Name: eu, DisplayName: eu },
     ]);
     // The EU rule journals the group at the address it has now.
-    const rules = (await sim.tenant(tenantId)).journalRules;
+    const rules = (await suite.sim.tenant(tenantId)).journalRules;
     expect(rules.filter((r) => r.recipient?.toLowerCase() === address)).toHaveLength(1);
     expect((await as(`/v1/tenants/${tenantId}/drift`)).body).toMatchObject({ inSync: true, differences: [] });
   });
 
   it("a retry after a failed run finds it by its identity and creates no second group", async () => {
     const { tenantId, eu } = await onboarded({ onDrift: "remediate" });
-    await sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED });
-    await sim.failNext(
+    await suite.sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED });
+    await suite.sim.failNext(
       tenantId,
       "Set-DistributionGroup",
       { kind: "error", status: 400, message: "Refused once." },
       1,
     );
     await check(tenantId);
-    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("failed");
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("failed");
     expect((await groups(tenantId)).map((g) => g.name)).toContain(RENAMED);
     expect((await as(`/v1/tenants/${tenantId}/retry`, "POST")).status).toBe(202);
-    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
     const names = (await groups(tenantId)).map((g) => g.name);
     expect(names).toContain(eu);
     expect(names).not.toContain(RENAMED);
@@ -139,9 +117,11 @@ describe("a distribution group the customer's admin renamed", () => {
   it("offboarding removes it under its new name", async () => {
     const { tenantId, eu } = await onboarded();
     const guid = (await groups(tenantId)).find((g) => g.name === eu)!.guid;
-    await sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED });
+    await suite.sim.tamper(tenantId, { action: "rename-group", name: eu, newName: RENAMED });
     expect((await as(`/v1/tenants/${tenantId}`, "DELETE")).status).toBe(202);
-    expect((await rt.waitFor(tenantId, ["offboarded", "offboarding_failed"])).status).toBe("offboarded");
+    expect((await suite.rt.waitFor(tenantId, ["offboarded", "offboarding_failed"])).status).toBe(
+      "offboarded",
+    );
     expect((await groups(tenantId)).filter((g) => g.guid === guid)).toEqual([]);
     expect(await writes(tenantId, "Remove-DistributionGroup")).toHaveLength(2);
   });
