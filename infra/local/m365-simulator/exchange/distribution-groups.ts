@@ -3,7 +3,6 @@
  * Get-/Add-/Remove-DistributionGroupMember (identity resolution is recipients.ts's).
  */
 import { newRecipient, type SimRecipient, type TenantState } from "../state.ts";
-import { groupAlias, groupSettingsRow, newGroupSettings } from "./group-settings.ts";
 import {
   checkAddressFree,
   checkDisplayName,
@@ -11,6 +10,7 @@ import {
   checkNameFree,
   setDistributionGroupCmdlet,
 } from "./group-names.ts";
+import { groupAlias, groupSettingsRow, newGroupSettings } from "./group-settings.ts";
 import {
   bare,
   bool,
@@ -24,6 +24,7 @@ import {
   oneOf,
   type Row,
   required,
+  same,
   str,
 } from "./invoke.ts";
 import { findRecipient, isDistributionGroup, recipientRow, resolveMember } from "./recipients.ts";
