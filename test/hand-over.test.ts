@@ -160,6 +160,26 @@ describe("the hand-over at a change of owner", () => {
     ]);
   });
 
+  it("a group of A's that the customer's admin renamed is removed by B's run, which needs no groups", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    const [slugA, slugB] = [`a-${short}`, `b-${short}`];
+    await onboardedByA(tenantId, slugA);
+    const groupsOfA = (await sim().tenant(tenantId)).groups.filter((g) => / a$/.test(g.name));
+    expect(groupsOfA).toHaveLength(2);
+    await sim().tamper(tenantId, {
+      action: "rename-group",
+      name: "Journal EU a",
+      newName: "Renamed by the admin",
+    });
+
+    await onboardThroughLink(b.apiKey, body(tenantId, slugB, "us", "b"));
+    expect((await waitFor(b.apiKey, tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    // The change of owner carried A's groups' identities over: the renamed one goes with the other.
+    const guids = groupsOfA.map((g) => g.guid);
+    expect((await sim().tenant(tenantId)).groups.filter((g) => guids.includes(g.guid))).toEqual([]);
+  });
+
   // The customer's own rules are written through the local form's Exchange client (in this process).
   it.skipIf(form === "aws")(
     "gives an adopted rule the customer's values back at once, leaving the customer's other rules alone",

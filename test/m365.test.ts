@@ -316,7 +316,29 @@ describe("Exchange operations", () => {
     await ex.removeDistributionGroupMember(group.identity, demo.contact.address);
     expect(callsOf(tenantId, "Remove-DistributionGroupMember").map((c) => c.status)).toEqual([200, 400]);
 
-    await ex.removeDistributionGroup(group.identity);
+    // Its Guid finds it whatever its name; renamed by it, its name and display name change.
+    expect(group.guid).toMatch(/^[0-9a-f-]{36}$/);
+    sim.tamper(tenantId, { action: "rename-group", name: "EU users", newName: "Renamed users" });
+    expect(await ex.getDistributionGroup("EU users")).toBeUndefined();
+    expect(await ex.getDistributionGroup(group.guid)).toMatchObject({
+      name: "Renamed users",
+      guid: group.guid,
+    });
+    await ex.setDistributionGroup(group.guid, { name: "EU users" });
+    expect(callsOf(tenantId, "Set-DistributionGroup").map((c) => c.parameters)).toEqual([
+      {
+        Identity: group.guid,
+        Name: "EU users",
+        DisplayName: "EU users",
+        BypassSecurityGroupManagerCheck: true,
+      },
+    ]);
+    expect(sim.tenant(tenantId).groups.find((g) => g.guid === group.guid)).toMatchObject({
+      name: "EU users",
+      displayName: "EU users",
+    });
+
+    await ex.removeDistributionGroup(group.guid);
     expect(await ex.getDistributionGroup("EU users")).toBeUndefined();
   });
 

@@ -66,6 +66,20 @@ describe("a tenant with the role group and no admin role", () => {
     expect(state.connectors).toEqual([]);
     expect(state.groups.filter((g) => !g.seeded)).toEqual([]);
   });
+
+  it("split: a group the customer's admin renamed gets its name back (Set-DistributionGroup and its switch are in the roles)", async () => {
+    const req = h.request({ region: "split" });
+    h.sim.setAppRoles(req.tenantId, { exchangeAdministrator: false, roles: requiredRoles(req) });
+    expect((await h.onboard(req)).status).toBe("succeeded");
+    const eu = req.groups!.eu.name;
+    h.sim.tamper(req.tenantId, { action: "rename-group", name: eu, newName: "Renamed by the admin" });
+    const done = await h.rerun(req.tenantId);
+    expect(done.error).toBeUndefined();
+    expect(done.status).toBe("succeeded");
+    const renames = h.sim.calls(req.tenantId).filter((c) => c.operation === "Set-DistributionGroup");
+    expect(renames.map((c) => c.status)).toEqual([200]);
+    expect(h.sim.tenant(req.tenantId).groups.map((g) => g.name)).toContain(eu);
+  });
 });
 
 describe("a tenant missing a role", () => {

@@ -7,63 +7,36 @@
  * the customer's mail to the provider.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AREA1 } from "../functions/domain/provider.ts";
-import type { RemoteSimulatorControl } from "../infra/local/m365-simulator/index.ts";
-import { type FormHandle, type Json, startForm } from "./support/form.ts";
+import { tamperForm } from "./support/tamper-form.ts";
 
-let rt: FormHandle;
-let sim: RemoteSimulatorControl;
-let partner: { partnerId: string; apiKey: string };
+const suite = tamperForm("Renamed rules MSP");
+const { as, writes, check } = suite;
 
 const RULE = AREA1.journalRuleName;
 const RENAMED = "Journaling (renamed by the admin)";
 
-beforeAll(async () => {
-  rt = await startForm({ env: { DRIFT_CHECK_INTERVAL: "0" } });
-  sim = rt.sim;
-  partner = await rt.createPartner("Renamed rules MSP");
-});
-
-afterAll(async () => {
-  await rt?.close();
-});
-
-const as = (path: string, method = "GET", body?: unknown) =>
-  rt.call(method, path, { key: partner.apiKey, ...(body !== undefined && { body }) });
-
 async function onboarded(extra: Record<string, unknown> = {}): Promise<string> {
   const tenantId = randomUUID();
-  const { status, body } = await as("/v1/tenants", "POST", {
+  await suite.onboard({
     tenantId,
     customerName: `contoso-${tenantId.slice(0, 8)}`,
     region: "us",
-    ndrAddress: (await sim.demo(tenantId)).admin,
+    ndrAddress: (await suite.sim.demo(tenantId)).admin,
     ...extra,
   });
-  expect(status).toBe(202);
-  if (body.status === "awaiting_consent") expect((await rt.consent(body.consentUrl)).status).toBe(200);
-  expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
   return tenantId;
 }
 
 /** The tenant's journal rules that send its mail to the provider (any name). */
 const journalingToProvider = async (tenantId: string) =>
-  (await sim.tenant(tenantId)).journalRules.filter((r) => /mxrecord\.io$/i.test(r.journalEmailAddress));
-
-const writes = async (tenantId: string, cmdlet: string) =>
-  (await sim.calls(tenantId)).filter((c) => c.write && c.status < 400 && c.operation === cmdlet);
-
-async function check(tenantId: string): Promise<Json> {
-  expect((await as(`/v1/tenants/${tenantId}/drift-checks`, "POST")).status).toBe(202);
-  await rt.idle(tenantId);
-  return (await as(`/v1/tenants/${tenantId}/drift`)).body;
-}
+  (await suite.sim.tenant(tenantId)).journalRules.filter((r) => /mxrecord\.io$/i.test(r.journalEmailAddress));
 
 describe("a journal rule the customer's admin renamed", () => {
   it("a drift check reports its name as a difference, not a missing rule", async () => {
     const tenantId = await onboarded();
-    await sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    await suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
     const drift = await check(tenantId);
     expect(drift.inSync).toBe(false);
     expect(drift.differences).toEqual([
@@ -80,10 +53,10 @@ describe("a journal rule the customer's admin renamed", () => {
 
   it("remediation renames it back: exactly one rule journals to the provider, under our name", async () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
-    await sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    await suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
     await check(tenantId);
-    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
-    await rt.idle(tenantId);
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    await suite.rt.idle(tenantId);
     const rules = await journalingToProvider(tenantId);
     expect(rules.map((r) => r.name)).toEqual([RULE]);
     expect(await writes(tenantId, "New-JournalRule")).toHaveLength(1);
@@ -95,28 +68,30 @@ describe("a journal rule the customer's admin renamed", () => {
 
   it("a retry after a failed run finds it by its identity and creates no second rule", async () => {
     const tenantId = await onboarded({ onDrift: "remediate" });
-    await sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    await suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
     // The remediation run's rename is refused once: the run fails, still holding the renamed rule.
-    await sim.failNext(
+    await suite.sim.failNext(
       tenantId,
       "Set-JournalRule",
       { kind: "error", status: 400, message: "Refused once." },
       1,
     );
     await check(tenantId);
-    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("failed");
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("failed");
     expect((await journalingToProvider(tenantId)).map((r) => r.name)).toEqual([RENAMED]);
     expect((await as(`/v1/tenants/${tenantId}/retry`, "POST")).status).toBe(202);
-    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
     expect((await journalingToProvider(tenantId)).map((r) => r.name)).toEqual([RULE]);
     expect(await writes(tenantId, "New-JournalRule")).toHaveLength(1);
   });
 
   it("offboarding removes it under its new name: no rule journals to the provider afterwards", async () => {
     const tenantId = await onboarded();
-    await sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    await suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
     expect((await as(`/v1/tenants/${tenantId}`, "DELETE")).status).toBe(202);
-    expect((await rt.waitFor(tenantId, ["offboarded", "offboarding_failed"])).status).toBe("offboarded");
+    expect((await suite.rt.waitFor(tenantId, ["offboarded", "offboarding_failed"])).status).toBe(
+      "offboarded",
+    );
     expect(await journalingToProvider(tenantId)).toEqual([]);
     const removed = await writes(tenantId, "Remove-JournalRule");
     expect(removed).toHaveLength(1);

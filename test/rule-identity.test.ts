@@ -6,31 +6,14 @@
  * rule someone else later gave our name is never taken for ours.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createM365Gateway } from "../functions/adapters/m365/index.ts";
-import type { M365Gateway } from "../functions/domain/m365.ts";
+import { describe, expect, it } from "vitest";
 import { AREA1, journalAddress } from "../functions/domain/provider.ts";
 import type { DiffContext } from "../functions/domain/steps/context.ts";
 import { diffJournalRules } from "../functions/domain/steps/journal-rules.ts";
-import { findOwnedJournalRule } from "../functions/domain/steps/rule-identity.ts";
-import { type Simulator, startSimulator } from "../infra/local/m365-simulator/index.ts";
+import { findOwnedJournalRule } from "../functions/domain/steps/object-identity.ts";
+import { simulatorWithGateway } from "./support/m365.ts";
 
-let sim: Simulator;
-let gateway: M365Gateway;
-
-beforeAll(async () => {
-  sim = await startSimulator();
-  gateway = createM365Gateway({
-    clientId: sim.clientId,
-    clientSecret: sim.clientSecret,
-    endpoints: sim.endpoints,
-    retry: { baseDelayMs: 5, maxDelayMs: 100, timeoutMs: 5_000 },
-  });
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
+const suite = simulatorWithGateway();
 
 const RULE = AREA1.journalRuleName;
 const RENAMED = "Journaling (renamed by the admin)";
@@ -38,8 +21,8 @@ const RENAMED = "Journaling (renamed by the admin)";
 /** A tenant holding our rule, as onboarding created it; its Guid. */
 async function tenantWithOurRule(): Promise<{ tenantId: string; guid: string }> {
   const tenantId = randomUUID();
-  const exchange = gateway.tenant(tenantId).exchange;
-  await exchange.setTransportConfig({ journalingReportNdrTo: sim.demo(tenantId).admin });
+  const exchange = suite.gateway.tenant(tenantId).exchange;
+  await exchange.setTransportConfig({ journalingReportNdrTo: suite.sim.demo(tenantId).admin });
   const rule = await exchange.newJournalRule({
     name: RULE,
     journalEmailAddress: journalAddress(AREA1, "us", "contoso"),
@@ -56,18 +39,18 @@ const context = (tenantId: string, ids: Record<string, string> | undefined): Dif
     customerName: "contoso",
     region: "us",
     outboundGateway: false,
-    ndrAddress: sim.demo(tenantId).admin,
+    ndrAddress: suite.sim.demo(tenantId).admin,
   },
   profile: AREA1,
-  m365: gateway.tenant(tenantId),
+  m365: suite.gateway.tenant(tenantId),
   owned: { connectors: [], groups: [], journalRules: [RULE] },
-  ...(ids ? { objectIds: { journalRules: ids } } : {}),
+  ...(ids ? { objectIds: { journalRules: ids, groups: {} } } : {}),
 });
 
 describe("a journal rule the customer's admin renamed", () => {
   it("is found by its recorded Guid: its name is the one difference, and the step renames it back", async () => {
     const { tenantId, guid } = await tenantWithOurRule();
-    sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
     const diff = await diffJournalRules(context(tenantId, { [RULE]: guid }));
     expect(diff.differences).toEqual([
       {
@@ -78,8 +61,9 @@ describe("a journal rule the customer's admin renamed", () => {
         actual: RENAMED,
       },
     ]);
+    // Addressed by its Guid: a later write of the same run (enable) still finds it once renamed back.
     expect(diff.writes.map((w) => [w.cmdlet, w.parameters])).toEqual([
-      ["Set-JournalRule", { Identity: RENAMED, Name: RULE }],
+      ["Set-JournalRule", { Identity: guid, Name: RULE }],
     ]);
   });
 
@@ -93,15 +77,15 @@ describe("a journal rule the customer's admin renamed", () => {
     ]);
     // Recorded already: nothing to do.
     expect((await diffJournalRules(context(tenantId, { [RULE]: guid }))).objects).toEqual([]);
-    sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
     const missing = await diffJournalRules(context(tenantId, undefined));
     expect(missing.differences.map((d) => d.field)).toEqual(["exists"]);
   });
 
   it("a rule someone else later gave our name is not taken for ours", async () => {
     const { tenantId, guid } = await tenantWithOurRule();
-    sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
-    await gateway.tenant(tenantId).exchange.newJournalRule({
+    suite.sim.tamper(tenantId, { action: "rename-journal-rule", name: RULE, newName: RENAMED });
+    await suite.gateway.tenant(tenantId).exchange.newJournalRule({
       name: RULE,
       journalEmailAddress: "archive@vault.example",
       scope: "Global",

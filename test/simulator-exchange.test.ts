@@ -817,6 +817,71 @@ describe("distribution groups", () => {
     expect(custom.body.value?.[0]).toMatchObject({ PrimarySmtpAddress: `x@${d.customDomain}` });
   });
 
+  it("Get/Set/Remove-DistributionGroup and its members' cmdlets take the Guid, name or address; a rename keeps the Guid, a name or address in use is refused", async () => {
+    const tenantId = randomUUID();
+    const d = sim.demo(tenantId);
+    const made = await exo(tenantId, "New-DistributionGroup", {
+      Name: "Our list",
+      PrimarySmtpAddress: `ours@${d.domain}`,
+      Members: [d.alice],
+      ManagedBy: [d.admin],
+    });
+    const guid = made.body.value?.[0]?.Guid as string;
+    expect(guid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await exo(tenantId, "New-DistributionGroup", {
+      Name: "Theirs",
+      PrimarySmtpAddress: `theirs@${d.domain}`,
+    });
+    for (const identity of [guid, guid.toUpperCase(), "Our list", `ours@${d.domain}`])
+      expect(
+        (await exo(tenantId, "Get-DistributionGroup", { Identity: identity })).body.value?.[0],
+      ).toMatchObject({
+        Name: "Our list",
+        Guid: guid,
+      });
+    // A group with owners: the app needs the switch to change it, as for its members.
+    const unswitched = await exo(tenantId, "Set-DistributionGroup", { Identity: guid, Name: "Renamed" });
+    expect(errorText(unswitched)).toMatch(/manager of the group/);
+    const set = (params: Record<string, unknown>) =>
+      exo(tenantId, "Set-DistributionGroup", {
+        Identity: guid,
+        BypassSecurityGroupManagerCheck: true,
+        ...params,
+      });
+    expect((await set({ Name: "Renamed", DisplayName: "Renamed list" })).status).toBe(200);
+    expect(failure(await exo(tenantId, "Get-DistributionGroup", { Identity: "Our list" }))).toEqual([
+      404,
+      NOT_FOUND,
+    ]);
+    expect((await exo(tenantId, "Get-DistributionGroup", { Identity: guid })).body.value?.[0]).toMatchObject({
+      Name: "Renamed",
+      DisplayName: "Renamed list",
+      Guid: guid,
+      PrimarySmtpAddress: `ours@${d.domain}`,
+    });
+    expect(errorText(await set({ Name: "theirs" }))).toMatch(/already being used/);
+    expect(errorText(await set({ PrimarySmtpAddress: `theirs@${d.domain}` }))).toMatch(/already being used/);
+    expect(errorText(await set({ Name: "n".repeat(65) }))).toMatch(/maximum length is 64/);
+    // A new primary address: the old one stays as a secondary address.
+    expect((await set({ PrimarySmtpAddress: `list@${d.domain}` })).status).toBe(200);
+    const moved = (await exo(tenantId, "Get-DistributionGroup", { Identity: `ours@${d.domain}` })).body
+      .value?.[0];
+    expect(moved).toMatchObject({ Guid: guid, PrimarySmtpAddress: `list@${d.domain}` });
+    const members = await exo(tenantId, "Get-DistributionGroupMember", { Identity: guid });
+    expect(members.body.value?.map((m) => m.PrimarySmtpAddress)).toEqual([d.alice]);
+    const add = { Identity: guid, Member: d.bob, BypassSecurityGroupManagerCheck: true };
+    expect((await exo(tenantId, "Add-DistributionGroupMember", add)).status).toBe(200);
+    expect((await exo(tenantId, "Remove-DistributionGroupMember", add)).status).toBe(200);
+    const removed = { Identity: guid, BypassSecurityGroupManagerCheck: true, Confirm: false };
+    expect((await exo(tenantId, "Remove-DistributionGroup", removed)).status).toBe(200);
+    expect(
+      sim
+        .tenant(tenantId)
+        .groups.filter((g) => !g.seeded)
+        .map((g) => g.name),
+    ).toEqual(["Theirs"]);
+  });
+
   it("resolves Members and ManagedBy by any identity; refuses Microsoft 365 groups as members", async () => {
     const tenantId = randomUUID();
     const d = sim.demo(tenantId);

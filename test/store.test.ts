@@ -106,7 +106,7 @@ describe("registration", () => {
       incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
-      objectIds: { journalRules: {} },
+      objectIds: { journalRules: {}, groups: {} },
     });
     expect(await db.store.getTenant(tenantId)).toEqual(stored);
     expect(await db.store.getTenant(newTenantId())).toBeUndefined();
@@ -173,7 +173,7 @@ describe("registration", () => {
       incarnation: expect.stringMatching(/^[0-9a-f]{10}$/),
       owned: { connectors: [], groups: [], journalRules: [] },
       adopted: { connectors: {}, journalRules: {} },
-      objectIds: { journalRules: {} },
+      objectIds: { journalRules: {}, groups: {} },
     });
     expect(await db.store.listEvents(tenantId)).toEqual([]);
 
@@ -465,7 +465,7 @@ describe("transitions and events", () => {
       previousNdrTo: null,
       owned: { connectors: ["c1"], groups: [], journalRules: ["r1", "r2"] },
       adopted: { connectors: {}, journalRules: {} },
-      objectIds: { journalRules: {} },
+      objectIds: { journalRules: {}, groups: {} },
     });
     const again = await db.store.transition(
       tenantId,
@@ -565,7 +565,10 @@ describe("transitions and events", () => {
           }),
         );
         // Read as having none: its rules are found by name.
-        expect((await db.store.getTenant(tenantId))!.internals.objectIds).toEqual({ journalRules: {} });
+        expect((await db.store.getTenant(tenantId))!.internals.objectIds).toEqual({
+          journalRules: {},
+          groups: {},
+        });
       }
       await db.store.transition(tenantId, { own: { journalRules: ["Rule (EU)", "Rule (US)"] } }, at(1));
       const recorded = await db.store.transition(
@@ -573,10 +576,43 @@ describe("transitions and events", () => {
         { recordId: { kind: "journalRules", name: "Rule (EU)", id: guid } },
         at(2),
       );
-      expect(recorded.stored.internals.objectIds).toEqual({ journalRules: { "Rule (EU)": guid } });
+      expect(recorded.stored.internals.objectIds).toEqual({
+        journalRules: { "Rule (EU)": guid },
+        groups: {},
+      });
       const gone = await db.store.transition(tenantId, { disown: { journalRules: ["Rule (EU)"] } }, at(3));
-      expect(gone.stored.internals.objectIds).toEqual({ journalRules: {} });
+      expect(gone.stored.internals.objectIds).toEqual({ journalRules: {}, groups: {} });
       expect(gone.stored.internals.owned.journalRules).toEqual(["Rule (US)"]);
+    }
+  });
+
+  it("records a group's identity and forgets it with the group, also on an item whose identities are the rules' only", async () => {
+    const guid = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    for (const legacy of [false, true]) {
+      const tenantId = newTenantId();
+      await db.store.registerTenant("p_g", request(tenantId), T0);
+      if (legacy) {
+        // As the version before group identities wrote it.
+        await db.docClient.send(
+          new UpdateCommand({
+            TableName: db.tableName,
+            Key: { pk: `TENANT#${tenantId}`, sk: "TENANT" },
+            UpdateExpression: "SET objectIds = :ids",
+            ExpressionAttributeValues: { ":ids": { journalRules: { R: "r-guid" } } },
+          }),
+        );
+      }
+      await db.store.transition(tenantId, { own: { groups: ["Journal EU", "Journal US"] } }, at(1));
+      const recorded = await db.store.transition(
+        tenantId,
+        { recordId: { kind: "groups", name: "Journal EU", id: guid } },
+        at(2),
+      );
+      expect(recorded.stored.internals.objectIds.groups).toEqual({ "Journal EU": guid });
+      expect(recorded.stored.internals.objectIds.journalRules).toEqual(legacy ? { R: "r-guid" } : {});
+      const gone = await db.store.transition(tenantId, { disown: { groups: ["Journal EU"] } }, at(3));
+      expect(gone.stored.internals.objectIds.groups).toEqual({});
+      expect(gone.stored.internals.owned.groups).toEqual(["Journal US"]);
     }
   });
 

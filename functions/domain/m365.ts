@@ -92,6 +92,8 @@ export interface DistributionGroupSpec {
 }
 export interface DistributionGroup {
   identity: string;
+  /** Exchange's immutable GUID of the group (stays across renames); empty when Exchange did not say. */
+  guid: string;
   name: string;
   primarySmtpAddress: string;
   recipientTypeDetails: string;
@@ -155,6 +157,11 @@ export interface ExchangeOperations {
 
   getDistributionGroup(identity: string): Promise<DistributionGroup | undefined>;
   newDistributionGroup(spec: DistributionGroupSpec, options?: CreateOptions): Promise<DistributionGroup>;
+  /**
+   * Set-DistributionGroup: `identity` is the group's name, address or GUID; `changes.name` renames
+   * it (its display name too, as New-DistributionGroup sets it). The address is never changed.
+   */
+  setDistributionGroup(identity: string, changes: { name: string }): Promise<void>;
   removeDistributionGroup(identity: string): Promise<void>;
   /** The members as recipients (with every name they go by), all pages. */
   listDistributionGroupMembers(identity: string): Promise<Recipient[]>;

@@ -21,10 +21,13 @@ export interface AdoptedObjects {
 export type AdoptedKind = keyof AdoptedObjects;
 
 /** Kinds whose objects' immutable identities are recorded (found again after a rename). */
-export type IdentifiedKind = "journalRules";
+export type IdentifiedKind = "journalRules" | "groups";
+/** Every identified kind, in a fixed order (the stored map has one entry per kind). */
+export const IDENTIFIED_KINDS: readonly IdentifiedKind[] = ["journalRules", "groups"];
 /**
  * Per kind, the name the service gave an object (owned or adopted) -> the object's immutable
- * identity in Exchange (a journal rule's Guid): the admin may rename the object, never change
- * this. Records written before identities were kept have none: their objects are found by name.
+ * identity in Exchange (a journal rule's or a distribution group's Guid): the admin may rename
+ * the object, never change this. Records written before identities were kept have none (or none
+ * of a kind): their objects are found by name.
  */
 export type ObjectIds = Record<IdentifiedKind, Record<string, string>>;

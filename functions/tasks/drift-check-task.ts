@@ -30,8 +30,9 @@ export function driftCheckTask(ctx: TaskContext): TaskHandler {
     const found: StepDiff[] = [];
     const differences = await findDifferences(diffCtx, (diffs) => found.push(...diffs));
     try {
-      // A rule found by name whose identity was never recorded (onboarded before identities were
-      // kept): recorded now, reads only in the tenant, so that a later rename cannot hide it.
+      // A rule or group found by name whose identity was never recorded (onboarded before
+      // identities were kept): recorded now, reads only in the tenant, so that a later rename
+      // cannot hide it.
       for (const id of identitiesToRecord(found)) await write(input.tenantId, run, { recordId: id });
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

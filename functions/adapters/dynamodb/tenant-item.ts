@@ -199,7 +199,10 @@ export function toStoredTenant(item: TenantItem, groups: TenantItem["groups"]): 
       connectors: { ...(item.adopted?.connectors ?? {}) },
       journalRules: { ...(item.adopted?.journalRules ?? {}) },
     },
-    objectIds: { journalRules: { ...(item.objectIds?.journalRules ?? {}) } },
+    objectIds: {
+      journalRules: { ...(item.objectIds?.journalRules ?? {}) },
+      groups: { ...(item.objectIds?.groups ?? {}) },
+    },
     ...("previousNdrTo" in item ? { previousNdrTo: item.previousNdrTo ?? null } : {}),
     ...(item.customizationEnabledAt ? { customizationEnabledAt: item.customizationEnabledAt } : {}),
     ...(item.ndrAddressSet ? { ndrAddressSet: item.ndrAddressSet } : {}),

@@ -58,7 +58,7 @@ export function registrationCommand(registration: Registration): UpdateExpressio
   };
   // A change of owner keeps what the service knows of the tenant (see `RegisterOptions`).
   if (!takeOver) fields["adopted"] = { connectors: {}, journalRules: {} };
-  if (!takeOver) fields["objectIds"] = { journalRules: {} };
+  if (!takeOver) fields["objectIds"] = { journalRules: {}, groups: {} };
   if (groupsParts) fields["groupsParts"] = groupsParts;
   else if (request.groups) fields["groups"] = request.groups;
   if (request.onDrift) fields["onDrift"] = request.onDrift;

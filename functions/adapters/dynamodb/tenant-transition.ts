@@ -5,6 +5,7 @@
  * together.
  */
 import { ConflictError } from "../../domain/errors.ts";
+import { IDENTIFIED_KINDS, type IdentifiedKind } from "../../domain/owned.ts";
 import type { OwnedObjectKind, StepPatch, TenantChange } from "../../domain/store.ts";
 import { ALL_STEP_NAMES, STEP_NAMES, type TenantStatus } from "../../domain/tenant.ts";
 import { DRIFT_CHECK_CLAIM } from "./drift-check-claims.ts";
@@ -129,25 +130,33 @@ function serviceKnowledge(u: UpdateExpression, change: TenantChange): void {
 }
 
 /**
- * A journal rule's recorded identity: set with `recordId`, removed with the rule's name when it
- * is disowned or released (the name stays the key: the admin may rename the rule).
+ * An object's recorded identity (a journal rule's or a group's): set with `recordId`, removed
+ * with the object's name when it is disowned or released (the name stays the key: the admin may
+ * rename the object).
  */
 function objectIds(u: UpdateExpression, change: TenantChange): void {
-  const forgotten = [
-    ...(change.disown?.journalRules ?? []),
-    ...(change.release?.kind === "journalRules" ? [change.release.name] : []),
+  const forgotten = (kind: IdentifiedKind) => [
+    ...(change.disown?.[kind] ?? []),
+    ...(change.release?.kind === kind ? [change.release.name] : []),
   ];
   if (change.recordId) {
-    if (forgotten.includes(change.recordId.name))
+    if (forgotten(change.recordId.kind).includes(change.recordId.name))
       throw new TypeError("record and forget an id in separate changes");
     u.set(u.path("objectIds", change.recordId.kind, change.recordId.name), u.value(change.recordId.id));
   }
-  for (const name of new Set(forgotten)) u.remove(u.path("objectIds", "journalRules", name));
+  for (const kind of IDENTIFIED_KINDS)
+    for (const name of new Set(forgotten(kind))) u.remove(u.path("objectIds", kind, name));
 }
 
 /** Whether the change writes into the `adopted` or `objectIds` maps (absent on older records). */
 export function writesNestedMaps(change: TenantChange): boolean {
-  return Boolean(change.adopt || change.release || change.recordId || change.disown?.journalRules?.length);
+  return Boolean(
+    change.adopt ||
+      change.release ||
+      change.recordId ||
+      change.disown?.journalRules?.length ||
+      change.disown?.groups?.length,
+  );
 }
 
 function appendEvent(

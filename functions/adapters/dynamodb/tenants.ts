@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { ConflictError } from "../../domain/errors.ts";
+import { IDENTIFIED_KINDS } from "../../domain/owned.ts";
 import type { Page, StoredTenant, TenantChange } from "../../domain/store.ts";
 import type { OnboardingRequest, Tenant, TenantEvent, TenantStatus } from "../../domain/tenant.ts";
 import type { CursorCodec } from "./cursor.ts";
@@ -261,8 +262,18 @@ export class TenantRecords {
     const adopted = u.path("adopted");
     u.set(adopted, `if_not_exists(${adopted}, ${u.value({ connectors: {}, journalRules: {} })})`);
     const ids = u.path("objectIds");
-    u.set(ids, `if_not_exists(${ids}, ${u.value({ journalRules: {} })})`);
+    u.set(ids, `if_not_exists(${ids}, ${u.value({})})`);
     await this.#ctx.client.send(u.command(this.#ctx.table, tenantKey(tenantId))).catch((err: unknown) => {
+      if (!isConditionFailure(err)) throw err;
+    });
+    // Each kind's map apart: an item may have the map with only the kinds of its time.
+    const kinds = new UpdateExpression();
+    kinds.condition(`attribute_exists(${kinds.path("pk")})`);
+    for (const kind of IDENTIFIED_KINDS) {
+      const path = kinds.path("objectIds", kind);
+      kinds.set(path, `if_not_exists(${path}, ${kinds.value({})})`);
+    }
+    await this.#ctx.client.send(kinds.command(this.#ctx.table, tenantKey(tenantId))).catch((err: unknown) => {
       if (!isConditionFailure(err)) throw err;
     });
   }

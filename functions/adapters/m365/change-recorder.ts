@@ -113,6 +113,10 @@ const WRITES: Writes = {
       ...(spec.owners?.length ? { ManagedBy: [...spec.owners] } : {}),
     },
   }),
+  setDistributionGroup: (identity, changes) => ({
+    cmdlet: "Set-DistributionGroup",
+    parameters: { Identity: identity, Name: changes.name, DisplayName: changes.name },
+  }),
   removeDistributionGroup: (identity) => ({
     cmdlet: "Remove-DistributionGroup",
     parameters: { Identity: identity },

@@ -333,6 +333,15 @@ export class ExchangeTenantOperations implements ExchangeOperations {
     );
   }
 
+  async setDistributionGroup(identity: string, changes: { name: string }): Promise<void> {
+    await this.#run("Set-DistributionGroup", {
+      Identity: identity,
+      Name: changes.name,
+      DisplayName: changes.name,
+      BypassSecurityGroupManagerCheck: true,
+    });
+  }
+
   removeDistributionGroup(identity: string): Promise<void> {
     return this.#remove("Remove-DistributionGroup", {
       Identity: identity,

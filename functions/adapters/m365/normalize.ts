@@ -189,6 +189,7 @@ export function toJournalRule(row: CmdletRow): JournalRule {
 export function toDistributionGroup(row: CmdletRow): DistributionGroup {
   return {
     identity: identity(row),
+    guid: text(prop(row, "Guid")).trim(),
     name: text(prop(row, "Name")),
     primarySmtpAddress: address(prop(row, "PrimarySmtpAddress")),
     recipientTypeDetails: text(prop(row, "RecipientTypeDetails")),

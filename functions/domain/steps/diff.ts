@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type { DistributionGroupSpec, JournalRuleSpec, OutboundConnectorSpec } from "../m365.ts";
-import type { AdoptedObjects } from "../owned.ts";
+import type { AdoptedObjects, IdentifiedKind } from "../owned.ts";
 import type { Difference, Json, PlannedWrite } from "../plan.ts";
 import type { StepName } from "../tenant.ts";
 import { type StepContext, settled } from "./context.ts";
@@ -43,6 +43,8 @@ export type StepAction =
     }
   | { kind: "set-ndr-address"; previous: string | null; address: string }
   | { kind: "new-group"; spec: DistributionGroupSpec }
+  /** A group of ours the customer's admin renamed gets its name back (its address stays). */
+  | { kind: "rename-group"; name: string; identity: string }
   | {
       kind: "add-members";
       group: string;
@@ -77,8 +79,8 @@ export type StepAction =
       identity: string;
       changes: Partial<OutboundConnectorSpec> & { isValidated?: boolean };
     }
-  /** Bookkeeping only: an owned or adopted rule's immutable identity, to find it after a rename. */
-  | { kind: "record-id"; idKind: "journalRules"; name: string; id: string }
+  /** Bookkeeping only: an owned or adopted rule's or group's immutable identity, to find it after a rename. */
+  | { kind: "record-id"; idKind: IdentifiedKind; name: string; id: string }
   /** Bookkeeping only: the object is gone already. */
   | { kind: "forget-owned"; ownedKind: "connectors" | "groups" | "journalRules"; name: string }
   | { kind: "forget-adopted"; adoptKind: "connectors" | "journalRules"; name: string };
@@ -160,6 +162,14 @@ export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "r
             Members: summariseMembers(action.spec.members),
             ...(action.spec.owners?.length ? { ManagedBy: [...action.spec.owners] } : {}),
           },
+        },
+      ];
+    case "rename-group":
+      return [
+        {
+          cmdlet: "Set-DistributionGroup",
+          // Found by its identity: its name is what differs.
+          parameters: { Identity: action.identity, Name: action.name, DisplayName: action.name },
         },
       ];
     case "add-members":
@@ -266,17 +276,22 @@ export function addAction(diff: StepDiff, object: string, action: StepAction, re
  * action and says what changed (for logs and tests). Waits for every object before failing.
  */
 export async function applyObjects(
-  ctx: Pick<StepContext, "adopt">,
+  ctx: Pick<StepContext, "adopt" | "recordId">,
   diff: StepDiff,
-  run: (action: Exclude<StepAction, { kind: "adopt" }>) => Promise<string | undefined>,
+  run: (action: Exclude<StepAction, { kind: "adopt" | "record-id" }>) => Promise<string | undefined>,
 ): Promise<string[]> {
   const changes: string[] = [];
   await settled(
     diff.objects.map(async ({ actions }) => {
       for (const action of actions) {
         // Bookkeeping common to every step: an adopted object's previous values, before its first change.
+        // And an object's immutable identity, before any change to it.
         if (action.kind === "adopt") {
           await ctx.adopt(action.adoptKind, action.name, action.previous);
+          continue;
+        }
+        if (action.kind === "record-id") {
+          await ctx.recordId(action.idKind, action.name, action.id);
           continue;
         }
         const change = await run(action);

@@ -8,6 +8,7 @@ import type { Recipient } from "../m365.ts";
 import { normalizeAddress } from "../normalize.ts";
 import type { GroupSpec } from "../tenant.ts";
 import type { DiffContext } from "./context.ts";
+import { findGroup } from "./object-identity.ts";
 
 /** Up to this many names are resolved one by one; more are matched against one listing of the organisation. */
 const ONE_BY_ONE = 50;
@@ -50,7 +51,7 @@ export async function unknownGroupMembers(ctx: DiffContext): Promise<string[]> {
 /** The requested members of a group that no current member of it (if it exists) goes by. */
 async function notYetMembers(ctx: DiffContext, spec: GroupSpec): Promise<string[]> {
   const { exchange } = ctx.m365;
-  const current = await exchange.getDistributionGroup(spec.name);
+  const current = await findGroup(ctx, spec.name);
   if (!current) return spec.members;
   const names = new Set<string>();
   for (const m of await exchange.listDistributionGroupMembers(current.identity)) {

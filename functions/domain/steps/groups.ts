@@ -1,6 +1,6 @@
 import { InvalidGroupMemberError, NotFoundError } from "../errors.ts";
-import type { Recipient } from "../m365.ts";
-import { normalizeAddress } from "../normalize.ts";
+import type { DistributionGroup, Recipient } from "../m365.ts";
+import { normalizeAddress, sameText } from "../normalize.ts";
 import type { GroupSpec } from "../tenant.ts";
 import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import {
@@ -12,6 +12,7 @@ import {
   summariseMembers,
 } from "./diff.ts";
 import { defaultOwners } from "./group-members.ts";
+import { findGroup, recordedId } from "./object-identity.ts";
 
 const groupObject = (name: string) => `distribution group "${name}"`;
 
@@ -34,7 +35,8 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
   const diff = emptyDiff("groups");
   const { exchange } = ctx.m365;
   const object = groupObject(spec.name);
-  const current = await exchange.getDistributionGroup(spec.name);
+  // By recorded identity first: a group the customer's admin renamed is still ours.
+  const current = await findGroup(ctx, spec.name);
   if (!current) {
     // Always an owner: an app that creates a group is no user account Exchange could record.
     const owners = spec.owners?.length ? spec.owners : await defaultOwners(ctx, spec);
@@ -55,11 +57,13 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
     );
     return diff;
   }
+  const adopted = !ctx.owned.groups.includes(spec.name);
   const missing = await missingMembers(
     ctx,
     await exchange.listDistributionGroupMembers(current.identity),
     spec,
   );
+  identityAndName(ctx, diff, spec.name, current, !adopted || missing.length > 0);
   if (missing.length === 0) return diff;
   diff.differences.push({
     step: "groups",
@@ -75,7 +79,7 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
       kind: "add-members",
       group: spec.name,
       identity: current.identity,
-      adopted: !ctx.owned.groups.includes(spec.name),
+      adopted,
       members: missing,
     },
     `${missing.length} member(s) are not in the group.`,
@@ -83,16 +87,48 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
   return diff;
 }
 
+/**
+ * A group that is ours (created, or adopted to add members) gets its identity recorded, once; one
+ * found by that identity under another name was renamed by the customer's admin: its name is a
+ * difference, and it gets our name back (its address stays what the admin chose: the journal
+ * rule journals the group's address as Exchange reads it, docs/m365-fidelity.md G12).
+ */
+function identityAndName(
+  ctx: DiffContext,
+  diff: StepDiff,
+  name: string,
+  current: DistributionGroup,
+  ours: boolean,
+): void {
+  const object = groupObject(name);
+  const id = recordedId(ctx, "groups", name);
+  if (ours && current.guid && id?.toLowerCase() !== current.guid.toLowerCase())
+    addAction(diff, object, { kind: "record-id", idKind: "groups", name, id: current.guid }, "");
+  if (!id || id.toLowerCase() !== current.guid.toLowerCase() || sameText(current.name, name)) return;
+  diff.differences.push({ step: "groups", object, field: "name", expected: name, actual: current.name });
+  addAction(
+    diff,
+    object,
+    { kind: "rename-group", name, identity: current.identity },
+    "The group was renamed: it gets its name back.",
+  );
+}
+
 /** Step `groups`: creates the groups and adds the members `diffGroups` found missing. */
 export async function applyGroupsDiff(ctx: StepContext, diff: StepDiff): Promise<StepOutcome> {
   const { exchange } = ctx.m365;
   const changes = await applyObjects(ctx, diff, async (action) => {
     switch (action.kind) {
-      case "new-group":
-        await createOwned(ctx, "groups", action.spec.name, (options) =>
+      case "new-group": {
+        const created = await createOwned(ctx, "groups", action.spec.name, (options) =>
           exchange.newDistributionGroup(action.spec, options),
         );
+        if (created.guid) await ctx.recordId("groups", action.spec.name, created.guid);
         return `created group ${action.spec.name} with ${action.spec.members.length} members`;
+      }
+      case "rename-group":
+        await exchange.setDistributionGroup(action.identity, { name: action.name });
+        return `gave group ${action.name} its name back`;
       case "add-members": {
         const added = await addMembers(ctx, action);
         return added.length > 0 ? added.join("\n") : undefined;

@@ -13,7 +13,7 @@ import { sameAddress } from "../normalize.ts";
 import type { StepContext } from "./context.ts";
 import { desiredJournalRules } from "./journal-rules.ts";
 import { journalsToProvider, ruleRestore } from "./leftovers.ts";
-import { findJournalRule, findOwnedJournalRule } from "./rule-identity.ts";
+import { findJournalRule, findOwnedJournalRule } from "./object-identity.ts";
 
 /** Stops every journal rule of the service that sends to a previous owner's account; what changed. */
 export async function handOver(

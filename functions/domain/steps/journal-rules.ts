@@ -3,7 +3,7 @@ import { sameAddress, sameText } from "../normalize.ts";
 import { journalAddress, nameFor, regionsOf } from "../provider.ts";
 import { createOwned, type DiffContext, type StepContext, type StepOutcome, settled } from "./context.ts";
 import { addAction, applyObjects, emptyDiff, type StepDiff } from "./diff.ts";
-import { findJournalRule, recordedRuleId } from "./rule-identity.ts";
+import { findGroup, findJournalRule, recordedId } from "./object-identity.ts";
 
 /**
  * The journal rules: one per region, Scope External, enabled (the cmdlet's default is a disabled
@@ -28,13 +28,12 @@ const ruleObject = (name: string) => `journal rule "${name}"`;
 
 /** Step `journal-rules`, reads only: rules missing, with other values, or disabled. */
 export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
-  const { exchange } = ctx.m365;
   const diff = emptyDiff("journal-rules");
   const names = desiredJournalRules(ctx).map((d) => d.name);
   // The rules and (split) the groups they journal, side by side: one level of reads.
   const groups = ctx.request.region === "split" ? ctx.request.groups : undefined;
   const readGroups = groups
-    ? settled([exchange.getDistributionGroup(groups.eu.name), exchange.getDistributionGroup(groups.us.name)])
+    ? settled([findGroup(ctx, groups.eu.name), findGroup(ctx, groups.us.name)])
     : Promise.resolve([]);
   // By recorded identity first: a rule the customer's admin renamed is still ours.
   const readRules = settled(names.map((name) => findJournalRule(ctx, name)));
@@ -111,7 +110,7 @@ export async function diffJournalRules(ctx: DiffContext): Promise<StepDiff> {
         "",
       );
     }
-    if ((ours || adopting) && current.guid && recordedRuleId(ctx, rule.name) !== current.guid) {
+    if ((ours || adopting) && current.guid && recordedId(ctx, "journalRules", rule.name) !== current.guid) {
       // Its identity, before any change to it: found again if the admin renames it.
       addAction(
         diff,
@@ -152,9 +151,6 @@ export async function applyJournalRulesDiff(ctx: StepContext, diff: StepDiff): P
         if (created.guid) await ctx.recordId("journalRules", action.spec.name, created.guid);
         return `created journal rule ${action.spec.name}`;
       }
-      case "record-id":
-        await ctx.recordId(action.idKind, action.name, action.id);
-        return undefined;
       case "set-journal-rule":
         await exchange.setJournalRule(action.identity, action.changes);
         return `updated journal rule ${action.name}: ${Object.keys(action.changes).join(", ")}`;

@@ -19,7 +19,7 @@ import type { DiffContext, StepContext, StepOutcome } from "./context.ts";
 import { addAction, applyObjects, type StepAction, type StepDiff } from "./diff.ts";
 import { parseMembership } from "./groups.ts";
 import { applyJournalRulesDiff, desiredJournalRules, diffJournalRules } from "./journal-rules.ts";
-import { findJournalRule, findOwnedJournalRule } from "./rule-identity.ts";
+import { findGroup, findJournalRule, findOwnedGroup, findOwnedJournalRule } from "./object-identity.ts";
 
 /** The diff entry holding the leftovers' actions (applied in order). */
 export const LEFTOVERS_OBJECT = "objects this request no longer uses";
@@ -48,35 +48,40 @@ type ConnectorValues = AdoptedObjects["connectors"][string];
 type RuleValues = AdoptedObjects["journalRules"][string];
 
 type OwnedKind = "journalRules" | "groups" | "connectors";
-type Exchange = DiffContext["m365"]["exchange"];
-
-/** The objects the service creates, by kind: how to read one and which action removes it. */
+/**
+ * The objects the service creates, by kind: how to find one that is ours (a rule or a group by
+ * its recorded identity too: one the admin renamed still goes) and which action removes it.
+ */
 const OWNED_KINDS: Record<
   OwnedKind,
   {
     noun: string;
     /** The word its reason uses ("this rule"). */
     short: string;
-    read: (exchange: Exchange, name: string) => Promise<{ name: string; identity: string } | undefined>;
+    find: (ctx: DiffContext, name: string) => Promise<{ name: string; identity: string } | undefined>;
     remove: "remove-journal-rule" | "remove-group" | "remove-connector";
   }
 > = {
   journalRules: {
     noun: "journal rule",
     short: "rule",
-    read: (x, n) => x.getJournalRule(n),
+    find: findOwnedJournalRule,
     remove: "remove-journal-rule",
   },
   groups: {
     noun: "group",
     short: "group",
-    read: (x, n) => x.getDistributionGroup(n),
+    find: findOwnedGroup,
     remove: "remove-group",
   },
   connectors: {
     noun: "connector",
     short: "connector",
-    read: (x, n) => x.getOutboundConnector(n),
+    // An identity also matches other names: only the connector of that very name is ours.
+    find: async (ctx, n) => {
+      const c = await ctx.m365.exchange.getOutboundConnector(n);
+      return c && sameText(c.name, n) ? c : undefined;
+    },
     remove: "remove-connector",
   },
 };
@@ -101,13 +106,9 @@ export async function diffLeftovers(ctx: DiffContext, diff: StepDiff): Promise<v
 
   // What the service created and the request no longer uses: removed while it is still there.
   const removeOwned = async <K extends OwnedKind>(ownedKind: K, used: readonly string[]) => {
-    const { noun, short, read, remove } = OWNED_KINDS[ownedKind];
+    const { noun, short, find, remove } = OWNED_KINDS[ownedKind];
     for (const name of unused(owned[ownedKind], used)) {
-      // A rule by its recorded identity too: one the admin renamed still goes.
-      const current =
-        ownedKind === "journalRules"
-          ? await findOwnedJournalRule(ctx, name)
-          : await read(exchange, name).then((c) => (c && sameText(c.name, name) ? c : undefined));
+      const current = await find(ctx, name);
       if (current) {
         add(
           { kind: remove, name, identity: current.identity },
@@ -222,7 +223,8 @@ export async function removeOwnedMemberships(ctx: StepContext, changes: string[]
     work += page.length;
     for (const value of page) {
       const { group, member } = parseMembership(value);
-      if (!groups.has(group)) groups.set(group, await exchange.getDistributionGroup(group));
+      // By its recorded identity too: an adopted group the admin renamed keeps no member of ours.
+      if (!groups.has(group)) groups.set(group, await findGroup(ctx, group));
       const current = groups.get(group);
       if (current) {
         await exchange.removeDistributionGroupMember(current.identity, member);

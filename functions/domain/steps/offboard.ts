@@ -12,7 +12,7 @@ import {
   ruleRestore,
   sendsToProvider,
 } from "./leftovers.ts";
-import { findJournalRule, findOwnedJournalRule } from "./rule-identity.ts";
+import { findJournalRule, findOwnedGroup, findOwnedJournalRule } from "./object-identity.ts";
 
 export type OffboardPart = OffboardingStepName;
 
@@ -47,7 +47,7 @@ export async function offboard(ctx: OffboardContext, part: OffboardPart): Promis
   }
 }
 
-/** `find` answers only the object that is ours: of that very name, or (rules) of its recorded identity. */
+/** `find` answers only the object that is ours: of that very name, or (rules, groups) of its recorded identity. */
 async function removeOwned(
   ctx: OffboardContext,
   kind: OwnedObjectKind,
@@ -137,7 +137,7 @@ async function removeGroups(ctx: OffboardContext): Promise<StepOutcome> {
   await removeOwned(
     ctx,
     "groups",
-    named((n) => exchange.getDistributionGroup(n)),
+    (name) => findOwnedGroup(ctx, name),
     (id) => exchange.removeDistributionGroup(id),
     changes,
   );

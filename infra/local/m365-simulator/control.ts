@@ -9,6 +9,7 @@ const TAMPER_ACTIONS: readonly string[] = [
   "remove-journal-rule",
   "disable-journal-rule",
   "rename-journal-rule",
+  "rename-group",
   "set-connector",
   "remove-recipient",
   "set-ndr-address",
@@ -29,7 +30,8 @@ const TAMPER_ACTIONS: readonly string[] = [
  * - `PUT /_sim/tenants/:id/app-roles` (`{ exchangeAdministrator?, roles? }`: the app's access)
  * - `POST /_sim/tenants/:id/tamper` (a `SimTamper`): change the tenant behind the service's back
  *   (delete, disable or rename a journal rule, edit a connector, remove a recipient such as the NDR
- *   mailbox, set the NDR address, remove a group member); revoke consent with `consented`.
+ *   mailbox, set the NDR address, remove a group member, rename a group); revoke consent with
+ *   `consented`.
  */
 export async function handleControl(
   sim: SimulatorServer,

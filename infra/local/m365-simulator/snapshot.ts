@@ -46,6 +46,8 @@ export function snapshot(state: TenantState): TenantSnapshot {
       .filter((r) => r.members !== undefined)
       .map((g) => ({
         name: g.name,
+        displayName: g.displayName,
+        guid: g.guid,
         primarySmtpAddress: g.primarySmtpAddress,
         recipientTypeDetails: g.recipientTypeDetails,
         members: (g.members ?? []).map(address),

@@ -1,4 +1,6 @@
 /** The control API's `tamper`: a change made in the tenant behind the product's back (drift). */
+import { renameGroup } from "./exchange/group-names.ts";
+import { isDistributionGroup } from "./exchange/recipients.ts";
 import type { TenantState } from "./state.ts";
 import type { SimTamper } from "./types.ts";
 
@@ -31,6 +33,17 @@ export function applyTamper(state: TenantState, tenantId: string, change: SimTam
         throw new Error(`tamper: a journal rule named ${change.newName} exists in tenant ${tenantId}`);
       }
       rule.name = change.newName;
+      break;
+    }
+    case "rename-group": {
+      const g =
+        state.recipients.find((x) => isDistributionGroup(x) && same(x.name, change.name)) ?? missing("group");
+      // The admin center's name field: assumed to set Name and DisplayName both (docs/m365-fidelity.md G12).
+      renameGroup(state, g, {
+        name: change.newName,
+        displayName: change.newName,
+        ...(change.newAddress !== undefined && { address: change.newAddress }),
+      });
       break;
     }
     case "set-connector": {

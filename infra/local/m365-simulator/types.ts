@@ -136,6 +136,9 @@ export interface AppAccess {
  * - `remove-recipient`: the mailbox, mail user or contact with that address (e.g. the NDR mailbox);
  * - `set-ndr-address`: JournalingReportNdrTo (null clears it);
  * - `remove-group-member`: a member (address) of the group of that name;
+ * - `rename-group`: the distribution group of that name gets `newName` as its name and display
+ *   name (its Guid stays), and `newAddress` as its primary address if given, as the admin
+ *   center's edit of a distribution list does (assumed: both names change);
  * - `revoke-consent`: the admin removes the app: no new token, and tokens issued before are refused.
  */
 export type SimTamper =
@@ -159,6 +162,7 @@ export type SimTamper =
   | { action: "remove-recipient"; address: string }
   | { action: "set-ndr-address"; address: string | null }
   | { action: "remove-group-member"; name: string; address: string }
+  | { action: "rename-group"; name: string; newName: string; newAddress?: string }
   | { action: "revoke-consent" };
 
 /** See {@link SimulatorConfig.ndrClearing}. */
@@ -254,6 +258,9 @@ export interface JournalRuleSnapshot {
 
 export interface GroupSnapshot {
   name: string;
+  displayName: string;
+  /** The immutable identity Get-DistributionGroup answers (kept across renames). */
+  guid: string;
   primarySmtpAddress: string;
   recipientTypeDetails: string;
   /** Primary SMTP addresses of the members. */

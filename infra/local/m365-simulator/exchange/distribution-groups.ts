@@ -3,6 +3,13 @@
  * Get-/Add-/Remove-DistributionGroupMember (identity resolution is recipients.ts's).
  */
 import { newRecipient, type SimRecipient, type TenantState } from "../state.ts";
+import {
+  checkAddressFree,
+  checkDisplayName,
+  checkGroupAddress,
+  checkNameFree,
+  setDistributionGroupCmdlet,
+} from "./group-names.ts";
 import { groupAlias, groupSettingsRow, newGroupSettings } from "./group-settings.ts";
 import {
   bare,
@@ -11,8 +18,6 @@ import {
   type CmdletDefinition,
   CmdletError,
   checkName,
-  checkSmtp,
-  domainOf,
   EXCEPTION,
   limitRows,
   list,
@@ -22,13 +27,7 @@ import {
   same,
   str,
 } from "./invoke.ts";
-import {
-  findRecipient,
-  isAcceptedDomain,
-  isDistributionGroup,
-  recipientRow,
-  resolveMember,
-} from "./recipients.ts";
+import { findRecipient, isDistributionGroup, recipientRow, resolveMember } from "./recipients.ts";
 
 function findGroup(state: TenantState, identity: string): SimRecipient | undefined {
   return findRecipient(state, identity, isDistributionGroup);
@@ -98,43 +97,14 @@ const newDistributionGroup = ({ state, params }: CmdletContext): Row[] => {
   const name = str(params, "Name", true)!;
   checkName(name);
   const displayName = str(params, "DisplayName") ?? name;
-  // Source: New-DistributionGroup.md (DisplayName defaults to Name); 256 characters: assumed.
-  if (displayName.length > 256) {
-    throw new CmdletError(
-      400,
-      EXCEPTION.DATA_VALIDATION,
-      `The length of the property is too long. The maximum length is 256 and the length of the value provided is ${displayName.length}.`,
-    );
-  }
+  checkDisplayName(displayName);
   const type = oneOf(params, "Type", ["Distribution", "Security"] as const) ?? "Distribution";
   const alias = groupAlias(params, name);
   const defaultDomain = state.acceptedDomains.find((d) => d.default)?.domainName ?? state.domain;
   const address = bare(str(params, "PrimarySmtpAddress") ?? `${alias}@${defaultDomain}`);
-  checkSmtp("PrimarySmtpAddress", address);
-  // Source: assumed text; a primary address must be in an accepted domain of the organisation
-  // (Exchange's email address policy / proxy address validation, OfficeDocs-Exchange accepted-domains docs).
-  if (!isAcceptedDomain(state, address)) {
-    throw new CmdletError(
-      400,
-      EXCEPTION.DATA_VALIDATION,
-      `The email address "${address}" isn't correct. The domain "${domainOf(address)}" isn't an accepted domain for your organization.`,
-    );
-  }
-  if (state.recipients.some((r) => same(r.name, name))) {
-    throw new CmdletError(
-      400,
-      EXCEPTION.ALREADY_EXISTS,
-      `The name "${name}" is already being used. Please try another name.`,
-      "Ex5A1B07",
-    );
-  }
-  if (state.recipients.some((r) => r.emailAddresses.some((a) => same(bare(a), address)))) {
-    throw new CmdletError(
-      400,
-      EXCEPTION.PROXY_EXISTS,
-      `The proxy address "SMTP:${address}" is already being used by the proxy addresses or LegacyExchangeDN. Please choose another proxy address.`,
-    );
-  }
+  checkGroupAddress(state, address);
+  checkNameFree(state, name);
+  checkAddressFree(state, address);
   const memberIds = list(params, "Members") ?? [];
   if (memberIds.length > MAX_MEMBERS_AT_CREATION) {
     throw new CmdletError(
@@ -311,6 +281,7 @@ export const DISTRIBUTION_GROUP_CMDLETS: CmdletDefinition[] = [
     shouldProcess: true,
     run: newDistributionGroup,
   },
+  setDistributionGroupCmdlet(checkManager),
   {
     name: "Remove-DistributionGroup",
     parameters: ["Identity", "BypassSecurityGroupManagerCheck"],
