@@ -166,6 +166,35 @@ describe("endpoint circuit breaker", () => {
     expect(sentTo("/recovers")).toBe(5);
   });
 
+  it("a PUT of the endpoint closes its breaker: the partner's next due attempt is sent, not held", async () => {
+    const p = await partnerAt("/fixed", "hang");
+    const d = p.deliverer();
+    const url = `http://127.0.0.1:${port}/fixed`;
+    await d.attempt(await deliveryOf(p.partnerId, d), 1);
+    expect(await webhookStore.breakers.get(p.partnerId)).toMatchObject({ url, opens: 1 });
+    const waiting = await deliveryOf(p.partnerId, d);
+
+    // The partner fixes its server and PUTs the same URL again, long before the breaker's time.
+    behaviour.set("/fixed", 200);
+    const webhooks = new PartnerWebhookService({
+      webhookStore,
+      replays: { queueReplay: async () => {} },
+      allowInsecureLoopback: true,
+    });
+    await webhooks.putEndpoint(p.partnerId, { url }, new Date().toISOString());
+    expect(await webhookStore.breakers.get(p.partnerId)).toBeUndefined();
+    p.clock.now += 5_000;
+    expect((await d.attempt(waiting, 1)).delivery).toMatchObject({ status: "succeeded" });
+    expect(sentTo("/fixed")).toBe(2);
+
+    // A PUT of another URL closes it too: back on the first URL, nothing is held either.
+    behaviour.set("/fixed", "hang");
+    await d.attempt(await deliveryOf(p.partnerId, d), 1);
+    expect(await webhookStore.breakers.get(p.partnerId)).toMatchObject({ url });
+    await webhooks.putEndpoint(p.partnerId, { url: `${url}-v2` }, new Date().toISOString());
+    expect(await webhookStore.breakers.get(p.partnerId)).toBeUndefined();
+  });
+
   it("a probe that times out opens it again for twice as long", async () => {
     const p = await partnerAt("/still-hangs", "hang");
     const d = p.deliverer();

@@ -89,7 +89,8 @@ export class PartnerWebhookService implements WebhookService {
   }
 
   /**
-   * Creates or replaces the endpoint (a PUT also enables a disabled one). The secret is
+   * Creates or replaces the endpoint (a PUT also enables a disabled one and closes its circuit
+   * breaker, same URL or not). The secret is
    * returned when the endpoint is created or `rotateSecret` is true, never otherwise.
    * Throws InvalidWebhookUrlError for a URL deliveries may not go to.
    */
@@ -114,7 +115,10 @@ export class PartnerWebhookService implements WebhookService {
           createdAt: now,
           updatedAt: now,
         };
-        if (await this.#store.createEndpoint(record)) return { endpoint: toEndpointView(record), secret };
+        if (await this.#store.createEndpoint(record)) {
+          await this.#store.breakers.reset(partnerId);
+          return { endpoint: toEndpointView(record), secret };
+        }
       } else {
         const secret = input.rotateSecret ? generateWebhookSecret() : undefined;
         const updated = await this.#store.replaceEndpoint(partnerId, {
@@ -128,7 +132,11 @@ export class PartnerWebhookService implements WebhookService {
             },
           }),
         });
-        if (updated) return { endpoint: toEndpointView(updated), ...(secret && { secret }) };
+        if (updated) {
+          // A PUT says the endpoint is fixed: its circuit breaker closes, the next due attempt is sent.
+          await this.#store.breakers.reset(partnerId);
+          return { endpoint: toEndpointView(updated), ...(secret && { secret }) };
+        }
       }
       // Created or deleted by a concurrent request: decide again on the new state.
       if (attempt >= PUT_ATTEMPTS) throw new Error("the webhook endpoint kept changing concurrently");

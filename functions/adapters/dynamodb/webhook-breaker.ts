@@ -106,6 +106,14 @@ export class DynamoEndpointBreakers {
     }
   }
 
+  /**
+   * Closes the partner's breaker whatever its URL: the partner PUT its endpoint again (it says
+   * the endpoint is fixed), so the next due attempt is sent instead of waiting up to 10 minutes.
+   */
+  async reset(partnerId: string): Promise<void> {
+    await this.#ctx.client.send(new DeleteCommand({ TableName: this.#ctx.table, Key: breakerKey(partnerId) }));
+  }
+
   /** Closes the breaker of `url` (the endpoint answered); a breaker of another URL stays. */
   async close(partnerId: string, url: string): Promise<void> {
     try {
