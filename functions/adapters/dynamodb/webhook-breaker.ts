@@ -111,7 +111,9 @@ export class DynamoEndpointBreakers {
    * the endpoint is fixed), so the next due attempt is sent instead of waiting up to 10 minutes.
    */
   async reset(partnerId: string): Promise<void> {
-    await this.#ctx.client.send(new DeleteCommand({ TableName: this.#ctx.table, Key: breakerKey(partnerId) }));
+    await this.#ctx.client.send(
+      new DeleteCommand({ TableName: this.#ctx.table, Key: breakerKey(partnerId) }),
+    );
   }
 
   /** Closes the breaker of `url` (the endpoint answered); a breaker of another URL stays. */
