@@ -150,6 +150,11 @@ export interface TenantEvent {
     /** On `tenant.drift.*`: what the check found (differences bounded) and whether it is being repaired. */
     drift?: DriftResult;
   };
+  /**
+   * Stored events only, never shown: the registration's offset (partner-sequence.ts). A
+   * partner sees `data.sequence - sequenceOffset`.
+   */
+  sequenceOffset?: number;
 }
 
 /** Steps that a tenant's request makes necessary; the others are `skipped`. */

@@ -13,6 +13,7 @@ import type {
 } from "../adapters/dynamodb/webhook-store.ts";
 import { parseRetryAfter } from "../commons/http.ts";
 import { type ErrorInfo, InvalidWebhookUrlError } from "../domain/errors.ts";
+import { partnerSequence } from "../domain/partner-sequence.ts";
 import { publicEventData, type TenantEvent } from "../domain/tenant.ts";
 import { type BreakerVerdict, EndpointBreaker } from "./circuit-breaker.ts";
 import { nextRetryDelay, retryScheduleFromEnv } from "./schedule.ts";
@@ -75,7 +76,13 @@ export type AttemptOutcome =
 
 /** The webhook body of an event: `{type, timestamp, data}` (docs/webhooks.md). */
 export function webhookBody(event: TenantEvent): string {
-  return JSON.stringify({ type: event.type, timestamp: event.timestamp, data: publicEventData(event.data) });
+  const data = publicEventData(event.data);
+  // The sequence counted in the partner's registration (partner-sequence.ts).
+  return JSON.stringify({
+    type: event.type,
+    timestamp: event.timestamp,
+    data: { ...data, sequence: partnerSequence(event) },
+  });
 }
 
 function timeoutFromEnv(): number {

@@ -12,6 +12,7 @@ import type {
   EndpointRecord,
 } from "../adapters/dynamodb/webhook-store.ts";
 import { WebhookNotFoundError } from "../domain/errors.ts";
+import { partnerSequence } from "../domain/partner-sequence.ts";
 import type { Page, Principal } from "../domain/store.ts";
 import { EVENT_TYPES, type EventType } from "../domain/tenant.ts";
 import type {
@@ -251,7 +252,8 @@ export function toDeliveryView(record: DeliveryRecord): WebhookDeliveryView {
       record.status === "pending" && { nextAttemptAt: record.nextAttemptAt }),
     ...(record.lastResponseStatus !== undefined && { lastResponseStatus: record.lastResponseStatus }),
     ...(record.error !== undefined && { error: record.error }),
-    sequence: record.sequence,
+    // Counted in the partner's registration, as in the event (partner-sequence.ts).
+    sequence: record.event ? partnerSequence(record.event) : record.sequence,
     replays: record.replays,
     attemptLog: record.attemptLog,
   };

@@ -14,6 +14,7 @@ export const BOTH_FORMS = [
   "test/hand-over.test.ts",
   "test/binding.test.ts",
   "test/change-of-owner.test.ts",
+  "test/change-of-owner-sequence.test.ts",
   "test/consent-browser.test.ts",
   "test/http-utf8.test.ts",
   "test/webhooks-own-ports.test.ts",

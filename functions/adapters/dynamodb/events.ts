@@ -6,6 +6,7 @@
  * happened.
  */
 import { QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { partnerEvent } from "../../domain/partner-sequence.ts";
 import type { Page } from "../../domain/store.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
 import type { CursorCodec } from "./cursor.ts";
@@ -33,6 +34,8 @@ interface EventItem {
   data: TenantEvent["data"];
   /** The registration's first sequence: the webhook dispatcher delivers a registration's events in order from it. */
   firstSequence: number;
+  /** The registration's offset: the partner sees `sequence - sequenceOffset` (partner-sequence.ts). */
+  sequenceOffset?: number;
   /** TTL (epoch seconds). */
   expiresAt: number;
 }
@@ -85,32 +88,45 @@ export class TenantEvents {
     this.#lazyTrim = options.lazyTrim ?? false;
   }
 
-  /** A page of `listEvents`; the cursor is the last sequence of the page, signed for this tenant. */
+  /**
+   * A page of `listEvents` as the partner sees it (sequences counted in its registration:
+   * partner-sequence.ts); the cursor is the page's last such sequence, signed for this tenant.
+   */
   async pageEvents(tenantId: string, query: { limit: number; cursor?: string }): Promise<Page<TenantEvent>> {
     const scope = `events:${tenantId}`;
-    const afterSequence =
+    const afterPartnerSequence =
       query.cursor === undefined
         ? undefined
         : Number(this.#cursors.decode(scope, query.cursor, (p) => /^(0|[1-9][0-9]{0,14})$/.test(p)));
-    const events = await this.listEvents(tenantId, {
-      limit: query.limit + 1,
-      ...(afterSequence !== undefined && { afterSequence }),
-    });
+    const events = (
+      await this.listEvents(tenantId, {
+        limit: query.limit + 1,
+        ...(afterPartnerSequence !== undefined && { afterPartnerSequence }),
+      })
+    ).map(partnerEvent);
     if (events.length <= query.limit) return { items: events };
     const items = events.slice(0, query.limit);
     return { items, nextCursor: this.#cursors.encode(scope, String(items.at(-1)!.data.sequence)) };
   }
 
-  /** Oldest first: the event items of the current registration merged with the outbox. */
+  /**
+   * Oldest first: the event items of the current registration merged with the outbox, in the
+   * stored sequence, each with its registration's offset. `afterPartnerSequence`: after the
+   * event the partner sees with that sequence (pageEvents' cursor).
+   */
   async listEvents(
     tenantId: string,
-    query: { afterSequence?: number; limit?: number } = {},
+    query: { afterSequence?: number; afterPartnerSequence?: number; limit?: number } = {},
   ): Promise<TenantEvent[]> {
     // Read the outbox BEFORE the event items: entries are trimmed only after they were
     // written as items, so an entry missing from this outbox is found by the query below.
     const item = await readTenantItem(this.#ctx, tenantId);
     if (!item) return [];
-    const from = Math.max((query.afterSequence ?? 0) + 1, item.firstSequence);
+    const after =
+      query.afterPartnerSequence !== undefined
+        ? query.afterPartnerSequence + (item.sequenceOffset ?? 0)
+        : (query.afterSequence ?? 0);
+    const from = Math.max(after + 1, item.firstSequence);
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     if (!(limit >= 1) || (Number.isFinite(limit) && !Number.isInteger(limit)))
       throw new RangeError("limit must be >= 1");
@@ -136,7 +152,13 @@ export class TenantEvents {
         );
         for (const raw of result.Items ?? []) {
           const e = raw as EventItem;
-          bySequence.set(e.data.sequence, { id: e.id, type: e.type, timestamp: e.timestamp, data: e.data });
+          bySequence.set(e.data.sequence, {
+            id: e.id,
+            type: e.type,
+            timestamp: e.timestamp,
+            data: e.data,
+            ...(e.sequenceOffset !== undefined && { sequenceOffset: e.sequenceOffset }),
+          });
         }
         startKey = result.LastEvaluatedKey;
       } while (startKey && bySequence.size < limit);
@@ -288,6 +310,7 @@ export class TenantEvents {
           timestamp: e.timestamp,
           data: e.data,
           firstSequence: item.firstSequence,
+          ...(item.sequenceOffset !== undefined && { sequenceOffset: item.sequenceOffset }),
           expiresAt: Math.floor(Date.parse(e.timestamp) / 1000) + this.#retentionSeconds,
         }),
       ),
@@ -338,5 +361,6 @@ function pendingEvents(item: TenantItem): TenantEvent[] {
       ...(entry.ndrAddressKept !== undefined ? { ndrAddressKept: entry.ndrAddressKept } : {}),
       ...(entry.drift !== undefined ? { drift: entry.drift } : {}),
     },
+    ...(item.sequenceOffset !== undefined && { sequenceOffset: item.sequenceOffset }),
   }));
 }

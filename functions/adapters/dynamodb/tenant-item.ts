@@ -118,6 +118,8 @@ export interface TenantItem {
   seq?: number;
   /** First sequence of the current registration: older events belong to a previous one. */
   firstSequence: number;
+  /** What the partner's sequence is counted from (functions/domain/partner-sequence.ts); 0 when absent. */
+  sequenceOffset?: number;
   outbox?: OutboxEntry[];
   lastChangeId?: string;
   ownedConnectors?: Set<string>;

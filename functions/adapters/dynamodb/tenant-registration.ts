@@ -28,10 +28,17 @@ export interface Registration {
   /** How many group parts the request's groups were stored in (0: in the item). */
   groupsParts: number;
   takeOver: RegisterOptions["takeOver"];
+  /**
+   * The same partner held the tenant's record before (read just before): its sequence keeps
+   * counting (the registration requires that partner still). Else the partner's sequence
+   * restarts at 1 (functions/domain/partner-sequence.ts).
+   */
+  samePartner: boolean;
 }
 
 export function registrationCommand(registration: Registration): UpdateExpression {
-  const { partnerId, request, now, createdAt, registrationId, floor, groupsParts, takeOver } = registration;
+  const { partnerId, request, now, createdAt, registrationId, floor, groupsParts, takeOver, samePartner } =
+    registration;
   const { tenantId } = request;
   const u = new UpdateExpression();
   const steps: Record<string, unknown> = Object.fromEntries(
@@ -95,11 +102,17 @@ export function registrationCommand(registration: Registration): UpdateExpressio
   u.set(run, `if_not_exists(${run}, ${u.value(0)}) + ${u.value(1)}`);
   u.set(seq, `if_not_exists(${seq}, ${u.value(floor)})`);
   u.set(u.path("firstSequence"), `if_not_exists(${seq}, ${u.value(floor)}) + ${u.value(1)}`);
+  const offset = u.path("sequenceOffset");
+  u.set(
+    offset,
+    samePartner ? `if_not_exists(${offset}, ${u.value(0)})` : `if_not_exists(${seq}, ${u.value(floor)})`,
+  );
   // Events of the previous registration are flushed first: their items belong to that partner.
   const outbox = u.path("outbox");
   const replaceable =
     `${u.path("status")} = ${u.value("offboarded")} AND ` +
-    `(attribute_not_exists(${outbox}) OR size(${outbox}) = ${u.value(0)})`;
+    `(attribute_not_exists(${outbox}) OR size(${outbox}) = ${u.value(0)})` +
+    (samePartner ? ` AND ${u.path("partnerId")} = ${u.value(partnerId)}` : "");
   u.condition(
     takeOver
       ? `${replaceable} AND ${run} = ${u.value(takeOver.run)}`

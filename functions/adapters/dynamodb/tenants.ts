@@ -83,6 +83,8 @@ export class TenantRecords {
     const registrationId = randomUUID();
     // Event items outlive an expired tenant item: continue after their sequences.
     const floor = await this.#events.newestSequence(tenantId);
+    // Who held the record before decides where the partner's sequence counts from.
+    const previous = await readTenantItem(this.#ctx, tenantId);
     const groupsParts = await this.#parts.putIfLarge(tenantId, registrationId, request.groups, now);
 
     const u = registrationCommand({
@@ -94,6 +96,7 @@ export class TenantRecords {
       floor,
       groupsParts,
       takeOver: options.takeOver,
+      samePartner: previous?.partnerId === partnerId,
     });
     for (let attempt = 0; ; attempt++) {
       try {

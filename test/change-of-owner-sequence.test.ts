@@ -1,0 +1,138 @@
+/**
+ * A change of owner hides the previous owner's event count, over HTTP on either form
+ * (test/support/form.ts): A onboards the tenant, the customer's admin consents through B's link.
+ * Every event B reads and every webhook body B receives counts B's registration from 1 with no
+ * gap (never continuing A's sequences), paging included; A sees nothing of B's registration.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoMailboxes } from "../infra/local/m365-simulator/index.ts";
+import { type FormHandle, type Json, startForm } from "./support/form.ts";
+import { receiveWebhooks, type WebhookReceiver } from "./support/webhook-receiver.ts";
+
+let rt: FormHandle;
+let a: { partnerId: string; apiKey: string };
+let b: { partnerId: string; apiKey: string };
+let hooksA: WebhookReceiver;
+let hooksB: WebhookReceiver;
+
+beforeAll(async () => {
+  rt = await startForm();
+  a = await rt.createPartner("partner a");
+  b = await rt.createPartner("partner b");
+  hooksA = await receiveWebhooks(rt, a.apiKey);
+  hooksB = await receiveWebhooks(rt, b.apiKey);
+});
+afterAll(async () => {
+  hooksA?.close();
+  hooksB?.close();
+  await rt?.close();
+});
+
+/** The partner claims the tenant, the customer's admin consents through its link, onboarding ends. */
+async function onboardThroughLink(key: string, tenantId: string, customerName: string): Promise<void> {
+  const body = {
+    tenantId,
+    customerName,
+    region: "us",
+    outboundGateway: false,
+    ndrAddress: demoMailboxes(tenantId).admin,
+  };
+  const posted = await rt.call("POST", "/v1/tenants", { key, body });
+  expect(posted.status, JSON.stringify(posted.body)).toBe(202);
+  const page = await rt.consent(posted.body.consentUrl);
+  expect(page.status, page.html).toBe(200);
+  const done = await rt.waitFor(tenantId, ["succeeded", "failed"]);
+  expect(done.status, JSON.stringify(done.error ?? done.steps)).toBe("succeeded");
+}
+
+/** Every event of the tenant as the partner reads it, `limit` a page, following the cursors. */
+async function eventsOf(key: string, tenantId: string, limit: number): Promise<Json[]> {
+  const items: Json[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const page = await rt.call("GET", `/v1/tenants/${tenantId}/events?${query}`, { key });
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    items.push(...page.body.items);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+const sequencesOf = (bodies: Json[], tenantId: string) =>
+  bodies.filter((x) => x.data.tenantId === tenantId).map((x) => x.data.sequence as number);
+const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe("a change of owner and the event sequence", () => {
+  it("B's events and webhooks count from 1 with no gap; A sees nothing of B's", async () => {
+    const tenantId = randomUUID();
+    const short = tenantId.slice(0, 8);
+    await onboardThroughLink(a.apiKey, tenantId, `a-${short}`);
+    await rt.deliveriesIdle();
+    const countA = sequencesOf(hooksA.received, tenantId).length;
+    expect(countA).toBeGreaterThan(3);
+
+    await onboardThroughLink(b.apiKey, tenantId, `b-${short}`);
+    await rt.idle(tenantId);
+    await rt.deliveriesIdle();
+
+    // B's history: 1..n, the same with small pages (the cursor counts as B does).
+    const events = await eventsOf(b.apiKey, tenantId, 100);
+    expect(events.length).toBeGreaterThan(3);
+    expect(events.map((e) => e.data.sequence)).toEqual(oneToN(events.length));
+    expect(await eventsOf(b.apiKey, tenantId, 2)).toEqual(events);
+    expect(events[0].type).toBe("tenant.onboarding.started");
+
+    // B's webhooks: the same sequences, in order (at least once: a repeat is allowed, no gap).
+    const received = sequencesOf(hooksB.received, tenantId);
+    expect([...new Set(received)]).toEqual(oneToN(events.length));
+    expect(received).toEqual([...received].sort((x, y) => x - y));
+
+    // B's deliveries list counts the same way.
+    const deliveries = await rt.call("GET", `/v1/webhook/deliveries?tenantId=${tenantId}&limit=100`, {
+      key: b.apiKey,
+    });
+    expect(deliveries.status).toBe(200);
+    expect(deliveries.body.items.map((d: Json) => d.sequence).sort((x: number, y: number) => x - y)).toEqual(
+      oneToN(events.length),
+    );
+
+    // A: its record ended (TENANT_MOVED); no webhook of B's registration reached A.
+    expect(sequencesOf(hooksA.received, tenantId)).toHaveLength(countA + 1);
+    const last = hooksA.received.filter((x) => x.data.tenantId === tenantId).at(-1);
+    expect(last).toMatchObject({
+      type: "tenant.offboarding.succeeded",
+      data: { error: { code: "TENANT_MOVED" } },
+    });
+    const seenByA = await eventsOf(a.apiKey, tenantId, 100);
+    expect(seenByA.at(-1)).toMatchObject({ data: { error: { code: "TENANT_MOVED" } } });
+    expect(JSON.stringify(seenByA)).not.toContain(b.partnerId);
+    expect(JSON.stringify(seenByA)).not.toContain(`b-${short}`);
+  });
+
+  it("the same partner onboarding its tenant again keeps counting: no sequence is shown twice", async () => {
+    const tenantId = randomUUID();
+    await onboardThroughLink(a.apiKey, tenantId, `a-${tenantId.slice(0, 8)}`);
+    expect((await rt.call("DELETE", `/v1/tenants/${tenantId}`, { key: a.apiKey })).status).toBe(202);
+    expect((await rt.waitFor(tenantId, ["offboarded", "offboarding_failed"])).status).toBe("offboarded");
+    const before = (await eventsOf(a.apiKey, tenantId, 100)).map((e) => e.data.sequence as number);
+    expect(before).toEqual(oneToN(before.length));
+
+    const again = await rt.call("POST", "/v1/tenants", {
+      key: a.apiKey,
+      body: {
+        tenantId,
+        customerName: `a-${tenantId.slice(0, 8)}`,
+        region: "us",
+        outboundGateway: false,
+        ndrAddress: demoMailboxes(tenantId).admin,
+      },
+    });
+    expect(again.status, JSON.stringify(again.body)).toBe(202);
+    expect((await rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    const after = (await eventsOf(a.apiKey, tenantId, 100)).map((e) => e.data.sequence as number);
+    expect(after[0]).toBe(before.length + 1);
+    expect(after).toEqual(after.map((_, i) => before.length + 1 + i));
+  });
+});
