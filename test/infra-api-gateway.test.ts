@@ -84,12 +84,27 @@ describe("request limits", () => {
     expect(plan(resources, "-ops")).toEqual({ RateLimit: 50, BurstLimit: 100 });
   });
 
-  it("keeps the anonymous routes' own small limits", () => {
+  it("keeps the health route's own small limit", () => {
+    const setting = stageSettings(resources).find((m) => m.ResourcePath === "/~1health")!;
+    expect(setting.ThrottlingRateLimit!).toBeLessThan(plan(resources, "-partners").RateLimit);
+  });
+
+  it("the consent callback's shared throttle: no one address can empty it; WAF's per-address limit binds first", () => {
     const settings = stageSettings(resources);
-    const partner = plan(resources, "-partners");
-    for (const path of ["/~1health", "/~1v1~1consent~1callback"]) {
-      const setting = settings.find((m) => m.ResourcePath === path)!;
-      expect(setting.ThrottlingRateLimit!, path).toBeLessThan(partner.RateLimit);
-    }
+    const callback = settings.find((m) => m.ResourcePath === "/~1v1~1consent~1callback")!;
+    const stage = settings.find((m) => m.ResourcePath === "/*")!;
+    const waf = ofType(resources, "AWS::WAFv2::WebACL")[0]!.Properties["Rules"] as {
+      Name: string;
+      Statement: { RateBasedStatement: { Limit: number; EvaluationWindowSec: number } };
+    }[];
+    const perAddress = waf.find((r) => r.Name === "PublicRoutesPerAddress")!.Statement.RateBasedStatement;
+    // Everything one address may send in WAF's window, all at once, takes at most half the burst.
+    expect(callback.ThrottlingBurstLimit!).toBeGreaterThanOrEqual(2 * perAddress.Limit);
+    // Its steady rate under WAF is a small share of the refill.
+    expect(callback.ThrottlingRateLimit!).toBeGreaterThanOrEqual(
+      (20 * perAddress.Limit) / perAddress.EvaluationWindowSec,
+    );
+    // Still a safety net: a twentieth of the stage's limit at most.
+    expect(callback.ThrottlingRateLimit!).toBeLessThanOrEqual(stage.ThrottlingRateLimit! / 20);
   });
 });

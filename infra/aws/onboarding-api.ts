@@ -87,7 +87,10 @@ export interface OnboardingApiProps {
    * sign-in with it. Without it the callback binds nothing.
    */
   readonly credentials?: M365Credentials;
-  /** `GET /v1/consent/callback` (no key, a customer admin's browser): its own method throttle. @default 5/s, burst 10 */
+  /**
+   * `GET /v1/consent/callback` (no key, a customer admin's browser): its own method throttle,
+   * shared by every caller. @default CONSENT_CALLBACK_RATE_LIMIT
+   */
   readonly consentCallbackRateLimit?: { rateLimit: number; burstLimit: number };
 }
 
@@ -108,6 +111,17 @@ export const AUTHORIZATION_PATTERN = "^[Bb][Ee][Aa][Rr][Ee][Rr] +[\\x21-\\x7e]{1
  * usage plan, so that each partner's plan is the limit that binds.
  */
 export const STAGE_RATE_LIMIT = { rateLimit: 1000, burstLimit: 2000 } as const;
+
+/**
+ * The consent callback's method throttle: one bucket for every customer's browser, so it is sized
+ * so that no single address can empty it and the per-address limit (WAF's `PublicRoutesPerAddress`,
+ * 300 requests per 5 minutes by default) is the one a flooding address meets. The burst holds
+ * twice what one address may send in a window, all at once; the rate is 50 times one address's
+ * steady 1/s. As a safety net against a flood from many addresses it stays a twentieth of the
+ * stage's limit (at about 0.5 s a callback that redeems a sign-in, at most 25 of the API
+ * function's 100 reserved instances).
+ */
+export const CONSENT_CALLBACK_RATE_LIMIT = { rateLimit: 50, burstLimit: 600 } as const;
 
 /** A revoked key must stop working within this on every path. */
 export const MAX_AUTHORIZER_CACHE_TTL = Duration.seconds(60);
@@ -289,8 +303,11 @@ export class OnboardingApi extends Construct {
           },
           // Anonymous too: a customer admin's browser back from Entra's consent page.
           "/v1/consent/callback/GET": {
-            throttlingRateLimit: props.consentCallbackRateLimit?.rateLimit ?? 5,
-            throttlingBurstLimit: props.consentCallbackRateLimit?.burstLimit ?? 10,
+            throttlingRateLimit:
+              props.consentCallbackRateLimit?.rateLimit ?? CONSENT_CALLBACK_RATE_LIMIT.rateLimit,
+            throttlingBurstLimit:
+              props.consentCallbackRateLimit?.burstLimit ??
+              Math.max(CONSENT_CALLBACK_RATE_LIMIT.burstLimit, 2 * (props.publicRateLimit?.limit ?? 300)),
           },
         },
       },

@@ -16,6 +16,7 @@ export const BOTH_FORMS = [
   "test/change-of-owner.test.ts",
   "test/change-of-owner-sequence.test.ts",
   "test/consent-browser.test.ts",
+  "test/consent-callback-flood.test.ts",
   "test/http-utf8.test.ts",
   "test/webhooks-own-ports.test.ts",
   "test/least-privilege-consent.test.ts",

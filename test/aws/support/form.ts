@@ -255,7 +255,7 @@ export class AwsForm {
     consentUrl: string,
     choices: ConsentChoices = {},
   ): Promise<{ status: number; html: string; url: string }> {
-    // The stage throttles the consent callback for all browsers at once (5/s, burst 10): a flow
+    // The stage throttles the consent callback for all browsers at once (50/s, burst 600): a flow
     // answered 429 bound nothing, and is opened again after Retry-After, as an admin would reload.
     let page = await consentAsAdmin(consentUrl, undefined, choices);
     for (let tries = 1; page.status === 429 && tries < 10; tries++) {
