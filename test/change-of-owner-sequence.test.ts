@@ -98,6 +98,36 @@ describe("a change of owner and the event sequence", () => {
       oneToN(events.length),
     );
 
+    // The lists' cursors do not carry the stored sequence (their positions are sealed).
+    for (const query of [`tenantId=${tenantId}&limit=2`, "limit=2"]) {
+      const paged = await rt.call("GET", `/v1/webhook/deliveries?${query}`, { key: b.apiKey });
+      const decoded = Buffer.from(paged.body.nextCursor, "base64url").toString("utf8");
+      expect(decoded, query).not.toMatch(/DELIVERY#|#[0-9]{10}|_[0-9]+"/);
+      const next = await rt.call("GET", `/v1/webhook/deliveries?${query}&cursor=${paged.body.nextCursor}`, {
+        key: b.apiKey,
+      });
+      expect(next.status).toBe(200);
+      expect(next.body.items[0].deliveryId).not.toBe(paged.body.items[1].deliveryId);
+    }
+
+    // Their ids name B's numbers only, and B can replay one by its id: the same numbers again.
+    const ids = deliveries.body.items.map((d: Json) => d.deliveryId as string);
+    for (const [i, n] of oneToN(events.length).entries())
+      expect(
+        ids.filter((id: string) => id.startsWith(`dlv_${tenantId}_${n}_`)),
+        String(i),
+      ).toHaveLength(1);
+    const third = ids.find((id: string) => id.startsWith(`dlv_${tenantId}_3_`))!;
+    const replayed = await rt.call("POST", `/v1/webhook/deliveries/${third}/replay`, { key: b.apiKey });
+    expect(replayed.status, JSON.stringify(replayed.body)).toBe(202);
+    expect(replayed.body).toMatchObject({ deliveryId: third, sequence: 3 });
+    // A cannot replay it (another partner's delivery is not found).
+    expect((await rt.call("POST", `/v1/webhook/deliveries/${third}/replay`, { key: a.apiKey })).status).toBe(
+      404,
+    );
+    await rt.deliveriesIdle();
+    expect(sequencesOf(hooksB.received, tenantId).at(-1)).toBe(3);
+
     // A: its record ended (TENANT_MOVED); no webhook of B's registration reached A.
     expect(sequencesOf(hooksA.received, tenantId)).toHaveLength(countA + 1);
     const last = hooksA.received.filter((x) => x.data.tenantId === tenantId).at(-1);

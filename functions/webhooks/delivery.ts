@@ -4,7 +4,7 @@
  * timing (per-tenant FIFO, timers or SQS visibility) are the runtimes' part.
  */
 
-import { deliveryIdOf } from "../adapters/dynamodb/webhook-records.ts";
+import { deliveryIdFor } from "../adapters/dynamodb/webhook-records.ts";
 import type {
   AttemptRecord,
   DeliveryRecord,
@@ -152,7 +152,7 @@ export class WebhookDeliverer {
         }
       : undefined;
     return this.#store.createDelivery({
-      deliveryId: deliveryIdOf(tenantId, sequence),
+      deliveryId: deliveryIdFor(event),
       eventId: event.id,
       partnerId,
       tenantId,

@@ -4,7 +4,7 @@
  * handed to a {@link ReplayQueue} (SQS in AWS, the local dispatcher locally).
  */
 import { randomBytes } from "node:crypto";
-import { parseDeliveryId } from "../adapters/dynamodb/webhook-records.ts";
+import { eventTag, parseDeliveryId } from "../adapters/dynamodb/webhook-records.ts";
 import type {
   AttemptRecord,
   DeliveryRecord,
@@ -191,14 +191,12 @@ export class PartnerWebhookService implements WebhookService {
    */
   async replayDelivery(principal: Principal, deliveryId: string, now: string): Promise<WebhookDeliveryView> {
     const notFound = () => new WebhookNotFoundError(`Delivery ${deliveryId} was not found.`);
-    const key = parseDeliveryId(deliveryId);
-    if (!key) throw notFound();
-    const current = await this.#store.getDelivery(key.tenantId, key.sequence);
+    const current = await this.#findDelivery(deliveryId);
     if (!current || (principal.role !== "ops" && current.partnerId !== ownPartnerId(principal)))
       throw notFound();
     const reopened = await this.#store.reopenDelivery(current, now);
     if (!reopened) {
-      const latest = await this.#store.getDelivery(key.tenantId, key.sequence);
+      const latest = await this.#store.getDelivery(current.tenantId, current.sequence);
       return toDeliveryView(latest ?? current);
     }
     try {
@@ -208,6 +206,21 @@ export class PartnerWebhookService implements WebhookService {
       throw err;
     }
     return toDeliveryView(reopened);
+  }
+
+  /**
+   * The delivery an id names. A tagged id counts in the tenant's current registration from its
+   * offset (partner-sequence.ts) and must name the same event; a previous registration's tagged
+   * ids are not found any more.
+   */
+  async #findDelivery(deliveryId: string): Promise<DeliveryRecord | undefined> {
+    const key = parseDeliveryId(deliveryId);
+    if (!key) return undefined;
+    if (key.tag === undefined) return this.#store.getDelivery(key.tenantId, key.sequence);
+    const owner = await this.#store.tenantOwner(key.tenantId);
+    if (!owner?.sequenceOffset) return undefined;
+    const found = await this.#store.getDelivery(key.tenantId, key.sequence + owner.sequenceOffset);
+    return found && eventTag(found.eventId) === key.tag ? found : undefined;
   }
 }
 

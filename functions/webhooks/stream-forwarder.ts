@@ -71,7 +71,7 @@ export function messageOfRecord(record: DynamoDBRecord): DeliveryMessage | undef
   };
   // What the partner's sequence counts from (functions/domain/partner-sequence.ts).
   const offset = Number(image["sequenceOffset"]?.N);
-  if (Number.isInteger(offset) && offset >= 0 && offset < sequence) event.sequenceOffset = offset;
+  if (Number.isInteger(offset) && offset > 0 && offset < sequence) event.sequenceOffset = offset;
   // The registration's first sequence: the dispatcher keeps the registration's events in order.
   const first = Number(image["firstSequence"]?.N);
   return {

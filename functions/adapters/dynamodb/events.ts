@@ -157,7 +157,7 @@ export class TenantEvents {
             type: e.type,
             timestamp: e.timestamp,
             data: e.data,
-            ...(e.sequenceOffset !== undefined && { sequenceOffset: e.sequenceOffset }),
+            ...(e.sequenceOffset && { sequenceOffset: e.sequenceOffset }),
           });
         }
         startKey = result.LastEvaluatedKey;
@@ -310,7 +310,7 @@ export class TenantEvents {
           timestamp: e.timestamp,
           data: e.data,
           firstSequence: item.firstSequence,
-          ...(item.sequenceOffset !== undefined && { sequenceOffset: item.sequenceOffset }),
+          ...(item.sequenceOffset && { sequenceOffset: item.sequenceOffset }),
           expiresAt: Math.floor(Date.parse(e.timestamp) / 1000) + this.#retentionSeconds,
         }),
       ),
@@ -361,6 +361,6 @@ function pendingEvents(item: TenantItem): TenantEvent[] {
       ...(entry.ndrAddressKept !== undefined ? { ndrAddressKept: entry.ndrAddressKept } : {}),
       ...(entry.drift !== undefined ? { drift: entry.drift } : {}),
     },
-    ...(item.sequenceOffset !== undefined && { sequenceOffset: item.sequenceOffset }),
+    ...(item.sequenceOffset && { sequenceOffset: item.sequenceOffset }),
   }));
 }

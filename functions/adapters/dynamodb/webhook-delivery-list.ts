@@ -39,18 +39,23 @@ export interface DeliveryListQuery {
 export async function tenantOwner(
   ctx: TableContext,
   tenantId: string,
-): Promise<{ partnerId: string; firstSequence: number } | undefined> {
+): Promise<{ partnerId: string; firstSequence: number; sequenceOffset: number } | undefined> {
   const { Item } = await ctx.client.send(
     new GetCommand({
       TableName: ctx.table,
       Key: tenantKey(tenantId),
-      ProjectionExpression: "partnerId, firstSequence",
+      ProjectionExpression: "partnerId, firstSequence, sequenceOffset",
       ConsistentRead: true,
     }),
   );
   if (typeof Item?.["partnerId"] !== "string") return undefined;
   const first = Number(Item["firstSequence"]);
-  return { partnerId: Item["partnerId"], firstSequence: Number.isInteger(first) && first > 0 ? first : 1 };
+  const offset = Number(Item["sequenceOffset"] ?? 0);
+  return {
+    partnerId: Item["partnerId"],
+    firstSequence: Number.isInteger(first) && first > 0 ? first : 1,
+    sequenceOffset: Number.isInteger(offset) && offset > 0 ? offset : 0,
+  };
 }
 
 /** Throws InvalidCursorError for a cursor not issued for the same list. */

@@ -6,14 +6,41 @@ import type { ErrorInfo } from "../../domain/errors.ts";
 import type { EventType, TenantEvent } from "../../domain/tenant.ts";
 import type { DeliveryStatus, WebhookAttempt } from "../../domain/webhooks.ts";
 
-const DELIVERY_ID = /^dlv_([A-Za-z0-9-]{1,64})_([1-9][0-9]{0,9})$/;
+const DELIVERY_ID = /^dlv_([A-Za-z0-9-]{1,64})_([1-9][0-9]{0,9})(?:_([a-z0-9]{12}))?$/;
 
+/** The stored key's name of a delivery (the tenant's stored sequence): never shown to partners. */
 export const deliveryIdOf = (tenantId: string, sequence: number) => `dlv_${tenantId}_${sequence}`;
 
-/** The tenant and sequence a delivery id names; undefined for anything this service did not issue. */
-export function parseDeliveryId(deliveryId: string): { tenantId: string; sequence: number } | undefined {
+/** The tag a delivery id carries of its event (the last 12 letters or digits of its id). */
+export const eventTag = (eventId: string) =>
+  eventId
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "")
+    .slice(-12);
+
+/**
+ * The delivery id a partner sees: `dlv_<tenantId>_<sequence>` with the sequence the partner sees
+ * (functions/domain/partner-sequence.ts). A registration counted from an offset (the tenant came
+ * from another partner) adds its event's tag, so that the id names one delivery only and says
+ * nothing of the stored sequence.
+ */
+export function deliveryIdFor(event: TenantEvent): string {
+  const offset = event.sequenceOffset ?? 0;
+  const id = deliveryIdOf(event.data.tenantId, event.data.sequence - offset);
+  return offset > 0 ? `${id}_${eventTag(event.id)}` : id;
+}
+
+/**
+ * What a delivery id names: the tenant, the sequence the partner sees and, with a tag, that it
+ * is counted in the tenant's current registration from its offset. Undefined for anything this
+ * service did not issue.
+ */
+export function parseDeliveryId(
+  deliveryId: string,
+): { tenantId: string; sequence: number; tag?: string } | undefined {
   const match = DELIVERY_ID.exec(deliveryId);
-  return match ? { tenantId: match[1]!, sequence: Number(match[2]) } : undefined;
+  if (!match) return undefined;
+  return { tenantId: match[1]!, sequence: Number(match[2]), ...(match[3] && { tag: match[3] }) };
 }
 
 /** Index sort key: newest first under a descending Query, a tenant's deliveries of one instant by sequence. */

@@ -103,8 +103,8 @@ export class DynamoWebhookStore {
 
   // ---- deliveries ------------------------------------------------------------------------
 
-  /** The partner the tenant is registered to and the first sequence of its registration. */
-  tenantOwner(tenantId: string): Promise<{ partnerId: string; firstSequence: number } | undefined> {
+  /** The partner the tenant is registered to, its registration's first sequence and offset. */
+  tenantOwner(tenantId: string): ReturnType<typeof tenantOwner> {
     return tenantOwner(this.#ctx, tenantId);
   }
   /** Creates the delivery unless it exists; returns the stored one either way. */
