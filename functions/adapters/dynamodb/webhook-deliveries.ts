@@ -2,9 +2,10 @@
  * Webhook deliveries: one per event, pk `WEBHOOK_DELIVERIES#<tenantId>`, sk `DELIVERY#<sequence,
  * 10 digits>`, listed through the byPartner and all indexes (webhook-delivery-list.ts).
  *
- * - Its id `dlv_<tenantId>_<sequence>` names the event as exactly as the event id does (a
+ * - Its key, the tenant's stored sequence, names the event as exactly as the event id does (a
  *   tenant's sequence is never reused, not even by a new registration), and it puts a tenant's
- *   deliveries in one partition in `sequence` order. Creation is a conditional Put, so an event
+ *   deliveries in one partition in `sequence` order. The id partners see counts in their own
+ *   registration (`deliveryIdFor` in webhook-records.ts). Creation is a conditional Put, so an event
  *   seen twice (stream or outbox redelivery) makes one delivery.
  * - Every change of a delivery is conditional on the `status`/`attempts`/`replays` it was read
  *   with (optimistic concurrency): two dispatchers racing on one delivery (an SQS duplicate)
