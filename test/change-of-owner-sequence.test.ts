@@ -128,6 +128,19 @@ describe("a change of owner and the event sequence", () => {
     expect(seenByA.at(-1)).toMatchObject({ data: { error: { code: "TENANT_MOVED" } } });
     expect(JSON.stringify(seenByA)).not.toContain(b.partnerId);
     expect(JSON.stringify(seenByA)).not.toContain(`b-${short}`);
+
+    // The customer goes back to A: A continues where it stopped (its TENANT_MOVED event was
+    // countA + 1), and learns nothing of how many events B had.
+    await onboardThroughLink(a.apiKey, tenantId, `a-${short}`);
+    await rt.idle(tenantId);
+    await rt.deliveriesIdle();
+    const back = await eventsOf(a.apiKey, tenantId, 100);
+    expect(back.map((e) => e.data.sequence)).toEqual(back.map((_, i) => countA + 2 + i));
+    const toA = sequencesOf(hooksA.received, tenantId);
+    expect([...new Set(toA)]).toEqual(oneToN(countA + 1 + back.length));
+    // And B's record, ended in its turn, shows B's numbers only.
+    const lastOfB = sequencesOf(hooksB.received, tenantId).at(-1);
+    expect(lastOfB).toBe(events.length + 1);
   });
 
   it("the same partner onboarding its tenant again keeps counting: no sequence is shown twice", async () => {

@@ -120,6 +120,8 @@ export interface TenantItem {
   firstSequence: number;
   /** What the partner's sequence is counted from (functions/domain/partner-sequence.ts); 0 when absent. */
   sequenceOffset?: number;
+  /** Per partner that held the tenant before: the last sequence it saw (partner-sequence.ts). */
+  partnerSequences?: Record<string, number>;
   outbox?: OutboxEntry[];
   lastChangeId?: string;
   ownedConnectors?: Set<string>;

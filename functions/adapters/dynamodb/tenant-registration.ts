@@ -4,6 +4,7 @@
  * on a change of owner, the previous owner's record at its `run` with what the service knows
  * of the tenant kept.
  */
+import type { registrationCount } from "../../domain/partner-sequence.ts";
 import type { OnboardingRequest } from "../../domain/tenant.ts";
 import { HAND_OVER_STEP, initialSteps } from "../../domain/tenant.ts";
 import { setScheduleKeys } from "./in-flight-due.ts";
@@ -29,16 +30,16 @@ export interface Registration {
   groupsParts: number;
   takeOver: RegisterOptions["takeOver"];
   /**
-   * The same partner held the tenant's record before (read just before): its sequence keeps
-   * counting (the registration requires that partner still). Else the partner's sequence
-   * restarts at 1 (functions/domain/partner-sequence.ts).
+   * Who held the tenant's record before (read just before; the registration requires that
+   * partner still): where the partner's sequence counts from (functions/domain/partner-sequence.ts).
    */
-  samePartner: boolean;
+  previousPartnerId: string | undefined;
+  count: ReturnType<typeof registrationCount>;
 }
 
 export function registrationCommand(registration: Registration): UpdateExpression {
-  const { partnerId, request, now, createdAt, registrationId, floor, groupsParts, takeOver, samePartner } =
-    registration;
+  const { partnerId, request, now, createdAt, registrationId, floor, groupsParts, takeOver } = registration;
+  const { previousPartnerId, count } = registration;
   const { tenantId } = request;
   const u = new UpdateExpression();
   const steps: Record<string, unknown> = Object.fromEntries(
@@ -105,14 +106,18 @@ export function registrationCommand(registration: Registration): UpdateExpressio
   const offset = u.path("sequenceOffset");
   u.set(
     offset,
-    samePartner ? `if_not_exists(${offset}, ${u.value(0)})` : `if_not_exists(${seq}, ${u.value(floor)})`,
+    count.samePartner
+      ? `if_not_exists(${offset}, ${u.value(0)})`
+      : `if_not_exists(${seq}, ${u.value(floor)}) - ${u.value(count.seen)}`,
   );
+  if (Object.keys(count.partnerSequences).length > 0)
+    u.set(u.path("partnerSequences"), u.value(count.partnerSequences));
   // Events of the previous registration are flushed first: their items belong to that partner.
   const outbox = u.path("outbox");
   const replaceable =
     `${u.path("status")} = ${u.value("offboarded")} AND ` +
     `(attribute_not_exists(${outbox}) OR size(${outbox}) = ${u.value(0)})` +
-    (samePartner ? ` AND ${u.path("partnerId")} = ${u.value(partnerId)}` : "");
+    (previousPartnerId !== undefined ? ` AND ${u.path("partnerId")} = ${u.value(previousPartnerId)}` : "");
   u.condition(
     takeOver
       ? `${replaceable} AND ${run} = ${u.value(takeOver.run)}`

@@ -9,6 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { ConflictError } from "../../domain/errors.ts";
 import { IDENTIFIED_KINDS } from "../../domain/owned.ts";
+import { registrationCount } from "../../domain/partner-sequence.ts";
 import type { Page, StoredTenant, TenantChange } from "../../domain/store.ts";
 import type { OnboardingRequest, Tenant, TenantEvent, TenantStatus } from "../../domain/tenant.ts";
 import type { CursorCodec } from "./cursor.ts";
@@ -96,7 +97,8 @@ export class TenantRecords {
       floor,
       groupsParts,
       takeOver: options.takeOver,
-      samePartner: previous?.partnerId === partnerId,
+      previousPartnerId: previous?.partnerId,
+      count: registrationCount(previous, partnerId),
     });
     for (let attempt = 0; ; attempt++) {
       try {
