@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoMailboxes } from "../infra/local/m365-simulator/index.ts";
 import { TestBrowser } from "./support/browser.ts";
 import { type FormHandle, form, type Json, slower, startForm } from "./support/form.ts";
@@ -18,11 +18,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rt?.close();
-});
-// The AWS form's stage throttles GET /v1/consent/callback at 5/s, burst 10, for all browsers at
-// once (the stack's consentCallbackRateLimit): each case starts with the bucket refilled.
-beforeEach(async () => {
-  if (form === "aws") await new Promise((r) => setTimeout(r, 2_000));
 });
 
 const sim = () => rt.sim;

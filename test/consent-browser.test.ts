@@ -5,12 +5,12 @@
  * the sign-in's answer) completes nothing in another browser.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminSignIn } from "../functions/adapters/m365/admin-sign-in.ts";
 import { browserCookie, browserIdFromCookie } from "../functions/api/consent-confirm.ts";
 import { demoMailboxes } from "../infra/local/m365-simulator/index.ts";
 import { TestBrowser } from "./support/browser.ts";
-import { type FormHandle, form, type Json, slower, startForm } from "./support/form.ts";
+import { type FormHandle, type Json, slower, startForm } from "./support/form.ts";
 
 let rt: FormHandle;
 
@@ -19,11 +19,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rt?.close();
-});
-// The AWS form's stage throttles GET /v1/consent/callback at 5/s, burst 10, for all browsers at
-// once (the stack's consentCallbackRateLimit): each case starts with the bucket refilled.
-beforeEach(async () => {
-  if (form === "aws") await new Promise((r) => setTimeout(r, 2_000));
 });
 
 const sim = () => rt.sim;

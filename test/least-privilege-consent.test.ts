@@ -79,9 +79,6 @@ describe("least privilege set up by the admin's sign-in", () => {
     });
     partnerKey = (await rt.createPartner("Least privilege MSP")).apiKey;
   });
-  // The AWS form's stage throttles GET /v1/consent/callback at 5/s, burst 10, for all browsers at
-  // once (the stack's consentCallbackRateLimit): no case opens it more than 5 times, and each
-  // lasts over a second there, so two cases in a row stay within the burst without waiting.
   afterAll(async () => {
     await rt?.close();
     process.stdout.write = realStdout as typeof process.stdout.write;

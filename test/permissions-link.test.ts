@@ -7,12 +7,12 @@
  * reveals nothing.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requiredRoles } from "../functions/domain/permissions.ts";
 import { ROLE_GROUP_NAME } from "../functions/domain/permissions-script.ts";
 import { consentAsAdmin, TestBrowser } from "./support/browser.ts";
 import { runCliProcess } from "./support/cli-process.ts";
-import { type FormHandle, form, type Json, startForm } from "./support/form.ts";
+import { type FormHandle, type Json, startForm } from "./support/form.ts";
 
 const PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814";
 const REQUEST = { region: "us", outboundGateway: true } as const;
@@ -31,12 +31,6 @@ describe("the least-privilege link of a tenant awaiting permissions", () => {
   });
   afterAll(async () => {
     await rt?.close();
-  });
-  // The AWS form's stage throttles GET /v1/consent/callback at 5/s, burst 10, for all browsers at
-  // once (the stack's consentCallbackRateLimit); a case here makes about a dozen (a consent is 3: the
-  // link, Continue, the sign-in's answer) within a second or two: each starts with the bucket refilled.
-  beforeEach(async () => {
-    if (form === "aws") await new Promise((r) => setTimeout(r, 2_000));
   });
 
   const get = async (key: string, tenantId: string): Promise<Json> =>
