@@ -35,12 +35,12 @@ function request(tenantId: string) {
   };
 }
 
-/** Nothing created by the service yet: every group found is adopted. */
-const context = (tenantId: string, ids: Record<string, string> = {}): DiffContext => ({
+/** By default nothing created by the service yet: every group found is adopted. */
+const context = (tenantId: string, ids: Record<string, string> = {}, owned: string[] = []): DiffContext => ({
   request: request(tenantId),
   profile: AREA1,
   m365: suite.gateway.tenant(tenantId),
-  owned: { connectors: [], groups: [], journalRules: [] },
+  owned: { connectors: [], groups: owned, journalRules: [] },
   objectIds: { journalRules: {}, groups: ids },
 });
 
@@ -75,6 +75,17 @@ describe("a distribution group the service adopted", () => {
     expect(writes(next).map((w) => w.cmdlet)).toEqual(["Add-DistributionGroupMember"]);
     // Adopted to add the missing member, as before; its Guid is not kept as the list of our name.
     expect(actions(await diffGroups(context(tenantId)))).toEqual(["add-members"]);
+  });
+
+  it("found by its alias while the record says we created a group of that name (one without its Guid): its Guid is not recorded, its new members are", async () => {
+    const tenantId = randomUUID();
+    await customersGroup(tenantId, "Finance Team", EU);
+    // Ours is gone (or was renamed before Guids were kept): the name alone cannot tell the two apart.
+    const diff = await diffGroups(context(tenantId, {}, [EU, US]));
+    expect(actions(diff)).toEqual(["add-members"]);
+    // What we add to it is recorded as ours (taken out at offboarding), as in a group we adopted.
+    const add = diff.objects.flatMap((o) => o.actions).find((a) => a.kind === "add-members");
+    expect(add).toMatchObject({ adopted: true });
   });
 
   it("of our name, renamed later by the customer's admin: still found by its Guid, and keeps the admin's name", async () => {

@@ -15,6 +15,7 @@ import { defaultOwners } from "./group-members.ts";
 import { findGroup, recordedId } from "./object-identity.ts";
 
 const groupObject = (name: string) => `distribution group "${name}"`;
+const sameGuid = (a: string | undefined, b: string) => Boolean(a && b && a.toLowerCase() === b.toLowerCase());
 
 /** Step `groups` (split only), reads only: groups missing, and members missing from them. */
 export async function diffGroups(ctx: DiffContext): Promise<StepDiff> {
@@ -57,7 +58,11 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
     );
     return diff;
   }
-  const adopted = !ctx.owned.groups.includes(spec.name);
+  // One we created, unless found by its alias or an address under another name (then it may be
+  // the customer's: what we add to it is recorded and taken out again, as in one we adopted).
+  const adopted =
+    !ctx.owned.groups.includes(spec.name) ||
+    !(sameText(current.name, spec.name) || sameGuid(recordedId(ctx, "groups", spec.name), current.guid));
   const missing = await missingMembers(
     ctx,
     await exchange.listDistributionGroupMembers(current.identity),
@@ -88,8 +93,9 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
 }
 
 /**
- * A group that is ours gets its identity recorded, once: one we created, or one of our very name
- * that we adopt to add members (a group found by its alias or an address was never named ours).
+ * A group that is ours gets its identity recorded, once: one of our very name that we created or
+ * adopt to add members (a group found by its alias or an address, named otherwise, is not taken
+ * for ours: it may be the customer's, and a rename or removal by that Guid would hit their list).
  * One we created found by that identity under another name was renamed by the customer's admin:
  * its name is a difference, and it gets our name back (its address stays what the admin chose:
  * the journal rule journals the group's address as Exchange reads it, docs/m365-fidelity.md
@@ -105,8 +111,8 @@ function identityAndName(
 ): void {
   const object = groupObject(name);
   const id = recordedId(ctx, "groups", name);
-  const known = Boolean(id && current.guid && id.toLowerCase() === current.guid.toLowerCase());
-  const ours = !adopted || (adding && sameText(current.name, name));
+  const known = sameGuid(id, current.guid);
+  const ours = (!adopted || adding) && sameText(current.name, name);
   if (ours && current.guid && !known)
     addAction(diff, object, { kind: "record-id", idKind: "groups", name, id: current.guid }, "");
   if (adopted || !known || sameText(current.name, name)) return;
