@@ -15,6 +15,7 @@ import { defaultOwners } from "./group-members.ts";
 import { findGroup, recordedId } from "./object-identity.ts";
 
 const groupObject = (name: string) => `distribution group "${name}"`;
+const sameGuid = (a: string | undefined, b: string) => Boolean(a && b && a.toLowerCase() === b.toLowerCase());
 
 /** Step `groups` (split only), reads only: groups missing, and members missing from them. */
 export async function diffGroups(ctx: DiffContext): Promise<StepDiff> {
@@ -57,13 +58,17 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
     );
     return diff;
   }
-  const adopted = !ctx.owned.groups.includes(spec.name);
+  // One we created, unless found by its alias or an address under another name (then it may be
+  // the customer's: what we add to it is recorded and taken out again, as in one we adopted).
+  const adopted =
+    !ctx.owned.groups.includes(spec.name) ||
+    !(sameText(current.name, spec.name) || sameGuid(recordedId(ctx, "groups", spec.name), current.guid));
   const missing = await missingMembers(
     ctx,
     await exchange.listDistributionGroupMembers(current.identity),
     spec,
   );
-  identityAndName(ctx, diff, spec.name, current, !adopted || missing.length > 0);
+  identityAndName(ctx, diff, spec.name, current, adopted, missing.length > 0);
   if (missing.length === 0) return diff;
   diff.differences.push({
     step: "groups",
@@ -88,23 +93,29 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
 }
 
 /**
- * A group that is ours (created, or adopted to add members) gets its identity recorded, once; one
- * found by that identity under another name was renamed by the customer's admin: its name is a
- * difference, and it gets our name back (its address stays what the admin chose: the journal
- * rule journals the group's address as Exchange reads it, docs/m365-fidelity.md G12).
+ * A group that is ours gets its identity recorded, once: one of our very name that we created or
+ * adopt to add members (a group found by its alias or an address, named otherwise, is not taken
+ * for ours: it may be the customer's, and a rename or removal by that Guid would hit their list).
+ * One we created found by that identity under another name was renamed by the customer's admin:
+ * its name is a difference, and it gets our name back (its address stays what the admin chose:
+ * the journal rule journals the group's address as Exchange reads it, docs/m365-fidelity.md
+ * G12). An adopted group is the customer's: found by its identity, it keeps the name they give it.
  */
 function identityAndName(
   ctx: DiffContext,
   diff: StepDiff,
   name: string,
   current: DistributionGroup,
-  ours: boolean,
+  adopted: boolean,
+  adding: boolean,
 ): void {
   const object = groupObject(name);
   const id = recordedId(ctx, "groups", name);
-  if (ours && current.guid && id?.toLowerCase() !== current.guid.toLowerCase())
+  const known = sameGuid(id, current.guid);
+  const ours = (!adopted || adding) && sameText(current.name, name);
+  if (ours && current.guid && !known)
     addAction(diff, object, { kind: "record-id", idKind: "groups", name, id: current.guid }, "");
-  if (!id || id.toLowerCase() !== current.guid.toLowerCase() || sameText(current.name, name)) return;
+  if (adopted || !known || sameText(current.name, name)) return;
   diff.differences.push({ step: "groups", object, field: "name", expected: name, actual: current.name });
   addAction(
     diff,

@@ -12,7 +12,7 @@ import {
   ruleRestore,
   sendsToProvider,
 } from "./leftovers.ts";
-import { findJournalRule, findOwnedGroup, findOwnedJournalRule } from "./object-identity.ts";
+import { findGroup, findJournalRule, findOwnedGroup, findOwnedJournalRule } from "./object-identity.ts";
 
 export type OffboardPart = OffboardingStepName;
 
@@ -93,6 +93,7 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
         address: journalAddress(ctx.profile, r, ctx.request.customerName),
         recipient:
           ctx.request.region === "split" ? (ctx.request.groups?.[r].primarySmtpAddress ?? null) : null,
+        group: ctx.request.region === "split" ? ctx.request.groups?.[r].name : undefined,
       },
     ]),
   );
@@ -108,8 +109,9 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
         back.journalEmailAddress = previous.journalEmailAddress;
       if (current.scope === "External" && current.scope !== previous.scope) back.scope = previous.scope;
       if (
-        sameAddress(current.recipient, set.recipient) &&
-        !sameAddress(current.recipient, previous.recipient)
+        !sameAddress(current.recipient, previous.recipient) &&
+        (sameAddress(current.recipient, set.recipient) ||
+          (await journalsGroup(ctx, current.recipient, set.group)))
       )
         back.recipient = previous.recipient;
       if (Object.keys(back).length > 0) await exchange.setJournalRule(current.identity, back);
@@ -126,6 +128,21 @@ async function removeJournalRules(ctx: OffboardContext): Promise<StepOutcome> {
     await ctx.release("journalRules", name);
   }
   return outcome(changes, ctx.owned.journalRules.length + Object.keys(ctx.adopted.journalRules).length);
+}
+
+/**
+ * Whether `recipient` is the address our region's group has now: a run points the rule at the
+ * group's address as Exchange reads it, which the customer's admin may have changed since the
+ * request (docs/m365-fidelity.md G13).
+ */
+async function journalsGroup(
+  ctx: OffboardContext,
+  recipient: string | null,
+  group: string | undefined,
+): Promise<boolean> {
+  if (!recipient || !group) return false;
+  const current = await findGroup(ctx, group);
+  return Boolean(current && sameAddress(current.primarySmtpAddress, recipient));
 }
 
 async function removeGroups(ctx: OffboardContext): Promise<StepOutcome> {
