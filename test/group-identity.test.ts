@@ -67,6 +67,20 @@ describe("a distribution group the customer's admin renamed", () => {
     ]);
   });
 
+  it("a member missing from the renamed group is planned as added to the group found by its Guid (what is sent), not by our name", async () => {
+    const { tenantId, guid } = await tenantWithOurGroups();
+    suite.sim.tamper(tenantId, { action: "rename-group", name: EU, newName: RENAMED });
+    const usGuid = suite.sim.tenant(tenantId).groups.find((g) => g.name === US)!.guid;
+    const ctx = context(tenantId, { [EU]: guid, [US]: usGuid });
+    const demo = suite.sim.demo(tenantId);
+    ctx.request.groups!.eu!.members = [demo.alice, demo.bob];
+    const diff = await diffGroups(ctx);
+    expect(diff.writes.map((w) => [w.cmdlet, w.parameters["Identity"]])).toEqual([
+      ["Set-DistributionGroup", guid],
+      ["Add-DistributionGroupMember", guid],
+    ]);
+  });
+
   it("without a recorded identity (an older record) reads by name as before; a run records the Guid it finds", async () => {
     const { tenantId, guid } = await tenantWithOurGroups();
     const inSync = await diffGroups(context(tenantId, undefined));

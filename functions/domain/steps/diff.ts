@@ -176,7 +176,11 @@ export function renderAction(action: StepAction): Omit<PlannedWrite, "step" | "r
       return [
         {
           cmdlet: "Add-DistributionGroupMember",
-          parameters: { Identity: action.group, Member: summariseMembers(action.members.map((m) => m.id)) },
+          // What is sent: the group as it was found (by its Guid when a rename made the name miss).
+          parameters: {
+            Identity: action.identity,
+            Member: summariseMembers(action.members.map((m) => m.id)),
+          },
         },
       ];
     case "new-journal-rule":
