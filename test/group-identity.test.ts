@@ -113,3 +113,35 @@ describe("a distribution group the customer's admin renamed", () => {
     expect((await findOwnedGroup(context(tenantId, undefined), EU))?.guid).not.toBe(guid);
   });
 });
+
+describe("a distribution group of ours the customer's admin deleted, and a list of the customer's given our name", () => {
+  /** Our EU group removed; the customer's own list of that name (Bob only: Alice is missing). */
+  async function replacedByTheirs(): Promise<{ tenantId: string; guid: string }> {
+    const { tenantId, guid } = await tenantWithOurGroups();
+    const exchange = suite.gateway.tenant(tenantId).exchange;
+    await exchange.removeDistributionGroup(guid);
+    const demo = suite.sim.demo(tenantId);
+    await exchange.newDistributionGroup({
+      name: EU,
+      primarySmtpAddress: `theirs@${demo.domain}`,
+      members: [demo.bob],
+    });
+    return { tenantId, guid };
+  }
+
+  it("is not ours to remove: offboarding and leftovers find nothing of ours under that name", async () => {
+    const { tenantId, guid } = await replacedByTheirs();
+    expect(await findOwnedGroup(context(tenantId, { [EU]: guid }), EU)).toBeUndefined();
+  });
+
+  it("is adopted by a run (members added as the service's own, its Guid not taken for ours)", async () => {
+    const { tenantId, guid } = await replacedByTheirs();
+    const usGuid = suite.sim.tenant(tenantId).groups.find((g) => g.name === US)!.guid;
+    const diff = await diffGroups(context(tenantId, { [EU]: guid, [US]: usGuid }));
+    const actions = diff.objects.flatMap((o) => o.actions);
+    expect(actions.filter((a) => a.kind === "record-id")).toEqual([]);
+    expect(actions.filter((a) => a.kind === "add-members")).toMatchObject([
+      { kind: "add-members", group: EU, identity: EU, adopted: true },
+    ]);
+  });
+});

@@ -125,4 +125,30 @@ describe("a distribution group the customer's admin renamed", () => {
     expect((await groups(tenantId)).filter((g) => g.guid === guid)).toEqual([]);
     expect(await writes(tenantId, "Remove-DistributionGroup")).toHaveLength(2);
   });
+
+  it("one the admin deleted, its name given to a list of the customer's: adopted by a run, kept by offboarding", async () => {
+    const { tenantId, eu, demo } = await onboarded({ onDrift: "remediate" });
+    const ours = (await groups(tenantId)).find((g) => g.name === eu)!;
+    await suite.sim.tamper(tenantId, { action: "remove-recipient", address: ours.address });
+    // The customer's own list of our name, one colleague in it (alice is not).
+    const tag = tenantId.slice(0, 8);
+    const address = `staff-${tag}@${demo.domain}`;
+    const group = { name: eu, address, members: 1 };
+    await suite.sim.addMailboxes(tenantId, { prefix: `staff-${tag}`, count: 1, group });
+    const theirs = (await groups(tenantId)).find((g) => g.address === address.toLowerCase())!;
+    expect(theirs.guid).not.toBe(ours.guid);
+    await check(tenantId);
+    expect((await suite.rt.waitFor(tenantId, ["succeeded", "failed"])).status).toBe("succeeded");
+    await suite.rt.idle(tenantId);
+    expect((await groups(tenantId)).find((g) => g.guid === theirs.guid)?.members).toContain(
+      demo.alice.toLowerCase(),
+    );
+    expect((await as(`/v1/tenants/${tenantId}`, "DELETE")).status).toBe(202);
+    expect((await suite.rt.waitFor(tenantId, ["offboarded", "offboarding_failed"])).status).toBe(
+      "offboarded",
+    );
+    // Never removed (not the service's), and the member the service added taken out again.
+    const after = (await groups(tenantId)).find((g) => g.guid === theirs.guid);
+    expect(after).toMatchObject({ name: eu, members: theirs.members });
+  });
 });

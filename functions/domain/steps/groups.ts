@@ -12,7 +12,7 @@ import {
   summariseMembers,
 } from "./diff.ts";
 import { defaultOwners } from "./group-members.ts";
-import { findGroup, recordedId } from "./object-identity.ts";
+import { findGroup, recordedId, replacedObject } from "./object-identity.ts";
 
 const groupObject = (name: string) => `distribution group "${name}"`;
 const sameGuid = (a: string | undefined, b: string) => Boolean(a && b && a.toLowerCase() === b.toLowerCase());
@@ -60,8 +60,10 @@ async function diffGroup(ctx: DiffContext, spec: GroupSpec): Promise<StepDiff> {
   }
   // One we created, unless found by its alias or an address under another name (then it may be
   // the customer's: what we add to it is recorded and taken out again, as in one we adopted).
+  // Nor one of our name when ours was removed (its recorded Guid is gone): the customer's list.
   const adopted =
     !ctx.owned.groups.includes(spec.name) ||
+    replacedObject(ctx, "groups", spec.name, current) ||
     !(sameText(current.name, spec.name) || sameGuid(recordedId(ctx, "groups", spec.name), current.guid));
   const missing = await missingMembers(
     ctx,
@@ -113,7 +115,9 @@ function identityAndName(
   const id = recordedId(ctx, "groups", name);
   const known = sameGuid(id, current.guid);
   const ours = (!adopted || adding) && sameText(current.name, name);
-  if (ours && current.guid && !known)
+  // Recorded once: a list of our name with another Guid than the recorded one is the customer's
+  // (ours was removed), never recorded (then renamed or removed) as ours.
+  if (ours && current.guid && !id)
     addAction(diff, object, { kind: "record-id", idKind: "groups", name, id: current.guid }, "");
   if (adopted || !known || sameText(current.name, name)) return;
   diff.differences.push({ step: "groups", object, field: "name", expected: name, actual: current.name });

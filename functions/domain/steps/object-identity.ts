@@ -64,6 +64,21 @@ export async function findOwnedObject<K extends IdentifiedKind>(
   return sameId(current.name, name) ? current : undefined;
 }
 
+/**
+ * Whether `current`, found under the name the service knows an object by, is another object than
+ * the one whose identity was recorded: ours is gone (Exchange no longer has its Guid) and someone
+ * gave its name to an object of their own.
+ */
+export function replacedObject(
+  ctx: Pick<DiffContext, "objectIds">,
+  kind: IdentifiedKind,
+  name: string,
+  current: { guid?: string },
+): boolean {
+  const id = recordedId(ctx, kind, name);
+  return Boolean(id && current.guid && !sameId(current.guid, id));
+}
+
 /** The identity recorded for the object of `kind` the service knows as `name`, if any. */
 export function recordedId(
   ctx: Pick<DiffContext, "objectIds">,
@@ -78,4 +93,13 @@ export const findJournalRule = (ctx: IdentityContext, name: string) => findObjec
 export const findOwnedJournalRule = (ctx: IdentityContext, name: string) =>
   findOwnedObject(ctx, "journalRules", name);
 export const findGroup = (ctx: IdentityContext, name: string) => findObject(ctx, "groups", name);
-export const findOwnedGroup = (ctx: IdentityContext, name: string) => findOwnedObject(ctx, "groups", name);
+/**
+ * A group is ours only if it is the one recorded: a list of our name with another Guid is the
+ * customer's (ours was removed), never removed as ours. (A rule of our name is still taken for
+ * ours when the recorded one is gone: a rule sending to the provider must never keep journaling
+ * to a previous owner's account.)
+ */
+export const findOwnedGroup = async (ctx: IdentityContext, name: string) => {
+  const group = await findOwnedObject(ctx, "groups", name);
+  return group && !replacedObject(ctx, "groups", name, group) ? group : undefined;
+};
