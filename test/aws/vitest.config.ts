@@ -33,6 +33,7 @@ export const BOTH_FORMS = [
   "test/webhooks-slow-endpoint.test.ts",
   "test/renamed-rules.test.ts",
   "test/renamed-groups.test.ts",
+  "test/offboarded-identities.test.ts",
 ];
 
 /** `npm run test:aws`: the AWS form's own suites, and the suites of both forms with FORM=aws. */
