@@ -556,6 +556,57 @@ describe.skipIf(!HAS_CHROMIUM)(
       }
     });
 
+    it("fleet: a load in flight when the key is forgotten is never drawn for the next key, whose own load follows", async () => {
+      await rt.onboard(partner.apiKey, { customerName: "before-key-switch" });
+      const next = await rt.createPartner("Console Next Key");
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const fleetRead = /\/v1\/tenants\?limit=7(&|$)/;
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      let held!: () => void;
+      const holding = new Promise<void>((r) => {
+        held = r;
+      });
+      let heldOnce = false;
+      try {
+        await tab.goto(`${rt.url}/console`);
+        await tab.$eval("#fleet-section", (node) => {
+          (node as HTMLElement).dataset["pageSize"] = "7";
+        });
+        // The first key's first fleet read (its tenants) reaches the page after the key changed.
+        await tab.route(fleetRead, async (route) => {
+          if (heldOnce) return route.continue();
+          heldOnce = true;
+          const response = await route.fetch();
+          held();
+          await released;
+          await route.fulfill({ response });
+        });
+        await tab.fill("#api-key", partner.apiKey);
+        await tab.click("#key-form button[type=submit]");
+        await holding;
+        await tab.click("#forget-key");
+        await tab.fill("#api-key", next.apiKey);
+        await tab.click("#key-form button[type=submit]");
+        await tab.waitForSelector("#app", { state: "visible", ...WAIT });
+        release();
+        // The next key has no tenant: its own fleet is drawn (not the first key's), within 15 s.
+        await tab.waitForFunction(
+          () => document.querySelector("#fleet-section")?.getAttribute("data-tenants") === "0",
+          null,
+          { timeout: 15_000 * Math.min(slower, 3) },
+        );
+        await tab.waitForTimeout(1_000);
+        expect(await tab.getAttribute("#fleet-section", "data-tenants")).toBe("0");
+        expect(await tab.$$("#tenants-table tbody tr[data-tenant-id]")).toHaveLength(0);
+      } finally {
+        release();
+        await tab.close();
+      }
+    });
+
     it("replays failed deliveries in bulk, with progress and a result", async () => {
       expect((await rt.call("GET", "/v1/webhook/deliveries")).status).toBe(200);
       // An endpoint that refuses everything: its deliveries fail (after the short local schedule).

@@ -83,6 +83,17 @@ export function newest(view) {
   return () => loads.get(view) === n;
 }
 
+/**
+ * The key changed (signed in or out): no answer in flight for the previous key is drawn, and the
+ * loads it was running no longer keep the next key's from starting.
+ */
+export function forgetLoads() {
+  for (const [view, n] of loads) loads.set(view, n + 1);
+  state.refreshing = false;
+  state.fleetLoading = false;
+  state.fleetAgain = false;
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
     const title = problem?.title || `HTTP ${status}`;

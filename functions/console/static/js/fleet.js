@@ -1,6 +1,6 @@
 // The fleet view: tenants per status, the most frequent errors, and onboardings per hour.
 
-import { $, api, el, FLEET_MAX_PAGES, STATUSES, show, state, statusBadge, utc } from "./core.js";
+import { $, api, el, FLEET_MAX_PAGES, newest, STATUSES, show, state, statusBadge, utc } from "./core.js";
 
 /**
  * The newest tenants, up to FLEET_MAX_PAGES pages of 100; `capped` when there are more. The
@@ -33,17 +33,21 @@ export async function loadFleet({ again = false } = {}) {
     return;
   }
   state.fleetLoading = true;
+  // A load for a key that was forgotten meanwhile draws nothing (`forgetLoads`).
+  const current = newest("fleet");
   try {
     const fleet = await readFleet();
+    if (!current()) return;
     state.fleetLoadedAt = Date.now();
     renderFleet(fleet);
     show($("fleet-error"), false);
   } catch (err) {
+    if (!current()) return;
     $("fleet-error").textContent = err.message;
     show($("fleet-error"), true);
   } finally {
-    state.fleetLoading = false;
-    if (state.fleetAgain) {
+    if (current()) state.fleetLoading = false;
+    if (current() && state.fleetAgain) {
       state.fleetAgain = false;
       void loadFleet();
     }

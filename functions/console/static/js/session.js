@@ -1,13 +1,24 @@
 // The session: signing in with a key (checked before anything is shown), out, and the
 // refresh of every view while signed in.
 
-import { $, ApiError, api, FLEET_REFRESH_MS, KEY_STORAGE, REFRESH_MS, show, state } from "./core.js";
+import {
+  $,
+  ApiError,
+  api,
+  FLEET_REFRESH_MS,
+  forgetLoads,
+  KEY_STORAGE,
+  REFRESH_MS,
+  show,
+  state,
+} from "./core.js";
 import { loadDeliveries } from "./deliveries.js";
 import { loadFleet } from "./fleet.js";
 import { nameConsole, showDetail } from "./layout.js";
 import { loadTenant, loadTenants } from "./tenants.js";
 
 export function signIn(key) {
+  forgetLoads();
   sessionStorage.setItem(KEY_STORAGE, key);
   $("api-key").value = "";
   show($("key-section"), false);
@@ -45,6 +56,7 @@ function setRole(role) {
 }
 
 export function signOut(message) {
+  forgetLoads();
   sessionStorage.removeItem(KEY_STORAGE);
   clearInterval(state.timer);
   state.timer = undefined;
