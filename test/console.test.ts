@@ -19,6 +19,8 @@ import { type FormHandle, form, slower, startForm } from "./support/form.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAS_CHROMIUM = existsSync(CHROMIUM);
+/** The fleet's reads, told apart from the tenant list's by their page size (`holdFirstFleetRead`). */
+const FLEET_READ = /\/v1\/tenants\?limit=7(&|$)/;
 const SCREENSHOT = join(tmpdir(), "console.png");
 /** The layout screenshots at 1280 and 390 px (printed by the test). */
 const SHOTS = mkdtempSync(join(tmpdir(), "console-shots-"));
@@ -512,29 +514,8 @@ describe.skipIf(!HAS_CHROMIUM)(
     });
 
     it("fleet: a Refresh clicked while a load is in flight loads again after it (that load read before the click)", async () => {
-      // The fleet's reads are told apart from the tenant list's by their page size.
-      await page.$eval("#fleet-section", (node) => {
-        (node as HTMLElement).dataset["pageSize"] = "7";
-      });
-      const fleetRead = /\/v1\/tenants\?limit=7(&|$)/;
-      let release!: () => void;
-      const released = new Promise<void>((r) => {
-        release = r;
-      });
-      let held!: () => void;
-      const holding = new Promise<void>((r) => {
-        held = r;
-      });
-      let heldOnce = false;
       // The first fleet read is answered by the service at once, and that answer reaches the page late.
-      await page.route(fleetRead, async (route) => {
-        if (heldOnce) return route.continue();
-        heldOnce = true;
-        const response = await route.fetch();
-        held();
-        await released;
-        await route.fulfill({ response });
-      });
+      const { holding, release } = await holdFirstFleetRead(page);
       try {
         await page.click("#refresh-fleet");
         await holding;
@@ -549,7 +530,7 @@ describe.skipIf(!HAS_CHROMIUM)(
           { timeout: 15_000 * Math.min(slower, 3) },
         );
       } finally {
-        await page.unroute(fleetRead);
+        await page.unroute(FLEET_READ);
         await page.$eval("#fleet-section", (node) => {
           delete (node as HTMLElement).dataset["pageSize"];
         });
@@ -560,33 +541,15 @@ describe.skipIf(!HAS_CHROMIUM)(
       await rt.onboard(partner.apiKey, { customerName: "before-key-switch" });
       const next = await rt.createPartner("Console Next Key");
       const tab = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-      const fleetRead = /\/v1\/tenants\?limit=7(&|$)/;
-      let release!: () => void;
-      const released = new Promise<void>((r) => {
-        release = r;
-      });
-      let held!: () => void;
-      const holding = new Promise<void>((r) => {
-        held = r;
-      });
-      let heldOnce = false;
+      let release = () => {};
       try {
         await tab.goto(`${rt.url}/console`);
-        await tab.$eval("#fleet-section", (node) => {
-          (node as HTMLElement).dataset["pageSize"] = "7";
-        });
         // The first key's first fleet read (its tenants) reaches the page after the key changed.
-        await tab.route(fleetRead, async (route) => {
-          if (heldOnce) return route.continue();
-          heldOnce = true;
-          const response = await route.fetch();
-          held();
-          await released;
-          await route.fulfill({ response });
-        });
+        const hold = await holdFirstFleetRead(tab);
+        release = hold.release;
         await tab.fill("#api-key", partner.apiKey);
         await tab.click("#key-form button[type=submit]");
-        await holding;
+        await hold.holding;
         await tab.click("#forget-key");
         await tab.fill("#api-key", next.apiKey);
         await tab.click("#key-form button[type=submit]");
@@ -723,6 +686,28 @@ describe.skipIf(!HAS_CHROMIUM)(
     });
   },
 );
+
+/**
+ * Makes the page's fleet reads recognisable (page size 7, the tenant list's differs) and holds the
+ * first one's answer until `release`; `holding` resolves once the service has answered it.
+ */
+async function holdFirstFleetRead(tab: Page): Promise<{ holding: Promise<void>; release: () => void }> {
+  await tab.$eval("#fleet-section", (node) => {
+    (node as HTMLElement).dataset["pageSize"] = "7";
+  });
+  const released = Promise.withResolvers<void>();
+  const held = Promise.withResolvers<void>();
+  let heldOnce = false;
+  await tab.route(FLEET_READ, async (route) => {
+    if (heldOnce) return route.continue();
+    heldOnce = true;
+    const response = await route.fetch();
+    held.resolve();
+    await released.promise;
+    await route.fulfill({ response });
+  });
+  return { holding: held.promise, release: () => released.resolve() };
+}
 
 /** Onboards a tenant whose journal rule fails once with `message`. */
 async function onboardFailing(message: string): Promise<string> {
