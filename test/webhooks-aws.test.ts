@@ -20,6 +20,7 @@ import { PartnerWebhookService } from "../functions/webhooks/service.ts";
 import { type DeliveryMessage, messageGroupOf, SqsDeliveryQueue } from "../functions/webhooks/sqs-queue.ts";
 import { createStreamForwarder } from "../functions/webhooks/stream-forwarder.ts";
 import { type FreshTable, freshTable } from "./support/dynamodb.ts";
+import { registeredTenant } from "./support/started-tenant.ts";
 
 interface SqsCall {
   action: string;
@@ -151,18 +152,7 @@ const CHANGES: TenantChange[] = [
 
 /** A tenant with three events, and the stream records (INSERT, new image) of its items. */
 async function tenantRecords(partnerId: string): Promise<{ tenantId: string; records: DynamoDBRecord[] }> {
-  const tenantId = randomUUID();
-  await db.store.registerTenant(
-    partnerId,
-    {
-      tenantId,
-      customerName: "contoso",
-      region: "us",
-      outboundGateway: false,
-      ndrAddress: "admin@contoso.example",
-    },
-    now(),
-  );
+  const tenantId = await registeredTenant(db.store, partnerId);
   for (const change of CHANGES) await db.store.transition(tenantId, change, now());
   const { Items } = await db.client.send(
     new QueryCommand({

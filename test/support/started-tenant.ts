@@ -3,10 +3,8 @@ import { randomUUID } from "node:crypto";
 import type { DynamoTenantStore } from "../../functions/adapters/dynamodb/tenant-store.ts";
 import type { TenantEvent } from "../../functions/domain/tenant.ts";
 
-export async function startedTenant(
-  store: DynamoTenantStore,
-  partnerId: string,
-): Promise<{ tenantId: string; event: TenantEvent }> {
+/** A tenant (region us) registered for `partnerId`, `queued`: its id. */
+export async function registeredTenant(store: DynamoTenantStore, partnerId: string): Promise<string> {
   const tenantId = randomUUID();
   await store.registerTenant(
     partnerId,
@@ -19,6 +17,14 @@ export async function startedTenant(
     },
     new Date().toISOString(),
   );
+  return tenantId;
+}
+
+export async function startedTenant(
+  store: DynamoTenantStore,
+  partnerId: string,
+): Promise<{ tenantId: string; event: TenantEvent }> {
+  const tenantId = await registeredTenant(store, partnerId);
   const { event } = await store.transition(
     tenantId,
     { status: "running", expectStatus: ["queued"], event: { type: "tenant.onboarding.started" } },

@@ -93,13 +93,12 @@ export function runCmdlet(state: TenantState, cmdlet: string, params: Params, op
     created: (guid) => options.created?.(guid),
     warn: (message) => options.warnings?.push(message),
   };
-  if (!(ctx.behaviours.identityMissReturnsAll && LIST_ON_MISS.has(def.name) && "Identity" in bound)) {
-    return def.run(ctx);
-  }
   try {
     return def.run(ctx);
   } catch (err) {
-    if (!(err instanceof CmdletError && err.exceptionType === EXCEPTION.NOT_FOUND)) throw err;
+    const listsAll =
+      ctx.behaviours.identityMissReturnsAll && LIST_ON_MISS.has(def.name) && "Identity" in bound;
+    if (!(listsAll && err instanceof CmdletError && err.exceptionType === EXCEPTION.NOT_FOUND)) throw err;
     const { Identity: _, ...rest } = bound;
     return def.run({ ...ctx, params: rest });
   }
