@@ -17,9 +17,12 @@ const TAG_BYTES = 16;
 
 export class CursorCodec {
   readonly #secret: string;
+  /** AES-256 key of the positions, derived from the secret once. */
+  readonly #key: Buffer;
 
   constructor(secret: string) {
     this.#secret = secret;
+    this.#key = createHash("sha256").update(`cursor-encryption\u0000${secret}`).digest();
   }
 
   encode(scope: string, position: string): string {
@@ -57,7 +60,7 @@ export class CursorCodec {
       .update(`iv\u0000${scope}\u0000${position}`)
       .digest()
       .subarray(0, IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#key(), iv);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
     const body = Buffer.concat([cipher.update(position, "utf8"), cipher.final()]);
     return SEALED + Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
   }
@@ -66,7 +69,7 @@ export class CursorCodec {
     const raw = Buffer.from(sealed.slice(SEALED.length), "base64url");
     if (raw.length < IV_BYTES + TAG_BYTES) return undefined;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#key(), raw.subarray(0, IV_BYTES));
+      const decipher = createDecipheriv("aes-256-gcm", this.#key, raw.subarray(0, IV_BYTES));
       decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString(
         "utf8",
@@ -74,10 +77,6 @@ export class CursorCodec {
     } catch {
       return undefined;
     }
-  }
-
-  #key(): Buffer {
-    return createHash("sha256").update(`cursor-encryption\u0000${this.#secret}`).digest();
   }
 
   #mac(scope: string, position: string): string {

@@ -46,10 +46,13 @@ export async function loadFleet({ again = false } = {}) {
     $("fleet-error").textContent = err.message;
     show($("fleet-error"), true);
   } finally {
-    if (current()) state.fleetLoading = false;
-    if (current() && state.fleetAgain) {
-      state.fleetAgain = false;
-      void loadFleet();
+    // A forgotten load has already handed the flags to the next key's loads.
+    if (current()) {
+      state.fleetLoading = false;
+      if (state.fleetAgain) {
+        state.fleetAgain = false;
+        void loadFleet();
+      }
     }
   }
 }
